@@ -1,0 +1,81 @@
+--[[
+  Registers agents and seats each in a coordination node, atomically, so hosts
+  registering at the same moment never overfill a node.
+
+  An agent already registered keeps its node (a restarted host with the same id
+  takes its old seats back). A new agent joins the lowest-numbered node of its
+  profile with a free seat, else a new node is created.
+
+  KEYS[1] agents hash   (agentId -> record JSON)
+  KEYS[2] nodes hash    (nodeId -> record JSON)
+  KEYS[3] node sequence
+  KEYS[4] roster version
+
+  ARGV[1] max agents per node
+  ARGV[2] now (ms)
+  ARGV[3] JSON array of { id, type, capabilities, capacity, taskTypes, hostId, profile }
+
+  Returns a JSON object agentId -> nodeId.
+]]
+local rcall = redis.call
+local maxPerNode = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local agents = cjson.decode(ARGV[3])
+
+-- Load nodes once: O(nodes + agents) for the whole batch.
+local nodes = {}
+local order = {}
+local flat = rcall('HGETALL', KEYS[2])
+for i = 1, #flat, 2 do
+  local rec = cjson.decode(flat[i + 1])
+  nodes[flat[i]] = rec
+  order[#order + 1] = rec
+end
+table.sort(order, function(a, b) return a.seq < b.seq end)
+
+local dirty = {}
+local seats = {}
+for _, a in ipairs(agents) do
+  local existing = rcall('HGET', KEYS[1], a.id)
+  local nodeId
+  if existing then
+    local old = cjson.decode(existing)
+    if nodes[old.node] and nodes[old.node].profile == a.profile then
+      nodeId = old.node
+      a.startedAt = old.startedAt
+    else
+      if nodes[old.node] then
+        nodes[old.node].members = nodes[old.node].members - 1
+        dirty[old.node] = true
+      end
+    end
+  end
+  if not nodeId then
+    for _, n in ipairs(order) do
+      if n.profile == a.profile and n.members < maxPerNode then
+        nodeId = n.id
+        break
+      end
+    end
+    if not nodeId then
+      local seq = rcall('INCR', KEYS[3])
+      nodeId = 'n' .. seq
+      local rec = { id = nodeId, seq = seq, queue = 'node-' .. nodeId, profile = a.profile, members = 0, createdAt = now }
+      nodes[nodeId] = rec
+      order[#order + 1] = rec
+    end
+    nodes[nodeId].members = nodes[nodeId].members + 1
+    dirty[nodeId] = true
+  end
+  a.node = nodeId
+  a.profile = nil
+  if not a.startedAt then a.startedAt = now end
+  rcall('HSET', KEYS[1], a.id, cjson.encode(a))
+  seats[a.id] = nodeId
+end
+
+for nodeId, _ in pairs(dirty) do
+  rcall('HSET', KEYS[2], nodeId, cjson.encode(nodes[nodeId]))
+end
+rcall('INCR', KEYS[4])
+return cjson.encode(seats)

@@ -1,0 +1,163 @@
+// One BullMQ Worker per node served by a host, shared by that host's agents in
+// the node: concurrency is the sum of their capacities, and each job is handed
+// to one agent with a free slot, which is recorded on the job.
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { bullKey } from '../../queues/keys.ts';
+import type { ProcessorMap, TaskContext } from '../../processors/types.ts';
+import type { TaskEnvelope } from '../tasks/schema.ts';
+import { AGENT_FIELD } from '../tasks/view.ts';
+
+export interface SeatedAgent {
+  id: string;
+  capacity: number;
+  active: number;
+  completed: number;
+  failed: number;
+}
+
+export interface NodeRunnerOptions {
+  redis: Redis;
+  prefix: string;
+  nodeId: string;
+  queue: string;
+  hostId: string;
+  agents: SeatedAgent[];
+  processors: ProcessorMap;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
+  onLostLock: (jobId: string, outcome: 'completed' | 'failed' | 'unknown') => void;
+  onError: (err: Error) => void;
+}
+
+function envelopeOf(data: unknown): TaskEnvelope {
+  if (data && typeof data === 'object' && 'payload' in data) return data as TaskEnvelope;
+  // A job put straight into a node queue by a plain BullMQ producer: its data is the payload.
+  return { payload: data };
+}
+
+const LOST_LOCK = /(?:Missing lock|Lock mismatch) for job (\S+?)\./;
+
+export class NodeRunner {
+  readonly worker: Worker;
+  private next = 0;
+  /** Jobs this runner has running, with their token and abort controller, for drain. */
+  private readonly running = new Map<string, { job: Job; token: string; abort: AbortController; returned: boolean }>();
+  private readonly outcomes = new Map<string, 'completed' | 'failed'>();
+
+  constructor(private readonly o: NodeRunnerOptions) {
+    const concurrency = o.agents.reduce((s, a) => s + a.capacity, 0);
+    this.worker = new Worker(o.queue, (job, token) => this.run(job, token ?? ''), {
+      connection: o.redis,
+      prefix: o.prefix,
+      concurrency,
+      name: o.hostId,
+      lockDuration: o.lockDurationMs,
+      stalledInterval: o.stalledIntervalMs,
+      maxStalledCount: o.maxStalledCount,
+      autorun: false,
+    });
+    this.worker.on('error', (err) => {
+      const m = LOST_LOCK.exec(err.message);
+      if (m) {
+        o.onLostLock(m[1]!, this.outcomes.get(m[1]!) ?? 'unknown');
+        this.outcomes.delete(m[1]!);
+      } else o.onError(err);
+    });
+    this.worker.on('completed', (job) => job.id && this.outcomes.delete(job.id));
+    this.worker.on('failed', (job) => job?.id && this.outcomes.delete(job.id));
+  }
+
+  start(): void {
+    this.worker.run().catch((err: Error) => this.o.onError(err));
+  }
+
+  /** Round-robin over agents with a free slot; the Worker's concurrency guarantees one exists. */
+  private seat(): SeatedAgent {
+    const n = this.o.agents.length;
+    for (let i = 0; i < n; i++) {
+      const a = this.o.agents[(this.next + i) % n]!;
+      if (a.active < a.capacity) {
+        this.next = (this.next + i + 1) % n;
+        return a;
+      }
+    }
+    throw new Error(`node ${this.o.nodeId}: no agent has a free slot (concurrency out of step with capacities)`);
+  }
+
+  private async run(job: Job, token: string): Promise<unknown> {
+    const id = job.id ?? '';
+    const processor = this.o.processors[job.name];
+    if (!processor) {
+      throw new UnrecoverableError(`host ${this.o.hostId} has no processor for task type "${job.name}"; start agents with --processors that export it`);
+    }
+    const agent = this.seat();
+    agent.active++;
+    // Not awaited: recording the agent must not delay the task. ioredis keeps the order.
+    this.o.redis.hset(bullKey(this.o.prefix, this.o.queue, id), AGENT_FIELD, agent.id).catch((err: Error) => this.o.onError(err));
+    const env = envelopeOf(job.data);
+    const abort = new AbortController();
+    const entry = { job, token, abort, returned: false };
+    this.running.set(id, entry);
+    const ctx: TaskContext = { taskId: id, agentId: agent.id, nodeId: this.o.nodeId, attempt: job.attemptsMade + 1, signal: abort.signal };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const work = Promise.resolve().then(() => processor(env.payload, ctx));
+      const result = env.timeoutMs
+        ? await Promise.race([
+            work,
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => {
+                const err = new Error(`task ${id} timed out after ${env.timeoutMs} ms`);
+                abort.abort(err);
+                reject(err);
+              }, env.timeoutMs);
+            }),
+          ])
+        : await work;
+      if (entry.returned) throw new WaitingError();
+      agent.completed++;
+      this.outcomes.set(id, 'completed');
+      return result;
+    } catch (err) {
+      if (entry.returned) throw new WaitingError();
+      agent.failed++;
+      this.outcomes.set(id, 'failed');
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      agent.active--;
+      this.running.delete(id);
+    }
+  }
+
+  activeCount(): number {
+    return this.running.size;
+  }
+
+  /**
+   * Stop taking jobs; let running ones finish until the deadline, then hand the
+   * rest back to the queue's wait list (not failed, no attempt spent) and abort them.
+   */
+  async drain(deadlineMs: number): Promise<{ finished: number; returned: number }> {
+    const before = this.running.size;
+    const closing = this.worker.close();
+    const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), deadlineMs).unref());
+    if ((await Promise.race([closing.then(() => 'done' as const), deadline])) === 'done') return { finished: before, returned: 0 };
+    let returned = 0;
+    for (const entry of this.running.values()) {
+      try {
+        await entry.job.moveToWait(entry.token);
+        entry.returned = true;
+        returned++;
+        entry.abort.abort(new Error('agent host shutting down; task returned to its queue'));
+      } catch (err) {
+        this.o.onError(err as Error);
+      }
+    }
+    await Promise.race([closing, new Promise((r) => setTimeout(r, 1000).unref())]);
+    if (this.running.size) await this.worker.close(true);
+    return { finished: before - returned, returned };
+  }
+}

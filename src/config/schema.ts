@@ -1,0 +1,48 @@
+// The configuration of a swarm, in the shape of the design report's recommended
+// configuration, validated with zod at the boundary (flags, environment, code).
+import { z } from 'zod';
+
+const name = z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only');
+
+export const swarmConfigSchema = z.object({
+  redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
+  /** BullMQ's key prefix: producers use `new Queue('intake', { prefix })`. */
+  prefix: name.default('swarmq'),
+  http: z
+    .object({
+      port: z.coerce.number().int().min(0).max(65535).default(3000),
+      bodyLimitBytes: z.coerce.number().int().positive().default(1024 * 1024),
+      maxBatch: z.coerce.number().int().positive().max(10_000).default(1000),
+    })
+    .prefault({}),
+  coordinator: z
+    .object({
+      maxAgentsPerNode: z.coerce.number().int().min(1).max(1000).default(10),
+      /** Only least-loaded so far; the balancing work adds the others. */
+      loadBalancing: z.object({ type: z.enum(['least-loaded']).default('least-loaded') }).prefault({}),
+      /** How often routers re-read node loads; between reads they count their own routings. */
+      snapshotIntervalMs: z.coerce.number().int().min(5).default(100),
+    })
+    .prefault({}),
+  agents: z
+    .object({
+      /** BullMQ's lock and stalled-check settings; its defaults (30 s) unless set. */
+      lockDurationMs: z.coerce.number().int().min(100).default(30_000),
+      stalledIntervalMs: z.coerce.number().int().min(100).default(30_000),
+      maxStalledCount: z.coerce.number().int().min(0).default(1),
+      heartbeatIntervalMs: z.coerce.number().int().min(50).default(1000),
+      /** An agent whose host has not beaten for this long is not routed to. */
+      failedAfterMs: z.coerce.number().int().min(100).default(10_000),
+    })
+    .prefault({}),
+  tasks: z
+    .object({
+      defaultAttempts: z.coerce.number().int().min(1).max(100).default(1),
+      keepCompletedSeconds: z.coerce.number().int().min(1).default(24 * 3600),
+      keepFailedSeconds: z.coerce.number().int().min(1).default(7 * 24 * 3600),
+    })
+    .prefault({}),
+});
+
+export type SwarmConfig = z.infer<typeof swarmConfigSchema>;
+export type SwarmConfigInput = z.input<typeof swarmConfigSchema>;

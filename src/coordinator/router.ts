@@ -1,0 +1,275 @@
+// The submit path shared by the HTTP API, the TypeScript client and the intake
+// queue: validate, route on a local snapshot (no extra round trip), enqueue.
+import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { bullKey, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
+import { scripts } from '../../queues/scripts.ts';
+import { builtinPayloadSchemas, isBuiltinType } from '../../processors/builtins.ts';
+import type { SwarmConfig } from '../config/schema.ts';
+import { SwarmError } from '../errors.ts';
+import { routeLeastLoaded } from '../routing/leastLoaded.ts';
+import type { NodeView } from '../routing/snapshot.ts';
+import { cancelledRecordSchema } from '../swarm/records.ts';
+import { newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
+import { issuesOf, taskInputSchema, type TaskEnvelope, type TaskInput, type TaskView } from '../tasks/schema.ts';
+import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
+import { SnapshotReader } from './snapshotReader.ts';
+
+export interface Submitted {
+  id: string;
+  node: string;
+}
+
+export interface RouterOptions {
+  /** A connection for commands; the router never blocks on it. */
+  redis: Redis;
+  config: SwarmConfig;
+  onBadRecord?: (what: string, key: string, err: string) => void;
+}
+
+export class TaskRouter {
+  readonly prefix: string;
+  private readonly keys;
+  private readonly reader: SnapshotReader;
+  private readonly queues = new Map<string, Queue>();
+  private readonly flows: FlowProducer;
+  private nodes: NodeView[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(private readonly opts: RouterOptions) {
+    this.prefix = opts.config.prefix;
+    this.keys = swarmKeys(this.prefix);
+    this.reader = new SnapshotReader(opts.redis, this.prefix, opts.config.agents.failedAfterMs, opts.onBadRecord);
+    this.flows = new FlowProducer({ connection: opts.redis, prefix: this.prefix });
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(Object.values(scripts).map((s) => s.load(this.opts.redis)));
+    await this.refresh(true);
+    this.timer = setInterval(() => {
+      this.refresh().catch(() => {
+        // Redis away: keep the last snapshot; submits will report 503 themselves.
+      });
+    }, this.opts.config.coordinator.snapshotIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Re-read loads; concurrent callers share one read. */
+  refresh(force = false): Promise<void> {
+    this.refreshing ??= this.reader
+      .read(Date.now(), force)
+      .then(({ nodes }) => {
+        this.nodes = nodes;
+      })
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
+
+  snapshot(): readonly NodeView[] {
+    return this.nodes;
+  }
+
+  queueFor(nodeId: string): Queue {
+    let q = this.queues.get(nodeId);
+    if (!q) {
+      q = new Queue(nodeQueueName(nodeId), { connection: this.opts.redis, prefix: this.prefix });
+      this.queues.set(nodeId, q);
+    }
+    return q;
+  }
+
+  /** Throws a SwarmError naming the field; touches nothing. */
+  validate(input: unknown, where = ''): TaskInput {
+    const parsed = taskInputSchema.safeParse(input);
+    if (!parsed.success) {
+      const details = issuesOf(parsed.error).map((i) => ({ ...i, path: where + i.path }));
+      throw new SwarmError('invalid_request', `invalid task: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
+    }
+    const task = parsed.data;
+    if (isBuiltinType(task.type)) {
+      const p = (builtinPayloadSchemas[task.type] as z.ZodType).safeParse(task.payload);
+      if (!p.success) {
+        const details = issuesOf(p.error).map((i) => ({ ...i, path: `${where}payload${i.path === '(root)' ? '' : '.' + i.path}` }));
+        throw new SwarmError('invalid_request', `invalid payload for "${task.type}": ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
+      }
+    }
+    return task;
+  }
+
+  /** Picks a node; on a miss re-reads the roster once, since agents may just have joined. */
+  async route(task: TaskInput, where = ''): Promise<string> {
+    let decision = routeLeastLoaded(task, this.nodes);
+    if (!decision.ok) {
+      await this.refresh(true);
+      decision = routeLeastLoaded(task, this.nodes);
+    }
+    if (!decision.ok) {
+      throw new SwarmError(decision.code, decision.message, [{ path: `${where}${decision.code === 'unknown_task_type' ? 'type' : 'affinity'}`, message: decision.message }]);
+    }
+    // Count our own routing until the next read, so a burst spreads over nodes.
+    const node = this.nodes.find((n) => n.id === decision.node);
+    if (node) node.waiting += 1;
+    return decision.node;
+  }
+
+  private jobOptions(task: TaskInput, id: string): JobsOptions {
+    const attempts = task.attempts ?? this.opts.config.tasks.defaultAttempts;
+    return {
+      jobId: id,
+      ...(task.priority !== undefined ? { priority: task.priority } : {}),
+      attempts,
+      ...(attempts > 1 ? { backoff: { type: 'exponential', delay: 1000 } } : {}),
+      removeOnComplete: { age: this.opts.config.tasks.keepCompletedSeconds },
+      removeOnFail: { age: this.opts.config.tasks.keepFailedSeconds },
+    };
+  }
+
+  private envelope(task: TaskInput): TaskEnvelope {
+    return {
+      payload: task.payload ?? null,
+      ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
+      ...(task.affinity !== undefined ? { affinity: task.affinity } : {}),
+    };
+  }
+
+  /**
+   * Enqueue one validated task under a chosen id. Adding an id that exists is a
+   * no-op in BullMQ, which is what makes retried intake and idempotent submits safe.
+   */
+  async enqueue(task: TaskInput, id: string): Promise<Submitted> {
+    const node = nodeOfTaskId(id);
+    if (!node) throw new SwarmError('internal', `task id ${id} names no node`);
+    await this.queueFor(node).add(task.type, this.envelope(task), this.jobOptions(task, id));
+    return { id, node };
+  }
+
+  async submit(input: unknown): Promise<Submitted> {
+    const task = this.validate(input);
+    if (task.idempotencyKey !== undefined) return await this.submitIdempotent(task, task.idempotencyKey);
+    return await this.enqueue(task, newTaskId(await this.route(task)));
+  }
+
+  private async submitIdempotent(task: TaskInput, key: string): Promise<Submitted> {
+    const planned = newTaskId(await this.route(task));
+    const ttl = this.opts.config.tasks.keepCompletedSeconds;
+    const previous = (await this.opts.redis.set(this.keys.idempotency(key), planned, 'EX', ttl, 'NX', 'GET')) as string | null;
+    if (previous === null) return await this.enqueue(task, planned);
+    // Claimed before: the task exists, or its submitter died between claim and enqueue.
+    if ((await this.get(previous)) === null) return await this.enqueue(task, previous);
+    return { id: previous, node: nodeOfTaskId(previous)! };
+  }
+
+  /** All or none: one MULTI across node queues (BullMQ's flow insert). */
+  async submitBatch(inputs: unknown[]): Promise<{ ids: string[] }> {
+    const max = this.opts.config.http.maxBatch;
+    if (inputs.length === 0 || inputs.length > max) {
+      throw new SwarmError('invalid_request', `a batch holds 1 to ${max} tasks, got ${inputs.length}`, [{ path: 'tasks', message: `1 to ${max} tasks` }]);
+    }
+    const tasks = inputs.map((t, i) => this.validate(t, `tasks.${i}.`));
+    const ids: string[] = [];
+    for (const [i, t] of tasks.entries()) ids.push(newTaskId(await this.route(t, `tasks.${i}.`)));
+    // Idempotency keys: claim them first; a key already claimed maps to its old task.
+    const claimed: string[] = [];
+    const fresh: number[] = [];
+    const withKey = tasks.flatMap((t, i) => (t.idempotencyKey !== undefined ? [i] : []));
+    if (withKey.length) {
+      const p = this.opts.redis.pipeline();
+      for (const i of withKey) p.set(this.keys.idempotency(tasks[i]!.idempotencyKey!), ids[i]!, 'EX', this.opts.config.tasks.keepCompletedSeconds, 'NX', 'GET');
+      const res = (await p.exec()) ?? [];
+      withKey.forEach((i, k) => {
+        const prev = res[k]?.[1] as string | null;
+        if (prev === null) claimed.push(this.keys.idempotency(tasks[i]!.idempotencyKey!));
+        else ids[i] = prev;
+      });
+    }
+    for (let i = 0; i < tasks.length; i++) {
+      const t = tasks[i]!;
+      if (t.idempotencyKey === undefined || claimed.includes(this.keys.idempotency(t.idempotencyKey))) fresh.push(i);
+      else if ((await this.get(ids[i]!)) === null) fresh.push(i); // claimed by a submitter that died before enqueueing
+    }
+    try {
+      await this.flows.addBulk(
+        fresh.map((i) => ({
+          name: tasks[i]!.type,
+          queueName: nodeQueueName(nodeOfTaskId(ids[i]!)!),
+          prefix: this.prefix,
+          data: this.envelope(tasks[i]!),
+          opts: this.jobOptions(tasks[i]!, ids[i]!),
+        })),
+      );
+    } catch (err) {
+      if (claimed.length) await this.opts.redis.del(...claimed).catch(() => {});
+      throw err;
+    }
+    return { ids };
+  }
+
+  async get(id: string): Promise<TaskView | null> {
+    const encoded = nodeOfTaskId(id);
+    if (!encoded) return null;
+    const p = this.opts.redis.pipeline();
+    p.hget(this.keys.moved, id);
+    p.hget(this.keys.cancelled, id);
+    this.queueGetTask(p, encoded, id);
+    const [[, moved], [, tomb], [, raw]] = (await p.exec()) as [[unknown, string | null], [unknown, string | null], [unknown, string[] | null]];
+    if (moved && moved !== encoded) {
+      const again = (await scripts.getTask.run(this.opts.redis, this.getTaskKeys(moved, id), [id])) as string[] | null;
+      if (again) return taskViewFromJob(id, moved, again);
+    } else if (raw) {
+      return taskViewFromJob(id, encoded, raw);
+    }
+    if (tomb) {
+      const t = cancelledRecordSchema.safeParse(JSON.parse(tomb));
+      if (t.success) return taskViewFromTombstone(t.data);
+    }
+    return null;
+  }
+
+  private getTaskKeys(node: string, id: string): string[] {
+    const q = nodeQueueName(node);
+    const k = (s: string) => bullKey(this.prefix, q, s);
+    return [k(id), k('wait'), k('active'), k('paused'), k('prioritized'), k('delayed'), k('completed'), k('failed'), k('waiting-children')];
+  }
+
+  private queueGetTask(p: ReturnType<Redis['pipeline']>, node: string, id: string): void {
+    scripts.getTask.queue(p, this.getTaskKeys(node, id), [id]);
+  }
+
+  /** Cancels a task that has not started. */
+  async cancel(id: string): Promise<TaskView> {
+    const view = await this.get(id);
+    if (!view) throw new SwarmError('not_found', `no task ${id}`);
+    if (view.state === 'cancelled') return view;
+    const q = nodeQueueName(view.node);
+    const k = (s: string) => bullKey(this.prefix, q, s);
+    const res = Number(
+      await scripts.cancelTask.run(
+        this.opts.redis,
+        [k(id), k('wait'), k('paused'), k('prioritized'), k('delayed'), k('events'), this.keys.cancelled, k(`${id}:lock`), k(`${id}:logs`)],
+        [id, Date.now(), view.node],
+      ),
+    );
+    if (res === -1) throw new SwarmError('not_found', `no task ${id}`);
+    if (res === 0) {
+      throw new SwarmError('conflict', `task ${id} has already started or finished; only a task that has not started can be cancelled`, {
+        state: (await this.get(id))?.state ?? view.state,
+      });
+    }
+    return (await this.get(id))!;
+  }
+
+  nodeIds(): string[] {
+    return this.nodes.map((n) => n.id);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.refreshing?.catch(() => {});
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await this.flows.close();
+  }
+}

@@ -1,0 +1,47 @@
+// Errors are values a user can act on: a stable code, what was wrong, and where.
+export type ErrorCode =
+  | 'invalid_request'
+  | 'unknown_task_type'
+  | 'no_capable_agent'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'redis_unavailable'
+  | 'internal';
+
+const STATUS: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  unknown_task_type: 400,
+  no_capable_agent: 400,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  redis_unavailable: 503,
+  internal: 500,
+};
+
+export class SwarmError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'SwarmError';
+    this.code = code;
+    this.details = details;
+  }
+  get status(): number {
+    return STATUS[this.code];
+  }
+  toJSON(): { error: { code: ErrorCode; message: string; details?: unknown } } {
+    return { error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) } };
+  }
+}
+
+/** ioredis/BullMQ failures that mean "Redis is not answering" rather than a bug. */
+export function isRedisDown(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const text = `${err.name} ${err.message}`;
+  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|LOADING|Reached the max retries/i.test(text);
+}

@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { AgentHost } from '../../src/agents/host.ts';
+import { TaskRouter } from '../../src/coordinator/router.ts';
+import { silentLogger } from '../../src/log.ts';
+import { builtinProcessors } from '../../processors/builtins.ts';
+import { startRedis, type TestRedis } from '../support/redis.ts';
+import { commandConnection, testConfig, until } from '../support/swarm.ts';
+
+let redis: TestRedis;
+let conn: Redis;
+let router: TaskRouter;
+let host: AgentHost;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  const config = testConfig(redis);
+  conn = commandConnection(redis.url);
+  await conn.connect();
+  host = new AgentHost({ config, hostId: 'h1', agents: [{ type: 'worker', count: 12, capacity: 2 }], processors: builtinProcessors, logger: silentLogger });
+  await host.start();
+  router = new TaskRouter({ redis: conn, config });
+  await router.start();
+});
+
+afterAll(async () => {
+  await router?.close();
+  await host?.stop(1000);
+  conn?.disconnect();
+  await redis?.stop();
+});
+
+describe('task path', () => {
+  it('seats 12 agents in nodes of at most 10', () => {
+    const nodes = new Map<string, number>();
+    for (const a of host.agents()) nodes.set(a.node, (nodes.get(a.node) ?? 0) + 1);
+    expect([...nodes.values()].sort()).toEqual([10, 2].sort());
+  });
+
+  it('runs an echo task and records the agent that ran it', async () => {
+    const { id, node } = await router.submit({ type: 'echo', payload: { hello: 'world' } });
+    expect(id.startsWith(`${node}.`)).toBe(true);
+    const done = await until(async () => {
+      const t = await router.get(id);
+      return t?.state === 'completed' ? t : undefined;
+    });
+    expect(done.result).toEqual({ hello: 'world' });
+    expect(done.agentId).toMatch(/^h1-a\d+$/);
+    expect(done.attempts).toBe(1);
+    expect(done.startedAt).toBeGreaterThanOrEqual(done.createdAt);
+    expect(done.finishedAt).toBeGreaterThanOrEqual(done.startedAt!);
+  });
+});
