@@ -262,6 +262,10 @@ export class TaskRouter {
     return (await this.get(id))!;
   }
 
+  get failedAfterMs(): number {
+    return this.opts.config.agents.failedAfterMs;
+  }
+
   nodeIds(): string[] {
     return this.nodes.map((n) => n.id);
   }

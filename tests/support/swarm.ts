@@ -38,7 +38,7 @@ export async function dump(redis: Redis, prefix: string): Promise<Record<string,
     if (t === 'string') out[k] = String(await redis.get(k));
     else if (t === 'hash') out[k] = JSON.stringify(await redis.hgetall(k));
     else if (t === 'list') out[k] = JSON.stringify(await redis.lrange(k, 0, -1));
-    else if (t === 'zset') out[k] = JSON.stringify(await redis.zrange(k, 0, -1));
+    else if (t === 'zset') out[k] = JSON.stringify(await redis.zrange(k, '0', '-1', 'WITHSCORES'));
     else if (t === 'set') out[k] = JSON.stringify((await redis.smembers(k)).sort());
     else out[k] = t;
   }

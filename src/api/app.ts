@@ -1,0 +1,95 @@
+// The HTTP API (express 5). Every body is checked with zod before anything is
+// written; every error is JSON `{ error: { code, message, details? } }`.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { BULL_BOARD_PATH, mountBullBoard } from '../../dashboards/bullBoard.ts';
+import type { Coordinator } from '../coordinator/coordinator.ts';
+import { isRedisDown, SwarmError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { swarmView } from './swarmView.ts';
+
+const batchSchema = z.object({ tasks: z.array(z.unknown()) }).strict();
+
+export interface ApiOptions {
+  coordinator: Coordinator;
+  bodyLimitBytes: number;
+  logger: Logger;
+}
+
+function requireJson(req: Request): void {
+  if (!req.is('application/json')) {
+    throw new SwarmError('unsupported_media_type', `send the body as application/json (got ${req.headers['content-type'] ?? 'no content type'})`);
+  }
+}
+
+export function createApp({ coordinator, bodyLimitBytes, logger }: ApiOptions): express.Express {
+  const router = coordinator.router;
+  const app = express();
+  app.disable('x-powered-by');
+  app.use('/api', express.json({ limit: bodyLimitBytes, type: 'application/json' }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await coordinator.commands.ping();
+      res.json({ ok: true });
+    } catch (err) {
+      res.status(503).json(new SwarmError('redis_unavailable', `Redis does not answer: ${(err as Error).message}`).toJSON());
+    }
+  });
+
+  app.post('/api/tasks', async (req, res) => {
+    requireJson(req);
+    res.status(202).json(await router.submit(req.body));
+  });
+  app.post('/api/tasks/batch', async (req, res) => {
+    requireJson(req);
+    const parsed = batchSchema.safeParse(req.body);
+    if (!parsed.success) throw new SwarmError('invalid_request', 'send { "tasks": [ ... ] }', [{ path: 'tasks', message: parsed.error.issues[0]?.message ?? 'required' }]);
+    res.status(202).json(await router.submitBatch(parsed.data.tasks));
+  });
+  app.get('/api/tasks/:id', async (req, res) => {
+    const task = await router.get(req.params.id);
+    if (!task) throw new SwarmError('not_found', `no task ${req.params.id}`);
+    res.json(task);
+  });
+  app.delete('/api/tasks/:id', async (req, res) => {
+    res.json(await router.cancel(req.params.id));
+  });
+  app.get('/api/agents', async (_req, res) => {
+    res.json({ agents: (await swarmView(coordinator)).agents });
+  });
+  app.get('/api/nodes', async (_req, res) => {
+    res.json({ nodes: (await swarmView(coordinator)).nodes });
+  });
+
+  const board = mountBullBoard([coordinator.intakeQueue]);
+  app.use(BULL_BOARD_PATH, (req, res, next) => {
+    board.sync([coordinator.intakeQueue, ...router.nodeIds().sort().map((id) => router.queueFor(id))]);
+    board.router(req, res, next);
+  });
+
+  app.use('/api', (req, _res, next) => {
+    next(new SwarmError('not_found', `no route ${req.method} ${req.originalUrl}`));
+  });
+
+  // express 5 passes rejected promises of async handlers here.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = toSwarmError(err);
+    if (e.status >= 500) logger.error({ err: (err as Error)?.message, path: req.path }, 'request failed');
+    res.status(e.status).json(e.toJSON());
+  });
+  return app;
+}
+
+function toSwarmError(err: unknown): SwarmError {
+  if (err instanceof SwarmError) return err;
+  const e = err as { type?: string; status?: number; message?: string; limit?: number };
+  if (e?.type === 'entity.too.large') return new SwarmError('payload_too_large', `body over the limit of ${e.limit} bytes; split it or raise http.bodyLimitBytes`);
+  if (e?.type === 'entity.parse.failed') return new SwarmError('invalid_request', `body is not valid JSON: ${e.message}`, [{ path: '(body)', message: 'invalid JSON' }]);
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return new SwarmError('unsupported_media_type', e.message ?? 'unsupported encoding');
+  if (isRedisDown(err)) return new SwarmError('redis_unavailable', 'Redis is not answering; nothing was written. Retry when /readyz says ok.');
+  return new SwarmError('internal', (err as Error)?.message ?? String(err));
+}

@@ -1,0 +1,206 @@
+// The swarmq command line.
+import { existsSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { Command, Option } from 'commander';
+import { processorsFor } from '../../processors/load.ts';
+import { AgentHost, type AgentSpec } from '../agents/host.ts';
+import { createApp } from '../api/app.ts';
+import { SwarmClient } from '../client/swarmClient.ts';
+import { loadConfig } from '../config/settings.ts';
+import type { SwarmConfig } from '../config/schema.ts';
+import { Coordinator } from '../coordinator/coordinator.ts';
+import { SwarmError } from '../errors.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { startLocalRedis, type LocalRedis } from './localRedis.ts';
+import { statusReport } from './status.ts';
+
+interface CommonFlags {
+  redisUrl?: string;
+  prefix?: string;
+}
+
+function redisFromStateDir(): string | undefined {
+  const f = '.swarmq/redis.url';
+  return existsSync(f) ? readFileSync(f, 'utf8').trim() : undefined;
+}
+
+function configFrom(flags: CommonFlags & { port?: string }, fallbackRedis?: string): SwarmConfig {
+  return loadConfig(process.env, {
+    redisUrl: flags.redisUrl ?? (process.env.REDIS_URL ? undefined : fallbackRedis),
+    prefix: flags.prefix,
+    'http.port': flags.port,
+  });
+}
+
+interface AgentFlags {
+  count: string;
+  type: string;
+  capacity: string;
+  capabilities?: string;
+  hostId?: string;
+  processors?: string;
+  drainMs: string;
+}
+
+function agentSpec(f: AgentFlags): AgentSpec {
+  const count = Number(f.count);
+  const capacity = Number(f.capacity);
+  if (!Number.isInteger(count) || count < 1) throw new SwarmError('invalid_request', `--count must be a whole number ≥ 1, got ${f.count}`);
+  if (!Number.isInteger(capacity) || capacity < 1) throw new SwarmError('invalid_request', `--capacity must be a whole number ≥ 1, got ${f.capacity}`);
+  return { type: f.type, count, capacity, capabilities: f.capabilities ? f.capabilities.split(',').filter(Boolean) : [] };
+}
+
+/** Runs `stop` once on SIGINT/SIGTERM, then exits 0 (1 if stopping failed). */
+function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing active tasks, returning the rest to their queues');
+    stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        logger.error({ err: err.message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
+}
+
+async function listen(app: ReturnType<typeof createApp>, port: number): Promise<Server> {
+  return await new Promise((res, rej) => {
+    const server = app.listen(port, (err?: Error) => (err ? rej(err) : res(server)));
+  });
+}
+
+function addCommon(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--redis-url <url>', 'Redis URL (env REDIS_URL)'))
+    .addOption(new Option('--prefix <prefix>', 'swarm key prefix (env SWARMQ_PREFIX)'));
+}
+
+function addAgentFlags(cmd: Command, defaults: { count: string }): Command {
+  return cmd
+    .option('--count <n>', 'agents to run in this host', defaults.count)
+    .option('--type <type>', 'agent type', 'worker')
+    .option('--capacity <n>', 'tasks each agent runs at once', '1')
+    .option('--capabilities <list>', 'comma-separated capabilities')
+    .option('--host-id <id>', 'stable host id: a host restarted with it takes its seats back')
+    .option('--processors <module>', 'module exporting { [taskType]: async (payload, ctx) => result }')
+    .option('--drain-ms <ms>', 'on shutdown, how long active tasks may finish before they are returned', '10000');
+}
+
+export function buildCli(): Command {
+  const program = new Command('swarmq').description('Durable coordination of agent fleets on Redis and BullMQ');
+
+  addAgentFlags(addCommon(program.command('start')), { count: '10' })
+    .description('coordinator, HTTP API and one agent host in one process; starts redis-server when REDIS_URL is unset')
+    .option('--port <port>', 'HTTP port (env PORT)')
+    .action(async (flags: CommonFlags & AgentFlags & { port?: string }) => {
+      const logger = createLogger('swarmq');
+      let local: LocalRedis | undefined;
+      if (!flags.redisUrl && !process.env.REDIS_URL) {
+        local = await startLocalRedis();
+        logger.info({ redis: local.url, aof: local.dir }, 'started redis-server with AOF (set REDIS_URL to use your own)');
+      }
+      const config = configFrom(flags, local?.url);
+      const coordinator = new Coordinator({ config, logger });
+      await coordinator.start();
+      const host = new AgentHost({ config, hostId: flags.hostId ?? 'local', agents: [agentSpec(flags)], processors: await processorsFor(flags.processors), logger });
+      await host.start();
+      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger }), config.http.port);
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : config.http.port;
+      logger.info({ url: `http://127.0.0.1:${port}`, board: `http://127.0.0.1:${port}/admin/queues`, redis: config.redisUrl }, 'swarmq is up');
+      onShutdown(logger, async () => {
+        await new Promise<void>((r) => server.close(() => r()));
+        server.closeAllConnections();
+        await host.stop(Number(flags.drainMs));
+        await coordinator.stop();
+        await local?.stop();
+      });
+    });
+
+  addCommon(program.command('coordinator'))
+    .description('coordinator and HTTP API (routes tasks, serves the intake queue)')
+    .option('--port <port>', 'HTTP port (env PORT)')
+    .option('--no-intake', 'do not consume the intake queue')
+    .action(async (flags: CommonFlags & { port?: string; intake: boolean }) => {
+      const logger = createLogger('swarmq-coordinator');
+      const config = configFrom(flags, redisFromStateDir());
+      const coordinator = new Coordinator({ config, logger, intake: flags.intake });
+      await coordinator.start();
+      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger }), config.http.port);
+      logger.info({ port: config.http.port }, 'HTTP API listening');
+      onShutdown(logger, async () => {
+        await new Promise<void>((r) => server.close(() => r()));
+        server.closeAllConnections();
+        await coordinator.stop();
+      });
+    });
+
+  addAgentFlags(addCommon(program.command('agents')), { count: '10' })
+    .description('an agent host: runs --count agents of --type, seated in nodes')
+    .action(async (flags: CommonFlags & AgentFlags) => {
+      const logger = createLogger('swarmq-agents');
+      const config = configFrom(flags, redisFromStateDir());
+      const host = new AgentHost({ config, ...(flags.hostId ? { hostId: flags.hostId } : {}), agents: [agentSpec(flags)], processors: await processorsFor(flags.processors), logger });
+      onShutdown(logger, () => host.stop(Number(flags.drainMs)));
+      await host.start();
+    });
+
+  addCommon(program.command('submit'))
+    .description('submit one task; prints { id, node } (or the finished task with --wait)')
+    .argument('<type>', 'task type')
+    .argument('[payload]', 'JSON payload')
+    .option('--priority <n>', '1 is the most urgent')
+    .option('--attempts <n>', 'tries before the task fails')
+    .option('--timeout-ms <ms>', 'per-attempt time limit')
+    .option('--wait', 'wait for the task to finish and print it')
+    .action(async (type: string, payloadText: string | undefined, flags: CommonFlags & { priority?: string; attempts?: string; timeoutMs?: string; wait?: boolean }) => {
+      const config = configFrom(flags, redisFromStateDir());
+      let payload: unknown;
+      try {
+        payload = payloadText === undefined ? undefined : JSON.parse(payloadText);
+      } catch (err) {
+        throw new SwarmError('invalid_request', `payload is not JSON: ${(err as Error).message}`);
+      }
+      const client = new SwarmClient({ redis: config.redisUrl, prefix: config.prefix });
+      try {
+        const num = (v?: string) => (v === undefined ? undefined : Number(v));
+        const submitted = await client.submit({
+          type,
+          payload,
+          ...(flags.priority ? { priority: num(flags.priority) } : {}),
+          ...(flags.attempts ? { attempts: num(flags.attempts) } : {}),
+          ...(flags.timeoutMs ? { timeoutMs: num(flags.timeoutMs) } : {}),
+        });
+        console.log(JSON.stringify(flags.wait ? await client.waitFor(submitted.id, { timeoutMs: 60_000 }) : submitted));
+      } finally {
+        await client.close();
+      }
+    });
+
+  addCommon(program.command('status'))
+    .description('nodes, agents and queue counts of the swarm')
+    .option('--json', 'print JSON')
+    .action(async (flags: CommonFlags & { json?: boolean }) => {
+      const config = configFrom(flags, redisFromStateDir());
+      console.log(await statusReport(config, Boolean(flags.json)));
+    });
+
+  return program;
+}
+
+const isMain = process.argv[1] && /cli[\\/]main\.ts$/.test(process.argv[1]);
+if (isMain) {
+  buildCli()
+    .parseAsync(process.argv)
+    .catch((err: unknown) => {
+      const e = err as Error & { code?: string };
+      console.error(err instanceof SwarmError ? `swarmq: ${err.code}: ${err.message}` : `swarmq: ${e.message}`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,89 @@
+// The TypeScript client: submits straight to node queues with the same router
+// the coordinator uses, so a submit is one round trip to Redis, as with BullMQ.
+import { Redis } from 'ioredis';
+import { ensureConnected } from '../../queues/connection.ts';
+import { swarmConfigSchema, type SwarmConfigInput } from '../config/schema.ts';
+import { TaskRouter, type Submitted } from '../coordinator/router.ts';
+import { SwarmError } from '../errors.ts';
+import type { TaskInput, TaskView } from '../tasks/schema.ts';
+
+export interface SwarmClientOptions {
+  /** A Redis URL, or an ioredis connection the client may share (it is not closed by the client). */
+  redis: string | Redis;
+  prefix?: string;
+  /** Any other swarm settings (routing snapshot interval, retention, …). */
+  config?: Omit<SwarmConfigInput, 'redisUrl' | 'prefix'>;
+}
+
+const FINAL = new Set(['completed', 'failed', 'cancelled']);
+
+export class SwarmClient {
+  private readonly redis: Redis;
+  private readonly ownsRedis: boolean;
+  private readonly router: TaskRouter;
+  private ready: Promise<void> | undefined;
+
+  constructor(opts: SwarmClientOptions) {
+    const config = swarmConfigSchema.parse({
+      ...opts.config,
+      ...(typeof opts.redis === 'string' ? { redisUrl: opts.redis } : {}),
+      ...(opts.prefix ? { prefix: opts.prefix } : {}),
+    });
+    this.ownsRedis = typeof opts.redis === 'string';
+    this.redis =
+      typeof opts.redis === 'string'
+        ? new Redis(opts.redis, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, connectionName: 'swarmq:client' })
+        : opts.redis;
+    if (this.ownsRedis) this.redis.on('error', () => {});
+    this.router = new TaskRouter({ redis: this.redis, config });
+  }
+
+  private start(): Promise<void> {
+    this.ready ??= (async () => {
+      await ensureConnected(this.redis);
+      await this.router.start();
+    })();
+    return this.ready;
+  }
+
+  async submit(task: TaskInput): Promise<Submitted> {
+    await this.start();
+    return await this.router.submit(task);
+  }
+
+  async submitBatch(tasks: TaskInput[]): Promise<{ ids: string[] }> {
+    await this.start();
+    return await this.router.submitBatch(tasks);
+  }
+
+  async get(id: string): Promise<TaskView | null> {
+    await this.start();
+    return await this.router.get(id);
+  }
+
+  /** Resolves with the task once it is completed, failed or cancelled. */
+  async waitFor(id: string, { timeoutMs = 30_000 }: { timeoutMs?: number } = {}): Promise<TaskView> {
+    await this.start();
+    const deadline = Date.now() + timeoutMs;
+    let pause = 2;
+    for (;;) {
+      const t = await this.router.get(id);
+      if (!t) throw new SwarmError('not_found', `no task ${id}`);
+      if (FINAL.has(t.state)) return t;
+      if (Date.now() >= deadline) throw new SwarmError('conflict', `task ${id} still ${t.state} after ${timeoutMs} ms`, { state: t.state });
+      await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(1, deadline - Date.now()))));
+      pause = Math.min(pause * 2, 200);
+    }
+  }
+
+  async cancel(id: string): Promise<TaskView> {
+    await this.start();
+    return await this.router.cancel(id);
+  }
+
+  async close(): Promise<void> {
+    await this.ready?.catch(() => {});
+    await this.router.close();
+    if (this.ownsRedis) this.redis.disconnect();
+  }
+}

@@ -1,0 +1,62 @@
+// Every setting a deployment can give by environment, with its place in the
+// config; the README's configuration table is this list.
+import { z } from 'zod';
+import { swarmConfigSchema, type SwarmConfig } from './schema.ts';
+
+export interface Setting {
+  env: string;
+  path: string;
+  description: string;
+}
+
+export const settings: readonly Setting[] = [
+  { env: 'REDIS_URL', path: 'redisUrl', description: 'Redis to coordinate through (`swarmq start` starts its own when unset)' },
+  { env: 'SWARMQ_PREFIX', path: 'prefix', description: "BullMQ key prefix of the swarm; producers use `new Queue('intake', { prefix })`" },
+  { env: 'PORT', path: 'http.port', description: 'HTTP API and dashboards port' },
+  { env: 'SWARMQ_BODY_LIMIT_BYTES', path: 'http.bodyLimitBytes', description: 'largest request body; over it, 413' },
+  { env: 'SWARMQ_MAX_BATCH', path: 'http.maxBatch', description: 'most tasks in one batch' },
+  { env: 'SWARMQ_MAX_AGENTS_PER_NODE', path: 'coordinator.maxAgentsPerNode', description: 'agents per coordination node (one BullMQ queue each)' },
+  { env: 'SWARMQ_SNAPSHOT_INTERVAL_MS', path: 'coordinator.snapshotIntervalMs', description: 'how often routers re-read node loads' },
+  { env: 'SWARMQ_LOCK_DURATION_MS', path: 'agents.lockDurationMs', description: "BullMQ job lock duration (a dead agent's task is recovered after it lapses)" },
+  { env: 'SWARMQ_STALLED_INTERVAL_MS', path: 'agents.stalledIntervalMs', description: "BullMQ stalled-job check interval" },
+  { env: 'SWARMQ_MAX_STALLED_COUNT', path: 'agents.maxStalledCount', description: 'times a task may stall before it fails' },
+  { env: 'SWARMQ_HEARTBEAT_INTERVAL_MS', path: 'agents.heartbeatIntervalMs', description: 'agent host heartbeat (one write per host)' },
+  { env: 'SWARMQ_FAILED_AFTER_MS', path: 'agents.failedAfterMs', description: 'a host silent this long is not routed to' },
+  { env: 'SWARMQ_DEFAULT_ATTEMPTS', path: 'tasks.defaultAttempts', description: 'attempts of a task that names none' },
+  { env: 'SWARMQ_KEEP_COMPLETED_SECONDS', path: 'tasks.keepCompletedSeconds', description: 'how long completed tasks (and idempotency keys) stay readable' },
+  { env: 'SWARMQ_KEEP_FAILED_SECONDS', path: 'tasks.keepFailedSeconds', description: 'how long failed tasks stay readable' },
+];
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = target;
+  for (const p of parts.slice(0, -1)) {
+    cur[p] ??= {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+export function defaultValue(path: string): unknown {
+  let cur: unknown = swarmConfigSchema.parse({});
+  for (const p of path.split('.')) cur = (cur as Record<string, unknown>)[p];
+  return cur;
+}
+
+/**
+ * Config from the environment, then explicit overrides (flags) on top, validated;
+ * a bad value is reported with the variable that carried it.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, overrides: Record<string, unknown> = {}): SwarmConfig {
+  const raw: Record<string, unknown> = {};
+  for (const s of settings) if (env[s.env] !== undefined && env[s.env] !== '') setPath(raw, s.path, env[s.env]);
+  for (const [path, value] of Object.entries(overrides)) if (value !== undefined) setPath(raw, path, value);
+  const parsed = swarmConfigSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((i: z.core.$ZodIssue) => {
+    const path = i.path.join('.');
+    const s = settings.find((x) => x.path === path);
+    return `  ${path}${s ? ` (${s.env} or its flag)` : ''}: ${i.message}`;
+  });
+  throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+}

@@ -1,0 +1,70 @@
+// The coordinator process: the task router, the intake worker, and the queues
+// operators watch. Several may run; each routes on its own snapshot.
+import { Queue, type Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { ensureConnected } from '../../queues/connection.ts';
+import { INTAKE_QUEUE } from '../../queues/keys.ts';
+import type { SwarmConfig } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import { startIntake } from './intake.ts';
+import { TaskRouter } from './router.ts';
+
+export interface CoordinatorOptions {
+  config: SwarmConfig;
+  logger: Logger;
+  /** Run the intake worker (default true). */
+  intake?: boolean;
+}
+
+export function commandsConnection(url: string, name: string): Redis {
+  // Fail fast while Redis is away, so the API answers 503 instead of hanging.
+  return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectionName: name, lazyConnect: true });
+}
+
+export class Coordinator {
+  readonly router: TaskRouter;
+  readonly commands: Redis;
+  readonly intakeQueue: Queue;
+  private readonly workerConnection: Redis;
+  private intakeWorker: Worker | undefined;
+
+  constructor(private readonly o: CoordinatorOptions) {
+    this.commands = commandsConnection(o.config.redisUrl, 'swarmq:coordinator');
+    this.commands.on('error', () => {
+      // Reported per request (503) and by /readyz; ioredis reconnects by itself.
+    });
+    this.workerConnection = new Redis(o.config.redisUrl, { maxRetriesPerRequest: null, connectionName: 'swarmq:coordinator:intake', lazyConnect: true });
+    this.workerConnection.on('error', () => {});
+    this.router = new TaskRouter({
+      redis: this.commands,
+      config: o.config,
+      onBadRecord: (what, key, err) => o.logger.warn({ what, key, err }, 'ignoring a malformed record in Redis'),
+    });
+    this.intakeQueue = new Queue(INTAKE_QUEUE, { connection: this.commands, prefix: o.config.prefix });
+  }
+
+  async start(): Promise<void> {
+    await ensureConnected(this.commands);
+    await this.router.start();
+    if (this.o.intake !== false) {
+      await ensureConnected(this.workerConnection);
+      this.intakeWorker = startIntake({
+        router: this.router,
+        connection: this.workerConnection,
+        prefix: this.o.config.prefix,
+        keepSeconds: this.o.config.tasks.keepCompletedSeconds,
+        logger: this.o.logger,
+      });
+      await this.intakeWorker.waitUntilReady();
+    }
+    this.o.logger.info({ prefix: this.o.config.prefix, nodes: this.router.nodeIds().length }, 'coordinator ready');
+  }
+
+  async stop(): Promise<void> {
+    await this.intakeWorker?.close();
+    await this.intakeQueue.close();
+    await this.router.close();
+    this.workerConnection.disconnect();
+    this.commands.disconnect();
+  }
+}

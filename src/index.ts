@@ -1,0 +1,11 @@
+// The package's public surface.
+export { SwarmClient, type SwarmClientOptions } from './client/swarmClient.ts';
+export { Coordinator, type CoordinatorOptions } from './coordinator/coordinator.ts';
+export { TaskRouter, type Submitted } from './coordinator/router.ts';
+export { AgentHost, type AgentHostOptions, type AgentSpec } from './agents/host.ts';
+export { createApp } from './api/app.ts';
+export { swarmConfigSchema, type SwarmConfig, type SwarmConfigInput } from './config/schema.ts';
+export { SwarmError, type ErrorCode } from './errors.ts';
+export type { TaskInput, TaskView, TaskState } from './tasks/schema.ts';
+export type { Processor, ProcessorMap, TaskContext } from '../processors/types.ts';
+export { INTAKE_QUEUE, nodeQueueName } from '../queues/keys.ts';
