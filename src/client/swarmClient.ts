@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { ensureConnected } from '../../queues/connection.ts';
 import { swarmConfigSchema, type SwarmConfigInput } from '../config/schema.ts';
 import { TaskRouter, type Submitted } from '../coordinator/router.ts';
-import { SwarmError } from '../errors.ts';
+import { isRedisDown, SwarmError } from '../errors.ts';
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
 
 export interface SwarmClientOptions {
@@ -67,7 +67,15 @@ export class SwarmClient {
     const deadline = Date.now() + timeoutMs;
     let pause = 2;
     for (;;) {
-      const t = await this.router.get(id);
+      let t: TaskView | null;
+      try {
+        t = await this.router.get(id);
+      } catch (err) {
+        // Ride out a Redis restart or failover until the deadline.
+        if (!isRedisDown(err) || Date.now() >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
       if (!t) throw new SwarmError('not_found', `no task ${id}`);
       if (FINAL.has(t.state)) return t;
       if (Date.now() >= deadline) throw new SwarmError('conflict', `task ${id} still ${t.state} after ${timeoutMs} ms`, { state: t.state });

@@ -39,8 +39,10 @@ export class Coordinator {
       redis: this.commands,
       config: o.config,
       onBadRecord: (what, key, err) => o.logger.warn({ what, key, err }, 'ignoring a malformed record in Redis'),
+      onRedisError: (err) => o.logger.debug({ err: err.message }, 'queue connection error'),
     });
     this.intakeQueue = new Queue(INTAKE_QUEUE, { connection: this.commands, prefix: o.config.prefix });
+    this.intakeQueue.on('error', (err) => o.logger.debug({ err: err.message }, 'intake queue connection error'));
   }
 
   async start(): Promise<void> {

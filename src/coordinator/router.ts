@@ -1,7 +1,7 @@
 // The submit path shared by the HTTP API, the TypeScript client and the intake
 // queue: validate, route on a local snapshot (no extra round trip), enqueue.
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { z } from 'zod';
 import { bullKey, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { scripts } from '../../queues/scripts.ts';
@@ -26,6 +26,8 @@ export interface RouterOptions {
   redis: Redis;
   config: SwarmConfig;
   onBadRecord?: (what: string, key: string, err: string) => void;
+  /** Connection trouble seen by BullMQ's queues; requests report it themselves (503). */
+  onRedisError?: (err: Error) => void;
 }
 
 export class TaskRouter {
@@ -43,6 +45,7 @@ export class TaskRouter {
     this.keys = swarmKeys(this.prefix);
     this.reader = new SnapshotReader(opts.redis, this.prefix, opts.config.agents.failedAfterMs, opts.onBadRecord);
     this.flows = new FlowProducer({ connection: opts.redis, prefix: this.prefix });
+    this.flows.on('error', (err) => this.onRedisError(err));
   }
 
   async start(): Promise<void> {
@@ -69,6 +72,10 @@ export class TaskRouter {
     return this.refreshing;
   }
 
+  private onRedisError(err: Error): void {
+    this.opts.onRedisError?.(err);
+  }
+
   snapshot(): readonly NodeView[] {
     return this.nodes;
   }
@@ -77,6 +84,7 @@ export class TaskRouter {
     let q = this.queues.get(nodeId);
     if (!q) {
       q = new Queue(nodeQueueName(nodeId), { connection: this.opts.redis, prefix: this.prefix });
+      q.on('error', (err) => this.onRedisError(err));
       this.queues.set(nodeId, q);
     }
     return q;
@@ -211,11 +219,11 @@ export class TaskRouter {
   async get(id: string): Promise<TaskView | null> {
     const encoded = nodeOfTaskId(id);
     if (!encoded) return null;
-    const p = this.opts.redis.pipeline();
-    p.hget(this.keys.moved, id);
-    p.hget(this.keys.cancelled, id);
-    this.queueGetTask(p, encoded, id);
-    const [[, moved], [, tomb], [, raw]] = (await p.exec()) as [[unknown, string | null], [unknown, string | null], [unknown, string[] | null]];
+    const [moved, tomb, raw] = (await this.execPipeline((p) => {
+      p.hget(this.keys.moved, id);
+      p.hget(this.keys.cancelled, id);
+      scripts.getTask.queue(p, this.getTaskKeys(encoded, id), [id]);
+    })) as [string | null, string | null, string[] | null];
     if (moved && moved !== encoded) {
       const again = (await scripts.getTask.run(this.opts.redis, this.getTaskKeys(moved, id), [id])) as string[] | null;
       if (again) return taskViewFromJob(id, moved, again);
@@ -229,14 +237,30 @@ export class TaskRouter {
     return null;
   }
 
+  /**
+   * Runs a pipeline and returns its values, throwing its first error (a Redis
+   * failure must never read as "not found"). A Redis that restarted has lost our
+   * scripts: load them and run the pipeline once more.
+   */
+  private async execPipeline(build: (p: ChainableCommander) => void): Promise<unknown[]> {
+    for (let attempt = 0; ; attempt++) {
+      const p = this.opts.redis.pipeline();
+      build(p);
+      const results = (await p.exec()) ?? [];
+      const err = results.find(([e]) => e)?.[0];
+      if (!err) return results.map(([, v]) => v);
+      if (attempt === 0 && err.message.includes('NOSCRIPT')) {
+        await Promise.all(Object.values(scripts).map((s) => s.load(this.opts.redis)));
+        continue;
+      }
+      throw err;
+    }
+  }
+
   private getTaskKeys(node: string, id: string): string[] {
     const q = nodeQueueName(node);
     const k = (s: string) => bullKey(this.prefix, q, s);
     return [k(id), k('wait'), k('active'), k('paused'), k('prioritized'), k('delayed'), k('completed'), k('failed'), k('waiting-children')];
-  }
-
-  private queueGetTask(p: ReturnType<Redis['pipeline']>, node: string, id: string): void {
-    scripts.getTask.queue(p, this.getTaskKeys(node, id), [id]);
   }
 
   /** Cancels a task that has not started. */

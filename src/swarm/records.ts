@@ -55,7 +55,12 @@ export function parseHash<T>(hash: Record<string, string>, schema: z.ZodType<T>,
   return out;
 }
 
-/** Agents with the same profile are interchangeable, so they may share a node: any of them can run what is routed there. */
+/**
+ * Agents with the same profile are interchangeable, so they may share a node: any
+ * of them can run what is routed there. JSON keeps names with separators apart;
+ * sorting and de-duplicating makes the order of capabilities irrelevant.
+ */
 export function agentProfile(a: { type: string; capabilities: readonly string[]; taskTypes: readonly string[] }): string {
-  return `${a.type}|${[...a.capabilities].sort().join(',')}|${[...a.taskTypes].sort().join(',')}`;
+  const set = (xs: readonly string[]) => [...new Set(xs)].sort();
+  return JSON.stringify([a.type, set(a.capabilities), set(a.taskTypes)]);
 }

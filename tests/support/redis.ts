@@ -59,6 +59,7 @@ async function waitForPing(url: string, timeoutMs: number): Promise<void> {
   let lastError: unknown;
   while (Date.now() < deadline) {
     const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    r.on('error', () => {});
     try {
       await r.connect();
       // While AOF is being replayed Redis answers LOADING: wait for real readiness.

@@ -16,7 +16,9 @@ export function testConfig(redis: TestRedis, overrides: Partial<SwarmConfigInput
 }
 
 export function commandConnection(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+  const r = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+  r.on('error', () => {});
+  return r;
 }
 
 export async function until<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {

@@ -1,0 +1,155 @@
+// The contenders a benchmark compares, each set up on its own key prefix:
+//   raw     plain BullMQ: one Queue, one Worker of concurrency c
+//   swarmq  SwarmClient.submit → node queues → an in-process AgentHost of c agents (capacity 1)
+//   intake  plain BullMQ Queue('intake') → Coordinator's intake worker routes → the same AgentHost
+// Every processor is the same no-op: report the start to the probe, return.
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { AgentHost } from '../../src/agents/host.ts';
+import { SwarmClient } from '../../src/client/swarmClient.ts';
+import { swarmConfigSchema } from '../../src/config/schema.ts';
+import { Coordinator } from '../../src/coordinator/coordinator.ts';
+import { silentLogger } from '../../src/log.ts';
+import { bullKey, INTAKE_QUEUE, nodeQueueName } from '../../queues/keys.ts';
+import type { ProcessorMap } from '../../processors/types.ts';
+import { seqOf, type StartProbe } from './measure.ts';
+
+export type ContenderName = 'raw' | 'swarmq' | 'intake';
+
+export const CONTENDERS: readonly ContenderName[] = ['raw', 'swarmq', 'intake'];
+
+/** What "concurrency c" means for each contender, for the printed table. */
+export const CONCURRENCY_MEANS: Record<ContenderName, (c: number) => string> = {
+  raw: (c) => `1 BullMQ Worker, concurrency ${c}`,
+  swarmq: (c) => `${c} agent${c === 1 ? '' : 's'} of capacity 1 in 1 AgentHost = ${Math.ceil(c / 10)} node Worker${c > 10 ? 's' : ''} (≤10 agents/node)`,
+  intake: (c) => `as swarmq (${c} agent${c === 1 ? '' : 's'}), plus the coordinator's intake Worker (concurrency 50)`,
+};
+
+export interface Rig {
+  readonly name: ContenderName;
+  readonly prefix: string;
+  /** One single add/submit of a no-op task carrying `seq`. */
+  submit(seq: number): Promise<unknown>;
+  /** Tasks completed so far on the queues agents/workers serve (ZCARD of their completed sets). */
+  completed(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface RigOptions {
+  url: string;
+  prefix: string;
+  concurrency: number;
+  probe: StartProbe;
+  /** A connection of the bench's own, for polling completion counts. */
+  observer: Redis;
+}
+
+function connection(url: string, name: string): Redis {
+  const r = new Redis(url, { maxRetriesPerRequest: null, connectionName: name });
+  r.on('error', () => {});
+  return r;
+}
+
+function completedCounter(observer: Redis, keys: string[]): () => Promise<number> {
+  return async () => {
+    const p = observer.pipeline();
+    for (const k of keys) p.zcard(k);
+    const res = (await p.exec()) ?? [];
+    return res.reduce((s, [err, n]) => (err ? s : s + Number(n)), 0);
+  };
+}
+
+export async function startRaw(o: RigOptions): Promise<Rig> {
+  const QUEUE = 'bench';
+  const producerConn = connection(o.url, 'bench:raw:producer');
+  const workerConn = connection(o.url, 'bench:raw:worker');
+  const queue = new Queue(QUEUE, { connection: producerConn, prefix: o.prefix });
+  const worker = new Worker(
+    QUEUE,
+    async (job) => {
+      o.probe.onStart(seqOf(job.data));
+      return null;
+    },
+    { connection: workerConn, prefix: o.prefix, concurrency: o.concurrency },
+  );
+  worker.on('error', (err) => console.error(`raw worker error: ${err.message}`));
+  await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]);
+  return {
+    name: 'raw',
+    prefix: o.prefix,
+    submit: (seq) => queue.add('noop', { seq }),
+    completed: completedCounter(o.observer, [bullKey(o.prefix, QUEUE, 'completed')]),
+    async close() {
+      await worker.close();
+      await queue.close();
+      producerConn.disconnect();
+      workerConn.disconnect();
+    },
+  };
+}
+
+function noopProcessors(probe: StartProbe): ProcessorMap {
+  return {
+    noop: async (payload) => {
+      probe.onStart(seqOf(payload));
+      return null;
+    },
+  };
+}
+
+async function startHost(o: RigOptions): Promise<{ host: AgentHost; completed: () => Promise<number> }> {
+  const config = swarmConfigSchema.parse({ redisUrl: o.url, prefix: o.prefix });
+  const host = new AgentHost({
+    config,
+    hostId: 'bench-host',
+    agents: [{ type: 'bench', count: o.concurrency, capacity: 1 }],
+    processors: noopProcessors(o.probe),
+    logger: silentLogger,
+  });
+  await host.start();
+  const nodes = [...new Set(host.agents().map((a) => a.node))];
+  return { host, completed: completedCounter(o.observer, nodes.map((n) => bullKey(o.prefix, nodeQueueName(n), 'completed'))) };
+}
+
+export async function startSwarmq(o: RigOptions): Promise<Rig> {
+  const { host, completed } = await startHost(o);
+  const client = new SwarmClient({ redis: o.url, prefix: o.prefix });
+  return {
+    name: 'swarmq',
+    prefix: o.prefix,
+    submit: (seq) => client.submit({ type: 'noop', payload: { seq } }),
+    completed,
+    async close() {
+      await client.close();
+      await host.stop(5000);
+    },
+  };
+}
+
+export async function startIntake(o: RigOptions): Promise<Rig> {
+  const { host, completed } = await startHost(o);
+  const config = swarmConfigSchema.parse({ redisUrl: o.url, prefix: o.prefix });
+  const coordinator = new Coordinator({ config, logger: silentLogger });
+  await coordinator.start();
+  const producerConn = connection(o.url, 'bench:intake:producer');
+  const producer = new Queue(INTAKE_QUEUE, { connection: producerConn, prefix: o.prefix });
+  await producer.waitUntilReady();
+  return {
+    name: 'intake',
+    prefix: o.prefix,
+    submit: (seq) => producer.add('noop', { seq }),
+    completed,
+    async close() {
+      await producer.close();
+      producerConn.disconnect();
+      await coordinator.stop();
+      await host.stop(5000);
+    },
+  };
+}
+
+export const START: Record<ContenderName, (o: RigOptions) => Promise<Rig>> = {
+  raw: startRaw,
+  swarmq: startSwarmq,
+  intake: startIntake,
+};

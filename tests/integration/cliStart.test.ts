@@ -1,0 +1,43 @@
+// `swarmq start` as a child process, with no REDIS_URL: it starts its own
+// redis-server with AOF, serves HTTP, completes a task, and Ctrl-C exits 0.
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnCli, type CliChild } from '../support/cli.ts';
+import { until } from '../support/swarm.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'swarmq-start-'));
+let cli: CliChild | undefined;
+
+afterAll(() => {
+  if (cli && cli.child.exitCode === null) cli.child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('swarmq start', () => {
+  it('runs a task submitted over HTTP and exits 0 on Ctrl-C', async () => {
+    const env = { ...process.env };
+    delete env.REDIS_URL;
+    cli = spawnCli(['start', '--port', '0', '--count', '3'], { cwd: dir, env });
+    const started = await cli.waitFor(/started redis-server with AOF/);
+    expect(String(started.aof)).toBe(join(dir, '.swarmq', 'redis'));
+    const up = await cli.waitFor(/swarmq is up/);
+    const base = String(up.url);
+    const res = await fetch(`${base}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'cpu', payload: { iterations: 1000 } }) });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const task = await until(async () => {
+      const t = (await (await fetch(`${base}/api/tasks/${id}`)).json()) as { state: string; result: { digest: string } };
+      return t.state === 'completed' ? t : undefined;
+    });
+    expect(task.result.digest).toMatch(/^[0-9a-f]{64}$/);
+    cli.child.kill('SIGINT');
+    const exit = await cli.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(cli.output()).toMatch(/agent host stopped/);
+    // The AOF is on disk for the next start.
+    expect(readdirSync(join(dir, '.swarmq', 'redis')).some((f) => f.startsWith('appendonly'))).toBe(true);
+    expect(existsSync(join(dir, '.swarmq', 'redis.url'))).toBe(true);
+  }, 60_000);
+});

@@ -1,0 +1,61 @@
+// The swarmq CLI as a real child process, for chaos and end-to-end tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../bin/swarmq.js', import.meta.url));
+
+export interface CliChild {
+  child: ChildProcess;
+  /** stderr + stdout so far */
+  output(): string;
+  /** Resolves with the first log line matching, parsed when JSON. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function spawnCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliChild {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, SWARMQ_LOG_LEVEL: 'info', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const waiters: { pattern: RegExp; resolve: (v: Record<string, unknown>) => void }[] = [];
+  const onData = (chunk: Buffer) => {
+    out += chunk.toString();
+    for (const w of [...waiters]) {
+      const line = out.split('\n').find((l) => w.pattern.test(l));
+      if (line) {
+        waiters.splice(waiters.indexOf(w), 1);
+        try {
+          w.resolve(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          w.resolve({ line });
+        }
+      }
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  return {
+    child,
+    output: () => out,
+    exited,
+    waitFor(pattern, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; output:\n${out}`)), timeoutMs);
+        const done = (v: Record<string, unknown>) => {
+          clearTimeout(timer);
+          resolve(v);
+        };
+        waiters.push({ pattern, resolve: done });
+        onData(Buffer.alloc(0));
+        void exited.then(({ code, signal }) => {
+          clearTimeout(timer);
+          reject(new Error(`process exited (${code ?? signal}) before a line matching ${pattern}; output:\n${out}`));
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,144 @@
+// Unit and property tests for the swarm configuration schema (src/config/schema.ts).
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { swarmConfigSchema } from '../../src/config/schema.ts';
+import { describeIssues, issuesOf } from '../../src/tasks/schema.ts';
+
+const NUM_RUNS = 200;
+
+describe('swarmConfigSchema: defaults', () => {
+  it('fills every default from an empty object', () => {
+    const c = swarmConfigSchema.parse({});
+    expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(c.prefix).toBe('swarmq');
+    expect(c.http.port).toBe(3000);
+    expect(c.http.bodyLimitBytes).toBe(1024 * 1024);
+    expect(c.http.maxBatch).toBe(1000);
+    expect(c.coordinator.maxAgentsPerNode).toBe(10);
+    expect(c.coordinator.loadBalancing.type).toBe('least-loaded');
+    expect(c.coordinator.snapshotIntervalMs).toBe(100);
+    expect(c.agents).toEqual({
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 30_000,
+      maxStalledCount: 1,
+      heartbeatIntervalMs: 1000,
+      failedAfterMs: 10_000,
+    });
+    expect(c.tasks).toEqual({ defaultAttempts: 1, keepCompletedSeconds: 24 * 3600, keepFailedSeconds: 7 * 24 * 3600 });
+  });
+
+  it('fills the defaults of a section given in part', () => {
+    const c = swarmConfigSchema.parse({ http: { port: 8080 }, coordinator: { loadBalancing: {} } });
+    expect(c.http).toEqual({ port: 8080, bodyLimitBytes: 1024 * 1024, maxBatch: 1000 });
+    expect(c.coordinator.maxAgentsPerNode).toBe(10);
+    expect(c.coordinator.loadBalancing).toEqual({ type: 'least-loaded' });
+  });
+
+  it('keeps explicit values', () => {
+    const c = swarmConfigSchema.parse({ prefix: 'team-a_1', redisUrl: 'redis://redis:6380/2', coordinator: { maxAgentsPerNode: 25 } });
+    expect(c.prefix).toBe('team-a_1');
+    expect(c.redisUrl).toBe('redis://redis:6380/2');
+    expect(c.coordinator.maxAgentsPerNode).toBe(25);
+  });
+});
+
+describe('swarmConfigSchema: coercion', () => {
+  it('coerces numeric strings (as from flags and the environment)', () => {
+    const c = swarmConfigSchema.parse({
+      http: { port: '8080', bodyLimitBytes: '2048', maxBatch: '50' },
+      coordinator: { maxAgentsPerNode: '7', snapshotIntervalMs: '250' },
+      agents: { heartbeatIntervalMs: '500', failedAfterMs: '3000', maxStalledCount: '0' },
+      tasks: { defaultAttempts: '3' },
+    });
+    expect(c.http).toEqual({ port: 8080, bodyLimitBytes: 2048, maxBatch: 50 });
+    expect(c.coordinator.maxAgentsPerNode).toBe(7);
+    expect(c.coordinator.snapshotIntervalMs).toBe(250);
+    expect(c.agents.heartbeatIntervalMs).toBe(500);
+    expect(c.agents.failedAfterMs).toBe(3000);
+    expect(c.agents.maxStalledCount).toBe(0);
+    expect(c.tasks.defaultAttempts).toBe(3);
+  });
+
+  it('coerces any in-range port written as a string (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 65535 }), (p) => {
+        expect(swarmConfigSchema.parse({ http: { port: String(p) } }).http.port).toBe(p);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('coerces maxAgentsPerNode strings and enforces 1..1000 (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -5, max: 1010 }), (n) => {
+        const r = swarmConfigSchema.safeParse({ coordinator: { maxAgentsPerNode: String(n) } });
+        expect(r.success).toBe(n >= 1 && n <= 1000);
+        if (r.success) expect(r.data.coordinator.maxAgentsPerNode).toBe(n);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('rejects strings that are not numbers, naming the field', () => {
+    const r = swarmConfigSchema.safeParse({ http: { port: 'eighty' } });
+    expect(r.success).toBe(false);
+    if (!r.success) expect(issuesOf(r.error).map((i) => i.path)).toEqual(['http.port']);
+  });
+
+  it('rejects out-of-range and fractional numbers', () => {
+    expect(swarmConfigSchema.safeParse({ http: { port: 65536 } }).success).toBe(false);
+    expect(swarmConfigSchema.safeParse({ http: { port: '-1' } }).success).toBe(false);
+    expect(swarmConfigSchema.safeParse({ http: { port: '80.5' } }).success).toBe(false);
+    expect(swarmConfigSchema.safeParse({ http: { bodyLimitBytes: 0 } }).success).toBe(false);
+    expect(swarmConfigSchema.safeParse({ http: { maxBatch: 10_001 } }).success).toBe(false);
+    expect(swarmConfigSchema.safeParse({ coordinator: { maxAgentsPerNode: 0 } }).success).toBe(false);
+    expect(swarmConfigSchema.safeParse({ tasks: { defaultAttempts: 101 } }).success).toBe(false);
+    expect(swarmConfigSchema.safeParse({ coordinator: { loadBalancing: { type: 'round-robin' } } }).success).toBe(false);
+  });
+
+  it('rejects a redis URL that is not a URL', () => {
+    const r = swarmConfigSchema.safeParse({ redisUrl: 'not a url' });
+    expect(r.success).toBe(false);
+    if (!r.success) expect(issuesOf(r.error)[0]!.path).toBe('redisUrl');
+  });
+});
+
+describe('swarmConfigSchema: prefix', () => {
+  it('rejects a prefix with ":", with a message naming the field', () => {
+    const r = swarmConfigSchema.safeParse({ prefix: 'my:swarm' });
+    expect(r.success).toBe(false);
+    if (!r.success) {
+      expect(r.error.issues).toHaveLength(1);
+      expect(r.error.issues[0]!.path).toEqual(['prefix']);
+      const msg = describeIssues(r.error);
+      expect(msg).toMatch(/^prefix: /);
+      expect(msg).toContain('letters, digits');
+      // zod's own message names the path too.
+      expect(r.error.message).toContain('prefix');
+    }
+  });
+
+  it('rejects an empty prefix', () => {
+    expect(swarmConfigSchema.safeParse({ prefix: '' }).success).toBe(false);
+  });
+
+  it('accepts exactly the prefixes of letters, digits, "_" and "-" (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 12 }), (prefix) => {
+        expect(swarmConfigSchema.safeParse({ prefix }).success).toBe(/^[A-Za-z0-9_-]+$/.test(prefix));
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('rejects any prefix containing ":" (property)', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{0,8}$/), fc.stringMatching(/^[A-Za-z0-9_-]{0,8}$/), (a, b) => {
+        const r = swarmConfigSchema.safeParse({ prefix: `${a}:${b}` });
+        expect(r.success).toBe(false);
+        if (!r.success) expect(issuesOf(r.error).map((i) => i.path)).toEqual(['prefix']);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+});
