@@ -32,6 +32,12 @@ export interface Rig {
   submit(seq: number): Promise<unknown>;
   /** Tasks completed so far on the queues agents/workers serve (ZCARD of their completed sets). */
   completed(): Promise<number>;
+  /**
+   * Like completed, but also waits out the contender's own bookkeeping jobs
+   * (intake: the intake job that routed the task), so a serial run starts each
+   * task on an idle system.
+   */
+  settled(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -74,11 +80,13 @@ export async function startRaw(o: RigOptions): Promise<Rig> {
   );
   worker.on('error', (err) => console.error(`raw worker error: ${err.message}`));
   await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]);
+  const completed = completedCounter(o.observer, [bullKey(o.prefix, QUEUE, 'completed')]);
   return {
     name: 'raw',
     prefix: o.prefix,
     submit: (seq) => queue.add('noop', { seq }),
-    completed: completedCounter(o.observer, [bullKey(o.prefix, QUEUE, 'completed')]),
+    completed,
+    settled: completed,
     async close() {
       await worker.close();
       await queue.close();
@@ -119,6 +127,7 @@ export async function startSwarmq(o: RigOptions): Promise<Rig> {
     prefix: o.prefix,
     submit: (seq) => client.submit({ type: 'noop', payload: { seq } }),
     completed,
+    settled: completed,
     async close() {
       await client.close();
       await host.stop(5000);
@@ -134,11 +143,16 @@ export async function startIntake(o: RigOptions): Promise<Rig> {
   const producerConn = connection(o.url, 'bench:intake:producer');
   const producer = new Queue(INTAKE_QUEUE, { connection: producerConn, prefix: o.prefix });
   await producer.waitUntilReady();
+  const intakeDone = completedCounter(o.observer, [bullKey(o.prefix, INTAKE_QUEUE, 'completed')]);
   return {
     name: 'intake',
     prefix: o.prefix,
     submit: (seq) => producer.add('noop', { seq }),
     completed,
+    settled: async () => {
+      const [tasks, intakeJobs] = await Promise.all([completed(), intakeDone()]);
+      return Math.min(tasks, intakeJobs);
+    },
     async close() {
       await producer.close();
       producerConn.disconnect();

@@ -1,0 +1,39 @@
+// `npm run bench -- <name> [flags]`: runs one benchmark; an unknown name lists them.
+interface Benchmark {
+  summary: string;
+  usage: string;
+  run(args: string[]): Promise<void>;
+}
+
+const benchmarks: Record<string, Benchmark> = {
+  core: {
+    summary: 'pickup latency and throughput: raw BullMQ vs swarmq client vs intake queue, one Redis, one run',
+    usage: 'core [--tasks N (20000)] [--pickups N (2000)] [--warmup N (200)] [--window N (256)] [--only raw,swarmq,intake]',
+    run: async (args) => (await import('./core.ts')).run(args),
+  },
+};
+
+function list(): string {
+  const width = Math.max(...Object.keys(benchmarks).map((n) => n.length));
+  return [
+    'available benchmarks (npm run bench -- <name> [flags]):',
+    ...Object.entries(benchmarks).flatMap(([n, b]) => [`  ${n.padEnd(width)}  ${b.summary}`, `  ${' '.repeat(width)}  usage: ${b.usage}`]),
+  ].join('\n');
+}
+
+const [name, ...rest] = process.argv.slice(2);
+const bench = name === undefined ? undefined : benchmarks[name];
+if (!bench) {
+  if (name !== undefined && name !== '--help' && name !== '-h' && name !== 'list') {
+    console.error(`unknown benchmark "${name}"\n`);
+    process.exitCode = 2;
+  }
+  console.error(list());
+} else {
+  try {
+    await bench.run(rest);
+  } catch (err) {
+    console.error(`bench ${name} failed: ${(err as Error).stack ?? String(err)}`);
+    process.exitCode = 1;
+  }
+}
