@@ -20,6 +20,7 @@ import { benchRedis, dropPrefix } from './support/redis.ts';
 import { CONCURRENCY_MEANS, CONTENDERS, START, type ContenderName, type Rig } from './support/rigs.ts';
 
 const HIGH = 50;
+const PICKUP_ROUND = 100;
 
 interface ContenderResult {
   pickupP50Ms: number;
@@ -60,28 +61,43 @@ function progress(label: string, total: number, value: () => number): { stop(): 
   };
 }
 
-async function pickupLatency(rig: Rig, probe: StartProbe, s: Settings): Promise<LatencySummary> {
-  const h = latencyHistogram();
-  const total = s.warmup + s.pickups;
-  let settled = await rig.completed();
-  let i = 0;
-  const bar = progress(`${rig.name} pickup (serial)`, total, () => i);
+/**
+ * Serial pickups on every contender's concurrency-1 rig, interleaved in rounds
+ * (a round of each in turn), so drift over the run (JIT, Redis memory, a noisy
+ * neighbour) falls on all of them alike instead of on whoever runs last.
+ */
+async function pickupLatency(rigs: Rig[], probe: StartProbe, s: Settings): Promise<Map<ContenderName, LatencySummary>> {
+  const hists = new Map(rigs.map((r) => [r.name, latencyHistogram()] as const));
+  const settled = new Map<ContenderName, number>();
+  for (const rig of rigs) settled.set(rig.name, await rig.settled());
+  const one = async (rig: Rig, record: boolean) => {
+    const seq = takeSeqs(1);
+    const started = probe.startOf(seq);
+    const t0 = performance.now();
+    await rig.submit(seq);
+    const t1 = await started;
+    if (record) hists.get(rig.name)!.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
+    // Completed too, and (intake) its intake job finished, before the next submit.
+    const target = settled.get(rig.name)! + 1;
+    settled.set(rig.name, target);
+    await until(rig.settled, target);
+  };
+  for (const rig of rigs) for (let i = 0; i < s.warmup; i++) await one(rig, false);
+  let done = 0;
+  const bar = progress('pickup (serial, interleaved)', s.pickups * rigs.length, () => done);
   try {
-    for (; i < total; i++) {
-      const seq = takeSeqs(1);
-      const started = probe.startOf(seq);
-      const t0 = performance.now();
-      await rig.submit(seq);
-      const t1 = await started;
-      if (i >= s.warmup) h.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
-      // Completed too, and (intake) its intake job finished, before the next submit.
-      settled++;
-      await until(rig.settled, settled);
+    for (let left = s.pickups; left > 0; left -= PICKUP_ROUND) {
+      for (const rig of rigs) {
+        for (let i = 0; i < Math.min(PICKUP_ROUND, left); i++) {
+          await one(rig, true);
+          done++;
+        }
+      }
     }
   } finally {
     bar.stop();
   }
-  return summarize(h);
+  return new Map([...hists].map(([name, h]) => [name, summarize(h)]));
 }
 
 async function throughput(rig: Rig, probe: StartProbe, n: number, window: number, label: string): Promise<{ perSecond: number; submitMs: number; totalMs: number }> {
@@ -134,47 +150,68 @@ export async function run(args: string[]): Promise<void> {
   observer.on('error', () => {});
   const runId = `bench-${Date.now().toString(36)}`;
   const probe = new StartProbe();
-  const results = new Map<ContenderName, ContenderResult & { pickupMaxMs: number; submitMsC1: number; submitMsC50: number }>();
+  const results = new Map<ContenderName, ContenderResult & { pickupMaxMs: number }>();
   const began = performance.now();
   log(`core: ${redis.source} ${redis.url} (redis ${redis.version}), node ${process.version}, ${cpus().length} cpus`);
   log(`      pickups ${s.pickups} (+${s.warmup} warm-up), throughput ${s.tasks} tasks per run, window ${s.window} in flight`);
 
+  const withRig = async <T>(name: ContenderName, tag: string, concurrency: number, body: (rig: Rig) => Promise<T>): Promise<T> => {
+    const prefix = `${runId}-${name}-${tag}`;
+    const rig = await START[name]({ url: redis.url, prefix, concurrency, probe, observer });
+    try {
+      return await body(rig);
+    } finally {
+      await rig.close();
+      await dropPrefix(observer, prefix);
+    }
+  };
+  /** A fresh rig per throughput run, warmed (not recorded) first. */
+  const tput = (name: ContenderName, concurrency: number) =>
+    withRig(name, `c${concurrency}`, concurrency, async (rig) => {
+      await warm(rig, probe, Math.min(1000, s.tasks), s.window);
+      return await throughput(rig, probe, s.tasks, s.window, `${name} throughput c${concurrency}`);
+    });
+
   try {
+    let t = performance.now();
+    const rigs: Rig[] = [];
+    let pickups: Map<ContenderName, LatencySummary>;
+    try {
+      for (const name of only) rigs.push(await START[name]({ url: redis.url, prefix: `${runId}-${name}-pickup`, concurrency: 1, probe, observer }));
+      pickups = await pickupLatency(rigs, probe, s);
+    } finally {
+      for (const rig of rigs) {
+        await rig.close();
+        await dropPrefix(observer, rig.prefix);
+      }
+    }
     for (const name of only) {
-      const phase = async <T>(concurrency: number, body: (rig: Rig) => Promise<T>): Promise<T> => {
-        const prefix = `${runId}-${name}-c${concurrency}`;
-        const rig = await START[name]({ url: redis.url, prefix, concurrency, probe, observer });
-        try {
-          return await body(rig);
-        } finally {
-          await rig.close();
-          await dropPrefix(observer, prefix);
-        }
-      };
-      const t = performance.now();
-      const low = await phase(1, async (rig) => {
-        const pickup = await pickupLatency(rig, probe, s);
-        const c1 = await throughput(rig, probe, s.tasks, s.window, `${name} throughput c1`);
-        return { pickup, c1 };
-      });
-      const high = await phase(HIGH, async (rig) => {
-        await warm(rig, probe, Math.min(1000, s.tasks), s.window);
-        return await throughput(rig, probe, s.tasks, s.window, `${name} throughput c${HIGH}`);
-      });
+      const p = pickups.get(name)!;
+      log(`  pickup  ${name.padEnd(6)} p50 ${p.p50Ms.toFixed(3)} ms  p95 ${p.p95Ms.toFixed(3)} ms  p99 ${p.p99Ms.toFixed(3)} ms  max ${p.maxMs.toFixed(3)} ms`);
+    }
+    log(`  pickups took ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const runs = new Map<string, Awaited<ReturnType<typeof throughput>>>();
+    for (const c of [1, HIGH]) {
+      for (const name of only) {
+        t = performance.now();
+        const r = await tput(name, c);
+        runs.set(`${name}:${c}`, r);
+        log(
+          `  c${String(c).padEnd(3)} ${name.padEnd(6)} ${Math.round(r.perSecond)} tasks/s (all submitted after ${(r.submitMs / 1000).toFixed(2)} s, ` +
+            `all completed after ${(r.totalMs / 1000).toFixed(2)} s; run with setup ${((performance.now() - t) / 1000).toFixed(1)} s)`,
+        );
+      }
+    }
+    for (const name of only) {
+      const p = pickups.get(name)!;
       results.set(name, {
-        pickupP50Ms: low.pickup.p50Ms,
-        pickupP95Ms: low.pickup.p95Ms,
-        pickupP99Ms: low.pickup.p99Ms,
-        throughputC1: Math.round(low.c1.perSecond),
-        throughputC50: Math.round(high.perSecond),
-        pickupMaxMs: low.pickup.maxMs,
-        submitMsC1: low.c1.submitMs,
-        submitMsC50: high.submitMs,
+        pickupP50Ms: p.p50Ms,
+        pickupP95Ms: p.p95Ms,
+        pickupP99Ms: p.p99Ms,
+        throughputC1: Math.round(runs.get(`${name}:1`)!.perSecond),
+        throughputC50: Math.round(runs.get(`${name}:${HIGH}`)!.perSecond),
+        pickupMaxMs: p.maxMs,
       });
-      log(
-        `  ${name.padEnd(6)} done in ${((performance.now() - t) / 1000).toFixed(1)} s: pickup p50 ${low.pickup.p50Ms} ms p99 ${low.pickup.p99Ms} ms, ` +
-          `c1 ${Math.round(low.c1.perSecond)}/s, c${HIGH} ${Math.round(high.perSecond)}/s`,
-      );
     }
   } finally {
     observer.disconnect();
