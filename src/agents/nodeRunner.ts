@@ -37,7 +37,7 @@ function envelopeOf(data: unknown): TaskEnvelope {
   return { payload: data };
 }
 
-const LOST_LOCK = /(?:Missing lock|Lock mismatch) for job (\S+?)\./;
+const LOST_LOCK = /(?:Missing lock|Lock mismatch) for job (\S+)\. /;
 
 export class NodeRunner {
   readonly worker: Worker;

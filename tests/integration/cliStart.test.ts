@@ -40,4 +40,14 @@ describe('swarmq start', () => {
     expect(readdirSync(join(dir, '.swarmq', 'redis')).some((f) => f.startsWith('appendonly'))).toBe(true);
     expect(existsSync(join(dir, '.swarmq', 'redis.url'))).toBe(true);
   }, 60_000);
+
+  it('with neither REDIS_URL nor redis-server, exits 1 saying how to get Redis', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: mkdtempSync(join(tmpdir(), 'swarmq-empty-path-')) };
+    delete env.REDIS_URL;
+    const c = spawnCli(['start', '--port', '0'], { cwd: dir, env });
+    expect((await c.exited).code).toBe(1);
+    expect(c.output()).toMatch(/REDIS_URL/);
+    expect(c.output()).toMatch(/apt-get install redis-server/);
+    expect(c.output()).toMatch(/docker compose up -d redis/);
+  }, 30_000);
 });
