@@ -1,12 +1,10 @@
 // Real Redis for tests (DESIGN.md, Testing): REDIS_URL, else our own redis-server
 // from PATH on a free port in a temp dir, else Testcontainers. Never a mock.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { freePort, hasRedisServer, launchRedisServer } from '../../queues/redisServer.ts';
 
 export interface TestRedis {
   url: string;
@@ -36,82 +34,24 @@ export function uniquePrefix(label = 't'): string {
   return `sq-${label}-${randomBytes(4).toString('hex')}`;
 }
 
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function hasRedisServer(): boolean {
-  const r = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
-  return r.status === 0;
-}
-
-async function waitForPing(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-    r.on('error', () => {});
-    try {
-      await r.connect();
-      // While AOF is being replayed Redis answers LOADING: wait for real readiness.
-      if ((await r.ping()) === 'PONG') return;
-    } catch (err) {
-      lastError = err;
-    } finally {
-      r.disconnect();
-    }
-    await new Promise((res) => setTimeout(res, 25));
-  }
-  throw new Error(`redis at ${url} did not answer within ${timeoutMs} ms: ${String(lastError)}`);
-}
+export { freePort };
 
 export async function startLocalRedis(opts: StartOptions = {}): Promise<TestRedis> {
-  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'swarmq-redis-'));
-  let child: ChildProcess | undefined;
-  const launch = async () => {
-    child = spawn(
-      'redis-server',
-      [
-        '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-        '--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'always',
-        '--save', '', '--daemonize', 'no', '--logfile', join(dir, 'redis.log'),
-      ],
-      { stdio: 'ignore' },
-    );
-    await waitForPing(`redis://127.0.0.1:${port}`, 10_000);
-  };
-  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
-    const c = child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    await new Promise<void>((res) => {
-      c.once('exit', () => res());
-      c.kill(signal);
-    });
-  };
-  await launch();
+  const server = await launchRedisServer({ dir, appendonly: true, appendfsync: opts.appendfsync ?? 'always', readyTimeoutMs: 10_000 });
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: server.url,
     host: '127.0.0.1',
-    port,
+    port: server.port,
     prefix: uniquePrefix(),
     kind: 'local',
-    kill,
+    kill: (signal = 'SIGKILL') => server.kill(signal),
     restart: async () => {
-      await kill('SIGKILL');
-      await launch();
+      await server.kill('SIGKILL');
+      await server.start();
     },
     stop: async () => {
-      await kill('SIGKILL');
+      await server.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };
