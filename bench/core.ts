@@ -3,11 +3,15 @@
 // queue) it measures
 //   - pickup latency: serial tasks (submit one, wait until it started and
 //     completed, then the next), submit → processor start, both ends timed with
-//     performance.now() in this process, after a warm-up that is not recorded;
+//     performance.now() in this process, after a warm-up that is not recorded.
+//     Measured on the concurrency-1 setup, the contenders interleaved in rounds;
 //   - throughput end to end (submit of the first → completion of the last) at
 //     concurrency 1 and 50, with the same producer for all: a fixed window of
-//     single adds/submits in flight.
-// Pickup is measured on the concurrency-1 setup (one Worker / one agent).
+//     single adds/submits in flight. Each is run --reps times on a fresh rig (the
+//     contenders in rotating order) and the median is reported: on a small
+//     shared box one run swings by 2× with whatever else is running.
+// Beside wall-clock numbers it reports CPU per task (this process and Redis),
+// which is far less sensitive to neighbours and says where time goes.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -15,11 +19,24 @@ import { fileURLToPath } from 'node:url';
 import { SingleBar } from 'cli-progress';
 import { Redis } from 'ioredis';
 import { intFlag, listFlag } from './support/args.ts';
-import { latencyHistogram, round, StartProbe, summarize, textTable, until, windowed, type LatencySummary } from './support/measure.ts';
+import {
+  costPerTask,
+  costSnapshot,
+  latencyHistogram,
+  round,
+  StartProbe,
+  summarize,
+  textTable,
+  until,
+  windowed,
+  type CostPerTask,
+  type LatencySummary,
+} from './support/measure.ts';
 import { benchRedis, dropPrefix } from './support/redis.ts';
 import { CONCURRENCY_MEANS, CONTENDERS, START, type ContenderName, type Rig } from './support/rigs.ts';
 
 const HIGH = 50;
+const LEVELS = [1, HIGH] as const;
 const PICKUP_ROUND = 100;
 
 interface ContenderResult {
@@ -35,6 +52,15 @@ interface Settings {
   pickups: number;
   warmup: number;
   window: number;
+  reps: number;
+  verbose: boolean;
+}
+
+interface ThroughputRun {
+  perSecond: number;
+  submitMs: number;
+  totalMs: number;
+  cost: CostPerTask;
 }
 
 /** Sequence numbers unique across the whole run, so a late start can never be mistaken for another. */
@@ -47,10 +73,11 @@ const takeSeqs = (n: number) => {
 
 const interactive = process.stderr.isTTY === true;
 const log = (msg: string) => console.error(msg);
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 function progress(label: string, total: number, value: () => number): { stop(): void } {
   if (!interactive) return { stop() {} };
-  const bar = new SingleBar({ format: `  ${label.padEnd(28)} [{bar}] {value}/{total} {duration_formatted}`, hideCursor: true, clearOnComplete: true, stream: process.stderr });
+  const bar = new SingleBar({ format: `  ${label.padEnd(30)} [{bar}] {value}/{total} {duration_formatted}`, hideCursor: true, clearOnComplete: true, stream: process.stderr });
   bar.start(total, 0);
   const t = setInterval(() => bar.update(Math.min(total, value())), 100);
   return {
@@ -59,6 +86,12 @@ function progress(label: string, total: number, value: () => number): { stop(): 
       bar.stop();
     },
   };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /**
@@ -100,8 +133,9 @@ async function pickupLatency(rigs: Rig[], probe: StartProbe, s: Settings): Promi
   return new Map([...hists].map(([name, h]) => [name, summarize(h)]));
 }
 
-async function throughput(rig: Rig, probe: StartProbe, n: number, window: number, label: string): Promise<{ perSecond: number; submitMs: number; totalMs: number }> {
+async function throughput(rig: Rig, probe: StartProbe, observer: Redis, n: number, window: number, label: string): Promise<ThroughputRun> {
   const base = await rig.completed();
+  const before = await costSnapshot(observer);
   const first = takeSeqs(n);
   const allStarted = probe.expect(n);
   const startedBefore = probe.count;
@@ -113,7 +147,8 @@ async function throughput(rig: Rig, probe: StartProbe, n: number, window: number
     await allStarted;
     await until(rig.completed, base + n, { pauseMs: 1, timeoutMs: 120_000 });
     const t1 = performance.now();
-    return { perSecond: n / ((t1 - t0) / 1000), submitMs: submitted - t0, totalMs: t1 - t0 };
+    const cost = costPerTask(before, await costSnapshot(observer), n);
+    return { perSecond: n / ((t1 - t0) / 1000), submitMs: submitted - t0, totalMs: t1 - t0, cost };
   } finally {
     bar.stop();
   }
@@ -135,10 +170,13 @@ export async function run(args: string[]): Promise<void> {
     pickups: intFlag(args, '--pickups', 2_000),
     warmup: intFlag(args, '--warmup', 200, 0),
     window: intFlag(args, '--window', 256),
+    reps: intFlag(args, '--reps', 3),
+    verbose: args.includes('--verbose'),
   };
   const only = (listFlag(args, '--only') ?? [...CONTENDERS]) as ContenderName[];
-  for (const c of only) if (!CONTENDERS.includes(c)) throw new Error(`--only: unknown contender "${c}" (raw, swarmq, intake)`);
-  if (!only.includes('raw') || !only.includes('swarmq')) log('note: without both raw and swarmq there are no ratios; core.json is written only for a full run');
+  for (const c of only) if (!CONTENDERS.includes(c)) throw new Error(`--only: unknown contender "${c}" (${CONTENDERS.join(', ')})`);
+  const full = CONTENDERS.every((c) => only.includes(c));
+  if (!full) log('note: a partial run (--only) prints its table but does not write bench/results/core.json');
 
   const redis = await benchRedis();
   const onSignal = () => {
@@ -150,10 +188,9 @@ export async function run(args: string[]): Promise<void> {
   observer.on('error', () => {});
   const runId = `bench-${Date.now().toString(36)}`;
   const probe = new StartProbe();
-  const results = new Map<ContenderName, ContenderResult & { pickupMaxMs: number }>();
   const began = performance.now();
   log(`core: ${redis.source} ${redis.url} (redis ${redis.version}), node ${process.version}, ${cpus().length} cpus`);
-  log(`      pickups ${s.pickups} (+${s.warmup} warm-up), throughput ${s.tasks} tasks per run, window ${s.window} in flight`);
+  log(`      ${s.pickups} serial pickups each (+${s.warmup} warm-up); throughput ${s.tasks} tasks per run, ${s.reps} runs each, window ${s.window} in flight`);
 
   const withRig = async <T>(name: ContenderName, tag: string, concurrency: number, body: (rig: Rig) => Promise<T>): Promise<T> => {
     const prefix = `${runId}-${name}-${tag}`;
@@ -165,17 +202,12 @@ export async function run(args: string[]): Promise<void> {
       await dropPrefix(observer, prefix);
     }
   };
-  /** A fresh rig per throughput run, warmed (not recorded) first. */
-  const tput = (name: ContenderName, concurrency: number) =>
-    withRig(name, `c${concurrency}`, concurrency, async (rig) => {
-      await warm(rig, probe, Math.min(1000, s.tasks), s.window);
-      return await throughput(rig, probe, s.tasks, s.window, `${name} throughput c${concurrency}`);
-    });
 
+  let pickups: Map<ContenderName, LatencySummary>;
+  const runs = new Map<string, ThroughputRun[]>();
   try {
     let t = performance.now();
     const rigs: Rig[] = [];
-    let pickups: Map<ContenderName, LatencySummary>;
     try {
       for (const name of only) rigs.push(await START[name]({ url: redis.url, prefix: `${runId}-${name}-pickup`, concurrency: 1, probe, observer }));
       pickups = await pickupLatency(rigs, probe, s);
@@ -187,31 +219,31 @@ export async function run(args: string[]): Promise<void> {
     }
     for (const name of only) {
       const p = pickups.get(name)!;
-      log(`  pickup  ${name.padEnd(6)} p50 ${p.p50Ms.toFixed(3)} ms  p95 ${p.p95Ms.toFixed(3)} ms  p99 ${p.p99Ms.toFixed(3)} ms  max ${p.maxMs.toFixed(3)} ms`);
+      log(`  pickup ${name.padEnd(6)} p50 ${p.p50Ms.toFixed(3)} ms  p95 ${p.p95Ms.toFixed(3)} ms  p99 ${p.p99Ms.toFixed(3)} ms  max ${p.maxMs.toFixed(3)} ms`);
     }
-    log(`  pickups took ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    const runs = new Map<string, Awaited<ReturnType<typeof throughput>>>();
-    for (const c of [1, HIGH]) {
-      for (const name of only) {
-        t = performance.now();
-        const r = await tput(name, c);
-        runs.set(`${name}:${c}`, r);
-        log(
-          `  c${String(c).padEnd(3)} ${name.padEnd(6)} ${Math.round(r.perSecond)} tasks/s (all submitted after ${(r.submitMs / 1000).toFixed(2)} s, ` +
-            `all completed after ${(r.totalMs / 1000).toFixed(2)} s; run with setup ${((performance.now() - t) / 1000).toFixed(1)} s)`,
-        );
+    log(`  pickups took ${secs(performance.now() - t)}`);
+
+    for (let rep = 0; rep < s.reps; rep++) {
+      // Rotate who goes first, so no contender always runs right after setup or after another's backlog.
+      const order = only.map((_, i) => only[(i + rep) % only.length]!);
+      for (const c of LEVELS) {
+        for (const name of order) {
+          t = performance.now();
+          const r = await withRig(name, `c${c}-r${rep}`, c, async (rig) => {
+            await warm(rig, probe, Math.min(1000, s.tasks), s.window);
+            return await throughput(rig, probe, observer, s.tasks, s.window, `${name} c${c} run ${rep + 1}/${s.reps}`);
+          });
+          const key = `${name}:${c}`;
+          runs.set(key, [...(runs.get(key) ?? []), r]);
+          const k = r.cost;
+          log(
+            `  run ${rep + 1} c${String(c).padEnd(3)}${name.padEnd(7)}${String(Math.round(r.perSecond)).padStart(6)} tasks/s  ` +
+              `(submitted ${secs(r.submitMs)}, completed ${secs(r.totalMs)}, with setup ${secs(performance.now() - t)}; ` +
+              `per task: process CPU ${k.nodeCpuUs.toFixed(0)} µs, redis CPU ${k.redisCpuUs.toFixed(0)} µs, ${k.redisCalls.toFixed(1)} redis commands)` +
+              (s.verbose ? `\n      commands per task: ${k.byCommand.filter(([, v]) => v >= 0.01).map(([cmd, v]) => `${cmd} ${v.toFixed(2)}`).join(', ')}` : ''),
+          );
+        }
       }
-    }
-    for (const name of only) {
-      const p = pickups.get(name)!;
-      results.set(name, {
-        pickupP50Ms: p.p50Ms,
-        pickupP95Ms: p.p95Ms,
-        pickupP99Ms: p.p99Ms,
-        throughputC1: Math.round(runs.get(`${name}:1`)!.perSecond),
-        throughputC50: Math.round(runs.get(`${name}:${HIGH}`)!.perSecond),
-        pickupMaxMs: p.maxMs,
-      });
     }
   } finally {
     observer.disconnect();
@@ -220,57 +252,82 @@ export async function run(args: string[]): Promise<void> {
     process.off('SIGTERM', onSignal);
   }
 
-  const rows = only.map((name) => {
-    const r = results.get(name)!;
-    return [name, r.pickupP50Ms.toFixed(3), r.pickupP95Ms.toFixed(3), r.pickupP99Ms.toFixed(3), r.pickupMaxMs.toFixed(3), r.throughputC1, r.throughputC50];
-  });
-  console.log();
-  console.log(`core benchmark: ${s.tasks} tasks per throughput run, ${s.pickups} serial pickups, redis ${redis.version}, node ${process.version}, ${cpus().length} cpus`);
-  console.log();
-  console.log(textTable(['contender', 'pickup p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'tasks/s c1', `tasks/s c${HIGH}`], rows));
-  console.log();
-  console.log('what "concurrency" means (pickup is measured on the c1 setup, serially):');
+  const results = new Map<ContenderName, ContenderResult>();
+  const cpu = new Map<string, { node: number; redis: number }>();
   for (const name of only) {
-    console.log(`  ${name.padEnd(6)}  c1: ${CONCURRENCY_MEANS[name](1)}`);
+    const p = pickups.get(name)!;
+    const tps = (c: number) => Math.round(median(runs.get(`${name}:${c}`)!.map((r) => r.perSecond)));
+    results.set(name, { pickupP50Ms: p.p50Ms, pickupP95Ms: p.p95Ms, pickupP99Ms: p.p99Ms, throughputC1: tps(1), throughputC50: tps(HIGH) });
+    for (const c of LEVELS) {
+      const rs = runs.get(`${name}:${c}`)!;
+      cpu.set(`${name}:${c}`, { node: median(rs.map((r) => r.cost.nodeCpuUs)), redis: median(rs.map((r) => r.cost.redisCpuUs)) });
+    }
+  }
+
+  const spread = (name: ContenderName, c: number) => {
+    const xs = runs.get(`${name}:${c}`)!.map((r) => Math.round(r.perSecond));
+    return xs.length > 1 ? `${Math.min(...xs)}–${Math.max(...xs)}` : '';
+  };
+  const cpuCell = (name: ContenderName, c: number) => {
+    const k = cpu.get(`${name}:${c}`)!;
+    return `${k.node.toFixed(0)} + ${k.redis.toFixed(0)}`;
+  };
+  console.log();
+  console.log(
+    `core benchmark: ${s.pickups} serial pickups; throughput = median of ${s.reps} runs of ${s.tasks} tasks; ` +
+      `redis ${redis.version} (${redis.source}), node ${process.version}, ${cpus().length} cpus`,
+  );
+  console.log();
+  console.log(
+    textTable(
+      ['contender', 'pickup p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'tasks/s c1', `tasks/s c${HIGH}`, `c${HIGH} min–max`, 'CPU µs/task c1', `CPU µs/task c${HIGH}`],
+      only.map((name) => {
+        const r = results.get(name)!;
+        const p = pickups.get(name)!;
+        return [name, r.pickupP50Ms.toFixed(3), r.pickupP95Ms.toFixed(3), r.pickupP99Ms.toFixed(3), p.maxMs.toFixed(3), r.throughputC1, r.throughputC50, spread(name, HIGH), cpuCell(name, 1), cpuCell(name, HIGH)];
+      }),
+    ),
+  );
+  console.log();
+  console.log('what "concurrency" means (pickup is measured serially on the c1 setup):');
+  for (const name of only) {
+    console.log(`  ${name.padEnd(6)}  c1:  ${CONCURRENCY_MEANS[name](1)}`);
     console.log(`  ${' '.repeat(6)}  c${HIGH}: ${CONCURRENCY_MEANS[name](HIGH)}`);
   }
   console.log(`  producer for all: single add/submit calls, ${s.window} in flight; throughput = submit of the first → completion of the last`);
+  console.log('  CPU µs/task = this process (producer + workers/agents + coordinator) + redis-server, medians over the runs');
+  if (redis.source === 'REDIS_URL') console.log('  (REDIS_URL may be shared: its CPU and command counts include any other client busy at the time)');
 
   const raw = results.get('raw');
   const swarmq = results.get('swarmq');
-  const intake = results.get('intake');
-  if (!raw || !swarmq) {
-    log(`\ntook ${((performance.now() - began) / 1000).toFixed(1)} s`);
-    return;
-  }
-  const ratio = {
-    pickupP50: round(swarmq.pickupP50Ms / raw.pickupP50Ms, 3),
-    pickupP99: round(swarmq.pickupP99Ms / raw.pickupP99Ms, 3),
-    throughputC50: round(swarmq.throughputC50 / raw.throughputC50, 3),
-  };
-  const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
-  console.log();
-  console.log('budget (swarmq vs raw, docs: DESIGN.md "Budgets"):');
-  console.log(`  ${verdict(ratio.pickupP50 <= 1.5)}  pickup p50 ≤ 1.5× raw        ${swarmq.pickupP50Ms.toFixed(3)} ms vs ${raw.pickupP50Ms.toFixed(3)} ms = ${ratio.pickupP50.toFixed(2)}×`);
-  console.log(`  ${verdict(swarmq.pickupP99Ms <= 5)}  pickup p99 ≤ 5 ms            ${swarmq.pickupP99Ms.toFixed(3)} ms (raw ${raw.pickupP99Ms.toFixed(3)} ms, ${ratio.pickupP99.toFixed(2)}×)`);
-  console.log(`  ${verdict(ratio.throughputC50 >= 0.8)}  throughput c${HIGH} ≥ 0.8× raw   ${swarmq.throughputC50}/s vs ${raw.throughputC50}/s = ${ratio.throughputC50.toFixed(2)}×`);
-
-  if (intake) {
-    const out = {
-      raw: pick(raw),
-      swarmq: pick(swarmq),
-      intake: pick(intake),
-      ratio,
-      meta: { date: new Date().toISOString(), node: process.version, redis: redis.version, cpus: cpus().length, tasks: s.tasks },
+  if (raw && swarmq) {
+    const ratio = {
+      pickupP50: round(swarmq.pickupP50Ms / raw.pickupP50Ms, 3),
+      pickupP99: round(swarmq.pickupP99Ms / raw.pickupP99Ms, 3),
+      throughputC50: round(swarmq.throughputC50 / raw.throughputC50, 3),
     };
-    const file = fileURLToPath(new URL('./results/core.json', import.meta.url));
-    mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
-    writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
-    console.log(`\nwrote ${file}`);
-  }
-  log(`took ${((performance.now() - began) / 1000).toFixed(1)} s`);
-}
+    const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+    console.log();
+    console.log('budget (swarmq against raw BullMQ, DESIGN.md "Budgets"):');
+    console.log(`  ${verdict(ratio.pickupP50 <= 1.5)}  pickup p50 ≤ 1.5× raw       ${swarmq.pickupP50Ms.toFixed(3)} ms vs ${raw.pickupP50Ms.toFixed(3)} ms = ${ratio.pickupP50.toFixed(2)}×`);
+    console.log(`  ${verdict(swarmq.pickupP99Ms <= 5)}  pickup p99 ≤ 5 ms           ${swarmq.pickupP99Ms.toFixed(3)} ms (raw ${raw.pickupP99Ms.toFixed(3)} ms, ${ratio.pickupP99.toFixed(2)}×)`);
+    console.log(`  ${verdict(ratio.throughputC50 >= 0.8)}  throughput c${HIGH} ≥ 0.8× raw  ${swarmq.throughputC50}/s vs ${raw.throughputC50}/s = ${ratio.throughputC50.toFixed(2)}×`);
 
-function pick(r: ContenderResult): ContenderResult {
-  return { pickupP50Ms: r.pickupP50Ms, pickupP95Ms: r.pickupP95Ms, pickupP99Ms: r.pickupP99Ms, throughputC1: r.throughputC1, throughputC50: r.throughputC50 };
+    const intake = results.get('intake');
+    if (full && intake) {
+      const out = {
+        raw,
+        swarmq,
+        intake,
+        ratio,
+        meta: { date: new Date().toISOString(), node: process.version, redis: redis.version, cpus: cpus().length, tasks: s.tasks },
+      };
+      const dir = fileURLToPath(new URL('./results/', import.meta.url));
+      mkdirSync(dir, { recursive: true });
+      const file = fileURLToPath(new URL('./results/core.json', import.meta.url));
+      writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+      console.log(`\nwrote ${file}`);
+    }
+  }
+  log(`took ${secs(performance.now() - began)}`);
 }

@@ -106,3 +106,46 @@ export function textTable(header: string[], rows: (string | number)[][]): string
   const line = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
+
+/** Where a run spent its time: this process's CPU, Redis's CPU, and Redis commands by name. */
+export interface CostSnapshot {
+  nodeCpuUs: number;
+  redisCpuUs: number;
+  calls: Map<string, number>;
+}
+
+export async function costSnapshot(redis: import('ioredis').Redis): Promise<CostSnapshot> {
+  const [cpu, stats] = await Promise.all([redis.info('cpu'), redis.info('commandstats')]);
+  const num = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(cpu)?.[1] ?? 0);
+  const calls = new Map<string, number>();
+  for (const m of stats.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) calls.set(m[1]!, Number(m[2]));
+  const u = process.cpuUsage();
+  return { nodeCpuUs: u.user + u.system, redisCpuUs: (num('used_cpu_user') + num('used_cpu_sys')) * 1e6, calls };
+}
+
+export interface CostPerTask {
+  nodeCpuUs: number;
+  redisCpuUs: number;
+  redisCalls: number;
+  /** commands by name, per task, most first */
+  byCommand: [string, number][];
+}
+
+export function costPerTask(before: CostSnapshot, after: CostSnapshot, tasks: number): CostPerTask {
+  const byCommand: [string, number][] = [];
+  let total = 0;
+  for (const [name, n] of after.calls) {
+    const d = n - (before.calls.get(name) ?? 0);
+    if (d > 0) {
+      byCommand.push([name, d / tasks]);
+      total += d;
+    }
+  }
+  byCommand.sort((a, b) => b[1] - a[1]);
+  return {
+    nodeCpuUs: (after.nodeCpuUs - before.nodeCpuUs) / tasks,
+    redisCpuUs: (after.redisCpuUs - before.redisCpuUs) / tasks,
+    redisCalls: total / tasks,
+    byCommand,
+  };
+}

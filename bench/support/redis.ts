@@ -1,13 +1,11 @@
 // The Redis a benchmark runs on: REDIS_URL when set, otherwise a private
 // redis-server from PATH on a free port in a temp dir, without persistence, so
 // every contender in the run sees the same server with the same settings.
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { hasRedisServer, launchRedisServer } from '../../queues/redisServer.ts';
 
 export interface BenchRedis {
   url: string;
@@ -15,17 +13,6 @@ export interface BenchRedis {
   source: string;
   version: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 async function serverVersion(url: string): Promise<string> {
@@ -44,48 +31,16 @@ export async function benchRedis(): Promise<BenchRedis> {
   const given = process.env.REDIS_URL;
   if (given) return { url: given, source: 'REDIS_URL', version: await serverVersion(given), stop: async () => {} };
 
-  if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
+  if (!hasRedisServer()) {
     throw new Error('no Redis: set REDIS_URL=redis://host:port, or put redis-server on PATH (apt-get install redis-server / brew install redis)');
   }
   const dir = mkdtempSync(join(tmpdir(), 'swarmq-bench-'));
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--logfile', join(dir, 'redis.log')],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = `redis://127.0.0.1:${port}`;
+  const server = await launchRedisServer({ dir, appendonly: false, readyTimeoutMs: 15_000 });
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await server.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const r = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    r.on('error', () => {});
-    try {
-      await r.connect();
-      if ((await r.ping()) === 'PONG') break;
-    } catch {
-      // not listening yet
-    } finally {
-      r.disconnect();
-    }
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`redis-server exited with code ${child.exitCode}`);
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`redis-server did not answer on ${url} within 15 s`);
-    }
-    await sleep(25);
-  }
-  return { url, source: 'private redis-server', version: await serverVersion(url), stop };
+  return { url: server.url, source: 'private redis-server', version: await serverVersion(server.url), stop };
 }
 
 /** Removes every key under a prefix (SCAN + UNLINK), so a shared REDIS_URL is left as found. */
