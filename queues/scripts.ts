@@ -8,7 +8,7 @@ type RedisArg = string | number | Buffer;
 
 export interface LuaCommand {
   name: string;
-  numberOfKeys: number;
+  numberOfKeys: number | 'variadic';
   /** Run it now. */
   run(redis: Redis, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown>;
   /** Queue it on a pipeline or MULTI (the script must already be loaded: call `load` once). */
@@ -16,11 +16,13 @@ export interface LuaCommand {
   load(redis: Redis): Promise<void>;
 }
 
-function command(name: string, numberOfKeys: number): LuaCommand {
-  const lua = readFileSync(new URL(`./commands/${name}-${numberOfKeys}.lua`, import.meta.url), 'utf8');
+/** `numberOfKeys` 'variadic': the file has no key count in its name and takes any number. */
+function command(name: string, numberOfKeys: number | 'variadic'): LuaCommand {
+  const file = numberOfKeys === 'variadic' ? `${name}.lua` : `${name}-${numberOfKeys}.lua`;
+  const lua = readFileSync(new URL(`./commands/${file}`, import.meta.url), 'utf8');
   const sha = createHash('sha1').update(lua).digest('hex');
   const check = (keys: readonly string[]) => {
-    if (keys.length !== numberOfKeys) throw new Error(`${name} takes ${numberOfKeys} keys, got ${keys.length}`);
+    if (numberOfKeys !== 'variadic' && keys.length !== numberOfKeys) throw new Error(`${name} takes ${numberOfKeys} keys, got ${keys.length}`);
   };
   return {
     name,
@@ -28,15 +30,15 @@ function command(name: string, numberOfKeys: number): LuaCommand {
     async run(redis, keys, args) {
       check(keys);
       try {
-        return await redis.evalsha(sha, numberOfKeys, ...keys, ...args);
+        return await redis.evalsha(sha, keys.length, ...keys, ...args);
       } catch (err) {
         if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw err;
-        return await redis.eval(lua, numberOfKeys, ...keys, ...args);
+        return await redis.eval(lua, keys.length, ...keys, ...args);
       }
     },
     queue(pipeline, keys, args) {
       check(keys);
-      pipeline.evalsha(sha, numberOfKeys, ...keys, ...args);
+      pipeline.evalsha(sha, keys.length, ...keys, ...args);
     },
     async load(redis) {
       await redis.script('LOAD', lua);
@@ -49,4 +51,5 @@ export const scripts = {
   deregisterAgents: command('deregisterAgents', 3),
   getTask: command('getTask', 9),
   cancelTask: command('cancelTask', 9),
+  recordAgents: command('recordAgents', 'variadic'),
 };

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { bullKey } from '../../queues/keys.ts';
 import type { ProcessorMap, TaskContext } from '../../processors/types.ts';
 import type { TaskEnvelope } from '../tasks/schema.ts';
-import { AGENT_FIELD } from '../tasks/view.ts';
+import { AgentRecorder } from './agentRecorder.ts';
 
 export interface SeatedAgent {
   id: string;
@@ -37,16 +37,36 @@ function envelopeOf(data: unknown): TaskEnvelope {
   return { payload: data };
 }
 
+/** A job an agent is running; its AbortController is made only if someone asks for the signal or aborts. */
+class Running {
+  returned = false;
+  private controller: AbortController | undefined;
+  constructor(
+    readonly job: Job,
+    readonly token: string,
+  ) {}
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
+  abort(reason: Error): void {
+    this.controller ??= new AbortController();
+    this.controller.abort(reason);
+  }
+}
+
 const LOST_LOCK = /(?:Missing lock|Lock mismatch) for job (\S+)\. /;
 
 export class NodeRunner {
   readonly worker: Worker;
   private next = 0;
   /** Jobs this runner has running, with their token and abort controller, for drain. */
-  private readonly running = new Map<string, { job: Job; token: string; abort: AbortController; returned: boolean }>();
+  private readonly running = new Map<string, Running>();
+  private readonly recorder: AgentRecorder;
   private readonly outcomes = new Map<string, 'completed' | 'failed'>();
 
   constructor(private readonly o: NodeRunnerOptions) {
+    this.recorder = new AgentRecorder(o.redis, (err) => o.onError(err));
     const concurrency = o.agents.reduce((s, a) => s + a.capacity, 0);
     this.worker = new Worker(o.queue, (job, token) => this.run(job, token ?? ''), {
       connection: o.redis,
@@ -94,23 +114,30 @@ export class NodeRunner {
     }
     const agent = this.seat();
     agent.active++;
-    // Not awaited: recording the agent must not delay the task. ioredis keeps the order.
-    this.o.redis.hset(bullKey(this.o.prefix, this.o.queue, id), AGENT_FIELD, agent.id).catch((err: Error) => this.o.onError(err));
     const env = envelopeOf(job.data);
-    const abort = new AbortController();
-    const entry = { job, token, abort, returned: false };
+    const entry = new Running(job, token);
     this.running.set(id, entry);
-    const ctx: TaskContext = { taskId: id, agentId: agent.id, nodeId: this.o.nodeId, attempt: job.attemptsMade + 1, signal: abort.signal };
+    const ctx: TaskContext = {
+      taskId: id,
+      agentId: agent.id,
+      nodeId: this.o.nodeId,
+      attempt: job.attemptsMade + 1,
+      get signal() {
+        return entry.signal;
+      },
+    };
     let timer: NodeJS.Timeout | undefined;
     try {
       const work = Promise.resolve().then(() => processor(env.payload, ctx));
+      // After the processor has started: recording must not delay it.
+      this.recorder.record(bullKey(this.o.prefix, this.o.queue, id), agent.id);
       const result = env.timeoutMs
         ? await Promise.race([
             work,
             new Promise<never>((_, reject) => {
               timer = setTimeout(() => {
                 const err = new Error(`task ${id} timed out after ${env.timeoutMs} ms`);
-                abort.abort(err);
+                entry.abort(err);
                 reject(err);
               }, env.timeoutMs);
             }),
@@ -151,7 +178,7 @@ export class NodeRunner {
         await entry.job.moveToWait(entry.token);
         entry.returned = true;
         returned++;
-        entry.abort.abort(new Error('agent host shutting down; task returned to its queue'));
+        entry.abort(new Error('agent host shutting down; task returned to its queue'));
       } catch (err) {
         this.o.onError(err as Error);
       }
