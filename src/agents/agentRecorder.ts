@@ -1,13 +1,13 @@
 // Records which agent runs which job on the job hash. Records gather for one
 // tick and go out as one script call, so recording costs no round trip of its
-// own and never delays a task's start.
+// own and never delays a task's start; the script fences each by its start count.
 import type { Redis } from 'ioredis';
 import { scripts } from '../../queues/scripts.ts';
 import { AGENT_FIELD } from '../tasks/view.ts';
 
 export class AgentRecorder {
   private keys: string[] = [];
-  private agents: string[] = [];
+  private args: string[] = [];
   private scheduled = false;
 
   constructor(
@@ -15,9 +15,10 @@ export class AgentRecorder {
     private readonly onError: (err: Error) => void,
   ) {}
 
-  record(jobKey: string, agentId: string): void {
+  /** `started` is the job's attempts-started count as this agent took it. */
+  record(jobKey: string, started: number, agentId: string): void {
     this.keys.push(jobKey);
-    this.agents.push(agentId);
+    this.args.push(agentId, String(started));
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.flush());
@@ -26,9 +27,9 @@ export class AgentRecorder {
   private flush(): void {
     this.scheduled = false;
     const keys = this.keys;
-    const agents = this.agents;
+    const args = this.args;
     this.keys = [];
-    this.agents = [];
-    scripts.recordAgents.run(this.redis, keys, [...agents, AGENT_FIELD]).catch(this.onError);
+    this.args = [];
+    scripts.recordAgents.run(this.redis, keys, [...args, AGENT_FIELD]).catch(this.onError);
   }
 }

@@ -130,7 +130,7 @@ export class NodeRunner {
     try {
       const work = Promise.resolve().then(() => processor(env.payload, ctx));
       // After the processor has started: recording must not delay it.
-      this.recorder.record(bullKey(this.o.prefix, this.o.queue, id), agent.id);
+      this.recorder.record(bullKey(this.o.prefix, this.o.queue, id), job.attemptsStarted, agent.id);
       const result = env.timeoutMs
         ? await Promise.race([
             work,
