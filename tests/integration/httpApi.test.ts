@@ -84,6 +84,28 @@ describe('tasks', () => {
     expect(done.map((t) => t.result.i)).toEqual(tasks.map((t) => t.payload.i));
   });
 
+  it('a batch honours idempotency keys, against earlier submits and within itself', async () => {
+    const single = await stack.request('POST', '/api/tasks', { type: 'echo', payload: 'first', idempotencyKey: 'b-1' });
+    const r = await stack.request('POST', '/api/tasks/batch', {
+      tasks: [
+        { type: 'echo', payload: 'again', idempotencyKey: 'b-1' },
+        { type: 'echo', payload: 'new', idempotencyKey: 'b-2' },
+        { type: 'echo', payload: 'new twice', idempotencyKey: 'b-2' },
+        { type: 'echo', payload: 'plain' },
+      ],
+    });
+    expect(r.status).toBe(202);
+    const [a, b, c, d] = r.body.ids as string[];
+    expect(a).toBe(single.body.id);
+    expect(c).toBe(b);
+    expect(new Set([a, b, d]).size).toBe(3);
+    expect((await waitDone(a!)).result).toBe('first');
+    expect((await waitDone(b!)).result).toBe('new');
+    expect((await waitDone(d!)).result).toBe('plain');
+    const again = await stack.request('POST', '/api/tasks/batch', { tasks: [{ type: 'echo', payload: 'x', idempotencyKey: 'b-2' }] });
+    expect(again.body.ids).toEqual([b]);
+  });
+
   it('GET of an unknown id → 404', async () => {
     for (const id of ['n1.doesnotexist', 'no-dot', 'n999.x']) {
       const r = await stack.request('GET', `/api/tasks/${id}`);
