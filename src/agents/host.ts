@@ -1,6 +1,9 @@
 // An agent host: one process running many agents. It registers itself and its
-// agents, seats them in nodes, serves each node with one shared Worker, beats
-// once per interval for all its agents, and drains cleanly on shutdown.
+// agents, seats them in nodes, serves each node with one shared Worker (so its
+// connections grow with nodes, never with agents), beats once per interval for
+// all its agents, spawns and retires agents while running, keeps a warm pool,
+// and drains cleanly on shutdown.
+import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
@@ -10,36 +13,70 @@ import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { agentProfile } from '../swarm/records.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
+import { parseSpecs, type AgentSpec, type AgentSpecParsed } from './spec.ts';
 
-export interface AgentSpec {
-  /** The agent type, e.g. "coder"; tasks may ask for it through affinity. */
-  type: string;
-  count: number;
-  capacity?: number;
-  capabilities?: string[];
-}
+export type { AgentSpec } from './spec.ts';
 
 export interface AgentHostOptions {
   config: SwarmConfig;
   /** Stable across restarts: a host restarted with the same id takes its agents' seats back. */
   hostId?: string;
-  agents: AgentSpec[];
+  /** Agents to spawn at start (as one batch). */
+  agents?: AgentSpec[];
   processors: ProcessorMap;
   logger: Logger;
 }
 
-export class AgentHost {
+export interface AgentInfo {
+  id: string;
+  type: string;
+  capacity: number;
+  capabilities: string[];
+  node: string;
+  hostId: string;
+}
+
+export interface WaveEvent {
+  wave: number;
+  waves: number;
+  agents: number;
+  ready: number;
+  total: number;
+  ms: number;
+}
+
+interface AgentRecordIn {
+  id: string;
+  type: string;
+  capabilities: string[];
+  capacity: number;
+  taskTypes: string[];
+  hostId: string;
+  profile: string;
+}
+
+export interface AgentHost {
+  on(event: 'wave', listener: (e: WaveEvent) => void): this;
+  on(event: 'spawned', listener: (agents: AgentInfo[]) => void): this;
+}
+
+export class AgentHost extends EventEmitter {
   readonly hostId: string;
   readonly redis: Redis;
   private readonly keys;
   private readonly runners = new Map<string, NodeRunner>();
-  private readonly seated: (SeatedAgent & { node: string })[] = [];
+  private readonly infos = new Map<string, AgentInfo>();
+  private readonly taskTypes: string[];
+  private seq = 0;
   private beat: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
+  private started = false;
 
   constructor(private readonly o: AgentHostOptions) {
+    super();
     this.hostId = o.hostId ?? `${hostname()}-${process.pid}`;
     this.keys = swarmKeys(o.config.prefix);
+    this.taskTypes = Object.keys(o.processors).sort();
     let failures = 0;
     this.redis = new Redis(o.config.redisUrl, {
       // Workers need commands to wait out a reconnect instead of failing.
@@ -56,69 +93,159 @@ export class AgentHost {
     });
   }
 
-  agents(): readonly (SeatedAgent & { node: string })[] {
-    return this.seated;
+  /** Every agent of this host, with its node. */
+  agents(): AgentInfo[] {
+    return [...this.infos.values()];
+  }
+
+  /** Redis connections this host holds: one shared, plus each node Worker's blocking one. */
+  connectionCount(): number {
+    return 1 + this.runners.size;
   }
 
   async start(): Promise<void> {
-    const { config, processors } = this.o;
-    const taskTypes = Object.keys(processors).sort();
-    const specs = this.o.agents.flatMap((spec) =>
-      Array.from({ length: spec.count }, () => ({
-        type: spec.type,
-        capabilities: [...(spec.capabilities ?? [])].sort(),
-        capacity: spec.capacity ?? 1,
-        taskTypes,
-        hostId: this.hostId,
-      })),
-    );
-    const records = specs.map((s, i) => ({ id: `${this.hostId}-a${i + 1}`, ...s, profile: agentProfile(s) }));
     await this.heartbeat();
+    this.beat = setInterval(() => {
+      this.heartbeat().catch(() => {});
+    }, this.o.config.agents.heartbeatIntervalMs);
+    this.beat.unref();
+    this.started = true;
+    const initial = this.o.agents?.length ? await this.spawnAgentBatch(this.o.agents) : [];
+    await this.forgetPreviousLife(new Set(initial.map((a) => a.id)));
+    this.o.logger.info({ host: this.hostId, agents: initial.length, nodes: [...this.runners.keys()] }, 'agent host ready');
+  }
+
+  /** Agents a previous process with this host id registered and this one did not take back. */
+  private async forgetPreviousLife(kept: Set<string>): Promise<void> {
+    const all = await this.redis.hgetall(this.keys.agents);
+    const stale = Object.entries(all)
+      .filter(([id, raw]) => !kept.has(id) && id.startsWith(`${this.hostId}-`) && (JSON.parse(raw) as { hostId?: string }).hostId === this.hostId)
+      .map(([id]) => id);
+    if (stale.length) await this.deregister(stale);
+  }
+
+  private records(specs: AgentSpecParsed[]): AgentRecordIn[] {
+    return specs.flatMap((spec) =>
+      Array.from({ length: spec.count }, () => {
+        const r = {
+          id: `${this.hostId}-a${++this.seq}`,
+          type: spec.type,
+          capabilities: [...new Set(spec.capabilities)].sort(),
+          capacity: spec.capacity,
+          taskTypes: this.taskTypes,
+          hostId: this.hostId,
+        };
+        return { ...r, profile: agentProfile(r) };
+      }),
+    );
+  }
+
+  /** All at once: resolves when every agent is registered, seated and its node's Worker is ready. */
+  async spawnAgentBatch(specs: AgentSpec[]): Promise<AgentInfo[]> {
+    if (!this.started) throw new Error('start the agent host before spawning agents');
+    const records = this.records(parseSpecs(specs, this.o.config.agents.maxSpawn));
+    const agents = await this.seatAndRun(records);
+    this.emit('spawned', agents);
+    return agents;
+  }
+
+  /** Wave by wave: each wave is ready before the next starts; a 'wave' event per wave. */
+  async spawnAgentWaves(specs: AgentSpec[], { waveSize = 20 }: { waveSize?: number } = {}): Promise<AgentInfo[]> {
+    if (!this.started) throw new Error('start the agent host before spawning agents');
+    if (!Number.isInteger(waveSize) || waveSize < 1) throw new Error(`waveSize must be a whole number ≥ 1, got ${waveSize}`);
+    const records = this.records(parseSpecs(specs, this.o.config.agents.maxSpawn));
+    const waves = Math.ceil(records.length / waveSize);
+    const out: AgentInfo[] = [];
+    for (let w = 0; w < waves; w++) {
+      const t0 = performance.now();
+      const agents = await this.seatAndRun(records.slice(w * waveSize, (w + 1) * waveSize));
+      out.push(...agents);
+      this.emit('wave', { wave: w + 1, waves, agents: agents.length, ready: out.length, total: records.length, ms: performance.now() - t0 } satisfies WaveEvent);
+    }
+    this.emit('spawned', out);
+    return out;
+  }
+
+  /** One script call seats the whole group; new nodes get a Worker, known ones a higher concurrency. */
+  private async seatAndRun(records: AgentRecordIn[]): Promise<AgentInfo[]> {
     const seats = JSON.parse(
       (await scripts.registerAgents.run(
         this.redis,
         [this.keys.agents, this.keys.nodes, this.keys.nodeSeq, this.keys.rosterVersion],
-        [config.coordinator.maxAgentsPerNode, Date.now(), JSON.stringify(records)],
+        [this.o.config.coordinator.maxAgentsPerNode, Date.now(), JSON.stringify(records)],
       )) as string,
     ) as Record<string, string>;
     const byNode = new Map<string, SeatedAgent[]>();
+    const infos: AgentInfo[] = [];
     for (const r of records) {
       const node = seats[r.id]!;
-      const agent = { id: r.id, capacity: r.capacity, active: 0, completed: 0, failed: 0 };
-      this.seated.push({ ...agent, node });
       const list = byNode.get(node) ?? [];
-      list.push(this.seated[this.seated.length - 1]!);
+      list.push({ id: r.id, type: r.type, capacity: r.capacity, active: 0, completed: 0, failed: 0, retiring: false });
       byNode.set(node, list);
+      const info = { id: r.id, type: r.type, capacity: r.capacity, capabilities: r.capabilities, node, hostId: this.hostId };
+      this.infos.set(r.id, info);
+      infos.push(info);
     }
+    const fresh: NodeRunner[] = [];
     for (const [nodeId, agents] of byNode) {
-      const runner = new NodeRunner({
-        redis: this.redis,
-        prefix: config.prefix,
-        nodeId,
-        queue: nodeQueueName(nodeId),
-        hostId: this.hostId,
-        agents,
-        processors,
-        lockDurationMs: config.agents.lockDurationMs,
-        stalledIntervalMs: config.agents.stalledIntervalMs,
-        maxStalledCount: config.agents.maxStalledCount,
-        onLostLock: (jobId, outcome) => {
-          // The task was recovered and finished elsewhere: this late finish is counted, not recorded.
-          const field = outcome === 'completed' ? 'duplicateCompletions' : 'lateFinishes';
-          this.redis.hincrby(this.keys.stats, field, 1).catch(() => {});
-          this.o.logger.warn({ jobId, node: nodeId, outcome }, 'late finish refused: the task lost its lock and was recovered');
-        },
-        onError: (err) => this.o.logger.error({ err: err.message, node: nodeId }, 'worker error'),
-      });
+      const existing = this.runners.get(nodeId);
+      if (existing) {
+        existing.addAgents(agents);
+        continue;
+      }
+      const runner = this.newRunner(nodeId, agents);
       this.runners.set(nodeId, runner);
+      fresh.push(runner);
     }
-    await Promise.all([...this.runners.values()].map((r) => r.worker.waitUntilReady()));
-    for (const r of this.runners.values()) r.start();
-    this.beat = setInterval(() => {
-      this.heartbeat().catch(() => {});
-    }, config.agents.heartbeatIntervalMs);
-    this.beat.unref();
-    this.o.logger.info({ host: this.hostId, agents: records.length, nodes: [...byNode.keys()] }, 'agent host ready');
+    await Promise.all(fresh.map((r) => r.worker.waitUntilReady()));
+    for (const r of fresh) r.start();
+    return infos;
+  }
+
+  private newRunner(nodeId: string, agents: SeatedAgent[]): NodeRunner {
+    const { config, processors } = this.o;
+    return new NodeRunner({
+      redis: this.redis,
+      prefix: config.prefix,
+      nodeId,
+      queue: nodeQueueName(nodeId),
+      hostId: this.hostId,
+      agents,
+      processors,
+      lockDurationMs: config.agents.lockDurationMs,
+      stalledIntervalMs: config.agents.stalledIntervalMs,
+      maxStalledCount: config.agents.maxStalledCount,
+      onLostLock: (jobId, outcome) => {
+        // The task was recovered and finished elsewhere: this late finish is counted, not recorded.
+        const field = outcome === 'completed' ? 'duplicateCompletions' : 'lateFinishes';
+        this.redis.hincrby(this.keys.stats, field, 1).catch(() => {});
+        this.o.logger.warn({ jobId, node: nodeId, outcome }, 'late finish refused: the task lost its lock and was recovered');
+      },
+      onError: (err) => this.o.logger.error({ err: err.message, node: nodeId }, 'worker error'),
+    });
+  }
+
+  /**
+   * Retires an agent gracefully: it takes no new task, finishes its active one
+   * (or returns it to the queue at the deadline), and leaves the roster. A node
+   * left with no agents on this host closes its Worker and connection.
+   */
+  async retire(agentId: string, deadlineMs = 10_000): Promise<{ returned: number }> {
+    const info = this.infos.get(agentId);
+    if (!info) throw new Error(`agent ${agentId} does not run on host ${this.hostId}`);
+    const runner = this.runners.get(info.node);
+    const { returned, remaining } = runner ? await runner.retire(agentId, deadlineMs) : { returned: 0, remaining: 1 };
+    await this.deregister([agentId]);
+    this.infos.delete(agentId);
+    if (runner && remaining === 0) {
+      this.runners.delete(info.node);
+      await runner.worker.close();
+    }
+    return { returned };
+  }
+
+  private async deregister(ids: string[]): Promise<void> {
+    await scripts.deregisterAgents.run(this.redis, [this.keys.agents, this.keys.nodes, this.keys.rosterVersion], ids);
   }
 
   /** One write per host per interval, for all its agents. */
@@ -139,7 +266,7 @@ export class AgentHost {
       const results = await Promise.all([...this.runners.values()].map((r) => r.drain(deadlineMs)));
       const returned = results.reduce((s, r) => s + r.returned, 0);
       try {
-        await scripts.deregisterAgents.run(this.redis, [this.keys.agents, this.keys.nodes, this.keys.rosterVersion], this.seated.map((a) => a.id));
+        await this.deregister([...this.infos.keys()]);
         await this.redis.zrem(this.keys.hosts, this.hostId);
       } catch (err) {
         this.o.logger.warn({ err: (err as Error).message }, 'could not deregister agents (Redis away); they will count as failed once their heartbeat ages');

@@ -10,10 +10,13 @@ import { AgentRecorder } from './agentRecorder.ts';
 
 export interface SeatedAgent {
   id: string;
+  type: string;
   capacity: number;
   active: number;
   completed: number;
   failed: number;
+  /** Takes no new task; leaves once its active ones are done. */
+  retiring: boolean;
 }
 
 export interface NodeRunnerOptions {
@@ -44,6 +47,7 @@ class Running {
   constructor(
     readonly job: Job,
     readonly token: string,
+    readonly agentId: string,
   ) {}
   get signal(): AbortSignal {
     this.controller ??= new AbortController();
@@ -67,11 +71,10 @@ export class NodeRunner {
 
   constructor(private readonly o: NodeRunnerOptions) {
     this.recorder = new AgentRecorder(o.redis, (err) => o.onError(err));
-    const concurrency = o.agents.reduce((s, a) => s + a.capacity, 0);
     this.worker = new Worker(o.queue, (job, token) => this.run(job, token ?? ''), {
       connection: o.redis,
       prefix: o.prefix,
-      concurrency,
+      concurrency: Math.max(1, this.capacity()),
       name: o.hostId,
       lockDuration: o.lockDurationMs,
       stalledInterval: o.stalledIntervalMs,
@@ -93,12 +96,58 @@ export class NodeRunner {
     this.worker.run().catch((err: Error) => this.o.onError(err));
   }
 
+  /** Slots of the agents still taking tasks. */
+  private capacity(): number {
+    let c = 0;
+    for (const a of this.o.agents) if (!a.retiring) c += a.capacity;
+    return c;
+  }
+
+  agents(): readonly SeatedAgent[] {
+    return this.o.agents;
+  }
+
+  /** More agents join this node on this host: the shared Worker takes more at once. */
+  addAgents(agents: SeatedAgent[]): void {
+    this.o.agents.push(...agents);
+    this.worker.concurrency = Math.max(1, this.capacity());
+  }
+
+  /**
+   * An agent leaves: no new task is handed to it; its running ones finish until
+   * the deadline, then go back to the queue. Resolves when it holds nothing.
+   * Returns whether the node has agents left on this host.
+   */
+  async retire(agentId: string, deadlineMs: number): Promise<{ returned: number; remaining: number }> {
+    const agent = this.o.agents.find((a) => a.id === agentId);
+    if (!agent) return { returned: 0, remaining: this.o.agents.length };
+    agent.retiring = true;
+    const cap = this.capacity();
+    if (cap > 0) this.worker.concurrency = cap;
+    const deadline = Date.now() + deadlineMs;
+    while (agent.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    let returned = 0;
+    for (const entry of this.running.values()) {
+      if (entry.agentId !== agentId) continue;
+      try {
+        await entry.job.moveToWait(entry.token);
+        entry.returned = true;
+        returned++;
+        entry.abort(new Error(`agent ${agentId} retired; task returned to its queue`));
+      } catch (err) {
+        this.o.onError(err as Error);
+      }
+    }
+    this.o.agents.splice(this.o.agents.indexOf(agent), 1);
+    return { returned, remaining: this.o.agents.length };
+  }
+
   /** Round-robin over agents with a free slot; the Worker's concurrency guarantees one exists. */
   private seat(): SeatedAgent {
     const n = this.o.agents.length;
     for (let i = 0; i < n; i++) {
       const a = this.o.agents[(this.next + i) % n]!;
-      if (a.active < a.capacity) {
+      if (!a.retiring && a.active < a.capacity) {
         this.next = (this.next + i + 1) % n;
         return a;
       }
@@ -115,7 +164,7 @@ export class NodeRunner {
     const agent = this.seat();
     agent.active++;
     const env = envelopeOf(job.data);
-    const entry = new Running(job, token);
+    const entry = new Running(job, token, agent.id);
     this.running.set(id, entry);
     const ctx: TaskContext = {
       taskId: id,

@@ -33,6 +33,8 @@ export const swarmConfigSchema = z.object({
       heartbeatIntervalMs: z.coerce.number().int().min(50).default(1000),
       /** An agent whose host has not beaten for this long is not routed to. */
       failedAfterMs: z.coerce.number().int().min(100).default(10_000),
+      /** Most agents one spawn request may ask for. */
+      maxSpawn: z.coerce.number().int().min(1).default(10_000),
     })
     .prefault({}),
   tasks: z

@@ -1,0 +1,40 @@
+// What may be asked of an agent host: which agents, how many, how. Checked with
+// zod at every way in (CLI flags, HTTP, control jobs, code).
+import { z } from 'zod';
+
+const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only');
+
+export const agentSpecSchema = z
+  .object({
+    /** The agent type, e.g. "coder"; tasks may ask for it through affinity. */
+    type: name,
+    count: z.number().int().min(1),
+    /** Tasks one agent runs at once. */
+    capacity: z.number().int().min(1).max(1000).default(1),
+    capabilities: z.array(name).max(64).default([]),
+  })
+  .strict();
+
+export type AgentSpec = z.input<typeof agentSpecSchema>;
+export type AgentSpecParsed = z.output<typeof agentSpecSchema>;
+
+export const spawnRequestSchema = agentSpecSchema
+  .extend({
+    mode: z.enum(['batch', 'waves']).default('batch'),
+    waveSize: z.number().int().min(1).max(10_000).default(20),
+    /** Which host spawns them; by default the live host with the fewest agents. */
+    hostId: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
+export type SpawnRequest = z.output<typeof spawnRequestSchema>;
+
+/** Parse specs, refusing a total over `max` (the configured ceiling per request). */
+export function parseSpecs(input: unknown, max: number): AgentSpecParsed[] {
+  const specs = z.array(agentSpecSchema).min(1).parse(input);
+  const total = specs.reduce((s, x) => s + x.count, 0);
+  if (total > max) {
+    throw new z.ZodError([{ code: 'too_big', maximum: max, origin: 'number', inclusive: true, path: ['count'], message: `at most ${max} agents at once (agents.maxSpawn), asked for ${total}`, input: total }]);
+  }
+  return specs;
+}
