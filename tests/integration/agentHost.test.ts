@@ -1,0 +1,117 @@
+// One host, many agents: a thousand seated in nodes of ten, connections bounded
+// by nodes, every agent reachable; waves in order; retiring an agent.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { AgentHost, type WaveEvent } from '../../src/agents/host.ts';
+import { SwarmClient } from '../../src/client/swarmClient.ts';
+import { silentLogger } from '../../src/log.ts';
+import { builtinProcessors } from '../../processors/builtins.ts';
+import { swarmKeys } from '../../queues/keys.ts';
+import { agentRecordSchema } from '../../src/swarm/records.ts';
+import { startRedis, type TestRedis } from '../support/redis.ts';
+import { testConfig, until } from '../support/swarm.ts';
+
+let redis: TestRedis;
+let conn: Redis;
+let client: SwarmClient;
+const hosts: AgentHost[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  conn = new Redis(redis.url);
+});
+
+afterAll(async () => {
+  await client?.close();
+  for (const h of hosts) await h.stop(500);
+  conn?.disconnect();
+  await redis?.stop();
+});
+
+async function hostConnections(hostId: string): Promise<number> {
+  const list = (await conn.client('LIST')) as string;
+  return list.split('\n').filter((l) => l.includes(`name=swarmq:host:${hostId} `) || new RegExp(`name=\\S*:w:${hostId} `).test(l)).length;
+}
+
+describe('agent host at scale', () => {
+  it('1,000 agents: registered, seated by tens, reachable by type, connections bounded by nodes', async () => {
+    const config = testConfig(redis);
+    const host = new AgentHost({ config, hostId: 'big', processors: builtinProcessors, logger: silentLogger });
+    hosts.push(host);
+    await host.start();
+    const types = ['coder', 'tester', 'writer', 'reviewer'];
+    const agents = await host.spawnAgentBatch(types.map((type) => ({ type, count: 250 })));
+    expect(agents).toHaveLength(1000);
+    const roster = await conn.hgetall(swarmKeys(config.prefix).agents);
+    expect(Object.keys(roster)).toHaveLength(1000);
+    const perNode = new Map<string, Set<string>>();
+    for (const raw of Object.values(roster)) {
+      const a = agentRecordSchema.parse(JSON.parse(raw));
+      const types = perNode.get(a.node) ?? new Set();
+      types.add(a.type);
+      perNode.set(a.node, types);
+    }
+    expect(perNode.size).toBe(100);
+    for (const t of perNode.values()) expect(t.size).toBe(1); // a node holds one kind of agent
+    const nodes = perNode.size;
+    expect(await hostConnections('big')).toBeLessThanOrEqual(2 * nodes + 1);
+    expect(host.connectionCount()).toBe(nodes + 1);
+
+    client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+    for (const type of types) {
+      const { id } = await client.submit({ type: 'echo', payload: type, affinity: { agentType: type } });
+      const t = await client.waitFor(id, { timeoutMs: 10_000 });
+      expect(t.state).toBe('completed');
+      expect(agents.find((a) => a.id === t.agentId)?.type).toBe(type);
+    }
+  }, 60_000);
+
+  it('waves: each wave is registered and ready before the next starts', async () => {
+    const config = testConfig(redis);
+    const host = new AgentHost({ config, hostId: 'wavy', processors: builtinProcessors, logger: silentLogger });
+    hosts.push(host);
+    await host.start();
+    const events: (WaveEvent & { at: number })[] = [];
+    host.on('wave', (e) => events.push({ ...e, at: Date.now() }));
+    const agents = await host.spawnAgentWaves([{ type: 'w', count: 95 }], { waveSize: 20 });
+    expect(agents).toHaveLength(95);
+    expect(events.map((e) => [e.wave, e.agents, e.ready])).toEqual([
+      [1, 20, 20],
+      [2, 20, 40],
+      [3, 20, 60],
+      [4, 20, 80],
+      [5, 15, 95],
+    ]);
+    const roster = await conn.hgetall(swarmKeys(config.prefix).agents);
+    const startedAt = new Map(Object.entries(roster).map(([id, raw]) => [id, agentRecordSchema.parse(JSON.parse(raw)).startedAt]));
+    for (let w = 1; w < events.length; w++) {
+      const wave = agents.slice(w * 20, (w + 1) * 20);
+      for (const a of wave) expect(startedAt.get(a.id)!).toBeGreaterThanOrEqual(events[w - 1]!.at);
+    }
+  });
+
+  it('retire: the agent finishes its task, takes no new one, leaves the roster', async () => {
+    const config = testConfig(redis);
+    const host = new AgentHost({ config, hostId: 'ret', processors: builtinProcessors, logger: silentLogger });
+    hosts.push(host);
+    await host.start();
+    const [a1, a2] = await host.spawnAgentBatch([{ type: 'w', count: 2 }]);
+    const c = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+    try {
+      const first = await c.submit({ type: 'sleep', payload: { ms: 400 } });
+      await until(async () => (await c.get(first.id))?.state === 'active');
+      const runner = (await c.get(first.id))!.agentId ?? (await until(async () => (await c.get(first.id))?.agentId));
+      const retiring = runner === a1!.id ? a1! : a2!;
+      const staying = retiring === a1 ? a2! : a1!;
+      const retired = host.retire(retiring.id);
+      const more = await Promise.all([1, 2, 3].map(() => c.submit({ type: 'echo', payload: 'after' })));
+      expect(await retired).toEqual({ returned: 0 });
+      expect((await c.waitFor(first.id)).state).toBe('completed');
+      for (const m of more) expect((await c.waitFor(m.id)).agentId).toBe(staying.id);
+      expect(await conn.hexists(swarmKeys(config.prefix).agents, retiring.id)).toBe(0);
+      expect(host.agents().map((a) => a.id)).toEqual([staying.id]);
+    } finally {
+      await c.close();
+    }
+  });
+});
