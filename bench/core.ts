@@ -12,6 +12,9 @@
 //     shared box one run swings by 2× with whatever else is running.
 // Beside wall-clock numbers it reports CPU per task (this process and Redis),
 // which is far less sensitive to neighbours and says where time goes.
+// And the submit path counted (--only submit-path selects it alone): Redis
+// commands and round trips per submit on the producer's own connection, raw
+// queue.add against SwarmClient.submit, nothing consuming (bench/support/submitPath.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -34,10 +37,13 @@ import {
 } from './support/measure.ts';
 import { benchRedis, dropPrefix } from './support/redis.ts';
 import { CONCURRENCY_MEANS, CONTENDERS, START, type ContenderName, type Rig } from './support/rigs.ts';
+import { measureSubmitPath, submitPathJson, type SubmitPathFigures } from './support/submitPath.ts';
 
 const HIGH = 50;
 const LEVELS = [1, HIGH] as const;
 const PICKUP_ROUND = 100;
+/** The --only item that selects the submit-path count. */
+const SUBMIT_PATH = 'submit-path';
 
 interface ContenderResult {
   pickupP50Ms: number;
@@ -53,6 +59,8 @@ interface Settings {
   warmup: number;
   window: number;
   reps: number;
+  submits: number;
+  submitAgents: number;
   verbose: boolean;
 }
 
@@ -164,6 +172,47 @@ async function warm(rig: Rig, probe: StartProbe, n: number, window: number): Pro
   await until(rig.settled, base + n, { pauseMs: 1 });
 }
 
+/** The submit-path table: what a submit costs the producer in commands and round trips. */
+function printSubmitPath(figs: SubmitPathFigures[], verbose: boolean): void {
+  const n = figs[0]?.submits ?? 0;
+  const perK = (x: number) => (x * 1000).toFixed(1);
+  console.log();
+  console.log(`submit path (${n} serial submits each, on a dedicated producer connection, nothing consuming):`);
+  console.log();
+  console.log(
+    textTable(
+      ['contender', 'commands/submit sync', 'snapshot commands/submit amortized', 'round trips/submit', 'socket writes/submit', 'submits/s (serial)'],
+      figs.map((f) => [
+        f.name,
+        f.syncCommands.toFixed(3),
+        f.name === 'raw' && f.bgCommandsPerSecond === 0 ? '0 (none)' : f.snapshotCommands.toFixed(4),
+        f.roundTrips.toFixed(3),
+        f.syncWrites.toFixed(3),
+        Math.round(f.submitsPerSecond),
+      ]),
+    ),
+  );
+  console.log();
+  for (const f of figs) {
+    console.log(`  ${f.name.padEnd(6)}  ${f.setup}`);
+    console.log(`  ${' '.repeat(6)}  sync, per submit: ${f.syncByCommand.map(([c, v]) => `${c} ${v.toFixed(3)}`).join(', ') || 'nothing'}`);
+    const bgRate = f.bgByCommand.map(([c, v]) => `${c} ${v.toFixed(1)}`).join(', ');
+    console.log(
+      `  ${' '.repeat(6)}  background on the same connection: ${f.bgCommandsPerSecond.toFixed(1)} commands/s in ${f.bgWritesPerSecond.toFixed(1)} writes/s ` +
+        `over ${secs(f.bgObservedMs)}${bgRate ? ` (${bgRate} /s)` : ''}; ÷ ${Math.round(f.submitsPerSecond)} submits/s = ${f.snapshotCommands.toFixed(4)} per submit (${perK(f.snapshotCommands)} per 1000)`,
+    );
+    const ok = f.check.server === f.check.client;
+    console.log(
+      `  ${' '.repeat(6)}  server check, a second monitored pass: MONITOR saw ${f.check.server} commands from this connection, ` +
+        `${f.check.client} counted client-side${ok ? ' (equal)' : ' (DIFFER)'}` +
+        (verbose ? ` — ${f.check.serverByCommand.map(([c, v]) => `${c} ${v}`).join(', ')}` : ''),
+    );
+  }
+  console.log('  sync = commands sent by the submit call itself (AsyncLocalStorage on the connection\'s sendCommand); background = everything else on it,');
+  console.log('  i.e. the router\'s snapshot refresh timer; a fixed rate per client, so at a lower submit rate it weighs more per submit.');
+  console.log('  round trip = a socket write made by a submit while none of its earlier commands awaits a reply (writes while one does are pipelined).');
+}
+
 export async function run(args: string[]): Promise<void> {
   const s: Settings = {
     tasks: intFlag(args, '--tasks', 20_000),
@@ -171,11 +220,17 @@ export async function run(args: string[]): Promise<void> {
     warmup: intFlag(args, '--warmup', 200, 0),
     window: intFlag(args, '--window', 256),
     reps: intFlag(args, '--reps', 3),
+    submits: intFlag(args, '--submits', 1000),
+    submitAgents: intFlag(args, '--submit-agents', HIGH),
     verbose: args.includes('--verbose'),
   };
-  const only = (listFlag(args, '--only') ?? [...CONTENDERS]) as ContenderName[];
-  for (const c of only) if (!CONTENDERS.includes(c)) throw new Error(`--only: unknown contender "${c}" (${CONTENDERS.join(', ')})`);
-  const full = CONTENDERS.every((c) => only.includes(c));
+  const selected = listFlag(args, '--only') ?? [...CONTENDERS, SUBMIT_PATH];
+  for (const c of selected) {
+    if (c !== SUBMIT_PATH && !CONTENDERS.includes(c as ContenderName)) throw new Error(`--only: unknown item "${c}" (${[...CONTENDERS, SUBMIT_PATH].join(', ')})`);
+  }
+  const only = CONTENDERS.filter((c) => selected.includes(c));
+  const withSubmitPath = selected.includes(SUBMIT_PATH);
+  const full = only.length === CONTENDERS.length && withSubmitPath;
   if (!full) log('note: a partial run (--only) prints its table but does not write bench/results/core.json');
 
   const redis = await benchRedis();
@@ -190,7 +245,8 @@ export async function run(args: string[]): Promise<void> {
   const probe = new StartProbe();
   const began = performance.now();
   log(`core: ${redis.source} ${redis.url} (redis ${redis.version}), node ${process.version}, ${cpus().length} cpus`);
-  log(`      ${s.pickups} serial pickups each (+${s.warmup} warm-up); throughput ${s.tasks} tasks per run, ${s.reps} runs each, window ${s.window} in flight`);
+  if (only.length) log(`      ${s.pickups} serial pickups each (+${s.warmup} warm-up); throughput ${s.tasks} tasks per run, ${s.reps} runs each, window ${s.window} in flight`);
+  if (withSubmitPath) log(`      submit path: ${s.submits} serial submits each, counted on the producer connection, nothing consuming`);
 
   const withRig = async <T>(name: ContenderName, tag: string, concurrency: number, body: (rig: Rig) => Promise<T>): Promise<T> => {
     const prefix = `${runId}-${name}-${tag}`;
@@ -203,14 +259,27 @@ export async function run(args: string[]): Promise<void> {
     }
   };
 
-  let pickups: Map<ContenderName, LatencySummary>;
+  let pickups = new Map<ContenderName, LatencySummary>();
   const runs = new Map<string, ThroughputRun[]>();
+  let submitPath: SubmitPathFigures[] | undefined;
   try {
     let t = performance.now();
+    if (withSubmitPath) {
+      submitPath = await measureSubmitPath({ url: redis.url, runId, observer, submits: s.submits, agents: s.submitAgents });
+      for (const f of submitPath) {
+        log(
+          `  submit path ${f.name.padEnd(6)} ${f.syncCommands.toFixed(3)} commands + ${f.roundTrips.toFixed(3)} round trips per submit, ` +
+            `${Math.round(f.submitsPerSecond)} submits/s; background ${f.bgCommandsPerSecond.toFixed(1)} commands/s; ` +
+            `MONITOR: ${f.check.server} commands from the connection vs ${f.check.client} counted client-side`,
+        );
+      }
+      log(`  submit path took ${secs(performance.now() - t)}`);
+      t = performance.now();
+    }
     const rigs: Rig[] = [];
     try {
       for (const name of only) rigs.push(await START[name]({ url: redis.url, prefix: `${runId}-${name}-pickup`, concurrency: 1, probe, observer }));
-      pickups = await pickupLatency(rigs, probe, s);
+      if (rigs.length) pickups = await pickupLatency(rigs, probe, s);
     } finally {
       for (const rig of rigs) {
         await rig.close();
@@ -221,7 +290,7 @@ export async function run(args: string[]): Promise<void> {
       const p = pickups.get(name)!;
       log(`  pickup ${name.padEnd(6)} p50 ${p.p50Ms.toFixed(3)} ms  p95 ${p.p95Ms.toFixed(3)} ms  p99 ${p.p99Ms.toFixed(3)} ms  max ${p.maxMs.toFixed(3)} ms`);
     }
-    log(`  pickups took ${secs(performance.now() - t)}`);
+    if (only.length) log(`  pickups took ${secs(performance.now() - t)}`);
 
     for (let rep = 0; rep < s.reps; rep++) {
       // Rotate who goes first, so no contender always runs right after setup or after another's backlog.
@@ -274,34 +343,37 @@ export async function run(args: string[]): Promise<void> {
   };
   console.log();
   console.log(
-    `core benchmark: ${s.pickups} serial pickups; throughput = median of ${s.reps} runs of ${s.tasks} tasks; ` +
-      `redis ${redis.version} (${redis.source}), node ${process.version}, ${cpus().length} cpus`,
+    `core benchmark: ${only.length ? `${s.pickups} serial pickups; throughput = median of ${s.reps} runs of ${s.tasks} tasks; ` : ''}` +
+      `${submitPath ? `submit path = ${s.submits} serial submits; ` : ''}redis ${redis.version} (${redis.source}), node ${process.version}, ${cpus().length} cpus`,
   );
-  console.log();
-  console.log(
-    textTable(
-      ['contender', 'pickup p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'tasks/s c1', `tasks/s c${HIGH}`, `c${HIGH} min–max`, 'CPU µs/task c1', `CPU µs/task c${HIGH}`],
-      only.map((name) => {
-        const r = results.get(name)!;
-        const p = pickups.get(name)!;
-        return [name, r.pickupP50Ms.toFixed(3), r.pickupP95Ms.toFixed(3), r.pickupP99Ms.toFixed(3), p.maxMs.toFixed(3), r.throughputC1, r.throughputC50, spread(name, HIGH), cpuCell(name, 1), cpuCell(name, HIGH)];
-      }),
-    ),
-  );
-  console.log();
-  console.log('what "concurrency" means (pickup is measured serially on the c1 setup):');
-  for (const name of only) {
-    console.log(`  ${name.padEnd(6)}  c1:  ${CONCURRENCY_MEANS[name](1)}`);
-    console.log(`  ${' '.repeat(6)}  c${HIGH}: ${CONCURRENCY_MEANS[name](HIGH)}`);
+  if (only.length) {
+    console.log();
+    console.log(
+      textTable(
+        ['contender', 'pickup p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'tasks/s c1', `tasks/s c${HIGH}`, `c${HIGH} min–max`, 'CPU µs/task c1', `CPU µs/task c${HIGH}`],
+        only.map((name) => {
+          const r = results.get(name)!;
+          const p = pickups.get(name)!;
+          return [name, r.pickupP50Ms.toFixed(3), r.pickupP95Ms.toFixed(3), r.pickupP99Ms.toFixed(3), p.maxMs.toFixed(3), r.throughputC1, r.throughputC50, spread(name, HIGH), cpuCell(name, 1), cpuCell(name, HIGH)];
+        }),
+      ),
+    );
+    console.log();
+    console.log('what "concurrency" means (pickup is measured serially on the c1 setup):');
+    for (const name of only) {
+      console.log(`  ${name.padEnd(6)}  c1:  ${CONCURRENCY_MEANS[name](1)}`);
+      console.log(`  ${' '.repeat(6)}  c${HIGH}: ${CONCURRENCY_MEANS[name](HIGH)}`);
+    }
+    console.log(`  producer for all: single add/submit calls, ${s.window} in flight; throughput = submit of the first → completion of the last`);
+    console.log('  CPU µs/task = this process (producer + workers/agents + coordinator) + redis-server, medians over the runs');
+    if (redis.source === 'REDIS_URL') console.log('  (REDIS_URL may be shared: its CPU and command counts include any other client busy at the time)');
   }
-  console.log(`  producer for all: single add/submit calls, ${s.window} in flight; throughput = submit of the first → completion of the last`);
-  console.log('  CPU µs/task = this process (producer + workers/agents + coordinator) + redis-server, medians over the runs');
-  if (redis.source === 'REDIS_URL') console.log('  (REDIS_URL may be shared: its CPU and command counts include any other client busy at the time)');
 
   const raw = results.get('raw');
   const swarmq = results.get('swarmq');
+  let ratio: { pickupP50: number; pickupP99: number; throughputC50: number } | undefined;
   if (raw && swarmq) {
-    const ratio = {
+    ratio = {
       pickupP50: round(swarmq.pickupP50Ms / raw.pickupP50Ms, 3),
       pickupP99: round(swarmq.pickupP99Ms / raw.pickupP99Ms, 3),
       throughputC50: round(swarmq.throughputC50 / raw.throughputC50, 3),
@@ -312,22 +384,25 @@ export async function run(args: string[]): Promise<void> {
     console.log(`  ${verdict(ratio.pickupP50 <= 1.5)}  pickup p50 ≤ 1.5× raw       ${swarmq.pickupP50Ms.toFixed(3)} ms vs ${raw.pickupP50Ms.toFixed(3)} ms = ${ratio.pickupP50.toFixed(2)}×`);
     console.log(`  ${verdict(swarmq.pickupP99Ms <= 5)}  pickup p99 ≤ 5 ms           ${swarmq.pickupP99Ms.toFixed(3)} ms (raw ${raw.pickupP99Ms.toFixed(3)} ms, ${ratio.pickupP99.toFixed(2)}×)`);
     console.log(`  ${verdict(ratio.throughputC50 >= 0.8)}  throughput c${HIGH} ≥ 0.8× raw  ${swarmq.throughputC50}/s vs ${raw.throughputC50}/s = ${ratio.throughputC50.toFixed(2)}×`);
+  }
 
-    const intake = results.get('intake');
-    if (full && intake) {
-      const out = {
-        raw,
-        swarmq,
-        intake,
-        ratio,
-        meta: { date: new Date().toISOString(), node: process.version, redis: redis.version, cpus: cpus().length, tasks: s.tasks },
-      };
-      const dir = fileURLToPath(new URL('./results/', import.meta.url));
-      mkdirSync(dir, { recursive: true });
-      const file = fileURLToPath(new URL('./results/core.json', import.meta.url));
-      writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
-      console.log(`\nwrote ${file}`);
-    }
+  if (submitPath) printSubmitPath(submitPath, s.verbose);
+
+  const intake = results.get('intake');
+  if (full && raw && swarmq && intake && ratio && submitPath) {
+    const out = {
+      raw,
+      swarmq,
+      intake,
+      ratio,
+      meta: { date: new Date().toISOString(), node: process.version, redis: redis.version, cpus: cpus().length, tasks: s.tasks },
+      submitPath: submitPathJson(submitPath),
+    };
+    const dir = fileURLToPath(new URL('./results/', import.meta.url));
+    mkdirSync(dir, { recursive: true });
+    const file = fileURLToPath(new URL('./results/core.json', import.meta.url));
+    writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+    console.log(`\nwrote ${file}`);
   }
   log(`took ${secs(performance.now() - began)}`);
 }

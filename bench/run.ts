@@ -7,8 +7,8 @@ interface Benchmark {
 
 const benchmarks: Record<string, Benchmark> = {
   core: {
-    summary: 'pickup latency and throughput: raw BullMQ vs swarmq client vs intake queue, one Redis, one run',
-    usage: 'core [--tasks N (20000)] [--pickups N (2000)] [--warmup N (200)] [--window N (256)] [--reps N (3)] [--only raw,swarmq,intake] [--verbose]',
+    summary: 'pickup latency, throughput and submit-path commands and round trips: raw BullMQ vs swarmq client vs intake queue, one Redis, one run',
+    usage: 'core [--tasks N (20000)] [--pickups N (2000)] [--warmup N (200)] [--window N (256)] [--reps N (3)] [--submits N (1000)] [--submit-agents N (50)] [--only raw,swarmq,intake,submit-path] [--verbose]',
     run: async (args) => (await import('./core.ts')).run(args),
   },
 };

@@ -35,3 +35,8 @@ export function swarmKeys(prefix: string) {
 }
 
 export type SwarmKeys = ReturnType<typeof swarmKeys>;
+
+/** Each agent host listens on its own control queue for spawn and retire requests. */
+export function controlQueueName(hostId: string): string {
+  return `control-${hostId}`;
+}

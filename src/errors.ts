@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'redis_unavailable'
+  | 'host_unavailable'
   | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -19,6 +20,7 @@ const STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   redis_unavailable: 503,
+  host_unavailable: 503,
   internal: 500,
 };
 

@@ -105,7 +105,7 @@ function noopProcessors(probe: StartProbe): ProcessorMap {
   };
 }
 
-async function startHost(o: RigOptions): Promise<{ host: AgentHost; completed: () => Promise<number> }> {
+export async function startHost(o: RigOptions): Promise<{ host: AgentHost; completed: () => Promise<number> }> {
   const config = swarmConfigSchema.parse({ redisUrl: o.url, prefix: o.prefix });
   const host = new AgentHost({
     config,

@@ -21,11 +21,19 @@ export class AgentRecorder {
     this.args.push(agentId, String(started));
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.flush());
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
   }
 
-  private flush(): void {
-    this.scheduled = false;
+  /**
+   * Send what is pending now. Called before a job's result is handed to BullMQ:
+   * the shared connection keeps command order, so the record lands before the
+   * completion and no reader sees a finished task without its agent.
+   */
+  flush(): void {
+    if (this.keys.length === 0) return;
     const keys = this.keys;
     const args = this.args;
     this.keys = [];

@@ -5,6 +5,7 @@
 // and drains cleanly on shutdown.
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
+import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { scripts } from '../../queues/scripts.ts';
@@ -12,6 +13,7 @@ import type { ProcessorMap } from '../../processors/types.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { agentProfile } from '../swarm/records.ts';
+import { startControl } from './control.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
 import { parseSpecs, type AgentSpec, type AgentSpecParsed } from './spec.ts';
 
@@ -25,6 +27,8 @@ export interface AgentHostOptions {
   agents?: AgentSpec[];
   processors: ProcessorMap;
   logger: Logger;
+  /** Listen for spawn and retire requests from coordinators (default true). */
+  control?: boolean;
 }
 
 export interface AgentInfo {
@@ -71,10 +75,14 @@ export class AgentHost extends EventEmitter {
   private beat: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private started = false;
+  private control: Worker | undefined;
 
   constructor(private readonly o: AgentHostOptions) {
     super();
     this.hostId = o.hostId ?? `${hostname()}-${process.pid}`;
+    if (!/^[A-Za-z0-9_.-]{1,200}$/.test(this.hostId)) {
+      throw new Error(`host id "${this.hostId}" may hold only letters, digits, "_", "." and "-" (it names a queue); pass --host-id`);
+    }
     this.keys = swarmKeys(o.config.prefix);
     this.taskTypes = Object.keys(o.processors).sort();
     let failures = 0;
@@ -98,12 +106,13 @@ export class AgentHost extends EventEmitter {
     return [...this.infos.values()];
   }
 
-  /** Redis connections this host holds: one shared, plus each node Worker's blocking one. */
+  /** Redis connections this host holds: one shared, the control Worker's blocking one, and each node Worker's. */
   connectionCount(): number {
-    return 1 + this.runners.size;
+    return 1 + (this.control ? 1 : 0) + this.runners.size;
   }
 
   async start(): Promise<void> {
+    await Promise.all(Object.values(scripts).map((s) => s.load(this.redis)));
     await this.heartbeat();
     this.beat = setInterval(() => {
       this.heartbeat().catch(() => {});
@@ -112,6 +121,10 @@ export class AgentHost extends EventEmitter {
     this.started = true;
     const initial = this.o.agents?.length ? await this.spawnAgentBatch(this.o.agents) : [];
     await this.forgetPreviousLife(new Set(initial.map((a) => a.id)));
+    if (this.o.control !== false) {
+      this.control = startControl(this, this.o.config.prefix, this.o.logger);
+      await this.control.waitUntilReady();
+    }
     this.o.logger.info({ host: this.hostId, agents: initial.length, nodes: [...this.runners.keys()] }, 'agent host ready');
   }
 
@@ -263,6 +276,7 @@ export class AgentHost extends EventEmitter {
   stop(deadlineMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
       clearInterval(this.beat);
+      await this.control?.close();
       const results = await Promise.all([...this.runners.values()].map((r) => r.drain(deadlineMs)));
       const returned = results.reduce((s, r) => s + r.returned, 0);
       try {

@@ -192,11 +192,13 @@ export class NodeRunner {
             }),
           ])
         : await work;
+      this.recorder.flush();
       if (entry.returned) throw new WaitingError();
       agent.completed++;
       this.outcomes.set(id, 'completed');
       return result;
     } catch (err) {
+      this.recorder.flush();
       if (entry.returned) throw new WaitingError();
       agent.failed++;
       this.outcomes.set(id, 'failed');

@@ -6,6 +6,7 @@ import { BULL_BOARD_PATH, mountBullBoard } from '../../dashboards/bullBoard.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { retireAgent, spawnAgents } from './agentRequests.ts';
 import { swarmView } from './swarmView.ts';
 
 const batchSchema = z.object({ tasks: z.array(z.unknown()) }).strict();
@@ -60,6 +61,16 @@ export function createApp({ coordinator, bodyLimitBytes, logger }: ApiOptions): 
   });
   app.get('/api/agents', async (_req, res) => {
     res.json({ agents: (await swarmView(coordinator)).agents });
+  });
+  app.get('/api/hosts', async (_req, res) => {
+    res.json({ hosts: (await swarmView(coordinator)).hosts });
+  });
+  app.post('/api/agents', async (req, res) => {
+    requireJson(req);
+    res.status(201).json(await spawnAgents(coordinator, req.body));
+  });
+  app.delete('/api/agents/:id', async (req, res) => {
+    res.json(await retireAgent(coordinator, req.params.id));
   });
   app.get('/api/nodes', async (_req, res) => {
     res.json({ nodes: (await swarmView(coordinator)).nodes });

@@ -26,7 +26,14 @@ export interface NodeStatus {
   createdAt: number;
 }
 
-export async function swarmView(c: Coordinator): Promise<{ agents: AgentStatus[]; nodes: NodeStatus[] }> {
+export interface HostStatus {
+  id: string;
+  lastHeartbeat: number;
+  live: boolean;
+  agents: number;
+}
+
+export async function swarmView(c: Coordinator): Promise<{ agents: AgentStatus[]; nodes: NodeStatus[]; hosts: HostStatus[] }> {
   const reader = new SnapshotReader(c.commands, c.router.prefix, Number.POSITIVE_INFINITY);
   const now = Date.now();
   const { roster, hostBeats } = await reader.readRoster(true);
@@ -37,7 +44,14 @@ export async function swarmView(c: Coordinator): Promise<{ agents: AgentStatus[]
     return { ...a, lastHeartbeat: beat, live: beat !== null && now - beat < failedAfter };
   });
   const live = new Set(agents.filter((a) => a.live).map((a) => a.id));
+  const hosts = [...hostBeats.entries()].map(([id, beat]) => ({
+    id,
+    lastHeartbeat: beat,
+    live: now - beat < failedAfter,
+    agents: agents.filter((a) => a.hostId === id).length,
+  }));
   return {
+    hosts: hosts.sort((x, y) => x.id.localeCompare(y.id)),
     agents: agents.sort((x, y) => x.id.localeCompare(y.id, 'en', { numeric: true })),
     nodes: nodes
       .map((n) => {

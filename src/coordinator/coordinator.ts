@@ -6,6 +6,7 @@ import { ensureConnected } from '../../queues/connection.ts';
 import { INTAKE_QUEUE } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
+import { HostControl } from './hostControl.ts';
 import { startIntake } from './intake.ts';
 import { TaskRouter } from './router.ts';
 
@@ -25,8 +26,13 @@ export class Coordinator {
   readonly router: TaskRouter;
   readonly commands: Redis;
   readonly intakeQueue: Queue;
+  readonly hosts: HostControl;
   private readonly workerConnection: Redis;
   private intakeWorker: Worker | undefined;
+
+  get config(): SwarmConfig {
+    return this.o.config;
+  }
 
   constructor(private readonly o: CoordinatorOptions) {
     this.commands = commandsConnection(o.config.redisUrl, 'swarmq:coordinator');
@@ -42,6 +48,7 @@ export class Coordinator {
       onRedisError: (err) => o.logger.debug({ err: err.message }, 'queue connection error'),
     });
     this.intakeQueue = new Queue(INTAKE_QUEUE, { connection: this.commands, prefix: o.config.prefix });
+    this.hosts = new HostControl(this.commands, o.config.prefix);
     this.intakeQueue.on('error', (err) => o.logger.debug({ err: err.message }, 'intake queue connection error'));
   }
 
@@ -65,6 +72,7 @@ export class Coordinator {
   async stop(): Promise<void> {
     await this.intakeWorker?.close();
     await this.intakeQueue.close();
+    await this.hosts.close();
     await this.router.close();
     this.workerConnection.disconnect();
     this.commands.disconnect();

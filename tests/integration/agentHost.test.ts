@@ -55,7 +55,7 @@ describe('agent host at scale', () => {
     for (const t of perNode.values()) expect(t.size).toBe(1); // a node holds one kind of agent
     const nodes = perNode.size;
     expect(await hostConnections('big')).toBeLessThanOrEqual(2 * nodes + 1);
-    expect(host.connectionCount()).toBe(nodes + 1);
+    expect(host.connectionCount()).toBe(nodes + 2); // + the shared connection and the control Worker
 
     client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
     for (const type of types) {

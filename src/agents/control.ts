@@ -1,0 +1,41 @@
+// The host side of the control channel: a small BullMQ queue per host, so a
+// coordinator anywhere can ask this host to spawn or retire agents, durably.
+import { UnrecoverableError, Worker } from 'bullmq';
+import { z } from 'zod';
+import { controlQueueName } from '../../queues/keys.ts';
+import type { Logger } from '../log.ts';
+import { describeIssues } from '../tasks/schema.ts';
+import type { AgentHost, AgentInfo } from './host.ts';
+import { spawnRequestSchema } from './spec.ts';
+
+export const retireRequestSchema = z.object({ agentId: z.string().min(1), deadlineMs: z.number().int().min(0).max(3_600_000).default(10_000) }).strict();
+
+export type ControlReply = { agents: AgentInfo[] } | { returned: number };
+
+export function startControl(host: AgentHost, prefix: string, logger: Logger): Worker {
+  const worker = new Worker(
+    controlQueueName(host.hostId),
+    async (job): Promise<ControlReply> => {
+      try {
+        if (job.name === 'spawn') {
+          const req = spawnRequestSchema.parse(job.data);
+          const spec = { type: req.type, count: req.count, capacity: req.capacity, capabilities: req.capabilities };
+          const agents = req.mode === 'waves' ? await host.spawnAgentWaves([spec], { waveSize: req.waveSize }) : await host.spawnAgentBatch([spec]);
+          return { agents };
+        }
+        if (job.name === 'retire') {
+          const req = retireRequestSchema.parse(job.data);
+          return await host.retire(req.agentId, req.deadlineMs);
+        }
+        throw new Error(`unknown control request "${job.name}"; expected spawn or retire`);
+      } catch (err) {
+        // Requests are answered once: a retry would spawn twice.
+        throw new UnrecoverableError(err instanceof z.ZodError ? describeIssues(err) : (err as Error).message);
+      }
+    },
+    // maxStalledCount 0: a request caught by a crash fails instead of running twice.
+    { connection: host.redis, prefix, concurrency: 4, name: host.hostId, maxStalledCount: 0 },
+  );
+  worker.on('error', (err) => logger.error({ err: err.message }, 'control worker error'));
+  return worker;
+}
