@@ -29,6 +29,8 @@ export interface AgentHostOptions {
   logger: Logger;
   /** Listen for spawn and retire requests from coordinators (default true). */
   control?: boolean;
+  /** Pre-warmed agents to keep, per spec: `count` of that kind, registered and idle, outside any node. */
+  pool?: AgentSpec[];
 }
 
 export interface AgentInfo {
@@ -76,6 +78,10 @@ export class AgentHost extends EventEmitter {
   private stopping: Promise<void> | undefined;
   private started = false;
   private control: Worker | undefined;
+  /** Warm agents by type, registered but not seated. */
+  private readonly pool = new Map<string, AgentRecordIn[]>();
+  private poolSpecs: AgentSpecParsed[] = [];
+  private refilling: Promise<void> | undefined;
 
   constructor(private readonly o: AgentHostOptions) {
     super();
@@ -121,6 +127,10 @@ export class AgentHost extends EventEmitter {
     this.started = true;
     const initial = this.o.agents?.length ? await this.spawnAgentBatch(this.o.agents) : [];
     await this.forgetPreviousLife(new Set(initial.map((a) => a.id)));
+    if (this.o.pool?.length) {
+      this.poolSpecs = parseSpecs(this.o.pool, this.o.config.agents.maxSpawn);
+      await this.refillPool();
+    }
     if (this.o.control !== false) {
       this.control = startControl(this, this.o.config.prefix, this.o.logger);
       await this.control.waitUntilReady();
@@ -179,8 +189,56 @@ export class AgentHost extends EventEmitter {
     return out;
   }
 
+  /** Warm agents: registered (in the roster, outside any node) and ready to be seated. */
+  private async refillPool(): Promise<void> {
+    const missing = this.poolSpecs
+      .map((spec) => ({ ...spec, count: spec.count - (this.pool.get(spec.type)?.length ?? 0) }))
+      .filter((spec) => spec.count > 0);
+    if (!missing.length) return;
+    const records = this.records(missing);
+    const p = this.redis.pipeline();
+    const now = Date.now();
+    for (const r of records) {
+      const { profile: _profile, ...rest } = r;
+      p.hset(this.keys.agents, r.id, JSON.stringify({ ...rest, node: '', startedAt: now }));
+    }
+    p.incr(this.keys.rosterVersion);
+    await p.exec();
+    for (const r of records) {
+      const list = this.pool.get(r.type) ?? [];
+      list.push(r);
+      this.pool.set(r.type, list);
+    }
+  }
+
+  /** How many warm agents of each type are ready now. */
+  poolLevels(): Record<string, number> {
+    return Object.fromEntries([...this.pool.entries()].map(([t, l]) => [t, l.length]));
+  }
+
+  /**
+   * A warm agent of this type becomes a working member of a node: one script call
+   * seats it (a node Worker it lands in is already running, or starts in the
+   * background), and the pool refills in the background. Without a warm agent of
+   * the type, one is spawned the slow way.
+   */
+  async acquire(type: string): Promise<AgentInfo & { fromPool: boolean }> {
+    const warm = this.pool.get(type)?.pop();
+    if (!warm) {
+      const [agent] = await this.spawnAgentBatch([{ type, count: 1 }]);
+      return { ...agent!, fromPool: false };
+    }
+    const [agent] = await this.seatAndRun([warm], { awaitNewWorkers: false });
+    this.refilling ??= this.refillPool()
+      .catch((err: Error) => this.o.logger.warn({ err: err.message }, 'pool refill failed; will try on the next acquire'))
+      .finally(() => {
+        this.refilling = undefined;
+      });
+    return { ...agent!, fromPool: true };
+  }
+
   /** One script call seats the whole group; new nodes get a Worker, known ones a higher concurrency. */
-  private async seatAndRun(records: AgentRecordIn[]): Promise<AgentInfo[]> {
+  private async seatAndRun(records: AgentRecordIn[], { awaitNewWorkers = true } = {}): Promise<AgentInfo[]> {
     const seats = JSON.parse(
       (await scripts.registerAgents.run(
         this.redis,
@@ -210,8 +268,11 @@ export class AgentHost extends EventEmitter {
       this.runners.set(nodeId, runner);
       fresh.push(runner);
     }
-    await Promise.all(fresh.map((r) => r.worker.waitUntilReady()));
-    for (const r of fresh) r.start();
+    const ready = Promise.all(fresh.map((r) => r.worker.waitUntilReady())).then(() => {
+      for (const r of fresh) r.start();
+    });
+    if (awaitNewWorkers) await ready;
+    else ready.catch((err: Error) => this.o.logger.error({ err: err.message }, 'node worker failed to start'));
     return infos;
   }
 
@@ -277,10 +338,12 @@ export class AgentHost extends EventEmitter {
     this.stopping ??= (async () => {
       clearInterval(this.beat);
       await this.control?.close();
+      await this.refilling;
       const results = await Promise.all([...this.runners.values()].map((r) => r.drain(deadlineMs)));
       const returned = results.reduce((s, r) => s + r.returned, 0);
       try {
-        await this.deregister([...this.infos.keys()]);
+        const warm = [...this.pool.values()].flat().map((r) => r.id);
+        await this.deregister([...this.infos.keys(), ...warm]);
         await this.redis.zrem(this.keys.hosts, this.hostId);
       } catch (err) {
         this.o.logger.warn({ err: (err as Error).message }, 'could not deregister agents (Redis away); they will count as failed once their heartbeat ages');

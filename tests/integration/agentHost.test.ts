@@ -115,3 +115,38 @@ describe('agent host at scale', () => {
     }
   });
 });
+
+describe('warm pool', () => {
+  it('acquire seats a registered idle agent, runs tasks, and the pool refills', async () => {
+    const config = testConfig(redis);
+    const host = new AgentHost({ config, hostId: 'pooled', processors: builtinProcessors, logger: silentLogger, pool: [{ type: 'coder', count: 5 }] });
+    hosts.push(host);
+    await host.start();
+    expect(host.poolLevels()).toEqual({ coder: 5 });
+    const keys = swarmKeys(config.prefix);
+    const warm = Object.values(await conn.hgetall(keys.agents)).map((raw) => agentRecordSchema.parse(JSON.parse(raw)));
+    expect(warm).toHaveLength(5);
+    expect(warm.every((a) => a.node === '' && a.type === 'coder')).toBe(true);
+    expect(await conn.hlen(keys.nodes)).toBe(0); // not in any node yet
+
+    const got = await host.acquire('coder');
+    expect(got.fromPool).toBe(true);
+    expect(got.node).toMatch(/^n\d+$/);
+    const rec = agentRecordSchema.parse(JSON.parse((await conn.hget(keys.agents, got.id))!));
+    expect(rec.node).toBe(got.node);
+    await until(async () => host.poolLevels().coder === 5, 5000, 'the pool to refill');
+    expect(await conn.hlen(keys.agents)).toBe(6);
+
+    const c = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+    try {
+      const { id } = await c.submit({ type: 'echo', payload: 'warm', affinity: { agentType: 'coder' } });
+      expect((await c.waitFor(id, { timeoutMs: 10_000 })).agentId).toBe(got.id);
+    } finally {
+      await c.close();
+    }
+    const cold = await host.acquire('reviewer');
+    expect(cold.fromPool).toBe(false);
+    await host.stop(500);
+    expect(await conn.hlen(keys.agents)).toBe(0); // warm ones leave with the host too
+  });
+});
