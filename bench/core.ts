@@ -211,6 +211,7 @@ function printSubmitPath(figs: SubmitPathFigures[], verbose: boolean): void {
   console.log('  sync = commands sent by the submit call itself (AsyncLocalStorage on the connection\'s sendCommand); background = everything else on it,');
   console.log('  i.e. the router\'s snapshot refresh timer; a fixed rate per client, so at a lower submit rate it weighs more per submit.');
   console.log('  round trip = a socket write made by a submit while none of its earlier commands awaits a reply (writes while one does are pipelined).');
+  console.log('  submits/s = one serial pass, raw first, only the basis for the amortized column; not a speed comparison (pickup and throughput above are).');
 }
 
 export async function run(args: string[]): Promise<void> {

@@ -23,8 +23,9 @@ export interface AgentHostOptions {
   config: SwarmConfig;
   /** Stable across restarts: a host restarted with the same id takes its agents' seats back. */
   hostId?: string;
-  /** Agents to spawn at start (as one batch). */
+  /** Agents to spawn at start, as one batch or in waves ('wave' events). */
   agents?: AgentSpec[];
+  spawn?: { mode: 'batch' | 'waves'; waveSize?: number };
   processors: ProcessorMap;
   logger: Logger;
   /** Listen for spawn and retire requests from coordinators (default true). */
@@ -112,6 +113,10 @@ export class AgentHost extends EventEmitter {
     return [...this.infos.values()];
   }
 
+  nodeCount(): number {
+    return this.runners.size;
+  }
+
   /** Redis connections this host holds: one shared, the control Worker's blocking one, and each node Worker's. */
   connectionCount(): number {
     return 1 + (this.control ? 1 : 0) + this.runners.size;
@@ -125,7 +130,12 @@ export class AgentHost extends EventEmitter {
     }, this.o.config.agents.heartbeatIntervalMs);
     this.beat.unref();
     this.started = true;
-    const initial = this.o.agents?.length ? await this.spawnAgentBatch(this.o.agents) : [];
+    const specs = this.o.agents ?? [];
+    const initial = !specs.length
+      ? []
+      : this.o.spawn?.mode === 'waves'
+        ? await this.spawnAgentWaves(specs, { waveSize: this.o.spawn.waveSize ?? 20 })
+        : await this.spawnAgentBatch(specs);
     await this.forgetPreviousLife(new Set(initial.map((a) => a.id)));
     if (this.o.pool?.length) {
       this.poolSpecs = parseSpecs(this.o.pool, this.o.config.agents.maxSpawn);
@@ -135,7 +145,7 @@ export class AgentHost extends EventEmitter {
       this.control = startControl(this, this.o.config.prefix, this.o.logger);
       await this.control.waitUntilReady();
     }
-    this.o.logger.info({ host: this.hostId, agents: initial.length, nodes: [...this.runners.keys()] }, 'agent host ready');
+    this.o.logger.info({ host: this.hostId, agents: initial.length, nodes: this.runners.size, pool: this.poolLevels() }, 'agent host ready');
   }
 
   /** Agents a previous process with this host id registered and this one did not take back. */

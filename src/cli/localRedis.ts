@@ -1,6 +1,6 @@
 // `swarmq start` without REDIS_URL: a redis-server of our own with AOF in
 // ./.swarmq/redis, so tasks survive a restart of the whole thing.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { hasRedisServer, launchRedisServer } from '../../queues/redisServer.ts';
 
@@ -23,6 +23,14 @@ export async function startLocalRedis(stateDir = '.swarmq'): Promise<LocalRedis>
   mkdirSync(dir, { recursive: true });
   const server = await launchRedisServer({ dir, appendonly: true, appendfsync: 'everysec' });
   // Lets `swarmq submit` and `swarmq status` in another terminal find it.
-  writeFileSync(resolve(stateDir, 'redis.url'), server.url + '\n');
-  return { url: server.url, dir, stop: () => server.kill('SIGTERM') };
+  const urlFile = resolve(stateDir, 'redis.url');
+  writeFileSync(urlFile, server.url + '\n');
+  return {
+    url: server.url,
+    dir,
+    stop: async () => {
+      rmSync(urlFile, { force: true });
+      await server.kill('SIGTERM');
+    },
+  };
 }

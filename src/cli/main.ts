@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { Command, Option } from 'commander';
 import { processorsFor } from '../../processors/load.ts';
-import { AgentHost, type AgentSpec } from '../agents/host.ts';
+import { AgentHost, type AgentHostOptions, type AgentSpec } from '../agents/host.ts';
 import { createApp } from '../api/app.ts';
 import { SwarmClient } from '../client/swarmClient.ts';
 import { loadConfig } from '../config/settings.ts';
@@ -12,6 +12,7 @@ import { Coordinator } from '../coordinator/coordinator.ts';
 import { SwarmError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startLocalRedis, type LocalRedis } from './localRedis.ts';
+import { spawnWithProgress } from './spawnProgress.ts';
 import { statusReport } from './status.ts';
 
 interface CommonFlags {
@@ -33,6 +34,9 @@ function configFrom(flags: CommonFlags & { port?: string }, fallbackRedis?: stri
 }
 
 interface AgentFlags {
+  mode: string;
+  waveSize: string;
+  pool: string;
   count: string;
   type: string;
   capacity: string;
@@ -48,6 +52,16 @@ function agentSpec(f: AgentFlags): AgentSpec {
   if (!Number.isInteger(count) || count < 1) throw new SwarmError('invalid_request', `--count must be a whole number ≥ 1, got ${f.count}`);
   if (!Number.isInteger(capacity) || capacity < 1) throw new SwarmError('invalid_request', `--capacity must be a whole number ≥ 1, got ${f.capacity}`);
   return { type: f.type, count, capacity, capabilities: f.capabilities ? f.capabilities.split(',').filter(Boolean) : [] };
+}
+
+function hostSpawnOptions(f: AgentFlags): Pick<AgentHostOptions, 'agents' | 'spawn' | 'pool'> {
+  if (f.mode !== 'batch' && f.mode !== 'waves') throw new SwarmError('invalid_request', `--mode is batch or waves, got ${f.mode}`);
+  const waveSize = Number(f.waveSize);
+  if (!Number.isInteger(waveSize) || waveSize < 1) throw new SwarmError('invalid_request', `--wave-size must be a whole number ≥ 1, got ${f.waveSize}`);
+  const pool = Number(f.pool);
+  if (!Number.isInteger(pool) || pool < 0) throw new SwarmError('invalid_request', `--pool must be a whole number ≥ 0, got ${f.pool}`);
+  const spec = agentSpec(f);
+  return { agents: [spec], spawn: { mode: f.mode, waveSize }, ...(pool ? { pool: [{ ...spec, count: pool }] } : {}) };
 }
 
 /** Runs `stop` once on SIGINT/SIGTERM, then exits 0 (1 if stopping failed). */
@@ -89,7 +103,10 @@ function addAgentFlags(cmd: Command, defaults: { count: string }): Command {
     .option('--capabilities <list>', 'comma-separated capabilities')
     .option('--host-id <id>', 'stable host id: a host restarted with it takes its seats back')
     .option('--processors <module>', 'module exporting { [taskType]: async (payload, ctx) => result }')
-    .option('--drain-ms <ms>', 'on shutdown, how long active tasks may finish before they are returned', '10000');
+    .option('--drain-ms <ms>', 'on shutdown, how long active tasks may finish before they are returned', '10000')
+    .option('--mode <mode>', 'spawn all at once (batch) or in waves', 'batch')
+    .option('--wave-size <n>', 'agents per wave with --mode waves', '20')
+    .option('--pool <n>', 'warm agents of --type to keep registered and idle, for instant acquire', '0');
 }
 
 export function buildCli(): Command {
@@ -108,7 +125,7 @@ export function buildCli(): Command {
       const config = configFrom(flags, local?.url);
       const coordinator = new Coordinator({ config, logger });
       await coordinator.start();
-      const host = new AgentHost({ config, hostId: flags.hostId ?? 'local', agents: [agentSpec(flags)], processors: await processorsFor(flags.processors), logger });
+      const host = new AgentHost({ config, hostId: flags.hostId ?? 'local', ...hostSpawnOptions(flags), processors: await processorsFor(flags.processors), logger });
       await host.start();
       const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger }), config.http.port);
       const addr = server.address();
@@ -146,9 +163,9 @@ export function buildCli(): Command {
     .action(async (flags: CommonFlags & AgentFlags) => {
       const logger = createLogger('swarmq-agents');
       const config = configFrom(flags, redisFromStateDir());
-      const host = new AgentHost({ config, ...(flags.hostId ? { hostId: flags.hostId } : {}), agents: [agentSpec(flags)], processors: await processorsFor(flags.processors), logger });
+      const host = new AgentHost({ config, ...(flags.hostId ? { hostId: flags.hostId } : {}), ...hostSpawnOptions(flags), processors: await processorsFor(flags.processors), logger });
       onShutdown(logger, () => host.stop(Number(flags.drainMs)));
-      await host.start();
+      console.log(await spawnWithProgress(host, agentSpec(flags).count));
     });
 
   addCommon(program.command('submit'))

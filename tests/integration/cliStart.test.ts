@@ -38,7 +38,8 @@ describe('swarmq start', () => {
     expect(cli.output()).toMatch(/agent host stopped/);
     // The AOF is on disk for the next start.
     expect(readdirSync(join(dir, '.swarmq', 'redis')).some((f) => f.startsWith('appendonly'))).toBe(true);
-    expect(existsSync(join(dir, '.swarmq', 'redis.url'))).toBe(true);
+    // Its URL was published for other commands while it ran, and withdrawn on exit.
+    expect(existsSync(join(dir, '.swarmq', 'redis.url'))).toBe(false);
   }, 60_000);
 
   it('with neither REDIS_URL nor redis-server, exits 1 saying how to get Redis', async () => {
