@@ -14,6 +14,7 @@ import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { agentProfile } from '../swarm/records.ts';
 import { startControl } from './control.ts';
+import { rehomeOrphans } from './orphans.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
 import { parseSpecs, type AgentSpec, type AgentSpecParsed } from './spec.ts';
 
@@ -324,8 +325,20 @@ export class AgentHost extends EventEmitter {
     if (runner && remaining === 0) {
       this.runners.delete(info.node);
       await runner.worker.close();
+      await this.rehome([info.node]);
     }
     return { returned };
+  }
+
+  /**
+   * Move waiting work out of nodes this host has just left empty. Twice: a router
+   * may still have routed there from a snapshot taken before we left.
+   */
+  private async rehome(nodeIds: string[]): Promise<void> {
+    const { prefix, agents, coordinator } = this.o.config;
+    await rehomeOrphans(this.redis, prefix, nodeIds, agents.failedAfterMs, this.o.logger);
+    await new Promise((r) => setTimeout(r, 2 * coordinator.snapshotIntervalMs + 50));
+    await rehomeOrphans(this.redis, prefix, nodeIds, agents.failedAfterMs, this.o.logger);
   }
 
   private async deregister(ids: string[]): Promise<void> {
@@ -355,6 +368,7 @@ export class AgentHost extends EventEmitter {
         const warm = [...this.pool.values()].flat().map((r) => r.id);
         await this.deregister([...this.infos.keys(), ...warm]);
         await this.redis.zrem(this.keys.hosts, this.hostId);
+        await this.rehome([...this.runners.keys()]);
       } catch (err) {
         this.o.logger.warn({ err: (err as Error).message }, 'could not deregister agents (Redis away); they will count as failed once their heartbeat ages');
       }

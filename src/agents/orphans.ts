@@ -1,0 +1,33 @@
+// Work left in a node that no agent serves any more (its last agents retired or
+// their host shut down) moves to live nodes of the same kind, so nothing waits
+// for agents that are not coming back.
+import type { Redis } from 'ioredis';
+import { moveWaitingJobs } from '../../queues/moveJobs.ts';
+import { SnapshotReader } from '../coordinator/snapshotReader.ts';
+import type { Logger } from '../log.ts';
+
+const CHUNK = 100;
+
+export async function rehomeOrphans(redis: Redis, prefix: string, nodeIds: readonly string[], failedAfterMs: number, logger: Logger): Promise<number> {
+  const reader = new SnapshotReader(redis, prefix, failedAfterMs);
+  const { nodes, roster } = await reader.read(Date.now(), true);
+  let total = 0;
+  for (const id of nodeIds) {
+    const node = roster.nodes.get(id);
+    if (!node || node.members > 0) continue;
+    const targets = nodes.filter((n) => n.id !== id && roster.nodes.get(n.id)?.profile === node.profile && n.agents.some((a) => a.live));
+    if (!targets.length) {
+      logger.warn({ node: id }, 'node left without agents and none of its kind runs elsewhere: its tasks wait there until one joins');
+      continue;
+    }
+    // Spread over the least-loaded targets, a chunk at a time.
+    targets.sort((a, b) => a.waiting + a.active - (b.waiting + b.active));
+    for (let i = 0; ; i++) {
+      const moved = await moveWaitingJobs(redis, { prefix, from: id, to: targets[i % targets.length]!.id, max: CHUNK });
+      total += moved;
+      if (moved < CHUNK) break;
+    }
+  }
+  if (total) logger.info({ moved: total, from: nodeIds }, 'moved waiting tasks out of nodes left without agents');
+  return total;
+}

@@ -1,0 +1,76 @@
+// Two agent hosts as child processes share the work; one is stopped (SIGTERM)
+// mid-run: it returns what it cannot finish, the work left in its node moves to
+// the other host's node, every task completes, and none completes twice.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { SwarmClient } from '../../src/client/swarmClient.ts';
+import { bullKey } from '../../queues/keys.ts';
+import { spawnCli, type CliChild } from '../support/cli.ts';
+import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { until } from '../support/swarm.ts';
+
+let redis: TestRedis;
+let client: SwarmClient;
+let conn: Redis;
+const prefix = uniquePrefix('two');
+const children: CliChild[] = [];
+const env = { SWARMQ_HEARTBEAT_INTERVAL_MS: '200', SWARMQ_SNAPSHOT_INTERVAL_MS: '50' };
+
+function host(id: string): CliChild {
+  const c = spawnCli(['agents', '--count', '10', '--capacity', '2', '--host-id', id, '--drain-ms', '200', '--redis-url', redis.url, '--prefix', prefix], { env });
+  children.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+  client = new SwarmClient({ redis: redis.url, prefix, config: { coordinator: { snapshotIntervalMs: 50 } } });
+  conn = new Redis(redis.url);
+});
+
+afterAll(async () => {
+  for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
+  conn?.disconnect();
+  await client?.close();
+  await redis?.stop();
+});
+
+describe('two hosts, one stopped mid-run', () => {
+  it('loses nothing and completes nothing twice', async () => {
+    const a = host('ha');
+    const b = host('hb');
+    await Promise.all([a.waitFor(/agent host ready/), b.waitFor(/agent host ready/)]);
+    const { ids } = await client.submitBatch(Array.from({ length: 300 }, (_, i) => ({ type: 'sleep' as const, payload: { ms: 20 + (i % 5) * 10 } })));
+
+    await until(async () => {
+      const done = await Promise.all(ids.slice(0, 100).map((id) => client.get(id)));
+      return done.filter((t) => t?.state === 'completed').length >= 30;
+    }, 20_000, 'a third of the run');
+    a.child.kill('SIGTERM');
+    expect((await a.exited).code).toBe(0);
+
+    const finals = await Promise.all(ids.map((id) => client.waitFor(id, { timeoutMs: 60_000 })));
+    expect(finals.filter((t) => t.state !== 'completed')).toEqual([]);
+    const byHost = new Set(finals.map((t) => t.agentId!.split('-a')[0]));
+    expect(byHost).toEqual(new Set(['ha', 'hb']));
+    expect(finals.every((t) => t.attempts === 1)).toBe(true);
+    // Work left in the stopped host's node moved to the other one.
+    const stoppedNode = finals.find((t) => t.agentId!.startsWith('ha-'))!.node;
+    expect(finals.some((t) => t.id.startsWith(`${stoppedNode}.`) && t.node !== stoppedNode && t.agentId!.startsWith('hb-'))).toBe(true);
+
+    // BullMQ's own event streams: one 'completed' per task, across every node queue.
+    const completions = new Map<string, number>();
+    for (const node of ['n1', 'n2']) {
+      const events = await conn.xrange(bullKey(prefix, `node-${node}`, 'events'), '-', '+');
+      for (const [, fields] of events) {
+        const f = Object.fromEntries(fields.reduce<[string, string][]>((acc, v, i, all) => (i % 2 ? acc : [...acc, [v, all[i + 1]!]]), []));
+        if (f.event === 'completed') completions.set(f.jobId!, (completions.get(f.jobId!) ?? 0) + 1);
+      }
+    }
+    expect(completions.size).toBe(300);
+    expect([...completions.values()].every((n) => n === 1)).toBe(true);
+    expect(await conn.hget(`${prefix}:swarm:stats`, 'duplicateCompletions')).toBeNull();
+    b.child.kill('SIGTERM');
+    expect((await b.exited).code).toBe(0);
+  }, 120_000);
+});

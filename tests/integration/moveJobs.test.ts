@@ -1,0 +1,67 @@
+// The atomic move of waiting jobs between node queues, against real Redis and
+// BullMQ's own reading of its structures.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { moveWaitingJobs } from '../../queues/moveJobs.ts';
+import { swarmKeys } from '../../queues/keys.ts';
+import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { until } from '../support/swarm.ts';
+
+let redis: TestRedis;
+let conn: Redis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+});
+
+afterAll(async () => {
+  conn?.disconnect();
+  await redis?.stop();
+});
+
+describe('moveJobs', () => {
+  it('moves plain then least-urgent prioritized waiting jobs, leaving delayed ones; BullMQ agrees', async () => {
+    const prefix = uniquePrefix('mv');
+    const q1 = new Queue('node-n1', { connection: conn, prefix });
+    const q2 = new Queue('node-n2', { connection: conn, prefix });
+    for (let i = 0; i < 5; i++) await q1.add('echo', { i }, { jobId: `n1.p${i}` });
+    for (const pr of [1, 5, 9]) await q1.add('echo', { pr }, { jobId: `n1.pr${pr}`, priority: pr });
+    await q1.add('echo', {}, { jobId: 'n1.later', delay: 60_000 });
+    await (await q1.getJob('n1.p4'))!.log('a log line');
+
+    expect(await moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 6 })).toBe(6);
+
+    expect(await q1.getJobCounts('wait', 'prioritized', 'delayed')).toEqual({ wait: 0, prioritized: 2, delayed: 1 });
+    expect(await q2.getJobCounts('wait', 'prioritized', 'delayed')).toEqual({ wait: 5, prioritized: 1, delayed: 0 });
+    expect((await q1.getPrioritized()).map((j) => j.id).sort()).toEqual(['n1.pr1', 'n1.pr5']);
+    expect((await q2.getPrioritized()).map((j) => j.id)).toEqual(['n1.pr9']);
+    // Order kept (BullMQ lists waiting jobs oldest first).
+    expect((await q2.getWaiting()).map((j) => j.id)).toEqual(['n1.p0', 'n1.p1', 'n1.p2', 'n1.p3', 'n1.p4']);
+    expect(await conn.exists(`${prefix}:node-n1:n1.p0`)).toBe(0);
+    expect((await q2.getJobLogs('n1.p4')).logs).toEqual(['a log line']);
+    expect(await conn.hgetall(swarmKeys(prefix).moved)).toEqual(Object.fromEntries(['n1.p0', 'n1.p1', 'n1.p2', 'n1.p3', 'n1.p4', 'n1.pr9'].map((id) => [id, 'n2'])));
+
+    // An idle worker on the target wakes (marker) and runs them, each once.
+    const seen: string[] = [];
+    const w = new Worker('node-n2', async (job) => void seen.push(job.id!), { connection: conn, prefix });
+    await until(async () => seen.length === 6, 10_000, 'the moved jobs to run');
+    await w.close();
+    expect(seen).toEqual(['n1.p0', 'n1.p1', 'n1.p2', 'n1.p3', 'n1.p4', 'n1.pr9']); // oldest first, then by priority
+    expect(await q2.getJobCounts('completed', 'wait', 'active')).toEqual({ completed: 6, wait: 0, active: 0 });
+    await q1.close();
+    await q2.close();
+  });
+
+  it('a stale fencing token moves nothing', async () => {
+    const prefix = uniquePrefix('mv');
+    const q1 = new Queue('node-n1', { connection: conn, prefix });
+    await q1.add('echo', {}, { jobId: 'n1.a' });
+    await conn.set(`${prefix}:swarm:lease`, 'token-2');
+    await expect(moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 10, fence: { key: `${prefix}:swarm:lease`, token: 'token-1' } })).rejects.toThrow(/no longer current/);
+    expect(await q1.getJobCounts('wait')).toEqual({ wait: 1 });
+    expect(await moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 10, fence: { key: `${prefix}:swarm:lease`, token: 'token-2' } })).toBe(1);
+    await q1.close();
+  });
+});
