@@ -11,6 +11,12 @@ const benchmarks: Record<string, Benchmark> = {
     usage: 'core [--tasks N (20000)] [--pickups N (2000)] [--warmup N (200)] [--window N (256)] [--reps N (3)] [--submits N (1000)] [--submit-agents N (50)] [--only raw,swarmq,intake,submit-path] [--verbose]',
     run: async (args) => (await import('./core.ts')).run(args),
   },
+  agents: {
+    summary: '1,000 agents in one process: ready time, RSS and Redis connections (raw BullMQ Workers vs AgentHost batch and waves), pooled acquire latency',
+    usage:
+      'agents [--agents N (1000)] [--queues N (100)] [--wave-size N (20)] [--pool N (200)] [--acquires N (1000)] [--seated N (1000)] [--keep-per-node N (1)] [--cold-acquires N (100)] [--reps N (3)] [--only raw,batch,waves,pool] [--verbose]',
+    run: async (args) => (await import('./agents.ts')).run(args),
+  },
 };
 
 function list(): string {

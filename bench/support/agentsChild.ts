@@ -12,7 +12,7 @@
 //
 // RSS and Redis clients are read before anything is created and after all is
 // ready (RSS after a full GC); clients are counted on the server (CLIENT LIST).
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -92,6 +92,14 @@ export interface PoolResult {
   poolLevelEnd: number;
   connections: number;
   hostConnectionCount: number;
+  /** acquires that joined a node already served (no Worker constructed in the call) */
+  acquireExistingNode: LatencySummary;
+  /** acquires that made a node (and so constructed its Worker in the call) */
+  acquireNewNode: LatencySummary;
+  /** the slowest acquires: ms, whether it made a node, the warm level before it, its index */
+  slowest: { i: number; ms: number; newNode: boolean; poolBefore: number; gcMs: number }[];
+  /** GC during the timed acquires: pauses, their total, and how many of the slowest 1% overlapped one */
+  gc: { pauses: number; totalMs: number; maxMs: number; slowWithGc: number; slowCount: number };
   cold?: LatencySummary & { newNode: number };
   liveness: Liveness;
   closeMs: number;
@@ -292,6 +300,12 @@ async function runPool(spec: ChildSpec, observer: Redis): Promise<PoolResult> {
   await sleep(50);
 
   const h = latencyHistogram();
+  const hExisting = latencyHistogram();
+  const hNew = latencyHistogram();
+  const samples: { i: number; ms: number; newNode: boolean; poolBefore: number; gcMs: number; t0: number }[] = [];
+  const gcs: PerformanceEntry[] = [];
+  const gcObserver = new PerformanceObserver((list) => gcs.push(...list.getEntries()));
+  gcObserver.observe({ entryTypes: ['gc'] });
   let fromPool = 0;
   let newNode = 0;
   let preSeatedNode = 0;
@@ -301,19 +315,41 @@ async function runPool(spec: ChildSpec, observer: Redis): Promise<PoolResult> {
   const seen = new Set(preSeated);
   for (let i = 0; i < spec.acquires; i++) {
     const nodes = host.nodeCount();
+    const poolBefore = host.poolLevels().w ?? 0;
     const t0 = performance.now();
     const got = await host.acquire('w');
     const ms = performance.now() - t0;
     if (i === 0) firstAcquireMs = ms;
-    h.recordValue(Math.max(1, Math.round(ms * 1000)));
+    const us = Math.max(1, Math.round(ms * 1000));
+    h.recordValue(us);
+    const made = host.nodeCount() > nodes;
+    (made ? hNew : hExisting).recordValue(us);
+    samples.push({ i, ms, newNode: made, poolBefore, gcMs: 0, t0 });
     if (got.fromPool) fromPool++;
-    if (host.nodeCount() > nodes) newNode++;
+    if (made) newNode++;
     else if (preSeated.has(got.node)) preSeatedNode++;
     else if (seen.has(got.node)) acquiredNode++;
     seen.add(got.node);
     poolLevelMin = Math.min(poolLevelMin, host.poolLevels().w ?? 0);
   }
   const acquire = summarize(h);
+  await sleep(0);
+  gcObserver.disconnect();
+  for (const x of samples) {
+    for (const g of gcs) {
+      const overlap = Math.min(x.t0 + x.ms, g.startTime + g.duration) - Math.max(x.t0, g.startTime);
+      if (overlap > 0) x.gcMs += g.duration;
+    }
+  }
+  const bySpeed = [...samples].sort((a, b) => b.ms - a.ms);
+  const slowCount = Math.max(1, Math.ceil(samples.length / 100));
+  const gcSummary = {
+    pauses: gcs.length,
+    totalMs: gcs.reduce((s2, g) => s2 + g.duration, 0),
+    maxMs: Math.max(0, ...gcs.map((g) => g.duration)),
+    slowWithGc: bySpeed.slice(0, slowCount).filter((x) => x.gcMs > 0).length,
+    slowCount,
+  };
   // Give the last background Worker starts and refill a moment, then count.
   await sleep(200);
   const conns1 = await clientCount(observer);
@@ -344,6 +380,10 @@ async function runPool(spec: ChildSpec, observer: Redis): Promise<PoolResult> {
     kind: 'pool',
     contender: 'pool',
     acquire,
+    acquireExistingNode: summarize(hExisting),
+    acquireNewNode: summarize(hNew),
+    slowest: bySpeed.slice(0, 12).map(({ t0: _t0, ...x }) => x),
+    gc: gcSummary,
     firstAcquireMs,
     acquires: spec.acquires,
     fromPool,

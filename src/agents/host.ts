@@ -15,6 +15,7 @@ import type { Logger } from '../log.ts';
 import { agentProfile } from '../swarm/records.ts';
 import { startControl } from './control.ts';
 import { rehomeOrphans } from './orphans.ts';
+import { Waker } from './waker.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
 import { parseSpecs, type AgentSpec, type AgentSpecParsed } from './spec.ts';
 
@@ -66,6 +67,7 @@ interface AgentRecordIn {
 export interface AgentHost {
   on(event: 'wave', listener: (e: WaveEvent) => void): this;
   on(event: 'spawned', listener: (agents: AgentInfo[]) => void): this;
+  on(event: 'hibernated' | 'woke', listener: (nodeId: string) => void): this;
 }
 
 export class AgentHost extends EventEmitter {
@@ -84,6 +86,8 @@ export class AgentHost extends EventEmitter {
   private readonly pool = new Map<string, AgentRecordIn[]>();
   private poolSpecs: AgentSpecParsed[] = [];
   private refilling: Promise<void> | undefined;
+  private readonly waker: Waker;
+  private hibernation: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: AgentHostOptions) {
     super();
@@ -107,6 +111,37 @@ export class AgentHost extends EventEmitter {
     this.redis.on('ready', () => {
       failures = 0;
     });
+    this.waker = new Waker({
+      redisUrl: o.config.redisUrl,
+      control: this.redis,
+      prefix: o.config.prefix,
+      hostId: this.hostId,
+      onWake: async (nodeId) => {
+        const t0 = performance.now();
+        await this.runners.get(nodeId)?.wake();
+        this.o.logger.debug({ node: nodeId, ms: performance.now() - t0 }, 'node woke');
+        this.emit('woke', nodeId);
+      },
+      logger: o.logger,
+    });
+  }
+
+  /** Nodes whose Worker on this host is closed until work arrives. */
+  hibernatingNodes(): string[] {
+    return [...this.runners.entries()].filter(([, r]) => r.hibernating).map(([id]) => id);
+  }
+
+  private async hibernateIdle(): Promise<void> {
+    const after = this.o.config.agents.hibernateAfterMs;
+    const now = Date.now();
+    for (const [nodeId, runner] of this.runners) {
+      if (runner.hibernating || runner.idleFor(now) < after) continue;
+      await runner.hibernate();
+      if (runner.hibernating) {
+        this.waker.watch(nodeId);
+        this.emit('hibernated', nodeId);
+      }
+    }
   }
 
   /** Every agent of this host, with its node. */
@@ -118,9 +153,9 @@ export class AgentHost extends EventEmitter {
     return this.runners.size;
   }
 
-  /** Redis connections this host holds: one shared, the control Worker's blocking one, and each node Worker's. */
+  /** Redis connections this host holds: one shared, the control Worker's, each awake node Worker's, and the waker's. */
   connectionCount(): number {
-    return 1 + (this.control ? 1 : 0) + this.runners.size;
+    return 1 + (this.control ? 1 : 0) + (this.runners.size - this.hibernatingNodes().length) + (this.waker.active ? 1 : 0);
   }
 
   async start(): Promise<void> {
@@ -141,6 +176,13 @@ export class AgentHost extends EventEmitter {
     if (this.o.pool?.length) {
       this.poolSpecs = parseSpecs(this.o.pool, this.o.config.agents.maxSpawn);
       await this.refillPool();
+    }
+    const after = this.o.config.agents.hibernateAfterMs;
+    if (after > 0) {
+      this.hibernation = setInterval(() => {
+        this.hibernateIdle().catch((err: Error) => this.o.logger.error({ err: err.message }, 'hibernation check failed'));
+      }, Math.max(20, Math.floor(after / 4)));
+      this.hibernation.unref();
     }
     if (this.o.control !== false) {
       this.control = startControl(this, this.o.config.prefix, this.o.logger);
@@ -279,7 +321,7 @@ export class AgentHost extends EventEmitter {
       this.runners.set(nodeId, runner);
       fresh.push(runner);
     }
-    const ready = Promise.all(fresh.map((r) => r.worker.waitUntilReady())).then(() => {
+    const ready = Promise.all(fresh.map((r) => r.ready())).then(() => {
       for (const r of fresh) r.start();
     });
     if (awaitNewWorkers) await ready;
@@ -324,7 +366,7 @@ export class AgentHost extends EventEmitter {
     this.infos.delete(agentId);
     if (runner && remaining === 0) {
       this.runners.delete(info.node);
-      await runner.worker.close();
+      await runner.close();
       await this.rehome([info.node]);
     }
     return { returned };
@@ -360,6 +402,8 @@ export class AgentHost extends EventEmitter {
   stop(deadlineMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
       clearInterval(this.beat);
+      clearInterval(this.hibernation);
+      await this.waker.stop();
       await this.control?.close();
       await this.refilling;
       const results = await Promise.all([...this.runners.values()].map((r) => r.drain(deadlineMs)));

@@ -62,16 +62,23 @@ class Running {
 const LOST_LOCK = /(?:Missing lock|Lock mismatch) for job (\S+)\. /;
 
 export class NodeRunner {
-  readonly worker: Worker;
+  private worker: Worker | undefined;
   private next = 0;
   /** Jobs this runner has running, with their token and abort controller, for drain. */
   private readonly running = new Map<string, Running>();
   private readonly recorder: AgentRecorder;
   private readonly outcomes = new Map<string, 'completed' | 'failed'>();
+  /** When the last job here finished (or the runner started); null while any runs. */
+  private idleFrom: number | null = Date.now();
 
   constructor(private readonly o: NodeRunnerOptions) {
     this.recorder = new AgentRecorder(o.redis, (err) => o.onError(err));
-    this.worker = new Worker(o.queue, (job, token) => this.run(job, token ?? ''), {
+    this.worker = this.createWorker();
+  }
+
+  private createWorker(): Worker {
+    const o = this.o;
+    const worker = new Worker(o.queue, (job, token) => this.run(job, token ?? ''), {
       connection: o.redis,
       prefix: o.prefix,
       concurrency: Math.max(1, this.capacity()),
@@ -81,19 +88,58 @@ export class NodeRunner {
       maxStalledCount: o.maxStalledCount,
       autorun: false,
     });
-    this.worker.on('error', (err) => {
+    worker.on('error', (err) => {
       const m = LOST_LOCK.exec(err.message);
       if (m) {
         o.onLostLock(m[1]!, this.outcomes.get(m[1]!) ?? 'unknown');
         this.outcomes.delete(m[1]!);
       } else o.onError(err);
     });
-    this.worker.on('completed', (job) => job.id && this.outcomes.delete(job.id));
-    this.worker.on('failed', (job) => job?.id && this.outcomes.delete(job.id));
+    worker.on('completed', (job) => job.id && this.outcomes.delete(job.id));
+    worker.on('failed', (job) => job?.id && this.outcomes.delete(job.id));
+    return worker;
+  }
+
+  /** Resolves when the Worker's connections are up (at once while hibernating). */
+  async ready(): Promise<void> {
+    await this.worker?.waitUntilReady();
   }
 
   start(): void {
-    this.worker.run().catch((err: Error) => this.o.onError(err));
+    this.worker?.run().catch((err: Error) => this.o.onError(err));
+  }
+
+  get hibernating(): boolean {
+    return this.worker === undefined;
+  }
+
+  /** Idle (nothing running) for at least this long. */
+  idleFor(now: number): number {
+    return this.idleFrom === null ? 0 : now - this.idleFrom;
+  }
+
+  /** Close the Worker and its blocking connection; the node keeps its agents and its queue. */
+  async hibernate(): Promise<void> {
+    const w = this.worker;
+    if (!w || this.running.size) return;
+    this.worker = undefined;
+    await w.close();
+  }
+
+  /** A fresh Worker for the node, taking work at once. */
+  async wake(): Promise<void> {
+    if (this.worker) return;
+    const w = this.createWorker();
+    this.worker = w;
+    this.idleFrom = Date.now();
+    await w.waitUntilReady();
+    this.start();
+  }
+
+  async close(force = false): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    await w?.close(force);
   }
 
   /** Slots of the agents still taking tasks. */
@@ -110,7 +156,7 @@ export class NodeRunner {
   /** More agents join this node on this host: the shared Worker takes more at once. */
   addAgents(agents: SeatedAgent[]): void {
     this.o.agents.push(...agents);
-    this.worker.concurrency = Math.max(1, this.capacity());
+    if (this.worker) this.worker.concurrency = Math.max(1, this.capacity());
   }
 
   /**
@@ -123,7 +169,7 @@ export class NodeRunner {
     if (!agent) return { returned: 0, remaining: this.o.agents.length };
     agent.retiring = true;
     const cap = this.capacity();
-    if (cap > 0) this.worker.concurrency = cap;
+    if (cap > 0 && this.worker) this.worker.concurrency = cap;
     const deadline = Date.now() + deadlineMs;
     while (agent.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     let returned = 0;
@@ -163,6 +209,7 @@ export class NodeRunner {
     }
     const agent = this.seat();
     agent.active++;
+    this.idleFrom = null;
     const env = envelopeOf(job.data);
     const entry = new Running(job, token, agent.id);
     this.running.set(id, entry);
@@ -207,6 +254,7 @@ export class NodeRunner {
       clearTimeout(timer);
       agent.active--;
       this.running.delete(id);
+      if (this.running.size === 0) this.idleFrom = Date.now();
     }
   }
 
@@ -220,7 +268,10 @@ export class NodeRunner {
    */
   async drain(deadlineMs: number): Promise<{ finished: number; returned: number }> {
     const before = this.running.size;
-    const closing = this.worker.close();
+    const worker = this.worker;
+    this.worker = undefined;
+    if (!worker) return { finished: 0, returned: 0 };
+    const closing = worker.close();
     const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), deadlineMs).unref());
     if ((await Promise.race([closing.then(() => 'done' as const), deadline])) === 'done') return { finished: before, returned: 0 };
     let returned = 0;
@@ -235,7 +286,7 @@ export class NodeRunner {
       }
     }
     await Promise.race([closing, new Promise((r) => setTimeout(r, 1000).unref())]);
-    if (this.running.size) await this.worker.close(true);
+    if (this.running.size) await worker.close(true);
     return { finished: before - returned, returned };
   }
 }

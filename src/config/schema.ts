@@ -33,6 +33,8 @@ export const swarmConfigSchema = z.object({
       heartbeatIntervalMs: z.coerce.number().int().min(50).default(1000),
       /** An agent whose host has not beaten for this long is not routed to. */
       failedAfterMs: z.coerce.number().int().min(100).default(10_000),
+      /** A node whose agents on a host are all idle this long closes its Worker there (0: never). */
+      hibernateAfterMs: z.coerce.number().int().min(0).default(0),
       /** Most agents one spawn request may ask for. */
       maxSpawn: z.coerce.number().int().min(1).default(10_000),
     })

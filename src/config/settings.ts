@@ -22,6 +22,7 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_MAX_STALLED_COUNT', path: 'agents.maxStalledCount', description: 'times a task may stall before it fails' },
   { env: 'SWARMQ_HEARTBEAT_INTERVAL_MS', path: 'agents.heartbeatIntervalMs', description: 'agent host heartbeat (one write per host)' },
   { env: 'SWARMQ_FAILED_AFTER_MS', path: 'agents.failedAfterMs', description: 'a host silent this long is not routed to' },
+  { env: 'SWARMQ_HIBERNATE_AFTER_MS', path: 'agents.hibernateAfterMs', description: "idle this long, a node's Worker on a host closes until work arrives (0: never)" },
   { env: 'SWARMQ_MAX_SPAWN', path: 'agents.maxSpawn', description: 'most agents one spawn request may ask for' },
   { env: 'SWARMQ_DEFAULT_ATTEMPTS', path: 'tasks.defaultAttempts', description: 'attempts of a task that names none' },
   { env: 'SWARMQ_KEEP_COMPLETED_SECONDS', path: 'tasks.keepCompletedSeconds', description: 'how long completed tasks (and idempotency keys) stay readable' },

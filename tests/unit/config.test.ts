@@ -23,6 +23,7 @@ describe('swarmConfigSchema: defaults', () => {
       maxStalledCount: 1,
       heartbeatIntervalMs: 1000,
       failedAfterMs: 10_000,
+      hibernateAfterMs: 0,
       maxSpawn: 10_000,
     });
     expect(c.tasks).toEqual({ defaultAttempts: 1, keepCompletedSeconds: 24 * 3600, keepFailedSeconds: 7 * 24 * 3600 });

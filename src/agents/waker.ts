@@ -1,0 +1,103 @@
+// Wakes hibernating nodes: one connection per host blocks on the BullMQ markers
+// of every hibernating node's queue at once (the key BullMQ's own workers block
+// on), so a node whose Worker is closed still starts work as soon as it arrives.
+import { Redis } from 'ioredis';
+import { bullKey, nodeQueueName } from '../../queues/keys.ts';
+import type { Logger } from '../log.ts';
+
+// A safety net under the marker: pending work is re-checked at least this often.
+const RECHECK_S = 5;
+
+export class Waker {
+  private conn: Redis | undefined;
+  private clientId: number | undefined;
+  private readonly watching = new Set<string>();
+  private loop: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly o: {
+      redisUrl: string;
+      /** The host's command connection, used to interrupt the blocking wait. */
+      control: Redis;
+      prefix: string;
+      hostId: string;
+      onWake: (nodeId: string) => Promise<void>;
+      logger: Logger;
+    },
+  ) {}
+
+  get active(): boolean {
+    return this.conn !== undefined;
+  }
+
+  watch(nodeId: string): void {
+    this.watching.add(nodeId);
+    this.interrupt();
+    this.loop ??= this.run().finally(() => {
+      this.loop = undefined;
+    });
+  }
+
+  private key(nodeId: string, suffix: string): string {
+    return bullKey(this.o.prefix, nodeQueueName(nodeId), suffix);
+  }
+
+  /** The set of markers changed: end the current wait so the next one covers it. */
+  private interrupt(): void {
+    if (this.clientId !== undefined) this.o.control.client('UNBLOCK', this.clientId).catch(() => {});
+  }
+
+  private async wake(nodeId: string): Promise<void> {
+    this.watching.delete(nodeId);
+    try {
+      await this.o.onWake(nodeId);
+    } catch (err) {
+      this.o.logger.error({ node: nodeId, err: (err as Error).message }, 'could not wake node');
+    }
+  }
+
+  private async run(): Promise<void> {
+    this.conn = new Redis(this.o.redisUrl, { maxRetriesPerRequest: null, connectionName: `swarmq:waker:${this.o.hostId}` });
+    this.conn.on('error', () => {});
+    try {
+      this.clientId = Number(await this.conn.client('ID'));
+      while (!this.stopped && this.watching.size) {
+        const nodes = [...this.watching];
+        // Work that arrived while the node was closing: its marker may be gone already.
+        const p = this.conn.pipeline();
+        for (const n of nodes) p.llen(this.key(n, 'wait')).zcard(this.key(n, 'prioritized'));
+        const counts = (await p.exec()) ?? [];
+        const busy = nodes.filter((_, i) => Number(counts[2 * i]?.[1] ?? 0) + Number(counts[2 * i + 1]?.[1] ?? 0) > 0);
+        if (busy.length) {
+          await Promise.all(busy.map((n) => this.wake(n)));
+          continue;
+        }
+        const markers = nodes.map((n) => this.key(n, 'marker'));
+        const hit = await this.conn.bzpopmin(...markers, RECHECK_S);
+        if (!hit || this.stopped) continue;
+        const [key, member, score] = hit;
+        // Put the marker back for the Worker we are about to start.
+        await this.conn.zadd(key, score, member);
+        const node = nodes[markers.indexOf(key)];
+        if (node) await this.wake(node);
+      }
+    } catch (err) {
+      if (!this.stopped) this.o.logger.error({ err: (err as Error).message }, 'waker stopped on an error; hibernating nodes are woken by the periodic check');
+    } finally {
+      this.clientId = undefined;
+      this.conn.disconnect();
+      this.conn = undefined;
+    }
+  }
+
+  unwatch(nodeId: string): void {
+    if (this.watching.delete(nodeId)) this.interrupt();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.interrupt();
+    await this.loop;
+  }
+}

@@ -1,0 +1,63 @@
+// Hibernation: a node whose agents on a host sit idle closes that host's Worker
+// and its connection; new work wakes it and runs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { AgentHost } from '../../src/agents/host.ts';
+import { SwarmClient } from '../../src/client/swarmClient.ts';
+import { silentLogger } from '../../src/log.ts';
+import { builtinProcessors } from '../../processors/builtins.ts';
+import { startRedis, type TestRedis } from '../support/redis.ts';
+import { testConfig, until } from '../support/swarm.ts';
+
+let redis: TestRedis;
+let conn: Redis;
+let host: AgentHost;
+let client: SwarmClient;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  conn = new Redis(redis.url);
+  const config = testConfig(redis, { agents: { hibernateAfterMs: 300 } });
+  host = new AgentHost({ config, hostId: 'sleepy', agents: [{ type: 'w', count: 25 }], processors: builtinProcessors, logger: silentLogger });
+  await host.start();
+  client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await host?.stop(500);
+  conn?.disconnect();
+  await redis?.stop();
+});
+
+/** Blocking connections of this host's node Workers (BullMQ names them <prefix>:<base64 queue>:w:<host>). */
+async function nodeWorkerConnections(): Promise<number> {
+  const list = (await conn.client('LIST')) as string;
+  return list
+    .split('\n')
+    .map((l) => /name=\S*?:([A-Za-z0-9+/=]+):w:sleepy /.exec(l)?.[1])
+    .filter((b64) => b64 && Buffer.from(b64, 'base64').toString().startsWith('node-')).length;
+}
+
+describe('hibernation', () => {
+  it('idle nodes close their Workers, and a task wakes its node and runs', async () => {
+    expect(await nodeWorkerConnections()).toBe(3);
+    const hibernated: string[] = [];
+    host.on('hibernated', (n) => hibernated.push(n));
+    await until(async () => host.hibernatingNodes().length === 3, 10_000, 'all three nodes to hibernate');
+    expect(hibernated.sort()).toEqual(['n1', 'n2', 'n3']);
+    await until(async () => (await nodeWorkerConnections()) === 0, 5000, 'the node Worker connections to close');
+
+    const woke: string[] = [];
+    host.on('woke', (n) => woke.push(n));
+    const { id, node } = await client.submit({ type: 'echo', payload: 'good morning' });
+    const t = await client.waitFor(id, { timeoutMs: 10_000 });
+    expect(t).toMatchObject({ state: 'completed', result: 'good morning' });
+    expect(woke).toContain(node);
+    // Woken within a generous bound (a benchmark measures it; this is liveness).
+    expect(t.startedAt! - t.createdAt).toBeLessThan(2000);
+    expect(host.hibernatingNodes()).not.toContain(node);
+    // And it goes back to sleep when idle again.
+    await until(async () => host.hibernatingNodes().length === 3, 10_000, 'the woken node to hibernate again');
+  }, 30_000);
+});
