@@ -261,7 +261,7 @@ export async function run(args: string[]): Promise<void> {
         t.workers,
         (t.connections / t.workers).toFixed(2),
         `${t.running}/${t.agents}`,
-        name === 'raw' ? (t.live ? 'yes' : 'NO') : t.live ? 'yes' : 'NO',
+        t.live ? 'yes' : 'NO',
         rawT && name !== 'raw' ? times(ratio(t.readyMs, rawT.readyMs)) : '',
         rawT && name !== 'raw' ? times(ratio(t.rssMbPerAgent, rawT.rssMbPerAgent)) : '',
         rawT && name !== 'raw' ? times(ratio(t.connections, rawT.connections)) : '',

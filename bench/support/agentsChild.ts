@@ -97,7 +97,7 @@ export interface PoolResult {
   /** acquires that made a node (and so constructed its Worker in the call) */
   acquireNewNode: LatencySummary;
   /** the slowest acquires: ms, whether it made a node, the warm level before it, its index */
-  slowest: { i: number; ms: number; newNode: boolean; poolBefore: number; gcMs: number }[];
+  slowest: { i: number; ms: number; newNode: boolean; poolBefore: number; gcMs: number; atEpochMs: number }[];
   /** GC during the timed acquires: pauses, their total, and how many of the slowest 1% overlapped one */
   gc: { pauses: number; totalMs: number; maxMs: number; slowWithGc: number; slowCount: number };
   cold?: LatencySummary & { newNode: number };
@@ -382,7 +382,7 @@ async function runPool(spec: ChildSpec, observer: Redis): Promise<PoolResult> {
     acquire,
     acquireExistingNode: summarize(hExisting),
     acquireNewNode: summarize(hNew),
-    slowest: bySpeed.slice(0, 12).map(({ t0: _t0, ...x }) => x),
+    slowest: bySpeed.slice(0, 12).map(({ t0, ...x }) => ({ ...x, atEpochMs: performance.timeOrigin + t0 })),
     gc: gcSummary,
     firstAcquireMs,
     acquires: spec.acquires,

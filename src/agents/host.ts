@@ -15,6 +15,7 @@ import type { Logger } from '../log.ts';
 import { agentProfile } from '../swarm/records.ts';
 import { startControl } from './control.ts';
 import { rehomeOrphans } from './orphans.ts';
+import { Sandbox, type SandboxOptions } from './sandbox.ts';
 import { Waker } from './waker.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
 import { parseSpecs, type AgentSpec, type AgentSpecParsed } from './spec.ts';
@@ -34,6 +35,8 @@ export interface AgentHostOptions {
   control?: boolean;
   /** Pre-warmed agents to keep, per spec: `count` of that kind, registered and idle, outside any node. */
   pool?: AgentSpec[];
+  /** Run these task types' processors in BullMQ sandbox child processes. */
+  sandbox?: SandboxOptions;
 }
 
 export interface AgentInfo {
@@ -87,6 +90,7 @@ export class AgentHost extends EventEmitter {
   private poolSpecs: AgentSpecParsed[] = [];
   private refilling: Promise<void> | undefined;
   private readonly waker: Waker;
+  private readonly sandbox: Sandbox | undefined;
   private hibernation: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: AgentHostOptions) {
@@ -111,6 +115,7 @@ export class AgentHost extends EventEmitter {
     this.redis.on('ready', () => {
       failures = 0;
     });
+    this.sandbox = o.sandbox ? new Sandbox(o.sandbox) : undefined;
     this.waker = new Waker({
       redisUrl: o.config.redisUrl,
       control: this.redis,
@@ -339,6 +344,7 @@ export class AgentHost extends EventEmitter {
       hostId: this.hostId,
       agents,
       processors,
+      ...(this.sandbox ? { sandbox: this.sandbox } : {}),
       lockDurationMs: config.agents.lockDurationMs,
       stalledIntervalMs: config.agents.stalledIntervalMs,
       maxStalledCount: config.agents.maxStalledCount,
@@ -416,6 +422,7 @@ export class AgentHost extends EventEmitter {
       } catch (err) {
         this.o.logger.warn({ err: (err as Error).message }, 'could not deregister agents (Redis away); they will count as failed once their heartbeat ages');
       }
+      await this.sandbox?.close();
       this.o.logger.info({ host: this.hostId, returned }, 'agent host stopped');
       this.redis.disconnect();
     })();

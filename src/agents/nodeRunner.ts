@@ -7,6 +7,7 @@ import { bullKey } from '../../queues/keys.ts';
 import type { ProcessorMap, TaskContext } from '../../processors/types.ts';
 import type { TaskEnvelope } from '../tasks/schema.ts';
 import { AgentRecorder } from './agentRecorder.ts';
+import type { Sandbox } from './sandbox.ts';
 
 export interface SeatedAgent {
   id: string;
@@ -30,6 +31,8 @@ export interface NodeRunnerOptions {
   lockDurationMs: number;
   stalledIntervalMs: number;
   maxStalledCount: number;
+  /** Runs some task types in BullMQ sandbox child processes. */
+  sandbox?: Sandbox;
   onLostLock: (jobId: string, outcome: 'completed' | 'failed' | 'unknown') => void;
   onError: (err: Error) => void;
 }
@@ -224,7 +227,10 @@ export class NodeRunner {
     };
     let timer: NodeJS.Timeout | undefined;
     try {
-      const work = Promise.resolve().then(() => processor(env.payload, ctx));
+      const sandbox = this.o.sandbox;
+      const work = sandbox?.covers(job.name)
+        ? sandbox.run(job, token, env.payload, { taskId: id, agentId: agent.id, nodeId: this.o.nodeId, attempt: ctx.attempt }, entry.signal)
+        : Promise.resolve().then(() => processor(env.payload, ctx));
       // After the processor has started: recording must not delay it.
       this.recorder.record(bullKey(this.o.prefix, this.o.queue, id), job.attemptsStarted, agent.id);
       const result = env.timeoutMs

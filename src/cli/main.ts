@@ -1,5 +1,6 @@
 // The swarmq command line.
 import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Server } from 'node:http';
 import { Command, Option } from 'commander';
 import { processorsFor } from '../../processors/load.ts';
@@ -34,6 +35,7 @@ function configFrom(flags: CommonFlags & { port?: string }, fallbackRedis?: stri
 }
 
 interface AgentFlags {
+  sandbox?: string | boolean;
   mode: string;
   waveSize: string;
   pool: string;
@@ -54,14 +56,18 @@ function agentSpec(f: AgentFlags): AgentSpec {
   return { type: f.type, count, capacity, capabilities: f.capabilities ? f.capabilities.split(',').filter(Boolean) : [] };
 }
 
-function hostSpawnOptions(f: AgentFlags): Pick<AgentHostOptions, 'agents' | 'spawn' | 'pool'> {
+function hostSpawnOptions(f: AgentFlags): Pick<AgentHostOptions, 'agents' | 'spawn' | 'pool' | 'sandbox'> {
   if (f.mode !== 'batch' && f.mode !== 'waves') throw new SwarmError('invalid_request', `--mode is batch or waves, got ${f.mode}`);
   const waveSize = Number(f.waveSize);
   if (!Number.isInteger(waveSize) || waveSize < 1) throw new SwarmError('invalid_request', `--wave-size must be a whole number ≥ 1, got ${f.waveSize}`);
   const pool = Number(f.pool);
   if (!Number.isInteger(pool) || pool < 0) throw new SwarmError('invalid_request', `--pool must be a whole number ≥ 0, got ${f.pool}`);
   const spec = agentSpec(f);
-  return { agents: [spec], spawn: { mode: f.mode, waveSize }, ...(pool ? { pool: [{ ...spec, count: pool }] } : {}) };
+  const sandbox =
+    f.sandbox === undefined
+      ? undefined
+      : { types: f.sandbox === true ? ('all' as const) : String(f.sandbox).split(',').filter(Boolean), ...(f.processors ? { modulePath: resolve(f.processors) } : {}) };
+  return { agents: [spec], spawn: { mode: f.mode, waveSize }, ...(pool ? { pool: [{ ...spec, count: pool }] } : {}), ...(sandbox ? { sandbox } : {}) };
 }
 
 /** Runs `stop` once on SIGINT/SIGTERM, then exits 0 (1 if stopping failed). */
@@ -106,7 +112,8 @@ function addAgentFlags(cmd: Command, defaults: { count: string }): Command {
     .option('--drain-ms <ms>', 'on shutdown, how long active tasks may finish before they are returned', '10000')
     .option('--mode <mode>', 'spawn all at once (batch) or in waves', 'batch')
     .option('--wave-size <n>', 'agents per wave with --mode waves', '20')
-    .option('--pool <n>', 'warm agents of --type to keep registered and idle, for instant acquire', '0');
+    .option('--pool <n>', 'warm agents of --type to keep registered and idle, for instant acquire', '0')
+    .option('--sandbox [types]', 'run processors (all, or these comma-separated task types) in BullMQ sandbox child processes');
 }
 
 export function buildCli(): Command {

@@ -1,0 +1,46 @@
+// Sandboxed processors: a task type's processor runs in one of BullMQ's sandbox
+// child processes (for CPU-heavy or untrusted work), while the agent host keeps
+// everything else: seating, the agent record, timeouts, and the job's lock,
+// renewed by the parent's Worker as the child computes.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { ChildPool, type Job } from 'bullmq';
+import type { TaskContext } from '../../processors/types.ts';
+
+// BullMQ keeps its sandbox wrapper out of its index; Node loads bullmq as CommonJS.
+const { default: sandbox } = createRequire(import.meta.url)('bullmq/dist/cjs/classes/sandbox.js') as {
+  default: (processFile: string, pool: ChildPool) => (job: Job, token?: string, signal?: AbortSignal) => Promise<unknown>;
+};
+
+const ENTRY = fileURLToPath(new URL('../../processors/sandboxEntry.mjs', import.meta.url));
+// BullMQ's own child main, next to its sandbox module.
+const CHILD_MAIN = fileURLToPath(new URL('./classes/main.js', import.meta.resolve('bullmq')));
+
+export interface SandboxOptions {
+  /** Which task types run sandboxed: every one, or these. */
+  types: 'all' | readonly string[];
+  /** The user processors module, loaded again inside each child. */
+  modulePath?: string;
+}
+
+export class Sandbox {
+  private readonly pool = new ChildPool({ mainFile: CHILD_MAIN });
+  private readonly process = sandbox(ENTRY, this.pool);
+
+  constructor(private readonly o: SandboxOptions) {}
+
+  covers(type: string): boolean {
+    return this.o.types === 'all' || this.o.types.includes(type);
+  }
+
+  run(job: Job, token: string, payload: unknown, ctx: Omit<TaskContext, 'signal'>, signal: AbortSignal): Promise<unknown> {
+    // The child sees the job with its data replaced by what the processor needs.
+    const data = JSON.stringify({ payload, ctx, modulePath: this.o.modulePath ?? '' });
+    const view = Object.create(job, { asJSONSandbox: { value: () => ({ ...job.asJSONSandbox(), data }) } }) as Job;
+    return this.process(view, token, signal);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.clean();
+  }
+}
