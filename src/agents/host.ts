@@ -85,8 +85,8 @@ export class AgentHost extends EventEmitter {
   private stopping: Promise<void> | undefined;
   private started = false;
   private control: Worker | undefined;
-  /** Warm agents by type, registered but not seated. */
-  private readonly pool = new Map<string, AgentRecordIn[]>();
+  /** Warm agents by type: registered with a seat reserved, not yet taking work. */
+  private readonly pool = new Map<string, { record: AgentRecordIn; node: string }[]>();
   private poolSpecs: AgentSpecParsed[] = [];
   private refilling: Promise<void> | undefined;
   private readonly waker: Waker;
@@ -247,24 +247,20 @@ export class AgentHost extends EventEmitter {
     return out;
   }
 
-  /** Warm agents: registered (in the roster, outside any node) and ready to be seated. */
+  /**
+   * Warm agents: registered, with a seat reserved in a node (so taking one needs
+   * no round trip), marked pooled so no router counts them until they work.
+   */
   private async refillPool(): Promise<void> {
     const missing = this.poolSpecs
       .map((spec) => ({ ...spec, count: spec.count - (this.pool.get(spec.type)?.length ?? 0) }))
       .filter((spec) => spec.count > 0);
     if (!missing.length) return;
     const records = this.records(missing);
-    const p = this.redis.pipeline();
-    const now = Date.now();
-    for (const r of records) {
-      const { profile: _profile, ...rest } = r;
-      p.hset(this.keys.agents, r.id, JSON.stringify({ ...rest, node: '', startedAt: now }));
-    }
-    p.incr(this.keys.rosterVersion);
-    await p.exec();
+    const seats = await this.register(records.map((r) => ({ ...r, pooled: true })));
     for (const r of records) {
       const list = this.pool.get(r.type) ?? [];
-      list.push(r);
+      list.push({ record: r, node: seats[r.id]! });
       this.pool.set(r.type, list);
     }
   }
@@ -275,10 +271,11 @@ export class AgentHost extends EventEmitter {
   }
 
   /**
-   * A warm agent of this type becomes a working member of a node: one script call
-   * seats it (a node Worker it lands in is already running, or starts in the
-   * background), and the pool refills in the background. Without a warm agent of
-   * the type, one is spawned the slow way.
+   * A warm agent of this type becomes a working member of its node at once: its
+   * seat is already reserved, so it joins the node's Worker here (a Worker its
+   * node lacks starts in the background) and the roster learns of it in the
+   * background; the pool refills in the background. Without a warm agent of the
+   * type, one is spawned the slow way.
    */
   async acquire(type: string): Promise<AgentInfo & { fromPool: boolean }> {
     const warm = this.pool.get(type)?.pop();
@@ -286,24 +283,52 @@ export class AgentHost extends EventEmitter {
       const [agent] = await this.spawnAgentBatch([{ type, count: 1 }]);
       return { ...agent!, fromPool: false };
     }
-    const [agent] = await this.seatAndRun([warm], { awaitNewWorkers: false });
+    const { record: r, node } = warm;
+    void this.run(node, [{ id: r.id, type: r.type, capacity: r.capacity, active: 0, completed: 0, failed: 0, retiring: false }], false);
+    const info = { id: r.id, type: r.type, capacity: r.capacity, capabilities: r.capabilities, node, hostId: this.hostId };
+    this.infos.set(r.id, info);
+    const { profile: _profile, ...stored } = r;
+    this.redis
+      .pipeline()
+      .hset(this.keys.agents, r.id, JSON.stringify({ ...stored, node, startedAt: Date.now() }))
+      .incr(this.keys.rosterVersion)
+      .exec()
+      .catch((err: Error) => this.o.logger.error({ err: err.message, agent: r.id }, 'could not record an acquired agent'));
     this.refilling ??= this.refillPool()
       .catch((err: Error) => this.o.logger.warn({ err: err.message }, 'pool refill failed; will try on the next acquire'))
       .finally(() => {
         this.refilling = undefined;
       });
-    return { ...agent!, fromPool: true };
+    return { ...info, fromPool: true };
   }
 
-  /** One script call seats the whole group; new nodes get a Worker, known ones a higher concurrency. */
-  private async seatAndRun(records: AgentRecordIn[], { awaitNewWorkers = true } = {}): Promise<AgentInfo[]> {
-    const seats = JSON.parse(
+  private async register(records: (AgentRecordIn & { pooled?: boolean })[]): Promise<Record<string, string>> {
+    return JSON.parse(
       (await scripts.registerAgents.run(
         this.redis,
         [this.keys.agents, this.keys.nodes, this.keys.nodeSeq, this.keys.rosterVersion],
         [this.o.config.coordinator.maxAgentsPerNode, Date.now(), JSON.stringify(records)],
       )) as string,
     ) as Record<string, string>;
+  }
+
+  /** Agents join their node's Worker here; a node new to this host gets a Worker. Returns its readiness. */
+  private run(nodeId: string, agents: SeatedAgent[], awaitReady: boolean): Promise<void> {
+    const existing = this.runners.get(nodeId);
+    if (existing) {
+      existing.addAgents(agents);
+      return Promise.resolve();
+    }
+    const runner = this.newRunner(nodeId, agents);
+    this.runners.set(nodeId, runner);
+    const ready = runner.ready().then(() => runner.start());
+    if (!awaitReady) ready.catch((err: Error) => this.o.logger.error({ err: err.message, node: nodeId }, 'node worker failed to start'));
+    return ready;
+  }
+
+  /** One script call seats the whole group; new nodes get a Worker, known ones a higher concurrency. */
+  private async seatAndRun(records: AgentRecordIn[]): Promise<AgentInfo[]> {
+    const seats = await this.register(records);
     const byNode = new Map<string, SeatedAgent[]>();
     const infos: AgentInfo[] = [];
     for (const r of records) {
@@ -315,22 +340,7 @@ export class AgentHost extends EventEmitter {
       this.infos.set(r.id, info);
       infos.push(info);
     }
-    const fresh: NodeRunner[] = [];
-    for (const [nodeId, agents] of byNode) {
-      const existing = this.runners.get(nodeId);
-      if (existing) {
-        existing.addAgents(agents);
-        continue;
-      }
-      const runner = this.newRunner(nodeId, agents);
-      this.runners.set(nodeId, runner);
-      fresh.push(runner);
-    }
-    const ready = Promise.all(fresh.map((r) => r.ready())).then(() => {
-      for (const r of fresh) r.start();
-    });
-    if (awaitNewWorkers) await ready;
-    else ready.catch((err: Error) => this.o.logger.error({ err: err.message }, 'node worker failed to start'));
+    await Promise.all([...byNode].map(([nodeId, agents]) => this.run(nodeId, agents, true)));
     return infos;
   }
 
@@ -384,7 +394,8 @@ export class AgentHost extends EventEmitter {
    */
   private async rehome(nodeIds: string[]): Promise<void> {
     const { prefix, agents, coordinator } = this.o.config;
-    await rehomeOrphans(this.redis, prefix, nodeIds, agents.failedAfterMs, this.o.logger);
+    const { orphans } = await rehomeOrphans(this.redis, prefix, nodeIds, agents.failedAfterMs, this.o.logger);
+    if (orphans === 0) return;
     await new Promise((r) => setTimeout(r, 2 * coordinator.snapshotIntervalMs + 50));
     await rehomeOrphans(this.redis, prefix, nodeIds, agents.failedAfterMs, this.o.logger);
   }
@@ -415,7 +426,7 @@ export class AgentHost extends EventEmitter {
       const results = await Promise.all([...this.runners.values()].map((r) => r.drain(deadlineMs)));
       const returned = results.reduce((s, r) => s + r.returned, 0);
       try {
-        const warm = [...this.pool.values()].flat().map((r) => r.id);
+        const warm = [...this.pool.values()].flat().map((w) => w.record.id);
         await this.deregister([...this.infos.keys(), ...warm]);
         await this.redis.zrem(this.keys.hosts, this.hostId);
         await this.rehome([...this.runners.keys()]);

@@ -8,13 +8,22 @@ import type { Logger } from '../log.ts';
 
 const CHUNK = 100;
 
-export async function rehomeOrphans(redis: Redis, prefix: string, nodeIds: readonly string[], failedAfterMs: number, logger: Logger): Promise<number> {
+/** Returns how many of the nodes were left empty and how many jobs moved out of them. */
+export async function rehomeOrphans(
+  redis: Redis,
+  prefix: string,
+  nodeIds: readonly string[],
+  failedAfterMs: number,
+  logger: Logger,
+): Promise<{ orphans: number; moved: number }> {
   const reader = new SnapshotReader(redis, prefix, failedAfterMs);
   const { nodes, roster } = await reader.read(Date.now(), true);
   let total = 0;
+  let orphans = 0;
   for (const id of nodeIds) {
     const node = roster.nodes.get(id);
     if (!node || node.members > 0) continue;
+    orphans++;
     const targets = nodes.filter((n) => n.id !== id && roster.nodes.get(n.id)?.profile === node.profile && n.agents.some((a) => a.live));
     if (!targets.length) {
       logger.warn({ node: id }, 'node left without agents and none of its kind runs elsewhere: its tasks wait there until one joins');
@@ -29,5 +38,5 @@ export async function rehomeOrphans(redis: Redis, prefix: string, nodeIds: reado
     }
   }
   if (total) logger.info({ moved: total, from: nodeIds }, 'moved waiting tasks out of nodes left without agents');
-  return total;
+  return { orphans, moved: total };
 }

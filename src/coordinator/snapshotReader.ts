@@ -59,6 +59,7 @@ export class SnapshotReader {
     const counts = nodeIds.length ? ((await p.exec()) ?? []) : [];
     const byNode = new Map<string, NodeView['agents'][number][]>();
     for (const a of roster.agents.values()) {
+      if (a.pooled) continue; // reserved seat, no work yet
       const beat = hostBeats.get(a.hostId);
       const live = beat !== undefined && now - beat < this.failedAfterMs;
       const list = byNode.get(a.node) ?? [];

@@ -14,6 +14,8 @@ export const agentRecordSchema = z.object({
   node: z.string(),
   hostId: z.string(),
   startedAt: z.number(),
+  /** A warm agent of a host's pool: its seat is reserved, it takes no work yet. */
+  pooled: z.boolean().optional(),
 });
 export type AgentRecord = z.infer<typeof agentRecordSchema>;
 

@@ -117,7 +117,7 @@ describe('agent host at scale', () => {
 });
 
 describe('warm pool', () => {
-  it('acquire seats a registered idle agent, runs tasks, and the pool refills', async () => {
+  it('acquire turns a registered idle agent with a reserved seat into a worker, at once; the pool refills', async () => {
     const config = testConfig(redis);
     const host = new AgentHost({ config, hostId: 'pooled', processors: builtinProcessors, logger: silentLogger, pool: [{ type: 'coder', count: 5 }] });
     hosts.push(host);
@@ -126,14 +126,21 @@ describe('warm pool', () => {
     const keys = swarmKeys(config.prefix);
     const warm = Object.values(await conn.hgetall(keys.agents)).map((raw) => agentRecordSchema.parse(JSON.parse(raw)));
     expect(warm).toHaveLength(5);
-    expect(warm.every((a) => a.node === '' && a.type === 'coder')).toBe(true);
-    expect(await conn.hlen(keys.nodes)).toBe(0); // not in any node yet
+    expect(warm.every((a) => a.pooled === true && a.type === 'coder' && /^n\d+$/.test(a.node))).toBe(true);
+    // Routers do not count pooled agents: no task may be sent to an agent not yet working.
+    const c0 = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+    await expect(c0.submit({ type: 'echo', affinity: { agentType: 'coder' } })).rejects.toThrow(/no agent in this swarm runs tasks of type "echo"/);
+    await c0.close();
 
+    const t0 = performance.now();
     const got = await host.acquire('coder');
+    expect(performance.now() - t0).toBeLessThan(50); // no round trip on the way (a benchmark measures it)
     expect(got.fromPool).toBe(true);
-    expect(got.node).toMatch(/^n\d+$/);
-    const rec = agentRecordSchema.parse(JSON.parse((await conn.hget(keys.agents, got.id))!));
-    expect(rec.node).toBe(got.node);
+    expect(got.node).toBe(warm.find((a) => a.id === got.id)!.node);
+    await until(async () => {
+      const rec = agentRecordSchema.parse(JSON.parse((await conn.hget(keys.agents, got.id))!));
+      return rec.pooled === undefined && rec.node === got.node;
+    }, 5000, 'the roster to record the acquired agent as working');
     await until(async () => host.poolLevels().coder === 5, 5000, 'the pool to refill');
     expect(await conn.hlen(keys.agents)).toBe(6);
 
