@@ -51,6 +51,5 @@ export const scripts = {
   deregisterAgents: command('deregisterAgents', 3),
   getTask: command('getTask', 9),
   cancelTask: command('cancelTask', 9),
-  recordAgents: command('recordAgents', 'variadic'),
   moveJobs: command('moveJobs', 12),
 };

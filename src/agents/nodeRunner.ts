@@ -1,12 +1,11 @@
 // One BullMQ Worker per node served by a host, shared by that host's agents in
 // the node: concurrency is the sum of their capacities, and each job is handed
 // to one agent with a free slot, which is recorded on the job.
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { RedisQueueBackend, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { bullKey } from '../../queues/keys.ts';
 import type { ProcessorMap, TaskContext } from '../../processors/types.ts';
 import type { TaskEnvelope } from '../tasks/schema.ts';
-import { AgentRecorder } from './agentRecorder.ts';
+import { AGENT_FIELD } from '../tasks/view.ts';
 import type { Sandbox } from './sandbox.ts';
 
 export interface SeatedAgent {
@@ -62,6 +61,18 @@ class Running {
   }
 }
 
+type MoveToFinishedArgs = (
+  job: Parameters<RedisQueueBackend['moveToCompletedArgs']>[0],
+  val: unknown,
+  propVal: 'returnvalue',
+  shouldRemove: Parameters<RedisQueueBackend['moveToCompletedArgs']>[2],
+  target: 'completed',
+  token: string,
+  timestamp: number,
+  fetchNext: boolean,
+  fieldsToUpdate: Record<string, string>,
+) => ReturnType<RedisQueueBackend['moveToCompletedArgs']>;
+
 const LOST_LOCK = /(?:Missing lock|Lock mismatch) for job (\S+)\. /;
 
 export class NodeRunner {
@@ -69,13 +80,13 @@ export class NodeRunner {
   private next = 0;
   /** Jobs this runner has running, with their token and abort controller, for drain. */
   private readonly running = new Map<string, Running>();
-  private readonly recorder: AgentRecorder;
+  /** Jobs whose processor has returned or thrown, with their agent, until BullMQ records the outcome. */
+  private readonly finishing = new Map<string, string>();
   private readonly outcomes = new Map<string, 'completed' | 'failed'>();
   /** When the last job here finished (or the runner started); null while any runs. */
   private idleFrom: number | null = Date.now();
 
   constructor(private readonly o: NodeRunnerOptions) {
-    this.recorder = new AgentRecorder(o.redis, (err) => o.onError(err));
     this.worker = this.createWorker();
   }
 
@@ -91,16 +102,48 @@ export class NodeRunner {
       maxStalledCount: o.maxStalledCount,
       autorun: false,
     });
+    this.recordAgentWithOutcome(worker);
+    const forget = (id: string | undefined) => {
+      if (id === undefined) return;
+      this.outcomes.delete(id);
+      this.finishing.delete(id);
+    };
     worker.on('error', (err) => {
       const m = LOST_LOCK.exec(err.message);
       if (m) {
         o.onLostLock(m[1]!, this.outcomes.get(m[1]!) ?? 'unknown');
-        this.outcomes.delete(m[1]!);
+        forget(m[1]);
       } else o.onError(err);
     });
-    worker.on('completed', (job) => job.id && this.outcomes.delete(job.id));
-    worker.on('failed', (job) => job?.id && this.outcomes.delete(job.id));
+    worker.on('completed', (job) => forget(job.id));
+    worker.on('failed', (job) => forget(job?.id));
     return worker;
+  }
+
+  /**
+   * The agent goes into the job hash in the very step that records the task's
+   * outcome: BullMQ's finishing script takes fields to update, and only the
+   * holder of the job's lock gets through it. So a finished task names the agent
+   * that finished it, at no extra command, and a late finish from an agent that
+   * lost the lock can never overwrite it.
+   */
+  private recordAgentWithOutcome(worker: Worker): void {
+    const backend = worker.backend;
+    if (!(backend instanceof RedisQueueBackend)) throw new Error("swarmq agents need BullMQ's Redis backend");
+    const agentOf = (job: { id?: string | undefined }) => (job.id === undefined ? undefined : this.finishing.get(job.id));
+    const completedArgs = backend.moveToCompletedArgs.bind(backend);
+    // Protected in BullMQ's typings only: the one call that takes fields to update on completion.
+    const finishArgs = (backend as unknown as { moveToFinishedArgs: MoveToFinishedArgs }).moveToFinishedArgs.bind(backend);
+    backend.moveToCompletedArgs = (job, returnvalue, removeOnComplete, token, fetchNext = false) => {
+      const agent = agentOf(job);
+      if (agent === undefined) return completedArgs(job, returnvalue, removeOnComplete, token, fetchNext);
+      return finishArgs(job, returnvalue, 'returnvalue', removeOnComplete, 'completed', token, Date.now(), fetchNext, { [AGENT_FIELD]: agent });
+    };
+    const failedArgs = backend.moveToFailedArgs.bind(backend);
+    backend.moveToFailedArgs = (job, failedReason, removeOnFailed, token, fetchNext = false, fieldsToUpdate) => {
+      const agent = agentOf(job);
+      return failedArgs(job, failedReason, removeOnFailed, token, fetchNext, agent === undefined ? fieldsToUpdate : { ...fieldsToUpdate, [AGENT_FIELD]: agent });
+    };
   }
 
   /** Resolves when the Worker's connections are up (at once while hibernating). */
@@ -231,8 +274,6 @@ export class NodeRunner {
       const work = sandbox?.covers(job.name)
         ? sandbox.run(job, token, env.payload, { taskId: id, agentId: agent.id, nodeId: this.o.nodeId, attempt: ctx.attempt }, entry.signal)
         : Promise.resolve().then(() => processor(env.payload, ctx));
-      // After the processor has started: recording must not delay it.
-      this.recorder.record(bullKey(this.o.prefix, this.o.queue, id), job.attemptsStarted, agent.id);
       const result = env.timeoutMs
         ? await Promise.race([
             work,
@@ -245,14 +286,14 @@ export class NodeRunner {
             }),
           ])
         : await work;
-      this.recorder.flush();
       if (entry.returned) throw new WaitingError();
+      this.finishing.set(id, agent.id);
       agent.completed++;
       this.outcomes.set(id, 'completed');
       return result;
     } catch (err) {
-      this.recorder.flush();
       if (entry.returned) throw new WaitingError();
+      this.finishing.set(id, agent.id);
       agent.failed++;
       this.outcomes.set(id, 'failed');
       throw err;

@@ -66,6 +66,7 @@ describe('tasks', () => {
     const r = await stack.request('POST', '/api/tasks', { type: 'fail', payload: { message: 'boom' }, attempts: 2 });
     const t = await waitDone(r.body.id);
     expect(t).toMatchObject({ state: 'failed', error: 'boom', attempts: 2, result: null });
+    expect(t.agentId).toMatch(/^h1-a[12]$/); // the agent of the final attempt
   });
 
   it('a task over its timeout fails with a message saying so', async () => {
