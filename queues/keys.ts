@@ -27,6 +27,12 @@ export function swarmKeys(prefix: string) {
     moved: `${base}:moved`,
     /** hash taskId → CancelledRecord JSON */
     cancelled: `${base}:cancelled`,
+    /** the leader's fencing token (expiring), its owner, and the token counter */
+    lease: `${base}:lease`,
+    leaseOwner: `${base}:lease-owner`,
+    leaseCounter: `${base}:lease-counter`,
+    /** stream of swarm events (load:rebalanced, …) for dashboards */
+    events: `${base}:events`,
     /** hash of counters */
     stats: `${base}:stats`,
     idempotency: (key: string) => `${base}:idem:${key}`,

@@ -52,4 +52,5 @@ export const scripts = {
   getTask: command('getTask', 9),
   cancelTask: command('cancelTask', 9),
   moveJobs: command('moveJobs', 12),
+  acquireLease: command('acquireLease', 3),
 };

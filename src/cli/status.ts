@@ -5,7 +5,7 @@ import { Coordinator } from '../coordinator/coordinator.ts';
 import { silentLogger } from '../log.ts';
 
 export async function statusReport(config: SwarmConfig, json: boolean): Promise<string> {
-  const coordinator = new Coordinator({ config, logger: silentLogger, intake: false });
+  const coordinator = new Coordinator({ config, logger: silentLogger, intake: false, balance: false });
   try {
     await coordinator.start();
     const view = await swarmView(coordinator);

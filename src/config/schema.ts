@@ -2,6 +2,9 @@
 // configuration, validated with zod at the boundary (flags, environment, code).
 import { z } from 'zod';
 
+// "false" and "0" from the environment mean false (z.coerce.boolean would say true).
+const flag = z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean());
+
 const name = z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only');
 
 export const swarmConfigSchema = z.object({
@@ -18,8 +21,24 @@ export const swarmConfigSchema = z.object({
   coordinator: z
     .object({
       maxAgentsPerNode: z.coerce.number().int().min(1).max(1000).default(10),
-      /** Only least-loaded so far; the balancing work adds the others. */
-      loadBalancing: z.object({ type: z.enum(['least-loaded']).default('least-loaded') }).prefault({}),
+      /** Only least-loaded routing so far; rebalancing moves waiting work every rebalanceInterval. */
+      loadBalancing: z
+        .object({
+          type: z.enum(['least-loaded']).default('least-loaded'),
+          rebalanceInterval: z.coerce.number().int().min(100).default(5000),
+          rebalanceTolerance: z.coerce.number().min(0).max(10).default(0.3),
+        })
+        .prefault({}),
+      workStealing: z
+        .object({
+          enabled: flag.default(true),
+          thresholdRatio: z.coerce.number().min(1).default(2),
+          /** How often the leading coordinator looks for idle nodes that can steal. */
+          intervalMs: z.coerce.number().int().min(20).default(250),
+        })
+        .prefault({}),
+      /** The leader's lease; a coordinator silent this long loses it. */
+      leaseMs: z.coerce.number().int().min(100).default(3000),
       /** How often routers re-read node loads; between reads they count their own routings. */
       snapshotIntervalMs: z.coerce.number().int().min(5).default(100),
     })

@@ -6,7 +6,11 @@ import { ensureConnected } from '../../queues/connection.ts';
 import { INTAKE_QUEUE } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Balancer } from '../balancer/balancer.ts';
 import { HostControl } from './hostControl.ts';
+import { Lease } from './lease.ts';
 import { startIntake } from './intake.ts';
 import { TaskRouter } from './router.ts';
 
@@ -15,6 +19,8 @@ export interface CoordinatorOptions {
   logger: Logger;
   /** Run the intake worker (default true). */
   intake?: boolean;
+  /** Compete for the lease and balance while leading (default true). */
+  balance?: boolean;
 }
 
 export function commandsConnection(url: string, name: string): Redis {
@@ -27,6 +33,8 @@ export class Coordinator {
   readonly commands: Redis;
   readonly intakeQueue: Queue;
   readonly hosts: HostControl;
+  readonly lease: Lease;
+  readonly balancer: Balancer;
   private readonly workerConnection: Redis;
   private intakeWorker: Worker | undefined;
 
@@ -49,6 +57,15 @@ export class Coordinator {
     });
     this.intakeQueue = new Queue(INTAKE_QUEUE, { connection: this.commands, prefix: o.config.prefix });
     this.hosts = new HostControl(this.commands, o.config.prefix);
+    this.lease = new Lease(this.commands, o.config.prefix, `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, o.config.coordinator.leaseMs);
+    const fanout = o.config.coordinator.maxAgentsPerNode;
+    this.balancer = new Balancer({
+      redis: this.commands,
+      config: o.config,
+      lease: this.lease,
+      logger: o.logger,
+      groupOf: (seq) => `g${Math.floor((seq - 1) / fanout) + 1}`,
+    });
     this.intakeQueue.on('error', (err) => o.logger.debug({ err: err.message }, 'intake queue connection error'));
   }
 
@@ -66,10 +83,12 @@ export class Coordinator {
       });
       await this.intakeWorker.waitUntilReady();
     }
+    if (this.o.balance !== false) this.balancer.start();
     this.o.logger.info({ prefix: this.o.config.prefix, nodes: this.router.nodeIds().length }, 'coordinator ready');
   }
 
   async stop(): Promise<void> {
+    await this.balancer.stop();
     await this.intakeWorker?.close();
     await this.intakeQueue.close();
     await this.hosts.close();

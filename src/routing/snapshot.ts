@@ -15,6 +15,8 @@ export interface NodeView {
   /** waiting + prioritized jobs */
   waiting: number;
   active: number;
+  /** Recent task latency on this node (e.g. an EMA of submit → start), when measured; the weighted strategy reads it. */
+  latencyMs?: number;
 }
 
 export interface TaskRequirement {

@@ -33,7 +33,8 @@ describe('swarmConfigSchema: defaults', () => {
     const c = swarmConfigSchema.parse({ http: { port: 8080 }, coordinator: { loadBalancing: {} } });
     expect(c.http).toEqual({ port: 8080, bodyLimitBytes: 1024 * 1024, maxBatch: 1000 });
     expect(c.coordinator.maxAgentsPerNode).toBe(10);
-    expect(c.coordinator.loadBalancing).toEqual({ type: 'least-loaded' });
+    expect(c.coordinator.loadBalancing).toEqual({ type: 'least-loaded', rebalanceInterval: 5000, rebalanceTolerance: 0.3 });
+    expect(c.coordinator.workStealing).toEqual({ enabled: true, thresholdRatio: 2, intervalMs: 250 });
   });
 
   it('keeps explicit values', () => {
@@ -142,5 +143,14 @@ describe('swarmConfigSchema: prefix', () => {
       }),
       { numRuns: NUM_RUNS },
     );
+  });
+});
+
+describe('swarmConfigSchema: flags from the environment', () => {
+  it('reads "false" and "0" as false, "true" and "1" as true', () => {
+    for (const [raw, want] of [['false', false], ['0', false], ['true', true], ['1', true]] as const) {
+      expect(swarmConfigSchema.parse({ coordinator: { workStealing: { enabled: raw } } }).coordinator.workStealing.enabled).toBe(want);
+    }
+    expect(swarmConfigSchema.safeParse({ coordinator: { workStealing: { enabled: 'maybe' } } }).success).toBe(false);
   });
 });

@@ -1,0 +1,85 @@
+// The balancer loop: while this coordinator holds the lease, read node loads,
+// plan steals (often) and rebalancing (every rebalanceInterval), and carry out
+// each move atomically with the lease's fencing token.
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import { swarmKeys } from '../../queues/keys.ts';
+import { moveWaitingJobs } from '../../queues/moveJobs.ts';
+import type { SwarmConfig } from '../config/schema.ts';
+import { SnapshotReader } from '../coordinator/snapshotReader.ts';
+import type { Lease } from '../coordinator/lease.ts';
+import type { Logger } from '../log.ts';
+import { planRebalance, planSteals, type BalanceNode, type Move } from './plan.ts';
+
+export interface RebalancedEvent {
+  at: number;
+  token: number;
+  moves: (Move & { moved: number })[];
+}
+
+export interface Balancer {
+  on(event: 'load:rebalanced', listener: (e: RebalancedEvent) => void): this;
+}
+
+export class Balancer extends EventEmitter {
+  private readonly reader: SnapshotReader;
+  private timer: NodeJS.Timeout | undefined;
+  private lastRebalance = 0;
+  private running: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; logger: Logger; groupOf: (seq: number) => string },
+  ) {
+    super();
+    this.reader = new SnapshotReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.tick()
+        .catch((err: Error) => this.o.logger.warn({ err: err.message }, 'balancer tick failed'))
+        .finally(() => {
+          this.running = undefined;
+        });
+    }, this.o.config.coordinator.workStealing.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One round: returns the moves carried out (empty when not leading). */
+  async tick(now = Date.now()): Promise<RebalancedEvent['moves']> {
+    const token = await this.o.lease.renew();
+    const fence = this.o.lease.fence();
+    if (!token || !fence) return [];
+    const { nodes, roster } = await this.reader.read(now, true);
+    const balanceNodes: BalanceNode[] = nodes.flatMap((n) => {
+      const rec = roster.nodes.get(n.id);
+      if (!rec) return [];
+      const capacity = n.agents.reduce((s, a) => s + (a.live ? a.capacity : 0), 0);
+      return [{ id: n.id, group: this.o.groupOf(rec.seq), profile: rec.profile, capacity, waiting: n.waiting, active: n.active }];
+    });
+    const { coordinator } = this.o.config;
+    const opts = { stealRatio: coordinator.workStealing.thresholdRatio, tolerance: coordinator.loadBalancing.rebalanceTolerance };
+    let plan: Move[] = coordinator.workStealing.enabled ? planSteals(balanceNodes, opts) : [];
+    if (!plan.length && now - this.lastRebalance >= coordinator.loadBalancing.rebalanceInterval) {
+      this.lastRebalance = now;
+      plan = planRebalance(balanceNodes, opts);
+    }
+    const done: RebalancedEvent['moves'] = [];
+    for (const m of plan) {
+      const moved = await moveWaitingJobs(this.o.redis, { prefix: this.o.config.prefix, from: m.from, to: m.to, max: m.count, fence });
+      if (moved > 0) done.push({ ...m, moved });
+    }
+    if (done.length) {
+      const event: RebalancedEvent = { at: now, token, moves: done };
+      this.emit('load:rebalanced', event);
+      await this.o.redis.xadd(swarmKeys(this.o.config.prefix).events, 'MAXLEN', '~', '10000', '*', 'type', 'load:rebalanced', 'data', JSON.stringify(event));
+      this.o.logger.info({ moves: done }, 'load:rebalanced');
+    }
+    return done;
+  }
+}

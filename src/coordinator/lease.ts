@@ -1,0 +1,31 @@
+// Which coordinator leads: a lease in Redis with a fencing token. Only the
+// leader balances, and every move it makes carries its token, so a leader that
+// lost its lease (paused, partitioned) moves nothing.
+import type { Redis } from 'ioredis';
+import { swarmKeys } from '../../queues/keys.ts';
+import { scripts } from '../../queues/scripts.ts';
+
+export class Lease {
+  private token = 0;
+  private readonly keys;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    readonly id: string,
+    private readonly ttlMs: number,
+  ) {
+    this.keys = swarmKeys(prefix);
+  }
+
+  /** Acquire or renew; the current token when this coordinator leads, else 0. */
+  async renew(): Promise<number> {
+    this.token = Number(await scripts.acquireLease.run(this.redis, [this.keys.lease, this.keys.leaseOwner, this.keys.leaseCounter], [this.id, this.ttlMs]));
+    return this.token;
+  }
+
+  /** The fence a move must carry; undefined when not leading. */
+  fence(): { key: string; token: string } | undefined {
+    return this.token ? { key: this.keys.lease, token: String(this.token) } : undefined;
+  }
+}

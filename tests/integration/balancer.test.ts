@@ -1,0 +1,85 @@
+// Work stealing and rebalancing on real queues: everything routed to one node of
+// ten, and the others take their share; the lease's fencing token guards moves.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { AgentHost } from '../../src/agents/host.ts';
+import type { RebalancedEvent } from '../../src/balancer/balancer.ts';
+import { Coordinator } from '../../src/coordinator/coordinator.ts';
+import { Lease } from '../../src/coordinator/lease.ts';
+import { SwarmClient } from '../../src/client/swarmClient.ts';
+import { silentLogger } from '../../src/log.ts';
+import { builtinProcessors } from '../../processors/builtins.ts';
+import { moveWaitingJobs } from '../../queues/moveJobs.ts';
+import { newTaskId } from '../../src/tasks/ids.ts';
+import { startRedis, type TestRedis } from '../support/redis.ts';
+import { testConfig, until } from '../support/swarm.ts';
+
+let redis: TestRedis;
+let conn: Redis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+});
+
+afterAll(async () => {
+  conn?.disconnect();
+  await redis?.stop();
+});
+
+describe('balancer', () => {
+  it('skew: 10 nodes, every task routed to one; the others steal and finish their share, each task once', async () => {
+    const config = testConfig(redis, { coordinator: { workStealing: { intervalMs: 50 } } });
+    const host = new AgentHost({ config, hostId: 'sk', agents: [{ type: 'w', count: 100 }], processors: builtinProcessors, logger: silentLogger });
+    await host.start();
+    const coordinator = new Coordinator({ config, logger: silentLogger, intake: false });
+    const events: RebalancedEvent[] = [];
+    coordinator.balancer.on('load:rebalanced', (e) => events.push(e));
+    await coordinator.start();
+    const client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+    try {
+      // Straight into n1's queue, as a router with a stale view (or raw BullMQ) would.
+      const q = new Queue('node-n1', { connection: conn, prefix: config.prefix });
+      const ids = Array.from({ length: 600 }, () => newTaskId('n1'));
+      await q.addBulk(ids.map((id, i) => ({ name: 'sleep', data: { payload: { ms: 10 + (i % 4) * 10 } }, opts: { jobId: id } })));
+      const done = await Promise.all(ids.map((id) => client.waitFor(id, { timeoutMs: 60_000 })));
+      expect(done.every((t) => t.state === 'completed' && t.attempts === 1)).toBe(true);
+      const nodeOfAgent = new Map(host.agents().map((a) => [a.id, a.node]));
+      const perNode = new Map<string, number>();
+      for (const t of done) perNode.set(nodeOfAgent.get(t.agentId!)!, (perNode.get(nodeOfAgent.get(t.agentId!)!) ?? 0) + 1);
+      expect(perNode.size).toBeGreaterThanOrEqual(8);
+      expect(perNode.get('n1')!).toBeLessThan(300); // n1 alone would have run all 600
+      expect(events.length).toBeGreaterThan(0);
+      // The first round takes from the overloaded node only, siblings first.
+      expect(events[0]!.moves.every((m) => m.from === 'n1' && m.reason === 'steal')).toBe(true);
+      // The event stream has them too, for dashboards.
+      expect(await conn.xlen(`${config.prefix}:swarm:events`)).toBeGreaterThan(0);
+      // A task found wherever it ran: the moved ones name their new node.
+      expect(done.some((t) => t.node !== 'n1')).toBe(true);
+      await q.close();
+    } finally {
+      await client.close();
+      await coordinator.stop();
+      await host.stop(1000);
+    }
+  }, 90_000);
+
+  it('one lease at a time; a lapsed leader’s token moves nothing', async () => {
+    const prefix = testConfig(redis).prefix;
+    const a = new Lease(conn, prefix, 'a', 300);
+    const b = new Lease(conn, prefix, 'b', 300);
+    const ta = await a.renew();
+    expect(ta).toBeGreaterThan(0);
+    expect(await b.renew()).toBe(0);
+    expect(await a.renew()).toBe(ta); // renewing keeps the token
+    await new Promise((r) => setTimeout(r, 400)); // a pauses past its lease
+    const tb = await b.renew();
+    expect(tb).toBeGreaterThan(ta);
+    const q = new Queue('node-n1', { connection: conn, prefix });
+    await q.add('echo', {}, { jobId: 'n1.x' });
+    await expect(moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 5, fence: { key: `${prefix}:swarm:lease`, token: String(ta) } })).rejects.toThrow(/no longer current/);
+    expect(await moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 5, fence: b.fence()! })).toBe(1);
+    await q.close();
+  });
+});
