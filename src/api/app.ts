@@ -7,7 +7,7 @@ import type { Coordinator } from '../coordinator/coordinator.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { retireAgent, spawnAgents } from './agentRequests.ts';
-import { swarmView } from './swarmView.ts';
+import { hierarchyView, swarmView } from './swarmView.ts';
 
 const batchSchema = z.object({ tasks: z.array(z.unknown()) }).strict();
 
@@ -61,6 +61,9 @@ export function createApp({ coordinator, bodyLimitBytes, logger }: ApiOptions): 
   });
   app.get('/api/agents', async (_req, res) => {
     res.json({ agents: (await swarmView(coordinator)).agents });
+  });
+  app.get('/api/hierarchy', async (_req, res) => {
+    res.json(await hierarchyView(coordinator));
   });
   app.get('/api/hosts', async (_req, res) => {
     res.json({ hosts: (await swarmView(coordinator)).hosts });

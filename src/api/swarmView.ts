@@ -1,6 +1,7 @@
 // The swarm as operators see it: agents with liveness, nodes with queue counts.
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { SnapshotReader } from '../coordinator/snapshotReader.ts';
+import { buildHierarchy, hierarchyToJSON, type HierarchyJSON } from '../routing/hierarchy.ts';
 
 export interface AgentStatus {
   id: string;
@@ -70,4 +71,12 @@ export async function swarmView(c: Coordinator): Promise<{ agents: AgentStatus[]
       })
       .sort((x, y) => x.id.localeCompare(y.id, 'en', { numeric: true })),
   };
+}
+
+/** The tree root → groups → nodes with live capacity and loads, rebuilt from the roster. */
+export async function hierarchyView(c: Coordinator): Promise<HierarchyJSON> {
+  const reader = new SnapshotReader(c.commands, c.router.prefix, c.router.failedAfterMs);
+  const { nodes } = await reader.read(Date.now(), true);
+  const { maxAgentsPerNode, hierarchyDepth } = c.config.coordinator;
+  return hierarchyToJSON(buildHierarchy(nodes, { fanout: maxAgentsPerNode, depth: hierarchyDepth }));
 }

@@ -21,6 +21,8 @@ export const swarmConfigSchema = z.object({
   coordinator: z
     .object({
       maxAgentsPerNode: z.coerce.number().int().min(1).max(1000).default(10),
+      /** Levels of root → groups → nodes (2: no groups); groups hold up to maxAgentsPerNode children. */
+      hierarchyDepth: z.coerce.number().int().min(2).max(8).default(3),
       /** Only least-loaded routing so far; rebalancing moves waiting work every rebalanceInterval. */
       loadBalancing: z
         .object({

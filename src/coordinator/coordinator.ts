@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Balancer } from '../balancer/balancer.ts';
+import { groupOfNode } from '../routing/hierarchy.ts';
 import { HostControl } from './hostControl.ts';
 import { Lease } from './lease.ts';
 import { startIntake } from './intake.ts';
@@ -64,7 +65,7 @@ export class Coordinator {
       config: o.config,
       lease: this.lease,
       logger: o.logger,
-      groupOf: (seq) => `g${Math.floor((seq - 1) / fanout) + 1}`,
+      groupOf: (seq) => groupOfNode(seq, fanout),
     });
     this.intakeQueue.on('error', (err) => o.logger.debug({ err: err.message }, 'intake queue connection error'));
   }

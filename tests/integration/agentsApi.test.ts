@@ -76,6 +76,23 @@ describe('agents over HTTP', () => {
     });
   }
 
+  it('GET /api/hierarchy: root → groups → nodes, with live capacity and loads summed up the tree', async () => {
+    const h = (await stack.request('GET', '/api/hierarchy')).body;
+    const nodes = (await stack.request('GET', '/api/nodes')).body.nodes as { id: string; capacity: number }[];
+    expect(h.depth).toBe(3);
+    expect(h.nodes).toBe(nodes.length);
+    expect(h.root.kind).toBe('root');
+    const leaves: { id: string; capacity: number }[] = [];
+    const walk = (n: { kind: string; children: unknown[]; id: string; capacity: number }) => {
+      if (n.kind === 'node') leaves.push(n);
+      else for (const c of n.children as (typeof n)[]) walk(c);
+    };
+    walk(h.root);
+    expect(leaves.map((l) => l.id).sort()).toEqual(nodes.map((n) => n.id).sort());
+    expect(h.root.capacity).toBe(nodes.reduce((s, n) => s + n.capacity, 0));
+    for (const g of h.root.children) expect(g.kind).toBe('group');
+  });
+
   it('with no host running → 503 saying to start one', async () => {
     const r = await empty.request('POST', '/api/agents', { count: 1, type: 'w' });
     expect(r.status).toBe(503);

@@ -33,6 +33,7 @@ describe('swarmConfigSchema: defaults', () => {
     const c = swarmConfigSchema.parse({ http: { port: 8080 }, coordinator: { loadBalancing: {} } });
     expect(c.http).toEqual({ port: 8080, bodyLimitBytes: 1024 * 1024, maxBatch: 1000 });
     expect(c.coordinator.maxAgentsPerNode).toBe(10);
+    expect(c.coordinator.hierarchyDepth).toBe(3);
     expect(c.coordinator.loadBalancing).toEqual({ type: 'least-loaded', rebalanceInterval: 5000, rebalanceTolerance: 0.3 });
     expect(c.coordinator.workStealing).toEqual({ enabled: true, thresholdRatio: 2, intervalMs: 250 });
   });
