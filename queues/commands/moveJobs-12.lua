@@ -62,7 +62,9 @@ for i = #plain, 1, -1 do
   carry(id)
   rcall('LPUSH', KEYS[4], id)
 end
-for _, id in ipairs(prioritized) do
+-- Most urgent of the moved first, so within one priority they keep their order.
+for i = #prioritized, 1, -1 do
+  local id = prioritized[i]
   rcall('ZREM', KEYS[2], id)
   carry(id)
   local priority = tonumber(rcall('HGET', dstPrefix .. id, 'priority') or '0')

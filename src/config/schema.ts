@@ -23,10 +23,12 @@ export const swarmConfigSchema = z.object({
       maxAgentsPerNode: z.coerce.number().int().min(1).max(1000).default(10),
       /** Levels of root → groups → nodes (2: no groups); groups hold up to maxAgentsPerNode children. */
       hierarchyDepth: z.coerce.number().int().min(2).max(8).default(3),
-      /** Only least-loaded routing so far; rebalancing moves waiting work every rebalanceInterval. */
+      /** The routing strategy (each task may name its own); rebalancing moves waiting work every rebalanceInterval. */
       loadBalancing: z
         .object({
-          type: z.enum(['least-loaded']).default('least-loaded'),
+          type: z.enum(['least-loaded', 'round-robin', 'weighted', 'random']).default('least-loaded'),
+          /** The weighted strategy's weights (defaults 0.6 load, 0.3 latency, 0.1 affinity). */
+          weights: z.object({ load: z.number().min(0), latency: z.number().min(0), affinity: z.number().min(0) }).partial().strict().optional(),
           rebalanceInterval: z.coerce.number().int().min(100).default(5000),
           rebalanceTolerance: z.coerce.number().min(0).max(10).default(0.3),
         })
@@ -39,6 +41,8 @@ export const swarmConfigSchema = z.object({
           intervalMs: z.coerce.number().int().min(20).default(250),
         })
         .prefault({}),
+      /** Seeds the random strategy, so a run can be replayed; a fresh seed per router when unset. */
+      routingSeed: z.coerce.number().int().optional(),
       /** The leader's lease; a coordinator silent this long loses it. */
       leaseMs: z.coerce.number().int().min(100).default(3000),
       /** How often routers re-read node loads; between reads they count their own routings. */

@@ -16,6 +16,8 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_BODY_LIMIT_BYTES', path: 'http.bodyLimitBytes', description: 'largest request body; over it, 413' },
   { env: 'SWARMQ_MAX_BATCH', path: 'http.maxBatch', description: 'most tasks in one batch' },
   { env: 'SWARMQ_MAX_AGENTS_PER_NODE', path: 'coordinator.maxAgentsPerNode', description: 'agents per coordination node (one BullMQ queue each)' },
+  { env: 'SWARMQ_STRATEGY', path: 'coordinator.loadBalancing.type', description: 'routing strategy: least-loaded, round-robin, weighted or random' },
+  { env: 'SWARMQ_ROUTING_SEED', path: 'coordinator.routingSeed', description: 'seed of the random strategy (replayable runs)' },
   { env: 'SWARMQ_HIERARCHY_DEPTH', path: 'coordinator.hierarchyDepth', description: 'levels of root → groups → nodes; stealing prefers siblings' },
   { env: 'SWARMQ_WORK_STEALING', path: 'coordinator.workStealing.enabled', description: 'idle nodes take waiting work from overloaded ones (true/false)' },
   { env: 'SWARMQ_STEAL_RATIO', path: 'coordinator.workStealing.thresholdRatio', description: "steal from a node whose waiting per slot is this many times the mean" },

@@ -8,7 +8,8 @@ import { scripts } from '../../queues/scripts.ts';
 import { builtinPayloadSchemas, isBuiltinType } from '../../processors/builtins.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
-import { routeLeastLoaded } from '../routing/leastLoaded.ts';
+import { randomInt } from 'node:crypto';
+import { RoutingTable } from './routingTable.ts';
 import type { NodeView } from '../routing/snapshot.ts';
 import { cancelledRecordSchema } from '../swarm/records.ts';
 import { newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
@@ -37,6 +38,7 @@ export class TaskRouter {
   private readonly queues = new Map<string, Queue>();
   private readonly flows: FlowProducer;
   private nodes: NodeView[] = [];
+  private readonly table: RoutingTable;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
 
@@ -44,6 +46,12 @@ export class TaskRouter {
     this.prefix = opts.config.prefix;
     this.keys = swarmKeys(this.prefix);
     this.reader = new SnapshotReader(opts.redis, this.prefix, opts.config.agents.failedAfterMs, opts.onBadRecord);
+    const { coordinator } = opts.config;
+    this.table = new RoutingTable(
+      { fanout: coordinator.maxAgentsPerNode, depth: coordinator.hierarchyDepth },
+      coordinator.routingSeed ?? randomInt(2 ** 31),
+      { weights: coordinator.loadBalancing.weights },
+    );
     this.flows = new FlowProducer({ connection: opts.redis, prefix: this.prefix });
     this.flows.on('error', (err) => this.onRedisError(err));
   }
@@ -65,6 +73,7 @@ export class TaskRouter {
       .read(Date.now(), force)
       .then(({ nodes }) => {
         this.nodes = nodes;
+        this.table.load(nodes);
       })
       .finally(() => {
         this.refreshing = undefined;
@@ -108,19 +117,20 @@ export class TaskRouter {
     return task;
   }
 
-  /** Picks a node; on a miss re-reads the roster once, since agents may just have joined. */
+  /**
+   * Picks a node with the task's strategy (or the swarm's), descending the
+   * hierarchy; on a miss re-reads the roster once, since agents may just have joined.
+   */
   async route(task: TaskInput, where = ''): Promise<string> {
-    let decision = routeLeastLoaded(task, this.nodes);
+    const strategy = task.strategy ?? this.opts.config.coordinator.loadBalancing.type;
+    let decision = this.table.decide(task, strategy);
     if (!decision.ok) {
       await this.refresh(true);
-      decision = routeLeastLoaded(task, this.nodes);
+      decision = this.table.decide(task, strategy);
     }
     if (!decision.ok) {
       throw new SwarmError(decision.code, decision.message, [{ path: `${where}${decision.code === 'unknown_task_type' ? 'type' : 'affinity'}`, message: decision.message }]);
     }
-    // Count our own routing until the next read, so a burst spreads over nodes.
-    const node = this.nodes.find((n) => n.id === decision.node);
-    if (node) node.waiting += 1;
     return decision.node;
   }
 

@@ -11,10 +11,12 @@ let redis: TestRedis;
 let conn: Redis;
 let router: TaskRouter;
 let host: AgentHost;
+let routerPrefix: string;
 
 beforeAll(async () => {
   redis = await startRedis();
   const config = testConfig(redis);
+  routerPrefix = config.prefix;
   conn = commandConnection(redis.url);
   await conn.connect();
   host = new AgentHost({ config, hostId: 'h1', agents: [{ type: 'worker', count: 12, capacity: 2 }], processors: builtinProcessors, logger: silentLogger });
@@ -49,5 +51,31 @@ describe('task path', () => {
     expect(done.attempts).toBe(1);
     expect(done.startedAt).toBeGreaterThanOrEqual(done.createdAt);
     expect(done.finishedAt).toBeGreaterThanOrEqual(done.startedAt!);
+  });
+});
+
+describe('routing strategies through the router', () => {
+  it('round-robin alternates between nodes; a task may name its own strategy', async () => {
+    const nodes: string[] = [];
+    for (let i = 0; i < 6; i++) nodes.push((await router.submit({ type: 'echo', payload: i, strategy: 'round-robin' })).node);
+    expect(nodes).toEqual(['n1', 'n2', 'n1', 'n2', 'n1', 'n2']);
+  });
+
+  it('random replays with the same seed', async () => {
+    const config = testConfig(redis);
+    const picks = async (seed: number) => {
+      const c = commandConnection(redis.url);
+      await c.connect();
+      const r = new TaskRouter({ redis: c, config: { ...config, prefix: routerPrefix, coordinator: { ...config.coordinator, routingSeed: seed } } });
+      await r.start();
+      const out: string[] = [];
+      for (let i = 0; i < 12; i++) out.push(await r.route({ type: 'echo', strategy: 'random' }));
+      await r.close();
+      c.disconnect();
+      return out;
+    };
+    const a = await picks(42);
+    expect(await picks(42)).toEqual(a);
+    expect(new Set(a)).toEqual(new Set(['n1', 'n2']));
   });
 });

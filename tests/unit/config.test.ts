@@ -97,7 +97,8 @@ describe('swarmConfigSchema: coercion', () => {
     expect(swarmConfigSchema.safeParse({ http: { maxBatch: 10_001 } }).success).toBe(false);
     expect(swarmConfigSchema.safeParse({ coordinator: { maxAgentsPerNode: 0 } }).success).toBe(false);
     expect(swarmConfigSchema.safeParse({ tasks: { defaultAttempts: 101 } }).success).toBe(false);
-    expect(swarmConfigSchema.safeParse({ coordinator: { loadBalancing: { type: 'round-robin' } } }).success).toBe(false);
+    expect(swarmConfigSchema.safeParse({ coordinator: { loadBalancing: { type: 'round-robin' } } }).success).toBe(true);
+    expect(swarmConfigSchema.safeParse({ coordinator: { loadBalancing: { type: 'fastest' } } }).success).toBe(false);
   });
 
   it('rejects a redis URL that is not a URL', () => {

@@ -22,7 +22,7 @@ describe('README', () => {
       const row = readme.split('\n').find((l) => l.startsWith(`| \`${s.env}\` |`));
       expect(row, s.env).toBeDefined();
       expect(row).toContain(`\`${s.path}\``);
-      expect(row).toContain(`\`${JSON.stringify(defaultValue(s.path))}\``);
+      expect(row).toContain(`\`${JSON.stringify(defaultValue(s.path)) ?? 'none'}\``);
     }
   });
 
