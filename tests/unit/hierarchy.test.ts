@@ -17,6 +17,7 @@ import {
   type HierarchyTreeNode,
 } from '../../src/routing/hierarchy.ts';
 import type { AgentView, NodeView } from '../../src/routing/snapshot.ts';
+import { agent, liveCap } from '../support/routing.ts';
 
 const NUM_RUNS = 250;
 
@@ -55,15 +56,6 @@ const shuffledArb = nodesArb.chain((nodes) =>
   fc.tuple(fc.constant(nodes), fc.shuffledSubarray(nodes, { minLength: nodes.length, maxLength: nodes.length })),
 );
 
-const agent = (over: Partial<AgentView> = {}): AgentView => ({
-  id: 'a1',
-  type: 'coder',
-  capabilities: [],
-  taskTypes: ['build'],
-  capacity: 1,
-  live: true,
-  ...over,
-});
 const node = (id: string, waiting = 0, active = 0, agents: AgentView[] = [agent()]): NodeView => ({ id, agents, waiting, active });
 const seqNodes = (...seqs: number[]) => seqs.map((s) => node(`n${s}`));
 
@@ -89,7 +81,6 @@ function paths(t: HierarchyTree): Map<string, string[]> {
   return out;
 }
 
-const liveCap = (n: NodeView) => n.agents.reduce((s, a) => s + (a.live ? a.capacity : 0), 0);
 
 // --- examples -------------------------------------------------------------------
 

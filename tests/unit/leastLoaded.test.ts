@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { routeLeastLoaded } from '../../src/routing/leastLoaded.ts';
 import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/snapshot.ts';
+import { agent, chosen, capable, liveCapable } from '../support/routing.ts';
 
 const NUM_RUNS = 300;
 
@@ -68,25 +69,8 @@ function cmpLoad(a: NodeView, b: NodeView): number {
   return Math.sign(an * bd - bn * ad);
 }
 
-const capable = (n: NodeView, t: TaskRequirement) => n.agents.some((a) => canRun(a, t));
-const liveCapable = (n: NodeView, t: TaskRequirement) => n.agents.some((a) => a.live && canRun(a, t));
 
-function chosen(nodes: readonly NodeView[], d: RouteDecision): NodeView {
-  if (!d.ok) throw new Error(`expected a node, got ${d.code}: ${d.message}`);
-  const n = nodes.find((x) => x.id === d.node);
-  if (!n) throw new Error(`routed to ${d.node}, which is not in the snapshot`);
-  return n;
-}
 
-const agent = (over: Partial<AgentView> = {}): AgentView => ({
-  id: 'a1',
-  type: 'coder',
-  capabilities: [],
-  taskTypes: ['build'],
-  capacity: 1,
-  live: true,
-  ...over,
-});
 
 const node = (id: string, agents: AgentView[], waiting = 0, active = 0): NodeView => ({ id, agents, waiting, active });
 

@@ -11,6 +11,7 @@ import { initialRoundRobinState, ROUND_ROBIN_MAX_CLASSES, routeRoundRobin, taskC
 import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/snapshot.ts';
 import { initialRouterState, isStrategyName, route, STRATEGY_NAMES, type RouterState, type StrategyName } from '../../src/routing/strategy.ts';
 import { DEFAULT_WEIGHTS, resolveWeights, routeWeighted, scoreCandidates } from '../../src/routing/weighted.ts';
+import { agent, chosen, capable, liveCapable, liveCap } from '../support/routing.ts';
 
 const NUM_RUNS = 150;
 
@@ -73,9 +74,6 @@ const stateArb: fc.Arbitrary<RouterState> = fc
 
 // --- a small independent model of the spec ---------------------------------------
 
-const liveCap = (n: NodeView) => n.agents.reduce((s, a) => s + (a.live ? a.capacity : 0), 0);
-const capable = (n: NodeView, t: TaskRequirement) => n.agents.some((a) => canRun(a, t));
-const liveCapable = (n: NodeView, t: TaskRequirement) => n.agents.some((a) => a.live && canRun(a, t));
 const full = (n: NodeView, m: number) => m !== Infinity && n.waiting + n.active >= liveCap(n) * m;
 const stats = (n: NodeView) => ({ capacity: liveCap(n), waiting: n.waiting, active: n.active });
 const seqOf = (id: string) => Number(id.slice(1));
@@ -88,22 +86,7 @@ function model(nodes: readonly NodeView[], task: TaskRequirement, m: number) {
   return { tier, eligible };
 }
 
-function chosen(nodes: readonly NodeView[], d: RouteDecision): NodeView {
-  if (!d.ok) throw new Error(`expected a node, got ${d.code}: ${d.message}`);
-  const n = nodes.find((x) => x.id === d.node);
-  if (!n) throw new Error(`routed to ${d.node}, which is not in the snapshot`);
-  return n;
-}
 
-const agent = (over: Partial<AgentView> = {}): AgentView => ({
-  id: 'a1',
-  type: 'coder',
-  capabilities: [],
-  taskTypes: ['build'],
-  capacity: 1,
-  live: true,
-  ...over,
-});
 const node = (id: string, waiting = 0, active = 0, agents: AgentView[] = [agent()], latencyMs?: number): NodeView =>
   latencyMs === undefined ? { id, agents, waiting, active } : { id, agents, waiting, active, latencyMs };
 

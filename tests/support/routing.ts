@@ -1,0 +1,24 @@
+// Small builders and checks shared by the routing tests.
+import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/snapshot.ts';
+
+export const agent = (over: Partial<AgentView> = {}): AgentView => ({
+  id: 'a1',
+  type: 'coder',
+  capabilities: [],
+  taskTypes: ['build'],
+  capacity: 1,
+  live: true,
+  ...over,
+});
+
+export const liveCap = (n: NodeView): number => n.agents.reduce((s, a) => s + (a.live ? a.capacity : 0), 0);
+export const capable = (n: NodeView, t: TaskRequirement): boolean => n.agents.some((a) => canRun(a, t));
+export const liveCapable = (n: NodeView, t: TaskRequirement): boolean => n.agents.some((a) => a.live && canRun(a, t));
+
+/** The node a decision names, failing loudly when it names none or one not in the snapshot. */
+export function chosen(nodes: readonly NodeView[], d: RouteDecision): NodeView {
+  if (!d.ok) throw new Error(`expected a node, got ${d.code}: ${d.message}`);
+  const n = nodes.find((x) => x.id === d.node);
+  if (!n) throw new Error(`routed to ${d.node}, which is not in the snapshot`);
+  return n;
+}
