@@ -17,6 +17,12 @@ const benchmarks: Record<string, Benchmark> = {
       'agents [--agents N (1000)] [--queues N (100)] [--wave-size N (20)] [--pool N (200)] [--acquires N (1000)] [--seated N (1000)] [--keep-per-node N (1)] [--cold-acquires N (100)] [--reps N (3)] [--only raw,batch,waves,pool] [--verbose]',
     run: async (args) => (await import('./agents.ts')).run(args),
   },
+  balance: {
+    summary: 'skewed load: makespan with every task sent to one node of ten (stealing on, and raw BullMQ) against a balanced run; routing decision cost per strategy at 1,000 agents',
+    usage:
+      'balance [--tasks N (5000)] [--agents N (100)] [--min-ms N (5)] [--max-ms N (50)] [--seed N (42)] [--reps N (3)] [--steal-interval-ms N (default 250)] [--submit single|batch (single)] [--batch N (250)] [--window N (256)] [--poll-ms N (10)] [--routing-agents N (1000)] [--routing-ms N (1000)] [--only balanced,even,skewed,skewed-warm,nosteal,routing] [--verbose]',
+    run: async (args) => (await import('./balance.ts')).run(args),
+  },
 };
 
 function list(): string {

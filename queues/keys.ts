@@ -3,6 +3,9 @@
 
 export const INTAKE_QUEUE = 'intake';
 
+/** Where a task asked to wait for a capable agent sits until one joins (queue `node-parked`, no workers). */
+export const PARKED_NODE = 'parked';
+
 export function nodeQueueName(nodeId: string): string {
   return `node-${nodeId}`;
 }

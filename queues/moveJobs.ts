@@ -10,6 +10,8 @@ export interface MoveRequest {
   max: number;
   /** The mover's fencing token and where the current one lives; omit for a host moving work out of its own emptied node. */
   fence?: { key: string; token: string };
+  /** Move just this job (when it is waiting) instead of the newest `max`. */
+  jobId?: string;
 }
 
 /** Returns how many jobs moved; throws when the fencing token is stale. */
@@ -25,7 +27,7 @@ export async function moveWaitingJobs(redis: Redis, r: MoveRequest): Promise<num
         k(dst, 'wait'), k(dst, 'prioritized'), k(dst, 'pc'), k(dst, 'marker'), k(dst, 'meta'), k(dst, 'active'), k(dst, 'events'),
         swarmKeys(r.prefix).moved, r.fence?.key ?? swarmKeys(r.prefix).moved,
       ],
-      [k(src, ''), k(dst, ''), r.max, r.to, r.fence?.token ?? ''],
+      [k(src, ''), k(dst, ''), r.max, r.to, r.fence?.token ?? '', r.jobId ?? ''],
     ),
   );
   if (moved === -1) throw new Error(`move from ${r.from} to ${r.to} refused: fencing token ${r.fence?.token} is no longer current`);

@@ -17,6 +17,7 @@
   ARGV[1] source job key prefix (`<prefix>:<queue>:`)   ARGV[2] target job key prefix
   ARGV[3] most jobs to move       ARGV[4] target node id
   ARGV[5] fencing token, or '' when the caller holds none (a host rescuing its own node)
+  ARGV[6] one job id to move (if it is waiting), or '' for "the N as above"
 
   Returns the number of jobs moved, or -1 when the fencing token is stale.
 ]]
@@ -33,11 +34,17 @@ local function movable(id)
 end
 
 local plain = {}
-for _, id in ipairs(rcall('LRANGE', KEYS[1], 0, max - 1)) do
-  if movable(id) then plain[#plain + 1] = id end
-end
 local prioritized = {}
-if #plain < max then
+local only = ARGV[6] or ''
+if only ~= '' then
+  if rcall('LPOS', KEYS[1], only) and movable(only) then plain[1] = only
+  elseif rcall('ZSCORE', KEYS[2], only) and movable(only) then prioritized[1] = only end
+else
+  for _, id in ipairs(rcall('LRANGE', KEYS[1], 0, max - 1)) do
+    if movable(id) then plain[#plain + 1] = id end
+  end
+end
+if only == '' and #plain < max then
   for _, id in ipairs(rcall('ZREVRANGE', KEYS[2], 0, max - #plain - 1)) do
     if movable(id) then prioritized[#prioritized + 1] = id end
   end

@@ -3,6 +3,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { BULL_BOARD_PATH, mountBullBoard } from '../../dashboards/bullBoard.ts';
+import { PARKED_NODE } from '../../queues/keys.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -81,7 +82,7 @@ export function createApp({ coordinator, bodyLimitBytes, logger }: ApiOptions): 
 
   const board = mountBullBoard([coordinator.intakeQueue]);
   app.use(BULL_BOARD_PATH, (req, res, next) => {
-    board.sync([coordinator.intakeQueue, ...router.nodeIds().sort().map((id) => router.queueFor(id))]);
+    board.sync([coordinator.intakeQueue, router.queueFor(PARKED_NODE), ...router.nodeIds().sort().map((id) => router.queueFor(id))]);
     board.router(req, res, next);
   });
 

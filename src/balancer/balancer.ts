@@ -10,6 +10,7 @@ import { SnapshotReader } from '../coordinator/snapshotReader.ts';
 import type { Lease } from '../coordinator/lease.ts';
 import type { Logger } from '../log.ts';
 import { planRebalance, planSteals, type BalanceNode, type Move } from './plan.ts';
+import { unparkTasks } from './unpark.ts';
 
 export interface RebalancedEvent {
   at: number;
@@ -56,6 +57,8 @@ export class Balancer extends EventEmitter {
     const fence = this.o.lease.fence();
     if (!token || !fence) return [];
     const { nodes, roster } = await this.reader.read(now, true);
+    const unparked = await unparkTasks(this.o.redis, this.o.config.prefix, nodes, fence);
+    if (unparked.length) this.o.logger.info({ tasks: unparked.length }, 'routed parked tasks to agents that can run them');
     const balanceNodes: BalanceNode[] = nodes.flatMap((n) => {
       const rec = roster.nodes.get(n.id);
       if (!rec) return [];

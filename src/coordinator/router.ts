@@ -3,7 +3,7 @@
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { z } from 'zod';
-import { bullKey, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
+import { bullKey, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
 import { scripts } from '../../queues/scripts.ts';
 import { builtinPayloadSchemas, isBuiltinType } from '../../processors/builtins.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -128,6 +128,7 @@ export class TaskRouter {
       await this.refresh(true);
       decision = this.table.decide(task, strategy);
     }
+    if (!decision.ok && task.waitForAgent) return PARKED_NODE; // the leading coordinator routes it once a capable agent joins
     if (!decision.ok) {
       throw new SwarmError(decision.code, decision.message, [{ path: `${where}${decision.code === 'unknown_task_type' ? 'type' : 'affinity'}`, message: decision.message }]);
     }

@@ -22,6 +22,8 @@ export const taskOptionsSchema = z
     timeoutMs: z.number().int().positive().max(24 * 3600 * 1000).optional(),
     attempts: z.number().int().min(1).max(100).optional(),
     idempotencyKey: z.string().min(1).max(256).optional(),
+    /** No agent can run it yet: wait (parked) for one to join instead of a 400. */
+    waitForAgent: z.boolean().optional(),
     /** Routing strategy for this task; the swarm's (coordinator.loadBalancing.type) otherwise. */
     strategy: z.enum(['least-loaded', 'round-robin', 'weighted', 'random']).optional(),
   })

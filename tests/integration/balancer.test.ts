@@ -48,11 +48,11 @@ describe('balancer', () => {
       const nodeOfAgent = new Map(host.agents().map((a) => [a.id, a.node]));
       const perNode = new Map<string, number>();
       for (const t of done) perNode.set(nodeOfAgent.get(t.agentId!)!, (perNode.get(nodeOfAgent.get(t.agentId!)!) ?? 0) + 1);
-      expect(perNode.size).toBeGreaterThanOrEqual(8);
+      expect(perNode.size, JSON.stringify([...perNode])).toBeGreaterThanOrEqual(8);
       expect(perNode.get('n1')!).toBeLessThan(300); // n1 alone would have run all 600
       expect(events.length).toBeGreaterThan(0);
       // The first round takes from the overloaded node only, siblings first.
-      expect(events[0]!.moves.every((m) => m.from === 'n1' && m.reason === 'steal')).toBe(true);
+      expect(events[0]!.moves.every((m) => m.from === 'n1'), JSON.stringify(events[0])).toBe(true);
       // The event stream has them too, for dashboards.
       expect(await conn.xlen(`${config.prefix}:swarm:events`)).toBeGreaterThan(0);
       // A task found wherever it ran: the moved ones name their new node.
@@ -64,6 +64,33 @@ describe('balancer', () => {
       await host.stop(1000);
     }
   }, 90_000);
+
+  it('waitForAgent: a task no agent can run yet waits parked, and runs once a capable agent joins', async () => {
+    const config = testConfig(redis, { coordinator: { workStealing: { intervalMs: 50 } } });
+    const first = new AgentHost({ config, hostId: 'early', agents: [{ type: 'w', count: 2 }], processors: builtinProcessors, logger: silentLogger });
+    await first.start();
+    const coordinator = new Coordinator({ config, logger: silentLogger, intake: false });
+    await coordinator.start();
+    const client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+    let late: AgentHost | undefined;
+    try {
+      await expect(client.submit({ type: 'echo', affinity: { agentType: 'latecomer' } })).rejects.toThrow(/no agent runs "echo"/);
+      const { id, node } = await client.submit({ type: 'echo', payload: 'finally', affinity: { agentType: 'latecomer' }, waitForAgent: true });
+      expect(node).toBe('parked');
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await client.get(id))?.state).toBe('waiting'); // nobody can run it yet, and nobody wrongly did
+      late = new AgentHost({ config, hostId: 'late', agents: [{ type: 'latecomer', count: 1 }], processors: builtinProcessors, logger: silentLogger });
+      await late.start();
+      const t = await client.waitFor(id, { timeoutMs: 15_000 });
+      expect(t).toMatchObject({ state: 'completed', result: 'finally', agentId: 'late-a1' });
+      expect(t.node).toBe(late.agents()[0]!.node);
+    } finally {
+      await client.close();
+      await coordinator.stop();
+      await late?.stop(500);
+      await first.stop(500);
+    }
+  }, 60_000);
 
   it('one lease at a time; a lapsed leader’s token moves nothing', async () => {
     const prefix = testConfig(redis).prefix;
