@@ -1,5 +1,5 @@
 // Uniform random routing over the hierarchy, from an injected, seeded generator
-// (pure-rand's xoroshiro128+), never Math.random(): the same seed replays the same
+// (pure-rand's xoroshiro128+), never an unseeded global generator: the same seed replays the same
 // choices, so a failing simulation is reproduced from its seed.
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
