@@ -542,7 +542,7 @@ describe('moveJobs, model-based against BullMQ', () => {
           ...(SEED === undefined ? {} : { seed: SEED }),
           ...(PATH === undefined ? {} : { path: PATH }),
           // Shrinking against Redis is slow: stop it in time for the counterexample to be printed.
-          interruptAfterTimeLimit: 150_000,
+          interruptAfterTimeLimit: 100_000,
         },
       );
     },
