@@ -16,6 +16,8 @@ export interface MoveRequest {
 
 /** Returns how many jobs moved; throws when the fencing token is stale. */
 export async function moveWaitingJobs(redis: Redis, r: MoveRequest): Promise<number> {
+  // The script reads an empty token as "no fence": a fence must carry a real one.
+  if (r.fence && r.fence.token === '') throw new Error(`move from ${r.from} to ${r.to} refused: empty fencing token`);
   const src = nodeQueueName(r.from);
   const dst = nodeQueueName(r.to);
   const k = (q: string, s: string) => bullKey(r.prefix, q, s);
