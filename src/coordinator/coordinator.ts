@@ -1,14 +1,15 @@
-// The coordinator process: the task router, the intake worker, and the queues
-// operators watch. Several may run; each routes on its own snapshot.
+// The coordinator process: the task router, the intake worker, the balancer
+// (while it holds the lease), and the queues operators watch. Several may run;
+// each routes on its own snapshot, one leads.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ensureConnected } from '../../queues/connection.ts';
 import { INTAKE_QUEUE } from '../../queues/keys.ts';
+import { Balancer } from '../balancer/balancer.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import { Balancer } from '../balancer/balancer.ts';
 import { groupOfNode } from '../routing/hierarchy.ts';
 import { HostControl } from './hostControl.ts';
 import { Lease } from './lease.ts';

@@ -1,5 +1,6 @@
 // The submit path shared by the HTTP API, the TypeScript client and the intake
 // queue: validate, route on a local snapshot (no extra round trip), enqueue.
+import { randomInt } from 'node:crypto';
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { z } from 'zod';
@@ -8,13 +9,12 @@ import { scripts } from '../../queues/scripts.ts';
 import { builtinPayloadSchemas, isBuiltinType } from '../../processors/builtins.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
-import { randomInt } from 'node:crypto';
-import { RoutingTable } from './routingTable.ts';
 import type { NodeView } from '../routing/snapshot.ts';
 import { cancelledRecordSchema } from '../swarm/records.ts';
 import { newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
 import { issuesOf, taskInputSchema, type TaskEnvelope, type TaskInput, type TaskView } from '../tasks/schema.ts';
 import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
+import { RoutingTable } from './routingTable.ts';
 import { SnapshotReader } from './snapshotReader.ts';
 
 export interface Submitted {
