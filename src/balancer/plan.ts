@@ -63,9 +63,10 @@ function shares(nodes: readonly BalanceNode[]): { shares: Share[]; mean: number 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * Work stealing: a node with live slots and nothing waiting takes work from a
- * node whose waiting per slot is at least `stealRatio` × the mean, siblings
- * first, up to the thief's fair share (and never below the source's).
+ * Work stealing: a node with live slots and fewer tasks queued than slots (about
+ * to idle) takes work from a node whose waiting per slot is at least
+ * `stealRatio` × the mean, siblings first, up to the thief's fair share (and
+ * never below the source's).
  */
 export function planSteals(nodes: readonly BalanceNode[], o: PlanOptions): Move[] {
   const moves: Move[] = [];
@@ -75,9 +76,12 @@ export function planSteals(nodes: readonly BalanceNode[], o: PlanOptions): Move[
     const sources = all
       .filter((s) => s.node.capacity > 0 ? s.node.waiting / s.node.capacity >= o.stealRatio * mean : s.node.waiting > 0)
       .sort((a, b) => b.excess - a.excess || cmp(a.node.id, b.node.id));
-    const thieves = all.filter((s) => s.node.capacity > 0 && s.node.waiting === 0).sort((a, b) => cmp(a.node.id, b.node.id));
+    // A node steals before it runs dry: with fewer queued than its slots, it idles within one task.
+    const thieves = all
+      .filter((s) => s.node.capacity > 0 && s.node.waiting < s.node.capacity && s.node.waiting < s.fair)
+      .sort((a, b) => a.node.waiting - b.node.waiting || cmp(a.node.id, b.node.id));
     for (const thief of thieves) {
-      const want = Math.max(1, Math.floor(thief.fair));
+      const want = Math.max(1, Math.floor(thief.fair - thief.node.waiting));
       // Siblings first, then the most overloaded anywhere.
       const ordered = [...sources.filter((s) => s.node.group === thief.node.group), ...sources.filter((s) => s.node.group !== thief.node.group)];
       let got = 0;

@@ -34,7 +34,7 @@ function checkCommon(ns: readonly BalanceNode[], moves: readonly Move[]): void {
 }
 
 describe('planSteals', () => {
-  it('moves only to idle live nodes, from nodes at ≥ stealRatio × the mean, never below the source’s fair share', () => {
+  it('moves only to live nodes about to idle, from nodes at ≥ stealRatio × the mean, never below the source’s fair share', () => {
     fc.assert(
       fc.property(nodes, opts, (ns, o) => {
         const moves = planSteals(ns, o);
@@ -42,7 +42,8 @@ describe('planSteals', () => {
         const byId = new Map(ns.map((n) => [n.id, n]));
         for (const m of moves) {
           expect(m.reason).toBe('steal');
-          expect(byId.get(m.to)!.waiting).toBe(0);
+          const to = byId.get(m.to)!;
+          expect(to.waiting).toBeLessThan(to.capacity); // fewer queued than slots
           const same = ns.filter((n) => n.profile === byId.get(m.from)!.profile && !(n.capacity <= 0 && n.waiting === 0));
           const mean = same.reduce((s, n) => s + n.waiting, 0) / same.reduce((s, n) => s + n.capacity, 0);
           const src = byId.get(m.from)!;
