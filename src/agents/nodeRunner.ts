@@ -81,8 +81,7 @@ export class NodeRunner {
   /** Jobs this runner has running, with their token and abort controller, for drain. */
   private readonly running = new Map<string, Running>();
   /** Jobs whose processor has returned or thrown, with their agent, until BullMQ records the outcome. */
-  private readonly finishing = new Map<string, string>();
-  private readonly outcomes = new Map<string, 'completed' | 'failed'>();
+  private readonly finishing = new Map<string, { agent: string; outcome: 'completed' | 'failed' }>();
   /** When the last job here finished (or the runner started); null while any runs. */
   private idleFrom: number | null = Date.now();
 
@@ -105,13 +104,12 @@ export class NodeRunner {
     this.recordAgentWithOutcome(worker);
     const forget = (id: string | undefined) => {
       if (id === undefined) return;
-      this.outcomes.delete(id);
       this.finishing.delete(id);
     };
     worker.on('error', (err) => {
       const m = LOST_LOCK.exec(err.message);
       if (m) {
-        o.onLostLock(m[1]!, this.outcomes.get(m[1]!) ?? 'unknown');
+        o.onLostLock(m[1]!, this.finishing.get(m[1]!)?.outcome ?? 'unknown');
         forget(m[1]);
       } else o.onError(err);
     });
@@ -130,7 +128,7 @@ export class NodeRunner {
   private recordAgentWithOutcome(worker: Worker): void {
     const backend = worker.backend;
     if (!(backend instanceof RedisQueueBackend)) throw new Error("swarmq agents need BullMQ's Redis backend");
-    const agentOf = (job: { id?: string | undefined }) => (job.id === undefined ? undefined : this.finishing.get(job.id));
+    const agentOf = (job: { id?: string | undefined }) => (job.id === undefined ? undefined : this.finishing.get(job.id)?.agent);
     const completedArgs = backend.moveToCompletedArgs.bind(backend);
     // Protected in BullMQ's typings only: the one call that takes fields to update on completion.
     const finishArgs = (backend as unknown as { moveToFinishedArgs: MoveToFinishedArgs }).moveToFinishedArgs.bind(backend);
@@ -287,15 +285,13 @@ export class NodeRunner {
           ])
         : await work;
       if (entry.returned) throw new WaitingError();
-      this.finishing.set(id, agent.id);
+      this.finishing.set(id, { agent: agent.id, outcome: 'completed' });
       agent.completed++;
-      this.outcomes.set(id, 'completed');
       return result;
     } catch (err) {
       if (entry.returned) throw new WaitingError();
-      this.finishing.set(id, agent.id);
+      this.finishing.set(id, { agent: agent.id, outcome: 'failed' });
       agent.failed++;
-      this.outcomes.set(id, 'failed');
       throw err;
     } finally {
       clearTimeout(timer);
