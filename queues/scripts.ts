@@ -8,7 +8,7 @@ type RedisArg = string | number | Buffer;
 
 export interface LuaCommand {
   name: string;
-  numberOfKeys: number | 'variadic';
+  numberOfKeys: number;
   /** Run it now. */
   run(redis: Redis, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown>;
   /** Queue it on a pipeline or MULTI (the script must already be loaded: call `load` once). */
@@ -16,13 +16,11 @@ export interface LuaCommand {
   load(redis: Redis): Promise<void>;
 }
 
-/** `numberOfKeys` 'variadic': the file has no key count in its name and takes any number. */
-function command(name: string, numberOfKeys: number | 'variadic'): LuaCommand {
-  const file = numberOfKeys === 'variadic' ? `${name}.lua` : `${name}-${numberOfKeys}.lua`;
-  const lua = readFileSync(new URL(`./commands/${file}`, import.meta.url), 'utf8');
+function command(name: string, numberOfKeys: number): LuaCommand {
+  const lua = readFileSync(new URL(`./commands/${name}-${numberOfKeys}.lua`, import.meta.url), 'utf8');
   const sha = createHash('sha1').update(lua).digest('hex');
   const check = (keys: readonly string[]) => {
-    if (numberOfKeys !== 'variadic' && keys.length !== numberOfKeys) throw new Error(`${name} takes ${numberOfKeys} keys, got ${keys.length}`);
+    if (keys.length !== numberOfKeys) throw new Error(`${name} takes ${numberOfKeys} keys, got ${keys.length}`);
   };
   return {
     name,
