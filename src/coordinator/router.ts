@@ -85,10 +85,6 @@ export class TaskRouter {
     this.opts.onRedisError?.(err);
   }
 
-  snapshot(): readonly NodeView[] {
-    return this.nodes;
-  }
-
   queueFor(nodeId: string): Queue {
     let q = this.queues.get(nodeId);
     if (!q) {
