@@ -125,6 +125,16 @@ async function settledRss(): Promise<{ rss: number; heap: number }> {
   return { rss: m.rss, heap: m.heapUsed };
 }
 
+/** RSS and heap per agent, and RSS before and after, from two settled readings. */
+function memoryFigures(base: { rss: number; heap: number }, after: { rss: number; heap: number }, agents: number) {
+  return {
+    rssMbPerAgent: (after.rss - base.rss) / MB / agents,
+    rssBeforeMb: base.rss / MB,
+    rssAfterMb: after.rss / MB,
+    heapMbPerAgent: (after.heap - base.heap) / MB / agents,
+  };
+}
+
 async function clientCount(observer: Redis): Promise<number> {
   const list = (await observer.client('LIST')) as string;
   return list.split('\n').filter((l) => l.trim().length > 0).length;
@@ -216,12 +226,9 @@ async function runRaw(spec: ChildSpec, observer: Redis): Promise<SpawnResult> {
     kind: 'spawn',
     contender: 'raw',
     readyMs,
-    rssMbPerAgent: (after.rss - base.rss) / MB / spec.agents,
+    ...memoryFigures(base, after, spec.agents),
     connections: conns1 - conns0,
     agents: spec.agents,
-    rssBeforeMb: base.rss / MB,
-    rssAfterMb: after.rss / MB,
-    heapMbPerAgent: (after.heap - base.heap) / MB / spec.agents,
     nodes: spec.queues,
     running,
     liveness,
@@ -258,12 +265,9 @@ async function runSpawn(spec: ChildSpec, observer: Redis, mode: 'batch' | 'waves
     kind: 'spawn',
     contender: mode,
     readyMs,
-    rssMbPerAgent: (after.rss - base.rss) / MB / spec.agents,
+    ...memoryFigures(base, after, spec.agents),
     connections: conns1 - conns0,
     agents: agents.length,
-    rssBeforeMb: base.rss / MB,
-    rssAfterMb: after.rss / MB,
-    heapMbPerAgent: (after.heap - base.heap) / MB / spec.agents,
     nodes,
     hostConnectionCount,
     emptyHostConnections: connsEmpty - conns0,

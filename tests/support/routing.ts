@@ -1,4 +1,5 @@
 // Small builders and checks shared by the routing tests.
+import fc from 'fast-check';
 import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/snapshot.ts';
 
 export const agent = (over: Partial<AgentView> = {}): AgentView => ({
@@ -21,4 +22,21 @@ export function chosen(nodes: readonly NodeView[], d: RouteDecision): NodeView {
   const n = nodes.find((x) => x.id === d.node);
   if (!n) throw new Error(`routed to ${d.node}, which is not in the snapshot`);
   return n;
+}
+
+/** Random tasks over these names, including a type no agent knows and affinities that may exclude everyone. */
+export function taskArb(taskTypes: readonly string[], agentTypes: readonly string[], capabilities: readonly string[]): fc.Arbitrary<TaskRequirement> {
+  return fc.record({
+    type: fc.constantFrom(...taskTypes, 'unheard-of'),
+    affinity: fc.option(
+      fc.record(
+        {
+          agentType: fc.option(fc.constantFrom(...agentTypes), { nil: undefined }),
+          capabilities: fc.option(fc.subarray([...capabilities], { maxLength: 2 }), { nil: undefined }),
+        },
+        { requiredKeys: [] },
+      ),
+      { nil: undefined },
+    ),
+  });
 }

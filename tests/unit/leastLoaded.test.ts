@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { routeLeastLoaded } from '../../src/routing/leastLoaded.ts';
 import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/snapshot.ts';
-import { agent, chosen, capable, liveCapable } from '../support/routing.ts';
+import { agent, chosen, capable, liveCapable , taskArb as taskArb_ } from '../support/routing.ts';
 
 const NUM_RUNS = 300;
 
@@ -32,19 +32,7 @@ const nodeArb: fc.Arbitrary<NodeView> = fc.record({
 
 const nodesArb: fc.Arbitrary<NodeView[]> = fc.uniqueArray(nodeArb, { selector: (n) => n.id, maxLength: 8 });
 
-const taskArb: fc.Arbitrary<TaskRequirement> = fc.record({
-  type: fc.constantFrom(...TASK_TYPES, 'unheard-of'),
-  affinity: fc.option(
-    fc.record(
-      {
-        agentType: fc.option(fc.constantFrom(...AGENT_TYPES), { nil: undefined }),
-        capabilities: fc.option(fc.subarray([...CAPABILITIES], { maxLength: 2 }), { nil: undefined }),
-      },
-      { requiredKeys: [] },
-    ),
-    { nil: undefined },
-  ),
-});
+const taskArb = taskArb_(TASK_TYPES, AGENT_TYPES, CAPABILITIES);
 
 /** Snapshot plus a permutation of it, to check order independence. */
 const nodesAndShuffleArb = nodesArb.chain((nodes) =>

@@ -11,7 +11,7 @@ import { initialRoundRobinState, ROUND_ROBIN_MAX_CLASSES, routeRoundRobin, taskC
 import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/snapshot.ts';
 import { initialRouterState, isStrategyName, route, STRATEGY_NAMES, type RouterState, type StrategyName } from '../../src/routing/strategy.ts';
 import { DEFAULT_WEIGHTS, resolveWeights, routeWeighted, scoreCandidates } from '../../src/routing/weighted.ts';
-import { agent, chosen, capable, liveCapable, liveCap } from '../support/routing.ts';
+import { agent, chosen, capable, liveCapable, liveCap , taskArb as taskArb_ } from '../support/routing.ts';
 
 const NUM_RUNS = 150;
 
@@ -44,19 +44,7 @@ const nodesArb: fc.Arbitrary<NodeView[]> = fc
     rs.map(({ seq, latencyMs, ...rest }): NodeView => (latencyMs === undefined ? { id: `n${seq}`, ...rest } : { id: `n${seq}`, ...rest, latencyMs })),
   );
 
-const taskArb: fc.Arbitrary<TaskRequirement> = fc.record({
-  type: fc.constantFrom(...TASK_TYPES, 'unheard-of'),
-  affinity: fc.option(
-    fc.record(
-      {
-        agentType: fc.option(fc.constantFrom(...AGENT_TYPES), { nil: undefined }),
-        capabilities: fc.option(fc.subarray([...CAPABILITIES], { maxLength: 2 }), { nil: undefined }),
-      },
-      { requiredKeys: [] },
-    ),
-    { nil: undefined },
-  ),
-});
+const taskArb = taskArb_(TASK_TYPES, AGENT_TYPES, CAPABILITIES);
 
 const optsArb = fc.record({ fanout: fc.integer({ min: 1, max: 4 }), depth: fc.integer({ min: 2, max: 4 }) });
 const backlogArb = fc.constantFrom(Infinity, Infinity, 0, 0.5, 1, 2, 4);
