@@ -37,8 +37,7 @@ export interface HostStatus {
 export async function swarmView(c: Coordinator): Promise<{ agents: AgentStatus[]; nodes: NodeStatus[]; hosts: HostStatus[] }> {
   const reader = new SnapshotReader(c.commands, c.router.prefix, Number.POSITIVE_INFINITY);
   const now = Date.now();
-  const { roster, hostBeats } = await reader.readRoster(true);
-  const { nodes } = await reader.read(now, true);
+  const { nodes, roster, hostBeats } = await reader.read(now, true);
   const failedAfter = c.router.failedAfterMs;
   const agents = [...roster.agents.values()].map((a) => {
     const beat = hostBeats.get(a.hostId) ?? null;

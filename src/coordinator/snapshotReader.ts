@@ -46,7 +46,7 @@ export class SnapshotReader {
     return { roster: this.roster, hostBeats };
   }
 
-  async read(now: number, force = false): Promise<{ nodes: NodeView[]; roster: Roster }> {
+  async read(now: number, force = false): Promise<{ nodes: NodeView[]; roster: Roster; hostBeats: Map<string, number> }> {
     const { roster, hostBeats } = await this.readRoster(force);
     const nodeIds = [...roster.nodes.keys()];
     const p = this.redis.pipeline();
@@ -70,6 +70,6 @@ export class SnapshotReader {
       const n = (k: number) => Number(counts[i * 3 + k]?.[1] ?? 0);
       return { id, agents: byNode.get(id) ?? [], waiting: n(0) + n(1), active: n(2) };
     });
-    return { nodes, roster };
+    return { nodes, roster, hostBeats };
   }
 }
