@@ -13,12 +13,15 @@ let redis: TestRedis;
 let conn: Redis;
 let host: AgentHost;
 let client: SwarmClient;
+// Listened for from before start: the first node may hibernate before the test body runs.
+const hibernated: string[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
   conn = new Redis(redis.url);
-  const config = testConfig(redis, { agents: { hibernateAfterMs: 300 } });
+  const config = testConfig(redis, { agents: { hibernateAfterMs: 800 } });
   host = new AgentHost({ config, hostId: 'sleepy', agents: [{ type: 'w', count: 25 }], processors: builtinProcessors, logger: silentLogger });
+  host.on('hibernated', (n: string) => hibernated.push(n));
   await host.start();
   client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
 });
@@ -41,9 +44,10 @@ async function nodeWorkerConnections(): Promise<number> {
 
 describe('hibernation', () => {
   it('idle nodes close their Workers, and a task wakes its node and runs', async () => {
-    expect(await nodeWorkerConnections()).toBe(3);
-    const hibernated: string[] = [];
-    host.on('hibernated', (n) => hibernated.push(n));
+    // One Worker connection per node (a node may already be closing its own).
+    const open = await nodeWorkerConnections();
+    expect(open).toBeLessThanOrEqual(3);
+    expect(open).toBeGreaterThanOrEqual(3 - hibernated.length);
     await until(async () => host.hibernatingNodes().length === 3, 10_000, 'all three nodes to hibernate');
     expect(hibernated.sort()).toEqual(['n1', 'n2', 'n3']);
     await until(async () => (await nodeWorkerConnections()) === 0, 5000, 'the node Worker connections to close');
