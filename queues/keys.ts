@@ -1,13 +1,31 @@
-// Queue and key naming. BullMQ keys are `<prefix>:<queue>:<suffix>`; swarm state
-// lives beside them under `<prefix>:swarm:*`, a name no node queue can take.
+// Queue and key naming. BullMQ keys are `<prefix>:<queue>:<suffix>`. The prefix
+// stays plain (producers keep `prefix: 'swarmq'`); Redis Cluster hash tags sit
+// inside the names instead, so every script's keys share one slot:
+// - node queues `node-{g<k>}-n<seq>`: the nodes of one slot group (ten by seq,
+//   a fixed fan-out, so a config change never renames a queue) share a slot,
+//   and jobs only ever move between nodes of one group;
+// - swarm-wide state `<prefix>:{swarm}:*`, a name no queue takes (queue names
+//   here start with `node-`, `control-` or are `intake`);
+// - per-group state (moved tasks, tombstones, the fence) `<prefix>:{g<k>}:*`.
 
 export const INTAKE_QUEUE = 'intake';
 
-/** Where a task asked to wait for a capable agent sits until one joins (queue `node-parked`, no workers). */
+/** Where a task asked to wait for a capable agent sits until one joins (a queue with no workers, its own slot group). */
 export const PARKED_NODE = 'parked';
 
+/** Nodes per slot group. Fixed: changing it would rename queues that hold work. */
+export const SLOT_GROUP_SIZE = 10;
+
+const NODE_ID = /^n([1-9][0-9]*)$/;
+
+/** The slot group of a node: `g<⌊(seq−1)/10⌋+1>` for `n<seq>`, the id itself for any other (the parked node). */
+export function slotGroupOf(nodeId: string): string {
+  const m = NODE_ID.exec(nodeId);
+  return m ? `g${Math.floor((Number(m[1]) - 1) / SLOT_GROUP_SIZE) + 1}` : nodeId;
+}
+
 export function nodeQueueName(nodeId: string): string {
-  return `node-${nodeId}`;
+  return `node-{${slotGroupOf(nodeId)}}-${nodeId}`;
 }
 
 export function bullKey(prefix: string, queue: string, suffix: string): string {
@@ -15,7 +33,7 @@ export function bullKey(prefix: string, queue: string, suffix: string): string {
 }
 
 export function swarmKeys(prefix: string) {
-  const base = `${prefix}:swarm`;
+  const base = `${prefix}:{swarm}`;
   return {
     /** hash agentId → AgentRecord JSON */
     agents: `${base}:agents`,
@@ -26,11 +44,7 @@ export function swarmKeys(prefix: string) {
     rosterVersion: `${base}:roster-version`,
     /** zset hostId → last heartbeat (ms) */
     hosts: `${base}:hosts`,
-    /** hash taskId → nodeId, for tasks that left the node their id names */
-    moved: `${base}:moved`,
-    /** hash taskId → CancelledRecord JSON */
-    cancelled: `${base}:cancelled`,
-    /** the leader's fencing token (expiring), its owner, and the token counter */
+    /** the leader's token (expiring), its owner, and the token counter */
     lease: `${base}:lease`,
     leaseOwner: `${base}:lease-owner`,
     leaseCounter: `${base}:lease-counter`,
@@ -44,6 +58,21 @@ export function swarmKeys(prefix: string) {
 }
 
 export type SwarmKeys = ReturnType<typeof swarmKeys>;
+
+/** State kept beside the queues of one slot group, so scripts on those queues can touch it. */
+export function groupKeys(prefix: string, nodeId: string) {
+  const base = `${prefix}:{${slotGroupOf(nodeId)}}`;
+  return {
+    /** hash taskId → nodeId, for tasks that left the node their id names */
+    moved: `${base}:moved`,
+    /** hash taskId → CancelledRecord JSON */
+    cancelled: `${base}:cancelled`,
+    /** the highest leader token a move in this group has carried: older ones are refused */
+    fence: `${base}:fence`,
+    /** parked tasks claimed for a node but not yet in its queue (parked group only) */
+    unparking: `${base}:unparking`,
+  };
+}
 
 /** Each agent host listens on its own control queue for spawn and retire requests. */
 export function controlQueueName(hostId: string): string {

@@ -11,6 +11,8 @@ export interface RedisServerOptions {
   appendonly: boolean;
   appendfsync?: 'always' | 'everysec' | 'no';
   readyTimeoutMs?: number;
+  /** More `--name value` arguments (tests start Cluster nodes with `--cluster-enabled yes`). */
+  extraArgs?: readonly string[];
 }
 
 export interface RedisServer {
@@ -77,6 +79,7 @@ export async function launchRedisServer(o: RedisServerOptions): Promise<RedisSer
         [
           '--port', String(port), '--bind', '127.0.0.1', '--dir', o.dir, '--save', '', '--daemonize', 'no', '--logfile', log,
           '--appendonly', o.appendonly ? 'yes' : 'no', ...(o.appendonly ? ['--appendfsync', o.appendfsync ?? 'everysec'] : []),
+          ...(o.extraArgs ?? []),
         ],
         { stdio: 'ignore' },
       );

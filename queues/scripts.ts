@@ -2,7 +2,7 @@
 // EVALSHA and loaded on NOSCRIPT, so a Redis restart or failover costs one retry.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis, ChainableCommander } from 'ioredis';
+import type { Cluster, Redis, ChainableCommander } from 'ioredis';
 
 type RedisArg = string | number | Buffer;
 
@@ -10,10 +10,10 @@ export interface LuaCommand {
   name: string;
   numberOfKeys: number;
   /** Run it now. */
-  run(redis: Redis, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown>;
+  run(redis: Redis | Cluster, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown>;
   /** Queue it on a pipeline or MULTI (the script must already be loaded: call `load` once). */
   queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly RedisArg[]): void;
-  load(redis: Redis): Promise<void>;
+  load(redis: Redis | Cluster): Promise<void>;
 }
 
 function command(name: string, numberOfKeys: number): LuaCommand {
@@ -51,4 +51,6 @@ export const scripts = {
   cancelTask: command('cancelTask', 9),
   moveJobs: command('moveJobs', 12),
   acquireLease: command('acquireLease', 3),
+  raiseFence: command('raiseFence', 1),
+  claimParked: command('claimParked', 6),
 };

@@ -4,7 +4,12 @@
   the target queue, plain jobs keep their order at the target's newest end,
   prioritized jobs keep their priority (with a fresh counter of the target), the
   target's marker wakes its idle workers, each queue's event stream says what
-  happened, and the task's node is recorded in the swarm's `moved` hash.
+  happened, and the task's node is recorded in the group's `moved` hash.
+  Both queues are of one slot group (hash tag), so this runs on Redis Cluster.
+
+  Fencing: the group keeps the highest leader token any move has carried and
+  refuses a lower one, so a coordinator that lost its lease to a newer one
+  moves nothing here (a new leader stamps every group when it takes over).
 
   Only waiting jobs move: active, delayed, completed, failed, flow and scheduler
   jobs stay where they are. Plain waiting jobs go first (the newest, which would
@@ -13,7 +18,7 @@
   KEYS[1]  source wait            KEYS[2]  source prioritized     KEYS[3] source events
   KEYS[4]  target wait            KEYS[5]  target prioritized     KEYS[6] target priority counter
   KEYS[7]  target marker          KEYS[8]  target meta            KEYS[9] target active
-  KEYS[10] target events          KEYS[11] swarm moved hash       KEYS[12] fencing token
+  KEYS[10] target events          KEYS[11] group moved hash       KEYS[12] group fence
   ARGV[1] source job key prefix (`<prefix>:<queue>:`)   ARGV[2] target job key prefix
   ARGV[3] most jobs to move       ARGV[4] target node id
   ARGV[5] fencing token, or '' when the caller holds none (a host rescuing its own node)
@@ -22,7 +27,11 @@
   Returns the number of jobs moved, or -1 when the fencing token is stale.
 ]]
 local rcall = redis.call
-if ARGV[5] ~= '' and rcall('GET', KEYS[12]) ~= ARGV[5] then return -1 end
+if ARGV[5] ~= '' then
+  local token, seen = tonumber(ARGV[5]), tonumber(rcall('GET', KEYS[12]) or '0')
+  if token < seen then return -1 end
+  if token > seen then rcall('SET', KEYS[12], ARGV[5]) end
+end
 local srcPrefix, dstPrefix = ARGV[1], ARGV[2]
 local max = tonumber(ARGV[3])
 if max <= 0 then return 0 end

@@ -14,6 +14,8 @@
   ARGV[1] max agents per node
   ARGV[2] now (ms)
   ARGV[3] JSON array of { id, type, capabilities, capacity, taskTypes, hostId, profile }
+  ARGV[4] nodes per slot group (the queue of node n<seq> is `node-{g<k>}-n<seq>`,
+          k = floor((seq - 1) / ARGV[4]) + 1, as nodeQueueName in keys.ts)
 
   Returns a JSON object agentId -> nodeId.
 ]]
@@ -21,6 +23,7 @@ local rcall = redis.call
 local maxPerNode = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local agents = cjson.decode(ARGV[3])
+local slotGroupSize = tonumber(ARGV[4])
 
 -- Load nodes once: O(nodes + agents) for the whole batch.
 local nodes = {}
@@ -60,7 +63,7 @@ for _, a in ipairs(agents) do
     if not nodeId then
       local seq = rcall('INCR', KEYS[3])
       nodeId = 'n' .. seq
-      local rec = { id = nodeId, seq = seq, queue = 'node-' .. nodeId, profile = a.profile, members = 0, createdAt = now }
+      local rec = { id = nodeId, seq = seq, queue = 'node-{g' .. (math.floor((seq - 1) / slotGroupSize) + 1) .. '}-' .. nodeId, profile = a.profile, members = 0, createdAt = now }
       nodes[nodeId] = rec
       order[#order + 1] = rec
     end

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
+import { nodeQueueName, SLOT_GROUP_SIZE, swarmKeys } from '../../queues/keys.ts';
 import { scripts } from '../../queues/scripts.ts';
 import type { ProcessorMap } from '../../processors/types.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -307,7 +307,7 @@ export class AgentHost extends EventEmitter {
       (await scripts.registerAgents.run(
         this.redis,
         [this.keys.agents, this.keys.nodes, this.keys.nodeSeq, this.keys.rosterVersion],
-        [this.o.config.coordinator.maxAgentsPerNode, Date.now(), JSON.stringify(records)],
+        [this.o.config.coordinator.maxAgentsPerNode, Date.now(), JSON.stringify(records), SLOT_GROUP_SIZE],
       )) as string,
     ) as Record<string, string>;
   }

@@ -1,7 +1,9 @@
 // Work left in a node that no agent serves any more (its last agents retired or
 // their host shut down) moves to live nodes of the same kind, so nothing waits
-// for agents that are not coming back.
+// for agents that are not coming back. Only within the node's slot group, whose
+// queues share a Redis Cluster slot.
 import type { Redis } from 'ioredis';
+import { slotGroupOf } from '../../queues/keys.ts';
 import { moveWaitingJobs } from '../../queues/moveJobs.ts';
 import { SnapshotReader } from '../coordinator/snapshotReader.ts';
 import type { Logger } from '../log.ts';
@@ -24,9 +26,9 @@ export async function rehomeOrphans(
     const node = roster.nodes.get(id);
     if (!node || node.members > 0) continue;
     orphans++;
-    const targets = nodes.filter((n) => n.id !== id && roster.nodes.get(n.id)?.profile === node.profile && n.agents.some((a) => a.live));
+    const targets = nodes.filter((n) => n.id !== id && slotGroupOf(n.id) === slotGroupOf(id) && roster.nodes.get(n.id)?.profile === node.profile && n.agents.some((a) => a.live));
     if (!targets.length) {
-      logger.warn({ node: id }, 'node left without agents and none of its kind runs elsewhere: its tasks wait there until one joins');
+      logger.warn({ node: id }, 'node left without agents and none of its kind runs in its slot group: its tasks wait there until one joins');
       continue;
     }
     // Spread over the least-loaded targets, a chunk at a time.

@@ -2,9 +2,10 @@
 // plan steals (often) and rebalancing (every rebalanceInterval), and carry out
 // each move atomically with the lease's fencing token.
 import { EventEmitter } from 'node:events';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { swarmKeys } from '../../queues/keys.ts';
-import { moveWaitingJobs } from '../../queues/moveJobs.ts';
+import { PARKED_NODE, slotGroupOf, swarmKeys } from '../../queues/keys.ts';
+import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SnapshotReader } from '../coordinator/snapshotReader.ts';
 import type { Lease } from '../coordinator/lease.ts';
@@ -27,9 +28,11 @@ export class Balancer extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private lastRebalance = 0;
   private running: Promise<unknown> | undefined;
+  /** Slot groups whose fence already carries our token. */
+  private fenced = { token: 0, groups: new Set<string>() };
 
   constructor(
-    private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; logger: Logger; groupOf: (seq: number) => string },
+    private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; logger: Logger; groupOf: (seq: number) => string; queueFor: (nodeId: string) => Queue },
   ) {
     super();
     this.reader = new SnapshotReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
@@ -57,13 +60,14 @@ export class Balancer extends EventEmitter {
     const fence = this.o.lease.fence();
     if (!token || !fence) return [];
     const { nodes, roster } = await this.reader.read(now, true);
-    const unparked = await unparkTasks(this.o.redis, this.o.config.prefix, nodes, fence);
+    await this.stampFences(token, [PARKED_NODE, ...nodes.map((n) => n.id)]);
+    const unparked = await unparkTasks({ redis: this.o.redis, prefix: this.o.config.prefix, token, queueFor: this.o.queueFor }, nodes);
     if (unparked.length) this.o.logger.info({ tasks: unparked.length }, 'routed parked tasks to agents that can run them');
     const balanceNodes: BalanceNode[] = nodes.flatMap((n) => {
       const rec = roster.nodes.get(n.id);
       if (!rec) return [];
       const capacity = n.agents.reduce((s, a) => s + (a.live ? a.capacity : 0), 0);
-      return [{ id: n.id, group: this.o.groupOf(rec.seq), profile: rec.profile, capacity, waiting: n.waiting, active: n.active }];
+      return [{ id: n.id, slot: slotGroupOf(n.id), group: this.o.groupOf(rec.seq), profile: rec.profile, capacity, waiting: n.waiting, active: n.active }];
     });
     const { coordinator } = this.o.config;
     const opts = { stealRatio: coordinator.workStealing.thresholdRatio, tolerance: coordinator.loadBalancing.rebalanceTolerance };
@@ -84,5 +88,21 @@ export class Balancer extends EventEmitter {
       this.o.logger.info({ moves: done }, 'load:rebalanced');
     }
     return done;
+  }
+
+  /**
+   * A new leader raises every slot group's fence to its token before it moves
+   * anything, so a leader it replaced (paused, partitioned) is refused in each
+   * group, not only in those the new one happens to move work in.
+   */
+  private async stampFences(token: number, nodeIds: readonly string[]): Promise<void> {
+    if (this.fenced.token !== token) this.fenced = { token, groups: new Set() };
+    for (const id of nodeIds) {
+      const group = slotGroupOf(id);
+      if (this.fenced.groups.has(group)) continue;
+      const now = await raiseFence(this.o.redis, this.o.config.prefix, id, token);
+      if (now !== token) throw new Error(`slot group ${group} is fenced by a newer leader (token ${now} > ${token})`);
+      this.fenced.groups.add(group);
+    }
   }
 }

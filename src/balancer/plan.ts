@@ -1,9 +1,13 @@
 // The balance planner: a pure function from node loads to moves of waiting jobs.
 // Only nodes of one profile exchange work (any of their agents can run any of
-// their tasks); only waiting jobs move, so load here is waiting per live slot.
+// their tasks), and only within one slot group (their queues share a Redis
+// Cluster slot, which an atomic move needs); only waiting jobs move, so load
+// here is waiting per live slot.
 
 export interface BalanceNode {
   id: string;
+  /** Slot group: work moves only between nodes of the same one. */
+  slot: string;
   /** Lowest-level group in the hierarchy: stealing prefers siblings. */
   group: string;
   /** Agents of the same profile can run each other's tasks. */
@@ -36,13 +40,14 @@ interface Share {
   excess: number;
 }
 
-function byProfile(nodes: readonly BalanceNode[]): Map<string, BalanceNode[]> {
+function byExchange(nodes: readonly BalanceNode[]): Map<string, BalanceNode[]> {
   const out = new Map<string, BalanceNode[]>();
   for (const n of nodes) {
     if (n.capacity <= 0 && n.waiting === 0) continue;
-    const list = out.get(n.profile) ?? [];
+    const key = `${n.slot}\u0000${n.profile}`;
+    const list = out.get(key) ?? [];
     list.push(n);
-    out.set(n.profile, list);
+    out.set(key, list);
   }
   return out;
 }
@@ -70,7 +75,7 @@ const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  */
 export function planSteals(nodes: readonly BalanceNode[], o: PlanOptions): Move[] {
   const moves: Move[] = [];
-  for (const group of byProfile(nodes).values()) {
+  for (const group of byExchange(nodes).values()) {
     const { shares: all, mean } = shares(group);
     if (mean <= 0) continue;
     const sources = all
@@ -105,7 +110,7 @@ export function planSteals(nodes: readonly BalanceNode[], o: PlanOptions): Move[
  */
 export function planRebalance(nodes: readonly BalanceNode[], o: PlanOptions): Move[] {
   const moves: Move[] = [];
-  for (const group of byProfile(nodes).values()) {
+  for (const group of byExchange(nodes).values()) {
     const { shares: all } = shares(group);
     const over = all.filter((s) => s.node.waiting > s.fair * (1 + o.tolerance) && s.excess >= 1).sort((a, b) => b.excess - a.excess || cmp(a.node.id, b.node.id));
     const under = all

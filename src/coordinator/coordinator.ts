@@ -67,6 +67,7 @@ export class Coordinator {
       lease: this.lease,
       logger: o.logger,
       groupOf: (seq) => groupOfNode(seq, fanout),
+      queueFor: (nodeId) => this.router.queueFor(nodeId),
     });
     this.intakeQueue.on('error', (err) => o.logger.debug({ err: err.message }, 'intake queue connection error'));
   }

@@ -1,7 +1,8 @@
 // Which coordinator leads: a lease in Redis with a fencing token. Only the
 // leader balances, and every move it makes carries its token, so a leader that
-// lost its lease (paused, partitioned) moves nothing.
-import type { Redis } from 'ioredis';
+// lost its lease to a newer one (paused, partitioned) moves nothing: each slot
+// group keeps the highest token it has seen and refuses older ones.
+import type { Cluster, Redis } from 'ioredis';
 import { swarmKeys } from '../../queues/keys.ts';
 import { scripts } from '../../queues/scripts.ts';
 
@@ -10,7 +11,7 @@ export class Lease {
   private readonly keys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     prefix: string,
     readonly id: string,
     private readonly ttlMs: number,
@@ -25,7 +26,7 @@ export class Lease {
   }
 
   /** The fence a move must carry; undefined when not leading. */
-  fence(): { key: string; token: string } | undefined {
-    return this.token ? { key: this.keys.lease, token: String(this.token) } : undefined;
+  fence(): { token: string } | undefined {
+    return this.token ? { token: String(this.token) } : undefined;
   }
 }

@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto';
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { z } from 'zod';
-import { bullKey, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
+import { bullKey, groupKeys, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
 import { scripts } from '../../queues/scripts.ts';
 import { builtinPayloadSchemas, isBuiltinType } from '../../processors/builtins.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -226,22 +226,24 @@ export class TaskRouter {
   async get(id: string): Promise<TaskView | null> {
     const encoded = nodeOfTaskId(id);
     if (!encoded) return null;
+    // One slot group's keys: the node's queue, and where its tasks moved or were cancelled.
+    const group = groupKeys(this.prefix, encoded);
     const [moved, tomb, raw] = (await this.execPipeline((p) => {
-      p.hget(this.keys.moved, id);
-      p.hget(this.keys.cancelled, id);
+      p.hget(group.moved, id);
+      p.hget(group.cancelled, id);
       scripts.getTask.queue(p, this.getTaskKeys(encoded, id), [id]);
     })) as [string | null, string | null, string[] | null];
     if (moved && moved !== encoded) {
+      // Moves stay within a group, except a parked task's, which goes anywhere.
+      const there = groupKeys(this.prefix, moved);
       const again = (await scripts.getTask.run(this.opts.redis, this.getTaskKeys(moved, id), [id])) as string[] | null;
       if (again) return taskViewFromJob(id, moved, again);
-    } else if (raw) {
-      return taskViewFromJob(id, encoded, raw);
+      if (raw) return taskViewFromJob(id, encoded, raw); // claimed from the parked queue, not yet in its node's
+      const tombThere = there.cancelled === group.cancelled ? tomb : await this.opts.redis.hget(there.cancelled, id);
+      return tombThere ? tombstoneView(tombThere) : null;
     }
-    if (tomb) {
-      const t = cancelledRecordSchema.safeParse(JSON.parse(tomb));
-      if (t.success) return taskViewFromTombstone(t.data);
-    }
-    return null;
+    if (raw) return taskViewFromJob(id, encoded, raw);
+    return tomb ? tombstoneView(tomb) : null;
   }
 
   /**
@@ -280,7 +282,7 @@ export class TaskRouter {
     const res = Number(
       await scripts.cancelTask.run(
         this.opts.redis,
-        [k(id), k('wait'), k('paused'), k('prioritized'), k('delayed'), k('events'), this.keys.cancelled, k(`${id}:lock`), k(`${id}:logs`)],
+        [k(id), k('wait'), k('paused'), k('prioritized'), k('delayed'), k('events'), groupKeys(this.prefix, view.node).cancelled, k(`${id}:lock`), k(`${id}:logs`)],
         [id, Date.now(), view.node],
       ),
     );
@@ -307,4 +309,9 @@ export class TaskRouter {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     await this.flows.close();
   }
+}
+
+function tombstoneView(json: string): TaskView | null {
+  const t = cancelledRecordSchema.safeParse(JSON.parse(json));
+  return t.success ? taskViewFromTombstone(t.data) : null;
 }

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
-import { bullKey } from '../../queues/keys.ts';
+import { bullKey, nodeQueueName } from '../../queues/keys.ts';
 import { spawnCli, type CliChild } from '../support/cli.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 import { until } from '../support/swarm.ts';
@@ -61,7 +61,7 @@ describe('two hosts, one stopped mid-run', () => {
     // BullMQ's own event streams: one 'completed' per task, across every node queue.
     const completions = new Map<string, number>();
     for (const node of ['n1', 'n2']) {
-      const events = await conn.xrange(bullKey(prefix, `node-${node}`, 'events'), '-', '+');
+      const events = await conn.xrange(bullKey(prefix, nodeQueueName(node), 'events'), '-', '+');
       for (const [, fields] of events) {
         const f = Object.fromEntries(fields.reduce<[string, string][]>((acc, v, i, all) => (i % 2 ? acc : [...acc, [v, all[i + 1]!]]), []));
         if (f.event === 'completed') completions.set(f.jobId!, (completions.get(f.jobId!) ?? 0) + 1);
@@ -69,7 +69,7 @@ describe('two hosts, one stopped mid-run', () => {
     }
     expect(completions.size).toBe(300);
     expect([...completions.values()].every((n) => n === 1)).toBe(true);
-    expect(await conn.hget(`${prefix}:swarm:stats`, 'duplicateCompletions')).toBeNull();
+    expect(await conn.hget(`${prefix}:{swarm}:stats`, 'duplicateCompletions')).toBeNull();
     b.child.kill('SIGTERM');
     expect((await b.exited).code).toBe(0);
   }, 120_000);

@@ -6,7 +6,7 @@ import { AgentHost, type WaveEvent } from '../../src/agents/host.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
-import { swarmKeys } from '../../queues/keys.ts';
+import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { agentRecordSchema } from '../../src/swarm/records.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
@@ -56,6 +56,10 @@ describe('agent host at scale', () => {
     const nodes = perNode.size;
     expect(await hostConnections('big')).toBeLessThanOrEqual(2 * nodes + 1);
     expect(host.connectionCount()).toBe(nodes + 2); // + the shared connection and the control Worker
+    // Node records name the queue the way keys.ts does: ten nodes per Cluster slot group.
+    const records = Object.values(await conn.hgetall(swarmKeys(config.prefix).nodes)).map((raw) => JSON.parse(raw) as { id: string; queue: string });
+    for (const r of records) expect(r.queue).toBe(nodeQueueName(r.id));
+    expect(new Set(records.map((r) => r.queue.slice(0, r.queue.indexOf('}') + 1))).size).toBe(Math.ceil(nodes / 10));
 
     client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
     for (const type of types) {

@@ -10,7 +10,8 @@ import { Lease } from '../../src/coordinator/lease.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
-import { moveWaitingJobs } from '../../queues/moveJobs.ts';
+import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
+import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { newTaskId } from '../../src/tasks/ids.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
@@ -40,7 +41,7 @@ describe('balancer', () => {
     const client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
     try {
       // Straight into n1's queue, as a router with a stale view (or raw BullMQ) would.
-      const q = new Queue('node-n1', { connection: conn, prefix: config.prefix });
+      const q = new Queue(nodeQueueName('n1'), { connection: conn, prefix: config.prefix });
       const ids = Array.from({ length: 600 }, () => newTaskId('n1'));
       await q.addBulk(ids.map((id, i) => ({ name: 'sleep', data: { payload: { ms: 10 + (i % 4) * 10 } }, opts: { jobId: id } })));
       const done = await Promise.all(ids.map((id) => client.waitFor(id, { timeoutMs: 60_000 })));
@@ -55,7 +56,7 @@ describe('balancer', () => {
       // The first round takes from the overloaded node only, siblings first.
       expect(events[0]!.moves.every((m) => m.from === 'n1'), JSON.stringify(events[0])).toBe(true);
       // The event stream has them too, for dashboards.
-      expect(await conn.xlen(`${config.prefix}:swarm:events`)).toBeGreaterThan(0);
+      expect(await conn.xlen(swarmKeys(config.prefix).events)).toBeGreaterThan(0);
       // A task found wherever it ran: the moved ones name their new node.
       expect(done.some((t) => t.node !== 'n1')).toBe(true);
       await q.close();
@@ -104,9 +105,11 @@ describe('balancer', () => {
     await new Promise((r) => setTimeout(r, 400)); // a pauses past its lease
     const tb = await b.renew();
     expect(tb).toBeGreaterThan(ta);
-    const q = new Queue('node-n1', { connection: conn, prefix });
+    expect(await moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 5, fence: { token: String(ta) } })).toBe(0); // no newer leader seen here yet
+    expect(await raiseFence(conn, prefix, 'n1', tb)).toBe(tb); // what b's balancer does to every group on taking over
+    const q = new Queue(nodeQueueName('n1'), { connection: conn, prefix });
     await q.add('echo', {}, { jobId: 'n1.x' });
-    await expect(moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 5, fence: { key: `${prefix}:swarm:lease`, token: String(ta) } })).rejects.toThrow(/no longer current/);
+    await expect(moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 5, fence: { token: String(ta) } })).rejects.toThrow(/no longer current/);
     expect(await moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 5, fence: b.fence()! })).toBe(1);
     await q.close();
   });

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { commandConnection, dump, testConfig, until } from '../support/swarm.ts';
 import { startStack, type Stack } from '../support/stack.ts';
+import { nodeQueueName } from '../../queues/keys.ts';
 
 let redis: TestRedis;
 let stack: Stack;
@@ -27,7 +28,7 @@ afterAll(async () => {
 /** Swarm state without what changes by itself (heartbeats, BullMQ's stalled-check marker). */
 async function state(): Promise<Record<string, string>> {
   const all = await dump(conn, stack.config.prefix);
-  return Object.fromEntries(Object.entries(all).filter(([k]) => !k.endsWith(':swarm:hosts') && !k.endsWith(':stalled-check')));
+  return Object.fromEntries(Object.entries(all).filter(([k]) => !k.endsWith(':{swarm}:hosts') && !k.endsWith(':stalled-check')));
 }
 
 async function waitDone(id: string) {
@@ -56,9 +57,9 @@ describe('tasks', () => {
     const t = await waitDone(a.body.id);
     expect(t.result).toBe(1);
     const node = a.body.node as string;
-    const completed = await conn.zrange(`${stack.config.prefix}:node-${node}:completed`, '0', '-1');
+    const completed = await conn.zrange(`${stack.config.prefix}:${nodeQueueName(node)}:completed`, '0', '-1');
     expect(completed.filter((id) => id === a.body.id)).toHaveLength(1);
-    const jobs = await conn.keys(`${stack.config.prefix}:node-${node}:${node}.*`);
+    const jobs = await conn.keys(`${stack.config.prefix}:${nodeQueueName(node)}:${node}.*`);
     expect(jobs.filter((k) => !k.includes(':lock') && !k.includes(':logs'))).toHaveLength(completed.length);
   });
 
@@ -196,7 +197,7 @@ describe('swarm and operations', () => {
     const r = await stack.request('GET', '/api/nodes');
     expect(r.status).toBe(200);
     expect(r.body.nodes).toHaveLength(1);
-    expect(r.body.nodes[0]).toMatchObject({ members: 2, liveAgents: 2, capacity: 2, waiting: 0, active: 0, queue: `node-${r.body.nodes[0].id}` });
+    expect(r.body.nodes[0]).toMatchObject({ members: 2, liveAgents: 2, capacity: 2, waiting: 0, active: 0, queue: nodeQueueName(r.body.nodes[0].id) });
   });
 
   it('/healthz and /readyz answer 200 while Redis is up', async () => {
@@ -211,6 +212,6 @@ describe('swarm and operations', () => {
     expect(api.status).toBe(200);
     const names = (api.body.queues as { name: string }[]).map((q) => q.name);
     expect(names).toContain('intake');
-    expect(names.some((n) => /^node-n\d+$/.test(n))).toBe(true);
+    expect(names.some((n) => /^node-\{g\d+\}-n\d+$/.test(n))).toBe(true);
   });
 });

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { moveWaitingJobs } from '../../queues/moveJobs.ts';
-import { swarmKeys } from '../../queues/keys.ts';
+import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
+import { groupKeys, nodeQueueName } from '../../queues/keys.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 import { until } from '../support/swarm.ts';
 
@@ -24,8 +24,8 @@ afterAll(async () => {
 describe('moveJobs', () => {
   it('moves plain then least-urgent prioritized waiting jobs, leaving delayed ones; BullMQ agrees', async () => {
     const prefix = uniquePrefix('mv');
-    const q1 = new Queue('node-n1', { connection: conn, prefix });
-    const q2 = new Queue('node-n2', { connection: conn, prefix });
+    const q1 = new Queue(nodeQueueName('n1'), { connection: conn, prefix });
+    const q2 = new Queue(nodeQueueName('n2'), { connection: conn, prefix });
     for (let i = 0; i < 5; i++) await q1.add('echo', { i }, { jobId: `n1.p${i}` });
     for (const pr of [1, 5, 9]) await q1.add('echo', { pr }, { jobId: `n1.pr${pr}`, priority: pr });
     await q1.add('echo', {}, { jobId: 'n1.later', delay: 60_000 });
@@ -39,13 +39,13 @@ describe('moveJobs', () => {
     expect((await q2.getPrioritized()).map((j) => j.id)).toEqual(['n1.pr9']);
     // Order kept (BullMQ lists waiting jobs oldest first).
     expect((await q2.getWaiting()).map((j) => j.id)).toEqual(['n1.p0', 'n1.p1', 'n1.p2', 'n1.p3', 'n1.p4']);
-    expect(await conn.exists(`${prefix}:node-n1:n1.p0`)).toBe(0);
+    expect(await conn.exists(`${prefix}:${nodeQueueName('n1')}:n1.p0`)).toBe(0);
     expect((await q2.getJobLogs('n1.p4')).logs).toEqual(['a log line']);
-    expect(await conn.hgetall(swarmKeys(prefix).moved)).toEqual(Object.fromEntries(['n1.p0', 'n1.p1', 'n1.p2', 'n1.p3', 'n1.p4', 'n1.pr9'].map((id) => [id, 'n2'])));
+    expect(await conn.hgetall(groupKeys(prefix, 'n1').moved)).toEqual(Object.fromEntries(['n1.p0', 'n1.p1', 'n1.p2', 'n1.p3', 'n1.p4', 'n1.pr9'].map((id) => [id, 'n2'])));
 
     // An idle worker on the target wakes (marker) and runs them, each once.
     const seen: string[] = [];
-    const w = new Worker('node-n2', async (job) => void seen.push(job.id!), { connection: conn, prefix });
+    const w = new Worker(nodeQueueName('n2'), async (job) => void seen.push(job.id!), { connection: conn, prefix });
     await until(async () => seen.length === 6, 10_000, 'the moved jobs to run');
     await w.close();
     expect(seen).toEqual(['n1.p0', 'n1.p1', 'n1.p2', 'n1.p3', 'n1.p4', 'n1.pr9']); // oldest first, then by priority
@@ -54,14 +54,28 @@ describe('moveJobs', () => {
     await q2.close();
   });
 
-  it('a stale fencing token moves nothing', async () => {
+  it('a stale fencing token moves nothing; a newer one raises the fence', async () => {
     const prefix = uniquePrefix('mv');
-    const q1 = new Queue('node-n1', { connection: conn, prefix });
+    const q1 = new Queue(nodeQueueName('n1'), { connection: conn, prefix });
     await q1.add('echo', {}, { jobId: 'n1.a' });
-    await conn.set(`${prefix}:swarm:lease`, 'token-2');
-    await expect(moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 10, fence: { key: `${prefix}:swarm:lease`, token: 'token-1' } })).rejects.toThrow(/no longer current/);
+    await q1.add('echo', {}, { jobId: 'n1.b' });
+    expect(await raiseFence(conn, prefix, 'n1', 2)).toBe(2);
+    expect(await raiseFence(conn, prefix, 'n3', 1)).toBe(2); // never lowered; one fence per group
+    await expect(moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 10, fence: { token: '1' } })).rejects.toThrow(/no longer current/);
+    expect(await q1.getJobCounts('wait')).toEqual({ wait: 2 });
+    expect(await moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 1, fence: { token: '2' } })).toBe(1);
+    expect(await moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 1, fence: { token: '3' } })).toBe(1);
+    expect(await conn.get(groupKeys(prefix, 'n2').fence)).toBe('3');
+    await expect(moveWaitingJobs(conn, { prefix, from: 'n2', to: 'n1', max: 1, fence: { token: '2' } })).rejects.toThrow(/no longer current/);
+    await q1.close();
+  });
+
+  it('refuses a move between slot groups, whose queues may live on different Cluster shards', async () => {
+    const prefix = uniquePrefix('mv');
+    const q1 = new Queue(nodeQueueName('n1'), { connection: conn, prefix });
+    await q1.add('echo', {}, { jobId: 'n1.a' });
+    await expect(moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n11', max: 10 })).rejects.toThrow(/only within a slot group \(g1 ≠ g2\)/);
     expect(await q1.getJobCounts('wait')).toEqual({ wait: 1 });
-    expect(await moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 10, fence: { key: `${prefix}:swarm:lease`, token: 'token-2' } })).toBe(1);
     await q1.close();
   });
 });

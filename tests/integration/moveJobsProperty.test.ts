@@ -1,7 +1,8 @@
 // Model-based property test of the atomic move of waiting jobs (queues/commands/moveJobs-12.lua)
 // against real Redis and BullMQ's own scripts. A generated list of operations runs in order over
 // 3–4 node queues: adds (plain, LIFO, prioritized, delayed), moves between random pairs with a
-// random `max` (no fence, the current fencing token, a stale one), manual pickups and completions
+// random `max` (no fence, the newest leader's token, an older one; new leaders that stamp the
+// group's fence or not yet), manual pickups and completions
 // through BullMQ's manual processing API (some agents "crash" holding their job), and BullMQ's
 // stalled-jobs check. After every operation, and after a final drain, the raw Redis structures,
 // BullMQ's counts, the job hashes and the swarm `moved` hash are checked against the model.
@@ -15,8 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { moveWaitingJobs } from '../../queues/moveJobs.ts';
-import { bullKey, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
+import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
+import { bullKey, groupKeys, nodeQueueName } from '../../queues/keys.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 
 /** Lock of a manual pickup; never renewed (skipLockRenewal), so a slow or dead agent loses it. */
@@ -40,8 +41,8 @@ type Op =
   | { op: 'add'; node: number; kind: Kind; priority: number; count: number }
   /** To the node `shift` places after `from` (0: the same node). */
   | { op: 'move'; from: number; shift: number; max: number; fence: Fence }
-  | { op: 'rotateFence' }
-  | { op: 'dropFence' }
+  | { op: 'newLeaderStamps' }
+  | { op: 'newLeaderUnstamped' }
   | { op: 'pickup'; node: number; crash: boolean }
   | { op: 'complete'; crashed: boolean; pick: number }
   | { op: 'stall' }
@@ -110,9 +111,10 @@ class Run {
   lost: Holding[] = [];
   abandoned: Holding[] = [];
   readonly completions = new Map<string, number>();
-  fenceSeq = 1;
-  /** False once the lease lapsed (its key expired): then even the last token is stale. */
-  fenceLive = true;
+  /** The newest leader's token. */
+  fenceSeq = 2;
+  /** The highest token the group's fence has seen: anything lower is refused. */
+  fenceSeen = 0;
   tokenSeq = 0;
   idSeq = 0;
   lastStallPassAt = 0;
@@ -134,12 +136,17 @@ class Run {
           maxStalledCount: 1_000_000,
         }),
     );
-    this.fenceKey = `${this.prefix}:swarm:lease`;
-    this.movedKey = swarmKeys(this.prefix).moved;
+    this.fenceKey = groupKeys(this.prefix, this.nodes[0]!).fence;
+    this.movedKey = groupKeys(this.prefix, this.nodes[0]!).moved;
   }
 
   async start(): Promise<void> {
-    await conn.set(this.fenceKey, this.token(this.fenceSeq));
+    await this.stamp();
+  }
+
+  async stamp(): Promise<void> {
+    expect(await raiseFence(conn, this.prefix, this.nodes[0]!, this.fenceSeq)).toBe(this.fenceSeq);
+    this.fenceSeen = this.fenceSeq;
   }
 
   async close(): Promise<void> {
@@ -149,9 +156,6 @@ class Run {
     for (let i = 0; i < keys.length; i += 500) await conn.del(...keys.slice(i, i + 500));
   }
 
-  token(seq: number): string {
-    return `lease-${seq}`;
-  }
 
   key(node: number, suffix: string): string {
     return bullKey(this.prefix, nodeQueueName(this.nodes[node]!), suffix);
@@ -164,14 +168,11 @@ class Run {
         return;
       case 'move':
         return this.move(op.from % this.nodes.length, (op.from + op.shift) % this.nodes.length, op.max, op.fence);
-      case 'rotateFence':
+      case 'newLeaderStamps':
         this.fenceSeq++;
-        this.fenceLive = true;
-        await conn.set(this.fenceKey, this.token(this.fenceSeq));
-        return;
-      case 'dropFence':
-        this.fenceLive = false;
-        await conn.del(this.fenceKey);
+        return this.stamp();
+      case 'newLeaderUnstamped':
+        this.fenceSeq++;
         return;
       case 'pickup': {
         const h = await this.pickup(op.node % this.nodes.length);
@@ -215,16 +216,17 @@ class Run {
   async move(from: number, to: number, max: number, fence: Fence): Promise<void> {
     const before = await this.readAll();
     const movedBefore = await conn.hgetall(this.movedKey);
+    const token = fence === 'current' ? this.fenceSeq : this.fenceSeq - 1;
     const request = {
       prefix: this.prefix,
       from: this.nodes[from]!,
       to: this.nodes[to]!,
       max,
-      ...(fence === 'none' ? {} : { fence: { key: this.fenceKey, token: this.token(fence === 'current' ? this.fenceSeq : this.fenceSeq - 1) } }),
+      ...(fence === 'none' ? {} : { fence: { token: String(token) } }),
     };
 
-    if (fence === 'stale' || (fence === 'current' && !this.fenceLive)) {
-      await expect(moveWaitingJobs(conn, request), `a ${fence === 'stale' ? 'stale fencing token' : 'lapsed lease'} must be refused`).rejects.toThrow(/no longer current/);
+    if (fence !== 'none' && token < this.fenceSeen) {
+      await expect(moveWaitingJobs(conn, request), 'a token older than the fence has seen must be refused').rejects.toThrow(/no longer current/);
       stats.staleRefused++;
       expect(await this.readAll(), 'a refused move changes nothing').toEqual(before);
       expect(await conn.hgetall(this.movedKey), 'a refused move records nothing').toEqual(movedBefore);
@@ -232,6 +234,8 @@ class Run {
     }
 
     const count = await moveWaitingJobs(conn, request);
+    if (fence !== 'none') this.fenceSeen = Math.max(this.fenceSeen, token);
+    expect(await conn.get(this.fenceKey), 'the fence keeps the highest token seen').toBe(String(this.fenceSeen));
     stats.moves++;
     stats.jobsMoved += count;
     const after = await this.readAll();
@@ -505,8 +509,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       fence: fc.constantFrom<Fence>('none', 'current', 'current', 'stale'),
     }),
   },
-  { weight: 2, arbitrary: fc.constant({ op: 'rotateFence' as const }) },
-  { weight: 1, arbitrary: fc.constant({ op: 'dropFence' as const }) },
+  { weight: 2, arbitrary: fc.constant({ op: 'newLeaderStamps' as const }) },
+  { weight: 1, arbitrary: fc.constant({ op: 'newLeaderUnstamped' as const }) },
   { weight: 8, arbitrary: fc.record({ op: fc.constant('pickup' as const), node: nodeArb, crash: fc.boolean() }) },
   { weight: 6, arbitrary: fc.record({ op: fc.constant('complete' as const), crashed: fc.boolean(), pick: fc.nat({ max: 7 }) }) },
   { weight: 2, arbitrary: fc.constant({ op: 'stall' as const }) },

@@ -11,7 +11,7 @@ import { AgentHost } from '../../src/agents/host.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import { processorsFor } from '../../processors/load.ts';
-import { swarmKeys } from '../../queues/keys.ts';
+import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { testConfig } from '../support/swarm.ts';
 
@@ -75,14 +75,14 @@ describe('--sandbox', () => {
     // A second Worker on the node's queue runs BullMQ's stalled check (paused: it takes no job),
     // so an expired lock would be caught and the task taken back.
     const node = host.agents()[0]!.node;
-    const checker = new Worker(`node-${node}`, async () => {}, { connection: { url: redis.url }, prefix, stalledInterval: 300, lockDuration: 1000 });
+    const checker = new Worker(nodeQueueName(node), async () => {}, { connection: { url: redis.url }, prefix, stalledInterval: 300, lockDuration: 1000 });
     await checker.waitUntilReady();
     checker.pause(true);
     const { id } = await client.submit({ type: 'spin', payload: { ms: 3000 } });
     const t = await client.waitFor(id, { timeoutMs: 20_000 });
     expect(t).toMatchObject({ state: 'completed', attempts: 1, result: { spun: 3000 } });
     expect(await conn.hgetall(swarmKeys(prefix).stats)).toEqual({});
-    const job = await conn.hget(`${prefix}:node-${t.node}:${id}`, 'ats');
+    const job = await conn.hget(`${prefix}:${nodeQueueName(t.node)}:${id}`, 'ats');
     expect(job).toBe('1'); // started once: never taken back by a stalled check
     await checker.close();
   }, 30_000);

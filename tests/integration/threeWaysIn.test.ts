@@ -11,6 +11,7 @@ import type { ProcessorMap } from '../../processors/types.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 import { startStack, type Stack } from '../support/stack.ts';
+import { nodeQueueName } from '../../queues/keys.ts';
 
 let redis: TestRedis;
 let stack: Stack;
@@ -97,7 +98,7 @@ async function nodeJobIds(): Promise<string[]> {
   const nodes = (await stack.request('GET', '/api/nodes')).body.nodes as { id: string }[];
   const ids: string[] = [];
   for (const n of nodes) {
-    const keys = await tallies.keys(`${stack.config.prefix}:node-${n.id}:${n.id}.*`);
+    const keys = await tallies.keys(`${stack.config.prefix}:${nodeQueueName(n.id)}:${n.id}.*`);
     ids.push(...keys.filter((k) => !/:(lock|logs)$/.test(k)).map((k) => k.slice(k.lastIndexOf(':') + 1)));
   }
   return ids.sort();

@@ -9,6 +9,7 @@ const node = fc.record({
   active: fc.integer({ min: 0, max: 20 }),
   profile: fc.constantFrom('a', 'b'),
   group: fc.constantFrom('g1', 'g2', 'g3'),
+  slot: fc.constantFrom('s1', 's2'),
 });
 const nodes = fc.array(node, { minLength: 1, maxLength: 12 }).map((ns) => ns.map((n, i): BalanceNode => ({ ...n, id: `n${i + 1}` })));
 const opts = fc.record({ stealRatio: fc.double({ min: 1, max: 4, noNaN: true }), tolerance: fc.double({ min: 0, max: 1, noNaN: true }) });
@@ -28,6 +29,7 @@ function checkCommon(ns: readonly BalanceNode[], moves: readonly Move[]): void {
     expect(m.count).toBeGreaterThan(0);
     expect(m.from).not.toBe(m.to);
     expect(byId.get(m.from)!.profile).toBe(byId.get(m.to)!.profile); // only work its agents can run
+    expect(byId.get(m.from)!.slot).toBe(byId.get(m.to)!.slot); // only within one Redis Cluster slot group
     expect(byId.get(m.to)!.capacity).toBeGreaterThan(0); // never to a node nobody serves
   }
   for (const [, w] of apply(ns, moves)) expect(w).toBeGreaterThanOrEqual(0); // never more than is waiting
@@ -44,7 +46,7 @@ describe('planSteals', () => {
           expect(m.reason).toBe('steal');
           const to = byId.get(m.to)!;
           expect(to.waiting).toBeLessThan(to.capacity); // fewer queued than slots
-          const same = ns.filter((n) => n.profile === byId.get(m.from)!.profile && !(n.capacity <= 0 && n.waiting === 0));
+          const same = ns.filter((n) => n.profile === byId.get(m.from)!.profile && n.slot === byId.get(m.from)!.slot && !(n.capacity <= 0 && n.waiting === 0));
           const mean = same.reduce((s, n) => s + n.waiting, 0) / same.reduce((s, n) => s + n.capacity, 0);
           const src = byId.get(m.from)!;
           if (src.capacity > 0) expect(src.waiting / src.capacity).toBeGreaterThanOrEqual(o.stealRatio * mean - 1e-9);
@@ -52,7 +54,7 @@ describe('planSteals', () => {
         const after = apply(ns, moves);
         for (const src of new Set(moves.map((m) => m.from))) {
           const n = byId.get(src)!;
-          const same = ns.filter((x) => x.profile === n.profile && !(x.capacity <= 0 && x.waiting === 0));
+          const same = ns.filter((x) => x.profile === n.profile && x.slot === n.slot && !(x.capacity <= 0 && x.waiting === 0));
           const fair = (same.reduce((s, x) => s + x.waiting, 0) / same.reduce((s, x) => s + x.capacity, 0)) * n.capacity;
           expect(after.get(src)!).toBeGreaterThanOrEqual(Math.floor(fair) - 1e-9);
         }
@@ -63,18 +65,27 @@ describe('planSteals', () => {
 
   it('prefers siblings: an idle node takes from its own group before another', () => {
     const ns: BalanceNode[] = [
-      { id: 'n1', group: 'g1', profile: 'a', capacity: 10, waiting: 200, active: 10 },
-      { id: 'n2', group: 'g2', profile: 'a', capacity: 10, waiting: 300, active: 10 },
-      { id: 'n3', group: 'g1', profile: 'a', capacity: 10, waiting: 0, active: 0 },
-      { id: 'n4', group: 'g3', profile: 'a', capacity: 10, waiting: 0, active: 0 },
+      { id: 'n1', slot: 's1', group: 'g1', profile: 'a', capacity: 10, waiting: 200, active: 10 },
+      { id: 'n2', slot: 's1', group: 'g2', profile: 'a', capacity: 10, waiting: 300, active: 10 },
+      { id: 'n3', slot: 's1', group: 'g1', profile: 'a', capacity: 10, waiting: 0, active: 0 },
+      { id: 'n4', slot: 's1', group: 'g3', profile: 'a', capacity: 10, waiting: 0, active: 0 },
     ];
     const moves = planSteals(ns, { stealRatio: 1, tolerance: 0.3 });
     expect(moves.find((m) => m.to === 'n3')!.from).toBe('n1');
     expect(moves.find((m) => m.to === 'n4')!.from).toBe('n2');
   });
 
+  it('never moves work between slot groups, however loaded', () => {
+    const ns: BalanceNode[] = [
+      { id: 'n1', slot: 'g1', group: 'g1', profile: 'a', capacity: 10, waiting: 900, active: 10 },
+      { id: 'n11', slot: 'g2', group: 'g2', profile: 'a', capacity: 10, waiting: 0, active: 0 },
+    ];
+    expect(planSteals(ns, { stealRatio: 2, tolerance: 0.3 })).toEqual([]);
+    expect(planRebalance(ns, { stealRatio: 2, tolerance: 0.3 })).toEqual([]);
+  });
+
   it('skew: all waiting on one node of ten → every other node gets about its share', () => {
-    const ns: BalanceNode[] = Array.from({ length: 10 }, (_, i) => ({ id: `n${i + 1}`, group: 'g1', profile: 'a', capacity: 10, waiting: i === 0 ? 1000 : 0, active: 0 }));
+    const ns: BalanceNode[] = Array.from({ length: 10 }, (_, i) => ({ id: `n${i + 1}`, slot: 'g1', group: 'g1', profile: 'a', capacity: 10, waiting: i === 0 ? 1000 : 0, active: 0 }));
     const after = apply(ns, planSteals(ns, { stealRatio: 2, tolerance: 0.3 }));
     for (const [, w] of after) expect(w).toBe(100);
   });
@@ -97,8 +108,8 @@ describe('planRebalance', () => {
         const moves = planRebalance(ns, o);
         checkCommon(ns, moves);
         const after = apply(ns, moves);
-        for (const profile of new Set(ns.map((n) => n.profile))) {
-          const same = ns.filter((n) => n.profile === profile && !(n.capacity <= 0 && n.waiting === 0));
+        for (const exchange of new Set(ns.map((n) => `${n.slot}/${n.profile}`))) {
+          const same = ns.filter((n) => `${n.slot}/${n.profile}` === exchange && !(n.capacity <= 0 && n.waiting === 0));
           const cap = same.reduce((s, n) => s + n.capacity, 0);
           if (cap === 0) continue;
           const mean = same.reduce((s, n) => s + n.waiting, 0) / cap;
@@ -113,12 +124,12 @@ describe('planRebalance', () => {
   });
 
   it('leaves a balanced swarm alone', () => {
-    const ns: BalanceNode[] = Array.from({ length: 5 }, (_, i) => ({ id: `n${i + 1}`, group: 'g1', profile: 'a', capacity: 10, waiting: 50 + i, active: 5 }));
+    const ns: BalanceNode[] = Array.from({ length: 5 }, (_, i) => ({ id: `n${i + 1}`, slot: 'g1', group: 'g1', profile: 'a', capacity: 10, waiting: 50 + i, active: 5 }));
     expect(planRebalance(ns, { stealRatio: 2, tolerance: 0.3 })).toEqual([]);
   });
 
   it('brings a skewed swarm within the tolerance band', () => {
-    const ns: BalanceNode[] = Array.from({ length: 4 }, (_, i) => ({ id: `n${i + 1}`, group: 'g1', profile: 'a', capacity: 10, waiting: [400, 0, 0, 0][i]!, active: 0 }));
+    const ns: BalanceNode[] = Array.from({ length: 4 }, (_, i) => ({ id: `n${i + 1}`, slot: 'g1', group: 'g1', profile: 'a', capacity: 10, waiting: [400, 0, 0, 0][i]!, active: 0 }));
     const after = apply(ns, planRebalance(ns, { stealRatio: 2, tolerance: 0.3 }));
     for (const [, w] of after) {
       expect(w).toBeGreaterThanOrEqual(100 * 0.7);
