@@ -44,6 +44,12 @@ export function swarmKeys(prefix: string) {
     rosterVersion: `${base}:roster-version`,
     /** zset hostId → last heartbeat (ms) */
     hosts: `${base}:hosts`,
+    /** hash hostId → CLIENT ID of its shared connection: the health monitor sees a host die with it */
+    hostConnections: `${base}:host-connections`,
+    /** hash hostId → when the health monitor failed it; the host rejoins when it sees its entry */
+    failedHosts: `${base}:failed-hosts`,
+    /** hash recoveryId → RecoveryRecord JSON */
+    recoveries: `${base}:recoveries`,
     /** the leader's token (expiring), its owner, and the token counter */
     lease: `${base}:lease`,
     leaseOwner: `${base}:lease-owner`,

@@ -53,4 +53,5 @@ export const scripts = {
   acquireLease: command('acquireLease', 3),
   raiseFence: command('raiseFence', 1),
   claimParked: command('claimParked', 6),
+  recoverJobs: command('recoverJobs', 6),
 };

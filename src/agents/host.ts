@@ -114,6 +114,9 @@ export class AgentHost extends EventEmitter {
     });
     this.redis.on('ready', () => {
       failures = 0;
+      // The health monitor watches this connection: when the process dies, Redis
+      // drops it at once, long before a heartbeat is missed. A reconnect gets a new id.
+      this.announceConnection().catch((err: Error) => o.logger.warn({ err: err.message }, 'could not announce the host connection to the health monitor'));
     });
     this.sandbox = o.sandbox ? new Sandbox(o.sandbox) : undefined;
     this.waker = new Waker({
@@ -404,6 +407,11 @@ export class AgentHost extends EventEmitter {
     await scripts.deregisterAgents.run(this.redis, [this.keys.agents, this.keys.nodes, this.keys.rosterVersion], ids);
   }
 
+  private async announceConnection(): Promise<void> {
+    const id = await this.redis.client('ID');
+    await this.redis.hset(this.keys.hostConnections, this.hostId, String(id));
+  }
+
   /** One write per host per interval, for all its agents. */
   private async heartbeat(): Promise<void> {
     await this.redis.zadd(this.keys.hosts, Date.now(), this.hostId);
@@ -428,7 +436,7 @@ export class AgentHost extends EventEmitter {
       try {
         const warm = [...this.pool.values()].flat().map((w) => w.record.id);
         await this.deregister([...this.infos.keys(), ...warm]);
-        await this.redis.zrem(this.keys.hosts, this.hostId);
+        await this.redis.multi().zrem(this.keys.hosts, this.hostId).hdel(this.keys.hostConnections, this.hostId).exec();
         await this.rehome([...this.runners.keys()]);
       } catch (err) {
         this.o.logger.warn({ err: (err as Error).message }, 'could not deregister agents (Redis away); they will count as failed once their heartbeat ages');

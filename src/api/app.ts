@@ -4,6 +4,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import { BULL_BOARD_PATH, mountBullBoard } from '../../dashboards/bullBoard.ts';
 import { PARKED_NODE } from '../../queues/keys.ts';
+import { readRecoveries } from './recoveriesView.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -65,6 +66,13 @@ export function createApp({ coordinator, bodyLimitBytes, logger }: ApiOptions): 
   });
   app.get('/api/hierarchy', async (_req, res) => {
     res.json(await hierarchyView(coordinator));
+  });
+  app.get('/api/health', (_req, res) => {
+    // Classified by the leading coordinator; another one answers with an empty list and says so.
+    res.json({ leading: coordinator.lease.fence() !== undefined, hosts: coordinator.health.hosts() });
+  });
+  app.get('/api/recoveries', async (_req, res) => {
+    res.json({ recoveries: await readRecoveries(coordinator) });
   });
   app.get('/api/hosts', async (_req, res) => {
     res.json({ hosts: (await swarmView(coordinator)).hosts });

@@ -4,12 +4,13 @@
 import { EventEmitter } from 'node:events';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { PARKED_NODE, slotGroupOf, swarmKeys } from '../../queues/keys.ts';
+import { PARKED_NODE, slotGroupOf } from '../../queues/keys.ts';
 import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SnapshotReader } from '../coordinator/snapshotReader.ts';
 import type { Lease } from '../coordinator/lease.ts';
 import type { Logger } from '../log.ts';
+import { publishEvent } from '../swarm/events.ts';
 import { planRebalance, planSteals, type BalanceNode, type Move } from './plan.ts';
 import { unparkTasks } from './unpark.ts';
 
@@ -84,7 +85,7 @@ export class Balancer extends EventEmitter {
     if (done.length) {
       const event: RebalancedEvent = { at: now, token, moves: done };
       this.emit('load:rebalanced', event);
-      await this.o.redis.xadd(swarmKeys(this.o.config.prefix).events, 'MAXLEN', '~', '10000', '*', 'type', 'load:rebalanced', 'data', JSON.stringify(event));
+      await publishEvent(this.o.redis, this.o.config.prefix, 'load:rebalanced', event);
       this.o.logger.info({ moves: done }, 'load:rebalanced');
     }
     return done;

@@ -1,6 +1,7 @@
 // The configuration of a swarm, in the shape of the design report's recommended
 // configuration, validated with zod at the boundary (flags, environment, code).
 import { z } from 'zod';
+import { validateThresholds } from '../health/classify.ts';
 
 // "false" and "0" from the environment mean false (z.coerce.boolean would say true).
 const flag = z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean());
@@ -47,6 +48,8 @@ export const swarmConfigSchema = z.object({
       leaseMs: z.coerce.number().int().min(100).default(3000),
       /** How often routers re-read node loads; between reads they count their own routings. */
       snapshotIntervalMs: z.coerce.number().int().min(5).default(100),
+      /** How often the leading coordinator checks host connections and heartbeats. */
+      livenessIntervalMs: z.coerce.number().int().min(20).default(200),
     })
     .prefault({}),
   agents: z
@@ -56,13 +59,25 @@ export const swarmConfigSchema = z.object({
       stalledIntervalMs: z.coerce.number().int().min(100).default(30_000),
       maxStalledCount: z.coerce.number().int().min(0).default(1),
       heartbeatIntervalMs: z.coerce.number().int().min(50).default(1000),
-      /** An agent whose host has not beaten for this long is not routed to. */
+      /**
+       * Heartbeat age at which an agent counts as degraded, then critical (alerts,
+       * no recovery yet). Unset, 2 s and 5 s, scaled down to a fifth and a half of
+       * failedAfterMs when that is set shorter, so a short failedAfterMs alone is valid.
+       */
+      degradedAfterMs: z.coerce.number().int().min(1).optional(),
+      criticalAfterMs: z.coerce.number().int().min(1).optional(),
+      /** An agent whose host has not beaten for this long is failed: not routed to, and its tasks recovered. */
       failedAfterMs: z.coerce.number().int().min(100).default(10_000),
       /** A node whose agents on a host are all idle this long closes its Worker there (0: never). */
       hibernateAfterMs: z.coerce.number().int().min(0).default(0),
       /** Most agents one spawn request may ask for. */
       maxSpawn: z.coerce.number().int().min(1).default(10_000),
     })
+    .transform((a) => ({
+      ...a,
+      degradedAfterMs: a.degradedAfterMs ?? Math.min(2000, Math.floor(a.failedAfterMs / 5)),
+      criticalAfterMs: a.criticalAfterMs ?? Math.min(5000, Math.floor(a.failedAfterMs / 2)),
+    }))
     .prefault({}),
   tasks: z
     .object({
@@ -71,6 +86,9 @@ export const swarmConfigSchema = z.object({
       keepFailedSeconds: z.coerce.number().int().min(1).default(7 * 24 * 3600),
     })
     .prefault({}),
+}).superRefine((c, ctx) => {
+  const problem = validateThresholds(c.agents);
+  if (problem) ctx.addIssue({ code: 'custom', path: ['agents'], message: problem });
 });
 
 export type SwarmConfig = z.infer<typeof swarmConfigSchema>;

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { ensureConnected } from '../../queues/connection.ts';
 import { INTAKE_QUEUE } from '../../queues/keys.ts';
 import { Balancer } from '../balancer/balancer.ts';
+import { HealthMonitor } from '../health/monitor.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { groupOfNode } from '../routing/hierarchy.ts';
@@ -23,6 +24,8 @@ export interface CoordinatorOptions {
   intake?: boolean;
   /** Compete for the lease and balance while leading (default true). */
   balance?: boolean;
+  /** Watch hosts and recover failed ones while leading (default true). */
+  health?: boolean;
 }
 
 export function commandsConnection(url: string, name: string): Redis {
@@ -37,6 +40,7 @@ export class Coordinator {
   readonly hosts: HostControl;
   readonly lease: Lease;
   readonly balancer: Balancer;
+  readonly health: HealthMonitor;
   private readonly workerConnection: Redis;
   private intakeWorker: Worker | undefined;
 
@@ -69,6 +73,7 @@ export class Coordinator {
       groupOf: (seq) => groupOfNode(seq, fanout),
       queueFor: (nodeId) => this.router.queueFor(nodeId),
     });
+    this.health = new HealthMonitor({ redis: this.commands, config: o.config, lease: this.lease, hosts: this.hosts, logger: o.logger });
     this.intakeQueue.on('error', (err) => o.logger.debug({ err: err.message }, 'intake queue connection error'));
   }
 
@@ -87,11 +92,13 @@ export class Coordinator {
       await this.intakeWorker.waitUntilReady();
     }
     if (this.o.balance !== false) this.balancer.start();
+    if (this.o.health !== false) this.health.start();
     this.o.logger.info({ prefix: this.o.config.prefix, nodes: this.router.nodeIds().length }, 'coordinator ready');
   }
 
   async stop(): Promise<void> {
     await this.balancer.stop();
+    await this.health.stop();
     await this.intakeWorker?.close();
     await this.intakeQueue.close();
     await this.hosts.close();

@@ -22,6 +22,8 @@ describe('swarmConfigSchema: defaults', () => {
       stalledIntervalMs: 30_000,
       maxStalledCount: 1,
       heartbeatIntervalMs: 1000,
+      degradedAfterMs: 2000,
+      criticalAfterMs: 5000,
       failedAfterMs: 10_000,
       hibernateAfterMs: 0,
       maxSpawn: 10_000,
@@ -59,6 +61,8 @@ describe('swarmConfigSchema: coercion', () => {
     expect(c.coordinator.snapshotIntervalMs).toBe(250);
     expect(c.agents.heartbeatIntervalMs).toBe(500);
     expect(c.agents.failedAfterMs).toBe(3000);
+    // Health thresholds left unset follow a shorter failedAfterMs down.
+    expect([c.agents.degradedAfterMs, c.agents.criticalAfterMs]).toEqual([600, 1500]);
     expect(c.agents.maxStalledCount).toBe(0);
     expect(c.tasks.defaultAttempts).toBe(3);
   });
@@ -154,5 +158,14 @@ describe('swarmConfigSchema: flags from the environment', () => {
       expect(swarmConfigSchema.parse({ coordinator: { workStealing: { enabled: raw } } }).coordinator.workStealing.enabled).toBe(want);
     }
     expect(swarmConfigSchema.safeParse({ coordinator: { workStealing: { enabled: 'maybe' } } }).success).toBe(false);
+  });
+});
+
+describe('swarmConfigSchema: health thresholds', () => {
+  it('refuses thresholds out of order, naming the setting to change', () => {
+    const r = swarmConfigSchema.safeParse({ agents: { degradedAfterMs: 6000, criticalAfterMs: 5000 } });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.message).toMatch(/SWARMQ_DEGRADED_AFTER_MS.*must be less than.*SWARMQ_CRITICAL_AFTER_MS/);
+    expect(swarmConfigSchema.safeParse({ agents: { criticalAfterMs: 10_000 } }).success).toBe(false);
   });
 });

@@ -1,0 +1,231 @@
+// The health monitor, run by the leading coordinator: every livenessIntervalMs it
+// classifies each host (and so its agents) from its heartbeat age, and watches
+// the Redis connection each host announced. A process that dies drops that
+// connection at once, so it is failed within one interval; a process that is
+// stopped or blocked keeps its connection and goes the heartbeat way (degraded,
+// critical, failed), so a slow but alive host is never recovered early.
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import { swarmKeys } from '../../queues/keys.ts';
+import type { SwarmConfig } from '../config/schema.ts';
+import type { HostControl } from '../coordinator/hostControl.ts';
+import type { Lease } from '../coordinator/lease.ts';
+import { SnapshotReader } from '../coordinator/snapshotReader.ts';
+import type { Logger } from '../log.ts';
+import { publishEvent } from '../swarm/events.ts';
+import { DEFAULT_BASELINE_OPTIONS, observe, predictDegradation, type AgentBaselines } from './baseline.ts';
+import { classifyHeartbeat, type HealthState } from './classify.ts';
+import { recoverHost, type FailureReason, type RecoveryRecord } from './recovery.ts';
+
+export interface HealthAlert {
+  at: number;
+  host: string;
+  agents: number;
+  from: HealthState;
+  to: HealthState;
+  severity: 'info' | 'warning' | 'critical';
+  reason: FailureReason | 'heartbeat' | 'recovered' | 'predicted-degradation';
+  heartbeatAgeMs: number | null;
+  /** For a predicted degradation: which trend, its baseline and recent values (ms). */
+  trend?: { metric: string; baseline: number; recent: number };
+}
+
+export interface HostHealth {
+  host: string;
+  state: HealthState;
+  since: number;
+  heartbeatAgeMs: number | null;
+  connection: 'open' | 'closed' | 'unknown';
+  agents: number;
+}
+
+export interface HealthMonitor {
+  on(event: 'health:alert', listener: (a: HealthAlert) => void): this;
+  on(event: 'recovery', listener: (r: RecoveryRecord) => void): this;
+}
+
+const SEVERITY: Record<HealthState, HealthAlert['severity']> = { healthy: 'info', degraded: 'warning', critical: 'critical', failed: 'critical' };
+
+export class HealthMonitor extends EventEmitter {
+  private readonly reader: SnapshotReader;
+  private readonly keys;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private readonly states = new Map<string, HostHealth>();
+  private readonly recovering = new Map<string, Promise<unknown>>();
+  private runId: string | undefined;
+  /** Per host: the last heartbeat seen, how late beats arrive (EMA baselines), and whether a trend alert is out. */
+  private readonly beats = new Map<string, { last: number; baselines: AgentBaselines; predicted: boolean }>();
+  /** After Redis itself restarts every connection is new: judge by heartbeats alone for a while. */
+  private connectionsTrustedFrom = 0;
+
+  constructor(private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; hosts: HostControl; logger: Logger }) {
+    super();
+    this.reader = new SnapshotReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
+    this.keys = swarmKeys(o.config.prefix);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.tick()
+        .catch((err: Error) => this.o.logger.warn({ err: err.message }, 'health check failed'))
+        .finally(() => {
+          this.running = undefined;
+        });
+    }, this.o.config.coordinator.livenessIntervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+    await Promise.allSettled([...this.recovering.values()]);
+  }
+
+  /** Hosts as last classified (empty when this coordinator does not lead). */
+  hosts(): HostHealth[] {
+    return [...this.states.values()].sort((a, b) => (a.host < b.host ? -1 : 1));
+  }
+
+  async tick(now = Date.now()): Promise<void> {
+    if (!(await this.o.lease.renew())) {
+      this.states.clear();
+      return;
+    }
+    const { roster, hostBeats } = await this.reader.readRoster();
+    const [[, announced], [, info]] = (await this.o.redis.pipeline().hgetall(this.keys.hostConnections).info('server').exec()) as [
+      [unknown, Record<string, string>],
+      [unknown, string],
+    ];
+    const runId = /run_id:(\w+)/.exec(info)?.[1];
+    if (runId !== this.runId) {
+      if (this.runId !== undefined) this.connectionsTrustedFrom = now + this.o.config.agents.failedAfterMs;
+      this.runId = runId;
+    }
+    const open = await this.openConnections(Object.values(announced));
+    const agentsOf = new Map<string, number>();
+    for (const a of roster.agents.values()) agentsOf.set(a.hostId, (agentsOf.get(a.hostId) ?? 0) + 1);
+    const all = new Set([...hostBeats.keys(), ...Object.keys(announced), ...agentsOf.keys()]);
+    for (const host of this.states.keys()) if (!all.has(host)) this.states.delete(host);
+    for (const host of this.beats.keys()) if (!all.has(host)) this.beats.delete(host);
+
+    const { degradedAfterMs, criticalAfterMs, failedAfterMs } = this.o.config.agents;
+    for (const host of all) {
+      const beat = hostBeats.get(host);
+      const age = beat === undefined ? null : Math.max(0, now - beat);
+      const conn = announced[host];
+      const connection = conn === undefined ? 'unknown' : open.has(conn) ? 'open' : 'closed';
+      let reason: HealthAlert['reason'] = 'heartbeat';
+      let state: HealthState;
+      if (connection === 'closed' && now >= this.connectionsTrustedFrom) {
+        state = 'failed';
+        reason = 'connection-closed';
+      } else if (age === null) {
+        // Announced but not yet beating: a host starting up. Neither: agents left by a host long gone.
+        state = connection === 'open' ? 'healthy' : 'failed';
+      } else {
+        state = classifyHeartbeat(age, { degradedAfterMs, criticalAfterMs, failedAfterMs });
+      }
+      const prev = this.states.get(host);
+      const from = prev?.state ?? 'healthy';
+      this.states.set(host, { host, state, since: prev && prev.state === state ? prev.since : now, heartbeatAgeMs: age, connection, agents: agentsOf.get(host) ?? 0 });
+      if (state !== from) {
+        const alert: HealthAlert = {
+          at: now,
+          host,
+          agents: agentsOf.get(host) ?? 0,
+          from,
+          to: state,
+          severity: SEVERITY[state],
+          reason: state === 'healthy' ? 'recovered' : state === 'failed' && reason === 'heartbeat' ? 'heartbeat-timeout' : reason,
+          heartbeatAgeMs: age,
+        };
+        this.emit('health:alert', alert);
+        await publishEvent(this.o.redis, this.o.config.prefix, 'health:alert', alert);
+        this.o.logger[state === 'healthy' ? 'info' : 'warn'](alert, 'health:alert');
+      }
+      if (beat !== undefined && state !== 'failed') await this.watchTrend(host, beat, now, state, age, agentsOf.get(host) ?? 0);
+      if (state === 'failed' && !this.recovering.has(host)) {
+        const why: FailureReason = reason === 'connection-closed' ? 'connection-closed' : 'heartbeat-timeout';
+        const run = this.recover(host, why, now, roster).finally(() => this.recovering.delete(host));
+        this.recovering.set(host, run);
+      }
+    }
+  }
+
+  private async recover(host: string, reason: FailureReason, detectedAt: number, roster: Awaited<ReturnType<SnapshotReader['readRoster']>>['roster']): Promise<void> {
+    try {
+      const record = await recoverHost(
+        {
+          redis: this.o.redis,
+          prefix: this.o.config.prefix,
+          maxStalledCount: this.o.config.agents.maxStalledCount,
+          failedAfterMs: this.o.config.agents.failedAfterMs,
+          hosts: this.o.hosts,
+          logger: this.o.logger,
+          onStep: async (r, s) => {
+            await this.o.redis.hset(this.keys.recoveries, r.id, JSON.stringify(r));
+            await publishEvent(this.o.redis, this.o.config.prefix, 'recovery:step', { id: r.id, host: r.host, state: r.state, ...s });
+            this.emit('recovery', r);
+          },
+        },
+        host,
+        reason,
+        detectedAt,
+        roster,
+        (excluding) => this.hosts().filter((h) => h.host !== excluding && h.state === 'healthy' && h.connection !== 'closed').map((h) => h.host),
+      );
+      this.o.logger.info({ recovery: record.id, host, state: record.state, requeued: record.requeued, ms: (record.finishedAt ?? Date.now()) - detectedAt }, 'recovery finished');
+      if (record.state === 'escalated') {
+        const alert: HealthAlert = { at: Date.now(), host, agents: record.agents.length, from: 'failed', to: 'failed', severity: 'critical', reason, heartbeatAgeMs: null };
+        this.emit('health:alert', alert);
+        await publishEvent(this.o.redis, this.o.config.prefix, 'health:alert', { ...alert, escalated: record.steps.at(-1)?.detail });
+      }
+    } catch (err) {
+      this.o.logger.error({ host, err: (err as Error).message }, 'recovery failed; it is retried on the next check');
+    }
+  }
+
+  /**
+   * Heartbeats arriving later and later (a host swapping, its event loop
+   * clogging) warn before the host degrades: a predicted-degradation alert once
+   * the recent delay runs 50 % over its baseline, cleared when it settles.
+   */
+  private async watchTrend(host: string, beat: number, now: number, state: HealthState, age: number | null, agents: number): Promise<void> {
+    const seen = this.beats.get(host);
+    if (!seen) {
+      this.beats.set(host, { last: beat, baselines: {}, predicted: false });
+      return;
+    }
+    if (beat === seen.last) return;
+    const delay = Math.max(0, beat - seen.last - this.o.config.agents.heartbeatIntervalMs);
+    seen.last = beat;
+    seen.baselines = observe(seen.baselines, 'heartbeatDelay', delay, DEFAULT_BASELINE_OPTIONS);
+    const p = predictDegradation(seen.baselines, DEFAULT_BASELINE_OPTIONS);
+    if (p.predicted === seen.predicted) return;
+    seen.predicted = p.predicted;
+    if (!p.predicted) return;
+    const alert: HealthAlert = {
+      at: now,
+      host,
+      agents,
+      from: state,
+      to: state,
+      severity: 'warning',
+      reason: 'predicted-degradation',
+      heartbeatAgeMs: age,
+      trend: { metric: p.metric!, baseline: Math.round(p.baseline!), recent: Math.round(p.recent!) },
+    };
+    this.emit('health:alert', alert);
+    await publishEvent(this.o.redis, this.o.config.prefix, 'health:alert', alert);
+    this.o.logger.warn(alert, 'health:alert');
+  }
+
+  /** Which of these client ids Redis still has connected. */
+  private async openConnections(ids: string[]): Promise<Set<string>> {
+    const valid = ids.filter((id) => /^[0-9]+$/.test(id));
+    if (!valid.length) return new Set();
+    const list = (await this.o.redis.client('LIST', 'ID', ...valid)) as string;
+    return new Set([...list.matchAll(/(?:^|\n)id=(\d+) /g)].map((m) => m[1]!));
+  }
+}

@@ -1,0 +1,136 @@
+// What happens to a host the health monitor has failed, step by step, each step
+// recorded (GET /api/recoveries) and published as an event:
+//   isolate   not routed to any more, and marked failed so a host that was only
+//             cut off learns it was written off;
+//   requeue   its active tasks back to their node queues at once (recoverJobs-6);
+//   remove    its agents leave the roster, freeing their seats;
+//   transfer  waiting work of nodes left without agents moves to live nodes of
+//             the same kind in the slot group;
+//   replace   as many agents of the same kinds spawned on a live host, which
+//             seats them in the freed places first;
+//   escalate  a critical health:alert for whatever could not be done.
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { bullKey, swarmKeys } from '../../queues/keys.ts';
+import { scripts } from '../../queues/scripts.ts';
+import { rehomeOrphans } from '../agents/orphans.ts';
+import type { HostControl } from '../coordinator/hostControl.ts';
+import type { Roster } from '../coordinator/snapshotReader.ts';
+import type { Logger } from '../log.ts';
+import type { AgentRecord } from '../swarm/records.ts';
+
+export type FailureReason = 'connection-closed' | 'heartbeat-timeout';
+
+export interface RecoveryStep {
+  step: 'isolate' | 'requeue' | 'remove' | 'transfer' | 'replace' | 'escalate';
+  at: number;
+  detail: Record<string, unknown>;
+}
+
+export interface RecoveryRecord {
+  id: string;
+  host: string;
+  reason: FailureReason;
+  detectedAt: number;
+  agents: string[];
+  steps: RecoveryStep[];
+  state: 'running' | 'done' | 'escalated';
+  finishedAt?: number;
+  /** Tasks handed back to their queues. */
+  requeued: number;
+}
+
+export interface RecoveryContext {
+  redis: Redis;
+  prefix: string;
+  maxStalledCount: number;
+  failedAfterMs: number;
+  hosts: HostControl;
+  logger: Logger;
+  /** Called after every step with the record as it stands. */
+  onStep: (record: RecoveryRecord, step: RecoveryStep) => Promise<void>;
+}
+
+/** Live hosts, best first, that could take replacements; excludes the failed one. */
+export type LiveHosts = (excluding: string) => string[];
+
+export async function recoverHost(c: RecoveryContext, host: string, reason: FailureReason, detectedAt: number, roster: Roster, liveHosts: LiveHosts): Promise<RecoveryRecord> {
+  const keys = swarmKeys(c.prefix);
+  const agents = [...roster.agents.values()].filter((a) => a.hostId === host);
+  const record: RecoveryRecord = {
+    id: `r-${detectedAt}-${randomBytes(3).toString('hex')}`,
+    host,
+    reason,
+    detectedAt,
+    agents: agents.map((a) => a.id),
+    steps: [],
+    state: 'running',
+    requeued: 0,
+  };
+  const step = async (name: RecoveryStep['step'], detail: Record<string, unknown>) => {
+    const s = { step: name, at: Date.now(), detail };
+    record.steps.push(s);
+    await c.onStep(record, s);
+  };
+
+  await c.redis.multi().zrem(keys.hosts, host).hdel(keys.hostConnections, host).hset(keys.failedHosts, host, String(detectedAt)).exec();
+  await step('isolate', { reason });
+
+  const nodes = [...new Set(agents.map((a) => a.node))].sort();
+  for (const node of nodes) {
+    const queue = roster.nodes.get(node)?.queue;
+    if (!queue) continue;
+    const k = (s: string) => bullKey(c.prefix, queue, s);
+    const ids = (await scripts.recoverJobs.run(c.redis, [k('active'), k('wait'), k('stalled'), k('meta'), k('marker'), k('events')], [k(''), host, c.maxStalledCount])) as string[];
+    record.requeued += ids.length;
+    await step('requeue', { node, tasks: ids });
+  }
+
+  if (agents.length) await scripts.deregisterAgents.run(c.redis, [keys.agents, keys.nodes, keys.rosterVersion], agents.map((a) => a.id));
+  await step('remove', { agents: agents.length });
+
+  const { moved, orphans } = await rehomeOrphans(c.redis, c.prefix, nodes, c.failedAfterMs, c.logger);
+  await step('transfer', { orphanNodes: orphans, moved });
+
+  const unreplaced = await replace(c, agents, liveHosts(host), step);
+  if (unreplaced.length) {
+    await step('escalate', { unreplaced });
+    record.state = 'escalated';
+  } else record.state = 'done';
+  record.finishedAt = Date.now();
+  await c.onStep(record, record.steps.at(-1)!);
+  return record;
+}
+
+/** Spawns agents like the lost ones on live hosts; returns the kinds it could not place. */
+async function replace(
+  c: RecoveryContext,
+  lost: AgentRecord[],
+  candidates: string[],
+  step: (name: RecoveryStep['step'], detail: Record<string, unknown>) => Promise<void>,
+): Promise<{ type: string; count: number; why: string }[]> {
+  const kinds = new Map<string, { type: string; capabilities: string[]; capacity: number; count: number }>();
+  for (const a of lost) {
+    const key = JSON.stringify([a.type, a.capabilities, a.capacity]);
+    const k = kinds.get(key) ?? { type: a.type, capabilities: [...a.capabilities], capacity: a.capacity, count: 0 };
+    k.count++;
+    kinds.set(key, k);
+  }
+  const unreplaced: { type: string; count: number; why: string }[] = [];
+  for (const k of kinds.values()) {
+    let placed = false;
+    const errors: string[] = [];
+    for (const host of candidates) {
+      try {
+        const reply = await c.hosts.call<{ agents: { id: string; node: string }[] }>(host, 'spawn', { type: k.type, count: k.count, capacity: k.capacity, capabilities: k.capabilities }, 5000);
+        await step('replace', { type: k.type, host, agents: reply.agents.map((a) => ({ id: a.id, node: a.node })) });
+        placed = true;
+        break;
+      } catch (err) {
+        errors.push(`${host}: ${(err as Error).message}`);
+      }
+    }
+    if (!placed) unreplaced.push({ type: k.type, count: k.count, why: candidates.length ? errors.join('; ') : 'no live host to spawn on' });
+  }
+  return unreplaced;
+}

@@ -1,0 +1,125 @@
+// A host killed (SIGKILL) with tasks running: the health monitor sees its Redis
+// connection close, hands its tasks back at once, and they start on another
+// host well before any BullMQ lock (30 s here, its default) could lapse; each
+// completes once, and the lost agents are replaced. A host stopped (SIGSTOP)
+// for 3 s keeps its connection: it goes degraded and back, and nothing is recovered.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { bullKey, nodeQueueName } from '../../queues/keys.ts';
+import { Coordinator } from '../../src/coordinator/coordinator.ts';
+import { SwarmClient } from '../../src/client/swarmClient.ts';
+import type { HealthAlert } from '../../src/health/monitor.ts';
+import type { RecoveryRecord } from '../../src/health/recovery.ts';
+import { silentLogger } from '../../src/log.ts';
+import { spawnCli, type CliChild } from '../support/cli.ts';
+import { startRedis, type TestRedis } from '../support/redis.ts';
+import { testConfig, until } from '../support/swarm.ts';
+
+let redis: TestRedis;
+let conn: Redis;
+const children: CliChild[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  conn = new Redis(redis.url);
+});
+
+afterAll(async () => {
+  for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+  conn?.disconnect();
+  await redis?.stop();
+});
+
+/** Default lock (30 s), stalled check and heartbeat (1 s): recovery must not depend on tuning them. */
+async function swarm() {
+  const config = testConfig(redis, { agents: { heartbeatIntervalMs: 1000 } });
+  const coordinator = new Coordinator({ config, logger: silentLogger, intake: false });
+  const alerts: HealthAlert[] = [];
+  const recoveries: RecoveryRecord[] = [];
+  coordinator.health.on('health:alert', (a) => alerts.push(a));
+  coordinator.health.on('recovery', (r) => recoveries.push(r));
+  await coordinator.start();
+  const client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+  const host = async (id: string, count: number) => {
+    const c = spawnCli(['agents', '--count', String(count), '--type', 'worker', '--host-id', id, '--redis-url', redis.url, '--prefix', config.prefix]);
+    children.push(c);
+    await c.waitFor(/agent host ready/);
+    return c;
+  };
+  const close = async () => {
+    await client.close();
+    await coordinator.stop();
+  };
+  return { config, coordinator, client, host, alerts, recoveries, close };
+}
+
+async function completedEvents(prefix: string, node: string): Promise<string[]> {
+  const events = await conn.xrange(bullKey(prefix, nodeQueueName(node), 'events'), '-', '+');
+  return events.flatMap(([, f]) => (f[1] === 'completed' ? [f[3]!] : []));
+}
+
+describe('host failure', () => {
+  it('SIGKILL: its running tasks start elsewhere within a second, complete once, and its agents are replaced', async () => {
+    const s = await swarm();
+    try {
+      const ha = await s.host('ha', 2);
+      const ids: string[] = [];
+      for (let i = 0; i < 2; i++) ids.push((await s.client.submit({ type: 'sleep', payload: { ms: 1500 } })).id);
+      await until(async () => (await Promise.all(ids.map((id) => s.client.get(id)))).every((t) => t?.state === 'active'), 10_000, 'both tasks to run on ha');
+      await s.host('hb', 2);
+      await until(async () => s.coordinator.health.hosts().filter((h) => h.connection === 'open').length === 2, 10_000, 'the monitor to see both hosts');
+
+      const killedAt = Date.now();
+      ha.child.kill('SIGKILL');
+      await ha.exited;
+      // Started again on hb: processedOn moves past the kill.
+      const restarted = await until(async () => {
+        const ts = await Promise.all(ids.map((id) => s.client.get(id)));
+        return ts.every((t) => t && t.startedAt !== undefined && t.startedAt !== null && t.startedAt >= killedAt) ? ts : undefined;
+      }, 10_000, 'the tasks to start on another host');
+      const latency = Math.max(...restarted.map((t) => t!.startedAt! - killedAt));
+      expect(latency, 'a generous liveness bound; the recovery benchmark measures it').toBeLessThan(5000);
+
+      const done = await Promise.all(ids.map((id) => s.client.waitFor(id, { timeoutMs: 20_000 })));
+      for (const t of done) expect(t).toMatchObject({ state: 'completed', result: { slept: 1500 } });
+      for (const t of done) expect(t.agentId).toMatch(/^hb-a/);
+      const completions = await completedEvents(s.config.prefix, done[0]!.node);
+      for (const id of ids) expect(completions.filter((c) => c === id)).toHaveLength(1);
+
+      const rec = await until(async () => s.recoveries.find((r) => r.host === 'ha' && r.state !== 'running'), 10_000, 'the recovery to finish');
+      expect(rec).toMatchObject({ reason: 'connection-closed', state: 'done', requeued: 2 });
+      expect(rec.steps.map((x) => x.step)).toEqual(['isolate', 'requeue', 'remove', 'transfer', 'replace']);
+      expect(s.alerts.find((a) => a.host === 'ha' && a.to === 'failed')).toMatchObject({ severity: 'critical', reason: 'connection-closed' });
+      // Replaced on hb, and recorded for GET /api/recoveries.
+      const agents = Object.values(await conn.hgetall(`${s.config.prefix}:{swarm}:agents`)).map((r) => JSON.parse(r) as { hostId: string });
+      expect(agents.filter((a) => a.hostId === 'hb')).toHaveLength(4);
+      expect(agents.filter((a) => a.hostId === 'ha')).toHaveLength(0);
+      expect(JSON.parse((await conn.hget(`${s.config.prefix}:{swarm}:recoveries`, rec.id))!)).toMatchObject({ host: 'ha', state: 'done' });
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+
+  it('SIGSTOP for 3 s: degraded, then healthy again; nothing recovered, the task finishes where it ran', async () => {
+    const s = await swarm();
+    try {
+      const hc = await s.host('hc', 1);
+      const { id } = await s.client.submit({ type: 'sleep', payload: { ms: 1000 } });
+      await until(async () => (await s.client.get(id))?.state === 'active', 10_000, 'the task to start');
+      await until(async () => s.coordinator.health.hosts().some((h) => h.host === 'hc' && h.connection === 'open'), 10_000, 'the monitor to see hc');
+      hc.child.kill('SIGSTOP');
+      await new Promise((r) => setTimeout(r, 3000));
+      hc.child.kill('SIGCONT');
+      const t = await s.client.waitFor(id, { timeoutMs: 20_000 });
+      expect(t).toMatchObject({ state: 'completed', attempts: 1, agentId: 'hc-a1' });
+      await until(async () => s.alerts.some((a) => a.host === 'hc' && a.to === 'healthy'), 10_000, 'hc to be healthy again');
+      const path = s.alerts.filter((a) => a.host === 'hc' && a.reason !== 'predicted-degradation').map((a) => a.to);
+      expect(path).toEqual(['degraded', 'healthy']);
+      expect(s.recoveries).toEqual([]);
+      hc.child.kill('SIGTERM');
+      expect((await hc.exited).code).toBe(0);
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+});
