@@ -10,6 +10,9 @@
 
 export const INTAKE_QUEUE = 'intake';
 
+/** Tasks that failed their last attempt, each with its last error (one job per task, under the task's id). */
+export const DEAD_LETTER_QUEUE = 'dead-letter';
+
 /** Where a task asked to wait for a capable agent sits until one joins (a queue with no workers, its own slot group). */
 export const PARKED_NODE = 'parked';
 

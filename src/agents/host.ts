@@ -15,6 +15,7 @@ import type { Logger } from '../log.ts';
 import { agentProfile } from '../swarm/records.ts';
 import { startControl } from './control.ts';
 import { rehomeOrphans } from './orphans.ts';
+import { DeadLetterQueue } from '../tasks/deadLetter.ts';
 import { Sandbox, type SandboxOptions } from './sandbox.ts';
 import { Waker } from './waker.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
@@ -90,6 +91,7 @@ export class AgentHost extends EventEmitter {
   private poolSpecs: AgentSpecParsed[] = [];
   private refilling: Promise<void> | undefined;
   private readonly waker: Waker;
+  private readonly deadLetter: DeadLetterQueue;
   private readonly sandbox: Sandbox | undefined;
   private hibernation: NodeJS.Timeout | undefined;
 
@@ -119,6 +121,7 @@ export class AgentHost extends EventEmitter {
       this.announceConnection().catch((err: Error) => o.logger.warn({ err: err.message }, 'could not announce the host connection to the health monitor'));
     });
     this.sandbox = o.sandbox ? new Sandbox(o.sandbox) : undefined;
+    this.deadLetter = new DeadLetterQueue(this.redis, o.config.prefix);
     this.waker = new Waker({
       redisUrl: o.config.redisUrl,
       control: this.redis,
@@ -367,6 +370,9 @@ export class AgentHost extends EventEmitter {
         this.redis.hincrby(this.keys.stats, field, 1).catch(() => {});
         this.o.logger.warn({ jobId, node: nodeId, outcome }, 'late finish refused: the task lost its lock and was recovered');
       },
+      onFinalFailure: (job, err) => {
+        this.deadLetter.record(job, nodeId, err).catch((e: Error) => this.o.logger.error({ err: e.message, task: job.id }, 'could not dead-letter a failed task'));
+      },
       onError: (err) => this.o.logger.error({ err: err.message, node: nodeId }, 'worker error'),
     });
   }
@@ -442,6 +448,7 @@ export class AgentHost extends EventEmitter {
         this.o.logger.warn({ err: (err as Error).message }, 'could not deregister agents (Redis away); they will count as failed once their heartbeat ages');
       }
       await this.sandbox?.close();
+      await this.deadLetter.close();
       this.o.logger.info({ host: this.hostId, returned }, 'agent host stopped');
       this.redis.disconnect();
     })();

@@ -33,6 +33,8 @@ export interface NodeRunnerOptions {
   /** Runs some task types in BullMQ sandbox child processes. */
   sandbox?: Sandbox;
   onLostLock: (jobId: string, outcome: 'completed' | 'failed' | 'unknown') => void;
+  /** A task failed its last attempt (BullMQ has moved it to failed). */
+  onFinalFailure: (job: Job, err: Error) => void;
   onError: (err: Error) => void;
 }
 
@@ -114,7 +116,11 @@ export class NodeRunner {
       } else o.onError(err);
     });
     worker.on('completed', (job) => forget(job.id));
-    worker.on('failed', (job) => forget(job?.id));
+    worker.on('failed', (job, err) => {
+      forget(job?.id);
+      // BullMQ sets finishedOn only when the failure is final (no retry left, or unrecoverable).
+      if (job?.finishedOn) o.onFinalFailure(job, err);
+    });
     return worker;
   }
 

@@ -71,6 +71,10 @@ export function createApp({ coordinator, bodyLimitBytes, logger }: ApiOptions): 
     // Classified by the leading coordinator; another one answers with an empty list and says so.
     res.json({ leading: coordinator.lease.fence() !== undefined, hosts: coordinator.health.hosts() });
   });
+  app.get('/api/dead-letter', async (_req, res) => {
+    const jobs = await coordinator.deadLetterQueue.getJobs(['waiting', 'prioritized'], 0, 199);
+    res.json({ tasks: jobs.map((j) => j.data as unknown) });
+  });
   app.get('/api/recoveries', async (_req, res) => {
     res.json({ recoveries: await readRecoveries(coordinator) });
   });
@@ -90,7 +94,7 @@ export function createApp({ coordinator, bodyLimitBytes, logger }: ApiOptions): 
 
   const board = mountBullBoard([coordinator.intakeQueue]);
   app.use(BULL_BOARD_PATH, (req, res, next) => {
-    board.sync([coordinator.intakeQueue, router.queueFor(PARKED_NODE), ...router.nodeIds().sort().map((id) => router.queueFor(id))]);
+    board.sync([coordinator.intakeQueue, coordinator.deadLetterQueue, router.queueFor(PARKED_NODE), ...router.nodeIds().sort().map((id) => router.queueFor(id))]);
     board.router(req, res, next);
   });
 

@@ -81,7 +81,9 @@ export const swarmConfigSchema = z.object({
     .prefault({}),
   tasks: z
     .object({
-      defaultAttempts: z.coerce.number().int().min(1).max(100).default(1),
+      /** Attempts of a task that names none; retries back off exponentially from backoffMs. */
+      defaultAttempts: z.coerce.number().int().min(1).max(100).default(3),
+      backoffMs: z.coerce.number().int().min(0).default(1000),
       keepCompletedSeconds: z.coerce.number().int().min(1).default(24 * 3600),
       keepFailedSeconds: z.coerce.number().int().min(1).default(7 * 24 * 3600),
     })

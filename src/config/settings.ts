@@ -36,7 +36,8 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_FAILED_AFTER_MS', path: 'agents.failedAfterMs', description: 'a host silent this long is failed: not routed to, its tasks recovered' },
   { env: 'SWARMQ_HIBERNATE_AFTER_MS', path: 'agents.hibernateAfterMs', description: "idle this long, a node's Worker on a host closes until work arrives (0: never)" },
   { env: 'SWARMQ_MAX_SPAWN', path: 'agents.maxSpawn', description: 'most agents one spawn request may ask for' },
-  { env: 'SWARMQ_DEFAULT_ATTEMPTS', path: 'tasks.defaultAttempts', description: 'attempts of a task that names none' },
+  { env: 'SWARMQ_DEFAULT_ATTEMPTS', path: 'tasks.defaultAttempts', description: 'attempts of a task that names none; after the last, the dead-letter queue' },
+  { env: 'SWARMQ_BACKOFF_MS', path: 'tasks.backoffMs', description: 'first retry delay; each next one doubles' },
   { env: 'SWARMQ_KEEP_COMPLETED_SECONDS', path: 'tasks.keepCompletedSeconds', description: 'how long completed tasks (and idempotency keys) stay readable' },
   { env: 'SWARMQ_KEEP_FAILED_SECONDS', path: 'tasks.keepFailedSeconds', description: 'how long failed tasks stay readable' },
 ];

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ensureConnected } from '../../queues/connection.ts';
-import { INTAKE_QUEUE } from '../../queues/keys.ts';
+import { DEAD_LETTER_QUEUE, INTAKE_QUEUE } from '../../queues/keys.ts';
 import { Balancer } from '../balancer/balancer.ts';
 import { HealthMonitor } from '../health/monitor.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -37,6 +37,7 @@ export class Coordinator {
   readonly router: TaskRouter;
   readonly commands: Redis;
   readonly intakeQueue: Queue;
+  readonly deadLetterQueue: Queue;
   readonly hosts: HostControl;
   readonly lease: Lease;
   readonly balancer: Balancer;
@@ -62,6 +63,8 @@ export class Coordinator {
       onRedisError: (err) => o.logger.debug({ err: err.message }, 'queue connection error'),
     });
     this.intakeQueue = new Queue(INTAKE_QUEUE, { connection: this.commands, prefix: o.config.prefix });
+    this.deadLetterQueue = new Queue(DEAD_LETTER_QUEUE, { connection: this.commands, prefix: o.config.prefix });
+    this.deadLetterQueue.on('error', () => {});
     this.hosts = new HostControl(this.commands, o.config.prefix);
     this.lease = new Lease(this.commands, o.config.prefix, `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, o.config.coordinator.leaseMs);
     const fanout = o.config.coordinator.maxAgentsPerNode;
@@ -101,6 +104,7 @@ export class Coordinator {
     await this.health.stop();
     await this.intakeWorker?.close();
     await this.intakeQueue.close();
+    await this.deadLetterQueue.close();
     await this.hosts.close();
     await this.router.close();
     this.workerConnection.disconnect();

@@ -137,7 +137,7 @@ export class TaskRouter {
       jobId: id,
       ...(task.priority !== undefined ? { priority: task.priority } : {}),
       attempts,
-      ...(attempts > 1 ? { backoff: { type: 'exponential', delay: 1000 } } : {}),
+      ...(attempts > 1 ? { backoff: { type: 'exponential', delay: this.opts.config.tasks.backoffMs } } : {}),
       removeOnComplete: { age: this.opts.config.tasks.keepCompletedSeconds },
       removeOnFail: { age: this.opts.config.tasks.keepFailedSeconds },
     };

@@ -68,6 +68,18 @@ describe('tasks', () => {
     const t = await waitDone(r.body.id);
     expect(t).toMatchObject({ state: 'failed', error: 'boom', attempts: 2, result: null });
     expect(t.agentId).toMatch(/^h1-a[12]$/); // the agent of the final attempt
+    // Given up: in the dead-letter queue with its payload and last error.
+    const dlq = await until(async () => {
+      const d = await stack.request('GET', '/api/dead-letter');
+      return (d.body.tasks as { id: string }[]).find((x) => x.id === r.body.id);
+    }, 5000, 'the task in the dead-letter queue');
+    expect(dlq).toMatchObject({ type: 'fail', payload: { message: 'boom' }, error: 'boom', attempts: 2, agentId: t.agentId, node: t.node });
+  });
+
+  it('a task that names no attempts gets the default 3, backing off between them', async () => {
+    const r = await stack.request('POST', '/api/tasks', { type: 'fail', payload: { message: 'again' } });
+    const t = await waitDone(r.body.id);
+    expect(t).toMatchObject({ state: 'failed', error: 'again', attempts: 3 });
   });
 
   it('a task over its timeout fails with a message saying so', async () => {

@@ -12,6 +12,8 @@ export function testConfig(redis: TestRedis, overrides: Partial<SwarmConfigInput
     ...overrides,
     agents: { heartbeatIntervalMs: 200, ...overrides.agents },
     coordinator: { snapshotIntervalMs: 20, ...overrides.coordinator },
+    // Retries back off 50 ms, not 1 s, so tests of failing tasks stay quick.
+    tasks: { backoffMs: 50, ...overrides.tasks },
   });
 }
 

@@ -28,7 +28,7 @@ describe('swarmConfigSchema: defaults', () => {
       hibernateAfterMs: 0,
       maxSpawn: 10_000,
     });
-    expect(c.tasks).toEqual({ defaultAttempts: 1, keepCompletedSeconds: 24 * 3600, keepFailedSeconds: 7 * 24 * 3600 });
+    expect(c.tasks).toEqual({ defaultAttempts: 3, backoffMs: 1000, keepCompletedSeconds: 24 * 3600, keepFailedSeconds: 7 * 24 * 3600 });
   });
 
   it('fills the defaults of a section given in part', () => {
