@@ -84,6 +84,7 @@ export class AgentHost extends EventEmitter {
   private seq = 0;
   private beat: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
+  private rejoining: Promise<void> | undefined;
   private started = false;
   private control: Worker | undefined;
   /** Warm agents by type: registered with a seat reserved, not yet taking work. */
@@ -418,9 +419,43 @@ export class AgentHost extends EventEmitter {
     await this.redis.hset(this.keys.hostConnections, this.hostId, String(id));
   }
 
-  /** One write per host per interval, for all its agents. */
+  /**
+   * One write per host per interval, for all its agents; the same round trip
+   * asks whether the health monitor has failed this host meanwhile (it was
+   * stopped, or cut off, past failedAfterMs).
+   */
   private async heartbeat(): Promise<void> {
-    await this.redis.zadd(this.keys.hosts, Date.now(), this.hostId);
+    const res = await this.redis.pipeline().zadd(this.keys.hosts, Date.now(), this.hostId).hget(this.keys.failedHosts, this.hostId).exec();
+    const failedAt = (res?.[1]?.[1] ?? null) as string | null;
+    if (failedAt !== null && !this.stopping) this.rejoining ??= this.rejoin(Number(failedAt)).finally(() => (this.rejoining = undefined));
+  }
+
+  /**
+   * Written off by the health monitor: its tasks were handed to other agents
+   * (and BullMQ will refuse the finishes still under way here), its agents left
+   * the roster and were replaced. It starts over as a fresh member: its Workers
+   * close, and agents of the same kinds join under new ids.
+   */
+  private async rejoin(failedAt: number): Promise<void> {
+    const kinds = new Map<string, AgentSpec & { count: number }>();
+    for (const a of this.infos.values()) {
+      const key = JSON.stringify([a.type, a.capabilities, a.capacity]);
+      const k = kinds.get(key) ?? { type: a.type, capabilities: a.capabilities, capacity: a.capacity, count: 0 };
+      k.count++;
+      kinds.set(key, k);
+    }
+    this.o.logger.warn({ host: this.hostId, failedAt, agents: this.infos.size }, 'the health monitor failed this host (it was stopped or cut off); its tasks ran elsewhere; rejoining with fresh agents');
+    const runners = [...this.runners.entries()];
+    this.runners.clear();
+    this.infos.clear();
+    this.pool.clear();
+    for (const [nodeId] of runners) this.waker.unwatch(nodeId);
+    await Promise.all(runners.map(([, r]) => r.close(true)));
+    await this.redis.hdel(this.keys.failedHosts, this.hostId);
+    await this.announceConnection();
+    const agents = kinds.size ? await this.spawnAgentBatch([...kinds.values()]) : [];
+    if (this.poolSpecs.length) await this.refillPool();
+    this.emit('rejoined', { failedAt, agents: agents.length });
   }
 
   activeCount(): number {

@@ -31,8 +31,8 @@ afterAll(async () => {
 });
 
 /** Default lock (30 s), stalled check and heartbeat (1 s): recovery must not depend on tuning them. */
-async function swarm() {
-  const config = testConfig(redis, { agents: { heartbeatIntervalMs: 1000 } });
+async function swarm(agents: { failedAfterMs?: number } = {}) {
+  const config = testConfig(redis, { agents: { heartbeatIntervalMs: 1000, ...agents } });
   const coordinator = new Coordinator({ config, logger: silentLogger, intake: false });
   const alerts: HealthAlert[] = [];
   const recoveries: RecoveryRecord[] = [];
@@ -118,6 +118,37 @@ describe('host failure', () => {
       expect(s.recoveries).toEqual([]);
       hc.child.kill('SIGTERM');
       expect((await hc.exited).code).toBe(0);
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+
+  it('SIGSTOP past the failed age: its task is recovered and finishes once elsewhere; the host wakes and rejoins', async () => {
+    const s = await swarm({ failedAfterMs: 2500 });
+    try {
+      const hd = await s.host('hd', 1);
+      const { id } = await s.client.submit({ type: 'sleep', payload: { ms: 2000 } });
+      await until(async () => (await s.client.get(id))?.state === 'active', 10_000, 'the task to start on hd');
+      await s.host('he', 1);
+      hd.child.kill('SIGSTOP');
+      const rec = await until(async () => s.recoveries.find((r) => r.host === 'hd' && r.state !== 'running'), 15_000, 'hd to be failed and recovered');
+      expect(rec).toMatchObject({ reason: 'heartbeat-timeout', requeued: 1 });
+      hd.child.kill('SIGCONT');
+      await hd.waitFor(/rejoining with fresh agents/, 10_000);
+      const t = await s.client.waitFor(id, { timeoutMs: 20_000 });
+      expect(t.state).toBe('completed'); // a stall is not a failed attempt in BullMQ: attempts stays 1
+      expect(t.agentId).toMatch(/^he-a/);
+      expect(await completedEvents(s.config.prefix, t.node)).toEqual([id]);
+      // hd dropped its copy when it rejoined (BullMQ would have refused its finish: the lock was gone).
+      expect(Number(await conn.hget(`${s.config.prefix}:{swarm}:stats`, 'duplicateCompletions'))).toBe(0);
+      // Back as a member with a fresh agent, and healthy again.
+      await until(async () => {
+        const agents = Object.values(await conn.hgetall(`${s.config.prefix}:{swarm}:agents`)).map((r) => JSON.parse(r) as { id: string; hostId: string });
+        return agents.some((a) => a.hostId === 'hd' && a.id !== 'hd-a1');
+      }, 10_000, 'hd to rejoin with a fresh agent');
+      await until(async () => s.coordinator.health.hosts().some((h) => h.host === 'hd' && h.state === 'healthy'), 10_000, 'hd healthy again');
+      hd.child.kill('SIGTERM');
+      expect((await hd.exited).code).toBe(0);
     } finally {
       await s.close();
     }
