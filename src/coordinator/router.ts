@@ -228,22 +228,27 @@ export class TaskRouter {
     if (!encoded) return null;
     // One slot group's keys: the node's queue, and where its tasks moved or were cancelled.
     const group = groupKeys(this.prefix, encoded);
-    const [moved, tomb, raw] = (await this.execPipeline((p) => {
-      p.hget(group.moved, id);
-      p.hget(group.cancelled, id);
-      scripts.getTask.queue(p, this.getTaskKeys(encoded, id), [id]);
-    })) as [string | null, string | null, string[] | null];
-    if (moved && moved !== encoded) {
+    // A task can move again between reading where it went and reading it there:
+    // then the moved record has changed, and we look again.
+    for (let tries = 0; ; tries++) {
+      const [moved, tomb, raw] = (await this.execPipeline((p) => {
+        p.hget(group.moved, id);
+        p.hget(group.cancelled, id);
+        scripts.getTask.queue(p, this.getTaskKeys(encoded, id), [id]);
+      })) as [string | null, string | null, string[] | null];
+      if (!moved || moved === encoded) {
+        if (raw) return taskViewFromJob(id, encoded, raw);
+        return tomb ? tombstoneView(tomb) : null;
+      }
       // Moves stay within a group, except a parked task's, which goes anywhere.
       const there = groupKeys(this.prefix, moved);
       const again = (await scripts.getTask.run(this.opts.redis, this.getTaskKeys(moved, id), [id])) as string[] | null;
       if (again) return taskViewFromJob(id, moved, again);
       if (raw) return taskViewFromJob(id, encoded, raw); // claimed from the parked queue, not yet in its node's
       const tombThere = there.cancelled === group.cancelled ? tomb : await this.opts.redis.hget(there.cancelled, id);
-      return tombThere ? tombstoneView(tombThere) : null;
+      if (tombThere) return tombstoneView(tombThere);
+      if (tries >= 5 || (await this.opts.redis.hget(group.moved, id)) === moved) return null;
     }
-    if (raw) return taskViewFromJob(id, encoded, raw);
-    return tomb ? tombstoneView(tomb) : null;
   }
 
   /**
