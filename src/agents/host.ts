@@ -16,6 +16,8 @@ import { agentProfile } from '../swarm/records.ts';
 import { startControl } from './control.ts';
 import { rehomeOrphans } from './orphans.ts';
 import { DeadLetterQueue } from '../tasks/deadLetter.ts';
+import { DEFAULT_BREAKER } from '../health/breaker.ts';
+import { publishEvent } from '../swarm/events.ts';
 import { Sandbox, type SandboxOptions } from './sandbox.ts';
 import { Waker } from './waker.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
@@ -49,6 +51,17 @@ export interface AgentInfo {
   hostId: string;
 }
 
+/** An agent isolated by its circuit breaker, or coming back. */
+export interface BreakerAlert {
+  at: number;
+  host: string;
+  agent: string;
+  node: string;
+  reason: 'isolated' | 'reintegrating' | 'reintegrated';
+  breaker: 'closed' | 'open' | 'half-open';
+  severity: 'warning' | 'info';
+}
+
 export interface WaveEvent {
   wave: number;
   waves: number;
@@ -72,6 +85,8 @@ export interface AgentHost {
   on(event: 'wave', listener: (e: WaveEvent) => void): this;
   on(event: 'spawned', listener: (agents: AgentInfo[]) => void): this;
   on(event: 'hibernated' | 'woke', listener: (nodeId: string) => void): this;
+  on(event: 'breaker', listener: (e: BreakerAlert) => void): this;
+  on(event: 'rejoined', listener: (e: { failedAt: number; agents: number }) => void): this;
 }
 
 export class AgentHost extends EventEmitter {
@@ -370,6 +385,13 @@ export class AgentHost extends EventEmitter {
         const field = outcome === 'completed' ? 'duplicateCompletions' : 'lateFinishes';
         this.redis.hincrby(this.keys.stats, field, 1).catch(() => {});
         this.o.logger.warn({ jobId, node: nodeId, outcome }, 'late finish refused: the task lost its lock and was recovered');
+      },
+      breaker: { ...DEFAULT_BREAKER, failures: config.agents.breakerFailures, cooldownMs: config.agents.breakerCooldownMs },
+      onBreaker: (agentId, transition, breaker) => {
+        const alert: BreakerAlert = { at: Date.now(), host: this.hostId, agent: agentId, node: nodeId, reason: transition, breaker: breaker.state, severity: transition === 'isolated' ? 'warning' : 'info' };
+        this.o.logger[transition === 'isolated' ? 'warn' : 'info'](alert, `agent ${transition}`);
+        this.emit('breaker', alert);
+        publishEvent(this.redis, config.prefix, 'health:alert', alert).catch(() => {});
       },
       onFinalFailure: (job, err) => {
         this.deadLetter.record(job, nodeId, err).catch((e: Error) => this.o.logger.error({ err: e.message, task: job.id }, 'could not dead-letter a failed task'));

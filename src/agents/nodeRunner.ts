@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { ProcessorMap, TaskContext } from '../../processors/types.ts';
 import type { TaskEnvelope } from '../tasks/schema.ts';
 import { AGENT_FIELD } from '../tasks/view.ts';
+import { advance, CLOSED, recordResult, slots, type Breaker, type BreakerOptions, type BreakerStep, type BreakerTransition } from '../health/breaker.ts';
 import type { Sandbox } from './sandbox.ts';
 
 export interface SeatedAgent {
@@ -33,6 +34,9 @@ export interface NodeRunnerOptions {
   /** Runs some task types in BullMQ sandbox child processes. */
   sandbox?: Sandbox;
   onLostLock: (jobId: string, outcome: 'completed' | 'failed' | 'unknown') => void;
+  /** Isolation of agents whose tasks keep failing (circuit breaker). */
+  breaker: BreakerOptions;
+  onBreaker: (agentId: string, transition: Exclude<BreakerTransition, null>, breaker: Breaker) => void;
   /** A task failed its last attempt (BullMQ has moved it to failed). */
   onFinalFailure: (job: Job, err: Error) => void;
   onError: (err: Error) => void;
@@ -84,6 +88,7 @@ export class NodeRunner {
   private readonly running = new Map<string, Running>();
   /** Jobs whose processor has returned or thrown, with their agent, until BullMQ records the outcome. */
   private readonly finishing = new Map<string, { agent: string; outcome: 'completed' | 'failed' }>();
+  private readonly breakers = new Map<string, Breaker>();
   /** When the last job here finished (or the runner started); null while any runs. */
   private idleFrom: number | null = Date.now();
 
@@ -192,11 +197,43 @@ export class NodeRunner {
     await w?.close(force);
   }
 
-  /** Slots of the agents still taking tasks. */
+  /** Slots of the agents still taking tasks (none for an isolated agent, fewer for one reintegrating). */
   private capacity(): number {
     let c = 0;
-    for (const a of this.o.agents) if (!a.retiring) c += a.capacity;
+    for (const a of this.o.agents) if (!a.retiring) c += this.slotsOf(a);
     return c;
+  }
+
+  private slotsOf(a: SeatedAgent): number {
+    return slots(this.breakers.get(a.id) ?? CLOSED, a.capacity, this.o.breaker);
+  }
+
+  /** A finished task counts for or against its agent; a change of breaker state resizes the Worker. */
+  private judge(agent: SeatedAgent, ok: boolean): void {
+    const step = recordResult(this.breakers.get(agent.id) ?? CLOSED, ok, Date.now(), this.o.breaker);
+    this.breakers.set(agent.id, step.breaker);
+    if (step.transition) this.applyBreaker(agent, step);
+  }
+
+  private applyBreaker(agent: SeatedAgent, step: BreakerStep): void {
+    const cap = this.capacity();
+    const w = this.worker;
+    if (w) {
+      // With every agent isolated no job may be fetched at all: a fetched job would have no agent.
+      if (cap === 0) void w.pause(true).catch((err: Error) => this.o.onError(err));
+      else {
+        w.concurrency = cap;
+        if (w.isPaused()) w.resume();
+      }
+    }
+    if (step.transition === 'isolated') {
+      setTimeout(() => {
+        const next = advance(this.breakers.get(agent.id) ?? CLOSED, Date.now(), this.o.breaker);
+        this.breakers.set(agent.id, next.breaker);
+        if (next.transition) this.applyBreaker(agent, next);
+      }, this.o.breaker.cooldownMs).unref();
+    }
+    this.o.onBreaker(agent.id, step.transition!, step.breaker);
   }
 
   agents(): readonly SeatedAgent[] {
@@ -243,7 +280,7 @@ export class NodeRunner {
     const n = this.o.agents.length;
     for (let i = 0; i < n; i++) {
       const a = this.o.agents[(this.next + i) % n]!;
-      if (!a.retiring && a.active < a.capacity) {
+      if (!a.retiring && a.active < this.slotsOf(a)) {
         this.next = (this.next + i + 1) % n;
         return a;
       }
@@ -293,11 +330,13 @@ export class NodeRunner {
       if (entry.returned) throw new WaitingError();
       this.finishing.set(id, { agent: agent.id, outcome: 'completed' });
       agent.completed++;
+      this.judge(agent, true);
       return result;
     } catch (err) {
       if (entry.returned) throw new WaitingError();
       this.finishing.set(id, { agent: agent.id, outcome: 'failed' });
       agent.failed++;
+      this.judge(agent, false);
       throw err;
     } finally {
       clearTimeout(timer);

@@ -72,6 +72,9 @@ export const swarmConfigSchema = z.object({
       hibernateAfterMs: z.coerce.number().int().min(0).default(0),
       /** Most agents one spawn request may ask for. */
       maxSpawn: z.coerce.number().int().min(1).default(10_000),
+      /** Circuit breaker: failed tasks in a row that isolate an agent (0: never), and its cool-down. */
+      breakerFailures: z.coerce.number().int().min(0).default(5),
+      breakerCooldownMs: z.coerce.number().int().min(1).default(10_000),
     })
     .transform((a) => ({
       ...a,

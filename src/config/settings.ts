@@ -35,6 +35,8 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_CRITICAL_AFTER_MS', path: 'agents.criticalAfterMs', description: 'heartbeat age at which agents are critical (an alert, no recovery); unset: 5 s, or half the failed age if less' },
   { env: 'SWARMQ_FAILED_AFTER_MS', path: 'agents.failedAfterMs', description: 'a host silent this long is failed: not routed to, its tasks recovered' },
   { env: 'SWARMQ_HIBERNATE_AFTER_MS', path: 'agents.hibernateAfterMs', description: "idle this long, a node's Worker on a host closes until work arrives (0: never)" },
+  { env: 'SWARMQ_BREAKER_FAILURES', path: 'agents.breakerFailures', description: 'failed tasks in a row that isolate an agent (0: never); it returns at half capacity after the cool-down' },
+  { env: 'SWARMQ_BREAKER_COOLDOWN_MS', path: 'agents.breakerCooldownMs', description: 'how long an isolated agent takes no task' },
   { env: 'SWARMQ_MAX_SPAWN', path: 'agents.maxSpawn', description: 'most agents one spawn request may ask for' },
   { env: 'SWARMQ_DEFAULT_ATTEMPTS', path: 'tasks.defaultAttempts', description: 'attempts of a task that names none; after the last, the dead-letter queue' },
   { env: 'SWARMQ_BACKOFF_MS', path: 'tasks.backoffMs', description: 'first retry delay; each next one doubles' },

@@ -27,6 +27,8 @@ describe('swarmConfigSchema: defaults', () => {
       failedAfterMs: 10_000,
       hibernateAfterMs: 0,
       maxSpawn: 10_000,
+      breakerFailures: 5,
+      breakerCooldownMs: 10_000,
     });
     expect(c.tasks).toEqual({ defaultAttempts: 3, backoffMs: 1000, keepCompletedSeconds: 24 * 3600, keepFailedSeconds: 7 * 24 * 3600 });
   });

@@ -1,0 +1,65 @@
+// An agent whose tasks keep failing is isolated (takes nothing while the other
+// agent of its node carries on), comes back at reduced capacity after its
+// cool-down, and is trusted fully again after a run of successes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentHost } from '../../src/agents/host.ts';
+import { SwarmClient } from '../../src/client/swarmClient.ts';
+import { silentLogger } from '../../src/log.ts';
+import type { ProcessorMap } from '../../processors/types.ts';
+import { startRedis, type TestRedis } from '../support/redis.ts';
+import { testConfig, until } from '../support/swarm.ts';
+
+let redis: TestRedis;
+let host: AgentHost;
+let client: SwarmClient;
+let broken = true;
+const ranBy: { agent: string; at: number; ok: boolean }[] = [];
+const breakerEvents: { agent: string; reason: string; at: number }[] = [];
+
+// Agent bk-a1's tool is broken until the test mends it.
+const processors: ProcessorMap = {
+  work: async (_payload, ctx) => {
+    await new Promise((r) => setTimeout(r, 5));
+    const ok = !(broken && ctx.agentId === 'bk-a1');
+    ranBy.push({ agent: ctx.agentId, at: Date.now(), ok });
+    if (!ok) throw new Error('tool crashed');
+    return ctx.agentId;
+  },
+};
+
+beforeAll(async () => {
+  redis = await startRedis();
+  const config = testConfig(redis, { agents: { breakerFailures: 3, breakerCooldownMs: 700 } });
+  host = new AgentHost({ config, hostId: 'bk', agents: [{ type: 'w', count: 2 }], processors, logger: silentLogger });
+  host.on('breaker', (e) => breakerEvents.push(e));
+  await host.start();
+  client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await host?.stop(500);
+  await redis?.stop();
+});
+
+describe('circuit breaker on a host', () => {
+  it('isolates the failing agent, runs everything on the other, and reintegrates it once mended', async () => {
+    const first = await Promise.all(Array.from({ length: 30 }, () => client.submit({ type: 'work', attempts: 10 })));
+    const isolated = await until(async () => breakerEvents.find((e) => e.agent === 'bk-a1' && e.reason === 'isolated'), 10_000, 'bk-a1 to be isolated');
+    expect(breakerEvents.some((e) => e.agent === 'bk-a2')).toBe(false);
+    // While isolated (the cool-down), bk-a1 starts nothing.
+    const until700 = isolated.at + 650;
+    await new Promise((r) => setTimeout(r, Math.max(0, until700 - Date.now())));
+    expect(ranBy.filter((r) => r.agent === 'bk-a1' && r.at > isolated.at + 20 && r.at < until700)).toEqual([]);
+    for (const t of await Promise.all(first.map((s) => client.waitFor(s.id, { timeoutMs: 20_000 })))) expect(t).toMatchObject({ state: 'completed', result: 'bk-a2' });
+
+    broken = false;
+    await until(async () => breakerEvents.some((e) => e.agent === 'bk-a1' && e.reason === 'reintegrating'), 10_000, 'bk-a1 to start reintegrating');
+    // Enough work that bk-a1 gets its probation run of successes.
+    for (let i = 0; i < 10 && !breakerEvents.some((e) => e.agent === 'bk-a1' && e.reason === 'reintegrated'); i++) {
+      const more = await Promise.all(Array.from({ length: 10 }, () => client.submit({ type: 'work' })));
+      await Promise.all(more.map((s) => client.waitFor(s.id, { timeoutMs: 20_000 })));
+    }
+    expect(breakerEvents.filter((e) => e.agent === 'bk-a1').map((e) => e.reason).slice(-2)).toEqual(['reintegrating', 'reintegrated']);
+  }, 60_000);
+});
