@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { ProcessorMap, TaskContext } from '../../processors/types.ts';
 import type { TaskEnvelope } from '../tasks/schema.ts';
 import { AGENT_FIELD } from '../tasks/view.ts';
+import { PROBE_TASK } from '../health/probe.ts';
 import { advance, CLOSED, recordResult, slots, type Breaker, type BreakerOptions, type BreakerStep, type BreakerTransition } from '../health/breaker.ts';
 import type { Sandbox } from './sandbox.ts';
 
@@ -275,8 +276,10 @@ export class NodeRunner {
     return { returned, remaining: this.o.agents.length };
   }
 
-  /** Round-robin over agents with a free slot; the Worker's concurrency guarantees one exists. */
-  private seat(): SeatedAgent {
+  /** Round-robin over agents with a free slot (the one named, if it has one); the Worker's concurrency guarantees one exists. */
+  private seat(preferred?: string): SeatedAgent {
+    const named = preferred === undefined ? undefined : this.o.agents.find((a) => a.id === preferred);
+    if (named && !named.retiring && named.active < this.slotsOf(named)) return named;
     const n = this.o.agents.length;
     for (let i = 0; i < n; i++) {
       const a = this.o.agents[(this.next + i) % n]!;
@@ -290,6 +293,12 @@ export class NodeRunner {
 
   private async run(job: Job, token: string): Promise<unknown> {
     const id = job.id ?? '';
+    if (job.name === PROBE_TASK) {
+      // The health monitor's check that a replacement agent really takes work here.
+      const agent = this.seat((job.data as { agent?: string } | null)?.agent);
+      this.finishing.set(id, { agent: agent.id, outcome: 'completed' });
+      return { agent: agent.id, host: this.o.hostId, node: this.o.nodeId };
+    }
     const processor = this.o.processors[job.name];
     if (!processor) {
       throw new UnrecoverableError(`host ${this.o.hostId} has no processor for task type "${job.name}"; start agents with --processors that export it`);

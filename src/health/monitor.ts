@@ -162,6 +162,7 @@ export class HealthMonitor extends EventEmitter {
           maxStalledCount: this.o.config.agents.maxStalledCount,
           failedAfterMs: this.o.config.agents.failedAfterMs,
           hosts: this.o.hosts,
+          probeTimeoutMs: 5000,
           logger: this.o.logger,
           onStep: async (r, s) => {
             await this.o.redis.hset(this.keys.recoveries, r.id, JSON.stringify(r));

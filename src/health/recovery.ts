@@ -8,6 +8,8 @@
 //             the same kind in the slot group;
 //   replace   as many agents of the same kinds spawned on a live host, which
 //             seats them in the freed places first;
+//   verify    a probe task put ahead of everything in each node a replacement
+//             joined must complete (the replacement's host beats and works);
 //   escalate  a critical health:alert for whatever could not be done.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -18,11 +20,12 @@ import type { HostControl } from '../coordinator/hostControl.ts';
 import type { Roster } from '../coordinator/snapshotReader.ts';
 import type { Logger } from '../log.ts';
 import type { AgentRecord } from '../swarm/records.ts';
+import { probeNode, type ProbeResult } from './probe.ts';
 
 export type FailureReason = 'connection-closed' | 'heartbeat-timeout';
 
 export interface RecoveryStep {
-  step: 'isolate' | 'requeue' | 'remove' | 'transfer' | 'replace' | 'escalate';
+  step: 'isolate' | 'requeue' | 'remove' | 'transfer' | 'replace' | 'verify' | 'escalate';
   at: number;
   detail: Record<string, unknown>;
 }
@@ -46,6 +49,8 @@ export interface RecoveryContext {
   maxStalledCount: number;
   failedAfterMs: number;
   hosts: HostControl;
+  /** How long a replacement's probe task may take. */
+  probeTimeoutMs: number;
   logger: Logger;
   /** Called after every step with the record as it stands. */
   onStep: (record: RecoveryRecord, step: RecoveryStep) => Promise<void>;
@@ -92,9 +97,16 @@ export async function recoverHost(c: RecoveryContext, host: string, reason: Fail
   const { moved, orphans } = await rehomeOrphans(c.redis, c.prefix, nodes, c.failedAfterMs, c.logger);
   await step('transfer', { orphanNodes: orphans, moved });
 
-  const unreplaced = await replace(c, agents, liveHosts(host), step);
-  if (unreplaced.length) {
-    await step('escalate', { unreplaced });
+  const { unreplaced, placed } = await replace(c, agents, liveHosts(host), step);
+  const unverified: ProbeResult[] = [];
+  const byNode = new Map(placed.map((a) => [a.node, a.id]));
+  for (const [node, agent] of [...byNode].sort()) {
+    const probe = await probeNode(c.redis, c.prefix, node, agent, `probe-${record.id}-${node}`, c.probeTimeoutMs);
+    await step('verify', { ...probe });
+    if (!probe.ok) unverified.push(probe);
+  }
+  if (unreplaced.length || unverified.length) {
+    await step('escalate', { unreplaced, unverified });
     record.state = 'escalated';
   } else record.state = 'done';
   record.finishedAt = Date.now();
@@ -102,13 +114,13 @@ export async function recoverHost(c: RecoveryContext, host: string, reason: Fail
   return record;
 }
 
-/** Spawns agents like the lost ones on live hosts; returns the kinds it could not place. */
+/** Spawns agents like the lost ones on live hosts; returns where they went and the kinds it could not place. */
 async function replace(
   c: RecoveryContext,
   lost: AgentRecord[],
   candidates: string[],
   step: (name: RecoveryStep['step'], detail: Record<string, unknown>) => Promise<void>,
-): Promise<{ type: string; count: number; why: string }[]> {
+): Promise<{ unreplaced: { type: string; count: number; why: string }[]; placed: { id: string; node: string }[] }> {
   const kinds = new Map<string, { type: string; capabilities: string[]; capacity: number; count: number }>();
   for (const a of lost) {
     const key = JSON.stringify([a.type, a.capabilities, a.capacity]);
@@ -117,20 +129,23 @@ async function replace(
     kinds.set(key, k);
   }
   const unreplaced: { type: string; count: number; why: string }[] = [];
+  const placed: { id: string; node: string }[] = [];
   for (const k of kinds.values()) {
-    let placed = false;
+    let done = false;
     const errors: string[] = [];
     for (const host of candidates) {
       try {
         const reply = await c.hosts.call<{ agents: { id: string; node: string }[] }>(host, 'spawn', { type: k.type, count: k.count, capacity: k.capacity, capabilities: k.capabilities }, 5000);
-        await step('replace', { type: k.type, host, agents: reply.agents.map((a) => ({ id: a.id, node: a.node })) });
-        placed = true;
+        const agents = reply.agents.map((a) => ({ id: a.id, node: a.node }));
+        placed.push(...agents);
+        await step('replace', { type: k.type, host, agents });
+        done = true;
         break;
       } catch (err) {
         errors.push(`${host}: ${(err as Error).message}`);
       }
     }
-    if (!placed) unreplaced.push({ type: k.type, count: k.count, why: candidates.length ? errors.join('; ') : 'no live host to spawn on' });
+    if (!done) unreplaced.push({ type: k.type, count: k.count, why: candidates.length ? errors.join('; ') : 'no live host to spawn on' });
   }
-  return unreplaced;
+  return { unreplaced, placed };
 }

@@ -88,7 +88,9 @@ describe('host failure', () => {
 
       const rec = await until(async () => s.recoveries.find((r) => r.host === 'ha' && r.state !== 'running'), 10_000, 'the recovery to finish');
       expect(rec).toMatchObject({ reason: 'connection-closed', state: 'done', requeued: 2 });
-      expect(rec.steps.map((x) => x.step)).toEqual(['isolate', 'requeue', 'remove', 'transfer', 'replace']);
+      expect(rec.steps.map((x) => x.step)).toEqual(['isolate', 'requeue', 'remove', 'transfer', 'replace', 'verify']);
+      // The probe ran in the replacements' node, on a live agent of hb.
+      expect(rec.steps.at(-1)!.detail).toMatchObject({ ok: true, agent: expect.stringMatching(/^hb-a/) });
       expect(s.alerts.find((a) => a.host === 'ha' && a.to === 'failed')).toMatchObject({ severity: 'critical', reason: 'connection-closed' });
       // Replaced on hb, and recorded for GET /api/recoveries.
       const agents = Object.values(await conn.hgetall(`${s.config.prefix}:{swarm}:agents`)).map((r) => JSON.parse(r) as { hostId: string });
@@ -138,7 +140,7 @@ describe('host failure', () => {
       const t = await s.client.waitFor(id, { timeoutMs: 20_000 });
       expect(t.state).toBe('completed'); // a stall is not a failed attempt in BullMQ: attempts stays 1
       expect(t.agentId).toMatch(/^he-a/);
-      expect(await completedEvents(s.config.prefix, t.node)).toEqual([id]);
+      expect((await completedEvents(s.config.prefix, t.node)).filter((c) => !c.startsWith('probe-'))).toEqual([id]);
       // hd dropped its copy when it rejoined (BullMQ would have refused its finish: the lock was gone).
       expect(Number(await conn.hget(`${s.config.prefix}:{swarm}:stats`, 'duplicateCompletions'))).toBe(0);
       // Back as a member with a fresh agent, and healthy again.
