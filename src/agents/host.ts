@@ -17,6 +17,7 @@ import { startControl } from './control.ts';
 import { rehomeOrphans } from './orphans.ts';
 import { DeadLetterQueue } from '../tasks/deadLetter.ts';
 import { DEFAULT_BREAKER } from '../health/breaker.ts';
+import { DEFAULT_BASELINE_OPTIONS, observe, predictDegradation, type AgentBaselines } from '../health/baseline.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { Sandbox, type SandboxOptions } from './sandbox.ts';
 import { Waker } from './waker.ts';
@@ -62,6 +63,18 @@ export interface BreakerAlert {
   severity: 'warning' | 'info';
 }
 
+/** An agent whose tasks of one type run markedly longer than its own normal. */
+export interface TrendAlert {
+  at: number;
+  host: string;
+  agent: string;
+  node: string;
+  taskType: string;
+  reason: 'predicted-degradation';
+  severity: 'warning';
+  trend: { metric: 'duration'; baseline: number; recent: number };
+}
+
 export interface WaveEvent {
   wave: number;
   waves: number;
@@ -86,6 +99,7 @@ export interface AgentHost {
   on(event: 'spawned', listener: (agents: AgentInfo[]) => void): this;
   on(event: 'hibernated' | 'woke', listener: (nodeId: string) => void): this;
   on(event: 'breaker', listener: (e: BreakerAlert) => void): this;
+  on(event: 'trend', listener: (e: TrendAlert) => void): this;
   on(event: 'rejoined', listener: (e: { failedAt: number; agents: number }) => void): this;
 }
 
@@ -100,6 +114,8 @@ export class AgentHost extends EventEmitter {
   private beat: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private rejoining: Promise<void> | undefined;
+  /** Per agent and task type: duration baselines and whether a trend alert is out. */
+  private readonly trends = new Map<string, { baselines: AgentBaselines; predicted: boolean }>();
   private started = false;
   private control: Worker | undefined;
   /** Warm agents by type: registered with a seat reserved, not yet taking work. */
@@ -393,11 +409,42 @@ export class AgentHost extends EventEmitter {
         this.emit('breaker', alert);
         publishEvent(this.redis, config.prefix, 'health:alert', alert).catch(() => {});
       },
+      onTaskDone: (agentId, type, ms) => this.watchDuration(agentId, nodeId, type, ms),
       onFinalFailure: (job, err) => {
         this.deadLetter.record(job, nodeId, err).catch((e: Error) => this.o.logger.error({ err: e.message, task: job.id }, 'could not dead-letter a failed task'));
       },
       onError: (err) => this.o.logger.error({ err: err.message, node: nodeId }, 'worker error'),
     });
+  }
+
+  /**
+   * Each agent's task durations, per task type, against its own baseline: an
+   * agent whose recent tasks run 50 % longer than its normal (swapping, a
+   * throttled GPU, a slowing dependency) raises a predicted-degradation alert
+   * before anything fails.
+   */
+  private watchDuration(agentId: string, nodeId: string, type: string, ms: number): void {
+    const key = `${agentId}\u0000${type}`;
+    const t = this.trends.get(key) ?? { baselines: {}, predicted: false };
+    t.baselines = observe(t.baselines, 'duration', ms, DEFAULT_BASELINE_OPTIONS);
+    this.trends.set(key, t);
+    const p = predictDegradation(t.baselines, DEFAULT_BASELINE_OPTIONS);
+    if (p.predicted === t.predicted) return;
+    t.predicted = p.predicted;
+    if (!p.predicted) return;
+    const alert: TrendAlert = {
+      at: Date.now(),
+      host: this.hostId,
+      agent: agentId,
+      node: nodeId,
+      taskType: type,
+      reason: 'predicted-degradation',
+      severity: 'warning',
+      trend: { metric: 'duration', baseline: Math.round(p.baseline!), recent: Math.round(p.recent!) },
+    };
+    this.o.logger.warn(alert, 'health:alert');
+    this.emit('trend', alert);
+    publishEvent(this.redis, this.o.config.prefix, 'health:alert', alert).catch(() => {});
   }
 
   /**

@@ -38,6 +38,8 @@ export interface NodeRunnerOptions {
   /** Isolation of agents whose tasks keep failing (circuit breaker). */
   breaker: BreakerOptions;
   onBreaker: (agentId: string, transition: Exclude<BreakerTransition, null>, breaker: Breaker) => void;
+  /** A task an agent ran succeeded, in this many ms (for its duration baseline). */
+  onTaskDone: (agentId: string, type: string, ms: number) => void;
   /** A task failed its last attempt (BullMQ has moved it to failed). */
   onFinalFailure: (job: Job, err: Error) => void;
   onError: (err: Error) => void;
@@ -319,6 +321,7 @@ export class NodeRunner {
       },
     };
     let timer: NodeJS.Timeout | undefined;
+    const t0 = performance.now();
     try {
       const sandbox = this.o.sandbox;
       const work = sandbox?.covers(job.name)
@@ -340,6 +343,7 @@ export class NodeRunner {
       this.finishing.set(id, { agent: agent.id, outcome: 'completed' });
       agent.completed++;
       this.judge(agent, true);
+      this.o.onTaskDone(agent.id, job.name, performance.now() - t0);
       return result;
     } catch (err) {
       if (entry.returned) throw new WaitingError();

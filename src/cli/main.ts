@@ -215,6 +215,28 @@ export function buildCli(): Command {
       console.log(await statusReport(config, Boolean(flags.json)));
     });
 
+  addCommon(program.command('checkpoint'))
+    .description('write a point-in-time snapshot of the swarm (roster, unfinished tasks) to a file, for restore on another Redis')
+    .requiredOption('--out <file>', 'file to write (JSON)')
+    .option('--include-finished', 'carry completed and failed tasks too')
+    .action(async (flags: CommonFlags & { out: string; includeFinished?: boolean }) => {
+      const { checkpointToFile } = await import('../checkpoint/cli.ts');
+      const config = configFrom(flags, redisFromStateDir());
+      const { summary, warnings } = await checkpointToFile(config, flags.out, { includeFinished: Boolean(flags.includeFinished) });
+      for (const w of warnings) console.error(`swarmq: warning: ${w}`);
+      console.log(summary);
+    });
+
+  addCommon(program.command('restore'))
+    .description('rebuild a swarm from a checkpoint file; the target prefix must hold no keys unless --force')
+    .requiredOption('--in <file>', 'checkpoint file to read')
+    .option('--force', 'restore into a prefix that already holds keys (tasks already there are left as they are)')
+    .action(async (flags: CommonFlags & { in: string; force?: boolean }) => {
+      const { restoreFromFile } = await import('../checkpoint/cli.ts');
+      const config = configFrom(flags, redisFromStateDir());
+      console.log(await restoreFromFile(config, flags.in, { force: Boolean(flags.force) }));
+    });
+
   return program;
 }
 

@@ -1,0 +1,91 @@
+// `swarmq checkpoint` and `swarmq restore`: files and connections around the
+// checkpoint core, and the lines they print.
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { ensureConnected } from '../../queues/connection.ts';
+import type { SwarmConfig } from '../config/schema.ts';
+import { SwarmError } from '../errors.ts';
+import { parseCheckpoint } from './format.ts';
+import { takeCheckpoint } from './read.ts';
+import { restoreCheckpoint } from './restore.ts';
+import { countCheckpoint } from './snapshot.ts';
+
+async function withRedis<T>(url: string, run: (redis: Redis) => Promise<T>): Promise<T> {
+  // One-shot commands: fail at once when Redis is away rather than retry forever.
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null, connectionName: 'swarmq:checkpoint' });
+  redis.on('error', () => {});
+  try {
+    try {
+      await ensureConnected(redis);
+    } catch (err) {
+      throw new SwarmError('redis_unavailable', `cannot reach Redis at ${url}: ${(err as Error).message}`);
+    }
+    return await run(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+function listStates(states: Partial<Record<string, number>>): string {
+  return Object.entries(states)
+    .filter(([, n]) => n)
+    .map(([s, n]) => `${n} ${s}`)
+    .join(', ');
+}
+
+export interface CheckpointCommandResult {
+  summary: string;
+  warnings: string[];
+}
+
+/** Takes a checkpoint of the configured swarm and writes it to `out` (whole or not at all). */
+export async function checkpointToFile(config: SwarmConfig, out: string, o: { includeFinished?: boolean } = {}): Promise<CheckpointCommandResult> {
+  const { checkpoint, warnings } = await withRedis(config.redisUrl, (redis) => takeCheckpoint(redis, config.prefix, { includeFinished: o.includeFinished ?? false }));
+  const tmp = `${out}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, JSON.stringify(checkpoint, null, 2) + '\n');
+    renameSync(tmp, out);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new SwarmError('invalid_request', `cannot write ${out}: ${(err as Error).message}`);
+  }
+  const c = countCheckpoint(checkpoint);
+  const states = listStates(c.byState);
+  const summary =
+    `checkpoint of swarm "${config.prefix}" at ${new Date(checkpoint.createdAt).toISOString()} written to ${out}: ` +
+    `${plural(c.agents, 'agent')}, ${plural(c.nodes, 'node')}, ${plural(c.tasks, 'unfinished task')}${states ? ` (${states})` : ''}` +
+    (c.deadLetters ? `, ${plural(c.deadLetters, 'dead-letter record')}` : '') +
+    (checkpoint.includesFinished ? `, ${plural(c.finished, 'finished task')}` : '') +
+    `, ${plural(c.idempotencyKeys, 'idempotency key')}, ${plural(c.moved, 'moved record')}, ${plural(c.cancelled, 'cancelled record')}`;
+  return { summary, warnings };
+}
+
+/** Reads a checkpoint file and rebuilds its swarm under the configured prefix. */
+export async function restoreFromFile(config: SwarmConfig, file: string, o: { force?: boolean } = {}): Promise<string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SwarmError('invalid_request', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const checkpoint = parseCheckpoint(text, file);
+  const r = await withRedis(config.redisUrl, (redis) => restoreCheckpoint(redis, config.prefix, checkpoint, { force: o.force ?? false }));
+  const hosts = [...new Set(checkpoint.roster.agents.map((a) => a.hostId))].sort();
+  const tasks = Object.values(r.tasks).reduce((sum, n) => sum + (n ?? 0), 0);
+  const active = r.tasks.active ?? 0;
+  return (
+    `restored swarm "${config.prefix}" from ${file} (taken ${new Date(checkpoint.createdAt).toISOString()} of "${checkpoint.prefix}"): ` +
+    `${plural(r.agents, 'agent')}, ${plural(r.nodes, 'node')}, ${plural(tasks, 'unfinished task')}` +
+    (tasks ? ` (${listStates(r.landsAs)})` : '') +
+    (active ? `, ${active} of them active when taken: they run again` : '') +
+    (r.deadLetters ? `, ${plural(r.deadLetters, 'dead-letter record')}` : '') +
+    (r.finished ? `, ${plural(r.finished - r.skippedFinished, 'finished task')}` : '') +
+    `, ${plural(r.idempotencyKeys, 'idempotency key')}, ${plural(r.moved, 'moved record')}, ${plural(r.cancelled, 'cancelled record')}` +
+    (r.renamed ? `; ${plural(r.renamed, 'intake job')} got a new id (BullMQ refuses integer custom ids)` : '') +
+    (r.skipped ? `; ${plural(r.skipped, 'task')} already in the target, left as ${r.skipped === 1 ? 'it was' : 'they were'}` : '') +
+    '.' +
+    (hosts.length ? ` Start the hosts again with the same --host-id (and agents) to take their seats: ${hosts.join(', ')}.` : '')
+  );
+}

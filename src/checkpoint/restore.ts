@@ -1,0 +1,166 @@
+// The imperative shell of `swarmq restore`: refuses a prefix that holds keys
+// (unless forced), then carries out the plan: the roster and group records in
+// one MULTI, then each queue's tasks with BullMQ's own Queue.add under their ids.
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { SwarmError } from '../errors.ts';
+import { swarmKeys } from '../../queues/keys.ts';
+import type { Checkpoint } from './format.ts';
+import { planRestore, type PlannedJob, type PlannedQueue, type RestoreCounts, type RestorePlan } from './plan.ts';
+
+export interface RestoreOptions {
+  /** Write into a prefix that already holds keys: roster entries are overwritten, tasks already there are kept as they are. */
+  force?: boolean;
+  /** The clock for remaining delays (default Date.now()). */
+  now?: number;
+}
+
+export interface RestoreReport extends RestoreCounts {
+  /** Unfinished tasks not added because a job with their id was in the target already (with force). */
+  skipped: number;
+  /** Finished tasks not written for the same reason. */
+  skippedFinished: number;
+  /** Renamed tasks: old id → new id. */
+  renamedIds: Record<string, string>;
+}
+
+const ADD_CHUNK = 500;
+
+/** The first key under `<prefix>:` (SCAN, so a big Redis is never blocked), or null. */
+export async function firstKeyUnder(redis: Redis, prefix: string): Promise<string | null> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length) return keys[0]!;
+    cursor = next;
+  } while (cursor !== '0');
+  return null;
+}
+
+async function exec(m: ReturnType<Redis['multi']>, what: string): Promise<unknown[]> {
+  const res = await m.exec();
+  if (!res) throw new SwarmError('internal', `${what}: the transaction was aborted`);
+  const err = res.find(([e]) => e)?.[0];
+  if (err) throw new SwarmError('internal', `${what}: ${err.message}`);
+  return res.map(([, v]) => v);
+}
+
+// Raise a counter to at least n, never lower it (node-seq and a queue's job id counter).
+const RAISE_TO_LUA = `local v = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`;
+
+async function writeRoster(redis: Redis, plan: RestorePlan): Promise<void> {
+  const { roster } = plan;
+  const m = redis.multi();
+  if (roster.agents.length) m.hset(roster.agentsKey, ...roster.agents.flat());
+  if (roster.nodes.length) m.hset(roster.nodesKey, ...roster.nodes.flat());
+  m.eval(RAISE_TO_LUA, 1, roster.nodeSeqKey, roster.nodeSeq);
+  // Routers re-read the roster when its version moves.
+  m.incr(roster.rosterVersionKey);
+  for (const g of plan.groups) {
+    if (g.moved.length) m.hset(g.movedKey, ...g.moved.flat());
+    if (g.cancelled.length) m.hset(g.cancelledKey, ...g.cancelled.flat());
+  }
+  // NX: with --force, a key claimed in the target since stays as it is.
+  for (const i of plan.idempotency) {
+    if (i.ttlMs === null) m.set(i.key, i.taskId, 'NX');
+    else m.set(i.key, i.taskId, 'PX', i.ttlMs, 'NX');
+  }
+  await exec(m, 'writing the roster');
+}
+
+async function restoreQueue(redis: Redis, prefix: string, pq: PlannedQueue, report: RestoreReport): Promise<void> {
+  if (!pq.jobs.length && !pq.finished.length && !pq.paused) return; // nothing to write: leave no keys behind
+  const queue = new Queue(pq.name, { connection: redis, prefix });
+  queue.on('error', () => {});
+  // Paused while its tasks go in, so no worker takes one before its attempt
+  // counters are written (BullMQ's add cannot set them).
+  const wasPaused = await queue.isPaused();
+  if (!wasPaused) await queue.pause();
+  try {
+    const key = (id: string) => `${prefix}:${pq.name}:${id}`;
+    if (pq.idFloor > 0) await redis.eval(RAISE_TO_LUA, 1, `${prefix}:${pq.name}:id`, pq.idFloor);
+
+    // Finished tasks (includeFinished): their hash as it was, in the completed or failed set.
+    if (pq.finished.length) {
+      const exists = await existing(redis, pq.finished.map((f) => key(f.id)));
+      const m = redis.multi();
+      for (const [i, f] of pq.finished.entries()) {
+        if (exists[i]) {
+          report.skippedFinished++;
+          continue;
+        }
+        m.hset(key(f.id), f.hash).zadd(`${prefix}:${pq.name}:${f.state}`, f.finishedOn, f.id);
+      }
+      await exec(m, `restoring finished tasks of ${pq.name}`);
+    }
+
+    // Unfinished tasks, in the order the queue would have handed them out.
+    const kept = pq.jobs.filter((j) => !j.renamed);
+    const exists = await existing(redis, kept.map((j) => key(j.id)));
+    const already = new Set(kept.filter((_, i) => exists[i]).map((j) => j.id));
+    const toAdd = pq.jobs.filter((j) => j.renamed || !already.has(j.id));
+    report.skipped += pq.jobs.length - toAdd.length;
+    for (let i = 0; i < toAdd.length; i += ADD_CHUNK) {
+      const chunk = toAdd.slice(i, i + ADD_CHUNK);
+      const added = await queue.addBulk(chunk.map((j) => ({ name: j.name, data: j.data, opts: j.opts })));
+      const m = redis.multi();
+      let writes = 0;
+      chunk.forEach((j: PlannedJob, n) => {
+        const id = added[n]?.id;
+        if (!id) throw new SwarmError('internal', `BullMQ gave no id for task ${j.id} in ${pq.name}`);
+        if (j.renamed) report.renamedIds[j.id] = id;
+        if (Object.keys(j.fields).length) {
+          m.hset(key(id), j.fields);
+          writes++;
+        }
+        if (j.intakeTask) {
+          // The intake worker reuses this task id when it runs the job again (SET NX GET), so the task is not made twice.
+          const k = swarmKeys(prefix).intakeTask(id);
+          if (j.intakeTask.ttlMs === null) m.set(k, j.intakeTask.taskId);
+          else m.set(k, j.intakeTask.taskId, 'PX', j.intakeTask.ttlMs);
+          writes++;
+        }
+      });
+      if (writes) await exec(m, `writing attempt counters in ${pq.name}`);
+    }
+  } finally {
+    if (!wasPaused && !pq.paused) await queue.resume();
+    await queue.close();
+  }
+}
+
+async function existing(redis: Redis, keys: string[]): Promise<boolean[]> {
+  if (!keys.length) return [];
+  const p = redis.pipeline();
+  for (const k of keys) p.exists(k);
+  const res = (await p.exec()) ?? [];
+  return res.map(([e, v]) => {
+    if (e) throw e;
+    return Number(v) === 1;
+  });
+}
+
+/**
+ * Rebuilds the swarm of a checkpoint under `prefix`: the roster first (so hosts
+ * starting again with their old --host-id take their old seats, in the nodes
+ * whose queues get the tasks), then every queue's tasks.
+ */
+export async function restoreCheckpoint(redis: Redis, prefix: string, cp: Checkpoint, o: RestoreOptions = {}): Promise<RestoreReport> {
+  if (!o.force) {
+    const key = await firstKeyUnder(redis, prefix);
+    if (key) {
+      throw new SwarmError(
+        'conflict',
+        `the target Redis already holds keys of swarm "${prefix}" (${key}, …): restore into an empty prefix (another --prefix, or an empty Redis), or pass --force to merge into it`,
+        [{ path: 'prefix', message: `keys exist under ${prefix}:` }],
+      );
+    }
+  }
+  const plan = planRestore(cp, prefix, o.now ?? Date.now());
+  const report: RestoreReport = { ...plan.counts, skipped: 0, skippedFinished: 0, renamedIds: {} };
+  await writeRoster(redis, plan);
+  for (const q of plan.queues) await restoreQueue(redis, prefix, q, report);
+  return report;
+}

@@ -1,0 +1,240 @@
+// Pure: what the read script saw (raw Redis values) → a checkpoint. No I/O, no
+// clock: the time is Redis' own, read in the same step as everything else.
+import { Job } from 'bullmq';
+import type { z } from 'zod';
+import { DEAD_LETTER_QUEUE } from '../../queues/keys.ts';
+import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
+import { CHECKPOINT_ABOUT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type Checkpoint, type FinishedTask, type UnfinishedState, type UnfinishedTask } from './format.ts';
+
+export interface RawQueue {
+  name: string;
+  /** The queue's meta says paused. */
+  paused: boolean;
+  /** Lists as LRANGE gives them (head first: the newest). */
+  wait: string[];
+  active: string[];
+  /** BullMQ's legacy paused list. */
+  pausedList: string[];
+  /** In priority order. */
+  prioritized: string[];
+  /** [id, score] in score order; a delayed score is (due ms) × 4096 + a counter. */
+  delayed: [string, string][];
+  /** [id, finishedOn] (read only when finished tasks are asked for). */
+  completed: [string, string][];
+  failed: [string, string][];
+  /** Parked tasks claimed for a node but not yet dropped from the parked queue (the parked queue only). */
+  unparking: string[];
+  /** Job hashes by id (missing: listed but no hash). */
+  jobs: Map<string, Record<string, string>>;
+  /** Intake jobs whose routing chose a task id already: jobId → { taskId, pttl }. */
+  intakeTasks: Map<string, { taskId: string; pttl: number }>;
+}
+
+export interface RawGroup {
+  group: string;
+  moved: Record<string, string>;
+  cancelled: Record<string, string>;
+}
+
+export interface RawSnapshot {
+  /** Redis TIME, in ms. */
+  time: number;
+  nodeSeq: number;
+  agents: Record<string, string>;
+  nodes: Record<string, string>;
+  groups: RawGroup[];
+  queues: RawQueue[];
+}
+
+/** An idempotency key read after the snapshot: its full key, the task it names, PTTL (-1 none, -2 gone). */
+export interface RawIdempotencyKey {
+  key: string;
+  taskId: string | null;
+  pttl: number;
+}
+
+export interface SnapshotOptions {
+  prefix: string;
+  includeFinished: boolean;
+}
+
+/**
+ * Job hash fields that Queue.add writes itself on restore (from name, data and
+ * options) or that belong to the run of another Redis: `pb` names the host
+ * whose worker took the job, a lock and processing state that mean nothing there.
+ */
+const FIELDS_REBUILT = new Set(['name', 'data', 'opts', 'timestamp', 'delay', 'priority', 'atm', 'attemptsMade', 'ats', 'stc', 'pb', 'parentKey', 'parent', 'rjk', 'deid']);
+
+const DELAY_SCORE_FACTOR = 0x1000;
+
+function int(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? Math.max(0, Math.trunc(n)) : undefined;
+}
+
+export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempotencyKey[], o: SnapshotOptions): { checkpoint: Checkpoint; warnings: string[] } {
+  const warnings: string[] = [];
+
+  const records = <T>(hash: Record<string, string>, schema: z.ZodType<T>, what: string): T[] => {
+    const out: T[] = [];
+    for (const [key, value] of Object.entries(hash)) {
+      let json: unknown;
+      try {
+        json = JSON.parse(value);
+      } catch {
+        warnings.push(`${what} ${key}: not JSON, left out`);
+        continue;
+      }
+      const parsed = schema.safeParse(json);
+      if (parsed.success) out.push(parsed.data);
+      else warnings.push(`${what} ${key}: ${parsed.error.message.replace(/\s+/g, ' ')}; left out`);
+    }
+    return out;
+  };
+
+  const agents = records(raw.agents, agentRecordSchema.loose(), 'agent').sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const nodes = records(raw.nodes, nodeRecordSchema.loose(), 'node').sort((a, b) => a.seq - b.seq);
+  const nodeSeq = Math.max(raw.nodeSeq, ...nodes.map((n) => n.seq));
+
+  const tasks: UnfinishedTask[] = [];
+  const finished: FinishedTask[] = [];
+  for (const q of raw.queues) {
+    const decode = (id: string, state: UnfinishedState, dueAt?: number): UnfinishedTask | undefined => {
+      const h = q.jobs.get(id);
+      if (!h || Object.keys(h).length === 0) {
+        warnings.push(`queue ${q.name}: job ${id} is ${state} but has no job hash; left out`);
+        return undefined;
+      }
+      let data: unknown = null;
+      if (h.data !== undefined) {
+        try {
+          data = JSON.parse(h.data);
+        } catch {
+          data = h.data;
+          warnings.push(`queue ${q.name}: job ${id} has data that is not JSON; carried as a string`);
+        }
+      }
+      let opts: Record<string, unknown> = {};
+      try {
+        opts = Job.optsFromJSON(h.opts) as Record<string, unknown>;
+      } catch {
+        warnings.push(`queue ${q.name}: job ${id} has options that are not JSON; carried without them`);
+      }
+      const fields: Record<string, string> = {};
+      for (const [k, v] of Object.entries(h)) if (!FIELDS_REBUILT.has(k)) fields[k] = v;
+      const intake = q.intakeTasks.get(id);
+      return {
+        queue: q.name,
+        id,
+        state,
+        name: h.name ?? '',
+        data,
+        opts,
+        timestamp: int(h.timestamp) ?? raw.time,
+        priority: Math.min(int(h.priority) ?? 0, 2_097_152),
+        ...(dueAt !== undefined ? { dueAt } : {}),
+        attemptsMade: int(h.atm ?? h.attemptsMade) ?? 0,
+        attemptsStarted: int(h.ats) ?? 0,
+        stalledCounter: int(h.stc) ?? 0,
+        fields,
+        ...(intake && intake.pttl !== -2 ? { intakeTask: { taskId: intake.taskId, ttlMs: intake.pttl > 0 ? intake.pttl : null } } : {}),
+      };
+    };
+    const push = (t: UnfinishedTask | undefined) => {
+      if (t) tasks.push(t);
+    };
+    // In the order the queue would hand them out, so restore can add them in that
+    // order: lists are pushed at the head and taken from the tail, so oldest first
+    // is the reverse of LRANGE. Active ones first: they were taken before the rest.
+    for (const id of [...q.active].reverse()) push(decode(id, 'active'));
+    for (const id of [...q.wait].reverse()) push(decode(id, 'waiting'));
+    for (const id of [...q.pausedList].reverse()) push(decode(id, 'paused'));
+    for (const id of q.prioritized) push(decode(id, 'prioritized'));
+    for (const [id, score] of q.delayed) push(decode(id, 'delayed', Math.floor(Number(score) / DELAY_SCORE_FACTOR)));
+    for (const id of q.unparking) push(decode(id, 'unparking'));
+    if (o.includeFinished) {
+      for (const [state, list] of [['completed', q.completed], ['failed', q.failed]] as const) {
+        for (const [id, score] of list) {
+          const h = q.jobs.get(id);
+          if (!h || Object.keys(h).length === 0) {
+            warnings.push(`queue ${q.name}: job ${id} is ${state} but has no job hash; left out`);
+            continue;
+          }
+          finished.push({ queue: q.name, id, state, finishedOn: int(h.finishedOn) ?? int(score) ?? raw.time, hash: h });
+        }
+      }
+    }
+  }
+
+  const carried = new Set([...tasks.map((t) => t.id), ...finished.map((t) => t.id)]);
+  const idemPrefix = `${o.prefix}:{swarm}:idem:`;
+  const idem: Checkpoint['idempotency'] = [];
+  for (const k of idempotency) {
+    // Read after the snapshot (a SCAN cannot run inside it without blocking Redis
+    // for the whole keyspace). A key naming a task in the snapshot was claimed
+    // before that task was enqueued, so before the snapshot: keeping exactly
+    // those keys gives the set the snapshot would have seen.
+    if (!k.key.startsWith(idemPrefix) || k.taskId === null || k.pttl === -2 || !carried.has(k.taskId)) continue;
+    idem.push({ key: k.key.slice(idemPrefix.length), taskId: k.taskId, ttlMs: k.pttl > 0 ? k.pttl : null });
+  }
+  idem.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
+  const groups: Checkpoint['groups'] = raw.groups
+    .map((g) => ({ group: g.group, moved: { ...g.moved }, cancelled: records(g.cancelled, cancelledRecordSchema.loose(), `cancelled task in group ${g.group}`) }))
+    .filter((g) => Object.keys(g.moved).length > 0 || g.cancelled.length > 0);
+
+  return {
+    checkpoint: {
+      format: CHECKPOINT_FORMAT,
+      version: CHECKPOINT_VERSION,
+      createdAt: raw.time,
+      prefix: o.prefix,
+      about: CHECKPOINT_ABOUT,
+      includesFinished: o.includeFinished,
+      roster: { nodeSeq, agents, nodes },
+      queues: raw.queues.map((q) => ({ name: q.name, paused: q.paused })),
+      groups,
+      idempotency: idem,
+      tasks,
+      finished,
+    },
+    warnings,
+  };
+}
+
+export interface CheckpointCounts {
+  agents: number;
+  nodes: number;
+  queues: number;
+  /** Unfinished tasks (dead-letter records apart). */
+  tasks: number;
+  byState: Partial<Record<UnfinishedState, number>>;
+  /** Records of the dead-letter queue (tasks that failed their last attempt). */
+  deadLetters: number;
+  finished: number;
+  idempotencyKeys: number;
+  moved: number;
+  cancelled: number;
+}
+
+export function countCheckpoint(cp: Checkpoint): CheckpointCounts {
+  const byState: Partial<Record<UnfinishedState, number>> = {};
+  let deadLetters = 0;
+  for (const t of cp.tasks) {
+    if (t.queue === DEAD_LETTER_QUEUE) deadLetters++;
+    else byState[t.state] = (byState[t.state] ?? 0) + 1;
+  }
+  return {
+    agents: cp.roster.agents.length,
+    nodes: cp.roster.nodes.length,
+    queues: cp.queues.length,
+    tasks: cp.tasks.length - deadLetters,
+    byState,
+    deadLetters,
+    finished: cp.finished.length,
+    idempotencyKeys: cp.idempotency.length,
+    moved: cp.groups.reduce((s, g) => s + Object.keys(g.moved).length, 0),
+    cancelled: cp.groups.reduce((s, g) => s + g.cancelled.length, 0),
+  };
+}
