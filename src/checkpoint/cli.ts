@@ -13,12 +13,15 @@ import { countCheckpoint } from './snapshot.ts';
 async function withRedis<T>(url: string, run: (redis: Redis) => Promise<T>): Promise<T> {
   // One-shot commands: fail at once when Redis is away rather than retry forever.
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null, connectionName: 'swarmq:checkpoint' });
-  redis.on('error', () => {});
+  let cause: Error | undefined;
+  redis.on('error', (err: Error) => {
+    cause ??= err;
+  });
   try {
     try {
       await ensureConnected(redis);
     } catch (err) {
-      throw new SwarmError('redis_unavailable', `cannot reach Redis at ${url}: ${(err as Error).message}`);
+      throw new SwarmError('redis_unavailable', `cannot reach Redis at ${url}: ${(cause ?? (err as Error)).message}`);
     }
     return await run(redis);
   } finally {

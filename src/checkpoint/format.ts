@@ -13,7 +13,11 @@
 // - idempotency keys of the tasks it carries, with their remaining time.
 // Not carried: completed and failed tasks (unless taken with includeFinished),
 // hosts and heartbeats, host connections, the lease and fences, recoveries, the
-// events stream and stats.
+// events stream and stats, job logs and BullMQ's per-queue event streams.
+//
+// Consensus logs are not in version 1. When they land they join as a section of
+// their own and the version goes up, so an older swarmq refuses a file it could
+// not restore whole instead of dropping part of it (the top level is strict).
 import { z } from 'zod';
 import { SwarmError } from '../errors.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
@@ -90,7 +94,8 @@ export const checkpointSchema = z
     createdAt: ms,
     /** The prefix it was taken from (restore may use another). */
     prefix: z.string(),
-    about: z.string(),
+    /** What is carried and what not, for a reader of the file. */
+    about: z.string().optional(),
     includesFinished: z.boolean(),
     roster: z
       .object({

@@ -38,6 +38,7 @@ export interface PlannedQueue {
 export interface RestoreCounts {
   agents: number;
   nodes: number;
+  /** Queues that get tasks. */
   queues: number;
   /** Unfinished tasks to add, by where they were in the checkpoint (dead-letter records apart). */
   tasks: Partial<Record<UnfinishedState, number>>;
@@ -166,7 +167,7 @@ export function planRestore(cp: Checkpoint, prefix: string, now: number): Restor
   }
 
   const planned = [...queues.values()];
-  counts.queues = planned.length;
+  counts.queues = planned.filter((q) => q.jobs.length || q.finished.length).length;
   return {
     prefix,
     roster: {

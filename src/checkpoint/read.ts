@@ -15,7 +15,7 @@
 // across a Cluster's slots.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { DEAD_LETTER_QUEUE, INTAKE_QUEUE, nodeQueueName, PARKED_NODE, SLOT_GROUP_SIZE } from '../../queues/keys.ts';
+import { DEAD_LETTER_QUEUE, INTAKE_QUEUE, nodeQueueName, PARKED_NODE, SLOT_GROUP_SIZE, swarmKeys } from '../../queues/keys.ts';
 import type { Checkpoint } from './format.ts';
 import { snapshotToCheckpoint, type RawGroup, type RawIdempotencyKey, type RawQueue, type RawSnapshot } from './snapshot.ts';
 
@@ -192,7 +192,7 @@ async function readIdempotencyKeys(redis: Redis, prefix: string): Promise<RawIde
   const out: RawIdempotencyKey[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:{swarm}:idem:*`, 'COUNT', 1000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', swarmKeys(prefix).idempotency('*'), 'COUNT', 1000);
     cursor = next;
     if (!keys.length) continue;
     const p = redis.pipeline();

@@ -4,7 +4,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { SwarmError } from '../errors.ts';
-import { swarmKeys } from '../../queues/keys.ts';
+import { bullKey, swarmKeys } from '../../queues/keys.ts';
 import type { Checkpoint } from './format.ts';
 import { planRestore, type PlannedJob, type PlannedQueue, type RestoreCounts, type RestorePlan } from './plan.ts';
 
@@ -79,8 +79,8 @@ async function restoreQueue(redis: Redis, prefix: string, pq: PlannedQueue, repo
   const wasPaused = await queue.isPaused();
   if (!wasPaused) await queue.pause();
   try {
-    const key = (id: string) => `${prefix}:${pq.name}:${id}`;
-    if (pq.idFloor > 0) await redis.eval(RAISE_TO_LUA, 1, `${prefix}:${pq.name}:id`, pq.idFloor);
+    const key = (id: string) => bullKey(prefix, pq.name, id);
+    if (pq.idFloor > 0) await redis.eval(RAISE_TO_LUA, 1, key('id'), pq.idFloor);
 
     // Finished tasks (includeFinished): their hash as it was, in the completed or failed set.
     if (pq.finished.length) {
@@ -91,7 +91,7 @@ async function restoreQueue(redis: Redis, prefix: string, pq: PlannedQueue, repo
           report.skippedFinished++;
           continue;
         }
-        m.hset(key(f.id), f.hash).zadd(`${prefix}:${pq.name}:${f.state}`, f.finishedOn, f.id);
+        m.hset(key(f.id), f.hash).zadd(key(f.state), f.finishedOn, f.id);
       }
       await exec(m, `restoring finished tasks of ${pq.name}`);
     }

@@ -2,7 +2,7 @@
 // clock: the time is Redis' own, read in the same step as everything else.
 import { Job } from 'bullmq';
 import type { z } from 'zod';
-import { DEAD_LETTER_QUEUE } from '../../queues/keys.ts';
+import { DEAD_LETTER_QUEUE, swarmKeys } from '../../queues/keys.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
 import { CHECKPOINT_ABOUT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type Checkpoint, type FinishedTask, type UnfinishedState, type UnfinishedTask } from './format.ts';
 
@@ -168,7 +168,7 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
   }
 
   const carried = new Set([...tasks.map((t) => t.id), ...finished.map((t) => t.id)]);
-  const idemPrefix = `${o.prefix}:{swarm}:idem:`;
+  const idemPrefix = swarmKeys(o.prefix).idempotency('');
   const idem: Checkpoint['idempotency'] = [];
   for (const k of idempotency) {
     // Read after the snapshot (a SCAN cannot run inside it without blocking Redis
