@@ -23,6 +23,11 @@ const benchmarks: Record<string, Benchmark> = {
       'balance [--tasks N (5000)] [--agents N (100)] [--min-ms N (5)] [--max-ms N (50)] [--seed N (42)] [--reps N (3)] [--steal-interval-ms N (default 250)] [--submit single|batch (single)] [--batch N (250)] [--window N (256)] [--poll-ms N (10)] [--routing-agents N (1000)] [--routing-ms N (1000)] [--only balanced,even,skewed,skewed-warm,nosteal,routing] [--verbose]',
     run: async (args) => (await import('./balance.ts')).run(args),
   },
+  recovery: {
+    summary: 'agent host SIGKILLed with active tasks: time until all of them started elsewhere (swarmq defaults vs raw BullMQ default and lockDuration 1,000), and false recoveries of a host paused 3 s',
+    usage: 'recovery [--trials N (20)] [--stop-trials N (5)] [--stop-ms N (3000)] [--observe-ms N (3000)] [--agents N (4)] [--tasks N (4)] [--only swarmq,rawDefault,rawTuned]',
+    run: async (args) => (await import('./recovery.ts')).run(args),
+  },
 };
 
 function list(): string {

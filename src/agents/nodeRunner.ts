@@ -224,10 +224,7 @@ export class NodeRunner {
     if (w) {
       // With every agent isolated no job may be fetched at all: a fetched job would have no agent.
       if (cap === 0) void w.pause(true).catch((err: Error) => this.o.onError(err));
-      else {
-        w.concurrency = cap;
-        if (w.isPaused()) w.resume();
-      }
+      else this.resize();
     }
     if (step.transition === 'isolated') {
       setTimeout(() => {
@@ -246,7 +243,27 @@ export class NodeRunner {
   /** More agents join this node on this host: the shared Worker takes more at once. */
   addAgents(agents: SeatedAgent[]): void {
     this.o.agents.push(...agents);
-    if (this.worker) this.worker.concurrency = Math.max(1, this.capacity());
+    this.resize();
+  }
+
+  /**
+   * Sets the Worker's concurrency to the agents' slots. BullMQ's fetch loop,
+   * when full, sleeps until a running job ends and only then reads the new
+   * concurrency, so an agent joining a busy node would idle until then (for
+   * long tasks, minutes). Its own resume() wakes that loop: pause without
+   * waiting, then resume, and the new slots fetch at once.
+   */
+  private resize(): void {
+    const w = this.worker;
+    const cap = this.capacity();
+    if (!w || cap <= 0) return;
+    const grew = cap > w.concurrency;
+    w.concurrency = cap;
+    if (!w.isRunning() || !(grew || w.isPaused())) return;
+    void (async () => {
+      if (!w.isPaused()) await w.pause(true);
+      await w.resume();
+    })().catch((err: Error) => this.o.onError(err));
   }
 
   /**
@@ -258,8 +275,7 @@ export class NodeRunner {
     const agent = this.o.agents.find((a) => a.id === agentId);
     if (!agent) return { returned: 0, remaining: this.o.agents.length };
     agent.retiring = true;
-    const cap = this.capacity();
-    if (cap > 0 && this.worker) this.worker.concurrency = cap;
+    this.resize();
     const deadline = Date.now() + deadlineMs;
     while (agent.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     let returned = 0;
