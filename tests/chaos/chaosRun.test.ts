@@ -12,7 +12,8 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { bullKey, swarmKeys } from '../../queues/keys.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
-import { spawnCli, type CliChild } from '../support/cli.ts';
+import { CliFleet, isRunning, type CliChild } from '../support/cli.ts';
+import { leaderPid } from '../support/swarm.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 
 const TASKS = Number(process.env.CHAOS_TASKS ?? 1500);
@@ -22,7 +23,7 @@ const HOSTS = 3;
 
 let redis: TestRedis;
 let conn: Redis;
-const children: CliChild[] = [];
+const fleet = new CliFleet();
 const prefix = uniquePrefix('chaos');
 // A task may be caught by several deaths in a row: allow it to stall that often.
 const env = { SWARMQ_LEASE_MS: '1500', SWARMQ_MAX_STALLED_COUNT: '20' };
@@ -33,18 +34,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+  fleet.killAll();
   conn?.disconnect();
   await redis?.stop();
 });
 
 function cli(args: string[]): CliChild {
-  const c = spawnCli([...args, '--redis-url', redis.url, '--prefix', prefix], { env });
-  children.push(c);
-  return c;
+  return fleet.spawn([...args, '--redis-url', redis.url, '--prefix', prefix], { env });
 }
-
-const alive = (c: CliChild) => c.child.exitCode === null && c.child.signalCode === null;
 
 describe('chaos run', () => {
   it(`${TASKS} tasks while hosts and the leader are killed at random: each completes exactly once`, async () => {
@@ -74,9 +71,8 @@ describe('chaos run', () => {
         while (Date.now() - t0 < BUDGET_MS) {
           await new Promise((r) => setTimeout(r, 400 + uniformInt(rng, 0, 1200)));
           if (uniformInt(rng, 0, 3) === 0) {
-            const owner = await conn.get(swarmKeys(prefix).leaseOwner);
-            const pid = owner ? Number(/-(\d+)-[0-9a-f]{6}$/.exec(owner)?.[1]) : NaN;
-            const leader = coordinators.find((c) => c.child.pid === pid && alive(c));
+            const pid = await leaderPid(conn, prefix);
+            const leader = coordinators.find((c) => c.child.pid === pid && isRunning(c));
             if (!leader) continue;
             leader.child.kill('SIGKILL');
             coordinators.splice(coordinators.indexOf(leader), 1);

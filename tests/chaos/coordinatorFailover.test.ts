@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { bullKey, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
-import { spawnCli, type CliChild } from '../support/cli.ts';
+import { CliFleet, type CliChild } from '../support/cli.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
-import { until } from '../support/swarm.ts';
+import { leaderPid, until } from '../support/swarm.ts';
 
 let redis: TestRedis;
 let conn: Redis;
-const children: CliChild[] = [];
+const fleet = new CliFleet();
 const prefix = uniquePrefix('failover');
 const TASKS = 5000;
 
@@ -22,22 +22,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+  fleet.killAll();
   conn?.disconnect();
   await redis?.stop();
 });
 
 function cli(args: string[]): CliChild {
-  const c = spawnCli([...args, '--redis-url', redis.url, '--prefix', prefix], { env: { SWARMQ_LEASE_MS: '1500' } });
-  children.push(c);
-  return c;
+  return fleet.spawn([...args, '--redis-url', redis.url, '--prefix', prefix], { env: { SWARMQ_LEASE_MS: '1500' } });
 }
-
-const leaderPid = async () => {
-  const owner = await conn.get(swarmKeys(prefix).leaseOwner);
-  const m = owner ? /-(\d+)-[0-9a-f]{6}$/.exec(owner) : null;
-  return m ? Number(m[1]) : undefined;
-};
 
 describe('coordinator failover', () => {
   it('kill the leader, then a host, mid-run: the standby leads and recovers; all 5,000 complete exactly once', async () => {
@@ -45,7 +37,7 @@ describe('coordinator failover', () => {
     await Promise.all(coordinators.map((c) => c.waitFor(/coordinator ready/)));
     const hosts = [cli(['agents', '--count', '20', '--host-id', 'fa']), cli(['agents', '--count', '20', '--host-id', 'fb'])];
     await Promise.all(hosts.map((h) => h.waitFor(/agent host ready/)));
-    const first = await until(leaderPid, 10_000, 'a leader');
+    const first = await until(() => leaderPid(conn, prefix), 10_000, 'a leader');
     const leader = coordinators.find((c) => c.child.pid === first)!;
     const standby = coordinators.find((c) => c !== leader)!;
 
@@ -66,7 +58,7 @@ describe('coordinator failover', () => {
       leader.child.kill('SIGKILL');
       const killedAt = Date.now();
       const next = await until(async () => {
-        const pid = await leaderPid();
+        const pid = await leaderPid(conn, prefix);
         return pid !== undefined && pid !== first ? pid : undefined;
       }, 10_000, 'the standby to take the lease');
       expect(next).toBe(standby.child.pid);

@@ -11,13 +11,13 @@ import { SwarmClient } from '../../src/client/swarmClient.ts';
 import type { HealthAlert } from '../../src/health/monitor.ts';
 import type { RecoveryRecord } from '../../src/health/recovery.ts';
 import { silentLogger } from '../../src/log.ts';
-import { spawnCli, type CliChild } from '../support/cli.ts';
+import { CliFleet } from '../support/cli.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
 let redis: TestRedis;
 let conn: Redis;
-const children: CliChild[] = [];
+const fleet = new CliFleet();
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -25,7 +25,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+  fleet.killAll();
   conn?.disconnect();
   await redis?.stop();
 });
@@ -41,8 +41,7 @@ async function swarm(agents: { failedAfterMs?: number } = {}) {
   await coordinator.start();
   const client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
   const host = async (id: string, count: number) => {
-    const c = spawnCli(['agents', '--count', String(count), '--type', 'worker', '--host-id', id, '--redis-url', redis.url, '--prefix', config.prefix]);
-    children.push(c);
+    const c = fleet.spawn(['agents', '--count', String(count), '--type', 'worker', '--host-id', id, '--redis-url', redis.url, '--prefix', config.prefix]);
     await c.waitFor(/agent host ready/);
     return c;
   };

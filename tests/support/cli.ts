@@ -59,3 +59,22 @@ export function spawnCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
     },
   };
 }
+
+export function isRunning(c: CliChild): boolean {
+  return c.child.exitCode === null && c.child.signalCode === null;
+}
+
+/** The CLI processes a test file starts, so afterAll can kill whatever is still running. */
+export class CliFleet {
+  private readonly children: CliChild[] = [];
+
+  spawn(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliChild {
+    const c = spawnCli(args, opts);
+    this.children.push(c);
+    return c;
+  }
+
+  killAll(): void {
+    for (const c of this.children) if (isRunning(c)) c.child.kill('SIGKILL');
+  }
+}

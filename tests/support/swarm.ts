@@ -48,3 +48,10 @@ export async function dump(redis: Redis, prefix: string): Promise<Record<string,
   }
   return out;
 }
+
+/** The pid of the coordinator holding the lease (its owner id ends in `-<pid>-<6 hex>`), if any. */
+export async function leaderPid(redis: Redis, prefix: string): Promise<number | undefined> {
+  const owner = await redis.get(`${prefix}:{swarm}:lease-owner`);
+  const m = owner ? /-(\d+)-[0-9a-f]{6}$/.exec(owner) : null;
+  return m ? Number(m[1]) : undefined;
+}
