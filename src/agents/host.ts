@@ -16,6 +16,8 @@ import { agentProfile } from '../swarm/records.ts';
 import { startControl } from './control.ts';
 import { rehomeOrphans } from './orphans.ts';
 import { DeadLetterQueue } from '../tasks/deadLetter.ts';
+import { generateAgentKeys } from '../consensus/auth.ts';
+import type { KeyObject } from 'node:crypto';
 import { DEFAULT_BREAKER } from '../health/breaker.ts';
 import { DEFAULT_BASELINE_OPTIONS, observe, predictDegradation, type AgentBaselines } from '../health/baseline.ts';
 import { publishEvent } from '../swarm/events.ts';
@@ -92,6 +94,8 @@ interface AgentRecordIn {
   taskTypes: string[];
   hostId: string;
   profile: string;
+  /** Its X25519 public key for authenticated consensus messages; the private half stays in this process. */
+  consensusKey: string;
 }
 
 export interface AgentHost {
@@ -120,6 +124,8 @@ export class AgentHost extends EventEmitter {
   private control: Worker | undefined;
   /** Warm agents by type: registered with a seat reserved, not yet taking work. */
   private readonly pool = new Map<string, { record: AgentRecordIn; node: string }[]>();
+  /** Each agent's private consensus key, made at spawn; only its public half is registered. */
+  private readonly consensusKeys = new Map<string, KeyObject>();
   private poolSpecs: AgentSpecParsed[] = [];
   private refilling: Promise<void> | undefined;
   private readonly waker: Waker;
@@ -187,6 +193,11 @@ export class AgentHost extends EventEmitter {
     }
   }
 
+  /** The private key an agent of this host authenticates its consensus messages with. */
+  consensusKey(agentId: string): KeyObject | undefined {
+    return this.consensusKeys.get(agentId);
+  }
+
   /** Every agent of this host, with its node. */
   agents(): AgentInfo[] {
     return [...this.infos.values()];
@@ -246,15 +257,18 @@ export class AgentHost extends EventEmitter {
   private records(specs: AgentSpecParsed[]): AgentRecordIn[] {
     return specs.flatMap((spec) =>
       Array.from({ length: spec.count }, () => {
+        const id = `${this.hostId}-a${++this.seq}`;
+        const keys = generateAgentKeys();
+        this.consensusKeys.set(id, keys.privateKey);
         const r = {
-          id: `${this.hostId}-a${++this.seq}`,
+          id,
           type: spec.type,
           capabilities: [...new Set(spec.capabilities)].sort(),
           capacity: spec.capacity,
           taskTypes: this.taskTypes,
           hostId: this.hostId,
         };
-        return { ...r, profile: agentProfile(r) };
+        return { ...r, profile: agentProfile(r), consensusKey: keys.publicKey };
       }),
     );
   }
@@ -459,6 +473,7 @@ export class AgentHost extends EventEmitter {
     const { returned, remaining } = runner ? await runner.retire(agentId, deadlineMs) : { returned: 0, remaining: 1 };
     await this.deregister([agentId]);
     this.infos.delete(agentId);
+    this.consensusKeys.delete(agentId);
     if (runner && remaining === 0) {
       this.runners.delete(info.node);
       await runner.close();
@@ -518,6 +533,7 @@ export class AgentHost extends EventEmitter {
     this.runners.clear();
     this.infos.clear();
     this.pool.clear();
+    this.consensusKeys.clear();
     for (const [nodeId] of runners) this.waker.unwatch(nodeId);
     await Promise.all(runners.map(([, r]) => r.close(true)));
     await this.redis.hdel(this.keys.failedHosts, this.hostId);

@@ -16,6 +16,8 @@ export const agentRecordSchema = z.object({
   startedAt: z.number(),
   /** A warm agent of a host's pool: its seat is reserved, it takes no work yet. */
   pooled: z.boolean().optional(),
+  /** X25519 public key (base64, 32 bytes) its consensus messages are authenticated with. */
+  consensusKey: z.string().optional(),
 });
 export type AgentRecord = z.infer<typeof agentRecordSchema>;
 

@@ -56,6 +56,11 @@ describe('agent host at scale', () => {
     const nodes = perNode.size;
     expect(await hostConnections('big')).toBeLessThanOrEqual(2 * nodes + 1);
     expect(host.connectionCount()).toBe(nodes + 2); // + the shared connection and the control Worker
+    // Every agent registered its own consensus public key (32 bytes); the private half stays in the host.
+    const keys = Object.values(roster).map((raw) => (JSON.parse(raw) as { consensusKey?: string }).consensusKey);
+    expect(keys.every((k) => k !== undefined && Buffer.from(k, 'base64').length === 32)).toBe(true);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(host.consensusKey(host.agents()[0]!.id)).toBeDefined();
     // Node records name the queue the way keys.ts does: ten nodes per Cluster slot group.
     const records = Object.values(await conn.hgetall(swarmKeys(config.prefix).nodes)).map((raw) => JSON.parse(raw) as { id: string; queue: string });
     for (const r of records) expect(r.queue).toBe(nodeQueueName(r.id));
