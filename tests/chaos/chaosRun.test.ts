@@ -79,7 +79,12 @@ describe('chaos run', () => {
             coordinators.push(cli(['coordinator', '--port', '0']));
             kills.push(`t+${Date.now() - t0} leader`);
           } else {
-            const victim = hosts.splice(uniformInt(rng, 0, hosts.length - 1), 1)[0]!;
+            // Kill only hosts that are up, and never the last one: with no agent at all
+            // a submit is refused (400, nothing accepted), which is not what this run tests.
+            const up = hosts.filter((h) => /agent host ready/.test(h.output()));
+            if (up.length < 2) continue;
+            const victim = up[uniformInt(rng, 0, up.length - 1)]!;
+            hosts.splice(hosts.indexOf(victim), 1);
             victim.child.kill('SIGKILL');
             hosts.push(host());
             kills.push(`t+${Date.now() - t0} host`);

@@ -57,17 +57,22 @@ async function completedEvents(prefix: string, node: string): Promise<string[]> 
   return events.flatMap(([, f]) => (f[1] === 'completed' ? [f[3]!] : []));
 }
 
+const TASK_MS = 8000;
+
 describe('host failure', () => {
   it('SIGKILL: its running tasks start elsewhere within a second, complete once, and its agents are replaced', async () => {
     const s = await swarm();
     try {
       const ha = await s.host('ha', 2);
       const ids: string[] = [];
-      for (let i = 0; i < 2; i++) ids.push((await s.client.submit({ type: 'sleep', payload: { ms: 1500 } })).id);
+      // Long enough to still be running once hb is up: a host takes seconds to start on a loaded box.
+      for (let i = 0; i < 2; i++) ids.push((await s.client.submit({ type: 'sleep', payload: { ms: TASK_MS } })).id);
       await until(async () => (await Promise.all(ids.map((id) => s.client.get(id)))).every((t) => t?.state === 'active'), 10_000, 'both tasks to run on ha');
       await s.host('hb', 2);
       await until(async () => s.coordinator.health.hosts().filter((h) => h.connection === 'open').length === 2, 10_000, 'the monitor to see both hosts');
 
+      const before = await Promise.all(ids.map((id) => s.client.get(id)));
+      expect(before.map((t) => t?.state), 'the tasks still run on ha when it is killed').toEqual(['active', 'active']);
       const killedAt = Date.now();
       ha.child.kill('SIGKILL');
       await ha.exited;
@@ -79,8 +84,8 @@ describe('host failure', () => {
       const latency = Math.max(...restarted.map((t) => t!.startedAt! - killedAt));
       expect(latency, 'a generous liveness bound; the recovery benchmark measures it').toBeLessThan(5000);
 
-      const done = await Promise.all(ids.map((id) => s.client.waitFor(id, { timeoutMs: 20_000 })));
-      for (const t of done) expect(t).toMatchObject({ state: 'completed', result: { slept: 1500 } });
+      const done = await Promise.all(ids.map((id) => s.client.waitFor(id, { timeoutMs: 30_000 })));
+      for (const t of done) expect(t).toMatchObject({ state: 'completed', result: { slept: TASK_MS } });
       for (const t of done) expect(t.agentId).toMatch(/^hb-a/);
       const completions = await completedEvents(s.config.prefix, done[0]!.node);
       for (const id of ids) expect(completions.filter((c) => c === id)).toHaveLength(1);
