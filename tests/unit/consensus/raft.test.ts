@@ -1,0 +1,634 @@
+// The Raft core against the paper's cases (§5.2–5.4, Figures 7 and 8), the thesis'
+// leadership transfer, PreVote and CheckQuorum, persistence across restarts, and
+// duplicated or reordered messages, on a tiny deterministic in-test network.
+import { describe, expect, it } from 'vitest';
+import type { Input, NodeId, Output, ProtocolOptions } from '../../../src/consensus/protocol.ts';
+import { raft, raftMessageSchema, type RaftMessage, type RaftPersisted, type RaftState } from '../../../src/consensus/raft/index.ts';
+import { raftInvariants } from '../../../src/consensus/raft/invariants.ts';
+import { raftProposeTo, raftSimSpec } from '../../../src/consensus/raft/sim.ts';
+import type { SimNode } from '../../../src/consensus/sim/spec.ts';
+
+interface Envelope {
+  from: NodeId;
+  to: NodeId;
+  message: RaftMessage;
+}
+
+interface NetNode {
+  state: RaftState;
+  up: boolean;
+  persisted: unknown;
+  decided: { slot: number; value: string }[];
+}
+
+/**
+ * A deterministic network: messages wait in a FIFO queue until a test delivers,
+ * drops or duplicates them. Every step is checked: messages pass the schema, an
+ * output that changes term, vote or log carries `persist` (equal to the new state),
+ * and Raft's invariants hold over all nodes.
+ */
+class Net {
+  readonly ids: NodeId[];
+  readonly nodes = new Map<NodeId, NetNode>();
+  queue: Envelope[] = [];
+  readonly violations: string[] = [];
+  readonly opts: ProtocolOptions;
+
+  constructor(n: number, opts: Partial<ProtocolOptions> = {}, persisted: Record<NodeId, RaftPersisted> = {}) {
+    this.ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
+    this.opts = { seed: 1, ...opts };
+    for (const id of this.ids) {
+      const p = persisted[id];
+      this.nodes.set(id, { state: raft.recover(id, this.ids, this.opts, p), up: true, persisted: p, decided: [] });
+    }
+  }
+
+  node(id: NodeId): NetNode {
+    const n = this.nodes.get(id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  state(id: NodeId): RaftState {
+    return this.node(id).state;
+  }
+
+  step(id: NodeId, input: Input<RaftMessage>): Output<RaftState, RaftMessage> | undefined {
+    const n = this.node(id);
+    if (!n.up) return undefined;
+    const before = n.state;
+    const out = raft.step(before, input);
+    const after = out.state;
+    const changed = after.term !== before.term || after.votedFor !== before.votedFor || after.log !== before.log;
+    if (changed && out.persist === undefined) this.violations.push(`${id}: term, vote or log changed without persist`);
+    if (out.persist !== undefined) {
+      const p = out.persist as RaftPersisted;
+      if (p.term !== after.term || p.votedFor !== after.votedFor || p.log !== after.log) this.violations.push(`${id}: persist differs from the state`);
+      n.persisted = out.persist;
+    }
+    n.state = after;
+    n.decided.push(...out.decide);
+    for (const { to, message } of out.send) {
+      if (!raftMessageSchema.safeParse(message).success) this.violations.push(`${id}: sent a message failing the schema: ${JSON.stringify(message)}`);
+      for (const dest of to === 'all' ? this.ids.filter((x) => x !== id) : [to]) this.queue.push({ from: id, to: dest, message });
+    }
+    this.violations.push(...raftInvariants(this.simNodes()));
+    return out;
+  }
+
+  simNodes(): SimNode<RaftState>[] {
+    return this.ids.map((id) => {
+      const n = this.node(id);
+      return { id, state: n.state, up: n.up, byzantine: false, decided: n.decided };
+    });
+  }
+
+  tick(id: NodeId): void {
+    this.step(id, { kind: 'tick' });
+  }
+
+  propose(id: NodeId, value: string): void {
+    this.step(id, { kind: 'propose', value });
+  }
+
+  inject(to: NodeId, from: NodeId, message: RaftMessage): Output<RaftState, RaftMessage> | undefined {
+    return this.step(to, { kind: 'receive', from, message });
+  }
+
+  /** Delivers the first queued message matching `pred`; false when there is none. */
+  deliver(pred: (e: Envelope) => boolean = () => true): boolean {
+    const i = this.queue.findIndex(pred);
+    if (i < 0) return false;
+    const [e] = this.queue.splice(i, 1);
+    this.inject(e!.to, e!.from, e!.message);
+    return true;
+  }
+
+  deliverAll(pred: (e: Envelope) => boolean = () => true, limit = 100_000): void {
+    for (let i = 0; i < limit; i++) if (!this.deliver(pred)) return;
+    throw new Error('deliverAll: the network never went quiet');
+  }
+
+  drop(pred: (e: Envelope) => boolean = () => true): Envelope[] {
+    const dropped = this.queue.filter(pred);
+    this.queue = this.queue.filter((e) => !pred(e));
+    return dropped;
+  }
+
+  /** `rounds` times: every up node ticks (or those in `only`), then every message is delivered. */
+  run(rounds: number, only: readonly NodeId[] = this.ids, pred: (e: Envelope) => boolean = () => true): void {
+    for (let r = 0; r < rounds; r++) {
+      for (const id of only) this.tick(id);
+      this.deliverAll(pred);
+      this.drop();
+    }
+  }
+
+  /** Runs rounds until `done`, at most `max`; returns the rounds it took. */
+  runUntil(done: () => boolean, max: number, only: readonly NodeId[] = this.ids, pred: (e: Envelope) => boolean = () => true): number {
+    for (let r = 0; r < max; r++) {
+      if (done()) return r;
+      this.run(1, only, pred);
+    }
+    if (done()) return max;
+    throw new Error(`runUntil: not done after ${max} rounds`);
+  }
+
+  crash(id: NodeId): void {
+    this.node(id).up = false;
+    this.queue = this.queue.filter((e) => e.to !== id);
+  }
+
+  restart(id: NodeId): void {
+    const n = this.node(id);
+    n.state = raft.recover(id, this.ids, this.opts, n.persisted);
+    n.up = true;
+  }
+
+  leaders(): NodeId[] {
+    return this.ids.filter((id) => this.node(id).up && this.state(id).role === 'leader');
+  }
+
+  leader(): NodeId {
+    const ls = this.leaders();
+    if (ls.length !== 1) throw new Error(`expected one leader, found ${ls.join(', ') || 'none'}`);
+    return ls[0]!;
+  }
+}
+
+/** A log whose entry at index i of term t has the value `t{t}i{i}`: equal (index, term) ⇒ equal entry. */
+function logOf(terms: readonly number[]): RaftPersisted['log'] {
+  return terms.map((term, i) => ({ term, value: `t${term}i${i + 1}` }));
+}
+
+const isLeader = (net: Net, id: NodeId) => () => net.state(id).role === 'leader';
+
+describe('raft: election (§5.2)', () => {
+  for (const n of [1, 3, 5]) {
+    for (const seed of [1, 2, 3, 42]) {
+      it(`a quiet ${n}-node cluster elects exactly one leader and keeps it (seed ${seed})`, () => {
+        const net = new Net(n, { seed });
+        net.runUntil(() => net.leaders().length > 0, 3 * 10);
+        const leader = net.leader();
+        const term = net.state(leader).term;
+        net.run(100);
+        expect(net.leader()).toBe(leader);
+        for (const id of net.ids) {
+          expect(net.state(id).term).toBe(term);
+          expect(net.state(id).leader).toBe(leader);
+        }
+        expect(net.violations).toEqual([]);
+      });
+    }
+  }
+
+  it('draws election timeouts in [electionTicks, 2·electionTicks), different per node, replayable from the seed', () => {
+    const timeouts = (seed: number) => ['a', 'b', 'c', 'd', 'e'].map((id) => raft.init(id, ['a', 'b', 'c', 'd', 'e'], { seed, electionTicks: 10 }).electionTimeout);
+    const t = timeouts(7);
+    for (const x of t) expect(x >= 10 && x < 20).toBe(true);
+    expect(new Set(t).size).toBeGreaterThan(1);
+    expect(timeouts(7)).toEqual(t);
+  });
+
+  it('the first to time out wins (PreVote, then RequestVote); terms move by one', () => {
+    const net = new Net(3);
+    net.runUntil(isLeader(net, 'n2'), 40, ['n2']);
+    expect(net.state('n2').term).toBe(1);
+    expect(net.state('n1').votedFor).toBe('n2');
+    expect(net.state('n3').votedFor).toBe('n2');
+    expect(net.violations).toEqual([]);
+  });
+
+  it('a candidate that cannot reach a majority never leads, and PreVote keeps its term from growing', () => {
+    const net = new Net(5);
+    net.runUntil(() => net.leaders().length === 1, 40);
+    const leader = net.leader();
+    const term = net.state(leader).term;
+    const lonely = net.ids.find((id) => id !== leader)!;
+    // Cut `lonely` off in both directions for many election timeouts.
+    net.run(200, net.ids, (e) => e.from !== lonely && e.to !== lonely);
+    expect(net.state(lonely).role).not.toBe('leader');
+    expect(net.state(lonely).term).toBe(term);
+    // Healed: it rejoins without deposing the leader (no disruption).
+    net.run(30);
+    expect(net.leader()).toBe(leader);
+    expect(net.state(leader).term).toBe(term);
+    expect(net.violations).toEqual([]);
+  });
+
+  it('a follower that hears from its leader refuses PreVotes (leader lease); after an election timeout of silence it grants', () => {
+    const net = new Net(3);
+    net.runUntil(() => net.leaders().length === 1, 40);
+    const leader = net.leader();
+    const [f, c] = net.ids.filter((id) => id !== leader) as [NodeId, NodeId];
+    const { term, log } = net.state(f);
+    const ask: RaftMessage = { type: 'vote', term: term + 1, lastLogIndex: log.length, lastLogTerm: log.at(-1)?.term ?? 0, pre: true };
+    expect(net.inject(f, c, ask)!.send[0]!.message).toEqual({ type: 'voteResp', term, granted: false, pre: true });
+    net.drop();
+    for (let i = 0; i < 10; i++) net.tick(f);
+    net.drop();
+    expect(net.inject(f, c, ask)!.send.at(-1)!.message).toEqual({ type: 'voteResp', term: term + 1, granted: true, pre: true });
+    expect(net.state(f).term).toBe(term); // a PreVote changes no term
+  });
+
+  it('a leader cut off from the majority steps down (CheckQuorum) and the majority elects another', () => {
+    const net = new Net(5);
+    net.runUntil(() => net.leaders().length === 1, 40);
+    const old = net.leader();
+    net.run(60, net.ids, (e) => e.from !== old && e.to !== old);
+    expect(net.state(old).role).not.toBe('leader');
+    const others = net.leaders();
+    expect(others).toHaveLength(1);
+    expect(others[0]).not.toBe(old);
+    net.run(30);
+    expect(net.leader()).toBe(others[0]);
+    expect(net.violations).toEqual([]);
+  });
+});
+
+describe('raft: the election restriction (§5.4.1)', () => {
+  it('a voter refuses a candidate whose last term is lower, even with a longer log', () => {
+    const net = new Net(3, {}, { n2: { term: 2, votedFor: null, log: logOf([1, 2]) } });
+    const out = net.inject('n2', 'n1', { type: 'vote', term: 3, lastLogIndex: 3, lastLogTerm: 1, pre: false })!;
+    expect(out.send).toEqual([{ to: 'n1', message: { type: 'voteResp', term: 3, granted: false, pre: false } }]);
+    expect(net.state('n2').term).toBe(3); // the term is adopted…
+    expect(net.state('n2').votedFor).toBeNull(); // …the vote is not given
+    expect(out.persist).toMatchObject({ term: 3, votedFor: null });
+  });
+
+  it('a voter refuses a candidate with the same last term and a shorter log, grants an equal one', () => {
+    const net = new Net(3, {}, { n2: { term: 2, votedFor: null, log: logOf([1, 2, 2]) } });
+    const refused = net.inject('n2', 'n1', { type: 'vote', term: 3, lastLogIndex: 2, lastLogTerm: 2, pre: false })!;
+    expect(refused.send[0]!.message).toMatchObject({ type: 'voteResp', granted: false });
+    const granted = net.inject('n2', 'n3', { type: 'vote', term: 3, lastLogIndex: 3, lastLogTerm: 2, pre: false })!;
+    expect(granted.send[0]!.message).toMatchObject({ type: 'voteResp', granted: true, term: 3 });
+    expect(granted.persist).toMatchObject({ term: 3, votedFor: 'n3' });
+  });
+
+  it('a node with a stale log times out first but cannot win; an up-to-date node does and keeps the entry', () => {
+    const net = new Net(3, {}, {
+      n1: { term: 2, votedFor: null, log: logOf([1]) },
+      n2: { term: 2, votedFor: null, log: logOf([1, 2]) },
+      n3: { term: 2, votedFor: null, log: logOf([1, 2]) },
+    });
+    // Only n1 ticks: its PreVote rounds are refused (stale log), so it never even bumps its term.
+    net.run(100, ['n1']);
+    expect(net.state('n1').role).not.toBe('leader');
+    expect(net.state('n1').term).toBe(2);
+    expect(net.leaders()).toEqual([]);
+    // Everyone ticks: n2 or n3 wins, and entry 2 (term 2) survives everywhere.
+    net.runUntil(() => net.leaders().length === 1, 60);
+    expect(['n2', 'n3']).toContain(net.leader());
+    net.run(5);
+    for (const id of net.ids) expect(net.state(id).log[1]).toEqual({ term: 2, value: 't2i2' });
+    expect(net.violations).toEqual([]);
+  });
+});
+
+describe('raft: log replication (§5.3, Figure 7)', () => {
+  // Figure 7: the leader of term 8 and six possible followers.
+  const leaderLog = [1, 1, 1, 4, 4, 5, 5, 6, 6, 6];
+  const followers: Record<string, number[]> = {
+    a: [1, 1, 1, 4, 4, 5, 5, 6, 6],
+    b: [1, 1, 1, 4],
+    c: [1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6],
+    d: [1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7],
+    e: [1, 1, 1, 4, 4, 4, 4],
+    f: [1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3],
+  };
+  for (const [name, terms] of Object.entries(followers)) {
+    it(`follower (${name}) ends with exactly the leader's log and decides it`, () => {
+      // n1 leads with the Figure 7 log; n2 has the same log (it votes n1 in when the
+      // follower would refuse); n3 is follower (${name}).
+      const net = new Net(3, {}, {
+        n1: { term: 7, votedFor: null, log: logOf(leaderLog) },
+        n2: { term: 7, votedFor: null, log: logOf(leaderLog) },
+        n3: { term: Math.max(...terms), votedFor: null, log: logOf(terms) },
+      });
+      net.runUntil(isLeader(net, 'n1'), 60, ['n1']);
+      expect(net.state('n1').term).toBe(8);
+      let rejects = 0;
+      net.runUntil(() => net.state('n3').commitIndex === 11, 20, ['n1'], (e) => {
+        if (e.message.type === 'appendReject' && e.from === 'n3') rejects++;
+        return true;
+      });
+      expect(net.state('n3').log).toEqual(net.state('n1').log);
+      expect(net.state('n3').log).toEqual([...logOf(leaderLog), { term: 8, value: null }]);
+      expect(net.node('n3').decided).toEqual(logOf(leaderLog).map((e, i) => ({ slot: i + 1, value: e.value })));
+      // Backing up a term at a time: f needs 2 rejects, not 7.
+      expect(rejects).toBeLessThanOrEqual(2);
+      expect(net.violations).toEqual([]);
+    });
+  }
+
+  it('a stale or duplicated AppendEntries never shortens a follower log', () => {
+    const net = new Net(3, {}, { n2: { term: 1, votedFor: 'n1', log: [] } });
+    const entries = [...logOf([1, 1, 1])];
+    const full: RaftMessage = { type: 'append', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries, leaderCommit: 0 };
+    const partial = { type: 'append' as const, term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: entries.slice(0, 1), leaderCommit: 0 };
+    expect(net.inject('n2', 'n1', full)!.send[0]!.message).toEqual({ type: 'appendOk', term: 1, matchIndex: 3 });
+    const late = net.inject('n2', 'n1', partial)!;
+    expect(late.send[0]!.message).toEqual({ type: 'appendOk', term: 1, matchIndex: 1 });
+    expect(late.persist).toBeUndefined();
+    expect(net.state('n2').log).toEqual(entries);
+    // A follower learns commitIndex only up to what the AppendEntries vouches for.
+    const commit = net.inject('n2', 'n1', { ...partial, leaderCommit: 3 })!;
+    expect(net.state('n2').commitIndex).toBe(1);
+    expect(commit.decide).toEqual([{ slot: 1, value: 't1i1' }]);
+    expect(net.violations).toEqual([]);
+  });
+
+  it('a follower answers an AppendEntries of an older term with its own term, and the old leader steps down', () => {
+    const net = new Net(3, {}, { n2: { term: 5, votedFor: null, log: [] } });
+    const out = net.inject('n2', 'n1', { type: 'append', term: 3, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0 })!;
+    expect(out.send[0]!.message).toMatchObject({ type: 'appendReject', term: 5 });
+    expect(net.state('n2').leader).toBeNull();
+  });
+
+  it('commits, decides every value once and in order on every node, and followers forward proposals', () => {
+    const net = new Net(5);
+    net.runUntil(() => net.leaders().length === 1, 40);
+    const leader = net.leader();
+    const follower = net.ids.find((id) => id !== leader)!;
+    for (let i = 0; i < 10; i++) net.propose(i % 2 === 0 ? leader : follower, `v${i}`);
+    net.run(3);
+    const values = (id: NodeId) => net.node(id).decided.map((d) => d.value);
+    const expected = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9].map((i) => `v${i}`); // forwarded ones arrive after
+    for (const id of net.ids) expect(values(id)).toEqual(expected);
+    const slots = net.node(leader).decided.map((d) => d.slot);
+    expect(slots).toEqual([...slots].sort((a, b) => a - b));
+    expect(net.violations).toEqual([]);
+  });
+
+  it('a node that knows no leader holds a proposal and forwards it once one is elected', () => {
+    const net = new Net(3);
+    net.propose('n3', 'early');
+    expect(net.state('n3').pending).toEqual([{ value: 'early', retry: false }]);
+    net.runUntil(() => net.node('n1').decided.length === 1, 60);
+    expect(net.node('n1').decided.map((d) => d.value)).toEqual(['early']);
+    expect(net.state('n3').pending).toEqual([]);
+  });
+});
+
+describe('raft: commitment (§5.4.2, Figure 8)', () => {
+  // Figure 8 (c): S1 leads term 4 after S5 (term 3) wrote a different index 2.
+  const setup = () => {
+    const net = new Net(5, {}, {
+      n1: { term: 2, votedFor: 'n1', log: logOf([1, 2]), wonTerms: [2] },
+      n2: { term: 2, votedFor: 'n1', log: logOf([1, 2]) },
+      n3: { term: 3, votedFor: 'n5', log: logOf([1]) },
+      n4: { term: 3, votedFor: 'n5', log: logOf([1]) },
+      n5: { term: 3, votedFor: 'n5', log: logOf([1, 3]), wonTerms: [3] },
+    });
+    net.crash('n5');
+    // Only n1 ticks; its AppendEntries are held back (not delivered) once it leads.
+    net.runUntil(isLeader(net, 'n1'), 80, ['n1'], (e) => e.message.type !== 'append');
+    net.drop();
+    expect(net.state('n1').term).toBe(4);
+    expect(net.state('n1').log).toEqual([...logOf([1, 2]), { term: 4, value: null }]);
+    return net;
+  };
+
+  it('a leader does not commit an entry of an earlier term by counting replicas', () => {
+    const net = setup();
+    // S1 replicates index 2 (term 2) to S2 and S3, but not yet its own term-4 entry.
+    for (const to of ['n2', 'n3']) {
+      net.inject(to, 'n1', { type: 'append', term: 4, prevLogIndex: 1, prevLogTerm: 1, entries: logOf([1, 2]).slice(1), leaderCommit: 0 });
+    }
+    net.deliverAll((e) => e.to === 'n1');
+    expect(net.state('n1').progress['n2']!.match).toBe(2);
+    expect(net.state('n1').progress['n3']!.match).toBe(2);
+    // Index 2 is on a majority (S1, S2, S3), yet it is not committed.
+    expect(net.state('n1').commitIndex).toBe(0);
+    expect(net.node('n1').decided).toEqual([]);
+    net.drop();
+    // (d) S1 crashes; S5 is elected with S2, S3, S4 and overwrites index 2: rightly so.
+    // S2–S4 heard from S1 just now (its lease holds off PreVote), so S5's timeout is a
+    // TimeoutNow: a campaign without PreVote. Its first (term 4) meets voters already in
+    // term 4 and fails; the next (term 5) wins with the votes of S2, S3 and S4.
+    net.crash('n1');
+    net.restart('n5');
+    for (let i = 0; i < 3 && !isLeader(net, 'n5')(); i++) {
+      net.inject('n5', 'n5', { type: 'timeoutNow', term: net.state('n5').term });
+      net.deliverAll();
+    }
+    expect(net.state('n5')).toMatchObject({ role: 'leader', term: 5 });
+    net.run(3, ['n5']);
+    for (const id of ['n2', 'n3', 'n4', 'n5']) expect(net.state(id).log.slice(0, 2)).toEqual(logOf([1, 3]));
+    for (const id of net.ids) expect(net.node(id).decided.find((d) => d.value === 't2i2')).toBeUndefined();
+    // S1 comes back and has its index 2 overwritten too.
+    net.restart('n1');
+    net.run(5, ['n5']);
+    expect(net.state('n1').log).toEqual(net.state('n5').log);
+    expect(net.violations).toEqual([]);
+  });
+
+  it('(e) once an entry of its own term is on a majority, earlier entries commit with it and S5 can no longer win', () => {
+    const net = setup();
+    net.run(2, ['n1']);
+    expect(net.state('n1').commitIndex).toBe(3);
+    expect(net.node('n1').decided).toEqual([
+      { slot: 1, value: 't1i1' },
+      { slot: 2, value: 't2i2' },
+    ]);
+    net.crash('n1');
+    net.restart('n5');
+    net.run(100, ['n2', 'n3', 'n4', 'n5']);
+    expect(net.state('n5').role).not.toBe('leader');
+    const leader = net.leader();
+    expect(net.state(leader).log[1]).toEqual({ term: 2, value: 't2i2' });
+    expect(net.violations).toEqual([]);
+  });
+});
+
+describe('raft: persistence and restarts', () => {
+  it('a restarted node keeps its term and vote: no second vote in a term', () => {
+    const net = new Net(3);
+    const out = net.inject('n2', 'n1', { type: 'vote', term: 1, lastLogIndex: 0, lastLogTerm: 0, pre: false })!;
+    expect(out.send[0]!.message).toMatchObject({ type: 'voteResp', granted: true });
+    expect(out.persist).toEqual({ term: 1, votedFor: 'n1', log: [], applied: 0, wonTerms: [] });
+    net.crash('n2');
+    net.restart('n2');
+    expect(net.state('n2').term).toBe(1);
+    expect(net.state('n2').votedFor).toBe('n1');
+    const other = net.inject('n2', 'n3', { type: 'vote', term: 1, lastLogIndex: 5, lastLogTerm: 1, pre: false })!;
+    expect(other.send[0]!.message).toMatchObject({ type: 'voteResp', granted: false, term: 1 });
+    const again = net.inject('n2', 'n1', { type: 'vote', term: 1, lastLogIndex: 0, lastLogTerm: 0, pre: false })!;
+    expect(again.send[0]!.message).toMatchObject({ type: 'voteResp', granted: true });
+  });
+
+  it('a crashed leader comes back as a follower with its term, log and decisions; it never decides a slot twice', () => {
+    const net = new Net(3);
+    net.runUntil(() => net.leaders().length === 1, 40);
+    const leader = net.leader();
+    for (let i = 0; i < 5; i++) net.propose(leader, `v${i}`);
+    net.run(2);
+    const { term, log } = net.state(leader);
+    net.crash(leader);
+    net.run(60);
+    net.restart(leader);
+    expect(net.state(leader)).toMatchObject({ role: 'follower', term, log, applied: 5 + 1 });
+    net.run(20);
+    for (const id of net.ids) expect(net.node(id).decided.map((d) => d.value)).toEqual(['v0', 'v1', 'v2', 'v3', 'v4']);
+    expect(net.violations).toEqual([]);
+  });
+
+  it('recover without anything persisted is a fresh node; a malformed persisted state is refused', () => {
+    expect(raft.recover('a', ['a', 'b'], { seed: 1 }, undefined)).toEqual(raft.init('a', ['a', 'b'], { seed: 1 }));
+    expect(() => raft.recover('a', ['a', 'b'], { seed: 1 }, { term: -1, votedFor: null, log: [] })).toThrow(/malformed/);
+    expect(() => raft.recover('a', ['a', 'b'], { seed: 1 }, { term: 1, votedFor: null, log: [], applied: 3 })).toThrow(/applied/);
+  });
+
+  it('init refuses a self outside the peers and bad timing options', () => {
+    expect(() => raft.init('z', ['a', 'b'], { seed: 1 })).toThrow(RangeError);
+    expect(() => raft.init('a', ['a', 'b'], { seed: 1, electionTicks: 5, heartbeatTicks: 5 })).toThrow(RangeError);
+  });
+});
+
+describe('raft: leadership transfer (thesis §3.10)', () => {
+  const elected = () => {
+    const net = new Net(3);
+    net.runUntil(() => net.leaders().length === 1, 40);
+    return net;
+  };
+
+  it('transferLeader brings a lagging target up to date, then TimeoutNow makes it leader', () => {
+    const net = elected();
+    const old = net.leader();
+    const term = net.state(old).term;
+    const [target, third] = net.ids.filter((id) => id !== old) as [NodeId, NodeId];
+    // The target misses a few entries.
+    for (let i = 0; i < 3; i++) net.propose(old, `v${i}`);
+    net.deliverAll((e) => e.to !== target && e.from !== target);
+    net.drop();
+    expect(net.state(target).log.length).toBeLessThan(net.state(old).log.length);
+    net.inject(old, old, { type: 'transferLeader', to: target });
+    // Proposals during the transfer wait, then follow the new leader.
+    net.propose(old, 'during');
+    expect(net.state(old).pending).toEqual([{ value: 'during', retry: false }]);
+    net.runUntil(isLeader(net, target), 10, [old, third]);
+    expect(net.state(target).term).toBe(term + 1);
+    expect(net.state(old).role).toBe('follower');
+    net.run(3, [target]);
+    for (const id of net.ids) expect(net.node(id).decided.map((d) => d.value)).toEqual(['v0', 'v1', 'v2', 'during']);
+    expect(net.violations).toEqual([]);
+  });
+
+  it('transferLeader with no target picks the most caught-up follower; a non-leader ignores it', () => {
+    const net = elected();
+    const old = net.leader();
+    const follower = net.ids.find((id) => id !== old)!;
+    expect(net.inject(follower, follower, { type: 'transferLeader', to: null })!.send).toEqual([]);
+    net.inject(old, old, { type: 'transferLeader', to: null });
+    net.deliverAll();
+    expect(net.leaders()).toHaveLength(1);
+    expect(net.leader()).not.toBe(old);
+  });
+
+  it('a transfer to an unreachable target is abandoned after an election timeout', () => {
+    const net = elected();
+    const old = net.leader();
+    const target = net.ids.find((id) => id !== old)!;
+    net.crash(target);
+    net.inject(old, old, { type: 'transferLeader', to: target });
+    expect(net.state(old).transfer).not.toBeNull();
+    net.run(10, [old]);
+    expect(net.state(old).transfer).toBeNull();
+    expect(net.leader()).toBe(old);
+    net.propose(old, 'after');
+    net.run(1, [old]);
+    expect(net.node(old).decided.map((d) => d.value)).toEqual(['after']);
+  });
+
+  it('the shell can inject TimeoutNow into a follower to replace a failed leader at once, despite the lease', () => {
+    const net = elected();
+    const old = net.leader();
+    const term = net.state(old).term;
+    const target = net.ids.find((id) => id !== old)!;
+    net.inject(target, old, { type: 'timeoutNow', term });
+    net.deliverAll();
+    expect(net.leader()).toBe(target);
+    expect(net.state(target).term).toBe(term + 1);
+    // A stale TimeoutNow (a delayed duplicate) does nothing.
+    const stale = net.inject(old, target, { type: 'timeoutNow', term })!;
+    expect(stale.send).toEqual([]);
+    expect(net.state(old).role).toBe('follower');
+    expect(net.violations).toEqual([]);
+  });
+});
+
+describe('raft: duplicated and reordered messages', () => {
+  for (const seed of [1, 2, 3, 4, 5]) {
+    it(`a cluster that duplicates and reorders every delivery still agrees and decides everything (seed ${seed})`, () => {
+      const net = new Net(5, { seed });
+      let x = seed * 7919;
+      const rand = (n: number) => {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        return x % n;
+      };
+      const proposed: string[] = [];
+      for (let round = 0; round < 300; round++) {
+        for (const id of net.ids) net.tick(id);
+        if (round % 10 === 5) {
+          const v = `v${round}`;
+          proposed.push(v);
+          net.propose(raftProposeTo(net.simNodes(), { int: (min, max) => min + rand(max - min + 1) }), v);
+        }
+        for (let k = net.queue.length; k > 0 && net.queue.length > 0; k--) {
+          const i = rand(net.queue.length);
+          const e = net.queue[i]!;
+          if (rand(3) === 0) net.queue.push({ ...e }); // duplicate
+          else net.queue.splice(i, 1);
+          net.inject(e.to, e.from, e.message);
+        }
+      }
+      net.run(20);
+      const decided = net.node(net.ids[0]!).decided;
+      for (const id of net.ids) expect(net.node(id).decided).toEqual(decided);
+      // Every proposal is decided (duplicated forwards may decide a value twice, never differently).
+      expect(new Set(decided.map((d) => d.value))).toEqual(new Set(proposed));
+      expect(net.violations).toEqual([]);
+    });
+  }
+});
+
+describe('raft: contract', () => {
+  it('faultTolerance(n) = ⌈n/2⌉ − 1', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 100].map((n) => raft.faultTolerance(n))).toEqual([0, 0, 1, 1, 2, 2, 3, 49]);
+  });
+
+  it('the message schema is strict', () => {
+    const ok: RaftMessage = { type: 'vote', term: 1, lastLogIndex: 0, lastLogTerm: 0, pre: false };
+    expect(raftMessageSchema.safeParse(ok).success).toBe(true);
+    expect(raftMessageSchema.safeParse({ ...ok, extra: 1 }).success).toBe(false);
+    expect(raftMessageSchema.safeParse({ ...ok, term: -1 }).success).toBe(false);
+    expect(raftMessageSchema.safeParse({ ...ok, term: 1.5 }).success).toBe(false);
+    expect(raftMessageSchema.safeParse({ type: 'append', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [{ term: 0, value: 'x' }], leaderCommit: 0 }).success).toBe(false);
+    expect(raftMessageSchema.safeParse({ type: 'nope' }).success).toBe(false);
+  });
+
+  it('messages from a non-participant are ignored', () => {
+    const s = raft.init('a', ['a', 'b', 'c'], { seed: 1 });
+    const out = raft.step(s, { kind: 'receive', from: 'mallory', message: { type: 'timeoutNow', term: 5 } });
+    expect(out.state).toEqual(s);
+    expect(out.send).toEqual([]);
+  });
+
+  it('step never mutates the state it is given', () => {
+    const net = new Net(3);
+    net.runUntil(() => net.leaders().length === 1, 40);
+    const leader = net.leader();
+    const before = structuredClone(net.state(leader));
+    raft.step(net.state(leader), { kind: 'propose', value: 'x' });
+    raft.step(net.state(leader), { kind: 'tick' });
+    expect(net.state(leader)).toEqual(before);
+  });
+
+  it('the sim spec proposes to the leader of the highest term among up nodes', () => {
+    const net = new Net(3);
+    net.runUntil(() => net.leaders().length === 1, 40);
+    expect(raftProposeTo(net.simNodes(), { int: () => 0 })).toBe(net.leader());
+    expect(raftSimSpec.livenessTicks).toBeGreaterThanOrEqual(10 * 10);
+    expect(raftSimSpec.invariants(net.simNodes())).toEqual([]);
+  });
+});
