@@ -1,0 +1,37 @@
+// The learner: a value is chosen when a quorum of its round's kind (fast ⌈3n/4⌉
+// for round 0, classic majority after) voted it in that one round; learners
+// count the 2b messages every acceptor broadcasts, one vote per acceptor per
+// round. A node that learnt the decision tells nodes that evidently do not
+// know it (a `decided` reply), which is all a crash-fault model needs.
+import type { NodeId, Value } from '../protocol.ts';
+import { hear, noEffects, observeRound, type Effects } from './effects.ts';
+import { quorumFor } from './quorums.ts';
+import type { FastPaxosState } from './state.ts';
+
+export function decide(s: FastPaxosState, value: Value): FastPaxosState {
+  if (s.decided !== null) return s;
+  // Votes are of no further use once decided: drop them to keep the state small.
+  return { ...s, decided: value, learner: { votes: {} }, coordinator: { ...s.coordinator, phase: 'idle' } };
+}
+
+export function on2b(s0: FastPaxosState, from: NodeId, round: number, value: Value): Effects {
+  const s = hear(observeRound(s0, round), value);
+  if (s.decided !== null) return noEffects(s);
+  const key = String(round);
+  const inRound = s.learner.votes[key] ?? {};
+  if (inRound[from] === value) return noEffects(s);
+  const updated = { ...inRound, [from]: value };
+  const next: FastPaxosState = { ...s, learner: { votes: { ...s.learner.votes, [key]: updated } } };
+  let count = 0;
+  for (const v of Object.values(updated)) if (v === value) count += 1;
+  return noEffects(count >= quorumFor(round, s.config.n) ? decide(next, value) : next);
+}
+
+export function onDecided(s: FastPaxosState, value: Value): Effects {
+  return noEffects(decide(hear(s, value), value));
+}
+
+export function onQuery(s: FastPaxosState, from: NodeId): Effects {
+  if (s.decided === null || from === s.self) return noEffects(s);
+  return { state: s, send: [{ to: from, message: { type: 'decided', value: s.decided } }] };
+}
