@@ -1,7 +1,10 @@
 // Protocol name → what the simulator needs to run it. Each protocol's author
 // exports a SimSpec from src/consensus/<protocol>/sim.ts; whoever integrates a
 // protocol adds one line here.
+import { fastPaxosSimSpec } from '../fast-paxos/sim.ts';
+import { pbftSimSpec } from '../pbft/sim.ts';
 import { quorumSimSpec } from '../quorum/sim.ts';
+import { raftSimSpec } from '../raft/sim.ts';
 import type { SimSpec } from './spec.ts';
 
 // The registry holds specs of different state and message types; the simulator is generic over them.
@@ -9,6 +12,9 @@ export type AnySimSpec = SimSpec<any, any>;
 
 export const simSpecs: Readonly<Record<string, AnySimSpec>> = {
   quorum: quorumSimSpec,
+  raft: raftSimSpec,
+  pbft: pbftSimSpec,
+  'fast-paxos': fastPaxosSimSpec,
 };
 
 export function knownProtocols(specs: Readonly<Record<string, AnySimSpec>> = simSpecs): string[] {

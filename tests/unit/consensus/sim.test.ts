@@ -237,6 +237,11 @@ describe('quorum in the simulator', () => {
     expect(sum.dropped).toBeGreaterThan(1000);
   });
 
+  it('seeds that once broke liveness (votes of different ballots were tallied together) pass', () => {
+    const sum = runSeeds(quorumSimSpec, [56, 511, 576]);
+    expect(sum.failures.map((f) => `${f.seed}: ${f.violations.join('; ')}`)).toEqual([]);
+  });
+
   it('passes with thresholds from 1 to n, and with weights', () => {
     const variants = [
       withOptions(() => ({ threshold: 1 })),
@@ -264,8 +269,9 @@ describe('registry and CLI', () => {
     return { out, err, io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) } };
   };
 
-  it('knows quorum, and names the known protocols when asked for another', () => {
-    expect(knownProtocols()).toContain('quorum');
+  it('knows the four protocols, and names them when asked for another', () => {
+    expect(knownProtocols()).toEqual(['fast-paxos', 'pbft', 'quorum', 'raft']);
+    for (const p of knownProtocols()) expect(simSpecFor(p).protocol.name).toBe(p);
     expect(simSpecFor('quorum')).toBe(quorumSimSpec);
     expect(() => simSpecFor('paxos')).toThrow(UnknownProtocolError);
     expect(() => simSpecFor('paxos')).toThrow(/unknown protocol "paxos"; known: .*quorum/);
