@@ -110,7 +110,8 @@ describe('host failure', () => {
     const s = await swarm();
     try {
       const hc = await s.host('hc', 1);
-      const { id } = await s.client.submit({ type: 'sleep', payload: { ms: 1000 } });
+      // Still running while hc is stopped, so the stop really catches a task in flight.
+      const { id } = await s.client.submit({ type: 'sleep', payload: { ms: 4000 } });
       await until(async () => (await s.client.get(id))?.state === 'active', 10_000, 'the task to start');
       await until(async () => s.coordinator.health.hosts().some((h) => h.host === 'hc' && h.connection === 'open'), 10_000, 'the monitor to see hc');
       hc.child.kill('SIGSTOP');
@@ -133,9 +134,10 @@ describe('host failure', () => {
     const s = await swarm({ failedAfterMs: 2500 });
     try {
       const hd = await s.host('hd', 1);
-      const { id } = await s.client.submit({ type: 'sleep', payload: { ms: 2000 } });
+      const { id } = await s.client.submit({ type: 'sleep', payload: { ms: TASK_MS } });
       await until(async () => (await s.client.get(id))?.state === 'active', 10_000, 'the task to start on hd');
       await s.host('he', 1);
+      expect((await s.client.get(id))?.state, 'the task still runs on hd when it is stopped').toBe('active');
       hd.child.kill('SIGSTOP');
       const rec = await until(async () => s.recoveries.find((r) => r.host === 'hd' && r.state !== 'running'), 15_000, 'hd to be failed and recovered');
       expect(rec).toMatchObject({ reason: 'heartbeat-timeout', requeued: 1 });
