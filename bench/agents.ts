@@ -284,7 +284,7 @@ export async function run(args: string[]): Promise<void> {
     );
     console.log(
       `  pool of ${spec0.pool} warm agents; before acquiring, ${spec0.seated} agents were spawned and retired down to ${spec0.keepPerNode} per node, ` +
-        `so ${poolRuns[0]!.nodesBefore} nodes with running Workers had ${poolRuns[0]!.freeSeatsBefore} free seats; acquires are serial, the pool refills in the background`,
+        `so ${poolRuns[0]!.nodesBefore} nodes with running Workers had ${poolRuns[0]!.freeSeatsBefore} free seats; acquires are serial with one event-loop turn between them, the pool refills in the background`,
     );
   }
   console.log();

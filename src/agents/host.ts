@@ -346,7 +346,9 @@ export class AgentHost extends EventEmitter {
       .incr(this.keys.rosterVersion)
       .exec()
       .catch((err: Error) => this.o.logger.error({ err: err.message, agent: r.id }, 'could not record an acquired agent'));
-    this.refilling ??= this.refillPool()
+    // The refill starts on the next turn: its key pairs and records are background work, not the caller's wait.
+    this.refilling ??= new Promise<void>((r) => setImmediate(r))
+      .then(() => this.refillPool())
       .catch((err: Error) => this.o.logger.warn({ err: err.message }, 'pool refill failed; will try on the next acquire'))
       .finally(() => {
         this.refilling = undefined;
