@@ -1,12 +1,22 @@
-// Bull Board at /admin/queues with the intake queue and every node queue; new
-// nodes appear as the router learns of them.
+// Bull Board at /admin/queues: the intake queue, the dead-letter queue, the
+// parked queue, every node queue the roster holds right now, and the consensus
+// queue once a proposal has made it. The list is re-synced on each request, and
+// Bull Board's page polls its API, so nodes appear and go without a reload.
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import type { Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { Router } from 'express';
+import { bullKey, PARKED_NODE } from '../queues/keys.ts';
+import type { Coordinator } from '../src/coordinator/coordinator.ts';
 
 export const BULL_BOARD_PATH = '/admin/queues';
+
+/** The queue of consensus proposals (the consensus runtime's name for it). */
+export const CONSENSUS_QUEUE = 'consensus';
+
+/** How long the answer to "does the consensus queue exist yet" is reused. */
+const CONSENSUS_CHECK_MS = 1000;
 
 export interface MountedBoard {
   router: Router;
@@ -27,5 +37,34 @@ export function mountBullBoard(initial: readonly Queue[]): MountedBoard {
       shown = names;
       board.replaceQueues(queues.map((q) => new BullMQAdapter(q)));
     },
+  };
+}
+
+/**
+ * The queues of a swarm as the board should show them now. Node queues come
+ * from the router's snapshot, which follows the roster (re-read every
+ * snapshot interval), so a node removed from the roster leaves the board too.
+ */
+export function swarmQueues(coordinator: Coordinator): () => Promise<Queue[]> {
+  const { router } = coordinator;
+  const prefix = coordinator.config.prefix;
+  let consensus: Queue | undefined;
+  let checkedAt = Number.NEGATIVE_INFINITY;
+  const consensusQueue = async (): Promise<Queue | undefined> => {
+    if (consensus) return consensus;
+    if (Date.now() - checkedAt < CONSENSUS_CHECK_MS) return undefined;
+    checkedAt = Date.now();
+    // BullMQ writes one of these with the first job; an empty name is not worth a row.
+    const present = await coordinator.commands.exists(...['meta', 'id', 'events'].map((s) => bullKey(prefix, CONSENSUS_QUEUE, s)));
+    if (present > 0) {
+      consensus = new Queue(CONSENSUS_QUEUE, { connection: coordinator.commands, prefix });
+      consensus.on('error', () => {});
+    }
+    return consensus;
+  };
+  return async () => {
+    const c = await consensusQueue();
+    const nodes = router.nodeIds().sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    return [coordinator.intakeQueue, coordinator.deadLetterQueue, router.queueFor(PARKED_NODE), ...(c ? [c] : []), ...nodes.map((id) => router.queueFor(id))];
   };
 }

@@ -2,8 +2,7 @@
 // written; every error is JSON `{ error: { code, message, details? } }`.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { BULL_BOARD_PATH, mountBullBoard } from '../../dashboards/bullBoard.ts';
-import { PARKED_NODE } from '../../queues/keys.ts';
+import { BULL_BOARD_PATH, mountBullBoard, swarmQueues } from '../../dashboards/bullBoard.ts';
 import { readRecoveries } from './recoveriesView.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
@@ -93,8 +92,9 @@ export function createApp({ coordinator, bodyLimitBytes, logger }: ApiOptions): 
   });
 
   const board = mountBullBoard([coordinator.intakeQueue]);
-  app.use(BULL_BOARD_PATH, (req, res, next) => {
-    board.sync([coordinator.intakeQueue, coordinator.deadLetterQueue, router.queueFor(PARKED_NODE), ...router.nodeIds().sort().map((id) => router.queueFor(id))]);
+  const boardQueues = swarmQueues(coordinator);
+  app.use(BULL_BOARD_PATH, async (req, res, next) => {
+    board.sync(await boardQueues());
     board.router(req, res, next);
   });
 
