@@ -28,6 +28,11 @@ const benchmarks: Record<string, Benchmark> = {
     usage: 'recovery [--trials N (20)] [--stop-trials N (5)] [--stop-ms N (3000)] [--observe-ms N (3000)] [--agents N (4)] [--tasks N (4)] [--only swarmq,rawDefault,rawTuned]',
     run: async (args) => (await import('./recovery.ts')).run(args),
   },
+  consensus: {
+    summary: 'propose → decision latency per protocol (quorum, raft, pbft, fast-paxos) among 4, 16 and 100 agents on 4 host processes, authenticated, through real Redis',
+    usage: 'consensus [--rounds N (50)] [--warmup N (5)] [--tick-ms N (10)] [--only quorum,raft,pbft,fast-paxos] [--sizes 4,16,100]',
+    run: async (args) => (await import('./consensus.ts')).run(args),
+  },
 };
 
 function list(): string {

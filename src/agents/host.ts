@@ -17,6 +17,7 @@ import { startControl } from './control.ts';
 import { rehomeOrphans } from './orphans.ts';
 import { DeadLetterQueue } from '../tasks/deadLetter.ts';
 import { generateAgentKeys } from '../consensus/auth.ts';
+import { ConsensusHost } from '../consensus/runtime/hostRuntime.ts';
 import type { KeyObject } from 'node:crypto';
 import { DEFAULT_BREAKER } from '../health/breaker.ts';
 import { DEFAULT_BASELINE_OPTIONS, observe, predictDegradation, type AgentBaselines } from '../health/baseline.ts';
@@ -132,6 +133,8 @@ export class AgentHost extends EventEmitter {
   private readonly deadLetter: DeadLetterQueue;
   private readonly sandbox: Sandbox | undefined;
   private hibernation: NodeJS.Timeout | undefined;
+  /** This host's agents' part in consensus rounds: one inbox stream for all of them. */
+  private consensus: ConsensusHost | undefined;
 
   constructor(private readonly o: AgentHostOptions) {
     super();
@@ -214,6 +217,16 @@ export class AgentHost extends EventEmitter {
 
   async start(): Promise<void> {
     await Promise.all(Object.values(scripts).map((s) => s.load(this.redis)));
+    // Before any agent is registered: a round may name an agent as soon as it is in the roster.
+    this.consensus = new ConsensusHost({
+      redisUrl: this.o.config.redisUrl,
+      redis: this.redis,
+      prefix: this.o.config.prefix,
+      hostId: this.hostId,
+      keyOf: (id) => this.consensusKeys.get(id),
+      logger: this.o.logger,
+    });
+    await this.consensus.start();
     await this.heartbeat();
     this.beat = setInterval(() => {
       this.heartbeat().catch(() => {});
@@ -558,6 +571,7 @@ export class AgentHost extends EventEmitter {
       clearInterval(this.hibernation);
       await this.waker.stop();
       await this.control?.close();
+      await this.consensus?.stop();
       await this.refilling;
       const results = await Promise.all([...this.runners.values()].map((r) => r.drain(deadlineMs)));
       const returned = results.reduce((s, r) => s + r.returned, 0);

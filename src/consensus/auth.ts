@@ -60,11 +60,17 @@ export class Authenticator {
   private seq = 0;
   readonly rejected: Record<Rejection, number> = { malformed: 0, 'non-participant': 0, forged: 0, replayed: 0 };
 
+  /**
+   * `pairKeyCache`: pairwise keys shared across rounds (keyed by both ids and the
+   * peer's public key). Deriving one costs an X25519 agreement, ~50 µs: 2,475 of
+   * them per host for a round of 100 agents on 4 hosts, more than the round.
+   */
   constructor(
     readonly self: NodeId,
     private readonly privateKey: KeyObject,
     private readonly publicKeys: ReadonlyMap<NodeId, string>,
     readonly round: string,
+    private readonly pairKeyCache?: Map<string, Buffer>,
   ) {}
 
   private keyFor(peer: NodeId): Buffer | undefined {
@@ -72,11 +78,18 @@ export class Authenticator {
     if (k) return k;
     const raw = this.publicKeys.get(peer);
     if (raw === undefined) return undefined;
+    const cacheKey = `${this.self}\u0000${peer}\u0000${raw}`;
+    k = this.pairKeyCache?.get(cacheKey);
+    if (k) {
+      this.pairKeys.set(peer, k);
+      return k;
+    }
     const shared = diffieHellman({ privateKey: this.privateKey, publicKey: publicKeyObject(raw) });
     // Both sides must derive the same key, so the context orders the two ids.
     const [a, b] = [this.self, peer].sort();
     k = Buffer.from(hkdfSync('sha256', shared, Buffer.from('swarmq-consensus-v1'), Buffer.from(`${a}\u0000${b}`), 32));
     this.pairKeys.set(peer, k);
+    this.pairKeyCache?.set(cacheKey, k);
     return k;
   }
 
@@ -99,12 +112,24 @@ export class Authenticator {
   /** The body of a message for this agent, or why it was dropped (and counted). */
   open(raw: unknown): { ok: true; from: NodeId; body: string } | { ok: false; why: Rejection } {
     const parsed = envelopeSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.rejected.malformed++;
+      return { ok: false, why: 'malformed' };
+    }
+    return this.openEnvelope(parsed.data);
+  }
+
+  /**
+   * `open` for an envelope the caller has already checked against
+   * envelopeSchema: a broadcast reaching 25 agents of one host is parsed once,
+   * not 25 times.
+   */
+  openEnvelope(e: Envelope): { ok: true; from: NodeId; body: string } | { ok: false; why: Rejection } {
     const reject = (why: Rejection) => {
       this.rejected[why]++;
       return { ok: false as const, why };
     };
-    if (!parsed.success || parsed.data.round !== this.round) return reject('malformed');
-    const e = parsed.data;
+    if (e.round !== this.round) return reject('malformed');
     const key = e.from === this.self ? undefined : this.keyFor(e.from);
     if (!key) return reject('non-participant');
     const mac = e.macs[this.self];

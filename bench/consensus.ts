@@ -1,0 +1,131 @@
+// The consensus benchmark: rounds per protocol among n = 4, 16, 100 agents
+// spread evenly over 4 agent host processes (`swarmq agents`, the real CLI),
+// through one real Redis, every message authenticated. Rounds run one after
+// another; each is a fresh proposal (a BullMQ job) with all n agents taking
+// part. Two latencies per round:
+//   decision  proposal queued → the agent decision that makes the outcome final
+//             (the first decider; for PBFT the (f+1)-th matching one), by the
+//             clocks of this machine's processes;
+//   resolved  propose() called → its promise resolved (adds the job's
+//             completion event reaching the caller).
+// DESIGN.md budgets at n = 100 (decision): quorum and Fast Paxos ≤ 20 ms, Raft
+// commit ≤ 50 ms, PBFT ≤ 250 ms. The design report claimed 485, 800, 1,200 and
+// 300 ms.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { ProtocolName } from '../src/consensus/protocol.ts';
+import { CliFleet } from '../tests/support/cli.ts';
+import { startConsensusFleet } from '../tests/support/consensusFleet.ts';
+import { intFlag, listFlag } from './support/args.ts';
+import { round, textTable } from './support/measure.ts';
+import { benchRedis } from './support/redis.ts';
+
+const PROTOCOLS: readonly ProtocolName[] = ['quorum', 'raft', 'pbft', 'fast-paxos'];
+const SIZES = [4, 16, 100];
+const HOSTS = 4;
+const BUDGET_MS: Record<ProtocolName, number> = { quorum: 20, 'fast-paxos': 20, raft: 50, pbft: 250 };
+const CLAIMED_MS: Record<ProtocolName, number> = { quorum: 485, raft: 800, pbft: 1200, 'fast-paxos': 300 };
+
+const log = (msg: string) => console.error(msg);
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+interface Cell {
+  p50Ms: number;
+  p99Ms: number;
+  resolvedP50Ms: number;
+  resolvedP99Ms: number;
+  rounds: number;
+  undecided: number;
+  maxProtocolRounds: number;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const rounds = intFlag(args, '--rounds', 50);
+  const warmup = intFlag(args, '--warmup', 5, 0);
+  const tickMs = intFlag(args, '--tick-ms', 10);
+  const only = (listFlag(args, '--only') ?? [...PROTOCOLS]) as ProtocolName[];
+  for (const p of only) if (!PROTOCOLS.includes(p)) throw new Error(`--only: unknown protocol "${p}" (${PROTOCOLS.join(', ')})`);
+  const sizes = (listFlag(args, '--sizes') ?? SIZES.map(String)).map(Number);
+  for (const n of sizes) if (!Number.isInteger(n) || n < HOSTS || n % HOSTS !== 0) throw new Error(`--sizes: ${n} is not a multiple of ${HOSTS}`);
+  const full = only.length === PROTOCOLS.length && sizes.join() === SIZES.join() && rounds >= 50;
+
+  const redis = await benchRedis();
+  const fleet = new CliFleet();
+  const stop = () => {
+    fleet.killAll();
+    void redis.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  log(`consensus: ${redis.source} ${redis.url} (redis ${redis.version}), node ${process.version}, ${cpus().length} cpus, load ${loadavg().map((x) => round(x, 2)).join(' ')}`);
+  log(`           ${HOSTS} agent host processes; ${rounds} rounds (+${warmup} warm-up) per protocol and size; tick ${tickMs} ms`);
+
+  const results: Record<string, Record<string, Cell>> = {};
+  try {
+    for (const n of sizes) {
+      const swarm = await startConsensusFleet(fleet, redis.url, `bench-consensus-${n}-${Date.now().toString(36)}`, HOSTS, n / HOSTS);
+      try {
+        for (const protocol of only) {
+          const decision: number[] = [];
+          const resolved: number[] = [];
+          let undecided = 0;
+          let maxRounds = 0;
+          for (let i = 0; i < warmup + rounds; i++) {
+            const t0 = performance.now();
+            const r = await swarm.consensus.propose({ protocol, value: { round: i, n }, participants: { count: n }, tickMs, timeoutMs: 10_000 });
+            const t1 = performance.now();
+            if (i < warmup) continue;
+            if (!r.decided) {
+              undecided++;
+              continue;
+            }
+            decision.push(r.latencyMs);
+            resolved.push(t1 - t0);
+            maxRounds = Math.max(maxRounds, r.rounds);
+          }
+          decision.sort((a, b) => a - b);
+          resolved.sort((a, b) => a - b);
+          const cell: Cell = {
+            p50Ms: percentile(decision, 50),
+            p99Ms: percentile(decision, 99),
+            resolvedP50Ms: round(percentile(resolved, 50), 1),
+            resolvedP99Ms: round(percentile(resolved, 99), 1),
+            rounds,
+            undecided,
+            maxProtocolRounds: maxRounds,
+          };
+          (results[protocol] ??= {})[String(n)] = cell;
+          log(`  ${protocol} n=${n}: decision p50 ${cell.p50Ms} ms p99 ${cell.p99Ms} ms; resolved p50 ${cell.resolvedP50Ms} ms p99 ${cell.resolvedP99Ms} ms; undecided ${undecided}`);
+        }
+      } finally {
+        await swarm.close();
+      }
+    }
+  } finally {
+    fleet.killAll();
+    await redis.stop();
+  }
+
+  const rows = only.flatMap((p) =>
+    sizes.map((n) => {
+      const c = results[p]?.[String(n)];
+      const budget = n === 100 ? `≤ ${BUDGET_MS[p]}${c && c.p99Ms <= BUDGET_MS[p] ? ' PASS' : ' MISS'}` : '';
+      return [p, n, c?.p50Ms ?? '-', c?.p99Ms ?? '-', c?.resolvedP50Ms ?? '-', c?.resolvedP99Ms ?? '-', c ? `${c.undecided}/${c.rounds}` : '-', n === 100 ? CLAIMED_MS[p] : '', budget];
+    }),
+  );
+  console.log(textTable(['protocol', 'n', 'decision p50 ms', 'p99 ms', 'resolved p50 ms', 'p99 ms', 'undecided', 'report claimed', 'budget (p99)'], rows));
+  if (!full) {
+    log('note: a partial run (--only, --sizes or fewer than 50 rounds) prints its table but does not write bench/results/consensus.json');
+    return;
+  }
+  const out = fileURLToPath(new URL('./results/consensus.json', import.meta.url));
+  mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
+  const json = Object.fromEntries(PROTOCOLS.map((p) => [p, Object.fromEntries(sizes.map((n) => [String(n), results[p]![String(n)]!]))]));
+  writeFileSync(out, `${JSON.stringify({ ...json, claimedAt100Ms: CLAIMED_MS, budgetAt100Ms: BUDGET_MS, tickMs, hosts: HOSTS, measuredAt: new Date().toISOString() }, null, 2)}\n`);
+  log(`wrote ${out}`);
+}

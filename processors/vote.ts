@@ -1,0 +1,79 @@
+// The processor of the consensus queue: one job is one proposal. It tells the
+// hosts of the participants that the round has begun (they read its spec from
+// this very job), waits until enough agents have recorded one decision (or the
+// proposal's time is up), tells them it is done, and returns the outcome,
+// which BullMQ stores with the job. A driver that dies mid-round leaves the
+// job to stall; another driver takes it over, and hosts that still run the
+// round just learn the new driver.
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { consensusKeys } from '../src/consensus/runtime/keys.ts';
+import { decidedValues, outcomeOf, parseDecisions } from '../src/consensus/runtime/outcome.ts';
+import { roundSpecSchema, type ProposalResult } from '../src/consensus/runtime/proposal.ts';
+import { INBOX_MAXLEN } from '../src/consensus/runtime/keys.ts';
+import { BATCH_FIELD, type InboxItem } from '../src/consensus/runtime/wire.ts';
+import type { Logger } from '../src/log.ts';
+import { publishEvent } from '../src/swarm/events.ts';
+
+export interface VoteProcessorDeps {
+  redis: Redis;
+  prefix: string;
+  /** This driver's inbox name: hosts send decision notices there. */
+  driverId: string;
+  /** Resolves when a notice for the round arrives, or after `ms`. */
+  nudged(round: string, ms: number): Promise<void>;
+  logger: Logger;
+}
+
+/** How long a round waits for its first proposer before the value is proposed at the next participant too. */
+export function retryAfterMs(tickMs: number): number {
+  return Math.max(300, 30 * tickMs);
+}
+
+export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<ProposalResult> {
+  const keys = consensusKeys(d.prefix);
+  const sendAll = async (inboxes: Iterable<string>, item: InboxItem) => {
+    const m = d.redis.multi();
+    for (const inbox of inboxes) m.xadd(inbox, 'MAXLEN', '~', String(INBOX_MAXLEN), '*', BATCH_FIELD, JSON.stringify([item]));
+    await m.exec();
+  };
+  const read = async (id: string) => {
+    const [[, decided], [, rejected]] = (await d.redis.pipeline().hgetall(keys.decided(id)).hgetall(keys.rejected(id)).exec()) as [
+      [Error | null, Record<string, string>],
+      [Error | null, Record<string, string>],
+    ];
+    return { decisions: parseDecisions(decided), rejected };
+  };
+
+  return async (job) => {
+    const spec = roundSpecSchema.parse(job.data);
+    const hostOf = new Map(spec.participants.map((p) => [p.id, keys.inbox(p.host)]));
+    const inboxes = new Set(hostOf.values());
+    await sendAll(inboxes, { k: 'start', round: spec.id, driver: d.driverId });
+    const deadline = spec.createdAt + spec.timeoutMs;
+    const retryEvery = retryAfterMs(spec.tickMs);
+    let nextRetry = Date.now() + retryEvery;
+    let proposer = 1;
+    let state = await read(spec.id);
+    let outcome = outcomeOf(spec, state.decisions, state.rejected);
+    while (!outcome.decided && Date.now() < deadline) {
+      // Notices make this prompt; the bound only matters when one is lost.
+      await d.nudged(spec.id, Math.max(1, Math.min(deadline, nextRetry, Date.now() + 250) - Date.now()));
+      if (Date.now() >= nextRetry && proposer < spec.participants.length) {
+        const to = spec.participants[proposer++]!;
+        await sendAll([hostOf.get(to.id)!], { k: 'propose', round: spec.id, to: to.id });
+        nextRetry = Date.now() + retryEvery;
+      }
+      state = await read(spec.id);
+      outcome = outcomeOf(spec, state.decisions, state.rejected);
+    }
+    await sendAll(inboxes, { k: 'done', round: spec.id });
+    const values = decidedValues(state.decisions);
+    if (values.length > 1) d.logger.error({ round: spec.id, protocol: spec.protocol, values }, 'SAFETY VIOLATION: participants decided different values');
+    if (outcome.decided) {
+      const { rejected: _r, ...event } = outcome;
+      await publishEvent(d.redis, d.prefix, 'consensus:reached', event).catch(() => {});
+    }
+    return outcome;
+  };
+}

@@ -1,0 +1,163 @@
+// The consensus API: put a value to agents and get their decision.
+//
+//   const consensus = new Consensus({ redis: 'redis://…', prefix: 'swarmq' });
+//   const r = await consensus.propose({ protocol: 'raft', value: { deploy: 'v2' }, participants: { count: 5 } });
+//
+// A class of its own rather than methods of SwarmClient: a proposal is a
+// BullMQ job whose completion this waits for (a QueueEvents connection), and
+// a process may also drive proposals (`drive()`), none of which a task
+// producer needs on its one-round-trip submit path.
+import { randomBytes, randomInt } from 'node:crypto';
+import { Queue, QueueEvents, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { swarmConfigSchema, type SwarmConfigInput } from '../../config/schema.ts';
+import { SwarmError } from '../../errors.ts';
+import { silentLogger, type Logger } from '../../log.ts';
+import { issuesOf } from '../../tasks/schema.ts';
+import type { ProtocolName } from '../protocol.ts';
+import { RoundDriver } from './driver.ts';
+import { CONSENSUS_QUEUE, consensusKeys } from './keys.ts';
+import { outcomeOf, parseDecisions } from './outcome.ts';
+import { resolveParticipants } from './participants.ts';
+import { MAX_VALUE_BYTES, proposalInputSchema, roundSpecSchema, type ProposalInput, type ProposalResult, type RoundSpec } from './proposal.ts';
+import { PROTOCOLS, PROTOCOL_NAMES } from './protocols.ts';
+
+export interface ConsensusOptions {
+  /** A Redis URL, or an ioredis connection to share (not closed by close()). */
+  redis: string | Redis;
+  prefix?: string;
+  /** Other swarm settings; `agents.failedAfterMs` decides which agents count as live. */
+  config?: Omit<SwarmConfigInput, 'redisUrl' | 'prefix'>;
+  logger?: Logger;
+}
+
+export interface ProposalView {
+  id: string;
+  protocol: ProtocolName;
+  /** BullMQ's state of the proposal's job: waiting, active (the round runs), completed. */
+  state: string;
+  value: unknown;
+  participants: string[];
+  createdAt: number;
+  timeoutMs: number;
+  /** The final outcome once completed; before that, what the agents have recorded so far. */
+  outcome: ProposalResult;
+}
+
+const KEEP = { age: 7 * 24 * 3600 };
+
+export class Consensus {
+  private readonly redis: Redis;
+  private readonly ownsRedis: boolean;
+  private readonly redisUrl: string | undefined;
+  private readonly prefix: string;
+  private readonly liveWithinMs: number;
+  private readonly queue: Queue;
+  private events: Promise<QueueEvents> | undefined;
+  private driver: RoundDriver | undefined;
+  private readonly logger: Logger;
+
+  constructor(opts: ConsensusOptions) {
+    const config = swarmConfigSchema.parse({ ...opts.config, ...(typeof opts.redis === 'string' ? { redisUrl: opts.redis } : {}), ...(opts.prefix ? { prefix: opts.prefix } : {}) });
+    this.prefix = config.prefix;
+    this.liveWithinMs = config.agents.failedAfterMs;
+    this.logger = opts.logger ?? silentLogger;
+    this.ownsRedis = typeof opts.redis === 'string';
+    this.redisUrl = typeof opts.redis === 'string' ? opts.redis : undefined;
+    this.redis = typeof opts.redis === 'string' ? new Redis(opts.redis, { maxRetriesPerRequest: null, connectionName: 'swarmq:consensus' }) : opts.redis;
+    if (this.ownsRedis) this.redis.on('error', () => {});
+    this.queue = new Queue(CONSENSUS_QUEUE, { connection: this.redis, prefix: this.prefix });
+  }
+
+  /** The queue proposals live in (for Bull Board). */
+  get proposals(): Queue {
+    return this.queue;
+  }
+
+  /** Validates, chooses the participants and queues the proposal; nothing is written when the input is refused. */
+  async submit(input: ProposalInput | unknown): Promise<{ id: string }> {
+    const job = await this.add(input);
+    return { id: job.id! };
+  }
+
+  /** Proposes and waits for the outcome (decided: false when the proposal's timeoutMs ran out). */
+  async propose(input: ProposalInput): Promise<ProposalResult> {
+    const events = await this.queueEvents();
+    const job = await this.add(input);
+    const spec = roundSpecSchema.parse(job.data);
+    return (await job.waitUntilFinished(events, spec.timeoutMs + 30_000)) as ProposalResult;
+  }
+
+  async get(id: string): Promise<ProposalView | null> {
+    const job = (await this.queue.getJob(id)) as Job | undefined;
+    if (!job) return null;
+    const spec = roundSpecSchema.parse(job.data);
+    const state = await job.getState();
+    let outcome = job.returnvalue as ProposalResult | null;
+    if (state !== 'completed' || !outcome) {
+      const k = consensusKeys(this.prefix);
+      const [decided, rejected] = await Promise.all([this.redis.hgetall(k.decided(id)), this.redis.hgetall(k.rejected(id))]);
+      outcome = outcomeOf(spec, parseDecisions(decided), rejected);
+    }
+    return { id, protocol: spec.protocol, state, value: JSON.parse(spec.value) as unknown, participants: spec.participants.map((p) => p.id), createdAt: spec.createdAt, timeoutMs: spec.timeoutMs, outcome };
+  }
+
+  /** Runs proposals in this process too (coordinators do). */
+  async drive(): Promise<void> {
+    if (this.driver) return;
+    if (!this.redisUrl) throw new Error('drive() needs the Redis URL (the driver opens its own connections): construct Consensus with redis: <url>');
+    this.driver = new RoundDriver({ redisUrl: this.redisUrl, prefix: this.prefix, logger: this.logger });
+    await this.driver.start();
+  }
+
+  async close(): Promise<void> {
+    await this.driver?.stop();
+    if (this.events) await (await this.events).close();
+    await this.queue.close();
+    if (this.ownsRedis) this.redis.disconnect();
+  }
+
+  private queueEvents(): Promise<QueueEvents> {
+    this.events ??= (async () => {
+      const connection = this.redisUrl ? new Redis(this.redisUrl, { maxRetriesPerRequest: null }) : this.redis.duplicate();
+      connection.on('error', () => {});
+      const ev = new QueueEvents(CONSENSUS_QUEUE, { connection, prefix: this.prefix });
+      await ev.waitUntilReady();
+      return ev;
+    })();
+    return this.events;
+  }
+
+  private async add(input: unknown): Promise<Job> {
+    const parsed = proposalInputSchema.safeParse(input);
+    if (!parsed.success) throw new SwarmError('invalid_request', `invalid proposal: ${parsed.error.issues[0]?.message ?? 'invalid'}`, issuesOf(parsed.error));
+    const p = parsed.data;
+    if (!Object.hasOwn(PROTOCOLS, p.protocol)) {
+      throw new SwarmError('invalid_request', `unknown protocol "${p.protocol}"; known: ${PROTOCOL_NAMES.join(', ')}`, [{ path: 'protocol', message: 'unknown protocol' }]);
+    }
+    const protocol = p.protocol as ProtocolName;
+    const value = JSON.stringify(p.value);
+    if (Buffer.byteLength(value) > MAX_VALUE_BYTES) throw new SwarmError('payload_too_large', `the value is over ${MAX_VALUE_BYTES} bytes of JSON`);
+    const min = PROTOCOLS[protocol].minParticipants;
+    if (Array.isArray(p.participants) && p.participants.length < min) throw tooFew(protocol, p.participants.length, min);
+    const participants = await resolveParticipants(this.redis, this.prefix, p.participants, this.liveWithinMs);
+    if (participants.length < min) throw tooFew(protocol, participants.length, min);
+    const spec: RoundSpec = {
+      id: `p-${randomBytes(8).toString('hex')}`,
+      protocol,
+      value,
+      participants,
+      seed: randomInt(0, 2 ** 31 - 1),
+      tickMs: p.tickMs,
+      timeoutMs: p.timeoutMs,
+      createdAt: Date.now(),
+    };
+    return await this.queue.add('proposal', spec, { jobId: spec.id, attempts: 1, removeOnComplete: KEEP, removeOnFail: KEEP });
+  }
+}
+
+function tooFew(protocol: ProtocolName, n: number, min: number): SwarmError {
+  const why = protocol === 'pbft' ? 'PBFT needs n ≥ 3f+1 with f ≥ 1' : 'fewer could not tolerate a single crash';
+  return new SwarmError('invalid_request', `${protocol} needs at least ${min} participants (${why}); got ${n}`, [{ path: 'participants', message: `at least ${min}` }]);
+}
+

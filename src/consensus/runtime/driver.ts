@@ -1,0 +1,81 @@
+// Runs proposals: a BullMQ Worker on the consensus queue whose processor is
+// the vote processor, and the inbox where hosts send it decision notices.
+// Coordinators run one each; any of them may take any proposal.
+import { randomBytes } from 'node:crypto';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { voteProcessor } from '../../../processors/vote.ts';
+import type { Logger } from '../../log.ts';
+import { InboxReader } from './inbox.ts';
+import { CONSENSUS_QUEUE, consensusKeys } from './keys.ts';
+
+export interface RoundDriverOptions {
+  redisUrl: string;
+  prefix: string;
+  logger: Logger;
+  /** Proposals driven at once (each mostly waits). */
+  concurrency?: number;
+}
+
+export class RoundDriver {
+  readonly id = `driver-${randomBytes(6).toString('hex')}`;
+  private readonly commands: Redis;
+  private readonly reader: InboxReader;
+  private worker: Worker | undefined;
+  private readonly waiting = new Map<string, Set<() => void>>();
+
+  constructor(private readonly o: RoundDriverOptions) {
+    this.commands = new Redis(o.redisUrl, { maxRetriesPerRequest: null, connectionName: `swarmq:${this.id}` });
+    this.commands.on('error', () => {});
+    this.reader = new InboxReader({
+      redisUrl: o.redisUrl,
+      key: consensusKeys(o.prefix).inbox(this.id),
+      name: `swarmq:${this.id}:inbox`,
+      logger: o.logger,
+      onItems: (items) => {
+        for (const item of items) if (item.k === 'decided') for (const wake of this.waiting.get(item.round) ?? []) wake();
+      },
+    });
+  }
+
+  private nudged(round: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const set = this.waiting.get(round) ?? new Set();
+      const done = () => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (!set.size) this.waiting.delete(round);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+      this.waiting.set(round, set);
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.reader.start();
+    this.worker = new Worker(
+      CONSENSUS_QUEUE,
+      voteProcessor({ redis: this.commands, prefix: this.o.prefix, driverId: this.id, nudged: (r, ms) => this.nudged(r, ms), logger: this.o.logger }),
+      {
+        connection: this.commands,
+        prefix: this.o.prefix,
+        concurrency: this.o.concurrency ?? 256,
+        // A driver that dies is noticed in seconds, not BullMQ's default 30: its proposals go to another driver.
+        lockDuration: 5000,
+        stalledInterval: 5000,
+        maxStalledCount: 5,
+        name: this.id,
+      },
+    );
+    this.worker.on('error', (err) => this.o.logger.error({ err: err.message }, 'consensus driver error'));
+    await this.worker.waitUntilReady();
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.close();
+    await this.reader.stop();
+    this.commands.disconnect();
+  }
+}

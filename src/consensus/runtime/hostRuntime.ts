@@ -1,0 +1,212 @@
+// An agent host's part in consensus: one inbox stream for all its agents, one
+// pump that steps their protocol cores, one MULTI per pass (outbox.ts), and a
+// tick timer per round it takes part in.
+//
+// Inputs are handled strictly one pass at a time: whatever arrived while the
+// previous pass was being written (stream entries, ticks, this host's own
+// messages) is stepped together, so batching grows with load by itself.
+import type { KeyObject } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../log.ts';
+import { InboxReader } from './inbox.ts';
+import { consensusKeys, type ConsensusKeys } from './keys.ts';
+import { Outbox } from './outbox.ts';
+import { decisionSchema, roundSpecSchema, type RoundSpec } from './proposal.ts';
+import { LocalRound, roundOfEnvelope } from './round.ts';
+import type { InboxItem } from './wire.ts';
+
+export interface ConsensusHostOptions {
+  redisUrl: string;
+  /** The host's command connection (shared). */
+  redis: Redis;
+  prefix: string;
+  hostId: string;
+  /** The private consensus key of an agent of this host (undefined: not here any more). */
+  keyOf(agentId: string): KeyObject | undefined;
+  logger: Logger;
+}
+
+/** A finished round stays this long, so late and forged messages for it are still opened and counted. */
+const LINGER_MS = 5000;
+
+type Work = { kind: 'items'; items: InboxItem[]; bad: number } | { kind: 'tick'; round: LocalRound };
+
+export class ConsensusHost {
+  private readonly keys: ConsensusKeys;
+  private readonly inbox: string;
+  private readonly reader: InboxReader;
+  private readonly rounds = new Map<string, LocalRound>();
+  /** Rounds dropped after a failed write, with their driver: reloaded from Redis when next heard of. */
+  private readonly stale = new Map<string, string>();
+  private queue: Work[] = [];
+  private pumping: Promise<void> | undefined;
+  private stopped = false;
+  /** Per agent key: pairwise MAC keys derived in earlier rounds (an X25519 agreement each). */
+  private readonly pairKeys = new WeakMap<KeyObject, Map<string, Buffer>>();
+
+  constructor(private readonly o: ConsensusHostOptions) {
+    this.keys = consensusKeys(o.prefix);
+    this.inbox = this.keys.inbox(o.hostId);
+    this.reader = new InboxReader({
+      redisUrl: o.redisUrl,
+      key: this.inbox,
+      name: `swarmq:consensus:${o.hostId}`,
+      logger: o.logger,
+      onItems: (items, bad) => this.enqueue({ kind: 'items', items, bad }),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.reader.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const r of this.rounds.values()) clearInterval(r.timer);
+    await this.reader.stop();
+    await this.pumping;
+  }
+
+  /** Rounds this host is taking part in now (finished ones linger a while). */
+  activeRounds(): string[] {
+    return [...this.rounds.values()].filter((r) => !r.finished).map((r) => r.id);
+  }
+
+  private enqueue(w: Work): void {
+    if (this.stopped) return;
+    this.queue.push(w);
+    this.pumping ??= this.pump().finally(() => (this.pumping = undefined));
+  }
+
+  private async pump(): Promise<void> {
+    while (this.queue.length && !this.stopped) {
+      const batch = this.queue;
+      this.queue = [];
+      const out = new Outbox(this.keys, this.inbox);
+      for (const w of batch) {
+        if (w.kind === 'tick') {
+          w.round.tickQueued = false;
+          if (!w.round.finished && this.rounds.get(w.round.id) === w.round) w.round.tick(out);
+          continue;
+        }
+        out.count('consensusBadItems', w.bad);
+        for (const item of w.items) await this.handle(item, out);
+      }
+      try {
+        const local = await out.flush(this.o.redis);
+        if (local.length) this.queue.push({ kind: 'items', items: local, bad: 0 });
+      } catch (err) {
+        // The cores ran ahead of what Redis holds: drop those rounds as if this host had crashed;
+        // they are rebuilt from their persisted state when next heard of.
+        this.o.logger.warn({ err: (err as Error).message, rounds: [...out.touched] }, 'could not write consensus state; reloading the rounds from Redis');
+        for (const id of out.touched) {
+          const r = this.rounds.get(id);
+          if (!r) continue;
+          clearInterval(r.timer);
+          this.rounds.delete(id);
+          this.stale.set(id, r.driverInbox);
+        }
+      }
+    }
+  }
+
+  private async handle(item: InboxItem, out: Outbox): Promise<void> {
+    switch (item.k) {
+      case 'start': {
+        const known = this.rounds.get(item.round);
+        if (known) known.driverInbox = this.keys.inbox(item.driver);
+        else await this.load(item.round, this.keys.inbox(item.driver), true, out);
+        return;
+      }
+      case 'propose':
+        (await this.roundFor(item.round, out))?.propose(item.to, out);
+        return;
+      case 'done': {
+        const r = this.rounds.get(item.round);
+        if (r && !r.finished) this.finish(r);
+        return;
+      }
+      case 'env': {
+        const id = roundOfEnvelope(item.env);
+        const r = id === undefined ? undefined : await this.roundFor(id, out);
+        if (r) r.receive(item.env, out);
+        else out.count('consensusUnknownRound');
+        return;
+      }
+      case 'decided':
+        // For drivers; a host ignores it.
+        return;
+    }
+  }
+
+  private async roundFor(id: string, out: Outbox): Promise<LocalRound | undefined> {
+    const r = this.rounds.get(id);
+    if (r) return r;
+    const driver = this.stale.get(id);
+    if (driver === undefined) return undefined;
+    this.stale.delete(id);
+    return await this.load(id, driver, false, out);
+  }
+
+  /**
+   * Builds this host's part of a round from Redis: the spec from the proposal's
+   * job (never from the wire), each local agent's persisted state. A round new
+   * to every local agent starts with the proposal at its first participant.
+   */
+  private async load(id: string, driverInbox: string, fresh: boolean, out: Outbox): Promise<LocalRound | undefined> {
+    const raw = await this.o.redis.hget(this.keys.job(id), 'data');
+    if (raw === null) return undefined;
+    let spec: RoundSpec;
+    try {
+      spec = roundSpecSchema.parse(JSON.parse(raw));
+    } catch (err) {
+      this.o.logger.warn({ round: id, err: (err as Error).message }, 'a consensus round with an unreadable spec; not taking part');
+      return undefined;
+    }
+    const mine = spec.participants.filter((p) => p.host === this.o.hostId && this.o.keyOf(p.id) !== undefined);
+    if (!mine.length) return undefined;
+    const ids = mine.map((p) => p.id);
+    const [persisted, decided] = await Promise.all([this.o.redis.hmget(this.keys.state(id), ...ids), this.o.redis.hmget(this.keys.decided(id), ...ids)]);
+    const local = mine.map((p, i) => ({
+      id: p.id,
+      key: this.o.keyOf(p.id)!,
+      persisted: persisted[i] == null ? undefined : (JSON.parse(persisted[i]!) as unknown),
+      decided: decided[i] != null && decisionSchema.safeParse(JSON.parse(decided[i]!)).success,
+    }));
+    let round: LocalRound;
+    try {
+      round = new LocalRound(spec, local, this.keys, driverInbox, (key) => this.pairKeysOf(key));
+    } catch (err) {
+      this.o.logger.error({ round: id, err: (err as Error).message }, 'could not start or recover a consensus round');
+      return undefined;
+    }
+    this.rounds.set(id, round);
+    // A round whose driver never says done (it died and nobody took the proposal over) stops by itself.
+    const stopAt = spec.createdAt + spec.timeoutMs + LINGER_MS;
+    round.timer = setInterval(() => {
+      if (Date.now() > stopAt) return this.finish(round);
+      if (round.tickQueued || round.finished) return;
+      round.tickQueued = true;
+      this.enqueue({ kind: 'tick', round });
+    }, spec.tickMs);
+    round.timer.unref();
+    const first = spec.participants[0]!.id;
+    if (fresh && round.has(first) && local.every((a) => a.persisted === undefined)) round.propose(first, out);
+    return round;
+  }
+
+  private pairKeysOf(key: KeyObject): Map<string, Buffer> {
+    let m = this.pairKeys.get(key);
+    // Bounded: peers come and go; a cache this large is mostly agents long gone.
+    if (!m || m.size > 50_000) this.pairKeys.set(key, (m = new Map()));
+    return m;
+  }
+
+  private finish(r: LocalRound): void {
+    r.finished = true;
+    clearInterval(r.timer);
+    setTimeout(() => {
+      if (this.rounds.get(r.id) === r) this.rounds.delete(r.id);
+    }, LINGER_MS).unref();
+  }
+}

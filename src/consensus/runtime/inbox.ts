@@ -1,0 +1,63 @@
+// Reads one inbox stream on a dedicated connection (XREAD BLOCK holds it), and
+// hands each batch of entries to a handler, in order. Starts at the current
+// end of the stream: items from a previous life of the reader are stale.
+import { Redis } from 'ioredis';
+import type { Logger } from '../../log.ts';
+import { parseBatch, type InboxItem } from './wire.ts';
+
+export interface InboxReaderOptions {
+  redisUrl: string;
+  key: string;
+  name: string;
+  logger: Logger;
+  /** Items of one XREAD, in stream order; `bad` counts entries or items that failed the schema. */
+  onItems(items: InboxItem[], bad: number): void;
+}
+
+export class InboxReader {
+  private readonly conn: Redis;
+  private running = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly o: InboxReaderOptions) {
+    this.conn = new Redis(o.redisUrl, { maxRetriesPerRequest: null, connectionName: o.name, retryStrategy: (t) => Math.min(50 * 2 ** Math.min(t, 6), 2000) });
+    this.conn.on('error', () => {});
+  }
+
+  /** Resolves once the reader's position is fixed: anything added from now on will be read. */
+  async start(): Promise<void> {
+    const [secs, micros] = await this.conn.time();
+    // The server's clock, not ours: stream ids are the server's milliseconds.
+    let last = `${Number(secs) * 1000 + Math.floor(Number(micros) / 1000) - 1}-0`;
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        try {
+          const res = (await this.conn.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.o.key, last)) as [string, [string, string[]][]][] | null;
+          const entries = res?.[0]?.[1] ?? [];
+          if (!entries.length) continue;
+          last = entries[entries.length - 1]![0];
+          const items: InboxItem[] = [];
+          let bad = 0;
+          for (const [, fields] of entries) {
+            const b = parseBatch(fields);
+            items.push(...b.items);
+            bad += b.bad;
+          }
+          this.o.onItems(items, bad);
+        } catch (err) {
+          if (!this.running) break;
+          this.o.logger.warn({ err: (err as Error).message, inbox: this.o.key }, 'consensus inbox read failed; retrying');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    // A blocked XREAD only returns when its connection goes.
+    this.conn.disconnect();
+    await this.loop;
+  }
+}

@@ -1,0 +1,32 @@
+// Where consensus lives in Redis. Proposals are jobs of one BullMQ queue; a
+// round's durable state sits beside it under the swarm's hash tag; each agent
+// host (and each proposal driver) reads one inbox stream.
+import { bullKey } from '../../../queues/keys.ts';
+
+export const CONSENSUS_QUEUE = 'consensus';
+
+/** An inbox is approximately capped: a reader that fell this far behind has lost the round anyway (protocols retransmit). */
+export const INBOX_MAXLEN = 100_000;
+
+/** Round keys expire this long after the round ends (the job keeps the outcome as long as BullMQ keeps the job). */
+export const ROUND_KEEP_SECONDS = 7 * 24 * 3600;
+
+export function consensusKeys(prefix: string) {
+  const base = `${prefix}:{swarm}:consensus`;
+  return {
+    /** Stream of inbox items for one agent host, or one driver. */
+    inbox: (hostId: string) => `${base}:inbox:${hostId}`,
+    /** hash agentId → the core's last `persist` (JSON), written before any message that depends on it is sent */
+    state: (round: string) => `${base}:round:${round}:state`,
+    /** hash agentId → { value, rounds, at } of the agent's decision */
+    decided: (round: string) => `${base}:round:${round}:decided`,
+    /** hash reason → count of messages dropped for this round (forged, replayed, malformed, non-participant) */
+    rejected: (round: string) => `${base}:round:${round}:rejected`,
+    /** hash of swarm-wide counters (items for rounds no host knows, unreadable stream entries) */
+    stats: `${prefix}:{swarm}:stats`,
+    /** The BullMQ job hash of a proposal: hosts read a round's spec from it, never from the wire. */
+    job: (round: string) => bullKey(prefix, CONSENSUS_QUEUE, round),
+  };
+}
+
+export type ConsensusKeys = ReturnType<typeof consensusKeys>;

@@ -1,0 +1,90 @@
+// Everything one pass over a host's pending inputs produced, written in one
+// MULTI: first the cores' `persist` records and decisions, then the counters,
+// then one XADD per destination inbox. Redis applies a MULTI in order and the
+// AOF holds it in that order, so no message is ever visible (or survives a
+// crash of Redis) without the state it was sent from: the contract's
+// "persist before send". Items for this host's own agents skip Redis and are
+// handed back once the MULTI has succeeded.
+import type { Redis } from 'ioredis';
+import type { Rejection } from '../auth.ts';
+import { INBOX_MAXLEN, ROUND_KEEP_SECONDS, type ConsensusKeys } from './keys.ts';
+import { BATCH_FIELD, type InboxItem } from './wire.ts';
+
+export type DropReason = Rejection | 'not-addressed';
+
+export class Outbox {
+  private readonly persists = new Map<string, Map<string, string>>();
+  private readonly decisions = new Map<string, Map<string, string>>();
+  private readonly rejections = new Map<string, Map<DropReason, number>>();
+  private readonly stats = new Map<string, number>();
+  private readonly items = new Map<string, InboxItem[]>();
+  /** Rounds this pass changed: if the write fails, their in-memory state ran ahead of Redis. */
+  readonly touched = new Set<string>();
+
+  constructor(
+    private readonly keys: ConsensusKeys,
+    private readonly selfInbox: string,
+  ) {}
+
+  persist(round: string, agent: string, record: unknown): void {
+    this.touched.add(round);
+    const m = this.persists.get(round) ?? new Map<string, string>();
+    m.set(agent, JSON.stringify(record));
+    this.persists.set(round, m);
+  }
+
+  decide(round: string, agent: string, record: unknown): void {
+    this.touched.add(round);
+    const m = this.decisions.get(round) ?? new Map<string, string>();
+    m.set(agent, JSON.stringify(record));
+    this.decisions.set(round, m);
+  }
+
+  reject(round: string, why: DropReason): void {
+    const m = this.rejections.get(round) ?? new Map<DropReason, number>();
+    m.set(why, (m.get(why) ?? 0) + 1);
+    this.rejections.set(round, m);
+  }
+
+  count(stat: string, n = 1): void {
+    if (n > 0) this.stats.set(stat, (this.stats.get(stat) ?? 0) + n);
+  }
+
+  send(inbox: string, item: InboxItem): void {
+    const list = this.items.get(inbox) ?? [];
+    list.push(item);
+    this.items.set(inbox, list);
+  }
+
+  get empty(): boolean {
+    return !this.persists.size && !this.decisions.size && !this.rejections.size && !this.stats.size && !this.items.size;
+  }
+
+  /** Writes everything in one MULTI; returns the items for this host's own inbox, to be handled next. */
+  async flush(redis: Redis): Promise<InboxItem[]> {
+    const local = this.items.get(this.selfInbox) ?? [];
+    this.items.delete(this.selfInbox);
+    if (this.empty) return local;
+    const m = redis.multi();
+    const expire = new Set<string>();
+    for (const [round, fields] of this.persists) {
+      m.hset(this.keys.state(round), Object.fromEntries(fields));
+      expire.add(this.keys.state(round));
+    }
+    for (const [round, fields] of this.decisions) {
+      m.hset(this.keys.decided(round), Object.fromEntries(fields));
+      expire.add(this.keys.decided(round));
+    }
+    for (const [round, reasons] of this.rejections) {
+      for (const [why, n] of reasons) m.hincrby(this.keys.rejected(round), why, n);
+      expire.add(this.keys.rejected(round));
+    }
+    for (const [stat, n] of this.stats) m.hincrby(this.keys.stats, stat, n);
+    for (const k of expire) m.expire(k, ROUND_KEEP_SECONDS);
+    for (const [inbox, items] of this.items) m.xadd(inbox, 'MAXLEN', '~', String(INBOX_MAXLEN), '*', BATCH_FIELD, JSON.stringify(items));
+    const res = await m.exec();
+    const failed = res?.find(([err]) => err);
+    if (!res || failed) throw failed?.[0] ?? new Error('the consensus MULTI was discarded');
+    return local;
+  }
+}

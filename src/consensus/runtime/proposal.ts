@@ -1,0 +1,75 @@
+// A proposal at every boundary: what a caller may ask for (HTTP, the client),
+// what the queued job carries (the round's spec, fixed at propose time), and
+// what comes back.
+import { z } from 'zod';
+import type { ProtocolName } from '../protocol.ts';
+import { PROTOCOL_NAMES } from './protocols.ts';
+
+const agentId = z.string().min(1).max(200);
+
+/** Values travel as JSON text inside protocol messages; 64 KiB keeps a round's messages small. */
+export const MAX_VALUE_BYTES = 64 * 1024;
+export const MAX_PARTICIPANTS = 1000;
+
+export const proposalInputSchema = z.strictObject({
+  protocol: z.string().min(1).max(64),
+  /** Any JSON value; the participants agree on it. */
+  value: z.json(),
+  /** Agent ids, or how many live agents (of a type) to choose. Default: every live agent. */
+  participants: z
+    .union([
+      z.array(agentId).min(1).max(MAX_PARTICIPANTS),
+      z.strictObject({ count: z.int().min(1).max(MAX_PARTICIPANTS), type: z.string().min(1).max(128).optional() }),
+    ])
+    .optional(),
+  /** Give up (decided: false) after this long. */
+  timeoutMs: z.int().min(10).max(600_000).default(10_000),
+  /** One protocol tick (timeouts are counted in ticks). */
+  tickMs: z.int().min(1).max(1000).default(10),
+});
+
+export type ProposalInput = z.input<typeof proposalInputSchema>;
+
+export const participantSchema = z.strictObject({
+  id: agentId,
+  /** The agent host it runs on: its messages go to that host's inbox. */
+  host: z.string().min(1).max(200),
+  /** Its X25519 public key, from its record when the proposal was made. */
+  key: z.string().min(1).max(100),
+});
+export type Participant = z.infer<typeof participantSchema>;
+
+/** The job data of a proposal: everything a host needs to run its agents' part of the round. */
+export const roundSpecSchema = z.strictObject({
+  id: z.string().min(1).max(100),
+  protocol: z.enum(PROTOCOL_NAMES as [ProtocolName, ...ProtocolName[]]),
+  /** JSON text of the value: cores compare values as strings. */
+  value: z.string().max(MAX_VALUE_BYTES),
+  participants: z.array(participantSchema).min(1).max(MAX_PARTICIPANTS),
+  seed: z.int(),
+  tickMs: z.int().min(1).max(1000),
+  timeoutMs: z.int().min(10).max(600_000),
+  createdAt: z.number(),
+});
+export type RoundSpec = z.infer<typeof roundSpecSchema>;
+
+/** One agent's decision, as its host records it. */
+export const decisionSchema = z.strictObject({ value: z.string(), rounds: z.int().min(1), at: z.number() });
+export type Decision = z.infer<typeof decisionSchema>;
+
+export interface ProposalResult {
+  id: string;
+  protocol: ProtocolName;
+  decided: boolean;
+  /** The decided value (null when not decided). */
+  value: unknown;
+  /** Participants that have decided it (a PBFT outcome needs f+1 of them). */
+  votes: number;
+  participants: number;
+  /** Most rounds any decider went through: 1 when the first ballot, term or view decided. */
+  rounds: number;
+  /** From the proposal to the decision that made it final. */
+  latencyMs: number;
+  /** Messages dropped and counted for this round, by reason. */
+  rejected: Record<string, number>;
+}

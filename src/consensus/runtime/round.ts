@@ -1,0 +1,149 @@
+// One round as one agent host runs it: the protocol core of each of its agents
+// that take part, each with its own Authenticator. Inputs go in (a sealed
+// envelope, a tick, a proposal), the cores step, and their effects go to an
+// Outbox: persist records, decisions, sealed messages grouped by the
+// destination host's inbox, and the count of whatever was dropped.
+import type { KeyObject } from 'node:crypto';
+import { Authenticator, envelopeSchema } from '../auth.ts';
+import type { Input, NodeId } from '../protocol.ts';
+import type { ConsensusKeys } from './keys.ts';
+import type { Outbox } from './outbox.ts';
+import type { RoundSpec } from './proposal.ts';
+import { PROTOCOLS, type ProtocolRuntime } from './protocols.ts';
+
+interface Seat {
+  id: NodeId;
+  state: unknown;
+  auth: Authenticator;
+  decided: boolean;
+}
+
+export class LocalRound {
+  readonly rt: ProtocolRuntime;
+  readonly peers: readonly NodeId[];
+  private readonly seats = new Map<NodeId, Seat>();
+  private readonly inboxOf = new Map<NodeId, string>();
+  /** Where decision notices go (the driver's inbox); it may change when another driver takes the proposal over. */
+  driverInbox: string;
+  finished = false;
+  timer: NodeJS.Timeout | undefined;
+  tickQueued = false;
+
+  /**
+   * `persisted`: each local agent's last persist record (undefined: none), so a
+   * round this host lost (a failed write, a restart) resumes from Redis.
+   */
+  constructor(
+    readonly spec: RoundSpec,
+    local: readonly { id: NodeId; key: KeyObject; persisted: unknown; decided: boolean }[],
+    keys: ConsensusKeys,
+    driverInbox: string,
+    /** Pairwise keys already derived for an agent's private key, kept across rounds. */
+    pairKeys: (privateKey: KeyObject) => Map<string, Buffer>,
+  ) {
+    this.rt = PROTOCOLS[spec.protocol];
+    this.peers = spec.participants.map((p) => p.id);
+    this.driverInbox = driverInbox;
+    const publicKeys = new Map(spec.participants.map((p) => [p.id, p.key]));
+    for (const p of spec.participants) this.inboxOf.set(p.id, keys.inbox(p.host));
+    const opts = { seed: spec.seed };
+    for (const a of local) {
+      const state = a.persisted === undefined ? this.rt.protocol.init(a.id, this.peers, opts) : this.rt.protocol.recover(a.id, this.peers, opts, a.persisted);
+      this.seats.set(a.id, { id: a.id, state, auth: new Authenticator(a.id, a.key, publicKeys, spec.id, pairKeys(a.key)), decided: a.decided });
+    }
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+
+  localAgents(): NodeId[] {
+    return [...this.seats.keys()];
+  }
+
+  has(agent: NodeId): boolean {
+    return this.seats.has(agent);
+  }
+
+  /** The round's value proposed at this agent, plus whatever starts the protocol there (Raft: campaign now). */
+  propose(agent: NodeId, out: Outbox): void {
+    const seat = this.seats.get(agent);
+    if (!seat) return;
+    this.step(seat, { kind: 'propose', value: this.spec.value }, out);
+    for (const input of this.rt.kickoff(seat.state, agent)) this.step(seat, input, out);
+  }
+
+  tick(out: Outbox): void {
+    for (const seat of this.seats.values()) this.step(seat, { kind: 'tick' }, out);
+  }
+
+  /** A sealed message from the wire (or from an agent of this host): each local addressee opens its own MAC. */
+  receive(raw: unknown, out: Outbox): void {
+    const parsed = envelopeSchema.safeParse(raw);
+    if (!parsed.success) return out.reject(this.id, 'malformed');
+    const env = parsed.data;
+    const to = Object.keys(env.macs).filter((a) => this.seats.has(a));
+    if (!to.length) return out.reject(this.id, 'not-addressed');
+    // The body is the same for every addressee: parsed once, after the first MAC checks out.
+    let message: { ok: true; value: unknown } | { ok: false } | undefined;
+    for (const agent of to) {
+      const seat = this.seats.get(agent)!;
+      const opened = seat.auth.openEnvelope(env);
+      if (!opened.ok) {
+        out.reject(this.id, opened.why);
+        continue;
+      }
+      message ??= this.parseBody(opened.body);
+      if (!message.ok) {
+        out.reject(this.id, 'malformed');
+        continue;
+      }
+      this.step(seat, { kind: 'receive', from: opened.from, message: message.value }, out);
+    }
+  }
+
+  private parseBody(body: string): { ok: true; value: unknown } | { ok: false } {
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      return { ok: false };
+    }
+    const m = this.rt.protocol.messageSchema.safeParse(json);
+    return m.success ? { ok: true, value: m.data } : { ok: false };
+  }
+
+  private step(seat: Seat, input: Input<unknown>, out: Outbox): void {
+    const o = this.rt.protocol.step(seat.state, input);
+    seat.state = o.state;
+    if (o.persist !== undefined) out.persist(this.id, seat.id, o.persist);
+    for (const { to, message } of o.send) this.seal(seat, to, message, out);
+    const first = o.decide[0];
+    if (first && !seat.decided) {
+      seat.decided = true;
+      out.decide(this.id, seat.id, { value: first.value, rounds: this.rt.roundsOf(seat.state), at: Date.now() });
+      out.send(this.driverInbox, { k: 'decided', round: this.id, agent: seat.id });
+    }
+  }
+
+  /** One envelope per destination inbox, carrying the MACs of that host's addressees only. */
+  private seal(seat: Seat, to: NodeId | 'all', message: unknown, out: Outbox): void {
+    const addressees = to === 'all' ? this.peers.filter((p) => p !== seat.id) : [to];
+    const byInbox = new Map<string, NodeId[]>();
+    for (const a of addressees) {
+      const inbox = this.inboxOf.get(a);
+      if (inbox === undefined) continue;
+      const list = byInbox.get(inbox) ?? [];
+      list.push(a);
+      byInbox.set(inbox, list);
+    }
+    const body = JSON.stringify(message);
+    for (const [inbox, list] of byInbox) out.send(inbox, { k: 'env', env: seat.auth.seal(body, list) });
+  }
+}
+
+/** The round an envelope claims to belong to, if it has the shape of one. */
+export function roundOfEnvelope(raw: unknown): string | undefined {
+  const r = envelopeSchema.shape.round.safeParse((raw as { round?: unknown } | null)?.round);
+  return r.success ? r.data : undefined;
+}

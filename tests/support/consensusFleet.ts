@@ -1,0 +1,59 @@
+// Agent hosts as real child processes (`swarmq agents`) for consensus tests and
+// the consensus benchmark, plus a Consensus that drives proposals in this process.
+import { Redis } from 'ioredis';
+import { Consensus } from '../../src/consensus/runtime/consensus.ts';
+import { swarmKeys } from '../../queues/keys.ts';
+import type { CliChild, CliFleet } from './cli.ts';
+
+export interface ConsensusFleet {
+  prefix: string;
+  hosts: { id: string; child: CliChild; agents: string[] }[];
+  consensus: Consensus;
+  /** Every participant id, host by host in order (a0 of h0, a1 of h0, …). */
+  agents: string[];
+  close(): Promise<void>;
+}
+
+export async function startConsensusFleet(fleet: CliFleet, redisUrl: string, prefix: string, hostCount: number, agentsPerHost: number): Promise<ConsensusFleet> {
+  const ids = Array.from({ length: hostCount }, (_, i) => `ch${i}`);
+  const children = ids.map((id) =>
+    fleet.spawn(['agents', '--count', String(agentsPerHost), '--type', 'voter', '--host-id', id, '--redis-url', redisUrl, '--prefix', prefix], {
+      env: { SWARMQ_LOG_LEVEL: 'warn', SWARMQ_HEARTBEAT_INTERVAL_MS: '200' },
+    }),
+  );
+  // "agents ready" is printed to stdout by the CLI once every agent is seated.
+  const conn = new Redis(redisUrl);
+  try {
+    const deadline = Date.now() + 25_000;
+    for (;;) {
+      const n = await conn.hlen(swarmKeys(prefix).agents);
+      if (n >= hostCount * agentsPerHost) break;
+      for (const c of children) if (c.child.exitCode !== null) throw new Error(`agent host exited: ${c.output()}`);
+      if (Date.now() > deadline) throw new Error(`only ${n} of ${hostCount * agentsPerHost} agents registered in 25 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    conn.disconnect();
+  }
+  const hosts = ids.map((id, i) => ({ id, child: children[i]!, agents: Array.from({ length: agentsPerHost }, (_, k) => `${id}-a${k + 1}`) }));
+  const consensus = new Consensus({ redis: redisUrl, prefix });
+  await consensus.drive();
+  return {
+    prefix,
+    hosts,
+    consensus,
+    agents: hosts.flatMap((h) => h.agents),
+    async close() {
+      await consensus.close();
+      for (const h of hosts) if (h.child.child.exitCode === null && h.child.child.signalCode === null) h.child.child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Participants host by host in turn (ch0-a1, ch1-a1, …, ch0-a2, …): the first, who proposes, runs on ch0. */
+export function interleaved(swarm: ConsensusFleet): string[] {
+  const out: string[] = [];
+  const per = swarm.hosts[0]!.agents.length;
+  for (let i = 0; i < per; i++) for (const h of swarm.hosts) out.push(h.agents[i]!);
+  return out;
+}
