@@ -210,9 +210,9 @@ export class AgentHost extends EventEmitter {
     return this.runners.size;
   }
 
-  /** Redis connections this host holds: one shared, the control Worker's, each awake node Worker's, and the waker's. */
+  /** Redis connections this host holds: one shared, the control Worker's, each awake node Worker's, the waker's, and the consensus inbox reader's. */
   connectionCount(): number {
-    return 1 + (this.control ? 1 : 0) + (this.runners.size - this.hibernatingNodes().length) + (this.waker.active ? 1 : 0);
+    return 1 + (this.control ? 1 : 0) + (this.runners.size - this.hibernatingNodes().length) + (this.waker.active ? 1 : 0) + (this.consensus ? 1 : 0);
   }
 
   async start(): Promise<void> {
