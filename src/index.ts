@@ -4,6 +4,9 @@ export { Coordinator, type CoordinatorOptions } from './coordinator/coordinator.
 export { TaskRouter, type Submitted } from './coordinator/router.ts';
 export { AgentHost, type AgentHostOptions, type AgentSpec } from './agents/host.ts';
 export { createApp } from './api/app.ts';
+export { Consensus, type ConsensusOptions, type ProposalView } from './consensus/runtime/consensus.ts';
+export type { ProposalInput, ProposalResult } from './consensus/runtime/proposal.ts';
+export type { ProtocolName } from './consensus/protocol.ts';
 export { swarmConfigSchema, type SwarmConfig, type SwarmConfigInput } from './config/schema.ts';
 export { SwarmError, type ErrorCode } from './errors.ts';
 export type { TaskInput, TaskView, TaskState } from './tasks/schema.ts';

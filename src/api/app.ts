@@ -9,6 +9,8 @@ import { isRedisDown, SwarmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { retireAgent, spawnAgents } from './agentRequests.ts';
 import { hierarchyView, swarmView } from './swarmView.ts';
+import { Consensus } from '../consensus/runtime/consensus.ts';
+import { proposalsRouter } from './proposals.ts';
 
 const batchSchema = z.object({ tasks: z.array(z.unknown()) }).strict();
 
@@ -16,6 +18,8 @@ export interface ApiOptions {
   coordinator: Coordinator;
   bodyLimitBytes: number;
   logger: Logger;
+  /** Proposals go through it; default: one on the coordinator's connection (some process must drive them: `Consensus.drive()`). */
+  consensus?: Consensus;
 }
 
 function requireJson(req: Request): void {
@@ -24,7 +28,9 @@ function requireJson(req: Request): void {
   }
 }
 
-export function createApp({ coordinator, bodyLimitBytes, logger }: ApiOptions): express.Express {
+export function createApp({ coordinator, bodyLimitBytes, logger, consensus }: ApiOptions): express.Express {
+  const proposals =
+    consensus ?? new Consensus({ redis: coordinator.commands, prefix: coordinator.config.prefix, config: { agents: { failedAfterMs: coordinator.config.agents.failedAfterMs } } });
   const router = coordinator.router;
   const app = express();
   app.disable('x-powered-by');
@@ -87,6 +93,7 @@ export function createApp({ coordinator, bodyLimitBytes, logger }: ApiOptions): 
   app.delete('/api/agents/:id', async (req, res) => {
     res.json(await retireAgent(coordinator, req.params.id));
   });
+  app.use('/api/proposals', proposalsRouter(proposals));
   app.get('/api/nodes', async (_req, res) => {
     res.json({ nodes: (await swarmView(coordinator)).nodes });
   });

@@ -10,6 +10,7 @@ import { SwarmClient } from '../client/swarmClient.ts';
 import { loadConfig } from '../config/settings.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { Coordinator } from '../coordinator/coordinator.ts';
+import { Consensus } from '../consensus/runtime/consensus.ts';
 import { SwarmError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startLocalRedis, type LocalRedis } from './localRedis.ts';
@@ -95,6 +96,13 @@ async function listen(app: ReturnType<typeof createApp>, port: number): Promise<
   });
 }
 
+/** Proposals for the HTTP API, and a driver: a coordinator runs the consensus rounds queued by anyone. */
+async function drivingConsensus(config: SwarmConfig, logger: Logger): Promise<Consensus> {
+  const consensus = new Consensus({ redis: config.redisUrl, prefix: config.prefix, config: { agents: { failedAfterMs: config.agents.failedAfterMs } }, logger });
+  await consensus.drive();
+  return consensus;
+}
+
 function addCommon(cmd: Command): Command {
   return cmd
     .addOption(new Option('--redis-url <url>', 'Redis URL (env REDIS_URL)'))
@@ -132,9 +140,10 @@ export function buildCli(): Command {
       const config = configFrom(flags, local?.url);
       const coordinator = new Coordinator({ config, logger });
       await coordinator.start();
+      const consensus = await drivingConsensus(config, logger);
       const host = new AgentHost({ config, hostId: flags.hostId ?? 'local', ...hostSpawnOptions(flags), processors: await processorsFor(flags.processors), logger });
       await host.start();
-      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger }), config.http.port);
+      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus }), config.http.port);
       const addr = server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.http.port;
       logger.info({ url: `http://127.0.0.1:${port}`, board: `http://127.0.0.1:${port}/admin/queues`, redis: config.redisUrl }, 'swarmq is up');
@@ -142,6 +151,7 @@ export function buildCli(): Command {
         await new Promise<void>((r) => server.close(() => r()));
         server.closeAllConnections();
         await host.stop(Number(flags.drainMs));
+        await consensus.close();
         await coordinator.stop();
         await local?.stop();
       });
@@ -156,11 +166,13 @@ export function buildCli(): Command {
       const config = configFrom(flags, redisFromStateDir());
       const coordinator = new Coordinator({ config, logger, intake: flags.intake });
       await coordinator.start();
-      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger }), config.http.port);
+      const consensus = await drivingConsensus(config, logger);
+      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus }), config.http.port);
       logger.info({ port: config.http.port }, 'HTTP API listening');
       onShutdown(logger, async () => {
         await new Promise<void>((r) => server.close(() => r()));
         server.closeAllConnections();
+        await consensus.close();
         await coordinator.stop();
       });
     });
