@@ -8,6 +8,7 @@ import type { Coordinator } from '../coordinator/coordinator.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { retireAgent, spawnAgents } from './agentRequests.ts';
+import { eventsRoute } from './eventsRoute.ts';
 import { hierarchyView, swarmView } from './swarmView.ts';
 import { Consensus } from '../consensus/runtime/consensus.ts';
 import { proposalsRouter } from './proposals.ts';
@@ -20,6 +21,8 @@ export interface ApiOptions {
   logger: Logger;
   /** Proposals go through it; default: one on the coordinator's connection (some process must drive them: `Consensus.drive()`). */
   consensus?: Consensus;
+  /** SSE keep-alive comment interval of GET /api/events (default 15 s). */
+  eventsHeartbeatMs?: number;
 }
 
 function requireJson(req: Request): void {
@@ -28,7 +31,7 @@ function requireJson(req: Request): void {
   }
 }
 
-export function createApp({ coordinator, bodyLimitBytes, logger, consensus }: ApiOptions): express.Express {
+export function createApp({ coordinator, bodyLimitBytes, logger, consensus, eventsHeartbeatMs = 15_000 }: ApiOptions): express.Express {
   const proposals =
     consensus ?? new Consensus({ redis: coordinator.commands, prefix: coordinator.config.prefix, config: { agents: { failedAfterMs: coordinator.config.agents.failedAfterMs } } });
   const router = coordinator.router;
@@ -94,6 +97,7 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus }: Ap
     res.json(await retireAgent(coordinator, req.params.id));
   });
   app.use('/api/proposals', proposalsRouter(proposals));
+  app.get('/api/events', eventsRoute({ redis: coordinator.commands, prefix: coordinator.config.prefix, logger, heartbeatMs: eventsHeartbeatMs }));
   app.get('/api/nodes', async (_req, res) => {
     res.json({ nodes: (await swarmView(coordinator)).nodes });
   });

@@ -5,6 +5,8 @@ import { ensureConnected } from '../../queues/connection.ts';
 import { swarmConfigSchema, type SwarmConfigInput } from '../config/schema.ts';
 import { TaskRouter, type Submitted } from '../coordinator/router.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
+import { EventReader } from '../swarm/eventReader.ts';
+import { isSwarmEventType, type SwarmEvent, type SwarmEventData, type SwarmEventType } from '../swarm/eventSchemas.ts';
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
 
 export interface SwarmClientOptions {
@@ -13,6 +15,16 @@ export interface SwarmClientOptions {
   prefix?: string;
   /** Any other swarm settings (routing snapshot interval, retention, …). */
   config?: Omit<SwarmConfigInput, 'redisUrl' | 'prefix'>;
+  /** A handler given to `on` threw (default: a process warning); the other handlers still run. */
+  onHandlerError?: (err: unknown, event: SwarmEvent) => void;
+}
+
+export type SwarmEventHandler<T extends SwarmEventType> = (data: SwarmEventData<T>, event: SwarmEvent<T>) => void;
+
+export interface Subscription {
+  /** Resolves once events published from now on will reach the handler. */
+  ready: Promise<void>;
+  off(): void;
 }
 
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -22,8 +34,11 @@ export class SwarmClient {
   private readonly ownsRedis: boolean;
   private readonly router: TaskRouter;
   private ready: Promise<void> | undefined;
+  private readonly prefix: string;
+  private events: EventReader | undefined;
+  private readonly handlers = new Map<SwarmEventType, Set<(e: SwarmEvent) => void>>();
 
-  constructor(opts: SwarmClientOptions) {
+  constructor(private readonly opts: SwarmClientOptions) {
     const config = swarmConfigSchema.parse({
       ...opts.config,
       ...(typeof opts.redis === 'string' ? { redisUrl: opts.redis } : {}),
@@ -36,6 +51,38 @@ export class SwarmClient {
         : opts.redis;
     if (this.ownsRedis) this.redis.on('error', () => {});
     this.router = new TaskRouter({ redis: this.redis, config });
+    this.prefix = config.prefix;
+  }
+
+  /**
+   * Calls `handler` with each `type` event published from now on, by any
+   * process of the swarm. The first `on` opens one blocking connection for all
+   * of this client's subscriptions; `close()` closes it.
+   */
+  on<T extends SwarmEventType>(type: T, handler: SwarmEventHandler<T>): Subscription {
+    if (!isSwarmEventType(type)) throw new SwarmError('invalid_request', `unknown event type ${JSON.stringify(type)}`);
+    // The reader dispatches by type, so each event reaching this wrapper is a SwarmEvent<T>.
+    const wrapped = (e: SwarmEvent) => handler(e.data as SwarmEventData<T>, e as SwarmEvent<T>);
+    const set = this.handlers.get(type) ?? new Set();
+    set.add(wrapped);
+    this.handlers.set(type, set);
+    this.events ??= new EventReader({
+      redis: this.redis,
+      prefix: this.prefix,
+      onEvent: (e) => this.dispatch(e),
+    });
+    return { ready: this.events.ready, off: () => set.delete(wrapped) };
+  }
+
+  private dispatch(e: SwarmEvent): void {
+    for (const h of this.handlers.get(e.type) ?? []) {
+      try {
+        h(e);
+      } catch (err) {
+        if (this.opts.onHandlerError) this.opts.onHandlerError(err, e);
+        else process.emitWarning(`a swarmq ${e.type} handler threw: ${(err as Error)?.message ?? String(err)}`);
+      }
+    }
   }
 
   private start(): Promise<void> {
@@ -90,6 +137,7 @@ export class SwarmClient {
   }
 
   async close(): Promise<void> {
+    await this.events?.close();
     await this.ready?.catch(() => {});
     await this.router.close();
     if (this.ownsRedis) this.redis.disconnect();

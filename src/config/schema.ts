@@ -50,6 +50,8 @@ export const swarmConfigSchema = z.object({
       snapshotIntervalMs: z.coerce.number().int().min(5).default(100),
       /** How often the leading coordinator checks host connections and heartbeats. */
       livenessIntervalMs: z.coerce.number().int().min(20).default(200),
+      /** How often the leading coordinator publishes a metrics:updated summary (and agent:joined / agent:left). */
+      metricsIntervalMs: z.coerce.number().int().min(50).default(1000),
     })
     .prefault({}),
   agents: z

@@ -27,6 +27,7 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_LEASE_MS', path: 'coordinator.leaseMs', description: "the leading coordinator's lease; its moves carry the lease's fencing token" },
   { env: 'SWARMQ_SNAPSHOT_INTERVAL_MS', path: 'coordinator.snapshotIntervalMs', description: 'how often routers re-read node loads' },
   { env: 'SWARMQ_LIVENESS_INTERVAL_MS', path: 'coordinator.livenessIntervalMs', description: "how often the leading coordinator checks hosts' connections and heartbeats" },
+  { env: 'SWARMQ_METRICS_INTERVAL_MS', path: 'coordinator.metricsIntervalMs', description: 'how often the leading coordinator publishes a `metrics:updated` event (skipped while nothing changes, at least every 30 s)' },
   { env: 'SWARMQ_LOCK_DURATION_MS', path: 'agents.lockDurationMs', description: "BullMQ job lock duration (a dead agent's task is recovered after it lapses)" },
   { env: 'SWARMQ_STALLED_INTERVAL_MS', path: 'agents.stalledIntervalMs', description: "BullMQ stalled-job check interval" },
   { env: 'SWARMQ_MAX_STALLED_COUNT', path: 'agents.maxStalledCount', description: 'times a task may stall before it fails' },

@@ -11,6 +11,7 @@ import { Balancer } from '../balancer/balancer.ts';
 import { HealthMonitor } from '../health/monitor.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
+import { SummaryPublisher } from '../metrics/summaryPublisher.ts';
 import { groupOfNode } from '../routing/hierarchy.ts';
 import { HostControl } from './hostControl.ts';
 import { Lease } from './lease.ts';
@@ -42,6 +43,8 @@ export class Coordinator {
   readonly lease: Lease;
   readonly balancer: Balancer;
   readonly health: HealthMonitor;
+  /** metrics:updated, agent:joined and agent:left while leading. */
+  readonly summary: SummaryPublisher;
   private readonly workerConnection: Redis;
   private intakeWorker: Worker | undefined;
 
@@ -77,6 +80,7 @@ export class Coordinator {
       queueFor: (nodeId) => this.router.queueFor(nodeId),
     });
     this.health = new HealthMonitor({ redis: this.commands, config: o.config, lease: this.lease, hosts: this.hosts, logger: o.logger });
+    this.summary = new SummaryPublisher({ redis: this.commands, config: o.config, lease: this.lease, logger: o.logger });
     this.intakeQueue.on('error', (err) => o.logger.debug({ err: err.message }, 'intake queue connection error'));
   }
 
@@ -96,12 +100,15 @@ export class Coordinator {
     }
     if (this.o.balance !== false) this.balancer.start();
     if (this.o.health !== false) this.health.start();
+    // The lease it checks is renewed by the balancer and the health monitor.
+    if (this.o.balance !== false || this.o.health !== false) this.summary.start();
     this.o.logger.info({ prefix: this.o.config.prefix, nodes: this.router.nodeIds().length }, 'coordinator ready');
   }
 
   async stop(): Promise<void> {
     await this.balancer.stop();
     await this.health.stop();
+    await this.summary.stop();
     await this.intakeWorker?.close();
     await this.intakeQueue.close();
     await this.deadLetterQueue.close();

@@ -6,7 +6,7 @@
 //   • equivocation: different pre-prepares (prepares, commits, checkpoints,
 //     view changes) for the same view and number to different replicas;
 //   • forgery: view changes claiming prepared requests that never were (forged
-//     certificates), fabricated stable checkpoints, NEW-VIEWs built from view
+//     certificates) or hiding those that were, fabricated stable checkpoints, NEW-VIEWs built from view
 //     changes it invents for others, false echoes, STATE answers with a made-up
 //     history, STATUS lies, acknowledgements of view changes it never saw;
 //   • garbage: messages that fail the schema;
@@ -84,6 +84,11 @@ function forgeBody(rng: SimRandom, self: NodeId, s: PbftState, body: ViewChangeB
   return { ...body, checkpoints: checkpoints.filter((cp, i, all) => all.findIndex((x) => x.seq === cp.seq) === i), prepared, prePrepared };
 }
 
+/** A view change that claims nothing was prepared or pre-prepared above the stable checkpoint: amnesia, pushing the new view towards null requests. */
+function hideBody(body: ViewChangeBody): ViewChangeBody {
+  return { ...body, prepared: [], prePrepared: [] };
+}
+
 function equivocate(rng: SimRandom, self: NodeId, s: PbftState, peers: readonly NodeId[], send: { to: NodeId | 'all'; message: PbftMessage }): Send[] {
   const m = send.message;
   const alt = pick(
@@ -111,7 +116,7 @@ function forge(rng: SimRandom, self: NodeId, s: PbftState, peers: readonly NodeI
   const fake = forgedValue(self, rng);
   switch (m.type) {
     case 'view-change':
-      return [{ to: send.to, message: { ...m, body: forgeBody(rng, self, s, m.body) } }];
+      return [{ to: send.to, message: { ...m, body: rng.chance(0.5) ? forgeBody(rng, self, s, m.body) : hideBody(m.body) } }];
     case 'view-change-ack':
       return [{ to: send.to, message: { ...m, acks: others(self, peers).map((of) => ({ of, digest: sha256(`ack-${of}-${rng.int(0, 9)}`) })) } }];
     case 'new-view': {

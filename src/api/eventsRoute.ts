@@ -1,0 +1,93 @@
+// GET /api/events: the swarm's events as Server-Sent Events. Each SSE message
+// carries the stream entry id, so a browser's EventSource resumes after a
+// reconnect with Last-Event-ID and loses nothing the stream still keeps.
+import type { Request, RequestHandler, Response } from 'express';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { swarmKeys } from '../../queues/keys.ts';
+import { SwarmError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { EventReader } from '../swarm/eventReader.ts';
+import { isSwarmEventType, SWARM_EVENT_TYPES, type SwarmEvent, type SwarmEventType } from '../swarm/eventSchemas.ts';
+import { parseEventEntry, STREAM_ID, type StreamEntry } from '../swarm/events.ts';
+
+/** Most past events one connection may ask to be replayed. */
+export const MAX_BACKLOG = 1000;
+
+const resumePoint = z.string().refine((s) => s === '0' || s === '$' || STREAM_ID.test(s), 'a stream id (1733100000000-0), 0 or $');
+
+const querySchema = z.object({
+  types: z
+    .string()
+    .transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean))
+    .pipe(z.array(z.string().refine(isSwarmEventType, { message: `known types: ${SWARM_EVENT_TYPES.join(', ')}` })).min(1))
+    .optional(),
+  from: resumePoint.optional(),
+  backlog: z.coerce.number().int().min(0).max(MAX_BACKLOG).optional(),
+});
+
+export interface EventsRouteOptions {
+  redis: Redis;
+  prefix: string;
+  logger: Logger;
+  /** A comment line this often keeps proxies from closing an idle stream. */
+  heartbeatMs: number;
+}
+
+/** One SSE message: `id`, `event` (the type) and `data` (JSON `{ id, type, at, data }`). */
+export function sseMessage(e: SwarmEvent): string {
+  return `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
+}
+
+function parseRequest(req: Request) {
+  const q = querySchema.safeParse(req.query);
+  if (!q.success) {
+    throw new SwarmError('invalid_request', 'bad query for /api/events', q.error.issues.map((i) => ({ path: i.path.join('.') || '(query)', message: i.message })));
+  }
+  const header = req.get('last-event-id');
+  if (header !== undefined && !STREAM_ID.test(header)) {
+    throw new SwarmError('invalid_request', 'Last-Event-ID must be an event id from this stream', [{ path: 'Last-Event-ID', message: 'expected <ms>-<seq>' }]);
+  }
+  const types = q.data.types ? new Set(q.data.types.filter(isSwarmEventType)) : undefined;
+  return { types, from: header ?? q.data.from, backlog: header === undefined ? (q.data.backlog ?? 0) : 0 };
+}
+
+export function eventsRoute(o: EventsRouteOptions): RequestHandler {
+  const key = swarmKeys(o.prefix).events;
+  return async (req: Request, res: Response) => {
+    const { types, from, backlog } = parseRequest(req);
+    const wanted = (t: SwarmEventType) => !types || types.has(t);
+    let start = from ?? '$';
+    let replay: SwarmEvent[] = [];
+    if (backlog > 0) {
+      const recent = (await o.redis.xrevrange(key, '+', '-', 'COUNT', backlog)) as StreamEntry[];
+      start = recent[0]?.[0] ?? '0-0';
+      replay = recent.reverse().flatMap((entry) => {
+        const p = parseEventEntry(entry);
+        return p.ok && wanted(p.event.type) ? [p.event] : [];
+      });
+    }
+    res.status(200).set({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.flushHeaders();
+    const write = (chunk: string) => {
+      if (!res.destroyed && !res.writableEnded) res.write(chunk);
+    };
+    write('retry: 2000\n: connected\n\n');
+    for (const e of replay) write(sseMessage(e));
+    const reader = new EventReader({
+      redis: o.redis,
+      prefix: o.prefix,
+      from: start,
+      ...(types ? { types } : {}),
+      onEvent: (e) => write(sseMessage(e)),
+      onInvalid: (id, reason) => o.logger.warn({ id, reason }, 'skipping a malformed swarm event'),
+      onError: (err) => o.logger.debug({ err: err.message }, 'event stream read failed; retrying'),
+    });
+    const heartbeat = setInterval(() => write(`: heartbeat ${Date.now()}\n\n`), o.heartbeatMs);
+    // The blocking connection lives exactly as long as the client's.
+    res.on('close', () => {
+      clearInterval(heartbeat);
+      void reader.close();
+    });
+  };
+}

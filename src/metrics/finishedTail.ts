@@ -1,0 +1,82 @@
+// Tasks finished anywhere in the swarm, read incrementally from BullMQ's own
+// per-queue event streams (`<prefix>:<queue>:events`, written in the same
+// atomic step that finishes a job). Reading them costs the hot path nothing,
+// and every process sees the same finishes, whichever host ran them.
+import type { Redis } from 'ioredis';
+import { bullKey } from '../../queues/keys.ts';
+import type { StreamEntry } from '../swarm/events.ts';
+
+export type Outcome = 'completed' | 'failed';
+
+export interface FinishedTask {
+  queue: string;
+  id: string;
+  outcome: Outcome;
+}
+
+export interface FinishedDetail extends FinishedTask {
+  type: string;
+  /** ms: submitted (BullMQ's timestamp), started (processedOn, of the last attempt), finished. */
+  createdAt: number;
+  startedAt: number;
+  finishedAt: number;
+}
+
+const PER_READ = 1000;
+
+export class FinishedTail {
+  private readonly cursors = new Map<string, string>();
+
+  /** Only finishes after `sinceMs` count: a tail started now reports what happens from now on. */
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly sinceMs: number,
+  ) {}
+
+  /** Finishes since the last call, across these queues, up to `budget` stream entries (the rest come next time). */
+  async read(queues: readonly string[], budget: number): Promise<FinishedTask[]> {
+    const out: FinishedTask[] = [];
+    let pending = [...queues];
+    let left = budget;
+    while (pending.length && left > 0) {
+      const count = Math.max(1, Math.min(PER_READ, Math.floor(left / pending.length)));
+      const keys = pending.map((q) => bullKey(this.prefix, q, 'events'));
+      const ids = pending.map((q) => this.cursors.get(q) ?? `${this.sinceMs}-0`);
+      const res = (await this.redis.xread('COUNT', count, 'STREAMS', ...keys, ...ids)) as [string, StreamEntry[]][] | null;
+      const full: string[] = [];
+      for (const [key, entries] of res ?? []) {
+        const queue = pending[keys.indexOf(key)]!;
+        for (const [id, fields] of entries) {
+          this.cursors.set(queue, id);
+          const event = fieldOf(fields, 'event');
+          const jobId = fieldOf(fields, 'jobId');
+          if ((event === 'completed' || event === 'failed') && jobId) out.push({ queue, id: jobId, outcome: event });
+        }
+        left -= entries.length;
+        if (entries.length >= count) full.push(queue);
+      }
+      pending = full;
+    }
+    return out;
+  }
+
+  /** Type and timestamps of finished tasks still in Redis (one pipelined HMGET each; removed ones are left out). */
+  async details(finished: readonly FinishedTask[]): Promise<FinishedDetail[]> {
+    if (!finished.length) return [];
+    const p = this.redis.pipeline();
+    for (const f of finished) p.hmget(bullKey(this.prefix, f.queue, f.id), 'name', 'timestamp', 'processedOn', 'finishedOn');
+    const rows = (await p.exec()) ?? [];
+    return finished.flatMap((f, i) => {
+      const [err, v] = rows[i] ?? [];
+      const [name, ts, started, done] = (err ? [] : (v as (string | null)[])) ?? [];
+      if (!name || !ts || !started || !done) return [];
+      return [{ ...f, type: name, createdAt: Number(ts), startedAt: Number(started), finishedAt: Number(done) }];
+    });
+  }
+}
+
+function fieldOf(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}

@@ -1,0 +1,77 @@
+// While this coordinator leads: every metricsIntervalMs a metrics:updated
+// summary (skipped while nothing changes, but at least every KEEPALIVE_MS, so
+// a quiet swarm does not push alerts out of the capped stream), and
+// agent:joined / agent:left from the roster's changes.
+import type { Redis } from 'ioredis';
+import type { SwarmConfig } from '../config/schema.ts';
+import type { Lease } from '../coordinator/lease.ts';
+import type { Logger } from '../log.ts';
+import type { SwarmEventInput } from '../swarm/eventSchemas.ts';
+import { publishEvent } from '../swarm/events.ts';
+import { FinishedTail } from './finishedTail.ts';
+import { SwarmStateReader } from './swarmState.ts';
+import { rosterChanges, sameFigures, summarize, workingAgents, type AgentRef } from './swarmSummary.ts';
+
+export const KEEPALIVE_MS = 30_000;
+/** Stream entries one summary reads to count finishes; past it the count catches up on the next ones. */
+const TAIL_BUDGET = 50_000;
+
+export class SummaryPublisher {
+  private readonly reader: SwarmStateReader;
+  private tail: FinishedTail | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private agents: Map<string, AgentRef> | undefined;
+  private last: { at: number; summary: SwarmEventInput<'metrics:updated'> } | undefined;
+  private lastTick = 0;
+
+  constructor(private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; logger: Logger }) {
+    this.reader = new SwarmStateReader(o.redis, o.config.prefix);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.tick()
+        .catch((err: Error) => this.o.logger.debug({ err: err.message }, 'swarm summary failed; next interval retries'))
+        .finally(() => {
+          this.running = undefined;
+        });
+    }, this.o.config.coordinator.metricsIntervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.o.lease.fence()) {
+      // Not leading: start afresh if leadership comes back, so nothing is counted twice or reported as a change.
+      this.tail = undefined;
+      this.agents = undefined;
+      return;
+    }
+    const now = Date.now();
+    const first = !this.tail;
+    this.tail ??= new FinishedTail(this.o.redis, this.o.config.prefix, now);
+    const state = await this.reader.read();
+    const finished = await this.tail.read(state.nodes.map((n) => n.queue), TAIL_BUDGET);
+    const count = { completed: finished.filter((f) => f.outcome === 'completed').length, failed: finished.filter((f) => f.outcome === 'failed').length };
+    const summary = summarize(state, this.o.config.agents, count, first ? 0 : now - this.lastTick);
+    this.lastTick = now;
+    const { prefix } = this.o.config;
+
+    const agents = workingAgents(state.roster.agents);
+    if (this.agents) {
+      const { joined, left } = rosterChanges(this.agents, agents);
+      if (joined.length) await publishEvent(this.o.redis, prefix, 'agent:joined', { at: now, agents: joined });
+      if (left.length) await publishEvent(this.o.redis, prefix, 'agent:left', { at: now, agents: left });
+    }
+    this.agents = agents;
+
+    if (this.last && now - this.last.at < KEEPALIVE_MS && sameFigures(this.last.summary, summary)) return;
+    await publishEvent(this.o.redis, prefix, 'metrics:updated', summary);
+    this.last = { at: now, summary };
+  }
+}

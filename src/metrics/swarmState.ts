@@ -1,0 +1,76 @@
+// One read of what the swarm looks like now, from Redis alone, so every
+// process (a coordinator that does not lead, a scraper's target) reports the
+// same figures: the roster, heartbeats, failed hosts and each queue's counts.
+// Its cost grows with nodes and hosts, never with tasks.
+import type { Redis } from 'ioredis';
+import { bullKey, DEAD_LETTER_QUEUE, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
+import { SnapshotReader, type Roster } from '../coordinator/snapshotReader.ts';
+
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  /** Finished tasks BullMQ still keeps (retention: tasks.keep*Seconds). */
+  completed: number;
+  failed: number;
+}
+
+export interface SwarmState {
+  now: number;
+  roster: Roster;
+  hostBeats: Map<string, number>;
+  failedHosts: Set<string>;
+  nodes: { id: string; queue: string; counts: QueueCounts }[];
+  parked: number;
+  deadLetters: number;
+}
+
+function countsOf(p: ReturnType<Redis['pipeline']>, prefix: string, queue: string): void {
+  p.llen(bullKey(prefix, queue, 'wait'));
+  p.zcard(bullKey(prefix, queue, 'prioritized'));
+  p.llen(bullKey(prefix, queue, 'active'));
+  p.zcard(bullKey(prefix, queue, 'delayed'));
+  p.zcard(bullKey(prefix, queue, 'completed'));
+  p.zcard(bullKey(prefix, queue, 'failed'));
+}
+const PER_QUEUE = 6;
+
+export class SwarmStateReader {
+  private readonly snapshot: SnapshotReader;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    this.snapshot = new SnapshotReader(redis, prefix, Number.POSITIVE_INFINITY);
+  }
+
+  async read(): Promise<SwarmState> {
+    const now = Date.now();
+    const { roster, hostBeats } = await this.snapshot.readRoster();
+    const nodes = [...roster.nodes.values()].map((n) => ({ id: n.id, queue: n.queue }));
+    const p = this.redis.pipeline();
+    for (const n of nodes) countsOf(p, this.prefix, n.queue);
+    countsOf(p, this.prefix, nodeQueueName(PARKED_NODE));
+    countsOf(p, this.prefix, DEAD_LETTER_QUEUE);
+    p.hkeys(swarmKeys(this.prefix).failedHosts);
+    const rows = (await p.exec()) ?? [];
+    const num = (i: number) => Number(rows[i]?.[1] ?? 0);
+    const counts = (q: number): QueueCounts => {
+      const b = q * PER_QUEUE;
+      return { waiting: num(b) + num(b + 1), active: num(b + 2), delayed: num(b + 3), completed: num(b + 4), failed: num(b + 5) };
+    };
+    const parked = counts(nodes.length);
+    const dead = counts(nodes.length + 1);
+    const failed = (rows[(nodes.length + 2) * PER_QUEUE]?.[1] as string[] | undefined) ?? [];
+    return {
+      now,
+      roster,
+      hostBeats,
+      failedHosts: new Set(failed),
+      nodes: nodes.map((n, i) => ({ ...n, counts: counts(i) })),
+      parked: parked.waiting + parked.delayed,
+      deadLetters: dead.waiting,
+    };
+  }
+}
