@@ -8,12 +8,10 @@ import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import type { Router } from 'express';
 import { bullKey, PARKED_NODE } from '../queues/keys.ts';
+import { CONSENSUS_QUEUE } from '../src/consensus/runtime/keys.ts';
 import type { Coordinator } from '../src/coordinator/coordinator.ts';
 
 export const BULL_BOARD_PATH = '/admin/queues';
-
-/** The queue of consensus proposals (the consensus runtime's name for it). */
-export const CONSENSUS_QUEUE = 'consensus';
 
 /** How long the answer to "does the consensus queue exist yet" is reused. */
 const CONSENSUS_CHECK_MS = 1000;

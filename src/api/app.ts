@@ -3,6 +3,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { BULL_BOARD_PATH, mountBullBoard, swarmQueues } from '../../dashboards/bullBoard.ts';
+import { DASHBOARD_PATH, dashboardRouter } from '../../dashboards/dashboard.ts';
 import { readRecoveries } from './recoveriesView.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
@@ -108,6 +109,8 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
     board.sync(await boardQueues());
     board.router(req, res, next);
   });
+
+  app.use(DASHBOARD_PATH, dashboardRouter(coordinator));
 
   app.use('/api', (req, _res, next) => {
     next(new SwarmError('not_found', `no route ${req.method} ${req.originalUrl}`));

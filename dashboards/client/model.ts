@@ -1,0 +1,182 @@
+// What the dashboard knows about the swarm, as a pure state: snapshots from
+// the JSON routes and events from the stream are folded in by the functions
+// below, and the page renders whatever they return. No I/O, no clock of its
+// own (callers pass `now`), so every rule here is unit-tested.
+import type { ConsensusReachedEvent, HealthState, RebalanceMove, SwarmEvent } from './swarmEvents.ts';
+
+/** An agent as GET /api/agents lists it (the fields the page uses). */
+export interface AgentSnapshot {
+  id: string;
+  type: string;
+  node: string;
+  hostId: string;
+  capacity: number;
+  live: boolean;
+}
+
+/** A host as GET /api/health lists it. */
+export interface HostSnapshot {
+  host: string;
+  state: HealthState;
+  since: number;
+}
+
+/** A recovery as GET /api/recoveries lists it. */
+export interface RecoverySnapshot {
+  id: string;
+  host: string;
+  state: 'running' | 'done' | 'escalated';
+  detectedAt: number;
+  steps: { step: string; at: number }[];
+  requeued: number;
+}
+
+export interface Snapshot {
+  agents: AgentSnapshot[];
+  hosts: HostSnapshot[];
+  recoveries: RecoverySnapshot[];
+}
+
+export interface Alert {
+  at: number;
+  host: string;
+  agent?: string;
+  severity: 'info' | 'warning' | 'critical';
+  text: string;
+}
+
+export interface DashboardState {
+  /** Each host's latest health state and when it was reached. */
+  hosts: Record<string, { state: HealthState; at: number }>;
+  /** Agents in the roster, and those that left it recently (their host failed, or they were retired). */
+  agents: Record<string, { agent: AgentSnapshot; lastSeen: number; departed: boolean }>;
+  /** Agents whose circuit breaker is open. */
+  isolated: Record<string, true>;
+  rebalances: { at: number; moves: RebalanceMove[] }[];
+  recoveries: RecoverySnapshot[];
+  consensus: (ConsensusReachedEvent & { at: number })[];
+  alerts: Alert[];
+  /** The last stream entry folded in: later ones only (SSE may replay). */
+  lastEventId: string | undefined;
+}
+
+export const KEPT = { rebalances: 12, recoveries: 8, consensus: 12, alerts: 16 } as const;
+/** How long an agent that left the roster stays on the page, with its last state. */
+export const DEPARTED_SHOWN_MS = 5 * 60_000;
+
+export function emptyState(): DashboardState {
+  return { hosts: {}, agents: {}, isolated: {}, rebalances: [], recoveries: [], consensus: [], alerts: [], lastEventId: undefined };
+}
+
+/** Stream ids `<ms>-<seq>` in order; -1, 0 or 1. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am !== bm ? Math.sign(am - bm) : Math.sign(as - bs);
+}
+
+export function streamIdTime(id: string): number {
+  return Number(id.split('-')[0]);
+}
+
+export function applySnapshot(s: DashboardState, snap: Snapshot, now: number): DashboardState {
+  const hosts = { ...s.hosts };
+  for (const h of snap.hosts) {
+    const known = hosts[h.host];
+    // An alert newer than the snapshot's state wins; the snapshot fills in the rest.
+    if (!known || known.state === h.state || known.at <= h.since) hosts[h.host] = { state: h.state, at: h.since };
+  }
+  const agents: DashboardState['agents'] = {};
+  const inRoster = new Set(snap.agents.map((a) => a.id));
+  for (const a of snap.agents) agents[a.id] = { agent: a, lastSeen: now, departed: false };
+  for (const [id, seen] of Object.entries(s.agents)) {
+    if (inRoster.has(id) || now - seen.lastSeen > DEPARTED_SHOWN_MS) continue;
+    agents[id] = { ...seen, departed: true };
+  }
+  const byId = new Map(s.recoveries.map((r) => [r.id, r]));
+  for (const r of snap.recoveries) byId.set(r.id, r);
+  return { ...s, hosts, agents, recoveries: newestFirst([...byId.values()], (r) => r.detectedAt).slice(0, KEPT.recoveries) };
+}
+
+export function applyEvent(s: DashboardState, e: SwarmEvent): DashboardState {
+  if (s.lastEventId !== undefined && compareStreamIds(e.id, s.lastEventId) <= 0) return s;
+  const next = { ...s, lastEventId: e.id };
+  const at = streamIdTime(e.id);
+  switch (e.type) {
+    case 'health:alert': {
+      const a = e.data;
+      let text: string;
+      if (a.agent) {
+        const isolated = { ...s.isolated };
+        if (a.reason === 'isolated') isolated[a.agent] = true;
+        else if (a.reason === 'reintegrated' || a.reason === 'reintegrating') delete isolated[a.agent];
+        next.isolated = isolated;
+        text = a.trend ? `agent ${a.agent}: ${a.trend.metric} ${a.trend.recent} ms vs ${a.trend.baseline} ms normal` : `agent ${a.agent} ${a.reason}`;
+      } else if (a.to) {
+        next.hosts = { ...s.hosts, [a.host]: { state: a.to, at: a.at } };
+        text = a.from && a.from !== a.to ? `host ${a.host}: ${a.from} → ${a.to} (${a.reason})` : `host ${a.host} ${a.to}: ${a.reason}`;
+      } else {
+        text = `host ${a.host}: ${a.reason}`;
+      }
+      next.alerts = [{ at: a.at, host: a.host, ...(a.agent ? { agent: a.agent } : {}), severity: a.severity, text }, ...s.alerts].slice(0, KEPT.alerts);
+      return next;
+    }
+    case 'load:rebalanced':
+      next.rebalances = [{ at: e.data.at, moves: e.data.moves.filter((m) => m.moved > 0) }, ...s.rebalances].slice(0, KEPT.rebalances);
+      return next;
+    case 'recovery:step': {
+      const st = e.data;
+      const old = s.recoveries.find((r) => r.id === st.id);
+      const steps = old?.steps.some((x) => x.step === st.step && x.at === st.at) ? old.steps : [...(old?.steps ?? []), { step: st.step, at: st.at }];
+      const requeued = typeof st.detail.requeued === 'number' ? st.detail.requeued : (old?.requeued ?? 0);
+      const rec: RecoverySnapshot = { id: st.id, host: st.host, state: st.state, detectedAt: old?.detectedAt ?? st.at, steps, requeued };
+      next.recoveries = newestFirst([rec, ...s.recoveries.filter((r) => r.id !== st.id)], (r) => r.detectedAt).slice(0, KEPT.recoveries);
+      return next;
+    }
+    case 'consensus:reached':
+      next.consensus = [{ ...e.data, at }, ...s.consensus.filter((c) => c.id !== e.data.id)].slice(0, KEPT.consensus);
+      return next;
+  }
+}
+
+export interface AgentRow {
+  id: string;
+  type: string;
+  node: string;
+  host: string;
+  capacity: number;
+  state: HealthState | 'unknown';
+  isolated: boolean;
+  departed: boolean;
+}
+
+/**
+ * Each agent with the health state of its host (agents are classified by the
+ * heartbeats their host writes for all of them). An agent whose host is not
+ * classified yet is `unknown`, never guessed healthy.
+ */
+export function agentRows(s: DashboardState): AgentRow[] {
+  return Object.values(s.agents)
+    .map(({ agent: a, departed }): AgentRow => ({
+      id: a.id,
+      type: a.type,
+      node: a.node,
+      host: a.hostId,
+      capacity: a.capacity,
+      state: s.hosts[a.hostId]?.state ?? 'unknown',
+      isolated: s.isolated[a.id] === true,
+      departed,
+    }))
+    .sort((x, y) => x.host.localeCompare(y.host, 'en', { numeric: true }) || x.id.localeCompare(y.id, 'en', { numeric: true }));
+}
+
+/** Agents per health state, departed ones included (a failed host's agents count as failed). */
+export function stateCounts(rows: readonly AgentRow[]): Record<AgentRow['state'], number> {
+  const out: Record<AgentRow['state'], number> = { healthy: 0, degraded: 0, critical: 0, failed: 0, unknown: 0 };
+  for (const r of rows) out[r.state]++;
+  return out;
+}
+
+function newestFirst<T>(xs: T[], at: (x: T) => number): T[] {
+  return xs.sort((a, b) => at(b) - at(a));
+}

@@ -1,0 +1,37 @@
+// The swarm dashboard at /dashboard: the page, its browser modules, the
+// throughput and latency samples, and the live event feed.
+import express, { type Router } from 'express';
+import type { Coordinator } from '../src/coordinator/coordinator.ts';
+import { BULL_BOARD_PATH } from './bullBoard.ts';
+import { ClientModules } from './clientModules.ts';
+import { serveEventFeed } from './eventFeed.ts';
+import { dashboardPage } from './page.ts';
+import { RATE_INTERVAL_MS, TaskRates } from './taskRates.ts';
+
+export const DASHBOARD_PATH = '/dashboard';
+
+export function dashboardRouter(coordinator: Coordinator): Router {
+  const router = express.Router();
+  const modules = new ClientModules();
+  const rates = new TaskRates(coordinator.commands, coordinator.config.prefix, () => coordinator.router.nodeIds());
+
+  router.get('/', (req, res) => {
+    rates.history(); // the plots start filling while the page loads
+    res.type('html').set('cache-control', 'no-store').send(dashboardPage(req.baseUrl, BULL_BOARD_PATH));
+  });
+  router.get('/client/:file', async (req, res) => {
+    const m = await modules.get(req.params.file);
+    if (!m) {
+      res.status(404).type('text').send(`no dashboard module ${req.params.file}`);
+      return;
+    }
+    res.type('text/javascript').set('cache-control', 'no-cache').send(m.code);
+  });
+  router.get('/rates', (_req, res) => {
+    res.json({ intervalMs: RATE_INTERVAL_MS, points: rates.history() });
+  });
+  router.get('/events', async (req, res) => {
+    await serveEventFeed(coordinator.commands, coordinator.config.prefix, req, res);
+  });
+  return router;
+}
