@@ -27,7 +27,8 @@ export interface RecoverySnapshot {
   host: string;
   state: 'running' | 'done' | 'escalated';
   detectedAt: number;
-  steps: { step: string; at: number }[];
+  /** Per-node steps (requeue, verify) name their node in `detail`. */
+  steps: { step: string; at: number; detail?: Record<string, unknown> }[];
   requeued: number;
 }
 
@@ -127,7 +128,7 @@ export function applyEvent(s: DashboardState, e: SwarmEvent): DashboardState {
     case 'recovery:step': {
       const st = e.data;
       const old = s.recoveries.find((r) => r.id === st.id);
-      const steps = old?.steps.some((x) => x.step === st.step && x.at === st.at) ? old.steps : [...(old?.steps ?? []), { step: st.step, at: st.at }];
+      const steps = old?.steps.some((x) => x.step === st.step && x.at === st.at) ? old.steps : [...(old?.steps ?? []), { step: st.step, at: st.at, detail: st.detail }];
       const requeued = typeof st.detail.requeued === 'number' ? st.detail.requeued : (old?.requeued ?? 0);
       const rec: RecoverySnapshot = { id: st.id, host: st.host, state: st.state, detectedAt: old?.detectedAt ?? st.at, steps, requeued };
       next.recoveries = newestFirst([rec, ...s.recoveries.filter((r) => r.id !== st.id)], (r) => r.detectedAt).slice(0, KEPT.recoveries);

@@ -49,7 +49,7 @@ export function recoveryFeed(s: DashboardState): string {
       (r) =>
         `<li data-recovery="${esc(r.id)}" data-state="${esc(r.state)}"><time>${clock(r.detectedAt)}</time> host <b>${esc(r.host)}</b> ` +
         `<span class="badge ${r.state === 'done' ? 'healthy' : r.state === 'escalated' ? 'critical' : 'degraded'}">${esc(r.state)}</span> ` +
-        `${r.steps.map((x) => esc(x.step)).join(' → ')}${r.requeued ? ` <span class="note">${r.requeued} requeued</span>` : ''}</li>`,
+        `${r.steps.map((x) => esc(typeof x.detail?.node === 'string' ? `${x.step} ${x.detail.node}` : x.step)).join(' → ')}${r.requeued ? ` <span class="note">${r.requeued} requeued</span>` : ''}</li>`,
     ),
     'No recoveries: no host has failed.',
   );

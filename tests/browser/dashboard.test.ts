@@ -7,6 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeQueueName } from '../../queues/keys.ts';
+import { Consensus } from '../../src/consensus/runtime/consensus.ts';
+import { silentLogger } from '../../src/log.ts';
 import { launchChromium, type Browser } from '../support/chromium.ts';
 import { CliFleet, type CliChild } from '../support/cli.ts';
 import { decodePng, pictureStats } from '../support/png.ts';
@@ -21,6 +23,7 @@ let stack: Stack;
 let browser: Browser;
 let page: Page;
 let child: CliChild;
+let consensus: Consensus;
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -33,11 +36,15 @@ beforeAll(async () => {
     env: { SWARMQ_MAX_AGENTS_PER_NODE: '3', SWARMQ_HEARTBEAT_INTERVAL_MS: '500' },
   });
   await child.waitFor(/agent host ready/, 30_000);
+  // Some process drives the proposals (the CLI's coordinators do): this one, here.
+  consensus = new Consensus({ redis: redis.url, prefix: config.prefix, config: { agents: { failedAfterMs: config.agents.failedAfterMs } }, logger: silentLogger });
+  await consensus.drive();
   page = await browser.context.newPage();
 }, 60_000);
 
 afterAll(async () => {
   fleet.killAll();
+  await consensus?.close();
   await browser?.close();
   await stack?.stop();
   await redis?.stop();
@@ -83,6 +90,11 @@ describe('swarm dashboard at /dashboard', () => {
       timeout: 15_000,
     });
     await page.waitForFunction(() => !/^0 tasks\/s$/.test(document.querySelector('[data-now="throughput"]')?.textContent ?? '0 tasks/s'), undefined, { timeout: 20_000 });
+    // A consensus round among three agents shows with its votes once decided.
+    const { id } = await consensus.submit({ protocol: 'quorum', value: { leader: 'hA-a1' }, participants: { count: 3, type: 'worker' } });
+    const round = page.locator(`#consensus li[data-round="${id}"]`);
+    await round.waitFor({ timeout: 15_000 });
+    expect(await round.textContent()).toMatch(/quorum decided .*\b[23]\/3 votes/);
     await expectNoReload();
   });
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { agentRows, applyEvent, applySnapshot, compareStreamIds, DEPARTED_SHOWN_MS, emptyState, KEPT, stateCounts, type AgentSnapshot } from '../../dashboards/client/model.ts';
 import { toSwarmEvent, type SwarmEvent } from '../../dashboards/client/swarmEvents.ts';
+import { recoveryFeed } from '../../dashboards/client/views.ts';
 
 const agent = (id: string, hostId: string): AgentSnapshot => ({ id, type: 'worker', node: 'n1', hostId, capacity: 1, live: true });
 const ev = (id: string, type: string, data: unknown): SwarmEvent => {
@@ -63,7 +64,8 @@ describe('dashboard model', () => {
     let s = emptyState();
     s = applyEvent(s, ev('1-0', 'recovery:step', { id: 'r1', host: 'h2', state: 'running', step: 'isolate', at: 1, detail: {} }));
     s = applyEvent(s, ev('2-0', 'recovery:step', { id: 'r1', host: 'h2', state: 'done', step: 'verify', at: 2, detail: { requeued: 2 } }));
-    expect(s.recoveries).toEqual([{ id: 'r1', host: 'h2', state: 'done', detectedAt: 1, steps: [{ step: 'isolate', at: 1 }, { step: 'verify', at: 2 }], requeued: 2 }]);
+    expect(s.recoveries).toEqual([{ id: 'r1', host: 'h2', state: 'done', detectedAt: 1, steps: [{ step: 'isolate', at: 1, detail: {} }, { step: 'verify', at: 2, detail: { requeued: 2 } }], requeued: 2 }]);
+    expect(recoveryFeed(applyEvent(s, ev('3-0', 'recovery:step', { id: 'r1', host: 'h2', state: 'done', step: 'verify', at: 3, detail: { node: 'n4' } })))).toContain('isolate → verify → verify n4');
     for (let i = 0; i < KEPT.consensus + 3; i++) {
       s = applyEvent(s, ev(`${10 + i}-0`, 'consensus:reached', { id: `p${i}`, protocol: 'raft', decided: true, value: { v: i }, votes: 3, participants: 5, rounds: 1, latencyMs: 4 }));
     }
