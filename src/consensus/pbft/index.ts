@@ -8,6 +8,7 @@
 //   normal.ts       pre-prepare, prepare, commit
 //   checkpoints.ts  execution, checkpoints, garbage collection
 //   viewChange.ts   view change, new view, and how a backup checks it
+//   newViewRules.ts the new view a quorum of view changes determines (pure)
 //   transfer.ts     retransmission, status and state transfer
 //   step.ts         the step function and the timers
 //   invariants.ts   the safety invariant over honest replicas

@@ -14,7 +14,7 @@ import { PbftLocalNet, type ByzantineBehaviour } from '../../../src/consensus/pb
 import { pbftProposeTo, pbftSimSpec } from '../../../src/consensus/pbft/sim.ts';
 import { makeConfig } from '../../../src/consensus/pbft/config.ts';
 import { GENESIS_DIGEST } from '../../../src/consensus/pbft/digest.ts';
-import { decideNewView } from '../../../src/consensus/pbft/viewChange.ts';
+import { decideNewView } from '../../../src/consensus/pbft/newViewRules.ts';
 import type { ViewChangeBody } from '../../../src/consensus/pbft/messages.ts';
 
 const ids = (n: number): NodeId[] => Array.from({ length: n }, (_, i) => `n${i}`);
