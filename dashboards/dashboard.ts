@@ -1,10 +1,9 @@
-// The swarm dashboard at /dashboard: the page, its browser modules, the
-// throughput and latency samples, and the live event feed.
+// The swarm dashboard at /dashboard: the page, its browser modules, and the
+// throughput and latency samples. Its live events come from GET /api/events.
 import express, { type Router } from 'express';
 import type { Coordinator } from '../src/coordinator/coordinator.ts';
 import { BULL_BOARD_PATH } from './bullBoard.ts';
 import { ClientModules } from './clientModules.ts';
-import { serveEventFeed } from './eventFeed.ts';
 import { dashboardPage } from './page.ts';
 import { RATE_INTERVAL_MS, TaskRates } from './taskRates.ts';
 
@@ -29,9 +28,6 @@ export function dashboardRouter(coordinator: Coordinator): Router {
   });
   router.get('/rates', (_req, res) => {
     res.json({ intervalMs: RATE_INTERVAL_MS, points: rates.history() });
-  });
-  router.get('/events', async (req, res) => {
-    await serveEventFeed(coordinator.commands, coordinator.config.prefix, req, res);
   });
   return router;
 }

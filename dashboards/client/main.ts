@@ -5,7 +5,7 @@
 import type { HierarchyJSON } from '../../src/routing/hierarchy.ts';
 import type { RatePoint } from '../ratePoint.ts';
 import { agentRows, applyEvent, applySnapshot, emptyState, type AgentSnapshot, type HostSnapshot, type RecoverySnapshot } from './model.ts';
-import { DASHBOARD_EVENT_TYPES, toSwarmEvent } from './swarmEvents.ts';
+import { DASHBOARD_EVENT_TYPES, eventsUrl, toSwarmEvent } from './swarmEvents.ts';
 import { layoutTree } from './treeLayout.ts';
 import { treeSvg } from './treeSvg.ts';
 import { agentsTable, alertFeed, consensusFeed, ratesPanel, rebalanceFeed, recoveryFeed, stateSummary } from './views.ts';
@@ -14,12 +14,14 @@ const SNAPSHOT_EVERY_MS = 2000;
 const RATES_EVERY_MS = 2000;
 /** After an event, a fresh snapshot this soon (events come in bursts: one read per burst). */
 const AFTER_EVENT_MS = 150;
+/** Past events a new page asks for, so its feeds start filled. */
+const BACKLOG = 300;
 
 // This module is served from <dashboard>/client/, the API from <dashboard>/../api/.
 const base = new URL('../', import.meta.url);
-const eventsUrl = new URL('events', base);
 const ratesUrl = new URL('rates', base);
-const api = (path: string) => new URL(`../api/${path}`, base);
+const apiBase = new URL('../api/', base);
+const api = (path: string) => new URL(path, apiBase);
 
 let state = emptyState();
 let hierarchy: HierarchyJSON | undefined;
@@ -92,7 +94,7 @@ async function refreshRates(): Promise<void> {
 }
 
 function listen(): void {
-  const source = new EventSource(eventsUrl, { withCredentials: true });
+  const source = new EventSource(eventsUrl(apiBase, BACKLOG), { withCredentials: true });
   source.onopen = () => setStatus('live', true);
   source.onerror = () => setStatus('reconnecting…', false);
   for (const type of DASHBOARD_EVENT_TYPES) {
@@ -103,7 +105,7 @@ function listen(): void {
       } catch {
         return;
       }
-      const e = toSwarmEvent((msg as MessageEvent<string>).lastEventId, type, data);
+      const e = toSwarmEvent(data);
       if (!e) return;
       state = applyEvent(state, e);
       render();

@@ -76,10 +76,6 @@ export function compareStreamIds(a: string, b: string): number {
   return am !== bm ? Math.sign(am - bm) : Math.sign(as - bs);
 }
 
-export function streamIdTime(id: string): number {
-  return Number(id.split('-')[0]);
-}
-
 export function applySnapshot(s: DashboardState, snap: Snapshot, now: number): DashboardState {
   const hosts = { ...s.hosts };
   for (const h of snap.hosts) {
@@ -102,7 +98,6 @@ export function applySnapshot(s: DashboardState, snap: Snapshot, now: number): D
 export function applyEvent(s: DashboardState, e: SwarmEvent): DashboardState {
   if (s.lastEventId !== undefined && compareStreamIds(e.id, s.lastEventId) <= 0) return s;
   const next = { ...s, lastEventId: e.id };
-  const at = streamIdTime(e.id);
   switch (e.type) {
     case 'health:alert': {
       const a = e.data;
@@ -135,7 +130,7 @@ export function applyEvent(s: DashboardState, e: SwarmEvent): DashboardState {
       return next;
     }
     case 'consensus:reached':
-      next.consensus = [{ ...e.data, at }, ...s.consensus.filter((c) => c.id !== e.data.id)].slice(0, KEPT.consensus);
+      next.consensus = [{ ...e.data, at: e.at }, ...s.consensus.filter((c) => c.id !== e.data.id)].slice(0, KEPT.consensus);
       return next;
   }
 }

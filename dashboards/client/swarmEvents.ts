@@ -1,95 +1,35 @@
-// The events the dashboard reads off the swarm's stream, as the publishers
-// write them (src/swarm/events.ts). The stream is a boundary: each guard keeps
-// only entries of the expected shape, so one odd entry cannot break the page.
-export type HealthState = 'healthy' | 'degraded' | 'critical' | 'failed';
+// The events the dashboard follows, as GET /api/events sends them: each SSE
+// message's data is `{ id, type, at, data }`, checked against its type's zod
+// schema by the server (src/swarm/eventSchemas.ts). The page only checks the
+// envelope, so a proxy's mangled message or a newer server's type is skipped.
+import type { HealthState } from '../../src/health/classify.ts';
+import type { SwarmEventData } from '../../src/swarm/eventSchemas.ts';
 
-export interface HealthAlertEvent {
-  at: number;
-  host: string;
-  severity: 'info' | 'warning' | 'critical';
-  reason: string;
-  agents?: number;
-  agent?: string;
-  node?: string;
-  from?: HealthState;
-  to?: HealthState;
-  breaker?: 'closed' | 'open' | 'half-open';
-  taskType?: string;
-  trend?: { metric: string; baseline: number; recent: number };
-}
-
-export interface RebalanceMove {
-  from: string;
-  to: string;
-  count: number;
-  moved: number;
-  reason: 'steal' | 'rebalance';
-}
-
-export interface LoadRebalancedEvent {
-  at: number;
-  token: number;
-  moves: RebalanceMove[];
-}
-
-export interface RecoveryStepEvent {
-  id: string;
-  host: string;
-  state: 'running' | 'done' | 'escalated';
-  step: string;
-  at: number;
-  detail: Record<string, unknown>;
-}
-
-export interface ConsensusReachedEvent {
-  id: string;
-  protocol: string;
-  decided: boolean;
-  value: unknown;
-  votes: number;
-  participants: number;
-  rounds: number;
-  latencyMs: number;
-}
-
-export type SwarmEvent =
-  | { id: string; type: 'health:alert'; data: HealthAlertEvent }
-  | { id: string; type: 'load:rebalanced'; data: LoadRebalancedEvent }
-  | { id: string; type: 'recovery:step'; data: RecoveryStepEvent }
-  | { id: string; type: 'consensus:reached'; data: ConsensusReachedEvent };
+export type { HealthState };
 
 export const DASHBOARD_EVENT_TYPES = ['health:alert', 'load:rebalanced', 'recovery:step', 'consensus:reached'] as const;
+export type DashboardEventType = (typeof DASHBOARD_EVENT_TYPES)[number];
 
-const HEALTH_STATES = new Set(['healthy', 'degraded', 'critical', 'failed']);
+export type SwarmEvent = { [T in DashboardEventType]: { id: string; type: T; at: number; data: SwarmEventData<T> } }[DashboardEventType];
+export type RebalanceMove = SwarmEventData<'load:rebalanced'>['moves'][number];
+export type ConsensusReachedEvent = SwarmEventData<'consensus:reached'>;
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isStr = (v: unknown): v is string => typeof v === 'string';
-
-export function isHealthState(v: unknown): v is HealthState {
-  return isStr(v) && HEALTH_STATES.has(v);
+/** Where the page subscribes: only its types, with the recent past so the feeds start filled. */
+export function eventsUrl(api: URL, backlog: number): URL {
+  const u = new URL('events', api);
+  u.searchParams.set('types', DASHBOARD_EVENT_TYPES.join(','));
+  u.searchParams.set('backlog', String(backlog));
+  return u;
 }
 
-/** A stream entry as a typed dashboard event, or undefined when it is not one. */
-export function toSwarmEvent(id: string, type: string, data: unknown): SwarmEvent | undefined {
-  if (!isObj(data)) return undefined;
-  switch (type) {
-    case 'health:alert':
-      if (!isNum(data.at) || !isStr(data.host) || !isStr(data.reason)) return undefined;
-      if (data.to !== undefined && !isHealthState(data.to)) return undefined;
-      return { id, type, data: data as unknown as HealthAlertEvent };
-    case 'load:rebalanced':
-      if (!isNum(data.at) || !Array.isArray(data.moves)) return undefined;
-      if (!data.moves.every((m) => isObj(m) && isStr(m.from) && isStr(m.to) && isNum(m.moved))) return undefined;
-      return { id, type, data: data as unknown as LoadRebalancedEvent };
-    case 'recovery:step':
-      if (!isStr(data.id) || !isStr(data.host) || !isStr(data.step) || !isStr(data.state) || !isNum(data.at)) return undefined;
-      return { id, type, data: { ...(data as unknown as RecoveryStepEvent), detail: isObj(data.detail) ? data.detail : {} } };
-    case 'consensus:reached':
-      if (!isStr(data.id) || !isStr(data.protocol) || !isNum(data.votes) || !isNum(data.participants)) return undefined;
-      return { id, type, data: data as unknown as ConsensusReachedEvent };
-    default:
-      return undefined;
-  }
+const STREAM_ID = /^[0-9]{1,20}-[0-9]{1,20}$/;
+const TYPES = new Set<string>(DASHBOARD_EVENT_TYPES);
+
+/** An SSE message's data as a dashboard event, or undefined when it is not one. */
+export function toSwarmEvent(message: unknown): SwarmEvent | undefined {
+  if (typeof message !== 'object' || message === null) return undefined;
+  const m = message as Record<string, unknown>;
+  if (typeof m.id !== 'string' || !STREAM_ID.test(m.id) || typeof m.type !== 'string' || !TYPES.has(m.type)) return undefined;
+  if (typeof m.at !== 'number' || typeof m.data !== 'object' || m.data === null) return undefined;
+  return message as SwarmEvent;
 }

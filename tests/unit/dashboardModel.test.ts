@@ -6,7 +6,7 @@ import { recoveryFeed } from '../../dashboards/client/views.ts';
 
 const agent = (id: string, hostId: string): AgentSnapshot => ({ id, type: 'worker', node: 'n1', hostId, capacity: 1, live: true });
 const ev = (id: string, type: string, data: unknown): SwarmEvent => {
-  const e = toSwarmEvent(id, type, data);
+  const e = toSwarmEvent({ id, type, at: Number(id.split('-')[0]), data });
   if (!e) throw new Error(`not an event: ${type}`);
   return e;
 };
@@ -73,11 +73,12 @@ describe('dashboard model', () => {
     expect(s.consensus[0]).toMatchObject({ id: `p${KEPT.consensus + 2}`, votes: 3, participants: 5, at: 10 + KEPT.consensus + 2 });
   });
 
-  it('refuses stream entries of the wrong shape', () => {
-    expect(toSwarmEvent('1-0', 'health:alert', { host: 'h1' })).toBeUndefined();
-    expect(toSwarmEvent('1-0', 'health:alert', { at: 1, host: 'h1', reason: 'x', to: 'on fire' })).toBeUndefined();
-    expect(toSwarmEvent('1-0', 'load:rebalanced', { at: 1, moves: [{ from: 1 }] })).toBeUndefined();
-    expect(toSwarmEvent('1-0', 'metrics:updated', { at: 1 })).toBeUndefined();
-    expect(toSwarmEvent('1-0', 'consensus:reached', 'decided')).toBeUndefined();
+  it('takes only well-formed messages of the types it follows', () => {
+    expect(toSwarmEvent({ id: '1-0', type: 'health:alert', at: 1, data: { at: 1, host: 'h1', severity: 'info', reason: 'recovered' } })).toBeDefined();
+    expect(toSwarmEvent({ id: 'x', type: 'health:alert', at: 1, data: {} })).toBeUndefined();
+    expect(toSwarmEvent({ id: '1-0', type: 'metrics:updated', at: 1, data: {} })).toBeUndefined();
+    expect(toSwarmEvent({ id: '1-0', type: 'load:rebalanced', at: '1', data: {} })).toBeUndefined();
+    expect(toSwarmEvent({ id: '1-0', type: 'consensus:reached', at: 1, data: 'decided' })).toBeUndefined();
+    expect(toSwarmEvent(null)).toBeUndefined();
   });
 });
