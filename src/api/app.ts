@@ -10,6 +10,7 @@ import { isRedisDown, SwarmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { retireAgent, spawnAgents } from './agentRequests.ts';
 import { eventsRoute } from './eventsRoute.ts';
+import { SwarmMetrics } from '../metrics/swarmMetrics.ts';
 import { hierarchyView, swarmView } from './swarmView.ts';
 import { Consensus } from '../consensus/runtime/consensus.ts';
 import { proposalsRouter } from './proposals.ts';
@@ -42,6 +43,12 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
+  });
+  // Open even when an API token is set: scrapers and probes carry none.
+  const metrics = new SwarmMetrics(coordinator.commands, coordinator.config);
+  app.get('/metrics', async (_req, res) => {
+    const text = await metrics.render();
+    res.type(metrics.contentType).send(text);
   });
   app.get('/readyz', async (_req, res) => {
     try {

@@ -134,3 +134,6 @@ export interface SwarmEvent<T extends SwarmEventType = SwarmEventType> {
   at: number;
   data: SwarmEventData<T>;
 }
+
+/** Any event, discriminated by `type`, so a switch narrows `data`. */
+export type AnySwarmEvent = { [T in SwarmEventType]: SwarmEvent<T> }[SwarmEventType];

@@ -3,7 +3,7 @@
 // Each entry is { type, data: JSON }; its stream id orders and resumes it.
 import type { Redis } from 'ioredis';
 import { swarmKeys } from '../../queues/keys.ts';
-import { isSwarmEventType, swarmEventSchemas, type SwarmEvent, type SwarmEventInput, type SwarmEventType } from './eventSchemas.ts';
+import { isSwarmEventType, swarmEventSchemas, type AnySwarmEvent, type SwarmEventInput, type SwarmEventType } from './eventSchemas.ts';
 
 /** How many events the stream keeps (approximately: MAXLEN ~). */
 export const EVENTS_KEPT = 10_000;
@@ -18,7 +18,7 @@ export async function publishEvent<T extends SwarmEventType>(redis: Redis, prefi
 /** A raw stream entry as ioredis returns it: [id, [field, value, …]]. */
 export type StreamEntry = [id: string, fields: string[]];
 
-export type ParsedEntry = { ok: true; event: SwarmEvent } | { ok: false; id: string; reason: string };
+export type ParsedEntry = { ok: true; event: AnySwarmEvent } | { ok: false; id: string; reason: string };
 
 /** The ms timestamp a stream id starts with. */
 export function streamIdTime(id: string): number {
@@ -42,7 +42,8 @@ export function parseEventEntry([id, fields]: StreamEntry): ParsedEntry {
   }
   const parsed = swarmEventSchemas[type].safeParse(json);
   if (!parsed.success) return { ok: false, id, reason: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
-  return { ok: true, event: { id, type, at: streamIdTime(id), data: parsed.data } };
+  // The data was parsed by the schema of this very type, so the pair matches.
+  return { ok: true, event: { id, type, at: streamIdTime(id), data: parsed.data } as AnySwarmEvent };
 }
 
 /** A stream id such as `1733100000000-0`; the only resume points SSE and `on` accept besides `$` and `0`. */
