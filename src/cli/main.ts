@@ -11,6 +11,7 @@ import { loadConfig } from '../config/settings.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { Coordinator } from '../coordinator/coordinator.ts';
 import { Consensus } from '../consensus/runtime/consensus.ts';
+import { printUrls, serviceUrls } from './urls.ts';
 import { SwarmError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startLocalRedis, type LocalRedis } from './localRedis.ts';
@@ -144,9 +145,9 @@ export function buildCli(): Command {
       const host = new AgentHost({ config, hostId: flags.hostId ?? 'local', ...hostSpawnOptions(flags), processors: await processorsFor(flags.processors), logger });
       await host.start();
       const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus }), config.http.port);
-      const addr = server.address();
-      const port = typeof addr === 'object' && addr ? addr.port : config.http.port;
-      logger.info({ url: `http://127.0.0.1:${port}`, board: `http://127.0.0.1:${port}/admin/queues`, redis: config.redisUrl }, 'swarmq is up');
+      const urls = serviceUrls(server, config.http.port);
+      logger.info({ ...urls, redis: config.redisUrl }, 'swarmq is up');
+      printUrls(urls);
       onShutdown(logger, async () => {
         await new Promise<void>((r) => server.close(() => r()));
         server.closeAllConnections();
@@ -168,7 +169,9 @@ export function buildCli(): Command {
       await coordinator.start();
       const consensus = await drivingConsensus(config, logger);
       const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus }), config.http.port);
-      logger.info({ port: config.http.port }, 'HTTP API listening');
+      const urls = serviceUrls(server, config.http.port);
+      logger.info({ port: config.http.port, ...urls }, 'HTTP API listening');
+      printUrls(urls);
       onShutdown(logger, async () => {
         await new Promise<void>((r) => server.close(() => r()));
         server.closeAllConnections();

@@ -24,6 +24,10 @@ describe('swarmq start', () => {
     expect(String(started.aof)).toBe(join(dir, '.swarmq', 'redis'));
     const up = await cli.waitFor(/swarmq is up/);
     const base = String(up.url);
+    // The URLs a newcomer opens are printed, and answer.
+    expect(cli.output()).toContain(`swarm dashboard  ${base}/dashboard`);
+    expect(cli.output()).toContain(`Bull Board       ${base}/admin/queues`);
+    expect((await fetch(`${base}/dashboard`)).status).toBe(200);
     const res = await fetch(`${base}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'cpu', payload: { iterations: 1000 } }) });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
