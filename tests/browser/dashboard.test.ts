@@ -99,6 +99,10 @@ describe('swarm dashboard at /dashboard', () => {
   });
 
   it('shows a killed host going failed, with its recovery, without a reload', async () => {
+    // Killed mid-work: its tasks are requeued while the page watches.
+    const tasks = Array.from({ length: 36 }, () => ({ type: 'sleep', payload: { ms: 1500 } }));
+    expect((await stack.request('POST', '/api/tasks/batch', { tasks })).status).toBe(202);
+    await page.waitForFunction(() => /\b([6-9]|\d\d+) active\b/.test(document.getElementById('tree-summary')?.textContent ?? ''), undefined, { timeout: 15_000 });
     child.child.kill('SIGKILL');
     await page.waitForSelector('tr[data-host="hB"][data-state="failed"]', { timeout: 20_000 });
     await page.waitForSelector('#alerts li[data-alert-host="hB"]', { timeout: 10_000 });
