@@ -80,7 +80,7 @@ describe('swarm dashboard at /dashboard', () => {
     await page.waitForFunction(() => document.querySelectorAll('tr[data-agent][data-state="healthy"]').length === 9, undefined, { timeout: 15_000 });
     expect(await page.locator('tr[data-host="hB"]').count()).toBe(3);
     await expect(page.locator('#status').textContent()).resolves.toBe('live');
-  });
+  }, 60_000);
 
   it('follows tasks as they run: loads in the tree, then throughput', async () => {
     const tasks = Array.from({ length: 40 }, () => ({ type: 'sleep', payload: { ms: 700 } }));
@@ -96,7 +96,7 @@ describe('swarm dashboard at /dashboard', () => {
     await round.waitFor({ timeout: 15_000 });
     expect(await round.textContent()).toMatch(/quorum decided .*\b[23]\/3 votes/);
     await expectNoReload();
-  });
+  }, 60_000);
 
   it('shows a killed host going failed, with its recovery, without a reload', async () => {
     // Killed mid-work: its tasks are requeued while the page watches.
@@ -111,7 +111,7 @@ describe('swarm dashboard at /dashboard', () => {
     // Its three agents are replaced on the live host; the page shows them joining.
     await until(async () => (await page.locator('tr[data-host="hA"]').count()) === 9, 20_000, 'the replacements on hA');
     await screenshot('dashboard');
-  });
+  }, 90_000);
 });
 
 describe('Bull Board at /admin/queues', () => {
@@ -120,5 +120,5 @@ describe('Bull Board at /admin/queues', () => {
     await page.goto(`${stack.base}/admin/queues`);
     for (const n of nodes) await page.getByText(nodeQueueName(n.id), { exact: true }).first().waitFor({ timeout: 15_000 });
     await screenshot('bull-board');
-  });
+  }, 60_000);
 });
