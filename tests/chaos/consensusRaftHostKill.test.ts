@@ -17,7 +17,7 @@ beforeAll(async () => {
   redis = await startRedis();
   conn = new Redis(redis.url);
   swarm = await startConsensusFleet(fleet, redis.url, uniquePrefix('craft'), 4, 25);
-}, 30_000);
+}, 60_000);
 
 afterAll(async () => {
   await swarm?.close();

@@ -1,12 +1,14 @@
 // A quorum round among 100 agents on 4 agent host processes, through real
 // Redis: every message sealed by its sender and opened by its receiver, the
 // outcome durable with the proposal, and every agent that decided agrees.
+// Then messages forged, replayed and garbled straight into the hosts' inbox
+// streams: each is counted as rejected and none sways the round.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { consensusKeys } from '../../src/consensus/runtime/keys.ts';
 import { parseDecisions } from '../../src/consensus/runtime/outcome.ts';
 import { CliFleet } from '../support/cli.ts';
-import { startConsensusFleet, type ConsensusFleet } from '../support/consensusFleet.ts';
+import { interleaved, startConsensusFleet, type ConsensusFleet } from '../support/consensusFleet.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 import { until } from '../support/swarm.ts';
 
@@ -19,7 +21,7 @@ beforeAll(async () => {
   redis = await startRedis();
   conn = new Redis(redis.url);
   swarm = await startConsensusFleet(fleet, redis.url, uniquePrefix('cq'), 4, 25);
-}, 30_000);
+}, 60_000);
 
 afterAll(async () => {
   await swarm?.close();
@@ -50,4 +52,55 @@ describe('quorum among 100 agents on 4 hosts', () => {
     expect(view).toMatchObject({ id: r.id, protocol: 'quorum', state: 'completed', value: { deploy: 'v2' }, outcome: { decided: true } });
     expect(view!.participants).toHaveLength(100);
   }, 30_000);
+
+  it('forged, replayed and malformed messages injected into Redis are counted as rejected and change nothing', async () => {
+    const k = consensusKeys(swarm.prefix);
+    const [ch0, ...others] = swarm.hosts;
+    // Freeze 75 of the 100: the round starts on ch0 (its agents vote) but cannot decide, so the injections land mid-round.
+    for (const h of others) h.child.child.kill('SIGSTOP');
+    try {
+      const honest = JSON.stringify({ deploy: 'v3' });
+      const { id } = await swarm.consensus.submit({ protocol: 'quorum', value: { deploy: 'v3' }, participants: interleaved(swarm), timeoutMs: 20_000 });
+      await until(async () => (await conn.hlen(k.state(id))) >= 25, 10_000, "ch0's agents to vote");
+      const ch0Agents = ch0!.agents;
+      // 75 votes for another value "from" the frozen agents, with made-up MACs for each ch0 agent: a majority if they counted.
+      const mac = Buffer.alloc(32, 7).toString('base64');
+      const forged = others.flatMap((h) => h.agents).map((from, i) => ({
+        k: 'env',
+        env: { round: id, from, seq: 1000 + i, body: JSON.stringify({ type: 'vote', ballot: 0, value: JSON.stringify({ deploy: 'evil' }) }), macs: Object.fromEntries(ch0Agents.map((a) => [a, mac])) },
+      }));
+      // From an agent that is no participant, and an envelope that is no envelope.
+      const intruder = { k: 'env', env: { round: id, from: 'intruder-a1', seq: 0, body: '{}', macs: Object.fromEntries(ch0Agents.map((a) => [a, mac])) } };
+      const garbled = { k: 'env', env: { round: id, from: ch0Agents[0], seq: 'x', macs: {} } };
+      await conn.xadd(k.inbox(ch0!.id), '*', 'm', JSON.stringify([...forged, intruder, garbled]));
+      await conn.xadd(k.inbox(ch0!.id), '*', 'm', 'not json');
+      // A replay: a genuine batch ch0 sent to ch1, copied into ch1's inbox a second time.
+      const sent = await conn.xrange(k.inbox(others[0]!.id), '-', '+');
+      const genuine = sent.find(([, f]) => (JSON.parse(f[1]!) as { k: string; env?: { round: string } }[]).some((item) => item.k === 'env' && item.env?.round === id));
+      expect(genuine, 'ch0 has sent ch1 protocol messages').toBeDefined();
+      const envs = (JSON.parse(genuine![1][1]!) as { k: string; env?: { macs: Record<string, string> } }[]).filter((i) => i.k === 'env');
+      const replayedCopies = envs.reduce((n, i) => n + Object.keys(i.env!.macs).length, 0);
+      await conn.xadd(k.inbox(others[0]!.id), '*', 'm', genuine![1][1]!);
+      await until(async () => Number(await conn.hget(k.rejected(id), 'forged')) >= 75 * 25, 10_000, 'ch0 to reject the forgeries');
+      expect(await conn.hlen(k.decided(id)), 'no forged vote was counted').toBe(0);
+      for (const h of others) h.child.child.kill('SIGCONT');
+
+      const view = await until(async () => {
+        const v = await swarm.consensus.get(id);
+        return v?.state === 'completed' ? v : undefined;
+      }, 20_000, 'the round to finish');
+      expect(view.outcome).toMatchObject({ decided: true, value: { deploy: 'v3' } });
+      const rejected = await until(async () => {
+        const r = await conn.hgetall(k.rejected(id));
+        return Number(r.replayed ?? 0) >= replayedCopies ? r : undefined;
+      }, 10_000, 'ch1 to reject the replay');
+      // Each forged vote was addressed to 25 agents: each rejected it with its own MAC check.
+      expect(rejected).toEqual({ forged: String(75 * 25), 'non-participant': '25', malformed: '1', replayed: String(replayedCopies) });
+      expect(Number(await conn.hget(k.stats, 'consensusBadItems'))).toBe(1);
+      const decisions = parseDecisions(await conn.hgetall(k.decided(id)));
+      expect(new Set([...decisions.values()].map((d) => d.value))).toEqual(new Set([honest]));
+    } finally {
+      for (const h of others) h.child.child.kill('SIGCONT');
+    }
+  }, 45_000);
 });

@@ -24,12 +24,12 @@ export async function startConsensusFleet(fleet: CliFleet, redisUrl: string, pre
   // "agents ready" is printed to stdout by the CLI once every agent is seated.
   const conn = new Redis(redisUrl);
   try {
-    const deadline = Date.now() + 25_000;
+    const deadline = Date.now() + 50_000;
     for (;;) {
       const n = await conn.hlen(swarmKeys(prefix).agents);
       if (n >= hostCount * agentsPerHost) break;
       for (const c of children) if (c.child.exitCode !== null) throw new Error(`agent host exited: ${c.output()}`);
-      if (Date.now() > deadline) throw new Error(`only ${n} of ${hostCount * agentsPerHost} agents registered in 25 s`);
+      if (Date.now() > deadline) throw new Error(`only ${n} of ${hostCount * agentsPerHost} agents registered in 50 s`);
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {
