@@ -5,6 +5,8 @@ FROM node:20-slim
 
 WORKDIR /app
 ENV NODE_ENV=production
+# Inside a container the API must listen beyond loopback (swarmq's default is 127.0.0.1).
+ENV SWARMQ_HOST=0.0.0.0
 
 # Dependencies first, so this layer is cached until the lockfile changes.
 # --ignore-scripts: swarmq must install and run without any install scripts.

@@ -1,6 +1,7 @@
 // Errors are values a user can act on: a stable code, what was wrong, and where.
 export type ErrorCode =
   | 'invalid_request'
+  | 'unauthorized'
   | 'unknown_task_type'
   | 'no_capable_agent'
   | 'not_found'
@@ -13,6 +14,7 @@ export type ErrorCode =
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
+  unauthorized: 401,
   unknown_task_type: 400,
   no_capable_agent: 400,
   not_found: 404,

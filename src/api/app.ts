@@ -10,6 +10,7 @@ import { isRedisDown, SwarmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { retireAgent, spawnAgents } from './agentRequests.ts';
 import { eventsRoute } from './eventsRoute.ts';
+import { loginRouter, requireToken } from './auth.ts';
 import { SwarmMetrics } from '../metrics/swarmMetrics.ts';
 import { hierarchyView, swarmView } from './swarmView.ts';
 import { Consensus } from '../consensus/runtime/consensus.ts';
@@ -39,6 +40,12 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
   const router = coordinator.router;
   const app = express();
   app.disable('x-powered-by');
+  const token = coordinator.config.http.apiToken;
+  if (token) {
+    // Before any body is parsed: a refused request costs nothing and changes nothing.
+    app.use(loginRouter(token, DASHBOARD_PATH));
+    app.use(['/api', BULL_BOARD_PATH, DASHBOARD_PATH], requireToken(token));
+  }
   app.use('/api', express.json({ limit: bodyLimitBytes, type: 'application/json' }));
 
   app.get('/healthz', (_req, res) => {

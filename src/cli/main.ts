@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { processorsFor } from '../../processors/load.ts';
 import { AgentHost, type AgentHostOptions, type AgentSpec } from '../agents/host.ts';
 import { createApp } from '../api/app.ts';
+import { exposureWarning } from '../api/auth.ts';
 import { SwarmClient } from '../client/swarmClient.ts';
 import { loadConfig } from '../config/settings.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -91,9 +92,11 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   process.on('SIGTERM', () => handler('SIGTERM'));
 }
 
-async function listen(app: ReturnType<typeof createApp>, port: number): Promise<Server> {
+async function listen(app: ReturnType<typeof createApp>, http: SwarmConfig['http'], logger: Logger): Promise<Server> {
+  const warning = exposureWarning(http.host, http.apiToken);
+  if (warning) logger.warn({ host: http.host }, warning);
   return await new Promise((res, rej) => {
-    const server = app.listen(port, (err?: Error) => (err ? rej(err) : res(server)));
+    const server = app.listen(http.port, http.host, (err?: Error) => (err ? rej(err) : res(server)));
   });
 }
 
@@ -144,7 +147,7 @@ export function buildCli(): Command {
       const consensus = await drivingConsensus(config, logger);
       const host = new AgentHost({ config, hostId: flags.hostId ?? 'local', ...hostSpawnOptions(flags), processors: await processorsFor(flags.processors), logger });
       await host.start();
-      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus }), config.http.port);
+      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus }), config.http, logger);
       const urls = serviceUrls(server, config.http.port);
       logger.info({ ...urls, redis: config.redisUrl }, 'swarmq is up');
       printUrls(urls);
@@ -168,7 +171,7 @@ export function buildCli(): Command {
       const coordinator = new Coordinator({ config, logger, intake: flags.intake });
       await coordinator.start();
       const consensus = await drivingConsensus(config, logger);
-      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus }), config.http.port);
+      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus }), config.http, logger);
       const urls = serviceUrls(server, config.http.port);
       logger.info({ port: config.http.port, ...urls }, 'HTTP API listening');
       printUrls(urls);

@@ -17,6 +17,10 @@ export const swarmConfigSchema = z.object({
       port: z.coerce.number().int().min(0).max(65535).default(3000),
       bodyLimitBytes: z.coerce.number().int().positive().default(1024 * 1024),
       maxBatch: z.coerce.number().int().positive().max(10_000).default(1000),
+      /** Where the API listens; beyond loopback, set apiToken (a warning says so at start). */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** When set, the API (but /healthz, /readyz, /metrics), Bull Board and the dashboard require it. */
+      apiToken: z.string().min(1).optional(),
     })
     .prefault({}),
   coordinator: z

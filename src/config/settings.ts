@@ -15,6 +15,8 @@ export const settings: readonly Setting[] = [
   { env: 'PORT', path: 'http.port', description: 'HTTP API and dashboards port' },
   { env: 'SWARMQ_BODY_LIMIT_BYTES', path: 'http.bodyLimitBytes', description: 'largest request body; over it, 413' },
   { env: 'SWARMQ_MAX_BATCH', path: 'http.maxBatch', description: 'most tasks in one batch' },
+  { env: 'SWARMQ_HOST', path: 'http.host', description: 'address the HTTP API listens on (`0.0.0.0`: every interface; the Docker image sets that)' },
+  { env: 'SWARMQ_API_TOKEN', path: 'http.apiToken', description: 'when set, `/api/*`, Bull Board and the dashboard require it (see Auth); `/healthz`, `/readyz` and `/metrics` stay open' },
   { env: 'SWARMQ_MAX_AGENTS_PER_NODE', path: 'coordinator.maxAgentsPerNode', description: 'agents per coordination node (one BullMQ queue each)' },
   { env: 'SWARMQ_STRATEGY', path: 'coordinator.loadBalancing.type', description: 'routing strategy: least-loaded, round-robin, weighted or random' },
   { env: 'SWARMQ_ROUTING_SEED', path: 'coordinator.routingSeed', description: 'seed of the random strategy (replayable runs)' },
