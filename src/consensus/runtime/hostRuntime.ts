@@ -86,11 +86,17 @@ export class ConsensusHost {
       for (const w of batch) {
         if (w.kind === 'tick') {
           w.round.tickQueued = false;
-          if (!w.round.finished && this.rounds.get(w.round.id) === w.round) w.round.tick(out);
+          if (!w.round.finished && this.rounds.get(w.round.id) === w.round) this.guard(w.round.id, () => w.round.tick(out));
           continue;
         }
         out.count('consensusBadItems', w.bad);
-        for (const item of w.items) await this.handle(item, out);
+        for (const item of w.items) {
+          try {
+            await this.handle(item, out);
+          } catch (err) {
+            this.abandon('round' in item ? item.round : roundOfEnvelope(item.env), err);
+          }
+        }
       }
       try {
         const local = await out.flush(this.o.redis);
@@ -107,6 +113,28 @@ export class ConsensusHost {
           this.stale.set(id, r.driverInbox);
         }
       }
+    }
+  }
+
+  private guard(round: string, f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      this.abandon(round, err);
+    }
+  }
+
+  /**
+   * A core threw (a bug, or persisted state it cannot read): this host stops
+   * running the round, as if its agents had crashed, rather than the whole
+   * host going down with every other round.
+   */
+  private abandon(round: string | undefined, err: unknown): void {
+    this.o.logger.error({ round, err: (err as Error)?.stack ?? String(err) }, 'a consensus round failed on this host; its agents here leave the round');
+    const r = round === undefined ? undefined : this.rounds.get(round);
+    if (r) {
+      clearInterval(r.timer);
+      this.rounds.delete(r.id);
     }
   }
 

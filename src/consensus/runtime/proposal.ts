@@ -24,8 +24,13 @@ export const proposalInputSchema = z.strictObject({
     .optional(),
   /** Give up (decided: false) after this long. */
   timeoutMs: z.int().min(10).max(600_000).default(10_000),
-  /** One protocol tick (timeouts are counted in ticks). */
-  tickMs: z.int().min(1).max(1000).default(10),
+  /**
+   * One protocol tick: the cores count their timeouts (elections, view
+   * changes, retransmissions, retries) in ticks, never the happy path. 50 ms
+   * keeps a round of 100 agents on a busy machine clear of its own timeouts
+   * (PBFT retransmits after 4 ticks, suspects its primary after 20).
+   */
+  tickMs: z.int().min(1).max(1000).default(50),
 });
 
 export type ProposalInput = z.input<typeof proposalInputSchema>;

@@ -4,12 +4,16 @@
 // Outbox: persist records, decisions, sealed messages grouped by the
 // destination host's inbox, and the count of whatever was dropped.
 import type { KeyObject } from 'node:crypto';
+import { z } from 'zod';
 import { Authenticator, envelopeSchema } from '../auth.ts';
 import type { Input, NodeId } from '../protocol.ts';
 import type { ConsensusKeys } from './keys.ts';
 import type { Outbox } from './outbox.ts';
 import type { RoundSpec } from './proposal.ts';
 import { PROTOCOLS, type ProtocolRuntime } from './protocols.ts';
+
+/** What a sealed envelope's body holds: the addressees on the receiving host, and the protocol message. */
+const sealedBodySchema = z.strictObject({ to: z.array(z.string().min(1).max(200)).min(1).max(1000), m: z.unknown() });
 
 interface Seat {
   id: NodeId;
@@ -77,40 +81,39 @@ export class LocalRound {
     for (const seat of this.seats.values()) this.step(seat, { kind: 'tick' }, out);
   }
 
-  /** A sealed message from the wire (or from an agent of this host): each local addressee opens its own MAC. */
+  /**
+   * A sealed message from the wire (or from an agent of this host). One agent
+   * of this host verifies it with its own pairwise key (the sender sealed it
+   * for that agent); the authenticated body names every addressee here, and
+   * each of them steps it.
+   */
   receive(raw: unknown, out: Outbox): void {
     const parsed = envelopeSchema.safeParse(raw);
     if (!parsed.success) return out.reject(this.id, 'malformed');
     const env = parsed.data;
-    const to = Object.keys(env.macs).filter((a) => this.seats.has(a));
-    if (!to.length) return out.reject(this.id, 'not-addressed');
-    // The body is the same for every addressee: parsed once, after the first MAC checks out.
-    let message: { ok: true; value: unknown } | { ok: false } | undefined;
-    for (const agent of to) {
-      const seat = this.seats.get(agent)!;
-      const opened = seat.auth.openEnvelope(env);
-      if (!opened.ok) {
-        out.reject(this.id, opened.why);
-        continue;
-      }
-      message ??= this.parseBody(opened.body);
-      if (!message.ok) {
-        out.reject(this.id, 'malformed');
-        continue;
-      }
-      this.step(seat, { kind: 'receive', from: opened.from, message: message.value }, out);
+    const verifier = Object.keys(env.macs).find((a) => this.seats.has(a));
+    if (verifier === undefined) return out.reject(this.id, 'not-addressed');
+    const opened = this.seats.get(verifier)!.auth.openEnvelope(env);
+    if (!opened.ok) return out.reject(this.id, opened.why);
+    const body = this.parseBody(opened.body);
+    if (!body.ok || !body.to.includes(verifier)) return out.reject(this.id, 'malformed');
+    for (const agent of body.to) {
+      const seat = this.seats.get(agent);
+      if (seat) this.step(seat, { kind: 'receive', from: opened.from, message: body.message }, out);
     }
   }
 
-  private parseBody(body: string): { ok: true; value: unknown } | { ok: false } {
+  private parseBody(text: string): { ok: true; to: string[]; message: unknown } | { ok: false } {
     let json: unknown;
     try {
-      json = JSON.parse(body);
+      json = JSON.parse(text);
     } catch {
       return { ok: false };
     }
-    const m = this.rt.protocol.messageSchema.safeParse(json);
-    return m.success ? { ok: true, value: m.data } : { ok: false };
+    const b = sealedBodySchema.safeParse(json);
+    if (!b.success) return { ok: false };
+    const m = this.rt.protocol.messageSchema.safeParse(b.data.m);
+    return m.success ? { ok: true, to: b.data.to, message: m.data } : { ok: false };
   }
 
   private step(seat: Seat, input: Input<unknown>, out: Outbox): void {
@@ -126,7 +129,13 @@ export class LocalRound {
     }
   }
 
-  /** One envelope per destination inbox, carrying the MACs of that host's addressees only. */
+  /**
+   * One envelope per destination host. It carries one MAC, for the first
+   * addressee there, over a body that names all of them: that host holds every
+   * addressee's key in one process, so one check there authenticates the
+   * message for all of them, and a broadcast among 100 agents on 4 hosts costs
+   * 4 MACs instead of 99.
+   */
   private seal(seat: Seat, to: NodeId | 'all', message: unknown, out: Outbox): void {
     const addressees = to === 'all' ? this.peers.filter((p) => p !== seat.id) : [to];
     const byInbox = new Map<string, NodeId[]>();
@@ -137,8 +146,7 @@ export class LocalRound {
       list.push(a);
       byInbox.set(inbox, list);
     }
-    const body = JSON.stringify(message);
-    for (const [inbox, list] of byInbox) out.send(inbox, { k: 'env', env: seat.auth.seal(body, list) });
+    for (const [inbox, list] of byInbox) out.send(inbox, { k: 'env', env: seat.auth.seal(JSON.stringify({ to: list, m: message }), [list[0]!]) });
   }
 }
 
