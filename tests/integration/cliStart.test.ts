@@ -25,8 +25,9 @@ describe('swarmq start', () => {
     const up = await cli.waitFor(/swarmq is up/);
     const base = String(up.url);
     // The URLs a newcomer opens are printed, and answer.
-    expect(cli.output()).toContain(`swarm dashboard  ${base}/dashboard`);
-    expect(cli.output()).toContain(`Bull Board       ${base}/admin/queues`);
+    // (on stdout, a pipe of its own: wait for it rather than race the log on stderr)
+    expect((await cli.waitFor(/swarm dashboard {2}http/)).line).toContain(`${base}/dashboard`);
+    expect((await cli.waitFor(/Bull Board {7}http/)).line).toContain(`${base}/admin/queues`);
     expect((await fetch(`${base}/dashboard`)).status).toBe(200);
     const res = await fetch(`${base}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'cpu', payload: { iterations: 1000 } }) });
     expect(res.status).toBe(202);
