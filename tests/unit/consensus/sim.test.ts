@@ -125,9 +125,13 @@ describe('the simulator catches broken protocols', () => {
       ...quorumSimSpec,
       protocol: { ...quorum, step: (s, i) => ({ ...quorum.step(s, i), persist: undefined }) },
     };
-    const sum = runSeeds(amnesiac, seedRange(1, 400));
-    expect(sum.failures.length).toBeGreaterThan(0);
-    expect(sum.failures.map((f) => f.violations[0]).join('\n')).toMatch(/agreement|stability|invariant/);
+    // Seeds in order until the first that catches it (the simulator is deterministic, so this is seed 147 today).
+    let caught: ReturnType<typeof runSeed> | undefined;
+    for (let seed = 1; seed <= 400 && caught === undefined; seed++) {
+      const r = runSeed(amnesiac, seed);
+      if (!r.ok) caught = r;
+    }
+    expect(caught?.violations[0]).toMatch(/agreement|stability|invariant/);
   });
 
   it('an honest node sending what its own schema rejects', () => {

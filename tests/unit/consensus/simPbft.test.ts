@@ -17,8 +17,9 @@ describe('pbft in the simulator', () => {
   });
 
   it('passes n = 10 (f = 3, quorum 7) with up to three Byzantine replicas', () => {
-    const { failures, sum } = runProtocolSeeds('pbft', seedRange(1, 6), 10);
+    const { failures, sum } = runProtocolSeeds('pbft', seedRange(1, 4), 10);
     expect(failures).toEqual([]);
-    expect(sum.decisions).toBeGreaterThan(6 * 7);
+    expect(sum.decisions).toBeGreaterThan(4 * 7);
+    expect(sum.rejected).toBeGreaterThan(0); // seeds 3 and 4 draw three and two Byzantine replicas
   });
 });
