@@ -1,13 +1,13 @@
 // One point of the throughput and latency plots, from what BullMQ recorded of
 // the tasks that finished in an interval: a pure function, unit-tested.
 
-/** BullMQ's own timestamps of a finished job (ms). */
+/** BullMQ's own timestamps of a finished job (ms), as src/metrics/finishedTail.ts reads them. */
 export interface JobTimes {
   /** When it was added (submitted). */
-  timestamp: number;
+  createdAt: number;
   /** When its last attempt started. */
-  processedOn: number;
-  finishedOn: number;
+  startedAt: number;
+  finishedAt: number;
 }
 
 export interface Quantiles {
@@ -42,18 +42,21 @@ function quantiles(values: number[]): Quantiles | null {
 
 export function ratePoint(at: number, intervalMs: number, completed: number, failed: number, sample: readonly JobTimes[]): RatePoint {
   // Clocks of different hosts differ a little: a negative span is clamped, not plotted below zero.
-  const ok = sample.filter((t) => Number.isFinite(t.timestamp) && Number.isFinite(t.processedOn) && Number.isFinite(t.finishedOn));
+  const ok = sample.filter((t) => Number.isFinite(t.createdAt) && Number.isFinite(t.startedAt) && Number.isFinite(t.finishedAt));
   return {
     at,
     intervalMs,
     completed,
     failed,
-    waitMs: quantiles(ok.map((t) => Math.max(0, t.processedOn - t.timestamp))),
-    runMs: quantiles(ok.map((t) => Math.max(0, t.finishedOn - t.processedOn))),
+    waitMs: quantiles(ok.map((t) => Math.max(0, t.startedAt - t.createdAt))),
+    runMs: quantiles(ok.map((t) => Math.max(0, t.finishedAt - t.startedAt))),
   };
 }
 
-/** How many finished jobs of each queue to sample so the whole tick reads about `total`. */
-export function samplePerQueue(queues: number, total: number): number {
-  return queues === 0 ? 0 : Math.max(1, Math.ceil(total / queues));
+/** At most `max` of the items, evenly spread over the list (deterministic: the same list gives the same sample). */
+export function spreadSample<T>(items: readonly T[], max: number): T[] {
+  if (items.length <= max) return [...items];
+  if (max <= 0) return [];
+  const step = items.length / max;
+  return Array.from({ length: max }, (_, i) => items[Math.floor(i * step)]!);
 }

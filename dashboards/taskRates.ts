@@ -1,18 +1,19 @@
-// Samples throughput and latency once a second from the node queues' own
-// records: how many jobs entered BullMQ's completed and failed sets in the
-// interval, and the timestamps of a few of the completed ones. Nothing extra
-// is written on the task path. It runs only while someone watches the
-// dashboard (and a while after, so a reload keeps its history).
+// Throughput and latency, sampled once a second while someone watches the
+// dashboard (and a while after, so a reload keeps the history). Which tasks
+// finished comes from BullMQ's own per-queue event streams, read the way
+// /metrics reads them (src/metrics/finishedTail.ts); the timestamps of a
+// sample of them give the latency quantiles. Nothing is added to the task path.
 import type { Redis } from 'ioredis';
-import { bullKey, nodeQueueName } from '../queues/keys.ts';
-import { ratePoint, samplePerQueue, type JobTimes, type RatePoint } from './ratePoint.ts';
+import { nodeQueueName } from '../queues/keys.ts';
+import { FinishedTail } from '../src/metrics/finishedTail.ts';
+import { ratePoint, spreadSample, type RatePoint } from './ratePoint.ts';
 
 export const RATE_INTERVAL_MS = 1000;
 /** Points kept: the plots show the last five minutes. */
 export const RATE_POINTS = 300;
-/** A job finishing now may be recorded a moment later by a remote host: read each interval this late. */
-const LAG_MS = 500;
-/** Jobs per tick whose timestamps are read for the latency quantiles. */
+/** Stream entries one tick reads; past it the count catches up on the next ticks. */
+const TAIL_BUDGET = 50_000;
+/** Finished tasks per tick whose timestamps are read for the latency quantiles. */
 const SAMPLE = 120;
 /** With no viewer for this long, sampling stops. */
 const IDLE_STOP_MS = 5 * 60_000;
@@ -20,7 +21,8 @@ const IDLE_STOP_MS = 5 * 60_000;
 export class TaskRates {
   private readonly points: RatePoint[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private lastTo = 0;
+  private tail: FinishedTail | undefined;
+  private lastTick = 0;
   private lastViewed = 0;
   private busy = false;
 
@@ -37,7 +39,8 @@ export class TaskRates {
   history(): RatePoint[] {
     this.lastViewed = Date.now();
     if (!this.timer && this.redis.status !== 'end') {
-      this.lastTo = Date.now() - LAG_MS - RATE_INTERVAL_MS;
+      this.lastTick = Date.now();
+      this.tail = new FinishedTail(this.redis, this.prefix, this.lastTick);
       this.timer = setInterval(() => void this.tick(), RATE_INTERVAL_MS);
       this.timer.unref();
     }
@@ -51,50 +54,20 @@ export class TaskRates {
 
   private async tick(): Promise<void> {
     if (Date.now() - this.lastViewed > IDLE_STOP_MS) return this.stop();
-    if (this.busy) return; // Redis slower than a second: skip, the next window is wider
+    if (this.busy || !this.tail) return; // Redis slower than a second: the next tick reads both intervals
     this.busy = true;
     try {
-      const to = Date.now() - LAG_MS;
-      const from = this.lastTo;
-      const point = await this.read(from, to);
-      this.lastTo = to;
-      this.points.push(point);
+      const finished = await this.tail.read(this.nodeIds().map(nodeQueueName), TAIL_BUDGET);
+      const completed = finished.filter((f) => f.outcome === 'completed');
+      const times = await this.tail.details(spreadSample(completed, SAMPLE));
+      const now = Date.now();
+      this.points.push(ratePoint(now, now - this.lastTick, completed.length, finished.length - completed.length, times));
+      this.lastTick = now;
       if (this.points.length > RATE_POINTS) this.points.splice(0, this.points.length - RATE_POINTS);
     } catch {
-      // Redis away: a gap in the plot, the next tick covers the missed interval.
+      // Redis away: a gap in the plot; the tail's cursors make the next tick count what was missed.
     } finally {
       this.busy = false;
     }
-  }
-
-  private async read(from: number, to: number): Promise<RatePoint> {
-    const queues = this.nodeIds().map(nodeQueueName);
-    const per = samplePerQueue(queues.length, SAMPLE);
-    const p = this.redis.pipeline();
-    for (const q of queues) {
-      // Both sets are scored by finishedOn; the window is (from, to].
-      p.zcount(bullKey(this.prefix, q, 'completed'), `(${from}`, String(to));
-      p.zcount(bullKey(this.prefix, q, 'failed'), `(${from}`, String(to));
-      p.zrangebyscore(bullKey(this.prefix, q, 'completed'), `(${from}`, String(to), 'LIMIT', 0, per);
-    }
-    const res = queues.length ? ((await p.exec()) ?? []) : [];
-    let completed = 0;
-    let failed = 0;
-    const sampled: { queue: string; id: string }[] = [];
-    queues.forEach((q, i) => {
-      completed += Number(res[i * 3]?.[1] ?? 0);
-      failed += Number(res[i * 3 + 1]?.[1] ?? 0);
-      for (const id of (res[i * 3 + 2]?.[1] as string[] | undefined) ?? []) sampled.push({ queue: q, id });
-    });
-    const times: JobTimes[] = [];
-    if (sampled.length) {
-      const t = this.redis.pipeline();
-      for (const s of sampled) t.hmget(bullKey(this.prefix, s.queue, s.id), 'timestamp', 'processedOn', 'finishedOn');
-      for (const [, v] of (await t.exec()) ?? []) {
-        const [ts, start, end] = (v as (string | null)[] | undefined) ?? [];
-        if (ts && start && end) times.push({ timestamp: Number(ts), processedOn: Number(start), finishedOn: Number(end) });
-      }
-    }
-    return ratePoint(to, to - from, completed, failed, times);
   }
 }
