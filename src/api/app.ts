@@ -119,6 +119,8 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
 
   const board = mountBullBoard([coordinator.intakeQueue]);
   const boardQueues = swarmQueues(coordinator);
+  // Parsed here first, so a bad body gets swarmq's JSON error rather than Bull Board's own.
+  app.use(BULL_BOARD_PATH, express.json({ limit: bodyLimitBytes }));
   app.use(BULL_BOARD_PATH, async (req, res, next) => {
     board.sync(await boardQueues());
     board.router(req, res, next);
@@ -126,7 +128,8 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
 
   app.use(DASHBOARD_PATH, dashboardRouter(coordinator));
 
-  app.use('/api', (req, _res, next) => {
+  // Anything no route took, under /api or not, is a JSON 404 like every other error.
+  app.use((req, _res, next) => {
     next(new SwarmError('not_found', `no route ${req.method} ${req.originalUrl}`));
   });
 
@@ -146,5 +149,10 @@ function toSwarmError(err: unknown): SwarmError {
   if (e?.type === 'entity.parse.failed') return new SwarmError('invalid_request', `body is not valid JSON: ${e.message}`, [{ path: '(body)', message: 'invalid JSON' }]);
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return new SwarmError('unsupported_media_type', e.message ?? 'unsupported encoding');
   if (isRedisDown(err)) return new SwarmError('redis_unavailable', 'Redis is not answering; nothing was written. Retry when /readyz says ok.');
+  // Other client errors express and body-parser raise (a body that does not inflate, a path that does not decode): the client's fault, said as such.
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    const code = e.status === 413 ? 'payload_too_large' : e.status === 415 ? 'unsupported_media_type' : e.status === 404 ? 'not_found' : 'invalid_request';
+    return new SwarmError(code, e.message ?? 'bad request');
+  }
   return new SwarmError('internal', (err as Error)?.message ?? String(err));
 }
