@@ -122,3 +122,22 @@ describe('Bull Board at /admin/queues', () => {
     await screenshot('bull-board');
   }, 60_000);
 });
+
+describe('with SWARMQ_API_TOKEN set', () => {
+  it('the dashboard asks for the token, then shows the swarm live', async () => {
+    // A second coordinator of the same swarm (a standby), with the token.
+    const guarded = await startStack(testConfig(redis, { prefix: stack.config.prefix, http: { apiToken: 'browser-test-token' } }));
+    const tab = await browser.context.newPage();
+    try {
+      await tab.goto(`${guarded.base}/dashboard`);
+      await tab.fill('#token', 'browser-test-token');
+      await Promise.all([tab.waitForURL(/\/dashboard$/, { timeout: 15_000 }), tab.press('#token', 'Enter')]);
+      await tab.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+      await tab.waitForSelector('svg.tree g[data-kind="node"]', { timeout: 10_000 });
+      await tab.waitForFunction(() => document.getElementById('status')?.textContent === 'live', undefined, { timeout: 10_000 });
+    } finally {
+      await tab.close();
+      await guarded.stop();
+    }
+  }, 60_000);
+});
