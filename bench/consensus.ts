@@ -47,7 +47,7 @@ interface Cell {
 export async function run(args: string[]): Promise<void> {
   const rounds = intFlag(args, '--rounds', 50);
   const warmup = intFlag(args, '--warmup', 5, 0);
-  const tickMs = intFlag(args, '--tick-ms', 10);
+  const tickMs = intFlag(args, '--tick-ms', 50);
   const only = (listFlag(args, '--only') ?? [...PROTOCOLS]) as ProtocolName[];
   for (const p of only) if (!PROTOCOLS.includes(p)) throw new Error(`--only: unknown protocol "${p}" (${PROTOCOLS.join(', ')})`);
   const sizes = (listFlag(args, '--sizes') ?? SIZES.map(String)).map(Number);
@@ -102,6 +102,10 @@ export async function run(args: string[]): Promise<void> {
           (results[protocol] ??= {})[String(n)] = cell;
           log(`  ${protocol} n=${n}: decision p50 ${cell.p50Ms} ms p99 ${cell.p99Ms} ms; resolved p50 ${cell.resolvedP50Ms} ms p99 ${cell.resolvedP99Ms} ms; undecided ${undecided}`);
         }
+      } catch (err) {
+        // Say what the hosts said: a host that died or stalled explains most failures here.
+        for (const h of swarm.hosts) log(`  host ${h.id} (${h.child.child.exitCode ?? h.child.child.signalCode ?? 'running'}): ${h.child.output().trim().split('\n').slice(-5).join('\n    ')}`);
+        throw err;
       } finally {
         await swarm.close();
       }

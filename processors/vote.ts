@@ -49,12 +49,12 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<Propo
     const spec = roundSpecSchema.parse(job.data);
     const hostOf = new Map(spec.participants.map((p) => [p.id, keys.inbox(p.host)]));
     const inboxes = new Set(hostOf.values());
-    await sendAll(inboxes, { k: 'start', round: spec.id, driver: d.driverId });
+    // A proposal taken over from a dead driver may be decided already: read while starting.
+    let [, state] = await Promise.all([sendAll(inboxes, { k: 'start', round: spec.id, driver: d.driverId }), read(spec.id)]);
     const deadline = spec.createdAt + spec.timeoutMs;
     const retryEvery = retryAfterMs(spec.tickMs);
     let nextRetry = Date.now() + retryEvery;
     let proposer = 1;
-    let state = await read(spec.id);
     let outcome = outcomeOf(spec, state.decisions, state.rejected);
     while (!outcome.decided && Date.now() < deadline) {
       // Notices make this prompt; the bound only matters when one is lost.

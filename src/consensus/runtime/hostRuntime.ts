@@ -182,8 +182,13 @@ export class ConsensusHost {
    * to every local agent starts with the proposal at its first participant.
    */
   private async load(id: string, driverInbox: string, fresh: boolean, out: Outbox): Promise<LocalRound | undefined> {
-    const raw = await this.o.redis.hget(this.keys.job(id), 'data');
-    if (raw === null) return undefined;
+    // One round trip: the spec, and whatever any agent of the round has persisted or decided (nothing, for a new round).
+    const [[, raw], [, persistedAll], [, decidedAll]] = (await this.o.redis.pipeline().hget(this.keys.job(id), 'data').hgetall(this.keys.state(id)).hgetall(this.keys.decided(id)).exec()) as [
+      [Error | null, string | null],
+      [Error | null, Record<string, string>],
+      [Error | null, Record<string, string>],
+    ];
+    if (raw === null || raw === undefined) return undefined;
     let spec: RoundSpec;
     try {
       spec = roundSpecSchema.parse(JSON.parse(raw));
@@ -193,14 +198,16 @@ export class ConsensusHost {
     }
     const mine = spec.participants.filter((p) => p.host === this.o.hostId && this.o.keyOf(p.id) !== undefined);
     if (!mine.length) return undefined;
-    const ids = mine.map((p) => p.id);
-    const [persisted, decided] = await Promise.all([this.o.redis.hmget(this.keys.state(id), ...ids), this.o.redis.hmget(this.keys.decided(id), ...ids)]);
-    const local = mine.map((p, i) => ({
-      id: p.id,
-      key: this.o.keyOf(p.id)!,
-      persisted: persisted[i] == null ? undefined : (JSON.parse(persisted[i]!) as unknown),
-      decided: decided[i] != null && decisionSchema.safeParse(JSON.parse(decided[i]!)).success,
-    }));
+    const local = mine.map((p) => {
+      const persisted = persistedAll[p.id];
+      const decided = decidedAll[p.id];
+      return {
+        id: p.id,
+        key: this.o.keyOf(p.id)!,
+        persisted: persisted === undefined ? undefined : (JSON.parse(persisted) as unknown),
+        decided: decided !== undefined && decisionSchema.safeParse(JSON.parse(decided)).success,
+      };
+    });
     let round: LocalRound;
     try {
       round = new LocalRound(spec, local, this.keys, driverInbox, (key) => this.pairKeysOf(key));
