@@ -26,6 +26,9 @@ const PER_READ = 1000;
 
 export class FinishedTail {
   private readonly cursors = new Map<string, string>();
+  /** Queues the last read left entries behind in (it ran out of budget there). */
+  private lagging = new Set<string>();
+  private ratesAt: number | undefined;
 
   /** Only finishes after `sinceMs` count: a tail started now reports what happens from now on. */
   constructor(
@@ -39,6 +42,7 @@ export class FinishedTail {
     const out: FinishedTask[] = [];
     let pending = [...queues];
     let left = budget;
+    this.lagging = new Set();
     while (pending.length && left > 0) {
       const count = Math.max(1, Math.min(PER_READ, Math.floor(left / pending.length)));
       const keys = pending.map((q) => bullKey(this.prefix, q, 'events'));
@@ -58,7 +62,38 @@ export class FinishedTail {
       }
       pending = full;
     }
+    for (const q of pending) this.lagging.add(q);
     return out;
+  }
+
+  /**
+   * Finishes per second since the last call, at a bounded cost: read up to
+   * `budget` entries; a queue whose entries ran past it is measured over the
+   * span it was read for, and then skips to `now`. Exact while the swarm is
+   * slower than the budget, an estimate above it.
+   */
+  async rates(queues: readonly string[], budget: number, now: number): Promise<{ completed: number; failed: number; exact: boolean }> {
+    // A queue read to its end last time was read up to then at least.
+    const since = this.ratesAt ?? this.sinceMs;
+    const from = new Map(queues.map((q) => [q, Math.max(since, streamTime(this.cursors.get(q) ?? `${this.sinceMs}-0`))]));
+    this.ratesAt = now;
+    const finished = await this.read(queues, budget);
+    let completed = 0;
+    let failed = 0;
+    let exact = true;
+    for (const q of queues) {
+      const reached = streamTime(this.cursors.get(q) ?? `${this.sinceMs}-0`);
+      const behind = this.lagging.has(q);
+      if (behind) exact = false;
+      const spanMs = (behind ? reached : Math.max(now, reached)) - from.get(q)!;
+      // Behind: what lies between here and now is left unread (estimated by this span's rate), never read twice.
+      if (behind && now > reached) this.cursors.set(q, `${now}-0`);
+      if (spanMs <= 0) continue;
+      const mine = finished.filter((f) => f.queue === q);
+      completed += (mine.filter((f) => f.outcome === 'completed').length * 1000) / spanMs;
+      failed += (mine.filter((f) => f.outcome === 'failed').length * 1000) / spanMs;
+    }
+    return { completed, failed, exact };
   }
 
   /** Type and timestamps of finished tasks still in Redis (one pipelined HMGET each; removed ones are left out). */
@@ -74,6 +109,10 @@ export class FinishedTail {
       return [{ ...f, type: name, createdAt: Number(ts), startedAt: Number(started), finishedAt: Number(done) }];
     });
   }
+}
+
+function streamTime(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
 }
 
 function fieldOf(fields: string[], name: string): string | undefined {

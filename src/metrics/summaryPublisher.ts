@@ -13,8 +13,8 @@ import { SwarmStateReader } from './swarmState.ts';
 import { rosterChanges, sameFigures, summarize, workingAgents, type AgentRef } from './swarmSummary.ts';
 
 export const KEEPALIVE_MS = 30_000;
-/** Stream entries one summary reads to count finishes; past it the count catches up on the next ones. */
-const TAIL_BUDGET = 50_000;
+/** Stream entries one summary may read to count finishes; past it the rate is estimated, so a busy swarm costs the leader no more. */
+const TAIL_BUDGET = 5_000;
 
 export class SummaryPublisher {
   private readonly reader: SwarmStateReader;
@@ -23,7 +23,6 @@ export class SummaryPublisher {
   private running: Promise<unknown> | undefined;
   private agents: Map<string, AgentRef> | undefined;
   private last: { at: number; summary: SwarmEventInput<'metrics:updated'> } | undefined;
-  private lastTick = 0;
 
   constructor(private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; logger: Logger }) {
     this.reader = new SwarmStateReader(o.redis, o.config.prefix);
@@ -56,10 +55,8 @@ export class SummaryPublisher {
     const first = !this.tail;
     this.tail ??= new FinishedTail(this.o.redis, this.o.config.prefix, now);
     const state = await this.reader.read();
-    const finished = await this.tail.read(state.nodes.map((n) => n.queue), TAIL_BUDGET);
-    const count = { completed: finished.filter((f) => f.outcome === 'completed').length, failed: finished.filter((f) => f.outcome === 'failed').length };
-    const summary = summarize(state, this.o.config.agents, count, first ? 0 : now - this.lastTick);
-    this.lastTick = now;
+    const rates = await this.tail.rates(state.nodes.map((n) => n.queue), TAIL_BUDGET, now);
+    const summary = summarize(state, this.o.config.agents, first ? { completed: 0, failed: 0 } : rates);
     const { prefix } = this.o.config;
 
     const agents = workingAgents(state.roster.agents);

@@ -11,16 +11,16 @@ export type AgentRef = { id: string; type: string; node: string; host: string };
 export function summarize(
   s: SwarmState,
   t: HealthThresholds,
-  finished: { completed: number; failed: number },
-  elapsedMs: number,
+  /** Finishes per second. */
+  rates: { completed: number; failed: number },
 ): SwarmEventInput<'metrics:updated'> {
-  const per = (n: number) => (elapsedMs > 0 ? Math.round((n * 1000 * 100) / elapsedMs) / 100 : 0);
+  const per = (n: number) => Math.round(n * 100) / 100;
   const sum = totals(s);
   return {
     at: s.now,
-    tasksPerSecond: per(finished.completed + finished.failed),
-    completedPerSecond: per(finished.completed),
-    failedPerSecond: per(finished.failed),
+    tasksPerSecond: per(rates.completed + rates.failed),
+    completedPerSecond: per(rates.completed),
+    failedPerSecond: per(rates.failed),
     waiting: sum.waiting,
     active: sum.active,
     delayed: sum.delayed,
