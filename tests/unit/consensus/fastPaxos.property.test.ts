@@ -17,7 +17,7 @@ import { LocalNet } from '../../../src/consensus/fast-paxos/localNet.ts';
 import { fastPaxosSimSpec } from '../../../src/consensus/fast-paxos/sim.ts';
 import { createRandom } from '../../../src/routing/random.ts';
 
-const NUM_RUNS = Number(process.env.FAST_PAXOS_RUNS ?? 1000);
+const NUM_RUNS = Number(process.env.FAST_PAXOS_RUNS ?? 500);
 const MESSAGE_TYPES = ['propose', '1a', '1b', '2a', '2b', 'nack', 'query', 'decided'] as const;
 
 type Cmd =

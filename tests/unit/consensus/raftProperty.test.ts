@@ -202,7 +202,7 @@ describe('raft: safety under arbitrary faults (fast-check)', () => {
         // there only safety is checked (its many elections are good for that).
         if (electionTicks >= 3) cluster.healAndDecide(makeRaftSimSpec(electionTicks).livenessTicks);
       }),
-      { numRuns: 500 },
+      { numRuns: 300 },
     );
   });
 
