@@ -67,13 +67,13 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<Propo
       state = await read(spec.id);
       outcome = outcomeOf(spec, state.decisions, state.rejected);
     }
-    await sendAll(inboxes, { k: 'done', round: spec.id });
     const values = decidedValues(state.decisions);
     if (values.length > 1) d.logger.error({ round: spec.id, protocol: spec.protocol, values }, 'SAFETY VIOLATION: participants decided different values');
-    if (outcome.decided) {
-      const { rejected: _r, ...event } = outcome;
-      await publishEvent(d.redis, d.prefix, 'consensus:reached', event).catch(() => {});
-    }
+    const { rejected: _r, ...event } = outcome;
+    await Promise.all([
+      sendAll(inboxes, { k: 'done', round: spec.id }),
+      outcome.decided ? publishEvent(d.redis, d.prefix, 'consensus:reached', event).catch((err: Error) => d.logger.warn({ err: err.message }, 'could not publish consensus:reached')) : undefined,
+    ]);
     return outcome;
   };
 }

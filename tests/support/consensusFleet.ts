@@ -7,6 +7,10 @@ import type { CliChild, CliFleet } from './cli.ts';
 
 export interface ConsensusFleet {
   prefix: string;
+  /** A command connection to the swarm's Redis (closed by close()). */
+  redis: Redis;
+  /** How recent a host's heartbeat must be for its agents to take part (the swarm's failedAfterMs). */
+  liveWithinMs: number;
   hosts: { id: string; child: CliChild; agents: string[] }[];
   consensus: Consensus;
   /** Every participant id, host by host in order (a0 of h0, a1 of h0, …). */
@@ -35,16 +39,21 @@ export async function startConsensusFleet(fleet: CliFleet, redisUrl: string, pre
   } finally {
     conn.disconnect();
   }
+  const redis = new Redis(redisUrl);
+  redis.on('error', () => {});
   const hosts = ids.map((id, i) => ({ id, child: children[i]!, agents: Array.from({ length: agentsPerHost }, (_, k) => `${id}-a${k + 1}`) }));
   const consensus = new Consensus({ redis: redisUrl, prefix });
   await consensus.drive();
   return {
     prefix,
+    redis,
+    liveWithinMs: 10_000,
     hosts,
     consensus,
     agents: hosts.flatMap((h) => h.agents),
     async close() {
       await consensus.close();
+      redis.disconnect();
       for (const h of hosts) if (h.child.child.exitCode === null && h.child.child.signalCode === null) h.child.child.kill('SIGKILL');
     },
   };

@@ -29,6 +29,9 @@ export interface ConsensusHostOptions {
 /** A finished round stays this long, so late and forged messages for it are still opened and counted. */
 const LINGER_MS = 5000;
 
+/** Work units (one XREAD's entries, or one tick) stepped in one pass, before one MULTI. */
+const MAX_WORK_PER_PASS = 16;
+
 type Work = { kind: 'items'; items: InboxItem[]; bad: number } | { kind: 'tick'; round: LocalRound };
 
 export class ConsensusHost {
@@ -80,8 +83,8 @@ export class ConsensusHost {
 
   private async pump(): Promise<void> {
     while (this.queue.length && !this.stopped) {
-      const batch = this.queue;
-      this.queue = [];
+      // Bounded passes: a busy host still lets its timers (heartbeat, ticks) run between them.
+      const batch = this.queue.splice(0, MAX_WORK_PER_PASS);
       const out = new Outbox(this.keys, this.inbox);
       for (const w of batch) {
         if (w.kind === 'tick') {

@@ -33,7 +33,7 @@ export class InboxReader {
     this.loop = (async () => {
       while (this.running) {
         try {
-          const res = (await this.conn.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.o.key, last)) as [string, [string, string[]][]][] | null;
+          const res = (await this.conn.xread('COUNT', 200, 'BLOCK', 1000, 'STREAMS', this.o.key, last)) as [string, [string, string[]][]][] | null;
           const entries = res?.[0]?.[1] ?? [];
           if (!entries.length) continue;
           last = entries[entries.length - 1]![0];
