@@ -57,15 +57,18 @@ export function eventsRoute(o: EventsRouteOptions): RequestHandler {
   return async (req: Request, res: Response) => {
     const { types, from, backlog } = parseRequest(req);
     const wanted = (t: SwarmEventType) => !types || types.has(t);
-    let start = from ?? '$';
+    let start = from;
     let replay: SwarmEvent[] = [];
-    if (backlog > 0) {
-      const recent = (await o.redis.xrevrange(key, '+', '-', 'COUNT', backlog)) as StreamEntry[];
+    // The start is fixed before the client hears `connected`, so an event published after that reaches it.
+    if (start === undefined || start === '$' || backlog > 0) {
+      const recent = (await o.redis.xrevrange(key, '+', '-', 'COUNT', Math.max(1, backlog))) as StreamEntry[];
       start = recent[0]?.[0] ?? '0-0';
-      replay = recent.reverse().flatMap((entry) => {
-        const p = parseEventEntry(entry);
-        return p.ok && wanted(p.event.type) ? [p.event] : [];
-      });
+      if (backlog > 0) {
+        replay = recent.reverse().flatMap((entry) => {
+          const p = parseEventEntry(entry);
+          return p.ok && wanted(p.event.type) ? [p.event] : [];
+        });
+      }
     }
     res.status(200).set({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.flushHeaders();

@@ -3,14 +3,14 @@
 // connection closed when the client goes.
 import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.ts';
 import type { SwarmConfig } from '../../src/config/schema.ts';
 import { Coordinator } from '../../src/coordinator/coordinator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { publishEvent } from '../../src/swarm/events.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
-import { openSse } from '../support/sse.ts';
+import { openSse as open, type SseStream } from '../support/sse.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
 let redis: TestRedis;
@@ -19,6 +19,14 @@ let config: SwarmConfig;
 let coordinator: Coordinator;
 let server: Server;
 let base: string;
+const streams: SseStream[] = [];
+
+/** Every stream a test opens is closed after it, passed or failed. */
+async function openSse(url: string, headers?: Record<string, string>): Promise<SseStream> {
+  const s = await open(url, headers);
+  streams.push(s);
+  return s;
+}
 
 const alert = (host: string) => ({ at: Date.now(), host, severity: 'warning' as const, reason: 'heartbeat', from: 'healthy' as const, to: 'degraded' as const, agents: 3, heartbeatAgeMs: 2500 });
 const rebalance = (n: number) => ({ at: Date.now(), token: 7, moves: [{ from: 'n1', to: 'n2', count: n, moved: n, reason: 'steal' as const }] });
@@ -41,6 +49,11 @@ beforeAll(async () => {
   });
   const addr = server.address();
   base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+});
+
+afterEach(async () => {
+  for (const s of streams.splice(0)) s.close();
+  await until(async () => (await eventConnections()) === 0, 10_000, 'every reader closed after the test');
 });
 
 afterAll(async () => {
