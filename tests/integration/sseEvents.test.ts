@@ -114,6 +114,15 @@ describe('GET /api/events', () => {
     await until(async () => (await eventConnections()) === 0, 10_000, 'no reader left behind');
   });
 
+  it('is fed only valid events: publishEvent refuses a malformed one and writes nothing', async () => {
+    const key = `${config.prefix}:{swarm}:events`;
+    const before = await conn.xlen(key);
+    // Cast: the malformed data is the point; TypeScript would refuse it at compile time.
+    const bad = { at: Date.now(), host: 'h1', severity: 'apocalyptic', reason: 'x' } as unknown as Parameters<typeof publishEvent<'health:alert'>>[3];
+    await expect(publishEvent(conn, config.prefix, 'health:alert', bad)).rejects.toThrow(/malformed health:alert.*severity/);
+    expect(await conn.xlen(key)).toBe(before);
+  });
+
   it('refuses a bad query or Last-Event-ID with a 400 JSON error and opens no connection', async () => {
     for (const [path, headers] of [
       ['/api/events?types=nope', {}],
