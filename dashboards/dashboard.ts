@@ -21,7 +21,7 @@ export function dashboardRouter(coordinator: Coordinator): Router {
   router.get('/client/:file', async (req, res) => {
     const m = await modules.get(req.params.file);
     if (!m) {
-      res.status(404).type('text').send(`no dashboard module ${req.params.file}`);
+      res.status(404).type('text').send('no such dashboard module');
       return;
     }
     res.type('text/javascript').set('cache-control', 'no-cache').send(m.code);
