@@ -39,6 +39,17 @@ function setStatus(text: string, live: boolean): void {
   s.dataset.live = String(live);
 }
 
+let renderQueued = false;
+/** Events come in bursts (a recovery is a dozen): one render per frame, however many arrived. */
+function renderSoon(): void {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
 function render(): void {
   const rows = agentRows(state);
   if (hierarchy) {
@@ -108,7 +119,7 @@ function listen(): void {
       const e = toSwarmEvent(data);
       if (!e) return;
       state = applyEvent(state, e);
-      render();
+      renderSoon();
       snapshotSoon(AFTER_EVENT_MS);
     });
   }
