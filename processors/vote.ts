@@ -59,9 +59,12 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<Propo
     while (!outcome.decided && Date.now() < deadline) {
       // Notices make this prompt; the bound only matters when one is lost.
       await d.nudged(spec.id, Math.max(1, Math.min(deadline, nextRetry, Date.now() + 250) - Date.now()));
-      if (Date.now() >= nextRetry && proposer < spec.participants.length) {
-        const to = spec.participants[proposer++]!;
-        await sendAll([hostOf.get(to.id)!], { k: 'propose', round: spec.id, to: to.id });
+      if (Date.now() >= nextRetry) {
+        // Start again everywhere (a no-op for hosts that run the round; a host that restarted loads it and rejoins),
+        // and propose at the next participant too, in case the first proposer is gone.
+        await sendAll(inboxes, { k: 'start', round: spec.id, driver: d.driverId });
+        const to = proposer < spec.participants.length ? spec.participants[proposer++]! : undefined;
+        if (to) await sendAll([hostOf.get(to.id)!], { k: 'propose', round: spec.id, to: to.id });
         nextRetry = Date.now() + retryEvery;
       }
       state = await read(spec.id);

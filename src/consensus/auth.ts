@@ -65,13 +65,28 @@ export class Authenticator {
    * peer's public key). Deriving one costs an X25519 agreement, ~50 µs: 2,475 of
    * them per host for a round of 100 agents on 4 hosts, more than the round.
    */
+  private readonly publicKeys: Map<NodeId, string>;
+
   constructor(
     readonly self: NodeId,
     private readonly privateKey: KeyObject,
-    private readonly publicKeys: ReadonlyMap<NodeId, string>,
+    publicKeys: ReadonlyMap<NodeId, string>,
     readonly round: string,
     private readonly pairKeyCache?: Map<string, Buffer>,
-  ) {}
+  ) {
+    this.publicKeys = new Map(publicKeys);
+  }
+
+  /**
+   * A participant came back with a new key pair (its host restarted; private
+   * keys never leave a host, so a restart makes new ones and registers the new
+   * public half). Messages are sealed and checked with the new key from now on.
+   */
+  rekey(peer: NodeId, publicKey: string): void {
+    if (!this.publicKeys.has(peer) || this.publicKeys.get(peer) === publicKey) return;
+    this.publicKeys.set(peer, publicKey);
+    this.pairKeys.delete(peer);
+  }
 
   private keyFor(peer: NodeId): Buffer | undefined {
     let k = this.pairKeys.get(peer);

@@ -15,16 +15,18 @@ export interface ConsensusFleet {
   consensus: Consensus;
   /** Every participant id, host by host in order (a0 of h0, a1 of h0, …). */
   agents: string[];
+  /** Starts a host again under the same host id (after it was killed); resolves once its agents are back with new keys. */
+  restart(id: string): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startConsensusFleet(fleet: CliFleet, redisUrl: string, prefix: string, hostCount: number, agentsPerHost: number): Promise<ConsensusFleet> {
   const ids = Array.from({ length: hostCount }, (_, i) => `ch${i}`);
-  const children = ids.map((id) =>
+  const spawnHost = (id: string) =>
     fleet.spawn(['agents', '--count', String(agentsPerHost), '--type', 'voter', '--host-id', id, '--redis-url', redisUrl, '--prefix', prefix], {
       env: { SWARMQ_LOG_LEVEL: 'warn', SWARMQ_HEARTBEAT_INTERVAL_MS: '200' },
-    }),
-  );
+    });
+  const children = ids.map(spawnHost);
   // "agents ready" is printed to stdout by the CLI once every agent is seated.
   const conn = new Redis(redisUrl);
   try {
@@ -41,7 +43,7 @@ export async function startConsensusFleet(fleet: CliFleet, redisUrl: string, pre
   }
   const redis = new Redis(redisUrl);
   redis.on('error', () => {});
-  const hosts = ids.map((id, i) => ({ id, child: children[i]!, agents: Array.from({ length: agentsPerHost }, (_, k) => `${id}-a${k + 1}`) }));
+  const hosts: { id: string; child: CliChild; agents: string[] }[] = ids.map((id, i) => ({ id, child: children[i]!, agents: Array.from({ length: agentsPerHost }, (_, k) => `${id}-a${k + 1}`) }));
   const consensus = new Consensus({ redis: redisUrl, prefix });
   await consensus.drive();
   return {
@@ -51,6 +53,23 @@ export async function startConsensusFleet(fleet: CliFleet, redisUrl: string, pre
     hosts,
     consensus,
     agents: hosts.flatMap((h) => h.agents),
+    async restart(id) {
+      const host = hosts.find((h) => h.id === id)!;
+      const before = new Map<string, string | undefined>();
+      const old = await Promise.all(host.agents.map(async (a) => [a, await redis.hget(swarmKeys(prefix).agents, a)] as const));
+      for (const [a, raw] of old) before.set(a, raw ? (JSON.parse(raw) as { consensusKey?: string }).consensusKey : undefined);
+      host.child = spawnHost(id);
+      // Back when every agent is registered again, under its old id, with a fresh key.
+      const deadline = Date.now() + 50_000;
+      for (;;) {
+        const now = await Promise.all(host.agents.map((a) => redis.hget(swarmKeys(prefix).agents, a)));
+        const fresh = now.every((raw, i) => raw && (JSON.parse(raw) as { consensusKey?: string }).consensusKey !== before.get(host.agents[i]!));
+        if (fresh) return;
+        if (host.child.child.exitCode !== null) throw new Error(`restarted host exited: ${host.child.output()}`);
+        if (Date.now() > deadline) throw new Error(`host ${id} did not come back within 50 s`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     async close() {
       await consensus.close();
       redis.disconnect();

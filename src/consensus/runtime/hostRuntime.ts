@@ -8,6 +8,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../log.ts';
+import { swarmKeys } from '../../../queues/keys.ts';
+import { agentRecordSchema } from '../../swarm/records.ts';
 import { InboxReader } from './inbox.ts';
 import { consensusKeys, type ConsensusKeys } from './keys.ts';
 import { Outbox } from './outbox.ts';
@@ -44,6 +46,8 @@ export class ConsensusHost {
   private queue: Work[] = [];
   private pumping: Promise<void> | undefined;
   private stopped = false;
+  /** When a participant's registered key was last looked up, per round. */
+  private readonly lookedUp = new Map<string, number>();
   /** Per agent key: pairwise MAC keys derived in earlier rounds (an X25519 agreement each). */
   private readonly pairKeys = new WeakMap<KeyObject, Map<string, Buffer>>();
 
@@ -101,6 +105,7 @@ export class ConsensusHost {
           }
         }
       }
+      void this.lookUpSuspects();
       try {
         const local = await out.flush(this.o.redis);
         if (local.length) this.queue.push({ kind: 'items', items: local, bad: 0 });
@@ -116,6 +121,41 @@ export class ConsensusHost {
           this.stale.set(id, r.driverInbox);
         }
       }
+    }
+  }
+
+  /**
+   * Messages from a participant failed their MAC check: if its registered key
+   * changed (its host restarted with fresh keys and took its seats back), use
+   * the new one. At most one look per participant per second: forgeries cost
+   * a read, not a flood of them.
+   */
+  private async lookUpSuspects(): Promise<void> {
+    const now = Date.now();
+    const due: { round: LocalRound; peer: string }[] = [];
+    for (const r of this.rounds.values()) {
+      for (const peer of r.suspects) {
+        const key = `${r.id}\u0000${peer}`;
+        if ((this.lookedUp.get(key) ?? 0) > now - 1000) continue;
+        this.lookedUp.set(key, now);
+        due.push({ round: r, peer });
+      }
+      r.suspects.clear();
+    }
+    if (this.lookedUp.size > 10_000) for (const [k, at] of this.lookedUp) if (at < now - 1000) this.lookedUp.delete(k);
+    if (!due.length) return;
+    try {
+      const raw = await this.o.redis.hmget(swarmKeys(this.o.prefix).agents, ...due.map((d) => d.peer));
+      due.forEach(({ round, peer }, i) => {
+        const record = agentRecordSchema.safeParse(raw[i] == null ? undefined : JSON.parse(raw[i]!));
+        const key = record.success ? record.data.consensusKey : undefined;
+        if (key !== undefined && key !== round.keys.get(peer)) {
+          this.o.logger.info({ round: round.id, agent: peer }, 'a participant came back with a new consensus key; using it');
+          round.rekey(peer, key);
+        }
+      });
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message }, 'could not look up participants\' consensus keys');
     }
   }
 

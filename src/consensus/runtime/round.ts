@@ -31,6 +31,10 @@ export class LocalRound {
   driverInbox: string;
   finished = false;
   timer: NodeJS.Timeout | undefined;
+  /** Each participant's public key as this host uses it now (the spec's, until one is found rotated). */
+  readonly keys: Map<NodeId, string>;
+  /** Participants whose messages failed their MAC check since the host last looked at their registered key. */
+  readonly suspects = new Set<NodeId>();
   tickQueued = false;
 
   /**
@@ -49,6 +53,7 @@ export class LocalRound {
     this.peers = spec.participants.map((p) => p.id);
     this.driverInbox = driverInbox;
     const publicKeys = new Map(spec.participants.map((p) => [p.id, p.key]));
+    this.keys = new Map(publicKeys);
     for (const p of spec.participants) this.inboxOf.set(p.id, keys.inbox(p.host));
     const opts = { seed: spec.seed };
     for (const a of local) {
@@ -67,6 +72,13 @@ export class LocalRound {
 
   has(agent: NodeId): boolean {
     return this.seats.has(agent);
+  }
+
+  /** Seal and check with this participant's new public key from now on. */
+  rekey(peer: NodeId, publicKey: string): void {
+    if (!this.keys.has(peer) || this.keys.get(peer) === publicKey) return;
+    this.keys.set(peer, publicKey);
+    for (const seat of this.seats.values()) seat.auth.rekey(peer, publicKey);
   }
 
   /** The round's value proposed at this agent, plus whatever starts the protocol there (Raft: campaign now). */
@@ -94,7 +106,11 @@ export class LocalRound {
     const verifier = Object.keys(env.macs).find((a) => this.seats.has(a));
     if (verifier === undefined) return out.reject(this.id, 'not-addressed');
     const opened = this.seats.get(verifier)!.auth.openEnvelope(env);
-    if (!opened.ok) return out.reject(this.id, opened.why);
+    if (!opened.ok) {
+      // A participant whose host restarted seals with a new key: the host looks it up (rekey).
+      if (opened.why === 'forged' && this.keys.has(env.from)) this.suspects.add(env.from);
+      return out.reject(this.id, opened.why);
+    }
     const body = this.parseBody(opened.body);
     if (!body.ok || !body.to.includes(verifier)) return out.reject(this.id, 'malformed');
     for (const agent of body.to) {
