@@ -2,6 +2,7 @@
 export type ErrorCode =
   | 'invalid_request'
   | 'unauthorized'
+  | 'too_many_requests'
   | 'unknown_task_type'
   | 'no_capable_agent'
   | 'not_found'
@@ -15,6 +16,7 @@ export type ErrorCode =
 const STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
   unauthorized: 401,
+  too_many_requests: 429,
   unknown_task_type: 400,
   no_capable_agent: 400,
   not_found: 404,

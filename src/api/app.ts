@@ -26,6 +26,8 @@ export interface ApiOptions {
   consensus?: Consensus;
   /** SSE keep-alive comment interval of GET /api/events (default 15 s). */
   eventsHeartbeatMs?: number;
+  /** Most GET /api/events streams open at once (each holds a Redis connection); default 200. */
+  eventsMaxStreams?: number;
 }
 
 function requireJson(req: Request): void {
@@ -34,7 +36,7 @@ function requireJson(req: Request): void {
   }
 }
 
-export function createApp({ coordinator, bodyLimitBytes, logger, consensus, eventsHeartbeatMs = 15_000 }: ApiOptions): express.Express {
+export function createApp({ coordinator, bodyLimitBytes, logger, consensus, eventsHeartbeatMs = 15_000, eventsMaxStreams = 200 }: ApiOptions): express.Express {
   const proposals =
     consensus ?? new Consensus({ redis: coordinator.commands, prefix: coordinator.config.prefix, config: { agents: { failedAfterMs: coordinator.config.agents.failedAfterMs } } });
   const router = coordinator.router;
@@ -112,7 +114,7 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
     res.json(await retireAgent(coordinator, req.params.id));
   });
   app.use('/api/proposals', proposalsRouter(proposals));
-  app.get('/api/events', eventsRoute({ redis: coordinator.commands, prefix: coordinator.config.prefix, logger, heartbeatMs: eventsHeartbeatMs }));
+  app.get('/api/events', eventsRoute({ redis: coordinator.commands, prefix: coordinator.config.prefix, logger, heartbeatMs: eventsHeartbeatMs, maxStreams: eventsMaxStreams }));
   app.get('/api/nodes', async (_req, res) => {
     res.json({ nodes: (await swarmView(coordinator)).nodes });
   });

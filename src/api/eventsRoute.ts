@@ -32,6 +32,8 @@ export interface EventsRouteOptions {
   logger: Logger;
   /** A comment line this often keeps proxies from closing an idle stream. */
   heartbeatMs: number;
+  /** Each stream holds a Redis connection of its own: past this many, 429 rather than exhaust Redis' clients. */
+  maxStreams: number;
 }
 
 /** One SSE message: `id`, `event` (the type) and `data` (JSON `{ id, type, at, data }`). */
@@ -54,8 +56,21 @@ function parseRequest(req: Request) {
 
 export function eventsRoute(o: EventsRouteOptions): RequestHandler {
   const key = swarmKeys(o.prefix).events;
+  let open = 0;
   return async (req: Request, res: Response) => {
     const { types, from, backlog } = parseRequest(req);
+    if (open >= o.maxStreams) throw new SwarmError('too_many_requests', `this coordinator already serves ${open} event streams; close one, or connect to another coordinator`);
+    open++;
+    let closed = false;
+    let reader: EventReader | undefined;
+    let heartbeat: NodeJS.Timeout | undefined;
+    // The blocking connection lives exactly as long as the client's, however early it leaves.
+    res.on('close', () => {
+      closed = true;
+      open--;
+      clearInterval(heartbeat);
+      void reader?.close();
+    });
     const wanted = (t: SwarmEventType) => !types || types.has(t);
     let start = from;
     let replay: SwarmEvent[] = [];
@@ -70,6 +85,7 @@ export function eventsRoute(o: EventsRouteOptions): RequestHandler {
         });
       }
     }
+    if (closed) return;
     res.status(200).set({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.flushHeaders();
     const write = (chunk: string) => {
@@ -77,7 +93,7 @@ export function eventsRoute(o: EventsRouteOptions): RequestHandler {
     };
     write('retry: 2000\n: connected\n\n');
     for (const e of replay) write(sseMessage(e));
-    const reader = new EventReader({
+    reader = new EventReader({
       redis: o.redis,
       prefix: o.prefix,
       from: start,
@@ -86,11 +102,6 @@ export function eventsRoute(o: EventsRouteOptions): RequestHandler {
       onInvalid: (id, reason) => o.logger.warn({ id, reason }, 'skipping a malformed swarm event'),
       onError: (err) => o.logger.debug({ err: err.message }, 'event stream read failed; retrying'),
     });
-    const heartbeat = setInterval(() => write(`: heartbeat ${Date.now()}\n\n`), o.heartbeatMs);
-    // The blocking connection lives exactly as long as the client's.
-    res.on('close', () => {
-      clearInterval(heartbeat);
-      void reader.close();
-    });
+    heartbeat = setInterval(() => write(`: heartbeat ${Date.now()}\n\n`), o.heartbeatMs);
   };
 }

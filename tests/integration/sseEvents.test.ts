@@ -43,7 +43,7 @@ beforeAll(async () => {
   config = testConfig(redis);
   coordinator = new Coordinator({ config, logger: silentLogger, intake: false, balance: false, health: false });
   await coordinator.start();
-  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger, eventsHeartbeatMs: 200 });
+  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger, eventsHeartbeatMs: 200, eventsMaxStreams: 3 });
   server = await new Promise<Server>((r) => {
     const s = app.listen(0, () => r(s));
   });
@@ -121,6 +121,20 @@ describe('GET /api/events', () => {
     const bad = { at: Date.now(), host: 'h1', severity: 'apocalyptic', reason: 'x' } as unknown as Parameters<typeof publishEvent<'health:alert'>>[3];
     await expect(publishEvent(conn, config.prefix, 'health:alert', bad)).rejects.toThrow(/malformed health:alert.*severity/);
     expect(await conn.xlen(key)).toBe(before);
+  });
+
+  it('serves at most eventsMaxStreams streams at once (each holds a Redis connection): 429 past that, until one closes', async () => {
+    const three = await Promise.all([1, 2, 3].map(() => openSse(`${base}/api/events`)));
+    expect(three.map((s) => s.status)).toEqual([200, 200, 200]);
+    const fourth = await fetch(`${base}/api/events`);
+    expect(fourth.status).toBe(429);
+    expect(((await fourth.json()) as { error: { code: string } }).error.code).toBe('too_many_requests');
+    three[0]!.close();
+    await until(async () => {
+      const res = await fetch(`${base}/api/events`);
+      await res.body?.cancel();
+      return res.status === 200;
+    }, 10_000, 'a stream slot freed by the closed one');
   });
 
   it('refuses a bad query or Last-Event-ID with a 400 JSON error and opens no connection', async () => {
