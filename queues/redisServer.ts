@@ -13,6 +13,11 @@ export interface RedisServerOptions {
   readyTimeoutMs?: number;
   /** More `--name value` arguments (tests start Cluster nodes with `--cluster-enabled yes`). */
   extraArgs?: readonly string[];
+  /**
+   * A process group of its own, so a Ctrl-C at the terminal reaches only its
+   * owner, which drains its agents through it before stopping it.
+   */
+  ownProcessGroup?: boolean;
 }
 
 export interface RedisServer {
@@ -81,7 +86,7 @@ export async function launchRedisServer(o: RedisServerOptions): Promise<RedisSer
           '--appendonly', o.appendonly ? 'yes' : 'no', ...(o.appendonly ? ['--appendfsync', o.appendfsync ?? 'everysec'] : []),
           ...(o.extraArgs ?? []),
         ],
-        { stdio: 'ignore' },
+        { stdio: 'ignore', detached: o.ownProcessGroup ?? false },
       );
       child = c;
       await waitForRedis(url, o.readyTimeoutMs ?? 30_000, () => (c.exitCode === null && c.signalCode === null ? undefined : `redis-server exited (${c.exitCode ?? c.signalCode}); see ${log}`));

@@ -21,7 +21,7 @@ export async function startLocalRedis(stateDir = '.swarmq'): Promise<LocalRedis>
   if (!hasRedisServer()) throw new Error(NO_REDIS_HELP);
   const dir = resolve(stateDir, 'redis');
   mkdirSync(dir, { recursive: true });
-  const server = await launchRedisServer({ dir, appendonly: true, appendfsync: 'everysec' });
+  const server = await launchRedisServer({ dir, appendonly: true, appendfsync: 'everysec', ownProcessGroup: true });
   // Lets `swarmq submit` and `swarmq status` in another terminal find it.
   const urlFile = resolve(stateDir, 'redis.url');
   writeFileSync(urlFile, server.url + '\n');

@@ -73,7 +73,11 @@ function hostSpawnOptions(f: AgentFlags): Pick<AgentHostOptions, 'agents' | 'spa
   return { agents: [spec], spawn: { mode: f.mode, waveSize }, ...(pool ? { pool: [{ ...spec, count: pool }] } : {}), ...(sandbox ? { sandbox } : {}) };
 }
 
-/** Runs `stop` once on SIGINT/SIGTERM, then exits 0 (1 if stopping failed). */
+/**
+ * Runs `stop` once on SIGINT/SIGTERM/SIGHUP, then exits 0 (1 if stopping failed).
+ * SIGHUP too: a closed terminal must not leave our own redis-server running
+ * (it has a process group of its own, so the terminal's signals miss it).
+ */
 function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: string) => {
@@ -90,6 +94,7 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   };
   process.on('SIGINT', () => handler('SIGINT'));
   process.on('SIGTERM', () => handler('SIGTERM'));
+  process.on('SIGHUP', () => handler('SIGHUP'));
 }
 
 async function listen(app: ReturnType<typeof createApp>, http: SwarmConfig['http'], logger: Logger): Promise<Server> {

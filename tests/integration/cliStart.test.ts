@@ -11,7 +11,7 @@ const dir = mkdtempSync(join(tmpdir(), 'swarmq-start-'));
 let cli: CliChild | undefined;
 
 afterAll(() => {
-  if (cli && cli.child.exitCode === null) cli.child.kill('SIGKILL');
+  if (cli && cli.child.exitCode === null) process.kill(-cli.child.pid!, 'SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -19,7 +19,7 @@ describe('swarmq start', () => {
   it('runs a task submitted over HTTP and exits 0 on Ctrl-C', async () => {
     const env = { ...process.env };
     delete env.REDIS_URL;
-    cli = spawnCli(['start', '--port', '0', '--count', '3'], { cwd: dir, env });
+    cli = spawnCli(['start', '--port', '0', '--count', '3'], { cwd: dir, env, ownGroup: true });
     const started = await cli.waitFor(/started redis-server with AOF/);
     expect(String(started.aof)).toBe(join(dir, '.swarmq', 'redis'));
     const up = await cli.waitFor(/swarmq is up/);
@@ -37,7 +37,8 @@ describe('swarmq start', () => {
       return t.state === 'completed' ? t : undefined;
     });
     expect(task.result.digest).toMatch(/^[0-9a-f]{64}$/);
-    cli.child.kill('SIGINT');
+    // Ctrl-C at a terminal signals the whole foreground process group, children included.
+    process.kill(-cli.child.pid!, 'SIGINT');
     const exit = await cli.exited;
     expect(exit).toEqual({ code: 0, signal: null });
     expect(cli.output()).toMatch(/agent host stopped/);

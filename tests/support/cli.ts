@@ -13,9 +13,11 @@ export interface CliChild {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function spawnCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliChild {
+/** `ownGroup`: the child leads a process group, so a test can signal the group as a terminal's Ctrl-C does. */
+export function spawnCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ownGroup?: boolean } = {}): CliChild {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: opts.cwd,
+    detached: opts.ownGroup ?? false,
     env: { ...process.env, SWARMQ_LOG_LEVEL: 'info', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
