@@ -238,7 +238,11 @@ export class TaskRouter {
       })) as [string | null, string | null, string[] | null];
       if (!moved || moved === encoded) {
         if (raw) return taskViewFromJob(id, encoded, raw);
-        return tomb ? tombstoneView(tomb) : null;
+        if (tomb) return tombstoneView(tomb);
+        // The reads are not one atomic step: a move between the first and the last
+        // leaves no job here and no moved record read yet. Look again if it moved.
+        if (tries < 5 && (await this.opts.redis.hget(group.moved, id)) !== moved) continue;
+        return null;
       }
       // Moves stay within a group, except a parked task's, which goes anywhere.
       const there = groupKeys(this.prefix, moved);
