@@ -9,6 +9,9 @@ import { AGENT_FIELD } from '../tasks/view.ts';
 import { PROBE_TASK } from '../health/probe.ts';
 import { advance, CLOSED, recordResult, slots, type Breaker, type BreakerOptions, type BreakerStep, type BreakerTransition } from '../health/breaker.ts';
 import type { Sandbox } from './sandbox.ts';
+import type { Span } from '@opentelemetry/api';
+import { traced } from '../tracing/spans.ts';
+
 
 export interface SeatedAgent {
   id: string;
@@ -101,7 +104,7 @@ export class NodeRunner {
 
   private createWorker(): Worker {
     const o = this.o;
-    const worker = new Worker(o.queue, (job, token) => this.run(job, token ?? ''), {
+    const worker = new Worker(o.queue, (job, token) => traced('swarmq.run', { 'swarmq.task.id': job.id ?? '', 'swarmq.task.type': job.name, 'swarmq.node': o.nodeId, 'swarmq.host': o.hostId }, (span) => this.run(job, token ?? '', span)), {
       connection: o.redis,
       prefix: o.prefix,
       concurrency: Math.max(1, this.capacity()),
@@ -309,7 +312,7 @@ export class NodeRunner {
     throw new Error(`node ${this.o.nodeId}: no agent has a free slot (concurrency out of step with capacities)`);
   }
 
-  private async run(job: Job, token: string): Promise<unknown> {
+  private async run(job: Job, token: string, span?: Span): Promise<unknown> {
     const id = job.id ?? '';
     if (job.name === PROBE_TASK) {
       // The health monitor's check that a replacement agent really takes work here.
@@ -322,6 +325,7 @@ export class NodeRunner {
       throw new UnrecoverableError(`host ${this.o.hostId} has no processor for task type "${job.name}"; start agents with --processors that export it`);
     }
     const agent = this.seat();
+    span?.setAttribute('swarmq.agent', agent.id);
     agent.active++;
     this.idleFrom = null;
     const env = envelopeOf(job.data);

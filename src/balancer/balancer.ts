@@ -13,6 +13,8 @@ import type { Logger } from '../log.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { planRebalance, planSteals, type BalanceNode, type Move } from './plan.ts';
 import { unparkTasks } from './unpark.ts';
+import { traced } from '../tracing/spans.ts';
+
 
 export interface RebalancedEvent {
   at: number;
@@ -79,7 +81,11 @@ export class Balancer extends EventEmitter {
     }
     const done: RebalancedEvent['moves'] = [];
     for (const m of plan) {
-      const moved = await moveWaitingJobs(this.o.redis, { prefix: this.o.config.prefix, from: m.from, to: m.to, max: m.count, fence });
+      const moved = await traced('swarmq.move', { 'swarmq.move.from': m.from, 'swarmq.move.to': m.to, 'swarmq.move.max': m.count, 'swarmq.move.reason': m.reason }, async (span) => {
+        const n = await moveWaitingJobs(this.o.redis, { prefix: this.o.config.prefix, from: m.from, to: m.to, max: m.count, fence });
+        span.setAttribute('swarmq.move.moved', n);
+        return n;
+      });
       if (moved > 0) done.push({ ...m, moved });
     }
     if (done.length) {

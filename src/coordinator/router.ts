@@ -16,6 +16,8 @@ import { issuesOf, taskInputSchema, type TaskEnvelope, type TaskInput, type Task
 import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
 import { RoutingTable } from './routingTable.ts';
 import { SnapshotReader } from './snapshotReader.ts';
+import { traced } from '../tracing/spans.ts';
+
 
 export interface Submitted {
   id: string;
@@ -119,16 +121,19 @@ export class TaskRouter {
    */
   async route(task: TaskInput, where = ''): Promise<string> {
     const strategy = task.strategy ?? this.opts.config.coordinator.loadBalancing.type;
-    let decision = this.table.decide(task, strategy);
-    if (!decision.ok) {
-      await this.refresh(true);
-      decision = this.table.decide(task, strategy);
-    }
-    if (!decision.ok && task.waitForAgent) return PARKED_NODE; // the leading coordinator routes it once a capable agent joins
-    if (!decision.ok) {
-      throw new SwarmError(decision.code, decision.message, [{ path: `${where}${decision.code === 'unknown_task_type' ? 'type' : 'affinity'}`, message: decision.message }]);
-    }
-    return decision.node;
+    return await traced('swarmq.route', { 'swarmq.task.type': task.type, 'swarmq.strategy': strategy }, async (span) => {
+      let decision = this.table.decide(task, strategy);
+      if (!decision.ok) {
+        await this.refresh(true);
+        decision = this.table.decide(task, strategy);
+      }
+      if (!decision.ok && task.waitForAgent) return PARKED_NODE; // the leading coordinator routes it once a capable agent joins
+      if (!decision.ok) {
+        throw new SwarmError(decision.code, decision.message, [{ path: `${where}${decision.code === 'unknown_task_type' ? 'type' : 'affinity'}`, message: decision.message }]);
+      }
+      span.setAttribute('swarmq.node', decision.node);
+      return decision.node;
+    });
   }
 
   private jobOptions(task: TaskInput, id: string): JobsOptions {
@@ -163,9 +168,14 @@ export class TaskRouter {
   }
 
   async submit(input: unknown): Promise<Submitted> {
-    const task = this.validate(input);
-    if (task.idempotencyKey !== undefined) return await this.submitIdempotent(task, task.idempotencyKey);
-    return await this.enqueue(task, newTaskId(await this.route(task)));
+    return await traced('swarmq.submit', {}, async (span) => {
+      const task = this.validate(input);
+      span.setAttribute('swarmq.task.type', task.type);
+      const submitted =
+        task.idempotencyKey !== undefined ? await this.submitIdempotent(task, task.idempotencyKey) : await this.enqueue(task, newTaskId(await this.route(task)));
+      span.setAttributes({ 'swarmq.task.id': submitted.id, 'swarmq.node': submitted.node });
+      return submitted;
+    });
   }
 
   private async submitIdempotent(task: TaskInput, key: string): Promise<Submitted> {
