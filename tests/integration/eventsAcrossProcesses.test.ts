@@ -53,11 +53,12 @@ beforeAll(async () => {
   const port = await freePort();
   fleet.spawn(['coordinator'], { env: { ...env(redis.url), PORT: String(port) } });
   base = `http://127.0.0.1:${port}`;
-  await until(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok, 20_000, 'the child coordinator');
+  // A child process can take long to start on a loaded box: a generous bound, not a speed claim.
+  await until(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok, 45_000, 'the child coordinator');
   // From the stream's start: the child coordinator may publish before this connects.
   sse = await openSse(`${base}/api/events?from=0`);
   await sse.waitForComment(/^connected$/);
-}, 30_000);
+}, 60_000);
 
 afterAll(async () => {
   sse?.close();

@@ -64,7 +64,7 @@ describe('GET /metrics', () => {
     expect(before.problems).toEqual([]);
     expect(verdict?.ok ?? true).toBe(true);
 
-    await until(async () => value((await scrape()).samples, 'swarmq_agents', { state: 'healthy' }) === 4, 20_000, 'the four agents of the child host');
+    await until(async () => value((await scrape()).samples, 'swarmq_agents', { state: 'healthy' }) === 4, 40_000, 'the four agents of the child host');
     const ids = await Promise.all([
       ...Array.from({ length: 20 }, (_, i) => client.submit({ type: 'echo', payload: i })),
       ...Array.from({ length: 3 }, () => client.submit({ type: 'fail', payload: { message: 'on purpose' }, attempts: 1 })),
@@ -93,7 +93,7 @@ describe('GET /metrics', () => {
     expect(value(s, 'swarmq_redis_connections')).toBeGreaterThan(2);
     // Counted once: a later scrape reads on from where this one stopped.
     expect(value((await scrape()).samples, 'swarmq_tasks_finished_total', { type: 'echo', outcome: 'completed' })).toBe(20);
-  });
+  }, 90_000);
 
   it('counts moves, recoveries, alerts and consensus latency from the swarm event stream', async () => {
     const { prefix } = stack.config;
