@@ -13,10 +13,11 @@ beforeAll(async () => {
   stack = await startStack(testConfig(redis), { agents: [{ type: 'worker', count: 1 }] });
 });
 
+// Generous: after a Redis restart on a loaded box, Workers and the monitor take a while to let go.
 afterAll(async () => {
   await stack?.stop();
   await redis?.stop();
-});
+}, 90_000);
 
 describe('Redis down', () => {
   it('POST, GET, DELETE and /readyz answer 503; /healthz stays 200; all recover with Redis', async () => {

@@ -58,8 +58,10 @@ export async function startStack(
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
-      await host?.stop(1000);
+      // The coordinator first: a health monitor still running would take the
+      // stopping host for a failed one and start a recovery that waits on it.
       await coordinator.stop();
+      await host?.stop(1000);
     },
   };
 }
