@@ -9,7 +9,8 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { consensusKeys } from '../src/consensus/runtime/keys.ts';
 import { decidedValues, outcomeOf, parseDecisions } from '../src/consensus/runtime/outcome.ts';
-import { roundSpecSchema, type ProposalResult } from '../src/consensus/runtime/proposal.ts';
+import { roundSpecSchema, type ProposalResult, type RoundSpec } from '../src/consensus/runtime/proposal.ts';
+import { traced } from '../src/tracing/spans.ts';
 import { INBOX_MAXLEN } from '../src/consensus/runtime/keys.ts';
 import { BATCH_FIELD, type InboxItem } from '../src/consensus/runtime/wire.ts';
 import type { Logger } from '../src/log.ts';
@@ -47,6 +48,15 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<Propo
 
   return async (job) => {
     const spec = roundSpecSchema.parse(job.data);
+    const attributes = { 'swarmq.proposal.id': spec.id, 'swarmq.consensus.protocol': spec.protocol, 'swarmq.consensus.participants': spec.participants.length };
+    return await traced('swarmq.consensus', attributes, async (span) => {
+      const outcome = await runRound(spec);
+      span.setAttributes({ 'swarmq.consensus.decided': outcome.decided, 'swarmq.consensus.votes': outcome.votes, 'swarmq.consensus.rounds': outcome.rounds });
+      return outcome;
+    });
+  };
+
+  async function runRound(spec: RoundSpec): Promise<ProposalResult> {
     const hostOf = new Map(spec.participants.map((p) => [p.id, keys.inbox(p.host)]));
     const inboxes = new Set(hostOf.values());
     // A proposal taken over from a dead driver may be decided already: read while starting.
@@ -78,5 +88,5 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<Propo
       outcome.decided ? publishEvent(d.redis, d.prefix, 'consensus:reached', event).catch((err: Error) => d.logger.warn({ err: err.message }, 'could not publish consensus:reached')) : undefined,
     ]);
     return outcome;
-  };
+  }
 }

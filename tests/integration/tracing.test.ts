@@ -1,6 +1,7 @@
 // OpenTelemetry: with a TracerProvider registered (here the SDK's in-memory
 // exporter), submit, route, run and balancer moves each leave a span with the
-// task, node, agent and move in its attributes. Without one, the same calls
+// task, node, agent and move in its attributes, and a consensus round one with
+// its protocol and outcome. Without one, the same calls
 // record nothing.
 import { trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -9,6 +10,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeQueueName } from '../../queues/keys.ts';
 import { newTaskId } from '../../src/tasks/ids.ts';
+import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { traced } from '../../src/tracing/spans.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
@@ -42,7 +44,7 @@ describe('tracing', () => {
     expect(recording).toBe(false);
   });
 
-  it('spans submit, route, run and move once a provider is registered', async () => {
+  it('spans submit, route, run, move and a consensus round once a provider is registered', async () => {
     trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
     const config = testConfig(redis, { coordinator: { workStealing: { intervalMs: 50 } } });
     stack = await startStack(config, { agents: [{ type: 'w', count: 20 }] });
@@ -68,5 +70,17 @@ describe('tracing', () => {
     await q.close();
     const move = await until(async () => spans('swarmq.move').find((s) => Number(s.attributes['swarmq.move.moved']) > 0), 20_000, 'a move span');
     expect(move.attributes).toMatchObject({ 'swarmq.move.from': 'n1', 'swarmq.move.to': 'n2' });
-  });
+
+    // A consensus round among three of the agents, run by a driver in this process.
+    const consensus = new Consensus({ redis: redis.url, prefix: config.prefix });
+    try {
+      await consensus.drive();
+      const outcome = await consensus.propose({ protocol: 'quorum', value: 'traced', participants: { count: 3 }, timeoutMs: 20_000 });
+      expect(outcome.decided).toBe(true);
+      const round = await until(async () => spans('swarmq.consensus').find((s) => s.attributes['swarmq.proposal.id'] === outcome.id), 10_000, 'the consensus span');
+      expect(round.attributes).toMatchObject({ 'swarmq.consensus.protocol': 'quorum', 'swarmq.consensus.participants': 3, 'swarmq.consensus.decided': true });
+    } finally {
+      await consensus.close();
+    }
+  }, 60_000);
 });
