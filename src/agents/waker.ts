@@ -3,6 +3,7 @@
 // on), so a node whose Worker is closed still starts work as soon as it arrives.
 import { Redis } from 'ioredis';
 import { bullKey, nodeQueueName } from '../../queues/keys.ts';
+import { StopSignal } from '../../queues/connection.ts';
 import type { Logger } from '../log.ts';
 
 // A safety net under the marker: pending work is re-checked at least this often.
@@ -14,6 +15,7 @@ export class Waker {
   private readonly watching = new Set<string>();
   private loop: Promise<void> | undefined;
   private stopped = false;
+  private readonly halt = new StopSignal();
 
   constructor(
     private readonly o: {
@@ -61,24 +63,25 @@ export class Waker {
     this.conn = new Redis(this.o.redisUrl, { maxRetriesPerRequest: null, connectionName: `swarmq:waker:${this.o.hostId}` });
     this.conn.on('error', () => {});
     try {
-      this.clientId = Number(await this.conn.client('ID'));
+      this.clientId = Number(await this.halt.race(this.conn.client('ID')));
       while (!this.stopped && this.watching.size) {
         const nodes = [...this.watching];
         // Work that arrived while the node was closing: its marker may be gone already.
         const p = this.conn.pipeline();
         for (const n of nodes) p.llen(this.key(n, 'wait')).zcard(this.key(n, 'prioritized'));
-        const counts = (await p.exec()) ?? [];
+        const counts = (await this.halt.race(p.exec())) ?? [];
+        if (this.stopped) break;
         const busy = nodes.filter((_, i) => Number(counts[2 * i]?.[1] ?? 0) + Number(counts[2 * i + 1]?.[1] ?? 0) > 0);
         if (busy.length) {
           await Promise.all(busy.map((n) => this.wake(n)));
           continue;
         }
         const markers = nodes.map((n) => this.key(n, 'marker'));
-        const hit = await this.conn.bzpopmin(...markers, RECHECK_S);
+        const hit = await this.halt.race(this.conn.bzpopmin(...markers, RECHECK_S));
         if (!hit || this.stopped) continue;
         const [key, member, score] = hit;
         // Put the marker back for the Worker we are about to start.
-        await this.conn.zadd(key, score, member);
+        await this.halt.race(this.conn.zadd(key, score, member));
         const node = nodes[markers.indexOf(key)];
         if (node) await this.wake(node);
       }
@@ -98,6 +101,7 @@ export class Waker {
   async stop(): Promise<void> {
     this.stopped = true;
     this.interrupt();
+    this.halt.stop();
     await this.loop;
   }
 }

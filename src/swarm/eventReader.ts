@@ -3,6 +3,7 @@
 // hands each parsed event on. Used by SwarmClient.on and GET /api/events.
 import type { Redis } from 'ioredis';
 import { swarmKeys } from '../../queues/keys.ts';
+import { StopSignal } from '../../queues/connection.ts';
 import type { SwarmEvent, SwarmEventType } from './eventSchemas.ts';
 import { parseEventEntry, type StreamEntry } from './events.ts';
 
@@ -32,6 +33,7 @@ export class EventReader {
   private readonly key: string;
   private cursor = '$';
   private closed = false;
+  private readonly halt = new StopSignal();
   private readonly loop: Promise<void>;
 
   constructor(private readonly o: EventReaderOptions) {
@@ -55,15 +57,16 @@ export class EventReader {
       this.cursor = from;
       return;
     }
-    const last = (await this.conn.xrevrange(this.key, '+', '-', 'COUNT', 1)) as StreamEntry[];
+    const last = ((await this.halt.race(this.conn.xrevrange(this.key, '+', '-', 'COUNT', 1))) ?? []) as StreamEntry[];
     this.cursor = last[0]?.[0] ?? '0-0';
   }
 
   private async run(): Promise<void> {
     while (!this.closed) {
-      let res: [string, StreamEntry[]][] | null;
+      let res: [string, StreamEntry[]][] | null | undefined;
       try {
-        res = (await this.conn.xread('COUNT', BATCH, 'BLOCK', this.o.blockMs ?? 5000, 'STREAMS', this.key, this.cursor)) as [string, StreamEntry[]][] | null;
+        res = (await this.halt.race(this.conn.xread('COUNT', BATCH, 'BLOCK', this.o.blockMs ?? 5000, 'STREAMS', this.key, this.cursor))) as [string, StreamEntry[]][] | null | undefined;
+        if (this.closed) return;
       } catch (err) {
         if (this.closed) return;
         this.o.onError?.(err as Error);
@@ -83,6 +86,7 @@ export class EventReader {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.halt.stop();
     this.conn.disconnect();
     await this.loop;
   }

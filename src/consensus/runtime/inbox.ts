@@ -2,6 +2,7 @@
 // hands each batch of entries to a handler, in order. Starts at the current
 // end of the stream: items from a previous life of the reader are stale.
 import { Redis } from 'ioredis';
+import { StopSignal } from '../../../queues/connection.ts';
 import type { Logger } from '../../log.ts';
 import { parseBatch, type InboxItem } from './wire.ts';
 
@@ -17,6 +18,7 @@ export interface InboxReaderOptions {
 export class InboxReader {
   private readonly conn: Redis;
   private running = false;
+  private readonly halt = new StopSignal();
   private loop: Promise<void> | undefined;
 
   constructor(private readonly o: InboxReaderOptions) {
@@ -33,7 +35,8 @@ export class InboxReader {
     this.loop = (async () => {
       while (this.running) {
         try {
-          const res = (await this.conn.xread('COUNT', 200, 'BLOCK', 1000, 'STREAMS', this.o.key, last)) as [string, [string, string[]][]][] | null;
+          const res = (await this.halt.race(this.conn.xread('COUNT', 200, 'BLOCK', 1000, 'STREAMS', this.o.key, last))) as [string, [string, string[]][]][] | null | undefined;
+          if (!this.running) break;
           const entries = res?.[0]?.[1] ?? [];
           if (!entries.length) continue;
           last = entries[entries.length - 1]![0];
@@ -56,7 +59,7 @@ export class InboxReader {
 
   async stop(): Promise<void> {
     this.running = false;
-    // A blocked XREAD only returns when its connection goes.
+    this.halt.stop();
     this.conn.disconnect();
     await this.loop;
   }

@@ -1,0 +1,62 @@
+// Blocking readers stop while Redis is down. After a Redis restart a
+// connection waits to reconnect, and ioredis's disconnect() then leaves its
+// queued command pending for ever: a reader that awaited it hung its host's or
+// coordinator's shutdown (seen as a teardown that never ended after redisDown).
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InboxReader } from '../../src/consensus/runtime/inbox.ts';
+import { EventReader } from '../../src/swarm/eventReader.ts';
+import { silentLogger } from '../../src/log.ts';
+import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+
+let redis: TestRedis;
+
+beforeAll(async () => {
+  redis = await startRedis({ own: true });
+});
+
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** Resolves true when `p` settles within `ms`. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+  const done = await Promise.race([p.then(() => true as const), late]);
+  clearTimeout(timer);
+  return done;
+}
+
+/** Kills Redis and waits until `conn` is between reconnection attempts. */
+async function takeRedisAway(): Promise<void> {
+  await redis.kill('SIGKILL');
+  await new Promise((r) => setTimeout(r, 300));
+}
+
+describe('readers stop with Redis away', () => {
+  it('a consensus inbox reader', async () => {
+    const reader = new InboxReader({ redisUrl: redis.url, key: `${uniquePrefix()}:inbox`, name: 'test:inbox', logger: silentLogger, onItems: () => {} });
+    await reader.start();
+    await takeRedisAway();
+    try {
+      expect(await settlesWithin(reader.stop(), 5000)).toBe(true);
+    } finally {
+      await redis.restart();
+    }
+  }, 30_000);
+
+  it('a swarm event reader', async () => {
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+    conn.on('error', () => {});
+    const reader = new EventReader({ redis: conn, prefix: uniquePrefix(), onEvent: () => {} });
+    await reader.ready;
+    await takeRedisAway();
+    try {
+      expect(await settlesWithin(reader.close(), 5000)).toBe(true);
+    } finally {
+      conn.disconnect();
+      await redis.restart();
+    }
+  }, 30_000);
+});
