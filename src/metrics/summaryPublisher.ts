@@ -14,7 +14,7 @@ import { rosterChanges, sameFigures, summarize, workingAgents, type AgentRef } f
 
 export const KEEPALIVE_MS = 30_000;
 /** Stream entries one summary may read to count finishes; past it the rate is estimated, so a busy swarm costs the leader no more. */
-const TAIL_BUDGET = 5_000;
+const TAIL_BUDGET = 1_000;
 
 export class SummaryPublisher {
   private readonly reader: SwarmStateReader;
