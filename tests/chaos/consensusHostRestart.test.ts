@@ -3,35 +3,19 @@
 // reload their persisted Raft state (term, vote, log), and the round can only
 // decide because they are back. Peers switch to the new keys once they see the
 // returning agents' messages fail the old ones.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { consensusKeys } from '../../src/consensus/runtime/keys.ts';
 import { parseDecisions } from '../../src/consensus/runtime/outcome.ts';
-import { CliFleet } from '../support/cli.ts';
-import { interleaved, startConsensusFleet, type ConsensusFleet } from '../support/consensusFleet.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { interleaved } from '../support/consensusFleet.ts';
+import { consensusFleetForFile } from '../support/consensusFleetForFile.ts';
 import { until } from '../support/swarm.ts';
 
-let redis: TestRedis;
-let conn: Redis;
-let swarm: ConsensusFleet;
-const fleet = new CliFleet();
-
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url);
-  swarm = await startConsensusFleet(fleet, redis.url, uniquePrefix('crs'), 4, 2);
-}, 60_000);
-
-afterAll(async () => {
-  await swarm?.close();
-  fleet.killAll();
-  conn?.disconnect();
-  await redis?.stop();
-});
+const file = consensusFleetForFile('crs', 4, 2);
 
 describe('a host restarted mid-round', () => {
   it('reloads its agents\' Raft state and rejoins; the round decides only with them', async () => {
+    const { swarm } = file;
+    const conn = swarm.redis;
     const [ch0, ch1, ch2, ch3] = swarm.hosts;
     const k = consensusKeys(swarm.prefix);
     // 8 participants, a majority is 5. With ch1 and ch3 frozen, ch0 and ch2 (4) take part but cannot decide.

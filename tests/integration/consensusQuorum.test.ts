@@ -3,35 +3,19 @@
 // outcome durable with the proposal, and every agent that decided agrees.
 // Then messages forged, replayed and garbled straight into the hosts' inbox
 // streams: each is counted as rejected and none sways the round.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { consensusKeys } from '../../src/consensus/runtime/keys.ts';
 import { parseDecisions } from '../../src/consensus/runtime/outcome.ts';
-import { CliFleet } from '../support/cli.ts';
-import { interleaved, startConsensusFleet, type ConsensusFleet } from '../support/consensusFleet.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { interleaved } from '../support/consensusFleet.ts';
+import { consensusFleetForFile } from '../support/consensusFleetForFile.ts';
 import { until } from '../support/swarm.ts';
 
-let redis: TestRedis;
-let conn: Redis;
-let swarm: ConsensusFleet;
-const fleet = new CliFleet();
-
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url);
-  swarm = await startConsensusFleet(fleet, redis.url, uniquePrefix('cq'), 4, 25);
-}, 60_000);
-
-afterAll(async () => {
-  await swarm?.close();
-  fleet.killAll();
-  conn?.disconnect();
-  await redis?.stop();
-});
+const file = consensusFleetForFile('cq', 4, 25);
 
 describe('quorum among 100 agents on 4 hosts', () => {
   it('decides the proposed value; the decision is persisted and every decider agrees', async () => {
+    const { swarm } = file;
+    const conn = swarm.redis;
     const r = await swarm.consensus.propose({ protocol: 'quorum', value: { deploy: 'v2' }, participants: { count: 100 }, timeoutMs: 15_000 });
     expect(r).toMatchObject({ decided: true, value: { deploy: 'v2' }, participants: 100 });
     expect(r.rounds).toBeGreaterThanOrEqual(1);
@@ -54,6 +38,8 @@ describe('quorum among 100 agents on 4 hosts', () => {
   }, 30_000);
 
   it('forged, replayed and malformed messages injected into Redis are counted as rejected and change nothing', async () => {
+    const { swarm } = file;
+    const conn = swarm.redis;
     const k = consensusKeys(swarm.prefix);
     const [ch0, ...others] = swarm.hosts;
     // Freeze 75 of the 100: the round starts on ch0 (its agents vote) but cannot decide, so the injections land mid-round.
