@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { SwarmRedis } from '../../queues/connection.ts';
 import { nodeQueueName, SLOT_GROUP_SIZE, swarmKeys } from '../../queues/keys.ts';
 import { scripts } from '../../queues/scripts.ts';
 import type { ProcessorMap } from '../../processors/types.ts';
@@ -145,7 +146,7 @@ export class AgentHost extends EventEmitter {
     this.keys = swarmKeys(o.config.prefix);
     this.taskTypes = Object.keys(o.processors).sort();
     let failures = 0;
-    this.redis = new Redis(o.config.redisUrl, {
+    this.redis = new SwarmRedis(o.config.redisUrl, {
       // Workers need commands to wait out a reconnect instead of failing.
       maxRetriesPerRequest: null,
       connectionName: `swarmq:host:${this.hostId}`,

@@ -3,7 +3,7 @@
 // on), so a node whose Worker is closed still starts work as soon as it arrives.
 import { Redis } from 'ioredis';
 import { bullKey, nodeQueueName } from '../../queues/keys.ts';
-import { StopSignal } from '../../queues/connection.ts';
+import { StopSignal, SwarmRedis } from '../../queues/connection.ts';
 import type { Logger } from '../log.ts';
 
 // A safety net under the marker: pending work is re-checked at least this often.
@@ -60,7 +60,7 @@ export class Waker {
   }
 
   private async run(): Promise<void> {
-    this.conn = new Redis(this.o.redisUrl, { maxRetriesPerRequest: null, connectionName: `swarmq:waker:${this.o.hostId}` });
+    this.conn = new SwarmRedis(this.o.redisUrl, { maxRetriesPerRequest: null, connectionName: `swarmq:waker:${this.o.hostId}` });
     this.conn.on('error', () => {});
     try {
       this.clientId = Number(await this.halt.race(this.conn.client('ID')));

@@ -2,7 +2,7 @@
 // checkpoint core, and the lines they print.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { ensureConnected } from '../../queues/connection.ts';
+import { SwarmRedis, ensureConnected } from '../../queues/connection.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
 import { parseCheckpoint } from './format.ts';
@@ -12,7 +12,7 @@ import { countCheckpoint } from './snapshot.ts';
 
 async function withRedis<T>(url: string, run: (redis: Redis) => Promise<T>): Promise<T> {
   // One-shot commands: fail at once when Redis is away rather than retry forever.
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null, connectionName: 'swarmq:checkpoint' });
+  const redis = new SwarmRedis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null, connectionName: 'swarmq:checkpoint' });
   let cause: Error | undefined;
   redis.on('error', (err: Error) => {
     cause ??= err;

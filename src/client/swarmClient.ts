@@ -1,7 +1,7 @@
 // The TypeScript client: submits straight to node queues with the same router
 // the coordinator uses, so a submit is one round trip to Redis, as with BullMQ.
 import { Redis } from 'ioredis';
-import { ensureConnected } from '../../queues/connection.ts';
+import { SwarmRedis, ensureConnected } from '../../queues/connection.ts';
 import { swarmConfigSchema, type SwarmConfigInput } from '../config/schema.ts';
 import { TaskRouter, type Submitted } from '../coordinator/router.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
@@ -47,7 +47,7 @@ export class SwarmClient {
     this.ownsRedis = typeof opts.redis === 'string';
     this.redis =
       typeof opts.redis === 'string'
-        ? new Redis(opts.redis, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, connectionName: 'swarmq:client' })
+        ? new SwarmRedis(opts.redis, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, connectionName: 'swarmq:client' })
         : opts.redis;
     if (this.ownsRedis) this.redis.on('error', () => {});
     this.router = new TaskRouter({ redis: this.redis, config });

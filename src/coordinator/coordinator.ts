@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ensureConnected } from '../../queues/connection.ts';
+import { SwarmRedis, ensureConnected } from '../../queues/connection.ts';
 import { DEAD_LETTER_QUEUE, INTAKE_QUEUE } from '../../queues/keys.ts';
 import { Balancer } from '../balancer/balancer.ts';
 import { HealthMonitor } from '../health/monitor.ts';
@@ -31,7 +31,7 @@ export interface CoordinatorOptions {
 
 export function commandsConnection(url: string, name: string): Redis {
   // Fail fast while Redis is away, so the API answers 503 instead of hanging.
-  return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectionName: name, lazyConnect: true });
+  return new SwarmRedis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectionName: name, lazyConnect: true });
 }
 
 export class Coordinator {
@@ -57,7 +57,7 @@ export class Coordinator {
     this.commands.on('error', () => {
       // Reported per request (503) and by /readyz; ioredis reconnects by itself.
     });
-    this.workerConnection = new Redis(o.config.redisUrl, { maxRetriesPerRequest: null, connectionName: 'swarmq:coordinator:intake', lazyConnect: true });
+    this.workerConnection = new SwarmRedis(o.config.redisUrl, { maxRetriesPerRequest: null, connectionName: 'swarmq:coordinator:intake', lazyConnect: true });
     this.workerConnection.on('error', () => {});
     this.router = new TaskRouter({
       redis: this.commands,

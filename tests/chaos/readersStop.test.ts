@@ -2,11 +2,13 @@
 // connection waits to reconnect, and ioredis's disconnect() then leaves its
 // queued command pending for ever: a reader that awaited it hung its host's or
 // coordinator's shutdown (seen as a teardown that never ended after redisDown).
+import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InboxReader } from '../../src/consensus/runtime/inbox.ts';
 import { EventReader } from '../../src/swarm/eventReader.ts';
 import { silentLogger } from '../../src/log.ts';
+import { SwarmRedis } from '../../queues/connection.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 
 let redis: TestRedis;
@@ -59,4 +61,46 @@ describe('readers stop with Redis away', () => {
       await redis.restart();
     }
   }, 30_000);
+
+  it('a connection waiting to reconnect: disconnect() ends it and fails what it had queued', async () => {
+    const conn = new SwarmRedis(redis.url, { maxRetriesPerRequest: null });
+    conn.on('error', () => {});
+    await conn.ping();
+    await takeRedisAway();
+    try {
+      await until(() => conn.status === 'reconnecting');
+      const queued = conn.get('k');
+      const ended = new Promise((r) => conn.once('end', r));
+      conn.disconnect();
+      expect(await settlesWithin(ended, 2000)).toBe(true);
+      expect(conn.status).toBe('end');
+      await expect(queued).rejects.toThrow(/Connection is closed/);
+    } finally {
+      await redis.restart();
+    }
+  }, 30_000);
+
+  it('a BullMQ Worker, whose close() waits for its blocking connection to end', async () => {
+    const conn = new SwarmRedis(redis.url, { maxRetriesPerRequest: null });
+    conn.on('error', () => {});
+    const worker = new Worker(`${uniquePrefix()}-q`, async () => {}, { connection: conn });
+    worker.on('error', () => {});
+    await worker.waitUntilReady();
+    await takeRedisAway();
+    await new Promise((r) => setTimeout(r, 700));
+    try {
+      expect(await settlesWithin(worker.close(), 5000)).toBe(true);
+    } finally {
+      conn.disconnect();
+      await redis.restart();
+    }
+  }, 30_000);
 });
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -10,6 +10,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
+import { SwarmRedis } from '../../../queues/connection.ts';
 import { swarmConfigSchema, type SwarmConfigInput } from '../../config/schema.ts';
 import { SwarmError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../log.ts';
@@ -64,7 +65,7 @@ export class Consensus {
     this.logger = opts.logger ?? silentLogger;
     this.ownsRedis = typeof opts.redis === 'string';
     this.redisUrl = typeof opts.redis === 'string' ? opts.redis : undefined;
-    this.redis = typeof opts.redis === 'string' ? new Redis(opts.redis, { maxRetriesPerRequest: null, connectionName: 'swarmq:consensus' }) : opts.redis;
+    this.redis = typeof opts.redis === 'string' ? new SwarmRedis(opts.redis, { maxRetriesPerRequest: null, connectionName: 'swarmq:consensus' }) : opts.redis;
     if (this.ownsRedis) this.redis.on('error', () => {});
     this.queue = new Queue(CONSENSUS_QUEUE, { connection: this.redis, prefix: this.prefix });
   }
@@ -119,7 +120,7 @@ export class Consensus {
 
   private queueEvents(): Promise<QueueEvents> {
     this.events ??= (async () => {
-      const connection = this.redisUrl ? new Redis(this.redisUrl, { maxRetriesPerRequest: null }) : this.redis.duplicate();
+      const connection = this.redisUrl ? new SwarmRedis(this.redisUrl, { maxRetriesPerRequest: null }) : this.redis.duplicate();
       connection.on('error', () => {});
       const ev = new QueueEvents(CONSENSUS_QUEUE, { connection, prefix: this.prefix });
       await ev.waitUntilReady();

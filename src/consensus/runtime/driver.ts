@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { SwarmRedis } from '../../../queues/connection.ts';
 import { voteProcessor } from '../../../processors/vote.ts';
 import type { Logger } from '../../log.ts';
 import { InboxReader } from './inbox.ts';
@@ -25,7 +26,7 @@ export class RoundDriver {
   private readonly waiting = new Map<string, Set<() => void>>();
 
   constructor(private readonly o: RoundDriverOptions) {
-    this.commands = new Redis(o.redisUrl, { maxRetriesPerRequest: null, connectionName: `swarmq:${this.id}` });
+    this.commands = new SwarmRedis(o.redisUrl, { maxRetriesPerRequest: null, connectionName: `swarmq:${this.id}` });
     this.commands.on('error', () => {});
     this.reader = new InboxReader({
       redisUrl: o.redisUrl,

@@ -2,7 +2,7 @@
 // hands each batch of entries to a handler, in order. Starts at the current
 // end of the stream: items from a previous life of the reader are stale.
 import { Redis } from 'ioredis';
-import { StopSignal } from '../../../queues/connection.ts';
+import { StopSignal, SwarmRedis } from '../../../queues/connection.ts';
 import type { Logger } from '../../log.ts';
 import { parseBatch, type InboxItem } from './wire.ts';
 
@@ -22,7 +22,7 @@ export class InboxReader {
   private loop: Promise<void> | undefined;
 
   constructor(private readonly o: InboxReaderOptions) {
-    this.conn = new Redis(o.redisUrl, { maxRetriesPerRequest: null, connectionName: o.name, retryStrategy: (t) => Math.min(50 * 2 ** Math.min(t, 6), 2000) });
+    this.conn = new SwarmRedis(o.redisUrl, { maxRetriesPerRequest: null, connectionName: o.name, retryStrategy: (t) => Math.min(50 * 2 ** Math.min(t, 6), 2000) });
     this.conn.on('error', () => {});
   }
 
