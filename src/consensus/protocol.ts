@@ -22,6 +22,14 @@ export interface ProtocolOptions {
   /** Quorum only: votes needed (default ⌊n/2⌋+1), or per-participant weights. */
   threshold?: number;
   weights?: Readonly<Record<NodeId, number>>;
+  /**
+   * Replicated tasks: the only value this node may vote for (its own output of
+   * the task), or null for none (its replica failed). Undefined: any value.
+   * Restricting votes never endangers safety (a refusing voter is just a slow
+   * one); it means a value is decided only if a quorum of nodes accepts it.
+   * Cores that cannot honour it say so in the runtime (protocols.ts).
+   */
+  accept?: Value | null;
 }
 
 export type Input<M> =

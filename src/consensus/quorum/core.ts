@@ -100,8 +100,17 @@ class Step {
     this.resetTimer();
   }
 
+  /** Whether this node may vote for `value` (replicated tasks: only for its own output). */
+  accepts(value: Value): boolean {
+    const own = this.s.config.accept;
+    return own === undefined || own === value;
+  }
+
   propose(value: Value): void {
     if (this.s.decided !== null) return;
+    // Even a node that will not vote for `value` leads ballots for it: a replicated task's round puts one value to the
+    // replicas (the judge's), and every ballot must carry that one, or a dissenter's own value, once voted, would be what
+    // later ballots have to re-propose (Paxos) and the round could stall on a value a quorum refuses.
     if (this.s.candidate === null) this.s = { ...this.s, candidate: value };
     if (this.s.proposer === null) this.startBallot();
   }
@@ -193,6 +202,11 @@ class Step {
     if (this.s.decided !== null) return this.send(from, { type: 'decided', value: this.s.decided });
     this.seen(ballot);
     if (ballot < this.s.promised) return this.send(from, { type: 'nack', ballot, promised: this.s.promised });
+    if (!this.accepts(value)) {
+      // Refused, as if the accept were lost; but the ballot (≥ our promise) is live: give it time rather than pre-empt it with our own.
+      this.yieldTo(ballot, from);
+      return;
+    }
     const prior = this.s.accepted;
     if (prior !== null && prior.ballot === ballot) {
       // Already voted in this ballot: never for a second value; the same vote again only helps lossy links.

@@ -25,6 +25,7 @@ export function quorumInvariants(nodes: readonly SimNode<QuorumState>[]): string
     const s = node.state;
     const n = s.config.peers.length;
     const index = s.config.indexOf.get(node.id);
+    if (s.accepted !== null && s.config.accept !== undefined && s.accepted.value !== s.config.accept) out.push(`${node.id} voted for ${JSON.stringify(s.accepted.value)}, which it does not accept`);
     if (s.accepted !== null && s.accepted.ballot > s.promised) out.push(`${node.id} voted in ballot ${s.accepted.ballot} above its promise ${s.promised}`);
     if (s.maxBallot >= 0 && s.maxBallot % n !== index) out.push(`${node.id} led ballot ${s.maxBallot}, owned by index ${s.maxBallot % n}, not its index ${String(index)}`);
     if (s.proposer !== null && s.proposer.ballot > s.maxBallot) out.push(`${node.id} leads ballot ${s.proposer.ballot} above its persisted maxBallot ${s.maxBallot}`);

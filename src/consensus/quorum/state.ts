@@ -20,6 +20,8 @@ export interface QuorumConfig {
   rule: QuorumRule;
   /** A round times out after a random number of ticks in [timeoutTicks, 2·timeoutTicks), so rival proposers rarely retry together. */
   timeoutTicks: number;
+  /** The only value this node votes for (undefined: any; null: none). See ProtocolOptions.accept. */
+  accept: Value | null | undefined;
 }
 
 /** What must survive a restart; persisted before any message that depends on it is sent. */
@@ -68,7 +70,7 @@ function config(self: NodeId, peers: readonly NodeId[], opts: ProtocolOptions): 
   if (!rule.weights.has(self)) throw new RangeError(`quorum: ${self} is not among the participants`);
   const timeoutTicks = opts.electionTicks ?? DEFAULT_ROUND_TIMEOUT_TICKS;
   if (!Number.isInteger(timeoutTicks) || timeoutTicks < 1) throw new RangeError(`quorum: electionTicks must be an integer ≥ 1, got ${timeoutTicks}`);
-  return { self, peers: [...peers], indexOf: new Map(peers.map((p, i) => [p, i])), rule, timeoutTicks };
+  return { self, peers: [...peers], indexOf: new Map(peers.map((p, i) => [p, i])), rule, timeoutTicks, accept: opts.accept };
 }
 
 /** Draws the next round timeout; returns it with the advanced generator state. */
