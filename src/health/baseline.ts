@@ -28,8 +28,10 @@ export interface BaselineOptions {
   /** Baseline samples required before predicting, so a cold start cannot alarm. */
   minSamples: number;
   /**
-   * Absolute rise (ms) also required: relative change alone is meaningless near zero,
-   * and heartbeat delay is mostly scheduler jitter below ~100 ms.
+   * Absolute rise (ms) also required: relative change alone is meaningless near zero.
+   * Both metrics carry event-loop lag: heartbeat delay is mostly scheduler jitter below
+   * ~100 ms, and a busy host adds a few ms to every short task (no-op tasks under load
+   * "doubled" from 0.1 to 2 ms and raised an alert every hundred tasks at a 1 ms floor).
    */
   minIncreaseMs: Record<BaselineMetric, number>;
 }
@@ -39,7 +41,7 @@ export const DEFAULT_BASELINE_OPTIONS: Readonly<BaselineOptions> = Object.freeze
   fastAlpha: 0.3,
   trendThreshold: 0.5,
   minSamples: 5,
-  minIncreaseMs: Object.freeze({ duration: 1, heartbeatDelay: 100 }),
+  minIncreaseMs: Object.freeze({ duration: 20, heartbeatDelay: 100 }),
 });
 
 export interface DegradationPrediction {

@@ -309,6 +309,12 @@ describe('predictDegradation', () => {
     expect(predictDegradation(feed(settled, 'heartbeatDelay', Array(20).fill(90), o), o).predicted).toBe(false);
   });
 
+  it('ignores event-loop lag on short tasks: sub-ms tasks that take a few ms under load', () => {
+    const settled = feed({}, 'duration', Array(50).fill(0.1), o);
+    expect(predictDegradation(feed(settled, 'duration', Array(20).fill(8), o), o).predicted).toBe(false);
+    expect(predictDegradation(feed(settled, 'duration', Array(20).fill(60), o), o).predicted).toBe(true);
+  });
+
   it('reports an infinite ratio when the delay baseline is exactly 0', () => {
     // Fed through observe the baseline creeps up at once, so build the state directly.
     const s: AgentBaselines = { heartbeatDelay: { mean: 0, samples: 20 }, recentDelay: { mean: 500, samples: 20 } };
