@@ -15,6 +15,7 @@ import { INBOX_MAXLEN } from '../src/consensus/runtime/keys.ts';
 import { BATCH_FIELD, type InboxItem } from '../src/consensus/runtime/wire.ts';
 import type { Logger } from '../src/log.ts';
 import { publishEvent } from '../src/swarm/events.ts';
+import { judgeReplicated, REPLICATED_JOB } from '../src/consensus/runtime/replicated.ts';
 
 export interface VoteProcessorDeps {
   redis: Redis;
@@ -31,7 +32,7 @@ export function retryAfterMs(tickMs: number): number {
   return Math.max(300, 30 * tickMs);
 }
 
-export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<ProposalResult> {
+export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<unknown> {
   const keys = consensusKeys(d.prefix);
   const sendAll = async (inboxes: Iterable<string>, item: InboxItem) => {
     const m = d.redis.multi();
@@ -47,6 +48,8 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<Propo
   };
 
   return async (job) => {
+    // A replicated task whose replicas have all finished: its agents vote on their outputs in a round run here.
+    if (job.name === REPLICATED_JOB) return await judgeReplicated(job, { redis: d.redis, prefix: d.prefix, runRound });
     const spec = roundSpecSchema.parse(job.data);
     const attributes = { 'swarmq.proposal.id': spec.id, 'swarmq.consensus.protocol': spec.protocol, 'swarmq.consensus.participants': spec.participants.length };
     return await traced('swarmq.consensus', attributes, async (span) => {
@@ -56,7 +59,8 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<Propo
     });
   };
 
-  async function runRound(spec: RoundSpec): Promise<ProposalResult> {
+  /** `announce`: fields of the consensus:reached event besides the outcome's (a replicated task's id, output and dissenters). */
+  async function runRound(spec: RoundSpec, announce?: (o: ProposalResult) => Record<string, unknown>): Promise<ProposalResult> {
     const hostOf = new Map(spec.participants.map((p) => [p.id, keys.inbox(p.host)]));
     const inboxes = new Set(hostOf.values());
     // A proposal taken over from a dead driver may be decided already: read while starting.
@@ -85,7 +89,7 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<Propo
     const { rejected: _r, ...event } = outcome;
     await Promise.all([
       sendAll(inboxes, { k: 'done', round: spec.id }),
-      outcome.decided ? publishEvent(d.redis, d.prefix, 'consensus:reached', event).catch((err: Error) => d.logger.warn({ err: err.message }, 'could not publish consensus:reached')) : undefined,
+      outcome.decided ? publishEvent(d.redis, d.prefix, 'consensus:reached', { ...event, ...announce?.(outcome) }).catch((err: Error) => d.logger.warn({ err: err.message }, 'could not publish consensus:reached')) : undefined,
     ]);
     return outcome;
   }

@@ -1,7 +1,7 @@
 // One BullMQ Worker per node served by a host, shared by that host's agents in
 // the node: concurrency is the sum of their capacities, and each job is handed
 // to one agent with a free slot, which is recorded on the job.
-import { RedisQueueBackend, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, RedisQueueBackend, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ProcessorMap, TaskContext } from '../../processors/types.ts';
 import type { TaskEnvelope } from '../tasks/schema.ts';
@@ -11,6 +11,7 @@ import { advance, CLOSED, recordResult, slots, type Breaker, type BreakerOptions
 import type { Sandbox } from './sandbox.ts';
 import type { Span } from '@opentelemetry/api';
 import { traced } from '../tracing/spans.ts';
+import { claimReplicaSeat, REPLICA_RETRY_MS } from './replicaSeat.ts';
 
 
 export interface SeatedAgent {
@@ -312,6 +313,21 @@ export class NodeRunner {
     throw new Error(`node ${this.o.nodeId}: no agent has a free slot (concurrency out of step with capacities)`);
   }
 
+  /**
+   * A replica of a replicated task runs only on an agent that runs no other
+   * replica of it (claimed in Redis, replicaSeat.ts). With no such agent free
+   * here it goes back to the queue for a moment (no attempt spent).
+   */
+  private async seatReplica(job: Job, token: string, r: { of: string; prefer: string }): Promise<SeatedAgent> {
+    const free = this.o.agents.filter((a) => !a.retiring && a.active < this.slotsOf(a)).sort((a, b) => Number(b.id === r.prefer) - Number(a.id === r.prefer));
+    const claimed = await claimReplicaSeat(this.o.redis, this.o.prefix, r.of, job.id ?? '', free.map((a) => a.id));
+    const agent = free.find((a) => a.id === claimed);
+    // Its slot may have gone to another job while we claimed: then try again shortly, holding the claim.
+    if (agent && !agent.retiring && agent.active < this.slotsOf(agent)) return agent;
+    await job.moveToDelayed(Date.now() + REPLICA_RETRY_MS, token);
+    throw new DelayedError();
+  }
+
   private async run(job: Job, token: string, span?: Span): Promise<unknown> {
     const id = job.id ?? '';
     if (job.name === PROBE_TASK) {
@@ -324,11 +340,11 @@ export class NodeRunner {
     if (!processor) {
       throw new UnrecoverableError(`host ${this.o.hostId} has no processor for task type "${job.name}"; start agents with --processors that export it`);
     }
-    const agent = this.seat();
+    const env = envelopeOf(job.data);
+    const agent = env.replica ? await this.seatReplica(job, token, env.replica) : this.seat();
     span?.setAttribute('swarmq.agent', agent.id);
     agent.active++;
     this.idleFrom = null;
-    const env = envelopeOf(job.data);
     const entry = new Running(job, token, agent.id);
     this.running.set(id, entry);
     const ctx: TaskContext = {

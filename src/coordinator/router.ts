@@ -17,6 +17,9 @@ import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
 import { RoutingTable } from './routingTable.ts';
 import { SnapshotReader } from './snapshotReader.ts';
 import { traced } from '../tracing/spans.ts';
+import { CONSENSUS_QUEUE } from '../consensus/runtime/keys.ts';
+import { isReplicatedTaskId, replicatedTaskView } from '../consensus/runtime/replicated.ts';
+import { checkReplicated, chooseReplicaAgents, replicatedFlow, type ReplicatedTask } from './replicated.ts';
 
 
 export interface Submitted {
@@ -87,10 +90,14 @@ export class TaskRouter {
     this.opts.onRedisError?.(err);
   }
 
-  queueFor(nodeId: string): Queue {
+  private consensusQueue(): Queue {
+    return this.queueFor(CONSENSUS_QUEUE, CONSENSUS_QUEUE);
+  }
+
+  queueFor(nodeId: string, name = nodeQueueName(nodeId)): Queue {
     let q = this.queues.get(nodeId);
     if (!q) {
-      q = new Queue(nodeQueueName(nodeId), { connection: this.opts.redis, prefix: this.prefix });
+      q = new Queue(name, { connection: this.opts.redis, prefix: this.prefix });
       q.on('error', (err) => this.onRedisError(err));
       this.queues.set(nodeId, q);
     }
@@ -171,11 +178,32 @@ export class TaskRouter {
     return await traced('swarmq.submit', {}, async (span) => {
       const task = this.validate(input);
       span.setAttribute('swarmq.task.type', task.type);
+      if (task.consensus) return await this.submitReplicated(task as ReplicatedTask);
       const submitted =
         task.idempotencyKey !== undefined ? await this.submitIdempotent(task, task.idempotencyKey) : await this.enqueue(task, newTaskId(await this.route(task)));
       span.setAttributes({ 'swarmq.task.id': submitted.id, 'swarmq.node': submitted.node });
       return submitted;
     });
+  }
+
+  /** A replicated task: its flow (parent in the consensus queue, a replica per chosen agent); see replicated.ts. */
+  private async submitReplicated(task: ReplicatedTask): Promise<Submitted> {
+    checkReplicated(task);
+    const { replicas } = task.consensus;
+    let chosen = chooseReplicaAgents(this.nodes, task, replicas);
+    if (!('picks' in chosen)) {
+      await this.refresh(true); // agents may just have joined
+      chosen = chooseReplicaAgents(this.nodes, task, replicas);
+    }
+    if (!('picks' in chosen)) {
+      if (chosen.available === 0) await this.route(task); // the usual error: unknown task type, or no capable agent
+      const message = `a replicated task needs ${replicas} distinct live agents that can run "${task.type}"; the swarm has ${chosen.available}: ask for fewer replicas or start more agents`;
+      throw new SwarmError('no_capable_agent', message, [{ path: 'consensus.replicas', message, available: chosen.available }]);
+    }
+    const keep = { completedSeconds: this.opts.config.tasks.keepCompletedSeconds, failedSeconds: this.opts.config.tasks.keepFailedSeconds };
+    const { id, flow } = replicatedFlow(task, chosen.picks, this.prefix, this.envelope(task), (childId) => this.jobOptions(task, childId), keep);
+    await this.flows.add(flow);
+    return { id, node: CONSENSUS_QUEUE };
   }
 
   private async submitIdempotent(task: TaskInput, key: string): Promise<Submitted> {
@@ -195,6 +223,8 @@ export class TaskRouter {
       throw new SwarmError('invalid_request', `a batch holds 1 to ${max} tasks, got ${inputs.length}`, [{ path: 'tasks', message: `1 to ${max} tasks` }]);
     }
     const tasks = inputs.map((t, i) => this.validate(t, `tasks.${i}.`));
+    const replicated = tasks.findIndex((t) => t.consensus !== undefined);
+    if (replicated >= 0) throw new SwarmError('invalid_request', 'a batch cannot hold replicated tasks (consensus) yet; submit them one at a time', [{ path: `tasks.${replicated}.consensus`, message: 'not in a batch' }]);
     const ids: string[] = [];
     for (const [i, t] of tasks.entries()) ids.push(newTaskId(await this.route(t, `tasks.${i}.`)));
     // Idempotency keys: claim them first; a key already claimed maps to its old task.
@@ -234,6 +264,7 @@ export class TaskRouter {
   }
 
   async get(id: string): Promise<TaskView | null> {
+    if (isReplicatedTaskId(id)) return await replicatedTaskView(this.consensusQueue(), id);
     const encoded = nodeOfTaskId(id);
     if (!encoded) return null;
     // One slot group's keys: the node's queue, and where its tasks moved or were cancelled.
@@ -295,6 +326,7 @@ export class TaskRouter {
   async cancel(id: string): Promise<TaskView> {
     const view = await this.get(id);
     if (!view) throw new SwarmError('not_found', `no task ${id}`);
+    if (view.consensus) throw new SwarmError('conflict', `task ${id} is a replicated task; cancelling one is not supported yet`, { state: view.state });
     if (view.state === 'cancelled') return view;
     const q = nodeQueueName(view.node);
     const k = (s: string) => bullKey(this.prefix, q, s);

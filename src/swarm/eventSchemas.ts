@@ -76,6 +76,9 @@ export const consensusReachedSchema = z.object({
   participants: z.int().min(0),
   rounds: z.int().min(0),
   latencyMs: z.number().min(0),
+  /** A replicated task's vote: the task, and the agents whose output was outvoted. */
+  task: z.string().optional(),
+  dissenters: z.array(z.string()).optional(),
 });
 
 /** One step of a host's recovery; the record's last step is sent again with state done or escalated. */

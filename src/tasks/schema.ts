@@ -14,6 +14,9 @@ export const taskTypeSchema = z
   .max(128)
   .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only');
 
+/** Most replicas a replicated task may ask for: each is a full run of the task. */
+export const MAX_REPLICAS = 15;
+
 export const taskOptionsSchema = z
   .object({
     /** BullMQ's priority: 1 is the most urgent; omitted means FIFO before any prioritized task. */
@@ -26,6 +29,19 @@ export const taskOptionsSchema = z
     waitForAgent: z.boolean().optional(),
     /** Routing strategy for this task; the swarm's (coordinator.loadBalancing.type) otherwise. */
     strategy: z.enum(['least-loaded', 'round-robin', 'weighted', 'random']).optional(),
+    /**
+     * A replicated task: run on `replicas` distinct agents; its result is the
+     * output the protocol decides among them (each agent votes for its own).
+     * Raft is listed so that asking for it gets a reason, not "invalid enum".
+     */
+    consensus: z
+      .strictObject({
+        protocol: z.enum(['quorum', 'pbft', 'fast-paxos', 'raft']),
+        replicas: z.int().min(2).max(MAX_REPLICAS),
+        /** The vote's time limit once the replicas have finished (default 10 s). */
+        timeoutMs: z.int().min(100).max(600_000).optional(),
+      })
+      .optional(),
   })
   .strict();
 
@@ -38,6 +54,8 @@ export type TaskInput = z.infer<typeof taskInputSchema>;
 /** What a node job carries: the payload plus what the agent needs to run it. */
 export interface TaskEnvelope {
   payload: unknown;
+  /** A replica of a replicated task: `of` is that task's id, `prefer` the agent chosen for it at submit. */
+  replica?: { of: string; prefer: string };
   timeoutMs?: number;
   affinity?: Affinity;
 }
@@ -57,6 +75,27 @@ export interface TaskView {
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** Replicated tasks only: the replicas and the vote on their outputs. */
+  consensus?: ReplicatedTaskConsensus;
+}
+
+export interface ReplicatedTaskConsensus {
+  protocol: string;
+  replicas: number;
+  /** replicas: they run; voting: their agents vote on the outputs; done: decided, or failed. */
+  phase: 'replicas' | 'voting' | 'done';
+  /** The replicas' own task ids (each may be looked up like any task). */
+  replicaTasks: string[];
+  decided: boolean;
+  /** Replicas whose output is the decided one. */
+  votes: number;
+  /** Agents whose output differs from the decided one (outvoted), or whose replica failed. */
+  dissenters: string[];
+  /** The agent each replica ran on, in the order of replicaTasks. */
+  agents: (string | null)[];
+  rounds: number;
+  /** How the outputs split, most common first. */
+  split?: { count: number; agents: string[]; outputHash?: string; error?: string }[];
 }
 
 /** zod issues as a flat list naming the field, for `details`. */

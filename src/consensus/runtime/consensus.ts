@@ -20,6 +20,7 @@ import { RoundDriver } from './driver.ts';
 import { CONSENSUS_QUEUE, consensusKeys } from './keys.ts';
 import { outcomeOf, parseDecisions } from './outcome.ts';
 import { resolveParticipants } from './participants.ts';
+import { REPLICATED_JOB } from './replicated.ts';
 import { MAX_VALUE_BYTES, proposalInputSchema, roundSpecSchema, type ProposalInput, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { PROTOCOLS, PROTOCOL_NAMES } from './protocols.ts';
 
@@ -91,7 +92,7 @@ export class Consensus {
 
   async get(id: string): Promise<ProposalView | null> {
     const job = (await this.queue.getJob(id)) as Job | undefined;
-    if (!job) return null;
+    if (!job || job.name === REPLICATED_JOB) return null; // a replicated task: GET /api/tasks/:id shows it
     const spec = roundSpecSchema.parse(job.data);
     const state = await job.getState();
     let outcome = job.returnvalue as ProposalResult | null;

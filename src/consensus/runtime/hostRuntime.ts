@@ -13,7 +13,7 @@ import { agentRecordSchema } from '../../swarm/records.ts';
 import { InboxReader } from './inbox.ts';
 import { consensusKeys, type ConsensusKeys } from './keys.ts';
 import { Outbox } from './outbox.ts';
-import { decisionSchema, roundSpecSchema, type RoundSpec } from './proposal.ts';
+import { decisionSchema, roundSpecOfJobData, type RoundSpec } from './proposal.ts';
 import { LocalRound, roundOfEnvelope } from './round.ts';
 import type { InboxItem } from './wire.ts';
 
@@ -232,9 +232,10 @@ export class ConsensusHost {
       [Error | null, Record<string, string>],
     ];
     if (raw === null || raw === undefined) return undefined;
-    let spec: RoundSpec;
+    let spec: RoundSpec | undefined;
     try {
-      spec = roundSpecSchema.parse(JSON.parse(raw));
+      spec = roundSpecOfJobData(JSON.parse(raw));
+      if (spec === undefined) return undefined; // a replicated task whose vote has not begun
     } catch (err) {
       this.o.logger.warn({ round: id, err: (err as Error).message }, 'a consensus round with an unreadable spec; not taking part');
       return undefined;

@@ -55,8 +55,27 @@ export const roundSpecSchema = z.strictObject({
   tickMs: z.int().min(1).max(1000),
   timeoutMs: z.int().min(10).max(600_000),
   createdAt: z.number(),
+  /**
+   * Replicated tasks: per participant, the only value it may vote for (the
+   * hash of its own output; null when its replica failed). Hosts hand each
+   * local agent its own to the core (ProtocolOptions.accept).
+   */
+  accepts: z.record(agentId, z.string().max(200).nullable()).optional(),
 });
 export type RoundSpec = z.infer<typeof roundSpecSchema>;
+
+/**
+ * The spec in a consensus-queue job's data: a proposal's data is its spec; a
+ * replicated task's data carries the spec of its vote under `round` once the
+ * replicas have finished (undefined before: there is no round yet).
+ */
+export function roundSpecOfJobData(data: unknown): RoundSpec | undefined {
+  if (data !== null && typeof data === 'object' && 'replicated' in data) {
+    const round = (data as { round?: unknown }).round;
+    return round === undefined ? undefined : roundSpecSchema.parse(round);
+  }
+  return roundSpecSchema.parse(data);
+}
 
 /** One agent's decision, as its host records it. */
 export const decisionSchema = z.strictObject({ value: z.string(), rounds: z.int().min(1), at: z.number() });

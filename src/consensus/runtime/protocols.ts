@@ -5,7 +5,7 @@
 import type { Input, NodeId, Protocol, ProtocolName } from '../protocol.ts';
 import { fastPaxos, type FastPaxosState } from '../fast-paxos/index.ts';
 import { pbft, type PbftState } from '../pbft/index.ts';
-import { quorum, type QuorumState } from '../quorum/index.ts';
+import { majority, quorum, type QuorumState } from '../quorum/index.ts';
 import { raft, type RaftState } from '../raft/index.ts';
 
 // The runtime is generic over each core's state and message types; it only
@@ -30,6 +30,12 @@ export interface ProtocolRuntime {
   kickoff(state: unknown, self: NodeId): Input<unknown>[];
   /** Rounds this agent has been through (quorum ballots, Raft terms, PBFT views, Fast Paxos rounds), 1 for the first. */
   roundsOf(state: unknown): number;
+  /**
+   * Replicated tasks: the core honours ProtocolOptions.accept, and this many
+   * of n replicas must agree for their output to be decided. Undefined: the
+   * protocol cannot judge replicas' outputs (Raft replicates its leader's value).
+   */
+  replicaQuorum?: (n: number) => number;
 }
 
 const none = (): Input<unknown>[] => [];
@@ -40,6 +46,7 @@ export const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolRuntime>> = {
     minParticipants: 3,
     decisionsNeeded: () => 1,
     kickoff: none,
+    replicaQuorum: majority,
     // Ballot b = round·n + index (quorum/messages.ts).
     roundsOf: (s) => {
       const q = s as QuorumState;

@@ -55,8 +55,10 @@ export class LocalRound {
     const publicKeys = new Map(spec.participants.map((p) => [p.id, p.key]));
     this.keys = new Map(publicKeys);
     for (const p of spec.participants) this.inboxOf.set(p.id, keys.inbox(p.host));
-    const opts = { seed: spec.seed };
     for (const a of local) {
+      // A replicated task's round: each agent votes only for its own output (the spec names it per agent).
+      const accept = spec.accepts === undefined ? undefined : (spec.accepts[a.id] ?? null);
+      const opts = { seed: spec.seed, ...(accept === undefined ? {} : { accept }) };
       const state = a.persisted === undefined ? this.rt.protocol.init(a.id, this.peers, opts) : this.rt.protocol.recover(a.id, this.peers, opts, a.persisted);
       this.seats.set(a.id, { id: a.id, state, auth: new Authenticator(a.id, a.key, publicKeys, spec.id, pairKeys(a.key)), decided: a.decided });
     }

@@ -1,0 +1,271 @@
+// Replicated tasks: a task run by `replicas` distinct agents whose result is
+// the output the protocol decides among them.
+//
+// The task is a BullMQ flow: a parent job in the consensus queue (its id is
+// the task's id) and one child job per replica in node queues. When every
+// replica has finished (a failed replica does not block: ignoreDependencyOnFailure),
+// the parent becomes runnable and a round driver judges it here: it reads the
+// replicas' outputs (getChildrenValues) and the agents that produced them (the
+// job hash field the agent host wrote under the job's lock), and puts the most
+// common output to a real round among those agents, each of which votes only
+// for the hash of its own output (ProtocolOptions.accept). So a value is
+// decided only if the protocol's quorum of replicas produced it; the others
+// are outvoted and named as dissenters.
+import { createHash } from 'node:crypto';
+import { UnrecoverableError, type Job, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { swarmKeys } from '../../../queues/keys.ts';
+import { agentRecordSchema } from '../../swarm/records.ts';
+import { AGENT_FIELD } from '../../tasks/view.ts';
+import type { TaskState, TaskView } from '../../tasks/schema.ts';
+import type { ProtocolName } from '../protocol.ts';
+import { CONSENSUS_QUEUE } from './keys.ts';
+import { roundSpecSchema, type Participant, type ProposalResult, type RoundSpec } from './proposal.ts';
+import { PROTOCOLS } from './protocols.ts';
+
+/** The name of a replicated task's parent job in the consensus queue (proposals are named 'proposal'). */
+export const REPLICATED_JOB = 'replicated';
+
+/** Task ids of replicated tasks: no node in them (nodeOfTaskId finds none), so lookups know to go to the consensus queue. */
+export const REPLICATED_ID_PREFIX = 'r-';
+
+export function isReplicatedTaskId(id: string): boolean {
+  return id.startsWith(REPLICATED_ID_PREFIX) && !id.includes('.');
+}
+
+/** Protocols a replicated task may name: those whose core honours `accept` (protocols.ts replicaQuorum). */
+export const REPLICA_PROTOCOLS = (Object.keys(PROTOCOLS) as ProtocolName[]).filter((p) => PROTOCOLS[p].replicaQuorum !== undefined);
+
+/** One tick of a replicated task's round; its timeouts only matter when agents crash or disagree. */
+export const REPLICA_TICK_MS = 50;
+
+export const replicatedOutcomeSchema = z.strictObject({
+  protocol: z.string(),
+  replicas: z.int(),
+  decided: z.boolean(),
+  /** Replicas whose output is the decided one (or, undecided, the most common one). */
+  votes: z.int().min(0),
+  /** Agents of replicas whose output differs from the decided one, or that failed. */
+  dissenters: z.array(z.string()),
+  /** The agent of each replica, in the order of `replicaTasks` (null: it never ran on an agent). */
+  agents: z.array(z.string().nullable()),
+  rounds: z.int().min(0),
+  /** How the outputs split: one entry per distinct output, most common first (failed replicas last, output null). */
+  split: z.array(z.strictObject({ hash: z.string().nullable(), count: z.int(), agents: z.array(z.string()), error: z.string().optional() })),
+  latencyMs: z.number().min(0),
+});
+export type ReplicatedOutcome = z.infer<typeof replicatedOutcomeSchema>;
+
+export const replicatedDataSchema = z.strictObject({
+  replicated: z.strictObject({
+    type: z.string(),
+    protocol: z.string(),
+    replicas: z.int().min(2),
+    /** The vote's time limit once the replicas have finished. */
+    timeoutMs: z.int().min(10),
+    /** The replicas' task ids, in order. */
+    replicaTasks: z.array(z.string()),
+  }),
+  /** The round's spec, written before the round starts (hosts read it from here, never from the wire). */
+  round: roundSpecSchema.optional(),
+  outcome: replicatedOutcomeSchema.optional(),
+});
+export type ReplicatedData = z.infer<typeof replicatedDataSchema>;
+
+/** JSON with object keys sorted at every depth, so equal outputs compare equal however their keys were ordered. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value === undefined ? null : value, (_k, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
+}
+
+/** What agents vote on: a replica's output as the SHA-256 of its canonical JSON (messages stay small whatever the output). */
+export function outputHash(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+interface Replica {
+  taskId: string;
+  agent: string | null;
+  ok: boolean;
+  output: unknown;
+  hash: string | null;
+  error?: string;
+}
+
+export interface JudgeDeps {
+  redis: Redis;
+  prefix: string;
+  /** Runs a round to its end (processors/vote.ts); `announce` adds fields to its consensus:reached event. */
+  runRound(spec: RoundSpec, announce: (o: ProposalResult) => Record<string, unknown>): Promise<ProposalResult>;
+}
+
+function short(value: unknown): string {
+  const text = canonicalJson(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Reads every replica's outcome: output or failure, and the agent that produced it. */
+async function replicasOf(job: Job, data: ReplicatedData, redis: Redis): Promise<Replica[]> {
+  const [values, failures] = await Promise.all([job.getChildrenValues(), job.getIgnoredChildrenFailures()]);
+  const idOf = (key: string) => key.slice(key.lastIndexOf(':') + 1);
+  const keys = [...Object.keys(values), ...Object.keys(failures)];
+  const p = redis.pipeline();
+  for (const k of keys) p.hget(k, AGENT_FIELD);
+  const agents = ((await p.exec()) ?? []).map(([, v]) => (typeof v === 'string' ? v : null));
+  const byId = new Map<string, Replica>();
+  keys.forEach((k, i) => {
+    const ok = Object.hasOwn(values, k);
+    const output: unknown = ok ? values[k] : null;
+    byId.set(idOf(k), { taskId: idOf(k), agent: agents[i] ?? null, ok, output, hash: ok ? outputHash(output) : null, ...(ok ? {} : { error: String(failures[k]) }) });
+  });
+  return data.replicated.replicaTasks.map((id) => byId.get(id) ?? { taskId: id, agent: null, ok: false, output: null, hash: null, error: 'its result is gone (removed before the vote)' });
+}
+
+function splitOf(replicas: readonly Replica[]): ReplicatedOutcome['split'] {
+  const groups = new Map<string, { hash: string; count: number; agents: string[] }>();
+  const failed: ReplicatedOutcome['split'] = [];
+  for (const r of replicas) {
+    if (r.hash === null) {
+      failed.push({ hash: null, count: 1, agents: r.agent ? [r.agent] : [], error: r.error ?? 'failed' });
+      continue;
+    }
+    const g = groups.get(r.hash) ?? { hash: r.hash, count: 0, agents: [] };
+    g.count++;
+    if (r.agent) g.agents.push(r.agent);
+    groups.set(r.hash, g);
+  }
+  // Most common first; ties by hash, so every driver that judges the task again picks the same value.
+  return [...[...groups.values()].sort((a, b) => b.count - a.count || a.hash.localeCompare(b.hash)), ...failed];
+}
+
+function describeSplit(split: ReplicatedOutcome['split'], replicas: readonly Replica[]): string {
+  const sample = (hash: string | null) => short(replicas.find((r) => r.hash === hash)?.output);
+  return split
+    .map((g) => (g.hash === null ? `failed (${g.agents.join(', ') || 'no agent'}): ${g.error}` : `${g.count} × ${sample(g.hash)} (${g.agents.join(', ')})`))
+    .join('; ');
+}
+
+/**
+ * Judges a replicated task whose replicas have finished: a real round among
+ * their agents. Returns the decided output (BullMQ stores it as the task's
+ * result); throws an UnrecoverableError naming the split when nothing is
+ * decided. The outcome is kept in the job's data for GET /api/tasks/:id.
+ */
+export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> {
+  const data = replicatedDataSchema.parse(job.data);
+  const r = data.replicated;
+  const replicas = await replicasOf(job, data, d.redis);
+  const split = splitOf(replicas);
+  const agents = replicas.map((x) => x.agent);
+  const seated = replicas.filter((x): x is Replica & { agent: string } => x.agent !== null);
+  const seen = new Set(seated.map((x) => x.agent));
+  if (seen.size !== seated.length) throw new UnrecoverableError(`replicas of task ${job.id} ran on one agent twice (${agents.join(', ')}): refusing to count them`);
+
+  // Each agent's record: where its host reads messages, and its key. An agent that left can no longer vote.
+  const raw = seated.length ? await d.redis.hmget(swarmKeys(d.prefix).agents, ...seated.map((x) => x.agent)) : [];
+  const participants: Participant[] = [];
+  seated.forEach((x, i) => {
+    const rec = agentRecordSchema.safeParse(raw[i] == null ? undefined : JSON.parse(raw[i]!));
+    if (rec.success && rec.data.consensusKey !== undefined) participants.push({ id: x.agent, host: rec.data.hostId, key: rec.data.consensusKey });
+  });
+  const protocol = r.protocol as ProtocolName;
+  const topHash = split[0]?.hash ?? null;
+  const base = { protocol, replicas: r.replicas, agents, split };
+  if (topHash === null || participants.length < 2) {
+    const outcome: ReplicatedOutcome = { ...base, decided: false, votes: 0, dissenters: seated.map((x) => x.agent), rounds: 0, latencyMs: 0 };
+    await job.updateData({ ...data, outcome });
+    throw new UnrecoverableError(
+      `replicated task: only ${participants.length} of ${r.replicas} replicas produced an output on an agent that can still vote, so there is nothing to agree on: ${describeSplit(split, replicas)}`,
+    );
+  }
+
+  // The value put to the round is the most common output; its agent goes first (the quorum's ballot 0 is its own).
+  let spec = data.round;
+  if (spec === undefined) {
+    const first = Math.max(0, participants.findIndex((p) => replicas.find((x) => x.agent === p.id)?.hash === topHash));
+    const ordered = [participants[first]!, ...participants.filter((_, i) => i !== first)];
+    spec = {
+      id: job.id!,
+      protocol,
+      value: topHash,
+      participants: ordered,
+      seed: Math.floor(Math.random() * 2 ** 31),
+      tickMs: REPLICA_TICK_MS,
+      timeoutMs: r.timeoutMs,
+      createdAt: Date.now(),
+      accepts: Object.fromEntries(ordered.map((p) => [p.id, replicas.find((x) => x.agent === p.id)?.hash ?? null])),
+    };
+    // Written before any host hears of the round: hosts read the spec (and each agent's own accept) from the job.
+    await job.updateData({ ...data, round: spec });
+  }
+  const dissentersOf = (hash: string) => seated.filter((x) => x.hash !== hash).map((x) => x.agent);
+  const result = await d.runRound(spec, (o) => ({ task: job.id!, value: o.decided ? replicas.find((x) => x.hash === o.value)?.output ?? null : null, dissenters: o.decided ? dissentersOf(String(o.value)) : [] }));
+  const decidedHash = result.decided ? String(result.value) : null;
+  const winner = decidedHash === null ? undefined : replicas.find((x) => x.hash === decidedHash);
+  const outcome: ReplicatedOutcome = {
+    ...base,
+    decided: winner !== undefined,
+    votes: split.find((g) => g.hash === (decidedHash ?? topHash))?.count ?? 0,
+    dissenters: dissentersOf(decidedHash ?? topHash),
+    rounds: result.rounds,
+    latencyMs: result.latencyMs,
+  };
+  await job.updateData({ ...data, round: spec, outcome });
+  if (!winner) {
+    const need = PROTOCOLS[protocol].replicaQuorum?.(spec.participants.length) ?? spec.participants.length;
+    throw new UnrecoverableError(
+      `replicated task: no output reached the ${protocol} quorum of ${need} of ${spec.participants.length} voting replicas within ${r.timeoutMs} ms; the outputs split: ${describeSplit(split, replicas)}`,
+    );
+  }
+  return winner.output;
+}
+
+function taskState(bull: string): TaskState {
+  if (bull === 'completed' || bull === 'failed') return bull;
+  // waiting-children: its replicas are queued or running; waiting / active: the vote is about to run or running.
+  return bull === 'unknown' ? 'waiting' : 'active';
+}
+
+/** GET /api/tasks/:id of a replicated task (null: no such task). */
+export async function replicatedTaskView(queue: Queue, id: string): Promise<TaskView | null> {
+  // The state first, then the job: a job read before its state could be one that completed in between, without its result.
+  const bullState = await queue.getJobState(id);
+  const job = (await queue.getJob(id)) as Job | undefined;
+  if (!job || job.name !== REPLICATED_JOB) return null;
+  const parsed = replicatedDataSchema.safeParse(job.data);
+  if (!parsed.success) return null;
+  const data = parsed.data;
+  const state = taskState(bullState);
+  const phase = state === 'completed' || state === 'failed' ? 'done' : data.round ? 'voting' : 'replicas';
+  const o = data.outcome;
+  return {
+    id,
+    type: data.replicated.type,
+    state,
+    node: CONSENSUS_QUEUE,
+    agentId: null,
+    attempts: job.attemptsMade,
+    result: state === 'completed' ? (job.returnvalue as unknown) : null,
+    error: job.failedReason ? job.failedReason : null,
+    createdAt: job.timestamp,
+    startedAt: job.processedOn ?? null,
+    finishedAt: state === 'completed' || state === 'failed' ? (job.finishedOn ?? null) : null,
+    consensus: {
+      protocol: data.replicated.protocol,
+      replicas: data.replicated.replicas,
+      phase,
+      replicaTasks: data.replicated.replicaTasks,
+      decided: o?.decided ?? false,
+      votes: o?.votes ?? 0,
+      dissenters: o?.dissenters ?? [],
+      agents: o?.agents ?? [],
+      rounds: o?.rounds ?? 0,
+      ...(o ? { split: o.split.map((g) => ({ count: g.count, agents: g.agents, ...(g.hash === null ? { error: g.error } : { outputHash: g.hash }) })) } : {}),
+    },
+  };
+}

@@ -1,0 +1,103 @@
+// Submitting a replicated task (a task with `consensus: { protocol, replicas }`):
+// refuse what cannot work before writing anything, choose `replicas` distinct
+// live agents that can run it, and add the flow: the task's parent job in the
+// consensus queue (judged by a round driver once the replicas are done) and
+// one replica job per chosen agent, in that agent's node queue. Flow children
+// never move between nodes (the balancer leaves them), and the node runner
+// claims a distinct agent for each replica (src/agents/replicaSeat.ts).
+import { randomBytes } from 'node:crypto';
+import type { FlowJob, FlowJobNode, JobsOptions } from 'bullmq';
+import { nodeQueueName } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE } from '../consensus/runtime/keys.ts';
+import { REPLICA_PROTOCOLS, REPLICATED_ID_PREFIX, REPLICATED_JOB, type ReplicatedData } from '../consensus/runtime/replicated.ts';
+import { PROTOCOLS } from '../consensus/runtime/protocols.ts';
+import { SwarmError } from '../errors.ts';
+import { canRun, type NodeView } from '../routing/snapshot.ts';
+import { newTaskId } from '../tasks/ids.ts';
+import type { TaskEnvelope, TaskInput } from '../tasks/schema.ts';
+
+/** Default time limit of the vote once the replicas have finished. */
+export const REPLICA_VOTE_TIMEOUT_MS = 10_000;
+
+export type ReplicatedTask = TaskInput & { consensus: NonNullable<TaskInput['consensus']> };
+
+/** Refusals that need no roster: the protocol, the count it needs, options that do not combine with replicas. */
+export function checkReplicated(task: ReplicatedTask, where = ''): void {
+  const { protocol, replicas } = task.consensus;
+  const bad = (path: string, message: string) => new SwarmError('invalid_request', message, [{ path: `${where}${path}`, message }]);
+  if (protocol === 'raft') {
+    throw bad(
+      'consensus.protocol',
+      `raft cannot judge replicated tasks: Raft replicates its leader's value, so followers never compare their own outputs with it; use ${REPLICA_PROTOCOLS.map((p) => `"${p}"`).join(' or ')}`,
+    );
+  }
+  if (!REPLICA_PROTOCOLS.includes(protocol)) {
+    throw bad('consensus.protocol', `${protocol} does not judge replicated tasks yet (its core cannot restrict an agent's vote to its own output); use ${REPLICA_PROTOCOLS.map((p) => `"${p}"`).join(' or ')}`);
+  }
+  const min = protocol === 'quorum' ? 2 : PROTOCOLS[protocol].minParticipants;
+  if (replicas < min) throw bad('consensus.replicas', `${protocol} needs at least ${min} replicas, got ${replicas}`);
+  if (task.waitForAgent) throw bad('waitForAgent', 'waitForAgent cannot be combined with consensus yet: a replicated task needs its replicas\' agents live when it is submitted');
+  if (task.idempotencyKey !== undefined) throw bad('idempotencyKey', 'idempotencyKey cannot be combined with consensus yet; submit the replicated task without it');
+}
+
+/**
+ * Chooses `replicas` distinct live agents that can run the task, spread over
+ * nodes (least loaded first, one agent per node per pass), so replicas run in
+ * parallel and one slow node holds up as few as possible. Returns undefined,
+ * with how many there are, when there are too few.
+ */
+export function chooseReplicaAgents(nodes: readonly NodeView[], task: TaskInput, replicas: number): { picks: { agent: string; node: string }[] } | { available: number } {
+  const load = (n: NodeView) => (n.waiting + n.active) / Math.max(1, n.agents.reduce((s, a) => s + (a.live ? a.capacity : 0), 0));
+  const lists = nodes
+    .map((n) => ({ node: n.id, load: load(n), agents: n.agents.filter((a) => a.live && canRun(a, task)).map((a) => a.id) }))
+    .filter((n) => n.agents.length > 0)
+    .sort((a, b) => a.load - b.load || a.node.localeCompare(b.node));
+  const available = lists.reduce((s, n) => s + n.agents.length, 0);
+  if (available < replicas) return { available };
+  const picks: { agent: string; node: string }[] = [];
+  for (let i = 0; picks.length < replicas; i++) for (const n of lists) if (i < n.agents.length && picks.length < replicas) picks.push({ agent: n.agents[i]!, node: n.node });
+  return { picks };
+}
+
+/** The flow of a replicated task: its parent job (the task) and one child per replica. */
+export function replicatedFlow(
+  task: ReplicatedTask,
+  picks: readonly { agent: string; node: string }[],
+  prefix: string,
+  envelope: TaskEnvelope,
+  childOptions: (id: string) => JobsOptions,
+  keep: { completedSeconds: number; failedSeconds: number },
+): { id: string; flow: FlowJob } {
+  const id = `${REPLICATED_ID_PREFIX}${randomBytes(9).toString('base64url')}`;
+  const children: FlowJobNode[] = picks.map((p) => {
+    const childId = newTaskId(p.node);
+    return {
+      name: task.type,
+      queueName: nodeQueueName(p.node),
+      prefix,
+      data: { ...envelope, replica: { of: id, prefer: p.agent } } satisfies TaskEnvelope,
+      // A failed replica does not hold the task up: its agent votes for nothing, and the others may still agree.
+      opts: { ...childOptions(childId), ignoreDependencyOnFailure: true },
+    };
+  });
+  const data: ReplicatedData = {
+    replicated: {
+      type: task.type,
+      protocol: task.consensus.protocol,
+      replicas: task.consensus.replicas,
+      timeoutMs: task.consensus.timeoutMs ?? REPLICA_VOTE_TIMEOUT_MS,
+      replicaTasks: children.map((c) => c.opts!.jobId!),
+    },
+  };
+  return {
+    id,
+    flow: {
+      name: REPLICATED_JOB,
+      queueName: CONSENSUS_QUEUE,
+      prefix,
+      data,
+      opts: { jobId: id, attempts: 1, removeOnComplete: { age: keep.completedSeconds }, removeOnFail: { age: keep.failedSeconds } },
+      children,
+    },
+  };
+}

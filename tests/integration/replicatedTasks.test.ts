@@ -1,0 +1,176 @@
+// Replicated tasks end to end among real agents on real Redis: a task with
+// `consensus: { protocol, replicas }` runs on that many distinct agents, and
+// its result is the output their agents decide in a real quorum round (each
+// votes only for its own output). A dissenting agent is outvoted and named; a
+// split fails the task with an error saying how the outputs split; bad
+// requests get a 400 and write nothing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { SwarmClient } from '../../src/client/swarmClient.ts';
+import { Consensus } from '../../src/consensus/runtime/consensus.ts';
+import { builtinProcessors } from '../../processors/builtins.ts';
+import type { ProcessorMap } from '../../processors/types.ts';
+import { startRedis, type TestRedis } from '../support/redis.ts';
+import { startStack, type Stack } from '../support/stack.ts';
+import { testConfig, until } from '../support/swarm.ts';
+
+const processors: ProcessorMap = {
+  ...builtinProcessors,
+  // The same answer from every agent, but agent h1-a1 is much faster than the others: without distinct seats
+  // it would take a second replica of a task while the others still run theirs.
+  answer: async (payload, ctx) => {
+    await new Promise((r) => setTimeout(r, ctx.agentId === 'h1-a1' ? 5 : 250));
+    return { answer: (payload as { n: number }).n * 2, unit: 'widgets' };
+  },
+  // Each agent's output as the payload says (by agent id), else the default; `byAgent: true` answers with the agent id.
+  opinion: (payload, ctx) => {
+    const p = payload as { outputs?: Record<string, unknown>; otherwise?: unknown; byAgent?: boolean };
+    if (p.byAgent) return { agent: ctx.agentId };
+    return p.outputs && Object.hasOwn(p.outputs, ctx.agentId) ? p.outputs[ctx.agentId] : p.otherwise;
+  },
+};
+
+let redis: TestRedis;
+let conn: Redis;
+let stack: Stack;
+let driver: Consensus;
+let client: SwarmClient;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  conn = new Redis(redis.url);
+  const config = testConfig(redis);
+  stack = await startStack(config, { agents: [{ type: 'worker', count: 4 }], processors, hostId: 'h1' });
+  // What a coordinator process does (`swarmq coordinator`): run consensus rounds, replicated tasks' votes among them.
+  driver = new Consensus({ redis: redis.url, prefix: config.prefix });
+  await driver.drive();
+  client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await driver?.close();
+  await stack?.stop();
+  conn?.disconnect();
+  await redis?.stop();
+});
+
+async function finished(id: string, ms = 20_000): Promise<any> {
+  return await until(async () => {
+    const r = await stack.request('GET', `/api/tasks/${id}`);
+    expect(r.status).toBe(200);
+    return r.body.state === 'completed' || r.body.state === 'failed' ? r.body : undefined;
+  }, ms, `task ${id} to finish`);
+}
+
+async function events(type: string): Promise<any[]> {
+  const raw = await conn.xrange(`${stack.config.prefix}:{swarm}:events`, '-', '+');
+  return raw.filter(([, f]) => f[1] === type).map(([, f]) => JSON.parse(f[3]!));
+}
+
+/** Every job hash (replicated tasks' and node tasks') and replica claim of the swarm: a refused request must add none. */
+async function written(): Promise<string[]> {
+  const p = stack.config.prefix;
+  const keys = await conn.keys(`${p}:*`);
+  return keys.filter((k) => /:consensus:r-[^:]+$|:node-[^:]+:[^:]+\.[^:]+$|:replicas:|:idem:/.test(k)).sort();
+}
+
+describe('replicated tasks', () => {
+  it('3 replicas of a deterministic task: decided, result = that output, on 3 distinct agents, no dissenters', async () => {
+    // Three tasks at once on four agents, one of them fast: each task's replicas must still land on distinct agents.
+    const ids = await Promise.all([1, 2, 3].map(async (n) => (await stack.request('POST', '/api/tasks', { type: 'answer', payload: { n }, consensus: { protocol: 'quorum', replicas: 3 } })).body.id as string));
+    for (const [i, id] of ids.entries()) {
+      expect(id).toMatch(/^r-/);
+      const view = await finished(id);
+      expect(view).toMatchObject({ id, type: 'answer', state: 'completed', result: { answer: (i + 1) * 2, unit: 'widgets' }, error: null });
+      expect(view.consensus).toMatchObject({ protocol: 'quorum', replicas: 3, phase: 'done', decided: true, votes: 3, dissenters: [] });
+      expect(view.consensus.rounds).toBeGreaterThanOrEqual(1);
+      const agents = view.consensus.agents as string[];
+      expect(agents).toHaveLength(3);
+      expect(new Set(agents).size).toBe(3);
+      for (const a of agents) expect(a).toMatch(/^h1-a[1-4]$/);
+      // Each replica is a task of its own, run by the agent the view names.
+      const replicas = await Promise.all((view.consensus.replicaTasks as string[]).map(async (r) => (await stack.request('GET', `/api/tasks/${r}`)).body));
+      expect(replicas.map((r) => r.agentId)).toEqual(agents);
+      expect(replicas.every((r) => r.state === 'completed')).toBe(true);
+    }
+    // The round really ran among those agents: their decisions are recorded under the task's id.
+    const decided = await conn.hgetall(`${stack.config.prefix}:{swarm}:consensus:round:${ids[0]}:decided`);
+    expect(Object.keys(decided).length).toBeGreaterThanOrEqual(1);
+  }, 40_000);
+
+  it('one agent returns something else: the majority output is decided and that agent is named as dissenter', async () => {
+    const res = await stack.request('POST', '/api/tasks', {
+      type: 'opinion',
+      payload: { outputs: { 'h1-a3': { verdict: 'reject' } }, otherwise: { verdict: 'accept', score: 0.9 } },
+      consensus: { protocol: 'quorum', replicas: 4 },
+    });
+    expect(res.status).toBe(202);
+    const view = await finished(res.body.id);
+    expect(view.state).toBe('completed');
+    expect(view.result).toEqual({ verdict: 'accept', score: 0.9 });
+    expect(view.consensus).toMatchObject({ decided: true, votes: 3, dissenters: ['h1-a3'] });
+    expect(view.consensus.split).toHaveLength(2);
+    const reached = await until(async () => (await events('consensus:reached')).find((e) => e.task === res.body.id), 5000, 'consensus:reached');
+    expect(reached).toMatchObject({ id: res.body.id, decided: true, value: { verdict: 'accept', score: 0.9 }, dissenters: ['h1-a3'], participants: 4 });
+  }, 30_000);
+
+  it('outputs compare as canonical JSON: the same object with its keys in another order agrees', async () => {
+    const { id } = await client.submit({
+      type: 'opinion',
+      payload: { outputs: { 'h1-a1': { b: 2, a: 1 }, 'h1-a2': { a: 1, b: 2 } }, otherwise: { a: 1, b: 2 } },
+      consensus: { protocol: 'quorum', replicas: 3 },
+    });
+    const view = await client.waitFor(id, { timeoutMs: 20_000 });
+    expect(view.state).toBe('completed');
+    expect(view.result).toEqual({ a: 1, b: 2 });
+    expect(view.consensus).toMatchObject({ decided: true, dissenters: [] });
+  }, 30_000);
+
+  it('an even split fails the task with an error naming the split; so do outputs that all differ', async () => {
+    const even = await stack.request('POST', '/api/tasks', {
+      type: 'opinion',
+      payload: { outputs: { 'h1-a1': 'left', 'h1-a2': 'left' }, otherwise: 'right' },
+      consensus: { protocol: 'quorum', replicas: 4, timeoutMs: 1500 },
+    });
+    const allDifferent = await stack.request('POST', '/api/tasks', { type: 'opinion', payload: { byAgent: true }, consensus: { protocol: 'quorum', replicas: 3, timeoutMs: 1500 } });
+    const e = await finished(even.body.id);
+    expect(e.state).toBe('failed');
+    expect(e.result).toBeNull();
+    expect(e.error).toMatch(/no output reached the quorum quorum of 3 of 4 voting replicas/);
+    expect(e.error).toMatch(/2 × "left" \(h1-a[12], h1-a[12]\)/);
+    expect(e.error).toMatch(/2 × "right" \(h1-a[34], h1-a[34]\)/);
+    expect(e.consensus).toMatchObject({ decided: false, votes: 2 });
+    const d = await finished(allDifferent.body.id);
+    expect(d.state).toBe('failed');
+    expect(d.error).toMatch(/quorum of 2 of 3 voting replicas/);
+    expect((d.error.match(/1 × \{"agent":"h1-a\d"\}/g) ?? []).length).toBe(3);
+    expect(d.consensus.decided).toBe(false);
+  }, 30_000);
+
+  it('bad requests: 400 with a reason, and nothing written', async () => {
+    const before = await written();
+    expect(before.length).toBeGreaterThan(0); // the earlier tests' jobs: the filter sees job hashes
+    const cases: [unknown, string, RegExp][] = [
+      [{ type: 'echo', consensus: { protocol: 'quorum', replicas: 5 } }, 'no_capable_agent', /needs 5 distinct live agents that can run "echo"; the swarm has 4/],
+      [{ type: 'echo', consensus: { protocol: 'raft', replicas: 3 } }, 'invalid_request', /raft cannot judge replicated tasks: Raft replicates its leader's value.*use "quorum"/],
+      [{ type: 'echo', consensus: { protocol: 'quorum', replicas: 1 } }, 'invalid_request', /consensus\.replicas/],
+      [{ type: 'echo', consensus: { protocol: 'quorum', replicas: 16 } }, 'invalid_request', /consensus\.replicas/],
+      [{ type: 'echo', consensus: { protocol: 'paxos', replicas: 3 } }, 'invalid_request', /consensus\.protocol/],
+      [{ type: 'echo', consensus: { protocol: 'quorum', replicas: 3, extra: 1 } }, 'invalid_request', /consensus/],
+      [{ type: 'no-such-type', consensus: { protocol: 'quorum', replicas: 2 } }, 'unknown_task_type', /no-such-type/],
+      [{ type: 'echo', waitForAgent: true, consensus: { protocol: 'quorum', replicas: 2 } }, 'invalid_request', /waitForAgent cannot be combined with consensus/],
+    ];
+    for (const [body, code, message] of cases) {
+      const r = await stack.request('POST', '/api/tasks', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.code, JSON.stringify(body)).toBe(code);
+      expect(r.body.error.message, JSON.stringify(body)).toMatch(message);
+    }
+    const batch = await stack.request('POST', '/api/tasks/batch', { tasks: [{ type: 'echo' }, { type: 'echo', consensus: { protocol: 'quorum', replicas: 2 } }] });
+    expect(batch.status).toBe(400);
+    expect(batch.body.error.details).toEqual([{ path: 'tasks.1.consensus', message: 'not in a batch' }]);
+    await expect(client.submit({ type: 'echo', consensus: { protocol: 'raft', replicas: 3 } })).rejects.toMatchObject({ code: 'invalid_request' });
+    expect(await written()).toEqual(before);
+  }, 30_000);
+});
