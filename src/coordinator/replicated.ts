@@ -34,7 +34,8 @@ export function checkReplicated(task: ReplicatedTask, where = ''): void {
   if (!REPLICA_PROTOCOLS.includes(protocol)) {
     throw bad('consensus.protocol', `${protocol} does not judge replicated tasks yet (its core cannot restrict an agent's vote to its own output); use ${REPLICA_PROTOCOLS.map((p) => `"${p}"`).join(' or ')}`);
   }
-  const min = protocol === 'quorum' ? 2 : PROTOCOLS[protocol].minParticipants;
+  // Crash-fault cores judge 2 replicas (both must agree); PBFT needs n ≥ 3f+1 with f ≥ 1.
+  const min = protocol === 'pbft' ? PROTOCOLS.pbft.minParticipants : 2;
   if (replicas < min) throw bad('consensus.replicas', `${protocol} needs at least ${min} replicas, got ${replicas}`);
   if (task.waitForAgent) throw bad('waitForAgent', 'waitForAgent cannot be combined with consensus yet: a replicated task needs its replicas\' agents live when it is submitted');
   if (task.idempotencyKey !== undefined) throw bad('idempotencyKey', 'idempotencyKey cannot be combined with consensus yet; submit the replicated task without it');

@@ -115,6 +115,22 @@ describe('replicated tasks', () => {
     expect(reached).toMatchObject({ id: res.body.id, decided: true, value: { verdict: 'accept', score: 0.9 }, dissenters: ['h1-a3'], participants: 4 });
   }, 30_000);
 
+  it('fast-paxos: 2 of 3 agree, short of the fast quorum (3): a classic round decides their output; the third is the dissenter', async () => {
+    // Any 3 of the 4 agents split 2 : 1 between 'yes' and 'no'.
+    const outputs: Record<string, string> = { 'h1-a1': 'yes', 'h1-a2': 'yes', 'h1-a3': 'no', 'h1-a4': 'no' };
+    const res = await stack.request('POST', '/api/tasks', { type: 'opinion', payload: { outputs }, consensus: { protocol: 'fast-paxos', replicas: 3 } });
+    expect(res.status).toBe(202);
+    const view = await finished(res.body.id);
+    const agents = view.consensus.agents as string[];
+    expect(new Set(agents).size).toBe(3);
+    const yes = agents.filter((a) => outputs[a] === 'yes');
+    const majority = yes.length >= 2 ? 'yes' : 'no';
+    expect(view).toMatchObject({ state: 'completed', result: majority, consensus: { protocol: 'fast-paxos', decided: true, votes: 2 } });
+    expect(view.consensus.dissenters).toEqual(agents.filter((a) => outputs[a] !== majority));
+    // The fast round could not decide with 2 votes of 3: a classic round did.
+    expect(view.consensus.rounds).toBeGreaterThanOrEqual(2);
+  }, 30_000);
+
   it('outputs compare as canonical JSON: the same object with its keys in another order agrees', async () => {
     const { id } = await client.submit({
       type: 'opinion',

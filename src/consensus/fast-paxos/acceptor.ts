@@ -7,7 +7,7 @@
 import type { NodeId } from '../protocol.ts';
 import { hear, noEffects, observeRound, type Effects, type Envelope } from './effects.ts';
 import { ownerOf } from './quorums.ts';
-import type { AcceptorState, FastPaxosState } from './state.ts';
+import { accepts, type AcceptorState, type FastPaxosState } from './state.ts';
 
 function vote(a: AcceptorState, round: number, value: string): AcceptorState {
   const last = a.history[a.history.length - 1];
@@ -21,7 +21,8 @@ export function onPropose(s0: FastPaxosState, from: NodeId, value: string): Effe
   const send: Envelope[] = [];
   if (s.decided !== null && from !== s.self) send.push({ to: from, message: { type: 'decided', value: s.decided } });
   const a = s.acceptor;
-  if (a.rnd === 0 && a.vrnd === -1) {
+  // An acceptor restricted to one value (replicated tasks) votes for nothing else; refusing is as safe as a lost message.
+  if (a.rnd === 0 && a.vrnd === -1 && accepts(s, value)) {
     s = { ...s, acceptor: vote(a, 0, value) };
     send.push({ to: 'all', message: { type: '2b', round: 0, value } });
   }
@@ -61,6 +62,7 @@ export function on2a(s0: FastPaxosState, from: NodeId, round: number, value: str
     // coordinator; never vote twice in a round.
     return noEffects(s);
   }
+  if (!accepts(s, value)) return { state: s, send: [] }; // refused, as if the 2a were lost (the round's progress still reset the timer)
   s = { ...s, acceptor: vote(a, round, value) };
   return { state: s, send: [{ to: 'all', message: { type: '2b', round, value } }] };
 }

@@ -54,6 +54,9 @@ export function fastPaxosInvariants(nodes: readonly SimNode<FastPaxosState>[]): 
     if (last === undefined ? a.vrnd !== -1 || a.vval !== null : last.round !== a.vrnd || last.value !== a.vval) {
       violations.push(`${id}'s last vote (${a.vrnd}, ${JSON.stringify(a.vval)}) is not the end of its history`);
     }
+    // Replicated tasks: an acceptor restricted to one value never votes for another.
+    const own = state.config.accept;
+    for (const v of own === undefined ? [] : a.history) if (v.value !== own) violations.push(`${id} voted ${JSON.stringify(v.value)} in round ${v.round}, which it does not accept`);
     for (let i = 1; i < a.history.length; i++) {
       const prev = a.history[i - 1];
       const cur = a.history[i];

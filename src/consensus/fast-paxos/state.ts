@@ -19,6 +19,8 @@ export interface FastPaxosConfig {
   readonly timeoutTicks: number;
   /** Extra ticks per position a node stands after the next round's owner, so that owners take turns instead of duelling. */
   readonly staggerTicks: number;
+  /** The only value this acceptor votes for (undefined: any; null: none). See ProtocolOptions.accept. */
+  readonly accept?: Value | null;
 }
 
 /** A vote: the acceptor accepted `value` in `round`. */
@@ -132,7 +134,13 @@ export function configFor(self: NodeId, peers: readonly NodeId[], opts: Protocol
     classicQuorum: classicQuorum(n),
     timeoutTicks,
     staggerTicks: Math.max(1, Math.ceil(timeoutTicks / 2)),
+    ...(opts.accept === undefined ? {} : { accept: opts.accept }),
   };
+}
+
+/** Whether this acceptor may vote for `value` (replicated tasks: only for its own output). */
+export function accepts(s: FastPaxosState, value: Value): boolean {
+  return s.config.accept === undefined || s.config.accept === value;
 }
 
 export const IDLE_COORDINATOR: CoordinatorState = { round: -1, phase: 'idle', reports: {}, value: null, coordinated: false };

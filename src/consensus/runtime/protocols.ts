@@ -4,6 +4,7 @@
 // outcome final, and how many rounds (ballots, terms, views) a state has seen.
 import type { Input, NodeId, Protocol, ProtocolName } from '../protocol.ts';
 import { fastPaxos, type FastPaxosState } from '../fast-paxos/index.ts';
+import { classicQuorum } from '../fast-paxos/quorums.ts';
 import { pbft, type PbftState } from '../pbft/index.ts';
 import { majority, quorum, type QuorumState } from '../quorum/index.ts';
 import { raft, type RaftState } from '../raft/index.ts';
@@ -77,6 +78,8 @@ export const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolRuntime>> = {
     minParticipants: 3,
     decisionsNeeded: () => 1,
     kickoff: none,
+    // Replicas' outputs are decided in the fast round by ⌈3n/4⌉ of them, or, short of that, in a classic round by a majority.
+    replicaQuorum: classicQuorum,
     roundsOf: (s) => Math.max(0, (s as FastPaxosState).maxRound) + 1,
   },
 };

@@ -1,35 +1,60 @@
-// The quorum core's acceptance rule, which replicated tasks rest on: a node
-// given `accept` (its own output) votes for that value only. So a value is
-// decided exactly when a quorum of nodes produced it: with k replicas of
-// which a majority agree, the majority's value is decided whoever proposes
-// first; with a split, nothing is ever decided. Checked over random
-// schedules (order, drops, duplicates, ticks) with fast-check.
+// The acceptance rule of the quorum and Fast Paxos cores, which replicated
+// tasks rest on: a node given `accept` (its own output) votes for that value
+// only. So a value is decided exactly when a quorum of nodes produced it: with
+// k replicas of which a majority agree, the majority's value is decided
+// whoever proposes first; with a split, nothing is ever decided. Checked over
+// random schedules (order, drops, duplicates, ticks) with fast-check.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { NodeId, Value } from '../../../src/consensus/protocol.ts';
-import { majority, quorum, type QuorumMessage, type QuorumState } from '../../../src/consensus/quorum/index.ts';
+import type { Input, NodeId, Protocol, Value } from '../../../src/consensus/protocol.ts';
+import { majority, quorum, type QuorumState } from '../../../src/consensus/quorum/index.ts';
+import { fastPaxos, type FastPaxosState } from '../../../src/consensus/fast-paxos/index.ts';
 
 interface Envelope {
   from: NodeId;
   to: NodeId;
-  message: QuorumMessage;
+  message: unknown;
 }
 
+/** What the test needs to know of a core: how it votes. */
+interface Core {
+  protocol: Protocol<any, any>; // generic over the two cores' state and message types
+  /** Values this node's state says it has voted for. */
+  votedFor(state: any): Value[];
+  /** The value of a vote message, if it is one. */
+  voteIn(message: any): Value | undefined;
+}
+
+const CORES: Record<string, Core> = {
+  quorum: {
+    protocol: quorum,
+    votedFor: (s: QuorumState) => (s.accepted === null ? [] : [s.accepted.value]),
+    voteIn: (m: { type: string; value?: string }) => (m.type === 'vote' ? m.value : undefined),
+  },
+  'fast-paxos': {
+    protocol: fastPaxos,
+    votedFor: (s: FastPaxosState) => s.acceptor.history.map((v) => v.value),
+    voteIn: (m: { type: string; value?: string }) => (m.type === '2b' ? m.value : undefined),
+  },
+};
+
 /** n nodes, node i accepting accepts[i]; random delivery; records every vote sent. Returns what each node decided. */
-function run(accepts: readonly (Value | null)[], proposer: number, schedule: readonly number[], seed: number, roundValue: Value = mostCommon(accepts)) {
+function run(core: Core, accepts: readonly (Value | null)[], proposer: number, schedule: readonly number[], seed: number, roundValue: Value = mostCommon(accepts)) {
+  const { protocol } = core;
   const ids = accepts.map((_, i) => `r${i}`);
-  const states = new Map<NodeId, QuorumState>(ids.map((id, i) => [id, quorum.init(id, ids, { seed, accept: accepts[i]! })]));
+  const states = new Map<NodeId, unknown>(ids.map((id, i) => [id, protocol.init(id, ids, { seed, accept: accepts[i]! })]));
   const acceptOf = new Map(ids.map((id, i) => [id, accepts[i]!]));
   const decided = new Map<NodeId, Value>();
   const badVotes: string[] = [];
   let net: Envelope[] = [];
-  const step = (id: NodeId, input: Parameters<typeof quorum.step>[1]) => {
-    const out = quorum.step(states.get(id)!, input);
+  const step = (id: NodeId, input: Input<unknown>) => {
+    const out = protocol.step(states.get(id), input);
     states.set(id, out.state);
     const own = acceptOf.get(id);
-    if (out.state.accepted !== null && out.state.accepted.value !== own) badVotes.push(`${id} holds a vote for ${out.state.accepted.value}`);
+    for (const v of core.votedFor(out.state)) if (v !== own) badVotes.push(`${id} holds a vote for ${v}`);
     for (const { to, message } of out.send) {
-      if (message.type === 'vote' && message.value !== own) badVotes.push(`${id} sent a vote for ${message.value}`);
+      const v = core.voteIn(message);
+      if (v !== undefined && v !== own) badVotes.push(`${id} sent a vote for ${v}`);
       for (const dest of to === 'all' ? ids.filter((x) => x !== id) : [to]) net.push({ from: id, to: dest, message });
     }
     for (const d of out.decide) {
@@ -71,7 +96,8 @@ function mostCommon(accepts: readonly (Value | null)[]): Value {
 
 const value = fc.constantFrom('A', 'B', 'C', 'D');
 
-describe('quorum acceptance (replicated tasks)', () => {
+describe.each(Object.keys(CORES))('%s acceptance (replicated tasks)', (name) => {
+  const core = CORES[name]!;
   it('a node never votes for a value it does not accept, and only a value a quorum accepts is decided', () => {
     fc.assert(
       fc.property(
@@ -83,7 +109,7 @@ describe('quorum acceptance (replicated tasks)', () => {
         (accepts, p, schedule, seed, put) => {
           // The round's value: the most common output (what the judge puts), or any value at all.
           const roundValue = put ?? mostCommon(accepts);
-          const { decided, badVotes } = run(accepts, p % accepts.length, schedule, seed, roundValue);
+          const { decided, badVotes } = run(core, accepts, p % accepts.length, schedule, seed, roundValue);
           expect(badVotes).toEqual([]);
           const q = majority(accepts.length);
           const winner = accepts.filter((a) => a === roundValue).length >= q ? roundValue : undefined;
@@ -101,24 +127,25 @@ describe('quorum acceptance (replicated tasks)', () => {
   });
 
   it('3 replicas, one dissenting: the majority value is decided even when the dissenter proposes first', () => {
-    const { decided } = run(['X', 'X', 'Y'], 2, [], 7);
+    const { decided } = run(core, ['X', 'X', 'Y'], 2, [], 7);
     expect([...decided.values()]).toEqual(['X', 'X', 'X']);
   });
 
   it('an even split (2 vs 2) or all different decides nothing', () => {
-    expect(run(['X', 'X', 'Y', 'Y'], 0, [], 3).decided.size).toBe(0);
-    expect(run(['X', 'Y', 'Z'], 0, [], 3).decided.size).toBe(0);
+    expect(run(core, ['X', 'X', 'Y', 'Y'], 0, [], 3).decided.size).toBe(0);
+    expect(run(core, ['X', 'Y', 'Z'], 0, [], 3).decided.size).toBe(0);
   });
 
   it('a replica that failed (accepts nothing) still counts in n: 2 of 3 agreeing decide, 1 of 3 does not', () => {
-    expect([...new Set(run(['X', null, 'X'], 1, [], 5).decided.values())]).toEqual(['X']);
-    expect(run(['X', null, null], 0, [], 5).decided.size).toBe(0);
+    expect([...new Set(run(core, ['X', null, 'X'], 1, [], 5).decided.values())]).toEqual(['X']);
+    expect(run(core, ['X', null, null], 0, [], 5).decided.size).toBe(0);
   });
 
   it('without accept a node votes for whatever is proposed, as before', () => {
     const ids = ['a', 'b', 'c'];
-    const s = quorum.init('b', ids, { seed: 1 });
-    const out = quorum.step(s, { kind: 'receive', from: 'a', message: { type: 'accept', ballot: 0, value: 'anything' } });
-    expect(out.send).toContainEqual({ to: 'all', message: { type: 'vote', ballot: 0, value: 'anything' } });
+    const s = core.protocol.init('b', ids, { seed: 1 });
+    const message = name === 'quorum' ? { type: 'accept', ballot: 0, value: 'anything' } : { type: 'propose', value: 'anything' };
+    const out = core.protocol.step(s, { kind: 'receive', from: 'a', message });
+    expect(out.send.map((e: { message: unknown }) => core.voteIn(e.message))).toContain('anything');
   });
 });
