@@ -20,6 +20,7 @@
 // which is exactly what its 1b for round 1 would have promised. It does so as
 // soon as a classic quorum of round-0 votes shows a collision (no value can
 // still reach F), or on its timeout when it holds a classic quorum of them.
+import { countFor, EMPTY_TALLY, voterCount, votesOf } from '../tally.ts';
 import type { NodeId, Value } from '../protocol.ts';
 import { noEffects, observeRound, type Effects, type Envelope } from './effects.ts';
 import { isFastRound, quorumFor } from './quorums.ts';
@@ -80,7 +81,7 @@ export function pickValue(reports: readonly Report[], n: number, known: Value | 
 /** The round-0 votes this node has learnt (acceptor → value), as Phase 1 reports of round 1. */
 function fastVotesAsReports(s: FastPaxosState): Record<NodeId, Report> {
   const reports: Record<NodeId, Report> = {};
-  for (const [acceptor, value] of Object.entries(s.learner.votes['0'] ?? {})) reports[acceptor] = { vrnd: 0, vval: value, proposal: value };
+  for (const [acceptor, value] of votesOf(s.learner.votes['0'] ?? EMPTY_TALLY, s.peers)) reports[acceptor] = { vrnd: 0, vval: value, proposal: value };
   return reports;
 }
 
@@ -108,7 +109,7 @@ export function tryPick(s: FastPaxosState): Effects {
 export function startRound(s0: FastPaxosState, round: number): Effects {
   if (round <= s0.maxRound || s0.decided !== null) return noEffects(s0);
   const s = observeRound(s0, round);
-  if (round === 1 && Object.keys(s0.learner.votes['0'] ?? {}).length >= s.config.classicQuorum) {
+  if (round === 1 && voterCount(s0.learner.votes['0'] ?? EMPTY_TALLY) >= s.config.classicQuorum) {
     return tryPick({ ...s, coordinator: { round, phase: 'p1', reports: fastVotesAsReports(s), value: null, coordinated: true } });
   }
   const send: Envelope[] = [{ to: 'all', message: { type: '1a', round } }];
@@ -117,12 +118,12 @@ export function startRound(s0: FastPaxosState, round: number): Effects {
 
 /** Whether round 0's votes, as learnt so far, show that no value can reach the fast quorum any more. */
 export function collisionEvident(s: FastPaxosState): boolean {
-  const votes = Object.values(s.learner.votes['0'] ?? {});
-  if (votes.length < s.config.classicQuorum) return false;
-  const counts = new Map<Value, number>();
-  for (const v of votes) counts.set(v, (counts.get(v) ?? 0) + 1);
-  const best = Math.max(...counts.values());
-  return best + (s.config.n - votes.length) < s.config.fastQuorum;
+  const votes = s.learner.votes['0'] ?? EMPTY_TALLY;
+  const voted = voterCount(votes);
+  if (voted < s.config.classicQuorum) return false;
+  let best = 0;
+  for (const value of votes.byValue.keys()) best = Math.max(best, countFor(votes, value));
+  return best + (s.config.n - voted) < s.config.fastQuorum;
 }
 
 /** Coordinated recovery on an evident collision, by the owner of rounds 0 and 1. */

@@ -6,6 +6,7 @@
 import type { NodeId, Value } from '../protocol.ts';
 import { hear, noEffects, observeRound, type Effects } from './effects.ts';
 import { quorumFor } from './quorums.ts';
+import { addVote, countFor, EMPTY_TALLY, indexIn } from '../tally.ts';
 import type { FastPaxosState } from './state.ts';
 
 export function decide(s: FastPaxosState, value: Value): FastPaxosState {
@@ -18,13 +19,11 @@ export function on2b(s0: FastPaxosState, from: NodeId, round: number, value: Val
   const s = hear(observeRound(s0, round), value);
   if (s.decided !== null) return noEffects(s);
   const key = String(round);
-  const inRound = s.learner.votes[key] ?? {};
-  if (inRound[from] === value) return noEffects(s);
-  const updated = { ...inRound, [from]: value };
+  const inRound = s.learner.votes[key] ?? EMPTY_TALLY;
+  const updated = addVote(inRound, indexIn(s.peers, from), value);
+  if (updated === inRound) return noEffects(s); // a duplicate (an acceptor votes once a round)
   const next: FastPaxosState = { ...s, learner: { votes: { ...s.learner.votes, [key]: updated } } };
-  let count = 0;
-  for (const v of Object.values(updated)) if (v === value) count += 1;
-  return noEffects(count >= quorumFor(round, s.config.n) ? decide(next, value) : next);
+  return noEffects(countFor(updated, value) >= quorumFor(round, s.config.n) ? decide(next, value) : next);
 }
 
 export function onDecided(s: FastPaxosState, value: Value): Effects {

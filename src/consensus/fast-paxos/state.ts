@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { NodeId, ProtocolOptions, Value } from '../protocol.ts';
 import { classicQuorum, fastQuorum } from './quorums.ts';
+import type { Tally } from '../tally.ts';
 
 /** Default ticks before a node that has seen no progress starts a higher round. */
 export const DEFAULT_TIMEOUT_TICKS = 10;
@@ -60,8 +61,8 @@ export interface CoordinatorState {
 }
 
 export interface LearnerState {
-  /** round → acceptor → value it voted in that round, as learnt from 2b messages. Cleared once decided. */
-  readonly votes: Readonly<Record<string, Readonly<Record<NodeId, Value>>>>;
+  /** round → who voted what in that round, as learnt from 2b messages (an acceptor votes once a round). Cleared once decided. */
+  readonly votes: Readonly<Record<string, Tally>>;
 }
 
 export interface FastPaxosState {

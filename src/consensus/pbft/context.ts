@@ -6,6 +6,7 @@ import type { NodeId, Output, Value } from '../protocol.ts';
 import { primaryOf } from './config.ts';
 import type { PbftMessage } from './messages.ts';
 import type { Durable, LogEntry, PbftState, SlotVotes, Timers } from './state.ts';
+import { EMPTY_TALLY } from '../tally.ts';
 
 export type Draft = { -readonly [K in keyof PbftState]: PbftState[K] };
 
@@ -51,7 +52,7 @@ export function setLogEntry(c: Ctx, seq: number, entry: LogEntry): void {
   setDurable(c, { log: { ...c.s.durable.log, [seq]: entry } });
 }
 
-const NO_VOTES: SlotVotes = { prepares: {}, commits: {} };
+const NO_VOTES: SlotVotes = { prepares: EMPTY_TALLY, commits: EMPTY_TALLY };
 
 export function votesAt(s: PbftState, seq: number): SlotVotes {
   return own(s.slots, seq) ?? NO_VOTES;
@@ -78,8 +79,3 @@ export function above<T>(rec: Readonly<Record<string, T>>, seq: number): Record<
 }
 
 /** Number of replicas in `votes` whose vote is `digest`, optionally leaving one out. */
-export function countVotes(votes: Readonly<Record<NodeId, string>>, digest: string, except?: NodeId): number {
-  let k = 0;
-  for (const [who, d] of Object.entries(votes)) if (d === digest && who !== except) k++;
-  return k;
-}

@@ -6,7 +6,8 @@
 import type { NodeId, Value } from '../protocol.ts';
 import { primaryOf } from './config.ts';
 import { executeNext } from './checkpoints.ts';
-import { countVotes, inWindow, isPrimary, logEntry, own, sendTo, setLogEntry, setVotes, votesAt, type Ctx } from './context.ts';
+import { addVote, countFor, hasVoted, indexIn } from '../tally.ts';
+import { inWindow, isPrimary, logEntry, own, sendTo, setLogEntry, setVotes, votesAt, type Ctx } from './context.ts';
 import { valueDigest, type Digest } from './digest.ts';
 import type { MessageOf } from './messages.ts';
 import type { LogEntry, Ordering, PbftState } from './state.ts';
@@ -109,8 +110,9 @@ export function acceptPrePrepare(c: Ctx, seq: number, o: Ordering): void {
 
 function recordVote(c: Ctx, kind: 'prepares' | 'commits', seq: number, from: NodeId, digest: Digest): boolean {
   const votes = votesAt(c.s, seq);
-  if (own(votes[kind], from) !== undefined) return false; // each replica counts once: its first vote stands
-  setVotes(c, seq, { ...votes, [kind]: { ...votes[kind], [from]: digest } });
+  const index = indexIn(c.s.peers, from);
+  if (hasVoted(votes[kind], index)) return false; // each replica counts once: its first vote stands
+  setVotes(c, seq, { ...votes, [kind]: addVote(votes[kind], index, digest) });
   return true;
 }
 
@@ -144,13 +146,13 @@ export function checkSlot(c: Ctx, seq: number): void {
   const q = c.s.config.quorum;
   const prepared = entry.prepared?.view === d.view && entry.prepared.digest === acc.digest;
   if (!prepared) {
-    if (countVotes(votes.prepares, acc.digest, primaryOf(d.view, c.s.peers)) < q - 1) return;
+    if (countFor(votes.prepares, acc.digest, indexIn(c.s.peers, primaryOf(d.view, c.s.peers))) < q - 1) return;
     setLogEntry(c, seq, { ...entry, prepared: acc });
     sendTo(c, 'all', { type: 'commit', view: d.view, seq, digest: acc.digest });
     recordVote(c, 'commits', seq, c.s.self, acc.digest);
   }
   const now = votesAt(c.s, seq);
-  if (now.committed || countVotes(now.commits, acc.digest) < q) return;
+  if (now.committed || countFor(now.commits, acc.digest) < q) return;
   setVotes(c, seq, { ...now, committed: acc });
   executeNext(c);
 }

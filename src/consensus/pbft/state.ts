@@ -2,6 +2,7 @@
 // forget, persisted before any message that depends on it leaves) and the
 // volatile part (vote tallies, timers, what it heard from others), rebuilt
 // empty after a restart and refilled by retransmission.
+import type { Tally } from '../tally.ts';
 import { z } from 'zod';
 import type { NodeId, ProtocolOptions, Value } from '../protocol.ts';
 import { makeConfig, type PbftConfig, type PbftTuning } from './config.ts';
@@ -49,8 +50,8 @@ export interface Durable {
 
 export interface SlotVotes {
   /** First PREPARE / COMMIT digest from each replica, for the tallies' view. */
-  readonly prepares: Readonly<Record<NodeId, Digest>>;
-  readonly commits: Readonly<Record<NodeId, Digest>>;
+  readonly prepares: Tally;
+  readonly commits: Tally;
   /** Committed-local in the tallies' view: executable once everything before it has executed. */
   readonly committed?: Ordering;
 }

@@ -8,6 +8,7 @@ import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator
 import type { NodeId, ProtocolOptions, Value } from '../protocol.ts';
 import { quorumRule, type QuorumRule } from './rules.ts';
 import type { QuorumVote } from './messages.ts';
+import type { Tally } from '../tally.ts';
 
 /** Ticks without a decision before a node retries (new ballot, or a query). Overridden by `opts.electionTicks`. */
 export const DEFAULT_ROUND_TIMEOUT_TICKS = 10;
@@ -48,6 +49,12 @@ export type ProposerPhase =
   /** Promises gathered; `value` proposed in `ballot`. */
   | { phase: 'accepting'; ballot: number; value: Value };
 
+/** One ballot's votes (a Tally, cheap to add to) and their weight per value. */
+export interface BallotTally {
+  votes: Tally;
+  weight: ReadonlyMap<Value, number>;
+}
+
 export interface QuorumState extends QuorumDurable {
   config: QuorumConfig;
   /** The value this node tries to get decided when it leads a ballot: its client's, or one it saw proposed or voted. */
@@ -56,8 +63,8 @@ export interface QuorumState extends QuorumDurable {
   highestSeen: number;
   /** The ballot this node is leading, if any. */
   proposer: ProposerPhase | null;
-  /** Learner's tally: ballot → voter → value. A voter counts once per ballot, however often its vote arrives. */
-  votes: ReadonlyMap<number, ReadonlyMap<NodeId, Value>>;
+  /** Learner's tally per ballot. A voter counts once per ballot, however often its vote arrives. */
+  votes: ReadonlyMap<number, BallotTally>;
   /** Ticks since the timer was last reset, and the randomized limit. */
   idleTicks: number;
   timeout: number;
