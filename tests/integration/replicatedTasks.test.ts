@@ -131,6 +131,22 @@ describe('replicated tasks', () => {
     expect(view.consensus.rounds).toBeGreaterThanOrEqual(2);
   }, 30_000);
 
+  it('pbft: 4 replicas, one dissenting: the other 3 are the quorum 2f+1 and decide; the fourth is named', async () => {
+    const res = await stack.request('POST', '/api/tasks', { type: 'opinion', payload: { outputs: { 'h1-a2': 'no' }, otherwise: 'yes' }, consensus: { protocol: 'pbft', replicas: 4 } });
+    expect(res.status).toBe(202);
+    const view = await finished(res.body.id);
+    expect(view).toMatchObject({ state: 'completed', result: 'yes', consensus: { protocol: 'pbft', decided: true, votes: 3, dissenters: ['h1-a2'] } });
+    // 2 : 2 is short of the quorum of 3: nothing commits.
+    const even = await stack.request('POST', '/api/tasks', {
+      type: 'opinion',
+      payload: { outputs: { 'h1-a1': 'no', 'h1-a2': 'no' }, otherwise: 'yes' },
+      consensus: { protocol: 'pbft', replicas: 4, timeoutMs: 1500 },
+    });
+    const e = await finished(even.body.id);
+    expect(e.state).toBe('failed');
+    expect(e.error).toMatch(/no output reached the pbft quorum of 3 of 4 voting replicas/);
+  }, 30_000);
+
   it('outputs compare as canonical JSON: the same object with its keys in another order agrees', async () => {
     const { id } = await client.submit({
       type: 'opinion',
@@ -171,6 +187,7 @@ describe('replicated tasks', () => {
       [{ type: 'echo', consensus: { protocol: 'quorum', replicas: 5 } }, 'no_capable_agent', /needs 5 distinct live agents that can run "echo"; the swarm has 4/],
       [{ type: 'echo', consensus: { protocol: 'raft', replicas: 3 } }, 'invalid_request', /raft cannot judge replicated tasks: Raft replicates its leader's value.*use "quorum"/],
       [{ type: 'echo', consensus: { protocol: 'quorum', replicas: 1 } }, 'invalid_request', /consensus\.replicas/],
+      [{ type: 'echo', consensus: { protocol: 'pbft', replicas: 3 } }, 'invalid_request', /pbft needs at least 4 replicas, got 3/],
       [{ type: 'echo', consensus: { protocol: 'quorum', replicas: 16 } }, 'invalid_request', /consensus\.replicas/],
       [{ type: 'echo', consensus: { protocol: 'paxos', replicas: 3 } }, 'invalid_request', /consensus\.protocol/],
       [{ type: 'echo', consensus: { protocol: 'quorum', replicas: 3, extra: 1 } }, 'invalid_request', /consensus/],

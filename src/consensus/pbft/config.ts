@@ -5,7 +5,7 @@
 // share one replica), so the quorum is the smallest size whose pairwise
 // intersections hold f+1 replicas, ⌈(n+f+1)/2⌉, which is 2f+1 exactly when
 // n = 3f+1.
-import type { NodeId, ProtocolOptions } from '../protocol.ts';
+import type { NodeId, ProtocolOptions, Value } from '../protocol.ts';
 
 /** The largest number of Byzantine replicas n replicas tolerate: ⌊(n−1)/3⌋. */
 export function faultTolerance(n: number): number {
@@ -55,6 +55,13 @@ export interface PbftConfig {
   readonly transferLimit: number;
   /** Pre-prepared digests remembered per sequence number for view changes (the latest views win). */
   readonly maxPrePrepared: number;
+  /** The only value this replica pre-prepares or prepares (undefined: any; null: none; the null request always). See ProtocolOptions.accept. */
+  readonly accept?: Value | null;
+}
+
+/** Whether a replica with this config may order or prepare `value` (replicated tasks: only its own output; no-ops always). */
+export function acceptsValue(config: PbftConfig, value: Value | null): boolean {
+  return value === null || config.accept === undefined || config.accept === value;
 }
 
 export const DEFAULT_CHECKPOINT_INTERVAL = 10;
@@ -85,5 +92,6 @@ export function makeConfig(n: number, opts: ProtocolOptions, tuning: PbftTuning 
     historyLimit: positiveInt('historyLimit', tuning.historyLimit ?? 256),
     transferLimit: positiveInt('transferLimit', tuning.transferLimit ?? 64),
     maxPrePrepared: 8,
+    ...(opts.accept === undefined ? {} : { accept: opts.accept }),
   };
 }

@@ -35,6 +35,16 @@ export function pbftInvariants(nodes: readonly SimNode<PbftState>[]): string[] {
   const honest = nodes.filter((n) => !n.byzantine);
   if (honest.length === 0) return out;
 
+  // Replicated tasks: an honest replica orders or prepares only the value it accepts (and null requests).
+  for (const n of honest) {
+    const own = n.state.config.accept;
+    if (own === undefined) continue;
+    for (const [seq, e] of Object.entries(n.state.durable.log)) {
+      const v = e.accepted?.value;
+      if (v !== undefined && v !== null && v !== own) out.push(`${n.id} accepted ${show(v)} at ${seq}, which it does not accept`);
+    }
+  }
+
   // Each replica decides each slot once, in order.
   for (const n of honest) {
     for (let i = 1; i < n.decided.length; i++) {

@@ -4,7 +4,7 @@
 // and multicasts COMMIT; with 2f+1 matching commits it is committed-local and
 // executes in sequence order.
 import type { NodeId, Value } from '../protocol.ts';
-import { primaryOf } from './config.ts';
+import { acceptsValue, primaryOf } from './config.ts';
 import { executeNext } from './checkpoints.ts';
 import { addVote, countFor, hasVoted, indexIn } from '../tally.ts';
 import { inWindow, isPrimary, logEntry, own, sendTo, setLogEntry, setVotes, votesAt, type Ctx } from './context.ts';
@@ -73,7 +73,8 @@ export function assignRequests(c: Ctx): void {
   if (!c.s.durable.active || !isPrimary(c.s)) return;
   const view = c.s.durable.view;
   for (const [digest, value] of Object.entries(c.s.requests)) {
-    if (inFlight(c.s, digest)) continue;
+    // Replicated tasks: a primary orders only its own output (its pre-prepare counts as its prepare).
+    if (inFlight(c.s, digest) || !acceptsValue(c.s.config, value)) continue;
     const seq = nextSeq(c.s);
     if (!inWindow(c.s, seq)) return;
     setLogEntry(c, seq, { ...withPrePrepared(c.s, logEntry(c.s, seq), digest, view), accepted: { view, digest, value } });
@@ -100,6 +101,9 @@ export function onPrePrepare(c: Ctx, from: NodeId, m: MessageOf<'pre-prepare'>):
 
 /** Accepts a pre-prepare of the current view (normal case or a new view's O set): log it and, as a backup, PREPARE. */
 export function acceptPrePrepare(c: Ctx, seq: number, o: Ordering): void {
+  // Replicated tasks: a backup accepts only its own output; refusing is as safe as a lost message, and the value then
+  // needs 2f+1 replicas that produced it to commit.
+  if (!acceptsValue(c.s.config, o.value)) return;
   setLogEntry(c, seq, { ...withPrePrepared(c.s, logEntry(c.s, seq), o.digest, o.view), accepted: o });
   if (!isPrimary(c.s)) {
     sendTo(c, 'all', { type: 'prepare', view: o.view, seq, digest: o.digest });

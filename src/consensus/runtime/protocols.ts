@@ -6,6 +6,7 @@ import type { Input, NodeId, Protocol, ProtocolName } from '../protocol.ts';
 import { fastPaxos, type FastPaxosState } from '../fast-paxos/index.ts';
 import { classicQuorum } from '../fast-paxos/quorums.ts';
 import { pbft, type PbftState } from '../pbft/index.ts';
+import { quorum as pbftQuorum } from '../pbft/config.ts';
 import { majority, quorum, type QuorumState } from '../quorum/index.ts';
 import { raft, type RaftState } from '../raft/index.ts';
 
@@ -71,6 +72,8 @@ export const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolRuntime>> = {
     minParticipants: 4,
     decisionsNeeded: (n) => pbft.faultTolerance(n) + 1,
     kickoff: none,
+    // A value commits with a quorum (2f+1 when n = 3f+1) of replicas that prepared it, and a replica prepares only its own output.
+    replicaQuorum: pbftQuorum,
     roundsOf: (s) => (s as PbftState).durable.view + 1,
   },
   'fast-paxos': {

@@ -9,6 +9,9 @@ import fc from 'fast-check';
 import type { Input, NodeId, Protocol, Value } from '../../../src/consensus/protocol.ts';
 import { majority, quorum, type QuorumState } from '../../../src/consensus/quorum/index.ts';
 import { fastPaxos, type FastPaxosState } from '../../../src/consensus/fast-paxos/index.ts';
+import { pbft, type PbftState } from '../../../src/consensus/pbft/index.ts';
+import { quorum as pbftQuorum } from '../../../src/consensus/pbft/config.ts';
+import { valueDigest as pbftDigest } from '../../../src/consensus/pbft/digest.ts';
 
 interface Envelope {
   from: NodeId;
@@ -23,6 +26,10 @@ interface Core {
   votedFor(state: any): Value[];
   /** The value of a vote message, if it is one. */
   voteIn(message: any): Value | undefined;
+  /** Nodes that must have produced a value for it to be decided. */
+  need(n: number): number;
+  /** Random schedules to try (PBFT's view changes make a split run long). */
+  runs: number;
 }
 
 const CORES: Record<string, Core> = {
@@ -30,11 +37,23 @@ const CORES: Record<string, Core> = {
     protocol: quorum,
     votedFor: (s: QuorumState) => (s.accepted === null ? [] : [s.accepted.value]),
     voteIn: (m: { type: string; value?: string }) => (m.type === 'vote' ? m.value : undefined),
+    need: majority,
+    runs: 300,
   },
   'fast-paxos': {
     protocol: fastPaxos,
     votedFor: (s: FastPaxosState) => s.acceptor.history.map((v) => v.value),
     voteIn: (m: { type: string; value?: string }) => (m.type === '2b' ? m.value : undefined),
+    need: majority,
+    runs: 300,
+  },
+  pbft: {
+    protocol: pbft,
+    // What a replica pre-prepared or accepted from a pre-prepare (its prepare and commit name that one's digest).
+    votedFor: (s: PbftState) => Object.values(s.durable.log).flatMap((e) => (e.accepted?.value == null ? [] : [e.accepted.value])),
+    voteIn: (m: { type: string; value?: string | null }) => (m.type === 'pre-prepare' && m.value !== null ? m.value : undefined),
+    need: pbftQuorum,
+    runs: 40,
   },
 };
 
@@ -111,7 +130,7 @@ describe.each(Object.keys(CORES))('%s acceptance (replicated tasks)', (name) => 
           const roundValue = put ?? mostCommon(accepts);
           const { decided, badVotes } = run(core, accepts, p % accepts.length, schedule, seed, roundValue);
           expect(badVotes).toEqual([]);
-          const q = majority(accepts.length);
+          const q = core.need(accepts.length);
           const winner = accepts.filter((a) => a === roundValue).length >= q ? roundValue : undefined;
           const values = new Set(decided.values());
           if (winner === undefined) expect(values.size).toBe(0); // a split: nothing is decided, ever
@@ -122,9 +141,9 @@ describe.each(Object.keys(CORES))('%s acceptance (replicated tasks)', (name) => 
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: core.runs },
     );
-  });
+  }, 60_000);
 
   it('3 replicas, one dissenting: the majority value is decided even when the dissenter proposes first', () => {
     const { decided } = run(core, ['X', 'X', 'Y'], 2, [], 7);
@@ -144,7 +163,18 @@ describe.each(Object.keys(CORES))('%s acceptance (replicated tasks)', (name) => 
   it('without accept a node votes for whatever is proposed, as before', () => {
     const ids = ['a', 'b', 'c'];
     const s = core.protocol.init('b', ids, { seed: 1 });
-    const message = name === 'quorum' ? { type: 'accept', ballot: 0, value: 'anything' } : { type: 'propose', value: 'anything' };
+    const message =
+      name === 'quorum'
+        ? { type: 'accept', ballot: 0, value: 'anything' }
+        : name === 'pbft'
+          ? { type: 'pre-prepare', view: 0, seq: 1, digest: pbftDigest('anything'), value: 'anything' }
+          : { type: 'propose', value: 'anything' };
+    if (name === 'pbft') {
+      // A backup answers a pre-prepare with its prepare (no value in it): it has accepted the value.
+      const out = core.protocol.step(s, { kind: 'receive', from: 'a', message });
+      expect(core.votedFor(out.state)).toEqual(['anything']);
+      return;
+    }
     const out = core.protocol.step(s, { kind: 'receive', from: 'a', message });
     expect(out.send.map((e: { message: unknown }) => core.voteIn(e.message))).toContain('anything');
   });
