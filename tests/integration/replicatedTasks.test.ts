@@ -24,7 +24,8 @@ const processors: ProcessorMap = {
   },
   // Each agent's output as the payload says (by agent id), else the default; `byAgent: true` answers with the agent id.
   opinion: (payload, ctx) => {
-    const p = payload as { outputs?: Record<string, unknown>; otherwise?: unknown; byAgent?: boolean };
+    const p = payload as { outputs?: Record<string, unknown>; otherwise?: unknown; byAgent?: boolean; failOn?: string };
+    if (p.failOn === ctx.agentId) throw new Error(`${ctx.agentId} cannot answer`);
     if (p.byAgent) return { agent: ctx.agentId };
     return p.outputs && Object.hasOwn(p.outputs, ctx.agentId) ? p.outputs[ctx.agentId] : p.otherwise;
   },
@@ -145,6 +146,15 @@ describe('replicated tasks', () => {
     const e = await finished(even.body.id);
     expect(e.state).toBe('failed');
     expect(e.error).toMatch(/no output reached the pbft quorum of 3 of 4 voting replicas/);
+  }, 30_000);
+
+  it('a replica that fails does not hold the task up: its agent votes for nothing, and the other 3 of 4 still decide', async () => {
+    const res = await stack.request('POST', '/api/tasks', { type: 'opinion', payload: { failOn: 'h1-a3', otherwise: 42 }, attempts: 1, consensus: { protocol: 'quorum', replicas: 4 } });
+    const view = await finished(res.body.id);
+    expect(view).toMatchObject({ state: 'completed', result: 42, consensus: { decided: true, votes: 3, dissenters: ['h1-a3'] } });
+    expect(view.consensus.split).toContainEqual({ count: 1, agents: ['h1-a3'], error: 'h1-a3 cannot answer' });
+    const failed = await stack.request('GET', `/api/tasks/${view.consensus.replicaTasks[view.consensus.agents.indexOf('h1-a3')]}`);
+    expect(failed.body).toMatchObject({ state: 'failed', agentId: 'h1-a3', error: 'h1-a3 cannot answer' });
   }, 30_000);
 
   it('outputs compare as canonical JSON: the same object with its keys in another order agrees', async () => {
