@@ -35,7 +35,7 @@ import type { Input, NodeId, Output, Value } from '../protocol.ts';
 import type { QuorumMessage, QuorumVote } from './messages.ts';
 import { isParticipant, reachesDecide, reachesPrepare, weightOf } from './rules.ts';
 import { drawTimeout, durableOf, type QuorumState } from './state.ts';
-import { addVote, EMPTY_TALLY, indexIn } from '../tally.ts';
+import { addVote, EMPTY_TALLY } from '../tally.ts';
 
 type Send = { to: NodeId | 'all'; message: QuorumMessage };
 
@@ -237,9 +237,9 @@ class Step {
     // Tallied per ballot: votes of different ballots never add up (a voter may vote in several ballots, for different values).
     const tally = this.s.votes.get(ballot);
     const before = tally?.votes ?? EMPTY_TALLY;
-    const votes = addVote(before, indexIn(this.s.config.peers, from), value);
+    const votes = addVote(before, this.s.config.indexOf.get(from) ?? -1, value);
     if (votes === before) return; // a duplicated or replayed vote counts once
-    const sum = (tally?.weight.get(value) ?? 0) + weightOf(this.s.config.rule, [from]);
+    const sum = (tally?.weight.get(value) ?? 0) + (this.s.config.rule.weights.get(from) ?? 0);
     this.s.votes = new Map(this.s.votes).set(ballot, { votes, weight: new Map(tally?.weight ?? []).set(value, sum) });
     if (this.s.candidate === null) this.s.candidate = value;
     if (reachesDecide(this.s.config.rule, sum)) this.learn(value, false);
