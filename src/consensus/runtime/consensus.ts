@@ -7,7 +7,7 @@
 // BullMQ job whose completion this waits for (a QueueEvents connection), and
 // a process may also drive proposals (`drive()`), none of which a task
 // producer needs on its one-round-trip submit path.
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { SwarmRedis } from '../../../queues/connection.ts';
@@ -21,7 +21,7 @@ import { CONSENSUS_QUEUE, consensusKeys } from './keys.ts';
 import { outcomeOf, parseDecisions } from './outcome.ts';
 import { resolveParticipants } from './participants.ts';
 import { REPLICATED_JOB } from './replicated.ts';
-import { MAX_VALUE_BYTES, proposalInputSchema, roundSpecSchema, type ProposalInput, type ProposalResult, type RoundSpec } from './proposal.ts';
+import { MAX_VALUE_BYTES, proposalInputSchema, roundSeed, roundSpecSchema, type ProposalInput, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { PROTOCOLS, PROTOCOL_NAMES } from './protocols.ts';
 
 export interface ConsensusOptions {
@@ -144,12 +144,13 @@ export class Consensus {
     if (Array.isArray(p.participants) && p.participants.length < min) throw tooFew(protocol, p.participants.length, min);
     const participants = await resolveParticipants(this.redis, this.prefix, p.participants, this.liveWithinMs);
     if (participants.length < min) throw tooFew(protocol, participants.length, min);
+    const id = `p-${randomBytes(8).toString('hex')}`;
     const spec: RoundSpec = {
-      id: `p-${randomBytes(8).toString('hex')}`,
+      id,
       protocol,
       value,
       participants,
-      seed: randomInt(0, 2 ** 31 - 1),
+      seed: roundSeed(id),
       tickMs: p.tickMs,
       timeoutMs: p.timeoutMs,
       createdAt: Date.now(),

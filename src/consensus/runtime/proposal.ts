@@ -1,6 +1,7 @@
 // A proposal at every boundary: what a caller may ask for (HTTP, the client),
 // what the queued job carries (the round's spec, fixed at propose time), and
 // what comes back.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ProtocolName } from '../protocol.ts';
 import { PROTOCOL_NAMES } from './protocols.ts';
@@ -43,6 +44,15 @@ export const participantSchema = z.strictObject({
   key: z.string().min(1).max(100),
 });
 export type Participant = z.infer<typeof participantSchema>;
+
+/**
+ * The seed of a round's cores (their randomized timeouts), derived from the
+ * round's id rather than drawn: the same round always replays the same way,
+ * in the simulator or from its job, and nothing in a decision is random.
+ */
+export function roundSeed(roundId: string): number {
+  return createHash('sha256').update(roundId).digest().readUInt32BE(0) >>> 1;
+}
 
 /** The job data of a proposal: everything a host needs to run its agents' part of the round. */
 export const roundSpecSchema = z.strictObject({

@@ -21,7 +21,7 @@ import { AGENT_FIELD } from '../../tasks/view.ts';
 import type { TaskState, TaskView } from '../../tasks/schema.ts';
 import type { ProtocolName } from '../protocol.ts';
 import { CONSENSUS_QUEUE } from './keys.ts';
-import { roundSpecSchema, type Participant, type ProposalResult, type RoundSpec } from './proposal.ts';
+import { roundSeed, roundSpecSchema, type Participant, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { PROTOCOLS } from './protocols.ts';
 
 /** The name of a replicated task's parent job in the consensus queue (proposals are named 'proposal'). */
@@ -194,7 +194,7 @@ export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> 
       protocol,
       value: topHash,
       participants: ordered,
-      seed: Math.floor(Math.random() * 2 ** 31),
+      seed: roundSeed(job.id!),
       tickMs: REPLICA_TICK_MS,
       timeoutMs: r.timeoutMs,
       createdAt: Date.now(),
