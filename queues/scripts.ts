@@ -54,4 +54,5 @@ export const scripts = {
   raiseFence: command('raiseFence', 1),
   claimParked: command('claimParked', 6),
   recoverJobs: command('recoverJobs', 6),
+  claimReplicaSeat: command('claimReplicaSeat', 1),
 };
