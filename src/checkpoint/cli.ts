@@ -56,12 +56,14 @@ export async function checkpointToFile(config: SwarmConfig, out: string, o: { in
   }
   const c = countCheckpoint(checkpoint);
   const states = listStates(c.byState);
+  const proposals = Object.values(c.proposals).reduce<number>((sum, n) => sum + (n ?? 0), 0);
   const summary =
     `checkpoint of swarm "${config.prefix}" at ${new Date(checkpoint.createdAt).toISOString()} written to ${out}: ` +
     `${plural(c.agents, 'agent')}, ${plural(c.nodes, 'node')}, ${plural(c.tasks, 'unfinished task')}${states ? ` (${states})` : ''}` +
     (c.deadLetters ? `, ${plural(c.deadLetters, 'dead-letter record')}` : '') +
     (checkpoint.includesFinished ? `, ${plural(c.finished, 'finished task')}` : '') +
-    `, ${plural(c.idempotencyKeys, 'idempotency key')}, ${plural(c.moved, 'moved record')}, ${plural(c.cancelled, 'cancelled record')}`;
+    `, ${plural(c.idempotencyKeys, 'idempotency key')}, ${plural(c.moved, 'moved record')}, ${plural(c.cancelled, 'cancelled record')}` +
+    `, ${plural(proposals, 'proposal')}${proposals ? ` (${listStates(c.proposals)})` : ''}, ${plural(c.rounds, 'consensus round')} with state`;
   return { summary, warnings };
 }
 
@@ -86,9 +88,14 @@ export async function restoreFromFile(config: SwarmConfig, file: string, o: { fo
     (r.deadLetters ? `, ${plural(r.deadLetters, 'dead-letter record')}` : '') +
     (r.finished ? `, ${plural(r.finished - r.skippedFinished, 'finished task')}` : '') +
     `, ${plural(r.idempotencyKeys, 'idempotency key')}, ${plural(r.moved, 'moved record')}, ${plural(r.cancelled, 'cancelled record')}` +
+    `, ${plural(r.consensus.proposals, 'proposal')} (waiting)` +
+    (r.consensus.finishedProposals ? `, ${plural(r.consensus.finishedProposals, 'finished proposal')}` : '') +
+    `, ${plural(r.consensus.rounds, 'consensus round')} with state` +
+    (r.consensus.skipped || r.consensus.skippedRounds ? `; ${plural(r.consensus.skipped, 'proposal')} and ${plural(r.consensus.skippedRounds, 'round')} already in the target, left as they were` : '') +
     (r.renamed ? `; ${plural(r.renamed, 'intake job')} got a new id (BullMQ refuses integer custom ids)` : '') +
     (r.skipped ? `; ${plural(r.skipped, 'task')} already in the target, left as ${r.skipped === 1 ? 'it was' : 'they were'}` : '') +
     '.' +
-    (hosts.length ? ` Start the hosts again with the same --host-id (and agents) to take their seats: ${hosts.join(', ')}.` : '')
+    (hosts.length ? ` Start the hosts again with the same --host-id (and agents) to take their seats: ${hosts.join(', ')}.` : '') +
+    (r.consensus.proposals ? ' Proposals resume once a coordinator (or a Consensus.drive()) runs, each round from where its agents left it.' : '')
   );
 }

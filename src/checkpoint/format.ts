@@ -10,28 +10,44 @@
 //   queue: waiting, prioritized, delayed, paused and active ones, plus parked
 //   tasks caught half-way to a node (`unparking`);
 // - the dead-letter queue's records (waiting jobs there: it has no worker);
-// - idempotency keys of the tasks it carries, with their remaining time.
-// Not carried: completed and failed tasks (unless taken with includeFinished),
-// hosts and heartbeats, host connections, the lease and fences, recoveries, the
-// events stream and stats, job logs and BullMQ's per-queue event streams.
+// - idempotency keys of the tasks it carries, with their remaining time;
+// - (version 2) `consensus`: every unfinished proposal of the consensus queue,
+//   and each carried round's persisted protocol state, decisions and rejection
+//   counts (consensusFormat.ts).
+// Not carried: completed and failed tasks and proposals (unless taken with
+// includeFinished), replicated tasks, hosts and heartbeats, host connections,
+// the lease and fences, recoveries, the events stream and stats, job logs and
+// BullMQ's per-queue event streams.
 //
-// Consensus logs are not in version 1. When they land they join as a section of
-// their own and the version goes up, so an older swarmq refuses a file it could
-// not restore whole instead of dropping part of it (the top level is strict).
+// Versions: 1 had no consensus section; 2 added it. Both are read (a version-1
+// file restores with no consensus); only 2 is written. The top level is strict,
+// so an older swarmq refuses a file it could not restore whole instead of
+// dropping part of it.
 import { z } from 'zod';
 import { SwarmError } from '../errors.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
 import { issuesOf } from '../tasks/schema.ts';
+import { checkConsensusSection, consensusSectionSchema, emptyConsensus } from './consensusFormat.ts';
 
 export const CHECKPOINT_FORMAT = 'swarmq-checkpoint';
-export const CHECKPOINT_VERSION = 1;
+/** The version written. */
+export const CHECKPOINT_VERSION = 2;
+/** Every version read. */
+export const CHECKPOINT_VERSIONS_READ = [1, 2] as const;
 
 export const CHECKPOINT_ABOUT =
   'A point-in-time snapshot of a swarmq swarm: the roster (agents, nodes, node sequence), the moved and cancelled ' +
   'records of each slot group, every unfinished task (waiting, prioritized, delayed, paused, active; active ones ' +
   'restore as waiting because the agents running them are not in the new Redis, so they run again), the ' +
   "idempotency keys of those tasks and the dead-letter queue's records. " +
-  'Completed and failed tasks are not carried unless `includesFinished` is true. ' +
+  'Consensus (`consensus`): every unfinished proposal (restored as waiting under its id, with its spec), and for each ' +
+  "carried proposal its round's persisted protocol state, decisions and rejection counts with their remaining time, " +
+  'so hosts resume the round where its agents left it; a proposal keeps its time limit, counted from when it was made. ' +
+  'Completed and failed tasks and proposals are not carried unless `includesFinished` is true. ' +
+  'Replicated tasks (ids r-…) are not carried, neither their parent job nor their replica jobs: their state is a BullMQ ' +
+  "flow whose replicas' results live in the parent's dependency hashes and whose voters are named by the replica job " +
+  'hashes and seat claims, and rebuilding that outside BullMQ could run a replica twice or lose one; the checkpoint ' +
+  'warns about each one left out, to be submitted again. ' +
   'Hosts, heartbeats, host connections, the lease and fences, recoveries, the events stream and stats are not carried: ' +
   'hosts rejoin by starting again with the same --host-id and take their old seats.';
 
@@ -86,63 +102,84 @@ export const finishedTaskSchema = z
   .strict();
 export type FinishedTask = z.infer<typeof finishedTaskSchema>;
 
-export const checkpointSchema = z
-  .object({
-    format: z.literal(CHECKPOINT_FORMAT),
-    version: z.literal(CHECKPOINT_VERSION),
-    /** Redis' clock when the snapshot was read (ms). */
-    createdAt: ms,
-    /** The prefix it was taken from (restore may use another). */
-    prefix: z.string(),
-    /** What is carried and what not, for a reader of the file. */
-    about: z.string().optional(),
-    includesFinished: z.boolean(),
-    roster: z
+const commonShape = {
+  format: z.literal(CHECKPOINT_FORMAT),
+  /** Redis' clock when the snapshot was read (ms). */
+  createdAt: ms,
+  /** The prefix it was taken from (restore may use another). */
+  prefix: z.string(),
+  /** What is carried and what not, for a reader of the file. */
+  about: z.string().optional(),
+  includesFinished: z.boolean(),
+  roster: z
+    .object({
+      nodeSeq: count,
+      // loose: fields a newer swarmq adds to these records survive the round trip.
+      agents: z.array(agentRecordSchema.loose()),
+      nodes: z.array(nodeRecordSchema.loose()),
+    })
+    .strict(),
+  queues: z.array(z.object({ name: queueName, paused: z.boolean() }).strict()),
+  groups: z.array(
+    z
       .object({
-        nodeSeq: count,
-        // loose: fields a newer swarmq adds to these records survive the round trip.
-        agents: z.array(agentRecordSchema.loose()),
-        nodes: z.array(nodeRecordSchema.loose()),
+        group: z.string().regex(/^[A-Za-z0-9_-]+$/, 'a slot group name (g1, parked, …)'),
+        moved: z.record(z.string(), z.string()),
+        cancelled: z.array(cancelledRecordSchema.loose()),
       })
       .strict(),
-    queues: z.array(z.object({ name: queueName, paused: z.boolean() }).strict()),
-    groups: z.array(
-      z
-        .object({
-          group: z.string().regex(/^[A-Za-z0-9_-]+$/, 'a slot group name (g1, parked, …)'),
-          moved: z.record(z.string(), z.string()),
-          cancelled: z.array(cancelledRecordSchema.loose()),
-        })
-        .strict(),
-    ),
-    idempotency: z.array(z.object({ key: z.string().min(1), taskId: z.string().min(1), ttlMs: z.number().int().positive().nullable() }).strict()),
-    tasks: z.array(unfinishedTaskSchema),
-    finished: z.array(finishedTaskSchema),
-  })
+  ),
+  idempotency: z.array(z.object({ key: z.string().min(1), taskId: z.string().min(1), ttlMs: z.number().int().positive().nullable() }).strict()),
+  tasks: z.array(unfinishedTaskSchema),
+  finished: z.array(finishedTaskSchema),
+};
+
+type CommonPart = z.infer<z.ZodObject<typeof commonShape>>;
+
+function checkCommon(cp: CommonPart, ctx: z.RefinementCtx): void {
+  const maxSeq = Math.max(0, ...cp.roster.nodes.map((n) => n.seq));
+  if (cp.roster.nodeSeq < maxSeq) {
+    ctx.addIssue({ code: 'custom', path: ['roster', 'nodeSeq'], message: `${cp.roster.nodeSeq} is below the highest node seq ${maxSeq}: new nodes would reuse a queue` });
+  }
+  const seen = new Set<string>();
+  const check = (list: 'tasks' | 'finished', i: number, queue: string, id: string) => {
+    const key = `${queue}\u0000${id}`;
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [list, i, 'id'], message: `task ${id} appears twice in queue ${queue}` });
+    seen.add(key);
+  };
+  cp.tasks.forEach((t, i) => {
+    check('tasks', i, t.queue, t.id);
+    if (t.state === 'delayed' && t.dueAt === undefined) ctx.addIssue({ code: 'custom', path: ['tasks', i, 'dueAt'], message: 'a delayed task needs dueAt' });
+  });
+  cp.finished.forEach((t, i) => check('finished', i, t.queue, t.id));
+}
+
+/** Version 1: no consensus section. Read, never written. */
+export const checkpointV1Schema = z
+  .object({ ...commonShape, version: z.literal(1) })
+  .strict()
+  .superRefine(checkCommon);
+
+export const checkpointSchema = z
+  .object({ ...commonShape, version: z.literal(CHECKPOINT_VERSION), consensus: consensusSectionSchema })
   .strict()
   .superRefine((cp, ctx) => {
-    const maxSeq = Math.max(0, ...cp.roster.nodes.map((n) => n.seq));
-    if (cp.roster.nodeSeq < maxSeq) {
-      ctx.addIssue({ code: 'custom', path: ['roster', 'nodeSeq'], message: `${cp.roster.nodeSeq} is below the highest node seq ${maxSeq}: new nodes would reuse a queue` });
-    }
-    const seen = new Set<string>();
-    const check = (list: 'tasks' | 'finished', i: number, queue: string, id: string) => {
-      const key = `${queue}\u0000${id}`;
-      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [list, i, 'id'], message: `task ${id} appears twice in queue ${queue}` });
-      seen.add(key);
-    };
-    cp.tasks.forEach((t, i) => {
-      check('tasks', i, t.queue, t.id);
-      if (t.state === 'delayed' && t.dueAt === undefined) ctx.addIssue({ code: 'custom', path: ['tasks', i, 'dueAt'], message: 'a delayed task needs dueAt' });
-    });
-    cp.finished.forEach((t, i) => check('finished', i, t.queue, t.id));
+    checkCommon(cp, ctx);
+    checkConsensusSection(cp.consensus, ctx);
   });
 
 export type Checkpoint = z.infer<typeof checkpointSchema>;
 
 const MAX_ISSUES_SHOWN = 8;
 
-/** Parses and checks a checkpoint file's text; a SwarmError ('invalid_request') names every field that is wrong. */
+function invalid(source: string, error: z.ZodError): SwarmError {
+  const details = issuesOf(error);
+  const shown = details.slice(0, MAX_ISSUES_SHOWN).map((d) => `${d.path}: ${d.message}`);
+  if (details.length > MAX_ISSUES_SHOWN) shown.push(`and ${details.length - MAX_ISSUES_SHOWN} more`);
+  return new SwarmError('invalid_request', `${source} is not a valid swarmq checkpoint: ${shown.join('; ')}`, details);
+}
+
+/** Parses and checks a checkpoint file's text (version 1 or 2, returned as version 2); a SwarmError ('invalid_request') names every field that is wrong. */
 export function parseCheckpoint(text: string, source = 'checkpoint file'): Checkpoint {
   let json: unknown;
   try {
@@ -150,25 +187,29 @@ export function parseCheckpoint(text: string, source = 'checkpoint file'): Check
   } catch (err) {
     throw new SwarmError('invalid_request', `${source} is not JSON: ${(err as Error).message}`, [{ path: '(root)', message: 'not JSON' }]);
   }
+  let version: unknown;
   if (json && typeof json === 'object' && !Array.isArray(json)) {
-    const { format, version } = json as { format?: unknown; version?: unknown };
+    const { format } = json as { format?: unknown };
+    version = (json as { version?: unknown }).version;
     if (format !== undefined && format !== CHECKPOINT_FORMAT) {
       throw new SwarmError('invalid_request', `${source} is not a swarmq checkpoint (format: ${JSON.stringify(format)})`, [{ path: 'format', message: `expected "${CHECKPOINT_FORMAT}"` }]);
     }
-    if (typeof version === 'number' && version !== CHECKPOINT_VERSION) {
+    if (typeof version === 'number' && !(CHECKPOINT_VERSIONS_READ as readonly number[]).includes(version)) {
+      const known = CHECKPOINT_VERSIONS_READ.join(' and ');
       throw new SwarmError(
         'invalid_request',
-        `${source} is checkpoint version ${version}; this swarmq reads version ${CHECKPOINT_VERSION}${version > CHECKPOINT_VERSION ? ' (use the swarmq that wrote it, or a newer one)' : ''}`,
-        [{ path: 'version', message: `expected ${CHECKPOINT_VERSION}` }],
+        `${source} is checkpoint version ${version}; this swarmq reads versions ${known}${version > CHECKPOINT_VERSION ? ' (use the swarmq that wrote it, or a newer one)' : ''}`,
+        [{ path: 'version', message: `expected one of ${known}` }],
       );
     }
   }
-  const parsed = checkpointSchema.safeParse(json);
-  if (!parsed.success) {
-    const details = issuesOf(parsed.error);
-    const shown = details.slice(0, MAX_ISSUES_SHOWN).map((d) => `${d.path}: ${d.message}`);
-    if (details.length > MAX_ISSUES_SHOWN) shown.push(`and ${details.length - MAX_ISSUES_SHOWN} more`);
-    throw new SwarmError('invalid_request', `${source} is not a valid swarmq checkpoint: ${shown.join('; ')}`, details);
+  if (version === 1) {
+    // Version 1 never carried consensus: it restores as a version-2 file whose consensus section is empty.
+    const v1 = checkpointV1Schema.safeParse(json);
+    if (!v1.success) throw invalid(source, v1.error);
+    return { ...v1.data, version: CHECKPOINT_VERSION, consensus: emptyConsensus() };
   }
+  const parsed = checkpointSchema.safeParse(json);
+  if (!parsed.success) throw invalid(source, parsed.error);
   return parsed.data;
 }

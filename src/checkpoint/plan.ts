@@ -73,7 +73,7 @@ export function bullmqAcceptsId(id: string): boolean {
 }
 
 /** Options a restored job must not carry over: the add sets them anew, or they tie it to things not restored. */
-const DROPPED_OPTIONS = ['jobId', 'timestamp', 'delay', 'priority', 'repeat', 'repeatJobKey', 'parent', 'deduplication', 'debounce', 'prevMillis'];
+export const DROPPED_OPTIONS = ['jobId', 'timestamp', 'delay', 'priority', 'repeat', 'repeatJobKey', 'parent', 'deduplication', 'debounce', 'prevMillis'];
 
 export function planRestore(cp: Checkpoint, prefix: string, now: number): RestorePlan {
   const sk = swarmKeys(prefix);

@@ -16,6 +16,8 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { DEAD_LETTER_QUEUE, INTAKE_QUEUE, nodeQueueName, PARKED_NODE, SLOT_GROUP_SIZE, swarmKeys } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, consensusKeys } from '../consensus/runtime/keys.ts';
+import { PROPOSAL_JOB, type RawConsensus } from './consensusSnapshot.ts';
 import type { Checkpoint } from './format.ts';
 import { snapshotToCheckpoint, type RawGroup, type RawIdempotencyKey, type RawQueue, type RawSnapshot } from './snapshot.ts';
 
@@ -23,16 +25,21 @@ export const READ_SWARM_LUA = `
 --[[
   Reads everything a swarmq checkpoint carries, in one atomic step.
   ARGV[1] prefix   ARGV[2] nodes per slot group   ARGV[3] '1': completed and failed jobs too
-  ARGV[4] parked queue name   ARGV[5] intake queue name   ARGV[6..] other queues to read (dead-letter)
-  Returns { TIME, node-seq, agents (flat), nodes (flat), groups, queues }:
+  ARGV[4] parked queue name   ARGV[5] intake queue name   ARGV[6] consensus queue name
+  ARGV[7] a proposal's job name   ARGV[8] round keys' head (<head><round>:state)
+  ARGV[9..] other queues to read (dead-letter)
+  Returns { TIME, node-seq, agents (flat), nodes (flat), groups, queues, consensus }:
     group: { name, moved (flat), cancelled (flat) }
     queue: { name, paused 0/1, wait, active, paused list, prioritized, delayed (id, score, ...),
              completed (id, score, ...), failed (id, score, ...), unparking ids,
              jobs (id, hash (flat), ...), intake mappings (job id, task id, pttl, ...) }
+    consensus: { queue (as above), waiting-children ids,
+                 rounds: { id, state (flat), pttl, decided (flat), pttl, rejected (flat), pttl } }
 ]]
 local rcall = redis.call
 local prefix, groupSize, withFinished = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
 local parkedQueue, intakeQueue = ARGV[4], ARGV[5]
+local consensusQueue, proposalName, roundHead = ARGV[6], ARGV[7], ARGV[8]
 local swarm = prefix .. ':{swarm}:'
 
 local time = rcall('TIME')
@@ -58,7 +65,7 @@ for i = 2, #nodes, 2 do
 end
 addQueue(parkedQueue)
 addQueue(intakeQueue)
-for i = 6, #ARGV do addQueue(ARGV[i]) end
+for i = 9, #ARGV do addQueue(ARGV[i]) end
 
 local groups, groupSeen, unparkingOf = {}, {}, {}
 for _, q in ipairs(queues) do
@@ -71,8 +78,7 @@ for _, q in ipairs(queues) do
   end
 end
 
-local out = {}
-for _, q in ipairs(queues) do
+local function readQueue(q)
   local k = prefix .. ':' .. q .. ':'
   local paused = rcall('HEXISTS', k .. 'meta', 'paused')
   local wait = rcall('LRANGE', k .. 'wait', 0, -1)
@@ -113,9 +119,32 @@ for _, q in ipairs(queues) do
       end
     end
   end
-  out[#out + 1] = { q, paused, wait, active, pausedList, prioritized, delayed, completed, failed, unparking, jobs, intake }
+  return { q, paused, wait, active, pausedList, prioritized, delayed, completed, failed, unparking, jobs, intake }
 end
-return { time, nodeSeq, agents, nodes, groups, out }
+
+local out = {}
+for _, q in ipairs(queues) do out[#out + 1] = readQueue(q) end
+
+-- The consensus queue, and each proposal's round hashes in the same step, so a
+-- round's state and its proposal's job are of one moment. Replicated tasks'
+-- parents still waiting for their replicas sit in waiting-children: only their
+-- ids, to name them as not carried.
+local cq = readQueue(consensusQueue)
+local waitingChildren = rcall('ZRANGE', prefix .. ':' .. consensusQueue .. ':waiting-children', 0, -1)
+local rounds, cjobs = {}, cq[11]
+for i = 1, #cjobs, 2 do
+  local id = cjobs[i]
+  if rcall('HGET', prefix .. ':' .. consensusQueue .. ':' .. id, 'name') == proposalName then
+    local r = { id }
+    for _, h in ipairs({ 'state', 'decided', 'rejected' }) do
+      local key = roundHead .. id .. ':' .. h
+      r[#r + 1] = rcall('HGETALL', key)
+      r[#r + 1] = rcall('PTTL', key)
+    end
+    rounds[#rounds + 1] = r
+  end
+end
+return { time, nodeSeq, agents, nodes, groups, out, { cq, waitingChildren, rounds } }
 `;
 
 const READ_SWARM_SHA = createHash('sha1').update(READ_SWARM_LUA).digest('hex');
@@ -136,36 +165,50 @@ const pairs = (v: unknown): [string, string][] => {
   return out;
 };
 
+function parseQueue(q: unknown): RawQueue {
+  const [name, paused, wait, active, pausedList, prioritized, delayed, completed, failed, unparking, jobs, intake] = q as unknown[];
+  const jobMap = new Map<string, Record<string, string>>();
+  const flatJobs = Array.isArray(jobs) ? jobs : [];
+  for (let i = 0; i + 1 < flatJobs.length; i += 2) jobMap.set(String(flatJobs[i]), flatHash(flatJobs[i + 1]));
+  const intakeTasks = new Map<string, { taskId: string; pttl: number }>();
+  const flatIntake = Array.isArray(intake) ? intake : [];
+  for (let i = 0; i + 2 < flatIntake.length; i += 3) intakeTasks.set(String(flatIntake[i]), { taskId: String(flatIntake[i + 1]), pttl: Number(flatIntake[i + 2]) });
+  return {
+    name: String(name),
+    paused: Number(paused) === 1,
+    wait: strings(wait),
+    active: strings(active),
+    pausedList: strings(pausedList),
+    prioritized: strings(prioritized),
+    delayed: pairs(delayed),
+    completed: pairs(completed),
+    failed: pairs(failed),
+    unparking: strings(unparking),
+    jobs: jobMap,
+    intakeTasks,
+  };
+}
+
+function parseConsensus(c: unknown): RawConsensus {
+  const [queue, waitingChildren, rounds] = c as [unknown, unknown, unknown[]];
+  return {
+    queue: parseQueue(queue),
+    waitingChildren: strings(waitingChildren),
+    rounds: (rounds ?? []).map((r) => {
+      const [round, state, statePttl, decided, decidedPttl, rejected, rejectedPttl] = r as unknown[];
+      const hash = (fields: unknown, pttl: unknown) => ({ fields: flatHash(fields), pttl: Number(pttl) });
+      return { round: String(round), state: hash(state, statePttl), decided: hash(decided, decidedPttl), rejected: hash(rejected, rejectedPttl) };
+    }),
+  };
+}
+
 /** The script's reply as typed raw values (no decoding of records or jobs: that is the pure core's). */
 export function parseReadReply(reply: Reply): RawSnapshot {
-  const [time, nodeSeq, agents, nodes, groups, queues] = reply as [unknown, unknown, unknown, unknown, unknown[], unknown[]];
+  const [time, nodeSeq, agents, nodes, groups, queues, consensus] = reply as [unknown, unknown, unknown, unknown, unknown[], unknown[], unknown];
   const [sec, usec] = strings(time);
   const rawGroups: RawGroup[] = (groups ?? []).map((g) => {
     const [name, moved, cancelled] = g as [unknown, unknown, unknown];
     return { group: String(name), moved: flatHash(moved), cancelled: flatHash(cancelled) };
-  });
-  const rawQueues: RawQueue[] = (queues ?? []).map((q) => {
-    const [name, paused, wait, active, pausedList, prioritized, delayed, completed, failed, unparking, jobs, intake] = q as unknown[];
-    const jobMap = new Map<string, Record<string, string>>();
-    const flatJobs = Array.isArray(jobs) ? jobs : [];
-    for (let i = 0; i + 1 < flatJobs.length; i += 2) jobMap.set(String(flatJobs[i]), flatHash(flatJobs[i + 1]));
-    const intakeTasks = new Map<string, { taskId: string; pttl: number }>();
-    const flatIntake = Array.isArray(intake) ? intake : [];
-    for (let i = 0; i + 2 < flatIntake.length; i += 3) intakeTasks.set(String(flatIntake[i]), { taskId: String(flatIntake[i + 1]), pttl: Number(flatIntake[i + 2]) });
-    return {
-      name: String(name),
-      paused: Number(paused) === 1,
-      wait: strings(wait),
-      active: strings(active),
-      pausedList: strings(pausedList),
-      prioritized: strings(prioritized),
-      delayed: pairs(delayed),
-      completed: pairs(completed),
-      failed: pairs(failed),
-      unparking: strings(unparking),
-      jobs: jobMap,
-      intakeTasks,
-    };
   });
   return {
     time: Number(sec) * 1000 + Math.floor(Number(usec) / 1000),
@@ -173,12 +216,15 @@ export function parseReadReply(reply: Reply): RawSnapshot {
     agents: flatHash(agents),
     nodes: flatHash(nodes),
     groups: rawGroups,
-    queues: rawQueues,
+    queues: (queues ?? []).map(parseQueue),
+    consensus: parseConsensus(consensus),
   };
 }
 
 async function runReadScript(redis: Redis, prefix: string, includeFinished: boolean): Promise<Reply> {
-  const args = [prefix, SLOT_GROUP_SIZE, includeFinished ? '1' : '0', nodeQueueName(PARKED_NODE), INTAKE_QUEUE, DEAD_LETTER_QUEUE];
+  // The round keys' head from consensusKeys itself (`<head><round>:state`), so the script cannot drift from it.
+  const roundHead = consensusKeys(prefix).state('').replace(/:state$/, '');
+  const args = [prefix, SLOT_GROUP_SIZE, includeFinished ? '1' : '0', nodeQueueName(PARKED_NODE), INTAKE_QUEUE, CONSENSUS_QUEUE, PROPOSAL_JOB, roundHead, DEAD_LETTER_QUEUE];
   try {
     return (await redis.evalsha(READ_SWARM_SHA, 0, ...args)) as Reply;
   } catch (err) {

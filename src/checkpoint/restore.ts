@@ -1,11 +1,14 @@
 // The imperative shell of `swarmq restore`: refuses a prefix that holds keys
 // (unless forced), then carries out the plan: the roster and group records in
-// one MULTI, then each queue's tasks with BullMQ's own Queue.add under their ids.
+// one MULTI, then each queue's tasks with BullMQ's own Queue.add under their ids,
+// then the consensus section (consensusRestore.ts).
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { SwarmError } from '../errors.ts';
 import { bullKey, swarmKeys } from '../../queues/keys.ts';
 import type { Checkpoint } from './format.ts';
+import type { ConsensusSection } from './consensusFormat.ts';
+import { planConsensus } from './consensusSnapshot.ts';
 import { planRestore, type PlannedJob, type PlannedQueue, type RestoreCounts, type RestorePlan } from './plan.ts';
 
 export interface RestoreOptions {
@@ -16,12 +19,27 @@ export interface RestoreOptions {
 }
 
 export interface RestoreReport extends RestoreCounts {
+  /** The consensus section: proposals and rounds written, and those left as they were in the target (with force). */
+  consensus: ConsensusRestoreReport;
   /** Unfinished tasks not added because a job with their id was in the target already (with force). */
   skipped: number;
   /** Finished tasks not written for the same reason. */
   skippedFinished: number;
   /** Renamed tasks: old id → new id. */
   renamedIds: Record<string, string>;
+}
+
+export interface ConsensusRestoreReport {
+  /** Unfinished proposals added (as waiting). */
+  proposals: number;
+  /** Completed and failed proposals written (includeFinished). */
+  finishedProposals: number;
+  /** Rounds whose hashes were written. */
+  rounds: number;
+  /** Proposals already in the target (with force): left as they were. */
+  skipped: number;
+  /** Rounds left as they were because the target had their proposal or one of their hashes. */
+  skippedRounds: number;
 }
 
 const ADD_CHUNK = 500;
@@ -70,7 +88,10 @@ async function writeRoster(redis: Redis, plan: RestorePlan): Promise<void> {
   await exec(m, 'writing the roster');
 }
 
-async function restoreQueue(redis: Redis, prefix: string, pq: PlannedQueue, report: RestoreReport): Promise<void> {
+/** What a queue's restore reports back. */
+type QueueRestoreReport = Pick<RestoreReport, 'skipped' | 'skippedFinished' | 'renamedIds'>;
+
+async function restoreQueue(redis: Redis, prefix: string, pq: PlannedQueue, report: QueueRestoreReport): Promise<void> {
   if (!pq.jobs.length && !pq.finished.length && !pq.paused) return; // nothing to write: leave no keys behind
   const queue = new Queue(pq.name, { connection: redis, prefix });
   queue.on('error', () => {});
@@ -143,9 +164,45 @@ async function existing(redis: Redis, keys: string[]): Promise<boolean[]> {
 }
 
 /**
+ * The consensus section: round hashes first, so a driver that takes a proposal
+ * the moment it is added already finds its round's persisted state, and hosts
+ * resume the round from it instead of starting it afresh; then the proposals.
+ */
+async function restoreConsensus(redis: Redis, prefix: string, c: ConsensusSection): Promise<ConsensusRestoreReport> {
+  const plan = planConsensus(c, prefix);
+  // With force, a round whose proposal or any hash is in the target is that very
+  // round (ids are random), perhaps further on there: it is never written over,
+  // since moving a core's persisted state back could let its agent vote twice.
+  const exists = await existing(redis, plan.rounds.flatMap((r) => [r.jobKey, ...r.hashes.map((h) => h.key)]));
+  const m = redis.multi();
+  let at = 0;
+  let rounds = 0;
+  let skippedRounds = 0;
+  for (const r of plan.rounds) {
+    const n = 1 + r.hashes.length;
+    const there = exists.slice(at, at + n).some(Boolean);
+    at += n;
+    if (there) {
+      skippedRounds++;
+      continue;
+    }
+    for (const h of r.hashes) {
+      m.hset(h.key, h.fields);
+      if (h.ttlMs !== null) m.pexpire(h.key, h.ttlMs);
+    }
+    rounds++;
+  }
+  if (rounds) await exec(m, 'writing consensus rounds');
+  const q: QueueRestoreReport = { skipped: 0, skippedFinished: 0, renamedIds: {} };
+  await restoreQueue(redis, prefix, plan.queue, q);
+  return { proposals: plan.queue.jobs.length - q.skipped, finishedProposals: plan.queue.finished.length - q.skippedFinished, rounds, skipped: q.skipped + q.skippedFinished, skippedRounds };
+}
+
+/**
  * Rebuilds the swarm of a checkpoint under `prefix`: the roster first (so hosts
  * starting again with their old --host-id take their old seats, in the nodes
- * whose queues get the tasks), then every queue's tasks.
+ * whose queues get the tasks), then every queue's tasks, then the proposals and
+ * their rounds.
  */
 export async function restoreCheckpoint(redis: Redis, prefix: string, cp: Checkpoint, o: RestoreOptions = {}): Promise<RestoreReport> {
   if (!o.force) {
@@ -159,8 +216,8 @@ export async function restoreCheckpoint(redis: Redis, prefix: string, cp: Checkp
     }
   }
   const plan = planRestore(cp, prefix, o.now ?? Date.now());
-  const report: RestoreReport = { ...plan.counts, skipped: 0, skippedFinished: 0, renamedIds: {} };
+  const report: Omit<RestoreReport, 'consensus'> = { ...plan.counts, skipped: 0, skippedFinished: 0, renamedIds: {} };
   await writeRoster(redis, plan);
   for (const q of plan.queues) await restoreQueue(redis, prefix, q, report);
-  return report;
+  return { ...report, consensus: await restoreConsensus(redis, prefix, cp.consensus) };
 }

@@ -4,6 +4,7 @@ import { Job } from 'bullmq';
 import type { z } from 'zod';
 import { DEAD_LETTER_QUEUE, swarmKeys } from '../../queues/keys.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
+import { consensusToSection, type RawConsensus } from './consensusSnapshot.ts';
 import { CHECKPOINT_ABOUT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type Checkpoint, type FinishedTask, type UnfinishedState, type UnfinishedTask } from './format.ts';
 
 export interface RawQueue {
@@ -44,6 +45,7 @@ export interface RawSnapshot {
   nodes: Record<string, string>;
   groups: RawGroup[];
   queues: RawQueue[];
+  consensus: RawConsensus;
 }
 
 /** An idempotency key read after the snapshot: its full key, the task it names, PTTL (-1 none, -2 gone). */
@@ -97,6 +99,15 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
   const nodes = records(raw.nodes, nodeRecordSchema.loose(), 'node').sort((a, b) => a.seq - b.seq);
   const nodeSeq = Math.max(raw.nodeSeq, ...nodes.map((n) => n.seq));
 
+  // A replica of a replicated task is a child in a BullMQ flow (its hash names
+  // its parent): carried alone it would run with nowhere to report to, so it is
+  // left out with its task (CHECKPOINT_ABOUT says why replicated tasks are not carried).
+  const isReplica = (queue: string, id: string, h: Record<string, string>): boolean => {
+    if (!h.parentKey) return false;
+    warnings.push(`queue ${queue}: job ${id} is a replica of replicated task ${h.parentKey.slice(h.parentKey.lastIndexOf(':') + 1)}; not carried`);
+    return true;
+  };
+
   const tasks: UnfinishedTask[] = [];
   const finished: FinishedTask[] = [];
   for (const q of raw.queues) {
@@ -106,6 +117,7 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
         warnings.push(`queue ${q.name}: job ${id} is ${state} but has no job hash; left out`);
         return undefined;
       }
+      if (isReplica(q.name, id, h)) return undefined;
       let data: unknown = null;
       if (h.data !== undefined) {
         try {
@@ -161,6 +173,7 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
             warnings.push(`queue ${q.name}: job ${id} is ${state} but has no job hash; left out`);
             continue;
           }
+          if (isReplica(q.name, id, h)) continue;
           finished.push({ queue: q.name, id, state, finishedOn: int(h.finishedOn) ?? int(score) ?? raw.time, hash: h });
         }
       }
@@ -184,6 +197,9 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
     .map((g) => ({ group: g.group, moved: { ...g.moved }, cancelled: records(g.cancelled, cancelledRecordSchema.loose(), `cancelled task in group ${g.group}`) }))
     .filter((g) => Object.keys(g.moved).length > 0 || g.cancelled.length > 0);
 
+  const consensus = consensusToSection(raw.consensus, o.includeFinished, raw.time);
+  warnings.push(...consensus.warnings);
+
   return {
     checkpoint: {
       format: CHECKPOINT_FORMAT,
@@ -198,6 +214,7 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
       idempotency: idem,
       tasks,
       finished,
+      consensus: consensus.section,
     },
     warnings,
   };
@@ -216,6 +233,10 @@ export interface CheckpointCounts {
   idempotencyKeys: number;
   moved: number;
   cancelled: number;
+  /** Proposals by where their job was. */
+  proposals: Partial<Record<string, number>>;
+  /** Rounds whose hashes are carried. */
+  rounds: number;
 }
 
 export function countCheckpoint(cp: Checkpoint): CheckpointCounts {
@@ -236,5 +257,7 @@ export function countCheckpoint(cp: Checkpoint): CheckpointCounts {
     idempotencyKeys: cp.idempotency.length,
     moved: cp.groups.reduce((s, g) => s + Object.keys(g.moved).length, 0),
     cancelled: cp.groups.reduce((s, g) => s + g.cancelled.length, 0),
+    proposals: cp.consensus.proposals.reduce<Partial<Record<string, number>>>((by, p) => ({ ...by, [p.state]: (by[p.state] ?? 0) + 1 }), {}),
+    rounds: cp.consensus.rounds.length,
   };
 }

@@ -239,9 +239,9 @@ export function buildCli(): Command {
     });
 
   addCommon(program.command('checkpoint'))
-    .description('write a point-in-time snapshot of the swarm (roster, unfinished tasks) to a file, for restore on another Redis')
+    .description('write a point-in-time snapshot of the swarm (roster, unfinished tasks, proposals and their rounds) to a file, for restore on another Redis')
     .requiredOption('--out <file>', 'file to write (JSON)')
-    .option('--include-finished', 'carry completed and failed tasks too')
+    .option('--include-finished', 'carry completed and failed tasks and proposals too')
     .action(async (flags: CommonFlags & { out: string; includeFinished?: boolean }) => {
       const { checkpointToFile } = await import('../checkpoint/cli.ts');
       const config = configFrom(flags, redisFromStateDir());
