@@ -11,8 +11,8 @@ import { consensusKeys } from '../src/consensus/runtime/keys.ts';
 import { decidedValues, outcomeOf, parseDecisions } from '../src/consensus/runtime/outcome.ts';
 import { roundSpecSchema, type ProposalResult, type RoundSpec } from '../src/consensus/runtime/proposal.ts';
 import { traced } from '../src/tracing/spans.ts';
-import { INBOX_MAXLEN } from '../src/consensus/runtime/keys.ts';
-import { BATCH_FIELD, type InboxItem } from '../src/consensus/runtime/wire.ts';
+import { sendNotice } from '../src/consensus/runtime/outbox.ts';
+import type { InboxItem } from '../src/consensus/runtime/wire.ts';
 import type { Logger } from '../src/log.ts';
 import { publishEvent } from '../src/swarm/events.ts';
 import { judgeReplicated, REPLICATED_JOB } from '../src/consensus/runtime/replicated.ts';
@@ -34,11 +34,7 @@ export function retryAfterMs(tickMs: number): number {
 
 export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<unknown> {
   const keys = consensusKeys(d.prefix);
-  const sendAll = async (inboxes: Iterable<string>, item: InboxItem) => {
-    const m = d.redis.multi();
-    for (const inbox of inboxes) m.xadd(inbox, 'MAXLEN', '~', String(INBOX_MAXLEN), '*', BATCH_FIELD, JSON.stringify([item]));
-    await m.exec();
-  };
+  const sendAll = (inboxes: Iterable<string>, item: InboxItem) => sendNotice(d.redis, inboxes, item);
   const read = async (id: string) => {
     const [[, decided], [, rejected]] = (await d.redis.pipeline().hgetall(keys.decided(id)).hgetall(keys.rejected(id)).exec()) as [
       [Error | null, Record<string, string>],

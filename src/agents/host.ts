@@ -211,9 +211,9 @@ export class AgentHost extends EventEmitter {
     return this.runners.size;
   }
 
-  /** Redis connections this host holds: one shared, the control Worker's, each awake node Worker's, the waker's, and the consensus inbox reader's. */
+  /** Redis connections this host holds: one shared, the control Worker's, each awake node Worker's, the waker's, and consensus's two (its inbox reader's and its commands'). */
   connectionCount(): number {
-    return 1 + (this.control ? 1 : 0) + (this.runners.size - this.hibernatingNodes().length) + (this.waker.active ? 1 : 0) + (this.consensus ? 1 : 0);
+    return 1 + (this.control ? 1 : 0) + (this.runners.size - this.hibernatingNodes().length) + (this.waker.active ? 1 : 0) + (this.consensus ? 2 : 0);
   }
 
   async start(): Promise<void> {
@@ -221,7 +221,6 @@ export class AgentHost extends EventEmitter {
     // Before any agent is registered: a round may name an agent as soon as it is in the roster.
     this.consensus = new ConsensusHost({
       redisUrl: this.o.config.redisUrl,
-      redis: this.redis,
       prefix: this.o.config.prefix,
       hostId: this.hostId,
       keyOf: (id) => this.consensusKeys.get(id),

@@ -65,16 +65,21 @@ export class Authenticator {
    * peer's public key). Deriving one costs an X25519 agreement, ~50 µs: 2,475 of
    * them per host for a round of 100 agents on 4 hosts, more than the round.
    */
+  /**
+   * Each participant's public key. Shared, not copied: a host seats all its
+   * agents of a round over one map (LocalRound.keys), and a rotated key is set
+   * there once for all of them (rekey).
+   */
   private readonly publicKeys: Map<NodeId, string>;
 
   constructor(
     readonly self: NodeId,
     private readonly privateKey: KeyObject,
-    publicKeys: ReadonlyMap<NodeId, string>,
+    publicKeys: Map<NodeId, string>,
     readonly round: string,
     private readonly pairKeyCache?: Map<string, Buffer>,
   ) {
-    this.publicKeys = new Map(publicKeys);
+    this.publicKeys = publicKeys;
   }
 
   /**
@@ -83,8 +88,9 @@ export class Authenticator {
    * public half). Messages are sealed and checked with the new key from now on.
    */
   rekey(peer: NodeId, publicKey: string): void {
-    if (!this.publicKeys.has(peer) || this.publicKeys.get(peer) === publicKey) return;
+    if (!this.publicKeys.has(peer)) return;
     this.publicKeys.set(peer, publicKey);
+    // Another seat over the same map may have set it already: this one's derived key is stale all the same.
     this.pairKeys.delete(peer);
   }
 

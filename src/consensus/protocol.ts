@@ -30,6 +30,15 @@ export interface ProtocolOptions {
    * Cores that cannot honour it say so in the runtime (protocols.ts).
    */
   accept?: Value | null;
+  /**
+   * The round's value as every participant already holds it before any
+   * message (the runtime reads it from the proposal's job in Redis). Cores
+   * that can use it save the message delay that carries it: quorum votes for
+   * it in ballot 0 (whose owner proposes exactly it), Fast Paxos accepts it in
+   * the fast round. Each node must then also get `propose` with it. Undefined:
+   * the value travels in messages as usual.
+   */
+  proposal?: Value;
 }
 
 export type Input<M> =

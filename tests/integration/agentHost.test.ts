@@ -55,7 +55,7 @@ describe('agent host at scale', () => {
     for (const t of perNode.values()) expect(t.size).toBe(1); // a node holds one kind of agent
     const nodes = perNode.size;
     expect(await hostConnections('big')).toBeLessThanOrEqual(2 * nodes + 1);
-    expect(host.connectionCount()).toBe(nodes + 3); // + the shared connection, the control Worker and the consensus inbox
+    expect(host.connectionCount()).toBe(nodes + 4); // + the shared connection, the control Worker, the consensus inbox and its commands
     // Every agent registered its own consensus public key (32 bytes); the private half stays in the host.
     const keys = Object.values(roster).map((raw) => (JSON.parse(raw) as { consensusKey?: string }).consensusKey);
     expect(keys.every((k) => k !== undefined && Buffer.from(k, 'base64').length === 32)).toBe(true);

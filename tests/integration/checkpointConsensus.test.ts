@@ -83,12 +83,14 @@ describe('checkpoints carry consensus', () => {
     const outcome = await driven.propose({ protocol: 'pbft', value: { release: '2.0' }, participants: voters, timeoutMs: 20_000 });
     expect(outcome).toMatchObject({ decided: true, value: { release: '2.0' } });
     decided = outcome.id;
-    await driven.close(); // no driver from here on: the next proposal stays queued
+    await driven.close(); // no driver from here on: the next proposal's job stays queued
 
     const idle = consensus(a.url, prefix);
     // Its time limit runs from when it is made: long enough for the restore and the new swarm below.
     queued = (await idle.submit({ protocol: 'raft', value: { leader: 'any' }, participants: voters.slice(0, 3), timeoutMs: 120_000 })).id;
     const redisA = connect(a.url);
+    // The proposer tells the hosts the round began, so its agents run it with no driver: its round is persisted, its job still waits.
+    await until(async () => (await redisA.hlen(consensusKeys(prefix).decided(queued))) >= 3, 20_000, 'the queued round to be decided by all three agents');
     const before = { decided: await idle.get(decided), queued: await idle.get(queued), round: await roundOf(redisA, prefix, decided) };
     expect(before.queued!.state).toBe('waiting');
     expect(Object.keys(before.round.decided.fields).length).toBeGreaterThanOrEqual(2);
@@ -100,16 +102,16 @@ describe('checkpoints carry consensus', () => {
       [queued, 'waiting'],
       [decided, 'completed'],
     ]);
-    expect(checkpoint.consensus.rounds.map((r) => r.round)).toEqual([decided]); // the queued one has no round yet
+    expect(checkpoint.consensus.rounds.map((r) => r.round).sort()).toEqual([decided, queued].sort());
     // Without includeFinished, only the queued proposal.
     const unfinishedOnly = (await takeCheckpoint(redisA, prefix)).checkpoint.consensus;
     expect(unfinishedOnly.proposals.map((p) => p.id)).toEqual([queued]);
-    expect(unfinishedOnly.rounds).toEqual([]);
+    expect(unfinishedOnly.rounds.map((r) => r.round)).toEqual([queued]);
 
     // Restored into a fresh Redis.
     const redisB = connect(b.url);
     const report = await restoreCheckpoint(redisB, prefix, checkpoint);
-    expect(report.consensus).toEqual({ proposals: 1, finishedProposals: 1, rounds: 1, skipped: 0, skippedRounds: 0 });
+    expect(report.consensus).toEqual({ proposals: 1, finishedProposals: 1, rounds: 2, skipped: 0, skippedRounds: 0 });
     const onB = consensus(b.url, prefix);
     for (const id of [decided, queued]) {
       const [jobA, jobB] = await Promise.all([idle.proposals.getJob(id), onB.proposals.getJob(id)]);
@@ -118,6 +120,7 @@ describe('checkpoints carry consensus', () => {
     }
     const after = { decided: await onB.get(decided), queued: await onB.get(queued), round: await roundOf(redisB, prefix, decided) };
     expect(after.round).toEqual(before.round);
+    expect(await roundOf(redisB, prefix, queued)).toEqual(await roundOf(redisA, prefix, queued));
     expect(after.decided).toEqual(before.decided); // completed, with the same outcome
     expect(after.queued).toEqual(before.queued);
     expect(await redisB.pttl(consensusKeys(prefix).decided(decided))).toBeLessThanOrEqual(await redisA.pttl(consensusKeys(prefix).decided(decided)) + 1000);
@@ -202,7 +205,7 @@ describe('checkpoints carry consensus', () => {
     expect(Object.keys(before).length).toBeGreaterThan(0);
     const withRound: Checkpoint = {
       ...checkpoint,
-      consensus: { ...checkpoint.consensus, rounds: [...checkpoint.consensus.rounds, { round: queued, state: { fields: Object.fromEntries(Object.keys(before).map((ag) => [ag, '{"stale":true}'])), ttlMs: null } }] },
+      consensus: { ...checkpoint.consensus, rounds: [...checkpoint.consensus.rounds.filter((r) => r.round !== queued), { round: queued, state: { fields: Object.fromEntries(Object.keys(before).map((ag) => [ag, '{"stale":true}'])), ttlMs: null } }] },
     };
     const report = await restoreCheckpoint(redisB, prefix, parseCheckpoint(JSON.stringify(withRound)), { force: true });
     expect(report.consensus).toMatchObject({ proposals: 0, finishedProposals: 0, rounds: 0, skipped: 2, skippedRounds: 2 });

@@ -46,7 +46,9 @@ describe('quorum among 100 agents on 4 hosts', () => {
     for (const h of others) h.child.child.kill('SIGSTOP');
     try {
       const honest = JSON.stringify({ deploy: 'v3' });
-      const { id } = await swarm.consensus.submit({ protocol: 'quorum', value: { deploy: 'v3' }, participants: interleaved(swarm), timeoutMs: 20_000 });
+      // Ballot 0's owner (the first participant, to whom every vote goes) is on ch1: ch0's votes wait in ch1's inbox, to be replayed.
+      const order = interleaved(swarm);
+      const { id } = await swarm.consensus.submit({ protocol: 'quorum', value: { deploy: 'v3' }, participants: [...order.slice(1), order[0]!], timeoutMs: 20_000 });
       await until(async () => (await conn.hlen(k.state(id))) >= 25, 10_000, "ch0's agents to vote");
       const ch0Agents = ch0!.agents;
       // 75 votes for another value "from" the frozen agents, addressed to every ch0 agent with made-up MACs: a majority if they counted.

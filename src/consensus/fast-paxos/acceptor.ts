@@ -4,6 +4,11 @@
 // agreed ahead of time, §3.2), and an acceptor votes the first proposed value
 // it receives, as long as it has joined no higher round. Every state change is
 // persisted by the shell before the 1b/2b it produces is sent.
+//
+// A 2b goes to the round's coordinator only, the one learner that counts
+// votes: it tells everyone once a quorum voted (learner.ts). A decision takes
+// the same two message delays at the coordinator, and n votes are counted
+// once rather than n times (at n = 100 that was most of a round's work).
 import type { NodeId } from '../protocol.ts';
 import { hear, noEffects, observeRound, type Effects, type Envelope } from './effects.ts';
 import { ownerOf } from './quorums.ts';
@@ -24,7 +29,7 @@ export function onPropose(s0: FastPaxosState, from: NodeId, value: string): Effe
   // An acceptor restricted to one value (replicated tasks) votes for nothing else; refusing is as safe as a lost message.
   if (a.rnd === 0 && a.vrnd === -1 && accepts(s, value)) {
     s = { ...s, acceptor: vote(a, 0, value) };
-    send.push({ to: 'all', message: { type: '2b', round: 0, value } });
+    send.push({ to: ownerOf(0, s.peers), message: { type: '2b', round: 0, value } });
   }
   return { state: s, send };
 }
@@ -64,5 +69,5 @@ export function on2a(s0: FastPaxosState, from: NodeId, round: number, value: str
   }
   if (!accepts(s, value)) return { state: s, send: [] }; // refused, as if the 2a were lost (the round's progress still reset the timer)
   s = { ...s, acceptor: vote(a, round, value) };
-  return { state: s, send: [{ to: 'all', message: { type: '2b', round, value } }] };
+  return { state: s, send: [{ to: ownerOf(round, s.peers), message: { type: '2b', round, value } }] };
 }

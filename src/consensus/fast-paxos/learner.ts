@@ -1,8 +1,11 @@
 // The learner: a value is chosen when a quorum of its round's kind (fast ⌈3n/4⌉
-// for round 0, classic majority after) voted it in that one round; learners
-// count the 2b messages every acceptor broadcasts, one vote per acceptor per
-// round. A node that learnt the decision tells nodes that evidently do not
-// know it (a `decided` reply), which is all a crash-fault model needs.
+// for round 0, classic majority after) voted it in that one round. Acceptors
+// send their 2b to the round's coordinator, which counts them, one vote per
+// acceptor per round, and tells everyone (`decided`) once a quorum is in. A
+// node that learnt the decision also tells nodes that evidently do not know it
+// (a `decided` reply), which is all a crash-fault model needs: if the
+// coordinator's news is lost, a later round's coordinator hears of the
+// decision or re-decides the same value.
 import type { NodeId, Value } from '../protocol.ts';
 import { hear, noEffects, observeRound, type Effects } from './effects.ts';
 import { quorumFor } from './quorums.ts';
@@ -23,7 +26,8 @@ export function on2b(s0: FastPaxosState, from: NodeId, round: number, value: Val
   const updated = addVote(inRound, indexIn(s.peers, from), value);
   if (updated === inRound) return noEffects(s); // a duplicate (an acceptor votes once a round)
   const next: FastPaxosState = { ...s, learner: { votes: { ...s.learner.votes, [key]: updated } } };
-  return noEffects(countFor(updated, value) >= quorumFor(round, s.config.n) ? decide(next, value) : next);
+  if (countFor(updated, value) < quorumFor(round, s.config.n)) return noEffects(next);
+  return { state: decide(next, value), send: [{ to: 'all', message: { type: 'decided', value } }] };
 }
 
 export function onDecided(s: FastPaxosState, value: Value): Effects {

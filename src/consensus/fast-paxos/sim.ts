@@ -31,4 +31,5 @@ export const fastPaxosSimSpec: SimSpec<FastPaxosState, FastPaxosMessage> = {
     return chosen.id;
   },
   livenessTicks: FAST_PAXOS_LIVENESS_TICKS,
+  knownProposal: true,
 };

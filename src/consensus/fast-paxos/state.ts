@@ -22,6 +22,8 @@ export interface FastPaxosConfig {
   readonly staggerTicks: number;
   /** The only value this acceptor votes for (undefined: any; null: none). See ProtocolOptions.accept. */
   readonly accept?: Value | null;
+  /** The fast round's value as every node knows it from the start (ProtocolOptions.proposal); undefined: none. */
+  readonly proposal?: Value;
 }
 
 /** A vote: the acceptor accepted `value` in `round`. */
@@ -136,6 +138,7 @@ export function configFor(self: NodeId, peers: readonly NodeId[], opts: Protocol
     timeoutTicks,
     staggerTicks: Math.max(1, Math.ceil(timeoutTicks / 2)),
     ...(opts.accept === undefined ? {} : { accept: opts.accept }),
+    ...(opts.proposal === undefined ? {} : { proposal: opts.proposal }),
   };
 }
 

@@ -57,7 +57,10 @@ function receive(s: FastPaxosState, from: NodeId, m: FastPaxosMessage): Effects 
 function propose(s: FastPaxosState, value: Value): Effects {
   // One proposal per node and decision: a later one while the first is pending is dropped.
   if (s.decided !== null || s.proposal !== null) return noEffects(s);
-  return { state: { ...hear(s, value), proposal: value, retryTicks: 0 }, send: [{ to: 'all', message: { type: 'propose', value } }] };
+  // A value every node knows from the start (the round's, read from its job), each of them told to propose it as the
+  // round starts: this node's own acceptor takes it now, and nobody needs it sent (a resend after a timeout still goes to all).
+  const to = value === s.config.proposal ? s.self : 'all';
+  return { state: { ...hear(s, value), proposal: value, retryTicks: 0 }, send: [{ to, message: { type: 'propose', value } }] };
 }
 
 function tick(s0: FastPaxosState): Effects {

@@ -72,4 +72,5 @@ export const quorumSimSpec: SimSpec<QuorumState, QuorumMessage> = {
     return (from[rng.int(0, from.length - 1)] as SimNode<QuorumState>).id;
   },
   livenessTicks: QUORUM_LIVENESS_TICKS,
+  knownProposal: true,
 };

@@ -23,6 +23,8 @@ export interface QuorumConfig {
   timeoutTicks: number;
   /** The only value this node votes for (undefined: any; null: none). See ProtocolOptions.accept. */
   accept: Value | null | undefined;
+  /** Ballot 0's value, known to every node from the start (ProtocolOptions.proposal); undefined: learnt from the owner's accept. */
+  ballotZero: Value | undefined;
 }
 
 /** What must survive a restart; persisted before any message that depends on it is sent. */
@@ -72,12 +74,35 @@ export interface QuorumState extends QuorumDurable {
   rng: readonly number[];
 }
 
+/**
+ * The parts of a config every node over one participant list shares. A host
+ * starts a state for each of its agents in a round, all over the same list:
+ * building the rule and index once per list, not per agent, was most of the
+ * cost of joining a round of 100 (immutable, so sharing is safe).
+ */
+interface Shared {
+  threshold: number | undefined;
+  weights: ProtocolOptions['weights'];
+  peers: readonly NodeId[];
+  indexOf: ReadonlyMap<NodeId, number>;
+  rule: QuorumRule;
+}
+const sharedByPeers = new WeakMap<readonly NodeId[], Shared>();
+
+function sharedFor(peers: readonly NodeId[], opts: ProtocolOptions): Shared {
+  const known = sharedByPeers.get(peers);
+  if (known && known.threshold === opts.threshold && known.weights === opts.weights) return known;
+  const shared = { threshold: opts.threshold, weights: opts.weights, peers: [...peers], indexOf: new Map(peers.map((p, i) => [p, i])), rule: quorumRule(peers, opts) };
+  sharedByPeers.set(peers, shared);
+  return shared;
+}
+
 function config(self: NodeId, peers: readonly NodeId[], opts: ProtocolOptions): QuorumConfig {
-  const rule = quorumRule(peers, opts);
+  const { rule, indexOf, peers: list } = sharedFor(peers, opts);
   if (!rule.weights.has(self)) throw new RangeError(`quorum: ${self} is not among the participants`);
   const timeoutTicks = opts.electionTicks ?? DEFAULT_ROUND_TIMEOUT_TICKS;
   if (!Number.isInteger(timeoutTicks) || timeoutTicks < 1) throw new RangeError(`quorum: electionTicks must be an integer ≥ 1, got ${timeoutTicks}`);
-  return { self, peers: [...peers], indexOf: new Map(peers.map((p, i) => [p, i])), rule, timeoutTicks, accept: opts.accept };
+  return { self, peers: list, indexOf, rule, timeoutTicks, accept: opts.accept, ballotZero: opts.proposal };
 }
 
 /** Draws the next round timeout; returns it with the advanced generator state. */

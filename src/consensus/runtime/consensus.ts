@@ -19,6 +19,7 @@ import type { ProtocolName } from '../protocol.ts';
 import { RoundDriver } from './driver.ts';
 import { CONSENSUS_QUEUE, consensusKeys } from './keys.ts';
 import { outcomeOf, parseDecisions } from './outcome.ts';
+import { sendNotice } from './outbox.ts';
 import { resolveParticipants } from './participants.ts';
 import { REPLICATED_JOB } from './replicated.ts';
 import { MAX_VALUE_BYTES, proposalInputSchema, roundSeed, roundSpecSchema, type ProposalInput, type ProposalResult, type RoundSpec } from './proposal.ts';
@@ -155,7 +156,13 @@ export class Consensus {
       timeoutMs: p.timeoutMs,
       createdAt: Date.now(),
     };
-    return await this.queue.add('proposal', spec, { jobId: spec.id, attempts: 1, removeOnComplete: KEEP, removeOnFail: KEEP });
+    const job = await this.queue.add('proposal', spec, { jobId: spec.id, attempts: 1, removeOnComplete: KEEP, removeOnFail: KEEP });
+    // The hosts may start now, from the job just written, rather than after a driver has picked it up (which tells them again).
+    const k = consensusKeys(this.prefix);
+    await sendNotice(this.redis, new Set(participants.map((x) => k.inbox(x.host))), { k: 'start', round: id }).catch((err: Error) =>
+      this.logger.warn({ round: id, err: err.message }, 'could not tell the hosts a round was queued; its driver will'),
+    );
+    return job;
   }
 }
 

@@ -21,6 +21,8 @@ export interface RoundDriverOptions {
 export class RoundDriver {
   readonly id = `driver-${randomBytes(6).toString('hex')}`;
   private readonly commands: Redis;
+  /** The vote processor's own connection: BullMQ's scripts are defined on the Worker's, and ioredis copies them into every MULTI built there. */
+  private readonly rounds: Redis;
   private readonly reader: InboxReader;
   private worker: Worker | undefined;
   private readonly waiting = new Map<string, Set<() => void>>();
@@ -28,6 +30,8 @@ export class RoundDriver {
   constructor(private readonly o: RoundDriverOptions) {
     this.commands = new SwarmRedis(o.redisUrl, { maxRetriesPerRequest: null, connectionName: `swarmq:${this.id}` });
     this.commands.on('error', () => {});
+    this.rounds = new SwarmRedis(o.redisUrl, { maxRetriesPerRequest: null, connectionName: `swarmq:${this.id}:rounds` });
+    this.rounds.on('error', () => {});
     this.reader = new InboxReader({
       redisUrl: o.redisUrl,
       key: consensusKeys(o.prefix).inbox(this.id),
@@ -58,7 +62,7 @@ export class RoundDriver {
     await this.reader.start();
     this.worker = new Worker(
       CONSENSUS_QUEUE,
-      voteProcessor({ redis: this.commands, prefix: this.o.prefix, driverId: this.id, nudged: (r, ms) => this.nudged(r, ms), logger: this.o.logger }),
+      voteProcessor({ redis: this.rounds, prefix: this.o.prefix, driverId: this.id, nudged: (r, ms) => this.nudged(r, ms), logger: this.o.logger }),
       {
         connection: this.commands,
         prefix: this.o.prefix,
@@ -78,5 +82,6 @@ export class RoundDriver {
     await this.worker?.close();
     await this.reader.stop();
     this.commands.disconnect();
+    this.rounds.disconnect();
   }
 }

@@ -88,3 +88,10 @@ export class Outbox {
     return local;
   }
 }
+
+/** One item to several inboxes in one MULTI: the hints drivers and proposers send (start, propose, done). */
+export async function sendNotice(redis: Redis, inboxes: Iterable<string>, item: InboxItem): Promise<void> {
+  const m = redis.multi();
+  for (const inbox of inboxes) m.xadd(inbox, 'MAXLEN', '~', String(INBOX_MAXLEN), '*', BATCH_FIELD, JSON.stringify([item]));
+  await m.exec();
+}

@@ -28,6 +28,12 @@ export interface ProtocolRuntime {
    * replies, so at least one comes from an honest replica.
    */
   decisionsNeeded(n: number): number;
+  /**
+   * The core uses ProtocolOptions.proposal: every host hands each of its
+   * agents the round's value from the job as the round starts, and saves the
+   * message delay that would carry it from the first proposer.
+   */
+  knownProposal: boolean;
   /** Inputs that start a round at its first proposer, besides `propose` (Raft: campaign at once). */
   kickoff(state: unknown, self: NodeId): Input<unknown>[];
   /** Rounds this agent has been through (quorum ballots, Raft terms, PBFT views, Fast Paxos rounds), 1 for the first. */
@@ -47,6 +53,7 @@ export const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolRuntime>> = {
     protocol: quorum,
     minParticipants: 3,
     decisionsNeeded: () => 1,
+    knownProposal: true,
     kickoff: none,
     replicaQuorum: majority,
     // Ballot b = round·n + index (quorum/messages.ts).
@@ -60,6 +67,7 @@ export const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolRuntime>> = {
     protocol: raft,
     minParticipants: 3,
     decisionsNeeded: () => 1,
+    knownProposal: false,
     // A fresh group would wait out a randomized election timeout (10–20 ticks)
     // before anyone campaigns. The shell nominates the first participant with the
     // TimeoutNow the core accepts for leadership transfer (raft/transfer.ts):
@@ -71,6 +79,7 @@ export const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolRuntime>> = {
     protocol: pbft,
     minParticipants: 4,
     decisionsNeeded: (n) => pbft.faultTolerance(n) + 1,
+    knownProposal: false,
     kickoff: none,
     // A value commits with a quorum (2f+1 when n = 3f+1) of replicas that prepared it, and a replica prepares only its own output.
     replicaQuorum: pbftQuorum,
@@ -80,6 +89,7 @@ export const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolRuntime>> = {
     protocol: fastPaxos,
     minParticipants: 3,
     decisionsNeeded: () => 1,
+    knownProposal: true,
     kickoff: none,
     // Replicas' outputs are decided in the fast round by ⌈3n/4⌉ of them, or, short of that, in a classic round by a majority.
     replicaQuorum: classicQuorum,

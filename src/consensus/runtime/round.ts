@@ -27,8 +27,8 @@ export class LocalRound {
   readonly peers: readonly NodeId[];
   private readonly seats = new Map<NodeId, Seat>();
   private readonly inboxOf = new Map<NodeId, string>();
-  /** Where decision notices go (the driver's inbox); it may change when another driver takes the proposal over. */
-  driverInbox: string;
+  /** Where decision notices go (the driver's inbox; undefined until a driver has said so); it may change when another driver takes the proposal over. */
+  driverInbox: string | undefined;
   finished = false;
   timer: NodeJS.Timeout | undefined;
   /** Each participant's public key as this host uses it now (the spec's, until one is found rotated). */
@@ -45,22 +45,21 @@ export class LocalRound {
     readonly spec: RoundSpec,
     local: readonly { id: NodeId; key: KeyObject; persisted: unknown; decided: boolean }[],
     keys: ConsensusKeys,
-    driverInbox: string,
+    driverInbox: string | undefined,
     /** Pairwise keys already derived for an agent's private key, kept across rounds. */
     pairKeys: (privateKey: KeyObject) => Map<string, Buffer>,
   ) {
     this.rt = PROTOCOLS[spec.protocol];
     this.peers = spec.participants.map((p) => p.id);
     this.driverInbox = driverInbox;
-    const publicKeys = new Map(spec.participants.map((p) => [p.id, p.key]));
-    this.keys = new Map(publicKeys);
+    this.keys = new Map(spec.participants.map((p) => [p.id, p.key]));
     for (const p of spec.participants) this.inboxOf.set(p.id, keys.inbox(p.host));
     for (const a of local) {
       // A replicated task's round: each agent votes only for its own output (the spec names it per agent).
       const accept = spec.accepts === undefined ? undefined : (spec.accepts[a.id] ?? null);
-      const opts = { seed: spec.seed, ...(accept === undefined ? {} : { accept }) };
+      const opts = { seed: spec.seed, ...(accept === undefined ? {} : { accept }), ...(this.rt.knownProposal ? { proposal: spec.value } : {}) };
       const state = a.persisted === undefined ? this.rt.protocol.init(a.id, this.peers, opts) : this.rt.protocol.recover(a.id, this.peers, opts, a.persisted);
-      this.seats.set(a.id, { id: a.id, state, auth: new Authenticator(a.id, a.key, publicKeys, spec.id, pairKeys(a.key)), decided: a.decided });
+      this.seats.set(a.id, { id: a.id, state, auth: new Authenticator(a.id, a.key, this.keys, spec.id, pairKeys(a.key)), decided: a.decided });
     }
   }
 
@@ -72,6 +71,11 @@ export class LocalRound {
     return [...this.seats.keys()];
   }
 
+  /** Local agents that have decided (a driver that arrives late is told of them). */
+  decidedAgents(): NodeId[] {
+    return [...this.seats.values()].filter((s) => s.decided).map((s) => s.id);
+  }
+
   has(agent: NodeId): boolean {
     return this.seats.has(agent);
   }
@@ -79,8 +83,7 @@ export class LocalRound {
   /** Seal and check with this participant's new public key from now on. */
   rekey(peer: NodeId, publicKey: string): void {
     if (!this.keys.has(peer) || this.keys.get(peer) === publicKey) return;
-    this.keys.set(peer, publicKey);
-    for (const seat of this.seats.values()) seat.auth.rekey(peer, publicKey);
+    for (const seat of this.seats.values()) seat.auth.rekey(peer, publicKey); // sets it in this.keys, which they share
   }
 
   /** The round's value proposed at this agent, plus whatever starts the protocol there (Raft: campaign now). */
@@ -143,7 +146,7 @@ export class LocalRound {
     if (first && !seat.decided) {
       seat.decided = true;
       out.decide(this.id, seat.id, { value: first.value, rounds: this.rt.roundsOf(seat.state), at: Date.now() });
-      out.send(this.driverInbox, { k: 'decided', round: this.id, agent: seat.id });
+      if (this.driverInbox !== undefined) out.send(this.driverInbox, { k: 'decided', round: this.id, agent: seat.id });
     }
   }
 

@@ -13,8 +13,12 @@ const roundId = z.string().min(1).max(100);
 const agentId = z.string().min(1).max(200);
 
 export const inboxItemSchema = z.discriminatedUnion('k', [
-  /** Driver → host: a round with participants here has begun; `driver` wants decision notices. */
-  z.strictObject({ k: z.literal('start'), round: roundId, driver: z.string().min(1).max(200) }),
+  /**
+   * Driver → host: a round with participants here has begun; `driver` wants
+   * decision notices. The proposer sends one too, without a driver, as soon
+   * as the job is queued: hosts start before a driver has picked it up.
+   */
+  z.strictObject({ k: z.literal('start'), round: roundId, driver: z.string().min(1).max(200).optional() }),
   /** Driver → host: propose the round's value at this agent too (the first proposer may be down). */
   z.strictObject({ k: z.literal('propose'), round: roundId, to: agentId }),
   /** Driver → host: the outcome is final; stop ticking the round. */

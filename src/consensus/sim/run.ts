@@ -132,7 +132,7 @@ class Simulation<S, M> {
   readonly opts: ProtocolOptions;
   readonly maxDown: number;
   readonly faultTicks: number;
-  readonly schedule: { tick: number; value: Value }[] = [];
+  readonly schedule: { tick: number; value: Value; everywhere?: boolean }[] = [];
   readonly healValue: Value;
   profile: FaultProfile;
   partition: Partition | null = null;
@@ -171,6 +171,13 @@ class Simulation<S, M> {
     this.schedule.sort((a, b) => a.tick - b.tick);
     this.healValue = `v${k + 1}`;
     this.opts = { seed };
+    if (spec.knownProposal && this.rng.chance(0.5)) {
+      // The round's value is in every node's options from the start (its job), and v1's first proposal reaches them all.
+      this.opts = { seed, proposal: 'v1' };
+      this.proposed.add('v1');
+      const first = this.schedule.find((p) => p.value === 'v1');
+      if (first) first.everywhere = true;
+    }
 
     this.nodes = this.ids.map((id) => ({ id, state: undefined as S, up: true, byzantine: byzantine.has(id), decided: [], persisted: undefined }));
     for (const node of this.nodes) this.byId.set(node.id, node);
@@ -196,7 +203,7 @@ class Simulation<S, M> {
     this.setup.push(
       `${spec.protocol.name}, seed ${seed}: ${n} nodes ${this.ids.join(',')}; fault tolerance ${f}; byzantine: ${byzantine.size === 0 ? 'none' : [...byzantine].join(',')}; at most ${this.maxDown} down at once`,
       `fault phase: ticks 0–${this.faultTicks - 1}: ${describeProfile(this.profile)}`,
-      `proposals: ${this.schedule.map((p) => `${quote(p.value)} at t=${p.tick}`).join(', ')}; after the heal ${quote(this.healValue)}`,
+      `proposals: ${this.schedule.map((p) => `${quote(p.value)} at t=${p.tick}${p.everywhere ? ' to every node' : ''}`).join(', ')}; after the heal ${quote(this.healValue)}${this.opts.proposal === undefined ? '' : `; every node knows ${quote(this.opts.proposal)} from the start`}`,
       `liveness: every up honest node decides the first slot (and catches up; a log also decides ${quote(this.healValue)}) within ${spec.livenessTicks}+${LIVENESS_SLACK_TICKS} ticks of the heal at t=${this.faultTicks}`,
     );
   }
@@ -234,7 +241,11 @@ class Simulation<S, M> {
     let next = 0;
     for (; this.now < this.faultTicks; this.now++) {
       this.faultEvents();
-      while (next < this.schedule.length && (this.schedule[next] as { tick: number }).tick === this.now) this.propose((this.schedule[next++] as { value: Value }).value);
+      while (next < this.schedule.length && this.schedule[next]!.tick === this.now) {
+        const p = this.schedule[next++]!;
+        if (p.everywhere) this.proposeEverywhere(p.value);
+        else this.propose(p.value);
+      }
       this.deliverDue();
       this.tickAll();
     }
@@ -324,6 +335,18 @@ class Simulation<S, M> {
     this.proposed.add(value);
     this.log(`propose ${quote(value)} → ${target}`);
     this.apply(node, { kind: 'propose', value }, false);
+  }
+
+  /** A round's start as the runtime does it: every up node is told to propose the known value, one step each, in random order. */
+  proposeEverywhere(value: Value): void {
+    this.proposed.add(value);
+    this.stats.proposals++;
+    for (const node of this.rng.shuffle(this.nodes)) {
+      if (!node.up) continue;
+      this.nextStep();
+      this.log(`propose ${quote(value)} → ${node.id} (round start)`);
+      this.apply(node, { kind: 'propose', value }, false);
+    }
   }
 
   deliverDue(): void {

@@ -37,6 +37,12 @@ export interface SimSpec<S, M> {
   byzantine?(rng: SimRandom, self: NodeId, honest: Output<S, M>, peers: readonly NodeId[]): { to: NodeId | 'all'; message: unknown }[];
   /** Where client proposals go: 'any' node, or the node the protocol currently routes them to (a leader or primary), found from the states. */
   proposeTo(nodes: readonly SimNode<S>[], rng: SimRandom): NodeId;
+  /**
+   * The core uses ProtocolOptions.proposal (a value every node holds from the
+   * start). Half the runs then give it v1, and v1's first proposal goes to
+   * every up node at once, as the runtime does when a round starts.
+   */
+  knownProposal?: boolean;
   /** Once every fault has healed, a proposal must be decided by every up honest node within this many ticks. */
   livenessTicks: number;
 }

@@ -83,26 +83,52 @@ describe('quorums', () => {
 
 describe('fast round without collision', () => {
   for (const n of [1, 4, 100]) {
-    it(`n = ${n}: every node decides one message delay after the acceptors get the proposal, with no coordinator message`, () => {
+    it(`n = ${n}: the coordinator decides one message delay after the acceptors get the proposal, everyone one later, with no Phase 1 or 2a`, () => {
       const x = net(n, n <= 10);
       x.propose(`n${n - 1}`, 'v');
       if (n === 1) {
         expect(x.decidedValues()).toEqual(['v']);
         return;
       }
-      x.deliverLayer(); // proposer → acceptors: they vote and broadcast their 2b
+      x.deliverLayer(); // proposer → acceptors: they vote, each sending its 2b to the coordinator of round 0 (n0)
       expect(x.decidedValues().filter((v) => v !== undefined)).toEqual([]);
-      x.deliverLayer(); // acceptors' 2b → learners
+      x.deliverLayer(); // 2b → n0, which counts a fast quorum and tells everyone
+      expect(x.decidedValues().filter((v) => v !== undefined)).toEqual(['v']);
+      expect(x.node('n0').decided).toEqual([{ slot: 0, value: 'v' }]);
+      x.deliverLayer(); // decided → everyone
       expect(x.decidedValues()).toEqual(Array.from({ length: n }, () => 'v'));
       expect(x.peers.every((id) => x.node(id).decided.length === 1 && x.node(id).decided[0]?.slot === 0)).toBe(true);
       for (const t of ['1a', '1b', '2a', 'nack'] as const) expect(x.sentByType.get(t) ?? 0).toBe(0);
-      expect(x.sentByType.get('2b')).toBe(n * (n - 1));
+      // Every acceptor but n0 (whose own vote stays local) sends one 2b, and only to n0: n − 1 instead of n·(n − 1).
+      expect(x.sentByType.get('2b')).toBe(n - 1);
       x.settle();
       expectSafe(x);
       const state = x.node('n0').state;
       expect(state.acceptor).toMatchObject({ rnd: 0, vrnd: 0, vval: 'v' });
     });
   }
+
+  it('a value every node knows from the start, proposed at all of them, is decided by n0 in one message delay and sent by nobody', () => {
+    const n = 100;
+    const x = new LocalNet(fastPaxos, ids(n), { seed: 1, proposal: 'v' }, false);
+    for (const id of x.peers) x.propose(id, 'v');
+    expect(x.sentByType.get('propose') ?? 0).toBe(0);
+    expect(x.decidedValues().filter((v) => v !== undefined)).toEqual([]);
+    x.deliverLayer(); // each acceptor's 2b → n0
+    expect(x.node('n0').decided).toEqual([{ slot: 0, value: 'v' }]);
+    x.settle();
+    expect(x.decidedValues()).toEqual(Array.from({ length: n }, () => 'v'));
+    expectSafe(x);
+  });
+
+  it('a known value does not stop a node from proposing another one the usual way', () => {
+    const x = new LocalNet(fastPaxos, ids(4), { seed: 1, proposal: 'v' }, true);
+    x.propose('n2', 'w');
+    expect(x.sentByType.get('propose')).toBe(3);
+    x.settle();
+    expect(x.decidedValues()).toEqual(['w', 'w', 'w', 'w']);
+    expectSafe(x);
+  });
 
   it('decides even if up to n − ⌈3n/4⌉ acceptors are down', () => {
     const x = net(8);
@@ -318,13 +344,14 @@ describe('duplicates and reordering', () => {
   it('a duplicated 2b counts once', () => {
     const x = net(4);
     x.propose('n1', 'v');
-    const twoB = x.inFlight.findIndex((m) => m.message.type === '2b' && m.to === 'n2');
+    // n1 voted for its own proposal; its 2b goes to the coordinator n0 (F = 3 of 4).
+    const twoB = x.inFlight.findIndex((m) => m.message.type === '2b' && m.to === 'n0');
     x.duplicate(twoB);
     x.duplicate(twoB);
-    x.inFlight = x.inFlight.filter((m) => m.message.type === '2b' && m.to === 'n2');
+    x.inFlight = x.inFlight.filter((m) => m.message.type === '2b' && m.to === 'n0');
     expect(x.inFlight.length).toBe(3);
     x.settle();
-    expect(x.node('n2').decided).toEqual([]);
+    expect(x.node('n0').decided).toEqual([]);
   });
 
   it('every message delivered twice and newest first still decides one value everywhere', () => {

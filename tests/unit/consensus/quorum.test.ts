@@ -151,6 +151,28 @@ describe('quorum rounds', () => {
     expect(quorum.step(a1.state, receive('a0', { type: 'decided', value: 'x' })).decide).toEqual([{ slot: 0, value: 'x' }]);
   });
 
+  it('when ballot 0\'s value is known to all (the round\'s), each node told to propose it votes at once, with no accept sent', () => {
+    const opts = { proposal: 'x' };
+    // The owner of ballot 0 takes it for itself and sends nothing: everyone else votes without its accept.
+    const a0 = quorum.step(init('a0', peers, opts), { kind: 'propose', value: 'x' });
+    expect(a0.send).toEqual([]);
+    expect(a0.persist).toEqual({ promised: 0, accepted: { ballot: 0, value: 'x' }, maxBallot: 0, decided: null });
+    const a2 = quorum.step(init('a2', peers, opts), { kind: 'propose', value: 'x' });
+    expect(a2.send).toEqual([{ to: 'a0', message: { type: 'vote', ballot: 0, value: 'x' } }]);
+    expect(a2.persist).toEqual({ promised: 0, accepted: { ballot: 0, value: 'x' }, maxBallot: -1, decided: null });
+    // One message delay: a2's vote makes a majority at a0.
+    expect(quorum.step(a0.state, vote('a2', 0, 'x')).decide).toEqual([{ slot: 0, value: 'x' }]);
+    // Votes can come before the owner has started: they count all the same.
+    const early = quorum.step(init('a0', peers, opts), vote('a1', 0, 'x'));
+    expect(quorum.step(early.state, { kind: 'propose', value: 'x' }).decide).toEqual([{ slot: 0, value: 'x' }]);
+    // Another value, or a second request at a node that has voted (a driver's retry), starts a ballot of its own the usual way.
+    expect(quorum.step(init('a1', peers, opts), { kind: 'propose', value: 'y' }).send).toEqual([{ to: 'all', message: { type: 'prepare', ballot: 1 } }]);
+    expect(quorum.step(a2.state, { kind: 'propose', value: 'x' }).send).toEqual([{ to: 'all', message: { type: 'prepare', ballot: 5 } }]);
+    // The owner proposes the known value in ballot 0 whatever its own client asked: ballot 0 never carries two values.
+    const rival = quorum.step(init('a0', peers, opts), { kind: 'propose', value: 'y' });
+    expect(rival.state.proposer).toEqual({ phase: 'accepting', ballot: 0, value: 'x' });
+  });
+
   it('any other proposer first gathers promises, and proposes the value of the highest vote reported', () => {
     let a2 = quorum.step(init('a2', peers), { kind: 'propose', value: 'mine' });
     expect(a2.send).toEqual([{ to: 'all', message: { type: 'prepare', ballot: 2 } }]);

@@ -42,7 +42,7 @@ describe('outcomeOf', () => {
 
 describe('parseBatch', () => {
   it('reads the items of one stream entry and counts the ones that fail the schema', () => {
-    const items = [{ k: 'done', round: 'p-1' }, { k: 'start', round: 'p-1' }, { k: 'env', env: { any: 'thing' } }, 7];
+    const items = [{ k: 'done', round: 'p-1' }, { k: 'start', round: 'p-1', driver: '' }, { k: 'env', env: { any: 'thing' } }, 7];
     const b = parseBatch([BATCH_FIELD, JSON.stringify(items)]);
     expect(b.items).toEqual([{ k: 'done', round: 'p-1' }, { k: 'env', env: { any: 'thing' } }]);
     expect(b.bad).toBe(2);
