@@ -2,10 +2,9 @@
 // checkpointed, restored on another, and its unfinished tasks finish there under
 // their own ids. Restore refuses a target that holds keys, and a malformed file
 // with the field that is wrong. Real redis-servers throughout, never mocks.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AgentHost } from '../../src/agents/host.ts';
@@ -22,32 +21,13 @@ import type { TaskView } from '../../src/tasks/schema.ts';
 import type { ProcessorMap } from '../../processors/types.ts';
 import { INTAKE_QUEUE, nodeQueueName } from '../../queues/keys.ts';
 import { spawnCli } from '../support/cli.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { uniquePrefix } from '../support/redis.ts';
+import { twoRedisForFile } from '../support/twoRedis.ts';
 import { startStack } from '../support/stack.ts';
 import { dump, testConfig, until } from '../support/swarm.ts';
 
-let a: TestRedis;
-let b: TestRedis;
-const dir = mkdtempSync(join(tmpdir(), 'swarmq-checkpoint-'));
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-
-beforeAll(async () => {
-  a = await startRedis();
-  b = await startRedis({ own: true }); // a second server, even when REDIS_URL names the first
-});
-
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await a?.stop();
-  await b?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function connect(url: string): Redis {
-  const r = new Redis(url);
-  cleanups.push(() => r.disconnect());
-  return r;
-}
+const servers = twoRedisForFile('swarmq-checkpoint-');
+const { dir, cleanups, connect } = servers;
 
 const task = (over: Partial<UnfinishedTask> = {}): UnfinishedTask => ({
   queue: nodeQueueName('n1'),
@@ -84,7 +64,7 @@ const emptyCheckpoint = (over: Partial<Checkpoint> = {}): Checkpoint => ({
 
 describe('checkpoint and restore', () => {
   it('checkpoint on one Redis, restore on another: the unfinished tasks finish there', async () => {
-    const config = testConfig(a);
+    const config = testConfig(servers.a);
     const prefix = config.prefix;
 
     // Swarm A: alpha agents (node of 2) and a beta agent (node of 1). Its processor
@@ -120,7 +100,7 @@ describe('checkpoint and restore', () => {
     const betaNode = hostA.agents().find((ag) => ag.type === 'beta')!.node;
     expect(alphaNode).not.toBe(betaNode);
 
-    const clientA = new SwarmClient({ redis: a.url, prefix, config: { coordinator: { snapshotIntervalMs: 20 } } });
+    const clientA = new SwarmClient({ redis: servers.a.url, prefix, config: { coordinator: { snapshotIntervalMs: 20 } } });
     cleanups.push(() => clientA.close());
     const alpha = { affinity: { agentType: 'alpha' } };
     const stateOf = async (id: string) => (await clientA.get(id))?.state;
@@ -145,8 +125,8 @@ describe('checkpoint and restore', () => {
     const parked = await clientA.submit({ type: 'work', payload: { parked: true }, affinity: { agentType: 'gamma' }, waitForAgent: true });
     expect(parked.node).toBe('parked');
     // A delayed task (BullMQ's own delay on a node queue), and an intake job no coordinator has routed yet.
-    const alphaQueueA = new Queue(nodeQueueName(alphaNode), { connection: { url: a.url }, prefix });
-    const intakeA = new Queue(INTAKE_QUEUE, { connection: { url: a.url }, prefix });
+    const alphaQueueA = new Queue(nodeQueueName(alphaNode), { connection: { url: servers.a.url }, prefix });
+    const intakeA = new Queue(INTAKE_QUEUE, { connection: { url: servers.a.url }, prefix });
     cleanups.push(() => alphaQueueA.close(), () => intakeA.close());
     const later = `${alphaNode}.later`;
     await alphaQueueA.add('work', { payload: { later: true } }, { jobId: later, delay: 4000, attempts: 1 });
@@ -180,10 +160,10 @@ describe('checkpoint and restore', () => {
     expect(cp.groups.flatMap((g) => g.cancelled.map((c) => c.id))).toEqual([cancelled]);
 
     // Restore on B.
-    const configB = testConfig(b, { prefix });
+    const configB = testConfig(servers.b, { prefix });
     const restored = await restoreFromFile(configB, file);
     expect(restored).toContain('h1'); // tells which hosts to start again
-    const clientB = new SwarmClient({ redis: b.url, prefix, config: { coordinator: { snapshotIntervalMs: 20 } } });
+    const clientB = new SwarmClient({ redis: servers.b.url, prefix, config: { coordinator: { snapshotIntervalMs: 20 } } });
     cleanups.push(() => clientB.close());
     for (const id of unfinished) {
       const t = (await clientB.get(id))!;
@@ -228,7 +208,7 @@ describe('checkpoint and restore', () => {
     expect(finished.get(parked.id)!.node).toBe('n3');
 
     // The intake job was routed on B.
-    const intakeB = new Queue(INTAKE_QUEUE, { connection: { url: b.url }, prefix });
+    const intakeB = new Queue(INTAKE_QUEUE, { connection: { url: servers.b.url }, prefix });
     cleanups.push(() => intakeB.close());
     const [intakeJob] = await until(async () => {
       const jobs = await intakeB.getCompleted();
@@ -243,7 +223,7 @@ describe('checkpoint and restore', () => {
 
   it('refuses a target that holds keys under the prefix, and writes nothing; --force merges', async () => {
     const prefix = uniquePrefix('ck');
-    const redisB = connect(b.url);
+    const redisB = connect(servers.b.url);
     await redisB.set(`${prefix}:something`, 'here');
     const cp = emptyCheckpoint({ roster: { nodeSeq: 1, agents: [], nodes: [{ id: 'n1', seq: 1, queue: nodeQueueName('n1'), profile: '[]', members: 0, createdAt: 1 }] }, tasks: [task({ id: 'n1.one' })] });
     const beforeDump = await dump(redisB, prefix);
@@ -273,19 +253,19 @@ describe('checkpoint and restore', () => {
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify(bad));
     const prefix = uniquePrefix('ck');
-    const cli = spawnCli(['restore', '--in', file, '--redis-url', b.url, '--prefix', prefix]);
+    const cli = spawnCli(['restore', '--in', file, '--redis-url', servers.b.url, '--prefix', prefix]);
     const { code } = await cli.exited;
     expect(code).toBe(1);
     expect(cli.output()).toMatch(/tasks\.1\.attemptsMade/);
-    expect(await connect(b.url).keys(`${prefix}:*`)).toEqual([]);
+    expect(await connect(servers.b.url).keys(`${prefix}:*`)).toEqual([]);
   });
 
   it('with includeFinished, completed tasks come along readable, under a new prefix too', async () => {
-    const config = testConfig(a);
+    const config = testConfig(servers.a);
     const stack = await startStack(config, { agents: [{ type: 'w', count: 1 }], hostId: 'fin' });
     cleanups.push(() => stack.stop());
-    const clientA = new SwarmClient({ redis: a.url, prefix: config.prefix });
-    const intakeA = new Queue(INTAKE_QUEUE, { connection: { url: a.url }, prefix: config.prefix });
+    const clientA = new SwarmClient({ redis: servers.a.url, prefix: config.prefix });
+    const intakeA = new Queue(INTAKE_QUEUE, { connection: { url: servers.a.url }, prefix: config.prefix });
     cleanups.push(() => clientA.close(), () => intakeA.close());
     const { id } = await clientA.submit({ type: 'echo', payload: 'hi' });
     expect((await clientA.waitFor(id)).state).toBe('completed');
@@ -294,17 +274,17 @@ describe('checkpoint and restore', () => {
     const routed = ((await intakeA.getJob(viaIntake.id!))!.returnvalue as { id: string }).id;
     expect((await clientA.waitFor(routed)).state).toBe('completed');
 
-    const { checkpoint } = await takeCheckpoint(connect(a.url), config.prefix, { includeFinished: true });
+    const { checkpoint } = await takeCheckpoint(connect(servers.a.url), config.prefix, { includeFinished: true });
     expect(checkpoint.finished.map((f) => f.id).sort()).toEqual([viaIntake.id, id, routed].sort());
 
     const prefixB = uniquePrefix('fin');
-    const report = await restoreCheckpoint(connect(b.url), prefixB, parseCheckpoint(JSON.stringify(checkpoint)));
+    const report = await restoreCheckpoint(connect(servers.b.url), prefixB, parseCheckpoint(JSON.stringify(checkpoint)));
     expect(report).toMatchObject({ finished: 3, skippedFinished: 0, agents: 1 });
-    const clientB = new SwarmClient({ redis: b.url, prefix: prefixB });
+    const clientB = new SwarmClient({ redis: servers.b.url, prefix: prefixB });
     cleanups.push(() => clientB.close());
     expect(await clientB.get(id)).toMatchObject({ state: 'completed', result: 'hi', attempts: 1 });
     // A new intake job never takes the id of a finished one that came along.
-    const intakeB = new Queue(INTAKE_QUEUE, { connection: { url: b.url }, prefix: prefixB });
+    const intakeB = new Queue(INTAKE_QUEUE, { connection: { url: servers.b.url }, prefix: prefixB });
     cleanups.push(() => intakeB.close());
     expect(Number((await intakeB.add('echo', 'again')).id)).toBeGreaterThan(Number(viaIntake.id));
     expect((await intakeB.getJob(viaIntake.id!))?.returnvalue).toMatchObject({ id: routed });
@@ -314,7 +294,7 @@ describe('checkpoint and restore', () => {
   it('swarmq checkpoint writes a file restore reads back', async () => {
     const prefix = uniquePrefix('ck');
     const file = join(dir, 'cli.json');
-    const cli = spawnCli(['checkpoint', '--out', file, '--redis-url', a.url, '--prefix', prefix]);
+    const cli = spawnCli(['checkpoint', '--out', file, '--redis-url', servers.a.url, '--prefix', prefix]);
     expect((await cli.exited).code, cli.output()).toBe(0);
     expect(cli.output()).toMatch(/written to .*cli\.json: 0 agents, 0 nodes, 0 unfinished tasks/);
     expect(parseCheckpoint(readFileSync(file, 'utf8'))).toMatchObject({ prefix, version: 2, tasks: [], consensus: { proposals: [], rounds: [] } });

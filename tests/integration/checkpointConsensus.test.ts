@@ -4,10 +4,9 @@
 // version-1 file still restores, and a malformed consensus section is refused
 // with its field path before anything is written. Real redis-servers, in-process
 // agent hosts.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { AgentHost } from '../../src/agents/host.ts';
 import { restoreFromFile } from '../../src/checkpoint/cli.ts';
@@ -21,31 +20,12 @@ import { SwarmError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { nodeQueueName } from '../../queues/keys.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { uniquePrefix } from '../support/redis.ts';
+import { twoRedisForFile } from '../support/twoRedis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
-let a: TestRedis;
-let b: TestRedis;
-const dir = mkdtempSync(join(tmpdir(), 'swarmq-checkpoint-consensus-'));
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-
-beforeAll(async () => {
-  a = await startRedis();
-  b = await startRedis({ own: true }); // a second server, even when REDIS_URL names the first
-});
-
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await a?.stop();
-  await b?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function connect(url: string): Redis {
-  const r = new Redis(url);
-  cleanups.push(() => r.disconnect());
-  return r;
-}
+const servers = twoRedisForFile('swarmq-checkpoint-consensus-');
+const { dir, cleanups, connect } = servers;
 
 async function startHost(config: ReturnType<typeof testConfig>, hostId: string, count = 4): Promise<AgentHost> {
   const host = new AgentHost({ config, hostId, agents: [{ type: 'voter', count }], processors: builtinProcessors, logger: silentLogger, control: false });
@@ -74,21 +54,21 @@ describe('checkpoints carry consensus', () => {
   let checkpoint: Checkpoint;
 
   it('a decided and a queued proposal come along: job data, round hashes and the outcome', async () => {
-    const config = testConfig(a);
+    const config = testConfig(servers.a);
     prefix = config.prefix;
     const host = await startHost(config, 'cv');
     const voters = host.agents().map((ag) => ag.id);
-    const driven = consensus(a.url, prefix);
+    const driven = consensus(servers.a.url, prefix);
     await driven.drive();
     const outcome = await driven.propose({ protocol: 'pbft', value: { release: '2.0' }, participants: voters, timeoutMs: 20_000 });
     expect(outcome).toMatchObject({ decided: true, value: { release: '2.0' } });
     decided = outcome.id;
     await driven.close(); // no driver from here on: the next proposal's job stays queued
 
-    const idle = consensus(a.url, prefix);
+    const idle = consensus(servers.a.url, prefix);
     // Its time limit runs from when it is made: long enough for the restore and the new swarm below.
     queued = (await idle.submit({ protocol: 'raft', value: { leader: 'any' }, participants: voters.slice(0, 3), timeoutMs: 120_000 })).id;
-    const redisA = connect(a.url);
+    const redisA = connect(servers.a.url);
     // The proposer tells the hosts the round began, so its agents run it with no driver: its round is persisted, its job still waits.
     await until(async () => (await redisA.hlen(consensusKeys(prefix).decided(queued))) >= 3, 20_000, 'the queued round to be decided by all three agents');
     const before = { decided: await idle.get(decided), queued: await idle.get(queued), round: await roundOf(redisA, prefix, decided) };
@@ -109,10 +89,10 @@ describe('checkpoints carry consensus', () => {
     expect(unfinishedOnly.rounds.map((r) => r.round)).toEqual([queued]);
 
     // Restored into a fresh Redis.
-    const redisB = connect(b.url);
+    const redisB = connect(servers.b.url);
     const report = await restoreCheckpoint(redisB, prefix, checkpoint);
     expect(report.consensus).toEqual({ proposals: 1, finishedProposals: 1, rounds: 2, skipped: 0, skippedRounds: 0 });
-    const onB = consensus(b.url, prefix);
+    const onB = consensus(servers.b.url, prefix);
     for (const id of [decided, queued]) {
       const [jobA, jobB] = await Promise.all([idle.proposals.getJob(id), onB.proposals.getJob(id)]);
       expect(jobB!.data, `${id}: job data`).toEqual(jobA!.data);
@@ -127,9 +107,9 @@ describe('checkpoints carry consensus', () => {
   }, 60_000);
 
   it('the queued proposal decides on the restored swarm once its host and a driver start there', async () => {
-    const configB = testConfig(b, { prefix });
+    const configB = testConfig(servers.b, { prefix });
     await startHost(configB, 'cv'); // the same host id and agents, with new keys
-    const driver = consensus(b.url, prefix);
+    const driver = consensus(servers.b.url, prefix);
     await driver.drive();
     const view = await until(async () => {
       const v = await driver.get(queued);
@@ -141,15 +121,15 @@ describe('checkpoints carry consensus', () => {
   it('a round caught mid-way resumes on the restored swarm from its persisted state', async () => {
     // PBFT among 4 (f = 1): with the 2 agents of host hy gone, the 2 of hx pre-prepare and
     // prepare but cannot commit. The checkpoint catches the proposal active, its round persisted.
-    const config = testConfig(a);
+    const config = testConfig(servers.a);
     const hx = await startHost(config, 'hx', 2);
     const hy = await startHost(config, 'hy', 2);
     const participants = [...hx.agents(), ...hy.agents()].map((ag) => ag.id);
-    const proposer = consensus(a.url, config.prefix);
+    const proposer = consensus(servers.a.url, config.prefix);
     const id = (await proposer.submit({ protocol: 'pbft', value: 'resume-me', participants, timeoutMs: 60_000 })).id;
     await hy.stop(100);
     await proposer.drive();
-    const redisA = connect(a.url);
+    const redisA = connect(servers.a.url);
     const k = consensusKeys(config.prefix);
     await until(async () => (await redisA.hlen(k.state(id))) === 2, 10_000, 'both agents of hx to persist their part of the round');
     const { checkpoint: cp } = await takeCheckpoint(redisA, config.prefix);
@@ -158,11 +138,11 @@ describe('checkpoints carry consensus', () => {
     expect(cp.consensus.rounds[0]!.decided).toBeUndefined();
 
     const target = uniquePrefix('resume');
-    const redisB = connect(b.url);
+    const redisB = connect(servers.b.url);
     await restoreCheckpoint(redisB, target, parseCheckpoint(JSON.stringify(cp)));
     expect(await redisB.hgetall(k.state(id).replace(config.prefix, target))).toEqual(await redisA.hgetall(k.state(id)));
-    const configB = testConfig(b, { prefix: target });
-    const onB = consensus(b.url, target);
+    const configB = testConfig(servers.b, { prefix: target });
+    const onB = consensus(servers.b.url, target);
     expect((await onB.get(id))!.state).toBe('waiting');
     await startHost(configB, 'hx', 2);
     await startHost(configB, 'hy', 2);
@@ -178,7 +158,7 @@ describe('checkpoints carry consensus', () => {
   }, 90_000);
 
   it('replicated tasks are not carried, neither parent nor replicas, and the checkpoint names them', async () => {
-    const config = testConfig(a);
+    const config = testConfig(servers.a);
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const host = new AgentHost({ config, hostId: 'hr', agents: [{ type: 'voter', count: 3 }], processors: { ...builtinProcessors, slow: async () => gate.then(() => 'done') }, logger: silentLogger, control: false });
@@ -187,11 +167,11 @@ describe('checkpoints carry consensus', () => {
       release();
       await host.stop(100);
     });
-    const client = new SwarmClient({ redis: a.url, prefix: config.prefix, config: { coordinator: { snapshotIntervalMs: 20 } } });
+    const client = new SwarmClient({ redis: servers.a.url, prefix: config.prefix, config: { coordinator: { snapshotIntervalMs: 20 } } });
     cleanups.push(() => client.close());
     const { id } = await client.submit({ type: 'slow', payload: null, consensus: { protocol: 'quorum', replicas: 2 } });
     await until(async () => (await client.get(id))?.consensus?.phase === 'replicas', 10_000, 'the replicas to run');
-    const { checkpoint: cp, warnings } = await takeCheckpoint(connect(a.url), config.prefix, { includeFinished: true });
+    const { checkpoint: cp, warnings } = await takeCheckpoint(connect(servers.a.url), config.prefix, { includeFinished: true });
     expect(cp.consensus.proposals).toEqual([]);
     expect(cp.tasks).toEqual([]); // its replicas, running or waiting in node queues, are left out with it
     expect(warnings).toContain(`consensus: replicated task ${id} is not carried (nor its replicas): submit it again after the restore`);
@@ -199,7 +179,7 @@ describe('checkpoints carry consensus', () => {
   });
 
   it('a round whose proposal is already in the target is left as it is (--force)', async () => {
-    const redisB = connect(b.url);
+    const redisB = connect(servers.b.url);
     const k = consensusKeys(prefix);
     const before = await redisB.hgetall(k.state(queued));
     expect(Object.keys(before).length).toBeGreaterThan(0);
@@ -229,9 +209,9 @@ describe('checkpoints carry consensus', () => {
     const file = join(dir, 'v1.json');
     writeFileSync(file, JSON.stringify(v1));
     const target = uniquePrefix('v1');
-    const summary = await restoreFromFile(testConfig(b, { prefix: target }), file);
+    const summary = await restoreFromFile(testConfig(servers.b, { prefix: target }), file);
     expect(summary).toMatch(/1 unfinished task .*0 proposals/);
-    expect(await connect(b.url).lrange(`${target}:${nodeQueueName('n1')}:wait`, 0, -1)).toEqual(['n1.v1']);
+    expect(await connect(servers.b.url).lrange(`${target}:${nodeQueueName('n1')}:wait`, 0, -1)).toEqual(['n1.v1']);
     // A version-1 file with a consensus section is refused: version 1 had none.
     expect(() => parseCheckpoint(JSON.stringify({ ...v1, consensus: { paused: false, proposals: [], rounds: [] } }))).toThrow(/Unrecognized key.*consensus|consensus/);
   });
@@ -250,14 +230,14 @@ describe('checkpoints carry consensus', () => {
       ['an unknown state', (c) => ((c.proposals[0] as { state: string }).state = 'stuck'), /consensus\.proposals\.0\.state: /],
       ['a field this swarmq does not know', (c) => ((c as Record<string, unknown>).votes = []), /consensus: Unrecognized key/],
     ];
-    const redisB = connect(b.url);
+    const redisB = connect(servers.b.url);
     for (const [what, spoil, error] of cases) {
       const bad = structuredClone(checkpoint);
       spoil(bad.consensus);
       const file = join(dir, 'bad.json');
       writeFileSync(file, JSON.stringify(bad));
       const target = uniquePrefix('bad');
-      const err = await restoreFromFile(testConfig(b, { prefix: target }), file).catch((e: unknown) => e);
+      const err = await restoreFromFile(testConfig(servers.b, { prefix: target }), file).catch((e: unknown) => e);
       expect(err, what).toBeInstanceOf(SwarmError);
       expect((err as SwarmError).code, what).toBe('invalid_request');
       expect((err as SwarmError).message, what).toMatch(error);
