@@ -41,6 +41,20 @@ export function startElection(c: Ctx): void {
   countVotes(c);
 }
 
+/**
+ * The first term of a round whose leader the options fixed (state.ts, initRaft):
+ * its leader takes office when asked to propose, with every vote already cast for
+ * it. Only from the state it started in: never again after it led, or once it saw
+ * any other term or entry.
+ */
+export function leadFirstTerm(c: Ctx): boolean {
+  const s = c.s;
+  if (s.firstLeader !== s.self || s.role !== 'follower' || s.term !== 1 || s.votedFor !== s.self || s.log.length > 0 || s.wonTerms.length > 0) return false;
+  s.votes = Object.fromEntries(s.peers.map((p) => [p, true]));
+  becomeLeader(c);
+  return true;
+}
+
 function becomeLeader(c: Ctx): void {
   const s = c.s;
   s.role = 'leader';

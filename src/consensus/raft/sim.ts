@@ -36,6 +36,7 @@ export function makeRaftSimSpec(electionTicks: number = DEFAULT_ELECTION_TICKS):
     invariants: raftInvariants,
     proposeTo: raftProposeTo,
     livenessTicks: 30 * electionTicks,
+    knownProposal: true,
   };
 }
 

@@ -38,6 +38,8 @@ export interface RaftState {
   readonly peers: readonly NodeId[];
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
+  /** Who leads term 1 without an election, fixed by the options (initRaft); null: term 1 is elected like any other. */
+  readonly firstLeader: NodeId | null;
 
   // Persistent (Figure 2), written before any message of the same output is sent.
   readonly term: number;
@@ -139,6 +141,7 @@ function fresh(self: NodeId, peers: readonly NodeId[], opts: ProtocolOptions, p:
     peers: [...peers],
     electionTicks,
     heartbeatTicks,
+    firstLeader: opts.proposal === undefined ? null : (peers[0] ?? null),
     term: p.term,
     votedFor: p.votedFor,
     log: p.log,
@@ -160,8 +163,18 @@ function fresh(self: NodeId, peers: readonly NodeId[], opts: ProtocolOptions, p:
   };
 }
 
+/**
+ * A round whose value every node knows from the start (ProtocolOptions.proposal)
+ * also fixes who leads its first term: peers[0]. Every node starts in term 1
+ * having voted for it, as if its RequestVote had been granted by all, so it may
+ * lead term 1 at once (election.ts, leadFirstTerm) and a decision needs no
+ * election, two message delays fewer. Election safety holds: nobody can vote for
+ * anyone else in term 1, and a node that times out campaigns for term 2. Leader
+ * completeness holds trivially: no entry can be committed before the first term.
+ */
 export function initRaft(self: NodeId, peers: readonly NodeId[], opts: ProtocolOptions): RaftState {
-  return fresh(self, peers, opts, { term: 0, votedFor: null, log: [] });
+  const first = opts.proposal === undefined ? undefined : peers[0];
+  return fresh(self, peers, opts, first === undefined ? { term: 0, votedFor: null, log: [] } : { term: 1, votedFor: first, log: [] });
 }
 
 export function recoverRaft(self: NodeId, peers: readonly NodeId[], opts: ProtocolOptions, persisted: unknown): RaftState {

@@ -6,7 +6,7 @@
 // otherwise ignored.
 import type { Input, NodeId, Output } from '../protocol.ts';
 import { becomeFollower, closeCtx, openCtx, sendTo, type Ctx } from './context.ts';
-import { handleVote, handleVoteResp, tickElection } from './election.ts';
+import { handleVote, handleVoteResp, leadFirstTerm, tickElection } from './election.ts';
 import type { RaftMessage } from './messages.ts';
 import { flushPending, propose } from './proposals.ts';
 import { broadcastAppend, handleAppend, handleAppendOk, handleAppendReject } from './replication.ts';
@@ -16,7 +16,10 @@ import { handleTimeoutNow, handleTransferLeader, maybeSendTimeoutNow, tickTransf
 export function stepRaft(state: RaftState, input: Input<RaftMessage>): Output<RaftState, RaftMessage> {
   const c = openCtx(state);
   if (input.kind === 'tick') tick(c);
-  else if (input.kind === 'propose') propose(c, { value: input.value, retry: false }, null, 0);
+  else if (input.kind === 'propose') {
+    leadFirstTerm(c);
+    propose(c, { value: input.value, retry: false }, null, 0);
+  }
   else receive(c, input.from, input.message);
   flushPending(c, state.leader);
   return closeCtx(c);

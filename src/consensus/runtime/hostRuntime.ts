@@ -282,7 +282,7 @@ export class ConsensusHost {
       this.enqueue({ kind: 'tick', round });
     }, spec.tickMs);
     round.timer.unref();
-    if (fresh && round.rt.knownProposal) {
+    if (fresh && round.rt.startsEverywhere) {
       // Every agent holds the value from the job: each starts on it now rather than wait for the first proposer's message.
       for (const a of local) if (a.persisted === undefined) round.propose(a.id, out);
     } else {

@@ -29,11 +29,13 @@ export interface ProtocolRuntime {
    */
   decisionsNeeded(n: number): number;
   /**
-   * The core uses ProtocolOptions.proposal: every host hands each of its
-   * agents the round's value from the job as the round starts, and saves the
-   * message delay that would carry it from the first proposer.
+   * The core gets the round's value from the job (ProtocolOptions.proposal)
+   * and saves the message delays that would carry it: quorum and Fast Paxos
+   * vote for it at once, Raft's first term needs no election.
    */
   knownProposal: boolean;
+  /** As a round starts, every agent is told to propose its value (quorum, Fast Paxos), not just the first participant. */
+  startsEverywhere: boolean;
   /** Inputs that start a round at its first proposer, besides `propose` (Raft: campaign at once). */
   kickoff(state: unknown, self: NodeId): Input<unknown>[];
   /** Rounds this agent has been through (quorum ballots, Raft terms, PBFT views, Fast Paxos rounds), 1 for the first. */
@@ -54,6 +56,7 @@ export const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolRuntime>> = {
     minParticipants: 3,
     decisionsNeeded: () => 1,
     knownProposal: true,
+    startsEverywhere: true,
     kickoff: none,
     replicaQuorum: majority,
     // Ballot b = round·n + index (quorum/messages.ts).
@@ -67,11 +70,14 @@ export const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolRuntime>> = {
     protocol: raft,
     minParticipants: 3,
     decisionsNeeded: () => 1,
-    knownProposal: false,
-    // A fresh group would wait out a randomized election timeout (10–20 ticks)
-    // before anyone campaigns. The shell nominates the first participant with the
-    // TimeoutNow the core accepts for leadership transfer (raft/transfer.ts):
-    // it campaigns at once; safety still rests on votes and logs alone.
+    knownProposal: true,
+    startsEverywhere: false,
+    // The first participant leads term 1 without an election once asked to
+    // propose (knownProposal: raft/state.ts, initRaft). Where it cannot (it has
+    // led or seen another term), the shell nominates it with the TimeoutNow the
+    // core accepts for leadership transfer (raft/transfer.ts) rather than wait
+    // out a randomized election timeout (10–20 ticks): it campaigns at once;
+    // safety still rests on votes and logs alone. A leader ignores it.
     kickoff: (s, self) => [{ kind: 'receive', from: self, message: { type: 'timeoutNow', term: (s as RaftState).term } }],
     roundsOf: (s) => Math.max(1, (s as RaftState).term),
   },
@@ -80,6 +86,7 @@ export const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolRuntime>> = {
     minParticipants: 4,
     decisionsNeeded: (n) => pbft.faultTolerance(n) + 1,
     knownProposal: false,
+    startsEverywhere: false,
     kickoff: none,
     // A value commits with a quorum (2f+1 when n = 3f+1) of replicas that prepared it, and a replica prepares only its own output.
     replicaQuorum: pbftQuorum,
@@ -90,6 +97,7 @@ export const PROTOCOLS: Readonly<Record<ProtocolName, ProtocolRuntime>> = {
     minParticipants: 3,
     decisionsNeeded: () => 1,
     knownProposal: true,
+    startsEverywhere: true,
     kickoff: none,
     // Replicas' outputs are decided in the fast round by ⌈3n/4⌉ of them, or, short of that, in a classic round by a majority.
     replicaQuorum: classicQuorum,

@@ -246,6 +246,47 @@ describe('raft: election (§5.2)', () => {
   });
 });
 
+describe('raft: a first term fixed by the options', () => {
+  it('with the value known to all, the first participant leads term 1 when asked to propose: AppendEntries at once, no vote asked', () => {
+    const net = new Net(5, { proposal: 'v' });
+    for (const id of net.ids) expect([net.state(id).term, net.state(id).votedFor]).toEqual([1, 'n1']);
+    net.propose('n1', 'v');
+    expect(net.state('n1').role).toBe('leader');
+    expect(net.state('n1').wonTerms).toEqual([1]);
+    expect(net.queue.some((e) => e.message.type === 'vote')).toBe(false);
+    expect(net.queue.filter((e) => e.message.type === 'append').map((e) => e.to).sort()).toEqual(['n2', 'n3', 'n4', 'n5', 'n2', 'n3', 'n4', 'n5'].sort());
+    net.deliverAll(); // AppendEntries, then their acks: committed, one delay after the followers have it
+    expect(net.node('n1').decided).toEqual([{ slot: 2, value: 'v' }]);
+    net.run(3);
+    for (const id of net.ids) expect(net.node(id).decided).toEqual([{ slot: 2, value: 'v' }]);
+    expect(net.violations).toEqual([]);
+  });
+
+  it('nobody else can lead term 1: another node asked to propose waits for the leader, and one that times out campaigns for term 2', () => {
+    const net = new Net(3, { proposal: 'v' });
+    net.propose('n2', 'v');
+    expect(net.state('n2').role).toBe('follower');
+    expect(net.queue).toEqual([]); // held until a leader is known
+    net.runUntil(() => net.leaders().length > 0, 60, ['n3']);
+    expect(net.leader()).toBe('n3');
+    expect(net.state('n3').term).toBe(2);
+    // Too late for n1: it voted in term 2, so it can no longer lead term 1.
+    net.propose('n1', 'w');
+    expect(net.state('n1').role).toBe('follower');
+    net.run(5);
+    expect(net.violations).toEqual([]);
+  });
+
+  it('the first participant leads term 1 once only: after a restart it is a follower like any other', () => {
+    const net = new Net(3, { proposal: 'v' });
+    net.propose('n1', 'v');
+    const persisted = net.node('n1').persisted as RaftPersisted;
+    expect(persisted).toMatchObject({ term: 1, votedFor: 'n1', wonTerms: [1] });
+    const again = raft.step(raft.recover('n1', net.ids, net.opts, persisted), { kind: 'propose', value: 'w' });
+    expect(again.state.role).toBe('follower');
+  });
+});
+
 describe('raft: the election restriction (§5.4.1)', () => {
   it('a voter refuses a candidate whose last term is lower, even with a longer log', () => {
     const net = new Net(3, {}, { n2: { term: 2, votedFor: null, log: logOf([1, 2]) } });
