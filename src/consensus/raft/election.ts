@@ -47,12 +47,11 @@ export function startElection(c: Ctx): void {
  * it. Only from the state it started in: never again after it led, or once it saw
  * any other term or entry.
  */
-export function leadFirstTerm(c: Ctx): boolean {
+export function leadFirstTerm(c: Ctx): void {
   const s = c.s;
-  if (s.firstLeader !== s.self || s.role !== 'follower' || s.term !== 1 || s.votedFor !== s.self || s.log.length > 0 || s.wonTerms.length > 0) return false;
+  if (s.firstLeader !== s.self || s.role !== 'follower' || s.term !== 1 || s.votedFor !== s.self || s.log.length > 0 || s.wonTerms.length > 0) return;
   s.votes = Object.fromEntries(s.peers.map((p) => [p, true]));
   becomeLeader(c);
-  return true;
 }
 
 function becomeLeader(c: Ctx): void {

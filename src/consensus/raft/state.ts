@@ -141,7 +141,7 @@ function fresh(self: NodeId, peers: readonly NodeId[], opts: ProtocolOptions, p:
     peers: [...peers],
     electionTicks,
     heartbeatTicks,
-    firstLeader: opts.proposal === undefined ? null : (peers[0] ?? null),
+    firstLeader: firstLeaderOf(peers, opts),
     term: p.term,
     votedFor: p.votedFor,
     log: p.log,
@@ -173,8 +173,13 @@ function fresh(self: NodeId, peers: readonly NodeId[], opts: ProtocolOptions, p:
  * completeness holds trivially: no entry can be committed before the first term.
  */
 export function initRaft(self: NodeId, peers: readonly NodeId[], opts: ProtocolOptions): RaftState {
-  const first = opts.proposal === undefined ? undefined : peers[0];
-  return fresh(self, peers, opts, first === undefined ? { term: 0, votedFor: null, log: [] } : { term: 1, votedFor: first, log: [] });
+  const first = firstLeaderOf(peers, opts);
+  return fresh(self, peers, opts, first === null ? { term: 0, votedFor: null, log: [] } : { term: 1, votedFor: first, log: [] });
+}
+
+/** Who leads term 1 without an election: the first participant, when the round's value is known (initRaft). */
+function firstLeaderOf(peers: readonly NodeId[], opts: ProtocolOptions): NodeId | null {
+  return opts.proposal === undefined ? null : (peers[0] ?? null);
 }
 
 export function recoverRaft(self: NodeId, peers: readonly NodeId[], opts: ProtocolOptions, persisted: unknown): RaftState {
