@@ -1,7 +1,7 @@
 # swarmq image: one image for the coordinator and for agent hosts.
 # The TypeScript sources run through tsx (a runtime dependency), so there is
 # no build step; bin/swarmq.js registers tsx and starts src/cli/main.ts.
-FROM node:20-slim
+FROM node:24-slim
 
 WORKDIR /app
 ENV NODE_ENV=production

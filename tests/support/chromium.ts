@@ -1,34 +1,66 @@
-// Headless Chromium for the browser tests (Debian's `chromium`, driven by
-// playwright-core). No Chromium is a failure that says how to get one, never a skip.
+// Headless Chromium for the browser tests, driven by playwright-core. Which
+// binary: CHROMIUM_PATH, else Debian's /usr/bin/chromium, else the one that
+// comes with `npm ci` inside @sparticuz/chromium (unpacked into the temp dir on
+// first use, nothing downloaded). No Chromium is a failure that says how to get
+// one, never a skip.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SYSTEM_CHROMIUM = '/usr/bin/chromium';
+
+export interface ChromiumBinary {
+  path: string;
+  /** Where it came from, for failure messages. */
+  source: 'CHROMIUM_PATH' | 'system' | '@sparticuz/chromium';
+  /** Extra environment the binary needs (the packaged one brings its own fonts). */
+  env: Record<string, string>;
+}
 
 const HOW_TO_GET_CHROMIUM =
-  `No Chromium at ${CHROMIUM_PATH} for the browser tests: install Debian's chromium ` +
-  '(apt-get install chromium; .ci/run does this when it runs as root), or point CHROMIUM_PATH at a Chromium or Chrome binary. ' +
-  '`npx playwright install` is not needed.';
+  'No Chromium for the browser tests: `npm ci` installs one (@sparticuz/chromium, Linux x64 only); ' +
+  "elsewhere install Chromium or Chrome and point CHROMIUM_PATH at its binary (Debian: apt-get install chromium).";
+
+export async function findChromium(): Promise<ChromiumBinary> {
+  const fromEnv = process.env.CHROMIUM_PATH;
+  if (fromEnv) {
+    if (!existsSync(fromEnv)) throw new Error(`CHROMIUM_PATH=${fromEnv} does not exist. ${HOW_TO_GET_CHROMIUM}`);
+    return { path: fromEnv, source: 'CHROMIUM_PATH', env: {} };
+  }
+  if (existsSync(SYSTEM_CHROMIUM)) return { path: SYSTEM_CHROMIUM, source: 'system', env: {} };
+  if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error(HOW_TO_GET_CHROMIUM);
+  try {
+    const packaged = (await import('@sparticuz/chromium')).default;
+    const path = await packaged.executablePath();
+    // The package unpacks its fonts beside the binary; fontconfig finds them
+    // only through FONTCONFIG_PATH, which the package sets on AWS Lambda alone.
+    return { path, source: '@sparticuz/chromium', env: { FONTCONFIG_PATH: process.env.FONTCONFIG_PATH ?? join(tmpdir(), 'fonts') } };
+  } catch (err) {
+    throw new Error(`Could not unpack @sparticuz/chromium (${(err as Error).message}). ${HOW_TO_GET_CHROMIUM}`);
+  }
+}
 
 export interface Browser {
   context: BrowserContext;
+  binary: ChromiumBinary;
   close(): Promise<void>;
 }
 
 export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(HOW_TO_GET_CHROMIUM);
+  const binary = await findChromium();
   // A fresh profile each run: no first-run fetches, no state between runs.
   const profile = mkdtempSync(join(tmpdir(), 'swarmq-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM_PATH,
+    executablePath: binary.path,
+    env: { ...process.env, ...binary.env },
     headless: true,
     viewport: { width: 1280, height: 860 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--disable-component-update', '--disable-sync'],
   });
   return {
     context,
+    binary,
     async close() {
       await context.close().catch(() => {});
       rmSync(profile, { recursive: true, force: true });

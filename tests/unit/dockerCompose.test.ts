@@ -205,8 +205,8 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Dockerfile', () => {
-  it('uses a Node 20 base and installs from the lockfile without scripts', () => {
-    expect(dockerfile).toMatch(/^FROM\s+node:20[\w.-]*/m);
+  it('uses a Node 24 LTS base and installs from the lockfile without scripts', () => {
+    expect(dockerfile).toMatch(/^FROM\s+node:24[\w.-]*/m);
     expect(dockerfile).toMatch(/^WORKDIR\s+\/app\s*$/m);
     expect(dockerfile).toMatch(/^COPY\s+package\.json\s+package-lock\.json\s+\S+/m);
     expect(dockerfile).toMatch(/\bnpm ci\b[^\n]*--ignore-scripts/);
