@@ -17,7 +17,8 @@
 //   text/plain fetch (no CORS preflight) and change things without reading
 //   the answer. Changes (anything but GET, HEAD, OPTIONS) from a browser must
 //   come from this server's own origin (Sec-Fetch-Site: same-origin, or an
-//   Origin naming the Host asked for or a name in SWARMQ_ALLOWED_HOSTS).
+//   Origin naming the Host asked for, whatever its scheme as a TLS proxy makes
+//   https of http, or a name in SWARMQ_ALLOWED_HOSTS).
 //   A request with neither header is not from a browser page (curl, SDKs) and
 //   is served; it is the token that guards against those.
 //

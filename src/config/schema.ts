@@ -26,13 +26,9 @@ const trustProxy = z.preprocess(
   z.union([
     z.boolean(),
     z.number().int().min(1).max(32),
-    z.string().refine(
-      (v) => {
-        const entries = v.split(',').map((e) => e.trim());
-        return entries.every(isProxyAddress);
-      },
-      { message: 'true, false, a number of proxy hops, or comma-separated addresses/subnets (e.g. loopback, 10.0.0.0/8)' },
-    ),
+    z.string().refine((v) => v.split(',').every((e) => isProxyAddress(e.trim())), {
+      message: 'true, false, a number of proxy hops, or comma-separated addresses/subnets (e.g. loopback, 10.0.0.0/8)',
+    }),
   ]),
 );
 
