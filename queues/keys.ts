@@ -63,6 +63,8 @@ export function swarmKeys(prefix: string) {
     stats: `${base}:stats`,
     idempotency: (key: string) => `${base}:idem:${key}`,
     intakeTask: (intakeJobId: string) => `${base}:intake:${intakeJobId}`,
+    /** a browser session (expiring), under the SHA-256 of its id so Redis never holds a usable cookie */
+    session: (idHash: string) => `${base}:session:${idHash}`,
   };
 }
 

@@ -2,6 +2,8 @@
 export type ErrorCode =
   | 'invalid_request'
   | 'unauthorized'
+  | 'host_not_allowed'
+  | 'origin_not_allowed'
   | 'too_many_requests'
   | 'unknown_task_type'
   | 'no_capable_agent'
@@ -16,6 +18,8 @@ export type ErrorCode =
 const STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
   unauthorized: 401,
+  host_not_allowed: 403,
+  origin_not_allowed: 403,
   too_many_requests: 429,
   unknown_task_type: 400,
   no_capable_agent: 400,

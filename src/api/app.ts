@@ -10,7 +10,8 @@ import { isRedisDown, SwarmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { retireAgent, spawnAgents } from './agentRequests.ts';
 import { eventsRoute } from './eventsRoute.ts';
-import { loginRouter, requireToken } from './auth.ts';
+import { tokenAuth } from './auth.ts';
+import { webGuard } from './webGuard.ts';
 import { SwarmMetrics } from '../metrics/swarmMetrics.ts';
 import { hierarchyView, swarmView } from './swarmView.ts';
 import { Consensus } from '../consensus/runtime/consensus.ts';
@@ -42,11 +43,15 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
   const router = coordinator.router;
   const app = express();
   app.disable('x-powered-by');
+  // Off unless SWARMQ_TRUST_PROXY says which proxies may tell the scheme (a Secure cookie behind TLS) and the client's address.
+  app.set('trust proxy', coordinator.config.http.trustProxy);
+  // Before any body is parsed: a refused request costs nothing and changes nothing.
+  app.use(webGuard(coordinator.config.http));
   const token = coordinator.config.http.apiToken;
   if (token) {
-    // Before any body is parsed: a refused request costs nothing and changes nothing.
-    app.use(loginRouter(token, DASHBOARD_PATH));
-    app.use(['/api', BULL_BOARD_PATH, DASHBOARD_PATH], requireToken(token));
+    const auth = tokenAuth({ token, redis: coordinator.commands, prefix: coordinator.config.prefix, landing: DASHBOARD_PATH });
+    app.use(auth.login);
+    app.use(['/api', BULL_BOARD_PATH, DASHBOARD_PATH], auth.guard);
   }
   app.use('/api', express.json({ limit: bodyLimitBytes, type: 'application/json' }));
 

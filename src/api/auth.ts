@@ -1,26 +1,25 @@
 // API auth by one shared token (SWARMQ_API_TOKEN): `Authorization: Bearer
 // <token>`, or for the pages a session cookie set by POST /login. The cookie
-// holds an HMAC of the token, never the token, so changing the token logs
-// every browser out. Comparisons are constant-time.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
+// holds a random session id whose record is in Redis (sessions.ts), so
+// POST /logout ends it everywhere at once, and a new token logs every browser
+// out. Only POST /login, given the token, opens a session. Comparisons are
+// constant-time.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { SwarmError } from '../errors.ts';
+import { isLoopback } from './authority.ts';
 import { loginPage } from './loginPage.ts';
+import { SESSION_SECONDS, Sessions } from './sessions.ts';
 
 export const SESSION_COOKIE = 'swarmq_session';
-const SESSION_SECONDS = 12 * 3600;
 
 /** Equal strings, in time that does not depend on where they differ (digests first, so lengths leak nothing either). */
 export function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);
-}
-
-export function sessionValue(token: string): string {
-  return createHmac('sha256', token).update('swarmq session v1').digest('base64url');
 }
 
 function cookie(req: Request, name: string): string | undefined {
@@ -31,20 +30,20 @@ function cookie(req: Request, name: string): string | undefined {
   return undefined;
 }
 
-export function isAuthorized(req: Request, token: string): boolean {
+async function isAuthorized(req: Request, token: string, sessions: Sessions): Promise<boolean> {
   const header = req.get('authorization');
   if (header !== undefined) {
     const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
     return m !== null && sameSecret(m[1]!, token);
   }
   const session = cookie(req, SESSION_COOKIE);
-  return session !== undefined && sameSecret(session, sessionValue(token));
+  return session !== undefined && (await sessions.holds(session));
 }
 
-/** Refuses with 401 unless the request carries the token; a browser asking for a page gets the login form with it. */
-export function requireToken(token: string): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (isAuthorized(req, token)) return next();
+/** Refuses with 401 unless the request carries the token or an open session; a browser asking for a page gets the login form with it. */
+function requireToken(token: string, sessions: Sessions): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    if (await isAuthorized(req, token, sessions)) return next();
     res.set('www-authenticate', 'Bearer realm="swarmq"');
     if (req.method === 'GET' && req.accepts(['json', 'html']) === 'html' && !req.originalUrl.startsWith('/api/')) {
       res.status(401).type('html').send(loginPage(req.originalUrl));
@@ -61,14 +60,14 @@ function safeNext(next: string | undefined, fallback: string): string {
   return next && /^\/(?![/\\])[^\s]*$/.test(next) ? next : fallback;
 }
 
-/** GET /login (the form), POST /login (form or JSON `{ token }`: sets the session cookie), POST /logout. */
-export function loginRouter(token: string, landing: string): Router {
+/** GET /login (the form), POST /login (form or JSON `{ token }`: opens a session), POST /logout (ends it). */
+function loginRouter(token: string, landing: string, sessions: Sessions): Router {
   const router = express.Router();
   const bodies = [express.urlencoded({ extended: false, limit: 8192 }), express.json({ limit: 8192 })];
   router.get('/login', (req, res) => {
     res.type('html').set('cache-control', 'no-store').send(loginPage(safeNext(typeof req.query.next === 'string' ? req.query.next : undefined, landing)));
   });
-  router.post('/login', ...bodies, (req, res) => {
+  router.post('/login', ...bodies, async (req, res) => {
     const parsed = loginSchema.safeParse(req.body);
     if (!parsed.success) throw new SwarmError('invalid_request', 'send the token as a form field or JSON { "token": … }', [{ path: 'token', message: 'required' }]);
     const form = Boolean(req.is('application/x-www-form-urlencoded'));
@@ -79,21 +78,35 @@ export function loginRouter(token: string, landing: string): Router {
       }
       throw new SwarmError('unauthorized', 'wrong token');
     }
-    res.cookie(SESSION_COOKIE, sessionValue(token), { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/', maxAge: SESSION_SECONDS * 1000 });
+    // Secure when the browser spoke HTTPS: to this server, or to a proxy trusted by SWARMQ_TRUST_PROXY.
+    res.cookie(SESSION_COOKIE, await sessions.open(), { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/', maxAge: SESSION_SECONDS * 1000 });
     if (form) res.redirect(303, safeNext(parsed.data.next, landing));
     else res.json({ ok: true });
   });
-  router.post('/logout', (req, res) => {
+  router.post('/logout', async (req, res) => {
+    const session = cookie(req, SESSION_COOKIE);
+    if (session !== undefined) await sessions.close(session);
     res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
     res.json({ ok: true });
   });
   return router;
 }
 
+export interface TokenAuth {
+  /** GET/POST /login, POST /logout. */
+  login: Router;
+  /** Mounted in front of what the token protects. */
+  guard: RequestHandler;
+}
+
+/** The token's guard and the login routes, sharing the sessions kept in the swarm's Redis. */
+export function tokenAuth(o: { token: string; redis: Redis; prefix: string; landing: string }): TokenAuth {
+  const sessions = new Sessions(o.redis, o.prefix, o.token);
+  return { login: loginRouter(o.token, o.landing, sessions), guard: requireToken(o.token, sessions) };
+}
+
 /** Why starting like this is risky, if it is: listening beyond loopback without a token. */
 export function exposureWarning(host: string, token: string | undefined): string | undefined {
   if (token) return undefined;
-  const h = host.replace(/^\[|\]$/g, '');
-  const loopback = h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
-  return loopback ? undefined : `the API listens on ${host} without SWARMQ_API_TOKEN: anyone who can reach it can submit tasks, retire agents and read results. Set SWARMQ_API_TOKEN, or SWARMQ_HOST=127.0.0.1.`;
+  return isLoopback(host) ? undefined : `the API listens on ${host} without SWARMQ_API_TOKEN: anyone who can reach it can submit tasks, retire agents and read results. Set SWARMQ_API_TOKEN, or SWARMQ_HOST=127.0.0.1. Until then, a browser is served only at an IP address, localhost, or a name in SWARMQ_ALLOWED_HOSTS.`;
 }

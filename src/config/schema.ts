@@ -1,10 +1,36 @@
 // The configuration of a swarm, in the shape of the design report's recommended
 // configuration, validated with zod at the boundary (flags, environment, code).
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseAuthority } from '../api/authority.ts';
 import { validateThresholds } from '../health/classify.ts';
 
 // "false" and "0" from the environment mean false (z.coerce.boolean would say true).
 const flag = z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean());
+
+// "a, b" from the environment is a list.
+const commaList = (v: unknown) => (typeof v === 'string' ? v.split(',').map((e) => e.trim()).filter((e) => e !== '') : v);
+
+/** What express's `trust proxy` takes as a list: loopback, linklocal, uniquelocal, an address, address/bits or address/netmask. */
+function isProxyAddress(entry: string): boolean {
+  if (entry === 'loopback' || entry === 'linklocal' || entry === 'uniquelocal') return true;
+  const [address = '', range, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (range === undefined) return true;
+  return /^[0-9]{1,3}$/.test(range) ? Number(range) <= (family === 4 ? 32 : 128) : isIP(range) === family;
+}
+
+const trustProxy = z.preprocess(
+  (v) => (v === 'false' || v === '0' ? false : v === 'true' ? true : typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v),
+  z.union([
+    z.boolean(),
+    z.number().int().min(1).max(32),
+    z.string().refine((v) => v.split(',').every((e) => isProxyAddress(e.trim())), {
+      message: 'true, false, a number of proxy hops, or comma-separated addresses/subnets (e.g. loopback, 10.0.0.0/8)',
+    }),
+  ]),
+);
 
 const name = z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only');
 
@@ -21,6 +47,12 @@ export const swarmConfigSchema = z.object({
       host: z.string().min(1).default('127.0.0.1'),
       /** When set, the API (but /healthz, /readyz, /metrics), Bull Board and the dashboard require it. */
       apiToken: z.string().min(1).optional(),
+      /** Names (host or host:port) browsers may use besides IP addresses, localhost and `host`; others are refused (DNS rebinding). */
+      allowedHosts: z
+        .preprocess(commaList, z.array(z.string().refine((e) => parseAuthority(e) !== undefined, 'each entry is host or host:port (an IPv6 address in brackets)')))
+        .default([]),
+      /** express's `trust proxy`: which proxies' X-Forwarded-Proto/-For count (a Secure cookie behind TLS). Off: none. */
+      trustProxy: trustProxy.default(false),
     })
     .prefault({}),
   coordinator: z

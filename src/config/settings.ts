@@ -16,6 +16,8 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_BODY_LIMIT_BYTES', path: 'http.bodyLimitBytes', description: 'largest request body; over it, 413' },
   { env: 'SWARMQ_MAX_BATCH', path: 'http.maxBatch', description: 'most tasks in one batch' },
   { env: 'SWARMQ_HOST', path: 'http.host', description: 'address the HTTP API listens on (`0.0.0.0`: every interface; the Docker image sets that)' },
+  { env: 'SWARMQ_ALLOWED_HOSTS', path: 'http.allowedHosts', description: 'comma-separated names (`host` or `host:port`) browsers may reach the API by, besides IP addresses, `localhost` and `SWARMQ_HOST`; other names get 403 (DNS rebinding), and cross-site changes must come from one of them (see Auth)' },
+  { env: 'SWARMQ_TRUST_PROXY', path: 'http.trustProxy', description: "express's `trust proxy`: `true`, a hop count, or the proxies' addresses/subnets (`loopback`, `10.0.0.0/8`); then X-Forwarded-Proto: https makes the session cookie Secure" },
   { env: 'SWARMQ_API_TOKEN', path: 'http.apiToken', description: 'when set, `/api/*`, Bull Board and the dashboard require it (see Auth); `/healthz`, `/readyz` and `/metrics` stay open' },
   { env: 'SWARMQ_MAX_AGENTS_PER_NODE', path: 'coordinator.maxAgentsPerNode', description: 'agents per coordination node (one BullMQ queue each)' },
   { env: 'SWARMQ_STRATEGY', path: 'coordinator.loadBalancing.type', description: 'routing strategy: least-loaded, round-robin, weighted or random' },
@@ -75,7 +77,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, overrides: Record<string, unk
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((i: z.core.$ZodIssue) => {
     const path = i.path.join('.');
-    const s = settings.find((x) => x.path === path);
+    // A list's issue is at an element (`http.allowedHosts.0`): its setting is the list's.
+    const s = settings.find((x) => path === x.path || path.startsWith(`${x.path}.`));
     return `  ${path}${s ? ` (${s.env} or its flag)` : ''}: ${i.message}`;
   });
   throw new Error(`invalid configuration:\n${lines.join('\n')}`);

@@ -1,12 +1,15 @@
 // SWARMQ_API_TOKEN: every protected route refuses a request without the token
 // or with a wrong one (401 JSON, Redis untouched) and serves it with the
 // token, as a Bearer header or as the session cookie POST /login sets.
-// /healthz, /readyz and /metrics stay open.
+// /healthz, /readyz and /metrics stay open. A session is a random id whose
+// record lives in Redis: logging out ends it on every coordinator at once.
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentHost } from '../../src/agents/host.ts';
-import { exposureWarning, sessionValue } from '../../src/api/auth.ts';
+import { exposureWarning } from '../../src/api/auth.ts';
 import type { SwarmConfig } from '../../src/config/schema.ts';
+import { loadConfig } from '../../src/config/settings.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { startQuietStack, type QuietStack } from '../support/quietStack.ts';
@@ -20,6 +23,7 @@ let stack: QuietStack;
 let prefix: string;
 let config: SwarmConfig;
 let host: AgentHost | undefined;
+const stacks: QuietStack[] = [];
 
 interface Route {
   method: string;
@@ -72,6 +76,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const s of stacks) await s.stop();
   await host?.stop(1000);
   await stack?.stop();
   conn?.disconnect();
@@ -88,7 +93,9 @@ describe('API token', () => {
         { authorization: `Bearer ${TOKEN.slice(0, -1)}` },
         { authorization: TOKEN },
         { authorization: `Basic ${Buffer.from(`u:${TOKEN}`).toString('base64')}` },
-        { cookie: `swarmq_session=${sessionValue('another-token')}` },
+        // The cookie of the old scheme (a fixed HMAC of the token), and a well-formed id nobody issued.
+        { cookie: `swarmq_session=${createHmac('sha256', TOKEN).update('swarmq session v1').digest('base64url')}` },
+        { cookie: `swarmq_session=${randomBytes(32).toString('base64url')}` },
         { cookie: `swarmq_session=${TOKEN}` },
       ] as Record<string, string>[]) {
         const res = await call(r, headers);
@@ -162,4 +169,61 @@ describe('API token', () => {
     expect(exposureWarning('0.0.0.0', TOKEN)).toBeUndefined();
     for (const h of ['127.0.0.1', '127.0.1.1', 'localhost', '::1', '[::1]']) expect(exposureWarning(h, undefined), h).toBeUndefined();
   });
+
+  it('ends a session on logout at once, on every coordinator; Redis holds only a hash of its id', async () => {
+    const other = await startQuietStack(config);
+    stacks.push(other);
+    const cookie = await logIn(stack.base);
+    const id = cookie.slice('swarmq_session='.length);
+    const key = `${prefix}:{swarm}:session:${createHash('sha256').update(id).digest('hex')}`;
+    const ttl = await conn.ttl(key);
+    expect(ttl).toBeGreaterThan(11 * 3600);
+    expect(ttl).toBeLessThanOrEqual(12 * 3600);
+    expect(JSON.stringify(await dump(conn, prefix))).not.toContain(id);
+    for (const base of [stack.base, other.base]) expect((await fetch(`${base}/api/nodes`, { headers: { cookie } })).status, base).toBe(200);
+
+    const out = await fetch(`${other.base}/logout`, { method: 'POST', headers: { cookie } });
+    expect(out.status).toBe(200);
+    expect(out.headers.get('set-cookie')).toMatch(/swarmq_session=;/);
+    expect(await conn.exists(key)).toBe(0);
+    for (const base of [stack.base, other.base]) {
+      const res = await fetch(`${base}/api/nodes`, { headers: { cookie } });
+      expect(res.status, base).toBe(401);
+    }
+  });
+
+  it('opens nothing with a session record written to Redis without the token, nor with one issued under another token', async () => {
+    const id = randomBytes(32).toString('base64url');
+    await conn.set(`${prefix}:{swarm}:session:${createHash('sha256').update(id).digest('hex')}`, 'anything', 'EX', 60);
+    expect((await fetch(`${stack.base}/api/nodes`, { headers: { cookie: `swarmq_session=${id}` } })).status).toBe(401);
+
+    const rotated = await startQuietStack({ ...config, http: { ...config.http, apiToken: `${TOKEN}-rotated` } });
+    stacks.push(rotated);
+    const cookie = await logIn(stack.base);
+    expect((await fetch(`${rotated.base}/api/nodes`, { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('marks the cookie Secure behind a trusted TLS proxy (SWARMQ_TRUST_PROXY), and only there', async () => {
+    const plain = await fetch(`${stack.base}/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' }, body: JSON.stringify({ token: TOKEN }) });
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('set-cookie')).not.toMatch(/;\s*Secure/i);
+
+    const proxied = await startQuietStack(loadConfig({ REDIS_URL: redis.url, SWARMQ_PREFIX: prefix, SWARMQ_API_TOKEN: TOKEN, SWARMQ_TRUST_PROXY: 'loopback' }));
+    stacks.push(proxied);
+    const tls = await fetch(`${proxied.base}/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' }, body: JSON.stringify({ token: TOKEN }) });
+    expect(tls.status).toBe(200);
+    const setCookie = tls.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(/;\s*Secure/i);
+    expect(setCookie).toMatch(/HttpOnly/i);
+    expect(setCookie).toMatch(/SameSite=Strict/i);
+    const http = await fetch(`${proxied.base}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TOKEN }) });
+    expect(http.headers.get('set-cookie')).not.toMatch(/;\s*Secure/i);
+  });
 });
+
+/** Logs in with the JSON form of POST /login; the `name=value` of the session cookie. */
+async function logIn(base: string): Promise<string> {
+  const res = await fetch(`${base}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TOKEN }) });
+  expect(res.status).toBe(200);
+  return res.headers.get('set-cookie')!.split(';')[0]!;
+}

@@ -35,7 +35,7 @@ describe('swarmConfigSchema: defaults', () => {
 
   it('fills the defaults of a section given in part', () => {
     const c = swarmConfigSchema.parse({ http: { port: 8080 }, coordinator: { loadBalancing: {} } });
-    expect(c.http).toEqual({ port: 8080, bodyLimitBytes: 1024 * 1024, maxBatch: 1000, host: '127.0.0.1' });
+    expect(c.http).toEqual({ port: 8080, bodyLimitBytes: 1024 * 1024, maxBatch: 1000, host: '127.0.0.1', allowedHosts: [], trustProxy: false });
     expect(c.coordinator.maxAgentsPerNode).toBe(10);
     expect(c.coordinator.hierarchyDepth).toBe(3);
     expect(c.coordinator.loadBalancing).toEqual({ type: 'least-loaded', rebalanceInterval: 5000, rebalanceTolerance: 0.3 });
@@ -58,7 +58,7 @@ describe('swarmConfigSchema: coercion', () => {
       agents: { heartbeatIntervalMs: '500', failedAfterMs: '3000', maxStalledCount: '0' },
       tasks: { defaultAttempts: '3' },
     });
-    expect(c.http).toEqual({ port: 8080, bodyLimitBytes: 2048, maxBatch: 50, host: '127.0.0.1' });
+    expect(c.http).toEqual({ port: 8080, bodyLimitBytes: 2048, maxBatch: 50, host: '127.0.0.1', allowedHosts: [], trustProxy: false });
     expect(c.coordinator.maxAgentsPerNode).toBe(7);
     expect(c.coordinator.snapshotIntervalMs).toBe(250);
     expect(c.agents.heartbeatIntervalMs).toBe(500);
