@@ -21,6 +21,15 @@ export const SLOT_GROUP_SIZE = 10;
 
 const NODE_ID = /^n([1-9][0-9]*)$/;
 
+/**
+ * The highest node sequence number. Node ids (`n<seq>`) and queue names are
+ * made in Lua (registerAgents) and in TypeScript (nodeQueueName); up to this
+ * bound both print the number the same way, as plain digits (Lua 5.1's
+ * tostring prints 1e14 as `1e+14`, and cjson keeps 14 digits), and the script
+ * refuses to create a node past it.
+ */
+export const MAX_NODE_SEQ = 2 ** 31 - 1;
+
 /** The slot group of a node: `g<⌊(seq−1)/10⌋+1>` for `n<seq>`, the id itself for any other (the parked node). */
 export function slotGroupOf(nodeId: string): string {
   const m = NODE_ID.exec(nodeId);
@@ -30,6 +39,25 @@ export function slotGroupOf(nodeId: string): string {
 export function nodeQueueName(nodeId: string): string {
   return `node-{${slotGroupOf(nodeId)}}-${nodeId}`;
 }
+
+/** The node whose queue `queue` is (`n<seq>` or the parked node), or undefined: not a node queue as nodeQueueName names them. */
+export function nodeOfQueueName(queue: string): string | undefined {
+  const m = /^node-\{[^}]+\}-(.+)$/.exec(queue);
+  const node = m?.[1];
+  return node !== undefined && (NODE_ID.test(node) || node === PARKED_NODE) && nodeQueueName(node) === queue ? node : undefined;
+}
+
+/**
+ * The suffixes of a BullMQ queue's own keys, `<prefix>:<queue>:<suffix>`
+ * (bullmq's classes/queue-keys.js and commands/*.lua; `priority` is the legacy
+ * one; `metrics`, `repeat`, `de` and `dn` head keys with more parts). A job
+ * whose id is one of these, or starts with one and ':', has its hash written
+ * over that key.
+ */
+export const BULLMQ_QUEUE_KEY_SUFFIXES: ReadonlySet<string> = new Set([
+  'active', 'wait', 'waiting-children', 'paused', 'id', 'delayed', 'prioritized', 'priority', 'stalled-check', 'stalled',
+  'completed', 'failed', 'repeat', 'limiter', 'meta', 'events', 'pc', 'marker', 'de', 'dn', 'metrics',
+]);
 
 export function bullKey(prefix: string, queue: string, suffix: string): string {
   return `${prefix}:${queue}:${suffix}`;

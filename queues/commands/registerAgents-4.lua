@@ -16,14 +16,23 @@
   ARGV[3] JSON array of { id, type, capabilities, capacity, taskTypes, hostId, profile }
   ARGV[4] nodes per slot group (the queue of node n<seq> is `node-{g<k>}-n<seq>`,
           k = floor((seq - 1) / ARGV[4]) + 1, as nodeQueueName in keys.ts)
+  ARGV[5] the highest node sequence number (MAX_NODE_SEQ in keys.ts)
 
-  Returns a JSON object agentId -> nodeId.
+  Numbers in names are printed with '%d': tostring would print 1e14 as '1e+14',
+  and TypeScript names the same node n100000000000000. Below ARGV[5] both agree.
+
+  Returns a JSON object agentId -> nodeId, or an error (and writes nothing) when
+  a new node would pass ARGV[5].
 ]]
 local rcall = redis.call
 local maxPerNode = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local agents = cjson.decode(ARGV[3])
 local slotGroupSize = tonumber(ARGV[4])
+local maxSeq = tonumber(ARGV[5])
+local seqBefore = tonumber(rcall('GET', KEYS[3]) or '0')
+if not seqBefore then return redis.error_reply('ERR the node sequence ' .. KEYS[3] .. ' is not a number') end
+local seq = seqBefore
 
 -- Load nodes once: O(nodes + agents) for the whole batch.
 local nodes = {}
@@ -36,10 +45,12 @@ for i = 1, #flat, 2 do
 end
 table.sort(order, function(a, b) return a.seq < b.seq end)
 
+-- Everything is decided before anything is written, so a refusal writes nothing.
 local dirty = {}
 local seats = {}
+local records, recordOf = {}, {}
 for _, a in ipairs(agents) do
-  local existing = rcall('HGET', KEYS[1], a.id)
+  local existing = recordOf[a.id] or rcall('HGET', KEYS[1], a.id)
   local nodeId
   if existing then
     local old = cjson.decode(existing)
@@ -61,9 +72,12 @@ for _, a in ipairs(agents) do
       end
     end
     if not nodeId then
-      local seq = rcall('INCR', KEYS[3])
-      nodeId = 'n' .. seq
-      local rec = { id = nodeId, seq = seq, queue = 'node-{g' .. (math.floor((seq - 1) / slotGroupSize) + 1) .. '}-' .. nodeId, profile = a.profile, members = 0, createdAt = now }
+      seq = seq + 1
+      if seq > maxSeq then
+        return redis.error_reply('ERR no node can be added: the node sequence is at ' .. string.format('%d', seq - 1) .. ', the highest swarmq names (n' .. string.format('%d', maxSeq) .. ')')
+      end
+      nodeId = string.format('n%d', seq)
+      local rec = { id = nodeId, seq = seq, queue = string.format('node-{g%d}-%s', math.floor((seq - 1) / slotGroupSize) + 1, nodeId), profile = a.profile, members = 0, createdAt = now }
       nodes[nodeId] = rec
       order[#order + 1] = rec
     end
@@ -73,10 +87,13 @@ for _, a in ipairs(agents) do
   a.node = nodeId
   a.profile = nil
   if not a.startedAt then a.startedAt = now end
-  rcall('HSET', KEYS[1], a.id, cjson.encode(a))
+  recordOf[a.id] = cjson.encode(a)
+  records[#records + 1] = a.id
   seats[a.id] = nodeId
 end
 
+if seq > seqBefore then rcall('SET', KEYS[3], string.format('%d', seq)) end
+for _, id in ipairs(records) do rcall('HSET', KEYS[1], id, recordOf[id]) end
 for nodeId, _ in pairs(dirty) do
   rcall('HSET', KEYS[2], nodeId, cjson.encode(nodes[nodeId]))
 end

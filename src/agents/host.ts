@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { SwarmRedis } from '../../queues/connection.ts';
-import { nodeQueueName, SLOT_GROUP_SIZE, swarmKeys } from '../../queues/keys.ts';
+import { MAX_NODE_SEQ, nodeQueueName, SLOT_GROUP_SIZE, swarmKeys } from '../../queues/keys.ts';
 import { scripts } from '../../queues/scripts.ts';
 import type { ProcessorMap } from '../../processors/types.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -374,7 +374,7 @@ export class AgentHost extends EventEmitter {
       (await scripts.registerAgents.run(
         this.redis,
         [this.keys.agents, this.keys.nodes, this.keys.nodeSeq, this.keys.rosterVersion],
-        [this.o.config.coordinator.maxAgentsPerNode, Date.now(), JSON.stringify(records), SLOT_GROUP_SIZE],
+        [this.o.config.coordinator.maxAgentsPerNode, Date.now(), JSON.stringify(records), SLOT_GROUP_SIZE, MAX_NODE_SEQ],
       )) as string,
     ) as Record<string, string>;
   }

@@ -14,7 +14,8 @@
 import { z } from 'zod';
 import { decisionSchema, roundSpecSchema } from '../consensus/runtime/proposal.ts';
 import { isReplicatedTaskId } from '../consensus/runtime/replicated.ts';
-import { bullmqAcceptsId } from './plan.ts';
+import { CONSENSUS_QUEUE } from '../consensus/runtime/keys.ts';
+import { jobIdProblem } from './names.ts';
 
 /** Where a proposal's job was: unfinished ones restore as waiting; finished ones only with includeFinished. */
 export const PROPOSAL_UNFINISHED_STATES = ['active', 'waiting', 'paused', 'prioritized', 'delayed'] as const;
@@ -61,7 +62,10 @@ const proposalId = z
   .string()
   .min(1)
   .max(100)
-  .refine(bullmqAcceptsId, 'BullMQ would refuse it as a job id (an integer, or ":" without three parts)')
+  .superRefine((id, ctx) => {
+    const problem = jobIdProblem(CONSENSUS_QUEUE, id);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
   .refine((id) => !isReplicatedTaskId(id), 'a replicated task: they are not carried in checkpoints');
 
 export const unfinishedProposalSchema = z.strictObject({

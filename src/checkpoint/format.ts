@@ -24,10 +24,12 @@
 // so an older swarmq refuses a file it could not restore whole instead of
 // dropping part of it.
 import { z } from 'zod';
+import { INTAKE_QUEUE, MAX_NODE_SEQ, nodeQueueName, PARKED_NODE } from '../../queues/keys.ts';
 import { SwarmError } from '../errors.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
 import { issuesOf } from '../tasks/schema.ts';
 import { checkConsensusSection, consensusSectionSchema, emptyConsensus } from './consensusFormat.ts';
+import { groupProblem, jobIdProblem, nodeIdProblem, queueProblem, taskIdProblem } from './names.ts';
 
 export const CHECKPOINT_FORMAT = 'swarmq-checkpoint';
 /** The version written. */
@@ -113,7 +115,7 @@ const commonShape = {
   includesFinished: z.boolean(),
   roster: z
     .object({
-      nodeSeq: count,
+      nodeSeq: count.max(MAX_NODE_SEQ, `at most ${MAX_NODE_SEQ}: swarmq names nodes up to n${MAX_NODE_SEQ}`),
       // loose: fields a newer swarmq adds to these records survive the round trip.
       agents: z.array(agentRecordSchema.loose()),
       nodes: z.array(nodeRecordSchema.loose()),
@@ -123,7 +125,8 @@ const commonShape = {
   groups: z.array(
     z
       .object({
-        group: z.string().regex(/^[A-Za-z0-9_-]+$/, 'a slot group name (g1, parked, …)'),
+        /** A slot group: g<k>, or parked (names.ts checks it). */
+        group: z.string(),
         moved: z.record(z.string(), z.string()),
         cancelled: z.array(cancelledRecordSchema.loose()),
       })
@@ -136,11 +139,51 @@ const commonShape = {
 
 type CommonPart = z.infer<z.ZodObject<typeof commonShape>>;
 
+/**
+ * Names a restore would write under, checked against what swarmq and BullMQ
+ * make (names.ts): node records named as the registering script names them,
+ * only swarmq's task queues, job ids that are jobs and not a queue's own keys,
+ * task ids and moves that name nodes of this roster.
+ */
+function checkNames(cp: CommonPart, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string | undefined) => {
+    if (message !== undefined) ctx.addIssue({ code: 'custom', path, message });
+  };
+  const { nodeSeq } = cp.roster;
+  cp.roster.nodes.forEach((n, i) => {
+    if (!Number.isInteger(n.seq) || n.seq < 1 || n.seq > MAX_NODE_SEQ) issue(['roster', 'nodes', i, 'seq'], `${n.seq} is not a node sequence number (1 to ${MAX_NODE_SEQ})`);
+    else if (n.id !== `n${n.seq}`) issue(['roster', 'nodes', i, 'id'], `node ${n.seq} is named n${n.seq}, not "${n.id}"`);
+    else if (n.queue !== nodeQueueName(n.id)) issue(['roster', 'nodes', i, 'queue'], `node ${n.id}'s queue is ${nodeQueueName(n.id)}, not "${n.queue}"`);
+  });
+  cp.queues.forEach((q, i) => issue(['queues', i, 'name'], queueProblem(q.name, nodeSeq)));
+  cp.groups.forEach((g, i) => {
+    issue(['groups', i, 'group'], groupProblem(g.group));
+    for (const [taskId, node] of Object.entries(g.moved)) issue(['groups', i, 'moved', taskId], nodeIdProblem(node, nodeSeq));
+  });
+  cp.idempotency.forEach((k, i) => issue(['idempotency', i, 'taskId'], taskIdProblem(k.taskId, nodeSeq)));
+  const parked = nodeQueueName(PARKED_NODE);
+  const checkTask = (list: 'tasks' | 'finished', i: number, t: { queue: string; id: string }) => {
+    const bad = queueProblem(t.queue, nodeSeq);
+    issue([list, i, 'queue'], bad);
+    if (bad === undefined) issue([list, i, 'id'], jobIdProblem(t.queue, t.id));
+  };
+  cp.tasks.forEach((t, i) => {
+    checkTask('tasks', i, t);
+    if (t.state === 'unparking' && t.queue !== parked) issue(['tasks', i, 'state'], `only a task of the parked queue (${parked}) is unparking`);
+    if (t.intakeTask) {
+      if (t.queue !== INTAKE_QUEUE) issue(['tasks', i, 'intakeTask'], `only an intake job has an intakeTask`);
+      else issue(['tasks', i, 'intakeTask', 'taskId'], taskIdProblem(t.intakeTask.taskId, nodeSeq));
+    }
+  });
+  cp.finished.forEach((t, i) => checkTask('finished', i, t));
+}
+
 function checkCommon(cp: CommonPart, ctx: z.RefinementCtx): void {
   const maxSeq = Math.max(0, ...cp.roster.nodes.map((n) => n.seq));
   if (cp.roster.nodeSeq < maxSeq) {
     ctx.addIssue({ code: 'custom', path: ['roster', 'nodeSeq'], message: `${cp.roster.nodeSeq} is below the highest node seq ${maxSeq}: new nodes would reuse a queue` });
   }
+  checkNames(cp, ctx);
   const seen = new Set<string>();
   const check = (list: 'tasks' | 'finished', i: number, queue: string, id: string) => {
     const key = `${queue}\u0000${id}`;
@@ -177,6 +220,12 @@ function invalid(source: string, error: z.ZodError): SwarmError {
   const shown = details.slice(0, MAX_ISSUES_SHOWN).map((d) => `${d.path}: ${d.message}`);
   if (details.length > MAX_ISSUES_SHOWN) shown.push(`and ${details.length - MAX_ISSUES_SHOWN} more`);
   return new SwarmError('invalid_request', `${source} is not a valid swarmq checkpoint: ${shown.join('; ')}`, details);
+}
+
+/** Checks a checkpoint made in code as parseCheckpoint checks a file (restore calls it before it writes); throws the same SwarmError. */
+export function assertCheckpoint(cp: unknown, source = 'checkpoint'): void {
+  const parsed = checkpointSchema.safeParse(cp);
+  if (!parsed.success) throw invalid(source, parsed.error);
 }
 
 /** Parses and checks a checkpoint file's text (version 1 or 2, returned as version 2); a SwarmError ('invalid_request') names every field that is wrong. */

@@ -3,6 +3,7 @@
 import type { JobsOptions } from 'bullmq';
 import { DEAD_LETTER_QUEUE, groupKeys, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
 import type { Checkpoint, FinishedTask, UnfinishedState } from './format.ts';
+import { bullmqAcceptsId } from './names.ts';
 
 /** Where a restored task lands in its queue. */
 export type LandsAs = 'waiting' | 'prioritized' | 'delayed';
@@ -65,12 +66,7 @@ export interface RestorePlan {
   counts: RestoreCounts;
 }
 
-/** BullMQ's own rules for a custom job id (Job.validateOptions): not an integer, no ':' unless it has three parts. */
-export function bullmqAcceptsId(id: string): boolean {
-  if (`${parseInt(id, 10)}` === id) return false;
-  if (id.includes(':') && id.split(':').length !== 3) return false;
-  return true;
-}
+export { bullmqAcceptsId };
 
 /** Options a restored job must not carry over: the add sets them anew, or they tie it to things not restored. */
 export const DROPPED_OPTIONS = ['jobId', 'timestamp', 'delay', 'priority', 'repeat', 'repeatJobKey', 'parent', 'deduplication', 'debounce', 'prevMillis'];

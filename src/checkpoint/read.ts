@@ -48,7 +48,8 @@ local agents = rcall('HGETALL', swarm .. 'agents')
 local nodes = rcall('HGETALL', swarm .. 'nodes')
 
 -- Every queue a node ever had (nodes are numbered 1..node-seq; the queue name is
--- nodeQueueName's), any other the nodes hash names, the parked, intake and dead-letter queues.
+-- nodeQueueName's, numbers printed as registerAgents prints them), any other the
+-- nodes hash names, the parked, intake and dead-letter queues.
 local queues, queueSeen = {}, {}
 local function addQueue(name)
   if type(name) == 'string' and name ~= '' and not queueSeen[name] then
@@ -57,7 +58,7 @@ local function addQueue(name)
   end
 end
 for seq = 1, nodeSeq do
-  addQueue('node-{g' .. (math.floor((seq - 1) / groupSize) + 1) .. '}-n' .. seq)
+  addQueue(string.format('node-{g%d}-n%d', math.floor((seq - 1) / groupSize) + 1, seq))
 end
 for i = 2, #nodes, 2 do
   local ok, rec = pcall(cjson.decode, nodes[i])

@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { SwarmError } from '../errors.ts';
 import { bullKey, swarmKeys } from '../../queues/keys.ts';
-import type { Checkpoint } from './format.ts';
+import { assertCheckpoint, type Checkpoint } from './format.ts';
 import type { ConsensusSection } from './consensusFormat.ts';
 import { planConsensus } from './consensusSnapshot.ts';
 import { planRestore, type PlannedJob, type PlannedQueue, type RestoreCounts, type RestorePlan } from './plan.ts';
@@ -205,6 +205,8 @@ async function restoreConsensus(redis: Redis, prefix: string, c: ConsensusSectio
  * their rounds.
  */
 export async function restoreCheckpoint(redis: Redis, prefix: string, cp: Checkpoint, o: RestoreOptions = {}): Promise<RestoreReport> {
+  // A file was checked when read; a checkpoint made in code is checked here, before anything is written.
+  assertCheckpoint(cp);
   if (!o.force) {
     const key = await firstKeyUnder(redis, prefix);
     if (key) {

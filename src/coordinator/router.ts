@@ -186,6 +186,29 @@ export class TaskRouter {
     });
   }
 
+  /**
+   * Routes a batch as `route` does each task, but re-reads the roster at most
+   * once for the whole batch: a miss re-reads it in case agents just joined, and
+   * a batch of tasks that wait for an agent not there yet would otherwise re-read
+   * the whole roster once per task.
+   */
+  private async routeBatch(tasks: readonly TaskInput[]): Promise<string[]> {
+    return await traced('swarmq.route', { 'swarmq.batch.size': tasks.length }, async () => {
+      const decide = (t: TaskInput) => this.table.decide(t, t.strategy ?? this.opts.config.coordinator.loadBalancing.type);
+      let decisions = tasks.map(decide);
+      if (decisions.some((d) => !d.ok)) {
+        await this.refresh(true);
+        decisions = decisions.map((d, i) => (d.ok ? d : decide(tasks[i]!)));
+      }
+      return decisions.map((d, i) => {
+        if (d.ok) return d.node;
+        if (tasks[i]!.waitForAgent) return PARKED_NODE; // the leading coordinator routes it once a capable agent joins
+        const where = `tasks.${i}.`;
+        throw new SwarmError(d.code, d.message, [{ path: `${where}${d.code === 'unknown_task_type' ? 'type' : 'affinity'}`, message: d.message }]);
+      });
+    });
+  }
+
   /** A replicated task: its flow (parent in the consensus queue, a replica per chosen agent); see replicated.ts. */
   private async submitReplicated(task: ReplicatedTask): Promise<Submitted> {
     checkReplicated(task);
@@ -225,8 +248,7 @@ export class TaskRouter {
     const tasks = inputs.map((t, i) => this.validate(t, `tasks.${i}.`));
     const replicated = tasks.findIndex((t) => t.consensus !== undefined);
     if (replicated >= 0) throw new SwarmError('invalid_request', 'a batch cannot hold replicated tasks (consensus) yet; submit them one at a time', [{ path: `tasks.${replicated}.consensus`, message: 'not in a batch' }]);
-    const ids: string[] = [];
-    for (const [i, t] of tasks.entries()) ids.push(newTaskId(await this.route(t, `tasks.${i}.`)));
+    const ids = (await this.routeBatch(tasks)).map((node) => newTaskId(node));
     // Idempotency keys: claim them first; a key already claimed maps to its old task.
     const claimed: string[] = [];
     const fresh: number[] = [];
