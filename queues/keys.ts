@@ -26,9 +26,11 @@ const NODE_ID = /^n([1-9][0-9]*)$/;
  * made in Lua (registerAgents) and in TypeScript (nodeQueueName); up to this
  * bound both print the number the same way, as plain digits (Lua 5.1's
  * tostring prints 1e14 as `1e+14`, and cjson keeps 14 digits), and the script
- * refuses to create a node past it.
+ * refuses to create a node past it. A million nodes ever made is far past any
+ * fleet (10,000 agents fill 1,000), and it keeps bounded what walks every
+ * sequence number, such as the checkpoint read of every node's queue.
  */
-export const MAX_NODE_SEQ = 2 ** 31 - 1;
+export const MAX_NODE_SEQ = 1_000_000;
 
 /** The slot group of a node: `g<⌊(seq−1)/10⌋+1>` for `n<seq>`, the id itself for any other (the parked node). */
 export function slotGroupOf(nodeId: string): string {
