@@ -26,7 +26,7 @@ import { publishEvent } from '../swarm/events.ts';
 import { Sandbox, type SandboxOptions } from './sandbox.ts';
 import { Waker } from './waker.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
-import { parseSpecs, type AgentSpec, type AgentSpecParsed } from './spec.ts';
+import { HOST_ID, newAgentId, parseSpecs, type AgentSpec, type AgentSpecParsed } from './spec.ts';
 
 export type { AgentSpec } from './spec.ts';
 
@@ -140,7 +140,7 @@ export class AgentHost extends EventEmitter {
   constructor(private readonly o: AgentHostOptions) {
     super();
     this.hostId = o.hostId ?? `${hostname()}-${process.pid}`;
-    if (!/^[A-Za-z0-9_.-]{1,200}$/.test(this.hostId)) {
+    if (!HOST_ID.test(this.hostId)) {
       throw new Error(`host id "${this.hostId}" may hold only letters, digits, "_", "." and "-" (it names a queue); pass --host-id`);
     }
     this.keys = swarmKeys(o.config.prefix);
@@ -270,7 +270,7 @@ export class AgentHost extends EventEmitter {
   private records(specs: AgentSpecParsed[]): AgentRecordIn[] {
     return specs.flatMap((spec) =>
       Array.from({ length: spec.count }, () => {
-        const id = `${this.hostId}-a${++this.seq}`;
+        const id = newAgentId(this.hostId, ++this.seq);
         const keys = generateAgentKeys();
         this.consensusKeys.set(id, keys.privateKey);
         const r = {

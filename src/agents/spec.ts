@@ -2,6 +2,18 @@
 // zod at every way in (CLI flags, HTTP, control jobs, code).
 import { z } from 'zod';
 
+/** A host id names its control queue (`control-<host>`) and begins its agents' ids. */
+export const HOST_ID = /^[A-Za-z0-9_.-]{1,200}$/;
+export const hostIdSchema = z.string().regex(HOST_ID, 'letters, digits, "_", "." and "-" only, at most 200');
+
+/** What agentId issues, `<host id>-a<seq>`; nothing else names an agent. */
+export const AGENT_ID = /^[A-Za-z0-9_.-]{1,200}-a[1-9][0-9]{0,15}$/;
+export const agentIdSchema = z.string().regex(AGENT_ID, 'not an agent id swarmq issues (<host id>-a<n>)');
+
+export function newAgentId(hostId: string, seq: number): string {
+  return `${hostId}-a${seq}`;
+}
+
 const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only');
 
 export const agentSpecSchema = z
@@ -23,7 +35,7 @@ export const spawnRequestSchema = agentSpecSchema
     mode: z.enum(['batch', 'waves']).default('batch'),
     waveSize: z.number().int().min(1).max(10_000).default(20),
     /** Which host spawns them; by default the live host with the fewest agents. */
-    hostId: z.string().min(1).max(200).optional(),
+    hostId: hostIdSchema.optional(),
   })
   .strict();
 

@@ -1,7 +1,7 @@
 // Spawning and retiring agents over HTTP: validated here, carried out by the
 // chosen host through its control queue.
 import type { AgentInfo } from '../agents/host.ts';
-import { spawnRequestSchema } from '../agents/spec.ts';
+import { agentIdSchema, spawnRequestSchema } from '../agents/spec.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { SwarmError } from '../errors.ts';
 import { issuesOf } from '../tasks/schema.ts';
@@ -32,6 +32,7 @@ export async function spawnAgents(c: Coordinator, body: unknown): Promise<{ host
 }
 
 export async function retireAgent(c: Coordinator, agentId: string): Promise<{ id: string; hostId: string; returned: number }> {
+  if (!agentIdSchema.safeParse(agentId).success) throw new SwarmError('not_found', `no agent ${agentId}`);
   const agent = (await swarmView(c)).agents.find((a) => a.id === agentId);
   if (!agent) throw new SwarmError('not_found', `no agent ${agentId}`);
   if (!agent.live) throw new SwarmError('host_unavailable', `agent ${agentId}'s host ${agent.hostId} is not running`);

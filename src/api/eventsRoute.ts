@@ -9,12 +9,12 @@ import { SwarmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { EventReader } from '../swarm/eventReader.ts';
 import { isSwarmEventType, SWARM_EVENT_TYPES, type SwarmEvent, type SwarmEventType } from '../swarm/eventSchemas.ts';
-import { parseEventEntry, STREAM_ID, type StreamEntry } from '../swarm/events.ts';
+import { isStreamId, parseEventEntry, type StreamEntry } from '../swarm/events.ts';
 
 /** Most past events one connection may ask to be replayed. */
 export const MAX_BACKLOG = 1000;
 
-const resumePoint = z.string().refine((s) => s === '0' || s === '$' || STREAM_ID.test(s), 'a stream id (1733100000000-0), 0 or $');
+const resumePoint = z.string().refine((s) => s === '0' || s === '$' || isStreamId(s), 'a stream id (1733100000000-0, each part below 2^64), 0 or $');
 
 const querySchema = z.object({
   types: z
@@ -47,8 +47,8 @@ function parseRequest(req: Request) {
     throw new SwarmError('invalid_request', 'bad query for /api/events', q.error.issues.map((i) => ({ path: i.path.join('.') || '(query)', message: i.message })));
   }
   const header = req.get('last-event-id');
-  if (header !== undefined && !STREAM_ID.test(header)) {
-    throw new SwarmError('invalid_request', 'Last-Event-ID must be an event id from this stream', [{ path: 'Last-Event-ID', message: 'expected <ms>-<seq>' }]);
+  if (header !== undefined && !isStreamId(header)) {
+    throw new SwarmError('invalid_request', 'Last-Event-ID must be an event id from this stream', [{ path: 'Last-Event-ID', message: 'expected <ms>-<seq>, each part below 2^64' }]);
   }
   const types = q.data.types ? new Set(q.data.types.filter(isSwarmEventType)) : undefined;
   return { types, from: header ?? q.data.from, backlog: header === undefined ? (q.data.backlog ?? 0) : 0 };

@@ -42,6 +42,8 @@ export const swarmConfigSchema = z.object({
     .object({
       port: z.coerce.number().int().min(0).max(65535).default(3000),
       bodyLimitBytes: z.coerce.number().int().positive().default(1024 * 1024),
+      /** Deepest nesting of a task's or a proposal's fields, at every way in; deeper ones would overflow the stack of what walks them later. */
+      maxJsonDepth: z.coerce.number().int().min(1).max(512).default(64),
       maxBatch: z.coerce.number().int().positive().max(10_000).default(1000),
       /** Where the API listens; beyond loopback, set apiToken (a warning says so at start). */
       host: z.string().min(1).default('127.0.0.1'),

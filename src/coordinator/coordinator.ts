@@ -94,6 +94,7 @@ export class Coordinator {
         connection: this.workerConnection,
         prefix: this.o.config.prefix,
         keepSeconds: this.o.config.tasks.keepCompletedSeconds,
+        maxBytes: this.o.config.http.bodyLimitBytes,
         logger: this.o.logger,
       });
       await this.intakeWorker.waitUntilReady();

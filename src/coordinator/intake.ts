@@ -4,7 +4,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { INTAKE_QUEUE, swarmKeys } from '../../queues/keys.ts';
-import { SwarmError } from '../errors.ts';
+import { isRedisDown, SwarmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { newTaskId } from '../tasks/ids.ts';
 import type { Submitted, TaskRouter } from './router.ts';
@@ -15,11 +15,39 @@ export interface IntakeOptions {
   connection: Redis;
   prefix: string;
   keepSeconds: number;
+  /** The HTTP body limit (http.bodyLimitBytes), applied to a job's data as JSON. */
+  maxBytes: number;
   concurrency?: number;
   logger: Logger;
 }
 
 const RETRY_TRANSIENT_MS = 1000;
+
+/** Starts of an intake job after which an error that is neither bad input nor Redis trouble fails it: a bug stays a bug. */
+export const MAX_INTAKE_TRIES = 5;
+
+export type IntakeVerdict = { defer: true } | { defer: false; reason: string };
+
+/**
+ * What an error routing an intake job means for it. Redis not answering is
+ * transient: the job waits and tries again, however long that takes. Anything
+ * a SwarmError says (bad input, an unknown type, over a limit) no retry can
+ * fix: it fails now. Anything else may be a passing fault: a few more tries,
+ * then it fails with the reason rather than loop for ever.
+ */
+export function intakeVerdict(err: unknown, started: number): IntakeVerdict {
+  if (isRedisDown(err) || (err instanceof SwarmError && err.code === 'redis_unavailable')) return { defer: true };
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof SwarmError) return { defer: false, reason: message };
+  if (started < MAX_INTAKE_TRIES) return { defer: true };
+  return { defer: false, reason: `${message} (failed ${started} tries)` };
+}
+
+/** A job's data is held to the HTTP body limit. Measured after the depth check, since JSON.stringify recurses. */
+function checkBytes(data: unknown, max: number): void {
+  const bytes = Buffer.byteLength(JSON.stringify(data) ?? '');
+  if (bytes > max) throw new SwarmError('payload_too_large', `job data is ${bytes} bytes of JSON, over the limit of ${max} bytes; split it or raise http.bodyLimitBytes (SWARMQ_BODY_LIMIT_BYTES)`);
+}
 
 export function startIntake(o: IntakeOptions): Worker {
   const keys = swarmKeys(o.prefix);
@@ -31,18 +59,18 @@ export function startIntake(o: IntakeOptions): Worker {
         ...(job.opts.priority ? { priority: job.opts.priority } : {}),
         ...(job.opts.attempts && job.opts.attempts > 1 ? { attempts: job.opts.attempts } : {}),
       });
+      checkBytes(job.data, o.maxBytes);
       const planned = newTaskId(await o.router.route(task));
       // A re-run of this intake job (its coordinator died mid-way) reuses the first id,
       // and BullMQ's add of an existing id is a no-op: one intake job, one task.
       const previous = (await o.connection.set(keys.intakeTask(job.id ?? ''), planned, 'EX', o.keepSeconds, 'NX', 'GET')) as string | null;
       return await o.router.enqueue(task, previous ?? planned);
     } catch (err) {
-      if (err instanceof SwarmError && err.status < 500) {
-        // Visible in Bull Board as the failure reason; no retry can fix bad input.
-        throw new UnrecoverableError(err.message);
-      }
-      // Redis trouble: try again later without spending one of the producer's attempts.
-      o.logger.warn({ jobId: job.id, err: (err as Error).message }, 'intake job deferred after a transient error');
+      const verdict = intakeVerdict(err, job.attemptsStarted);
+      // Visible in Bull Board as the failure reason; the producer's attempts are the task's, not this routing's.
+      if (!verdict.defer) throw new UnrecoverableError(verdict.reason);
+      // Try again later without spending one of the producer's attempts.
+      o.logger.warn({ jobId: job.id, err: (err as Error).message, tries: job.attemptsStarted }, 'intake job deferred after a transient error');
       await job.moveToDelayed(Date.now() + RETRY_TRANSIENT_MS, token);
       throw new DelayedError();
     }

@@ -5,15 +5,14 @@
 // one replica job per chosen agent, in that agent's node queue. Flow children
 // never move between nodes (the balancer leaves them), and the node runner
 // claims a distinct agent for each replica (src/agents/replicaSeat.ts).
-import { randomBytes } from 'node:crypto';
 import type { FlowJob, FlowJobNode, JobsOptions } from 'bullmq';
 import { nodeQueueName } from '../../queues/keys.ts';
 import { CONSENSUS_QUEUE } from '../consensus/runtime/keys.ts';
-import { REPLICA_PROTOCOLS, REPLICATED_ID_PREFIX, REPLICATED_JOB, type ReplicatedData } from '../consensus/runtime/replicated.ts';
+import { REPLICA_PROTOCOLS, REPLICATED_JOB, type ReplicatedData } from '../consensus/runtime/replicated.ts';
 import { PROTOCOLS } from '../consensus/runtime/protocols.ts';
 import { SwarmError } from '../errors.ts';
 import { canRun, type NodeView } from '../routing/snapshot.ts';
-import { newTaskId } from '../tasks/ids.ts';
+import { newReplicatedTaskId, newTaskId } from '../tasks/ids.ts';
 import type { TaskEnvelope, TaskInput } from '../tasks/schema.ts';
 
 /** Default time limit of the vote once the replicas have finished. */
@@ -69,7 +68,7 @@ export function replicatedFlow(
   childOptions: (id: string) => JobsOptions,
   keep: { completedSeconds: number; failedSeconds: number },
 ): { id: string; flow: FlowJob } {
-  const id = `${REPLICATED_ID_PREFIX}${randomBytes(9).toString('base64url')}`;
+  const id = newReplicatedTaskId();
   const children: FlowJobNode[] = picks.map((p) => {
     const childId = newTaskId(p.node);
     return {

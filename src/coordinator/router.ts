@@ -11,7 +11,8 @@ import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
 import type { NodeView } from '../routing/snapshot.ts';
 import { cancelledRecordSchema } from '../swarm/records.ts';
-import { newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
+import { isIssuedTaskId, newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
+import { checkFieldDepth } from '../tasks/jsonDepth.ts';
 import { issuesOf, taskInputSchema, type TaskEnvelope, type TaskInput, type TaskView } from '../tasks/schema.ts';
 import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
 import { RoutingTable } from './routingTable.ts';
@@ -106,6 +107,7 @@ export class TaskRouter {
 
   /** Throws a SwarmError naming the field; touches nothing. */
   validate(input: unknown, where = ''): TaskInput {
+    checkFieldDepth(input, this.opts.config.http.maxJsonDepth, where); // before anything walks it
     const parsed = taskInputSchema.safeParse(input);
     if (!parsed.success) {
       const details = issuesOf(parsed.error).map((i) => ({ ...i, path: where + i.path }));
@@ -286,6 +288,7 @@ export class TaskRouter {
   }
 
   async get(id: string): Promise<TaskView | null> {
+    if (!isIssuedTaskId(id)) return null; // no such task, and no key built from it
     if (isReplicatedTaskId(id)) return await replicatedTaskView(this.consensusQueue(), id);
     const encoded = nodeOfTaskId(id);
     if (!encoded) return null;

@@ -46,5 +46,15 @@ export function parseEventEntry([id, fields]: StreamEntry): ParsedEntry {
   return { ok: true, event: { id, type, at: streamIdTime(id), data: parsed.data } as AnySwarmEvent };
 }
 
-/** A stream id such as `1733100000000-0`; the only resume points SSE and `on` accept besides `$` and `0`. */
-export const STREAM_ID = /^[0-9]{1,20}-[0-9]{1,20}$/;
+const STREAM_ID = /^([0-9]{1,20})-([0-9]{1,20})$/;
+const MAX_ID_PART = 2n ** 64n - 1n;
+
+/**
+ * A stream id such as `1733100000000-0`: the only resume points SSE and `on`
+ * accept besides `$` and `0`. Each part is a 64-bit unsigned number; Redis
+ * refuses a larger one on every read, so it is refused here, once, instead.
+ */
+export function isStreamId(s: string): boolean {
+  const m = STREAM_ID.exec(s);
+  return m !== null && BigInt(m[1]!) <= MAX_ID_PART && BigInt(m[2]!) <= MAX_ID_PART;
+}

@@ -17,6 +17,7 @@ import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { Coordinator } from '../../src/coordinator/coordinator.ts';
 import { SwarmError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
+import { newTaskId } from '../../src/tasks/ids.ts';
 import type { TaskView } from '../../src/tasks/schema.ts';
 import type { ProcessorMap } from '../../processors/types.ts';
 import { INTAKE_QUEUE, nodeQueueName } from '../../queues/keys.ts';
@@ -128,7 +129,7 @@ describe('checkpoint and restore', () => {
     const alphaQueueA = new Queue(nodeQueueName(alphaNode), { connection: { url: servers.a.url }, prefix });
     const intakeA = new Queue(INTAKE_QUEUE, { connection: { url: servers.a.url }, prefix });
     cleanups.push(() => alphaQueueA.close(), () => intakeA.close());
-    const later = `${alphaNode}.later`;
+    const later = newTaskId(alphaNode); // an id of the form swarmq issues: lookups refuse any other
     await alphaQueueA.add('work', { payload: { later: true } }, { jobId: later, delay: 4000, attempts: 1 });
     await intakeA.add('work', { from: 'intake' }, { priority: 2 });
 

@@ -35,7 +35,7 @@ describe('swarmConfigSchema: defaults', () => {
 
   it('fills the defaults of a section given in part', () => {
     const c = swarmConfigSchema.parse({ http: { port: 8080 }, coordinator: { loadBalancing: {} } });
-    expect(c.http).toEqual({ port: 8080, bodyLimitBytes: 1024 * 1024, maxBatch: 1000, host: '127.0.0.1', allowedHosts: [], trustProxy: false });
+    expect(c.http).toEqual({ port: 8080, bodyLimitBytes: 1024 * 1024, maxJsonDepth: 64, maxBatch: 1000, host: '127.0.0.1', allowedHosts: [], trustProxy: false });
     expect(c.coordinator.maxAgentsPerNode).toBe(10);
     expect(c.coordinator.hierarchyDepth).toBe(3);
     expect(c.coordinator.loadBalancing).toEqual({ type: 'least-loaded', rebalanceInterval: 5000, rebalanceTolerance: 0.3 });
@@ -53,12 +53,12 @@ describe('swarmConfigSchema: defaults', () => {
 describe('swarmConfigSchema: coercion', () => {
   it('coerces numeric strings (as from flags and the environment)', () => {
     const c = swarmConfigSchema.parse({
-      http: { port: '8080', bodyLimitBytes: '2048', maxBatch: '50' },
+      http: { port: '8080', bodyLimitBytes: '2048', maxJsonDepth: '32', maxBatch: '50' },
       coordinator: { maxAgentsPerNode: '7', snapshotIntervalMs: '250' },
       agents: { heartbeatIntervalMs: '500', failedAfterMs: '3000', maxStalledCount: '0' },
       tasks: { defaultAttempts: '3' },
     });
-    expect(c.http).toEqual({ port: 8080, bodyLimitBytes: 2048, maxBatch: 50, host: '127.0.0.1', allowedHosts: [], trustProxy: false });
+    expect(c.http).toEqual({ port: 8080, bodyLimitBytes: 2048, maxJsonDepth: 32, maxBatch: 50, host: '127.0.0.1', allowedHosts: [], trustProxy: false });
     expect(c.coordinator.maxAgentsPerNode).toBe(7);
     expect(c.coordinator.snapshotIntervalMs).toBe(250);
     expect(c.agents.heartbeatIntervalMs).toBe(500);
@@ -100,6 +100,9 @@ describe('swarmConfigSchema: coercion', () => {
     expect(swarmConfigSchema.safeParse({ http: { port: '-1' } }).success).toBe(false);
     expect(swarmConfigSchema.safeParse({ http: { port: '80.5' } }).success).toBe(false);
     expect(swarmConfigSchema.safeParse({ http: { bodyLimitBytes: 0 } }).success).toBe(false);
+    // A bound past what the walks after it survive would be no bound.
+    expect(swarmConfigSchema.safeParse({ http: { maxJsonDepth: 0 } }).success).toBe(false);
+    expect(swarmConfigSchema.safeParse({ http: { maxJsonDepth: 513 } }).success).toBe(false);
     expect(swarmConfigSchema.safeParse({ http: { maxBatch: 10_001 } }).success).toBe(false);
     expect(swarmConfigSchema.safeParse({ coordinator: { maxAgentsPerNode: 0 } }).success).toBe(false);
     expect(swarmConfigSchema.safeParse({ tasks: { defaultAttempts: 101 } }).success).toBe(false);

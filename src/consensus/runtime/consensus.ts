@@ -7,13 +7,13 @@
 // BullMQ job whose completion this waits for (a QueueEvents connection), and
 // a process may also drive proposals (`drive()`), none of which a task
 // producer needs on its one-round-trip submit path.
-import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { SwarmRedis } from '../../../queues/connection.ts';
 import { swarmConfigSchema, type SwarmConfigInput } from '../../config/schema.ts';
 import { SwarmError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../log.ts';
+import { checkFieldDepth } from '../../tasks/jsonDepth.ts';
 import { issuesOf } from '../../tasks/schema.ts';
 import type { ProtocolName } from '../protocol.ts';
 import { RoundDriver } from './driver.ts';
@@ -22,7 +22,7 @@ import { outcomeOf, parseDecisions } from './outcome.ts';
 import { sendNotice } from './outbox.ts';
 import { resolveParticipants } from './participants.ts';
 import { REPLICATED_JOB } from './replicated.ts';
-import { MAX_VALUE_BYTES, proposalInputSchema, roundSeed, roundSpecSchema, type ProposalInput, type ProposalResult, type RoundSpec } from './proposal.ts';
+import { MAX_VALUE_BYTES, newProposalId, proposalIdSchema, proposalInputSchema, roundSeed, roundSpecSchema, type ProposalInput, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { PROTOCOLS, PROTOCOL_NAMES } from './protocols.ts';
 
 export interface ConsensusOptions {
@@ -55,6 +55,7 @@ export class Consensus {
   private readonly redisUrl: string | undefined;
   private readonly prefix: string;
   private readonly liveWithinMs: number;
+  private readonly maxDepth: number;
   private readonly queue: Queue;
   private events: Promise<QueueEvents> | undefined;
   private driver: RoundDriver | undefined;
@@ -64,6 +65,7 @@ export class Consensus {
     const config = swarmConfigSchema.parse({ ...opts.config, ...(typeof opts.redis === 'string' ? { redisUrl: opts.redis } : {}), ...(opts.prefix ? { prefix: opts.prefix } : {}) });
     this.prefix = config.prefix;
     this.liveWithinMs = config.agents.failedAfterMs;
+    this.maxDepth = config.http.maxJsonDepth;
     this.logger = opts.logger ?? silentLogger;
     this.ownsRedis = typeof opts.redis === 'string';
     this.redisUrl = typeof opts.redis === 'string' ? opts.redis : undefined;
@@ -92,6 +94,7 @@ export class Consensus {
   }
 
   async get(id: string): Promise<ProposalView | null> {
+    if (!proposalIdSchema.safeParse(id).success) return null; // no such proposal, and no key built from it
     const job = (await this.queue.getJob(id)) as Job | undefined;
     if (!job || job.name === REPLICATED_JOB) return null; // a replicated task: GET /api/tasks/:id shows it
     const spec = roundSpecSchema.parse(job.data);
@@ -132,6 +135,7 @@ export class Consensus {
   }
 
   private async add(input: unknown): Promise<Job> {
+    checkFieldDepth(input, this.maxDepth); // before zod's z.json, which recurses, walks the value
     const parsed = proposalInputSchema.safeParse(input);
     if (!parsed.success) throw new SwarmError('invalid_request', `invalid proposal: ${parsed.error.issues[0]?.message ?? 'invalid'}`, issuesOf(parsed.error));
     const p = parsed.data;
@@ -145,7 +149,7 @@ export class Consensus {
     if (Array.isArray(p.participants) && p.participants.length < min) throw tooFew(protocol, p.participants.length, min);
     const participants = await resolveParticipants(this.redis, this.prefix, p.participants, this.liveWithinMs);
     if (participants.length < min) throw tooFew(protocol, participants.length, min);
-    const id = `p-${randomBytes(8).toString('hex')}`;
+    const id = newProposalId();
     const spec: RoundSpec = {
       id,
       protocol,

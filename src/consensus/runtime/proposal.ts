@@ -1,12 +1,24 @@
 // A proposal at every boundary: what a caller may ask for (HTTP, the client),
 // what the queued job carries (the round's spec, fixed at propose time), and
 // what comes back.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ProtocolName } from '../protocol.ts';
 import { PROTOCOL_NAMES } from './protocols.ts';
 
 const agentId = z.string().min(1).max(200);
+
+/**
+ * The only proposal ids swarmq issues: `p-` and 16 hex digits. A lookup checks
+ * an id against it before building a key, since the id becomes part of one
+ * (`<prefix>:consensus:<id>`: `meta` or `events` would name BullMQ's own keys).
+ */
+export const PROPOSAL_ID = /^p-[0-9a-f]{16}$/;
+export const proposalIdSchema = z.string().regex(PROPOSAL_ID, 'not a proposal id swarmq issues (p-<16 hex digits>)');
+
+export function newProposalId(): string {
+  return `p-${randomBytes(8).toString('hex')}`;
+}
 
 /** Values travel as JSON text inside protocol messages; 64 KiB keeps a round's messages small. */
 export const MAX_VALUE_BYTES = 64 * 1024;

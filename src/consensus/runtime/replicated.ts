@@ -17,6 +17,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { swarmKeys } from '../../../queues/keys.ts';
 import { agentRecordSchema } from '../../swarm/records.ts';
+import { REPLICATED_ID_PREFIX } from '../../tasks/ids.ts';
 import { AGENT_FIELD } from '../../tasks/view.ts';
 import type { TaskState, TaskView } from '../../tasks/schema.ts';
 import type { ProtocolName } from '../protocol.ts';
@@ -27,9 +28,7 @@ import { PROTOCOLS } from './protocols.ts';
 /** The name of a replicated task's parent job in the consensus queue (proposals are named 'proposal'). */
 export const REPLICATED_JOB = 'replicated';
 
-/** Task ids of replicated tasks: no node in them (nodeOfTaskId finds none), so lookups know to go to the consensus queue. */
-export const REPLICATED_ID_PREFIX = 'r-';
-
+/** Whether a task id is a replicated task's (its job is in the consensus queue); whether it is well formed is taskIdSchema's question. */
 export function isReplicatedTaskId(id: string): boolean {
   return id.startsWith(REPLICATED_ID_PREFIX) && !id.includes('.');
 }
