@@ -4,6 +4,7 @@
 import { DelayedError, RedisQueueBackend, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ProcessorMap, TaskContext } from '../../processors/types.ts';
+import { processorFor, taskTypesOf } from '../../processors/lookup.ts';
 import type { TaskEnvelope } from '../tasks/schema.ts';
 import { AGENT_FIELD } from '../tasks/view.ts';
 import { PROBE_TASK } from '../health/probe.ts';
@@ -414,10 +415,8 @@ export class NodeRunner {
       this.finishing.set(id, { agent: agent.id, outcome: 'completed' });
       return { agent: agent.id, host: this.o.hostId, node: this.o.nodeId };
     }
-    const processor = this.o.processors[job.name];
-    if (!processor) {
-      throw new UnrecoverableError(`host ${this.o.hostId} has no processor for task type "${job.name}"; start agents with --processors that export it`);
-    }
+    const processor = processorFor(this.o.processors, job.name);
+    if (!processor) return await this.refuseUnknownType(job, token);
     const env = envelopeOf(job.data);
     const agent = env.replica ? await this.seatReplica(job, token, env.replica) : (this.seat() ?? (await this.giveBack(job, token)));
     span?.setAttribute('swarmq.agent', agent.id);
@@ -471,6 +470,22 @@ export class NodeRunner {
       this.running.delete(id);
       if (this.running.size === 0) this.idleFrom = Date.now();
     }
+  }
+
+  /**
+   * A task type this host has no processor for fails at once, for good (no
+   * agent here would run it on a retry), naming the agent that took it; it
+   * says nothing about that agent's health, so its breaker does not count it.
+   */
+  private async refuseUnknownType(job: Job, token: string): Promise<never> {
+    const agent = this.seat() ?? (await this.giveBack(job, token));
+    this.finishing.set(job.id ?? '', { agent: agent.id, outcome: 'failed' });
+    const types = taskTypesOf(this.o.processors);
+    const shown = types.length > 20 ? `${types.slice(0, 20).join(', ')}, … (${types.length})` : types.join(', ');
+    throw new UnrecoverableError(
+      `agent ${agent.id} (host ${this.o.hostId}, node ${this.o.nodeId}) has no processor for task type ${JSON.stringify(job.name)}; ` +
+        `its host runs ${shown || 'no task type'}. Submit one of those, or start agents with --processors exporting ${JSON.stringify(job.name)}`,
+    );
   }
 
   activeCount(): number {
