@@ -15,7 +15,7 @@ export async function loadProcessors(modulePath: string): Promise<ProcessorMap> 
     throw new Error(`cannot load processors from ${modulePath}: ${(err as Error).message}`);
   }
   const source = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as Record<string, unknown>;
-  const out: ProcessorMap = {};
+  const entries: [string, Processor][] = [];
   for (const [type, fn] of Object.entries(source)) {
     if (type === 'default') continue;
     if (typeof fn !== 'function') {
@@ -24,9 +24,11 @@ export async function loadProcessors(modulePath: string): Promise<ProcessorMap> 
     if (!taskTypeSchema.safeParse(type).success) {
       throw new Error(`processors module ${modulePath}: "${type}" is not a valid task type (letters, digits, "_", "." and "-")`);
     }
-    out[type] = fn as Processor;
+    entries.push([type, fn as Processor]);
   }
-  if (Object.keys(out).length === 0) throw new Error(`processors module ${modulePath} exports no processors`);
+  // Own entries each, even for a type named `__proto__` (assigning that one would set the prototype instead).
+  const out: ProcessorMap = Object.fromEntries(entries);
+  if (entries.length === 0) throw new Error(`processors module ${modulePath} exports no processors`);
   return out;
 }
 

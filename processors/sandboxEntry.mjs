@@ -1,19 +1,23 @@
 // Runs inside a BullMQ sandbox child process (plain JS, so the child needs no
 // loader to start it). It loads the host's processors once per child, through
 // tsx so the built-ins (TypeScript) load too, and runs the task it is handed.
-let processors;
+let loaded;
 
 async function load(modulePath) {
   const { register } = await import('tsx/esm/api');
   register();
   const { processorsFor } = await import('./load.ts');
-  return await processorsFor(modulePath || undefined);
+  const { processorFor } = await import('./lookup.ts');
+  return { processors: await processorsFor(modulePath || undefined), processorFor };
 }
 
 export default async function runTask(job, _token, signal) {
   const { payload, ctx, modulePath } = job.data;
-  processors ??= await load(modulePath);
-  const processor = processors[job.name];
-  if (!processor) throw new Error(`sandbox: no processor for task type "${job.name}"`);
+  loaded ??= await load(modulePath);
+  // Own entries only, as in the host: not `constructor` or `__proto__` from Object.prototype.
+  const processor = loaded.processorFor(loaded.processors, job.name);
+  if (!processor) {
+    throw new Error(`sandbox child of agent ${ctx.agentId}: no processor for task type ${JSON.stringify(job.name)} in ${modulePath || 'the built-ins'}; export it from the --processors module`);
+  }
   return await processor(payload, { ...ctx, signal: signal ?? new AbortController().signal });
 }

@@ -4,10 +4,11 @@
 import { DelayedError, RedisQueueBackend, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ProcessorMap, TaskContext } from '../../processors/types.ts';
+import { processorFor, taskTypesOf } from '../../processors/lookup.ts';
 import type { TaskEnvelope } from '../tasks/schema.ts';
 import { AGENT_FIELD } from '../tasks/view.ts';
 import { PROBE_TASK } from '../health/probe.ts';
-import { advance, CLOSED, recordResult, slots, type Breaker, type BreakerOptions, type BreakerStep, type BreakerTransition } from '../health/breaker.ts';
+import { advance, CLOSED, cooldownLeft, recordResult, slots, type Breaker, type BreakerOptions, type BreakerStep, type BreakerTransition } from '../health/breaker.ts';
 import type { Sandbox } from './sandbox.ts';
 import type { Span } from '@opentelemetry/api';
 import { traced } from '../tracing/spans.ts';
@@ -88,8 +89,31 @@ type MoveToFinishedArgs = (
 
 const LOST_LOCK = /(?:Missing lock|Lock mismatch) for job (\S+)\. /;
 
+/**
+ * BullMQ's Worker, telling the runner when its main loop has ended. The loop
+ * ends when the Worker is paused with nothing running (so with every agent
+ * isolated it is gone, not idle), and resume() starts a new one by calling
+ * run() itself, a promise nobody would observe: here every run reports its
+ * end and its error.
+ */
+class NodeWorker extends Worker {
+  loopEnded: (err?: Error) => void = () => {};
+
+  override async run(): Promise<void> {
+    let failure: Error | undefined;
+    try {
+      await super.run();
+    } catch (err) {
+      failure = err as Error;
+    }
+    this.loopEnded(failure);
+  }
+}
+
 export class NodeRunner {
-  private worker: Worker | undefined;
+  private worker: NodeWorker | undefined;
+  /** The Worker start() was called for: it takes work whenever its agents have a slot. */
+  private started: NodeWorker | undefined;
   private next = 0;
   /** Jobs this runner has running, with their token and abort controller, for drain. */
   private readonly running = new Map<string, Running>();
@@ -103,9 +127,9 @@ export class NodeRunner {
     this.worker = this.createWorker();
   }
 
-  private createWorker(): Worker {
+  private createWorker(): NodeWorker {
     const o = this.o;
-    const worker = new Worker(o.queue, (job, token) => traced('swarmq.run', { 'swarmq.task.id': job.id ?? '', 'swarmq.task.type': job.name, 'swarmq.node': o.nodeId, 'swarmq.host': o.hostId }, (span) => this.run(job, token ?? '', span)), {
+    const worker = new NodeWorker(o.queue, (job, token) => traced('swarmq.run', { 'swarmq.task.id': job.id ?? '', 'swarmq.task.type': job.name, 'swarmq.node': o.nodeId, 'swarmq.host': o.hostId }, (span) => this.run(job, token ?? '', span)), {
       connection: o.redis,
       prefix: o.prefix,
       concurrency: Math.max(1, this.capacity()),
@@ -116,6 +140,7 @@ export class NodeRunner {
       autorun: false,
     });
     this.recordAgentWithOutcome(worker);
+    worker.loopEnded = (err) => this.loopEnded(worker, err);
     const forget = (id: string | undefined) => {
       if (id === undefined) return;
       this.finishing.delete(id);
@@ -167,8 +192,23 @@ export class NodeRunner {
     await this.worker?.waitUntilReady();
   }
 
+  /** Takes work from now on, whenever an agent has a slot (with every agent isolated, once one comes back). */
   start(): void {
-    this.worker?.run().catch((err: Error) => this.o.onError(err));
+    this.started = this.worker;
+    this.resize();
+  }
+
+  /**
+   * BullMQ's main loop ended. With slots to fill the Worker must run again:
+   * resume() may have cleared the pause just as the old loop was ending, after
+   * it could still wake it. An error is reported, not retried in a tight loop.
+   */
+  private loopEnded(w: NodeWorker, err: Error | undefined): void {
+    if (err) {
+      this.o.onError(err);
+      return;
+    }
+    if (this.worker === w && this.started === w && !w.isPaused() && this.capacity() > 0) this.resize();
   }
 
   get hibernating(): boolean {
@@ -185,6 +225,7 @@ export class NodeRunner {
     const w = this.worker;
     if (!w || this.running.size) return;
     this.worker = undefined;
+    this.started = undefined;
     await w.close();
   }
 
@@ -195,12 +236,13 @@ export class NodeRunner {
     this.worker = w;
     this.idleFrom = Date.now();
     await w.waitUntilReady();
-    this.start();
+    if (this.worker === w) this.start();
   }
 
   async close(force = false): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
+    this.started = undefined;
     await w?.close(force);
   }
 
@@ -219,25 +261,30 @@ export class NodeRunner {
   private judge(agent: SeatedAgent, ok: boolean): void {
     const step = recordResult(this.breakers.get(agent.id) ?? CLOSED, ok, Date.now(), this.o.breaker);
     this.breakers.set(agent.id, step.breaker);
-    if (step.transition) this.applyBreaker(agent, step);
+    if (step.transition) this.applyBreaker(agent.id, step);
   }
 
-  private applyBreaker(agent: SeatedAgent, step: BreakerStep): void {
-    const cap = this.capacity();
-    const w = this.worker;
-    if (w) {
-      // With every agent isolated no job may be fetched at all: a fetched job would have no agent.
-      if (cap === 0) void w.pause(true).catch((err: Error) => this.o.onError(err));
-      else this.resize();
-    }
-    if (step.transition === 'isolated') {
-      setTimeout(() => {
-        const next = advance(this.breakers.get(agent.id) ?? CLOSED, Date.now(), this.o.breaker);
-        this.breakers.set(agent.id, next.breaker);
-        if (next.transition) this.applyBreaker(agent, next);
-      }, this.o.breaker.cooldownMs).unref();
-    }
-    this.o.onBreaker(agent.id, step.transition!, step.breaker);
+  private applyBreaker(agentId: string, step: BreakerStep): void {
+    this.resize();
+    if (step.transition === 'isolated') this.endCooldownIn(agentId, this.o.breaker.cooldownMs);
+    this.o.onBreaker(agentId, step.transition!, step.breaker);
+  }
+
+  /**
+   * Brings an isolated agent back once its cool-down is over by the clock its
+   * breaker was opened with. A timer may fire a millisecond before Date.now()
+   * says its delay has passed, or the wall clock may have stepped back: then it
+   * waits the rest, rather than leaving the agent isolated for good.
+   */
+  private endCooldownIn(agentId: string, ms: number): void {
+    setTimeout(() => {
+      const now = Date.now();
+      const b = this.breakers.get(agentId) ?? CLOSED;
+      const next = advance(b, now, this.o.breaker);
+      this.breakers.set(agentId, next.breaker);
+      if (next.transition) this.applyBreaker(agentId, next);
+      else if (b.state === 'open') this.endCooldownIn(agentId, Math.max(1, cooldownLeft(b, now, this.o.breaker)));
+    }, ms).unref();
   }
 
   agents(): readonly SeatedAgent[] {
@@ -251,22 +298,42 @@ export class NodeRunner {
   }
 
   /**
-   * Sets the Worker's concurrency to the agents' slots. BullMQ's fetch loop,
-   * when full, sleeps until a running job ends and only then reads the new
-   * concurrency, so an agent joining a busy node would idle until then (for
-   * long tasks, minutes). Its own resume() wakes that loop: pause without
-   * waiting, then resume, and the new slots fetch at once.
+   * Brings the Worker in line with the agents' slots.
+   *
+   * None (every agent isolated or retiring): pause without waiting for the
+   * running jobs, so nothing more is fetched, as a fetched job would have no
+   * agent. Once those jobs end, BullMQ's main loop exits and the Worker no
+   * longer runs at all.
+   *
+   * Some: the concurrency is the slots. A paused Worker, or one whose loop has
+   * exited, is resumed: BullMQ's resume() starts a new main loop when the old
+   * one has exited, and wakes it when it is still waiting on running jobs.
+   * BullMQ's fetch loop, when full, sleeps until a running job ends and only
+   * then reads the new concurrency, so an agent joining a busy node would idle
+   * until then (for long tasks, minutes): pausing without waiting, then
+   * resuming, wakes it and the new slots fetch at once.
    */
   private resize(): void {
     const w = this.worker;
+    if (!w) return;
     const cap = this.capacity();
-    if (!w || cap <= 0) return;
     const grew = cap > w.concurrency;
-    w.concurrency = cap;
-    if (!w.isRunning() || !(grew || w.isPaused())) return;
+    if (cap > 0) w.concurrency = cap;
+    // Before start() nothing is fetched; start() comes back here.
+    if (this.started !== w) return;
+    if (cap === 0) {
+      if (!w.isPaused()) void w.pause(true).catch((err: Error) => this.o.onError(err));
+      return;
+    }
+    if (w.isPaused() || !w.isRunning()) {
+      void w.resume();
+      return;
+    }
+    if (!grew) return;
     void (async () => {
-      if (!w.isPaused()) await w.pause(true);
-      await w.resume();
+      await w.pause(true);
+      // A task may have isolated the last agents meanwhile: then the Worker stays paused.
+      if (this.capacity() > 0) await w.resume();
     })().catch((err: Error) => this.o.onError(err));
   }
 
@@ -298,8 +365,8 @@ export class NodeRunner {
     return { returned, remaining: this.o.agents.length };
   }
 
-  /** Round-robin over agents with a free slot (the one named, if it has one); the Worker's concurrency guarantees one exists. */
-  private seat(preferred?: string): SeatedAgent {
+  /** Round-robin over agents with a free slot (the one named, if it has one). */
+  private seat(preferred?: string): SeatedAgent | undefined {
     const named = preferred === undefined ? undefined : this.o.agents.find((a) => a.id === preferred);
     if (named && !named.retiring && named.active < this.slotsOf(named)) return named;
     const n = this.o.agents.length;
@@ -310,7 +377,19 @@ export class NodeRunner {
         return a;
       }
     }
-    throw new Error(`node ${this.o.nodeId}: no agent has a free slot (concurrency out of step with capacities)`);
+    return undefined;
+  }
+
+  /**
+   * A job BullMQ fetched while no agent has a free slot: agents were isolated
+   * one after another faster than BullMQ's fetches already under way, which
+   * were sized for the old concurrency, or a fetch was in flight as the Worker
+   * paused. It goes back to the head of its queue, no attempt spent, and runs
+   * when a slot frees (here, or wherever the balancer moves it).
+   */
+  private async giveBack(job: Job, token: string): Promise<never> {
+    await job.moveToWait(token);
+    throw new WaitingError();
   }
 
   /**
@@ -332,16 +411,14 @@ export class NodeRunner {
     const id = job.id ?? '';
     if (job.name === PROBE_TASK) {
       // The health monitor's check that a replacement agent really takes work here.
-      const agent = this.seat((job.data as { agent?: string } | null)?.agent);
+      const agent = this.seat((job.data as { agent?: string } | null)?.agent) ?? (await this.giveBack(job, token));
       this.finishing.set(id, { agent: agent.id, outcome: 'completed' });
       return { agent: agent.id, host: this.o.hostId, node: this.o.nodeId };
     }
-    const processor = this.o.processors[job.name];
-    if (!processor) {
-      throw new UnrecoverableError(`host ${this.o.hostId} has no processor for task type "${job.name}"; start agents with --processors that export it`);
-    }
+    const processor = processorFor(this.o.processors, job.name);
+    if (!processor) return await this.refuseUnknownType(job, token);
     const env = envelopeOf(job.data);
-    const agent = env.replica ? await this.seatReplica(job, token, env.replica) : this.seat();
+    const agent = env.replica ? await this.seatReplica(job, token, env.replica) : (this.seat() ?? (await this.giveBack(job, token)));
     span?.setAttribute('swarmq.agent', agent.id);
     agent.active++;
     this.idleFrom = null;
@@ -395,6 +472,22 @@ export class NodeRunner {
     }
   }
 
+  /**
+   * A task type this host has no processor for fails at once, for good (no
+   * agent here would run it on a retry), naming the agent that took it; it
+   * says nothing about that agent's health, so its breaker does not count it.
+   */
+  private async refuseUnknownType(job: Job, token: string): Promise<never> {
+    const agent = this.seat() ?? (await this.giveBack(job, token));
+    this.finishing.set(job.id ?? '', { agent: agent.id, outcome: 'failed' });
+    const types = taskTypesOf(this.o.processors);
+    const shown = types.length > 20 ? `${types.slice(0, 20).join(', ')}, … (${types.length})` : types.join(', ');
+    throw new UnrecoverableError(
+      `agent ${agent.id} (host ${this.o.hostId}, node ${this.o.nodeId}) has no processor for task type ${JSON.stringify(job.name)}; ` +
+        `its host runs ${shown || 'no task type'}. Submit one of those, or start agents with --processors exporting ${JSON.stringify(job.name)}`,
+    );
+  }
+
   activeCount(): number {
     return this.running.size;
   }
@@ -407,6 +500,7 @@ export class NodeRunner {
     const before = this.running.size;
     const worker = this.worker;
     this.worker = undefined;
+    this.started = undefined;
     if (!worker) return { finished: 0, returned: 0 };
     const closing = worker.close();
     const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), deadlineMs).unref());

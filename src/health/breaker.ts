@@ -66,6 +66,17 @@ export function advance(b: Breaker, now: number, o: BreakerOptions): BreakerStep
   return { breaker: b, transition: null };
 }
 
+/**
+ * How long an isolated agent still has to wait, by the clock its breaker was
+ * opened with (0 when it may reintegrate now, or is not isolated). A timer can
+ * fire a little before Date.now() says its delay is over, and the wall clock
+ * can step back: then whoever ends the cool-down waits this much more.
+ */
+export function cooldownLeft(b: Breaker, now: number, o: BreakerOptions): number {
+  if (b.state !== 'open' || b.openedAt === null) return 0;
+  return Math.max(0, b.openedAt + o.cooldownMs - now);
+}
+
 /** Slots the agent may fill now. */
 export function slots(b: Breaker, capacity: number, o: BreakerOptions): number {
   if (b.state === 'open') return 0;

@@ -1,8 +1,8 @@
 // An agent whose tasks keep failing is isolated (takes nothing while the other
 // agent of its node carries on), comes back at reduced capacity after its
 // cool-down, and is trusted fully again after a run of successes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentHost } from '../../src/agents/host.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AgentHost, type BreakerAlert } from '../../src/agents/host.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { ProcessorMap } from '../../processors/types.ts';
@@ -66,4 +66,46 @@ describe('circuit breaker on a host', () => {
     }
     expect(breakerEvents.filter((e) => e.agent === 'bk-a1').map((e) => e.reason)).toEqual(['isolated', 'reintegrating', 'reintegrated']);
   }, 60_000);
+});
+
+describe('the end of a cool-down, by the clock', () => {
+  it('brings the agent back even when its timer fires before Date.now() says the cool-down is over', async () => {
+    // Node runs timers on the event loop's own millisecond clock, so a timer can
+    // fire a millisecond before Date.now() says its delay has passed; the wall
+    // clock can also step back. Both look the same to the breaker: here the clock
+    // steps back 50 ms as the agent is isolated.
+    const realNow = Date.now.bind(Date);
+    const config = testConfig(redis, { agents: { breakerFailures: 3, breakerCooldownMs: 500 } });
+    const alerts: BreakerAlert[] = [];
+    const clockHost = new AgentHost({
+      config,
+      hostId: 'ck',
+      agents: [{ type: 'w', count: 2 }],
+      processors: {
+        work: (_payload, ctx) => {
+          if (ctx.agentId === 'ck-a1' && !alerts.some((a) => a.reason === 'isolated')) throw new Error('tool crashed');
+          return ctx.agentId;
+        },
+      },
+      logger: silentLogger,
+    });
+    clockHost.on('breaker', (e) => {
+      alerts.push(e);
+      if (e.agent === 'ck-a1' && e.reason === 'isolated') vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 50);
+    });
+    const clockClient = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+    try {
+      await clockHost.start();
+      const first = await clockClient.submitBatch(Array.from({ length: 10 }, () => ({ type: 'work', attempts: 1 })));
+      await Promise.all(first.ids.map((id) => clockClient.waitFor(id, { timeoutMs: 10_000 })));
+      const isolated = await until(async () => alerts.find((a) => a.agent === 'ck-a1' && a.reason === 'isolated'), 5_000, 'ck-a1 to be isolated');
+      await until(async () => alerts.find((a) => a.agent === 'ck-a1' && a.reason === 'reintegrating'), 500 + 2_000, 'ck-a1 to come back after its cool-down');
+      expect(alerts.filter((a) => a.agent === 'ck-a1').map((a) => a.reason)).toEqual(['isolated', 'reintegrating']);
+      expect(realNow() - isolated.at).toBeGreaterThanOrEqual(500);
+    } finally {
+      vi.restoreAllMocks();
+      await clockClient.close();
+      await clockHost.stop(500);
+    }
+  }, 30_000);
 });

@@ -1,7 +1,7 @@
 // The circuit breaker of an agent: pure, so its promises are checked over random histories.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { advance, CLOSED, DEFAULT_BREAKER, recordResult, slots, type Breaker, type BreakerOptions } from '../../src/health/breaker.ts';
+import { advance, CLOSED, cooldownLeft, DEFAULT_BREAKER, recordResult, slots, type Breaker, type BreakerOptions } from '../../src/health/breaker.ts';
 
 const o: BreakerOptions = { failures: 3, cooldownMs: 1000, probeShare: 0.5, successesToClose: 2 };
 
@@ -36,6 +36,20 @@ describe('circuit breaker', () => {
     expect(once.transition).toBeNull();
     expect(recordResult(once.breaker, true, 1002, o)).toMatchObject({ transition: 'reintegrated', breaker: { state: 'closed' } });
     expect(recordResult(once.breaker, false, 1002, o)).toMatchObject({ transition: 'isolated', breaker: { state: 'open', openedAt: 1002 } });
+  });
+
+  it('an isolated agent whose cool-down timer fired early by the clock knows how much longer to wait', () => {
+    const isolated = replay([{ ok: false }, { ok: false }, { ok: false }], o).b;
+    expect(cooldownLeft(isolated, 999, o)).toBe(1);
+    expect(cooldownLeft(isolated, 950, o)).toBe(50);
+    expect(cooldownLeft(isolated, 1000, o)).toBe(0);
+    expect(cooldownLeft(CLOSED, 0, o)).toBe(0);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5000 }), (now) => {
+        // Nothing left to wait exactly when the cool-down may end.
+        expect(cooldownLeft(isolated, now, o) === 0).toBe(advance(isolated, now, o).transition === 'reintegrating');
+      }),
+    );
   });
 
   it('failures 0 never isolates', () => {
