@@ -9,7 +9,7 @@ export const builtinPayloadSchemas = {
   echo: z.unknown(),
   sleep: z.object({ ms: z.number().int().min(0).max(3_600_000) }).strict(),
   cpu: z.object({ iterations: z.number().int().min(1).max(100_000_000) }).strict(),
-  fail: z.object({ message: z.string().max(10_000).optional() }).strict().optional(),
+  fail: z.object({ message: z.string().max(10_000).optional() }).strict().nullish(), // a task submitted without a payload carries null in its job
 } as const;
 
 export type BuiltinType = keyof typeof builtinPayloadSchemas;
