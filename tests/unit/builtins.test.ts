@@ -6,11 +6,14 @@ import type { TaskContext } from '../../processors/types.ts';
 
 const ctx = { taskId: 'n1.AAAAAAAAAAAA', agentId: 'h-a1', nodeId: 'n1', attempt: 1, signal: new AbortController().signal } as TaskContext;
 
+/** Runs a processor as the node runner does: a synchronous throw is a failed task too. */
+const run = async (type: string, payload: unknown): Promise<unknown> => builtinProcessors[type]!(payload, ctx);
+
 describe('built-in processors', () => {
   it('fail without a payload fails with its own message, not a schema error', async () => {
-    await expect(builtinProcessors.fail!(null, ctx)).rejects.toThrow('fail: this task type always fails');
-    await expect(builtinProcessors.fail!(undefined, ctx)).rejects.toThrow('fail: this task type always fails');
-    await expect(builtinProcessors.fail!({ message: 'boom' }, ctx)).rejects.toThrow('boom');
+    await expect(run('fail', null)).rejects.toThrow('fail: this task type always fails');
+    await expect(run('fail', undefined)).rejects.toThrow('fail: this task type always fails');
+    await expect(run('fail', { message: 'boom' })).rejects.toThrow('boom');
   });
 
   it('echo returns its payload, null for none', async () => {
