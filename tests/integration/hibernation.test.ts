@@ -48,7 +48,8 @@ describe('hibernation', () => {
     const open = await nodeWorkerConnections();
     expect(open).toBeLessThanOrEqual(3);
     expect(open).toBeGreaterThanOrEqual(3 - hibernated.length);
-    await until(async () => host.hibernatingNodes().length === 3, 10_000, 'all three nodes to hibernate');
+    // The event comes once a node's Worker has closed, a moment after hibernatingNodes() counts it.
+    await until(async () => host.hibernatingNodes().length === 3 && hibernated.length === 3, 10_000, 'all three nodes to hibernate');
     expect(hibernated.sort()).toEqual(['n1', 'n2', 'n3']);
     await until(async () => (await nodeWorkerConnections()) === 0, 5000, 'the node Worker connections to close');
 
