@@ -190,6 +190,32 @@ describe('replicated tasks', () => {
     expect(d.consensus.decided).toBe(false);
   }, 30_000);
 
+  it('a split no output can win fails as soon as every replica has answered, not when the vote times out, naming the split', async () => {
+    // 20 s to vote; each agent votes only for its own output, so with 2 : 2 (or 1 : 1 : 1) no output can reach the
+    // quorum whatever the round does, and nothing is gained by waiting for it.
+    const started = Date.now();
+    const submit = async (body: unknown) => (await stack.request('POST', '/api/tasks', body)).body.id as string;
+    const [even, pbftEven, allDifferent] = await Promise.all([
+      submit({ type: 'opinion', payload: { outputs: { 'h1-a1': 'left', 'h1-a2': 'left' }, otherwise: 'right' }, consensus: { protocol: 'quorum', replicas: 4, timeoutMs: 20_000 } }),
+      submit({ type: 'opinion', payload: { outputs: { 'h1-a1': 'no', 'h1-a2': 'no' }, otherwise: 'yes' }, consensus: { protocol: 'pbft', replicas: 4, timeoutMs: 20_000 } }),
+      submit({ type: 'opinion', payload: { byAgent: true }, consensus: { protocol: 'fast-paxos', replicas: 3, timeoutMs: 20_000 } }),
+    ]);
+    const [e, p, d] = await Promise.all([finished(even, 5000), finished(pbftEven, 5000), finished(allDifferent, 5000)]);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(e).toMatchObject({ state: 'failed', result: null, consensus: { decided: false, votes: 2, rounds: 0 } });
+    expect(e.error).toMatch(/no output reached the quorum quorum of 3 of 4 voting replicas, and none can/);
+    expect(e.error).toMatch(/2 × "left" \(h1-a[12], h1-a[12]\)/);
+    expect(e.error).toMatch(/2 × "right" \(h1-a[34], h1-a[34]\)/);
+    expect(p.state).toBe('failed');
+    expect(p.error).toMatch(/no output reached the pbft quorum of 3 of 4 voting replicas, and none can.*2 × "no" \(h1-a[12], h1-a[12]\); 2 × "yes" \(h1-a[34], h1-a[34]\)/);
+    expect(d.state).toBe('failed');
+    expect(d.error).toMatch(/fast-paxos quorum of 2 of 3 voting replicas, and none can/);
+    expect((d.error.match(/1 × \{"agent":"h1-a\d"\}/g) ?? []).length).toBe(3);
+    expect(d.consensus).toMatchObject({ decided: false, votes: 1 });
+    // No round ran: no host was asked to vote.
+    for (const id of [even, pbftEven, allDifferent]) expect(await conn.exists(`${stack.config.prefix}:{swarm}:consensus:round:${id}:state`)).toBe(0);
+  }, 30_000);
+
   it('bad requests: 400 with a reason, and nothing written', async () => {
     const before = await written();
     expect(before.length).toBeGreaterThan(0); // the earlier tests' jobs: the filter sees job hashes

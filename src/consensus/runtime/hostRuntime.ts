@@ -15,7 +15,8 @@ import { InboxReader } from './inbox.ts';
 import { consensusKeys, type ConsensusKeys } from './keys.ts';
 import { Outbox } from './outbox.ts';
 import { decisionSchema, roundSpecOfJobData, type RoundSpec } from './proposal.ts';
-import { LocalRound, roundOfEnvelope } from './round.ts';
+import { parseReplayHash } from './replayState.ts';
+import { LINGER_MS, LocalRound, roundEndsAt, roundOfEnvelope } from './round.ts';
 import type { InboxItem } from './wire.ts';
 
 export interface ConsensusHostOptions {
@@ -26,9 +27,6 @@ export interface ConsensusHostOptions {
   keyOf(agentId: string): KeyObject | undefined;
   logger: Logger;
 }
-
-/** A finished round stays this long, so late and forged messages for it are still opened and counted. */
-const LINGER_MS = 5000;
 
 /** Work units (one XREAD's entries, or one tick) stepped in one pass, before one MULTI. */
 const MAX_WORK_PER_PASS = 16;
@@ -97,7 +95,7 @@ export class ConsensusHost {
     while (this.queue.length && !this.stopped) {
       // Bounded passes: a busy host still lets its timers (heartbeat, ticks) run between them.
       const batch = this.queue.splice(0, MAX_WORK_PER_PASS);
-      const out = new Outbox(this.keys, this.inbox);
+      const out = new Outbox(this.keys, this.inbox, this.o.hostId);
       for (const w of batch) {
         if (w.kind === 'tick') {
           w.round.tickQueued = false;
@@ -234,16 +232,25 @@ export class ConsensusHost {
 
   /**
    * Builds this host's part of a round from Redis: the spec from the proposal's
-   * job (never from the wire), each local agent's persisted state. A round new
-   * to every local agent starts with the proposal at its first participant.
+   * job (never from the wire), each local agent's persisted state, this host's
+   * replay state. A round new to every local agent starts with the proposal at
+   * its first participant. A round past its end is not loaded: it would only
+   * stop at its first tick, and its replay state is not kept that long.
    */
   private async load(id: string, driverInbox: string | undefined, fresh: boolean, out: Outbox): Promise<LocalRound | undefined> {
-    // One round trip: the spec, and whatever any agent of the round has persisted or decided (nothing, for a new round).
-    const [[, raw], [, persistedAll], [, decidedAll]] = (await this.redis.pipeline().hget(this.keys.job(id), 'data').hgetall(this.keys.state(id)).hgetall(this.keys.decided(id)).exec()) as [
-      [Error | null, string | null],
-      [Error | null, Record<string, string>],
-      [Error | null, Record<string, string>],
-    ];
+    // One round trip: the spec, and whatever any agent of the round has persisted or decided, and what this host
+    // accepted and sent (nothing, for a new round).
+    const replies = (await this.redis
+      .pipeline()
+      .hget(this.keys.job(id), 'data')
+      .hgetall(this.keys.state(id))
+      .hgetall(this.keys.decided(id))
+      .hgetall(this.keys.replay(id, this.o.hostId))
+      .exec()) as [[Error | null, string | null], [Error | null, Record<string, string>], [Error | null, Record<string, string>], [Error | null, Record<string, string>]];
+    // Not as if nothing were there: a window read as empty would let replays in.
+    const failed = replies.find(([err]) => err);
+    if (failed) throw failed[0];
+    const [[, raw], [, persistedAll], [, decidedAll], [, replayRaw]] = replies;
     if (raw === null || raw === undefined) return undefined;
     let spec: RoundSpec | undefined;
     try {
@@ -253,6 +260,8 @@ export class ConsensusHost {
       this.o.logger.warn({ round: id, err: (err as Error).message }, 'a consensus round with an unreadable spec; not taking part');
       return undefined;
     }
+    const stopAt = roundEndsAt(spec);
+    if (Date.now() > stopAt) return undefined;
     const mine = spec.participants.filter((p) => p.host === this.o.hostId && this.o.keyOf(p.id) !== undefined);
     if (!mine.length) return undefined;
     const local = mine.map((p) => {
@@ -267,14 +276,13 @@ export class ConsensusHost {
     });
     let round: LocalRound;
     try {
-      round = new LocalRound(spec, local, this.keys, driverInbox, (key) => this.pairKeysOf(key));
+      round = new LocalRound(spec, local, this.keys, driverInbox, (key) => this.pairKeysOf(key), parseReplayHash(replayRaw));
     } catch (err) {
       this.o.logger.error({ round: id, err: (err as Error).message }, 'could not start or recover a consensus round');
       return undefined;
     }
     this.rounds.set(id, round);
     // A round whose driver never says done (it died and nobody took the proposal over) stops by itself.
-    const stopAt = spec.createdAt + spec.timeoutMs + LINGER_MS;
     round.timer = setInterval(() => {
       if (Date.now() > stopAt) return this.finish(round);
       if (round.tickQueued || round.finished) return;

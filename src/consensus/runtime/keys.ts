@@ -20,6 +20,12 @@ export function consensusKeys(prefix: string) {
     state: (round: string) => `${base}:round:${round}:state`,
     /** hash agentId → { value, rounds, at } of the agent's decision */
     decided: (round: string) => `${base}:round:${round}:decided`,
+    /**
+     * hash of one host's replay protection for a round (replayGuard.ts): `r <sender>` → the window of message
+     * numbers accepted from it, `s <agent>` → the number of a local agent's next message. Written with the
+     * state, so a host that reloads the round refuses what it accepted and never reuses a number.
+     */
+    replay: (round: string, hostId: string) => `${base}:round:${round}:replay:${hostId}`,
     /** hash reason → count of messages dropped for this round (forged, replayed, malformed, non-participant) */
     rejected: (round: string) => `${base}:round:${round}:rejected`,
     /** hash of swarm-wide counters (items for rounds no host knows, unreadable stream entries) */

@@ -1,6 +1,6 @@
 // Everything one pass over a host's pending inputs produced, written in one
-// MULTI: first the cores' `persist` records and decisions, then the counters,
-// then one XADD per destination inbox. Redis applies a MULTI in order and the
+// MULTI: first the cores' `persist` records, decisions and replay state,
+// then the counters, then one XADD per destination inbox. Redis applies a MULTI in order and the
 // AOF holds it in that order, so no message is ever visible (or survives a
 // crash of Redis) without the state it was sent from: the contract's
 // "persist before send". Items for this host's own agents skip Redis and are
@@ -15,6 +15,7 @@ export type DropReason = Rejection | 'not-addressed';
 export class Outbox {
   private readonly persists = new Map<string, Map<string, string>>();
   private readonly decisions = new Map<string, Map<string, string>>();
+  private readonly replays = new Map<string, { fields: Map<string, string>; keepUntil: number }>();
   private readonly rejections = new Map<string, Map<DropReason, number>>();
   private readonly stats = new Map<string, number>();
   private readonly items = new Map<string, InboxItem[]>();
@@ -24,6 +25,7 @@ export class Outbox {
   constructor(
     private readonly keys: ConsensusKeys,
     private readonly selfInbox: string,
+    private readonly hostId: string,
   ) {}
 
   persist(round: string, agent: string, record: unknown): void {
@@ -38,6 +40,19 @@ export class Outbox {
     const m = this.decisions.get(round) ?? new Map<string, string>();
     m.set(agent, JSON.stringify(record));
     this.decisions.set(round, m);
+  }
+
+  /**
+   * A field of this host's replay state of the round (replayState.ts), kept
+   * until `keepUntil` (this host's clock, ms): only as long as the host may
+   * still load the round.
+   */
+  remember(round: string, field: string, value: string, keepUntil: number): void {
+    this.touched.add(round);
+    const r = this.replays.get(round) ?? { fields: new Map<string, string>(), keepUntil };
+    r.fields.set(field, value);
+    r.keepUntil = Math.max(r.keepUntil, keepUntil);
+    this.replays.set(round, r);
   }
 
   reject(round: string, why: DropReason): void {
@@ -57,7 +72,7 @@ export class Outbox {
   }
 
   get empty(): boolean {
-    return !this.persists.size && !this.decisions.size && !this.rejections.size && !this.stats.size && !this.items.size;
+    return !this.persists.size && !this.decisions.size && !this.replays.size && !this.rejections.size && !this.stats.size && !this.items.size;
   }
 
   /** Writes everything in one MULTI; returns the items for this host's own inbox, to be handled next. */
@@ -74,6 +89,12 @@ export class Outbox {
     for (const [round, fields] of this.decisions) {
       m.hset(this.keys.decided(round), Object.fromEntries(fields));
       expire.add(this.keys.decided(round));
+    }
+    for (const [round, { fields, keepUntil }] of this.replays) {
+      const key = this.keys.replay(round, this.hostId);
+      m.hset(key, Object.fromEntries(fields));
+      // Relative, from this host's clock: the same clock that decides whether it may still load the round.
+      m.pexpire(key, Math.max(1000, Math.ceil(keepUntil - Date.now())));
     }
     for (const [round, reasons] of this.rejections) {
       for (const [why, n] of reasons) m.hincrby(this.keys.rejected(round), why, n);

@@ -10,7 +10,9 @@
 // common output to a real round among those agents, each of which votes only
 // for the hash of its own output (ProtocolOptions.accept). So a value is
 // decided only if the protocol's quorum of replicas produced it; the others
-// are outvoted and named as dissenters.
+// are outvoted and named as dissenters. And when no output has that quorum,
+// no round can decide one: the task fails at once, naming the split, rather
+// than when its vote times out.
 import { createHash } from 'node:crypto';
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -21,6 +23,7 @@ import { REPLICATED_ID_PREFIX } from '../../tasks/ids.ts';
 import { AGENT_FIELD } from '../../tasks/view.ts';
 import type { TaskState, TaskView } from '../../tasks/schema.ts';
 import type { ProtocolName } from '../protocol.ts';
+import { reach } from '../reach.ts';
 import { CONSENSUS_QUEUE } from './keys.ts';
 import { roundSeed, roundSpecSchema, type Participant, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { PROTOCOLS } from './protocols.ts';
@@ -185,6 +188,7 @@ export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> 
 
   // The value put to the round is the most common output; its agent goes first (the quorum's ballot 0 is its own).
   let spec = data.round;
+  const fresh = spec === undefined;
   if (spec === undefined) {
     const first = Math.max(0, participants.findIndex((p) => replicas.find((x) => x.agent === p.id)?.hash === topHash));
     const ordered = [participants[first]!, ...participants.filter((_, i) => i !== first)];
@@ -199,10 +203,25 @@ export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> 
       createdAt: Date.now(),
       accepts: Object.fromEntries(ordered.map((p) => [p.id, replicas.find((x) => x.agent === p.id)?.hash ?? null])),
     };
-    // Written before any host hears of the round: hosts read the spec (and each agent's own accept) from the job.
-    await job.updateData({ ...data, round: spec });
   }
   const dissentersOf = (hash: string) => seated.filter((x) => x.hash !== hash).map((x) => x.agent);
+  const need = PROTOCOLS[protocol].replicaQuorum?.(spec.participants.length) ?? spec.participants.length;
+  // Every replica has voted, in effect: its agent may vote only for its own output (the spec's accepts), so the
+  // most any output can get is the number of voters that produced it, whatever the round does.
+  const { possible } = reach(
+    spec.participants.map((p) => spec.accepts?.[p.id] ?? null),
+    [],
+    need,
+  );
+  if (!possible) {
+    const outcome: ReplicatedOutcome = { ...base, decided: false, votes: split[0]?.count ?? 0, dissenters: dissentersOf(topHash), rounds: 0, latencyMs: 0 };
+    await job.updateData({ ...data, outcome });
+    throw new UnrecoverableError(
+      `replicated task: no output reached the ${protocol} quorum of ${need} of ${spec.participants.length} voting replicas, and none can (each votes only for its own output); the outputs split: ${describeSplit(split, replicas)}`,
+    );
+  }
+  // Written before any host hears of the round: hosts read the spec (and each agent's own accept) from the job.
+  if (fresh) await job.updateData({ ...data, round: spec });
   const result = await d.runRound(spec, (o) => ({ task: job.id!, value: o.decided ? replicas.find((x) => x.hash === o.value)?.output ?? null : null, dissenters: o.decided ? dissentersOf(String(o.value)) : [] }));
   const decidedHash = result.decided ? String(result.value) : null;
   const winner = decidedHash === null ? undefined : replicas.find((x) => x.hash === decidedHash);
@@ -216,7 +235,6 @@ export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> 
   };
   await job.updateData({ ...data, round: spec, outcome });
   if (!winner) {
-    const need = PROTOCOLS[protocol].replicaQuorum?.(spec.participants.length) ?? spec.participants.length;
     throw new UnrecoverableError(
       `replicated task: no output reached the ${protocol} quorum of ${need} of ${spec.participants.length} voting replicas within ${r.timeoutMs} ms; the outputs split: ${describeSplit(split, replicas)}`,
     );

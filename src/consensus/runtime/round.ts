@@ -2,15 +2,32 @@
 // that take part, each with its own Authenticator. Inputs go in (a sealed
 // envelope, a tick, a proposal), the cores step, and their effects go to an
 // Outbox: persist records, decisions, sealed messages grouped by the
-// destination host's inbox, and the count of whatever was dropped.
+// destination host's inbox, the round's replay state (replayState.ts), and
+// the count of whatever was dropped.
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { Authenticator, envelopeSchema } from '../auth.ts';
 import type { Input, NodeId } from '../protocol.ts';
+import { encodeWindow, ReplayGuard } from '../replay.ts';
 import type { ConsensusKeys } from './keys.ts';
 import type { Outbox } from './outbox.ts';
 import type { RoundSpec } from './proposal.ts';
 import { PROTOCOLS, type ProtocolRuntime } from './protocols.ts';
+import { nextSeqField, windowField, type ReplayState } from './replayState.ts';
+
+/** A finished round stays this long, so late and forged messages for it are still opened and counted. */
+export const LINGER_MS = 5000;
+
+/**
+ * Replay state outlives the round's end by this much: a host never loads a
+ * round past its end (roundEndsAt), and this covers its clock jumping back.
+ */
+const REPLAY_KEEP_AFTER_END_MS = 10 * 60_000;
+
+/** When hosts stop running a round, on their own clocks: its time limit, and the linger after it. */
+export function roundEndsAt(spec: Pick<RoundSpec, 'createdAt' | 'timeoutMs'>): number {
+  return spec.createdAt + spec.timeoutMs + LINGER_MS;
+}
 
 /** What a sealed envelope's body holds: the addressees on the receiving host, and the protocol message. */
 const sealedBodySchema = z.strictObject({ to: z.array(z.string().min(1).max(200)).min(1).max(1000), m: z.unknown() });
@@ -36,10 +53,14 @@ export class LocalRound {
   /** Participants whose messages failed their MAC check since the host last looked at their registered key. */
   readonly suspects = new Set<NodeId>();
   tickQueued = false;
+  /** Message numbers accepted per sender key, for all seats here: a sender's messages to this host are one sequence. */
+  private readonly replay: ReplayGuard;
+  private readonly replayKeptUntil: number;
 
   /**
    * `persisted`: each local agent's last persist record (undefined: none), so a
-   * round this host lost (a failed write, a restart) resumes from Redis.
+   * round this host lost (a failed write, a restart) resumes from Redis; so
+   * does `replay`, this host's replay state of the round.
    */
   constructor(
     readonly spec: RoundSpec,
@@ -48,18 +69,22 @@ export class LocalRound {
     driverInbox: string | undefined,
     /** Pairwise keys already derived for an agent's private key, kept across rounds. */
     pairKeys: (privateKey: KeyObject) => Map<string, Buffer>,
+    replay: ReplayState,
   ) {
     this.rt = PROTOCOLS[spec.protocol];
     this.peers = spec.participants.map((p) => p.id);
     this.driverInbox = driverInbox;
     this.keys = new Map(spec.participants.map((p) => [p.id, p.key]));
     for (const p of spec.participants) this.inboxOf.set(p.id, keys.inbox(p.host));
+    this.replay = new ReplayGuard(replay.windows.filter(([from]) => this.keys.has(from)));
+    this.replayKeptUntil = roundEndsAt(spec) + REPLAY_KEEP_AFTER_END_MS;
     for (const a of local) {
       // A replicated task's round: each agent votes only for its own output (the spec names it per agent).
       const accept = spec.accepts === undefined ? undefined : (spec.accepts[a.id] ?? null);
       const opts = { seed: spec.seed, ...(accept === undefined ? {} : { accept }), ...(this.rt.knownProposal ? { proposal: spec.value } : {}) };
       const state = a.persisted === undefined ? this.rt.protocol.init(a.id, this.peers, opts) : this.rt.protocol.recover(a.id, this.peers, opts, a.persisted);
-      this.seats.set(a.id, { id: a.id, state, auth: new Authenticator(a.id, a.key, this.keys, spec.id, pairKeys(a.key)), decided: a.decided });
+      const auth = new Authenticator(a.id, a.key, this.keys, spec.id, { pairKeyCache: pairKeys(a.key), replay: this.replay, firstSeq: replay.nextSeq.get(a.id) ?? 0 });
+      this.seats.set(a.id, { id: a.id, state, auth, decided: a.decided });
     }
   }
 
@@ -116,6 +141,8 @@ export class LocalRound {
       if (opened.why === 'forged' && this.keys.has(env.from)) this.suspects.add(env.from);
       return out.reject(this.id, opened.why);
     }
+    // Persisted with whatever the message changes: reloaded, this host still refuses it.
+    out.remember(this.id, windowField(opened.from), encodeWindow(this.replay.windowOf(opened.from)!), this.replayKeptUntil);
     const body = this.parseBody(opened.body);
     if (!body.ok || !body.to.includes(verifier)) return out.reject(this.id, 'malformed');
     for (const agent of body.to) {
@@ -142,6 +169,7 @@ export class LocalRound {
     seat.state = o.state;
     if (o.persist !== undefined) out.persist(this.id, seat.id, o.persist);
     for (const { to, message } of o.send) this.seal(seat, to, message, out);
+    if (o.send.length) out.remember(this.id, nextSeqField(seat.id), String(seat.auth.nextSeq), this.replayKeptUntil);
     const first = o.decide[0];
     if (first && !seat.decided) {
       seat.decided = true;
