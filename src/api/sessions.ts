@@ -9,7 +9,7 @@
 // out), and a process holding Redis credentials but not the token cannot mint
 // one: it can delete sessions, or keep one alive past its 12 h. That is within
 // what Redis credentials already give (full control of the swarm), as the
-// README's Auth section says.
+// auth section of docs/operations.md says.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { swarmKeys } from '../../queues/keys.ts';

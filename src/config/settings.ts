@@ -1,5 +1,5 @@
 // Every setting a deployment can give by environment, with its place in the
-// config; the README's configuration table is this list.
+// config; the table in docs/configuration.md is this list (a test checks it).
 import { z } from 'zod';
 import { swarmConfigSchema, type SwarmConfig } from './schema.ts';
 

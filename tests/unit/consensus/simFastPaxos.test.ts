@@ -2,7 +2,7 @@
 // restarts from persisted state, drops, duplicates, delays, reordering and
 // partitions, with rival proposals colliding in the fast round; after every
 // step no second chosen value, no vote against a chosen one, agreement and
-// validity; liveness after the heal. The long run is in the README.
+// validity; liveness after the heal. The long run is in docs/consensus.md.
 import { describe, expect, it } from 'vitest';
 import { seedRange } from '../../../src/consensus/sim/batch.ts';
 import { runProtocolSeeds } from './simSeeds.ts';

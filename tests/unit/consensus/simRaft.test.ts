@@ -2,7 +2,7 @@
 // persisted state, drops, duplicates, delays, reordering and partitions; after
 // every step election safety, log matching, leader completeness, state-machine
 // safety, agreement and validity; liveness after the heal. The long run is in
-// the README ("The simulator").
+// docs/consensus.md ("The simulator").
 import { describe, expect, it } from 'vitest';
 import { seedRange } from '../../../src/consensus/sim/batch.ts';
 import { runProtocolSeeds } from './simSeeds.ts';
