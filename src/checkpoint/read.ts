@@ -19,7 +19,8 @@ import { DEAD_LETTER_QUEUE, INTAKE_QUEUE, nodeQueueName, PARKED_NODE, SLOT_GROUP
 import { CONSENSUS_QUEUE, consensusKeys } from '../consensus/runtime/keys.ts';
 import { PROPOSAL_JOB, type RawConsensus } from './consensusSnapshot.ts';
 import type { Checkpoint } from './format.ts';
-import { snapshotToCheckpoint, type RawGroup, type RawIdempotencyKey, type RawQueue, type RawSnapshot } from './snapshot.ts';
+import type { RawQueue } from './rawQueue.ts';
+import { snapshotToCheckpoint, type RawGroup, type RawIdempotencyKey, type RawSnapshot } from './snapshot.ts';
 
 export const READ_SWARM_LUA = `
 --[[
