@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { SwarmRedis } from '../../queues/connection.ts';
 import { MAX_NODE_SEQ, nodeQueueName, SLOT_GROUP_SIZE, swarmKeys } from '../../queues/keys.ts';
 import { scripts } from '../../queues/scripts.ts';
-import type { ProcessorMap } from '../../processors/types.ts';
+import type { ProcessorMap } from './processor.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { agentProfile } from '../swarm/records.ts';

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { SwarmRedis } from '../../../queues/connection.ts';
-import { voteProcessor } from '../../../processors/vote.ts';
+import { voteProcessor } from './vote.ts';
 import type { Logger } from '../../log.ts';
 import { InboxReader } from './inbox.ts';
 import { CONSENSUS_QUEUE, consensusKeys } from './keys.ts';

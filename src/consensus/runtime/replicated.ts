@@ -102,7 +102,7 @@ interface Replica {
 export interface JudgeDeps {
   redis: Redis;
   prefix: string;
-  /** Runs a round to its end (processors/vote.ts); `announce` adds fields to its consensus:reached event. */
+  /** Runs a round to its end (vote.ts); `announce` adds fields to its consensus:reached event. */
   runRound(spec: RoundSpec, announce: (o: ProposalResult) => Record<string, unknown>): Promise<ProposalResult>;
 }
 
