@@ -2,7 +2,8 @@
 // hashes → the checkpoint's consensus section; and that section → the writes a
 // restore makes (consensusRestore.ts carries them out).
 import { Job } from 'bullmq';
-import { CONSENSUS_QUEUE, consensusKeys } from '../consensus/runtime/keys.ts';
+import { CONSENSUS_QUEUE } from '../../queues/keys.ts';
+import { consensusKeys } from '../consensus/runtime/keys.ts';
 import { decisionSchema, roundSpecSchema, type RoundSpec } from '../consensus/runtime/proposal.ts';
 import { REPLICATED_JOB } from '../consensus/runtime/replicated.ts';
 import { proposalResultSchema, type CarriedProposal, type CarriedRound, type ConsensusSection, type FinishedProposal } from './consensusFormat.ts';

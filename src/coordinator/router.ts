@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto';
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { z } from 'zod';
-import { bullKey, groupKeys, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
+import { bullKey, CONSENSUS_QUEUE, groupKeys, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
 import { scripts } from '../../queues/scripts.ts';
 import { builtinPayloadSchemas, isBuiltinType } from '../tasks/builtinPayloads.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -18,7 +18,6 @@ import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
 import { RoutingTable } from './routingTable.ts';
 import { SnapshotReader } from './snapshotReader.ts';
 import { traced } from '../tracing/spans.ts';
-import { CONSENSUS_QUEUE } from '../consensus/runtime/keys.ts';
 import { isReplicatedTaskId, replicatedTaskView } from '../consensus/runtime/replicated.ts';
 import { checkReplicated, chooseReplicaAgents, replicatedFlow, type ReplicatedTask } from './replicated.ts';
 
