@@ -6,9 +6,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
-import type { Router } from 'express';
-import { bullKey, PARKED_NODE } from '../queues/keys.ts';
-import { CONSENSUS_QUEUE } from '../src/consensus/runtime/keys.ts';
+import express, { type Router } from 'express';
+import { bullKey, CONSENSUS_QUEUE, PARKED_NODE } from '../queues/keys.ts';
 import type { Coordinator } from '../src/coordinator/coordinator.ts';
 
 export const BULL_BOARD_PATH = '/admin/queues';
@@ -20,6 +19,23 @@ export interface MountedBoard {
   router: Router;
   /** Show exactly these queues (cheap when nothing changed). */
   sync(queues: readonly Queue[]): void;
+}
+
+/**
+ * Bull Board as a page for createApp, showing the swarm's queues as they are at
+ * each request. Bodies are parsed here first, so a bad one gets swarmq's JSON
+ * error rather than Bull Board's own.
+ */
+export function bullBoardRouter(coordinator: Coordinator, bodyLimitBytes: number): Router {
+  const board = mountBullBoard([coordinator.intakeQueue]);
+  const boardQueues = swarmQueues(coordinator);
+  const router = express.Router();
+  router.use(express.json({ limit: bodyLimitBytes }));
+  router.use(async (req, res, next) => {
+    board.sync(await boardQueues());
+    board.router(req, res, next);
+  });
+  return router;
 }
 
 export function mountBullBoard(initial: readonly Queue[]): MountedBoard {

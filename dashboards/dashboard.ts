@@ -5,14 +5,15 @@ import type { Coordinator } from '../src/coordinator/coordinator.ts';
 import { BULL_BOARD_PATH } from './bullBoard.ts';
 import { ClientModules } from './clientModules.ts';
 import { dashboardPage } from './page.ts';
-import { RATE_INTERVAL_MS, TaskRates } from './taskRates.ts';
+import { RATE_INTERVAL_MS, TaskRates, type OpenTail } from './taskRates.ts';
 
 export const DASHBOARD_PATH = '/dashboard';
 
-export function dashboardRouter(coordinator: Coordinator): Router {
+/** `openTail` reads the tasks finished since a time (the composition root builds it on src/metrics/finishedTail.ts). */
+export function dashboardRouter(coordinator: Coordinator, openTail: OpenTail): Router {
   const router = express.Router();
   const modules = new ClientModules();
-  const rates = new TaskRates(coordinator.commands, coordinator.config.prefix, () => coordinator.router.nodeIds());
+  const rates = new TaskRates(coordinator.commands, openTail, () => coordinator.router.nodeIds());
 
   router.get('/', (req, res) => {
     rates.history(); // the plots start filling while the page loads

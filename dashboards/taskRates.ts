@@ -1,11 +1,12 @@
 // Throughput and latency, sampled once a second while someone watches the
 // dashboard (and a while after, so a reload keeps the history). Which tasks
 // finished comes from BullMQ's own per-queue event streams, read the way
-// /metrics reads them (src/metrics/finishedTail.ts); the timestamps of a
-// sample of them give the latency quantiles. Nothing is added to the task path.
+// /metrics reads them (src/metrics/finishedTail.ts, opened through the
+// `openTail` the composition root hands in); the timestamps of a sample of
+// them give the latency quantiles. Nothing is added to the task path.
 import type { Redis } from 'ioredis';
 import { nodeQueueName } from '../queues/keys.ts';
-import { FinishedTail } from '../src/metrics/finishedTail.ts';
+import type { FinishedTail } from '../src/metrics/finishedTail.ts';
 import { ratePoint, spreadSample, type RatePoint } from './ratePoint.ts';
 
 export const RATE_INTERVAL_MS = 1000;
@@ -18,17 +19,23 @@ const SAMPLE = 120;
 /** With no viewer for this long, sampling stops. */
 const IDLE_STOP_MS = 5 * 60_000;
 
+/** What the sampler reads finished tasks through. */
+export type FinishedReader = Pick<FinishedTail, 'read' | 'details'>;
+
+/** Opens a reader that reports the tasks finished after `sinceMs` (each sampling run opens its own). */
+export type OpenTail = (sinceMs: number) => FinishedReader;
+
 export class TaskRates {
   private readonly points: RatePoint[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private tail: FinishedTail | undefined;
+  private tail: FinishedReader | undefined;
   private lastTick = 0;
   private lastViewed = 0;
   private busy = false;
 
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly openTail: OpenTail,
     private readonly nodeIds: () => readonly string[],
   ) {
     // The coordinator closing its connection ends the sampler with it.
@@ -40,7 +47,7 @@ export class TaskRates {
     this.lastViewed = Date.now();
     if (!this.timer && this.redis.status !== 'end') {
       this.lastTick = Date.now();
-      this.tail = new FinishedTail(this.redis, this.prefix, this.lastTick);
+      this.tail = this.openTail(this.lastTick);
       this.timer = setInterval(() => void this.tick(), RATE_INTERVAL_MS);
       this.timer.unref();
     }

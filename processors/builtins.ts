@@ -1,18 +1,9 @@
-// The built-in agent task types. Their payload schemas are known to every
-// coordinator, so a bad payload is refused at submit time, not in an agent.
+// The built-in agent task types. Their payload schemas are the engine's
+// (src/tasks/builtinPayloads.ts): every coordinator checks them at submit time.
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
-import type { ProcessorMap } from './types.ts';
-
-export const builtinPayloadSchemas = {
-  echo: z.unknown(),
-  sleep: z.object({ ms: z.number().int().min(0).max(3_600_000) }).strict(),
-  cpu: z.object({ iterations: z.number().int().min(1).max(100_000_000) }).strict(),
-  fail: z.object({ message: z.string().max(10_000).optional() }).strict().nullish(), // a task submitted without a payload carries null in its job
-} as const;
-
-export type BuiltinType = keyof typeof builtinPayloadSchemas;
+import { builtinPayloadSchemas } from '../src/tasks/builtinPayloads.ts';
+import type { ProcessorMap } from '../src/agents/processor.ts';
 
 export const builtinProcessors: ProcessorMap = {
   echo: (payload) => payload ?? null,
@@ -39,7 +30,3 @@ export const builtinProcessors: ProcessorMap = {
     throw new Error(parsed?.message ?? 'fail: this task type always fails');
   },
 };
-
-export function isBuiltinType(type: string): type is BuiltinType {
-  return Object.hasOwn(builtinPayloadSchemas, type);
-}

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { taskTypeSchema } from '../src/tasks/schema.ts';
 import { builtinProcessors } from './builtins.ts';
-import type { Processor, ProcessorMap } from './types.ts';
+import type { Processor, ProcessorMap } from '../src/agents/processor.ts';
 
 export async function loadProcessors(modulePath: string): Promise<ProcessorMap> {
   const url = pathToFileURL(resolve(modulePath)).href;

@@ -7,7 +7,7 @@ async function load(modulePath) {
   const { register } = await import('tsx/esm/api');
   register();
   const { processorsFor } = await import('./load.ts');
-  const { processorFor } = await import('./lookup.ts');
+  const { processorFor } = await import('../src/agents/processor.ts');
   return { processors: await processorsFor(modulePath || undefined), processorFor };
 }
 

@@ -10,6 +10,9 @@
 
 export const INTAKE_QUEUE = 'intake';
 
+/** Proposals, one job each (src/consensus/runtime); the queue exists from the first proposal on. */
+export const CONSENSUS_QUEUE = 'consensus';
+
 /** Tasks that failed their last attempt, each with its last error (one job per task, under the task's id). */
 export const DEAD_LETTER_QUEUE = 'dead-letter';
 

@@ -3,12 +3,14 @@ export { SwarmClient, type SwarmClientOptions } from './client/swarmClient.ts';
 export { Coordinator, type CoordinatorOptions } from './coordinator/coordinator.ts';
 export { TaskRouter, type Submitted } from './coordinator/router.ts';
 export { AgentHost, type AgentHostOptions, type AgentSpec } from './agents/host.ts';
-export { createApp } from './api/app.ts';
+export { createApp, type ApiOptions, type WebPage, type WebPages } from './api/app.ts';
+/** The dashboards (/dashboard, Bull Board at /admin/queues) as pages for createApp: `createApp({ ..., ...swarmPages(coordinator, bodyLimitBytes) })`. */
+export { swarmPages } from './cli/webPages.ts';
 export { Consensus, type ConsensusOptions, type ProposalView } from './consensus/runtime/consensus.ts';
 export type { ProposalInput, ProposalResult } from './consensus/runtime/proposal.ts';
 export type { ProtocolName } from './consensus/protocol.ts';
 export { swarmConfigSchema, type SwarmConfig, type SwarmConfigInput } from './config/schema.ts';
 export { SwarmError, type ErrorCode } from './errors.ts';
 export type { TaskInput, TaskView, TaskState } from './tasks/schema.ts';
-export type { Processor, ProcessorMap, TaskContext } from '../processors/types.ts';
+export type { Processor, ProcessorMap, TaskContext } from './agents/processor.ts';
 export { INTAKE_QUEUE, nodeQueueName } from '../queues/keys.ts';

@@ -21,7 +21,7 @@ import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { swarmConfigSchema } from '../../src/config/schema.ts';
 import { silentLogger } from '../../src/log.ts';
 import { ensureConnected } from '../../queues/connection.ts';
-import type { ProcessorMap } from '../../processors/types.ts';
+import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { latencyHistogram, summarize, type LatencySummary } from './measure.ts';
 
 export type AgentsContender = 'raw' | 'batch' | 'waves' | 'pool';

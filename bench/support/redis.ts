@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { hasRedisServer, launchRedisServer } from '../../queues/redisServer.ts';
+import { hasRedisServer, launchRedisServer } from '../../src/cli/redisServer.ts';
 
 export interface BenchRedis {
   url: string;

@@ -11,7 +11,7 @@ import { swarmConfigSchema } from '../../src/config/schema.ts';
 import { Coordinator } from '../../src/coordinator/coordinator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { bullKey, INTAKE_QUEUE, nodeQueueName } from '../../queues/keys.ts';
-import type { ProcessorMap } from '../../processors/types.ts';
+import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { seqOf, type StartProbe } from './measure.ts';
 
 export type ContenderName = 'raw' | 'swarmq' | 'intake';

@@ -1,18 +1,30 @@
 // The host side of the control channel: a small BullMQ queue per host, so a
 // coordinator anywhere can ask this host to spawn or retire agents, durably.
 import { UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { controlQueueName } from '../../queues/keys.ts';
 import type { Logger } from '../log.ts';
 import { describeIssues } from '../tasks/schema.ts';
-import type { AgentHost, AgentInfo } from './host.ts';
-import { spawnRequestSchema } from './spec.ts';
+import { spawnRequestSchema, type AgentInfo, type AgentSpec } from './spec.ts';
 
 export const retireRequestSchema = z.object({ agentId: z.string().min(1), deadlineMs: z.number().int().min(0).max(3_600_000).default(10_000) }).strict();
 
 export type ControlReply = { agents: AgentInfo[] } | { returned: number };
 
-export function startControl(host: AgentHost, prefix: string, logger: Logger): Worker {
+/**
+ * What the control channel asks of its host. AgentHost is one; naming only this
+ * keeps control.ts below host.ts (the host starts its control worker).
+ */
+export interface ControlledHost {
+  readonly hostId: string;
+  readonly redis: Redis;
+  spawnAgentBatch(specs: AgentSpec[]): Promise<AgentInfo[]>;
+  spawnAgentWaves(specs: AgentSpec[], options: { waveSize?: number }): Promise<AgentInfo[]>;
+  retire(agentId: string, deadlineMs: number): Promise<{ returned: number }>;
+}
+
+export function startControl(host: ControlledHost, prefix: string, logger: Logger): Worker {
   const worker = new Worker(
     controlQueueName(host.hostId),
     async (job): Promise<ControlReply> => {

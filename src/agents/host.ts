@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { SwarmRedis } from '../../queues/connection.ts';
 import { MAX_NODE_SEQ, nodeQueueName, SLOT_GROUP_SIZE, swarmKeys } from '../../queues/keys.ts';
 import { scripts } from '../../queues/scripts.ts';
-import type { ProcessorMap } from '../../processors/types.ts';
+import type { ProcessorMap } from './processor.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { agentProfile } from '../swarm/records.ts';
@@ -26,9 +26,9 @@ import { publishEvent } from '../swarm/events.ts';
 import { Sandbox, type SandboxOptions } from './sandbox.ts';
 import { Waker } from './waker.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
-import { HOST_ID, newAgentId, parseSpecs, type AgentSpec, type AgentSpecParsed } from './spec.ts';
+import { HOST_ID, newAgentId, parseSpecs, type AgentInfo, type AgentSpec, type AgentSpecParsed } from './spec.ts';
 
-export type { AgentSpec } from './spec.ts';
+export type { AgentInfo, AgentSpec } from './spec.ts';
 
 export interface AgentHostOptions {
   config: SwarmConfig;
@@ -45,15 +45,6 @@ export interface AgentHostOptions {
   pool?: AgentSpec[];
   /** Run these task types' processors in BullMQ sandbox child processes. */
   sandbox?: SandboxOptions;
-}
-
-export interface AgentInfo {
-  id: string;
-  type: string;
-  capacity: number;
-  capabilities: string[];
-  node: string;
-  hostId: string;
 }
 
 /** An agent isolated by its circuit breaker, or coming back. */

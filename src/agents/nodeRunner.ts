@@ -3,8 +3,7 @@
 // to one agent with a free slot, which is recorded on the job.
 import { DelayedError, RedisQueueBackend, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { ProcessorMap, TaskContext } from '../../processors/types.ts';
-import { processorFor, taskTypesOf } from '../../processors/lookup.ts';
+import { processorFor, taskTypesOf, type ProcessorMap, type TaskContext } from './processor.ts';
 import type { TaskEnvelope } from '../tasks/schema.ts';
 import { AGENT_FIELD } from '../tasks/view.ts';
 import { PROBE_TASK } from '../health/probe.ts';

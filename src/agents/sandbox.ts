@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ChildPool, type Job } from 'bullmq';
-import type { TaskContext } from '../../processors/types.ts';
+import type { TaskContext } from './processor.ts';
 
 // BullMQ keeps its sandbox wrapper out of its index; Node loads bullmq as CommonJS.
 const { default: sandbox } = createRequire(import.meta.url)('bullmq/dist/cjs/classes/sandbox.js') as {

@@ -14,6 +14,16 @@ export function newAgentId(hostId: string, seq: number): string {
   return `${hostId}-a${seq}`;
 }
 
+/** An agent a host has seated: what spawning answers and what the control channel replies. */
+export interface AgentInfo {
+  id: string;
+  type: string;
+  capacity: number;
+  capabilities: string[];
+  node: string;
+  hostId: string;
+}
+
 const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only');
 
 export const agentSpecSchema = z

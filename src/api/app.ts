@@ -1,9 +1,7 @@
 // The HTTP API (express 5). Every body is checked with zod before anything is
 // written; every error is JSON `{ error: { code, message, details? } }`.
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
-import { BULL_BOARD_PATH, mountBullBoard, swarmQueues } from '../../dashboards/bullBoard.ts';
-import { DASHBOARD_PATH, dashboardRouter } from '../../dashboards/dashboard.ts';
 import { readRecoveries } from './recoveriesView.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
@@ -19,7 +17,20 @@ import { proposalsRouter } from './proposals.ts';
 
 const batchSchema = z.object({ tasks: z.array(z.unknown()) }).strict();
 
-export interface ApiOptions {
+/** A page served beside the API (a dashboard): mounted at `path`, behind the API token like /api. */
+export interface WebPage {
+  path: string;
+  handler: RequestHandler;
+}
+
+/** The pages to serve and where signing in lands; the composition root builds them (src/cli/webPages.ts). */
+export interface WebPages {
+  pages: readonly WebPage[];
+  /** Where the login form sends a browser that came to it directly. */
+  landing: string;
+}
+
+export interface ApiOptions extends Partial<WebPages> {
   coordinator: Coordinator;
   bodyLimitBytes: number;
   logger: Logger;
@@ -37,7 +48,7 @@ function requireJson(req: Request): void {
   }
 }
 
-export function createApp({ coordinator, bodyLimitBytes, logger, consensus, eventsHeartbeatMs = 15_000, eventsMaxStreams = 200 }: ApiOptions): express.Express {
+export function createApp({ coordinator, bodyLimitBytes, logger, consensus, eventsHeartbeatMs = 15_000, eventsMaxStreams = 200, pages = [], landing }: ApiOptions): express.Express {
   const proposals =
     consensus ?? new Consensus({ redis: coordinator.commands, prefix: coordinator.config.prefix, config: { agents: { failedAfterMs: coordinator.config.agents.failedAfterMs }, http: { maxJsonDepth: coordinator.config.http.maxJsonDepth } } });
   const router = coordinator.router;
@@ -49,9 +60,10 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
   app.use(webGuard(coordinator.config.http));
   const token = coordinator.config.http.apiToken;
   if (token) {
-    const auth = tokenAuth({ token, redis: coordinator.commands, prefix: coordinator.config.prefix, landing: DASHBOARD_PATH });
+    // With no pages a login lands on /healthz: a page that says the session works.
+    const auth = tokenAuth({ token, redis: coordinator.commands, prefix: coordinator.config.prefix, landing: landing ?? pages[0]?.path ?? '/healthz' });
     app.use(auth.login);
-    app.use(['/api', BULL_BOARD_PATH, DASHBOARD_PATH], auth.guard);
+    app.use(['/api', ...pages.map((p) => p.path)], auth.guard);
   }
   app.use('/api', express.json({ limit: bodyLimitBytes, type: 'application/json' }));
 
@@ -124,16 +136,7 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
     res.json({ nodes: (await swarmView(coordinator)).nodes });
   });
 
-  const board = mountBullBoard([coordinator.intakeQueue]);
-  const boardQueues = swarmQueues(coordinator);
-  // Parsed here first, so a bad body gets swarmq's JSON error rather than Bull Board's own.
-  app.use(BULL_BOARD_PATH, express.json({ limit: bodyLimitBytes }));
-  app.use(BULL_BOARD_PATH, async (req, res, next) => {
-    board.sync(await boardQueues());
-    board.router(req, res, next);
-  });
-
-  app.use(DASHBOARD_PATH, dashboardRouter(coordinator));
+  for (const page of pages) app.use(page.path, page.handler);
 
   // Anything no route took, under /api or not, is a JSON 404 like every other error.
   app.use((req, _res, next) => {

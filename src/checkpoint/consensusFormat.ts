@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import { decisionSchema, roundSpecSchema } from '../consensus/runtime/proposal.ts';
 import { isReplicatedTaskId } from '../consensus/runtime/replicated.ts';
-import { CONSENSUS_QUEUE } from '../consensus/runtime/keys.ts';
+import { CONSENSUS_QUEUE } from '../../queues/keys.ts';
 import { jobIdProblem } from './names.ts';
 
 /** Where a proposal's job was: unfinished ones restore as waiting; finished ones only with includeFinished. */

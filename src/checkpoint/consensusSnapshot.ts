@@ -2,12 +2,13 @@
 // hashes → the checkpoint's consensus section; and that section → the writes a
 // restore makes (consensusRestore.ts carries them out).
 import { Job } from 'bullmq';
-import { CONSENSUS_QUEUE, consensusKeys } from '../consensus/runtime/keys.ts';
+import { CONSENSUS_QUEUE } from '../../queues/keys.ts';
+import { consensusKeys } from '../consensus/runtime/keys.ts';
 import { decisionSchema, roundSpecSchema, type RoundSpec } from '../consensus/runtime/proposal.ts';
 import { REPLICATED_JOB } from '../consensus/runtime/replicated.ts';
 import { proposalResultSchema, type CarriedProposal, type CarriedRound, type ConsensusSection, type FinishedProposal } from './consensusFormat.ts';
 import { DROPPED_OPTIONS, type PlannedJob, type PlannedQueue } from './plan.ts';
-import type { RawQueue } from './snapshot.ts';
+import type { RawQueue } from './rawQueue.ts';
 
 /** The job name of a proposal in the consensus queue (Consensus.add); replicated tasks' parents are REPLICATED_JOB. */
 export const PROPOSAL_JOB = 'proposal';

@@ -15,11 +15,12 @@
 // across a Cluster's slots.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { DEAD_LETTER_QUEUE, INTAKE_QUEUE, nodeQueueName, PARKED_NODE, SLOT_GROUP_SIZE, swarmKeys } from '../../queues/keys.ts';
-import { CONSENSUS_QUEUE, consensusKeys } from '../consensus/runtime/keys.ts';
+import { CONSENSUS_QUEUE, DEAD_LETTER_QUEUE, INTAKE_QUEUE, nodeQueueName, PARKED_NODE, SLOT_GROUP_SIZE, swarmKeys } from '../../queues/keys.ts';
+import { consensusKeys } from '../consensus/runtime/keys.ts';
 import { PROPOSAL_JOB, type RawConsensus } from './consensusSnapshot.ts';
 import type { Checkpoint } from './format.ts';
-import { snapshotToCheckpoint, type RawGroup, type RawIdempotencyKey, type RawQueue, type RawSnapshot } from './snapshot.ts';
+import type { RawQueue } from './rawQueue.ts';
+import { snapshotToCheckpoint, type RawGroup, type RawIdempotencyKey, type RawSnapshot } from './snapshot.ts';
 
 export const READ_SWARM_LUA = `
 --[[

@@ -5,31 +5,8 @@ import type { z } from 'zod';
 import { DEAD_LETTER_QUEUE, swarmKeys } from '../../queues/keys.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
 import { consensusToSection, type RawConsensus } from './consensusSnapshot.ts';
+import type { RawQueue } from './rawQueue.ts';
 import { CHECKPOINT_ABOUT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type Checkpoint, type FinishedTask, type UnfinishedState, type UnfinishedTask } from './format.ts';
-
-export interface RawQueue {
-  name: string;
-  /** The queue's meta says paused. */
-  paused: boolean;
-  /** Lists as LRANGE gives them (head first: the newest). */
-  wait: string[];
-  active: string[];
-  /** BullMQ's legacy paused list. */
-  pausedList: string[];
-  /** In priority order. */
-  prioritized: string[];
-  /** [id, score] in score order; a delayed score is (due ms) × 4096 + a counter. */
-  delayed: [string, string][];
-  /** [id, finishedOn] (read only when finished tasks are asked for). */
-  completed: [string, string][];
-  failed: [string, string][];
-  /** Parked tasks claimed for a node but not yet dropped from the parked queue (the parked queue only). */
-  unparking: string[];
-  /** Job hashes by id (missing: listed but no hash). */
-  jobs: Map<string, Record<string, string>>;
-  /** Intake jobs whose routing chose a task id already: jobId → { taskId, pttl }. */
-  intakeTasks: Map<string, { taskId: string; pttl: number }>;
-}
 
 export interface RawGroup {
   group: string;

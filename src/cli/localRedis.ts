@@ -2,7 +2,7 @@
 // ./.swarmq/redis, so tasks survive a restart of the whole thing.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { hasRedisServer, launchRedisServer } from '../../queues/redisServer.ts';
+import { hasRedisServer, launchRedisServer } from './redisServer.ts';
 
 export const NO_REDIS_HELP = [
   'swarmq needs Redis and found none:',

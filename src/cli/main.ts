@@ -13,6 +13,7 @@ import type { SwarmConfig } from '../config/schema.ts';
 import { Coordinator } from '../coordinator/coordinator.ts';
 import { Consensus } from '../consensus/runtime/consensus.ts';
 import { printUrls, serviceUrls } from './urls.ts';
+import { swarmPages } from './webPages.ts';
 import { SwarmError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startLocalRedis, type LocalRedis } from './localRedis.ts';
@@ -152,7 +153,7 @@ export function buildCli(): Command {
       const consensus = await drivingConsensus(config, logger);
       const host = new AgentHost({ config, hostId: flags.hostId ?? 'local', ...hostSpawnOptions(flags), processors: await processorsFor(flags.processors), logger });
       await host.start();
-      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus }), config.http, logger);
+      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus, ...swarmPages(coordinator, config.http.bodyLimitBytes) }), config.http, logger);
       const urls = serviceUrls(server, config.http.port);
       logger.info({ ...urls, redis: config.redisUrl }, 'swarmq is up');
       printUrls(urls);
@@ -176,7 +177,7 @@ export function buildCli(): Command {
       const coordinator = new Coordinator({ config, logger, intake: flags.intake });
       await coordinator.start();
       const consensus = await drivingConsensus(config, logger);
-      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus }), config.http, logger);
+      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus, ...swarmPages(coordinator, config.http.bodyLimitBytes) }), config.http, logger);
       const urls = serviceUrls(server, config.http.port);
       logger.info({ port: config.http.port, ...urls }, 'HTTP API listening');
       printUrls(urls);

@@ -6,8 +6,7 @@
 // never move between nodes (the balancer leaves them), and the node runner
 // claims a distinct agent for each replica (src/agents/replicaSeat.ts).
 import type { FlowJob, FlowJobNode, JobsOptions } from 'bullmq';
-import { nodeQueueName } from '../../queues/keys.ts';
-import { CONSENSUS_QUEUE } from '../consensus/runtime/keys.ts';
+import { CONSENSUS_QUEUE, nodeQueueName } from '../../queues/keys.ts';
 import { REPLICA_PROTOCOLS, REPLICATED_JOB, type ReplicatedData } from '../consensus/runtime/replicated.ts';
 import { PROTOCOLS } from '../consensus/runtime/protocols.ts';
 import { SwarmError } from '../errors.ts';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AgentHost, type BreakerAlert } from '../../src/agents/host.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
-import type { ProcessorMap } from '../../processors/types.ts';
+import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 

@@ -19,7 +19,7 @@ import { SwarmError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { newTaskId } from '../../src/tasks/ids.ts';
 import type { TaskView } from '../../src/tasks/schema.ts';
-import type { ProcessorMap } from '../../processors/types.ts';
+import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { INTAKE_QUEUE, nodeQueueName } from '../../queues/keys.ts';
 import { spawnCli } from '../support/cli.ts';
 import { uniquePrefix } from '../support/redis.ts';

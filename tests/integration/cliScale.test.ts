@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, launchRedisServer, type RedisServer } from '../../queues/redisServer.ts';
+import { freePort, launchRedisServer, type RedisServer } from '../../src/cli/redisServer.ts';
 import { spawnCli, type CliChild } from '../support/cli.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';

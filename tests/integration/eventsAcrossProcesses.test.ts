@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeQueueName } from '../../queues/keys.ts';
-import { freePort } from '../../queues/redisServer.ts';
+import { freePort } from '../../src/cli/redisServer.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { SWARM_EVENT_TYPES, type SwarmEvent, type SwarmEventType } from '../../src/swarm/eventSchemas.ts';
 import { newTaskId } from '../../src/tasks/ids.ts';

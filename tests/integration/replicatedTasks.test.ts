@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
-import type { ProcessorMap } from '../../processors/types.ts';
+import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';

@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.ts';
+import { swarmPages } from '../../src/cli/webPages.ts';
 import type { SwarmConfig } from '../../src/config/schema.ts';
 import { Coordinator } from '../../src/coordinator/coordinator.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -43,7 +44,7 @@ beforeAll(async () => {
   config = testConfig(redis);
   coordinator = new Coordinator({ config, logger: silentLogger, intake: false, balance: false, health: false });
   await coordinator.start();
-  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger, eventsHeartbeatMs: 200, eventsMaxStreams: 3 });
+  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger, eventsHeartbeatMs: 200, eventsMaxStreams: 3, ...swarmPages(coordinator, config.http.bodyLimitBytes) });
   server = await new Promise<Server>((r) => {
     const s = app.listen(0, () => r(s));
   });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
-import { launchRedisServer, type RedisServer } from '../../queues/redisServer.ts';
+import { launchRedisServer, type RedisServer } from '../../src/cli/redisServer.ts';
 
 const run = promisify(execFile);
 

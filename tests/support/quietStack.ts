@@ -4,6 +4,7 @@
 import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
 import { createApp } from '../../src/api/app.ts';
+import { swarmPages } from '../../src/cli/webPages.ts';
 import type { SwarmConfig } from '../../src/config/schema.ts';
 import { Coordinator } from '../../src/coordinator/coordinator.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -17,7 +18,7 @@ export interface QuietStack {
 export async function startQuietStack(config: SwarmConfig): Promise<QuietStack> {
   const coordinator = new Coordinator({ config, logger: silentLogger, intake: false, balance: false, health: false });
   await coordinator.start();
-  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger });
+  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger, ...swarmPages(coordinator, config.http.bodyLimitBytes) });
   const server = await new Promise<Server>((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
   });

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { freePort, hasRedisServer, launchRedisServer } from '../../queues/redisServer.ts';
+import { freePort, hasRedisServer, launchRedisServer } from '../../src/cli/redisServer.ts';
 
 export interface TestRedis {
   url: string;

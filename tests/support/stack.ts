@@ -3,11 +3,12 @@
 import type { Server } from 'node:http';
 import { AgentHost, type AgentSpec } from '../../src/agents/host.ts';
 import { createApp } from '../../src/api/app.ts';
+import { swarmPages } from '../../src/cli/webPages.ts';
 import type { SwarmConfig } from '../../src/config/schema.ts';
 import { Coordinator } from '../../src/coordinator/coordinator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
-import type { ProcessorMap } from '../../processors/types.ts';
+import type { ProcessorMap } from '../../src/agents/processor.ts';
 
 export interface Stack {
   config: SwarmConfig;
@@ -30,7 +31,7 @@ export async function startStack(
     host = new AgentHost({ config, hostId: opts.hostId ?? 'h1', agents: opts.agents, processors: opts.processors ?? builtinProcessors, logger: silentLogger });
     await host.start();
   }
-  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger });
+  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger, ...swarmPages(coordinator, config.http.bodyLimitBytes) });
   const server = await new Promise<Server>((res) => {
     const s = app.listen(0, () => res(s));
   });

@@ -2,7 +2,7 @@
 // from a node job (JSON: a task submitted without one carries null).
 import { describe, it, expect } from 'vitest';
 import { builtinProcessors } from '../../processors/builtins.ts';
-import type { TaskContext } from '../../processors/types.ts';
+import type { TaskContext } from '../../src/agents/processor.ts';
 
 const ctx = { taskId: 'n1.AAAAAAAAAAAA', agentId: 'h-a1', nodeId: 'n1', attempt: 1, signal: new AbortController().signal } as TaskContext;
 

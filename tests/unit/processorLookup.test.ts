@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { processorsFor } from '../../processors/load.ts';
-import { processorFor, taskTypesOf } from '../../processors/lookup.ts';
+import { processorFor, taskTypesOf } from '../../src/agents/processor.ts';
 
 // The sandbox child's entry, plain JS: loaded by URL, typed here by what BullMQ's child calls.
 type RunTask = (job: { name: string; data: unknown }, token: undefined, signal: undefined) => Promise<unknown>;

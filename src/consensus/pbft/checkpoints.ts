@@ -5,7 +5,6 @@
 import type { NodeId, Value } from '../protocol.ts';
 import { above, own, sendTo, setDurable, setTimers, votesAt, type Ctx } from './context.ts';
 import { chainDigest, type Digest } from './digest.ts';
-import { assignRequests } from './normal.ts';
 import type { CheckpointRef } from './messages.ts';
 import type { HistoryEntry } from './state.ts';
 
@@ -108,5 +107,5 @@ export function gcTo(c: Ctx, ref: CheckpointRef): boolean {
 
 /** A new stable checkpoint opens the window: the primary may order more. */
 export function advanceStable(c: Ctx, ref: CheckpointRef): void {
-  if (gcTo(c, ref)) assignRequests(c);
+  if (gcTo(c, ref)) c.orderMore(c);
 }

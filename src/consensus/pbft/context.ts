@@ -15,10 +15,16 @@ export interface Ctx {
   readonly send: { to: NodeId | 'all'; message: PbftMessage }[];
   readonly decide: { slot: number; value: Value }[];
   readonly before: Durable;
+  /**
+   * What a new stable checkpoint sets off: the window opens and the primary may
+   * order more (normal.ts's assignRequests). Handed in by `step` so that
+   * checkpoints.ts, which normal.ts executes through, need not import normal.ts.
+   */
+  readonly orderMore: (c: Ctx) => void;
 }
 
-export function openCtx(state: PbftState): Ctx {
-  return { s: { ...state }, send: [], decide: [], before: state.durable };
+export function openCtx(state: PbftState, orderMore: (c: Ctx) => void): Ctx {
+  return { s: { ...state }, send: [], decide: [], before: state.durable, orderMore };
 }
 
 export function closeCtx(c: Ctx): Output<PbftState, PbftMessage> {

@@ -4,13 +4,13 @@ import type { Input, Output } from '../protocol.ts';
 import { onCheckpoint } from './checkpoints.ts';
 import { closeCtx, isPrimary, openCtx, setTimers, type Ctx } from './context.ts';
 import type { PbftMessage } from './messages.ts';
-import { onCommit, onPrePrepare, onPrepare, onPropose, onRequest, waiting } from './normal.ts';
+import { assignRequests, onCommit, onPrePrepare, onPrepare, onPropose, onRequest, waiting } from './normal.ts';
 import type { PbftState } from './state.ts';
 import { onState, onStatus, retransmit, unsettled } from './transfer.ts';
 import { onNewView, onNewViewEcho, onViewChange, onViewChangeAck, startViewChange, viewChangeSupport } from './viewChange.ts';
 
 export function stepPbft(state: PbftState, input: Input<PbftMessage>): Output<PbftState, PbftMessage> {
-  const c = openCtx(state);
+  const c = openCtx(state, assignRequests);
   switch (input.kind) {
     case 'propose':
       onPropose(c, input.value);

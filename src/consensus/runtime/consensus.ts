@@ -10,6 +10,7 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { SwarmRedis } from '../../../queues/connection.ts';
+import { CONSENSUS_QUEUE } from '../../../queues/keys.ts';
 import { swarmConfigSchema, type SwarmConfigInput } from '../../config/schema.ts';
 import { SwarmError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../log.ts';
@@ -17,7 +18,7 @@ import { checkFieldDepth } from '../../tasks/jsonDepth.ts';
 import { issuesOf } from '../../tasks/schema.ts';
 import type { ProtocolName } from '../protocol.ts';
 import { RoundDriver } from './driver.ts';
-import { CONSENSUS_QUEUE, consensusKeys } from './keys.ts';
+import { consensusKeys } from './keys.ts';
 import { outcomeOf, parseDecisions } from './outcome.ts';
 import { sendNotice } from './outbox.ts';
 import { resolveParticipants } from './participants.ts';

@@ -5,10 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { SwarmRedis } from '../../../queues/connection.ts';
-import { voteProcessor } from '../../../processors/vote.ts';
+import { voteProcessor } from './vote.ts';
 import type { Logger } from '../../log.ts';
 import { InboxReader } from './inbox.ts';
-import { CONSENSUS_QUEUE, consensusKeys } from './keys.ts';
+import { CONSENSUS_QUEUE } from '../../../queues/keys.ts';
+import { consensusKeys } from './keys.ts';
 
 export interface RoundDriverOptions {
   redisUrl: string;

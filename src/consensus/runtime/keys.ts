@@ -1,9 +1,7 @@
 // Where consensus lives in Redis. Proposals are jobs of one BullMQ queue; a
 // round's durable state sits beside it under the swarm's hash tag; each agent
 // host (and each proposal driver) reads one inbox stream.
-import { bullKey } from '../../../queues/keys.ts';
-
-export const CONSENSUS_QUEUE = 'consensus';
+import { bullKey, CONSENSUS_QUEUE } from '../../../queues/keys.ts';
 
 /** An inbox is approximately capped: a reader that fell this far behind has lost the round anyway (protocols retransmit). */
 export const INBOX_MAXLEN = 100_000;

@@ -17,14 +17,13 @@ import { createHash } from 'node:crypto';
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { swarmKeys } from '../../../queues/keys.ts';
+import { CONSENSUS_QUEUE, swarmKeys } from '../../../queues/keys.ts';
 import { agentRecordSchema } from '../../swarm/records.ts';
 import { REPLICATED_ID_PREFIX } from '../../tasks/ids.ts';
 import { AGENT_FIELD } from '../../tasks/view.ts';
 import type { TaskState, TaskView } from '../../tasks/schema.ts';
 import type { ProtocolName } from '../protocol.ts';
 import { reach } from '../reach.ts';
-import { CONSENSUS_QUEUE } from './keys.ts';
 import { roundSeed, roundSpecSchema, type Participant, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { PROTOCOLS } from './protocols.ts';
 
@@ -102,7 +101,7 @@ interface Replica {
 export interface JudgeDeps {
   redis: Redis;
   prefix: string;
-  /** Runs a round to its end (processors/vote.ts); `announce` adds fields to its consensus:reached event. */
+  /** Runs a round to its end (vote.ts); `announce` adds fields to its consensus:reached event. */
   runRound(spec: RoundSpec, announce: (o: ProposalResult) => Record<string, unknown>): Promise<ProposalResult>;
 }
 

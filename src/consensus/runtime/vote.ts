@@ -7,15 +7,15 @@
 // round just learn the new driver.
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { consensusKeys } from '../src/consensus/runtime/keys.ts';
-import { decidedValues, outcomeOf, parseDecisions } from '../src/consensus/runtime/outcome.ts';
-import { roundSpecSchema, type ProposalResult, type RoundSpec } from '../src/consensus/runtime/proposal.ts';
-import { traced } from '../src/tracing/spans.ts';
-import { sendNotice } from '../src/consensus/runtime/outbox.ts';
-import type { InboxItem } from '../src/consensus/runtime/wire.ts';
-import type { Logger } from '../src/log.ts';
-import { publishEvent } from '../src/swarm/events.ts';
-import { judgeReplicated, REPLICATED_JOB } from '../src/consensus/runtime/replicated.ts';
+import { consensusKeys } from './keys.ts';
+import { decidedValues, outcomeOf, parseDecisions } from './outcome.ts';
+import { roundSpecSchema, type ProposalResult, type RoundSpec } from './proposal.ts';
+import { traced } from '../../tracing/spans.ts';
+import { sendNotice } from './outbox.ts';
+import type { InboxItem } from './wire.ts';
+import type { Logger } from '../../log.ts';
+import { publishEvent } from '../../swarm/events.ts';
+import { judgeReplicated, REPLICATED_JOB } from './replicated.ts';
 
 export interface VoteProcessorDeps {
   redis: Redis;

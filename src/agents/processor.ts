@@ -1,0 +1,35 @@
+// What a processor is, and which one runs a task type: the contract between the
+// engine (agents run tasks through it) and processors/ (the built-ins, user
+// modules). A processor map is a plain object that users write, so a lookup by
+// name must see its own entries only: through the prototype, `constructor`
+// would run Object, `toString` would return "[object Undefined]", and `valueOf`
+// or `__proto__` would throw inside the task.
+
+/** What runs inside an agent: a processor per task type, handed this with each task. */
+export interface TaskContext {
+  taskId: string;
+  agentId: string;
+  nodeId: string;
+  /** 1 on the first try. */
+  attempt: number;
+  /** Aborted when the task's timeout passes or the host shuts down. */
+  signal: AbortSignal;
+}
+
+export type Processor = (payload: unknown, ctx: TaskContext) => Promise<unknown> | unknown;
+
+export type ProcessorMap = Record<string, Processor>;
+
+/** The processor for a task type: an own entry that is a function, or none. */
+export function processorFor(processors: ProcessorMap, type: string): Processor | undefined {
+  if (!Object.hasOwn(processors, type)) return undefined;
+  const p = processors[type];
+  return typeof p === 'function' ? p : undefined;
+}
+
+/** The task types a map has processors for, to say what a host can run. */
+export function taskTypesOf(processors: ProcessorMap): string[] {
+  return Object.keys(processors)
+    .filter((t) => typeof processors[t] === 'function')
+    .sort();
+}
