@@ -1,5 +1,9 @@
 // Our Lua commands, named like BullMQ's (`<name>-<numberOfKeys>.lua`), run with
 // EVALSHA and loaded on NOSCRIPT, so a Redis restart or failover costs one retry.
+// Code shared between commands sits in commands/includes/ and is pulled in, as
+// in BullMQ, by a line `--- @include "includes/<name>"`, resolved when loading.
+// Callers never use these directly: each command has one typed wrapper beside
+// this file (getTask.ts, …) that owns its keys, arguments and reply.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, ChainableCommander } from 'ioredis';
@@ -13,11 +17,44 @@ export interface LuaCommand {
   run(redis: Redis | Cluster, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown>;
   /** Queue it on a pipeline or MULTI (the script must already be loaded: call `load` once). */
   queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly RedisArg[]): void;
+  /** Queue it with its whole text (EVAL), for a MULTI: a NOSCRIPT there fails that one command and cannot be retried. */
+  queueWithText(pipeline: ChainableCommander, keys: readonly string[], args: readonly RedisArg[]): void;
   load(redis: Redis | Cluster): Promise<void>;
 }
 
+const INCLUDE_LINE = /^--- @include "([A-Za-z0-9_/-]+)"[ \t]*$/.source;
+
+/**
+ * Replaces each `--- @include "<path>"` line with the file `<path>.lua` (read by
+ * `read`, relative to commands/), itself resolved the same way. A file is
+ * included once however many times it is named (BullMQ's rule too), so two
+ * includes may share a third; a cycle is an error, since it cannot be meant.
+ */
+export function resolveIncludes(source: string, read: (path: string) => string, where = 'the script'): string {
+  const done = new Set<string>();
+  const resolve = (text: string, chain: readonly string[]): string =>
+    text.replace(new RegExp(INCLUDE_LINE, 'gm'), (_line, path: string) => {
+      if (chain.includes(path)) throw new Error(`Lua include cycle: ${[...chain, path].join(' -> ')} (in ${where})`);
+      if (done.has(path)) return `-- (${path} included above)`;
+      done.add(path);
+      let body: string;
+      try {
+        body = read(path);
+      } catch (err) {
+        throw new Error(`${where} includes "${path}", which could not be read: ${(err as Error).message}`);
+      }
+      return resolve(body, [...chain, path]).trimEnd();
+    });
+  return resolve(source, []);
+}
+
+function readCommandFile(path: string): string {
+  return readFileSync(new URL(`./commands/${path}.lua`, import.meta.url), 'utf8');
+}
+
 function command(name: string, numberOfKeys: number): LuaCommand {
-  const lua = readFileSync(new URL(`./commands/${name}-${numberOfKeys}.lua`, import.meta.url), 'utf8');
+  const file = `${name}-${numberOfKeys}`;
+  const lua = resolveIncludes(readCommandFile(file), readCommandFile, `${file}.lua`);
   const sha = createHash('sha1').update(lua).digest('hex');
   const check = (keys: readonly string[]) => {
     if (keys.length !== numberOfKeys) throw new Error(`${name} takes ${numberOfKeys} keys, got ${keys.length}`);
@@ -38,10 +75,19 @@ function command(name: string, numberOfKeys: number): LuaCommand {
       check(keys);
       pipeline.evalsha(sha, keys.length, ...keys, ...args);
     },
+    queueWithText(pipeline, keys, args) {
+      check(keys);
+      pipeline.eval(lua, keys.length, ...keys, ...args);
+    },
     async load(redis) {
       await redis.script('LOAD', lua);
     },
   };
+}
+
+/** Loads every command (a pipeline of EVALSHAs needs them loaded: it cannot fall back to EVAL). */
+export async function loadScripts(redis: Redis | Cluster): Promise<void> {
+  await Promise.all(Object.values(scripts).map((s) => s.load(redis)));
 }
 
 export const scripts = {
@@ -55,4 +101,6 @@ export const scripts = {
   claimParked: command('claimParked', 6),
   recoverJobs: command('recoverJobs', 6),
   claimReplicaSeat: command('claimReplicaSeat', 1),
+  readSwarm: command('readSwarm', 0),
+  raiseCounter: command('raiseCounter', 1),
 };

@@ -15,9 +15,8 @@
   (cancelled, or claimed already), -1 when the token is stale.
 ]]
 local rcall = redis.call
-local token, seen = tonumber(ARGV[3]), tonumber(rcall('GET', KEYS[6]) or '0')
-if token < seen then return -1 end
-if token > seen then rcall('SET', KEYS[6], ARGV[3]) end
+--- @include "includes/checkFence"
+if not checkFence(KEYS[6], ARGV[3]) then return -1 end
 local id = ARGV[1]
 if rcall('LREM', KEYS[1], 0, id) + rcall('ZREM', KEYS[2], id) == 0 then return 0 end
 rcall('HSET', KEYS[4], id, ARGV[2])

@@ -27,11 +27,8 @@
   Returns the number of jobs moved, or -1 when the fencing token is stale.
 ]]
 local rcall = redis.call
-if ARGV[5] ~= '' then
-  local token, seen = tonumber(ARGV[5]), tonumber(rcall('GET', KEYS[12]) or '0')
-  if token < seen then return -1 end
-  if token > seen then rcall('SET', KEYS[12], ARGV[5]) end
-end
+--- @include "includes/checkFence"
+if ARGV[5] ~= '' and not checkFence(KEYS[12], ARGV[5]) then return -1 end
 local srcPrefix, dstPrefix = ARGV[1], ARGV[2]
 local max = tonumber(ARGV[3])
 if max <= 0 then return 0 end

@@ -6,10 +6,6 @@
 
   Returns the fence after the call: the token, or a newer one already there.
 ]]
-local seen = tonumber(redis.call('GET', KEYS[1]) or '0')
-local token = tonumber(ARGV[1])
-if token > seen then
-  redis.call('SET', KEYS[1], ARGV[1])
-  return token
-end
-return seen
+--- @include "includes/checkFence"
+if checkFence(KEYS[1], ARGV[1]) then return tonumber(ARGV[1]) end
+return tonumber(redis.call('GET', KEYS[1]))

@@ -3,7 +3,8 @@
   registering at the same moment never overfill a node.
 
   An agent already registered keeps its node (a restarted host with the same id
-  takes its old seats back). A new agent joins the lowest-numbered node of its
+  takes its old seats back) and its start time, except a pooled agent registered
+  again without the mark: it was warm and starts working now. A new agent joins the lowest-numbered node of its
   profile with a free seat, else a new node is created.
 
   KEYS[1] agents hash   (agentId -> record JSON)
@@ -56,7 +57,7 @@ for _, a in ipairs(agents) do
     local old = cjson.decode(existing)
     if nodes[old.node] and nodes[old.node].profile == a.profile then
       nodeId = old.node
-      a.startedAt = old.startedAt
+      if not (old.pooled and not a.pooled) then a.startedAt = old.startedAt end
     else
       if nodes[old.node] then
         nodes[old.node].members = nodes[old.node].members - 1

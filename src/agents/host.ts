@@ -8,8 +8,10 @@ import { hostname } from 'node:os';
 import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { SwarmRedis } from '../../queues/connection.ts';
-import { MAX_NODE_SEQ, nodeQueueName, SLOT_GROUP_SIZE, swarmKeys } from '../../queues/keys.ts';
-import { scripts } from '../../queues/scripts.ts';
+import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
+import { deregisterAgents } from '../../queues/deregisterAgents.ts';
+import { registerAgents } from '../../queues/registerAgents.ts';
+import { loadScripts } from '../../queues/scripts.ts';
 import type { ProcessorMap } from './processor.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
@@ -208,7 +210,7 @@ export class AgentHost extends EventEmitter {
   }
 
   async start(): Promise<void> {
-    await Promise.all(Object.values(scripts).map((s) => s.load(this.redis)));
+    await loadScripts(this.redis);
     // Before any agent is registered: a round may name an agent as soon as it is in the roster.
     this.consensus = new ConsensusHost({
       redisUrl: this.o.config.redisUrl,
@@ -343,12 +345,12 @@ export class AgentHost extends EventEmitter {
     void this.run(node, [{ id: r.id, type: r.type, capacity: r.capacity, active: 0, completed: 0, failed: 0, retiring: false }], false);
     const info = { id: r.id, type: r.type, capacity: r.capacity, capabilities: r.capabilities, node, hostId: this.hostId };
     this.infos.set(r.id, info);
-    const { profile: _profile, ...stored } = r;
-    this.redis
-      .pipeline()
-      .hset(this.keys.agents, r.id, JSON.stringify({ ...stored, node, startedAt: Date.now() }))
-      .incr(this.keys.rosterVersion)
-      .exec()
+    // Registered again without the pooled mark, in the background (no round trip
+    // on the caller's way): the script keeps its reserved seat and starts it now.
+    this.register([r])
+      .then((seats) => {
+        if (seats[r.id] !== node) this.o.logger.error({ agent: r.id, node, seat: seats[r.id] }, 'an acquired agent works in its reserved node, but its record had gone and the roster seated it in another');
+      })
       .catch((err: Error) => this.o.logger.error({ err: err.message, agent: r.id }, 'could not record an acquired agent'));
     // The refill starts on the next turn: its key pairs and records are background work, not the caller's wait.
     this.refilling ??= new Promise<void>((r) => setImmediate(r))
@@ -361,13 +363,7 @@ export class AgentHost extends EventEmitter {
   }
 
   private async register(records: (AgentRecordIn & { pooled?: boolean })[]): Promise<Record<string, string>> {
-    return JSON.parse(
-      (await scripts.registerAgents.run(
-        this.redis,
-        [this.keys.agents, this.keys.nodes, this.keys.nodeSeq, this.keys.rosterVersion],
-        [this.o.config.coordinator.maxAgentsPerNode, Date.now(), JSON.stringify(records), SLOT_GROUP_SIZE, MAX_NODE_SEQ],
-      )) as string,
-    ) as Record<string, string>;
+    return await registerAgents(this.redis, { prefix: this.o.config.prefix, maxAgentsPerNode: this.o.config.coordinator.maxAgentsPerNode, now: Date.now(), agents: records });
   }
 
   /** Agents join their node's Worker here; a node new to this host gets a Worker. Returns its readiness. */
@@ -501,7 +497,7 @@ export class AgentHost extends EventEmitter {
   }
 
   private async deregister(ids: string[]): Promise<void> {
-    await scripts.deregisterAgents.run(this.redis, [this.keys.agents, this.keys.nodes, this.keys.rosterVersion], ids);
+    await deregisterAgents(this.redis, { prefix: this.o.config.prefix, agentIds: ids });
   }
 
   private async announceConnection(): Promise<void> {

@@ -3,17 +3,13 @@
 // id), atomically, so no two replicas of a task are ever run by one agent,
 // whichever hosts and node runners pick them up (queues/commands/claimReplicaSeat-1.lua).
 import type { Redis } from 'ioredis';
-import { scripts } from '../../queues/scripts.ts';
+import { claimReplicaSeat as claimSeat } from '../../queues/claimReplicaSeat.ts';
 
 /** How long claims are kept: longer than any replicated task stays unjudged in practice; they only guard distinctness. */
 const CLAIMS_TTL_SECONDS = 7 * 24 * 3600;
 
 /** After this, a replica that found no free agent of its own here is offered again (moveToDelayed). */
 export const REPLICA_RETRY_MS = 100;
-
-export function replicaClaimsKey(prefix: string, taskId: string): string {
-  return `${prefix}:{swarm}:replicas:${taskId}`;
-}
 
 /**
  * Claims one of `candidates` (agents of this node runner with a free slot, the
@@ -22,6 +18,5 @@ export function replicaClaimsKey(prefix: string, taskId: string): string {
  */
 export async function claimReplicaSeat(redis: Redis, prefix: string, taskId: string, jobId: string, candidates: readonly string[]): Promise<string | null> {
   if (!candidates.length) return null;
-  const got = (await scripts.claimReplicaSeat.run(redis, [replicaClaimsKey(prefix, taskId)], [jobId, CLAIMS_TTL_SECONDS, ...candidates])) as string | null;
-  return got ?? null;
+  return await claimSeat(redis, { prefix, taskId, jobId, candidates, ttlSeconds: CLAIMS_TTL_SECONDS });
 }

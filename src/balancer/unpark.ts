@@ -10,7 +10,7 @@
 import { Job, type Queue } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import { bullKey, groupKeys, nodeQueueName, PARKED_NODE } from '../../queues/keys.ts';
-import { scripts } from '../../queues/scripts.ts';
+import { claimParked } from '../../queues/claimParked.ts';
 import { routeLeastLoaded } from '../routing/leastLoaded.ts';
 import type { NodeView } from '../routing/snapshot.ts';
 import type { Affinity } from '../tasks/schema.ts';
@@ -39,8 +39,6 @@ export async function unparkTasks(c: UnparkContext, nodes: readonly NodeView[]):
   for (const id of ids) p.hmget(bullKey(c.prefix, q, id), 'name', 'data');
   const jobs = ((await p.exec()) ?? []).map(([, v]) => v as [string | null, string | null]);
   const moved: { id: string; to: string }[] = [];
-  const g = groupKeys(c.prefix, PARKED_NODE);
-  const k = (s: string) => bullKey(c.prefix, q, s);
   for (const [i, id] of ids.entries()) {
     const [type, data] = jobs[i] ?? [null, null];
     if (!type) continue;
@@ -52,9 +50,9 @@ export async function unparkTasks(c: UnparkContext, nodes: readonly NodeView[]):
     }
     const decision = routeLeastLoaded({ type, affinity }, nodes);
     if (!decision.ok) continue;
-    const claimed = Number(await scripts.claimParked.run(c.redis, [k('wait'), k('prioritized'), k('events'), g.moved, g.unparking, g.fence], [id, decision.node, c.token]));
-    if (claimed === -1) throw new Error(`unparking ${id} refused: leader token ${c.token} is no longer current`);
-    if (claimed === 1) {
+    const claimed = await claimParked(c.redis, { prefix: c.prefix, jobId: id, target: decision.node, token: c.token });
+    if (claimed === 'stale') throw new Error(`unparking ${id} refused: leader token ${c.token} is no longer current`);
+    if (claimed === 'claimed') {
       await deliver(c, id, decision.node);
       moved.push({ id, to: decision.node });
     }

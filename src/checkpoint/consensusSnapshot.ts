@@ -8,24 +8,12 @@ import { decisionSchema, roundSpecSchema, type RoundSpec } from '../consensus/ru
 import { REPLICATED_JOB } from '../consensus/runtime/replicated.ts';
 import { proposalResultSchema, type CarriedProposal, type CarriedRound, type ConsensusSection, type FinishedProposal } from './consensusFormat.ts';
 import { DROPPED_OPTIONS, type PlannedJob, type PlannedQueue } from './plan.ts';
-import type { RawQueue } from './rawQueue.ts';
+import type { RawConsensus, RawQueue } from '../../queues/readSwarm.ts';
 
 /** The job name of a proposal in the consensus queue (Consensus.add); replicated tasks' parents are REPLICATED_JOB. */
 export const PROPOSAL_JOB = 'proposal';
 
-export interface RawRoundHash {
-  fields: Record<string, string>;
-  /** PTTL: -1 no expiry, -2 no such key. */
-  pttl: number;
-}
-
-export interface RawConsensus {
-  queue: RawQueue;
-  /** Jobs waiting for their children: replicated tasks whose replicas are still running. */
-  waitingChildren: string[];
-  /** The round hashes of every proposal job read (not of replicated tasks). */
-  rounds: { round: string; state: RawRoundHash; decided: RawRoundHash; rejected: RawRoundHash }[];
-}
+export type { RawConsensus, RawRoundHash } from '../../queues/readSwarm.ts';
 
 function int(v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;

@@ -6,6 +6,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { SwarmError } from '../errors.ts';
 import { bullKey, swarmKeys } from '../../queues/keys.ts';
+import { queueRaiseCounter, raiseCounter } from '../../queues/raiseCounter.ts';
 import { assertCheckpoint, type Checkpoint } from './format.ts';
 import type { ConsensusSection } from './consensusFormat.ts';
 import { planConsensus } from './consensusSnapshot.ts';
@@ -63,17 +64,12 @@ async function exec(m: ReturnType<Redis['multi']>, what: string): Promise<unknow
   return res.map(([, v]) => v);
 }
 
-// Raise a counter to at least n, never lower it (node-seq and a queue's job id counter).
-const RAISE_TO_LUA = `local v = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
-return 1`;
-
-async function writeRoster(redis: Redis, plan: RestorePlan): Promise<void> {
+async function writeRoster(redis: Redis, prefix: string, plan: RestorePlan): Promise<void> {
   const { roster } = plan;
   const m = redis.multi();
   if (roster.agents.length) m.hset(roster.agentsKey, ...roster.agents.flat());
   if (roster.nodes.length) m.hset(roster.nodesKey, ...roster.nodes.flat());
-  m.eval(RAISE_TO_LUA, 1, roster.nodeSeqKey, roster.nodeSeq);
+  queueRaiseCounter(m, { prefix, counter: { of: 'nodes' }, atLeast: roster.nodeSeq });
   // Routers re-read the roster when its version moves.
   m.incr(roster.rosterVersionKey);
   for (const g of plan.groups) {
@@ -101,7 +97,7 @@ async function restoreQueue(redis: Redis, prefix: string, pq: PlannedQueue, repo
   if (!wasPaused) await queue.pause();
   try {
     const key = (id: string) => bullKey(prefix, pq.name, id);
-    if (pq.idFloor > 0) await redis.eval(RAISE_TO_LUA, 1, key('id'), pq.idFloor);
+    if (pq.idFloor > 0) await raiseCounter(redis, { prefix, counter: { of: 'jobs', queue: pq.name }, atLeast: pq.idFloor });
 
     // Finished tasks (includeFinished): their hash as it was, in the completed or failed set.
     if (pq.finished.length) {
@@ -219,7 +215,7 @@ export async function restoreCheckpoint(redis: Redis, prefix: string, cp: Checkp
   }
   const plan = planRestore(cp, prefix, o.now ?? Date.now());
   const report: Omit<RestoreReport, 'consensus'> = { ...plan.counts, skipped: 0, skippedFinished: 0, renamedIds: {} };
-  await writeRoster(redis, plan);
+  await writeRoster(redis, prefix, plan);
   for (const q of plan.queues) await restoreQueue(redis, prefix, q, report);
   return { ...report, consensus: await restoreConsensus(redis, prefix, cp.consensus) };
 }

@@ -4,26 +4,12 @@ import { Job } from 'bullmq';
 import type { z } from 'zod';
 import { DEAD_LETTER_QUEUE, swarmKeys } from '../../queues/keys.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
-import { consensusToSection, type RawConsensus } from './consensusSnapshot.ts';
-import type { RawQueue } from './rawQueue.ts';
+import type { RawQueue, RawSnapshot } from '../../queues/readSwarm.ts';
+import { consensusToSection } from './consensusSnapshot.ts';
 import { CHECKPOINT_ABOUT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type Checkpoint, type FinishedTask, type UnfinishedState, type UnfinishedTask } from './format.ts';
 
-export interface RawGroup {
-  group: string;
-  moved: Record<string, string>;
-  cancelled: Record<string, string>;
-}
-
-export interface RawSnapshot {
-  /** Redis TIME, in ms. */
-  time: number;
-  nodeSeq: number;
-  agents: Record<string, string>;
-  nodes: Record<string, string>;
-  groups: RawGroup[];
-  queues: RawQueue[];
-  consensus: RawConsensus;
-}
+// What the read script returns is typed beside it, in queues/readSwarm.ts.
+export type { RawGroup, RawQueue, RawSnapshot } from '../../queues/readSwarm.ts';
 
 /** An idempotency key read after the snapshot: its full key, the task it names, PTTL (-1 none, -2 gone). */
 export interface RawIdempotencyKey {

@@ -3,25 +3,21 @@
 // lost its lease to a newer one (paused, partitioned) moves nothing: each slot
 // group keeps the highest token it has seen and refuses older ones.
 import type { Cluster, Redis } from 'ioredis';
-import { swarmKeys } from '../../queues/keys.ts';
-import { scripts } from '../../queues/scripts.ts';
+import { acquireLease } from '../../queues/acquireLease.ts';
 
 export class Lease {
   private token = 0;
-  private readonly keys;
 
   constructor(
     private readonly redis: Redis | Cluster,
-    prefix: string,
+    private readonly prefix: string,
     readonly id: string,
     private readonly ttlMs: number,
-  ) {
-    this.keys = swarmKeys(prefix);
-  }
+  ) {}
 
   /** Acquire or renew; the current token when this coordinator leads, else 0. */
   async renew(): Promise<number> {
-    this.token = Number(await scripts.acquireLease.run(this.redis, [this.keys.lease, this.keys.leaseOwner, this.keys.leaseCounter], [this.id, this.ttlMs]));
+    this.token = await acquireLease(this.redis, { prefix: this.prefix, candidate: this.id, ttlMs: this.ttlMs });
     return this.token;
   }
 

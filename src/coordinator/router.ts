@@ -4,8 +4,10 @@ import { randomInt } from 'node:crypto';
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { z } from 'zod';
-import { bullKey, CONSENSUS_QUEUE, groupKeys, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
-import { scripts } from '../../queues/scripts.ts';
+import { CONSENSUS_QUEUE, groupKeys, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
+import { cancelTask } from '../../queues/cancelTask.ts';
+import { getTask, parseTaskJob, queueGetTask } from '../../queues/getTask.ts';
+import { loadScripts } from '../../queues/scripts.ts';
 import { builtinPayloadSchemas, isBuiltinType } from '../tasks/builtinPayloads.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
@@ -62,7 +64,7 @@ export class TaskRouter {
   }
 
   async start(): Promise<void> {
-    await Promise.all(Object.values(scripts).map((s) => s.load(this.opts.redis)));
+    await loadScripts(this.opts.redis);
     await this.refresh(true);
     this.timer = setInterval(() => {
       this.refresh().catch(() => {
@@ -296,11 +298,12 @@ export class TaskRouter {
     // A task can move again between reading where it went and reading it there:
     // then the moved record has changed, and we look again.
     for (let tries = 0; ; tries++) {
-      const [moved, tomb, raw] = (await this.execPipeline((p) => {
+      const [moved, tomb, reply] = (await this.execPipeline((p) => {
         p.hget(group.moved, id);
         p.hget(group.cancelled, id);
-        scripts.getTask.queue(p, this.getTaskKeys(encoded, id), [id]);
-      })) as [string | null, string | null, string[] | null];
+        queueGetTask(p, { prefix: this.prefix, node: encoded, id });
+      })) as [string | null, string | null, unknown];
+      const raw = parseTaskJob(reply);
       if (!moved || moved === encoded) {
         if (raw) return taskViewFromJob(id, encoded, raw);
         if (tomb) return tombstoneView(tomb);
@@ -311,7 +314,7 @@ export class TaskRouter {
       }
       // Moves stay within a group, except a parked task's, which goes anywhere.
       const there = groupKeys(this.prefix, moved);
-      const again = (await scripts.getTask.run(this.opts.redis, this.getTaskKeys(moved, id), [id])) as string[] | null;
+      const again = await getTask(this.opts.redis, { prefix: this.prefix, node: moved, id });
       if (again) return taskViewFromJob(id, moved, again);
       if (raw) return taskViewFromJob(id, encoded, raw); // claimed from the parked queue, not yet in its node's
       const tombThere = there.cancelled === group.cancelled ? tomb : await this.opts.redis.hget(there.cancelled, id);
@@ -333,17 +336,11 @@ export class TaskRouter {
       const err = results.find(([e]) => e)?.[0];
       if (!err) return results.map(([, v]) => v);
       if (attempt === 0 && err.message.includes('NOSCRIPT')) {
-        await Promise.all(Object.values(scripts).map((s) => s.load(this.opts.redis)));
+        await loadScripts(this.opts.redis);
         continue;
       }
       throw err;
     }
-  }
-
-  private getTaskKeys(node: string, id: string): string[] {
-    const q = nodeQueueName(node);
-    const k = (s: string) => bullKey(this.prefix, q, s);
-    return [k(id), k('wait'), k('active'), k('paused'), k('prioritized'), k('delayed'), k('completed'), k('failed'), k('waiting-children')];
   }
 
   /** Cancels a task that has not started. */
@@ -352,17 +349,9 @@ export class TaskRouter {
     if (!view) throw new SwarmError('not_found', `no task ${id}`);
     if (view.consensus) throw new SwarmError('conflict', `task ${id} is a replicated task; cancelling one is not supported yet`, { state: view.state });
     if (view.state === 'cancelled') return view;
-    const q = nodeQueueName(view.node);
-    const k = (s: string) => bullKey(this.prefix, q, s);
-    const res = Number(
-      await scripts.cancelTask.run(
-        this.opts.redis,
-        [k(id), k('wait'), k('paused'), k('prioritized'), k('delayed'), k('events'), groupKeys(this.prefix, view.node).cancelled, k(`${id}:lock`), k(`${id}:logs`)],
-        [id, Date.now(), view.node],
-      ),
-    );
-    if (res === -1) throw new SwarmError('not_found', `no task ${id}`);
-    if (res === 0) {
+    const res = await cancelTask(this.opts.redis, { prefix: this.prefix, node: view.node, id, now: Date.now() });
+    if (res === 'not-found') throw new SwarmError('not_found', `no task ${id}`);
+    if (res === 'not-cancellable') {
       throw new SwarmError('conflict', `task ${id} has already started or finished; only a task that has not started can be cancelled`, {
         state: (await this.get(id))?.state ?? view.state,
       });

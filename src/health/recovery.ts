@@ -13,8 +13,9 @@
 //   escalate  a critical health:alert for whatever could not be done.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { bullKey, swarmKeys } from '../../queues/keys.ts';
-import { scripts } from '../../queues/scripts.ts';
+import { swarmKeys } from '../../queues/keys.ts';
+import { deregisterAgents } from '../../queues/deregisterAgents.ts';
+import { recoverJobs } from '../../queues/recoverJobs.ts';
 import { rehomeOrphans } from '../agents/orphans.ts';
 import type { HostControl } from '../coordinator/hostControl.ts';
 import type { Roster } from '../coordinator/snapshotReader.ts';
@@ -85,13 +86,12 @@ export async function recoverHost(c: RecoveryContext, host: string, reason: Fail
   for (const node of nodes) {
     const queue = roster.nodes.get(node)?.queue;
     if (!queue) continue;
-    const k = (s: string) => bullKey(c.prefix, queue, s);
-    const ids = (await scripts.recoverJobs.run(c.redis, [k('active'), k('wait'), k('stalled'), k('meta'), k('marker'), k('events')], [k(''), host, c.maxStalledCount])) as string[];
+    const ids = await recoverJobs(c.redis, { prefix: c.prefix, queue, hostId: host, maxStalledCount: c.maxStalledCount });
     record.requeued += ids.length;
     await step('requeue', { node, tasks: ids });
   }
 
-  if (agents.length) await scripts.deregisterAgents.run(c.redis, [keys.agents, keys.nodes, keys.rosterVersion], agents.map((a) => a.id));
+  if (agents.length) await deregisterAgents(c.redis, { prefix: c.prefix, agentIds: agents.map((a) => a.id) });
   await step('remove', { agents: agents.length });
 
   const { moved, orphans } = await rehomeOrphans(c.redis, c.prefix, nodes, c.failedAfterMs, c.logger);

@@ -1,4 +1,5 @@
 // A task as the API shows it, built from its BullMQ job hash (or tombstone).
+import type { TaskJob } from '../../queues/getTask.ts';
 import type { CancelledRecord } from '../swarm/records.ts';
 import type { TaskState, TaskView } from './schema.ts';
 
@@ -20,11 +21,9 @@ function json(v: string | undefined): unknown {
   }
 }
 
-/** `raw` is getTask's reply: state, then the job hash as field, value, … */
-export function taskViewFromJob(id: string, node: string, raw: string[]): TaskView {
-  const [bullState, ...flat] = raw;
-  const h: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+/** `job` is what getTask read: the job hash and where BullMQ holds it. */
+export function taskViewFromJob(id: string, node: string, job: TaskJob): TaskView {
+  const { state: bullState, hash: h } = job;
   const state: TaskState =
     bullState === 'completed' || bullState === 'failed' || bullState === 'delayed' || bullState === 'active' ? bullState : 'waiting';
   return {

@@ -1,0 +1,153 @@
+// Everything a checkpoint carries, read in one atomic step (see readSwarm-0.lua),
+// as typed raw values: no decoding of records or jobs (that is the checkpoint's
+// pure core, src/checkpoint/snapshot.ts).
+import type { Redis } from 'ioredis';
+import { DEAD_LETTER_QUEUE, INTAKE_QUEUE, nodeQueueName, PARKED_NODE, SLOT_GROUP_SIZE } from './keys.ts';
+import { scripts } from './scripts.ts';
+
+export interface RawQueue {
+  name: string;
+  /** The queue's meta says paused. */
+  paused: boolean;
+  /** Lists as LRANGE gives them (head first: the newest). */
+  wait: string[];
+  active: string[];
+  /** BullMQ's legacy paused list. */
+  pausedList: string[];
+  /** In priority order. */
+  prioritized: string[];
+  /** [id, score] in score order; a delayed score is (due ms) × 4096 + a counter. */
+  delayed: [string, string][];
+  /** [id, finishedOn] (read only when finished tasks are asked for). */
+  completed: [string, string][];
+  failed: [string, string][];
+  /** Parked tasks claimed for a node but not yet dropped from the parked queue (the parked queue only). */
+  unparking: string[];
+  /** Job hashes by id (missing: listed but no hash). */
+  jobs: Map<string, Record<string, string>>;
+  /** Intake jobs whose routing chose a task id already: jobId → { taskId, pttl }. */
+  intakeTasks: Map<string, { taskId: string; pttl: number }>;
+}
+
+export interface RawGroup {
+  group: string;
+  moved: Record<string, string>;
+  cancelled: Record<string, string>;
+}
+
+export interface RawRoundHash {
+  fields: Record<string, string>;
+  /** PTTL: -1 no expiry, -2 no such key. */
+  pttl: number;
+}
+
+export interface RawConsensus {
+  queue: RawQueue;
+  /** Jobs waiting for their children: replicated tasks whose replicas are still running. */
+  waitingChildren: string[];
+  /** The round hashes of every proposal job read (not of replicated tasks). */
+  rounds: { round: string; state: RawRoundHash; decided: RawRoundHash; rejected: RawRoundHash }[];
+}
+
+export interface RawSnapshot {
+  /** Redis TIME, in ms. */
+  time: number;
+  nodeSeq: number;
+  agents: Record<string, string>;
+  nodes: Record<string, string>;
+  groups: RawGroup[];
+  queues: RawQueue[];
+  consensus: RawConsensus;
+}
+
+export interface ReadSwarmRequest {
+  prefix: string;
+  /** Completed and failed jobs too. */
+  includeFinished: boolean;
+  /** Where the consensus runtime keeps its proposals (the engine's names, passed in: queues/ knows nothing of consensus). */
+  consensus: {
+    queue: string;
+    /** A proposal's job name there (other jobs are replicated tasks' parents). */
+    proposalJobName: string;
+    /** The round keys' head: a round's hashes are `<head><round>:state`, `:decided`, `:rejected`. */
+    roundKeyHead: string;
+  };
+}
+
+export async function readSwarm(redis: Redis, r: ReadSwarmRequest): Promise<RawSnapshot> {
+  const args = [
+    r.prefix, SLOT_GROUP_SIZE, r.includeFinished ? '1' : '0', nodeQueueName(PARKED_NODE), INTAKE_QUEUE,
+    r.consensus.queue, r.consensus.proposalJobName, r.consensus.roundKeyHead, DEAD_LETTER_QUEUE,
+  ];
+  return parseReadSwarm(await scripts.readSwarm.run(redis, [], args));
+}
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+const flatHash = (v: unknown): Record<string, string> => {
+  const a = strings(v);
+  const h: Record<string, string> = {};
+  for (let i = 0; i + 1 < a.length; i += 2) h[a[i]!] = a[i + 1]!;
+  return h;
+};
+const pairs = (v: unknown): [string, string][] => {
+  const a = strings(v);
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < a.length; i += 2) out.push([a[i]!, a[i + 1]!]);
+  return out;
+};
+
+function parseQueue(q: unknown): RawQueue {
+  const [name, paused, wait, active, pausedList, prioritized, delayed, completed, failed, unparking, jobs, intake] = q as unknown[];
+  const jobMap = new Map<string, Record<string, string>>();
+  const flatJobs = Array.isArray(jobs) ? jobs : [];
+  for (let i = 0; i + 1 < flatJobs.length; i += 2) jobMap.set(String(flatJobs[i]), flatHash(flatJobs[i + 1]));
+  const intakeTasks = new Map<string, { taskId: string; pttl: number }>();
+  const flatIntake = Array.isArray(intake) ? intake : [];
+  for (let i = 0; i + 2 < flatIntake.length; i += 3) intakeTasks.set(String(flatIntake[i]), { taskId: String(flatIntake[i + 1]), pttl: Number(flatIntake[i + 2]) });
+  return {
+    name: String(name),
+    paused: Number(paused) === 1,
+    wait: strings(wait),
+    active: strings(active),
+    pausedList: strings(pausedList),
+    prioritized: strings(prioritized),
+    delayed: pairs(delayed),
+    completed: pairs(completed),
+    failed: pairs(failed),
+    unparking: strings(unparking),
+    jobs: jobMap,
+    intakeTasks,
+  };
+}
+
+function parseConsensus(c: unknown): RawConsensus {
+  const [queue, waitingChildren, rounds] = c as [unknown, unknown, unknown[]];
+  return {
+    queue: parseQueue(queue),
+    waitingChildren: strings(waitingChildren),
+    rounds: (rounds ?? []).map((r) => {
+      const [round, state, statePttl, decided, decidedPttl, rejected, rejectedPttl] = r as unknown[];
+      const hash = (fields: unknown, pttl: unknown) => ({ fields: flatHash(fields), pttl: Number(pttl) });
+      return { round: String(round), state: hash(state, statePttl), decided: hash(decided, decidedPttl), rejected: hash(rejected, rejectedPttl) };
+    }),
+  };
+}
+
+/** The script's reply as typed raw values. */
+export function parseReadSwarm(reply: unknown): RawSnapshot {
+  const [time, nodeSeq, agents, nodes, groups, queues, consensus] = reply as [unknown, unknown, unknown, unknown, unknown[], unknown[], unknown];
+  const [sec, usec] = strings(time);
+  const rawGroups: RawGroup[] = (groups ?? []).map((g) => {
+    const [name, moved, cancelled] = g as [unknown, unknown, unknown];
+    return { group: String(name), moved: flatHash(moved), cancelled: flatHash(cancelled) };
+  });
+  return {
+    time: Number(sec) * 1000 + Math.floor(Number(usec) / 1000),
+    nodeSeq: Number(nodeSeq) || 0,
+    agents: flatHash(agents),
+    nodes: flatHash(nodes),
+    groups: rawGroups,
+    queues: (queues ?? []).map(parseQueue),
+    consensus: parseConsensus(consensus),
+  };
+}
