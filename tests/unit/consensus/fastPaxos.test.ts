@@ -2,20 +2,20 @@
 // collision and recovery (coordinated and by Phase 1), the recovery rule,
 // persistence across restarts, duplicates and reordering, the wire schema,
 // the invariant checker and the simulator spec. Deterministic, no Redis: the
-// nodes run on an in-memory network the test drives message by message.
+// nodes run on the test network (tests/support/testNet.ts), driven message by message.
 import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../../src/consensus/protocol.ts';
 import type { SimNode, SimRandom } from '../../../src/consensus/sim/spec.ts';
 import { fastPaxos, pickValue } from '../../../src/consensus/fast-paxos/index.ts';
 import { chosenValues, fastPaxosInvariants } from '../../../src/consensus/fast-paxos/invariants.ts';
-import { LocalNet, type InFlight } from '../../../src/consensus/fast-paxos/localNet.ts';
 import { fastPaxosMessageSchema, type FastPaxosMessage } from '../../../src/consensus/fast-paxos/messages.ts';
 import { classicQuorum, fastQuorum, faultTolerance, nextOwnedRound, ownerOf } from '../../../src/consensus/fast-paxos/quorums.ts';
 import { fastPaxosSimSpec } from '../../../src/consensus/fast-paxos/sim.ts';
 import type { FastPaxosState, Report } from '../../../src/consensus/fast-paxos/state.ts';
+import { TestNet, type Envelope } from '../../support/testNet.ts';
 
 const ids = (n: number): NodeId[] => Array.from({ length: n }, (_, i) => `n${i}`);
-const net = (n: number, freeze = true) => new LocalNet(fastPaxos, ids(n), { seed: 1 }, freeze);
+const net = (n: number, freeze = true) => new TestNet(fastPaxos, ids(n), { freeze });
 type Net = ReturnType<typeof net>;
 
 function expectSafe(x: Net): void {
@@ -37,7 +37,7 @@ function runUntilDecided(x: Net, maxTicks = 2000): number {
 
 const isType =
   (...types: FastPaxosMessage['type'][]) =>
-  (m: InFlight<FastPaxosMessage>): boolean =>
+  (m: Envelope<FastPaxosMessage>): boolean =>
     types.includes(m.message.type);
 
 describe('quorums', () => {
@@ -110,7 +110,7 @@ describe('fast round without collision', () => {
 
   it('a value every node knows from the start, proposed at all of them, is decided by n0 in one message delay and sent by nobody', () => {
     const n = 100;
-    const x = new LocalNet(fastPaxos, ids(n), { seed: 1, proposal: 'v' }, false);
+    const x = new TestNet(fastPaxos, ids(n), { opts: { seed: 1, proposal: 'v' }, freeze: false });
     for (const id of x.peers) x.propose(id, 'v');
     expect(x.sentByType.get('propose') ?? 0).toBe(0);
     expect(x.decidedValues().filter((v) => v !== undefined)).toEqual([]);
@@ -122,7 +122,7 @@ describe('fast round without collision', () => {
   });
 
   it('a known value does not stop a node from proposing another one the usual way', () => {
-    const x = new LocalNet(fastPaxos, ids(4), { seed: 1, proposal: 'v' }, true);
+    const x = new TestNet(fastPaxos, ids(4), { opts: { seed: 1, proposal: 'v' } });
     x.propose('n2', 'w');
     expect(x.sentByType.get('propose')).toBe(3);
     x.settle();
@@ -147,7 +147,7 @@ describe('collision and recovery', () => {
   function collide(x: Net): void {
     x.propose('n1', 'x');
     x.propose('n2', 'y');
-    const first = (m: InFlight<FastPaxosMessage>) =>
+    const first = (m: Envelope<FastPaxosMessage>) =>
       m.message.type === 'propose' && ((m.message.value === 'x' && m.to === 'n0') || (m.message.value === 'y' && m.to === 'n3'));
     x.deliverLayer(first);
     x.deliverLayer(isType('propose')); // the late proposals: nobody votes twice

@@ -4,24 +4,27 @@
 // carried into the next, a Byzantine new primary whose NEW-VIEW lies, forged
 // view-change claims, checkpoints, persistence, the wire schema and the
 // simulator spec. Deterministic, no Redis: replicas run on the in-memory
-// network the test drives (src/consensus/pbft/localNet.ts), and the safety
+// network the test drives (tests/support/testNet.ts), and the safety
 // invariant is checked after every step.
 import { describe, expect, it } from 'vitest';
 import type { NodeId, Output } from '../../../src/consensus/protocol.ts';
 import { createPbft, faultTolerance, pbft, pbftMessageSchema, primaryOf, quorum, valueDigest, type PbftMessage, type PbftState } from '../../../src/consensus/pbft/index.ts';
 import { pbftInvariants } from '../../../src/consensus/pbft/invariants.ts';
-import { PbftLocalNet, type ByzantineBehaviour } from '../../../src/consensus/pbft/localNet.ts';
 import { pbftProposeTo, pbftSimSpec } from '../../../src/consensus/pbft/sim.ts';
 import { makeConfig } from '../../../src/consensus/pbft/config.ts';
 import { GENESIS_DIGEST } from '../../../src/consensus/pbft/digest.ts';
 import { decideNewView } from '../../../src/consensus/pbft/newViewRules.ts';
 import type { ViewChangeBody } from '../../../src/consensus/pbft/messages.ts';
+import { TestNet, type ByzantineBehaviour as AnyByzantine } from '../../support/testNet.ts';
 
 const ids = (n: number): NodeId[] => Array.from({ length: n }, (_, i) => `n${i}`);
 
+type PbftNet = TestNet<PbftState, PbftMessage>;
+type ByzantineBehaviour = AnyByzantine<PbftState, PbftMessage>;
+
 /** A network whose every step is checked against the safety invariant. */
-function net(n: number, byzantine: NodeId[] = [], behaviour?: ByzantineBehaviour, protocol = pbft): PbftLocalNet {
-  const x = new PbftLocalNet(protocol, ids(n), { seed: 1 }, byzantine, behaviour);
+function net(n: number, byzantine: NodeId[] = [], behaviour?: ByzantineBehaviour, protocol = pbft): PbftNet {
+  const x = new TestNet(protocol, ids(n), { byzantine, behaviour });
   x.onStep = (y) => {
     const broken = pbftInvariants(y.simNodes());
     if (broken.length > 0) throw new Error(`invariant: ${broken.join('; ')}`);
@@ -30,13 +33,13 @@ function net(n: number, byzantine: NodeId[] = [], behaviour?: ByzantineBehaviour
 }
 
 /** Every up honest replica's decisions, as "slot=value" strings. */
-function decisions(x: PbftLocalNet): Record<NodeId, string[]> {
+function decisions(x: PbftNet): Record<NodeId, string[]> {
   const out: Record<NodeId, string[]> = {};
   for (const r of x.honest()) if (r.up) out[r.id] = r.decided.map((d) => `${d.slot}=${d.value}`);
   return out;
 }
 
-const allDecided = (x: PbftLocalNet, count: number) => (): boolean => x.honest().every((r) => !r.up || r.decided.length >= count);
+const allDecided = (x: PbftNet, count: number) => (): boolean => x.honest().every((r) => !r.up || r.decided.length >= count);
 
 const receive = (from: NodeId, message: PbftMessage) => ({ kind: 'receive' as const, from, message });
 
@@ -280,11 +283,11 @@ describe('pbft: view change (Castro & Liskov §4.4; thesis §3.2.4)', () => {
     x.crash('n0');
     x.dropIf = (e) => e.from === 'n6' || e.to === 'n6';
     x.propose('n1', 'x');
-    x.run(300, () => ['n1', 'n2', 'n3', 'n4', 'n5'].every((id) => x.replica(id).decided.length === 1));
+    x.run(300, () => ['n1', 'n2', 'n3', 'n4', 'n5'].every((id) => x.node(id).decided.length === 1));
     expect(x.state('n6').durable.view).toBe(0);
     x.dropIf = undefined;
-    x.run(300, () => x.replica('n6').decided.length === 1);
-    expect(x.replica('n6').decided).toEqual([{ slot: 0, value: 'x' }]);
+    x.run(300, () => x.node('n6').decided.length === 1);
+    expect(x.node('n6').decided).toEqual([{ slot: 0, value: 'x' }]);
     expect(x.state('n6').durable).toMatchObject({ view: 1, active: true });
   });
 });
@@ -373,7 +376,7 @@ describe('pbft: checkpoints and state transfer', () => {
       x.settle();
     }
     x.restart('n3');
-    x.run(200, () => x.replica('n3').decided.length === 6);
+    x.run(200, () => x.node('n3').decided.length === 6);
     expect(decisions(x).n3).toEqual(['0=a', '1=b', '2=c', '3=d', '4=e', '5=f']);
   });
 });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Input, NodeId, ProtocolOptions, Value } from '../../../src/consensus/protocol.ts';
 import { majority, quorum, quorumMessageSchema, quorumRule, reachesDecide, reachesPrepare, type QuorumMessage, type QuorumState } from '../../../src/consensus/quorum/index.ts';
+import { TestNet } from '../../support/testNet.ts';
 
 const ids = (n: number): NodeId[] => Array.from({ length: n }, (_, i) => `a${i}`);
 const init = (self: NodeId, peers: readonly NodeId[], opts: Partial<ProtocolOptions> = {}): QuorumState => quorum.init(self, peers, { seed: 1, ...opts });
@@ -241,44 +242,34 @@ describe('quorum rounds', () => {
 });
 
 /**
- * A tiny cluster driven action by action: fast-check picks which message is
- * delivered, dropped or duplicated, who ticks, proposes, crashes or restarts.
+ * Quorum nodes on the test network, driven action by action: fast-check picks
+ * which message is delivered, dropped or duplicated, who ticks, proposes,
+ * crashes or restarts. Every step is checked: no node changes its decision,
+ * and nothing unproposed is decided.
  */
 class Cluster {
-  readonly states = new Map<NodeId, QuorumState>();
-  readonly persisted = new Map<NodeId, unknown>();
-  readonly up = new Set<NodeId>();
-  readonly decided = new Map<NodeId, Value>();
-  readonly pending: { from: NodeId; to: NodeId; message: QuorumMessage }[] = [];
+  readonly net: TestNet<QuorumState, QuorumMessage>;
   readonly proposed = new Set<Value>();
   readonly problems: string[] = [];
 
   constructor(
     readonly peers: readonly NodeId[],
-    readonly opts: ProtocolOptions,
+    opts: ProtocolOptions,
   ) {
-    for (const p of peers) {
-      this.states.set(p, quorum.init(p, peers, opts));
-      this.up.add(p);
-    }
+    this.net = new TestNet(quorum, peers, { opts });
+    this.net.onStep = (net, id, _before, out) => {
+      if (new Set(net.node(id).decided.map((d) => d.value)).size > 1) this.problems.push(`${id} changed its decision`);
+      for (const d of out.decide) if (!this.proposed.has(d.value)) this.problems.push(`${id} decided unproposed ${d.value}`);
+    };
   }
 
-  apply(id: NodeId, input: Input<QuorumMessage>): void {
-    if (!this.up.has(id)) return;
-    const out = quorum.step(this.states.get(id) as QuorumState, input);
-    this.states.set(id, out.state);
-    if (out.persist !== undefined) this.persisted.set(id, JSON.parse(JSON.stringify(out.persist)));
-    for (const d of out.decide) {
-      const had = this.decided.get(id);
-      if (had !== undefined && had !== d.value) this.problems.push(`${id} changed its decision`);
-      if (!this.proposed.has(d.value)) this.problems.push(`${id} decided unproposed ${d.value}`);
-      this.decided.set(id, d.value);
-    }
-    for (const s of out.send) for (const to of s.to === 'all' ? this.peers.filter((p) => p !== id) : [s.to]) this.pending.push({ from: id, to, message: s.message });
+  /** Nodes that have decided. */
+  decidedCount(): number {
+    return this.peers.filter((p) => this.net.node(p).decided.length > 0).length;
   }
 
   agreement(): boolean {
-    return new Set(this.decided.values()).size <= 1;
+    return new Set(this.peers.flatMap((p) => this.net.node(p).decided.map((d) => d.value))).size <= 1;
   }
 
   /**
@@ -286,20 +277,12 @@ class Cluster {
    * crashed proposer's memory is gone, as in any system), then rounds of delivering everything pending and ticking.
    */
   settle(rounds: number): void {
-    for (const p of this.peers) {
-      if (!this.up.has(p)) {
-        this.states.set(p, quorum.recover(p, this.peers, this.opts, this.persisted.get(p)));
-        this.up.add(p);
-      }
-    }
+    for (const p of this.peers) this.net.restart(p);
     const retry = [...this.proposed][0];
-    if (retry !== undefined) this.apply(this.peers[this.peers.length - 1] as NodeId, { kind: 'propose', value: retry });
-    for (let round = 0; round < rounds && this.decided.size < this.peers.length; round++) {
-      for (let k = this.pending.length; k > 0; k--) {
-        const m = this.pending.shift() as (typeof this.pending)[number];
-        this.apply(m.to, { kind: 'receive', from: m.from, message: m.message });
-      }
-      for (const p of this.peers) this.apply(p, { kind: 'tick' });
+    if (retry !== undefined) this.net.propose(this.peers[this.peers.length - 1] as NodeId, retry);
+    for (let round = 0; round < rounds && this.decidedCount() < this.peers.length; round++) {
+      this.net.deliverLayer();
+      this.net.tickAll();
     }
   }
 }
@@ -322,38 +305,39 @@ describe('quorum agreement under rival proposals', () => {
           const opts = { seed: 7, electionTicks: 2, ...extra };
           if (opts.threshold !== undefined && opts.threshold > n) return;
           const c = new Cluster(peers, opts);
+          const x = c.net;
           let values = 0;
           for (const act of actions) {
             const node = peers[act.a % n] as NodeId;
-            const i = c.pending.length === 0 ? -1 : act.b % c.pending.length;
+            const i = x.inFlight.length === 0 ? -1 : act.b % x.inFlight.length;
             switch (act.kind) {
               case 'deliver':
+                if (i >= 0) x.deliver(i);
+                break;
               case 'drop':
+                if (i >= 0) x.drop(i);
+                break;
               case 'duplicate': {
-                if (i < 0) break;
-                const m = c.pending[i] as (typeof c.pending)[number];
-                if (act.kind !== 'duplicate') c.pending.splice(i, 1);
-                if (act.kind !== 'drop') c.apply(m.to, { kind: 'receive', from: m.from, message: m.message });
+                // Delivered and kept: it may come again.
+                const m = x.inFlight[i];
+                if (m) x.inject(m.to, m.from, m.message);
                 break;
               }
               case 'tick':
-                c.apply(node, { kind: 'tick' });
+                x.tick(node);
                 break;
               case 'propose': {
-                if (!c.up.has(node)) break; // a proposal to a down node is lost
+                if (!x.node(node).up) break; // a proposal to a down node is lost
                 const value = `v${values++ % 4}`;
                 c.proposed.add(value);
-                c.apply(node, { kind: 'propose', value });
+                x.propose(node, value);
                 break;
               }
               case 'crash':
-                c.up.delete(node);
+                x.crash(node);
                 break;
               case 'restart':
-                if (!c.up.has(node)) {
-                  c.states.set(node, quorum.recover(node, peers, opts, c.persisted.get(node)));
-                  c.up.add(node);
-                }
+                x.restart(node);
                 break;
             }
           }
@@ -363,7 +347,7 @@ describe('quorum agreement under rival proposals', () => {
           c.settle(200);
           expect(c.problems).toEqual([]);
           expect(c.agreement()).toBe(true);
-          if (values > 0) expect(c.decided.size).toBe(n);
+          if (values > 0) expect(c.decidedCount()).toBe(n);
         },
       ),
       { numRuns: 400 },
@@ -374,10 +358,10 @@ describe('quorum agreement under rival proposals', () => {
     const peers = ids(5);
     const c = new Cluster(peers, { seed: 3 });
     c.proposed.add('x').add('y');
-    c.apply('a3', { kind: 'propose', value: 'x' });
-    c.apply('a4', { kind: 'propose', value: 'y' });
+    c.net.propose('a3', 'x');
+    c.net.propose('a4', 'y');
     c.settle(200);
-    expect(c.decided.size).toBe(peers.length);
+    expect(c.decidedCount()).toBe(peers.length);
     expect(c.agreement()).toBe(true);
     expect(c.problems).toEqual([]);
   });

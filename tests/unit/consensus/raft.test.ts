@@ -1,159 +1,44 @@
 // The Raft core against the paper's cases (§5.2–5.4, Figures 7 and 8), the thesis'
 // leadership transfer, PreVote and CheckQuorum, persistence across restarts, and
-// duplicated or reordered messages, on a tiny deterministic in-test network.
+// duplicated or reordered messages, on the test network (tests/support/testNet.ts).
 import { describe, expect, it } from 'vitest';
-import type { Input, NodeId, Output, ProtocolOptions } from '../../../src/consensus/protocol.ts';
+import type { NodeId, ProtocolOptions } from '../../../src/consensus/protocol.ts';
 import { raft, raftMessageSchema, type RaftMessage, type RaftPersisted, type RaftState } from '../../../src/consensus/raft/index.ts';
 import { raftInvariants } from '../../../src/consensus/raft/invariants.ts';
 import { raftProposeTo, raftSimSpec } from '../../../src/consensus/raft/sim.ts';
-import type { SimNode } from '../../../src/consensus/sim/spec.ts';
+import { TestNet } from '../../support/testNet.ts';
 
-interface Envelope {
-  from: NodeId;
-  to: NodeId;
-  message: RaftMessage;
-}
-
-interface NetNode {
-  state: RaftState;
-  up: boolean;
-  persisted: unknown;
-  decided: { slot: number; value: string }[];
-}
+type Net = TestNet<RaftState, RaftMessage>;
 
 /**
- * A deterministic network: messages wait in a FIFO queue until a test delivers,
- * drops or duplicates them. Every step is checked: messages pass the schema, an
- * output that changes term, vote or log carries `persist` (equal to the new state),
- * and Raft's invariants hold over all nodes.
+ * n nodes n1…nn on the test network, some starting from storage. Every step is
+ * checked: an output that changes term, vote or log carries `persist` (equal to
+ * the new state), and Raft's invariants hold over all nodes.
  */
-class Net {
-  readonly ids: NodeId[];
-  readonly nodes = new Map<NodeId, NetNode>();
-  queue: Envelope[] = [];
-  readonly violations: string[] = [];
-  readonly opts: ProtocolOptions;
-
-  constructor(n: number, opts: Partial<ProtocolOptions> = {}, persisted: Record<NodeId, RaftPersisted> = {}) {
-    this.ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
-    this.opts = { seed: 1, ...opts };
-    for (const id of this.ids) {
-      const p = persisted[id];
-      this.nodes.set(id, { state: raft.recover(id, this.ids, this.opts, p), up: true, persisted: p, decided: [] });
-    }
-  }
-
-  node(id: NodeId): NetNode {
-    const n = this.nodes.get(id);
-    if (!n) throw new Error(`no node ${id}`);
-    return n;
-  }
-
-  state(id: NodeId): RaftState {
-    return this.node(id).state;
-  }
-
-  step(id: NodeId, input: Input<RaftMessage>): Output<RaftState, RaftMessage> | undefined {
-    const n = this.node(id);
-    if (!n.up) return undefined;
-    const before = n.state;
-    const out = raft.step(before, input);
+function raftNet(n: number, opts: Partial<ProtocolOptions> = {}, persisted: Record<NodeId, RaftPersisted> = {}): Net {
+  const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
+  const net = new TestNet(raft, ids, { opts: { seed: 1, ...opts }, persisted });
+  net.onStep = (x, id, before, out) => {
     const after = out.state;
     const changed = after.term !== before.term || after.votedFor !== before.votedFor || after.log !== before.log;
-    if (changed && out.persist === undefined) this.violations.push(`${id}: term, vote or log changed without persist`);
+    if (changed && out.persist === undefined) x.violations.push(`${id}: term, vote or log changed without persist`);
     if (out.persist !== undefined) {
       const p = out.persist as RaftPersisted;
-      if (p.term !== after.term || p.votedFor !== after.votedFor || p.log !== after.log) this.violations.push(`${id}: persist differs from the state`);
-      n.persisted = out.persist;
+      if (p.term !== after.term || p.votedFor !== after.votedFor || p.log !== after.log) x.violations.push(`${id}: persist differs from the state`);
     }
-    n.state = after;
-    n.decided.push(...out.decide);
-    for (const { to, message } of out.send) {
-      if (!raftMessageSchema.safeParse(message).success) this.violations.push(`${id}: sent a message failing the schema: ${JSON.stringify(message)}`);
-      for (const dest of to === 'all' ? this.ids.filter((x) => x !== id) : [to]) this.queue.push({ from: id, to: dest, message });
-    }
-    this.violations.push(...raftInvariants(this.simNodes()));
-    return out;
-  }
+    x.violations.push(...raftInvariants(x.simNodes()));
+  };
+  return net;
+}
 
-  simNodes(): SimNode<RaftState>[] {
-    return this.ids.map((id) => {
-      const n = this.node(id);
-      return { id, state: n.state, up: n.up, byzantine: false, decided: n.decided };
-    });
-  }
+function leadersOf(net: Net): NodeId[] {
+  return net.peers.filter((id) => net.node(id).up && net.state(id).role === 'leader');
+}
 
-  tick(id: NodeId): void {
-    this.step(id, { kind: 'tick' });
-  }
-
-  propose(id: NodeId, value: string): void {
-    this.step(id, { kind: 'propose', value });
-  }
-
-  inject(to: NodeId, from: NodeId, message: RaftMessage): Output<RaftState, RaftMessage> | undefined {
-    return this.step(to, { kind: 'receive', from, message });
-  }
-
-  /** Delivers the first queued message matching `pred`; false when there is none. */
-  deliver(pred: (e: Envelope) => boolean = () => true): boolean {
-    const i = this.queue.findIndex(pred);
-    if (i < 0) return false;
-    const [e] = this.queue.splice(i, 1);
-    this.inject(e!.to, e!.from, e!.message);
-    return true;
-  }
-
-  deliverAll(pred: (e: Envelope) => boolean = () => true, limit = 100_000): void {
-    for (let i = 0; i < limit; i++) if (!this.deliver(pred)) return;
-    throw new Error('deliverAll: the network never went quiet');
-  }
-
-  drop(pred: (e: Envelope) => boolean = () => true): Envelope[] {
-    const dropped = this.queue.filter(pred);
-    this.queue = this.queue.filter((e) => !pred(e));
-    return dropped;
-  }
-
-  /** `rounds` times: every up node ticks (or those in `only`), then every message is delivered. */
-  run(rounds: number, only: readonly NodeId[] = this.ids, pred: (e: Envelope) => boolean = () => true): void {
-    for (let r = 0; r < rounds; r++) {
-      for (const id of only) this.tick(id);
-      this.deliverAll(pred);
-      this.drop();
-    }
-  }
-
-  /** Runs rounds until `done`, at most `max`; returns the rounds it took. */
-  runUntil(done: () => boolean, max: number, only: readonly NodeId[] = this.ids, pred: (e: Envelope) => boolean = () => true): number {
-    for (let r = 0; r < max; r++) {
-      if (done()) return r;
-      this.run(1, only, pred);
-    }
-    if (done()) return max;
-    throw new Error(`runUntil: not done after ${max} rounds`);
-  }
-
-  crash(id: NodeId): void {
-    this.node(id).up = false;
-    this.queue = this.queue.filter((e) => e.to !== id);
-  }
-
-  restart(id: NodeId): void {
-    const n = this.node(id);
-    n.state = raft.recover(id, this.ids, this.opts, n.persisted);
-    n.up = true;
-  }
-
-  leaders(): NodeId[] {
-    return this.ids.filter((id) => this.node(id).up && this.state(id).role === 'leader');
-  }
-
-  leader(): NodeId {
-    const ls = this.leaders();
-    if (ls.length !== 1) throw new Error(`expected one leader, found ${ls.join(', ') || 'none'}`);
-    return ls[0]!;
-  }
+function soleLeader(net: Net): NodeId {
+  const ls = leadersOf(net);
+  if (ls.length !== 1) throw new Error(`expected one leader, found ${ls.join(', ') || 'none'}`);
+  return ls[0]!;
 }
 
 /** A log whose entry at index i of term t has the value `t{t}i{i}`: equal (index, term) ⇒ equal entry. */
@@ -167,13 +52,13 @@ describe('raft: election (§5.2)', () => {
   for (const n of [1, 3, 5]) {
     for (const seed of [1, 2, 3, 42]) {
       it(`a quiet ${n}-node cluster elects exactly one leader and keeps it (seed ${seed})`, () => {
-        const net = new Net(n, { seed });
-        net.runUntil(() => net.leaders().length > 0, 3 * 10);
-        const leader = net.leader();
+        const net = raftNet(n, { seed });
+        net.roundsUntil(() => leadersOf(net).length > 0, 3 * 10);
+        const leader = soleLeader(net);
         const term = net.state(leader).term;
-        net.run(100);
-        expect(net.leader()).toBe(leader);
-        for (const id of net.ids) {
+        net.rounds(100);
+        expect(soleLeader(net)).toBe(leader);
+        for (const id of net.peers) {
           expect(net.state(id).term).toBe(term);
           expect(net.state(id).leader).toBe(leader);
         }
@@ -191,8 +76,8 @@ describe('raft: election (§5.2)', () => {
   });
 
   it('the first to time out wins (PreVote, then RequestVote); terms move by one', () => {
-    const net = new Net(3);
-    net.runUntil(isLeader(net, 'n2'), 40, ['n2']);
+    const net = raftNet(3);
+    net.roundsUntil(isLeader(net, 'n2'), 40, ['n2']);
     expect(net.state('n2').term).toBe(1);
     expect(net.state('n1').votedFor).toBe('n2');
     expect(net.state('n3').votedFor).toBe('n2');
@@ -200,96 +85,96 @@ describe('raft: election (§5.2)', () => {
   });
 
   it('a candidate that cannot reach a majority never leads, and PreVote keeps its term from growing', () => {
-    const net = new Net(5);
-    net.runUntil(() => net.leaders().length === 1, 40);
-    const leader = net.leader();
+    const net = raftNet(5);
+    net.roundsUntil(() => leadersOf(net).length === 1, 40);
+    const leader = soleLeader(net);
     const term = net.state(leader).term;
-    const lonely = net.ids.find((id) => id !== leader)!;
+    const lonely = net.peers.find((id) => id !== leader)!;
     // Cut `lonely` off in both directions for many election timeouts.
-    net.run(200, net.ids, (e) => e.from !== lonely && e.to !== lonely);
+    net.rounds(200, net.peers, (e) => e.from !== lonely && e.to !== lonely);
     expect(net.state(lonely).role).not.toBe('leader');
     expect(net.state(lonely).term).toBe(term);
     // Healed: it rejoins without deposing the leader (no disruption).
-    net.run(30);
-    expect(net.leader()).toBe(leader);
+    net.rounds(30);
+    expect(soleLeader(net)).toBe(leader);
     expect(net.state(leader).term).toBe(term);
     expect(net.violations).toEqual([]);
   });
 
   it('a follower that hears from its leader refuses PreVotes (leader lease); after an election timeout of silence it grants', () => {
-    const net = new Net(3);
-    net.runUntil(() => net.leaders().length === 1, 40);
-    const leader = net.leader();
-    const [f, c] = net.ids.filter((id) => id !== leader) as [NodeId, NodeId];
+    const net = raftNet(3);
+    net.roundsUntil(() => leadersOf(net).length === 1, 40);
+    const leader = soleLeader(net);
+    const [f, c] = net.peers.filter((id) => id !== leader) as [NodeId, NodeId];
     const { term, log } = net.state(f);
     const ask: RaftMessage = { type: 'vote', term: term + 1, lastLogIndex: log.length, lastLogTerm: log.at(-1)?.term ?? 0, pre: true };
     expect(net.inject(f, c, ask)!.send[0]!.message).toEqual({ type: 'voteResp', term, granted: false, pre: true });
-    net.drop();
+    net.dropAll();
     for (let i = 0; i < 10; i++) net.tick(f);
-    net.drop();
+    net.dropAll();
     expect(net.inject(f, c, ask)!.send.at(-1)!.message).toEqual({ type: 'voteResp', term: term + 1, granted: true, pre: true });
     expect(net.state(f).term).toBe(term); // a PreVote changes no term
   });
 
   it('a leader cut off from the majority steps down (CheckQuorum) and the majority elects another', () => {
-    const net = new Net(5);
-    net.runUntil(() => net.leaders().length === 1, 40);
-    const old = net.leader();
-    net.run(60, net.ids, (e) => e.from !== old && e.to !== old);
+    const net = raftNet(5);
+    net.roundsUntil(() => leadersOf(net).length === 1, 40);
+    const old = soleLeader(net);
+    net.rounds(60, net.peers, (e) => e.from !== old && e.to !== old);
     expect(net.state(old).role).not.toBe('leader');
-    const others = net.leaders();
+    const others = leadersOf(net);
     expect(others).toHaveLength(1);
     expect(others[0]).not.toBe(old);
-    net.run(30);
-    expect(net.leader()).toBe(others[0]);
+    net.rounds(30);
+    expect(soleLeader(net)).toBe(others[0]);
     expect(net.violations).toEqual([]);
   });
 });
 
 describe('raft: a first term fixed by the options', () => {
   it('with the value known to all, the first participant leads term 1 when asked to propose: AppendEntries at once, no vote asked', () => {
-    const net = new Net(5, { proposal: 'v' });
-    for (const id of net.ids) expect([net.state(id).term, net.state(id).votedFor]).toEqual([1, 'n1']);
+    const net = raftNet(5, { proposal: 'v' });
+    for (const id of net.peers) expect([net.state(id).term, net.state(id).votedFor]).toEqual([1, 'n1']);
     net.propose('n1', 'v');
     expect(net.state('n1').role).toBe('leader');
     expect(net.state('n1').wonTerms).toEqual([1]);
-    expect(net.queue.some((e) => e.message.type === 'vote')).toBe(false);
-    expect(net.queue.filter((e) => e.message.type === 'append').map((e) => e.to).sort()).toEqual(['n2', 'n3', 'n4', 'n5', 'n2', 'n3', 'n4', 'n5'].sort());
+    expect(net.inFlight.some((e) => e.message.type === 'vote')).toBe(false);
+    expect(net.inFlight.filter((e) => e.message.type === 'append').map((e) => e.to).sort()).toEqual(['n2', 'n3', 'n4', 'n5', 'n2', 'n3', 'n4', 'n5'].sort());
     net.deliverAll(); // AppendEntries, then their acks: committed, one delay after the followers have it
     expect(net.node('n1').decided).toEqual([{ slot: 2, value: 'v' }]);
-    net.run(3);
-    for (const id of net.ids) expect(net.node(id).decided).toEqual([{ slot: 2, value: 'v' }]);
+    net.rounds(3);
+    for (const id of net.peers) expect(net.node(id).decided).toEqual([{ slot: 2, value: 'v' }]);
     expect(net.violations).toEqual([]);
   });
 
   it('nobody else can lead term 1: another node asked to propose waits for the leader, and one that times out campaigns for term 2', () => {
-    const net = new Net(3, { proposal: 'v' });
+    const net = raftNet(3, { proposal: 'v' });
     net.propose('n2', 'v');
     expect(net.state('n2').role).toBe('follower');
-    expect(net.queue).toEqual([]); // held until a leader is known
-    net.runUntil(() => net.leaders().length > 0, 60, ['n3']);
-    expect(net.leader()).toBe('n3');
+    expect(net.inFlight).toEqual([]); // held until a leader is known
+    net.roundsUntil(() => leadersOf(net).length > 0, 60, ['n3']);
+    expect(soleLeader(net)).toBe('n3');
     expect(net.state('n3').term).toBe(2);
     // Too late for n1: it voted in term 2, so it can no longer lead term 1.
     net.propose('n1', 'w');
     expect(net.state('n1').role).toBe('follower');
-    net.run(5);
+    net.rounds(5);
     expect(net.violations).toEqual([]);
   });
 
   it('the first participant leads term 1 once only: after a restart it is a follower like any other', () => {
-    const net = new Net(3, { proposal: 'v' });
+    const net = raftNet(3, { proposal: 'v' });
     net.propose('n1', 'v');
     const persisted = net.node('n1').persisted as RaftPersisted;
     expect(persisted).toMatchObject({ term: 1, votedFor: 'n1', wonTerms: [1] });
-    const again = raft.step(raft.recover('n1', net.ids, net.opts, persisted), { kind: 'propose', value: 'w' });
+    const again = raft.step(raft.recover('n1', net.peers, net.opts, persisted), { kind: 'propose', value: 'w' });
     expect(again.state.role).toBe('follower');
   });
 });
 
 describe('raft: the election restriction (§5.4.1)', () => {
   it('a voter refuses a candidate whose last term is lower, even with a longer log', () => {
-    const net = new Net(3, {}, { n2: { term: 2, votedFor: null, log: logOf([1, 2]) } });
+    const net = raftNet(3, {}, { n2: { term: 2, votedFor: null, log: logOf([1, 2]) } });
     const out = net.inject('n2', 'n1', { type: 'vote', term: 3, lastLogIndex: 3, lastLogTerm: 1, pre: false })!;
     expect(out.send).toEqual([{ to: 'n1', message: { type: 'voteResp', term: 3, granted: false, pre: false } }]);
     expect(net.state('n2').term).toBe(3); // the term is adopted…
@@ -298,7 +183,7 @@ describe('raft: the election restriction (§5.4.1)', () => {
   });
 
   it('a voter refuses a candidate with the same last term and a shorter log, grants an equal one', () => {
-    const net = new Net(3, {}, { n2: { term: 2, votedFor: null, log: logOf([1, 2, 2]) } });
+    const net = raftNet(3, {}, { n2: { term: 2, votedFor: null, log: logOf([1, 2, 2]) } });
     const refused = net.inject('n2', 'n1', { type: 'vote', term: 3, lastLogIndex: 2, lastLogTerm: 2, pre: false })!;
     expect(refused.send[0]!.message).toMatchObject({ type: 'voteResp', granted: false });
     const granted = net.inject('n2', 'n3', { type: 'vote', term: 3, lastLogIndex: 3, lastLogTerm: 2, pre: false })!;
@@ -307,21 +192,21 @@ describe('raft: the election restriction (§5.4.1)', () => {
   });
 
   it('a node with a stale log times out first but cannot win; an up-to-date node does and keeps the entry', () => {
-    const net = new Net(3, {}, {
+    const net = raftNet(3, {}, {
       n1: { term: 2, votedFor: null, log: logOf([1]) },
       n2: { term: 2, votedFor: null, log: logOf([1, 2]) },
       n3: { term: 2, votedFor: null, log: logOf([1, 2]) },
     });
     // Only n1 ticks: its PreVote rounds are refused (stale log), so it never even bumps its term.
-    net.run(100, ['n1']);
+    net.rounds(100, ['n1']);
     expect(net.state('n1').role).not.toBe('leader');
     expect(net.state('n1').term).toBe(2);
-    expect(net.leaders()).toEqual([]);
+    expect(leadersOf(net)).toEqual([]);
     // Everyone ticks: n2 or n3 wins, and entry 2 (term 2) survives everywhere.
-    net.runUntil(() => net.leaders().length === 1, 60);
-    expect(['n2', 'n3']).toContain(net.leader());
-    net.run(5);
-    for (const id of net.ids) expect(net.state(id).log[1]).toEqual({ term: 2, value: 't2i2' });
+    net.roundsUntil(() => leadersOf(net).length === 1, 60);
+    expect(['n2', 'n3']).toContain(soleLeader(net));
+    net.rounds(5);
+    for (const id of net.peers) expect(net.state(id).log[1]).toEqual({ term: 2, value: 't2i2' });
     expect(net.violations).toEqual([]);
   });
 });
@@ -341,15 +226,15 @@ describe('raft: log replication (§5.3, Figure 7)', () => {
     it(`follower (${name}) ends with exactly the leader's log and decides it`, () => {
       // n1 leads with the Figure 7 log; n2 has the same log (it votes n1 in when the
       // follower would refuse); n3 is follower (${name}).
-      const net = new Net(3, {}, {
+      const net = raftNet(3, {}, {
         n1: { term: 7, votedFor: null, log: logOf(leaderLog) },
         n2: { term: 7, votedFor: null, log: logOf(leaderLog) },
         n3: { term: Math.max(...terms), votedFor: null, log: logOf(terms) },
       });
-      net.runUntil(isLeader(net, 'n1'), 60, ['n1']);
+      net.roundsUntil(isLeader(net, 'n1'), 60, ['n1']);
       expect(net.state('n1').term).toBe(8);
       let rejects = 0;
-      net.runUntil(() => net.state('n3').commitIndex === 11, 20, ['n1'], (e) => {
+      net.roundsUntil(() => net.state('n3').commitIndex === 11, 20, ['n1'], (e) => {
         if (e.message.type === 'appendReject' && e.from === 'n3') rejects++;
         return true;
       });
@@ -363,7 +248,7 @@ describe('raft: log replication (§5.3, Figure 7)', () => {
   }
 
   it('a stale or duplicated AppendEntries never shortens a follower log', () => {
-    const net = new Net(3, {}, { n2: { term: 1, votedFor: 'n1', log: [] } });
+    const net = raftNet(3, {}, { n2: { term: 1, votedFor: 'n1', log: [] } });
     const entries = [...logOf([1, 1, 1])];
     const full: RaftMessage = { type: 'append', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries, leaderCommit: 0 };
     const partial = { type: 'append' as const, term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: entries.slice(0, 1), leaderCommit: 0 };
@@ -380,32 +265,32 @@ describe('raft: log replication (§5.3, Figure 7)', () => {
   });
 
   it('a follower answers an AppendEntries of an older term with its own term, and the old leader steps down', () => {
-    const net = new Net(3, {}, { n2: { term: 5, votedFor: null, log: [] } });
+    const net = raftNet(3, {}, { n2: { term: 5, votedFor: null, log: [] } });
     const out = net.inject('n2', 'n1', { type: 'append', term: 3, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0 })!;
     expect(out.send[0]!.message).toMatchObject({ type: 'appendReject', term: 5 });
     expect(net.state('n2').leader).toBeNull();
   });
 
   it('commits, decides every value once and in order on every node, and followers forward proposals', () => {
-    const net = new Net(5);
-    net.runUntil(() => net.leaders().length === 1, 40);
-    const leader = net.leader();
-    const follower = net.ids.find((id) => id !== leader)!;
+    const net = raftNet(5);
+    net.roundsUntil(() => leadersOf(net).length === 1, 40);
+    const leader = soleLeader(net);
+    const follower = net.peers.find((id) => id !== leader)!;
     for (let i = 0; i < 10; i++) net.propose(i % 2 === 0 ? leader : follower, `v${i}`);
-    net.run(3);
+    net.rounds(3);
     const values = (id: NodeId) => net.node(id).decided.map((d) => d.value);
     const expected = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9].map((i) => `v${i}`); // forwarded ones arrive after
-    for (const id of net.ids) expect(values(id)).toEqual(expected);
+    for (const id of net.peers) expect(values(id)).toEqual(expected);
     const slots = net.node(leader).decided.map((d) => d.slot);
     expect(slots).toEqual([...slots].sort((a, b) => a - b));
     expect(net.violations).toEqual([]);
   });
 
   it('a node that knows no leader holds a proposal and forwards it once one is elected', () => {
-    const net = new Net(3);
+    const net = raftNet(3);
     net.propose('n3', 'early');
     expect(net.state('n3').pending).toEqual([{ value: 'early', retry: false }]);
-    net.runUntil(() => net.node('n1').decided.length === 1, 60);
+    net.roundsUntil(() => net.node('n1').decided.length === 1, 60);
     expect(net.node('n1').decided.map((d) => d.value)).toEqual(['early']);
     expect(net.state('n3').pending).toEqual([]);
   });
@@ -414,7 +299,7 @@ describe('raft: log replication (§5.3, Figure 7)', () => {
 describe('raft: commitment (§5.4.2, Figure 8)', () => {
   // Figure 8 (c): S1 leads term 4 after S5 (term 3) wrote a different index 2.
   const setup = () => {
-    const net = new Net(5, {}, {
+    const net = raftNet(5, {}, {
       n1: { term: 2, votedFor: 'n1', log: logOf([1, 2]), wonTerms: [2] },
       n2: { term: 2, votedFor: 'n1', log: logOf([1, 2]) },
       n3: { term: 3, votedFor: 'n5', log: logOf([1]) },
@@ -423,8 +308,8 @@ describe('raft: commitment (§5.4.2, Figure 8)', () => {
     });
     net.crash('n5');
     // Only n1 ticks; its AppendEntries are held back (not delivered) once it leads.
-    net.runUntil(isLeader(net, 'n1'), 80, ['n1'], (e) => e.message.type !== 'append');
-    net.drop();
+    net.roundsUntil(isLeader(net, 'n1'), 80, ['n1'], (e) => e.message.type !== 'append');
+    net.dropAll();
     expect(net.state('n1').term).toBe(4);
     expect(net.state('n1').log).toEqual([...logOf([1, 2]), { term: 4, value: null }]);
     return net;
@@ -442,7 +327,7 @@ describe('raft: commitment (§5.4.2, Figure 8)', () => {
     // Index 2 is on a majority (S1, S2, S3), yet it is not committed.
     expect(net.state('n1').commitIndex).toBe(0);
     expect(net.node('n1').decided).toEqual([]);
-    net.drop();
+    net.dropAll();
     // (d) S1 crashes; S5 is elected with S2, S3, S4 and overwrites index 2: rightly so.
     // S2–S4 heard from S1 just now (its lease holds off PreVote), so S5's timeout is a
     // TimeoutNow: a campaign without PreVote. Its first (term 4) meets voters already in
@@ -454,19 +339,19 @@ describe('raft: commitment (§5.4.2, Figure 8)', () => {
       net.deliverAll();
     }
     expect(net.state('n5')).toMatchObject({ role: 'leader', term: 5 });
-    net.run(3, ['n5']);
+    net.rounds(3, ['n5']);
     for (const id of ['n2', 'n3', 'n4', 'n5']) expect(net.state(id).log.slice(0, 2)).toEqual(logOf([1, 3]));
-    for (const id of net.ids) expect(net.node(id).decided.find((d) => d.value === 't2i2')).toBeUndefined();
+    for (const id of net.peers) expect(net.node(id).decided.find((d) => d.value === 't2i2')).toBeUndefined();
     // S1 comes back and has its index 2 overwritten too.
     net.restart('n1');
-    net.run(5, ['n5']);
+    net.rounds(5, ['n5']);
     expect(net.state('n1').log).toEqual(net.state('n5').log);
     expect(net.violations).toEqual([]);
   });
 
   it('(e) once an entry of its own term is on a majority, earlier entries commit with it and S5 can no longer win', () => {
     const net = setup();
-    net.run(2, ['n1']);
+    net.rounds(2, ['n1']);
     expect(net.state('n1').commitIndex).toBe(3);
     expect(net.node('n1').decided).toEqual([
       { slot: 1, value: 't1i1' },
@@ -474,9 +359,9 @@ describe('raft: commitment (§5.4.2, Figure 8)', () => {
     ]);
     net.crash('n1');
     net.restart('n5');
-    net.run(100, ['n2', 'n3', 'n4', 'n5']);
+    net.rounds(100, ['n2', 'n3', 'n4', 'n5']);
     expect(net.state('n5').role).not.toBe('leader');
-    const leader = net.leader();
+    const leader = soleLeader(net);
     expect(net.state(leader).log[1]).toEqual({ term: 2, value: 't2i2' });
     expect(net.violations).toEqual([]);
   });
@@ -484,7 +369,7 @@ describe('raft: commitment (§5.4.2, Figure 8)', () => {
 
 describe('raft: persistence and restarts', () => {
   it('a restarted node keeps its term and vote: no second vote in a term', () => {
-    const net = new Net(3);
+    const net = raftNet(3);
     const out = net.inject('n2', 'n1', { type: 'vote', term: 1, lastLogIndex: 0, lastLogTerm: 0, pre: false })!;
     expect(out.send[0]!.message).toMatchObject({ type: 'voteResp', granted: true });
     expect(out.persist).toEqual({ term: 1, votedFor: 'n1', log: [], applied: 0, wonTerms: [] });
@@ -499,18 +384,18 @@ describe('raft: persistence and restarts', () => {
   });
 
   it('a crashed leader comes back as a follower with its term, log and decisions; it never decides a slot twice', () => {
-    const net = new Net(3);
-    net.runUntil(() => net.leaders().length === 1, 40);
-    const leader = net.leader();
+    const net = raftNet(3);
+    net.roundsUntil(() => leadersOf(net).length === 1, 40);
+    const leader = soleLeader(net);
     for (let i = 0; i < 5; i++) net.propose(leader, `v${i}`);
-    net.run(2);
+    net.rounds(2);
     const { term, log } = net.state(leader);
     net.crash(leader);
-    net.run(60);
+    net.rounds(60);
     net.restart(leader);
     expect(net.state(leader)).toMatchObject({ role: 'follower', term, log, applied: 5 + 1 });
-    net.run(20);
-    for (const id of net.ids) expect(net.node(id).decided.map((d) => d.value)).toEqual(['v0', 'v1', 'v2', 'v3', 'v4']);
+    net.rounds(20);
+    for (const id of net.peers) expect(net.node(id).decided.map((d) => d.value)).toEqual(['v0', 'v1', 'v2', 'v3', 'v4']);
     expect(net.violations).toEqual([]);
   });
 
@@ -528,67 +413,67 @@ describe('raft: persistence and restarts', () => {
 
 describe('raft: leadership transfer (thesis §3.10)', () => {
   const elected = () => {
-    const net = new Net(3);
-    net.runUntil(() => net.leaders().length === 1, 40);
+    const net = raftNet(3);
+    net.roundsUntil(() => leadersOf(net).length === 1, 40);
     return net;
   };
 
   it('transferLeader brings a lagging target up to date, then TimeoutNow makes it leader', () => {
     const net = elected();
-    const old = net.leader();
+    const old = soleLeader(net);
     const term = net.state(old).term;
-    const [target, third] = net.ids.filter((id) => id !== old) as [NodeId, NodeId];
+    const [target, third] = net.peers.filter((id) => id !== old) as [NodeId, NodeId];
     // The target misses a few entries.
     for (let i = 0; i < 3; i++) net.propose(old, `v${i}`);
     net.deliverAll((e) => e.to !== target && e.from !== target);
-    net.drop();
+    net.dropAll();
     expect(net.state(target).log.length).toBeLessThan(net.state(old).log.length);
     net.inject(old, old, { type: 'transferLeader', to: target });
     // Proposals during the transfer wait, then follow the new leader.
     net.propose(old, 'during');
     expect(net.state(old).pending).toEqual([{ value: 'during', retry: false }]);
-    net.runUntil(isLeader(net, target), 10, [old, third]);
+    net.roundsUntil(isLeader(net, target), 10, [old, third]);
     expect(net.state(target).term).toBe(term + 1);
     expect(net.state(old).role).toBe('follower');
-    net.run(3, [target]);
-    for (const id of net.ids) expect(net.node(id).decided.map((d) => d.value)).toEqual(['v0', 'v1', 'v2', 'during']);
+    net.rounds(3, [target]);
+    for (const id of net.peers) expect(net.node(id).decided.map((d) => d.value)).toEqual(['v0', 'v1', 'v2', 'during']);
     expect(net.violations).toEqual([]);
   });
 
   it('transferLeader with no target picks the most caught-up follower; a non-leader ignores it', () => {
     const net = elected();
-    const old = net.leader();
-    const follower = net.ids.find((id) => id !== old)!;
+    const old = soleLeader(net);
+    const follower = net.peers.find((id) => id !== old)!;
     expect(net.inject(follower, follower, { type: 'transferLeader', to: null })!.send).toEqual([]);
     net.inject(old, old, { type: 'transferLeader', to: null });
     net.deliverAll();
-    expect(net.leaders()).toHaveLength(1);
-    expect(net.leader()).not.toBe(old);
+    expect(leadersOf(net)).toHaveLength(1);
+    expect(soleLeader(net)).not.toBe(old);
   });
 
   it('a transfer to an unreachable target is abandoned after an election timeout', () => {
     const net = elected();
-    const old = net.leader();
-    const target = net.ids.find((id) => id !== old)!;
+    const old = soleLeader(net);
+    const target = net.peers.find((id) => id !== old)!;
     net.crash(target);
     net.inject(old, old, { type: 'transferLeader', to: target });
     expect(net.state(old).transfer).not.toBeNull();
-    net.run(10, [old]);
+    net.rounds(10, [old]);
     expect(net.state(old).transfer).toBeNull();
-    expect(net.leader()).toBe(old);
+    expect(soleLeader(net)).toBe(old);
     net.propose(old, 'after');
-    net.run(1, [old]);
+    net.rounds(1, [old]);
     expect(net.node(old).decided.map((d) => d.value)).toEqual(['after']);
   });
 
   it('the shell can inject TimeoutNow into a follower to replace a failed leader at once, despite the lease', () => {
     const net = elected();
-    const old = net.leader();
+    const old = soleLeader(net);
     const term = net.state(old).term;
-    const target = net.ids.find((id) => id !== old)!;
+    const target = net.peers.find((id) => id !== old)!;
     net.inject(target, old, { type: 'timeoutNow', term });
     net.deliverAll();
-    expect(net.leader()).toBe(target);
+    expect(soleLeader(net)).toBe(target);
     expect(net.state(target).term).toBe(term + 1);
     // A stale TimeoutNow (a delayed duplicate) does nothing.
     const stale = net.inject(old, target, { type: 'timeoutNow', term })!;
@@ -601,7 +486,7 @@ describe('raft: leadership transfer (thesis §3.10)', () => {
 describe('raft: duplicated and reordered messages', () => {
   for (const seed of [1, 2, 3, 4, 5]) {
     it(`a cluster that duplicates and reorders every delivery still agrees and decides everything (seed ${seed})`, () => {
-      const net = new Net(5, { seed });
+      const net = raftNet(5, { seed });
       let x = seed * 7919;
       const rand = (n: number) => {
         x = (Math.imul(x, 1103515245) + 12345) >>> 0;
@@ -609,23 +494,23 @@ describe('raft: duplicated and reordered messages', () => {
       };
       const proposed: string[] = [];
       for (let round = 0; round < 300; round++) {
-        for (const id of net.ids) net.tick(id);
+        for (const id of net.peers) net.tick(id);
         if (round % 10 === 5) {
           const v = `v${round}`;
           proposed.push(v);
           net.propose(raftProposeTo(net.simNodes(), { int: (min, max) => min + rand(max - min + 1) }), v);
         }
-        for (let k = net.queue.length; k > 0 && net.queue.length > 0; k--) {
-          const i = rand(net.queue.length);
-          const e = net.queue[i]!;
-          if (rand(3) === 0) net.queue.push({ ...e }); // duplicate
-          else net.queue.splice(i, 1);
+        for (let k = net.inFlight.length; k > 0 && net.inFlight.length > 0; k--) {
+          const i = rand(net.inFlight.length);
+          const e = net.inFlight[i]!;
+          if (rand(3) === 0) net.inFlight.push({ ...e }); // duplicate
+          else net.inFlight.splice(i, 1);
           net.inject(e.to, e.from, e.message);
         }
       }
-      net.run(20);
-      const decided = net.node(net.ids[0]!).decided;
-      for (const id of net.ids) expect(net.node(id).decided).toEqual(decided);
+      net.rounds(20);
+      const decided = net.node(net.peers[0]!).decided;
+      for (const id of net.peers) expect(net.node(id).decided).toEqual(decided);
       // Every proposal is decided (duplicated forwards may decide a value twice, never differently).
       expect(new Set(decided.map((d) => d.value))).toEqual(new Set(proposed));
       expect(net.violations).toEqual([]);
@@ -656,9 +541,9 @@ describe('raft: contract', () => {
   });
 
   it('step never mutates the state it is given', () => {
-    const net = new Net(3);
-    net.runUntil(() => net.leaders().length === 1, 40);
-    const leader = net.leader();
+    const net = raftNet(3);
+    net.roundsUntil(() => leadersOf(net).length === 1, 40);
+    const leader = soleLeader(net);
     const before = structuredClone(net.state(leader));
     raft.step(net.state(leader), { kind: 'propose', value: 'x' });
     raft.step(net.state(leader), { kind: 'tick' });
@@ -666,9 +551,9 @@ describe('raft: contract', () => {
   });
 
   it('the sim spec proposes to the leader of the highest term among up nodes', () => {
-    const net = new Net(3);
-    net.runUntil(() => net.leaders().length === 1, 40);
-    expect(raftProposeTo(net.simNodes(), { int: () => 0 })).toBe(net.leader());
+    const net = raftNet(3);
+    net.roundsUntil(() => leadersOf(net).length === 1, 40);
+    expect(raftProposeTo(net.simNodes(), { int: () => 0 })).toBe(soleLeader(net));
     expect(raftSimSpec.livenessTicks).toBeGreaterThanOrEqual(10 * 10);
     expect(raftSimSpec.invariants(net.simNodes())).toEqual([]);
   });
