@@ -9,6 +9,7 @@
 // lot, some lose every message of one kind at once, e.g. all 2b messages, so
 // that values get chosen without anyone seeing it), which is what drives runs
 // into concurrent classic rounds and recoveries rather than the happy path.
+// Sections are those of Lamport, "Fast Paxos" (2006).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fastPaxos, type FastPaxosMessage, type FastPaxosState } from '../../../src/consensus/fast-paxos/index.ts';
@@ -108,6 +109,10 @@ function run(x: TestNet<FastPaxosState, FastPaxosMessage>, peers: readonly strin
 }
 
 describe('Fast Paxos under random schedules', () => {
+  // Safety: at most one value is chosen, and a node learns only the value chosen, whatever the
+  // schedule. Progress: once a quorum of nodes and the network behave, some value is chosen and
+  // learned.
+  // Reference: section 2.1 (consistency); section 3.3 (progress)
   it('never chooses two values, and decides everywhere once faults heal', () => {
     fc.assert(
       fc.property(scenarioArb, ({ n, electionTicks, maxDelay, healSeed, cmds }) => {

@@ -2,6 +2,9 @@
 // vote counting (once per voter and ballot, participants only), durability of
 // the vote across a restart, and agreement among rival proposers under any
 // interleaving of deliveries, drops, duplicates, crashes and restarts.
+// The core is single-decree Paxos; each test states the rule it checks and cites
+// the numbered rules of src/consensus/quorum/core.ts, the quorum rules of
+// src/consensus/quorum/rules.ts, or Lamport's "Paxos Made Simple" (2001).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Input, NodeId, ProtocolOptions, Value } from '../../../src/consensus/protocol.ts';
@@ -36,6 +39,10 @@ function votesToDecide(peers: readonly NodeId[], voters: readonly NodeId[], opts
 }
 
 describe('quorum rules', () => {
+  // Without options a value is decided by a majority of the participants, the smallest count such
+  // that any two such sets share a participant.
+  // Reference: src/consensus/quorum/rules.ts (the decide rule); Lamport, "Paxos Made Simple",
+  // section 2.2
   it('majority is ⌊n/2⌋+1: n = 4 needs 3, n = 100 needs 51', () => {
     expect(majority(4)).toBe(3);
     expect(majority(100)).toBe(51);
@@ -45,10 +52,15 @@ describe('quorum rules', () => {
     expect(votesToDecide(ids(100), ids(100))).toBe(51);
   });
 
+  // A majority must stay up to decide, so fewer than half may crash.
+  // Reference: Lamport, "Paxos Made Simple", section 2.2
   it('fault tolerance is ⌈n/2⌉−1', () => {
     expect([1, 2, 3, 4, 5, 100].map(quorum.faultTolerance)).toEqual([0, 0, 1, 1, 2, 49]);
   });
 
+  // Safety needs only that every prepare quorum meets every decide quorum: with a decide threshold
+  // t, a prepare quorum is anything above n − t.
+  // Reference: src/consensus/quorum/rules.ts; Howard et al., "Flexible Paxos" (2016)
   it('a threshold sets the votes needed, and the prepare quorum grows so that the two always intersect', () => {
     const peers = ids(5);
     expect(votesToDecide(peers, peers, { threshold: 4 })).toBe(4);
@@ -69,6 +81,9 @@ describe('quorum rules', () => {
     );
   });
 
+  // With weights, a quorum is a set holding more than half the total weight (or at least the
+  // threshold); a participant without weight still votes but decides nothing.
+  // Reference: src/consensus/quorum/rules.ts
   it('weights: decided when the accepted weight exceeds half the total; with a threshold, when it reaches it', () => {
     const peers = ['big', 's1', 's2', 's3'];
     const weights = { big: 3, s1: 1, s2: 1, s3: 1 }; // total 6
@@ -82,6 +97,9 @@ describe('quorum rules', () => {
     expect(votesToDecide(peers, ['s3', 'big', 's1'], { weights: { big: 2, s1: 1, s2: 1 } })).toBe(3);
   });
 
+  // A threshold no set of participants can reach, or one of zero, would give a protocol that never
+  // decides or decides on nothing; it is refused at init, as are duplicate participants.
+  // Reference: src/consensus/quorum/rules.ts
   it('refuses options that could never decide or never be safe', () => {
     const peers = ids(3);
     expect(() => init('a0', peers, { threshold: 0 })).toThrow(RangeError);
@@ -98,22 +116,34 @@ describe('quorum rules', () => {
 describe('quorum vote counting', () => {
   const peers = ids(5);
 
+  // A decide quorum is a set of participants: each one's vote counts once per ballot, however often
+  // it arrives.
+  // Reference: src/consensus/quorum/core.ts (the tally)
   it('a duplicated or replayed vote counts once', () => {
     const { decided } = feed(init('a4', peers), [vote('a1', 0, 'x'), vote('a1', 0, 'x'), vote('a2', 0, 'x'), vote('a2', 0, 'x'), vote('a1', 0, 'x')]);
     expect(decided).toEqual([]);
     expect(feed(init('a4', peers), [vote('a1', 0, 'x'), vote('a1', 0, 'x'), vote('a2', 0, 'x'), vote('a3', 0, 'x')]).decided).toEqual(['x']);
   });
 
+  // Only participants vote; anything else's vote is ignored.
+  // Reference: src/consensus/quorum/core.ts
   it('a vote from a non-participant counts for nothing', () => {
     const { decided } = feed(init('a4', peers), [vote('a1', 0, 'x'), vote('mallory', 0, 'x'), vote('eve', 0, 'x'), vote('a2', 0, 'x')]);
     expect(decided).toEqual([]);
   });
 
+  // A value is decided by votes for it in one ballot; votes of other ballots or for other values
+  // are not added together.
+  // Reference: src/consensus/quorum/core.ts; Lamport, "Paxos Made Simple", section 2.2
   it('votes of different ballots, or for different values, do not add up', () => {
     expect(feed(init('a4', peers), [vote('a1', 0, 'x'), vote('a2', 5, 'x'), vote('a3', 10, 'x')]).decided).toEqual([]);
     expect(feed(init('a4', peers), [vote('a1', 0, 'x'), vote('a2', 0, 'y'), vote('a3', 0, 'x')]).decided).toEqual([]);
   });
 
+  // A decision is final; a node that has decided answers a query with the value instead of taking
+  // part again.
+  // Reference: src/consensus/quorum/core.ts; Lamport, "Paxos Made Simple", section 2.3 (learning a
+  // chosen value)
   it('a node decides once, and tells later askers', () => {
     const { state, decided } = feed(init('a4', peers), [vote('a1', 0, 'x'), vote('a2', 0, 'x'), vote('a3', 0, 'x'), vote('a0', 0, 'x')]);
     expect(decided).toEqual(['x']);
@@ -136,6 +166,10 @@ describe('quorum vote counting', () => {
 describe('quorum rounds', () => {
   const peers = ids(3);
 
+  // Ballot 0 is the lowest, so no value can have been decided below it: its owner, peers[0], skips
+  // the prepare phase. Voters send their votes to the ballot's owner, which decides and tells
+  // everyone.
+  // Reference: src/consensus/quorum/core.ts, rule 3
   it('ballot 0 (peers[0]) proposes at once, decides on one round of votes sent to it, and tells everyone', () => {
     // a0's own vote is counted at once, in the same step: nothing but the accept goes out.
     const out = quorum.step(init('a0', peers), { kind: 'propose', value: 'x' });
@@ -152,6 +186,10 @@ describe('quorum rounds', () => {
     expect(quorum.step(a1.state, receive('a0', { type: 'decided', value: 'x' })).decide).toEqual([{ slot: 0, value: 'x' }]);
   });
 
+  // When every node knows ballot 0's value from the start, a node told to propose it votes for it
+  // in ballot 0 at once, as if the owner's accept had arrived; ballot 0 still carries that one
+  // value only, and any other value needs a ballot of its own.
+  // Reference: src/consensus/quorum/core.ts, rules 1 and 3
   it('when ballot 0\'s value is known to all (the round\'s), each node told to propose it votes at once, with no accept sent', () => {
     const opts = { proposal: 'x' };
     // The owner of ballot 0 takes it for itself and sends nothing: everyone else votes without its accept.
@@ -174,6 +212,11 @@ describe('quorum rounds', () => {
     expect(rival.state.proposer).toEqual({ phase: 'accepting', ballot: 0, value: 'x' });
   });
 
+  // Before proposing in a ballot above 0, a proposer gathers promises from a prepare quorum, each
+  // reporting its latest vote, and must propose the value of the highest-ballot vote reported (its
+  // own only when none is).
+  // Reference: src/consensus/quorum/core.ts, rule 2; Lamport, "Paxos Made Simple", section 2.2
+  // (P2c)
   it('any other proposer first gathers promises, and proposes the value of the highest vote reported', () => {
     let a2 = quorum.step(init('a2', peers), { kind: 'propose', value: 'mine' });
     expect(a2.send).toEqual([{ to: 'all', message: { type: 'prepare', ballot: 2 } }]);
@@ -183,18 +226,29 @@ describe('quorum rounds', () => {
     expect(a2.send).toEqual([{ to: 'all', message: { type: 'accept', ballot: 2, value: 'theirs' } }]);
   });
 
+  // Each ballot has one owner (ballot mod n), and only the owner may prepare or propose in it, so a
+  // ballot never carries two values.
+  // Reference: src/consensus/quorum/core.ts, rule 1
   it('only a ballot\'s owner may lead it', () => {
     const a1 = init('a1', peers);
     expect(quorum.step(a1, receive('a2', { type: 'accept', ballot: 0, value: 'x' })).send).toEqual([]); // ballot 0 is a0's
     expect(quorum.step(a1, receive('a0', { type: 'prepare', ballot: 5 })).send).toEqual([]); // 5 mod 3 = 2: a2's
   });
 
+  // A participant votes at most once in a ballot, and once it has promised ballot b it votes in no
+  // ballot below b (answering with a nack).
+  // Reference: src/consensus/quorum/core.ts, rules 1 and 2; Lamport, "Paxos Made Simple", section
+  // 2.2 (P1a)
   it('a voter votes at most once per ballot, and never below its promise', () => {
     const a1 = feed(init('a1', peers), [receive('a0', { type: 'accept', ballot: 3, value: 'x' })]).state;
     expect(quorum.step(a1, receive('a0', { type: 'accept', ballot: 3, value: 'y' })).send).toEqual([]);
     expect(quorum.step(a1, receive('a0', { type: 'accept', ballot: 0, value: 'y' })).send).toEqual([{ to: 'a0', message: { type: 'nack', ballot: 0, promised: 3 } }]);
   });
 
+  // Promises and votes are on durable storage before they are sent, so a restarted voter neither
+  // votes twice in a ballot nor forgets a promise; storage it cannot read is an error, never a
+  // blank voter.
+  // Reference: src/consensus/quorum/core.ts, rule 4
   it('a restarted voter keeps its promise and its vote', () => {
     let persisted: unknown;
     let a1 = init('a1', peers);
@@ -213,6 +267,9 @@ describe('quorum rounds', () => {
     expect(quorum.recover('a1', peers, { seed: 1 }, undefined)).toMatchObject({ promised: -1, accepted: null });
   });
 
+  // A proposer persists the highest ballot it used before sending, so even after a restart it never
+  // proposes in a ballot twice.
+  // Reference: src/consensus/quorum/core.ts, rules 1 and 4
   it('a restarted proposer never reuses a ballot', () => {
     const first = quorum.step(init('a0', peers), { kind: 'propose', value: 'x' });
     const back = quorum.recover('a0', peers, { seed: 1 }, JSON.parse(JSON.stringify(first.persist)));
@@ -221,6 +278,9 @@ describe('quorum rounds', () => {
     expect(again.send).toEqual([{ to: 'all', message: { type: 'prepare', ballot: 3 } }]);
   });
 
+  // A round that cannot decide times out; a node with nothing to propose asks the others whether a
+  // value was decided.
+  // Reference: src/consensus/quorum/core.ts (timeouts)
   it('an undecided node with nothing to propose asks around when its round times out', () => {
     let s = init('a1', peers, { electionTicks: 2 });
     const sent: QuorumMessage[] = [];
@@ -232,6 +292,8 @@ describe('quorum rounds', () => {
     expect(sent).toContainEqual({ type: 'query' });
   });
 
+  // The contract every core meets, not a rule of the protocol.
+  // Reference: src/consensus/protocol.ts
   it('step never mutates its input state', () => {
     const s0 = init('a2', peers);
     const snapshot = JSON.stringify(s0, (_k, v: unknown) => (v instanceof Map ? [...v] : v));
@@ -294,6 +356,11 @@ const action = fc.record({
 });
 
 describe('quorum agreement under rival proposals', () => {
+  // Agreement: with rival proposers, lost, repeated and reordered messages, crashes and restarts,
+  // no two nodes decide different values, and only proposed values are decided; once the faults
+  // stop, every node decides.
+  // Reference: src/consensus/quorum/core.ts, rules 1-4; Lamport, "Paxos Made Simple", sections 2.2
+  // and 2.4
   it('concurrent proposals never split, whatever the schedule (drops, duplicates, reordering, crashes, restarts)', () => {
     fc.assert(
       fc.property(
@@ -354,6 +421,8 @@ describe('quorum agreement under rival proposals', () => {
     );
   });
 
+  // Two proposers at once: ballots and promises make one of the two values win everywhere.
+  // Reference: src/consensus/quorum/core.ts, rule 2
   it('two rivals on a clean network: both values proposed, one decided by everyone', () => {
     const peers = ids(5);
     const c = new Cluster(peers, { seed: 3 });

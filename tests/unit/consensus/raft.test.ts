@@ -1,6 +1,9 @@
 // The Raft core against the paper's cases (§5.2–5.4, Figures 7 and 8), the thesis'
 // leadership transfer, PreVote and CheckQuorum, persistence across restarts, and
 // duplicated or reordered messages, on the test network (tests/support/testNet.ts).
+// Each test states the rule it checks; sections are those of Ongaro & Ousterhout,
+// "In Search of an Understandable Consensus Algorithm" (USENIX ATC 2014), unless
+// Ongaro's thesis ("Consensus: Bridging Theory and Practice", 2014) is named.
 import { describe, expect, it } from 'vitest';
 import type { NodeId, ProtocolOptions } from '../../../src/consensus/protocol.ts';
 import { raft, raftMessageSchema, type RaftMessage, type RaftPersisted, type RaftState } from '../../../src/consensus/raft/index.ts';
@@ -51,6 +54,10 @@ const isLeader = (net: Net, id: NodeId) => () => net.state(id).role === 'leader'
 describe('raft: election (§5.2)', () => {
   for (const n of [1, 3, 5]) {
     for (const seed of [1, 2, 3, 42]) {
+      // Each server grants at most one vote per term and a candidate needs a majority, so a term
+      // has at most one leader; the leader's heartbeats keep followers from timing out, so it stays
+      // leader while nothing fails.
+      // Reference: section 5.2
       it(`a quiet ${n}-node cluster elects exactly one leader and keeps it (seed ${seed})`, () => {
         const net = raftNet(n, { seed });
         net.roundsUntil(() => leadersOf(net).length > 0, 3 * 10);
@@ -67,6 +74,10 @@ describe('raft: election (§5.2)', () => {
     }
   }
 
+  // Election timeouts are chosen at random from a fixed interval, so that one server usually times
+  // out alone and wins before the others start (split votes are rare). Here the draw comes from the
+  // seed, so a run can be replayed.
+  // Reference: section 5.2
   it('draws election timeouts in [electionTicks, 2·electionTicks), different per node, replayable from the seed', () => {
     const timeouts = (seed: number) => ['a', 'b', 'c', 'd', 'e'].map((id) => raft.init(id, ['a', 'b', 'c', 'd', 'e'], { seed, electionTicks: 10 }).electionTimeout);
     const t = timeouts(7);
@@ -75,6 +86,10 @@ describe('raft: election (§5.2)', () => {
     expect(timeouts(7)).toEqual(t);
   });
 
+  // A follower that hears nothing for an election timeout increments its term, votes for itself and
+  // asks the others for votes; it becomes leader on a majority. This core first asks for PreVotes,
+  // which change no term.
+  // Reference: section 5.2; Ongaro's thesis, section 9.6 (PreVote)
   it('the first to time out wins (PreVote, then RequestVote); terms move by one', () => {
     const net = raftNet(3);
     net.roundsUntil(isLeader(net, 'n2'), 40, ['n2']);
@@ -84,6 +99,10 @@ describe('raft: election (§5.2)', () => {
     expect(net.violations).toEqual([]);
   });
 
+  // Without votes from a majority a candidate cannot win. A server cut off from the majority keeps
+  // failing its PreVote round, so its term does not run ahead, and when it comes back it does not
+  // depose the leader.
+  // Reference: section 5.2; Ongaro's thesis, section 9.6
   it('a candidate that cannot reach a majority never leads, and PreVote keeps its term from growing', () => {
     const net = raftNet(5);
     net.roundsUntil(() => leadersOf(net).length === 1, 40);
@@ -101,6 +120,10 @@ describe('raft: election (§5.2)', () => {
     expect(net.violations).toEqual([]);
   });
 
+  // A server that has heard from a current leader within the minimum election timeout refuses to
+  // help anyone start an election (a disruptive server cannot force one); once the leader has been
+  // silent that long, it may grant.
+  // Reference: Ongaro's thesis, sections 4.2.3 and 9.6
   it('a follower that hears from its leader refuses PreVotes (leader lease); after an election timeout of silence it grants', () => {
     const net = raftNet(3);
     net.roundsUntil(() => leadersOf(net).length === 1, 40);
@@ -116,6 +139,9 @@ describe('raft: election (§5.2)', () => {
     expect(net.state(f).term).toBe(term); // a PreVote changes no term
   });
 
+  // A leader that goes an election timeout without hearing from a majority of the cluster steps
+  // down (CheckQuorum), and the servers that can still reach each other elect one of themselves.
+  // Reference: Ongaro's thesis, section 6.2; section 5.2
   it('a leader cut off from the majority steps down (CheckQuorum) and the majority elects another', () => {
     const net = raftNet(5);
     net.roundsUntil(() => leadersOf(net).length === 1, 40);
@@ -131,6 +157,9 @@ describe('raft: election (§5.2)', () => {
   });
 });
 
+// Not a rule of the paper but an extension of this core (src/consensus/raft/state.ts): when every
+// node knows the value from the start, term 1 belongs to peers[0] as if every node had voted for
+// it. Election safety still holds: each node has voted once in term 1, for peers[0] (section 5.2).
 describe('raft: a first term fixed by the options', () => {
   it('with the value known to all, the first participant leads term 1 when asked to propose: AppendEntries at once, no vote asked', () => {
     const net = raftNet(5, { proposal: 'v' });
@@ -173,6 +202,10 @@ describe('raft: a first term fixed by the options', () => {
 });
 
 describe('raft: the election restriction (§5.4.1)', () => {
+  // A voter denies its vote to a candidate whose log is less up-to-date than its own: the log whose
+  // last entry has the later term is the more up-to-date, whatever the lengths. Seeing a higher
+  // term, it still adopts that term.
+  // Reference: section 5.4.1; section 5.1 (terms)
   it('a voter refuses a candidate whose last term is lower, even with a longer log', () => {
     const net = raftNet(3, {}, { n2: { term: 2, votedFor: null, log: logOf([1, 2]) } });
     const out = net.inject('n2', 'n1', { type: 'vote', term: 3, lastLogIndex: 3, lastLogTerm: 1, pre: false })!;
@@ -182,6 +215,9 @@ describe('raft: the election restriction (§5.4.1)', () => {
     expect(out.persist).toMatchObject({ term: 3, votedFor: null });
   });
 
+  // When the last terms are equal, the longer log is the more up-to-date; a candidate at least as
+  // up-to-date as the voter gets the vote, and the vote is persisted before the reply.
+  // Reference: section 5.4.1; Figure 2 (persistent state)
   it('a voter refuses a candidate with the same last term and a shorter log, grants an equal one', () => {
     const net = raftNet(3, {}, { n2: { term: 2, votedFor: null, log: logOf([1, 2, 2]) } });
     const refused = net.inject('n2', 'n1', { type: 'vote', term: 3, lastLogIndex: 2, lastLogTerm: 2, pre: false })!;
@@ -191,6 +227,9 @@ describe('raft: the election restriction (§5.4.1)', () => {
     expect(granted.persist).toMatchObject({ term: 3, votedFor: 'n3' });
   });
 
+  // Because a candidate needs votes from a majority and each voter refuses a less up-to-date log,
+  // the elected leader holds every committed entry (Leader Completeness).
+  // Reference: section 5.4.1
   it('a node with a stale log times out first but cannot win; an up-to-date node does and keeps the entry', () => {
     const net = raftNet(3, {}, {
       n1: { term: 2, votedFor: null, log: logOf([1]) },
@@ -223,6 +262,10 @@ describe('raft: log replication (§5.3, Figure 7)', () => {
     f: [1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3],
   };
   for (const [name, terms] of Object.entries(followers)) {
+    // The leader finds the latest index where its log and the follower's agree (the consistency
+    // check on the previous index and term), deletes the follower's entries after it and sends its
+    // own, so the follower's log ends equal to the leader's (Log Matching).
+    // Reference: section 5.3, Figure 7
     it(`follower (${name}) ends with exactly the leader's log and decides it`, () => {
       // n1 leads with the Figure 7 log; n2 has the same log (it votes n1 in when the
       // follower would refuse); n3 is follower (${name}).
@@ -247,6 +290,10 @@ describe('raft: log replication (§5.3, Figure 7)', () => {
     });
   }
 
+  // A follower truncates its log only where an entry conflicts with one the leader sends; an
+  // AppendEntries that is old or repeated conflicts with nothing, so nothing is lost. It sets its
+  // commit index to the minimum of the leader's and the index of its last new entry.
+  // Reference: section 5.3; Figure 2 (AppendEntries receiver, steps 3-5)
   it('a stale or duplicated AppendEntries never shortens a follower log', () => {
     const net = raftNet(3, {}, { n2: { term: 1, votedFor: 'n1', log: [] } });
     const entries = [...logOf([1, 1, 1])];
@@ -264,6 +311,9 @@ describe('raft: log replication (§5.3, Figure 7)', () => {
     expect(net.violations).toEqual([]);
   });
 
+  // A server rejects a request that carries an older term than its own and answers with its current
+  // term; a leader that learns of a later term steps down.
+  // Reference: section 5.1
   it('a follower answers an AppendEntries of an older term with its own term, and the old leader steps down', () => {
     const net = raftNet(3, {}, { n2: { term: 5, votedFor: null, log: [] } });
     const out = net.inject('n2', 'n1', { type: 'append', term: 3, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0 })!;
@@ -271,6 +321,9 @@ describe('raft: log replication (§5.3, Figure 7)', () => {
     expect(net.state('n2').leader).toBeNull();
   });
 
+  // An entry is committed once the leader that created it has it on a majority; committing an entry
+  // commits every entry before it, and every server applies committed entries in log order.
+  // Reference: section 5.3
   it('commits, decides every value once and in order on every node, and followers forward proposals', () => {
     const net = raftNet(5);
     net.roundsUntil(() => leadersOf(net).length === 1, 40);
@@ -286,6 +339,9 @@ describe('raft: log replication (§5.3, Figure 7)', () => {
     expect(net.violations).toEqual([]);
   });
 
+  // Clients talk to the leader; a server that is not the leader sends them on to the leader it
+  // knows (here it forwards the proposal itself, and waits while none is known).
+  // Reference: section 8
   it('a node that knows no leader holds a proposal and forwards it once one is elected', () => {
     const net = raftNet(3);
     net.propose('n3', 'early');
@@ -315,6 +371,9 @@ describe('raft: commitment (§5.4.2, Figure 8)', () => {
     return net;
   };
 
+  // A leader never commits an entry from an earlier term by counting the servers that hold it: such
+  // an entry can still be overwritten by a future leader, as Figure 8 (d) shows.
+  // Reference: section 5.4.2, Figure 8
   it('a leader does not commit an entry of an earlier term by counting replicas', () => {
     const net = setup();
     // S1 replicates index 2 (term 2) to S2 and S3, but not yet its own term-4 entry.
@@ -349,6 +408,9 @@ describe('raft: commitment (§5.4.2, Figure 8)', () => {
     expect(net.violations).toEqual([]);
   });
 
+  // Once an entry from the leader's own term is on a majority, it is committed, and by Log Matching
+  // so is every entry before it; no server lacking it can then win an election.
+  // Reference: section 5.4.2, Figure 8 (e)
   it('(e) once an entry of its own term is on a majority, earlier entries commit with it and S5 can no longer win', () => {
     const net = setup();
     net.rounds(2, ['n1']);
@@ -368,6 +430,9 @@ describe('raft: commitment (§5.4.2, Figure 8)', () => {
 });
 
 describe('raft: persistence and restarts', () => {
+  // currentTerm and votedFor are on stable storage before a server answers, so after a restart it
+  // cannot vote a second time in the same term.
+  // Reference: Figure 2 (persistent state on all servers); section 5.2
   it('a restarted node keeps its term and vote: no second vote in a term', () => {
     const net = raftNet(3);
     const out = net.inject('n2', 'n1', { type: 'vote', term: 1, lastLogIndex: 0, lastLogTerm: 0, pre: false })!;
@@ -383,6 +448,9 @@ describe('raft: persistence and restarts', () => {
     expect(again.send[0]!.message).toMatchObject({ type: 'voteResp', granted: true });
   });
 
+  // A server restarts as a follower with its persisted term and log; entries it already applied are
+  // not applied again.
+  // Reference: section 5.5; Figure 2
   it('a crashed leader comes back as a follower with its term, log and decisions; it never decides a slot twice', () => {
     const net = raftNet(3);
     net.roundsUntil(() => leadersOf(net).length === 1, 40);
@@ -399,12 +467,18 @@ describe('raft: persistence and restarts', () => {
     expect(net.violations).toEqual([]);
   });
 
+  // A server with no persisted state starts as a fresh follower; persisted state that
+  // cannot be read must not be mistaken for none (that could grant a second vote).
+  // Reference: Figure 2 (persistent state)
   it('recover without anything persisted is a fresh node; a malformed persisted state is refused', () => {
     expect(raft.recover('a', ['a', 'b'], { seed: 1 }, undefined)).toEqual(raft.init('a', ['a', 'b'], { seed: 1 }));
     expect(() => raft.recover('a', ['a', 'b'], { seed: 1 }, { term: -1, votedFor: null, log: [] })).toThrow(/malformed/);
     expect(() => raft.recover('a', ['a', 'b'], { seed: 1 }, { term: 1, votedFor: null, log: [], applied: 3 })).toThrow(/applied/);
   });
 
+  // The heartbeat interval must be well below the election timeout, or followers time out under a
+  // healthy leader.
+  // Reference: section 5.6 (timing and availability)
   it('init refuses a self outside the peers and bad timing options', () => {
     expect(() => raft.init('z', ['a', 'b'], { seed: 1 })).toThrow(RangeError);
     expect(() => raft.init('a', ['a', 'b'], { seed: 1, electionTicks: 5, heartbeatTicks: 5 })).toThrow(RangeError);
@@ -418,6 +492,10 @@ describe('raft: leadership transfer (thesis §3.10)', () => {
     return net;
   };
 
+  // To hand over leadership the leader stops taking new proposals, brings the target's log up to
+  // date, then sends it TimeoutNow so that it starts an election at once; having the most
+  // up-to-date log, it wins.
+  // Reference: Ongaro's thesis, section 3.10
   it('transferLeader brings a lagging target up to date, then TimeoutNow makes it leader', () => {
     const net = elected();
     const old = soleLeader(net);
@@ -440,6 +518,9 @@ describe('raft: leadership transfer (thesis §3.10)', () => {
     expect(net.violations).toEqual([]);
   });
 
+  // Any follower may be chosen for a transfer; the most up-to-date one can win without first being
+  // caught up. Only a leader can transfer leadership.
+  // Reference: Ongaro's thesis, section 3.10
   it('transferLeader with no target picks the most caught-up follower; a non-leader ignores it', () => {
     const net = elected();
     const old = soleLeader(net);
@@ -451,6 +532,9 @@ describe('raft: leadership transfer (thesis §3.10)', () => {
     expect(soleLeader(net)).not.toBe(old);
   });
 
+  // A leader abandons a transfer that has not completed within an election timeout and takes
+  // proposals again.
+  // Reference: Ongaro's thesis, section 3.10
   it('a transfer to an unreachable target is abandoned after an election timeout', () => {
     const net = elected();
     const old = soleLeader(net);
@@ -466,6 +550,9 @@ describe('raft: leadership transfer (thesis §3.10)', () => {
     expect(net.node(old).decided.map((d) => d.value)).toEqual(['after']);
   });
 
+  // TimeoutNow makes a server start an election at once, without PreVote or waiting for the lease,
+  // which is how a failed leader is replaced quickly; one from an old term does nothing.
+  // Reference: Ongaro's thesis, sections 3.10 and 9.6
   it('the shell can inject TimeoutNow into a follower to replace a failed leader at once, despite the lease', () => {
     const net = elected();
     const old = soleLeader(net);
@@ -485,6 +572,9 @@ describe('raft: leadership transfer (thesis §3.10)', () => {
 
 describe('raft: duplicated and reordered messages', () => {
   for (const seed of [1, 2, 3, 4, 5]) {
+    // Raft is correct whatever the network does to messages short of forging them: they may be
+    // delayed, reordered, duplicated or lost. Every server ends with the same decisions.
+    // Reference: section 5 (introduction); section 5.4.3 (the safety argument)
     it(`a cluster that duplicates and reorders every delivery still agrees and decides everything (seed ${seed})`, () => {
       const net = raftNet(5, { seed });
       let x = seed * 7919;
@@ -518,6 +608,8 @@ describe('raft: duplicated and reordered messages', () => {
   }
 });
 
+// Not rules of the paper: the contract every core meets (src/consensus/protocol.ts). Raft needs a
+// majority up, so it tolerates ⌈n/2⌉ − 1 failures (section 5.1).
 describe('raft: contract', () => {
   it('faultTolerance(n) = ⌈n/2⌉ − 1', () => {
     expect([1, 2, 3, 4, 5, 6, 7, 100].map((n) => raft.faultTolerance(n))).toEqual([0, 0, 1, 1, 2, 2, 3, 49]);
