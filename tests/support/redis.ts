@@ -1,11 +1,11 @@
 // Real Redis for tests (DESIGN.md, Testing): REDIS_URL, else our own redis-server
 // from PATH on a free port in a temp dir, else Testcontainers. Never a mock.
+import { Redis, type RedisOptions } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
-import { afterAll, beforeAll } from 'vitest';
 import { freePort, hasRedisServer, launchRedisServer } from '../../queues/redisServer.ts';
 
 export interface TestRedis {
