@@ -12,13 +12,13 @@ import { silentLogger } from '../../src/log.ts';
 import { launchChromium, type Browser } from '../support/chromium.ts';
 import { CliFleet, type CliChild } from '../support/cli.ts';
 import { decodePng, pictureStats } from '../support/png.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
 const ARTIFACTS = new URL('../artifacts/', import.meta.url);
 const fleet = new CliFleet();
-let redis: TestRedis;
+const redis = redisForFile();
 let stack: Stack;
 let browser: Browser;
 let page: Page;
@@ -27,9 +27,8 @@ let consensus: Consensus;
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  // Chromium first: without it the file fails at once, saying how to get it.
+  // Chromium before the rest of the stack: without it the file fails at once, saying how to get it.
   browser = await launchChromium();
-  redis = await startRedis();
   const config = testConfig(redis, { coordinator: { maxAgentsPerNode: 3 }, agents: { heartbeatIntervalMs: 500 } });
   stack = await startStack(config, { hostId: 'hA', agents: [{ type: 'worker', count: 4 }, { type: 'gpu', count: 2 }] });
   child = fleet.spawn(['agents', '--count', '3', '--type', 'worker', '--host-id', 'hB', '--redis-url', redis.url, '--prefix', config.prefix], {
@@ -47,7 +46,6 @@ afterAll(async () => {
   await consensus?.close();
   await browser?.close();
   await stack?.stop();
-  await redis?.stop();
 });
 
 /** Screenshot to tests/artifacts/<name>.png, checked to hold a picture, not a blank page. */

@@ -2,11 +2,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { spawnCli, type CliChild } from '../support/cli.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
-import { uniquePrefix } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let client: SwarmClient;
 const prefix = uniquePrefix('kill');
 const children: CliChild[] = [];
@@ -22,14 +21,12 @@ function host(): CliChild {
 }
 
 beforeAll(async () => {
-  redis = await startRedis();
   client = new SwarmClient({ redis: redis.url, prefix });
 });
 
 afterAll(async () => {
   for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
   await client?.close();
-  await redis?.stop();
 });
 
 describe('agent host killed mid-task', () => {

@@ -14,29 +14,26 @@ import { bullKey, swarmKeys } from '../../queues/keys.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { CliFleet, isRunning, type CliChild } from '../support/cli.ts';
 import { leaderPid } from '../support/swarm.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 
 const TASKS = Number(process.env.CHAOS_TASKS ?? 1500);
 const BUDGET_MS = Number(process.env.CHAOS_BUDGET_MS ?? 8000);
 const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
 const HOSTS = 3;
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 const fleet = new CliFleet();
 const prefix = uniquePrefix('chaos');
 // A task may be caught by several deaths in a row: allow it to stall that often.
 const env = { SWARMQ_LEASE_MS: '1500', SWARMQ_MAX_STALLED_COUNT: '20' };
 
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url);
+beforeAll(() => {
+  conn = redis.connect();
 });
 
 afterAll(async () => {
   fleet.killAll();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 function cli(args: string[]): CliChild {

@@ -7,24 +7,21 @@ import { Redis } from 'ioredis';
 import { bullKey, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { CliFleet, type CliChild } from '../support/cli.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { leaderPid, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 const fleet = new CliFleet();
 const prefix = uniquePrefix('failover');
 const TASKS = 5000;
 
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url);
+beforeAll(() => {
+  conn = redis.connect();
 });
 
 afterAll(async () => {
   fleet.killAll();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 function cli(args: string[]): CliChild {

@@ -12,22 +12,19 @@ import type { HealthAlert } from '../../src/health/monitor.ts';
 import type { RecoveryRecord } from '../../src/health/recovery.ts';
 import { silentLogger } from '../../src/log.ts';
 import { CliFleet } from '../support/cli.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 const fleet = new CliFleet();
 
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url);
+beforeAll(() => {
+  conn = redis.connect();
 });
 
 afterAll(async () => {
   fleet.killAll();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 /** Default lock (30 s), stalled check and heartbeat (1 s): recovery must not depend on tuning them. */

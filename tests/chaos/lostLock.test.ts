@@ -6,10 +6,10 @@ import { Redis } from 'ioredis';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import { spawnCli, type CliChild } from '../support/cli.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let client: SwarmClient;
 let conn: Redis;
 const prefix = uniquePrefix('lock');
@@ -23,9 +23,8 @@ function host(id: string): CliChild {
 }
 
 beforeAll(async () => {
-  redis = await startRedis();
   client = new SwarmClient({ redis: redis.url, prefix });
-  conn = new Redis(redis.url);
+  conn = redis.connect();
 });
 
 afterAll(async () => {
@@ -33,9 +32,7 @@ afterAll(async () => {
     c.child.kill('SIGCONT');
     if (c.child.exitCode === null) c.child.kill('SIGKILL');
   }
-  conn?.disconnect();
   await client?.close();
-  await redis?.stop();
 });
 
 describe('a completion after the lock was lost', () => {

@@ -4,22 +4,14 @@
 // coordinator's shutdown (seen as a teardown that never ended after redisDown).
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InboxReader } from '../../src/consensus/runtime/inbox.ts';
 import { EventReader } from '../../src/swarm/eventReader.ts';
 import { silentLogger } from '../../src/log.ts';
 import { SwarmRedis } from '../../queues/connection.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 
-let redis: TestRedis;
-
-beforeAll(async () => {
-  redis = await startRedis({ own: true });
-});
-
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = redisForFile({ own: true });
 
 /** Resolves true when `p` settles within `ms`. */
 async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {

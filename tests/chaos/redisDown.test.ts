@@ -1,22 +1,20 @@
 // Redis away: the API answers 503 (readiness too) and writes nothing; when Redis
 // is back, submits work again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
-let redis: TestRedis;
+const redis = redisForFile({ own: true });
 let stack: Stack;
 
 beforeAll(async () => {
-  redis = await startRedis({ own: true });
   stack = await startStack(testConfig(redis), { agents: [{ type: 'worker', count: 1 }] });
 });
 
 // Generous: after a Redis restart on a loaded box, Workers and the monitor take a while to let go.
 afterAll(async () => {
   await stack?.stop();
-  await redis?.stop();
 }, 90_000);
 
 describe('Redis down', () => {

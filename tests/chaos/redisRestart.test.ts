@@ -5,15 +5,14 @@ import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { AgentHost } from '../../src/agents/host.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile({ own: true, appendfsync: 'always' });
 let client: SwarmClient;
 let host: AgentHost;
 
 beforeAll(async () => {
-  redis = await startRedis({ own: true, appendfsync: 'always' });
   const config = testConfig(redis);
   host = new AgentHost({ config, hostId: 'hr', agents: [{ type: 'worker', count: 1, capacity: 1 }], processors: builtinProcessors, logger: silentLogger });
   await host.start();
@@ -23,7 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await host?.stop(1000);
-  await redis?.stop();
 });
 
 describe('Redis restart', () => {

@@ -8,24 +8,21 @@ import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { agentRecordSchema } from '../../src/swarm/records.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 let client: SwarmClient;
 const hosts: AgentHost[] = [];
 
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url);
+beforeAll(() => {
+  conn = redis.connect();
 });
 
 afterAll(async () => {
   await client?.close();
   for (const h of hosts) await h.stop(500);
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 async function hostConnections(hostId: string): Promise<number> {

@@ -1,16 +1,15 @@
 // POST /api/agents and DELETE /api/agents/:id, carried out by a running host
 // through its control queue; bad requests spawn nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let stack: Stack;
 let empty: Stack;
 
 beforeAll(async () => {
-  redis = await startRedis();
   stack = await startStack(testConfig(redis, { agents: { maxSpawn: 500 } }), { agents: [{ type: 'worker', count: 1 }], hostId: 'ctl' });
   empty = await startStack(testConfig(redis)); // a swarm with no host at all
 });
@@ -18,7 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   await empty?.stop();
-  await redis?.stop();
 });
 
 const agentsOf = async (s: Stack) => (await s.request('GET', '/api/agents')).body.agents as { id: string; type: string; capacity: number; hostId: string }[];

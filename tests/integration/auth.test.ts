@@ -13,11 +13,11 @@ import { loadConfig } from '../../src/config/settings.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { startQuietStack, type QuietStack } from '../support/quietStack.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { dump, testConfig } from '../support/swarm.ts';
 
 const TOKEN = 'correct-horse-battery-staple-42';
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 let stack: QuietStack;
 let prefix: string;
@@ -68,8 +68,7 @@ async function call(r: Route, headers: Record<string, string> = {}): Promise<{ s
 }
 
 beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+  conn = redis.connect({ maxRetriesPerRequest: null });
   config = testConfig(redis, { http: { apiToken: TOKEN } });
   prefix = config.prefix;
   stack = await startQuietStack(config);
@@ -79,8 +78,6 @@ afterAll(async () => {
   for (const s of stacks) await s.stop();
   await host?.stop(1000);
   await stack?.stop();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 describe('API token', () => {

@@ -1,6 +1,6 @@
 // Work stealing and rebalancing on real queues: everything routed to one node of
 // ten, and the others take their share; the lease's fencing token guards moves.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AgentHost } from '../../src/agents/host.ts';
@@ -13,20 +13,14 @@ import { builtinProcessors } from '../../processors/builtins.ts';
 import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
 import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { newTaskId } from '../../src/tasks/ids.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
-});
-
-afterAll(async () => {
-  conn?.disconnect();
-  await redis?.stop();
+beforeAll(() => {
+  conn = redis.connect({ maxRetriesPerRequest: null });
 });
 
 describe('balancer', () => {

@@ -9,11 +9,11 @@ import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { AgentHost } from '../../src/agents/host.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 
-let redis: TestRedis;
+const redis = redisForFile({ own: true });
 let conn: Redis;
 let client: SwarmClient;
 let host: AgentHost;
@@ -23,8 +23,7 @@ let agentReads = 0;
 const marks = new Set<string>();
 
 beforeAll(async () => {
-  redis = await startRedis({ own: true });
-  conn = new Redis(redis.url);
+  conn = redis.connect();
   const config = testConfig(redis);
   agentsKey = swarmKeys(config.prefix).agents;
   monitor = await new Redis(redis.url).monitor();
@@ -44,9 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await host?.stop(200);
-  conn?.disconnect();
   monitor?.disconnect();
-  await redis?.stop();
 });
 
 /** Roster reads so far: every command sent before this call has reached the monitor. */

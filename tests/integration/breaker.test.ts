@@ -6,10 +6,10 @@ import { AgentHost, type BreakerAlert } from '../../src/agents/host.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let host: AgentHost;
 let client: SwarmClient;
 let broken = true;
@@ -28,7 +28,6 @@ const processors: ProcessorMap = {
 };
 
 beforeAll(async () => {
-  redis = await startRedis();
   const config = testConfig(redis, { agents: { breakerFailures: 3, breakerCooldownMs: 700 } });
   host = new AgentHost({ config, hostId: 'bk', agents: [{ type: 'w', count: 2 }], processors, logger: silentLogger });
   host.on('breaker', (e) => breakerEvents.push(e));
@@ -39,7 +38,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await host?.stop(500);
-  await redis?.stop();
 });
 
 describe('circuit breaker on a host', () => {

@@ -10,23 +10,21 @@ import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { TaskInput } from '../../src/tasks/schema.ts';
 import { processorsFor } from '../../processors/load.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
 const COOLDOWN_MS = 600;
 
-let redis: TestRedis;
+const redis = redisForFile();
 const dir = mkdtempSync(join(tmpdir(), 'swarmq-burst-'));
 const modulePath = join(dir, 'dying.mjs');
 
 beforeAll(async () => {
   // A sandboxed processor whose child process dies under the task.
   writeFileSync(modulePath, `export function die() { process.exit(3); }\n`);
-  redis = await startRedis();
 });
 
 afterAll(async () => {
-  await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -6,23 +6,21 @@ import { AgentHost } from '../../src/agents/host.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { commandConnection, testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let stack: Stack;
 let second: AgentHost | undefined;
 
 beforeAll(async () => {
-  redis = await startRedis();
   stack = await startStack(testConfig(redis), { agents: [{ type: 'w', count: 1 }] });
 });
 
 afterAll(async () => {
   await second?.stop(1000);
   await stack?.stop();
-  await redis?.stop();
 });
 
 async function boardQueues(): Promise<string[]> {

@@ -5,15 +5,14 @@ import { AgentHost } from '../../src/agents/host.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let host: AgentHost;
 let client: SwarmClient;
 
 beforeAll(async () => {
-  redis = await startRedis();
   const config = testConfig(redis);
   host = new AgentHost({ config, hostId: 'busy', agents: [{ type: 'w', count: 1 }], processors: builtinProcessors, logger: silentLogger });
   await host.start();
@@ -23,7 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await host?.stop(500);
-  await redis?.stop();
 });
 
 describe('a node whose Worker is full', () => {

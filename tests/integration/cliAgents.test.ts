@@ -9,10 +9,10 @@ import { Redis } from 'ioredis';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import { spawnCli, type CliChild } from '../support/cli.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let client: SwarmClient;
 const prefix = uniquePrefix('cli');
 const dir = mkdtempSync(join(tmpdir(), 'swarmq-procs-'));
@@ -26,7 +26,6 @@ function agents(...args: string[]): CliChild {
 }
 
 beforeAll(async () => {
-  redis = await startRedis();
   client = new SwarmClient({ redis: redis.url, prefix });
   writeFileSync(
     join(dir, 'handlers.mjs'),
@@ -39,7 +38,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
   await client?.close();
-  await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -8,19 +8,18 @@ import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { SwarmError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 let stack: Stack;
 let second: AgentHost;
 let driver: Consensus;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url);
+  conn = redis.connect();
   const config = testConfig(redis);
   stack = await startStack(config, { agents: [{ type: 'voter', count: 3 }], hostId: 'ha' });
   second = new AgentHost({ config, hostId: 'hb', agents: [{ type: 'voter', count: 3 }, { type: 'critic', count: 1 }], processors: builtinProcessors, logger: silentLogger, control: false });
@@ -34,8 +33,6 @@ afterAll(async () => {
   await driver?.close();
   await second?.stop(100);
   await stack?.stop();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 /** Everything consensus has written under this swarm's prefix. */

@@ -10,7 +10,7 @@
 //     its own agents go on numbering their messages where they left off.
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { swarmKeys } from '../../queues/keys.ts';
 import { Authenticator, generateAgentKeys, type AgentKeys, type Envelope } from '../../src/consensus/auth.ts';
 import { ConsensusHost } from '../../src/consensus/runtime/hostRuntime.ts';
@@ -18,26 +18,20 @@ import { consensusKeys } from '../../src/consensus/runtime/keys.ts';
 import { sendNotice } from '../../src/consensus/runtime/outbox.ts';
 import { roundSeed, type RoundSpec } from '../../src/consensus/runtime/proposal.ts';
 import type { Logger } from '../../src/log.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 const running: ConsensusHost[] = [];
 
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url);
+beforeAll(() => {
+  conn = redis.connect();
 });
 
 afterEach(async () => {
   await conn.config('SET', 'maxmemory', '0');
   await Promise.all(running.splice(0).map((h) => h.stop()));
-});
-
-afterAll(async () => {
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 const VALUE = JSON.stringify('v');

@@ -3,21 +3,19 @@
 // latency samples of a real swarm.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RatePoint } from '../../dashboards/ratePoint.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let stack: Stack;
 
 beforeAll(async () => {
-  redis = await startRedis();
   stack = await startStack(testConfig(redis), { agents: [{ type: 'w', count: 4 }] });
 });
 
 afterAll(async () => {
   await stack?.stop();
-  await redis?.stop();
 });
 
 describe('/dashboard', () => {

@@ -5,10 +5,10 @@ import { AgentHost, type TrendAlert } from '../../src/agents/host.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let host: AgentHost;
 let client: SwarmClient;
 let slowMs = 40;
@@ -22,7 +22,6 @@ const processors: ProcessorMap = {
 };
 
 beforeAll(async () => {
-  redis = await startRedis();
   const config = testConfig(redis);
   host = new AgentHost({ config, hostId: 'tr', agents: [{ type: 'w', count: 1 }], processors, logger: silentLogger });
   host.on('trend', (a) => alerts.push(a));
@@ -33,7 +32,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await host?.stop(500);
-  await redis?.stop();
 });
 
 async function runTasks(n: number): Promise<void> {

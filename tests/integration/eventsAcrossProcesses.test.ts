@@ -10,11 +10,11 @@ import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { SWARM_EVENT_TYPES, type SwarmEvent, type SwarmEventType } from '../../src/swarm/eventSchemas.ts';
 import { newTaskId } from '../../src/tasks/ids.ts';
 import { CliFleet, type CliChild } from '../support/cli.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { openSse, type SseStream } from '../support/sse.ts';
 import { until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 let client: SwarmClient;
 let sse: SseStream;
@@ -41,8 +41,7 @@ function env(redisUrl: string): NodeJS.ProcessEnv {
 const got = (type: SwarmEventType) => received.get(type) ?? [];
 
 beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+  conn = redis.connect({ maxRetriesPerRequest: null });
   client = new SwarmClient({ redis: redis.url, prefix });
   const subs = SWARM_EVENT_TYPES.map((type) =>
     client.on(type, (_data, event) => {
@@ -64,8 +63,6 @@ afterAll(async () => {
   sse?.close();
   fleet.killAll();
   await client?.close();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 describe('swarm events across processes', () => {

@@ -2,22 +2,16 @@
 // chosen ids, so times are exact): each finish counted once, other events
 // ignored, and past the budget an estimate from the span read, at bounded cost.
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { bullKey, nodeQueueName } from '../../queues/keys.ts';
 import { FinishedTail } from '../../src/metrics/finishedTail.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
-});
-
-afterAll(async () => {
-  conn?.disconnect();
-  await redis?.stop();
+beforeAll(() => {
+  conn = redis.connect({ maxRetriesPerRequest: null });
 });
 
 async function events(prefix: string, queue: string, at: number[], event: string): Promise<void> {

@@ -6,10 +6,10 @@ import { AgentHost } from '../../src/agents/host.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 let host: AgentHost;
 let client: SwarmClient;
@@ -17,8 +17,7 @@ let client: SwarmClient;
 const hibernated: string[] = [];
 
 beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url);
+  conn = redis.connect();
   const config = testConfig(redis, { agents: { hibernateAfterMs: 800 } });
   host = new AgentHost({ config, hostId: 'sleepy', agents: [{ type: 'w', count: 25 }], processors: builtinProcessors, logger: silentLogger });
   host.on('hibernated', (n: string) => hibernated.push(n));
@@ -29,8 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await host?.stop(500);
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 /** Blocking connections of this host's node Workers (BullMQ names them <prefix>:<base64 queue>:w:<host>). */

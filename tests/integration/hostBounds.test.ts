@@ -11,22 +11,19 @@ import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { nodeRecordSchema } from '../../src/swarm/records.ts';
 import { controlQueueName, MAX_NODE_SEQ, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { dump, testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 const cleanups: (() => Promise<unknown>)[] = [];
 
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url);
+beforeAll(() => {
+  conn = redis.connect();
 });
 
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 async function startHost(hostId: string, overrides: Parameters<typeof testConfig>[1] = {}): Promise<{ host: AgentHost; prefix: string }> {

@@ -1,17 +1,16 @@
 // Every HTTP route and every error case, on real Redis; an error changes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { commandConnection, dump, testConfig, until } from '../support/swarm.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { nodeQueueName } from '../../queues/keys.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let stack: Stack;
 let conn: Redis;
 
 beforeAll(async () => {
-  redis = await startRedis();
   const config = testConfig(redis);
   conn = commandConnection(redis.url);
   await conn.connect();
@@ -22,7 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   conn?.disconnect();
-  await redis?.stop();
 });
 
 /** Swarm state without what changes by itself (heartbeats, BullMQ's stalled-check marker). */

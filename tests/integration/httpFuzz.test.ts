@@ -9,10 +9,10 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startQuietStack, type QuietStack } from '../support/quietStack.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { dump, testConfig } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 let stack: QuietStack;
 let prefix: string;
@@ -194,8 +194,7 @@ async function digest(): Promise<string> {
 }
 
 beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+  conn = redis.connect({ maxRetriesPerRequest: null });
   const config = testConfig(redis, { http: { bodyLimitBytes: 64 * 1024 } });
   prefix = config.prefix;
   stack = await startQuietStack(config);
@@ -203,8 +202,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 /** Redis as it stands once start-up and the first visit of each page are over (queue metadata BullMQ and Bull Board create lazily). */

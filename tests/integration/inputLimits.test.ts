@@ -11,11 +11,11 @@ import { MAX_INTAKE_TRIES, startIntake } from '../../src/coordinator/intake.ts';
 import { TaskRouter } from '../../src/coordinator/router.ts';
 import { SwarmError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { dump, testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let stack: Stack;
 let conn: Redis;
 let client: SwarmClient;
@@ -24,9 +24,8 @@ let intake: Queue;
 const LIMIT_BYTES = 256 * 1024;
 
 beforeAll(async () => {
-  redis = await startRedis();
   const config = testConfig(redis, { http: { bodyLimitBytes: LIMIT_BYTES } });
-  conn = new Redis(redis.url);
+  conn = redis.connect();
   stack = await startStack(config, { agents: [{ type: 'worker', count: 3, capacity: 1 }] });
   client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
   intake = new Queue('intake', { connection: { url: redis.url }, prefix: config.prefix });
@@ -43,8 +42,6 @@ afterAll(async () => {
   await intake?.close();
   await client?.close();
   await stack?.stop();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 /** A value `depth` levels deep: arrays, or objects `{ a: … }`. */

@@ -14,7 +14,7 @@ import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { publishEvent } from '../../src/swarm/events.ts';
 import { CliFleet } from '../support/cli.ts';
 import { parseProm, promtoolCheck, sum, value } from '../support/promText.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
@@ -22,7 +22,7 @@ const dashboard = JSON.parse(readFileSync(new URL('../../dashboards/grafana-swar
   panels: { title: string; targets: { expr: string }[] }[];
 };
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 let stack: Stack;
 let client: SwarmClient;
@@ -37,8 +37,7 @@ async function scrape() {
 }
 
 beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+  conn = redis.connect({ maxRetriesPerRequest: null });
   const config = testConfig(redis);
   stack = await startStack(config);
   client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
@@ -51,8 +50,6 @@ afterAll(async () => {
   fleet.killAll();
   await client?.close();
   await stack?.stop();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 describe('GET /metrics', () => {

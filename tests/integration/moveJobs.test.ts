@@ -1,24 +1,18 @@
 // The atomic move of waiting jobs between node queues, against real Redis and
 // BullMQ's own reading of its structures.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
 import { groupKeys, nodeQueueName } from '../../queues/keys.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
-});
-
-afterAll(async () => {
-  conn?.disconnect();
-  await redis?.stop();
+beforeAll(() => {
+  conn = redis.connect({ maxRetriesPerRequest: null });
 });
 
 describe('moveJobs', () => {

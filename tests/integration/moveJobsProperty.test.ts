@@ -18,7 +18,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
 import { bullKey, groupKeys, nodeQueueName } from '../../queues/keys.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 
 /** Lock of a manual pickup; never renewed (skipLockRenewal), so a slow or dead agent loses it. */
 const LOCK_MS = 120;
@@ -84,17 +84,11 @@ const stats = { runs: 0, ops: 0, moves: 0, jobsMoved: 0, staleRefused: 0, pickup
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
-});
-
-afterAll(async () => {
-  conn?.disconnect();
-  await redis?.stop();
+beforeAll(() => {
+  conn = redis.connect({ maxRetriesPerRequest: null });
 });
 
 class Run {
@@ -155,7 +149,6 @@ class Run {
     const keys = await conn.keys(`${this.prefix}:*`);
     for (let i = 0; i < keys.length; i += 500) await conn.del(...keys.slice(i, i + 500));
   }
-
 
   key(node: number, suffix: string): string {
     return bullKey(this.prefix, nodeQueueName(this.nodes[node]!), suffix);

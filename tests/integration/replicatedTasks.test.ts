@@ -10,7 +10,7 @@ import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
@@ -31,15 +31,14 @@ const processors: ProcessorMap = {
   },
 };
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 let stack: Stack;
 let driver: Consensus;
 let client: SwarmClient;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url);
+  conn = redis.connect();
   const config = testConfig(redis);
   stack = await startStack(config, { agents: [{ type: 'worker', count: 4 }], processors, hostId: 'h1' });
   // What a coordinator process does (`swarmq coordinator`): run consensus rounds, replicated tasks' votes among them.
@@ -52,8 +51,6 @@ afterAll(async () => {
   await client?.close();
   await driver?.close();
   await stack?.stop();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 async function finished(id: string, ms = 20_000): Promise<any> {

@@ -12,10 +12,10 @@ import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import { processorsFor } from '../../processors/load.ts';
 import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let host: AgentHost;
 let client: SwarmClient;
 let conn: Redis;
@@ -29,8 +29,7 @@ beforeAll(async () => {
     `export function whoami(payload, ctx) { return { pid: process.pid, agent: ctx.agentId, task: ctx.taskId }; }\n` +
       `export function spin({ ms }) { const end = Date.now() + ms; let n = 0; while (Date.now() < end) n++; return { spun: ms, pid: process.pid }; }\n`,
   );
-  redis = await startRedis();
-  conn = new Redis(redis.url);
+  conn = redis.connect();
   const config = testConfig(redis, { agents: { lockDurationMs: 1000, stalledIntervalMs: 500 } });
   prefix = config.prefix;
   host = new AgentHost({
@@ -48,8 +47,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await host?.stop(1000);
-  conn?.disconnect();
-  await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

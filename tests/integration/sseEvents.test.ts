@@ -10,11 +10,11 @@ import type { SwarmConfig } from '../../src/config/schema.ts';
 import { Coordinator } from '../../src/coordinator/coordinator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { publishEvent } from '../../src/swarm/events.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { openSse as open, type SseStream } from '../support/sse.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 let config: SwarmConfig;
 let coordinator: Coordinator;
@@ -38,8 +38,7 @@ async function eventConnections(): Promise<number> {
 }
 
 beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+  conn = redis.connect({ maxRetriesPerRequest: null });
   // No balancer or monitor: only the events this test publishes reach the stream.
   config = testConfig(redis);
   coordinator = new Coordinator({ config, logger: silentLogger, intake: false, balance: false, health: false });
@@ -61,8 +60,6 @@ afterAll(async () => {
   server?.closeAllConnections();
   await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
   await coordinator?.stop();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 describe('GET /api/events', () => {

@@ -4,17 +4,16 @@ import { AgentHost } from '../../src/agents/host.ts';
 import { TaskRouter } from '../../src/coordinator/router.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { commandConnection, testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 let router: TaskRouter;
 let host: AgentHost;
 let routerPrefix: string;
 
 beforeAll(async () => {
-  redis = await startRedis();
   const config = testConfig(redis);
   routerPrefix = config.prefix;
   conn = commandConnection(redis.url);
@@ -29,7 +28,6 @@ afterAll(async () => {
   await router?.close();
   await host?.stop(1000);
   conn?.disconnect();
-  await redis?.stop();
 });
 
 describe('task path', () => {

@@ -8,12 +8,12 @@ import { Redis } from 'ioredis';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { nodeQueueName } from '../../queues/keys.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let stack: Stack;
 let client: SwarmClient;
 let intake: Queue;
@@ -21,7 +21,6 @@ let tallies: Redis;
 const tallyKey = () => `${stack.config.prefix}:test:tally`;
 
 beforeAll(async () => {
-  redis = await startRedis();
   const config = testConfig(redis);
   tallies = new Redis(redis.url);
   // Counts runs per token in Redis, so "exactly once" is checked from outside the host.
@@ -43,7 +42,6 @@ afterAll(async () => {
   await client?.close();
   await stack?.stop();
   tallies?.disconnect();
-  await redis?.stop();
 });
 
 type Way = 'http' | 'client' | 'intake';

@@ -12,25 +12,22 @@ import { nodeQueueName } from '../../queues/keys.ts';
 import { newTaskId } from '../../src/tasks/ids.ts';
 import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { traced } from '../../src/tracing/spans.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 let stack: Stack;
 const exporter = new InMemorySpanExporter();
 
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+beforeAll(() => {
+  conn = redis.connect({ maxRetriesPerRequest: null });
 });
 
 afterAll(async () => {
   await stack?.stop();
   trace.disable();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 const spans = (name: string) => exporter.getFinishedSpans().filter((s) => s.name === name);

@@ -11,12 +11,12 @@ import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { AGENT_FIELD } from '../../src/tasks/view.ts';
 import { nodeQueueName } from '../../queues/keys.ts';
-import { startRedis, type TestRedis } from '../support/redis.ts';
+import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
 const NAMES = ['constructor', 'toString', 'valueOf', '__proto__', 'hasOwnProperty'];
 
-let redis: TestRedis;
+const redis = redisForFile();
 let host: AgentHost;
 let client: SwarmClient;
 let queue: Queue;
@@ -24,23 +24,20 @@ let conn: Redis;
 const alerts: BreakerAlert[] = [];
 
 beforeAll(async () => {
-  redis = await startRedis();
   // Two failures in a row isolate the agent, so one counted by mistake shows.
   const config = testConfig(redis, { agents: { breakerFailures: 2, breakerCooldownMs: 60_000 } });
   host = new AgentHost({ config, hostId: 'ut', agents: [{ type: 'w', count: 1 }], processors: { ...builtinProcessors }, logger: silentLogger });
   host.on('breaker', (e) => alerts.push(e));
   await host.start();
   client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
-  conn = new Redis(redis.url);
+  conn = redis.connect();
   queue = new Queue(nodeQueueName(host.agents()[0]!.node), { connection: { url: redis.url }, prefix: config.prefix });
 });
 
 afterAll(async () => {
   await queue?.close();
-  conn?.disconnect();
   await client?.close();
   await host?.stop(500);
-  await redis?.stop();
 });
 
 async function finished(job: Job): Promise<Job> {

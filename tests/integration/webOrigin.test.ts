@@ -8,10 +8,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/settings.ts';
 import { startQuietStack, type QuietStack } from '../support/quietStack.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { dump, testConfig } from '../support/swarm.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 let open: QuietStack;
 let behindProxy: QuietStack;
@@ -50,8 +50,7 @@ const boardAdd = '/admin/queues/api/queues/intake/add';
 const boardJob = JSON.stringify({ name: 'from-a-page', data: { evil: true } });
 
 beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+  conn = redis.connect({ maxRetriesPerRequest: null });
   open = await startQuietStack(testConfig(redis));
   // As a deployment sets it: from the environment.
   behindProxy = await startQuietStack(
@@ -62,8 +61,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await behindProxy?.stop();
   await open?.stop();
-  conn?.disconnect();
-  await redis?.stop();
 });
 
 describe('Host (DNS rebinding)', () => {

@@ -1,5 +1,7 @@
 // Real Redis for tests (DESIGN.md, Testing): REDIS_URL, else our own redis-server
 // from PATH on a free port in a temp dir, else Testcontainers. Never a mock.
+import { Redis, type RedisOptions } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,4 +105,59 @@ export async function startRedis(opts: StartOptions = {}): Promise<TestRedis> {
   } catch (err) {
     throw new Error(`${HOW_TO_GET_REDIS} (Testcontainers said: ${String(err)})`);
   }
+}
+
+/** The Redis of one test file; its fields are valid inside the file's hooks and tests. */
+export interface RedisForFile extends TestRedis {
+  /** A connection to it, closed at the end of the file, before the server stops. */
+  connect(options?: RedisOptions): Redis;
+}
+
+/**
+ * One Redis for the test file that calls it (at top level, before the file's
+ * own hooks): started in a beforeAll, stopped in an afterAll. Hooks run as a
+ * stack, so the file's own beforeAll runs after the server is up and its
+ * afterAll before the server stops. `own: true` for files that kill or
+ * restart it.
+ */
+export function redisForFile(opts: StartOptions = {}): RedisForFile {
+  let server: TestRedis | undefined;
+  const connections: Redis[] = [];
+  beforeAll(async () => {
+    server = await startRedis(opts);
+  });
+  afterAll(async () => {
+    for (const c of connections) c.disconnect();
+    await server?.stop();
+    server = undefined;
+  });
+  const started = (): TestRedis => {
+    if (!server) throw new Error('redisForFile: the server exists from the beforeAll it registers until the end of the file; use it inside hooks and tests');
+    return server;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    get host() {
+      return started().host;
+    },
+    get port() {
+      return started().port;
+    },
+    get prefix() {
+      return started().prefix;
+    },
+    get kind() {
+      return started().kind;
+    },
+    kill: (signal) => started().kill(signal),
+    restart: () => started().restart(),
+    stop: () => started().stop(),
+    connect(options) {
+      const conn = options === undefined ? new Redis(started().url) : new Redis(started().url, options);
+      connections.push(conn);
+      return conn;
+    },
+  };
 }

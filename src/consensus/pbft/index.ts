@@ -13,7 +13,6 @@
 //   step.ts         the step function and the timers
 //   invariants.ts   the safety invariant over honest replicas
 //   sim.ts          what the seeded simulator needs (pbftSimSpec), Byzantine behaviour
-//   localNet.ts     a tiny deterministic network to drive replicas by hand (tests)
 //
 // Decisions: `decide` reports each executed real request once, in sequence
 // order; its slot counts real requests (0, 1, 2, …). Null requests (no-ops that

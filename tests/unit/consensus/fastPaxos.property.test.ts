@@ -9,13 +9,14 @@
 // lot, some lose every message of one kind at once, e.g. all 2b messages, so
 // that values get chosen without anyone seeing it), which is what drives runs
 // into concurrent classic rounds and recoveries rather than the happy path.
+// Sections are those of Lamport, "Fast Paxos" (2006).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fastPaxos, type FastPaxosMessage, type FastPaxosState } from '../../../src/consensus/fast-paxos/index.ts';
 import { fastPaxosInvariants } from '../../../src/consensus/fast-paxos/invariants.ts';
-import { LocalNet } from '../../../src/consensus/fast-paxos/localNet.ts';
 import { fastPaxosSimSpec } from '../../../src/consensus/fast-paxos/sim.ts';
 import { createRandom } from '../../../src/routing/random.ts';
+import { TestNet } from '../../support/testNet.ts';
 
 const NUM_RUNS = Number(process.env.FAST_PAXOS_RUNS ?? 500);
 const MESSAGE_TYPES = ['propose', '1a', '1b', '2a', '2b', 'nack', 'query', 'decided'] as const;
@@ -64,14 +65,14 @@ const scenarioArb = fc.record({
   cmds: weightsArb.chain((w) => fc.array(cmdArb(w), { minLength: 20, maxLength: 300, size: 'max' })),
 });
 
-function violations(x: LocalNet<FastPaxosState, FastPaxosMessage>): string[] {
+function violations(x: TestNet<FastPaxosState, FastPaxosMessage>): string[] {
   const v = fastPaxosInvariants(x.simNodes());
   const decided = new Set(x.decidedValues().filter((d) => d !== undefined));
   if (decided.size > 1) v.push(`nodes decided different values: ${[...decided].join(', ')}`);
   return v;
 }
 
-function run(x: LocalNet<FastPaxosState, FastPaxosMessage>, peers: readonly string[], cmd: Cmd): boolean {
+function run(x: TestNet<FastPaxosState, FastPaxosMessage>, peers: readonly string[], cmd: Cmd): boolean {
   const n = peers.length;
   const at = (i: number) => peers[i % n] as string;
   switch (cmd.op) {
@@ -108,11 +109,15 @@ function run(x: LocalNet<FastPaxosState, FastPaxosMessage>, peers: readonly stri
 }
 
 describe('Fast Paxos under random schedules', () => {
+  // Safety: at most one value is chosen, and a node learns only the value chosen, whatever the
+  // schedule. Progress: once a quorum of nodes and the network behave, some value is chosen and
+  // learned.
+  // Reference: section 2.1 (consistency); section 3.3 (progress)
   it('never chooses two values, and decides everywhere once faults heal', () => {
     fc.assert(
       fc.property(scenarioArb, ({ n, electionTicks, maxDelay, healSeed, cmds }) => {
         const peers = Array.from({ length: n }, (_, i) => `n${i}`);
-        const x = new LocalNet(fastPaxos, peers, { seed: 7, electionTicks });
+        const x = new TestNet(fastPaxos, peers, { opts: { seed: 7, electionTicks } });
         let proposed = false;
         for (const cmd of cmds) {
           if (run(x, peers, cmd)) proposed = true;

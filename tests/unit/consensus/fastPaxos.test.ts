@@ -2,20 +2,22 @@
 // collision and recovery (coordinated and by Phase 1), the recovery rule,
 // persistence across restarts, duplicates and reordering, the wire schema,
 // the invariant checker and the simulator spec. Deterministic, no Redis: the
-// nodes run on an in-memory network the test drives message by message.
+// nodes run on the test network (tests/support/testNet.ts), driven message by message.
+// Each test states the rule it checks; sections are those of Lamport, "Fast Paxos"
+// (Distributed Computing 19(2), 2006), numbered as in its technical report MSR-TR-2005-112.
 import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../../src/consensus/protocol.ts';
 import type { SimNode, SimRandom } from '../../../src/consensus/sim/spec.ts';
 import { fastPaxos, pickValue } from '../../../src/consensus/fast-paxos/index.ts';
 import { chosenValues, fastPaxosInvariants } from '../../../src/consensus/fast-paxos/invariants.ts';
-import { LocalNet, type InFlight } from '../../../src/consensus/fast-paxos/localNet.ts';
 import { fastPaxosMessageSchema, type FastPaxosMessage } from '../../../src/consensus/fast-paxos/messages.ts';
 import { classicQuorum, fastQuorum, faultTolerance, nextOwnedRound, ownerOf } from '../../../src/consensus/fast-paxos/quorums.ts';
 import { fastPaxosSimSpec } from '../../../src/consensus/fast-paxos/sim.ts';
 import type { FastPaxosState, Report } from '../../../src/consensus/fast-paxos/state.ts';
+import { TestNet, type Envelope } from '../../support/testNet.ts';
 
 const ids = (n: number): NodeId[] => Array.from({ length: n }, (_, i) => `n${i}`);
-const net = (n: number, freeze = true) => new LocalNet(fastPaxos, ids(n), { seed: 1 }, freeze);
+const net = (n: number, freeze = true) => new TestNet(fastPaxos, ids(n), { freeze });
 type Net = ReturnType<typeof net>;
 
 function expectSafe(x: Net): void {
@@ -37,16 +39,23 @@ function runUntilDecided(x: Net, maxTicks = 2000): number {
 
 const isType =
   (...types: FastPaxosMessage['type'][]) =>
-  (m: InFlight<FastPaxosMessage>): boolean =>
+  (m: Envelope<FastPaxosMessage>): boolean =>
     types.includes(m.message.type);
 
 describe('quorums', () => {
+  // Classic rounds decide on a majority; a fast round needs a larger quorum, chosen as small as the
+  // quorum requirement allows.
+  // Reference: section 3.4.1 (choosing quorums)
   it('uses fast quorum ⌈3n/4⌉ and classic majority ⌊n/2⌋+1', () => {
     expect([fastQuorum(4), classicQuorum(4)]).toEqual([3, 3]);
     expect([fastQuorum(100), classicQuorum(100)]).toEqual([75, 51]);
     expect([fastQuorum(1), classicQuorum(1)]).toEqual([1, 1]);
   });
 
+  // Quorum requirement: any two quorums intersect, and any classic quorum meets any two fast
+  // quorums, so that a recovering coordinator can tell which value a fast round may have chosen.
+  // With sizes M and F among n acceptors: 2M > n and M + 2F > 2n.
+  // Reference: sections 3.1 and 3.4.1
   it('meets Lamport’s requirement M + 2F > 2n (two fast quorums and a classic one intersect) with the smallest such F, for every n ≤ 300', () => {
     for (let n = 1; n <= 300; n++) {
       const F = fastQuorum(n);
@@ -58,11 +67,17 @@ describe('quorums', () => {
     }
   });
 
+  // Progress needs a classic quorum of acceptors that do not fail: with majorities, fewer than half
+  // may crash.
+  // Reference: sections 2.3 and 3.4.1
   it('tolerates the classic bound ⌈n/2⌉−1 of crashes', () => {
     expect([1, 2, 3, 4, 5, 7, 100].map(faultTolerance)).toEqual([0, 0, 1, 1, 2, 3, 49]);
     for (let n = 1; n <= 50; n++) expect(faultTolerance(n)).toBe(Math.ceil(n / 2) - 1);
   });
 
+  // Each round belongs to one coordinator, known to all. Coordinated recovery needs the coordinator
+  // of the fast round to own the classic round that follows it.
+  // Reference: section 2.2.1; section 3.2
   it('gives rounds to disjoint coordinators, peers[0] owning both the fast round 0 and round 1', () => {
     const peers = ids(4);
     expect([0, 1, 2, 3, 4, 5, 6].map((r) => ownerOf(r, peers))).toEqual(['n0', 'n0', 'n1', 'n2', 'n3', 'n0', 'n1']);
@@ -83,6 +98,11 @@ describe('quorums', () => {
 
 describe('fast round without collision', () => {
   for (const n of [1, 4, 100]) {
+    // In a fast round each acceptor votes for the first proposal it receives, with no Phase 1 or 2a
+    // from a coordinator; a value is chosen when a fast quorum has voted for it, so a learner
+    // learns it two message delays after it is proposed. Sending the 2b messages to the coordinator
+    // alone, which tells the rest, saves messages for one more delay.
+    // Reference: section 3.1; section 2.4.1 (reducing the number of messages)
     it(`n = ${n}: the coordinator decides one message delay after the acceptors get the proposal, everyone one later, with no Phase 1 or 2a`, () => {
       const x = net(n, n <= 10);
       x.propose(`n${n - 1}`, 'v');
@@ -108,9 +128,13 @@ describe('fast round without collision', () => {
     });
   }
 
+  // Not a rule of the paper but an option of this core (`proposal`, src/consensus/protocol.ts):
+  // when every acceptor already holds the proposal, its vote needs no message from the proposer;
+  // the fast round is otherwise unchanged.
+  // Reference: section 3.1
   it('a value every node knows from the start, proposed at all of them, is decided by n0 in one message delay and sent by nobody', () => {
     const n = 100;
-    const x = new LocalNet(fastPaxos, ids(n), { seed: 1, proposal: 'v' }, false);
+    const x = new TestNet(fastPaxos, ids(n), { opts: { seed: 1, proposal: 'v' }, freeze: false });
     for (const id of x.peers) x.propose(id, 'v');
     expect(x.sentByType.get('propose') ?? 0).toBe(0);
     expect(x.decidedValues().filter((v) => v !== undefined)).toEqual([]);
@@ -121,8 +145,11 @@ describe('fast round without collision', () => {
     expectSafe(x);
   });
 
+  // The same option does not restrict proposers: any value may still be proposed in the fast round,
+  // and the first one each acceptor receives gets its vote.
+  // Reference: section 3.1
   it('a known value does not stop a node from proposing another one the usual way', () => {
-    const x = new LocalNet(fastPaxos, ids(4), { seed: 1, proposal: 'v' }, true);
+    const x = new TestNet(fastPaxos, ids(4), { opts: { seed: 1, proposal: 'v' } });
     x.propose('n2', 'w');
     expect(x.sentByType.get('propose')).toBe(3);
     x.settle();
@@ -130,6 +157,8 @@ describe('fast round without collision', () => {
     expectSafe(x);
   });
 
+  // A fast round decides as long as a fast quorum of acceptors is up.
+  // Reference: sections 3.1 and 3.3
   it('decides even if up to n − ⌈3n/4⌉ acceptors are down', () => {
     const x = net(8);
     expect(fastQuorum(8)).toBe(6);
@@ -147,12 +176,17 @@ describe('collision and recovery', () => {
   function collide(x: Net): void {
     x.propose('n1', 'x');
     x.propose('n2', 'y');
-    const first = (m: InFlight<FastPaxosMessage>) =>
+    const first = (m: Envelope<FastPaxosMessage>) =>
       m.message.type === 'propose' && ((m.message.value === 'x' && m.to === 'n0') || (m.message.value === 'y' && m.to === 'n3'));
     x.deliverLayer(first);
     x.deliverLayer(isType('propose')); // the late proposals: nobody votes twice
   }
 
+  // When proposals collide and no value gets a fast quorum, the coordinator of the next round, if
+  // it coordinated the fast round too, takes the fast round's 2b messages as Phase 1b answers for
+  // its own round, picks a value by the rule below and sends its 2a: coordinated recovery, with no
+  // Phase 1.
+  // Reference: section 3.2 (collision recovery)
   it('a collision of two values is recovered by the coordinator of rounds 0 and 1 from the 2b messages, and every node decides the same one', () => {
     const x = net(4);
     collide(x);
@@ -167,6 +201,9 @@ describe('collision and recovery', () => {
     expect(chosenValues(x.simNodes())).toEqual([{ round: 1, value: decided[0], voters: 4 }]);
   });
 
+  // If no round completes, some coordinator starts a higher classic round with Phase 1; it picks a
+  // value the fast round may have chosen, if any, so every node decides one of the proposed values.
+  // Reference: sections 3.2 and 3.3
   it('with the fast coordinator crashed, a timeout starts a classic round (Phase 1) elsewhere and every live node decides one of the values', () => {
     const x = net(4);
     collide(x);
@@ -186,6 +223,9 @@ describe('collision and recovery', () => {
     expect(new Set(x.decidedValues()).size).toBe(1);
   });
 
+  // Recovery works for any number of colliding values: no value could have been chosen, so the
+  // coordinator may pick any proposed value, and exactly one is decided.
+  // Reference: section 3.2
   it('a three-way collision at n = 100 still ends in one decision', () => {
     const x = net(100, false);
     x.propose('n10', 'a');
@@ -205,9 +245,15 @@ describe('collision and recovery', () => {
   });
 });
 
+// The rule by which a coordinator picks the value of a classic round from the Phase 1b answers of a
+// quorum Q, where k is the highest round any of them voted in.
 describe('the recovery rule', () => {
   const voted = (value: string, count: number): Report[] => Array.from({ length: count }, () => ({ vrnd: 0, vval: value, proposal: value }));
 
+  // If k is a fast round, a value v could have been chosen in it only if some fast quorum R has
+  // every acceptor of Q ∩ R voting v in k; the quorum requirement makes such a v unique, and the
+  // coordinator must pick it.
+  // Reference: section 3.1
   it('must pick a value that could have been chosen in the fast round', () => {
     // n = 4, F = 3, |Q| = 3: x could have been chosen iff ≥ 3 − (4 − 3) = 2 of Q voted it.
     expect(pickValue([...voted('y', 1), ...voted('x', 2)], 4, 'y')).toEqual({ kind: 'value', value: 'x', forced: true });
@@ -220,11 +266,17 @@ describe('the recovery rule', () => {
     });
   });
 
+  // If k is a classic round, its coordinator sent one value only, and that value is the one to
+  // pick, whatever was voted in earlier rounds.
+  // Reference: section 2.2.2 (picking a value in Phase 2a)
   it('takes the value of the highest classic round over anything voted in the fast round', () => {
     const reports: Report[] = [...voted('x', 2), { vrnd: 3, vval: 'y', proposal: 'x' }];
     expect(pickValue(reports, 4, 'x')).toEqual({ kind: 'value', value: 'y', forced: true });
   });
 
+  // If nobody in Q voted, no value can have been chosen in an earlier round, and the coordinator
+  // may pick any proposed value (it waits while it knows none).
+  // Reference: section 2.2.2
   it('picks a proposed value when nobody voted, and waits when it knows none', () => {
     const none: Report = { vrnd: -1, vval: null, proposal: null };
     expect(pickValue([none, none, none], 4, null)).toEqual({ kind: 'none' });
@@ -232,6 +284,9 @@ describe('the recovery rule', () => {
     expect(pickValue([none, none, none], 4, 'q')).toEqual({ kind: 'value', value: 'q', forced: false });
   });
 
+  // A value chosen in the fast round may be unknown to everyone, its 2b messages lost; Phase 1 of
+  // the next classic round finds it by the rule above and picks it again.
+  // Reference: sections 3.1 and 3.2
   it('in a run: x chosen in the fast round but unseen (its 2b messages lost) is the value Phase 1 recovery picks', () => {
     const x = net(4);
     x.propose('n0', 'y'); // the coordinator itself votes y
@@ -258,6 +313,10 @@ describe('the recovery rule', () => {
   });
 });
 
+// An acceptor must not forget, across a crash, the highest round it joined (rnd) and its vote
+// (vrnd, vval), and a coordinator must not start a round it has started before; so they are on
+// stable storage before any message leaves.
+// Reference: section 2.2.1
 describe('persistence', () => {
   it('a restarted acceptor keeps its promise: no vote in a lower round, a nack instead', () => {
     const x = net(4);
@@ -341,6 +400,9 @@ describe('persistence', () => {
 });
 
 describe('duplicates and reordering', () => {
+  // A value is chosen when every acceptor of a quorum has voted for it: a quorum is a set of
+  // acceptors, so the same acceptor's vote counts once however often it arrives.
+  // Reference: section 2.2.1
   it('a duplicated 2b counts once', () => {
     const x = net(4);
     x.propose('n1', 'v');
@@ -354,6 +416,9 @@ describe('duplicates and reordering', () => {
     expect(x.node('n0').decided).toEqual([]);
   });
 
+  // Messages may be lost, duplicated and delivered in any order; safety does not depend on
+  // delivery.
+  // Reference: section 2.1 (the problem)
   it('every message delivered twice and newest first still decides one value everywhere', () => {
     for (const scenario of ['fast', 'collision'] as const) {
       const x = net(5);
@@ -375,6 +440,9 @@ describe('duplicates and reordering', () => {
     }
   });
 
+  // Only the coordinator of a round sends its 1a and 2a messages; a classic round has a single
+  // value because only its coordinator picks it.
+  // Reference: section 2.2.1
   it('ignores messages from non-participants and 1a/2a not from the round’s owner', () => {
     const s = fastPaxos.init('n1', ids(4), { seed: 1 });
     expect(fastPaxos.step(s, { kind: 'receive', from: 'intruder', message: { type: 'decided', value: 'v' } }).state).toBe(s);
@@ -384,6 +452,8 @@ describe('duplicates and reordering', () => {
   });
 });
 
+// The wire schema, the invariant checker and the simulator spec are the contract every core meets
+// (src/consensus/protocol.ts), not rules of the paper.
 describe('wire schema', () => {
   it('accepts the protocol’s messages and rejects malformed ones', () => {
     const ok: unknown[] = [
