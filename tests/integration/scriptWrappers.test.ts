@@ -1,7 +1,7 @@
 // Each Lua command's typed wrapper in queues/ (one per script): the keys it
 // builds and the reply it parses, against real Redis. Callers' behaviour is
 // covered by their own tests; here each wrapper's own contract.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import { acquireLease } from '../../queues/acquireLease.ts';
@@ -16,19 +16,13 @@ import { readSwarm } from '../../queues/readSwarm.ts';
 import { recoverJobs } from '../../queues/recoverJobs.ts';
 import { registerAgents, type AgentToSeat } from '../../queues/registerAgents.ts';
 import { loadScripts } from '../../queues/scripts.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 
-let redis: TestRedis;
+const redis = redisForFile();
 let conn: Redis;
 
-beforeAll(async () => {
-  redis = await startRedis();
-  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
-});
-
-afterAll(async () => {
-  conn?.disconnect();
-  await redis?.stop();
+beforeAll(() => {
+  conn = redis.connect({ maxRetriesPerRequest: null });
 });
 
 describe('queues/ script wrappers', () => {
