@@ -19,7 +19,7 @@ export function consensusKeys(prefix: string) {
     /** hash agentId → { value, rounds, at } of the agent's decision */
     decided: (round: string) => `${base}:round:${round}:decided`,
     /**
-     * hash of one host's replay protection for a round (replayGuard.ts): `r <sender>` → the window of message
+     * hash of one host's replay protection for a round (replayState.ts): `r <sender>` → the window of message
      * numbers accepted from it, `s <agent>` → the number of a local agent's next message. Written with the
      * state, so a host that reloads the round refuses what it accepted and never reuses a number.
      */

@@ -1,11 +1,13 @@
-// What a host persists of a round's replay protection (keys.replay), beside
-// its agents' protocol state and in the same MULTI: per sender, the window of
-// message numbers this host accepted (replay.ts); per local agent, the number
-// its next message gets. A host that reloads the round (after a failed write,
-// or a restart that kept its keys) so refuses the messages it accepted before,
-// and its agents never number two messages alike under one key, which their
-// peers' windows would refuse as replays. Bounded: one field per participant
-// that sent to this host, one per local agent.
+// What a host persists of a round's replay protection (keys.replay), in the
+// same MULTI as its agents' protocol state: per sender, the window of message
+// numbers this host accepted (replay.ts), written with the first durable
+// effect after it moved or at the next tick (LocalRound.saveWindows); per
+// local agent, the number its next message gets, written with the messages.
+// A host that reloads the round (after a failed write, or a restart that kept
+// its keys) so refuses the messages whose effects it had stored, and its
+// agents never number two messages alike under one key, which their peers'
+// windows would refuse as replays. Bounded: one field per participant that
+// sent to this host, one per local agent; gone 10 minutes after the round.
 import type { NodeId } from '../protocol.ts';
 import { decodeWindow, type KeyedWindow } from '../replay.ts';
 

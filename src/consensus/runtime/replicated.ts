@@ -207,12 +207,8 @@ export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> 
   const need = PROTOCOLS[protocol].replicaQuorum?.(spec.participants.length) ?? spec.participants.length;
   // Every replica has voted, in effect: its agent may vote only for its own output (the spec's accepts), so the
   // most any output can get is the number of voters that produced it, whatever the round does.
-  const { possible } = reach(
-    spec.participants.map((p) => spec.accepts?.[p.id] ?? null),
-    [],
-    need,
-  );
-  if (!possible) {
+  const votes = spec.participants.map((p) => spec.accepts?.[p.id] ?? null);
+  if (!reach(votes, [], need).possible) {
     const outcome: ReplicatedOutcome = { ...base, decided: false, votes: split[0]?.count ?? 0, dissenters: dissentersOf(topHash), rounds: 0, latencyMs: 0 };
     await job.updateData({ ...data, outcome });
     throw new UnrecoverableError(

@@ -56,6 +56,8 @@ export class LocalRound {
   /** Message numbers accepted per sender key, for all seats here: a sender's messages to this host are one sequence. */
   private readonly replay: ReplayGuard;
   private readonly replayKeptUntil: number;
+  /** Senders whose window moved since it was last handed to an outbox. */
+  private readonly unsaved = new Set<NodeId>();
 
   /**
    * `persisted`: each local agent's last persist record (undefined: none), so a
@@ -121,6 +123,22 @@ export class LocalRound {
 
   tick(out: Outbox): void {
     for (const seat of this.seats.values()) this.step(seat, { kind: 'tick' }, out);
+    // Windows of messages that changed nothing durable: written within a tick, off the path of the messages themselves.
+    this.saveWindows(out);
+  }
+
+  /**
+   * A window is written with the first durable effect of the round after it
+   * moved (a persist, a decision, a message sent: step), and at the latest on
+   * the next tick. So a reloaded host refuses every message whose effects it
+   * had stored; one that changed nothing stored and arrives again right after
+   * a reload is as good as delivered then for the first time, and the cores
+   * take duplicates anyway. Not one write per pass that only tallied votes:
+   * on the owner of a quorum ballot that was a round trip more per round.
+   */
+  private saveWindows(out: Outbox): void {
+    for (const from of this.unsaved) out.remember(this.id, windowField(from), encodeWindow(this.replay.windowOf(from)!), this.replayKeptUntil);
+    this.unsaved.clear();
   }
 
   /**
@@ -141,8 +159,7 @@ export class LocalRound {
       if (opened.why === 'forged' && this.keys.has(env.from)) this.suspects.add(env.from);
       return out.reject(this.id, opened.why);
     }
-    // Persisted with whatever the message changes: reloaded, this host still refuses it.
-    out.remember(this.id, windowField(opened.from), encodeWindow(this.replay.windowOf(opened.from)!), this.replayKeptUntil);
+    this.unsaved.add(opened.from);
     const body = this.parseBody(opened.body);
     if (!body.ok || !body.to.includes(verifier)) return out.reject(this.id, 'malformed');
     for (const agent of body.to) {
@@ -167,11 +184,15 @@ export class LocalRound {
   private step(seat: Seat, input: Input<unknown>, out: Outbox): void {
     const o = this.rt.protocol.step(seat.state, input);
     seat.state = o.state;
+    const first = o.decide[0];
+    const deciding = first !== undefined && !seat.decided;
+    // Stored with what the messages accepted so far led to: reloaded, this host refuses them still.
+    if (o.persist !== undefined || o.send.length || deciding) this.saveWindows(out);
     if (o.persist !== undefined) out.persist(this.id, seat.id, o.persist);
     for (const { to, message } of o.send) this.seal(seat, to, message, out);
+    // Stored with the messages so numbered: a resumed agent goes on from there, never numbering two alike.
     if (o.send.length) out.remember(this.id, nextSeqField(seat.id), String(seat.auth.nextSeq), this.replayKeptUntil);
-    const first = o.decide[0];
-    if (first && !seat.decided) {
+    if (deciding) {
       seat.decided = true;
       out.decide(this.id, seat.id, { value: first.value, rounds: this.rt.roundsOf(seat.state), at: Date.now() });
       if (this.driverInbox !== undefined) out.send(this.driverInbox, { k: 'decided', round: this.id, agent: seat.id });
