@@ -1,7 +1,8 @@
 // The swarm as operators see it: agents with liveness, nodes with queue counts.
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { SnapshotReader } from '../coordinator/snapshotReader.ts';
-import { buildHierarchy, hierarchyToJSON, type HierarchyJSON } from '../routing/hierarchy.ts';
+import { buildHierarchy } from '../routing/hierarchy.ts';
+import { hierarchyToJSON, type HierarchyJSON } from '../routing/hierarchyJson.ts';
 
 export interface AgentStatus {
   id: string;

@@ -3,7 +3,8 @@
 // dispatcher that keeps one state object for them all.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { buildHierarchy, compareLoad, type HierarchyTree, type HierarchyTreeNode } from '../../src/routing/hierarchy.ts';
+import { compareLoad } from '../../src/routing/compare.ts';
+import { buildHierarchy, type HierarchyTree, type HierarchyTreeNode } from '../../src/routing/hierarchy.ts';
 import { routeLeastLoaded } from '../../src/routing/leastLoaded.ts';
 import { routeLeastLoadedTree } from '../../src/routing/leastLoadedTree.ts';
 import { createRandom, initialRandomState, routeRandom } from '../../src/routing/random.ts';
