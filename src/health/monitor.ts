@@ -10,6 +10,7 @@ import { swarmKeys } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { HostControl } from '../coordinator/hostControl.ts';
 import type { Lease } from '../coordinator/lease.ts';
+import { LeaderLoop } from '../coordinator/leaderLoop.ts';
 import { SnapshotReader } from '../coordinator/snapshotReader.ts';
 import type { Logger } from '../log.ts';
 import { publishEvent } from '../swarm/events.ts';
@@ -49,8 +50,7 @@ const SEVERITY: Record<HealthState, HealthAlert['severity']> = { healthy: 'info'
 export class HealthMonitor extends EventEmitter {
   private readonly reader: SnapshotReader;
   private readonly keys;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly loop: LeaderLoop;
   private readonly states = new Map<string, HostHealth>();
   private readonly recovering = new Map<string, Promise<unknown>>();
   private runId: string | undefined;
@@ -63,22 +63,20 @@ export class HealthMonitor extends EventEmitter {
     super();
     this.reader = new SnapshotReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
     this.keys = swarmKeys(o.config.prefix);
+    this.loop = new LeaderLoop({
+      lease: o.lease,
+      renewsLease: true,
+      intervalMs: o.config.coordinator.livenessIntervalMs,
+      onError: (err) => o.logger.warn({ err: err.message }, 'health check failed'),
+    });
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.tick()
-        .catch((err: Error) => this.o.logger.warn({ err: err.message }, 'health check failed'))
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, this.o.config.coordinator.livenessIntervalMs);
-    this.timer.unref();
+    this.loop.start(() => this.tick());
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
     await Promise.allSettled([...this.recovering.values()]);
   }
 
@@ -88,7 +86,7 @@ export class HealthMonitor extends EventEmitter {
   }
 
   async tick(now = Date.now()): Promise<void> {
-    if (!(await this.o.lease.renew())) {
+    if (!(await this.loop.leadership())) {
       this.states.clear();
       return;
     }
