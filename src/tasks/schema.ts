@@ -97,14 +97,3 @@ export interface ReplicatedTaskConsensus {
   /** How the outputs split, most common first. */
   split?: { count: number; agents: string[]; outputHash?: string; error?: string }[];
 }
-
-/** zod issues as a flat list naming the field, for `details`. */
-export function issuesOf(err: z.ZodError): { path: string; message: string }[] {
-  return err.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
-}
-
-export function describeIssues(err: z.ZodError): string {
-  return issuesOf(err)
-    .map((i) => `${i.path}: ${i.message}`)
-    .join('; ');
-}

@@ -15,7 +15,7 @@ import { swarmConfigSchema, type SwarmConfigInput } from '../../config/schema.ts
 import { SwarmError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../log.ts';
 import { checkFieldDepth } from '../../tasks/jsonDepth.ts';
-import { issuesOf } from '../../tasks/schema.ts';
+import { issuesOf } from '../../validation.ts';
 import type { ProtocolName } from '../protocol.ts';
 import { RoundDriver } from './driver.ts';
 import { consensusKeys } from './keys.ts';
