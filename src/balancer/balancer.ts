@@ -9,7 +9,7 @@ import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Lease } from '../coordinator/lease.ts';
 import { LeaderLoop } from '../coordinator/leaderLoop.ts';
-import { SnapshotReader } from '../coordinator/snapshotReader.ts';
+import { LoadsReader } from '../coordinator/loadsReader.ts';
 import type { Logger } from '../log.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { planRebalance, planSteals, type BalanceNode, type Move } from './plan.ts';
@@ -28,7 +28,7 @@ export interface Balancer {
 }
 
 export class Balancer extends EventEmitter {
-  private readonly reader: SnapshotReader;
+  private readonly reader: LoadsReader;
   private readonly loop: LeaderLoop;
   private lastRebalance = 0;
   /** Slot groups whose fence already carries our token. */
@@ -38,7 +38,7 @@ export class Balancer extends EventEmitter {
     private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; logger: Logger; groupOf: (seq: number) => string; queueFor: (nodeId: string) => Queue },
   ) {
     super();
-    this.reader = new SnapshotReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
+    this.reader = new LoadsReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
     this.loop = new LeaderLoop({
       lease: o.lease,
       renewsLease: true,

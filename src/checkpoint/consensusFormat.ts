@@ -13,7 +13,7 @@
 // section: see CHECKPOINT_ABOUT for why.
 import { z } from 'zod';
 import { decisionSchema, roundSpecSchema } from '../consensus/runtime/proposal.ts';
-import { isReplicatedTaskId } from '../consensus/runtime/replicated.ts';
+import { isReplicatedTaskId } from '../consensus/runtime/judgeReplicated.ts';
 import { CONSENSUS_QUEUE } from '../../queues/keys.ts';
 import { jobIdProblem } from './names.ts';
 

@@ -5,7 +5,7 @@ import { Job } from 'bullmq';
 import { CONSENSUS_QUEUE } from '../../queues/keys.ts';
 import { consensusKeys } from '../consensus/runtime/keys.ts';
 import { decisionSchema, roundSpecSchema, type RoundSpec } from '../consensus/runtime/proposal.ts';
-import { REPLICATED_JOB } from '../consensus/runtime/replicated.ts';
+import { REPLICATED_JOB } from '../consensus/runtime/judgeReplicated.ts';
 import { proposalResultSchema, type CarriedProposal, type CarriedRound, type ConsensusSection, type FinishedProposal } from './consensusFormat.ts';
 import { DROPPED_OPTIONS, type PlannedJob, type PlannedQueue } from './plan.ts';
 import type { RawQueue } from './rawQueue.ts';

@@ -11,7 +11,7 @@ import type { SwarmConfig } from '../config/schema.ts';
 import type { HostControl } from '../coordinator/hostControl.ts';
 import type { Lease } from '../coordinator/lease.ts';
 import { LeaderLoop } from '../coordinator/leaderLoop.ts';
-import { SnapshotReader } from '../coordinator/snapshotReader.ts';
+import { LoadsReader } from '../coordinator/loadsReader.ts';
 import type { Logger } from '../log.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { DEFAULT_BASELINE_OPTIONS, observe, predictDegradation, type AgentBaselines } from './baseline.ts';
@@ -48,7 +48,7 @@ export interface HealthMonitor {
 const SEVERITY: Record<HealthState, HealthAlert['severity']> = { healthy: 'info', degraded: 'warning', critical: 'critical', failed: 'critical' };
 
 export class HealthMonitor extends EventEmitter {
-  private readonly reader: SnapshotReader;
+  private readonly reader: LoadsReader;
   private readonly keys;
   private readonly loop: LeaderLoop;
   private readonly states = new Map<string, HostHealth>();
@@ -61,7 +61,7 @@ export class HealthMonitor extends EventEmitter {
 
   constructor(private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; hosts: HostControl; logger: Logger }) {
     super();
-    this.reader = new SnapshotReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
+    this.reader = new LoadsReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
     this.keys = swarmKeys(o.config.prefix);
     this.loop = new LeaderLoop({
       lease: o.lease,
@@ -151,7 +151,7 @@ export class HealthMonitor extends EventEmitter {
     }
   }
 
-  private async recover(host: string, reason: FailureReason, detectedAt: number, roster: Awaited<ReturnType<SnapshotReader['readRoster']>>['roster']): Promise<void> {
+  private async recover(host: string, reason: FailureReason, detectedAt: number, roster: Awaited<ReturnType<LoadsReader['readRoster']>>['roster']): Promise<void> {
     try {
       const record = await recoverHost(
         {

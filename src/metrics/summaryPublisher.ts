@@ -11,7 +11,7 @@ import type { SwarmEventInput } from '../swarm/eventSchemas.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { FinishedTail } from './finishedTail.ts';
 import { SwarmStateReader } from './swarmState.ts';
-import { rosterChanges, sameFigures, summarize, workingAgents, type AgentRef } from './swarmSummary.ts';
+import { rosterChanges, sameFigures, summarize, workingAgents, type AgentRef } from './summaryEvents.ts';
 
 export const KEEPALIVE_MS = 30_000;
 /** Stream entries one summary may read to count finishes; past it the rate is estimated, so a busy swarm costs the leader no more. */

@@ -2,7 +2,7 @@
 // the fallbacks for when none is free or none is capable.
 import type { HierarchyLeaf, HierarchyStats, HierarchyTree, HierarchyTreeNode } from './hierarchy.ts';
 import { routeLeastLoaded } from './leastLoaded.ts';
-import { canRun, type RouteDecision, type TaskRequirement } from './snapshot.ts';
+import { canRun, type RouteDecision, type TaskRequirement } from './loads.ts';
 
 export interface RoutingContext {
   /**

@@ -2,7 +2,7 @@
 // node list: a restarting coordinator (or a second one) rebuilds exactly the same
 // tree from the same roster, whatever order it read the nodes in.
 import { liveCapacity } from './capacity.ts';
-import type { NodeView } from './snapshot.ts';
+import type { NodeView } from './loads.ts';
 
 export const DEFAULT_FANOUT = 10;
 export const DEFAULT_DEPTH = 3;

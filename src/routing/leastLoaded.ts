@@ -1,6 +1,6 @@
 // Least-loaded routing: a pure function of a snapshot of node loads.
 import { liveCapacity } from './capacity.ts';
-import { canRun, type NodeView, type RouteDecision, type TaskRequirement } from './snapshot.ts';
+import { canRun, type NodeView, type RouteDecision, type TaskRequirement } from './loads.ts';
 
 /**
  * Picks the node, among those with an agent able to run the task, with the least

@@ -2,7 +2,7 @@
 import { compareIds, compareLoad } from './compare.ts';
 import { eligibility, eligibleAggregates, type EligibleAggregate, type RoutingContext } from './eligibility.ts';
 import type { HierarchyTree, HierarchyTreeNode } from './hierarchy.ts';
-import type { RouteDecision, TaskRequirement } from './snapshot.ts';
+import type { RouteDecision, TaskRequirement } from './loads.ts';
 
 /**
  * From the root down, at each level goes into the child, among those holding at least

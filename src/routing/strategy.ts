@@ -5,7 +5,7 @@ import type { HierarchyTree } from './hierarchy.ts';
 import { routeLeastLoadedTree } from './leastLoadedTree.ts';
 import { initialRandomState, routeRandom, type RandomState } from './random.ts';
 import { initialRoundRobinState, routeRoundRobin, type RoundRobinState } from './roundRobin.ts';
-import type { RouteDecision, TaskRequirement } from './snapshot.ts';
+import type { RouteDecision, TaskRequirement } from './loads.ts';
 import { routeWeighted, type Weights } from './weighted.ts';
 
 export type StrategyName = 'least-loaded' | 'round-robin' | 'weighted' | 'random';

@@ -3,7 +3,7 @@
 import { compareIds } from './compare.ts';
 import { eligibility, type RoutingContext } from './eligibility.ts';
 import type { HierarchyLeaf, HierarchyTree, HierarchyTreeNode } from './hierarchy.ts';
-import { canRun, type RouteDecision, type TaskRequirement } from './snapshot.ts';
+import { canRun, type RouteDecision, type TaskRequirement } from './loads.ts';
 
 export interface Weights {
   load: number;

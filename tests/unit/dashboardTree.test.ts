@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildHierarchy } from '../../src/routing/hierarchy.ts';
 import { hierarchyToJSON } from '../../src/routing/hierarchyJson.ts';
-import type { NodeView } from '../../src/routing/snapshot.ts';
+import type { NodeView } from '../../src/routing/loads.ts';
 import { DEFAULT_LAYOUT, layoutTree } from '../../dashboards/client/treeLayout.ts';
 import { loadBand, treeSvg } from '../../dashboards/client/treeSvg.ts';
 

@@ -15,7 +15,7 @@ import {
   type HierarchyTreeNode,
 } from '../../src/routing/hierarchy.ts';
 import { hierarchyToJSON } from '../../src/routing/hierarchyJson.ts';
-import type { AgentView, NodeView } from '../../src/routing/snapshot.ts';
+import type { AgentView, NodeView } from '../../src/routing/loads.ts';
 import { agent, liveCap } from '../support/routing.ts';
 
 const NUM_RUNS = 250;

@@ -22,7 +22,7 @@ import { consensusKeys } from './keys.ts';
 import { outcomeOf, parseDecisions } from './outcome.ts';
 import { sendNotice } from './outbox.ts';
 import { resolveParticipants } from './participants.ts';
-import { REPLICATED_JOB } from './replicated.ts';
+import { REPLICATED_JOB } from './judgeReplicated.ts';
 import { MAX_VALUE_BYTES, newProposalId, proposalIdSchema, proposalInputSchema, roundSeed, roundSpecSchema, type ProposalInput, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { PROTOCOLS, PROTOCOL_NAMES } from './protocols.ts';
 

@@ -7,10 +7,10 @@
 // claims a distinct agent for each replica (src/agents/replicaSeat.ts).
 import type { FlowJob, FlowJobNode, JobsOptions } from 'bullmq';
 import { CONSENSUS_QUEUE, nodeQueueName } from '../../queues/keys.ts';
-import { REPLICA_PROTOCOLS, REPLICATED_JOB, type ReplicatedData } from '../consensus/runtime/replicated.ts';
+import { REPLICA_PROTOCOLS, REPLICATED_JOB, type ReplicatedData } from '../consensus/runtime/judgeReplicated.ts';
 import { PROTOCOLS } from '../consensus/runtime/protocols.ts';
 import { SwarmError } from '../errors.ts';
-import { canRun, type NodeView } from '../routing/snapshot.ts';
+import { canRun, type NodeView } from '../routing/loads.ts';
 import { newReplicatedTaskId, newTaskId } from '../tasks/ids.ts';
 import type { TaskEnvelope, TaskInput } from '../tasks/schema.ts';
 
