@@ -1,6 +1,6 @@
 // Pure, both ways: what the read script saw of the consensus queue and its round
 // hashes → the checkpoint's consensus section; and that section → the writes a
-// restore makes (consensusRestore.ts carries them out).
+// restore makes (restoreConsensus in restore.ts carries them out).
 import { Job } from 'bullmq';
 import { CONSENSUS_QUEUE } from '../../queues/keys.ts';
 import { consensusKeys } from '../consensus/runtime/keys.ts';

@@ -48,7 +48,6 @@ export const taskOptionsSchema = z
 export const taskInputSchema = taskOptionsSchema.extend({ type: taskTypeSchema, payload: z.unknown().optional() }).strict();
 
 export type Affinity = z.infer<typeof affinitySchema>;
-export type TaskOptions = z.infer<typeof taskOptionsSchema>;
 export type TaskInput = z.infer<typeof taskInputSchema>;
 
 /** What a node job carries: the payload plus what the agent needs to run it. */
