@@ -11,6 +11,7 @@ import type { Lease } from '../coordinator/lease.ts';
 import { LeaderLoop } from '../coordinator/leaderLoop.ts';
 import { LoadsReader } from '../coordinator/loadsReader.ts';
 import type { Logger } from '../log.ts';
+import { liveCapacity } from '../routing/capacity.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { planRebalance, planSteals, type BalanceNode, type Move } from './plan.ts';
 import { unparkTasks } from './unpark.ts';
@@ -67,7 +68,7 @@ export class Balancer extends EventEmitter {
     const balanceNodes: BalanceNode[] = nodes.flatMap((n) => {
       const rec = roster.nodes.get(n.id);
       if (!rec) return [];
-      const capacity = n.agents.reduce((s, a) => s + (a.live ? a.capacity : 0), 0);
+      const capacity = liveCapacity(n);
       return [{ id: n.id, slot: slotGroupOf(n.id), group: this.o.groupOf(rec.seq), profile: rec.profile, capacity, waiting: n.waiting, active: n.active }];
     });
     const { coordinator } = this.o.config;
