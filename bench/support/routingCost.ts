@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { routeLeastLoaded } from '../../src/routing/leastLoaded.ts';
 import { buildHierarchy, type HierarchyTree } from '../../src/routing/hierarchy.ts';
-import type { AgentView, NodeView, TaskRequirement } from '../../src/routing/snapshot.ts';
+import type { AgentView, NodeView, TaskRequirement } from '../../src/routing/loads.ts';
 import { initialRouterState, route, STRATEGY_NAMES, type RouterState, type StrategyName } from '../../src/routing/strategy.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { median, seededRandom } from './balanceMath.ts';

@@ -2,7 +2,7 @@
 // routes every couple of seconds (and soon after an event that changes them),
 // events from the Server-Sent Events stream as they happen, and a render of
 // the pure views after each change.
-import type { HierarchyJSON } from '../../src/routing/hierarchy.ts';
+import type { HierarchyJSON } from '../../src/routing/hierarchyJson.ts';
 import type { RatePoint } from '../ratePoint.ts';
 import { agentRows, applyEvent, applySnapshot, emptyState, type AgentSnapshot, type HostSnapshot, type RecoverySnapshot } from './model.ts';
 import { DASHBOARD_EVENT_TYPES, eventsUrl, toSwarmEvent } from './swarmEvents.ts';

@@ -2,7 +2,7 @@
 // picture is the same for the same swarm and the layout is unit-tested.
 // Leaves sit side by side in tree order; each parent is centred over its
 // children, one row per level.
-import type { HierarchyJSON, HierarchyNodeJSON } from '../../src/routing/hierarchy.ts';
+import type { HierarchyJSON, HierarchyNodeJSON } from '../../src/routing/hierarchyJson.ts';
 
 export interface LayoutOptions {
   boxWidth: number;

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { controlQueueName } from '../../queues/keys.ts';
 import type { Logger } from '../log.ts';
-import { describeIssues } from '../tasks/schema.ts';
+import { describeIssues } from '../validation.ts';
 import { spawnRequestSchema, type AgentInfo, type AgentSpec } from './spec.ts';
 
 export const retireRequestSchema = z.object({ agentId: z.string().min(1), deadlineMs: z.number().int().min(0).max(3_600_000).default(10_000) }).strict();

@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import { slotGroupOf } from '../../queues/keys.ts';
 import { moveWaitingJobs } from '../../queues/moveJobs.ts';
-import { SnapshotReader } from '../coordinator/snapshotReader.ts';
+import { LoadsReader } from '../coordinator/loadsReader.ts';
 import type { Logger } from '../log.ts';
 
 const CHUNK = 100;
@@ -18,7 +18,7 @@ export async function rehomeOrphans(
   failedAfterMs: number,
   logger: Logger,
 ): Promise<{ orphans: number; moved: number }> {
-  const reader = new SnapshotReader(redis, prefix, failedAfterMs);
+  const reader = new LoadsReader(redis, prefix, failedAfterMs);
   const { nodes, roster } = await reader.read(Date.now(), true);
   let total = 0;
   let orphans = 0;

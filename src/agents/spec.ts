@@ -49,8 +49,6 @@ export const spawnRequestSchema = agentSpecSchema
   })
   .strict();
 
-export type SpawnRequest = z.output<typeof spawnRequestSchema>;
-
 /** Parse specs, refusing a total over `max` (the configured ceiling per request). */
 export function parseSpecs(input: unknown, max: number): AgentSpecParsed[] {
   const specs = z.array(agentSpecSchema).min(1).parse(input);

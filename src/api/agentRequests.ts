@@ -4,7 +4,7 @@ import type { AgentInfo } from '../agents/host.ts';
 import { agentIdSchema, spawnRequestSchema } from '../agents/spec.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { SwarmError } from '../errors.ts';
-import { issuesOf } from '../tasks/schema.ts';
+import { issuesOf } from '../validation.ts';
 import { swarmView } from './swarmView.ts';
 
 const SPAWN_TIMEOUT_MS = 60_000;

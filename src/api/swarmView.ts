@@ -1,7 +1,8 @@
 // The swarm as operators see it: agents with liveness, nodes with queue counts.
 import type { Coordinator } from '../coordinator/coordinator.ts';
-import { SnapshotReader } from '../coordinator/snapshotReader.ts';
-import { buildHierarchy, hierarchyToJSON, type HierarchyJSON } from '../routing/hierarchy.ts';
+import { LoadsReader } from '../coordinator/loadsReader.ts';
+import { buildHierarchy } from '../routing/hierarchy.ts';
+import { hierarchyToJSON, type HierarchyJSON } from '../routing/hierarchyJson.ts';
 
 export interface AgentStatus {
   id: string;
@@ -35,7 +36,7 @@ export interface HostStatus {
 }
 
 export async function swarmView(c: Coordinator): Promise<{ agents: AgentStatus[]; nodes: NodeStatus[]; hosts: HostStatus[] }> {
-  const reader = new SnapshotReader(c.commands, c.router.prefix, Number.POSITIVE_INFINITY);
+  const reader = new LoadsReader(c.commands, c.router.prefix, Number.POSITIVE_INFINITY);
   const now = Date.now();
   const { nodes, roster, hostBeats } = await reader.read(now, true);
   const failedAfter = c.router.failedAfterMs;
@@ -74,7 +75,7 @@ export async function swarmView(c: Coordinator): Promise<{ agents: AgentStatus[]
 
 /** The tree root → groups → nodes with live capacity and loads, rebuilt from the roster. */
 export async function hierarchyView(c: Coordinator): Promise<HierarchyJSON> {
-  const reader = new SnapshotReader(c.commands, c.router.prefix, c.router.failedAfterMs);
+  const reader = new LoadsReader(c.commands, c.router.prefix, c.router.failedAfterMs);
   const { nodes } = await reader.read(Date.now(), true);
   const { maxAgentsPerNode, hierarchyDepth } = c.config.coordinator;
   return hierarchyToJSON(buildHierarchy(nodes, { fanout: maxAgentsPerNode, depth: hierarchyDepth }));

@@ -7,9 +7,11 @@ import type { Redis } from 'ioredis';
 import { PARKED_NODE, slotGroupOf } from '../../queues/keys.ts';
 import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
 import type { SwarmConfig } from '../config/schema.ts';
-import { SnapshotReader } from '../coordinator/snapshotReader.ts';
 import type { Lease } from '../coordinator/lease.ts';
+import { LeaderLoop } from '../coordinator/leaderLoop.ts';
+import { LoadsReader } from '../coordinator/loadsReader.ts';
 import type { Logger } from '../log.ts';
+import { liveCapacity } from '../routing/capacity.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { planRebalance, planSteals, type BalanceNode, type Move } from './plan.ts';
 import { unparkTasks } from './unpark.ts';
@@ -27,10 +29,9 @@ export interface Balancer {
 }
 
 export class Balancer extends EventEmitter {
-  private readonly reader: SnapshotReader;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly reader: LoadsReader;
+  private readonly loop: LeaderLoop;
   private lastRebalance = 0;
-  private running: Promise<unknown> | undefined;
   /** Slot groups whose fence already carries our token. */
   private fenced = { token: 0, groups: new Set<string>() };
 
@@ -38,30 +39,28 @@ export class Balancer extends EventEmitter {
     private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; logger: Logger; groupOf: (seq: number) => string; queueFor: (nodeId: string) => Queue },
   ) {
     super();
-    this.reader = new SnapshotReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
+    this.reader = new LoadsReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
+    this.loop = new LeaderLoop({
+      lease: o.lease,
+      renewsLease: true,
+      intervalMs: o.config.coordinator.workStealing.intervalMs,
+      onError: (err) => o.logger.warn({ err: err.message }, 'balancer tick failed'),
+    });
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.tick()
-        .catch((err: Error) => this.o.logger.warn({ err: err.message }, 'balancer tick failed'))
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, this.o.config.coordinator.workStealing.intervalMs);
-    this.timer.unref();
+    this.loop.start(() => this.tick());
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   /** One round: returns the moves carried out (empty when not leading). */
   async tick(now = Date.now()): Promise<RebalancedEvent['moves']> {
-    const token = await this.o.lease.renew();
-    const fence = this.o.lease.fence();
-    if (!token || !fence) return [];
+    const lead = await this.loop.leadership();
+    if (!lead) return [];
+    const { token, fence } = lead;
     const { nodes, roster } = await this.reader.read(now, true);
     await this.stampFences(token, [PARKED_NODE, ...nodes.map((n) => n.id)]);
     const unparked = await unparkTasks({ redis: this.o.redis, prefix: this.o.config.prefix, token, queueFor: this.o.queueFor }, nodes);
@@ -69,7 +68,7 @@ export class Balancer extends EventEmitter {
     const balanceNodes: BalanceNode[] = nodes.flatMap((n) => {
       const rec = roster.nodes.get(n.id);
       if (!rec) return [];
-      const capacity = n.agents.reduce((s, a) => s + (a.live ? a.capacity : 0), 0);
+      const capacity = liveCapacity(n);
       return [{ id: n.id, slot: slotGroupOf(n.id), group: this.o.groupOf(rec.seq), profile: rec.profile, capacity, waiting: n.waiting, active: n.active }];
     });
     const { coordinator } = this.o.config;

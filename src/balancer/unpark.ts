@@ -12,7 +12,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { bullKey, groupKeys, nodeQueueName, PARKED_NODE } from '../../queues/keys.ts';
 import { claimParked } from '../../queues/claimParked.ts';
 import { routeLeastLoaded } from '../routing/leastLoaded.ts';
-import type { NodeView } from '../routing/snapshot.ts';
+import type { NodeView } from '../routing/loads.ts';
 import type { Affinity } from '../tasks/schema.ts';
 
 const BATCH = 200;

@@ -13,7 +13,7 @@
 // section: see CHECKPOINT_ABOUT for why.
 import { z } from 'zod';
 import { decisionSchema, roundSpecSchema } from '../consensus/runtime/proposal.ts';
-import { isReplicatedTaskId } from '../consensus/runtime/replicated.ts';
+import { isReplicatedTaskId } from '../consensus/runtime/judgeReplicated.ts';
 import { CONSENSUS_QUEUE } from '../../queues/keys.ts';
 import { jobIdProblem } from './names.ts';
 
@@ -93,7 +93,6 @@ export const finishedProposalSchema = z.strictObject({
 // On `state`, so an error names the field that is wrong rather than "matches neither".
 export const proposalSchema = z.discriminatedUnion('state', [unfinishedProposalSchema, finishedProposalSchema]);
 export type CarriedProposal = z.infer<typeof proposalSchema>;
-export type UnfinishedProposal = z.infer<typeof unfinishedProposalSchema>;
 export type FinishedProposal = z.infer<typeof finishedProposalSchema>;
 
 const roundHash = <T extends z.ZodType<string>>(value: T) => z.strictObject({ fields: z.record(agentId, value), ttlMs });

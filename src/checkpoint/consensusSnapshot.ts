@@ -1,11 +1,11 @@
 // Pure, both ways: what the read script saw of the consensus queue and its round
 // hashes → the checkpoint's consensus section; and that section → the writes a
-// restore makes (consensusRestore.ts carries them out).
+// restore makes (restoreConsensus in restore.ts carries them out).
 import { Job } from 'bullmq';
 import { CONSENSUS_QUEUE } from '../../queues/keys.ts';
 import { consensusKeys } from '../consensus/runtime/keys.ts';
 import { decisionSchema, roundSpecSchema, type RoundSpec } from '../consensus/runtime/proposal.ts';
-import { REPLICATED_JOB } from '../consensus/runtime/replicated.ts';
+import { REPLICATED_JOB } from '../consensus/runtime/judgeReplicated.ts';
 import { proposalResultSchema, type CarriedProposal, type CarriedRound, type ConsensusSection, type FinishedProposal } from './consensusFormat.ts';
 import { DROPPED_OPTIONS, type PlannedJob, type PlannedQueue } from './plan.ts';
 import type { RawConsensus, RawQueue } from '../../queues/readSwarm.ts';

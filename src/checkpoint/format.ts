@@ -27,7 +27,7 @@ import { z } from 'zod';
 import { INTAKE_QUEUE, MAX_NODE_SEQ, nodeQueueName, PARKED_NODE } from '../../queues/keys.ts';
 import { SwarmError } from '../errors.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
-import { issuesOf } from '../tasks/schema.ts';
+import { issuesOf } from '../validation.ts';
 import { checkConsensusSection, consensusSectionSchema, emptyConsensus } from './consensusFormat.ts';
 import { groupProblem, jobIdProblem, nodeIdProblem, queueProblem, taskIdProblem } from './names.ts';
 

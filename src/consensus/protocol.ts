@@ -2,7 +2,8 @@
 // built: a pure `step(state, input) → output`, no I/O, no clock of its own
 // (time arrives as `tick` inputs), no randomness except from a seed kept in
 // its state. The same core runs in the seeded simulator (src/consensus/sim/)
-// and, later, inside real agents exchanging messages through Redis.
+// and inside real agents, which exchange its messages through Redis
+// (src/consensus/runtime/).
 import type { z } from 'zod';
 
 export type ProtocolName = 'quorum' | 'raft' | 'pbft' | 'fast-paxos';

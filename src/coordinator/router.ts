@@ -11,17 +11,18 @@ import { loadScripts } from '../../queues/scripts.ts';
 import { builtinPayloadSchemas, isBuiltinType } from '../tasks/builtinPayloads.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
-import type { NodeView } from '../routing/snapshot.ts';
+import type { NodeView } from '../routing/loads.ts';
 import { cancelledRecordSchema } from '../swarm/records.ts';
 import { isIssuedTaskId, newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
 import { checkFieldDepth } from '../tasks/jsonDepth.ts';
-import { issuesOf, taskInputSchema, type TaskEnvelope, type TaskInput, type TaskView } from '../tasks/schema.ts';
+import { taskInputSchema, type TaskEnvelope, type TaskInput, type TaskView } from '../tasks/schema.ts';
+import { issuesOf } from '../validation.ts';
 import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
 import { RoutingTable } from './routingTable.ts';
-import { SnapshotReader } from './snapshotReader.ts';
+import { LoadsReader as SnapshotReader } from './loadsReader.ts';
 import { traced } from '../tracing/spans.ts';
-import { isReplicatedTaskId, replicatedTaskView } from '../consensus/runtime/replicated.ts';
-import { checkReplicated, chooseReplicaAgents, replicatedFlow, type ReplicatedTask } from './replicated.ts';
+import { isReplicatedTaskId, replicatedTaskView } from '../consensus/runtime/judgeReplicated.ts';
+import { checkReplicated, chooseReplicaAgents, replicatedFlow, type ReplicatedTask } from './submitReplicated.ts';
 
 
 export interface Submitted {

@@ -2,7 +2,7 @@
 // snapshot, the strategies' state, and the routings made since, counted in, so a
 // burst spreads over nodes instead of piling on the one that looked emptiest.
 import { buildHierarchy, type HierarchyTree, type HierarchyTreeNode } from '../routing/hierarchy.ts';
-import type { NodeView, RouteDecision, TaskRequirement } from '../routing/snapshot.ts';
+import type { NodeView, RouteDecision, TaskRequirement } from '../routing/loads.ts';
 import { initialRouterState, route, type RouteOptions, type RouterState, type StrategyName } from '../routing/strategy.ts';
 
 export class RoutingTable {

@@ -10,7 +10,8 @@ import { swarmKeys } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { HostControl } from '../coordinator/hostControl.ts';
 import type { Lease } from '../coordinator/lease.ts';
-import { SnapshotReader } from '../coordinator/snapshotReader.ts';
+import { LeaderLoop } from '../coordinator/leaderLoop.ts';
+import { LoadsReader } from '../coordinator/loadsReader.ts';
 import type { Logger } from '../log.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { DEFAULT_BASELINE_OPTIONS, observe, predictDegradation, type AgentBaselines } from './baseline.ts';
@@ -47,10 +48,9 @@ export interface HealthMonitor {
 const SEVERITY: Record<HealthState, HealthAlert['severity']> = { healthy: 'info', degraded: 'warning', critical: 'critical', failed: 'critical' };
 
 export class HealthMonitor extends EventEmitter {
-  private readonly reader: SnapshotReader;
+  private readonly reader: LoadsReader;
   private readonly keys;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly loop: LeaderLoop;
   private readonly states = new Map<string, HostHealth>();
   private readonly recovering = new Map<string, Promise<unknown>>();
   private runId: string | undefined;
@@ -61,24 +61,22 @@ export class HealthMonitor extends EventEmitter {
 
   constructor(private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; hosts: HostControl; logger: Logger }) {
     super();
-    this.reader = new SnapshotReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
+    this.reader = new LoadsReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
     this.keys = swarmKeys(o.config.prefix);
+    this.loop = new LeaderLoop({
+      lease: o.lease,
+      renewsLease: true,
+      intervalMs: o.config.coordinator.livenessIntervalMs,
+      onError: (err) => o.logger.warn({ err: err.message }, 'health check failed'),
+    });
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.tick()
-        .catch((err: Error) => this.o.logger.warn({ err: err.message }, 'health check failed'))
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, this.o.config.coordinator.livenessIntervalMs);
-    this.timer.unref();
+    this.loop.start(() => this.tick());
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
     await Promise.allSettled([...this.recovering.values()]);
   }
 
@@ -88,7 +86,7 @@ export class HealthMonitor extends EventEmitter {
   }
 
   async tick(now = Date.now()): Promise<void> {
-    if (!(await this.o.lease.renew())) {
+    if (!(await this.loop.leadership())) {
       this.states.clear();
       return;
     }
@@ -153,7 +151,7 @@ export class HealthMonitor extends EventEmitter {
     }
   }
 
-  private async recover(host: string, reason: FailureReason, detectedAt: number, roster: Awaited<ReturnType<SnapshotReader['readRoster']>>['roster']): Promise<void> {
+  private async recover(host: string, reason: FailureReason, detectedAt: number, roster: Awaited<ReturnType<LoadsReader['readRoster']>>['roster']): Promise<void> {
     try {
       const record = await recoverHost(
         {

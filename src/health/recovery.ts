@@ -18,7 +18,7 @@ import { deregisterAgents } from '../../queues/deregisterAgents.ts';
 import { recoverJobs } from '../../queues/recoverJobs.ts';
 import { rehomeOrphans } from '../agents/orphans.ts';
 import type { HostControl } from '../coordinator/hostControl.ts';
-import type { Roster } from '../coordinator/snapshotReader.ts';
+import type { Roster } from '../coordinator/loadsReader.ts';
 import type { Logger } from '../log.ts';
 import type { AgentRecord } from '../swarm/records.ts';
 import { probeNode, type ProbeResult } from './probe.ts';

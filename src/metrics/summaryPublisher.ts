@@ -5,12 +5,13 @@
 import type { Redis } from 'ioredis';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Lease } from '../coordinator/lease.ts';
+import { LeaderLoop } from '../coordinator/leaderLoop.ts';
 import type { Logger } from '../log.ts';
 import type { SwarmEventInput } from '../swarm/eventSchemas.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { FinishedTail } from './finishedTail.ts';
 import { SwarmStateReader } from './swarmState.ts';
-import { rosterChanges, sameFigures, summarize, workingAgents, type AgentRef } from './swarmSummary.ts';
+import { rosterChanges, sameFigures, summarize, workingAgents, type AgentRef } from './summaryEvents.ts';
 
 export const KEEPALIVE_MS = 30_000;
 /** Stream entries one summary may read to count finishes; past it the rate is estimated, so a busy swarm costs the leader no more. */
@@ -18,34 +19,32 @@ const TAIL_BUDGET = 1_000;
 
 export class SummaryPublisher {
   private readonly reader: SwarmStateReader;
+  private readonly loop: LeaderLoop;
   private tail: FinishedTail | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
   private agents: Map<string, AgentRef> | undefined;
   private last: { at: number; summary: SwarmEventInput<'metrics:updated'> } | undefined;
 
   constructor(private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; logger: Logger }) {
     this.reader = new SwarmStateReader(o.redis, o.config.prefix);
+    // The balancer and the health monitor renew the lease; this loop only reads it.
+    this.loop = new LeaderLoop({
+      lease: o.lease,
+      renewsLease: false,
+      intervalMs: o.config.coordinator.metricsIntervalMs,
+      onError: (err) => o.logger.debug({ err: err.message }, 'swarm summary failed; next interval retries'),
+    });
   }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.tick()
-        .catch((err: Error) => this.o.logger.debug({ err: err.message }, 'swarm summary failed; next interval retries'))
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, this.o.config.coordinator.metricsIntervalMs);
-    this.timer.unref();
+    this.loop.start(() => this.tick());
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   private async tick(): Promise<void> {
-    if (!this.o.lease.fence()) {
+    if (!(await this.loop.leadership())) {
       // Not leading: start afresh if leadership comes back, so nothing is counted twice or reported as a change.
       this.tail = undefined;
       this.agents = undefined;

@@ -13,7 +13,7 @@ import type { SwarmConfig } from '../config/schema.ts';
 import { parseEventEntry, type StreamEntry } from '../swarm/events.ts';
 import type { AnySwarmEvent } from '../swarm/eventSchemas.ts';
 import { FinishedTail } from './finishedTail.ts';
-import { agentsByHealth, HEALTH_STATES, hostStates, nodeLoads, totals } from './summary.ts';
+import { agentsByHealth, HEALTH_STATES, hostStates, nodeLoads, totals } from './swarmFigures.ts';
 import { SwarmStateReader } from './swarmState.ts';
 
 /** Stream entries one scrape reads from the task streams, and from the swarm stream; the rest wait for the next scrape. */

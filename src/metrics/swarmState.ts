@@ -4,7 +4,7 @@
 // Its cost grows with nodes and hosts, never with tasks.
 import type { Redis } from 'ioredis';
 import { bullKey, DEAD_LETTER_QUEUE, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
-import { SnapshotReader, type Roster } from '../coordinator/snapshotReader.ts';
+import { LoadsReader, type Roster } from '../coordinator/loadsReader.ts';
 
 export interface QueueCounts {
   waiting: number;
@@ -36,18 +36,18 @@ function countsOf(p: ReturnType<Redis['pipeline']>, prefix: string, queue: strin
 const PER_QUEUE = 6;
 
 export class SwarmStateReader {
-  private readonly snapshot: SnapshotReader;
+  private readonly rosterReader: LoadsReader;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
   ) {
-    this.snapshot = new SnapshotReader(redis, prefix, Number.POSITIVE_INFINITY);
+    this.rosterReader = new LoadsReader(redis, prefix, Number.POSITIVE_INFINITY);
   }
 
   async read(): Promise<SwarmState> {
     const now = Date.now();
-    const { roster, hostBeats } = await this.snapshot.readRoster();
+    const { roster, hostBeats } = await this.rosterReader.readRoster();
     const nodes = [...roster.nodes.values()].map((n) => ({ id: n.id, queue: n.queue }));
     const p = this.redis.pipeline();
     for (const n of nodes) countsOf(p, this.prefix, n.queue);

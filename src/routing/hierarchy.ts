@@ -1,10 +1,8 @@
 // The hierarchy root → groups → nodes, as a pure, deterministic function of the
 // node list: a restarting coordinator (or a second one) rebuilds exactly the same
-// tree from the same roster, whatever order it read the nodes in. Also the part
-// every tree strategy shares: which leaves a task may go to (eligibility), and
-// the fallbacks for when none is free or none is capable.
-import { routeLeastLoaded } from './leastLoaded.ts';
-import { canRun, type NodeView, type RouteDecision, type TaskRequirement } from './snapshot.ts';
+// tree from the same roster, whatever order it read the nodes in.
+import { liveCapacity } from './capacity.ts';
+import type { NodeView } from './loads.ts';
 
 export const DEFAULT_FANOUT = 10;
 export const DEFAULT_DEPTH = 3;
@@ -93,12 +91,6 @@ function checkOptions(opts: HierarchyOptions): { fanout: number; depth: number }
   return { fanout, depth };
 }
 
-function liveCapacity(node: NodeView): number {
-  let c = 0;
-  for (const a of node.agents) if (a.live) c += a.capacity;
-  return c;
-}
-
 function stats(capacity: number, waiting: number, active: number): HierarchyStats {
   return { capacity, waiting, active, load: (waiting + active) / Math.max(1, capacity) };
 }
@@ -178,157 +170,4 @@ function branch(id: string, kind: 'root' | 'group', level: number, children: Hie
     nodeIds.push(...c.nodeIds);
   }
   return { id, kind, level, children, nodeIds, ...stats(capacity, waiting, active) };
-}
-
-// --- JSON for GET /api/hierarchy ---------------------------------------------------
-
-export interface HierarchyNodeJSON extends HierarchyStats {
-  id: string;
-  kind: 'root' | 'group' | 'node';
-  level: number;
-  nodeIds: string[];
-  children: HierarchyNodeJSON[];
-  /** Nodes only. */
-  seq?: number;
-  agents?: number;
-  liveAgents?: number;
-  latencyMs?: number;
-}
-
-export interface HierarchyJSON {
-  fanout: number;
-  depth: number;
-  nodes: number;
-  root: HierarchyNodeJSON;
-}
-
-/** A plain, JSON-serialisable copy of the tree (agents summarised as counts). */
-export function hierarchyToJSON(tree: HierarchyTree): HierarchyJSON {
-  const conv = (n: HierarchyTreeNode): HierarchyNodeJSON => {
-    const base: HierarchyNodeJSON = {
-      id: n.id,
-      kind: n.kind,
-      level: n.level,
-      capacity: n.capacity,
-      waiting: n.waiting,
-      active: n.active,
-      load: n.load,
-      nodeIds: [...n.nodeIds],
-      children: n.children.map(conv),
-    };
-    if (n.kind === 'node') {
-      base.seq = n.seq;
-      base.agents = n.view.agents.length;
-      base.liveAgents = n.view.agents.filter((a) => a.live).length;
-      if (n.view.latencyMs !== undefined) base.latencyMs = n.view.latencyMs;
-    }
-    return base;
-  };
-  return { fanout: tree.fanout, depth: tree.depth, nodes: tree.leaves.length, root: conv(tree.root) };
-}
-
-// --- eligibility: shared by every tree strategy ----------------------------------
-
-export interface RoutingContext {
-  /**
-   * A node is full when waiting + active ≥ (live capacity) × maxBacklogPerSlot.
-   * Default Infinity: nothing is ever full. Must be a number ≥ 0 (0: everything full).
-   */
-  maxBacklogPerSlot?: number | undefined;
-}
-
-/** Whether a leaf is full: waiting + active ≥ live capacity × maxBacklogPerSlot. */
-export function isFull(leaf: HierarchyStats, maxBacklogPerSlot: number = Infinity): boolean {
-  if (maxBacklogPerSlot === Infinity) return false; // (also avoids 0 × Infinity = NaN)
-  return leaf.waiting + leaf.active >= leaf.capacity * maxBacklogPerSlot;
-}
-
-export type Eligibility =
-  /** A strategy chooses among `eligible` (non-empty): the capable, non-full leaves of the best liveness tier. */
-  | { kind: 'choose'; eligible: ReadonlySet<string>; tier: 'live' | 'dead' }
-  /** Already decided: an error (unknown type, no capable agent) or the all-full fallback. */
-  | { kind: 'decided'; decision: RouteDecision };
-
-/**
- * The leaves a strategy may pick for `task`, in order of preference:
- * 1. tier: leaves with a live agent that canRun the task; if there is none, leaves
- *    with a capable agent that is down (their queue holds the task durably until a
- *    host takes those seats back) — the same preference as routeLeastLoaded;
- * 2. within the tier, the non-full leaves. If every leaf of the tier is full, the
- *    task still routes (queues are durable; fullness never rejects): to the least
- *    loaded leaf of the tier, exactly as routeLeastLoaded picks (ties by lower id).
- * With no capable leaf at all, the decision is routeLeastLoaded's own error
- * (`unknown_task_type` / `no_capable_agent`, same messages).
- */
-export function eligibility(task: TaskRequirement, tree: HierarchyTree, ctx: RoutingContext = {}): Eligibility {
-  const m = ctx.maxBacklogPerSlot ?? Infinity;
-  if (Number.isNaN(m) || m < 0) throw new RangeError(`maxBacklogPerSlot must be ≥ 0, got ${m}`);
-  const live: HierarchyLeaf[] = [];
-  const dead: HierarchyLeaf[] = [];
-  for (const leaf of tree.leaves) {
-    let capable = false;
-    let liveCapable = false;
-    for (const a of leaf.view.agents) {
-      if (canRun(a, task)) {
-        capable = true;
-        if (a.live) {
-          liveCapable = true;
-          break;
-        }
-      }
-    }
-    if (liveCapable) live.push(leaf);
-    else if (capable) dead.push(leaf);
-  }
-  const tierName = live.length > 0 ? 'live' : 'dead';
-  const tier = live.length > 0 ? live : dead;
-  if (tier.length === 0) return { kind: 'decided', decision: routeLeastLoaded(task, tree.leaves.map((l) => l.view)) };
-  const eligible = new Set<string>();
-  for (const leaf of tier) if (!isFull(leaf, m)) eligible.add(leaf.id);
-  if (eligible.size === 0) return { kind: 'decided', decision: routeLeastLoaded(task, tier.map((l) => l.view)) };
-  return { kind: 'choose', eligible, tier: tierName };
-}
-
-/** Per subtree holding at least one eligible leaf: sums over its eligible leaves only. */
-export interface EligibleAggregate {
-  count: number;
-  capacity: number;
-  waiting: number;
-  active: number;
-}
-
-/** Sums over the eligible leaves of every subtree that has any (absent from the map: none). */
-export function eligibleAggregates(root: HierarchyTreeNode, eligible: ReadonlySet<string>): Map<HierarchyTreeNode, EligibleAggregate> {
-  const out = new Map<HierarchyTreeNode, EligibleAggregate>();
-  const walk = (n: HierarchyTreeNode): EligibleAggregate | undefined => {
-    let agg: EligibleAggregate | undefined;
-    if (n.kind === 'node') {
-      if (eligible.has(n.id)) agg = { count: 1, capacity: n.capacity, waiting: n.waiting, active: n.active };
-    } else {
-      for (const c of n.children) {
-        const a = walk(c);
-        if (!a) continue;
-        if (!agg) agg = { ...a };
-        else {
-          agg.count += a.count;
-          agg.capacity += a.capacity;
-          agg.waiting += a.waiting;
-          agg.active += a.active;
-        }
-      }
-    }
-    if (agg) out.set(n, agg);
-    return agg;
-  };
-  walk(root);
-  return out;
-}
-
-/** -1, 0, 1 comparing (wa + aa) / max(1, ca) with (wb + ab) / max(1, cb), exactly (cross multiplication). */
-export function compareLoad(a: { capacity: number; waiting: number; active: number }, b: { capacity: number; waiting: number; active: number }): number {
-  return Math.sign((a.waiting + a.active) * Math.max(1, b.capacity) - (b.waiting + b.active) * Math.max(1, a.capacity));
-}
-
-export function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,11 +1,6 @@
 // Least-loaded routing: a pure function of a snapshot of node loads.
-import { canRun, type NodeView, type RouteDecision, type TaskRequirement } from './snapshot.ts';
-
-function liveCapacity(node: NodeView): number {
-  let c = 0;
-  for (const a of node.agents) if (a.live) c += a.capacity;
-  return c;
-}
+import { liveCapacity } from './capacity.ts';
+import { canRun, type NodeView, type RouteDecision, type TaskRequirement } from './loads.ts';
 
 /**
  * Picks the node, among those with an agent able to run the task, with the least

@@ -1,15 +1,8 @@
 // Least-loaded routing that descends the hierarchy: a pure function of the tree.
-import {
-  compareIds,
-  compareLoad,
-  eligibility,
-  eligibleAggregates,
-  type EligibleAggregate,
-  type HierarchyTree,
-  type HierarchyTreeNode,
-  type RoutingContext,
-} from './hierarchy.ts';
-import type { RouteDecision, TaskRequirement } from './snapshot.ts';
+import { compareIds, compareLoad } from './compare.ts';
+import { eligibility, eligibleAggregates, type EligibleAggregate, type RoutingContext } from './eligibility.ts';
+import type { HierarchyTree, HierarchyTreeNode } from './hierarchy.ts';
+import type { RouteDecision, TaskRequirement } from './loads.ts';
 
 /**
  * From the root down, at each level goes into the child, among those holding at least

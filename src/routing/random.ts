@@ -4,8 +4,9 @@
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
-import { eligibility, eligibleAggregates, type HierarchyTree, type HierarchyTreeNode, type RoutingContext } from './hierarchy.ts';
-import type { RouteDecision, TaskRequirement } from './snapshot.ts';
+import { eligibility, eligibleAggregates, type RoutingContext } from './eligibility.ts';
+import type { HierarchyTree, HierarchyTreeNode } from './hierarchy.ts';
+import type { RouteDecision, TaskRequirement } from './loads.ts';
 
 /** A seeded source of randomness. The same seed gives the same sequence of draws. */
 export interface SeededRandom {

@@ -1,6 +1,7 @@
 // Round-robin routing over the hierarchy: a pure function of (task, tree, cursor).
-import { eligibility, type HierarchyLeaf, type HierarchyTree, type HierarchyTreeNode, type RoutingContext } from './hierarchy.ts';
-import type { RouteDecision, TaskRequirement } from './snapshot.ts';
+import { eligibility, type RoutingContext } from './eligibility.ts';
+import type { HierarchyLeaf, HierarchyTree, HierarchyTreeNode } from './hierarchy.ts';
+import type { RouteDecision, TaskRequirement } from './loads.ts';
 
 /**
  * Per task class (type + affinity, see `taskClassKey`), the seq of the node last

@@ -1,10 +1,11 @@
 // One entry point for every routing strategy over the hierarchy, with one state
 // object for those that keep state (round-robin's cursors, random's generator).
-import type { HierarchyTree, RoutingContext } from './hierarchy.ts';
+import type { RoutingContext } from './eligibility.ts';
+import type { HierarchyTree } from './hierarchy.ts';
 import { routeLeastLoadedTree } from './leastLoadedTree.ts';
 import { initialRandomState, routeRandom, type RandomState } from './random.ts';
 import { initialRoundRobinState, routeRoundRobin, type RoundRobinState } from './roundRobin.ts';
-import type { RouteDecision, TaskRequirement } from './snapshot.ts';
+import type { RouteDecision, TaskRequirement } from './loads.ts';
 import { routeWeighted, type Weights } from './weighted.ts';
 
 export type StrategyName = 'least-loaded' | 'round-robin' | 'weighted' | 'random';

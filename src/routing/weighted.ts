@@ -1,7 +1,9 @@
 // Weighted routing over the hierarchy: load, recent latency and type affinity,
 // mixed by configurable weights. A pure function of the tree.
-import { compareIds, eligibility, type HierarchyLeaf, type HierarchyTree, type HierarchyTreeNode, type RoutingContext } from './hierarchy.ts';
-import { canRun, type RouteDecision, type TaskRequirement } from './snapshot.ts';
+import { compareIds } from './compare.ts';
+import { eligibility, type RoutingContext } from './eligibility.ts';
+import type { HierarchyLeaf, HierarchyTree, HierarchyTreeNode } from './hierarchy.ts';
+import { canRun, type RouteDecision, type TaskRequirement } from './loads.ts';
 
 export interface Weights {
   load: number;

@@ -3,6 +3,7 @@
 // Each entry is { type, data: JSON }; its stream id orders and resumes it.
 import type { Redis } from 'ioredis';
 import { swarmKeys } from '../../queues/keys.ts';
+import { describeIssues } from '../validation.ts';
 import { isSwarmEventType, swarmEventSchemas, type AnySwarmEvent, type SwarmEventInput, type SwarmEventType } from './eventSchemas.ts';
 
 /** How many events the stream keeps (approximately: MAXLEN ~). */
@@ -11,7 +12,7 @@ export const EVENTS_KEPT = 10_000;
 /** Writes one event after checking it against its type's schema: a malformed event throws here, in the publisher, not in every reader. */
 export async function publishEvent<T extends SwarmEventType>(redis: Redis, prefix: string, type: T, data: SwarmEventInput<T>): Promise<void> {
   const parsed = swarmEventSchemas[type].safeParse(data);
-  if (!parsed.success) throw new Error(`refusing to publish a malformed ${type} event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw new Error(`refusing to publish a malformed ${type} event: ${describeIssues(parsed.error)}`);
   await redis.xadd(swarmKeys(prefix).events, 'MAXLEN', '~', String(EVENTS_KEPT), '*', 'type', type, 'data', JSON.stringify(parsed.data));
 }
 
@@ -41,7 +42,7 @@ export function parseEventEntry([id, fields]: StreamEntry): ParsedEntry {
     return { ok: false, id, reason: 'data is not JSON' };
   }
   const parsed = swarmEventSchemas[type].safeParse(json);
-  if (!parsed.success) return { ok: false, id, reason: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  if (!parsed.success) return { ok: false, id, reason: describeIssues(parsed.error) };
   // The data was parsed by the schema of this very type, so the pair matches.
   return { ok: true, event: { id, type, at: streamIdTime(id), data: parsed.data } as AnySwarmEvent };
 }

@@ -48,7 +48,6 @@ export const taskOptionsSchema = z
 export const taskInputSchema = taskOptionsSchema.extend({ type: taskTypeSchema, payload: z.unknown().optional() }).strict();
 
 export type Affinity = z.infer<typeof affinitySchema>;
-export type TaskOptions = z.infer<typeof taskOptionsSchema>;
 export type TaskInput = z.infer<typeof taskInputSchema>;
 
 /** What a node job carries: the payload plus what the agent needs to run it. */
@@ -96,15 +95,4 @@ export interface ReplicatedTaskConsensus {
   rounds: number;
   /** How the outputs split, most common first. */
   split?: { count: number; agents: string[]; outputHash?: string; error?: string }[];
-}
-
-/** zod issues as a flat list naming the field, for `details`. */
-export function issuesOf(err: z.ZodError): { path: string; message: string }[] {
-  return err.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
-}
-
-export function describeIssues(err: z.ZodError): string {
-  return issuesOf(err)
-    .map((i) => `${i.path}: ${i.message}`)
-    .join('; ');
 }

@@ -11,7 +11,7 @@ import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
 import { scripts } from '../../queues/scripts.ts';
 import { Lease } from '../../src/coordinator/lease.ts';
 import { unparkTasks } from '../../src/balancer/unpark.ts';
-import type { NodeView } from '../../src/routing/snapshot.ts';
+import type { NodeView } from '../../src/routing/loads.ts';
 import { startCluster, type TestCluster } from '../support/cluster.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { until } from '../support/swarm.ts';

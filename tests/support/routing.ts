@@ -1,6 +1,6 @@
 // Small builders and checks shared by the routing tests.
 import fc from 'fast-check';
-import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/snapshot.ts';
+import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/loads.ts';
 
 export const agent = (over: Partial<AgentView> = {}): AgentView => ({
   id: 'a1',

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { swarmConfigSchema } from '../../src/config/schema.ts';
-import { describeIssues, issuesOf } from '../../src/tasks/schema.ts';
+import { describeIssues, issuesOf } from '../../src/validation.ts';
 
 const NUM_RUNS = 200;
 

@@ -1,8 +1,9 @@
 // The hierarchy drawing: boxes laid out from the tree the API serves.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildHierarchy, hierarchyToJSON } from '../../src/routing/hierarchy.ts';
-import type { NodeView } from '../../src/routing/snapshot.ts';
+import { buildHierarchy } from '../../src/routing/hierarchy.ts';
+import { hierarchyToJSON } from '../../src/routing/hierarchyJson.ts';
+import type { NodeView } from '../../src/routing/loads.ts';
 import { DEFAULT_LAYOUT, layoutTree } from '../../dashboards/client/treeLayout.ts';
 import { loadBand, treeSvg } from '../../dashboards/client/treeSvg.ts';
 

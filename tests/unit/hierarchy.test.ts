@@ -2,21 +2,20 @@
 // groups → nodes as a pure, deterministic, order-independent function of the nodes.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { compareLoad } from '../../src/routing/compare.ts';
+import { eligibility, isFull } from '../../src/routing/eligibility.ts';
 import {
   buildHierarchy,
-  compareLoad,
-  eligibility,
   groupId,
   groupOfNode,
-  hierarchyToJSON,
-  isFull,
   nodeSeq,
   type HierarchyBranch,
   type HierarchyLeaf,
   type HierarchyTree,
   type HierarchyTreeNode,
 } from '../../src/routing/hierarchy.ts';
-import type { AgentView, NodeView } from '../../src/routing/snapshot.ts';
+import { hierarchyToJSON } from '../../src/routing/hierarchyJson.ts';
+import type { AgentView, NodeView } from '../../src/routing/loads.ts';
 import { agent, liveCap } from '../support/routing.ts';
 
 const NUM_RUNS = 250;

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { agentIdSchema, hostIdSchema, newAgentId } from '../../src/agents/spec.ts';
 import { newProposalId, proposalIdSchema } from '../../src/consensus/runtime/proposal.ts';
-import { isReplicatedTaskId } from '../../src/consensus/runtime/replicated.ts';
+import { isReplicatedTaskId } from '../../src/consensus/runtime/judgeReplicated.ts';
 import { intakeVerdict, MAX_INTAKE_TRIES } from '../../src/coordinator/intake.ts';
 import { SwarmError } from '../../src/errors.ts';
 import { isStreamId } from '../../src/swarm/events.ts';

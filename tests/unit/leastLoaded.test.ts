@@ -1,9 +1,9 @@
 // Unit and property tests for least-loaded routing (src/routing/leastLoaded.ts)
-// and the capability check it rests on (src/routing/snapshot.ts).
+// and the capability check it rests on (src/routing/loads.ts).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { routeLeastLoaded } from '../../src/routing/leastLoaded.ts';
-import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/snapshot.ts';
+import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/loads.ts';
 import { agent, chosen, capable, liveCapable , taskArb as taskArb_ } from '../support/routing.ts';
 
 const NUM_RUNS = 300;

@@ -1,8 +1,8 @@
 // Where a replicated task's replicas go: distinct live agents able to run it,
 // spread over nodes (least loaded first), or how many there are when too few.
 import { describe, expect, it } from 'vitest';
-import { chooseReplicaAgents } from '../../src/coordinator/replicated.ts';
-import type { AgentView, NodeView } from '../../src/routing/snapshot.ts';
+import { chooseReplicaAgents } from '../../src/coordinator/submitReplicated.ts';
+import type { AgentView, NodeView } from '../../src/routing/loads.ts';
 
 const agent = (id: string, extra: Partial<AgentView> = {}): AgentView => ({ id, type: 'worker', capabilities: [], taskTypes: ['echo'], capacity: 1, live: true, ...extra });
 const node = (id: string, agents: AgentView[], waiting = 0): NodeView => ({ id, agents, waiting, active: 0 });

@@ -3,12 +3,13 @@
 // dispatcher that keeps one state object for them all.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { buildHierarchy, compareLoad, type HierarchyTree, type HierarchyTreeNode } from '../../src/routing/hierarchy.ts';
+import { compareLoad } from '../../src/routing/compare.ts';
+import { buildHierarchy, type HierarchyTree, type HierarchyTreeNode } from '../../src/routing/hierarchy.ts';
 import { routeLeastLoaded } from '../../src/routing/leastLoaded.ts';
 import { routeLeastLoadedTree } from '../../src/routing/leastLoadedTree.ts';
 import { createRandom, initialRandomState, routeRandom } from '../../src/routing/random.ts';
 import { initialRoundRobinState, ROUND_ROBIN_MAX_CLASSES, routeRoundRobin, taskClassKey, type RoundRobinState } from '../../src/routing/roundRobin.ts';
-import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/snapshot.ts';
+import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/loads.ts';
 import { initialRouterState, isStrategyName, route, STRATEGY_NAMES, type RouterState, type StrategyName } from '../../src/routing/strategy.ts';
 import { DEFAULT_WEIGHTS, resolveWeights, routeWeighted, scoreCandidates } from '../../src/routing/weighted.ts';
 import { agent, chosen, capable, liveCapable, liveCap , taskArb as taskArb_ } from '../support/routing.ts';

@@ -3,9 +3,9 @@
 // behind metrics:updated and /metrics agree with the roster they read.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { agentsByHealth, nodeLoads, totals } from '../../src/metrics/summary.ts';
+import { agentsByHealth, nodeLoads, totals } from '../../src/metrics/swarmFigures.ts';
 import type { SwarmState } from '../../src/metrics/swarmState.ts';
-import { rosterChanges, summarize, workingAgents } from '../../src/metrics/swarmSummary.ts';
+import { rosterChanges, summarize, workingAgents } from '../../src/metrics/summaryEvents.ts';
 import { swarmEventSchemas } from '../../src/swarm/eventSchemas.ts';
 import { parseEventEntry, streamIdTime } from '../../src/swarm/events.ts';
 import type { AgentRecord } from '../../src/swarm/records.ts';

@@ -2,7 +2,8 @@
 // task ids (src/tasks/ids.ts).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { describeIssues, issuesOf, taskInputSchema, taskOptionsSchema } from '../../src/tasks/schema.ts';
+import { taskInputSchema, taskOptionsSchema } from '../../src/tasks/schema.ts';
+import { describeIssues, issuesOf } from '../../src/validation.ts';
 import { newTaskId, nodeOfTaskId } from '../../src/tasks/ids.ts';
 
 const NUM_RUNS = 300;

@@ -41,4 +41,3 @@ export const fastPaxosMessageSchema = z.discriminatedUnion('type', [
 ]);
 
 export type FastPaxosMessage = z.infer<typeof fastPaxosMessageSchema>;
-export type FastPaxosMessageType = FastPaxosMessage['type'];

@@ -4,6 +4,7 @@
 // empty after a restart and refilled by retransmission.
 import type { Tally } from '../tally.ts';
 import { z } from 'zod';
+import { describeIssues } from '../../validation.ts';
 import type { NodeId, ProtocolOptions, Value } from '../protocol.ts';
 import { makeConfig, type PbftConfig, type PbftTuning } from './config.ts';
 import { GENESIS_DIGEST, type Digest } from './digest.ts';
@@ -201,7 +202,7 @@ export function recoverPbft(self: NodeId, peers: readonly NodeId[], opts: Protoc
   // Even a replica that never persisted anything may have slept through requests: it asks where the others are.
   if (persisted === undefined) return { ...initPbft(self, peers, opts, tuning), behind: true };
   const parsed = pbftPersistedSchema.safeParse(persisted);
-  if (!parsed.success) throw new Error(`pbft: persisted state of ${self} is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw new Error(`pbft: persisted state of ${self} is malformed: ${describeIssues(parsed.error)}`);
   const d = parsed.data;
   const log: Record<string, LogEntry> = {};
   for (const [k, e] of Object.entries(d.log)) {

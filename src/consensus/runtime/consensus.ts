@@ -15,14 +15,14 @@ import { swarmConfigSchema, type SwarmConfigInput } from '../../config/schema.ts
 import { SwarmError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../log.ts';
 import { checkFieldDepth } from '../../tasks/jsonDepth.ts';
-import { issuesOf } from '../../tasks/schema.ts';
+import { issuesOf } from '../../validation.ts';
 import type { ProtocolName } from '../protocol.ts';
 import { RoundDriver } from './driver.ts';
 import { consensusKeys } from './keys.ts';
 import { outcomeOf, parseDecisions } from './outcome.ts';
 import { sendNotice } from './outbox.ts';
 import { resolveParticipants } from './participants.ts';
-import { REPLICATED_JOB } from './replicated.ts';
+import { REPLICATED_JOB } from './judgeReplicated.ts';
 import { MAX_VALUE_BYTES, newProposalId, proposalIdSchema, proposalInputSchema, roundSeed, roundSpecSchema, type ProposalInput, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { PROTOCOLS, PROTOCOL_NAMES } from './protocols.ts';
 

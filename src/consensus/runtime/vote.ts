@@ -15,7 +15,7 @@ import { sendNotice } from './outbox.ts';
 import type { InboxItem } from './wire.ts';
 import type { Logger } from '../../log.ts';
 import { publishEvent } from '../../swarm/events.ts';
-import { judgeReplicated, REPLICATED_JOB } from './replicated.ts';
+import { judgeReplicated, REPLICATED_JOB } from './judgeReplicated.ts';
 
 export interface VoteProcessorDeps {
   redis: Redis;

@@ -27,6 +27,7 @@
 //   - every slot some honest node had decided at the heal (catch-up), and
 //   - for log protocols (those that decide slots other than 0), the value
 //     proposed after the heal.
+import { describeIssues } from '../../validation.ts';
 import type { Input, NodeId, Output, ProtocolOptions, Value } from '../protocol.ts';
 import { changedDecisions, honestSlots, livenessGaps, mergeDecisions, requiredSlots, safetyViolations } from './checks.ts';
 import { describeProfile, drawFaultProfile, HEALED, type FaultProfile } from './faults.ts';
@@ -367,7 +368,7 @@ class Simulation<S, M> {
     const parsed = env.wire === undefined ? undefined : this.spec.protocol.messageSchema.safeParse(JSON.parse(env.wire));
     if (parsed === undefined || !parsed.success) {
       this.stats.rejected++;
-      const why = parsed === undefined ? 'not serializable' : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      const why = parsed === undefined ? 'not serializable' : describeIssues(parsed.error);
       this.log(`rejected ${what}: ${why}`);
       if (!from.byzantine) this.fail([`schema: honest ${env.from} sent a message its protocol's schema rejects (${why}): ${describeWire(env.wire)}`]);
       return;

@@ -1,16 +1,17 @@
-// Reads the roster and node loads from Redis into a routing snapshot. The roster
-// (agents, nodes) is re-read only when its version moves; loads every call.
+// Reads the roster and node loads from Redis into the loads a router decides on
+// (src/routing/loads.ts). The roster (agents, nodes) is re-read only when its
+// version moves; loads every call.
 import type { Redis } from 'ioredis';
 import { bullKey, swarmKeys } from '../../queues/keys.ts';
 import { agentRecordSchema, nodeRecordSchema, parseHash, type AgentRecord, type NodeRecord } from '../swarm/records.ts';
-import type { NodeView } from '../routing/snapshot.ts';
+import type { NodeView } from '../routing/loads.ts';
 
 export interface Roster {
   agents: Map<string, AgentRecord>;
   nodes: Map<string, NodeRecord>;
 }
 
-export class SnapshotReader {
+export class LoadsReader {
   private readonly keys;
   private version: string | null = null;
   private roster: Roster = { agents: new Map(), nodes: new Map() };

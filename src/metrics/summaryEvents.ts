@@ -1,9 +1,9 @@
-// Pure: the metrics:updated summary and the agents that joined or left
-// between two rosters.
+// What the summary publisher publishes, pure: the metrics:updated summary and
+// the agents that joined or left (agent:joined, agent:left) between two rosters.
 import type { HealthThresholds } from '../health/classify.ts';
 import type { SwarmEventInput } from '../swarm/eventSchemas.ts';
 import type { AgentRecord } from '../swarm/records.ts';
-import { agentsByHealth, nodeLoads, totals } from './summary.ts';
+import { agentsByHealth, nodeLoads, totals } from './swarmFigures.ts';
 import type { SwarmState } from './swarmState.ts';
 
 export type AgentRef = { id: string; type: string; node: string; host: string };

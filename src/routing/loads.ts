@@ -1,4 +1,5 @@
-// What a router knows of the swarm at one instant: plain data, no I/O.
+// Node loads as a router sees them at one instant (each node's agents, waiting
+// and active counts), what a task requires, and the decision: plain data, no I/O.
 export interface AgentView {
   id: string;
   type: string;

@@ -7,10 +7,11 @@
 // claims a distinct agent for each replica (src/agents/replicaSeat.ts).
 import type { FlowJob, FlowJobNode, JobsOptions } from 'bullmq';
 import { CONSENSUS_QUEUE, nodeQueueName } from '../../queues/keys.ts';
-import { REPLICA_PROTOCOLS, REPLICATED_JOB, type ReplicatedData } from '../consensus/runtime/replicated.ts';
+import { REPLICA_PROTOCOLS, REPLICATED_JOB, type ReplicatedData } from '../consensus/runtime/judgeReplicated.ts';
 import { PROTOCOLS } from '../consensus/runtime/protocols.ts';
 import { SwarmError } from '../errors.ts';
-import { canRun, type NodeView } from '../routing/snapshot.ts';
+import { liveCapacity } from '../routing/capacity.ts';
+import { canRun, type NodeView } from '../routing/loads.ts';
 import { newReplicatedTaskId, newTaskId } from '../tasks/ids.ts';
 import type { TaskEnvelope, TaskInput } from '../tasks/schema.ts';
 
@@ -46,7 +47,7 @@ export function checkReplicated(task: ReplicatedTask, where = ''): void {
  * with how many there are, when there are too few.
  */
 export function chooseReplicaAgents(nodes: readonly NodeView[], task: TaskInput, replicas: number): { picks: { agent: string; node: string }[] } | { available: number } {
-  const load = (n: NodeView) => (n.waiting + n.active) / Math.max(1, n.agents.reduce((s, a) => s + (a.live ? a.capacity : 0), 0));
+  const load = (n: NodeView) => (n.waiting + n.active) / Math.max(1, liveCapacity(n));
   const lists = nodes
     .map((n) => ({ node: n.id, load: load(n), agents: n.agents.filter((a) => a.live && canRun(a, task)).map((a) => a.id) }))
     .filter((n) => n.agents.length > 0)
