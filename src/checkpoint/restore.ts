@@ -1,7 +1,7 @@
 // The imperative shell of `swarmq restore`: refuses a prefix that holds keys
 // (unless forced), then carries out the plan: the roster and group records in
 // one MULTI, then each queue's tasks with BullMQ's own Queue.add under their ids,
-// then the consensus section (consensusRestore.ts).
+// then the consensus section (restoreConsensus, below).
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { SwarmError } from '../errors.ts';

@@ -19,7 +19,7 @@ import { taskInputSchema, type TaskEnvelope, type TaskInput, type TaskView } fro
 import { issuesOf } from '../validation.ts';
 import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
 import { RoutingTable } from './routingTable.ts';
-import { LoadsReader as SnapshotReader } from './loadsReader.ts';
+import { LoadsReader } from './loadsReader.ts';
 import { traced } from '../tracing/spans.ts';
 import { isReplicatedTaskId, replicatedTaskView } from '../consensus/runtime/judgeReplicated.ts';
 import { checkReplicated, chooseReplicaAgents, replicatedFlow, type ReplicatedTask } from './submitReplicated.ts';
@@ -42,7 +42,7 @@ export interface RouterOptions {
 export class TaskRouter {
   readonly prefix: string;
   private readonly keys;
-  private readonly reader: SnapshotReader;
+  private readonly reader: LoadsReader;
   private readonly queues = new Map<string, Queue>();
   private readonly flows: FlowProducer;
   private nodes: NodeView[] = [];
@@ -53,7 +53,7 @@ export class TaskRouter {
   constructor(private readonly opts: RouterOptions) {
     this.prefix = opts.config.prefix;
     this.keys = swarmKeys(this.prefix);
-    this.reader = new SnapshotReader(opts.redis, this.prefix, opts.config.agents.failedAfterMs, opts.onBadRecord);
+    this.reader = new LoadsReader(opts.redis, this.prefix, opts.config.agents.failedAfterMs, opts.onBadRecord);
     const { coordinator } = opts.config;
     this.table = new RoutingTable(
       { fanout: coordinator.maxAgentsPerNode, depth: coordinator.hierarchyDepth },
@@ -213,7 +213,7 @@ export class TaskRouter {
     });
   }
 
-  /** A replicated task: its flow (parent in the consensus queue, a replica per chosen agent); see replicated.ts. */
+  /** A replicated task: its flow (parent in the consensus queue, a replica per chosen agent); see submitReplicated.ts. */
   private async submitReplicated(task: ReplicatedTask): Promise<Submitted> {
     checkReplicated(task);
     const { replicas } = task.consensus;
