@@ -101,7 +101,6 @@ export function swarmKeys(prefix: string) {
   };
 }
 
-
 /** State kept beside the queues of one slot group, so scripts on those queues can touch it. */
 export function groupKeys(prefix: string, nodeId: string) {
   const base = `${prefix}:{${slotGroupOf(nodeId)}}`;
