@@ -7,7 +7,8 @@ const pureCores = [
   '^src/health/classify\\.ts$',
   '^src/health/baseline\\.ts$',
   '^src/consensus/(quorum|raft|pbft|fast-paxos)/',
-  '^src/consensus/tally\\.ts$',
+  '^src/consensus/(tally|reach|replay)\\.ts$',
+  '^src/health/breaker\\.ts$',
 ];
 const composition = '^src/(cli/|index\\.ts$)';
 
