@@ -23,7 +23,7 @@ import { generateAgentKeys } from '../consensus/auth.ts';
 import { ConsensusHost } from '../consensus/runtime/hostRuntime.ts';
 import type { KeyObject } from 'node:crypto';
 import { DEFAULT_BREAKER } from '../health/breaker.ts';
-import { DEFAULT_BASELINE_OPTIONS, observe, predictDegradation, type AgentBaselines } from '../health/baseline.ts';
+import { DurationTrends, type TrendAlert } from './durationTrends.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { Sandbox, type SandboxOptions } from './sandbox.ts';
 import { Waker } from './waker.ts';
@@ -31,6 +31,7 @@ import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
 import { HOST_ID, newAgentId, parseSpecs, type AgentInfo, type AgentSpec, type AgentSpecParsed } from './spec.ts';
 
 export type { AgentInfo, AgentSpec } from './spec.ts';
+export type { TrendAlert } from './durationTrends.ts';
 
 export interface AgentHostOptions {
   config: SwarmConfig;
@@ -58,18 +59,6 @@ export interface BreakerAlert {
   reason: 'isolated' | 'reintegrating' | 'reintegrated';
   breaker: 'closed' | 'open' | 'half-open';
   severity: 'warning' | 'info';
-}
-
-/** An agent whose tasks of one type run markedly longer than its own normal. */
-export interface TrendAlert {
-  at: number;
-  host: string;
-  agent: string;
-  node: string;
-  taskType: string;
-  reason: 'predicted-degradation';
-  severity: 'warning';
-  trend: { metric: 'duration'; baseline: number; recent: number };
 }
 
 export interface WaveEvent {
@@ -113,8 +102,7 @@ export class AgentHost extends EventEmitter {
   private beat: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private rejoining: Promise<void> | undefined;
-  /** Per agent and task type: duration baselines and whether a trend alert is out. */
-  private readonly trends = new Map<string, { baselines: AgentBaselines; predicted: boolean }>();
+  private readonly trends: DurationTrends;
   private started = false;
   private control: Worker | undefined;
   /** Warm agents by type: registered with a seat reserved, not yet taking work. */
@@ -157,6 +145,7 @@ export class AgentHost extends EventEmitter {
     });
     this.sandbox = o.sandbox ? new Sandbox(o.sandbox) : undefined;
     this.deadLetter = new DeadLetterQueue(this.redis, o.config.prefix);
+    this.trends = new DurationTrends({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('trend', alert) });
     this.waker = new Waker({
       redisUrl: o.config.redisUrl,
       control: this.redis,
@@ -425,42 +414,12 @@ export class AgentHost extends EventEmitter {
         this.emit('breaker', alert);
         publishEvent(this.redis, config.prefix, 'health:alert', alert).catch(() => {});
       },
-      onTaskDone: (agentId, type, ms) => this.watchDuration(agentId, nodeId, type, ms),
+      onTaskDone: (agentId, type, ms) => this.trends.observe(agentId, nodeId, type, ms),
       onFinalFailure: (job, err) => {
         this.deadLetter.record(job, nodeId, err).catch((e: Error) => this.o.logger.error({ err: e.message, task: job.id }, 'could not dead-letter a failed task'));
       },
       onError: (err) => this.o.logger.error({ err: err.message, node: nodeId }, 'worker error'),
     });
-  }
-
-  /**
-   * Each agent's task durations, per task type, against its own baseline: an
-   * agent whose recent tasks run 50 % longer than its normal (swapping, a
-   * throttled GPU, a slowing dependency) raises a predicted-degradation alert
-   * before anything fails.
-   */
-  private watchDuration(agentId: string, nodeId: string, type: string, ms: number): void {
-    const key = `${agentId}\u0000${type}`;
-    const t = this.trends.get(key) ?? { baselines: {}, predicted: false };
-    t.baselines = observe(t.baselines, 'duration', ms, DEFAULT_BASELINE_OPTIONS);
-    this.trends.set(key, t);
-    const p = predictDegradation(t.baselines, DEFAULT_BASELINE_OPTIONS);
-    if (p.predicted === t.predicted) return;
-    t.predicted = p.predicted;
-    if (!p.predicted) return;
-    const alert: TrendAlert = {
-      at: Date.now(),
-      host: this.hostId,
-      agent: agentId,
-      node: nodeId,
-      taskType: type,
-      reason: 'predicted-degradation',
-      severity: 'warning',
-      trend: { metric: 'duration', baseline: Math.round(p.baseline!), recent: Math.round(p.recent!) },
-    };
-    this.o.logger.warn(alert, 'health:alert');
-    this.emit('trend', alert);
-    publishEvent(this.redis, this.o.config.prefix, 'health:alert', alert).catch(() => {});
   }
 
   /**
