@@ -24,7 +24,7 @@ import { ConsensusHost } from '../consensus/runtime/hostRuntime.ts';
 import type { KeyObject } from 'node:crypto';
 import { DEFAULT_BREAKER } from '../health/breaker.ts';
 import { DurationTrends, type TrendAlert } from './durationTrends.ts';
-import { publishEvent } from '../swarm/events.ts';
+import { BreakerAlerts, type BreakerAlert } from './breakerAlerts.ts';
 import { Sandbox, type SandboxOptions } from './sandbox.ts';
 import { Waker } from './waker.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
@@ -32,6 +32,7 @@ import { HOST_ID, newAgentId, parseSpecs, type AgentInfo, type AgentSpec, type A
 
 export type { AgentInfo, AgentSpec } from './spec.ts';
 export type { TrendAlert } from './durationTrends.ts';
+export type { BreakerAlert } from './breakerAlerts.ts';
 
 export interface AgentHostOptions {
   config: SwarmConfig;
@@ -48,17 +49,6 @@ export interface AgentHostOptions {
   pool?: AgentSpec[];
   /** Run these task types' processors in BullMQ sandbox child processes. */
   sandbox?: SandboxOptions;
-}
-
-/** An agent isolated by its circuit breaker, or coming back. */
-export interface BreakerAlert {
-  at: number;
-  host: string;
-  agent: string;
-  node: string;
-  reason: 'isolated' | 'reintegrating' | 'reintegrated';
-  breaker: 'closed' | 'open' | 'half-open';
-  severity: 'warning' | 'info';
 }
 
 export interface WaveEvent {
@@ -103,6 +93,7 @@ export class AgentHost extends EventEmitter {
   private stopping: Promise<void> | undefined;
   private rejoining: Promise<void> | undefined;
   private readonly trends: DurationTrends;
+  private readonly breakerAlerts: BreakerAlerts;
   private started = false;
   private control: Worker | undefined;
   /** Warm agents by type: registered with a seat reserved, not yet taking work. */
@@ -145,6 +136,7 @@ export class AgentHost extends EventEmitter {
     });
     this.sandbox = o.sandbox ? new Sandbox(o.sandbox) : undefined;
     this.deadLetter = new DeadLetterQueue(this.redis, o.config.prefix);
+    this.breakerAlerts = new BreakerAlerts({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('breaker', alert) });
     this.trends = new DurationTrends({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('trend', alert) });
     this.waker = new Waker({
       redisUrl: o.config.redisUrl,
@@ -408,12 +400,7 @@ export class AgentHost extends EventEmitter {
         this.o.logger.warn({ jobId, node: nodeId, outcome }, 'late finish refused: the task lost its lock and was recovered');
       },
       breaker: { ...DEFAULT_BREAKER, failures: config.agents.breakerFailures, cooldownMs: config.agents.breakerCooldownMs },
-      onBreaker: (agentId, transition, breaker) => {
-        const alert: BreakerAlert = { at: Date.now(), host: this.hostId, agent: agentId, node: nodeId, reason: transition, breaker: breaker.state, severity: transition === 'isolated' ? 'warning' : 'info' };
-        this.o.logger[transition === 'isolated' ? 'warn' : 'info'](alert, `agent ${transition}`);
-        this.emit('breaker', alert);
-        publishEvent(this.redis, config.prefix, 'health:alert', alert).catch(() => {});
-      },
+      onBreaker: (agentId, transition, breaker) => this.breakerAlerts.report(agentId, nodeId, transition, breaker),
       onTaskDone: (agentId, type, ms) => this.trends.observe(agentId, nodeId, type, ms),
       onFinalFailure: (job, err) => {
         this.deadLetter.record(job, nodeId, err).catch((e: Error) => this.o.logger.error({ err: e.message, task: job.id }, 'could not dead-letter a failed task'));
