@@ -26,7 +26,7 @@ import { DEFAULT_BREAKER } from '../health/breaker.ts';
 import { DurationTrends, type TrendAlert } from './durationTrends.ts';
 import { BreakerAlerts, type BreakerAlert } from './breakerAlerts.ts';
 import { Sandbox, type SandboxOptions } from './sandbox.ts';
-import { Waker } from './waker.ts';
+import { Hibernation } from './hibernation.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
 import { HOST_ID, newAgentId, parseSpecs, type AgentInfo, type AgentSpec, type AgentSpecParsed } from './spec.ts';
 
@@ -102,10 +102,9 @@ export class AgentHost extends EventEmitter {
   private readonly consensusKeys = new Map<string, KeyObject>();
   private poolSpecs: AgentSpecParsed[] = [];
   private refilling: Promise<void> | undefined;
-  private readonly waker: Waker;
   private readonly deadLetter: DeadLetterQueue;
   private readonly sandbox: Sandbox | undefined;
-  private hibernation: NodeJS.Timeout | undefined;
+  private readonly hibernation: Hibernation;
   /** This host's agents' part in consensus rounds: one inbox stream for all of them. */
   private consensus: ConsensusHost | undefined;
 
@@ -138,37 +137,22 @@ export class AgentHost extends EventEmitter {
     this.deadLetter = new DeadLetterQueue(this.redis, o.config.prefix);
     this.breakerAlerts = new BreakerAlerts({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('breaker', alert) });
     this.trends = new DurationTrends({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('trend', alert) });
-    this.waker = new Waker({
+    this.hibernation = new Hibernation({
+      runners: this.runners,
+      afterMs: o.config.agents.hibernateAfterMs,
       redisUrl: o.config.redisUrl,
       control: this.redis,
       prefix: o.config.prefix,
       hostId: this.hostId,
-      onWake: async (nodeId) => {
-        const t0 = performance.now();
-        await this.runners.get(nodeId)?.wake();
-        this.o.logger.debug({ node: nodeId, ms: performance.now() - t0 }, 'node woke');
-        this.emit('woke', nodeId);
-      },
       logger: o.logger,
+      onHibernated: (nodeId) => this.emit('hibernated', nodeId),
+      onWoke: (nodeId) => this.emit('woke', nodeId),
     });
   }
 
   /** Nodes whose Worker on this host is closed until work arrives. */
   hibernatingNodes(): string[] {
-    return [...this.runners.entries()].filter(([, r]) => r.hibernating).map(([id]) => id);
-  }
-
-  private async hibernateIdle(): Promise<void> {
-    const after = this.o.config.agents.hibernateAfterMs;
-    const now = Date.now();
-    for (const [nodeId, runner] of this.runners) {
-      if (runner.hibernating || runner.idleFor(now) < after) continue;
-      await runner.hibernate();
-      if (runner.hibernating) {
-        this.waker.watch(nodeId);
-        this.emit('hibernated', nodeId);
-      }
-    }
+    return this.hibernation.hibernatingNodes();
   }
 
   /** The private key an agent of this host authenticates its consensus messages with. */
@@ -187,7 +171,7 @@ export class AgentHost extends EventEmitter {
 
   /** Redis connections this host holds: one shared, the control Worker's, each awake node Worker's, the waker's, and consensus's two (its inbox reader's and its commands'). */
   connectionCount(): number {
-    return 1 + (this.control ? 1 : 0) + (this.runners.size - this.hibernatingNodes().length) + (this.waker.active ? 1 : 0) + (this.consensus ? 2 : 0);
+    return 1 + (this.control ? 1 : 0) + (this.runners.size - this.hibernatingNodes().length) + (this.hibernation.wakerActive ? 1 : 0) + (this.consensus ? 2 : 0);
   }
 
   async start(): Promise<void> {
@@ -218,13 +202,7 @@ export class AgentHost extends EventEmitter {
       this.poolSpecs = parseSpecs(this.o.pool, this.o.config.agents.maxSpawn);
       await this.refillPool();
     }
-    const after = this.o.config.agents.hibernateAfterMs;
-    if (after > 0) {
-      this.hibernation = setInterval(() => {
-        this.hibernateIdle().catch((err: Error) => this.o.logger.error({ err: err.message }, 'hibernation check failed'));
-      }, Math.max(20, Math.floor(after / 4)));
-      this.hibernation.unref();
-    }
+    this.hibernation.start();
     if (this.o.control !== false) {
       this.control = startControl(this, this.o.config.prefix, this.o.logger);
       await this.control.waitUntilReady();
@@ -482,7 +460,7 @@ export class AgentHost extends EventEmitter {
     this.infos.clear();
     this.pool.clear();
     this.consensusKeys.clear();
-    for (const [nodeId] of runners) this.waker.unwatch(nodeId);
+    for (const [nodeId] of runners) this.hibernation.forget(nodeId);
     await Promise.all(runners.map(([, r]) => r.close(true)));
     await this.redis.hdel(this.keys.failedHosts, this.hostId);
     await this.announceConnection();
@@ -501,8 +479,7 @@ export class AgentHost extends EventEmitter {
   stop(deadlineMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
       clearInterval(this.beat);
-      clearInterval(this.hibernation);
-      await this.waker.stop();
+      await this.hibernation.stop();
       await this.control?.close();
       await this.consensus?.stop();
       await this.refilling;
