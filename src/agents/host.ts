@@ -27,8 +27,9 @@ import { DurationTrends, type TrendAlert } from './durationTrends.ts';
 import { BreakerAlerts, type BreakerAlert } from './breakerAlerts.ts';
 import { Sandbox, type SandboxOptions } from './sandbox.ts';
 import { Hibernation } from './hibernation.ts';
+import { WarmPool } from './warmPool.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
-import { HOST_ID, newAgentId, parseSpecs, type AgentInfo, type AgentSpec, type AgentSpecParsed } from './spec.ts';
+import { HOST_ID, newAgentId, parseSpecs, type AgentInfo, type AgentRecordIn, type AgentSpec, type AgentSpecParsed } from './spec.ts';
 
 export type { AgentInfo, AgentSpec } from './spec.ts';
 export type { TrendAlert } from './durationTrends.ts';
@@ -60,18 +61,6 @@ export interface WaveEvent {
   ms: number;
 }
 
-interface AgentRecordIn {
-  id: string;
-  type: string;
-  capabilities: string[];
-  capacity: number;
-  taskTypes: string[];
-  hostId: string;
-  profile: string;
-  /** Its X25519 public key for authenticated consensus messages; the private half stays in this process. */
-  consensusKey: string;
-}
-
 export interface AgentHost {
   on(event: 'wave', listener: (e: WaveEvent) => void): this;
   on(event: 'spawned', listener: (agents: AgentInfo[]) => void): this;
@@ -96,12 +85,9 @@ export class AgentHost extends EventEmitter {
   private readonly breakerAlerts: BreakerAlerts;
   private started = false;
   private control: Worker | undefined;
-  /** Warm agents by type: registered with a seat reserved, not yet taking work. */
-  private readonly pool = new Map<string, { record: AgentRecordIn; node: string }[]>();
+  private readonly pool: WarmPool;
   /** Each agent's private consensus key, made at spawn; only its public half is registered. */
   private readonly consensusKeys = new Map<string, KeyObject>();
-  private poolSpecs: AgentSpecParsed[] = [];
-  private refilling: Promise<void> | undefined;
   private readonly deadLetter: DeadLetterQueue;
   private readonly sandbox: Sandbox | undefined;
   private readonly hibernation: Hibernation;
@@ -137,6 +123,7 @@ export class AgentHost extends EventEmitter {
     this.deadLetter = new DeadLetterQueue(this.redis, o.config.prefix);
     this.breakerAlerts = new BreakerAlerts({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('breaker', alert) });
     this.trends = new DurationTrends({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('trend', alert) });
+    this.pool = new WarmPool({ records: (specs) => this.records(specs), register: (records) => this.register(records), logger: o.logger });
     this.hibernation = new Hibernation({
       runners: this.runners,
       afterMs: o.config.agents.hibernateAfterMs,
@@ -198,10 +185,7 @@ export class AgentHost extends EventEmitter {
         ? await this.spawnAgentWaves(specs, { waveSize: this.o.spawn.waveSize ?? 20 })
         : await this.spawnAgentBatch(specs);
     await this.forgetPreviousLife(new Set(initial.map((a) => a.id)));
-    if (this.o.pool?.length) {
-      this.poolSpecs = parseSpecs(this.o.pool, this.o.config.agents.maxSpawn);
-      await this.refillPool();
-    }
+    if (this.o.pool?.length) await this.pool.start(parseSpecs(this.o.pool, this.o.config.agents.maxSpawn));
     this.hibernation.start();
     if (this.o.control !== false) {
       this.control = startControl(this, this.o.config.prefix, this.o.logger);
@@ -264,27 +248,9 @@ export class AgentHost extends EventEmitter {
     return out;
   }
 
-  /**
-   * Warm agents: registered, with a seat reserved in a node (so taking one needs
-   * no round trip), marked pooled so no router counts them until they work.
-   */
-  private async refillPool(): Promise<void> {
-    const missing = this.poolSpecs
-      .map((spec) => ({ ...spec, count: spec.count - (this.pool.get(spec.type)?.length ?? 0) }))
-      .filter((spec) => spec.count > 0);
-    if (!missing.length) return;
-    const records = this.records(missing);
-    const seats = await this.register(records.map((r) => ({ ...r, pooled: true })));
-    for (const r of records) {
-      const list = this.pool.get(r.type) ?? [];
-      list.push({ record: r, node: seats[r.id]! });
-      this.pool.set(r.type, list);
-    }
-  }
-
   /** How many warm agents of each type are ready now. */
   poolLevels(): Record<string, number> {
-    return Object.fromEntries([...this.pool.entries()].map(([t, l]) => [t, l.length]));
+    return this.pool.levels();
   }
 
   /**
@@ -295,7 +261,7 @@ export class AgentHost extends EventEmitter {
    * type, one is spawned the slow way.
    */
   async acquire(type: string): Promise<AgentInfo & { fromPool: boolean }> {
-    const warm = this.pool.get(type)?.pop();
+    const warm = this.pool.take(type);
     if (!warm) {
       const [agent] = await this.spawnAgentBatch([{ type, count: 1 }]);
       return { ...agent!, fromPool: false };
@@ -311,13 +277,7 @@ export class AgentHost extends EventEmitter {
         if (seats[r.id] !== node) this.o.logger.error({ agent: r.id, node, seat: seats[r.id] }, 'an acquired agent works in its reserved node, but its record had gone and the roster seated it in another');
       })
       .catch((err: Error) => this.o.logger.error({ err: err.message, agent: r.id }, 'could not record an acquired agent'));
-    // The refill starts on the next turn: its key pairs and records are background work, not the caller's wait.
-    this.refilling ??= new Promise<void>((r) => setImmediate(r))
-      .then(() => this.refillPool())
-      .catch((err: Error) => this.o.logger.warn({ err: err.message }, 'pool refill failed; will try on the next acquire'))
-      .finally(() => {
-        this.refilling = undefined;
-      });
+    this.pool.refillSoon();
     return { ...info, fromPool: true };
   }
 
@@ -465,7 +425,7 @@ export class AgentHost extends EventEmitter {
     await this.redis.hdel(this.keys.failedHosts, this.hostId);
     await this.announceConnection();
     const agents = kinds.size ? await this.spawnAgentBatch([...kinds.values()]) : [];
-    if (this.poolSpecs.length) await this.refillPool();
+    await this.pool.refill();
     this.emit('rejoined', { failedAt, agents: agents.length });
   }
 
@@ -482,12 +442,11 @@ export class AgentHost extends EventEmitter {
       await this.hibernation.stop();
       await this.control?.close();
       await this.consensus?.stop();
-      await this.refilling;
+      await this.pool.settled();
       const results = await Promise.all([...this.runners.values()].map((r) => r.drain(deadlineMs)));
       const returned = results.reduce((s, r) => s + r.returned, 0);
       try {
-        const warm = [...this.pool.values()].flat().map((w) => w.record.id);
-        await this.deregister([...this.infos.keys(), ...warm]);
+        await this.deregister([...this.infos.keys(), ...this.pool.agentIds()]);
         await this.redis.multi().zrem(this.keys.hosts, this.hostId).hdel(this.keys.hostConnections, this.hostId).exec();
         await this.rehome([...this.runners.keys()]);
       } catch (err) {
