@@ -28,6 +28,7 @@ import { BreakerAlerts, type BreakerAlert } from './breakerAlerts.ts';
 import { Sandbox, type SandboxOptions } from './sandbox.ts';
 import { Hibernation } from './hibernation.ts';
 import { WarmPool } from './warmPool.ts';
+import { agentKinds, Heartbeat } from './heartbeat.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
 import { HOST_ID, newAgentId, parseSpecs, type AgentInfo, type AgentRecordIn, type AgentSpec, type AgentSpecParsed } from './spec.ts';
 
@@ -78,9 +79,8 @@ export class AgentHost extends EventEmitter {
   private readonly infos = new Map<string, AgentInfo>();
   private readonly taskTypes: string[];
   private seq = 0;
-  private beat: NodeJS.Timeout | undefined;
+  private readonly heartbeat: Heartbeat;
   private stopping: Promise<void> | undefined;
-  private rejoining: Promise<void> | undefined;
   private readonly trends: DurationTrends;
   private readonly breakerAlerts: BreakerAlerts;
   private started = false;
@@ -109,6 +109,14 @@ export class AgentHost extends EventEmitter {
       connectionName: `swarmq:host:${this.hostId}`,
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 3000),
     });
+    this.heartbeat = new Heartbeat({
+      redis: this.redis,
+      prefix: o.config.prefix,
+      hostId: this.hostId,
+      intervalMs: o.config.agents.heartbeatIntervalMs,
+      isStopping: () => this.stopping !== undefined,
+      rejoin: (failedAt) => this.rejoin(failedAt),
+    });
     this.redis.on('error', (err: Error) => {
       // Say so, with backoff in the retry strategy; one line per 10 failures, not a flood.
       if (failures++ % 10 === 0) o.logger.warn({ err: err.message, redis: o.config.redisUrl }, 'agent host cannot reach Redis; retrying with backoff');
@@ -117,7 +125,7 @@ export class AgentHost extends EventEmitter {
       failures = 0;
       // The health monitor watches this connection: when the process dies, Redis
       // drops it at once, long before a heartbeat is missed. A reconnect gets a new id.
-      this.announceConnection().catch((err: Error) => o.logger.warn({ err: err.message }, 'could not announce the host connection to the health monitor'));
+      this.heartbeat.announceConnection().catch((err: Error) => o.logger.warn({ err: err.message }, 'could not announce the host connection to the health monitor'));
     });
     this.sandbox = o.sandbox ? new Sandbox(o.sandbox) : undefined;
     this.deadLetter = new DeadLetterQueue(this.redis, o.config.prefix);
@@ -172,11 +180,7 @@ export class AgentHost extends EventEmitter {
       logger: this.o.logger,
     });
     await this.consensus.start();
-    await this.heartbeat();
-    this.beat = setInterval(() => {
-      this.heartbeat().catch(() => {});
-    }, this.o.config.agents.heartbeatIntervalMs);
-    this.beat.unref();
+    await this.heartbeat.start();
     this.started = true;
     const specs = this.o.agents ?? [];
     const initial = !specs.length
@@ -384,22 +388,6 @@ export class AgentHost extends EventEmitter {
     await deregisterAgents(this.redis, { prefix: this.o.config.prefix, agentIds: ids });
   }
 
-  private async announceConnection(): Promise<void> {
-    const id = await this.redis.client('ID');
-    await this.redis.hset(this.keys.hostConnections, this.hostId, String(id));
-  }
-
-  /**
-   * One write per host per interval, for all its agents; the same round trip
-   * asks whether the health monitor has failed this host meanwhile (it was
-   * stopped, or cut off, past failedAfterMs).
-   */
-  private async heartbeat(): Promise<void> {
-    const res = await this.redis.pipeline().zadd(this.keys.hosts, Date.now(), this.hostId).hget(this.keys.failedHosts, this.hostId).exec();
-    const failedAt = (res?.[1]?.[1] ?? null) as string | null;
-    if (failedAt !== null && !this.stopping) this.rejoining ??= this.rejoin(Number(failedAt)).finally(() => (this.rejoining = undefined));
-  }
-
   /**
    * Written off by the health monitor: its tasks were handed to other agents
    * (and BullMQ will refuse the finishes still under way here), its agents left
@@ -407,13 +395,7 @@ export class AgentHost extends EventEmitter {
    * close, and agents of the same kinds join under new ids.
    */
   private async rejoin(failedAt: number): Promise<void> {
-    const kinds = new Map<string, AgentSpec & { count: number }>();
-    for (const a of this.infos.values()) {
-      const key = JSON.stringify([a.type, a.capabilities, a.capacity]);
-      const k = kinds.get(key) ?? { type: a.type, capabilities: a.capabilities, capacity: a.capacity, count: 0 };
-      k.count++;
-      kinds.set(key, k);
-    }
+    const kinds = agentKinds(this.infos.values());
     this.o.logger.warn({ host: this.hostId, failedAt, agents: this.infos.size }, 'the health monitor failed this host (it was stopped or cut off); its tasks ran elsewhere; rejoining with fresh agents');
     const runners = [...this.runners.entries()];
     this.runners.clear();
@@ -422,9 +404,8 @@ export class AgentHost extends EventEmitter {
     this.consensusKeys.clear();
     for (const [nodeId] of runners) this.hibernation.forget(nodeId);
     await Promise.all(runners.map(([, r]) => r.close(true)));
-    await this.redis.hdel(this.keys.failedHosts, this.hostId);
-    await this.announceConnection();
-    const agents = kinds.size ? await this.spawnAgentBatch([...kinds.values()]) : [];
+    await this.heartbeat.readmit();
+    const agents = kinds.length ? await this.spawnAgentBatch(kinds) : [];
     await this.pool.refill();
     this.emit('rejoined', { failedAt, agents: agents.length });
   }
@@ -438,7 +419,7 @@ export class AgentHost extends EventEmitter {
   /** Stop taking tasks, finish active ones up to the deadline, return the rest, deregister. */
   stop(deadlineMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
-      clearInterval(this.beat);
+      this.heartbeat.stop();
       await this.hibernation.stop();
       await this.control?.close();
       await this.consensus?.stop();
@@ -447,7 +428,7 @@ export class AgentHost extends EventEmitter {
       const returned = results.reduce((s, r) => s + r.returned, 0);
       try {
         await this.deregister([...this.infos.keys(), ...this.pool.agentIds()]);
-        await this.redis.multi().zrem(this.keys.hosts, this.hostId).hdel(this.keys.hostConnections, this.hostId).exec();
+        await this.heartbeat.leave();
         await this.rehome([...this.runners.keys()]);
       } catch (err) {
         this.o.logger.warn({ err: (err as Error).message }, 'could not deregister agents (Redis away); they will count as failed once their heartbeat ages');
