@@ -2,7 +2,9 @@
 // agents, seats them in nodes, serves each node with one shared Worker (so its
 // connections grow with nodes, never with agents), beats once per interval for
 // all its agents, spawns and retires agents while running, keeps a warm pool,
-// and drains cleanly on shutdown.
+// and drains cleanly on shutdown. This file composes the parts; each job with
+// state of its own has its file: warmPool.ts, hibernation.ts, heartbeat.ts
+// (and rejoin's bookkeeping), durationTrends.ts, breakerAlerts.ts, control.ts.
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Worker } from 'bullmq';
