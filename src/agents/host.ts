@@ -2,7 +2,9 @@
 // agents, seats them in nodes, serves each node with one shared Worker (so its
 // connections grow with nodes, never with agents), beats once per interval for
 // all its agents, spawns and retires agents while running, keeps a warm pool,
-// and drains cleanly on shutdown.
+// and drains cleanly on shutdown. This file composes the parts; each job with
+// state of its own has its file: warmPool.ts, hibernation.ts, heartbeat.ts
+// (and rejoin's bookkeeping), durationTrends.ts, breakerAlerts.ts, control.ts.
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Worker } from 'bullmq';
@@ -23,14 +25,18 @@ import { generateAgentKeys } from '../consensus/auth.ts';
 import { ConsensusHost } from '../consensus/runtime/hostRuntime.ts';
 import type { KeyObject } from 'node:crypto';
 import { DEFAULT_BREAKER } from '../health/breaker.ts';
-import { DEFAULT_BASELINE_OPTIONS, observe, predictDegradation, type AgentBaselines } from '../health/baseline.ts';
-import { publishEvent } from '../swarm/events.ts';
+import { DurationTrends, type TrendAlert } from './durationTrends.ts';
+import { BreakerAlerts, type BreakerAlert } from './breakerAlerts.ts';
 import { Sandbox, type SandboxOptions } from './sandbox.ts';
-import { Waker } from './waker.ts';
+import { Hibernation } from './hibernation.ts';
+import { WarmPool } from './warmPool.ts';
+import { agentKinds, Heartbeat } from './heartbeat.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
-import { HOST_ID, newAgentId, parseSpecs, type AgentInfo, type AgentSpec, type AgentSpecParsed } from './spec.ts';
+import { HOST_ID, newAgentId, parseSpecs, type AgentInfo, type AgentRecordIn, type AgentSpec, type AgentSpecParsed } from './spec.ts';
 
 export type { AgentInfo, AgentSpec } from './spec.ts';
+export type { TrendAlert } from './durationTrends.ts';
+export type { BreakerAlert } from './breakerAlerts.ts';
 
 export interface AgentHostOptions {
   config: SwarmConfig;
@@ -49,29 +55,6 @@ export interface AgentHostOptions {
   sandbox?: SandboxOptions;
 }
 
-/** An agent isolated by its circuit breaker, or coming back. */
-export interface BreakerAlert {
-  at: number;
-  host: string;
-  agent: string;
-  node: string;
-  reason: 'isolated' | 'reintegrating' | 'reintegrated';
-  breaker: 'closed' | 'open' | 'half-open';
-  severity: 'warning' | 'info';
-}
-
-/** An agent whose tasks of one type run markedly longer than its own normal. */
-export interface TrendAlert {
-  at: number;
-  host: string;
-  agent: string;
-  node: string;
-  taskType: string;
-  reason: 'predicted-degradation';
-  severity: 'warning';
-  trend: { metric: 'duration'; baseline: number; recent: number };
-}
-
 export interface WaveEvent {
   wave: number;
   waves: number;
@@ -79,18 +62,6 @@ export interface WaveEvent {
   ready: number;
   total: number;
   ms: number;
-}
-
-interface AgentRecordIn {
-  id: string;
-  type: string;
-  capabilities: string[];
-  capacity: number;
-  taskTypes: string[];
-  hostId: string;
-  profile: string;
-  /** Its X25519 public key for authenticated consensus messages; the private half stays in this process. */
-  consensusKey: string;
 }
 
 export interface AgentHost {
@@ -110,23 +81,18 @@ export class AgentHost extends EventEmitter {
   private readonly infos = new Map<string, AgentInfo>();
   private readonly taskTypes: string[];
   private seq = 0;
-  private beat: NodeJS.Timeout | undefined;
+  private readonly heartbeat: Heartbeat;
   private stopping: Promise<void> | undefined;
-  private rejoining: Promise<void> | undefined;
-  /** Per agent and task type: duration baselines and whether a trend alert is out. */
-  private readonly trends = new Map<string, { baselines: AgentBaselines; predicted: boolean }>();
+  private readonly trends: DurationTrends;
+  private readonly breakerAlerts: BreakerAlerts;
   private started = false;
   private control: Worker | undefined;
-  /** Warm agents by type: registered with a seat reserved, not yet taking work. */
-  private readonly pool = new Map<string, { record: AgentRecordIn; node: string }[]>();
+  private readonly pool: WarmPool;
   /** Each agent's private consensus key, made at spawn; only its public half is registered. */
   private readonly consensusKeys = new Map<string, KeyObject>();
-  private poolSpecs: AgentSpecParsed[] = [];
-  private refilling: Promise<void> | undefined;
-  private readonly waker: Waker;
   private readonly deadLetter: DeadLetterQueue;
   private readonly sandbox: Sandbox | undefined;
-  private hibernation: NodeJS.Timeout | undefined;
+  private readonly hibernation: Hibernation;
   /** This host's agents' part in consensus rounds: one inbox stream for all of them. */
   private consensus: ConsensusHost | undefined;
 
@@ -145,6 +111,14 @@ export class AgentHost extends EventEmitter {
       connectionName: `swarmq:host:${this.hostId}`,
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 3000),
     });
+    this.heartbeat = new Heartbeat({
+      redis: this.redis,
+      prefix: o.config.prefix,
+      hostId: this.hostId,
+      intervalMs: o.config.agents.heartbeatIntervalMs,
+      isStopping: () => this.stopping !== undefined,
+      rejoin: (failedAt) => this.rejoin(failedAt),
+    });
     this.redis.on('error', (err: Error) => {
       // Say so, with backoff in the retry strategy; one line per 10 failures, not a flood.
       if (failures++ % 10 === 0) o.logger.warn({ err: err.message, redis: o.config.redisUrl }, 'agent host cannot reach Redis; retrying with backoff');
@@ -153,41 +127,29 @@ export class AgentHost extends EventEmitter {
       failures = 0;
       // The health monitor watches this connection: when the process dies, Redis
       // drops it at once, long before a heartbeat is missed. A reconnect gets a new id.
-      this.announceConnection().catch((err: Error) => o.logger.warn({ err: err.message }, 'could not announce the host connection to the health monitor'));
+      this.heartbeat.announceConnection().catch((err: Error) => o.logger.warn({ err: err.message }, 'could not announce the host connection to the health monitor'));
     });
     this.sandbox = o.sandbox ? new Sandbox(o.sandbox) : undefined;
     this.deadLetter = new DeadLetterQueue(this.redis, o.config.prefix);
-    this.waker = new Waker({
+    this.breakerAlerts = new BreakerAlerts({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('breaker', alert) });
+    this.trends = new DurationTrends({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('trend', alert) });
+    this.pool = new WarmPool({ records: (specs) => this.records(specs), register: (records) => this.register(records), logger: o.logger });
+    this.hibernation = new Hibernation({
+      runners: this.runners,
+      afterMs: o.config.agents.hibernateAfterMs,
       redisUrl: o.config.redisUrl,
       control: this.redis,
       prefix: o.config.prefix,
       hostId: this.hostId,
-      onWake: async (nodeId) => {
-        const t0 = performance.now();
-        await this.runners.get(nodeId)?.wake();
-        this.o.logger.debug({ node: nodeId, ms: performance.now() - t0 }, 'node woke');
-        this.emit('woke', nodeId);
-      },
       logger: o.logger,
+      onHibernated: (nodeId) => this.emit('hibernated', nodeId),
+      onWoke: (nodeId) => this.emit('woke', nodeId),
     });
   }
 
   /** Nodes whose Worker on this host is closed until work arrives. */
   hibernatingNodes(): string[] {
-    return [...this.runners.entries()].filter(([, r]) => r.hibernating).map(([id]) => id);
-  }
-
-  private async hibernateIdle(): Promise<void> {
-    const after = this.o.config.agents.hibernateAfterMs;
-    const now = Date.now();
-    for (const [nodeId, runner] of this.runners) {
-      if (runner.hibernating || runner.idleFor(now) < after) continue;
-      await runner.hibernate();
-      if (runner.hibernating) {
-        this.waker.watch(nodeId);
-        this.emit('hibernated', nodeId);
-      }
-    }
+    return this.hibernation.hibernatingNodes();
   }
 
   /** The private key an agent of this host authenticates its consensus messages with. */
@@ -206,7 +168,7 @@ export class AgentHost extends EventEmitter {
 
   /** Redis connections this host holds: one shared, the control Worker's, each awake node Worker's, the waker's, and consensus's two (its inbox reader's and its commands'). */
   connectionCount(): number {
-    return 1 + (this.control ? 1 : 0) + (this.runners.size - this.hibernatingNodes().length) + (this.waker.active ? 1 : 0) + (this.consensus ? 2 : 0);
+    return 1 + (this.control ? 1 : 0) + (this.runners.size - this.hibernatingNodes().length) + (this.hibernation.wakerActive ? 1 : 0) + (this.consensus ? 2 : 0);
   }
 
   async start(): Promise<void> {
@@ -220,11 +182,7 @@ export class AgentHost extends EventEmitter {
       logger: this.o.logger,
     });
     await this.consensus.start();
-    await this.heartbeat();
-    this.beat = setInterval(() => {
-      this.heartbeat().catch(() => {});
-    }, this.o.config.agents.heartbeatIntervalMs);
-    this.beat.unref();
+    await this.heartbeat.start();
     this.started = true;
     const specs = this.o.agents ?? [];
     const initial = !specs.length
@@ -233,17 +191,8 @@ export class AgentHost extends EventEmitter {
         ? await this.spawnAgentWaves(specs, { waveSize: this.o.spawn.waveSize ?? 20 })
         : await this.spawnAgentBatch(specs);
     await this.forgetPreviousLife(new Set(initial.map((a) => a.id)));
-    if (this.o.pool?.length) {
-      this.poolSpecs = parseSpecs(this.o.pool, this.o.config.agents.maxSpawn);
-      await this.refillPool();
-    }
-    const after = this.o.config.agents.hibernateAfterMs;
-    if (after > 0) {
-      this.hibernation = setInterval(() => {
-        this.hibernateIdle().catch((err: Error) => this.o.logger.error({ err: err.message }, 'hibernation check failed'));
-      }, Math.max(20, Math.floor(after / 4)));
-      this.hibernation.unref();
-    }
+    if (this.o.pool?.length) await this.pool.start(parseSpecs(this.o.pool, this.o.config.agents.maxSpawn));
+    this.hibernation.start();
     if (this.o.control !== false) {
       this.control = startControl(this, this.o.config.prefix, this.o.logger);
       await this.control.waitUntilReady();
@@ -305,27 +254,9 @@ export class AgentHost extends EventEmitter {
     return out;
   }
 
-  /**
-   * Warm agents: registered, with a seat reserved in a node (so taking one needs
-   * no round trip), marked pooled so no router counts them until they work.
-   */
-  private async refillPool(): Promise<void> {
-    const missing = this.poolSpecs
-      .map((spec) => ({ ...spec, count: spec.count - (this.pool.get(spec.type)?.length ?? 0) }))
-      .filter((spec) => spec.count > 0);
-    if (!missing.length) return;
-    const records = this.records(missing);
-    const seats = await this.register(records.map((r) => ({ ...r, pooled: true })));
-    for (const r of records) {
-      const list = this.pool.get(r.type) ?? [];
-      list.push({ record: r, node: seats[r.id]! });
-      this.pool.set(r.type, list);
-    }
-  }
-
   /** How many warm agents of each type are ready now. */
   poolLevels(): Record<string, number> {
-    return Object.fromEntries([...this.pool.entries()].map(([t, l]) => [t, l.length]));
+    return this.pool.levels();
   }
 
   /**
@@ -336,7 +267,7 @@ export class AgentHost extends EventEmitter {
    * type, one is spawned the slow way.
    */
   async acquire(type: string): Promise<AgentInfo & { fromPool: boolean }> {
-    const warm = this.pool.get(type)?.pop();
+    const warm = this.pool.take(type);
     if (!warm) {
       const [agent] = await this.spawnAgentBatch([{ type, count: 1 }]);
       return { ...agent!, fromPool: false };
@@ -352,13 +283,7 @@ export class AgentHost extends EventEmitter {
         if (seats[r.id] !== node) this.o.logger.error({ agent: r.id, node, seat: seats[r.id] }, 'an acquired agent works in its reserved node, but its record had gone and the roster seated it in another');
       })
       .catch((err: Error) => this.o.logger.error({ err: err.message, agent: r.id }, 'could not record an acquired agent'));
-    // The refill starts on the next turn: its key pairs and records are background work, not the caller's wait.
-    this.refilling ??= new Promise<void>((r) => setImmediate(r))
-      .then(() => this.refillPool())
-      .catch((err: Error) => this.o.logger.warn({ err: err.message }, 'pool refill failed; will try on the next acquire'))
-      .finally(() => {
-        this.refilling = undefined;
-      });
+    this.pool.refillSoon();
     return { ...info, fromPool: true };
   }
 
@@ -419,48 +344,13 @@ export class AgentHost extends EventEmitter {
         this.o.logger.warn({ jobId, node: nodeId, outcome }, 'late finish refused: the task lost its lock and was recovered');
       },
       breaker: { ...DEFAULT_BREAKER, failures: config.agents.breakerFailures, cooldownMs: config.agents.breakerCooldownMs },
-      onBreaker: (agentId, transition, breaker) => {
-        const alert: BreakerAlert = { at: Date.now(), host: this.hostId, agent: agentId, node: nodeId, reason: transition, breaker: breaker.state, severity: transition === 'isolated' ? 'warning' : 'info' };
-        this.o.logger[transition === 'isolated' ? 'warn' : 'info'](alert, `agent ${transition}`);
-        this.emit('breaker', alert);
-        publishEvent(this.redis, config.prefix, 'health:alert', alert).catch(() => {});
-      },
-      onTaskDone: (agentId, type, ms) => this.watchDuration(agentId, nodeId, type, ms),
+      onBreaker: (agentId, transition, breaker) => this.breakerAlerts.report(agentId, nodeId, transition, breaker),
+      onTaskDone: (agentId, type, ms) => this.trends.observe(agentId, nodeId, type, ms),
       onFinalFailure: (job, err) => {
         this.deadLetter.record(job, nodeId, err).catch((e: Error) => this.o.logger.error({ err: e.message, task: job.id }, 'could not dead-letter a failed task'));
       },
       onError: (err) => this.o.logger.error({ err: err.message, node: nodeId }, 'worker error'),
     });
-  }
-
-  /**
-   * Each agent's task durations, per task type, against its own baseline: an
-   * agent whose recent tasks run 50 % longer than its normal (swapping, a
-   * throttled GPU, a slowing dependency) raises a predicted-degradation alert
-   * before anything fails.
-   */
-  private watchDuration(agentId: string, nodeId: string, type: string, ms: number): void {
-    const key = `${agentId}\u0000${type}`;
-    const t = this.trends.get(key) ?? { baselines: {}, predicted: false };
-    t.baselines = observe(t.baselines, 'duration', ms, DEFAULT_BASELINE_OPTIONS);
-    this.trends.set(key, t);
-    const p = predictDegradation(t.baselines, DEFAULT_BASELINE_OPTIONS);
-    if (p.predicted === t.predicted) return;
-    t.predicted = p.predicted;
-    if (!p.predicted) return;
-    const alert: TrendAlert = {
-      at: Date.now(),
-      host: this.hostId,
-      agent: agentId,
-      node: nodeId,
-      taskType: type,
-      reason: 'predicted-degradation',
-      severity: 'warning',
-      trend: { metric: 'duration', baseline: Math.round(p.baseline!), recent: Math.round(p.recent!) },
-    };
-    this.o.logger.warn(alert, 'health:alert');
-    this.emit('trend', alert);
-    publishEvent(this.redis, this.o.config.prefix, 'health:alert', alert).catch(() => {});
   }
 
   /**
@@ -500,22 +390,6 @@ export class AgentHost extends EventEmitter {
     await deregisterAgents(this.redis, { prefix: this.o.config.prefix, agentIds: ids });
   }
 
-  private async announceConnection(): Promise<void> {
-    const id = await this.redis.client('ID');
-    await this.redis.hset(this.keys.hostConnections, this.hostId, String(id));
-  }
-
-  /**
-   * One write per host per interval, for all its agents; the same round trip
-   * asks whether the health monitor has failed this host meanwhile (it was
-   * stopped, or cut off, past failedAfterMs).
-   */
-  private async heartbeat(): Promise<void> {
-    const res = await this.redis.pipeline().zadd(this.keys.hosts, Date.now(), this.hostId).hget(this.keys.failedHosts, this.hostId).exec();
-    const failedAt = (res?.[1]?.[1] ?? null) as string | null;
-    if (failedAt !== null && !this.stopping) this.rejoining ??= this.rejoin(Number(failedAt)).finally(() => (this.rejoining = undefined));
-  }
-
   /**
    * Written off by the health monitor: its tasks were handed to other agents
    * (and BullMQ will refuse the finishes still under way here), its agents left
@@ -523,25 +397,18 @@ export class AgentHost extends EventEmitter {
    * close, and agents of the same kinds join under new ids.
    */
   private async rejoin(failedAt: number): Promise<void> {
-    const kinds = new Map<string, AgentSpec & { count: number }>();
-    for (const a of this.infos.values()) {
-      const key = JSON.stringify([a.type, a.capabilities, a.capacity]);
-      const k = kinds.get(key) ?? { type: a.type, capabilities: a.capabilities, capacity: a.capacity, count: 0 };
-      k.count++;
-      kinds.set(key, k);
-    }
+    const kinds = agentKinds(this.infos.values());
     this.o.logger.warn({ host: this.hostId, failedAt, agents: this.infos.size }, 'the health monitor failed this host (it was stopped or cut off); its tasks ran elsewhere; rejoining with fresh agents');
     const runners = [...this.runners.entries()];
     this.runners.clear();
     this.infos.clear();
     this.pool.clear();
     this.consensusKeys.clear();
-    for (const [nodeId] of runners) this.waker.unwatch(nodeId);
+    for (const [nodeId] of runners) this.hibernation.forget(nodeId);
     await Promise.all(runners.map(([, r]) => r.close(true)));
-    await this.redis.hdel(this.keys.failedHosts, this.hostId);
-    await this.announceConnection();
-    const agents = kinds.size ? await this.spawnAgentBatch([...kinds.values()]) : [];
-    if (this.poolSpecs.length) await this.refillPool();
+    await this.heartbeat.readmit();
+    const agents = kinds.length ? await this.spawnAgentBatch(kinds) : [];
+    await this.pool.refill();
     this.emit('rejoined', { failedAt, agents: agents.length });
   }
 
@@ -554,18 +421,16 @@ export class AgentHost extends EventEmitter {
   /** Stop taking tasks, finish active ones up to the deadline, return the rest, deregister. */
   stop(deadlineMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
-      clearInterval(this.beat);
-      clearInterval(this.hibernation);
-      await this.waker.stop();
+      this.heartbeat.stop();
+      await this.hibernation.stop();
       await this.control?.close();
       await this.consensus?.stop();
-      await this.refilling;
+      await this.pool.settled();
       const results = await Promise.all([...this.runners.values()].map((r) => r.drain(deadlineMs)));
       const returned = results.reduce((s, r) => s + r.returned, 0);
       try {
-        const warm = [...this.pool.values()].flat().map((w) => w.record.id);
-        await this.deregister([...this.infos.keys(), ...warm]);
-        await this.redis.multi().zrem(this.keys.hosts, this.hostId).hdel(this.keys.hostConnections, this.hostId).exec();
+        await this.deregister([...this.infos.keys(), ...this.pool.agentIds()]);
+        await this.heartbeat.leave();
         await this.rehome([...this.runners.keys()]);
       } catch (err) {
         this.o.logger.warn({ err: (err as Error).message }, 'could not deregister agents (Redis away); they will count as failed once their heartbeat ages');

@@ -24,6 +24,19 @@ export interface AgentInfo {
   hostId: string;
 }
 
+/** What a host registers for each agent it spawns. */
+export interface AgentRecordIn {
+  id: string;
+  type: string;
+  capabilities: string[];
+  capacity: number;
+  taskTypes: string[];
+  hostId: string;
+  profile: string;
+  /** Its X25519 public key for authenticated consensus messages; the private half stays in this process. */
+  consensusKey: string;
+}
+
 const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only');
 
 export const agentSpecSchema = z

@@ -1,0 +1,82 @@
+// A host's standing with the health monitor: one beat per interval for all its
+// agents, its connection id announced (so a dead process is noticed when Redis
+// drops the connection), and, when the monitor has failed it meanwhile, a call
+// to rejoin. Leaving takes the host out of both.
+import type { Redis } from 'ioredis';
+import { swarmKeys } from '../../queues/keys.ts';
+import type { AgentInfo, AgentSpec } from './spec.ts';
+
+export class Heartbeat {
+  private readonly keys;
+  private timer: NodeJS.Timeout | undefined;
+  private rejoining: Promise<void> | undefined;
+
+  constructor(
+    private readonly o: {
+      redis: Redis;
+      prefix: string;
+      hostId: string;
+      intervalMs: number;
+      /** A stopping host does not rejoin. */
+      isStopping: () => boolean;
+      /** The monitor failed this host at `failedAt`; called once until it settles. */
+      rejoin: (failedAt: number) => Promise<void>;
+    },
+  ) {
+    this.keys = swarmKeys(o.prefix);
+  }
+
+  /** Beats once (its failure is start's), then every interval. */
+  async start(): Promise<void> {
+    await this.beat();
+    this.timer = setInterval(() => {
+      this.beat().catch(() => {});
+    }, this.o.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /**
+   * One write per host per interval, for all its agents; the same round trip
+   * asks whether the health monitor has failed this host meanwhile (it was
+   * stopped, or cut off, past failedAfterMs).
+   */
+  private async beat(): Promise<void> {
+    const { redis, hostId } = this.o;
+    const res = await redis.pipeline().zadd(this.keys.hosts, Date.now(), hostId).hget(this.keys.failedHosts, hostId).exec();
+    const failedAt = (res?.[1]?.[1] ?? null) as string | null;
+    if (failedAt !== null && !this.o.isStopping()) this.rejoining ??= this.o.rejoin(Number(failedAt)).finally(() => (this.rejoining = undefined));
+  }
+
+  /** The health monitor watches this connection: when the process dies, Redis drops it at once. */
+  async announceConnection(): Promise<void> {
+    const id = await this.o.redis.client('ID');
+    await this.o.redis.hset(this.keys.hostConnections, this.o.hostId, String(id));
+  }
+
+  /** Rejoining: the monitor's failure mark goes, and the connection is announced again. */
+  async readmit(): Promise<void> {
+    await this.o.redis.hdel(this.keys.failedHosts, this.o.hostId);
+    await this.announceConnection();
+  }
+
+  /** Out of the live hosts and the watched connections. */
+  async leave(): Promise<void> {
+    await this.o.redis.multi().zrem(this.keys.hosts, this.o.hostId).hdel(this.keys.hostConnections, this.o.hostId).exec();
+  }
+}
+
+/** The kinds of agents a host runs, with how many of each: what it spawns again when it rejoins. */
+export function agentKinds(agents: Iterable<AgentInfo>): (AgentSpec & { count: number })[] {
+  const kinds = new Map<string, AgentSpec & { count: number }>();
+  for (const a of agents) {
+    const key = JSON.stringify([a.type, a.capabilities, a.capacity]);
+    const k = kinds.get(key) ?? { type: a.type, capabilities: a.capabilities, capacity: a.capacity, count: 0 };
+    k.count++;
+    kinds.set(key, k);
+  }
+  return [...kinds.values()];
+}
