@@ -1,6 +1,7 @@
 // What may be asked of an agent host: which agents, how many, how. Checked with
 // zod at every way in (CLI flags, HTTP, control jobs, code).
 import { z } from 'zod';
+import type { AgentToSeat } from '../../queues/registerAgents.ts';
 
 /** A host id names its control queue (`control-<host>`) and begins its agents' ids. */
 export const HOST_ID = /^[A-Za-z0-9_.-]{1,200}$/;
@@ -25,17 +26,10 @@ export interface AgentInfo {
 }
 
 /** What a host registers for each agent it spawns. */
-export interface AgentRecordIn {
-  id: string;
-  type: string;
-  capabilities: string[];
-  capacity: number;
-  taskTypes: string[];
-  hostId: string;
-  profile: string;
+export type AgentRecordIn = Omit<AgentToSeat, 'pooled' | 'consensusKey'> & {
   /** Its X25519 public key for authenticated consensus messages; the private half stays in this process. */
   consensusKey: string;
-}
+};
 
 const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only');
 
