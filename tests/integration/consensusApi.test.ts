@@ -2,7 +2,6 @@
 // hosts: POST /api/proposals → 202 { id }, GET until final, the
 // consensus:reached event; bad input gets a clear error and writes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { AgentHost } from '../../src/agents/host.ts';
 import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { SwarmError } from '../../src/errors.ts';
@@ -13,13 +12,11 @@ import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
 const redis = redisForFile();
-let conn: Redis;
 let stack: Stack;
 let second: AgentHost;
 let driver: Consensus;
 
 beforeAll(async () => {
-  conn = redis.connect();
   const config = testConfig(redis);
   stack = await startStack(config, { agents: [{ type: 'voter', count: 3 }], hostId: 'ha' });
   second = new AgentHost({ config, hostId: 'hb', agents: [{ type: 'voter', count: 3 }, { type: 'critic', count: 1 }], processors: builtinProcessors, logger: silentLogger, control: false });
@@ -38,7 +35,7 @@ afterAll(async () => {
 /** Everything consensus has written under this swarm's prefix. */
 async function consensusKeys(): Promise<string[]> {
   const p = stack.config.prefix;
-  return [...(await conn.keys(`${p}:consensus:*`)), ...(await conn.keys(`${p}:{swarm}:consensus:*`))].sort();
+  return [...(await redis.connection.keys(`${p}:consensus:*`)), ...(await redis.connection.keys(`${p}:{swarm}:consensus:*`))].sort();
 }
 
 describe('proposals over HTTP', () => {
@@ -56,7 +53,7 @@ describe('proposals over HTTP', () => {
     // PBFT: final once f+1 = 2 replicas decided the same value.
     expect(view.outcome.votes).toBeGreaterThanOrEqual(2);
     expect(new Set((view.participants as string[]).map((a) => a.split('-')[0]))).toEqual(new Set(['ha', 'hb']));
-    const events = await conn.xrange(`${stack.config.prefix}:{swarm}:events`, '-', '+');
+    const events = await redis.connection.xrange(`${stack.config.prefix}:{swarm}:events`, '-', '+');
     const reached = events.filter(([, f]) => f[1] === 'consensus:reached').map(([, f]) => JSON.parse(f[3]!) as { id: string; value: unknown });
     expect(reached).toContainEqual(expect.objectContaining({ id, value: { release: '1.2' }, decided: true }));
   }, 30_000);

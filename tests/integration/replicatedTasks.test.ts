@@ -5,7 +5,6 @@
 // split fails the task with an error saying how the outputs split; bad
 // requests get a 400 and write nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
@@ -32,13 +31,11 @@ const processors: ProcessorMap = {
 };
 
 const redis = redisForFile();
-let conn: Redis;
 let stack: Stack;
 let driver: Consensus;
 let client: SwarmClient;
 
 beforeAll(async () => {
-  conn = redis.connect();
   const config = testConfig(redis);
   stack = await startStack(config, { agents: [{ type: 'worker', count: 4 }], processors, hostId: 'h1' });
   // What a coordinator process does (`swarmq coordinator`): run consensus rounds, replicated tasks' votes among them.
@@ -62,14 +59,14 @@ async function finished(id: string, ms = 20_000): Promise<any> {
 }
 
 async function events(type: string): Promise<any[]> {
-  const raw = await conn.xrange(`${stack.config.prefix}:{swarm}:events`, '-', '+');
+  const raw = await redis.connection.xrange(`${stack.config.prefix}:{swarm}:events`, '-', '+');
   return raw.filter(([, f]) => f[1] === type).map(([, f]) => JSON.parse(f[3]!));
 }
 
 /** Every job hash (replicated tasks' and node tasks') and replica claim of the swarm: a refused request must add none. */
 async function written(): Promise<string[]> {
   const p = stack.config.prefix;
-  const keys = await conn.keys(`${p}:*`);
+  const keys = await redis.connection.keys(`${p}:*`);
   return keys.filter((k) => /:consensus:r-[^:]+$|:node-[^:]+:[^:]+\.[^:]+$|:replicas:|:idem:/.test(k)).sort();
 }
 
@@ -93,7 +90,7 @@ describe('replicated tasks', () => {
       expect(replicas.every((r) => r.state === 'completed')).toBe(true);
     }
     // The round really ran among those agents: their decisions are recorded under the task's id.
-    const decided = await conn.hgetall(`${stack.config.prefix}:{swarm}:consensus:round:${ids[0]}:decided`);
+    const decided = await redis.connection.hgetall(`${stack.config.prefix}:{swarm}:consensus:round:${ids[0]}:decided`);
     expect(Object.keys(decided).length).toBeGreaterThanOrEqual(1);
   }, 40_000);
 
@@ -210,7 +207,7 @@ describe('replicated tasks', () => {
     expect((d.error.match(/1 × \{"agent":"h1-a\d"\}/g) ?? []).length).toBe(3);
     expect(d.consensus).toMatchObject({ decided: false, votes: 1 });
     // No round ran: no host was asked to vote.
-    for (const id of [even, pbftEven, allDifferent]) expect(await conn.exists(`${stack.config.prefix}:{swarm}:consensus:round:${id}:state`)).toBe(0);
+    for (const id of [even, pbftEven, allDifferent]) expect(await redis.connection.exists(`${stack.config.prefix}:{swarm}:consensus:round:${id}:state`)).toBe(0);
   }, 30_000);
 
   it('bad requests: 400 with a reason, and nothing written', async () => {

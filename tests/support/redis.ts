@@ -111,6 +111,12 @@ export async function startRedis(opts: StartOptions = {}): Promise<TestRedis> {
 export interface RedisForFile extends TestRedis {
   /** A connection to it, closed at the end of the file, before the server stops. */
   connect(options?: RedisOptions): Redis;
+  /**
+   * The file's own connection, for tests that read and write keys directly:
+   * opened the first time it is asked for, closed like those of `connect`.
+   * `maxRetriesPerRequest: null`, so BullMQ's Queue and Worker take it too.
+   */
+  readonly connection: Redis;
 }
 
 /**
@@ -123,11 +129,14 @@ export interface RedisForFile extends TestRedis {
 export function redisForFile(opts: StartOptions = {}): RedisForFile {
   let server: TestRedis | undefined;
   const connections: Redis[] = [];
+  let shared: Redis | undefined;
   beforeAll(async () => {
     server = await startRedis(opts);
   });
   afterAll(async () => {
     for (const c of connections) c.disconnect();
+    connections.length = 0;
+    shared = undefined;
     await server?.stop();
     server = undefined;
   });
@@ -158,6 +167,10 @@ export function redisForFile(opts: StartOptions = {}): RedisForFile {
       const conn = options === undefined ? new Redis(started().url) : new Redis(started().url, options);
       connections.push(conn);
       return conn;
+    },
+    get connection() {
+      shared ??= this.connect({ maxRetriesPerRequest: null });
+      return shared;
     },
   };
 }
