@@ -6,12 +6,11 @@
 // requests get a 400 and write nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
-import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { redisForFile } from '../support/redis.ts';
-import { startStack, type Stack } from '../support/stack.ts';
-import { testConfig, until } from '../support/swarm.ts';
+import { stackForFile } from '../support/stack.ts';
+import { until } from '../support/swarm.ts';
 
 const processors: ProcessorMap = {
   ...builtinProcessors,
@@ -31,23 +30,16 @@ const processors: ProcessorMap = {
 };
 
 const redis = redisForFile();
-let stack: Stack;
-let driver: Consensus;
+// Driving consensus is what a coordinator process does (`swarmq coordinator`): run rounds, replicated tasks' votes among them.
+const stack = stackForFile(redis, { agents: [{ type: 'worker', count: 4 }], processors, hostId: 'h1', driveConsensus: true });
 let client: SwarmClient;
 
-beforeAll(async () => {
-  const config = testConfig(redis);
-  stack = await startStack(config, { agents: [{ type: 'worker', count: 4 }], processors, hostId: 'h1' });
-  // What a coordinator process does (`swarmq coordinator`): run consensus rounds, replicated tasks' votes among them.
-  driver = new Consensus({ redis: redis.url, prefix: config.prefix });
-  await driver.drive();
-  client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+beforeAll(() => {
+  client = new SwarmClient({ redis: redis.url, prefix: stack.config.prefix });
 });
 
 afterAll(async () => {
   await client?.close();
-  await driver?.close();
-  await stack?.stop();
 });
 
 async function finished(id: string, ms = 20_000): Promise<any> {

@@ -8,6 +8,7 @@ import type { SwarmConfig, SwarmConfigInput } from '../../src/config/schema.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import type { RedisForFile } from './redis.ts';
+import { readThrough } from './forFile.ts';
 import { testConfig } from './swarm.ts';
 
 export interface HostForFileOptions extends Omit<AgentHostOptions, 'config' | 'logger' | 'processors'> {
@@ -34,35 +35,20 @@ export interface HostForFile {
  */
 export function hostForFile(redis: RedisForFile, options: HostForFileOptions): HostForFile {
   const { processors = builtinProcessors, config: overrides, beforeStart, stopDeadlineMs = 500, ...hostOptions } = options;
-  let config: SwarmConfig | undefined;
   let host: AgentHost | undefined;
-  let client: SwarmClient | undefined;
+  let running: HostForFile | undefined;
   beforeAll(async () => {
-    config = testConfig(redis, overrides);
+    const config = testConfig(redis, overrides);
     host = new AgentHost({ ...hostOptions, config, processors, logger: silentLogger });
     beforeStart?.(host);
     await host.start();
-    client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+    running = { config, host, client: new SwarmClient({ redis: redis.url, prefix: config.prefix }) };
   });
   afterAll(async () => {
-    await client?.close();
+    await running?.client.close();
     // Stopped even when its start failed, so no agent outlives the file.
     await host?.stop(stopDeadlineMs);
-    config = host = client = undefined;
+    host = running = undefined;
   });
-  const started = <T>(value: T | undefined): T => {
-    if (value === undefined) throw new Error('hostForFile: the host runs from the beforeAll it registers until the end of the file; use it inside hooks and tests');
-    return value;
-  };
-  return {
-    get config() {
-      return started(config);
-    },
-    get host() {
-      return started(host);
-    },
-    get client() {
-      return started(client);
-    },
-  };
+  return readThrough('hostForFile: the host', () => running, ['config', 'host', 'client']);
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort, hasRedisServer, launchRedisServer } from '../../src/cli/redisServer.ts';
+import { readThrough } from './forFile.ts';
 
 export interface TestRedis {
   url: string;
@@ -140,37 +141,16 @@ export function redisForFile(opts: StartOptions = {}): RedisForFile {
     await server?.stop();
     server = undefined;
   });
-  const started = (): TestRedis => {
-    if (!server) throw new Error('redisForFile: the server exists from the beforeAll it registers until the end of the file; use it inside hooks and tests');
-    return server;
-  };
-  return {
-    get url() {
-      return started().url;
-    },
-    get host() {
-      return started().host;
-    },
-    get port() {
-      return started().port;
-    },
-    get prefix() {
-      return started().prefix;
-    },
-    get kind() {
-      return started().kind;
-    },
-    kill: (signal) => started().kill(signal),
-    restart: () => started().restart(),
-    stop: () => started().stop(),
-    connect(options) {
-      const conn = options === undefined ? new Redis(started().url) : new Redis(started().url, options);
+  const handle: RedisForFile = readThrough('redisForFile: the server', () => server, ['url', 'host', 'port', 'prefix', 'kind', 'kill', 'restart', 'stop'], {
+    connect(options?: RedisOptions): Redis {
+      const conn = options === undefined ? new Redis(handle.url) : new Redis(handle.url, options);
       connections.push(conn);
       return conn;
     },
-    get connection() {
-      shared ??= this.connect({ maxRetriesPerRequest: null });
+    get connection(): Redis {
+      shared ??= handle.connect({ maxRetriesPerRequest: null });
       return shared;
     },
-  };
+  });
+  return handle;
 }
