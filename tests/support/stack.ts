@@ -108,8 +108,7 @@ export function stackForFile(redis: RedisForFile, options: StackForFileOptions =
   });
   return readThrough('stackForFile: the stack', () => stack, ['config', 'coordinator', 'host', 'server', 'base', 'request'], {
     get consensus(): Consensus {
-      if (stack && !driver) throw new Error('stackForFile: no consensus driver; ask for one with driveConsensus: true');
-      if (!driver) throw new Error('stackForFile: the stack exists from the beforeAll it registers until the end of the file; use it inside hooks and tests');
+      if (!driver) throw new Error('stackForFile: no consensus driver here; ask for one with driveConsensus: true, and use it inside hooks and tests');
       return driver;
     },
   });
