@@ -6,8 +6,7 @@
 // CI runs a short version. The long one:
 //   CHAOS_TASKS=10000 CHAOS_BUDGET_MS=60000 CHAOS_SEED=<n> npx vitest run tests/chaos/chaosRun.test.ts
 // The seed is printed; the same seed replays the same schedule of kills.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { bullKey, swarmKeys } from '../../queues/keys.ts';
@@ -22,15 +21,10 @@ const SEED = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
 const HOSTS = 3;
 
 const redis = redisForFile();
-let conn: Redis;
 const fleet = new CliFleet();
 const prefix = uniquePrefix('chaos');
 // A task may be caught by several deaths in a row: allow it to stall that often.
 const env = { SWARMQ_LEASE_MS: '1500', SWARMQ_MAX_STALLED_COUNT: '20' };
-
-beforeAll(() => {
-  conn = redis.connect();
-});
 
 afterAll(async () => {
   fleet.killAll();
@@ -68,7 +62,7 @@ describe('chaos run', () => {
         while (Date.now() - t0 < BUDGET_MS) {
           await new Promise((r) => setTimeout(r, 400 + uniformInt(rng, 0, 1200)));
           if (uniformInt(rng, 0, 3) === 0) {
-            const pid = await leaderPid(conn, prefix);
+            const pid = await leaderPid(redis.connection, prefix);
             const leader = coordinators.find((c) => c.child.pid === pid && isRunning(c));
             if (!leader) continue;
             leader.child.kill('SIGKILL');
@@ -95,14 +89,14 @@ describe('chaos run', () => {
       const finals = await Promise.all(ids.map((id) => client.waitFor(id, { timeoutMs: 120_000 })));
       expect(finals.filter((t) => t.state !== 'completed').map((t) => `${t.id} ${t.state} ${t.error ?? ''}`)).toEqual([]);
       // Exactly once: every id in one node queue's completed set, and no other.
-      const nodes = Object.values(await conn.hgetall(swarmKeys(prefix).nodes)).map((r) => JSON.parse(r) as { queue: string });
+      const nodes = Object.values(await redis.connection.hgetall(swarmKeys(prefix).nodes)).map((r) => JSON.parse(r) as { queue: string });
       const seen = new Map<string, number>();
       const ours = new Set(ids); // the health monitor's probe tasks complete there too
-      for (const n of nodes) for (const id of await conn.zrange(bullKey(prefix, n.queue, 'completed'), '0', '-1')) if (ours.has(id)) seen.set(id, (seen.get(id) ?? 0) + 1);
+      for (const n of nodes) for (const id of await redis.connection.zrange(bullKey(prefix, n.queue, 'completed'), '0', '-1')) if (ours.has(id)) seen.set(id, (seen.get(id) ?? 0) + 1);
       expect(seen.size).toBe(TASKS);
       expect([...seen.values()].every((n) => n === 1)).toBe(true);
-      const stats = await conn.hgetall(swarmKeys(prefix).stats);
-      console.log(`chaos run: done; late finishes refused: ${JSON.stringify(stats)}; recoveries: ${await conn.hlen(swarmKeys(prefix).recoveries)}`);
+      const stats = await redis.connection.hgetall(swarmKeys(prefix).stats);
+      console.log(`chaos run: done; late finishes refused: ${JSON.stringify(stats)}; recoveries: ${await redis.connection.hlen(swarmKeys(prefix).recoveries)}`);
     } finally {
       await client.close();
     }

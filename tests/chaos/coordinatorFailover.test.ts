@@ -2,8 +2,7 @@
 // SIGKILLed mid-run, then a host with tasks running: the standby takes the lease
 // within its time, its health monitor recovers the host's tasks, and every task
 // completes exactly once (counted from BullMQ's own event streams).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
 import { bullKey, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { CliFleet, type CliChild } from '../support/cli.ts';
@@ -11,14 +10,9 @@ import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { leaderPid, until } from '../support/swarm.ts';
 
 const redis = redisForFile();
-let conn: Redis;
 const fleet = new CliFleet();
 const prefix = uniquePrefix('failover');
 const TASKS = 5000;
-
-beforeAll(() => {
-  conn = redis.connect();
-});
 
 afterAll(async () => {
   fleet.killAll();
@@ -34,7 +28,7 @@ describe('coordinator failover', () => {
     await Promise.all(coordinators.map((c) => c.waitFor(/coordinator ready/)));
     const hosts = [cli(['agents', '--count', '20', '--host-id', 'fa']), cli(['agents', '--count', '20', '--host-id', 'fb'])];
     await Promise.all(hosts.map((h) => h.waitFor(/agent host ready/)));
-    const first = await until(() => leaderPid(conn, prefix), 10_000, 'a leader');
+    const first = await until(() => leaderPid(redis.connection, prefix), 10_000, 'a leader');
     const leader = coordinators.find((c) => c.child.pid === first)!;
     const standby = coordinators.find((c) => c !== leader)!;
 
@@ -48,14 +42,14 @@ describe('coordinator failover', () => {
       const nodes = [...new Set(ids.map((id) => id.split('.')[0]!))];
       const completed = async () => {
         let n = 0;
-        for (const node of nodes) n += await conn.zcard(bullKey(prefix, nodeQueueName(node), 'completed'));
+        for (const node of nodes) n += await redis.connection.zcard(bullKey(prefix, nodeQueueName(node), 'completed'));
         return n;
       };
       await until(async () => (await completed()) >= TASKS / 10, 30_000, 'a tenth of the run');
       leader.child.kill('SIGKILL');
       const killedAt = Date.now();
       const next = await until(async () => {
-        const pid = await leaderPid(conn, prefix);
+        const pid = await leaderPid(redis.connection, prefix);
         return pid !== undefined && pid !== first ? pid : undefined;
       }, 10_000, 'the standby to take the lease');
       expect(next).toBe(standby.child.pid);
@@ -65,12 +59,12 @@ describe('coordinator failover', () => {
       hosts[0]!.child.kill('SIGKILL');
       const finals = await Promise.all(ids.map((id) => client.waitFor(id, { timeoutMs: 90_000 })));
       expect(finals.filter((t) => t.state !== 'completed')).toEqual([]);
-      const recoveries = Object.values(await conn.hgetall(swarmKeys(prefix).recoveries)).map((r) => JSON.parse(r) as { host: string; reason: string });
+      const recoveries = Object.values(await redis.connection.hgetall(swarmKeys(prefix).recoveries)).map((r) => JSON.parse(r) as { host: string; reason: string });
       expect(recoveries).toContainEqual(expect.objectContaining({ host: 'fa', reason: 'connection-closed' }));
 
       const completions = new Map<string, number>();
       for (const node of nodes) {
-        for (const [, f] of await conn.xrange(bullKey(prefix, nodeQueueName(node), 'events'), '-', '+')) {
+        for (const [, f] of await redis.connection.xrange(bullKey(prefix, nodeQueueName(node), 'events'), '-', '+')) {
           if (f[1] === 'completed' && !f[3]!.startsWith('probe-')) completions.set(f[3]!, (completions.get(f[3]!) ?? 0) + 1);
         }
       }

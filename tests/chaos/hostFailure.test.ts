@@ -3,8 +3,7 @@
 // host well before any BullMQ lock (30 s here, its default) could lapse; each
 // completes once, and the lost agents are replaced. A host stopped (SIGSTOP)
 // for 3 s keeps its connection: it goes degraded and back, and nothing is recovered.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
 import { bullKey, nodeQueueName } from '../../queues/keys.ts';
 import { Coordinator } from '../../src/coordinator/coordinator.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
@@ -16,12 +15,7 @@ import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
 const redis = redisForFile();
-let conn: Redis;
 const fleet = new CliFleet();
-
-beforeAll(() => {
-  conn = redis.connect();
-});
 
 afterAll(async () => {
   fleet.killAll();
@@ -50,7 +44,7 @@ async function swarm(agents: { failedAfterMs?: number } = {}) {
 }
 
 async function completedEvents(prefix: string, node: string): Promise<string[]> {
-  const events = await conn.xrange(bullKey(prefix, nodeQueueName(node), 'events'), '-', '+');
+  const events = await redis.connection.xrange(bullKey(prefix, nodeQueueName(node), 'events'), '-', '+');
   return events.flatMap(([, f]) => (f[1] === 'completed' ? [f[3]!] : []));
 }
 
@@ -94,10 +88,10 @@ describe('host failure', () => {
       expect(rec.steps.at(-1)!.detail).toMatchObject({ ok: true, agent: expect.stringMatching(/^hb-a/) });
       expect(s.alerts.find((a) => a.host === 'ha' && a.to === 'failed')).toMatchObject({ severity: 'critical', reason: 'connection-closed' });
       // Replaced on hb, and recorded for GET /api/recoveries.
-      const agents = Object.values(await conn.hgetall(`${s.config.prefix}:{swarm}:agents`)).map((r) => JSON.parse(r) as { hostId: string });
+      const agents = Object.values(await redis.connection.hgetall(`${s.config.prefix}:{swarm}:agents`)).map((r) => JSON.parse(r) as { hostId: string });
       expect(agents.filter((a) => a.hostId === 'hb')).toHaveLength(4);
       expect(agents.filter((a) => a.hostId === 'ha')).toHaveLength(0);
-      expect(JSON.parse((await conn.hget(`${s.config.prefix}:{swarm}:recoveries`, rec.id))!)).toMatchObject({ host: 'ha', state: 'done' });
+      expect(JSON.parse((await redis.connection.hget(`${s.config.prefix}:{swarm}:recoveries`, rec.id))!)).toMatchObject({ host: 'ha', state: 'done' });
     } finally {
       await s.close();
     }
@@ -145,10 +139,10 @@ describe('host failure', () => {
       expect(t.agentId).toMatch(/^he-a/);
       expect((await completedEvents(s.config.prefix, t.node)).filter((c) => !c.startsWith('probe-'))).toEqual([id]);
       // hd dropped its copy when it rejoined (BullMQ would have refused its finish: the lock was gone).
-      expect(Number(await conn.hget(`${s.config.prefix}:{swarm}:stats`, 'duplicateCompletions'))).toBe(0);
+      expect(Number(await redis.connection.hget(`${s.config.prefix}:{swarm}:stats`, 'duplicateCompletions'))).toBe(0);
       // Back as a member with a fresh agent, and healthy again.
       await until(async () => {
-        const agents = Object.values(await conn.hgetall(`${s.config.prefix}:{swarm}:agents`)).map((r) => JSON.parse(r) as { id: string; hostId: string });
+        const agents = Object.values(await redis.connection.hgetall(`${s.config.prefix}:{swarm}:agents`)).map((r) => JSON.parse(r) as { id: string; hostId: string });
         return agents.some((a) => a.hostId === 'hd' && a.id !== 'hd-a1');
       }, 10_000, 'hd to rejoin with a fresh agent');
       await until(async () => s.coordinator.health.hosts().some((h) => h.host === 'hd' && h.state === 'healthy'), 10_000, 'hd healthy again');

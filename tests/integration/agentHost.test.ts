@@ -1,7 +1,6 @@
 // One host, many agents: a thousand seated in nodes of ten, connections bounded
 // by nodes, every agent reachable; waves in order; retiring an agent.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
 import { AgentHost, type WaveEvent } from '../../src/agents/host.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -12,13 +11,8 @@ import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
 const redis = redisForFile();
-let conn: Redis;
 let client: SwarmClient;
 const hosts: AgentHost[] = [];
-
-beforeAll(() => {
-  conn = redis.connect();
-});
 
 afterAll(async () => {
   await client?.close();
@@ -26,7 +20,7 @@ afterAll(async () => {
 });
 
 async function hostConnections(hostId: string): Promise<number> {
-  const list = (await conn.client('LIST')) as string;
+  const list = (await redis.connection.client('LIST')) as string;
   return list.split('\n').filter((l) => l.includes(`name=swarmq:host:${hostId} `) || new RegExp(`name=\\S*:w:${hostId} `).test(l)).length;
 }
 
@@ -39,7 +33,7 @@ describe('agent host at scale', () => {
     const types = ['coder', 'tester', 'writer', 'reviewer'];
     const agents = await host.spawnAgentBatch(types.map((type) => ({ type, count: 250 })));
     expect(agents).toHaveLength(1000);
-    const roster = await conn.hgetall(swarmKeys(config.prefix).agents);
+    const roster = await redis.connection.hgetall(swarmKeys(config.prefix).agents);
     expect(Object.keys(roster)).toHaveLength(1000);
     const perNode = new Map<string, Set<string>>();
     for (const raw of Object.values(roster)) {
@@ -59,7 +53,7 @@ describe('agent host at scale', () => {
     expect(new Set(keys).size).toBe(keys.length);
     expect(host.consensusKey(host.agents()[0]!.id)).toBeDefined();
     // Node records name the queue the way keys.ts does: ten nodes per Cluster slot group.
-    const records = Object.values(await conn.hgetall(swarmKeys(config.prefix).nodes)).map((raw) => JSON.parse(raw) as { id: string; queue: string });
+    const records = Object.values(await redis.connection.hgetall(swarmKeys(config.prefix).nodes)).map((raw) => JSON.parse(raw) as { id: string; queue: string });
     for (const r of records) expect(r.queue).toBe(nodeQueueName(r.id));
     expect(new Set(records.map((r) => r.queue.slice(0, r.queue.indexOf('}') + 1))).size).toBe(Math.ceil(nodes / 10));
 
@@ -88,7 +82,7 @@ describe('agent host at scale', () => {
       [4, 20, 80],
       [5, 15, 95],
     ]);
-    const roster = await conn.hgetall(swarmKeys(config.prefix).agents);
+    const roster = await redis.connection.hgetall(swarmKeys(config.prefix).agents);
     const startedAt = new Map(Object.entries(roster).map(([id, raw]) => [id, agentRecordSchema.parse(JSON.parse(raw)).startedAt]));
     for (let w = 1; w < events.length; w++) {
       const wave = agents.slice(w * 20, (w + 1) * 20);
@@ -114,7 +108,7 @@ describe('agent host at scale', () => {
       expect(await retired).toEqual({ returned: 0 });
       expect((await c.waitFor(first.id)).state).toBe('completed');
       for (const m of more) expect((await c.waitFor(m.id)).agentId).toBe(staying.id);
-      expect(await conn.hexists(swarmKeys(config.prefix).agents, retiring.id)).toBe(0);
+      expect(await redis.connection.hexists(swarmKeys(config.prefix).agents, retiring.id)).toBe(0);
       expect(host.agents().map((a) => a.id)).toEqual([staying.id]);
     } finally {
       await c.close();
@@ -130,7 +124,7 @@ describe('warm pool', () => {
     await host.start();
     expect(host.poolLevels()).toEqual({ coder: 5 });
     const keys = swarmKeys(config.prefix);
-    const warm = Object.values(await conn.hgetall(keys.agents)).map((raw) => agentRecordSchema.parse(JSON.parse(raw)));
+    const warm = Object.values(await redis.connection.hgetall(keys.agents)).map((raw) => agentRecordSchema.parse(JSON.parse(raw)));
     expect(warm).toHaveLength(5);
     expect(warm.every((a) => a.pooled === true && a.type === 'coder' && /^n\d+$/.test(a.node))).toBe(true);
     // Routers do not count pooled agents: no task may be sent to an agent not yet working.
@@ -144,11 +138,11 @@ describe('warm pool', () => {
     expect(got.fromPool).toBe(true);
     expect(got.node).toBe(warm.find((a) => a.id === got.id)!.node);
     await until(async () => {
-      const rec = agentRecordSchema.parse(JSON.parse((await conn.hget(keys.agents, got.id))!));
+      const rec = agentRecordSchema.parse(JSON.parse((await redis.connection.hget(keys.agents, got.id))!));
       return rec.pooled === undefined && rec.node === got.node;
     }, 5000, 'the roster to record the acquired agent as working');
     await until(async () => host.poolLevels().coder === 5, 5000, 'the pool to refill');
-    expect(await conn.hlen(keys.agents)).toBe(6);
+    expect(await redis.connection.hlen(keys.agents)).toBe(6);
 
     const c = new SwarmClient({ redis: redis.url, prefix: config.prefix });
     try {
@@ -160,6 +154,6 @@ describe('warm pool', () => {
     const cold = await host.acquire('reviewer');
     expect(cold.fromPool).toBe(false);
     await host.stop(500);
-    expect(await conn.hlen(keys.agents)).toBe(0); // warm ones leave with the host too
+    expect(await redis.connection.hlen(keys.agents)).toBe(0); // warm ones leave with the host too
   });
 });

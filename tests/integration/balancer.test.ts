@@ -1,8 +1,7 @@
 // Work stealing and rebalancing on real queues: everything routed to one node of
 // ten, and the others take their share; the lease's fencing token guards moves.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { AgentHost } from '../../src/agents/host.ts';
 import type { RebalancedEvent } from '../../src/balancer/balancer.ts';
 import { Coordinator } from '../../src/coordinator/coordinator.ts';
@@ -17,11 +16,6 @@ import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
 const redis = redisForFile();
-let conn: Redis;
-
-beforeAll(() => {
-  conn = redis.connect({ maxRetriesPerRequest: null });
-});
 
 describe('balancer', () => {
   it('skew: 10 nodes, every task routed to one; the others steal and finish their share, each task once', async () => {
@@ -35,7 +29,7 @@ describe('balancer', () => {
     const client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
     try {
       // Straight into n1's queue, as a router with a stale view (or raw BullMQ) would.
-      const q = new Queue(nodeQueueName('n1'), { connection: conn, prefix: config.prefix });
+      const q = new Queue(nodeQueueName('n1'), { connection: redis.connection, prefix: config.prefix });
       const ids = Array.from({ length: 600 }, () => newTaskId('n1'));
       await q.addBulk(ids.map((id, i) => ({ name: 'sleep', data: { payload: { ms: 10 + (i % 4) * 10 } }, opts: { jobId: id } })));
       const done = await Promise.all(ids.map((id) => client.waitFor(id, { timeoutMs: 60_000 })));
@@ -50,7 +44,7 @@ describe('balancer', () => {
       // The first round takes from the overloaded node only, siblings first.
       expect(events[0]!.moves.every((m) => m.from === 'n1'), JSON.stringify(events[0])).toBe(true);
       // The event stream has them too, for dashboards.
-      expect(await conn.xlen(swarmKeys(config.prefix).events)).toBeGreaterThan(0);
+      expect(await redis.connection.xlen(swarmKeys(config.prefix).events)).toBeGreaterThan(0);
       // A task found wherever it ran: the moved ones name their new node.
       expect(done.some((t) => t.node !== 'n1')).toBe(true);
       await q.close();
@@ -90,8 +84,8 @@ describe('balancer', () => {
 
   it('one lease at a time; a lapsed leader’s token moves nothing', async () => {
     const prefix = testConfig(redis).prefix;
-    const a = new Lease(conn, prefix, 'a', 300);
-    const b = new Lease(conn, prefix, 'b', 300);
+    const a = new Lease(redis.connection, prefix, 'a', 300);
+    const b = new Lease(redis.connection, prefix, 'b', 300);
     const ta = await a.renew();
     expect(ta).toBeGreaterThan(0);
     expect(await b.renew()).toBe(0);
@@ -99,12 +93,12 @@ describe('balancer', () => {
     await new Promise((r) => setTimeout(r, 400)); // a pauses past its lease
     const tb = await b.renew();
     expect(tb).toBeGreaterThan(ta);
-    expect(await moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 5, fence: { token: String(ta) } })).toBe(0); // no newer leader seen here yet
-    expect(await raiseFence(conn, prefix, 'n1', tb)).toBe(tb); // what b's balancer does to every group on taking over
-    const q = new Queue(nodeQueueName('n1'), { connection: conn, prefix });
+    expect(await moveWaitingJobs(redis.connection, { prefix, from: 'n1', to: 'n2', max: 5, fence: { token: String(ta) } })).toBe(0); // no newer leader seen here yet
+    expect(await raiseFence(redis.connection, prefix, 'n1', tb)).toBe(tb); // what b's balancer does to every group on taking over
+    const q = new Queue(nodeQueueName('n1'), { connection: redis.connection, prefix });
     await q.add('echo', {}, { jobId: 'n1.x' });
-    await expect(moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 5, fence: { token: String(ta) } })).rejects.toThrow(/no longer current/);
-    expect(await moveWaitingJobs(conn, { prefix, from: 'n1', to: 'n2', max: 5, fence: b.fence()! })).toBe(1);
+    await expect(moveWaitingJobs(redis.connection, { prefix, from: 'n1', to: 'n2', max: 5, fence: { token: String(ta) } })).rejects.toThrow(/no longer current/);
+    expect(await moveWaitingJobs(redis.connection, { prefix, from: 'n1', to: 'n2', max: 5, fence: b.fence()! })).toBe(1);
     await q.close();
   });
 });

@@ -1,17 +1,16 @@
 // An agent whose tasks keep failing is isolated (takes nothing while the other
 // agent of its node carries on), comes back at reduced capacity after its
 // cool-down, and is trusted fully again after a run of successes.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AgentHost, type BreakerAlert } from '../../src/agents/host.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
+import { hostForFile } from '../support/hostForFile.ts';
 import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
 const redis = redisForFile();
-let host: AgentHost;
-let client: SwarmClient;
 let broken = true;
 const ranBy: { agent: string; at: number; ok: boolean }[] = [];
 const breakerEvents: { agent: string; reason: string; at: number }[] = [];
@@ -27,21 +26,17 @@ const processors: ProcessorMap = {
   },
 };
 
-beforeAll(async () => {
-  const config = testConfig(redis, { agents: { breakerFailures: 3, breakerCooldownMs: 700 } });
-  host = new AgentHost({ config, hostId: 'bk', agents: [{ type: 'w', count: 2 }], processors, logger: silentLogger });
-  host.on('breaker', (e) => breakerEvents.push(e));
-  await host.start();
-  client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await host?.stop(500);
+const swarm = hostForFile(redis, {
+  config: { agents: { breakerFailures: 3, breakerCooldownMs: 700 } },
+  hostId: 'bk',
+  agents: [{ type: 'w', count: 2 }],
+  processors,
+  beforeStart: (host) => host.on('breaker', (e: BreakerAlert) => breakerEvents.push(e)),
 });
 
 describe('circuit breaker on a host', () => {
   it('isolates the failing agent, runs everything on the other, and reintegrates it once mended', async () => {
+    const { client } = swarm;
     // No retries here, so the first batch ends well within bk-a1's cool-down.
     const first = await Promise.all(Array.from({ length: 30 }, () => client.submit({ type: 'work', attempts: 1 })));
     const isolated = await until(async () => breakerEvents.find((e) => e.agent === 'bk-a1' && e.reason === 'isolated'), 10_000, 'bk-a1 to be isolated');

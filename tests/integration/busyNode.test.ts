@@ -1,31 +1,16 @@
 // An agent that joins a node whose Worker is full starts on the waiting work at
 // once, not when a running task ends (BullMQ's fetch loop sleeps while full).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentHost } from '../../src/agents/host.ts';
-import { SwarmClient } from '../../src/client/swarmClient.ts';
-import { silentLogger } from '../../src/log.ts';
-import { builtinProcessors } from '../../processors/builtins.ts';
+import { describe, expect, it } from 'vitest';
+import { hostForFile } from '../support/hostForFile.ts';
 import { redisForFile } from '../support/redis.ts';
-import { testConfig, until } from '../support/swarm.ts';
+import { until } from '../support/swarm.ts';
 
 const redis = redisForFile();
-let host: AgentHost;
-let client: SwarmClient;
-
-beforeAll(async () => {
-  const config = testConfig(redis);
-  host = new AgentHost({ config, hostId: 'busy', agents: [{ type: 'w', count: 1 }], processors: builtinProcessors, logger: silentLogger });
-  await host.start();
-  client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await host?.stop(500);
-});
+const swarm = hostForFile(redis, { hostId: 'busy', agents: [{ type: 'w', count: 1 }] });
 
 describe('a node whose Worker is full', () => {
   it('puts a joining agent to work on waiting tasks at once', async () => {
+    const { host, client } = swarm;
     const long = await client.submit({ type: 'sleep', payload: { ms: 4000 } });
     await until(async () => (await client.get(long.id))?.state === 'active', 5000, 'the long task to start');
     const next = await client.submit({ type: 'echo', payload: 'next' });

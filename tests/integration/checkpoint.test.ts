@@ -9,7 +9,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AgentHost } from '../../src/agents/host.ts';
 import { checkpointToFile, restoreFromFile } from '../../src/checkpoint/cli.ts';
-import { CHECKPOINT_ABOUT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, parseCheckpoint, type Checkpoint, type UnfinishedTask } from '../../src/checkpoint/format.ts';
+import { parseCheckpoint, type Checkpoint } from '../../src/checkpoint/format.ts';
 import { bullmqAcceptsId, planRestore } from '../../src/checkpoint/plan.ts';
 import { takeCheckpoint } from '../../src/checkpoint/read.ts';
 import { restoreCheckpoint } from '../../src/checkpoint/restore.ts';
@@ -22,6 +22,7 @@ import type { TaskView } from '../../src/tasks/schema.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { INTAKE_QUEUE, nodeQueueName } from '../../queues/keys.ts';
 import { spawnCli } from '../support/cli.ts';
+import { emptyCheckpoint, unfinishedTask as task } from '../support/checkpointData.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { twoRedisForFile } from '../support/twoRedis.ts';
 import { startStack } from '../support/stack.ts';
@@ -29,39 +30,6 @@ import { dump, testConfig, until } from '../support/swarm.ts';
 
 const servers = twoRedisForFile('swarmq-checkpoint-');
 const { dir, cleanups, connect } = servers;
-
-const task = (over: Partial<UnfinishedTask> = {}): UnfinishedTask => ({
-  queue: nodeQueueName('n1'),
-  id: 'n1.abc',
-  state: 'waiting',
-  name: 'work',
-  data: { payload: null },
-  opts: { attempts: 1 },
-  timestamp: 1_000,
-  priority: 0,
-  attemptsMade: 0,
-  attemptsStarted: 0,
-  stalledCounter: 0,
-  fields: {},
-  ...over,
-});
-
-const emptyCheckpoint = (over: Partial<Checkpoint> = {}): Checkpoint => ({
-  format: CHECKPOINT_FORMAT,
-  version: CHECKPOINT_VERSION,
-  createdAt: 1_000,
-  prefix: 'swarmq',
-  about: CHECKPOINT_ABOUT,
-  includesFinished: false,
-  roster: { nodeSeq: 0, agents: [], nodes: [] },
-  queues: [],
-  groups: [],
-  idempotency: [],
-  tasks: [],
-  finished: [],
-  consensus: { paused: false, proposals: [], rounds: [] },
-  ...over,
-});
 
 describe('checkpoint and restore', () => {
   it('checkpoint on one Redis, restore on another: the unfinished tasks finish there', async () => {

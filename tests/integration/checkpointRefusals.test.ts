@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { restoreFromFile } from '../../src/checkpoint/cli.ts';
-import { CHECKPOINT_ABOUT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type Checkpoint, type FinishedTask, type UnfinishedTask } from '../../src/checkpoint/format.ts';
+import type { Checkpoint, FinishedTask } from '../../src/checkpoint/format.ts';
 import { restoreCheckpoint } from '../../src/checkpoint/restore.ts';
 import { SwarmError } from '../../src/errors.ts';
 import { controlQueueName, DEAD_LETTER_QUEUE, INTAKE_QUEUE, MAX_NODE_SEQ, nodeQueueName } from '../../queues/keys.ts';
+import { emptyCheckpoint, unfinishedTask as task } from '../support/checkpointData.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { twoRedisForFile } from '../support/twoRedis.ts';
 import { dump, testConfig } from '../support/swarm.ts';
@@ -21,22 +22,6 @@ const servers = twoRedisForFile('swarmq-checkpoint-refusals-');
 const { dir, connect } = servers;
 
 const node = (seq: number) => ({ id: `n${seq}`, seq, queue: nodeQueueName(`n${seq}`), profile: '[]', members: 0, createdAt: 1 });
-
-const task = (over: Partial<UnfinishedTask> = {}): UnfinishedTask => ({
-  queue: nodeQueueName('n1'),
-  id: 'n1.abc',
-  state: 'waiting',
-  name: 'work',
-  data: { payload: null },
-  opts: { attempts: 1 },
-  timestamp: 1_000,
-  priority: 0,
-  attemptsMade: 0,
-  attemptsStarted: 0,
-  stalledCounter: 0,
-  fields: {},
-  ...over,
-});
 
 const finished = (over: Partial<FinishedTask> = {}): FinishedTask => ({
   queue: INTAKE_QUEUE,
@@ -47,22 +32,9 @@ const finished = (over: Partial<FinishedTask> = {}): FinishedTask => ({
   ...over,
 });
 
-const checkpoint = (over: Partial<Checkpoint> = {}): Checkpoint => ({
-  format: CHECKPOINT_FORMAT,
-  version: CHECKPOINT_VERSION,
-  createdAt: 1_000,
-  prefix: 'swarmq',
-  about: CHECKPOINT_ABOUT,
-  includesFinished: true,
-  roster: { nodeSeq: 1, agents: [], nodes: [node(1)] },
-  queues: [],
-  groups: [],
-  idempotency: [],
-  tasks: [],
-  finished: [],
-  consensus: { paused: false, proposals: [], rounds: [] },
-  ...over,
-});
+/** A file that includes finished tasks, of a swarm with node n1. */
+const checkpoint = (over: Partial<Checkpoint> = {}): Checkpoint =>
+  emptyCheckpoint({ includesFinished: true, roster: { nodeSeq: 1, agents: [], nodes: [node(1)] }, ...over });
 
 let files = 0;
 

@@ -2,43 +2,32 @@
 // hosts: POST /api/proposals → 202 { id }, GET until final, the
 // consensus:reached event; bad input gets a clear error and writes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { AgentHost } from '../../src/agents/host.ts';
-import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { SwarmError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { redisForFile } from '../support/redis.ts';
-import { startStack, type Stack } from '../support/stack.ts';
-import { testConfig, until } from '../support/swarm.ts';
+import { stackForFile } from '../support/stack.ts';
+import { until } from '../support/swarm.ts';
 
 const redis = redisForFile();
-let conn: Redis;
-let stack: Stack;
+// With the process that runs rounds (a coordinator's job in production: `swarmq coordinator` does it).
+const stack = stackForFile(redis, { agents: [{ type: 'voter', count: 3 }], hostId: 'ha', driveConsensus: true });
 let second: AgentHost;
-let driver: Consensus;
 
 beforeAll(async () => {
-  conn = redis.connect();
-  const config = testConfig(redis);
-  stack = await startStack(config, { agents: [{ type: 'voter', count: 3 }], hostId: 'ha' });
-  second = new AgentHost({ config, hostId: 'hb', agents: [{ type: 'voter', count: 3 }, { type: 'critic', count: 1 }], processors: builtinProcessors, logger: silentLogger, control: false });
+  second = new AgentHost({ config: stack.config, hostId: 'hb', agents: [{ type: 'voter', count: 3 }, { type: 'critic', count: 1 }], processors: builtinProcessors, logger: silentLogger, control: false });
   await second.start();
-  // The process that runs rounds (a coordinator's job in production: `swarmq coordinator` does it).
-  driver = new Consensus({ redis: redis.url, prefix: config.prefix });
-  await driver.drive();
 });
 
 afterAll(async () => {
-  await driver?.close();
   await second?.stop(100);
-  await stack?.stop();
 });
 
 /** Everything consensus has written under this swarm's prefix. */
 async function consensusKeys(): Promise<string[]> {
   const p = stack.config.prefix;
-  return [...(await conn.keys(`${p}:consensus:*`)), ...(await conn.keys(`${p}:{swarm}:consensus:*`))].sort();
+  return [...(await redis.connection.keys(`${p}:consensus:*`)), ...(await redis.connection.keys(`${p}:{swarm}:consensus:*`))].sort();
 }
 
 describe('proposals over HTTP', () => {
@@ -56,13 +45,13 @@ describe('proposals over HTTP', () => {
     // PBFT: final once f+1 = 2 replicas decided the same value.
     expect(view.outcome.votes).toBeGreaterThanOrEqual(2);
     expect(new Set((view.participants as string[]).map((a) => a.split('-')[0]))).toEqual(new Set(['ha', 'hb']));
-    const events = await conn.xrange(`${stack.config.prefix}:{swarm}:events`, '-', '+');
+    const events = await redis.connection.xrange(`${stack.config.prefix}:{swarm}:events`, '-', '+');
     const reached = events.filter(([, f]) => f[1] === 'consensus:reached').map(([, f]) => JSON.parse(f[3]!) as { id: string; value: unknown });
     expect(reached).toContainEqual(expect.objectContaining({ id, value: { release: '1.2' }, decided: true }));
   }, 30_000);
 
   it('propose() from TypeScript resolves with the outcome', async () => {
-    const r = await driver.propose({ protocol: 'raft', value: 'go', participants: ['ha-a1', 'hb-a1', 'ha-a2', 'hb-a2', 'ha-a3'], timeoutMs: 15_000 });
+    const r = await stack.consensus.propose({ protocol: 'raft', value: 'go', participants: ['ha-a1', 'hb-a1', 'ha-a2', 'hb-a2', 'ha-a3'], timeoutMs: 15_000 });
     expect(r).toMatchObject({ decided: true, value: 'go', participants: 5, protocol: 'raft' });
     expect(r.latencyMs).toBeGreaterThanOrEqual(0);
     expect(r.rounds).toBeGreaterThanOrEqual(1);
@@ -91,7 +80,7 @@ describe('proposals over HTTP', () => {
     expect(notJson.status).toBe(400);
     const text = await stack.request('POST', '/api/proposals', 'quorum please', { 'content-type': 'text/plain' });
     expect(text.status).toBe(415);
-    await expect(driver.propose({ protocol: 'nope', value: 1 })).rejects.toThrow(SwarmError);
+    await expect(stack.consensus.propose({ protocol: 'nope', value: 1 })).rejects.toThrow(SwarmError);
     expect(await consensusKeys()).toEqual(before);
     const missing = await stack.request('GET', '/api/proposals/p-0000000000000000');
     expect(missing.status).toBe(404);

@@ -8,9 +8,8 @@
 //   - R reloads the round from Redis (restarted with its keys, or after a
 //     failed write): a message it accepted before is refused as a replay, and
 //     its own agents go on numbering their messages where they left off.
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { swarmKeys } from '../../queues/keys.ts';
 import { Authenticator, generateAgentKeys, type AgentKeys, type Envelope } from '../../src/consensus/auth.ts';
 import { ConsensusHost } from '../../src/consensus/runtime/hostRuntime.ts';
@@ -22,15 +21,10 @@ import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { until } from '../support/swarm.ts';
 
 const redis = redisForFile();
-let conn: Redis;
 const running: ConsensusHost[] = [];
 
-beforeAll(() => {
-  conn = redis.connect();
-});
-
 afterEach(async () => {
-  await conn.config('SET', 'maxmemory', '0');
+  await redis.connection.config('SET', 'maxmemory', '0');
   await Promise.all(running.splice(0).map((h) => h.stop()));
 });
 
@@ -49,7 +43,7 @@ async function setUp() {
   const keys = new Map<string, AgentKeys>(['r1', 'r2', 's1', 's2', 's3'].map((id) => [id, generateAgentKeys()]));
   const hostOf = (id: string) => (id.startsWith('r') ? 'R' : 'S');
   const register = (id: string) =>
-    conn.hset(
+    redis.connection.hset(
       swarmKeys(prefix).agents,
       id,
       JSON.stringify({ id, type: 'voter', capabilities: [], taskTypes: [], capacity: 1, node: 'n1', hostId: hostOf(id), startedAt: Date.now(), consensusKey: keys.get(id)!.publicKey }),
@@ -68,7 +62,7 @@ async function setUp() {
     createdAt: Date.now(),
   };
   // Where hosts read a round's spec: the proposal's job hash (no driver here: nobody else acts on the round).
-  await conn.hset(k.job(id), 'data', JSON.stringify(spec));
+  await redis.connection.hset(k.job(id), 'data', JSON.stringify(spec));
 
   const startHost = (logger: Logger) => {
     const h = new ConsensusHost({ redisUrl: redis.url, prefix, hostId: 'R', keyOf: (a) => (hostOf(a) === 'R' ? keys.get(a)?.privateKey : undefined), logger });
@@ -77,8 +71,15 @@ async function setUp() {
   };
   const loadRound = async (h: ConsensusHost) => {
     await h.start();
-    await sendNotice(conn, [k.inbox('R')], { k: 'start', round: id });
+    await sendNotice(redis.connection, [k.inbox('R')], { k: 'start', round: id });
     await until(async () => h.activeRounds().includes(id), 5000, 'R to load the round');
+  };
+  /** R started on the round, once its two agents have voted (with a majority of 3, nothing is decided yet). */
+  const startVoting = async (logger: Logger) => {
+    const h = startHost(logger);
+    await loadRound(h);
+    await until(async () => (await redis.connection.hlen(k.state(id))) === 2, 5000, "R's agents to vote");
+    return h;
   };
   /** What the test's agent `from` seals for r1 (its MAC is r1's: r1 is the first addressee on R). */
   const sealer = (from: string, agentKeys: AgentKeys) => {
@@ -87,11 +88,11 @@ async function setUp() {
     const auth = new Authenticator(from, agentKeys.privateKey, pub, id);
     return (m: unknown): Envelope => auth.seal(JSON.stringify({ to: ['r1'], m }), ['r1']);
   };
-  const deliver = (...envs: Envelope[]) => conn.xadd(k.inbox('R'), '*', 'm', JSON.stringify(envs.map((env) => ({ k: 'env', env }))));
-  const rejected = async () => await conn.hgetall(k.rejected(id));
+  const deliver = (...envs: Envelope[]) => redis.connection.xadd(k.inbox('R'), '*', 'm', JSON.stringify(envs.map((env) => ({ k: 'env', env }))));
+  const rejected = async () => await redis.connection.hgetall(k.rejected(id));
   /** Envelopes R's agents sent to host S, in stream order. */
-  const sentToS = async () => (await conn.xrange(k.inbox('S'), '-', '+')).flatMap(([sid, f]) => (JSON.parse(f[1]!) as { k: string; env?: Envelope }[]).filter((x) => x.k === 'env').map((x) => ({ sid, env: x.env! })));
-  return { k, id, keys, register, startHost, loadRound, sealer, deliver, rejected, sentToS };
+  const sentToS = async () => (await redis.connection.xrange(k.inbox('S'), '-', '+')).flatMap(([sid, f]) => (JSON.parse(f[1]!) as { k: string; env?: Envelope }[]).filter((x) => x.k === 'env').map((x) => ({ sid, env: x.env! })));
+  return { k, id, keys, register, startHost, loadRound, startVoting, sealer, deliver, rejected, sentToS };
 }
 
 /** Bodies the core cannot use, sealed properly: R checks the MAC and the number, then counts each as malformed. */
@@ -101,8 +102,7 @@ describe('replay protection across restarts', () => {
   it("a participant back with a new key numbers its messages from 0 again, and its first messages are accepted once R uses the new key", async () => {
     const t = await setUp();
     const { logger, lines } = recordingLogger();
-    await t.loadRound(t.startHost(logger));
-    await until(async () => (await conn.hlen(t.k.state(t.id))) === 2, 5000, "R's agents to vote");
+    await t.startVoting(logger);
 
     // s1's first life: five messages, numbered 0..4, accepted.
     const before = t.sealer('s1', t.keys.get('s1')!);
@@ -122,19 +122,17 @@ describe('replay protection across restarts', () => {
     const second = after(vote);
     expect(second.seq).toBe(1);
     await t.deliver(second);
-    await until(async () => (await conn.hexists(t.k.decided(t.id), 'r1')) === 1, 5000, 'r1 to decide with the vote s1 sent under its new key');
+    await until(async () => (await redis.connection.hexists(t.k.decided(t.id), 'r1')) === 1, 5000, 'r1 to decide with the vote s1 sent under its new key');
     expect(await t.rejected()).toEqual({ malformed: '5', forged: '1' });
   }, 30_000);
 
   it('a host restarted with its keys reloads the round and refuses a message it accepted before; new ones get through', async () => {
     const t = await setUp();
-    const first = t.startHost(recordingLogger().logger);
-    await t.loadRound(first);
-    await until(async () => (await conn.hlen(t.k.state(t.id))) === 2, 5000, "R's agents to vote");
+    const first = await t.startVoting(recordingLogger().logger);
     const s1 = t.sealer('s1', t.keys.get('s1')!);
     const vote = s1({ type: 'vote', ballot: 0, value: VALUE });
     await t.deliver(vote);
-    await until(async () => (await conn.hexists(t.k.decided(t.id), 'r1')) === 1, 5000, 'r1 to decide');
+    await until(async () => (await redis.connection.hexists(t.k.decided(t.id), 'r1')) === 1, 5000, 'r1 to decide');
 
     running.splice(running.indexOf(first), 1);
     await first.stop();
@@ -152,8 +150,7 @@ describe('replay protection across restarts', () => {
   it('after a failed write the host reloads the round from Redis: it refuses what it had accepted, and its agents never reuse a message number', async () => {
     const t = await setUp();
     const { logger, lines } = recordingLogger();
-    await t.loadRound(t.startHost(logger));
-    await until(async () => (await conn.hlen(t.k.state(t.id))) === 2, 5000, "R's agents to vote");
+    await t.startVoting(logger);
     const s1 = t.sealer('s1', t.keys.get('s1')!);
     const probe = s1(PROBE);
     await t.deliver(probe);
@@ -163,9 +160,9 @@ describe('replay protection across restarts', () => {
 
     // Redis refuses writes: the next thing R's agents persist (a new ballot, once their timeout runs out) fails,
     // and R drops the round, to reload it from Redis when it next hears of it.
-    await conn.config('SET', 'maxmemory', '1');
+    await redis.connection.config('SET', 'maxmemory', '1');
     await until(async () => lines.some((l) => /could not write consensus state/.test(l.msg)), 10_000, 'a write of R to fail');
-    await conn.config('SET', 'maxmemory', '0');
+    await redis.connection.config('SET', 'maxmemory', '0');
     const reloadedAt = (await t.sentToS()).length;
 
     await t.deliver(structuredClone(probe));

@@ -1,16 +1,12 @@
 // An agent whose tasks start taking much longer than its own normal raises a
 // predicted-degradation alert (before anything fails); a steady agent never does.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentHost, type TrendAlert } from '../../src/agents/host.ts';
-import { SwarmClient } from '../../src/client/swarmClient.ts';
-import { silentLogger } from '../../src/log.ts';
+import { describe, expect, it } from 'vitest';
+import type { TrendAlert } from '../../src/agents/host.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
+import { hostForFile } from '../support/hostForFile.ts';
 import { redisForFile } from '../support/redis.ts';
-import { testConfig } from '../support/swarm.ts';
 
 const redis = redisForFile();
-let host: AgentHost;
-let client: SwarmClient;
 let slowMs = 40;
 const alerts: TrendAlert[] = [];
 
@@ -21,20 +17,15 @@ const processors: ProcessorMap = {
   },
 };
 
-beforeAll(async () => {
-  const config = testConfig(redis);
-  host = new AgentHost({ config, hostId: 'tr', agents: [{ type: 'w', count: 1 }], processors, logger: silentLogger });
-  host.on('trend', (a) => alerts.push(a));
-  await host.start();
-  client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
-});
-
-afterAll(async () => {
-  await client?.close();
-  await host?.stop(500);
+const swarm = hostForFile(redis, {
+  hostId: 'tr',
+  agents: [{ type: 'w', count: 1 }],
+  processors,
+  beforeStart: (host) => host.on('trend', (a: TrendAlert) => alerts.push(a)),
 });
 
 async function runTasks(n: number): Promise<void> {
+  const { client } = swarm;
   for (let i = 0; i < n; i++) {
     const { id } = await client.submit({ type: 'work' });
     await client.waitFor(id, { timeoutMs: 10_000 });

@@ -1,21 +1,15 @@
 // Finishes read from BullMQ's per-queue event streams (written here with
 // chosen ids, so times are exact): each finish counted once, other events
 // ignored, and past the budget an estimate from the span read, at bounded cost.
-import { Redis } from 'ioredis';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bullKey, nodeQueueName } from '../../queues/keys.ts';
 import { FinishedTail } from '../../src/metrics/finishedTail.ts';
 import { redisForFile, uniquePrefix } from '../support/redis.ts';
 
 const redis = redisForFile();
-let conn: Redis;
-
-beforeAll(() => {
-  conn = redis.connect({ maxRetriesPerRequest: null });
-});
 
 async function events(prefix: string, queue: string, at: number[], event: string): Promise<void> {
-  const p = conn.pipeline();
+  const p = redis.connection.pipeline();
   for (const [i, t] of at.entries()) p.xadd(bullKey(prefix, queue, 'events'), `${t}-0`, 'event', event, 'jobId', `${event}-${t}-${i}`);
   await p.exec();
 }
@@ -30,7 +24,7 @@ describe('FinishedTail', () => {
     await events(prefix, q1, span(1100, 10, 10), 'completed');
     await events(prefix, q2, [1300, 1400], 'failed');
     await events(prefix, q2, span(1500, 20), 'active');
-    const tail = new FinishedTail(conn, prefix, 1000);
+    const tail = new FinishedTail(redis.connection, prefix, 1000);
     const first = await tail.read([q1, q2], 10_000);
     expect(first.filter((f) => f.outcome === 'completed')).toHaveLength(10);
     expect(first.filter((f) => f.outcome === 'failed').map((f) => f.queue)).toEqual([q2, q2]);
@@ -44,7 +38,7 @@ describe('FinishedTail', () => {
     const q = nodeQueueName('n1');
     await events(prefix, q, span(1100, 10, 10), 'completed');
     await events(prefix, q, [1200, 1300], 'failed');
-    const tail = new FinishedTail(conn, prefix, 1000);
+    const tail = new FinishedTail(redis.connection, prefix, 1000);
     expect(await tail.rates([q], 5000, 2000)).toEqual({ completed: 10, failed: 2, exact: true });
 
     // A burst of 1,000 finishes a second for 100 ms, read with a budget of 20 entries.

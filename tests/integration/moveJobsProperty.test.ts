@@ -12,10 +12,9 @@
 // Replay a failure with MOVEPROP_SEED=<seed> MOVEPROP_PATH=<path> (fast-check prints both) and
 // `-t '<test name>'`; MOVEPROP_RUNS changes the number of runs of the first property,
 // MOVEPROP_STATS=1 prints what the runs exercised.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
 import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
 import { bullKey, groupKeys, nodeQueueName } from '../../queues/keys.ts';
 import { redisForFile, uniquePrefix } from '../support/redis.ts';
@@ -85,11 +84,6 @@ const stats = { runs: 0, ops: 0, moves: 0, jobsMoved: 0, staleRefused: 0, pickup
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const redis = redisForFile();
-let conn: Redis;
-
-beforeAll(() => {
-  conn = redis.connect({ maxRetriesPerRequest: null });
-});
 
 class Run {
   readonly prefix = uniquePrefix('mvprop');
@@ -116,11 +110,11 @@ class Run {
 
   constructor(nodeCount: number) {
     this.nodes = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
-    this.queues = this.nodes.map((n) => new Queue(nodeQueueName(n), { connection: conn, prefix: this.prefix }));
+    this.queues = this.nodes.map((n) => new Queue(nodeQueueName(n), { connection: redis.connection, prefix: this.prefix }));
     this.workers = this.nodes.map(
       (n) =>
         new Worker(nodeQueueName(n), null, {
-          connection: conn,
+          connection: redis.connection,
           prefix: this.prefix,
           autorun: false,
           lockDuration: LOCK_MS,
@@ -139,15 +133,15 @@ class Run {
   }
 
   async stamp(): Promise<void> {
-    expect(await raiseFence(conn, this.prefix, this.nodes[0]!, this.fenceSeq)).toBe(this.fenceSeq);
+    expect(await raiseFence(redis.connection, this.prefix, this.nodes[0]!, this.fenceSeq)).toBe(this.fenceSeq);
     this.fenceSeen = this.fenceSeq;
   }
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close(true)));
     await Promise.all(this.queues.map((q) => q.close()));
-    const keys = await conn.keys(`${this.prefix}:*`);
-    for (let i = 0; i < keys.length; i += 500) await conn.del(...keys.slice(i, i + 500));
+    const keys = await redis.connection.keys(`${this.prefix}:*`);
+    for (let i = 0; i < keys.length; i += 500) await redis.connection.del(...keys.slice(i, i + 500));
   }
 
   key(node: number, suffix: string): string {
@@ -208,7 +202,7 @@ class Run {
 
   async move(from: number, to: number, max: number, fence: Fence): Promise<void> {
     const before = await this.readAll();
-    const movedBefore = await conn.hgetall(this.movedKey);
+    const movedBefore = await redis.connection.hgetall(this.movedKey);
     const token = fence === 'current' ? this.fenceSeq : this.fenceSeq - 1;
     const request = {
       prefix: this.prefix,
@@ -219,16 +213,16 @@ class Run {
     };
 
     if (fence !== 'none' && token < this.fenceSeen) {
-      await expect(moveWaitingJobs(conn, request), 'a token older than the fence has seen must be refused').rejects.toThrow(/no longer current/);
+      await expect(moveWaitingJobs(redis.connection, request), 'a token older than the fence has seen must be refused').rejects.toThrow(/no longer current/);
       stats.staleRefused++;
       expect(await this.readAll(), 'a refused move changes nothing').toEqual(before);
-      expect(await conn.hgetall(this.movedKey), 'a refused move records nothing').toEqual(movedBefore);
+      expect(await redis.connection.hgetall(this.movedKey), 'a refused move records nothing').toEqual(movedBefore);
       return;
     }
 
-    const count = await moveWaitingJobs(conn, request);
+    const count = await moveWaitingJobs(redis.connection, request);
     if (fence !== 'none') this.fenceSeen = Math.max(this.fenceSeen, token);
-    expect(await conn.get(this.fenceKey), 'the fence keeps the highest token seen').toBe(String(this.fenceSeen));
+    expect(await redis.connection.get(this.fenceKey), 'the fence keeps the highest token seen').toBe(String(this.fenceSeen));
     stats.moves++;
     stats.jobsMoved += count;
     const after = await this.readAll();
@@ -278,17 +272,17 @@ class Run {
       t.moves++;
     }
     if (movedIds.length > 0) {
-      expect(await conn.zscore(this.key(to, 'marker'), '0'), 'the target marker wakes idle workers').not.toBeNull();
-      const srcEvents = (await conn.xrevrange(this.key(from, 'events'), '+', '-', 'COUNT', movedIds.length)).reverse();
+      expect(await redis.connection.zscore(this.key(to, 'marker'), '0'), 'the target marker wakes idle workers').not.toBeNull();
+      const srcEvents = (await redis.connection.xrevrange(this.key(from, 'events'), '+', '-', 'COUNT', movedIds.length)).reverse();
       expect(srcEvents.map(([, f]) => `${f[1]}:${f[3]}:${f[5]}`).sort(), 'source events say moved').toEqual(movedIds.map((id) => `moved:${id}:${request.to}`).sort());
-      const dstEvents = (await conn.xrevrange(this.key(to, 'events'), '+', '-', 'COUNT', movedIds.length)).map(([, f]) => `${f[1]}:${f[3]}`);
+      const dstEvents = (await redis.connection.xrevrange(this.key(to, 'events'), '+', '-', 'COUNT', movedIds.length)).map(([, f]) => `${f[1]}:${f[3]}`);
       expect(dstEvents.sort(), 'target events say waiting').toEqual(movedIds.map((id) => `waiting:${id}`).sort());
     }
   }
 
   /** One manual pickup; checks BullMQ hands out what the structures say is next, intact. */
   async pickup(node: number): Promise<Holding | undefined> {
-    const [[, tail], [, head]] = (await conn
+    const [[, tail], [, head]] = (await redis.connection
       .multi()
       .lindex(this.key(node, 'wait'), -1)
       .zrange(this.key(node, 'prioritized'), '0', '0')
@@ -310,7 +304,7 @@ class Run {
   async complete(h: Holding): Promise<boolean> {
     const lockKey = this.key(h.node, `${h.id}:lock`);
     const askedAt = Date.now();
-    const [[, lock], [, pttl]] = (await conn.multi().get(lockKey).pttl(lockKey).exec()) as [[null, string | null], [null, number]];
+    const [[, lock], [, pttl]] = (await redis.connection.multi().get(lockKey).pttl(lockKey).exec()) as [[null, string | null], [null, number]];
     const holds = lock === h.token;
     let error: unknown;
     try {
@@ -327,7 +321,7 @@ class Run {
     else stats.completionsRefused++;
     if (ok) {
       this.completions.set(h.id, (this.completions.get(h.id) ?? 0) + 1);
-      expect(await conn.zscore(this.key(h.node, 'completed'), h.id), `${h.id} recorded completed`).not.toBeNull();
+      expect(await redis.connection.zscore(this.key(h.node, 'completed'), h.id), `${h.id} recorded completed`).not.toBeNull();
     }
     return ok;
   }
@@ -350,10 +344,10 @@ class Run {
 
   /** How long until every lock of an active job has expired: the time the second pass must wait. */
   async untilLocksGone(): Promise<number> {
-    const p = conn.pipeline();
+    const p = redis.connection.pipeline();
     let n = 0;
     for (let i = 0; i < this.nodes.length; i++) {
-      for (const id of await conn.lrange(this.key(i, 'active'), 0, -1)) {
+      for (const id of await redis.connection.lrange(this.key(i, 'active'), 0, -1)) {
         p.pttl(this.key(i, `${id}:lock`));
         n++;
       }
@@ -364,12 +358,12 @@ class Run {
 
   async activeCount(): Promise<number> {
     let n = 0;
-    for (let i = 0; i < this.nodes.length; i++) n += await conn.llen(this.key(i, 'active'));
+    for (let i = 0; i < this.nodes.length; i++) n += await redis.connection.llen(this.key(i, 'active'));
     return n;
   }
 
   async readAll(): Promise<Structures[]> {
-    const p = conn.pipeline();
+    const p = redis.connection.pipeline();
     for (let n = 0; n < this.nodes.length; n++) {
       for (const l of LISTS) p.lrange(this.key(n, l), 0, -1);
       for (const z of ZSETS) p.zrange(this.key(n, z), '0', '-1', 'WITHSCORES');
@@ -418,7 +412,7 @@ class Run {
 
     // The job hash lives under the queue that lists the id, and under no other.
     const ids = [...this.tasks.keys()];
-    const p = conn.pipeline();
+    const p = redis.connection.pipeline();
     for (const id of ids) for (let n = 0; n < this.nodes.length; n++) p.exists(this.key(n, id));
     const exists = (await p.exec())!.map(([, v]) => v as number);
     ids.forEach((id, i) => {
@@ -439,7 +433,7 @@ class Run {
 
     // The swarm's moved hash names the node every moved task is in now; unmoved ones are absent.
     const expectedMoved = Object.fromEntries([...this.tasks.values()].filter((t) => t.moves > 0).map((t) => [t.id, this.nodes[t.node]!]));
-    expect(await conn.hgetall(this.movedKey), `${where}: swarm moved hash`).toEqual(expectedMoved);
+    expect(await redis.connection.hgetall(this.movedKey), `${where}: swarm moved hash`).toEqual(expectedMoved);
   }
 
   /** Promote delayed jobs, recover crashed ones, run everything left, then check the end state. */
@@ -573,8 +567,8 @@ describe('moveJobs keeps run order', () => {
       fc.asyncProperty(fc.array(orderOpArb, { minLength: 1, maxLength: 25 }), async (ops) => {
         const prefix = uniquePrefix('mvorder');
         const nodes = ['n1', 'n2'];
-        const queues = nodes.map((n) => new Queue(nodeQueueName(n), { connection: conn, prefix }));
-        const workers = nodes.map((n) => new Worker(nodeQueueName(n), null, { connection: conn, prefix, autorun: false }));
+        const queues = nodes.map((n) => new Queue(nodeQueueName(n), { connection: redis.connection, prefix }));
+        const workers = nodes.map((n) => new Worker(nodeQueueName(n), null, { connection: redis.connection, prefix, autorun: false }));
         const model: OrderModel[] = nodes.map(() => ({ plain: [], prioritized: [] }));
         let seq = 0;
         try {
@@ -597,7 +591,7 @@ describe('moveJobs keeps run order', () => {
             dst.plain.push(...plain);
             // They join the target behind its own, in the order they had at the source.
             for (const e of prio) dst.prioritized.push({ ...e, seq: seq++ });
-            const moved = await moveWaitingJobs(conn, { prefix, from: nodes[op.from]!, to: nodes[to]!, max: op.max });
+            const moved = await moveWaitingJobs(redis.connection, { prefix, from: nodes[op.from]!, to: nodes[to]!, max: op.max });
             expect(moved, `move ${JSON.stringify(op)}`).toBe(plain.length + prio.length);
           }
           for (const [n, w] of workers.entries()) {
@@ -614,8 +608,8 @@ describe('moveJobs keeps run order', () => {
         } finally {
           await Promise.all(workers.map((w) => w.close(true)));
           await Promise.all(queues.map((q) => q.close()));
-          const keys = await conn.keys(`${prefix}:*`);
-          if (keys.length > 0) await conn.del(...keys);
+          const keys = await redis.connection.keys(`${prefix}:*`);
+          if (keys.length > 0) await redis.connection.del(...keys);
         }
       }),
       { numRuns: 50, ...(SEED === undefined ? {} : { seed: SEED }), ...(PATH === undefined ? {} : { path: PATH }) },

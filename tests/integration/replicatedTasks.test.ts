@@ -5,14 +5,12 @@
 // split fails the task with an error saying how the outputs split; bad
 // requests get a 400 and write nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
-import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { redisForFile } from '../support/redis.ts';
-import { startStack, type Stack } from '../support/stack.ts';
-import { testConfig, until } from '../support/swarm.ts';
+import { stackForFile } from '../support/stack.ts';
+import { until } from '../support/swarm.ts';
 
 const processors: ProcessorMap = {
   ...builtinProcessors,
@@ -32,25 +30,16 @@ const processors: ProcessorMap = {
 };
 
 const redis = redisForFile();
-let conn: Redis;
-let stack: Stack;
-let driver: Consensus;
+// Driving consensus is what a coordinator process does (`swarmq coordinator`): run rounds, replicated tasks' votes among them.
+const stack = stackForFile(redis, { agents: [{ type: 'worker', count: 4 }], processors, hostId: 'h1', driveConsensus: true });
 let client: SwarmClient;
 
-beforeAll(async () => {
-  conn = redis.connect();
-  const config = testConfig(redis);
-  stack = await startStack(config, { agents: [{ type: 'worker', count: 4 }], processors, hostId: 'h1' });
-  // What a coordinator process does (`swarmq coordinator`): run consensus rounds, replicated tasks' votes among them.
-  driver = new Consensus({ redis: redis.url, prefix: config.prefix });
-  await driver.drive();
-  client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
+beforeAll(() => {
+  client = new SwarmClient({ redis: redis.url, prefix: stack.config.prefix });
 });
 
 afterAll(async () => {
   await client?.close();
-  await driver?.close();
-  await stack?.stop();
 });
 
 async function finished(id: string, ms = 20_000): Promise<any> {
@@ -62,14 +51,14 @@ async function finished(id: string, ms = 20_000): Promise<any> {
 }
 
 async function events(type: string): Promise<any[]> {
-  const raw = await conn.xrange(`${stack.config.prefix}:{swarm}:events`, '-', '+');
+  const raw = await redis.connection.xrange(`${stack.config.prefix}:{swarm}:events`, '-', '+');
   return raw.filter(([, f]) => f[1] === type).map(([, f]) => JSON.parse(f[3]!));
 }
 
 /** Every job hash (replicated tasks' and node tasks') and replica claim of the swarm: a refused request must add none. */
 async function written(): Promise<string[]> {
   const p = stack.config.prefix;
-  const keys = await conn.keys(`${p}:*`);
+  const keys = await redis.connection.keys(`${p}:*`);
   return keys.filter((k) => /:consensus:r-[^:]+$|:node-[^:]+:[^:]+\.[^:]+$|:replicas:|:idem:/.test(k)).sort();
 }
 
@@ -93,7 +82,7 @@ describe('replicated tasks', () => {
       expect(replicas.every((r) => r.state === 'completed')).toBe(true);
     }
     // The round really ran among those agents: their decisions are recorded under the task's id.
-    const decided = await conn.hgetall(`${stack.config.prefix}:{swarm}:consensus:round:${ids[0]}:decided`);
+    const decided = await redis.connection.hgetall(`${stack.config.prefix}:{swarm}:consensus:round:${ids[0]}:decided`);
     expect(Object.keys(decided).length).toBeGreaterThanOrEqual(1);
   }, 40_000);
 
@@ -210,7 +199,7 @@ describe('replicated tasks', () => {
     expect((d.error.match(/1 × \{"agent":"h1-a\d"\}/g) ?? []).length).toBe(3);
     expect(d.consensus).toMatchObject({ decided: false, votes: 1 });
     // No round ran: no host was asked to vote.
-    for (const id of [even, pbftEven, allDifferent]) expect(await conn.exists(`${stack.config.prefix}:{swarm}:consensus:round:${id}:state`)).toBe(0);
+    for (const id of [even, pbftEven, allDifferent]) expect(await redis.connection.exists(`${stack.config.prefix}:{swarm}:consensus:round:${id}:state`)).toBe(0);
   }, 30_000);
 
   it('bad requests: 400 with a reason, and nothing written', async () => {

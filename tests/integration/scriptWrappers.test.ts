@@ -1,8 +1,7 @@
 // Each Lua command's typed wrapper in queues/ (one per script): the keys it
 // builds and the reply it parses, against real Redis. Callers' behaviour is
 // covered by their own tests; here each wrapper's own contract.
-import { beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { acquireLease } from '../../queues/acquireLease.ts';
 import { cancelTask } from '../../queues/cancelTask.ts';
@@ -19,39 +18,34 @@ import { loadScripts } from '../../queues/scripts.ts';
 import { redisForFile, uniquePrefix } from '../support/redis.ts';
 
 const redis = redisForFile();
-let conn: Redis;
-
-beforeAll(() => {
-  conn = redis.connect({ maxRetriesPerRequest: null });
-});
 
 describe('queues/ script wrappers', () => {
   it('acquireLease: the first candidate gets token 1 and renews it; another gets 0 until it lapses, then a larger token', async () => {
     const prefix = uniquePrefix('lease');
-    expect(await acquireLease(conn, { prefix, candidate: 'a', ttlMs: 200 })).toBe(1);
-    expect(await acquireLease(conn, { prefix, candidate: 'a', ttlMs: 200 })).toBe(1);
-    expect(await acquireLease(conn, { prefix, candidate: 'b', ttlMs: 200 })).toBe(0);
+    expect(await acquireLease(redis.connection, { prefix, candidate: 'a', ttlMs: 200 })).toBe(1);
+    expect(await acquireLease(redis.connection, { prefix, candidate: 'a', ttlMs: 200 })).toBe(1);
+    expect(await acquireLease(redis.connection, { prefix, candidate: 'b', ttlMs: 200 })).toBe(0);
     await new Promise((r) => setTimeout(r, 300));
-    expect(await acquireLease(conn, { prefix, candidate: 'b', ttlMs: 200 })).toBe(2);
-    expect(await conn.get(`${prefix}:{swarm}:lease-owner`)).toBe('b');
+    expect(await acquireLease(redis.connection, { prefix, candidate: 'b', ttlMs: 200 })).toBe(2);
+    expect(await redis.connection.get(`${prefix}:{swarm}:lease-owner`)).toBe('b');
   });
 
   const agent = (id: string, o: Partial<AgentToSeat> = {}): AgentToSeat => ({
     id, type: 'coder', capabilities: ['git'], capacity: 1, taskTypes: ['echo'], hostId: 'h1', profile: 'coder|', ...o,
   });
-  const record = async (prefix: string, id: string) => JSON.parse((await conn.hget(swarmKeys(prefix).agents, id))!) as Record<string, unknown>;
-  const node = async (prefix: string, id: string) => JSON.parse((await conn.hget(swarmKeys(prefix).nodes, id))!) as { members: number; queue: string };
+  const record = async (prefix: string, id: string) => JSON.parse((await redis.connection.hget(swarmKeys(prefix).agents, id))!) as Record<string, unknown>;
+  const node = async (prefix: string, id: string) => JSON.parse((await redis.connection.hget(swarmKeys(prefix).nodes, id))!) as { members: number; queue: string };
 
   it('registerAgents: seats agents by profile, a node at most full; a re-registered agent keeps its node and start, a pooled one starts when taken', async () => {
     const prefix = uniquePrefix('reg');
-    const seats = await registerAgents(conn, { prefix, maxAgentsPerNode: 2, now: 1000, agents: [agent('a'), agent('b'), agent('c'), agent('w', { pooled: true }), agent('r', { profile: 'reviewer|' })] });
+    const seats = await registerAgents(redis.connection, { prefix, maxAgentsPerNode: 2, now: 1000, agents: [agent('a'), agent('b'), agent('c'), agent('w', { pooled: true }), agent('r', { profile: 'reviewer|' })] });
     expect(seats).toEqual({ a: 'n1', b: 'n1', c: 'n2', w: 'n2', r: 'n3' });
     expect(await node(prefix, 'n2')).toMatchObject({ members: 2, queue: nodeQueueName('n2') });
     expect(await record(prefix, 'a')).toEqual({ id: 'a', type: 'coder', capabilities: ['git'], capacity: 1, taskTypes: ['echo'], hostId: 'h1', node: 'n1', startedAt: 1000 });
-    expect(await conn.get(swarmKeys(prefix).rosterVersion)).toBe('1');
+    expect(await redis.connection.get(swarmKeys(prefix).rosterVersion)).toBe('1');
 
     // Again (a restarted host), and the warm one taken from its pool: same seats, no new members.
-    expect(await registerAgents(conn, { prefix, maxAgentsPerNode: 2, now: 2000, agents: [agent('a'), agent('w')] })).toEqual({ a: 'n1', w: 'n2' });
+    expect(await registerAgents(redis.connection, { prefix, maxAgentsPerNode: 2, now: 2000, agents: [agent('a'), agent('w')] })).toEqual({ a: 'n1', w: 'n2' });
     expect(await record(prefix, 'a')).toMatchObject({ node: 'n1', startedAt: 1000 });
     const w = await record(prefix, 'w');
     expect(w).toMatchObject({ node: 'n2', startedAt: 2000 });
@@ -61,40 +55,40 @@ describe('queues/ script wrappers', () => {
 
   it('deregisterAgents: removes the registered ones, frees their seats, counts them', async () => {
     const prefix = uniquePrefix('dereg');
-    await registerAgents(conn, { prefix, maxAgentsPerNode: 5, now: 1, agents: [agent('a'), agent('b')] });
-    expect(await deregisterAgents(conn, { prefix, agentIds: ['a', 'nobody'] })).toBe(1);
-    expect(await conn.hkeys(swarmKeys(prefix).agents)).toEqual(['b']);
+    await registerAgents(redis.connection, { prefix, maxAgentsPerNode: 5, now: 1, agents: [agent('a'), agent('b')] });
+    expect(await deregisterAgents(redis.connection, { prefix, agentIds: ['a', 'nobody'] })).toBe(1);
+    expect(await redis.connection.hkeys(swarmKeys(prefix).agents)).toEqual(['b']);
     expect((await node(prefix, 'n1')).members).toBe(1);
-    expect(await conn.get(swarmKeys(prefix).rosterVersion)).toBe('2');
-    expect(await deregisterAgents(conn, { prefix, agentIds: ['nobody'] })).toBe(0);
-    expect(await conn.get(swarmKeys(prefix).rosterVersion)).toBe('2');
+    expect(await redis.connection.get(swarmKeys(prefix).rosterVersion)).toBe('2');
+    expect(await deregisterAgents(redis.connection, { prefix, agentIds: ['nobody'] })).toBe(0);
+    expect(await redis.connection.get(swarmKeys(prefix).rosterVersion)).toBe('2');
   });
 
   it('claimReplicaSeat: distinct agents per task, the preferred first; null when all are taken', async () => {
     const prefix = uniquePrefix('seat');
-    const seat = (jobId: string, candidates: string[]) => claimReplicaSeat(conn, { prefix, taskId: 't1', jobId, candidates, ttlSeconds: 60 });
+    const seat = (jobId: string, candidates: string[]) => claimReplicaSeat(redis.connection, { prefix, taskId: 't1', jobId, candidates, ttlSeconds: 60 });
     expect(await seat('t1-r1', ['a1', 'a2'])).toBe('a1');
     expect(await seat('t1-r2', ['a1', 'a2'])).toBe('a2');
     expect(await seat('t1-r3', ['a1', 'a2'])).toBeNull();
     expect(await seat('t1-r1', ['a1'])).toBe('a1'); // its own seat again
-    expect(await conn.hgetall(replicaClaimsKey(prefix, 't1'))).toEqual({ a1: 't1-r1', a2: 't1-r2' });
-    expect(await conn.ttl(replicaClaimsKey(prefix, 't1'))).toBeGreaterThan(50);
+    expect(await redis.connection.hgetall(replicaClaimsKey(prefix, 't1'))).toEqual({ a1: 't1-r1', a2: 't1-r2' });
+    expect(await redis.connection.ttl(replicaClaimsKey(prefix, 't1'))).toBeGreaterThan(50);
   });
 
   it('getTask: the job hash and its state, run alone or on a pipeline; null for no job', async () => {
     const prefix = uniquePrefix('get');
-    const q = new Queue(nodeQueueName('n1'), { connection: conn, prefix });
+    const q = new Queue(nodeQueueName('n1'), { connection: redis.connection, prefix });
     try {
       await q.add('echo', { x: 1 }, { jobId: 'n1.a' });
       await q.add('echo', {}, { jobId: 'n1.d', delay: 60_000 });
-      const a = await getTask(conn, { prefix, node: 'n1', id: 'n1.a' });
+      const a = await getTask(redis.connection, { prefix, node: 'n1', id: 'n1.a' });
       expect(a?.state).toBe('waiting');
       expect(a?.hash).toMatchObject({ name: 'echo', data: '{"x":1}' });
-      expect((await getTask(conn, { prefix, node: 'n1', id: 'n1.d' }))?.state).toBe('delayed');
-      expect(await getTask(conn, { prefix, node: 'n1', id: 'n1.none' })).toBeNull();
-      expect(await getTask(conn, { prefix, node: 'n2', id: 'n1.a' })).toBeNull();
-      await loadScripts(conn);
-      const p = conn.pipeline();
+      expect((await getTask(redis.connection, { prefix, node: 'n1', id: 'n1.d' }))?.state).toBe('delayed');
+      expect(await getTask(redis.connection, { prefix, node: 'n1', id: 'n1.none' })).toBeNull();
+      expect(await getTask(redis.connection, { prefix, node: 'n2', id: 'n1.a' })).toBeNull();
+      await loadScripts(redis.connection);
+      const p = redis.connection.pipeline();
       queueGetTask(p, { prefix, node: 'n1', id: 'n1.a' });
       const [err, reply] = (await p.exec())![0]!;
       expect(err).toBeNull();
@@ -106,16 +100,16 @@ describe('queues/ script wrappers', () => {
 
   it('cancelTask: a waiting task is cancelled once; a started one and an unknown one are told apart', async () => {
     const prefix = uniquePrefix('cancel');
-    const q = new Queue(nodeQueueName('n1'), { connection: conn, prefix });
+    const q = new Queue(nodeQueueName('n1'), { connection: redis.connection, prefix });
     try {
       await q.add('echo', {}, { jobId: 'n1.a' });
       await q.add('echo', {}, { jobId: 'n1.b' });
-      expect(await cancelTask(conn, { prefix, node: 'n1', id: 'n1.a', now: 5 })).toBe('cancelled');
-      expect(JSON.parse((await conn.hget(groupKeys(prefix, 'n1').cancelled, 'n1.a'))!)).toMatchObject({ id: 'n1.a', type: 'echo', node: 'n1', cancelledAt: 5 });
-      expect(await cancelTask(conn, { prefix, node: 'n1', id: 'n1.a', now: 6 })).toBe('already-cancelled');
-      expect(await cancelTask(conn, { prefix, node: 'n1', id: 'n1.none', now: 6 })).toBe('not-found');
-      await conn.set(bullKey(prefix, nodeQueueName('n1'), 'n1.b:lock'), 'a-worker');
-      expect(await cancelTask(conn, { prefix, node: 'n1', id: 'n1.b', now: 6 })).toBe('not-cancellable');
+      expect(await cancelTask(redis.connection, { prefix, node: 'n1', id: 'n1.a', now: 5 })).toBe('cancelled');
+      expect(JSON.parse((await redis.connection.hget(groupKeys(prefix, 'n1').cancelled, 'n1.a'))!)).toMatchObject({ id: 'n1.a', type: 'echo', node: 'n1', cancelledAt: 5 });
+      expect(await cancelTask(redis.connection, { prefix, node: 'n1', id: 'n1.a', now: 6 })).toBe('already-cancelled');
+      expect(await cancelTask(redis.connection, { prefix, node: 'n1', id: 'n1.none', now: 6 })).toBe('not-found');
+      await redis.connection.set(bullKey(prefix, nodeQueueName('n1'), 'n1.b:lock'), 'a-worker');
+      expect(await cancelTask(redis.connection, { prefix, node: 'n1', id: 'n1.b', now: 6 })).toBe('not-cancellable');
       expect(await q.getJobCounts('wait')).toEqual({ wait: 1 });
     } finally {
       await q.close();
@@ -126,31 +120,31 @@ describe('queues/ script wrappers', () => {
     const prefix = uniquePrefix('recover');
     const queue = nodeQueueName('n1');
     const k = (s: string) => bullKey(prefix, queue, s);
-    await conn.rpush(k('active'), 'j1', 'j2');
-    await conn.hset(k('j1'), 'pb', 'dead-host', 'name', 'echo');
-    await conn.hset(k('j2'), 'pb', 'live-host', 'name', 'echo');
-    await conn.set(k('j1:lock'), 'tok');
-    expect(await recoverJobs(conn, { prefix, queue, hostId: 'dead-host', maxStalledCount: 1 })).toEqual(['j1']);
-    expect(await conn.lrange(k('active'), 0, -1)).toEqual(['j2']);
-    expect(await conn.lrange(k('wait'), 0, -1)).toEqual(['j1']);
-    expect(await conn.exists(k('j1:lock'))).toBe(0);
-    expect(await conn.hget(k('j1'), 'stc')).toBe('1');
-    expect(await recoverJobs(conn, { prefix, queue, hostId: 'nobody', maxStalledCount: 1 })).toEqual([]);
+    await redis.connection.rpush(k('active'), 'j1', 'j2');
+    await redis.connection.hset(k('j1'), 'pb', 'dead-host', 'name', 'echo');
+    await redis.connection.hset(k('j2'), 'pb', 'live-host', 'name', 'echo');
+    await redis.connection.set(k('j1:lock'), 'tok');
+    expect(await recoverJobs(redis.connection, { prefix, queue, hostId: 'dead-host', maxStalledCount: 1 })).toEqual(['j1']);
+    expect(await redis.connection.lrange(k('active'), 0, -1)).toEqual(['j2']);
+    expect(await redis.connection.lrange(k('wait'), 0, -1)).toEqual(['j1']);
+    expect(await redis.connection.exists(k('j1:lock'))).toBe(0);
+    expect(await redis.connection.hget(k('j1'), 'stc')).toBe('1');
+    expect(await recoverJobs(redis.connection, { prefix, queue, hostId: 'nobody', maxStalledCount: 1 })).toEqual([]);
   });
 
   it('claimParked: claims a waiting parked task for a node once, and refuses a deposed leader', async () => {
     const prefix = uniquePrefix('unpark');
-    const q = new Queue(nodeQueueName(PARKED_NODE), { connection: conn, prefix });
+    const q = new Queue(nodeQueueName(PARKED_NODE), { connection: redis.connection, prefix });
     try {
       await q.add('echo', {}, { jobId: 'parked.a' });
       await q.add('echo', {}, { jobId: 'parked.b' });
       const g = groupKeys(prefix, PARKED_NODE);
-      expect(await claimParked(conn, { prefix, jobId: 'parked.a', target: 'n3', token: 2 })).toBe('claimed');
-      expect(await conn.hget(g.moved, 'parked.a')).toBe('n3');
-      expect(await conn.smembers(g.unparking)).toEqual(['parked.a']);
-      expect(await claimParked(conn, { prefix, jobId: 'parked.a', target: 'n3', token: 2 })).toBe('gone');
-      expect(await claimParked(conn, { prefix, jobId: 'parked.b', target: 'n3', token: 1 })).toBe('stale');
-      expect(await conn.get(g.fence)).toBe('2');
+      expect(await claimParked(redis.connection, { prefix, jobId: 'parked.a', target: 'n3', token: 2 })).toBe('claimed');
+      expect(await redis.connection.hget(g.moved, 'parked.a')).toBe('n3');
+      expect(await redis.connection.smembers(g.unparking)).toEqual(['parked.a']);
+      expect(await claimParked(redis.connection, { prefix, jobId: 'parked.a', target: 'n3', token: 2 })).toBe('gone');
+      expect(await claimParked(redis.connection, { prefix, jobId: 'parked.b', target: 'n3', token: 1 })).toBe('stale');
+      expect(await redis.connection.get(g.fence)).toBe('2');
       expect(await q.getJobCounts('wait')).toEqual({ wait: 1 });
     } finally {
       await q.close();
@@ -159,25 +153,25 @@ describe('queues/ script wrappers', () => {
 
   it('raiseCounter: raises the node sequence or a queue\'s job ids, never lowers them, alone or in a MULTI', async () => {
     const prefix = uniquePrefix('raise');
-    await raiseCounter(conn, { prefix, counter: { of: 'nodes' }, atLeast: 7 });
-    await raiseCounter(conn, { prefix, counter: { of: 'nodes' }, atLeast: 3 });
-    expect(await conn.get(swarmKeys(prefix).nodeSeq)).toBe('7');
-    const m = conn.multi();
+    await raiseCounter(redis.connection, { prefix, counter: { of: 'nodes' }, atLeast: 7 });
+    await raiseCounter(redis.connection, { prefix, counter: { of: 'nodes' }, atLeast: 3 });
+    expect(await redis.connection.get(swarmKeys(prefix).nodeSeq)).toBe('7');
+    const m = redis.connection.multi();
     queueRaiseCounter(m, { prefix, counter: { of: 'jobs', queue: 'intake' }, atLeast: 12 });
     queueRaiseCounter(m, { prefix, counter: { of: 'nodes' }, atLeast: 9 });
     expect((await m.exec())!.map(([e]) => e)).toEqual([null, null]);
-    expect(await conn.get(bullKey(prefix, 'intake', 'id'))).toBe('12');
-    expect(await conn.get(swarmKeys(prefix).nodeSeq)).toBe('9');
+    expect(await redis.connection.get(bullKey(prefix, 'intake', 'id'))).toBe('12');
+    expect(await redis.connection.get(swarmKeys(prefix).nodeSeq)).toBe('9');
   });
 
   it('readSwarm: the roster, the node queues and their jobs, in one reply', async () => {
     const prefix = uniquePrefix('read');
-    await registerAgents(conn, { prefix, maxAgentsPerNode: 5, now: 1, agents: [agent('a')] });
-    const q = new Queue(nodeQueueName('n1'), { connection: conn, prefix });
+    await registerAgents(redis.connection, { prefix, maxAgentsPerNode: 5, now: 1, agents: [agent('a')] });
+    const q = new Queue(nodeQueueName('n1'), { connection: redis.connection, prefix });
     try {
       await q.add('echo', { x: 1 }, { jobId: 'n1.a' });
-      await conn.hset(groupKeys(prefix, 'n1').moved, 'n2.z', 'n1');
-      const raw = await readSwarm(conn, { prefix, includeFinished: false, consensus: { queue: 'consensus', proposalJobName: 'proposal', roundKeyHead: `${prefix}:round:` } });
+      await redis.connection.hset(groupKeys(prefix, 'n1').moved, 'n2.z', 'n1');
+      const raw = await readSwarm(redis.connection, { prefix, includeFinished: false, consensus: { queue: 'consensus', proposalJobName: 'proposal', roundKeyHead: `${prefix}:round:` } });
       expect(raw.nodeSeq).toBe(1);
       expect(Object.keys(raw.agents)).toEqual(['a']);
       expect(Math.abs(raw.time - Date.now())).toBeLessThan(5000);

@@ -1,37 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { AgentHost } from '../../src/agents/host.ts';
 import { TaskRouter } from '../../src/coordinator/router.ts';
-import { silentLogger } from '../../src/log.ts';
-import { builtinProcessors } from '../../processors/builtins.ts';
+import { hostForFile } from '../support/hostForFile.ts';
 import { redisForFile } from '../support/redis.ts';
 import { commandConnection, testConfig, until } from '../support/swarm.ts';
 
 const redis = redisForFile();
+const swarm = hostForFile(redis, { hostId: 'h1', agents: [{ type: 'worker', count: 12, capacity: 2 }], stopDeadlineMs: 1000 });
+// The router on a command connection of its own, as a coordinator runs it.
 let conn: Redis;
 let router: TaskRouter;
-let host: AgentHost;
-let routerPrefix: string;
 
 beforeAll(async () => {
-  const config = testConfig(redis);
-  routerPrefix = config.prefix;
   conn = commandConnection(redis.url);
   await conn.connect();
-  host = new AgentHost({ config, hostId: 'h1', agents: [{ type: 'worker', count: 12, capacity: 2 }], processors: builtinProcessors, logger: silentLogger });
-  await host.start();
-  router = new TaskRouter({ redis: conn, config });
+  router = new TaskRouter({ redis: conn, config: swarm.config });
   await router.start();
 });
 
 afterAll(async () => {
   await router?.close();
-  await host?.stop(1000);
   conn?.disconnect();
 });
 
 describe('task path', () => {
   it('seats 12 agents in nodes of at most 10', () => {
+    const { host } = swarm;
     const nodes = new Map<string, number>();
     for (const a of host.agents()) nodes.set(a.node, (nodes.get(a.node) ?? 0) + 1);
     expect([...nodes.values()].sort()).toEqual([10, 2].sort());
@@ -64,7 +58,7 @@ describe('routing strategies through the router', () => {
     const picks = async (seed: number) => {
       const c = commandConnection(redis.url);
       await c.connect();
-      const r = new TaskRouter({ redis: c, config: { ...config, prefix: routerPrefix, coordinator: { ...config.coordinator, routingSeed: seed } } });
+      const r = new TaskRouter({ redis: c, config: { ...config, prefix: swarm.config.prefix, coordinator: { ...config.coordinator, routingSeed: seed } } });
       await r.start();
       const out: string[] = [];
       for (let i = 0; i < 12; i++) out.push(await r.route({ type: 'echo', strategy: 'random' }));

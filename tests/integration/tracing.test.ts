@@ -6,8 +6,7 @@
 import { trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { nodeQueueName } from '../../queues/keys.ts';
 import { newTaskId } from '../../src/tasks/ids.ts';
 import { Consensus } from '../../src/consensus/runtime/consensus.ts';
@@ -17,13 +16,8 @@ import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
 const redis = redisForFile();
-let conn: Redis;
 let stack: Stack;
 const exporter = new InMemorySpanExporter();
-
-beforeAll(() => {
-  conn = redis.connect({ maxRetriesPerRequest: null });
-});
 
 afterAll(async () => {
   await stack?.stop();
@@ -62,7 +56,7 @@ describe('tracing', () => {
     expect(spans('swarmq.submit').some((s) => s.status.code === 2 && s.events.some((e) => e.name === 'exception'))).toBe(true);
 
     // Skew: work piled into one node of two; the balancer moves some, each move a span.
-    const q = new Queue(nodeQueueName('n1'), { connection: conn, prefix: config.prefix });
+    const q = new Queue(nodeQueueName('n1'), { connection: redis.connection, prefix: config.prefix });
     await q.addBulk(Array.from({ length: 200 }, () => ({ name: 'sleep', data: { payload: { ms: 30 } }, opts: { jobId: newTaskId('n1') } })));
     await q.close();
     const move = await until(async () => spans('swarmq.move').find((s) => Number(s.attributes['swarmq.move.moved']) > 0), 20_000, 'a move span');

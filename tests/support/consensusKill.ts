@@ -4,7 +4,6 @@
 // their messages) but cannot decide; then that host is killed and the others
 // resume. The round must still decide, among the 75 survivors, and no two
 // agents may decide differently.
-import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import type { ProtocolName } from '../../src/consensus/protocol.ts';
 import { consensusKeys } from '../../src/consensus/runtime/keys.ts';
@@ -12,7 +11,8 @@ import { parseDecisions } from '../../src/consensus/runtime/outcome.ts';
 import { interleaved, type ConsensusFleet } from './consensusFleet.ts';
 import { until } from './swarm.ts';
 
-export async function killHostMidRound(swarm: ConsensusFleet, conn: Redis, protocol: ProtocolName): Promise<void> {
+export async function killHostMidRound(swarm: ConsensusFleet, protocol: ProtocolName): Promise<void> {
+  const conn = swarm.redis;
   const [victim, ...others] = swarm.hosts;
   const participants = interleaved(swarm);
   const k = consensusKeys(swarm.prefix);

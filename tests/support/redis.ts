@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort, hasRedisServer, launchRedisServer } from '../../src/cli/redisServer.ts';
+import { readThrough } from './forFile.ts';
 
 export interface TestRedis {
   url: string;
@@ -111,6 +112,12 @@ export async function startRedis(opts: StartOptions = {}): Promise<TestRedis> {
 export interface RedisForFile extends TestRedis {
   /** A connection to it, closed at the end of the file, before the server stops. */
   connect(options?: RedisOptions): Redis;
+  /**
+   * The file's own connection, for tests that read and write keys directly:
+   * opened the first time it is asked for, closed like those of `connect`.
+   * `maxRetriesPerRequest: null`, so BullMQ's Queue and Worker take it too.
+   */
+  readonly connection: Redis;
 }
 
 /**
@@ -123,41 +130,27 @@ export interface RedisForFile extends TestRedis {
 export function redisForFile(opts: StartOptions = {}): RedisForFile {
   let server: TestRedis | undefined;
   const connections: Redis[] = [];
+  let shared: Redis | undefined;
   beforeAll(async () => {
     server = await startRedis(opts);
   });
   afterAll(async () => {
     for (const c of connections) c.disconnect();
+    connections.length = 0;
+    shared = undefined;
     await server?.stop();
     server = undefined;
   });
-  const started = (): TestRedis => {
-    if (!server) throw new Error('redisForFile: the server exists from the beforeAll it registers until the end of the file; use it inside hooks and tests');
-    return server;
-  };
-  return {
-    get url() {
-      return started().url;
-    },
-    get host() {
-      return started().host;
-    },
-    get port() {
-      return started().port;
-    },
-    get prefix() {
-      return started().prefix;
-    },
-    get kind() {
-      return started().kind;
-    },
-    kill: (signal) => started().kill(signal),
-    restart: () => started().restart(),
-    stop: () => started().stop(),
-    connect(options) {
-      const conn = options === undefined ? new Redis(started().url) : new Redis(started().url, options);
+  const handle: RedisForFile = readThrough('redisForFile: the server', () => server, ['url', 'host', 'port', 'prefix', 'kind', 'kill', 'restart', 'stop'], {
+    connect(options?: RedisOptions): Redis {
+      const conn = options === undefined ? new Redis(handle.url) : new Redis(handle.url, options);
       connections.push(conn);
       return conn;
     },
-  };
+    get connection(): Redis {
+      shared ??= handle.connect({ maxRetriesPerRequest: null });
+      return shared;
+    },
+  });
+  return handle;
 }

@@ -40,3 +40,18 @@ export function taskArb(taskTypes: readonly string[], agentTypes: readonly strin
     ),
   });
 }
+
+/**
+ * Random agents over these names. Capacity starts at 0, which is not a valid
+ * record capacity but which a snapshot may still carry: routers must not divide by it.
+ */
+export function agentArb(names: { types: readonly string[]; capabilities: readonly string[]; taskTypes: readonly string[]; maxCapacity: number }): fc.Arbitrary<AgentView> {
+  return fc.record({
+    id: fc.stringMatching(/^a[0-9]{1,3}$/),
+    type: fc.constantFrom(...names.types),
+    capabilities: fc.subarray([...names.capabilities]),
+    taskTypes: fc.subarray([...names.taskTypes]),
+    capacity: fc.integer({ min: 0, max: names.maxCapacity }),
+    live: fc.boolean(),
+  });
+}

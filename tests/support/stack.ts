@@ -1,14 +1,19 @@
 // A whole swarm in the test process: coordinator + HTTP API (ephemeral port) +
 // optionally an agent host, on the test's Redis under its own prefix.
 import type { Server } from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
 import { AgentHost, type AgentSpec } from '../../src/agents/host.ts';
 import { createApp } from '../../src/api/app.ts';
 import { swarmPages } from '../../src/cli/webPages.ts';
-import type { SwarmConfig } from '../../src/config/schema.ts';
+import type { SwarmConfig, SwarmConfigInput } from '../../src/config/schema.ts';
+import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { Coordinator } from '../../src/coordinator/coordinator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
+import type { RedisForFile } from './redis.ts';
+import { readThrough } from './forFile.ts';
+import { testConfig } from './swarm.ts';
 
 export interface Stack {
   config: SwarmConfig;
@@ -20,10 +25,13 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(
-  config: SwarmConfig,
-  opts: { agents?: AgentSpec[]; processors?: ProcessorMap; hostId?: string } = {},
-): Promise<Stack> {
+export interface StackOptions {
+  agents?: AgentSpec[];
+  processors?: ProcessorMap;
+  hostId?: string;
+}
+
+export async function startStack(config: SwarmConfig, opts: StackOptions = {}): Promise<Stack> {
   const coordinator = new Coordinator({ config, logger: silentLogger });
   await coordinator.start();
   let host: AgentHost | undefined;
@@ -65,4 +73,43 @@ export async function startStack(
       await host?.stop(1000);
     },
   };
+}
+
+export interface StackForFileOptions extends StackOptions {
+  /** Overrides for testConfig. */
+  config?: Partial<SwarmConfigInput>;
+  /** Also run consensus rounds, as the `swarmq coordinator` process does (the in-process Coordinator does not). */
+  driveConsensus?: boolean;
+}
+
+/** The file's stack; `consensus` is the driver `driveConsensus` asks for, to propose from TypeScript. */
+export type StackForFile = Omit<Stack, 'stop'> & { readonly consensus: Consensus };
+
+/**
+ * One stack for the test file that calls it (at top level, after `redisForFile`
+ * and before the file's own hooks): started in a beforeAll, stopped in an
+ * afterAll. Its fields are valid inside the file's hooks and tests.
+ */
+export function stackForFile(redis: RedisForFile, options: StackForFileOptions = {}): StackForFile {
+  const { config: overrides, driveConsensus = false, ...stackOptions } = options;
+  let stack: Stack | undefined;
+  let driver: Consensus | undefined;
+  beforeAll(async () => {
+    stack = await startStack(testConfig(redis, overrides), stackOptions);
+    if (driveConsensus) {
+      driver = new Consensus({ redis: redis.url, prefix: stack.config.prefix });
+      await driver.drive();
+    }
+  });
+  afterAll(async () => {
+    await driver?.close();
+    await stack?.stop();
+    stack = driver = undefined;
+  });
+  return readThrough('stackForFile: the stack', () => stack, ['config', 'coordinator', 'host', 'server', 'base', 'request'], {
+    get consensus(): Consensus {
+      if (!driver) throw new Error('stackForFile: no consensus driver here; ask for one with driveConsensus: true, and use it inside hooks and tests');
+      return driver;
+    },
+  });
 }

@@ -16,18 +16,11 @@ import {
 } from '../../src/routing/hierarchy.ts';
 import { hierarchyToJSON } from '../../src/routing/hierarchyJson.ts';
 import type { AgentView, NodeView } from '../../src/routing/loads.ts';
-import { agent, liveCap } from '../support/routing.ts';
+import { agent, agentArb as agentArb_, liveCap } from '../support/routing.ts';
 
 const NUM_RUNS = 250;
 
-const agentArb: fc.Arbitrary<AgentView> = fc.record({
-  id: fc.stringMatching(/^a[0-9]{1,3}$/),
-  type: fc.constantFrom('coder', 'reviewer'),
-  capabilities: fc.subarray(['py', 'ts', 'gpu']),
-  taskTypes: fc.subarray(['build', 'lint']),
-  capacity: fc.integer({ min: 0, max: 5 }),
-  live: fc.boolean(),
-});
+const agentArb = agentArb_({ types: ['coder', 'reviewer'], capabilities: ['py', 'ts', 'gpu'], taskTypes: ['build', 'lint'], maxCapacity: 5 });
 
 const bodyArb = fc.record({
   agents: fc.array(agentArb, { maxLength: 3 }),

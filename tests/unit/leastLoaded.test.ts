@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { routeLeastLoaded } from '../../src/routing/leastLoaded.ts';
 import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/loads.ts';
-import { agent, chosen, capable, liveCapable , taskArb as taskArb_ } from '../support/routing.ts';
+import { agent, agentArb as agentArb_, chosen, capable, liveCapable, taskArb as taskArb_ } from '../support/routing.ts';
 
 const NUM_RUNS = 300;
 
@@ -13,15 +13,7 @@ const AGENT_TYPES = ['coder', 'reviewer', 'tester'] as const;
 const CAPABILITIES = ['py', 'ts', 'go', 'gpu'] as const;
 const TASK_TYPES = ['build', 'lint', 'test', 'deploy'] as const;
 
-const agentArb: fc.Arbitrary<AgentView> = fc.record({
-  id: fc.stringMatching(/^a[0-9]{1,3}$/),
-  type: fc.constantFrom(...AGENT_TYPES),
-  capabilities: fc.subarray([...CAPABILITIES]),
-  taskTypes: fc.subarray([...TASK_TYPES]),
-  // 0 is not a valid record capacity, but a snapshot may still carry it: the router must not divide by it.
-  capacity: fc.integer({ min: 0, max: 5 }),
-  live: fc.boolean(),
-});
+const agentArb = agentArb_({ types: AGENT_TYPES, capabilities: CAPABILITIES, taskTypes: TASK_TYPES, maxCapacity: 5 });
 
 const nodeArb: fc.Arbitrary<NodeView> = fc.record({
   id: fc.stringMatching(/^n[0-9]{1,2}$/),

@@ -12,7 +12,7 @@ import { initialRoundRobinState, ROUND_ROBIN_MAX_CLASSES, routeRoundRobin, taskC
 import { canRun, type AgentView, type NodeView, type RouteDecision, type TaskRequirement } from '../../src/routing/loads.ts';
 import { initialRouterState, isStrategyName, route, STRATEGY_NAMES, type RouterState, type StrategyName } from '../../src/routing/strategy.ts';
 import { DEFAULT_WEIGHTS, resolveWeights, routeWeighted, scoreCandidates } from '../../src/routing/weighted.ts';
-import { agent, chosen, capable, liveCapable, liveCap , taskArb as taskArb_ } from '../support/routing.ts';
+import { agent, agentArb as agentArb_, chosen, capable, liveCapable, liveCap, taskArb as taskArb_ } from '../support/routing.ts';
 
 const NUM_RUNS = 150;
 
@@ -21,14 +21,7 @@ const AGENT_TYPES = ['coder', 'reviewer', 'tester'] as const;
 const CAPABILITIES = ['py', 'ts', 'gpu'] as const;
 const TASK_TYPES = ['build', 'lint', 'test'] as const;
 
-const agentArb: fc.Arbitrary<AgentView> = fc.record({
-  id: fc.stringMatching(/^a[0-9]{1,3}$/),
-  type: fc.constantFrom(...AGENT_TYPES),
-  capabilities: fc.subarray([...CAPABILITIES]),
-  taskTypes: fc.subarray([...TASK_TYPES]),
-  capacity: fc.integer({ min: 0, max: 4 }),
-  live: fc.boolean(),
-});
+const agentArb = agentArb_({ types: AGENT_TYPES, capabilities: CAPABILITIES, taskTypes: TASK_TYPES, maxCapacity: 4 });
 
 const nodesArb: fc.Arbitrary<NodeView[]> = fc
   .uniqueArray(
