@@ -3,20 +3,17 @@
 import { randomInt } from 'node:crypto';
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
-import { z } from 'zod';
 import { CONSENSUS_QUEUE, groupKeys, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
 import { cancelTask } from '../../queues/cancelTask.ts';
 import { getTask, parseTaskJob, queueGetTask } from '../../queues/getTask.ts';
 import { loadScripts } from '../../queues/scripts.ts';
-import { builtinPayloadSchemas, isBuiltinType } from '../tasks/builtinPayloads.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
 import type { NodeView } from '../routing/loads.ts';
 import { cancelledRecordSchema } from '../swarm/records.ts';
 import { isIssuedTaskId, newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
-import { checkFieldDepth } from '../tasks/jsonDepth.ts';
-import { taskInputSchema, type TaskEnvelope, type TaskInput, type TaskView } from '../tasks/schema.ts';
-import { issuesOf } from '../validation.ts';
+import type { TaskEnvelope, TaskInput, TaskView } from '../tasks/schema.ts';
+import { validateTask } from '../tasks/validate.ts';
 import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
 import { RoutingTable } from './routingTable.ts';
 import { LoadsReader } from './loadsReader.ts';
@@ -109,21 +106,7 @@ export class TaskRouter {
 
   /** Throws a SwarmError naming the field; touches nothing. */
   validate(input: unknown, where = ''): TaskInput {
-    checkFieldDepth(input, this.opts.config.http.maxJsonDepth, where); // before anything walks it
-    const parsed = taskInputSchema.safeParse(input);
-    if (!parsed.success) {
-      const details = issuesOf(parsed.error).map((i) => ({ ...i, path: where + i.path }));
-      throw new SwarmError('invalid_request', `invalid task: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
-    }
-    const task = parsed.data;
-    if (isBuiltinType(task.type)) {
-      const p = (builtinPayloadSchemas[task.type] as z.ZodType).safeParse(task.payload);
-      if (!p.success) {
-        const details = issuesOf(p.error).map((i) => ({ ...i, path: `${where}payload${i.path === '(root)' ? '' : '.' + i.path}` }));
-        throw new SwarmError('invalid_request', `invalid payload for "${task.type}": ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
-      }
-    }
-    return task;
+    return validateTask(input, this.opts.config.http.maxJsonDepth, where);
   }
 
   /**
