@@ -1,7 +1,7 @@
 // The submit path shared by the HTTP API, the TypeScript client and the intake
 // queue: validate, route on a local snapshot (no extra round trip), enqueue.
 import { randomInt } from 'node:crypto';
-import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
+import { FlowProducer, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { CONSENSUS_QUEUE, groupKeys, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
 import { cancelTask } from '../../queues/cancelTask.ts';
@@ -12,7 +12,8 @@ import { SwarmError } from '../errors.ts';
 import type { NodeView } from '../routing/loads.ts';
 import { cancelledRecordSchema } from '../swarm/records.ts';
 import { isIssuedTaskId, newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
-import type { TaskEnvelope, TaskInput, TaskView } from '../tasks/schema.ts';
+import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
+import type { TaskInput, TaskView } from '../tasks/schema.ts';
 import { validateTask } from '../tasks/validate.ts';
 import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
 import { RoutingTable } from './routingTable.ts';
@@ -130,26 +131,6 @@ export class TaskRouter {
     });
   }
 
-  private jobOptions(task: TaskInput, id: string): JobsOptions {
-    const attempts = task.attempts ?? this.opts.config.tasks.defaultAttempts;
-    return {
-      jobId: id,
-      ...(task.priority !== undefined ? { priority: task.priority } : {}),
-      attempts,
-      ...(attempts > 1 ? { backoff: { type: 'exponential', delay: this.opts.config.tasks.backoffMs } } : {}),
-      removeOnComplete: { age: this.opts.config.tasks.keepCompletedSeconds },
-      removeOnFail: { age: this.opts.config.tasks.keepFailedSeconds },
-    };
-  }
-
-  private envelope(task: TaskInput): TaskEnvelope {
-    return {
-      payload: task.payload ?? null,
-      ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
-      ...(task.affinity !== undefined ? { affinity: task.affinity } : {}),
-    };
-  }
-
   /**
    * Enqueue one validated task under a chosen id. Adding an id that exists is a
    * no-op in BullMQ, which is what makes retried intake and idempotent submits safe.
@@ -157,7 +138,7 @@ export class TaskRouter {
   async enqueue(task: TaskInput, id: string): Promise<Submitted> {
     const node = nodeOfTaskId(id);
     if (!node) throw new SwarmError('internal', `task id ${id} names no node`);
-    await this.queueFor(node).add(task.type, this.envelope(task), this.jobOptions(task, id));
+    await this.queueFor(node).add(task.type, taskEnvelope(task), taskJobOptions(task, id, this.opts.config.tasks));
     return { id, node };
   }
 
@@ -211,7 +192,7 @@ export class TaskRouter {
       throw new SwarmError('no_capable_agent', message, [{ path: 'consensus.replicas', message, available: chosen.available }]);
     }
     const keep = { completedSeconds: this.opts.config.tasks.keepCompletedSeconds, failedSeconds: this.opts.config.tasks.keepFailedSeconds };
-    const { id, flow } = replicatedFlow(task, chosen.picks, this.prefix, this.envelope(task), (childId) => this.jobOptions(task, childId), keep);
+    const { id, flow } = replicatedFlow(task, chosen.picks, this.prefix, taskEnvelope(task), (childId) => taskJobOptions(task, childId, this.opts.config.tasks), keep);
     await this.flows.add(flow);
     return { id, node: CONSENSUS_QUEUE };
   }
@@ -261,8 +242,8 @@ export class TaskRouter {
           name: tasks[i]!.type,
           queueName: nodeQueueName(nodeOfTaskId(ids[i]!)!),
           prefix: this.prefix,
-          data: this.envelope(tasks[i]!),
-          opts: this.jobOptions(tasks[i]!, ids[i]!),
+          data: taskEnvelope(tasks[i]!),
+          opts: taskJobOptions(tasks[i]!, ids[i]!, this.opts.config.tasks),
         })),
       );
     } catch (err) {
