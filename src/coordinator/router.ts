@@ -2,24 +2,21 @@
 // queue: validate, route on a local snapshot (no extra round trip), enqueue.
 import { randomInt } from 'node:crypto';
 import { FlowProducer, Queue } from 'bullmq';
-import type { ChainableCommander, Redis } from 'ioredis';
-import { CONSENSUS_QUEUE, groupKeys, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
+import type { Redis } from 'ioredis';
+import { CONSENSUS_QUEUE, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
 import { cancelTask } from '../../queues/cancelTask.ts';
-import { getTask, parseTaskJob, queueGetTask } from '../../queues/getTask.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
 import type { NodeView } from '../routing/loads.ts';
-import { cancelledRecordSchema } from '../swarm/records.ts';
-import { isIssuedTaskId, newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
+import { newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
 import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
 import { validateTask } from '../tasks/validate.ts';
-import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
 import { RoutingTable } from './routingTable.ts';
 import { LoadsReader } from './loadsReader.ts';
+import { readTask } from './readTask.ts';
 import { traced } from '../tracing/spans.ts';
-import { isReplicatedTaskId, replicatedTaskView } from '../consensus/runtime/judgeReplicated.ts';
 import { checkReplicated, chooseReplicaAgents, replicatedFlow, type ReplicatedTask } from './submitReplicated.ts';
 
 
@@ -254,58 +251,7 @@ export class TaskRouter {
   }
 
   async get(id: string): Promise<TaskView | null> {
-    if (!isIssuedTaskId(id)) return null; // no such task, and no key built from it
-    if (isReplicatedTaskId(id)) return await replicatedTaskView(this.consensusQueue(), id);
-    const encoded = nodeOfTaskId(id);
-    if (!encoded) return null;
-    // One slot group's keys: the node's queue, and where its tasks moved or were cancelled.
-    const group = groupKeys(this.prefix, encoded);
-    // A task can move again between reading where it went and reading it there:
-    // then the moved record has changed, and we look again.
-    for (let tries = 0; ; tries++) {
-      const [moved, tomb, reply] = (await this.execPipeline((p) => {
-        p.hget(group.moved, id);
-        p.hget(group.cancelled, id);
-        queueGetTask(p, { prefix: this.prefix, node: encoded, id });
-      })) as [string | null, string | null, unknown];
-      const raw = parseTaskJob(reply);
-      if (!moved || moved === encoded) {
-        if (raw) return taskViewFromJob(id, encoded, raw);
-        if (tomb) return tombstoneView(tomb);
-        // The reads are not one atomic step: a move between the first and the last
-        // leaves no job here and no moved record read yet. Look again if it moved.
-        if (tries < 5 && (await this.opts.redis.hget(group.moved, id)) !== moved) continue;
-        return null;
-      }
-      // Moves stay within a group, except a parked task's, which goes anywhere.
-      const there = groupKeys(this.prefix, moved);
-      const again = await getTask(this.opts.redis, { prefix: this.prefix, node: moved, id });
-      if (again) return taskViewFromJob(id, moved, again);
-      if (raw) return taskViewFromJob(id, encoded, raw); // claimed from the parked queue, not yet in its node's
-      const tombThere = there.cancelled === group.cancelled ? tomb : await this.opts.redis.hget(there.cancelled, id);
-      if (tombThere) return tombstoneView(tombThere);
-      if (tries >= 5 || (await this.opts.redis.hget(group.moved, id)) === moved) return null;
-    }
-  }
-
-  /**
-   * Runs a pipeline and returns its values, throwing its first error (a Redis
-   * failure must never read as "not found"). A Redis that restarted has lost our
-   * scripts: load them and run the pipeline once more.
-   */
-  private async execPipeline(build: (p: ChainableCommander) => void): Promise<unknown[]> {
-    for (let attempt = 0; ; attempt++) {
-      const p = this.opts.redis.pipeline();
-      build(p);
-      const results = (await p.exec()) ?? [];
-      const err = results.find(([e]) => e)?.[0];
-      if (!err) return results.map(([, v]) => v);
-      if (attempt === 0 && err.message.includes('NOSCRIPT')) {
-        await loadScripts(this.opts.redis);
-        continue;
-      }
-      throw err;
-    }
+    return await readTask({ redis: this.opts.redis, prefix: this.prefix, consensusQueue: () => this.consensusQueue() }, id);
   }
 
   /** Cancels a task that has not started. */
@@ -338,9 +284,4 @@ export class TaskRouter {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     await this.flows.close();
   }
-}
-
-function tombstoneView(json: string): TaskView | null {
-  const t = cancelledRecordSchema.safeParse(JSON.parse(json));
-  return t.success ? taskViewFromTombstone(t.data) : null;
 }
