@@ -4,7 +4,6 @@ import { randomInt } from 'node:crypto';
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CONSENSUS_QUEUE, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
-import { cancelTask } from '../../queues/cancelTask.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
@@ -16,6 +15,7 @@ import { validateTask } from '../tasks/validate.ts';
 import { RoutingTable } from './routingTable.ts';
 import { LoadsReader } from './loadsReader.ts';
 import { readTask } from './readTask.ts';
+import { cancelNotStarted } from './cancel.ts';
 import { traced } from '../tracing/spans.ts';
 import { checkReplicated, chooseReplicaAgents, replicatedFlow, type ReplicatedTask } from './submitReplicated.ts';
 
@@ -256,18 +256,7 @@ export class TaskRouter {
 
   /** Cancels a task that has not started. */
   async cancel(id: string): Promise<TaskView> {
-    const view = await this.get(id);
-    if (!view) throw new SwarmError('not_found', `no task ${id}`);
-    if (view.consensus) throw new SwarmError('conflict', `task ${id} is a replicated task; cancelling one is not supported yet`, { state: view.state });
-    if (view.state === 'cancelled') return view;
-    const res = await cancelTask(this.opts.redis, { prefix: this.prefix, node: view.node, id, now: Date.now() });
-    if (res === 'not-found') throw new SwarmError('not_found', `no task ${id}`);
-    if (res === 'not-cancellable') {
-      throw new SwarmError('conflict', `task ${id} has already started or finished; only a task that has not started can be cancelled`, {
-        state: (await this.get(id))?.state ?? view.state,
-      });
-    }
-    return (await this.get(id))!;
+    return await cancelNotStarted({ redis: this.opts.redis, prefix: this.prefix, get: (taskId) => this.get(taskId) }, id);
   }
 
   get failedAfterMs(): number {
