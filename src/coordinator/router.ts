@@ -1,9 +1,9 @@
 // The submit path shared by the HTTP API, the TypeScript client and the intake
 // queue: validate, route on a local snapshot (no extra round trip), enqueue.
 import { randomInt } from 'node:crypto';
-import { FlowProducer, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CONSENSUS_QUEUE, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
@@ -16,14 +16,12 @@ import { RoutingTable } from './routingTable.ts';
 import { LoadsReader } from './loadsReader.ts';
 import { readTask } from './readTask.ts';
 import { cancelNotStarted } from './cancel.ts';
+import { NodeQueues, type Submitted } from './nodeQueues.ts';
 import { traced } from '../tracing/spans.ts';
 import { checkReplicated, chooseReplicaAgents, replicatedFlow, type ReplicatedTask } from './submitReplicated.ts';
 
 
-export interface Submitted {
-  id: string;
-  node: string;
-}
+export type { Submitted } from './nodeQueues.ts';
 
 export interface RouterOptions {
   /** A connection for commands; the router never blocks on it. */
@@ -38,8 +36,7 @@ export class TaskRouter {
   readonly prefix: string;
   private readonly keys;
   private readonly reader: LoadsReader;
-  private readonly queues = new Map<string, Queue>();
-  private readonly flows: FlowProducer;
+  private readonly queues: NodeQueues;
   private nodes: NodeView[] = [];
   private readonly table: RoutingTable;
   private timer: NodeJS.Timeout | undefined;
@@ -55,8 +52,7 @@ export class TaskRouter {
       coordinator.routingSeed ?? randomInt(2 ** 31),
       { weights: coordinator.loadBalancing.weights },
     );
-    this.flows = new FlowProducer({ connection: opts.redis, prefix: this.prefix });
-    this.flows.on('error', (err) => this.onRedisError(err));
+    this.queues = new NodeQueues(opts.redis, this.prefix, opts.config.tasks, (err) => this.opts.onRedisError?.(err));
   }
 
   async start(): Promise<void> {
@@ -84,22 +80,8 @@ export class TaskRouter {
     return this.refreshing;
   }
 
-  private onRedisError(err: Error): void {
-    this.opts.onRedisError?.(err);
-  }
-
-  private consensusQueue(): Queue {
-    return this.queueFor(CONSENSUS_QUEUE, CONSENSUS_QUEUE);
-  }
-
-  queueFor(nodeId: string, name = nodeQueueName(nodeId)): Queue {
-    let q = this.queues.get(nodeId);
-    if (!q) {
-      q = new Queue(name, { connection: this.opts.redis, prefix: this.prefix });
-      q.on('error', (err) => this.onRedisError(err));
-      this.queues.set(nodeId, q);
-    }
-    return q;
+  queueFor(nodeId: string, name?: string): Queue {
+    return this.queues.queueFor(nodeId, name);
   }
 
   /** Throws a SwarmError naming the field; touches nothing. */
@@ -133,10 +115,7 @@ export class TaskRouter {
    * no-op in BullMQ, which is what makes retried intake and idempotent submits safe.
    */
   async enqueue(task: TaskInput, id: string): Promise<Submitted> {
-    const node = nodeOfTaskId(id);
-    if (!node) throw new SwarmError('internal', `task id ${id} names no node`);
-    await this.queueFor(node).add(task.type, taskEnvelope(task), taskJobOptions(task, id, this.opts.config.tasks));
-    return { id, node };
+    return await this.queues.enqueue(task, id);
   }
 
   async submit(input: unknown): Promise<Submitted> {
@@ -190,7 +169,7 @@ export class TaskRouter {
     }
     const keep = { completedSeconds: this.opts.config.tasks.keepCompletedSeconds, failedSeconds: this.opts.config.tasks.keepFailedSeconds };
     const { id, flow } = replicatedFlow(task, chosen.picks, this.prefix, taskEnvelope(task), (childId) => taskJobOptions(task, childId, this.opts.config.tasks), keep);
-    await this.flows.add(flow);
+    await this.queues.addFlow(flow);
     return { id, node: CONSENSUS_QUEUE };
   }
 
@@ -234,15 +213,7 @@ export class TaskRouter {
       else if ((await this.get(ids[i]!)) === null) fresh.push(i); // claimed by a submitter that died before enqueueing
     }
     try {
-      await this.flows.addBulk(
-        fresh.map((i) => ({
-          name: tasks[i]!.type,
-          queueName: nodeQueueName(nodeOfTaskId(ids[i]!)!),
-          prefix: this.prefix,
-          data: taskEnvelope(tasks[i]!),
-          opts: taskJobOptions(tasks[i]!, ids[i]!, this.opts.config.tasks),
-        })),
-      );
+      await this.queues.enqueueAll(fresh.map((i) => ({ task: tasks[i]!, id: ids[i]! })));
     } catch (err) {
       if (claimed.length) await this.opts.redis.del(...claimed).catch(() => {});
       throw err;
@@ -251,7 +222,7 @@ export class TaskRouter {
   }
 
   async get(id: string): Promise<TaskView | null> {
-    return await readTask({ redis: this.opts.redis, prefix: this.prefix, consensusQueue: () => this.consensusQueue() }, id);
+    return await readTask({ redis: this.opts.redis, prefix: this.prefix, consensusQueue: () => this.queues.consensusQueue() }, id);
   }
 
   /** Cancels a task that has not started. */
@@ -270,7 +241,6 @@ export class TaskRouter {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.refreshing?.catch(() => {});
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
-    await this.flows.close();
+    await this.queues.close();
   }
 }
