@@ -1,19 +1,16 @@
 // The submit path shared by the HTTP API, the TypeScript client and the intake
 // queue: validate, route on a local snapshot (no extra round trip), enqueue.
-import { randomInt } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CONSENSUS_QUEUE, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, swarmKeys } from '../../queues/keys.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
-import type { NodeView } from '../routing/loads.ts';
 import { newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
 import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
 import { validateTask } from '../tasks/validate.ts';
-import { RoutingTable } from './routingTable.ts';
-import { LoadsReader } from './loadsReader.ts';
+import { NodeRouting } from './nodeRouting.ts';
 import { readTask } from './readTask.ts';
 import { cancelNotStarted } from './cancel.ts';
 import { NodeQueues, type Submitted } from './nodeQueues.ts';
@@ -35,49 +32,24 @@ export interface RouterOptions {
 export class TaskRouter {
   readonly prefix: string;
   private readonly keys;
-  private readonly reader: LoadsReader;
   private readonly queues: NodeQueues;
-  private nodes: NodeView[] = [];
-  private readonly table: RoutingTable;
-  private timer: NodeJS.Timeout | undefined;
-  private refreshing: Promise<void> | undefined;
+  private readonly routing: NodeRouting;
 
   constructor(private readonly opts: RouterOptions) {
     this.prefix = opts.config.prefix;
     this.keys = swarmKeys(this.prefix);
-    this.reader = new LoadsReader(opts.redis, this.prefix, opts.config.agents.failedAfterMs, opts.onBadRecord);
-    const { coordinator } = opts.config;
-    this.table = new RoutingTable(
-      { fanout: coordinator.maxAgentsPerNode, depth: coordinator.hierarchyDepth },
-      coordinator.routingSeed ?? randomInt(2 ** 31),
-      { weights: coordinator.loadBalancing.weights },
-    );
+    this.routing = new NodeRouting(opts.redis, opts.config, opts.onBadRecord);
     this.queues = new NodeQueues(opts.redis, this.prefix, opts.config.tasks, (err) => this.opts.onRedisError?.(err));
   }
 
   async start(): Promise<void> {
     await loadScripts(this.opts.redis);
-    await this.refresh(true);
-    this.timer = setInterval(() => {
-      this.refresh().catch(() => {
-        // Redis away: keep the last snapshot; submits will report 503 themselves.
-      });
-    }, this.opts.config.coordinator.snapshotIntervalMs);
-    this.timer.unref();
+    await this.routing.start();
   }
 
   /** Re-read loads; concurrent callers share one read. */
   refresh(force = false): Promise<void> {
-    this.refreshing ??= this.reader
-      .read(Date.now(), force)
-      .then(({ nodes }) => {
-        this.nodes = nodes;
-        this.table.load(nodes);
-      })
-      .finally(() => {
-        this.refreshing = undefined;
-      });
-    return this.refreshing;
+    return this.routing.refresh(force);
   }
 
   queueFor(nodeId: string, name?: string): Queue {
@@ -94,20 +66,7 @@ export class TaskRouter {
    * hierarchy; on a miss re-reads the roster once, since agents may just have joined.
    */
   async route(task: TaskInput, where = ''): Promise<string> {
-    const strategy = task.strategy ?? this.opts.config.coordinator.loadBalancing.type;
-    return await traced('swarmq.route', { 'swarmq.task.type': task.type, 'swarmq.strategy': strategy }, async (span) => {
-      let decision = this.table.decide(task, strategy);
-      if (!decision.ok) {
-        await this.refresh(true);
-        decision = this.table.decide(task, strategy);
-      }
-      if (!decision.ok && task.waitForAgent) return PARKED_NODE; // the leading coordinator routes it once a capable agent joins
-      if (!decision.ok) {
-        throw new SwarmError(decision.code, decision.message, [{ path: `${where}${decision.code === 'unknown_task_type' ? 'type' : 'affinity'}`, message: decision.message }]);
-      }
-      span.setAttribute('swarmq.node', decision.node);
-      return decision.node;
-    });
+    return await this.routing.route(task, where);
   }
 
   /**
@@ -130,37 +89,14 @@ export class TaskRouter {
     });
   }
 
-  /**
-   * Routes a batch as `route` does each task, but re-reads the roster at most
-   * once for the whole batch: a miss re-reads it in case agents just joined, and
-   * a batch of tasks that wait for an agent not there yet would otherwise re-read
-   * the whole roster once per task.
-   */
-  private async routeBatch(tasks: readonly TaskInput[]): Promise<string[]> {
-    return await traced('swarmq.route', { 'swarmq.batch.size': tasks.length }, async () => {
-      const decide = (t: TaskInput) => this.table.decide(t, t.strategy ?? this.opts.config.coordinator.loadBalancing.type);
-      let decisions = tasks.map(decide);
-      if (decisions.some((d) => !d.ok)) {
-        await this.refresh(true);
-        decisions = decisions.map((d, i) => (d.ok ? d : decide(tasks[i]!)));
-      }
-      return decisions.map((d, i) => {
-        if (d.ok) return d.node;
-        if (tasks[i]!.waitForAgent) return PARKED_NODE; // the leading coordinator routes it once a capable agent joins
-        const where = `tasks.${i}.`;
-        throw new SwarmError(d.code, d.message, [{ path: `${where}${d.code === 'unknown_task_type' ? 'type' : 'affinity'}`, message: d.message }]);
-      });
-    });
-  }
-
   /** A replicated task: its flow (parent in the consensus queue, a replica per chosen agent); see submitReplicated.ts. */
   private async submitReplicated(task: ReplicatedTask): Promise<Submitted> {
     checkReplicated(task);
     const { replicas } = task.consensus;
-    let chosen = chooseReplicaAgents(this.nodes, task, replicas);
+    let chosen = chooseReplicaAgents(this.routing.nodes, task, replicas);
     if (!('picks' in chosen)) {
       await this.refresh(true); // agents may just have joined
-      chosen = chooseReplicaAgents(this.nodes, task, replicas);
+      chosen = chooseReplicaAgents(this.routing.nodes, task, replicas);
     }
     if (!('picks' in chosen)) {
       if (chosen.available === 0) await this.route(task); // the usual error: unknown task type, or no capable agent
@@ -192,7 +128,7 @@ export class TaskRouter {
     const tasks = inputs.map((t, i) => this.validate(t, `tasks.${i}.`));
     const replicated = tasks.findIndex((t) => t.consensus !== undefined);
     if (replicated >= 0) throw new SwarmError('invalid_request', 'a batch cannot hold replicated tasks (consensus) yet; submit them one at a time', [{ path: `tasks.${replicated}.consensus`, message: 'not in a batch' }]);
-    const ids = (await this.routeBatch(tasks)).map((node) => newTaskId(node));
+    const ids = (await this.routing.routeBatch(tasks)).map((node) => newTaskId(node));
     // Idempotency keys: claim them first; a key already claimed maps to its old task.
     const claimed: string[] = [];
     const fresh: number[] = [];
@@ -235,12 +171,11 @@ export class TaskRouter {
   }
 
   nodeIds(): string[] {
-    return this.nodes.map((n) => n.id);
+    return this.routing.nodes.map((n) => n.id);
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.refreshing?.catch(() => {});
+    await this.routing.close();
     await this.queues.close();
   }
 }
