@@ -2,11 +2,11 @@
 // queue: validate, route on a local snapshot (no extra round trip), enqueue.
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CONSENSUS_QUEUE, swarmKeys } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE } from '../../queues/keys.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
-import { newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
+import { newTaskId } from '../tasks/ids.ts';
 import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
 import { validateTask } from '../tasks/validate.ts';
@@ -14,6 +14,7 @@ import { NodeRouting } from './nodeRouting.ts';
 import { readTask } from './readTask.ts';
 import { cancelNotStarted } from './cancel.ts';
 import { NodeQueues, type Submitted } from './nodeQueues.ts';
+import { IdempotencyClaims, submitIdempotent, type IdempotentSubmit } from './idempotency.ts';
 import { traced } from '../tracing/spans.ts';
 import { checkReplicated, chooseReplicaAgents, replicatedFlow, type ReplicatedTask } from './submitReplicated.ts';
 
@@ -31,13 +32,13 @@ export interface RouterOptions {
 
 export class TaskRouter {
   readonly prefix: string;
-  private readonly keys;
+  private readonly claims: IdempotencyClaims;
   private readonly queues: NodeQueues;
   private readonly routing: NodeRouting;
 
   constructor(private readonly opts: RouterOptions) {
     this.prefix = opts.config.prefix;
-    this.keys = swarmKeys(this.prefix);
+    this.claims = new IdempotencyClaims(opts.redis, this.prefix, opts.config.tasks.keepCompletedSeconds);
     this.routing = new NodeRouting(opts.redis, opts.config, opts.onBadRecord);
     this.queues = new NodeQueues(opts.redis, this.prefix, opts.config.tasks, (err) => this.opts.onRedisError?.(err));
   }
@@ -83,7 +84,7 @@ export class TaskRouter {
       span.setAttribute('swarmq.task.type', task.type);
       if (task.consensus) return await this.submitReplicated(task as ReplicatedTask);
       const submitted =
-        task.idempotencyKey !== undefined ? await this.submitIdempotent(task, task.idempotencyKey) : await this.enqueue(task, newTaskId(await this.route(task)));
+        task.idempotencyKey !== undefined ? await submitIdempotent(this.idempotentSubmit(), task, task.idempotencyKey) : await this.enqueue(task, newTaskId(await this.route(task)));
       span.setAttributes({ 'swarmq.task.id': submitted.id, 'swarmq.node': submitted.node });
       return submitted;
     });
@@ -109,16 +110,6 @@ export class TaskRouter {
     return { id, node: CONSENSUS_QUEUE };
   }
 
-  private async submitIdempotent(task: TaskInput, key: string): Promise<Submitted> {
-    const planned = newTaskId(await this.route(task));
-    const ttl = this.opts.config.tasks.keepCompletedSeconds;
-    const previous = (await this.opts.redis.set(this.keys.idempotency(key), planned, 'EX', ttl, 'NX', 'GET')) as string | null;
-    if (previous === null) return await this.enqueue(task, planned);
-    // Claimed before: the task exists, or its submitter died between claim and enqueue.
-    if ((await this.get(previous)) === null) return await this.enqueue(task, previous);
-    return { id: previous, node: nodeOfTaskId(previous)! };
-  }
-
   /** All or none: one MULTI across node queues (BullMQ's flow insert). */
   async submitBatch(inputs: unknown[]): Promise<{ ids: string[] }> {
     const max = this.opts.config.http.maxBatch;
@@ -128,30 +119,19 @@ export class TaskRouter {
     const tasks = inputs.map((t, i) => this.validate(t, `tasks.${i}.`));
     const replicated = tasks.findIndex((t) => t.consensus !== undefined);
     if (replicated >= 0) throw new SwarmError('invalid_request', 'a batch cannot hold replicated tasks (consensus) yet; submit them one at a time', [{ path: `tasks.${replicated}.consensus`, message: 'not in a batch' }]);
-    const ids = (await this.routing.routeBatch(tasks)).map((node) => newTaskId(node));
+    const planned = (await this.routing.routeBatch(tasks)).map((node) => newTaskId(node));
     // Idempotency keys: claim them first; a key already claimed maps to its old task.
-    const claimed: string[] = [];
+    const { ids, claimed } = await this.claims.claimBatch(tasks, planned);
     const fresh: number[] = [];
-    const withKey = tasks.flatMap((t, i) => (t.idempotencyKey !== undefined ? [i] : []));
-    if (withKey.length) {
-      const p = this.opts.redis.pipeline();
-      for (const i of withKey) p.set(this.keys.idempotency(tasks[i]!.idempotencyKey!), ids[i]!, 'EX', this.opts.config.tasks.keepCompletedSeconds, 'NX', 'GET');
-      const res = (await p.exec()) ?? [];
-      withKey.forEach((i, k) => {
-        const prev = res[k]?.[1] as string | null;
-        if (prev === null) claimed.push(this.keys.idempotency(tasks[i]!.idempotencyKey!));
-        else ids[i] = prev;
-      });
-    }
     for (let i = 0; i < tasks.length; i++) {
       const t = tasks[i]!;
-      if (t.idempotencyKey === undefined || claimed.includes(this.keys.idempotency(t.idempotencyKey))) fresh.push(i);
+      if (t.idempotencyKey === undefined || claimed.includes(t.idempotencyKey)) fresh.push(i);
       else if ((await this.get(ids[i]!)) === null) fresh.push(i); // claimed by a submitter that died before enqueueing
     }
     try {
       await this.queues.enqueueAll(fresh.map((i) => ({ task: tasks[i]!, id: ids[i]! })));
     } catch (err) {
-      if (claimed.length) await this.opts.redis.del(...claimed).catch(() => {});
+      await this.claims.release(claimed);
       throw err;
     }
     return { ids };
@@ -164,6 +144,11 @@ export class TaskRouter {
   /** Cancels a task that has not started. */
   async cancel(id: string): Promise<TaskView> {
     return await cancelNotStarted({ redis: this.opts.redis, prefix: this.prefix, get: (taskId) => this.get(taskId) }, id);
+  }
+
+  /** What an idempotent submit goes through: this router's own route, enqueue and get. */
+  private idempotentSubmit(): IdempotentSubmit {
+    return { claims: this.claims, route: (t) => this.route(t), enqueue: (t, id) => this.enqueue(t, id), get: (id) => this.get(id) };
   }
 
   get failedAfterMs(): number {
