@@ -15,6 +15,7 @@ import { readTask } from './readTask.ts';
 import { cancelNotStarted } from './cancel.ts';
 import { NodeQueues, type Submitted } from './nodeQueues.ts';
 import { IdempotencyClaims, submitIdempotent, type IdempotentSubmit } from './idempotency.ts';
+import { submitBatch } from './submitBatch.ts';
 import { traced } from '../tracing/spans.ts';
 import { checkReplicated, chooseReplicaAgents, replicatedFlow, type ReplicatedTask } from './submitReplicated.ts';
 
@@ -112,29 +113,17 @@ export class TaskRouter {
 
   /** All or none: one MULTI across node queues (BullMQ's flow insert). */
   async submitBatch(inputs: unknown[]): Promise<{ ids: string[] }> {
-    const max = this.opts.config.http.maxBatch;
-    if (inputs.length === 0 || inputs.length > max) {
-      throw new SwarmError('invalid_request', `a batch holds 1 to ${max} tasks, got ${inputs.length}`, [{ path: 'tasks', message: `1 to ${max} tasks` }]);
-    }
-    const tasks = inputs.map((t, i) => this.validate(t, `tasks.${i}.`));
-    const replicated = tasks.findIndex((t) => t.consensus !== undefined);
-    if (replicated >= 0) throw new SwarmError('invalid_request', 'a batch cannot hold replicated tasks (consensus) yet; submit them one at a time', [{ path: `tasks.${replicated}.consensus`, message: 'not in a batch' }]);
-    const planned = (await this.routing.routeBatch(tasks)).map((node) => newTaskId(node));
-    // Idempotency keys: claim them first; a key already claimed maps to its old task.
-    const { ids, claimed } = await this.claims.claimBatch(tasks, planned);
-    const fresh: number[] = [];
-    for (let i = 0; i < tasks.length; i++) {
-      const t = tasks[i]!;
-      if (t.idempotencyKey === undefined || claimed.includes(t.idempotencyKey)) fresh.push(i);
-      else if ((await this.get(ids[i]!)) === null) fresh.push(i); // claimed by a submitter that died before enqueueing
-    }
-    try {
-      await this.queues.enqueueAll(fresh.map((i) => ({ task: tasks[i]!, id: ids[i]! })));
-    } catch (err) {
-      await this.claims.release(claimed);
-      throw err;
-    }
-    return { ids };
+    return await submitBatch(
+      {
+        maxBatch: this.opts.config.http.maxBatch,
+        validate: (input, where) => this.validate(input, where),
+        routeBatch: (tasks) => this.routing.routeBatch(tasks),
+        claims: this.claims,
+        get: (id) => this.get(id),
+        enqueueAll: (entries) => this.queues.enqueueAll(entries),
+      },
+      inputs,
+    );
   }
 
   async get(id: string): Promise<TaskView | null> {
