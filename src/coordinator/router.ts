@@ -1,24 +1,24 @@
 // The submit path shared by the HTTP API, the TypeScript client and the intake
 // queue: validate, route on a local snapshot (no extra round trip), enqueue.
+// TaskRouter composes the parts, one concern a file: validation and job shaping
+// (src/tasks/validate.ts, nodeJob.ts, batch.ts), routing (nodeRouting.ts), node
+// queues (nodeQueues.ts), idempotency (idempotency.ts), batch and replicated
+// submits (submitBatch.ts, submitReplicated.ts), reads (readTask.ts), cancel (cancel.ts).
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CONSENSUS_QUEUE } from '../../queues/keys.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import type { SwarmConfig } from '../config/schema.ts';
-import { SwarmError } from '../errors.ts';
 import { newTaskId } from '../tasks/ids.ts';
-import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
 import { validateTask } from '../tasks/validate.ts';
+import { traced } from '../tracing/spans.ts';
+import { cancelNotStarted } from './cancel.ts';
+import { IdempotencyClaims, submitIdempotent, type IdempotentSubmit } from './idempotency.ts';
+import { NodeQueues, type Submitted } from './nodeQueues.ts';
 import { NodeRouting } from './nodeRouting.ts';
 import { readTask } from './readTask.ts';
-import { cancelNotStarted } from './cancel.ts';
-import { NodeQueues, type Submitted } from './nodeQueues.ts';
-import { IdempotencyClaims, submitIdempotent, type IdempotentSubmit } from './idempotency.ts';
 import { submitBatch } from './submitBatch.ts';
-import { traced } from '../tracing/spans.ts';
-import { checkReplicated, chooseReplicaAgents, replicatedFlow, type ReplicatedTask } from './submitReplicated.ts';
-
+import { submitReplicated, type ReplicatedSubmit, type ReplicatedTask } from './submitReplicated.ts';
 
 export type { Submitted } from './nodeQueues.ts';
 
@@ -83,32 +83,12 @@ export class TaskRouter {
     return await traced('swarmq.submit', {}, async (span) => {
       const task = this.validate(input);
       span.setAttribute('swarmq.task.type', task.type);
-      if (task.consensus) return await this.submitReplicated(task as ReplicatedTask);
+      if (task.consensus) return await submitReplicated(this.replicatedSubmit(), task as ReplicatedTask);
       const submitted =
         task.idempotencyKey !== undefined ? await submitIdempotent(this.idempotentSubmit(), task, task.idempotencyKey) : await this.enqueue(task, newTaskId(await this.route(task)));
       span.setAttributes({ 'swarmq.task.id': submitted.id, 'swarmq.node': submitted.node });
       return submitted;
     });
-  }
-
-  /** A replicated task: its flow (parent in the consensus queue, a replica per chosen agent); see submitReplicated.ts. */
-  private async submitReplicated(task: ReplicatedTask): Promise<Submitted> {
-    checkReplicated(task);
-    const { replicas } = task.consensus;
-    let chosen = chooseReplicaAgents(this.routing.nodes, task, replicas);
-    if (!('picks' in chosen)) {
-      await this.refresh(true); // agents may just have joined
-      chosen = chooseReplicaAgents(this.routing.nodes, task, replicas);
-    }
-    if (!('picks' in chosen)) {
-      if (chosen.available === 0) await this.route(task); // the usual error: unknown task type, or no capable agent
-      const message = `a replicated task needs ${replicas} distinct live agents that can run "${task.type}"; the swarm has ${chosen.available}: ask for fewer replicas or start more agents`;
-      throw new SwarmError('no_capable_agent', message, [{ path: 'consensus.replicas', message, available: chosen.available }]);
-    }
-    const keep = { completedSeconds: this.opts.config.tasks.keepCompletedSeconds, failedSeconds: this.opts.config.tasks.keepFailedSeconds };
-    const { id, flow } = replicatedFlow(task, chosen.picks, this.prefix, taskEnvelope(task), (childId) => taskJobOptions(task, childId, this.opts.config.tasks), keep);
-    await this.queues.addFlow(flow);
-    return { id, node: CONSENSUS_QUEUE };
   }
 
   /** All or none: one MULTI across node queues (BullMQ's flow insert). */
@@ -138,6 +118,18 @@ export class TaskRouter {
   /** What an idempotent submit goes through: this router's own route, enqueue and get. */
   private idempotentSubmit(): IdempotentSubmit {
     return { claims: this.claims, route: (t) => this.route(t), enqueue: (t, id) => this.enqueue(t, id), get: (id) => this.get(id) };
+  }
+
+  /** What a replicated submit goes through: this router's roster, refresh and route (see submitReplicated.ts). */
+  private replicatedSubmit(): ReplicatedSubmit {
+    return {
+      nodes: () => this.routing.nodes,
+      refresh: () => this.refresh(true),
+      route: (t) => this.route(t),
+      addFlow: (flow) => this.queues.addFlow(flow),
+      prefix: this.prefix,
+      tasks: this.opts.config.tasks,
+    };
   }
 
   get failedAfterMs(): number {
