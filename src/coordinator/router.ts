@@ -1,34 +1,26 @@
 // The submit path shared by the HTTP API, the TypeScript client and the intake
 // queue: validate, route on a local snapshot (no extra round trip), enqueue.
-import { randomInt } from 'node:crypto';
-import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
-import type { ChainableCommander, Redis } from 'ioredis';
-import { z } from 'zod';
-import { CONSENSUS_QUEUE, groupKeys, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
-import { cancelTask } from '../../queues/cancelTask.ts';
-import { getTask, parseTaskJob, queueGetTask } from '../../queues/getTask.ts';
+// TaskRouter composes the parts, one concern a file: validation and job shaping
+// (src/tasks/validate.ts, nodeJob.ts, batch.ts), routing (nodeRouting.ts), node
+// queues (nodeQueues.ts), idempotency (idempotency.ts), batch and replicated
+// submits (submitBatch.ts, submitReplicated.ts), reads (readTask.ts), cancel (cancel.ts).
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { loadScripts } from '../../queues/scripts.ts';
-import { builtinPayloadSchemas, isBuiltinType } from '../tasks/builtinPayloads.ts';
 import type { SwarmConfig } from '../config/schema.ts';
-import { SwarmError } from '../errors.ts';
-import type { NodeView } from '../routing/loads.ts';
-import { cancelledRecordSchema } from '../swarm/records.ts';
-import { isIssuedTaskId, newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
-import { checkFieldDepth } from '../tasks/jsonDepth.ts';
-import { taskInputSchema, type TaskEnvelope, type TaskInput, type TaskView } from '../tasks/schema.ts';
-import { issuesOf } from '../validation.ts';
-import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
-import { RoutingTable } from './routingTable.ts';
-import { LoadsReader } from './loadsReader.ts';
+import { newTaskId } from '../tasks/ids.ts';
+import type { TaskInput, TaskView } from '../tasks/schema.ts';
+import { validateTask } from '../tasks/validate.ts';
 import { traced } from '../tracing/spans.ts';
-import { isReplicatedTaskId, replicatedTaskView } from '../consensus/runtime/judgeReplicated.ts';
-import { checkReplicated, chooseReplicaAgents, replicatedFlow, type ReplicatedTask } from './submitReplicated.ts';
+import { cancelNotStarted } from './cancel.ts';
+import { IdempotencyClaims, submitIdempotent, type IdempotentSubmit } from './idempotency.ts';
+import { NodeQueues, type Submitted } from './nodeQueues.ts';
+import { NodeRouting } from './nodeRouting.ts';
+import { readTask } from './readTask.ts';
+import { submitBatch } from './submitBatch.ts';
+import { submitReplicated, type ReplicatedSubmit, type ReplicatedTask } from './submitReplicated.ts';
 
-
-export interface Submitted {
-  id: string;
-  node: string;
-}
+export type { Submitted } from './nodeQueues.ts';
 
 export interface RouterOptions {
   /** A connection for commands; the router never blocks on it. */
@@ -41,89 +33,34 @@ export interface RouterOptions {
 
 export class TaskRouter {
   readonly prefix: string;
-  private readonly keys;
-  private readonly reader: LoadsReader;
-  private readonly queues = new Map<string, Queue>();
-  private readonly flows: FlowProducer;
-  private nodes: NodeView[] = [];
-  private readonly table: RoutingTable;
-  private timer: NodeJS.Timeout | undefined;
-  private refreshing: Promise<void> | undefined;
+  private readonly claims: IdempotencyClaims;
+  private readonly queues: NodeQueues;
+  private readonly routing: NodeRouting;
 
   constructor(private readonly opts: RouterOptions) {
     this.prefix = opts.config.prefix;
-    this.keys = swarmKeys(this.prefix);
-    this.reader = new LoadsReader(opts.redis, this.prefix, opts.config.agents.failedAfterMs, opts.onBadRecord);
-    const { coordinator } = opts.config;
-    this.table = new RoutingTable(
-      { fanout: coordinator.maxAgentsPerNode, depth: coordinator.hierarchyDepth },
-      coordinator.routingSeed ?? randomInt(2 ** 31),
-      { weights: coordinator.loadBalancing.weights },
-    );
-    this.flows = new FlowProducer({ connection: opts.redis, prefix: this.prefix });
-    this.flows.on('error', (err) => this.onRedisError(err));
+    this.claims = new IdempotencyClaims(opts.redis, this.prefix, opts.config.tasks.keepCompletedSeconds);
+    this.routing = new NodeRouting(opts.redis, opts.config, opts.onBadRecord);
+    this.queues = new NodeQueues(opts.redis, this.prefix, opts.config.tasks, (err) => this.opts.onRedisError?.(err));
   }
 
   async start(): Promise<void> {
     await loadScripts(this.opts.redis);
-    await this.refresh(true);
-    this.timer = setInterval(() => {
-      this.refresh().catch(() => {
-        // Redis away: keep the last snapshot; submits will report 503 themselves.
-      });
-    }, this.opts.config.coordinator.snapshotIntervalMs);
-    this.timer.unref();
+    await this.routing.start();
   }
 
   /** Re-read loads; concurrent callers share one read. */
   refresh(force = false): Promise<void> {
-    this.refreshing ??= this.reader
-      .read(Date.now(), force)
-      .then(({ nodes }) => {
-        this.nodes = nodes;
-        this.table.load(nodes);
-      })
-      .finally(() => {
-        this.refreshing = undefined;
-      });
-    return this.refreshing;
+    return this.routing.refresh(force);
   }
 
-  private onRedisError(err: Error): void {
-    this.opts.onRedisError?.(err);
-  }
-
-  private consensusQueue(): Queue {
-    return this.queueFor(CONSENSUS_QUEUE, CONSENSUS_QUEUE);
-  }
-
-  queueFor(nodeId: string, name = nodeQueueName(nodeId)): Queue {
-    let q = this.queues.get(nodeId);
-    if (!q) {
-      q = new Queue(name, { connection: this.opts.redis, prefix: this.prefix });
-      q.on('error', (err) => this.onRedisError(err));
-      this.queues.set(nodeId, q);
-    }
-    return q;
+  queueFor(nodeId: string, name?: string): Queue {
+    return this.queues.queueFor(nodeId, name);
   }
 
   /** Throws a SwarmError naming the field; touches nothing. */
   validate(input: unknown, where = ''): TaskInput {
-    checkFieldDepth(input, this.opts.config.http.maxJsonDepth, where); // before anything walks it
-    const parsed = taskInputSchema.safeParse(input);
-    if (!parsed.success) {
-      const details = issuesOf(parsed.error).map((i) => ({ ...i, path: where + i.path }));
-      throw new SwarmError('invalid_request', `invalid task: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
-    }
-    const task = parsed.data;
-    if (isBuiltinType(task.type)) {
-      const p = (builtinPayloadSchemas[task.type] as z.ZodType).safeParse(task.payload);
-      if (!p.success) {
-        const details = issuesOf(p.error).map((i) => ({ ...i, path: `${where}payload${i.path === '(root)' ? '' : '.' + i.path}` }));
-        throw new SwarmError('invalid_request', `invalid payload for "${task.type}": ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
-      }
-    }
-    return task;
+    return validateTask(input, this.opts.config.http.maxJsonDepth, where);
   }
 
   /**
@@ -131,40 +68,7 @@ export class TaskRouter {
    * hierarchy; on a miss re-reads the roster once, since agents may just have joined.
    */
   async route(task: TaskInput, where = ''): Promise<string> {
-    const strategy = task.strategy ?? this.opts.config.coordinator.loadBalancing.type;
-    return await traced('swarmq.route', { 'swarmq.task.type': task.type, 'swarmq.strategy': strategy }, async (span) => {
-      let decision = this.table.decide(task, strategy);
-      if (!decision.ok) {
-        await this.refresh(true);
-        decision = this.table.decide(task, strategy);
-      }
-      if (!decision.ok && task.waitForAgent) return PARKED_NODE; // the leading coordinator routes it once a capable agent joins
-      if (!decision.ok) {
-        throw new SwarmError(decision.code, decision.message, [{ path: `${where}${decision.code === 'unknown_task_type' ? 'type' : 'affinity'}`, message: decision.message }]);
-      }
-      span.setAttribute('swarmq.node', decision.node);
-      return decision.node;
-    });
-  }
-
-  private jobOptions(task: TaskInput, id: string): JobsOptions {
-    const attempts = task.attempts ?? this.opts.config.tasks.defaultAttempts;
-    return {
-      jobId: id,
-      ...(task.priority !== undefined ? { priority: task.priority } : {}),
-      attempts,
-      ...(attempts > 1 ? { backoff: { type: 'exponential', delay: this.opts.config.tasks.backoffMs } } : {}),
-      removeOnComplete: { age: this.opts.config.tasks.keepCompletedSeconds },
-      removeOnFail: { age: this.opts.config.tasks.keepFailedSeconds },
-    };
-  }
-
-  private envelope(task: TaskInput): TaskEnvelope {
-    return {
-      payload: task.payload ?? null,
-      ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
-      ...(task.affinity !== undefined ? { affinity: task.affinity } : {}),
-    };
+    return await this.routing.route(task, where);
   }
 
   /**
@@ -172,192 +76,60 @@ export class TaskRouter {
    * no-op in BullMQ, which is what makes retried intake and idempotent submits safe.
    */
   async enqueue(task: TaskInput, id: string): Promise<Submitted> {
-    const node = nodeOfTaskId(id);
-    if (!node) throw new SwarmError('internal', `task id ${id} names no node`);
-    await this.queueFor(node).add(task.type, this.envelope(task), this.jobOptions(task, id));
-    return { id, node };
+    return await this.queues.enqueue(task, id);
   }
 
   async submit(input: unknown): Promise<Submitted> {
     return await traced('swarmq.submit', {}, async (span) => {
       const task = this.validate(input);
       span.setAttribute('swarmq.task.type', task.type);
-      if (task.consensus) return await this.submitReplicated(task as ReplicatedTask);
+      if (task.consensus) return await submitReplicated(this.replicatedSubmit(), task as ReplicatedTask);
       const submitted =
-        task.idempotencyKey !== undefined ? await this.submitIdempotent(task, task.idempotencyKey) : await this.enqueue(task, newTaskId(await this.route(task)));
+        task.idempotencyKey !== undefined ? await submitIdempotent(this.idempotentSubmit(), task, task.idempotencyKey) : await this.enqueue(task, newTaskId(await this.route(task)));
       span.setAttributes({ 'swarmq.task.id': submitted.id, 'swarmq.node': submitted.node });
       return submitted;
     });
   }
 
-  /**
-   * Routes a batch as `route` does each task, but re-reads the roster at most
-   * once for the whole batch: a miss re-reads it in case agents just joined, and
-   * a batch of tasks that wait for an agent not there yet would otherwise re-read
-   * the whole roster once per task.
-   */
-  private async routeBatch(tasks: readonly TaskInput[]): Promise<string[]> {
-    return await traced('swarmq.route', { 'swarmq.batch.size': tasks.length }, async () => {
-      const decide = (t: TaskInput) => this.table.decide(t, t.strategy ?? this.opts.config.coordinator.loadBalancing.type);
-      let decisions = tasks.map(decide);
-      if (decisions.some((d) => !d.ok)) {
-        await this.refresh(true);
-        decisions = decisions.map((d, i) => (d.ok ? d : decide(tasks[i]!)));
-      }
-      return decisions.map((d, i) => {
-        if (d.ok) return d.node;
-        if (tasks[i]!.waitForAgent) return PARKED_NODE; // the leading coordinator routes it once a capable agent joins
-        const where = `tasks.${i}.`;
-        throw new SwarmError(d.code, d.message, [{ path: `${where}${d.code === 'unknown_task_type' ? 'type' : 'affinity'}`, message: d.message }]);
-      });
-    });
-  }
-
-  /** A replicated task: its flow (parent in the consensus queue, a replica per chosen agent); see submitReplicated.ts. */
-  private async submitReplicated(task: ReplicatedTask): Promise<Submitted> {
-    checkReplicated(task);
-    const { replicas } = task.consensus;
-    let chosen = chooseReplicaAgents(this.nodes, task, replicas);
-    if (!('picks' in chosen)) {
-      await this.refresh(true); // agents may just have joined
-      chosen = chooseReplicaAgents(this.nodes, task, replicas);
-    }
-    if (!('picks' in chosen)) {
-      if (chosen.available === 0) await this.route(task); // the usual error: unknown task type, or no capable agent
-      const message = `a replicated task needs ${replicas} distinct live agents that can run "${task.type}"; the swarm has ${chosen.available}: ask for fewer replicas or start more agents`;
-      throw new SwarmError('no_capable_agent', message, [{ path: 'consensus.replicas', message, available: chosen.available }]);
-    }
-    const keep = { completedSeconds: this.opts.config.tasks.keepCompletedSeconds, failedSeconds: this.opts.config.tasks.keepFailedSeconds };
-    const { id, flow } = replicatedFlow(task, chosen.picks, this.prefix, this.envelope(task), (childId) => this.jobOptions(task, childId), keep);
-    await this.flows.add(flow);
-    return { id, node: CONSENSUS_QUEUE };
-  }
-
-  private async submitIdempotent(task: TaskInput, key: string): Promise<Submitted> {
-    const planned = newTaskId(await this.route(task));
-    const ttl = this.opts.config.tasks.keepCompletedSeconds;
-    const previous = (await this.opts.redis.set(this.keys.idempotency(key), planned, 'EX', ttl, 'NX', 'GET')) as string | null;
-    if (previous === null) return await this.enqueue(task, planned);
-    // Claimed before: the task exists, or its submitter died between claim and enqueue.
-    if ((await this.get(previous)) === null) return await this.enqueue(task, previous);
-    return { id: previous, node: nodeOfTaskId(previous)! };
-  }
-
   /** All or none: one MULTI across node queues (BullMQ's flow insert). */
   async submitBatch(inputs: unknown[]): Promise<{ ids: string[] }> {
-    const max = this.opts.config.http.maxBatch;
-    if (inputs.length === 0 || inputs.length > max) {
-      throw new SwarmError('invalid_request', `a batch holds 1 to ${max} tasks, got ${inputs.length}`, [{ path: 'tasks', message: `1 to ${max} tasks` }]);
-    }
-    const tasks = inputs.map((t, i) => this.validate(t, `tasks.${i}.`));
-    const replicated = tasks.findIndex((t) => t.consensus !== undefined);
-    if (replicated >= 0) throw new SwarmError('invalid_request', 'a batch cannot hold replicated tasks (consensus) yet; submit them one at a time', [{ path: `tasks.${replicated}.consensus`, message: 'not in a batch' }]);
-    const ids = (await this.routeBatch(tasks)).map((node) => newTaskId(node));
-    // Idempotency keys: claim them first; a key already claimed maps to its old task.
-    const claimed: string[] = [];
-    const fresh: number[] = [];
-    const withKey = tasks.flatMap((t, i) => (t.idempotencyKey !== undefined ? [i] : []));
-    if (withKey.length) {
-      const p = this.opts.redis.pipeline();
-      for (const i of withKey) p.set(this.keys.idempotency(tasks[i]!.idempotencyKey!), ids[i]!, 'EX', this.opts.config.tasks.keepCompletedSeconds, 'NX', 'GET');
-      const res = (await p.exec()) ?? [];
-      withKey.forEach((i, k) => {
-        const prev = res[k]?.[1] as string | null;
-        if (prev === null) claimed.push(this.keys.idempotency(tasks[i]!.idempotencyKey!));
-        else ids[i] = prev;
-      });
-    }
-    for (let i = 0; i < tasks.length; i++) {
-      const t = tasks[i]!;
-      if (t.idempotencyKey === undefined || claimed.includes(this.keys.idempotency(t.idempotencyKey))) fresh.push(i);
-      else if ((await this.get(ids[i]!)) === null) fresh.push(i); // claimed by a submitter that died before enqueueing
-    }
-    try {
-      await this.flows.addBulk(
-        fresh.map((i) => ({
-          name: tasks[i]!.type,
-          queueName: nodeQueueName(nodeOfTaskId(ids[i]!)!),
-          prefix: this.prefix,
-          data: this.envelope(tasks[i]!),
-          opts: this.jobOptions(tasks[i]!, ids[i]!),
-        })),
-      );
-    } catch (err) {
-      if (claimed.length) await this.opts.redis.del(...claimed).catch(() => {});
-      throw err;
-    }
-    return { ids };
+    return await submitBatch(
+      {
+        maxBatch: this.opts.config.http.maxBatch,
+        validate: (input, where) => this.validate(input, where),
+        routeBatch: (tasks) => this.routing.routeBatch(tasks),
+        claims: this.claims,
+        get: (id) => this.get(id),
+        enqueueAll: (entries) => this.queues.enqueueAll(entries),
+      },
+      inputs,
+    );
   }
 
   async get(id: string): Promise<TaskView | null> {
-    if (!isIssuedTaskId(id)) return null; // no such task, and no key built from it
-    if (isReplicatedTaskId(id)) return await replicatedTaskView(this.consensusQueue(), id);
-    const encoded = nodeOfTaskId(id);
-    if (!encoded) return null;
-    // One slot group's keys: the node's queue, and where its tasks moved or were cancelled.
-    const group = groupKeys(this.prefix, encoded);
-    // A task can move again between reading where it went and reading it there:
-    // then the moved record has changed, and we look again.
-    for (let tries = 0; ; tries++) {
-      const [moved, tomb, reply] = (await this.execPipeline((p) => {
-        p.hget(group.moved, id);
-        p.hget(group.cancelled, id);
-        queueGetTask(p, { prefix: this.prefix, node: encoded, id });
-      })) as [string | null, string | null, unknown];
-      const raw = parseTaskJob(reply);
-      if (!moved || moved === encoded) {
-        if (raw) return taskViewFromJob(id, encoded, raw);
-        if (tomb) return tombstoneView(tomb);
-        // The reads are not one atomic step: a move between the first and the last
-        // leaves no job here and no moved record read yet. Look again if it moved.
-        if (tries < 5 && (await this.opts.redis.hget(group.moved, id)) !== moved) continue;
-        return null;
-      }
-      // Moves stay within a group, except a parked task's, which goes anywhere.
-      const there = groupKeys(this.prefix, moved);
-      const again = await getTask(this.opts.redis, { prefix: this.prefix, node: moved, id });
-      if (again) return taskViewFromJob(id, moved, again);
-      if (raw) return taskViewFromJob(id, encoded, raw); // claimed from the parked queue, not yet in its node's
-      const tombThere = there.cancelled === group.cancelled ? tomb : await this.opts.redis.hget(there.cancelled, id);
-      if (tombThere) return tombstoneView(tombThere);
-      if (tries >= 5 || (await this.opts.redis.hget(group.moved, id)) === moved) return null;
-    }
-  }
-
-  /**
-   * Runs a pipeline and returns its values, throwing its first error (a Redis
-   * failure must never read as "not found"). A Redis that restarted has lost our
-   * scripts: load them and run the pipeline once more.
-   */
-  private async execPipeline(build: (p: ChainableCommander) => void): Promise<unknown[]> {
-    for (let attempt = 0; ; attempt++) {
-      const p = this.opts.redis.pipeline();
-      build(p);
-      const results = (await p.exec()) ?? [];
-      const err = results.find(([e]) => e)?.[0];
-      if (!err) return results.map(([, v]) => v);
-      if (attempt === 0 && err.message.includes('NOSCRIPT')) {
-        await loadScripts(this.opts.redis);
-        continue;
-      }
-      throw err;
-    }
+    return await readTask({ redis: this.opts.redis, prefix: this.prefix, consensusQueue: () => this.queues.consensusQueue() }, id);
   }
 
   /** Cancels a task that has not started. */
   async cancel(id: string): Promise<TaskView> {
-    const view = await this.get(id);
-    if (!view) throw new SwarmError('not_found', `no task ${id}`);
-    if (view.consensus) throw new SwarmError('conflict', `task ${id} is a replicated task; cancelling one is not supported yet`, { state: view.state });
-    if (view.state === 'cancelled') return view;
-    const res = await cancelTask(this.opts.redis, { prefix: this.prefix, node: view.node, id, now: Date.now() });
-    if (res === 'not-found') throw new SwarmError('not_found', `no task ${id}`);
-    if (res === 'not-cancellable') {
-      throw new SwarmError('conflict', `task ${id} has already started or finished; only a task that has not started can be cancelled`, {
-        state: (await this.get(id))?.state ?? view.state,
-      });
-    }
-    return (await this.get(id))!;
+    return await cancelNotStarted({ redis: this.opts.redis, prefix: this.prefix, get: (taskId) => this.get(taskId) }, id);
+  }
+
+  /** What an idempotent submit goes through: this router's own route, enqueue and get. */
+  private idempotentSubmit(): IdempotentSubmit {
+    return { claims: this.claims, route: (t) => this.route(t), enqueue: (t, id) => this.enqueue(t, id), get: (id) => this.get(id) };
+  }
+
+  /** What a replicated submit goes through: this router's roster, refresh and route (see submitReplicated.ts). */
+  private replicatedSubmit(): ReplicatedSubmit {
+    return {
+      nodes: () => this.routing.nodes,
+      refresh: () => this.refresh(true),
+      route: (t) => this.route(t),
+      addFlow: (flow) => this.queues.addFlow(flow),
+      prefix: this.prefix,
+      tasks: this.opts.config.tasks,
+    };
   }
 
   get failedAfterMs(): number {
@@ -365,18 +137,11 @@ export class TaskRouter {
   }
 
   nodeIds(): string[] {
-    return this.nodes.map((n) => n.id);
+    return this.routing.nodes.map((n) => n.id);
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.refreshing?.catch(() => {});
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
-    await this.flows.close();
+    await this.routing.close();
+    await this.queues.close();
   }
-}
-
-function tombstoneView(json: string): TaskView | null {
-  const t = cancelledRecordSchema.safeParse(JSON.parse(json));
-  return t.success ? taskViewFromTombstone(t.data) : null;
 }

@@ -7,13 +7,16 @@
 // claims a distinct agent for each replica (src/agents/replicaSeat.ts).
 import type { FlowJob, FlowJobNode, JobsOptions } from 'bullmq';
 import { CONSENSUS_QUEUE, nodeQueueName } from '../../queues/keys.ts';
+import type { SwarmConfig } from '../config/schema.ts';
 import { REPLICA_PROTOCOLS, REPLICATED_JOB, type ReplicatedData } from '../consensus/runtime/judgeReplicated.ts';
 import { PROTOCOLS } from '../consensus/runtime/protocols.ts';
 import { SwarmError } from '../errors.ts';
 import { liveCapacity } from '../routing/capacity.ts';
 import { canRun, type NodeView } from '../routing/loads.ts';
 import { newReplicatedTaskId, newTaskId } from '../tasks/ids.ts';
+import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
 import type { TaskEnvelope, TaskInput } from '../tasks/schema.ts';
+import type { Submitted } from './nodeQueues.ts';
 
 /** Default time limit of the vote once the replicas have finished. */
 export const REPLICA_VOTE_TIMEOUT_MS = 10_000;
@@ -100,4 +103,42 @@ export function replicatedFlow(
       children,
     },
   };
+}
+
+/** Too few agents for the replicas asked for: what to change, and how many there are. */
+export function tooFewReplicas(task: ReplicatedTask, available: number): SwarmError {
+  const { replicas } = task.consensus;
+  const message = `a replicated task needs ${replicas} distinct live agents that can run "${task.type}"; the swarm has ${available}: ask for fewer replicas or start more agents`;
+  return new SwarmError('no_capable_agent', message, [{ path: 'consensus.replicas', message, available }]);
+}
+
+export interface ReplicatedSubmit {
+  /** The roster as last read. */
+  nodes: () => readonly NodeView[];
+  /** Re-reads the roster now. */
+  refresh: () => Promise<void>;
+  /** Routes the task as a plain one; called only for the error it throws. */
+  route: (task: TaskInput) => Promise<string>;
+  addFlow: (flow: FlowJob) => Promise<void>;
+  prefix: string;
+  tasks: SwarmConfig['tasks'];
+}
+
+/** A replicated task: its flow (parent in the consensus queue, a replica per chosen agent). */
+export async function submitReplicated(s: ReplicatedSubmit, task: ReplicatedTask): Promise<Submitted> {
+  checkReplicated(task);
+  const { replicas } = task.consensus;
+  let chosen = chooseReplicaAgents(s.nodes(), task, replicas);
+  if (!('picks' in chosen)) {
+    await s.refresh(); // agents may just have joined
+    chosen = chooseReplicaAgents(s.nodes(), task, replicas);
+  }
+  if (!('picks' in chosen)) {
+    if (chosen.available === 0) await s.route(task); // the usual error: unknown task type, or no capable agent
+    throw tooFewReplicas(task, chosen.available);
+  }
+  const keep = { completedSeconds: s.tasks.keepCompletedSeconds, failedSeconds: s.tasks.keepFailedSeconds };
+  const { id, flow } = replicatedFlow(task, chosen.picks, s.prefix, taskEnvelope(task), (childId) => taskJobOptions(task, childId, s.tasks), keep);
+  await s.addFlow(flow);
+  return { id, node: CONSENSUS_QUEUE };
 }

@@ -1,0 +1,118 @@
+// Routing a task to a node on a local snapshot of the roster (no round trip per
+// task): the snapshot is re-read on a timer, and at once when a task finds no node,
+// since agents may just have joined.
+import { randomInt } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { PARKED_NODE } from '../../queues/keys.ts';
+import type { SwarmConfig } from '../config/schema.ts';
+import { SwarmError } from '../errors.ts';
+import type { NodeView, RouteDecision } from '../routing/loads.ts';
+import type { TaskInput } from '../tasks/schema.ts';
+import { traced } from '../tracing/spans.ts';
+import { LoadsReader } from './loadsReader.ts';
+import { RoutingTable } from './routingTable.ts';
+
+/** A task no node can take, as the error its submitter sees; `where` prefixes the field's path (`tasks.3.` in a batch). */
+export function routeRefusal(decision: Extract<RouteDecision, { ok: false }>, where: string): SwarmError {
+  const path = `${where}${decision.code === 'unknown_task_type' ? 'type' : 'affinity'}`;
+  return new SwarmError(decision.code, decision.message, [{ path, message: decision.message }]);
+}
+
+export class NodeRouting {
+  private readonly reader: LoadsReader;
+  private readonly table: RoutingTable;
+  private current: NodeView[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(
+    redis: Redis,
+    private readonly config: SwarmConfig,
+    onBadRecord?: (what: string, key: string, err: string) => void,
+  ) {
+    this.reader = new LoadsReader(redis, config.prefix, config.agents.failedAfterMs, onBadRecord);
+    const { coordinator } = config;
+    this.table = new RoutingTable(
+      { fanout: coordinator.maxAgentsPerNode, depth: coordinator.hierarchyDepth },
+      coordinator.routingSeed ?? randomInt(2 ** 31),
+      { weights: coordinator.loadBalancing.weights },
+    );
+  }
+
+  /** The nodes of the last snapshot. */
+  get nodes(): readonly NodeView[] {
+    return this.current;
+  }
+
+  /** Reads the roster now, then every snapshotIntervalMs. */
+  async start(): Promise<void> {
+    await this.refresh(true);
+    this.timer = setInterval(() => {
+      this.refresh().catch(() => {
+        // Redis away: keep the last snapshot; submits will report 503 themselves.
+      });
+    }, this.config.coordinator.snapshotIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Re-read loads; concurrent callers share one read. */
+  refresh(force = false): Promise<void> {
+    this.refreshing ??= this.reader
+      .read(Date.now(), force)
+      .then(({ nodes }) => {
+        this.current = nodes;
+        this.table.load(nodes);
+      })
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
+
+  /**
+   * Picks a node with the task's strategy (or the swarm's), descending the
+   * hierarchy; on a miss re-reads the roster once, since agents may just have joined.
+   */
+  async route(task: TaskInput, where = ''): Promise<string> {
+    const strategy = task.strategy ?? this.config.coordinator.loadBalancing.type;
+    return await traced('swarmq.route', { 'swarmq.task.type': task.type, 'swarmq.strategy': strategy }, async (span) => {
+      let decision = this.table.decide(task, strategy);
+      if (!decision.ok) {
+        await this.refresh(true);
+        decision = this.table.decide(task, strategy);
+      }
+      if (!decision.ok && task.waitForAgent) return PARKED_NODE; // the leading coordinator routes it once a capable agent joins
+      if (!decision.ok) throw routeRefusal(decision, where);
+      span.setAttribute('swarmq.node', decision.node);
+      return decision.node;
+    });
+  }
+
+  /**
+   * Routes a batch as `route` does each task, but re-reads the roster at most
+   * once for the whole batch: a miss re-reads it in case agents just joined, and
+   * a batch of tasks that wait for an agent not there yet would otherwise re-read
+   * the whole roster once per task.
+   */
+  async routeBatch(tasks: readonly TaskInput[]): Promise<string[]> {
+    return await traced('swarmq.route', { 'swarmq.batch.size': tasks.length }, async () => {
+      const decide = (t: TaskInput) => this.table.decide(t, t.strategy ?? this.config.coordinator.loadBalancing.type);
+      let decisions = tasks.map(decide);
+      if (decisions.some((d) => !d.ok)) {
+        await this.refresh(true);
+        decisions = decisions.map((d, i) => (d.ok ? d : decide(tasks[i]!)));
+      }
+      return decisions.map((d, i) => {
+        if (d.ok) return d.node;
+        if (tasks[i]!.waitForAgent) return PARKED_NODE; // the leading coordinator routes it once a capable agent joins
+        throw routeRefusal(d, `tasks.${i}.`);
+      });
+    });
+  }
+
+  /** Stops the timer and lets a read under way finish. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.refreshing?.catch(() => {});
+  }
+}

@@ -1,0 +1,80 @@
+// Reading one task by id, wherever it is now: its node's queue, the node it was
+// moved to, the cancelled records, or (a replicated task) the consensus queue.
+import type { Queue } from 'bullmq';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { groupKeys } from '../../queues/keys.ts';
+import { getTask, parseTaskJob, queueGetTask } from '../../queues/getTask.ts';
+import { loadScripts } from '../../queues/scripts.ts';
+import { isReplicatedTaskId, replicatedTaskView } from '../consensus/runtime/judgeReplicated.ts';
+import { cancelledRecordSchema } from '../swarm/records.ts';
+import { isIssuedTaskId, nodeOfTaskId } from '../tasks/ids.ts';
+import type { TaskView } from '../tasks/schema.ts';
+import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
+
+export interface TaskReads {
+  redis: Redis;
+  prefix: string;
+  /** Opened only when a replicated task is read. */
+  consensusQueue: () => Queue;
+}
+
+/** The task, or null when there is none of that id; a Redis failure throws, never reads as "not found". */
+export async function readTask(r: TaskReads, id: string): Promise<TaskView | null> {
+  if (!isIssuedTaskId(id)) return null; // no such task, and no key built from it
+  if (isReplicatedTaskId(id)) return await replicatedTaskView(r.consensusQueue(), id);
+  const encoded = nodeOfTaskId(id);
+  if (!encoded) return null;
+  // One slot group's keys: the node's queue, and where its tasks moved or were cancelled.
+  const group = groupKeys(r.prefix, encoded);
+  // A task can move again between reading where it went and reading it there:
+  // then the moved record has changed, and we look again.
+  for (let tries = 0; ; tries++) {
+    const [moved, tomb, reply] = (await execPipeline(r.redis, (p) => {
+      p.hget(group.moved, id);
+      p.hget(group.cancelled, id);
+      queueGetTask(p, { prefix: r.prefix, node: encoded, id });
+    })) as [string | null, string | null, unknown];
+    const raw = parseTaskJob(reply);
+    if (!moved || moved === encoded) {
+      if (raw) return taskViewFromJob(id, encoded, raw);
+      if (tomb) return tombstoneView(tomb);
+      // The reads are not one atomic step: a move between the first and the last
+      // leaves no job here and no moved record read yet. Look again if it moved.
+      if (tries < 5 && (await r.redis.hget(group.moved, id)) !== moved) continue;
+      return null;
+    }
+    // Moves stay within a group, except a parked task's, which goes anywhere.
+    const there = groupKeys(r.prefix, moved);
+    const again = await getTask(r.redis, { prefix: r.prefix, node: moved, id });
+    if (again) return taskViewFromJob(id, moved, again);
+    if (raw) return taskViewFromJob(id, encoded, raw); // claimed from the parked queue, not yet in its node's
+    const tombThere = there.cancelled === group.cancelled ? tomb : await r.redis.hget(there.cancelled, id);
+    if (tombThere) return tombstoneView(tombThere);
+    if (tries >= 5 || (await r.redis.hget(group.moved, id)) === moved) return null;
+  }
+}
+
+/**
+ * Runs a pipeline and returns its values, throwing its first error (a Redis
+ * failure must never read as "not found"). A Redis that restarted has lost our
+ * scripts: load them and run the pipeline once more.
+ */
+async function execPipeline(redis: Redis, build: (p: ChainableCommander) => void): Promise<unknown[]> {
+  for (let attempt = 0; ; attempt++) {
+    const p = redis.pipeline();
+    build(p);
+    const results = (await p.exec()) ?? [];
+    const err = results.find(([e]) => e)?.[0];
+    if (!err) return results.map(([, v]) => v);
+    if (attempt === 0 && err.message.includes('NOSCRIPT')) {
+      await loadScripts(redis);
+      continue;
+    }
+    throw err;
+  }
+}
+
+function tombstoneView(json: string): TaskView | null {
+  const t = cancelledRecordSchema.safeParse(JSON.parse(json));
+  return t.success ? taskViewFromTombstone(t.data) : null;
+}

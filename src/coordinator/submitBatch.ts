@@ -1,0 +1,39 @@
+// Submitting a batch: all or none. Every task is validated and routed before
+// anything is written; idempotency keys are claimed, then the tasks not already
+// there are added in one MULTI across node queues (BullMQ's flow insert).
+import { newTaskId } from '../tasks/ids.ts';
+import { checkBatchSize, checkNoReplicated } from '../tasks/batch.ts';
+import type { TaskInput, TaskView } from '../tasks/schema.ts';
+import type { IdempotencyClaims } from './idempotency.ts';
+
+export interface BatchSubmit {
+  maxBatch: number;
+  validate: (input: unknown, where: string) => TaskInput;
+  routeBatch: (tasks: readonly TaskInput[]) => Promise<string[]>;
+  claims: IdempotencyClaims;
+  get: (id: string) => Promise<TaskView | null>;
+  enqueueAll: (entries: readonly { task: TaskInput; id: string }[]) => Promise<void>;
+}
+
+/** The batch's task ids, in order; a task whose key was claimed before has its old task's id. */
+export async function submitBatch(b: BatchSubmit, inputs: unknown[]): Promise<{ ids: string[] }> {
+  checkBatchSize(inputs.length, b.maxBatch);
+  const tasks = inputs.map((t, i) => b.validate(t, `tasks.${i}.`));
+  checkNoReplicated(tasks);
+  const planned = (await b.routeBatch(tasks)).map((node) => newTaskId(node));
+  // Idempotency keys: claim them first; a key already claimed maps to its old task.
+  const { ids, claimed } = await b.claims.claimBatch(tasks, planned);
+  const fresh: number[] = [];
+  for (let i = 0; i < tasks.length; i++) {
+    const t = tasks[i]!;
+    if (t.idempotencyKey === undefined || claimed.includes(t.idempotencyKey)) fresh.push(i);
+    else if ((await b.get(ids[i]!)) === null) fresh.push(i); // claimed by a submitter that died before enqueueing
+  }
+  try {
+    await b.enqueueAll(fresh.map((i) => ({ task: tasks[i]!, id: ids[i]! })));
+  } catch (err) {
+    await b.claims.release(claimed);
+    throw err;
+  }
+  return { ids };
+}

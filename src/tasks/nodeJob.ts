@@ -1,0 +1,26 @@
+// What a routed task becomes in its node queue: the job's data (the envelope an
+// agent reads) and BullMQ's options for it (id, priority, retries, how long it is kept).
+import type { JobsOptions } from 'bullmq';
+import type { SwarmConfig } from '../config/schema.ts';
+import type { TaskEnvelope, TaskInput } from './schema.ts';
+
+export function taskEnvelope(task: TaskInput): TaskEnvelope {
+  return {
+    payload: task.payload ?? null,
+    ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
+    ...(task.affinity !== undefined ? { affinity: task.affinity } : {}),
+  };
+}
+
+/** The job's options under its task id; a task that names no attempts gets the swarm's default. */
+export function taskJobOptions(task: TaskInput, id: string, tasks: SwarmConfig['tasks']): JobsOptions {
+  const attempts = task.attempts ?? tasks.defaultAttempts;
+  return {
+    jobId: id,
+    ...(task.priority !== undefined ? { priority: task.priority } : {}),
+    attempts,
+    ...(attempts > 1 ? { backoff: { type: 'exponential', delay: tasks.backoffMs } } : {}),
+    removeOnComplete: { age: tasks.keepCompletedSeconds },
+    removeOnFail: { age: tasks.keepFailedSeconds },
+  };
+}
