@@ -21,6 +21,8 @@ export class Heartbeat {
       isStopping: () => boolean;
       /** The monitor failed this host at `failedAt`; called once until it settles. */
       rejoin: (failedAt: number) => Promise<void>;
+      /** A rejoin that failed; the failure mark stays, so the next beat tries again. */
+      onRejoinError: (err: Error) => void;
     },
   ) {
     this.keys = swarmKeys(o.prefix);
@@ -48,7 +50,12 @@ export class Heartbeat {
     const { redis, hostId } = this.o;
     const res = await redis.pipeline().zadd(this.keys.hosts, Date.now(), hostId).hget(this.keys.failedHosts, hostId).exec();
     const failedAt = (res?.[1]?.[1] ?? null) as string | null;
-    if (failedAt !== null && !this.o.isStopping()) this.rejoining ??= this.o.rejoin(Number(failedAt)).finally(() => (this.rejoining = undefined));
+    if (failedAt === null || this.o.isStopping() || this.rejoining) return;
+    // Nobody awaits a rejoin: its failure is reported here, or it would end the process as an unhandled rejection.
+    this.rejoining = this.o
+      .rejoin(Number(failedAt))
+      .catch((err: unknown) => this.o.onRejoinError(err instanceof Error ? err : new Error(String(err))))
+      .finally(() => (this.rejoining = undefined));
   }
 
   /** The health monitor watches this connection: when the process dies, Redis drops it at once. */

@@ -118,6 +118,7 @@ export class AgentHost extends EventEmitter {
       intervalMs: o.config.agents.heartbeatIntervalMs,
       isStopping: () => this.stopping !== undefined,
       rejoin: (failedAt) => this.rejoin(failedAt),
+      onRejoinError: (err) => o.logger.error({ err: err.message, hostId: this.hostId }, 'rejoining after a failed mark did not work; the next heartbeat tries again'),
     });
     this.redis.on('error', (err: Error) => {
       // Say so, with backoff in the retry strategy; one line per 10 failures, not a flood.

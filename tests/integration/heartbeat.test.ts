@@ -1,0 +1,54 @@
+// A host's heartbeat against real Redis: when the monitor has failed the host,
+// the beat asks it to rejoin; a rejoin that fails is reported (never an
+// unhandled rejection, which would end the process) and tried again.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { swarmKeys } from '../../queues/keys.ts';
+import { Heartbeat } from '../../src/agents/heartbeat.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
+import { until } from '../support/swarm.ts';
+
+const redis = redisForFile();
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
+beforeEach(() => {
+  unhandled.length = 0;
+  process.on('unhandledRejection', onUnhandled);
+});
+afterEach(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+
+describe('heartbeat', () => {
+  it('reports a failed rejoin, keeps beating, and tries again until one works', async () => {
+    const prefix = uniquePrefix('beat');
+    const keys = swarmKeys(prefix);
+    await redis.connection.hset(keys.failedHosts, 'h1', String(Date.now()));
+    const errors: string[] = [];
+    let calls = 0;
+    const beat = new Heartbeat({
+      redis: redis.connection,
+      prefix,
+      hostId: 'h1',
+      intervalMs: 20,
+      isStopping: () => false,
+      rejoin: async () => {
+        calls++;
+        if (calls < 3) throw new Error(`rejoin ${calls} failed`);
+        await redis.connection.hdel(keys.failedHosts, 'h1');
+      },
+      onRejoinError: (err) => errors.push(err.message),
+    });
+    await beat.start();
+    try {
+      await until(async () => (await redis.connection.hexists(keys.failedHosts, 'h1')) === 0, 5000, 'a rejoin to work');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(errors).toEqual(['rejoin 1 failed', 'rejoin 2 failed']);
+      expect(calls).toBe(3);
+      expect(unhandled).toEqual([]);
+      expect(await redis.connection.zscore(keys.hosts, 'h1')).not.toBeNull();
+    } finally {
+      beat.stop();
+    }
+  });
+});
