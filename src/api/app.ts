@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { readRecoveries } from './recoveriesView.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
+import { checkFieldDepth } from '../tasks/jsonDepth.ts';
 import type { Logger } from '../log.ts';
 import { retireAgent, spawnAgents } from './agentRequests.ts';
 import { eventsRoute } from './eventsRoute.ts';
@@ -136,6 +137,18 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
     res.json({ nodes: (await swarmView(coordinator)).nodes });
   });
 
+  // A page's JSON (Bull Board's add, update and the like) is held to the same byte and depth bounds as the API's.
+  if (pages.length > 0) {
+    const maxDepth = coordinator.config.http.maxJsonDepth;
+    app.use(
+      pages.map((p) => p.path),
+      express.json({ limit: bodyLimitBytes }),
+      (req: Request, _res: Response, next: NextFunction) => {
+        checkFieldDepth(req.body, maxDepth);
+        next();
+      },
+    );
+  }
   for (const page of pages) app.use(page.path, page.handler);
 
   // Anything no route took, under /api or not, is a JSON 404 like every other error.

@@ -31,6 +31,8 @@ async function boardQueues(): Promise<string[]> {
 
 describe('Bull Board at /admin/queues', () => {
   it('lists intake, dead-letter and every node queue, live as nodes come and go', async () => {
+    // The board follows the router's roster snapshot, which may not hold n1 at the very first request.
+    await until(async () => (await boardQueues()).includes(nodeQueueName('n1')), 10_000, 'n1 on the board');
     const names = await boardQueues();
     expect(names).toEqual(expect.arrayContaining(['intake', 'dead-letter', nodeQueueName('n1')]));
 
@@ -52,5 +54,16 @@ describe('Bull Board at /admin/queues', () => {
     await consensus.add('proposal', { test: true });
     await consensus.close();
     await until(async () => (await boardQueues()).includes('consensus'), 10_000, 'the consensus queue on the board');
+  });
+
+  it('holds its JSON to the API depth bound: a deep job added through the board is a 400 and adds nothing', async () => {
+    // Written by hand: JSON.stringify itself overflows the stack at this depth.
+    const data = `${'{"d":'.repeat(5000)}"x"${'}'.repeat(5000)}`;
+    const before = await stack.coordinator.intakeQueue.getJobCounts();
+    const res = await stack.request('POST', '/admin/queues/api/queues/intake/add', `{"name":"deep","data":${data}}`, { 'content-type': 'application/json' });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: { code: 'invalid_request' } });
+    expect(res.body.error.message).toMatch(/nested deeper than \d+ levels/);
+    expect(await stack.coordinator.intakeQueue.getJobCounts()).toEqual(before);
   });
 });
