@@ -2,37 +2,17 @@
 // agent whose recent tasks run 50 % longer than its normal (swapping, a
 // throttled GPU, a slowing dependency) raises a predicted-degradation alert
 // before anything fails.
-import type { Redis } from 'ioredis';
 import { DEFAULT_BASELINE_OPTIONS, observe, predictDegradation, type AgentBaselines } from '../health/baseline.ts';
-import type { Logger } from '../log.ts';
-import { publishEvent } from '../swarm/events.ts';
+import { raiseAlert, type AlertSink, type TrendAlert } from './agentAlerts.ts';
 
-/** An agent whose tasks of one type run markedly longer than its own normal. */
-export interface TrendAlert {
-  at: number;
-  host: string;
-  agent: string;
-  node: string;
-  taskType: string;
-  reason: 'predicted-degradation';
-  severity: 'warning';
-  trend: { metric: 'duration'; baseline: number; recent: number };
-}
+export type { TrendAlert } from './agentAlerts.ts';
 
 export class DurationTrends {
   /** Per agent and task type: duration baselines and whether a trend alert is out. */
   private readonly trends = new Map<string, { baselines: AgentBaselines; predicted: boolean }>();
 
-  constructor(
-    private readonly o: {
-      hostId: string;
-      redis: Redis;
-      prefix: string;
-      logger: Logger;
-      /** Told of each alert as it is raised (the host re-emits it as 'trend'). */
-      onAlert: (alert: TrendAlert) => void;
-    },
-  ) {}
+  /** The host re-emits each alert as 'trend'. */
+  constructor(private readonly sink: AlertSink<TrendAlert>) {}
 
   /** One finished task; raises an alert when the agent's trend for the type turns to degrading. */
   observe(agentId: string, nodeId: string, type: string, ms: number): void {
@@ -46,7 +26,7 @@ export class DurationTrends {
     if (!p.predicted) return;
     const alert: TrendAlert = {
       at: Date.now(),
-      host: this.o.hostId,
+      host: this.sink.hostId,
       agent: agentId,
       node: nodeId,
       taskType: type,
@@ -54,8 +34,6 @@ export class DurationTrends {
       severity: 'warning',
       trend: { metric: 'duration', baseline: Math.round(p.baseline!), recent: Math.round(p.recent!) },
     };
-    this.o.logger.warn(alert, 'health:alert');
-    this.o.onAlert(alert);
-    publishEvent(this.o.redis, this.o.prefix, 'health:alert', alert).catch(() => {});
+    raiseAlert(this.sink, alert, 'warn', 'health:alert');
   }
 }
