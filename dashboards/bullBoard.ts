@@ -23,14 +23,13 @@ export interface MountedBoard {
 
 /**
  * Bull Board as a page for createApp, showing the swarm's queues as they are at
- * each request. Bodies are parsed here first, so a bad one gets swarmq's JSON
- * error rather than Bull Board's own.
+ * each request. createApp parses a page's body first, within the API's byte and
+ * depth bounds, so a bad one gets swarmq's JSON error rather than Bull Board's own.
  */
-export function bullBoardRouter(coordinator: Coordinator, bodyLimitBytes: number): Router {
+export function bullBoardRouter(coordinator: Coordinator): Router {
   const board = mountBullBoard([coordinator.intakeQueue]);
   const boardQueues = swarmQueues(coordinator);
   const router = express.Router();
-  router.use(express.json({ limit: bodyLimitBytes }));
   router.use(async (req, res, next) => {
     board.sync(await boardQueues());
     board.router(req, res, next);

@@ -9,8 +9,6 @@ import { DASHBOARD_PATH, dashboardRouter } from './dashboard.ts';
 import type { OpenTail } from './taskRates.ts';
 
 export interface DashboardInputs {
-  /** The largest body Bull Board's API accepts (the API's own limit). */
-  bodyLimitBytes: number;
   /** How the throughput and latency plots read finished tasks. */
   openTail: OpenTail;
 }
@@ -19,7 +17,7 @@ export function dashboardPages(coordinator: Coordinator, o: DashboardInputs): We
   return {
     landing: DASHBOARD_PATH,
     pages: [
-      { path: BULL_BOARD_PATH, handler: bullBoardRouter(coordinator, o.bodyLimitBytes) },
+      { path: BULL_BOARD_PATH, handler: bullBoardRouter(coordinator) },
       { path: DASHBOARD_PATH, handler: dashboardRouter(coordinator, o.openTail) },
     ],
   };

@@ -4,7 +4,7 @@ export { Coordinator, type CoordinatorOptions } from './coordinator/coordinator.
 export { TaskRouter, type Submitted } from './coordinator/router.ts';
 export { AgentHost, type AgentHostOptions, type AgentSpec } from './agents/host.ts';
 export { createApp, type ApiOptions, type WebPage, type WebPages } from './api/app.ts';
-/** The dashboards (/dashboard, Bull Board at /admin/queues) as pages for createApp: `createApp({ ..., ...swarmPages(coordinator, bodyLimitBytes) })`. */
+/** The dashboards (/dashboard, Bull Board at /admin/queues) as pages for createApp: `createApp({ ..., ...swarmPages(coordinator) })`. */
 export { swarmPages } from './cli/webPages.ts';
 export { Consensus, type ConsensusOptions, type ProposalView } from './consensus/runtime/consensus.ts';
 export type { ProposalInput, ProposalResult } from './consensus/runtime/proposal.ts';

@@ -153,7 +153,7 @@ export function buildCli(): Command {
       const consensus = await drivingConsensus(config, logger);
       const host = new AgentHost({ config, hostId: flags.hostId ?? 'local', ...hostSpawnOptions(flags), processors: await processorsFor(flags.processors), logger });
       await host.start();
-      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus, ...swarmPages(coordinator, config.http.bodyLimitBytes) }), config.http, logger);
+      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus, ...swarmPages(coordinator) }), config.http, logger);
       const urls = serviceUrls(server, config.http.port);
       logger.info({ ...urls, redis: config.redisUrl }, 'swarmq is up');
       printUrls(urls);
@@ -177,7 +177,7 @@ export function buildCli(): Command {
       const coordinator = new Coordinator({ config, logger, intake: flags.intake });
       await coordinator.start();
       const consensus = await drivingConsensus(config, logger);
-      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus, ...swarmPages(coordinator, config.http.bodyLimitBytes) }), config.http, logger);
+      const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus, ...swarmPages(coordinator) }), config.http, logger);
       const urls = serviceUrls(server, config.http.port);
       logger.info({ port: config.http.port, ...urls }, 'HTTP API listening');
       printUrls(urls);

@@ -6,7 +6,7 @@ import type { WebPages } from '../api/app.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { FinishedTail } from '../metrics/finishedTail.ts';
 
-export function swarmPages(coordinator: Coordinator, bodyLimitBytes: number): WebPages {
+export function swarmPages(coordinator: Coordinator): WebPages {
   const { commands, config } = coordinator;
-  return dashboardPages(coordinator, { bodyLimitBytes, openTail: (sinceMs) => new FinishedTail(commands, config.prefix, sinceMs) });
+  return dashboardPages(coordinator, { openTail: (sinceMs) => new FinishedTail(commands, config.prefix, sinceMs) });
 }

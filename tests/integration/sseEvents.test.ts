@@ -43,7 +43,7 @@ beforeAll(async () => {
   config = testConfig(redis);
   coordinator = new Coordinator({ config, logger: silentLogger, intake: false, balance: false, health: false });
   await coordinator.start();
-  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger, eventsHeartbeatMs: 200, eventsMaxStreams: 3, ...swarmPages(coordinator, config.http.bodyLimitBytes) });
+  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger, eventsHeartbeatMs: 200, eventsMaxStreams: 3, ...swarmPages(coordinator) });
   server = await new Promise<Server>((r) => {
     const s = app.listen(0, () => r(s));
   });

@@ -18,7 +18,7 @@ export interface QuietStack {
 export async function startQuietStack(config: SwarmConfig): Promise<QuietStack> {
   const coordinator = new Coordinator({ config, logger: silentLogger, intake: false, balance: false, health: false });
   await coordinator.start();
-  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger, ...swarmPages(coordinator, config.http.bodyLimitBytes) });
+  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger, ...swarmPages(coordinator) });
   const server = await new Promise<Server>((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
   });

@@ -39,7 +39,7 @@ export async function startStack(config: SwarmConfig, opts: StackOptions = {}): 
     host = new AgentHost({ config, hostId: opts.hostId ?? 'h1', agents: opts.agents, processors: opts.processors ?? builtinProcessors, logger: silentLogger });
     await host.start();
   }
-  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger, ...swarmPages(coordinator, config.http.bodyLimitBytes) });
+  const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger, ...swarmPages(coordinator) });
   const server = await new Promise<Server>((res) => {
     const s = app.listen(0, () => res(s));
   });
