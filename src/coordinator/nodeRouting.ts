@@ -18,6 +18,13 @@ export function routeRefusal(decision: Extract<RouteDecision, { ok: false }>, wh
   return new SwarmError(decision.code, decision.message, [{ path, message: decision.message }]);
 }
 
+/** Where a task goes after its last decision: its node, the parked queue, or the refusal. */
+function settle(task: TaskInput, decision: RouteDecision, where: string): string {
+  if (decision.ok) return decision.node;
+  if (task.waitForAgent) return PARKED_NODE; // the leading coordinator routes it once a capable agent joins
+  throw routeRefusal(decision, where);
+}
+
 export class NodeRouting {
   private readonly reader: LoadsReader;
   private readonly table: RoutingTable;
@@ -81,10 +88,9 @@ export class NodeRouting {
         await this.refresh(true);
         decision = this.table.decide(task, strategy);
       }
-      if (!decision.ok && task.waitForAgent) return PARKED_NODE; // the leading coordinator routes it once a capable agent joins
-      if (!decision.ok) throw routeRefusal(decision, where);
-      span.setAttribute('swarmq.node', decision.node);
-      return decision.node;
+      const node = settle(task, decision, where);
+      span.setAttribute('swarmq.node', node);
+      return node;
     });
   }
 
@@ -102,11 +108,7 @@ export class NodeRouting {
         await this.refresh(true);
         decisions = decisions.map((d, i) => (d.ok ? d : decide(tasks[i]!)));
       }
-      return decisions.map((d, i) => {
-        if (d.ok) return d.node;
-        if (tasks[i]!.waitForAgent) return PARKED_NODE; // the leading coordinator routes it once a capable agent joins
-        throw routeRefusal(d, `tasks.${i}.`);
-      });
+      return decisions.map((d, i) => settle(tasks[i]!, d, `tasks.${i}.`));
     });
   }
 

@@ -23,10 +23,11 @@ export async function submitBatch(b: BatchSubmit, inputs: unknown[]): Promise<{ 
   const planned = (await b.routeBatch(tasks)).map((node) => newTaskId(node));
   // Idempotency keys: claim them first; a key already claimed maps to its old task.
   const { ids, claimed } = await b.claims.claimBatch(tasks, planned);
+  const claimedHere = new Set(claimed);
   const fresh: number[] = [];
   for (let i = 0; i < tasks.length; i++) {
     const t = tasks[i]!;
-    if (t.idempotencyKey === undefined || claimed.includes(t.idempotencyKey)) fresh.push(i);
+    if (t.idempotencyKey === undefined || claimedHere.has(t.idempotencyKey)) fresh.push(i);
     else if ((await b.get(ids[i]!)) === null) fresh.push(i); // claimed by a submitter that died before enqueueing
   }
   try {
