@@ -35,10 +35,16 @@ const NODE_ID = /^n([1-9][0-9]*)$/;
  */
 export const MAX_NODE_SEQ = 1_000_000;
 
+/** The sequence number of node `n<seq>`, or undefined for any other id (the parked node). */
+export function nodeSeqOf(nodeId: string): number | undefined {
+  const m = NODE_ID.exec(nodeId);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** The slot group of a node: `g<⌊(seq−1)/10⌋+1>` for `n<seq>`, the id itself for any other (the parked node). */
 export function slotGroupOf(nodeId: string): string {
-  const m = NODE_ID.exec(nodeId);
-  return m ? `g${Math.floor((Number(m[1]) - 1) / SLOT_GROUP_SIZE) + 1}` : nodeId;
+  const seq = nodeSeqOf(nodeId);
+  return seq !== undefined ? `g${Math.floor((seq - 1) / SLOT_GROUP_SIZE) + 1}` : nodeId;
 }
 
 export function nodeQueueName(nodeId: string): string {

@@ -4,7 +4,7 @@
 // something else: a finished "task" `id` in the intake queue turns BullMQ's job
 // counter `<prefix>:intake:id` into a hash, and every producer's add fails with
 // WRONGTYPE from then on; a paused `control-<host>` queue silences a host.
-import { BULLMQ_QUEUE_KEY_SUFFIXES, DEAD_LETTER_QUEUE, INTAKE_QUEUE, nodeOfQueueName, nodeQueueName, PARKED_NODE } from '../../queues/keys.ts';
+import { BULLMQ_QUEUE_KEY_SUFFIXES, DEAD_LETTER_QUEUE, INTAKE_QUEUE, nodeOfQueueName, nodeQueueName, nodeSeqOf, PARKED_NODE } from '../../queues/keys.ts';
 import { nodeOfTaskId } from '../tasks/ids.ts';
 
 /** BullMQ's own rules for a custom job id (Job.validateOptions): not an integer, no ':' unless it has three parts. */
@@ -14,15 +14,9 @@ export function bullmqAcceptsId(id: string): boolean {
   return true;
 }
 
-/** The sequence number of node `n<seq>`, or undefined for any other id. */
-function seqOf(nodeId: string): number | undefined {
-  const m = /^n([1-9][0-9]*)$/.exec(nodeId);
-  return m ? Number(m[1]) : undefined;
-}
-
 /** Why `nodeId` is not a node of a roster whose sequence is at `nodeSeq` (undefined: it is). */
 export function nodeIdProblem(nodeId: string, nodeSeq: number): string | undefined {
-  const seq = seqOf(nodeId);
+  const seq = nodeSeqOf(nodeId);
   if (seq === undefined) return `"${nodeId}" is not a node id (n<seq>)`;
   if (seq > nodeSeq) return `node ${nodeId} is beyond roster.nodeSeq (${nodeSeq}): no such node was ever made`;
   return undefined;
