@@ -28,6 +28,11 @@ const benchmarks: Record<string, Benchmark> = {
     usage: 'recovery [--trials N (20)] [--stop-trials N (5)] [--stop-ms N (3000)] [--observe-ms N (3000)] [--agents N (4)] [--tasks N (4)] [--only swarmq,rawDefault,rawTuned]',
     run: async (args) => (await import('./recovery.ts')).run(args),
   },
+  scale: {
+    summary: '1,000 and 10,000 agents on one Redis (host processes of 1,000): ready time; idle Redis commands/s and CPU of every process, with 0 and 10 idle producers; pickup p50/p99; throughput at 50 in flight; /dashboard load and worst frame',
+    usage: 'scale [--hosts 1,10] [--per-host N (1000)] [--idle-ms N (10000)] [--settle-ms N (5000)] [--producers N (10)] [--pickups N (500)] [--tasks N (10000)] [--no-dashboard]',
+    run: async (args) => (await import('./scale.ts')).run(args),
+  },
   consensus: {
     summary: 'propose → decision latency per protocol (quorum, raft, pbft, fast-paxos) among 4, 16 and 100 agents on 4 host processes, authenticated, through real Redis',
     usage: 'consensus [--rounds N (50)] [--warmup N (5)] [--tick-ms N (50)] [--only quorum,raft,pbft,fast-paxos] [--sizes 4,16,100]',

@@ -84,6 +84,10 @@ export function swarmKeys(prefix: string) {
     nodeSeq: `${base}:node-seq`,
     /** bumped on every roster change, so routers re-read agents only when it moves */
     rosterVersion: `${base}:roster-version`,
+    /** the leading coordinator's published node loads (src/coordinator/loadsSnapshot.ts): what routers route on */
+    loads: `${base}:loads`,
+    /** the version of `loads`, expiring: gone means no coordinator publishes, so routers read the loads themselves */
+    loadsVersion: `${base}:loads-version`,
     /** zset hostId → last heartbeat (ms) */
     hosts: `${base}:hosts`,
     /** hash hostId → CLIENT ID of its shared connection: the health monitor sees a host die with it */

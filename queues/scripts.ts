@@ -103,4 +103,5 @@ export const scripts = {
   claimReplicaSeat: command('claimReplicaSeat', 1),
   readSwarm: command('readSwarm', 0),
   raiseCounter: command('raiseCounter', 1),
+  readLoads: command('readLoads', 2),
 };

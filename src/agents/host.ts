@@ -338,6 +338,7 @@ export class AgentHost extends EventEmitter {
       lockDurationMs: config.agents.lockDurationMs,
       stalledIntervalMs: config.agents.stalledIntervalMs,
       maxStalledCount: config.agents.maxStalledCount,
+      idleWaitSeconds: config.agents.idleWaitSeconds,
       onLostLock: (jobId, outcome) => {
         // The task was recovered and finished elsewhere: this late finish is counted, not recorded.
         const field = outcome === 'completed' ? 'duplicateCompletions' : 'lateFinishes';

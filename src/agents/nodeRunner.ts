@@ -36,6 +36,8 @@ export interface NodeRunnerOptions {
   lockDurationMs: number;
   stalledIntervalMs: number;
   maxStalledCount: number;
+  /** BullMQ's drainDelay: an idle Worker's blocking wait. */
+  idleWaitSeconds: number;
   /** Runs some task types in BullMQ sandbox child processes. */
   sandbox?: Sandbox;
   onLostLock: (jobId: string, outcome: 'completed' | 'failed' | 'unknown') => void;
@@ -136,6 +138,7 @@ export class NodeRunner {
       lockDuration: o.lockDurationMs,
       stalledInterval: o.stalledIntervalMs,
       maxStalledCount: o.maxStalledCount,
+      drainDelay: o.idleWaitSeconds,
       autorun: false,
     });
     this.recordAgentWithOutcome(worker);

@@ -9,7 +9,7 @@ import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Lease } from '../coordinator/lease.ts';
 import { LeaderLoop } from '../coordinator/leaderLoop.ts';
-import { LoadsReader } from '../coordinator/loadsReader.ts';
+import { LoadsTracker, type TrackedLoads } from '../coordinator/loadsTracker.ts';
 import type { Logger } from '../log.ts';
 import { liveCapacity } from '../routing/capacity.ts';
 import { publishEvent } from '../swarm/events.ts';
@@ -29,17 +29,24 @@ export interface Balancer {
 }
 
 export class Balancer extends EventEmitter {
-  private readonly reader: LoadsReader;
   private readonly loop: LeaderLoop;
   private lastRebalance = 0;
   /** Slot groups whose fence already carries our token. */
   private fenced = { token: 0, groups: new Set<string>() };
 
   constructor(
-    private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; logger: Logger; groupOf: (seq: number) => string; queueFor: (nodeId: string) => Queue },
+    private readonly o: {
+      redis: Redis;
+      config: SwarmConfig;
+      lease: Lease;
+      logger: Logger;
+      groupOf: (seq: number) => string;
+      queueFor: (nodeId: string) => Queue;
+      /** The leader's node loads, read now (loadsTracker.ts): what moved since the last read, not every queue. */
+      loads: (now: number) => Promise<TrackedLoads>;
+    },
   ) {
     super();
-    this.reader = new LoadsReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
     this.loop = new LeaderLoop({
       lease: o.lease,
       renewsLease: true,
@@ -61,7 +68,9 @@ export class Balancer extends EventEmitter {
     const lead = await this.loop.leadership();
     if (!lead) return [];
     const { token, fence } = lead;
-    const { nodes, roster } = await this.reader.read(now, true);
+    const tracked = await this.o.loads(now);
+    const { roster } = tracked;
+    const nodes = LoadsTracker.views(tracked);
     await this.stampFences(token, [PARKED_NODE, ...nodes.map((n) => n.id)]);
     const unparked = await unparkTasks({ redis: this.o.redis, prefix: this.o.config.prefix, token, queueFor: this.o.queueFor }, nodes);
     if (unparked.length) this.o.logger.info({ tasks: unparked.length }, 'routed parked tasks to agents that can run them');

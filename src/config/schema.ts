@@ -84,8 +84,10 @@ export const swarmConfigSchema = z.object({
       routingSeed: z.coerce.number().int().optional(),
       /** The leader's lease; a coordinator silent this long loses it. */
       leaseMs: z.coerce.number().int().min(100).default(3000),
-      /** How often routers re-read node loads; between reads they count their own routings. */
+      /** How often the leading coordinator publishes node loads and routers fetch them; between fetches they count their own routings. */
       snapshotIntervalMs: z.coerce.number().int().min(5).default(100),
+      /** The leader re-counts every node's queue at least this often, events or not (a rolling pass). */
+      loadsResyncMs: z.coerce.number().int().min(1000).default(60_000),
       /** How often the leading coordinator checks host connections and heartbeats. */
       livenessIntervalMs: z.coerce.number().int().min(20).default(200),
       /** How often the leading coordinator publishes a metrics:updated summary (and agent:joined / agent:left). */
@@ -94,6 +96,12 @@ export const swarmConfigSchema = z.object({
     .prefault({}),
   agents: z
     .object({
+      /**
+       * How long an idle node's BullMQ Worker blocks waiting for a job before it asks again
+       * (BullMQ's drainDelay). A new job wakes it at once whatever this is; only an idle
+       * swarm's cost depends on it: each wait ends in a few commands, per node.
+       */
+      idleWaitSeconds: z.coerce.number().int().min(1).max(3600).default(30),
       /** BullMQ's lock and stalled-check settings; its defaults (30 s) unless set. */
       lockDurationMs: z.coerce.number().int().min(100).default(30_000),
       stalledIntervalMs: z.coerce.number().int().min(100).default(30_000),

@@ -15,6 +15,7 @@ import { SummaryPublisher } from '../metrics/summaryPublisher.ts';
 import { groupOfNode } from '../routing/hierarchy.ts';
 import { HostControl } from './hostControl.ts';
 import { Lease } from './lease.ts';
+import { LoadsPublisher } from './loadsPublisher.ts';
 import { startIntake } from './intake.ts';
 import { TaskRouter } from './router.ts';
 
@@ -42,6 +43,8 @@ export class Coordinator {
   readonly hosts: HostControl;
   readonly lease: Lease;
   readonly balancer: Balancer;
+  /** Node loads read while leading and published for every router. */
+  readonly loads: LoadsPublisher;
   readonly health: HealthMonitor;
   /** metrics:updated, agent:joined and agent:left while leading. */
   readonly summary: SummaryPublisher;
@@ -59,10 +62,11 @@ export class Coordinator {
     });
     this.workerConnection = new SwarmRedis(o.config.redisUrl, { maxRetriesPerRequest: null, connectionName: 'swarmq:coordinator:intake', lazyConnect: true });
     this.workerConnection.on('error', () => {});
+    const onBadRecord = (what: string, key: string, err: string) => o.logger.warn({ what, key, err }, 'ignoring a malformed record in Redis');
     this.router = new TaskRouter({
       redis: this.commands,
       config: o.config,
-      onBadRecord: (what, key, err) => o.logger.warn({ what, key, err }, 'ignoring a malformed record in Redis'),
+      onBadRecord,
       onRedisError: (err) => o.logger.debug({ err: err.message }, 'queue connection error'),
     });
     this.intakeQueue = new Queue(INTAKE_QUEUE, { connection: this.commands, prefix: o.config.prefix });
@@ -70,6 +74,7 @@ export class Coordinator {
     this.deadLetterQueue.on('error', () => {});
     this.hosts = new HostControl(this.commands, o.config.prefix);
     this.lease = new Lease(this.commands, o.config.prefix, `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, o.config.coordinator.leaseMs);
+    this.loads = new LoadsPublisher({ redis: this.commands, config: o.config, lease: this.lease, logger: o.logger, onBadRecord });
     const fanout = o.config.coordinator.maxAgentsPerNode;
     this.balancer = new Balancer({
       redis: this.commands,
@@ -78,9 +83,10 @@ export class Coordinator {
       logger: o.logger,
       groupOf: (seq) => groupOfNode(seq, fanout),
       queueFor: (nodeId) => this.router.queueFor(nodeId),
+      loads: (now) => this.loads.tracker.read(now, o.config.coordinator.snapshotIntervalMs),
     });
     this.health = new HealthMonitor({ redis: this.commands, config: o.config, lease: this.lease, hosts: this.hosts, logger: o.logger });
-    this.summary = new SummaryPublisher({ redis: this.commands, config: o.config, lease: this.lease, logger: o.logger });
+    this.summary = new SummaryPublisher({ redis: this.commands, config: o.config, lease: this.lease, logger: o.logger, loads: (now) => this.loads.tracker.read(now, o.config.coordinator.snapshotIntervalMs) });
     this.intakeQueue.on('error', (err) => o.logger.debug({ err: err.message }, 'intake queue connection error'));
   }
 
@@ -101,8 +107,11 @@ export class Coordinator {
     }
     if (this.o.balance !== false) this.balancer.start();
     if (this.o.health !== false) this.health.start();
-    // The lease it checks is renewed by the balancer and the health monitor.
-    if (this.o.balance !== false || this.o.health !== false) this.summary.start();
+    // The lease they check is renewed by the balancer and the health monitor.
+    if (this.o.balance !== false || this.o.health !== false) {
+      this.summary.start();
+      this.loads.start();
+    }
     this.o.logger.info({ prefix: this.o.config.prefix, nodes: this.router.nodeIds().length }, 'coordinator ready');
   }
 
@@ -110,6 +119,7 @@ export class Coordinator {
     await this.balancer.stop();
     await this.health.stop();
     await this.summary.stop();
+    await this.loads.stop();
     await this.intakeWorker?.close();
     await this.intakeQueue.close();
     await this.deadLetterQueue.close();

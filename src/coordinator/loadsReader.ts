@@ -1,6 +1,8 @@
 // Reads the roster and node loads from Redis into the loads a router decides on
 // (src/routing/loads.ts). The roster (agents, nodes) is re-read only when its
-// version moves; loads every call.
+// version moves. `read` counts every node's queue, a cost that grows with the
+// swarm: routers use it only while no coordinator publishes the loads
+// (loadsSnapshot.ts); the leader's tracker reads only the nodes that changed.
 import type { Redis } from 'ioredis';
 import { bullKey, swarmKeys } from '../../queues/keys.ts';
 import { agentRecordSchema, nodeRecordSchema, parseHash, type AgentRecord, type NodeRecord } from '../swarm/records.ts';
@@ -9,6 +11,32 @@ import type { NodeView } from '../routing/loads.ts';
 export interface Roster {
   agents: Map<string, AgentRecord>;
   nodes: Map<string, NodeRecord>;
+}
+
+/** The nodes of a roster with their agents (pooled seats left out) and loads; `counts` misses a node: none yet. */
+export function nodeViews(
+  roster: Roster,
+  counts: (nodeId: string) => { waiting: number; active: number } | undefined,
+  live: (agent: AgentRecord) => boolean,
+): NodeView[] {
+  const byNode = new Map<string, NodeView['agents'][number][]>();
+  for (const a of roster.agents.values()) {
+    if (a.pooled) continue; // reserved seat, no work yet
+    const list = byNode.get(a.node) ?? [];
+    list.push({ id: a.id, type: a.type, capabilities: a.capabilities, taskTypes: a.taskTypes, capacity: a.capacity, live: live(a) });
+    byNode.set(a.node, list);
+  }
+  return [...roster.nodes.keys()].map((id) => {
+    const c = counts(id);
+    return { id, agents: byNode.get(id) ?? [], waiting: c?.waiting ?? 0, active: c?.active ?? 0 };
+  });
+}
+
+/** Hosts whose last heartbeat is within failedAfterMs of now. */
+export function liveHostsOf(hostBeats: ReadonlyMap<string, number>, now: number, failedAfterMs: number): Set<string> {
+  const live = new Set<string>();
+  for (const [host, beat] of hostBeats) if (now - beat < failedAfterMs) live.add(host);
+  return live;
 }
 
 export class LoadsReader {
@@ -25,7 +53,12 @@ export class LoadsReader {
     this.keys = swarmKeys(prefix);
   }
 
-  async readRoster(force = false): Promise<{ roster: Roster; hostBeats: Map<string, number> }> {
+  /** The roster of the last read, without reading. */
+  cached(): Roster {
+    return this.roster;
+  }
+
+  async readRoster(force = false): Promise<{ roster: Roster; hostBeats: Map<string, number>; version: string | null }> {
     const [[, version], [, beats]] = (await this.redis
       .pipeline()
       .get(this.keys.rosterVersion)
@@ -44,7 +77,7 @@ export class LoadsReader {
     }
     const hostBeats = new Map<string, number>();
     for (let i = 0; i + 1 < beats.length; i += 2) hostBeats.set(beats[i]!, Number(beats[i + 1]));
-    return { roster: this.roster, hostBeats };
+    return { roster: this.roster, hostBeats, version: this.version };
   }
 
   async read(now: number, force = false): Promise<{ nodes: NodeView[]; roster: Roster; hostBeats: Map<string, number> }> {
@@ -58,19 +91,17 @@ export class LoadsReader {
       p.llen(bullKey(this.prefix, queue, 'active'));
     }
     const counts = nodeIds.length ? ((await p.exec()) ?? []) : [];
-    const byNode = new Map<string, NodeView['agents'][number][]>();
-    for (const a of roster.agents.values()) {
-      if (a.pooled) continue; // reserved seat, no work yet
-      const beat = hostBeats.get(a.hostId);
-      const live = beat !== undefined && now - beat < this.failedAfterMs;
-      const list = byNode.get(a.node) ?? [];
-      list.push({ id: a.id, type: a.type, capabilities: a.capabilities, taskTypes: a.taskTypes, capacity: a.capacity, live });
-      byNode.set(a.node, list);
-    }
-    const nodes = nodeIds.map((id, i) => {
-      const n = (k: number) => Number(counts[i * 3 + k]?.[1] ?? 0);
-      return { id, agents: byNode.get(id) ?? [], waiting: n(0) + n(1), active: n(2) };
-    });
+    const index = new Map(nodeIds.map((id, i) => [id, i]));
+    const n = (i: number, k: number) => Number(counts[i * 3 + k]?.[1] ?? 0);
+    const live = liveHostsOf(hostBeats, now, this.failedAfterMs);
+    const nodes = nodeViews(
+      roster,
+      (id) => {
+        const i = index.get(id)!;
+        return { waiting: n(i, 0) + n(i, 1), active: n(i, 2) };
+      },
+      (a) => live.has(a.hostId),
+    );
     return { nodes, roster, hostBeats };
   }
 }

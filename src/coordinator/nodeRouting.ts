@@ -1,15 +1,19 @@
 // Routing a task to a node on a local snapshot of the roster (no round trip per
 // task): the snapshot is re-read on a timer, and at once when a task finds no node,
-// since agents may just have joined.
+// since agents may just have joined. The loads come from what the leading
+// coordinator publishes (one command a round, whatever the size of the swarm);
+// with nobody publishing, the router counts every node's queue itself.
 import { randomInt } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { PARKED_NODE } from '../../queues/keys.ts';
+import { PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
+import { readLoads } from '../../queues/loads.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
 import type { NodeView, RouteDecision } from '../routing/loads.ts';
 import type { TaskInput } from '../tasks/schema.ts';
 import { traced } from '../tracing/spans.ts';
-import { LoadsReader } from './loadsReader.ts';
+import { LoadsReader, nodeViews } from './loadsReader.ts';
+import { decodeLoads, type LoadsSnapshot } from './loadsSnapshot.ts';
 import { RoutingTable } from './routingTable.ts';
 
 /** A task no node can take, as the error its submitter sees; `where` prefixes the field's path (`tasks.3.` in a batch). */
@@ -31,11 +35,16 @@ export class NodeRouting {
   private current: NodeView[] = [];
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
+  /** The last published loads this router took, and the roster version it built its nodes with. */
+  private held: LoadsSnapshot | undefined;
+  private rosterVersion: string | null | undefined;
+  /** Heartbeats from this router's own last roster read: a host that joined since the leader's last round is live already. */
+  private beats: ReadonlyMap<string, number> = new Map();
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly config: SwarmConfig,
-    onBadRecord?: (what: string, key: string, err: string) => void,
+    private readonly onBadRecord: (what: string, key: string, err: string) => void = () => {},
   ) {
     this.reader = new LoadsReader(redis, config.prefix, config.agents.failedAfterMs, onBadRecord);
     const { coordinator } = config;
@@ -62,11 +71,11 @@ export class NodeRouting {
     this.timer.unref();
   }
 
-  /** Re-read loads; concurrent callers share one read. */
+  /** Re-read loads; concurrent callers share one read. `force` re-reads the roster too. */
   refresh(force = false): Promise<void> {
-    this.refreshing ??= this.reader
-      .read(Date.now(), force)
-      .then(({ nodes }) => {
+    this.refreshing ??= this.readNodes(Date.now(), force)
+      .then((nodes) => {
+        if (!nodes) return; // nothing moved: keep counting this router's own routings in
         this.current = nodes;
         this.table.load(nodes);
       })
@@ -74,6 +83,42 @@ export class NodeRouting {
         this.refreshing = undefined;
       });
     return this.refreshing;
+  }
+
+  /** The nodes now, or undefined when nothing moved since the last read. */
+  private async readNodes(now: number, force: boolean): Promise<NodeView[] | undefined> {
+    const got = await readLoads(this.redis, this.config.prefix, this.held?.version);
+    if (got.published && got.body !== undefined) {
+      const decoded = decodeLoads(got.body);
+      if (decoded.ok) this.held = decoded.snapshot;
+      else {
+        this.onBadRecord('loads', swarmKeys(this.config.prefix).loads, decoded.error);
+        this.held = undefined;
+      }
+    } else if (!got.published) this.held = undefined;
+    const held = this.held;
+    if (!held || (got.published && got.version !== held.version)) {
+      // Nobody publishes (or what is there does not parse): count every node's queue here.
+      this.rosterVersion = undefined;
+      return (await this.reader.read(now, force)).nodes;
+    }
+    const bodyMoved = got.published && got.body !== undefined;
+    const rosterMoved = force || held.rosterVersion !== this.rosterVersion;
+    if (!bodyMoved && !rosterMoved) return undefined;
+    let roster = this.reader.cached();
+    if (rosterMoved) {
+      const read = await this.reader.readRoster(force);
+      roster = read.roster;
+      this.beats = read.hostBeats;
+      this.rosterVersion = read.version;
+    }
+    const failedAfter = this.config.agents.failedAfterMs;
+    const live = (host: string) => {
+      if (held.liveHosts.has(host)) return true;
+      const beat = this.beats.get(host);
+      return beat !== undefined && now - beat < failedAfter;
+    };
+    return nodeViews(roster, (id) => held.counts.get(id), (a) => live(a.hostId));
   }
 
   /**

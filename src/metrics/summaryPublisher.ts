@@ -9,6 +9,7 @@ import { LeaderLoop } from '../coordinator/leaderLoop.ts';
 import type { Logger } from '../log.ts';
 import type { SwarmEventInput } from '../swarm/eventSchemas.ts';
 import { publishEvent } from '../swarm/events.ts';
+import type { TrackedLoads } from '../coordinator/loadsTracker.ts';
 import { FinishedTail } from './finishedTail.ts';
 import { SwarmStateReader } from './swarmState.ts';
 import { rosterChanges, sameFigures, summarize, workingAgents, type AgentRef } from './summaryEvents.ts';
@@ -24,7 +25,16 @@ export class SummaryPublisher {
   private agents: Map<string, AgentRef> | undefined;
   private last: { at: number; summary: SwarmEventInput<'metrics:updated'> } | undefined;
 
-  constructor(private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; logger: Logger }) {
+  constructor(
+    private readonly o: {
+      redis: Redis;
+      config: SwarmConfig;
+      lease: Lease;
+      logger: Logger;
+      /** The leader's tracked node loads (loadsTracker.ts), so a summary does not count every queue. */
+      loads: (now: number) => Promise<TrackedLoads>;
+    },
+  ) {
     this.reader = new SwarmStateReader(o.redis, o.config.prefix);
     // The balancer and the health monitor renew the lease; this loop only reads it.
     this.loop = new LeaderLoop({
@@ -53,7 +63,7 @@ export class SummaryPublisher {
     const now = Date.now();
     const first = !this.tail;
     this.tail ??= new FinishedTail(this.o.redis, this.o.config.prefix, now);
-    const state = await this.reader.read();
+    const state = await this.reader.readTracked(await this.o.loads(now));
     const rates = await this.tail.rates(state.nodes.map((n) => n.queue), TAIL_BUDGET, now);
     const summary = summarize(state, this.o.config.agents, first ? { completed: 0, failed: 0 } : rates);
     const { prefix } = this.o.config;

@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import { bullKey, DEAD_LETTER_QUEUE, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
 import { LoadsReader, type Roster } from '../coordinator/loadsReader.ts';
+import type { TrackedLoads } from '../coordinator/loadsTracker.ts';
 
 export interface QueueCounts {
   waiting: number;
@@ -35,6 +36,13 @@ function countsOf(p: ReturnType<Redis['pipeline']>, prefix: string, queue: strin
 }
 const PER_QUEUE = 6;
 
+/** The counts of the q-th queue countsOf put on a pipeline, from its replies. */
+function countsAt(rows: [Error | null, unknown][], q: number): QueueCounts {
+  const num = (i: number) => Number(rows[i]?.[1] ?? 0);
+  const b = q * PER_QUEUE;
+  return { waiting: num(b) + num(b + 1), active: num(b + 2), delayed: num(b + 3), completed: num(b + 4), failed: num(b + 5) };
+}
+
 export class SwarmStateReader {
   private readonly rosterReader: LoadsReader;
 
@@ -43,6 +51,26 @@ export class SwarmStateReader {
     private readonly prefix: string,
   ) {
     this.rosterReader = new LoadsReader(redis, prefix, Number.POSITIVE_INFINITY);
+  }
+
+  /** The same from the leader's tracked loads: only the parked and dead-letter queues and the failed hosts are read. */
+  async readTracked(t: TrackedLoads): Promise<SwarmState> {
+    const p = this.redis.pipeline();
+    countsOf(p, this.prefix, nodeQueueName(PARKED_NODE));
+    countsOf(p, this.prefix, DEAD_LETTER_QUEUE);
+    p.hkeys(swarmKeys(this.prefix).failedHosts);
+    const rows = (await p.exec()) ?? [];
+    const parked = countsAt(rows, 0);
+    const zero: QueueCounts = { waiting: 0, active: 0, delayed: 0, completed: 0, failed: 0 };
+    return {
+      now: t.at,
+      roster: t.roster,
+      hostBeats: new Map(t.hostBeats),
+      failedHosts: new Set((rows[2 * PER_QUEUE]?.[1] as string[] | undefined) ?? []),
+      nodes: [...t.roster.nodes.values()].map((n) => ({ id: n.id, queue: n.queue, counts: t.counts.get(n.id) ?? zero })),
+      parked: parked.waiting + parked.delayed,
+      deadLetters: countsAt(rows, 1).waiting,
+    };
   }
 
   async read(): Promise<SwarmState> {
@@ -55,11 +83,7 @@ export class SwarmStateReader {
     countsOf(p, this.prefix, DEAD_LETTER_QUEUE);
     p.hkeys(swarmKeys(this.prefix).failedHosts);
     const rows = (await p.exec()) ?? [];
-    const num = (i: number) => Number(rows[i]?.[1] ?? 0);
-    const counts = (q: number): QueueCounts => {
-      const b = q * PER_QUEUE;
-      return { waiting: num(b) + num(b + 1), active: num(b + 2), delayed: num(b + 3), completed: num(b + 4), failed: num(b + 5) };
-    };
+    const counts = (q: number) => countsAt(rows, q);
     const parked = counts(nodes.length);
     const dead = counts(nodes.length + 1);
     const failed = (rows[(nodes.length + 2) * PER_QUEUE]?.[1] as string[] | undefined) ?? [];

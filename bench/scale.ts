@@ -1,0 +1,223 @@
+// The scale benchmark: H agent-host processes of N agents each on one Redis,
+// with a coordinator, as a user runs them (`swarmq coordinator`, `swarmq agents
+// --count N`), at each size of --hosts (default 1 and 10: 1,000 and 10,000
+// agents). Per size:
+//   ready      time from starting the hosts until every agent is in the roster
+//              and every host is live in the loads the coordinator publishes
+//   idle       with nothing to do, over --idle-ms: Redis commands/s (INFO stats)
+//              and Redis's CPU, each process's CPU (/proc), with 0 and then
+//              --producers idle producer processes (each a SwarmClient that
+//              submitted one task)
+//   pickup     --pickups serial tasks from a producer process: submit → the
+//              agent's start, both sides timed with performance.now()
+//   throughput --tasks no-op tasks with 50 submits in flight, over all nodes
+//   dashboard  /dashboard in headless Chromium: load and worst frame
+// Writes bench/results/scale.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { freePort } from '../src/cli/redisServer.ts';
+import { decodeLoads } from '../src/coordinator/loadsSnapshot.ts';
+import { readLoads } from '../queues/loads.ts';
+import { swarmKeys } from '../queues/keys.ts';
+import { intFlag, listFlag } from './support/args.ts';
+import { round, textTable } from './support/measure.ts';
+import { benchRedis, dropPrefix } from './support/redis.ts';
+import { measureDashboard, type DashboardFigures } from './support/scaleDashboard.ts';
+import { cpuSeconds, startCoordinator, startHost, startProducer, stopAll, type Proc } from './support/scaleFleet.ts';
+
+/** Issue 15's budgets at 10,000 agents on 10 hosts (and DESIGN.md's pickup p99). */
+const BUDGET = { idleRedisOpsPerSec: 2000, producerCpu: 0.01, coordinatorCpu: 0.1, hostCpu: 0.05, pickupP50Ms: 1, pickupP99Ms: 5, throughputRatio: 0.9, dashboardLoadMs: 2000, dashboardWorstFrameMs: 100 };
+
+const log = (msg: string) => console.error(msg);
+
+interface Idle {
+  redisOpsPerSec: number;
+  redisCpu: number;
+  coordinator: number;
+  /** Highest and mean share of a core over the hosts. */
+  hostMax: number;
+  hostMean: number;
+  producerMax: number;
+}
+
+export interface SizeFigures {
+  hosts: number;
+  agents: number;
+  readyMs: number;
+  idleRedisOpsPerSec: number;
+  idleRedisOpsPerSecWith10Producers: number;
+  idleCpu: { coordinator: number; host: number; producer: number };
+  pickupP50Ms: number;
+  pickupP99Ms: number;
+  throughputC50: number;
+  dashboardLoadMs: number | null;
+  dashboardWorstFrameMs: number | null;
+  detail: { idle: Idle; idleWithProducers: Idle; dashboardAgentRows: number | null; producers: number };
+}
+
+async function redisFigures(r: Redis): Promise<{ commands: number; cpu: number }> {
+  const [stats, cpu] = await Promise.all([r.info('stats'), r.info('cpu')]);
+  const num = (text: string, field: string) => Number(new RegExp(`${field}:([0-9.]+)`).exec(text)?.[1] ?? NaN);
+  return { commands: num(stats, 'total_commands_processed'), cpu: num(cpu, 'used_cpu_sys') + num(cpu, 'used_cpu_user') };
+}
+
+async function measureIdle(r: Redis, coordinator: Proc, hosts: readonly Proc[], producers: readonly Proc[], ms: number): Promise<Idle> {
+  const all = [coordinator, ...hosts, ...producers];
+  const cpu0 = all.map((p) => cpuSeconds(p.child.pid!));
+  const r0 = await redisFigures(r);
+  const t0 = performance.now();
+  await sleep(ms);
+  const r1 = await redisFigures(r);
+  const secs = (performance.now() - t0) / 1000;
+  const share = all.map((p, i) => (cpuSeconds(p.child.pid!) - cpu0[i]!) / secs);
+  const hostShares = share.slice(1, 1 + hosts.length);
+  const producerShares = share.slice(1 + hosts.length);
+  return {
+    // The two INFO calls of the second reading are the bench's own.
+    redisOpsPerSec: round((r1.commands - r0.commands - 2) / secs, 0),
+    redisCpu: round((r1.cpu - r0.cpu) / secs, 4),
+    coordinator: round(share[0]!, 4),
+    hostMax: round(Math.max(...hostShares), 4),
+    hostMean: round(hostShares.reduce((s, x) => s + x, 0) / hostShares.length, 4),
+    producerMax: producerShares.length ? round(Math.max(...producerShares), 4) : 0,
+  };
+}
+
+/** Until every agent is in the roster and every host is live in the published loads. */
+async function untilReady(r: Redis, hosts: readonly Proc[], agents: number): Promise<void> {
+  const deadline = performance.now() + 300_000;
+  for (;;) {
+    for (const h of hosts) if (h.child.exitCode !== null) throw new Error(`${h.name} exited: ${h.tail()}`);
+    const [inRoster, got] = await Promise.all([r.hlen(swarmKeys('swarmq').agents), readLoads(r, 'swarmq', undefined)]);
+    const snap = got.published && got.body !== undefined ? decodeLoads(got.body) : undefined;
+    if (inRoster >= agents && snap?.ok && snap.snapshot.liveHosts.size >= hosts.length) return;
+    if (performance.now() > deadline) throw new Error(`not ready after 300 s: ${inRoster} of ${agents} agents in the roster`);
+    await sleep(50);
+  }
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+async function runSize(hostCount: number, perHost: number, o: { idleMs: number; settleMs: number; producers: number; pickups: number; tasks: number; dashboard: boolean }): Promise<SizeFigures> {
+  const redis = await benchRedis();
+  const r = new Redis(redis.url);
+  const procs: Proc[] = [];
+  try {
+    await dropPrefix(r, 'swarmq');
+    const port = await freePort();
+    const coordinator = startCoordinator(redis.url, port);
+    procs.push(coordinator);
+    const base = `http://127.0.0.1:${port}`;
+    for (const deadline = performance.now() + 60_000; ; await sleep(100)) {
+      if (coordinator.child.exitCode !== null) throw new Error(`the coordinator exited: ${coordinator.tail()}`);
+      const ok = await fetch(`${base}/readyz`).then((res) => res.ok, () => false);
+      if (ok) break;
+      if (performance.now() > deadline) throw new Error(`the coordinator was not ready after 60 s: ${coordinator.tail()}`);
+    }
+    const agents = hostCount * perHost;
+    log(`  ${hostCount} host${hostCount > 1 ? 's' : ''} × ${perHost} agents: starting`);
+    const t0 = performance.now();
+    const hosts = Array.from({ length: hostCount }, (_, i) => startHost(redis.url, i + 1, perHost));
+    procs.push(...hosts);
+    await untilReady(r, hosts, agents);
+    const readyMs = round(performance.now() - t0, 0);
+    log(`  ready in ${readyMs} ms; settling ${o.settleMs} ms, then idle for ${o.idleMs} ms`);
+    await sleep(o.settleMs);
+    const idle = await measureIdle(r, coordinator, hosts, [], o.idleMs);
+
+    const idlers = Array.from({ length: o.producers }, (_, i) => startProducer({ mode: 'idle', url: redis.url }, i + 1));
+    procs.push(...idlers.map((p) => p.proc));
+    await Promise.all(idlers.map((p) => p.result));
+    await sleep(o.settleMs);
+    const idleWithProducers = await measureIdle(r, coordinator, hosts, idlers.map((p) => p.proc), o.idleMs);
+    await stopAll(idlers.map((p) => p.proc));
+    log(`  idle: ${idle.redisOpsPerSec} commands/s, with ${o.producers} producers ${idleWithProducers.redisOpsPerSec}`);
+
+    const pickup = startProducer({ mode: 'pickup', url: redis.url, tasks: o.pickups, warmup: Math.ceil(o.pickups / 10) });
+    procs.push(pickup.proc);
+    const pickups = (await pickup.result) as { pickupsMs: number[] };
+    const sorted = [...pickups.pickupsMs].sort((a, b) => a - b);
+    log(`  pickup p50 ${round(percentile(sorted, 50), 3)} ms, p99 ${round(percentile(sorted, 99), 3)} ms`);
+
+    const through = startProducer({ mode: 'throughput', url: redis.url, tasks: o.tasks, window: 50 });
+    procs.push(through.proc);
+    const t = (await through.result) as { tasks: number; ms: number };
+    const throughputC50 = round((t.tasks / t.ms) * 1000, 0);
+    log(`  throughput at 50 in flight: ${throughputC50} tasks/s`);
+
+    let dash: DashboardFigures | undefined;
+    if (o.dashboard) {
+      dash = await measureDashboard(base);
+      log(`  dashboard: loaded in ${round(dash.loadMs, 0)} ms, worst frame ${round(dash.worstFrameMs, 0)} ms, ${dash.agentRows} table rows`);
+    }
+    return {
+      hosts: hostCount,
+      agents,
+      readyMs,
+      idleRedisOpsPerSec: idle.redisOpsPerSec,
+      idleRedisOpsPerSecWith10Producers: idleWithProducers.redisOpsPerSec,
+      idleCpu: { coordinator: idleWithProducers.coordinator, host: idleWithProducers.hostMax, producer: idleWithProducers.producerMax },
+      pickupP50Ms: round(percentile(sorted, 50), 3),
+      pickupP99Ms: round(percentile(sorted, 99), 3),
+      throughputC50,
+      dashboardLoadMs: dash ? round(dash.loadMs, 0) : null,
+      dashboardWorstFrameMs: dash ? round(dash.worstFrameMs, 0) : null,
+      detail: { idle, idleWithProducers, dashboardAgentRows: dash?.agentRows ?? null, producers: o.producers },
+    };
+  } finally {
+    await stopAll(procs);
+    r.disconnect();
+    await redis.stop();
+  }
+}
+
+const pct = (x: number) => `${round(x * 100, 1)} %`;
+
+export async function run(args: string[]): Promise<void> {
+  const hostCounts = (listFlag(args, '--hosts') ?? ['1', '10']).map(Number);
+  const perHost = intFlag(args, '--per-host', 1000);
+  const o = {
+    idleMs: intFlag(args, '--idle-ms', 10_000),
+    settleMs: intFlag(args, '--settle-ms', 5_000, 0),
+    producers: intFlag(args, '--producers', 10, 0),
+    pickups: intFlag(args, '--pickups', 500),
+    tasks: intFlag(args, '--tasks', 10_000),
+    dashboard: !args.includes('--no-dashboard'),
+  };
+  const results: Record<string, SizeFigures> = {};
+  for (const h of hostCounts) {
+    const key = `agents${(h * perHost) / 1000}k`;
+    log(`scale: ${key}`);
+    results[key] = await runSize(h, perHost, o);
+  }
+  const keys = Object.keys(results);
+  const row = (label: string, f: (s: SizeFigures) => string | number) => [label, ...keys.map((k) => f(results[k]!))];
+  console.log(
+    textTable(
+      ['', ...keys],
+      [
+        row('hosts × agents', (s) => `${s.hosts} × ${s.agents / s.hosts}`),
+        row('ready (ms)', (s) => s.readyMs),
+        row('idle Redis commands/s', (s) => s.idleRedisOpsPerSec),
+        row(`… with ${o.producers} idle producers`, (s) => s.idleRedisOpsPerSecWith10Producers),
+        row('idle Redis CPU', (s) => pct(s.detail.idleWithProducers.redisCpu)),
+        row('idle CPU: coordinator', (s) => pct(s.idleCpu.coordinator)),
+        row('idle CPU: busiest host', (s) => pct(s.idleCpu.host)),
+        row('idle CPU: busiest producer', (s) => pct(s.idleCpu.producer)),
+        row('pickup p50 / p99 (ms)', (s) => `${s.pickupP50Ms} / ${s.pickupP99Ms}`),
+        row('throughput, 50 in flight (tasks/s)', (s) => s.throughputC50),
+        row('dashboard load / worst frame (ms)', (s) => (s.dashboardLoadMs === null ? 'skipped' : `${s.dashboardLoadMs} / ${s.dashboardWorstFrameMs}`)),
+      ],
+    ),
+  );
+  const small = results[keys[0]!]!;
+  const large = results[keys[keys.length - 1]!]!;
+  console.log(`\nbudgets at the largest size (issue 15): Redis ≤ ${BUDGET.idleRedisOpsPerSec}/s with producers: ${large.idleRedisOpsPerSecWith10Producers}; coordinator ≤ ${pct(BUDGET.coordinatorCpu)}: ${pct(large.idleCpu.coordinator)}; host ≤ ${pct(BUDGET.hostCpu)}: ${pct(large.idleCpu.host)}; producer ≤ ${pct(BUDGET.producerCpu)}: ${pct(large.idleCpu.producer)}; pickup p50 ≤ ${BUDGET.pickupP50Ms} ms, p99 ≤ ${BUDGET.pickupP99Ms} ms; throughput ≥ ${BUDGET.throughputRatio}× the smallest size: ${round(large.throughputC50 / small.throughputC50, 2)}×`);
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  writeFileSync(new URL('./results/scale.json', import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), node: process.version, options: { perHost, ...o }, budget: BUDGET, ...results }, null, 2)}\n`);
+  console.log('\nwrote bench/results/scale.json');
+}

@@ -1,0 +1,76 @@
+// A producer process of the scale benchmark (node --import tsx, argv[2] = JSON spec):
+//   idle        submit one task, say "ready", then do nothing (its SwarmClient keeps routing state fresh)
+//   pickup      N tasks one at a time: submit → the agent's start, from the task's `stamp` result
+//   throughput  N tasks with `window` submits in flight; the end is the last task's start
+// Prints one JSON line (ready, or the result) on stdout.
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SwarmClient } from '../../src/client/swarmClient.ts';
+import { readLoads } from '../../queues/loads.ts';
+import { decodeLoads } from '../../src/coordinator/loadsSnapshot.ts';
+import { Redis } from 'ioredis';
+import { windowed } from './measure.ts';
+
+export type ProducerSpec =
+  | { mode: 'idle'; url: string }
+  | { mode: 'pickup'; url: string; tasks: number; warmup: number }
+  | { mode: 'throughput'; url: string; tasks: number; window: number };
+
+export type ProducerResult = { mode: 'idle'; ready: true } | { mode: 'pickup'; pickupsMs: number[] } | { mode: 'throughput'; tasks: number; ms: number };
+
+const wall = () => performance.timeOrigin + performance.now();
+const spec = JSON.parse(process.argv[2] ?? '{}') as ProducerSpec;
+const client = new SwarmClient({ redis: spec.url });
+const say = (r: ProducerResult) => process.stdout.write(`${JSON.stringify(r)}\n`);
+
+async function startedAt(id: string): Promise<number> {
+  const t = await client.waitFor(id, { timeoutMs: 60_000 });
+  const at = (t.result as { startedAt?: unknown } | undefined)?.startedAt;
+  if (t.state !== 'completed' || typeof at !== 'number') throw new Error(`task ${id} ended ${t.state} without a start stamp`);
+  return at;
+}
+
+/** Completed tasks in the swarm, from the published loads (one command). */
+async function completedInSwarm(redis: Redis): Promise<number> {
+  const got = await readLoads(redis, 'swarmq', undefined);
+  if (!got.published || got.body === undefined) throw new Error('no coordinator publishes the loads');
+  const d = decodeLoads(got.body);
+  if (!d.ok) throw new Error(d.error);
+  let n = 0;
+  for (const c of d.snapshot.counts.values()) n += c.completed;
+  return n;
+}
+
+if (spec.mode === 'idle') {
+  await startedAt((await client.submit({ type: 'stamp', payload: null })).id);
+  say({ mode: 'idle', ready: true });
+  setInterval(() => {}, 1 << 30);
+} else if (spec.mode === 'pickup') {
+  const pickupsMs: number[] = [];
+  for (let i = 0; i < spec.warmup + spec.tasks; i++) {
+    const t0 = wall();
+    const { id } = await client.submit({ type: 'stamp', payload: null });
+    const ms = (await startedAt(id)) - t0;
+    if (i >= spec.warmup) pickupsMs.push(ms);
+  }
+  say({ mode: 'pickup', pickupsMs });
+  await client.close();
+} else {
+  const redis = new Redis(spec.url);
+  const before = await completedInSwarm(redis);
+  const t0 = wall();
+  const ids: string[] = new Array(spec.tasks);
+  await windowed(spec.tasks, spec.window, async (i) => {
+    ids[i] = (await client.submit({ type: 'stamp', payload: null })).id;
+  });
+  while ((await completedInSwarm(redis)) < before + spec.tasks) await sleep(50);
+  // The end: the latest start among the tasks (each a no-op, so start ≈ finish).
+  let last = 0;
+  for (let i = 0; i < ids.length; i += 500) {
+    const views = await Promise.all(ids.slice(i, i + 500).map((id) => client.get(id)));
+    for (const v of views) last = Math.max(last, (v?.result as { startedAt: number }).startedAt);
+  }
+  say({ mode: 'throughput', tasks: spec.tasks, ms: last - t0 });
+  redis.disconnect();
+  await client.close();
+}

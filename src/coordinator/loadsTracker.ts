@@ -1,0 +1,153 @@
+// The leading coordinator's running count of every node's queue, kept at a cost
+// that follows what changes, not the size of the swarm. Each read asks Redis,
+// in one XREAD over the nodes' BullMQ event streams, which queues have had any
+// event since it last counted them (BullMQ writes one in the same atomic step as
+// every add, start, finish, retry and stall, and so do swarmq's own scripts that
+// move jobs), and re-counts only those. A slow rolling pass re-counts every node
+// once per resyncMs all the same, as a net for whatever writes a queue without
+// an event (a user's script, a key deleted by hand).
+import type { Redis } from 'ioredis';
+import { bullKey } from '../../queues/keys.ts';
+import type { NodeView } from '../routing/loads.ts';
+import { LoadsReader, liveHostsOf, nodeViews, type Roster } from './loadsReader.ts';
+import { sameCounts, type NodeCounts } from './loadsSnapshot.ts';
+
+export interface TrackedLoads {
+  /** The leader's clock at the read. */
+  at: number;
+  roster: Roster;
+  rosterVersion: string | null;
+  hostBeats: ReadonlyMap<string, number>;
+  liveHosts: ReadonlySet<string>;
+  counts: ReadonlyMap<string, NodeCounts>;
+  /** Moves whenever the roster version, the live hosts or any count moves: what a publisher compares. */
+  generation: number;
+}
+
+export interface LoadsTrackerOptions {
+  redis: Redis;
+  prefix: string;
+  failedAfterMs: number;
+  /** Every node is re-counted at least this often, events or not. */
+  resyncMs: number;
+  onBadRecord?: (what: string, key: string, err: string) => void;
+}
+
+const SUFFIXES = ['wait', 'prioritized', 'active', 'delayed', 'completed', 'failed'] as const;
+
+export class LoadsTracker {
+  private readonly reader: LoadsReader;
+  private counts = new Map<string, NodeCounts>();
+  /** Per node: the stream id from which an event means its counts may have moved. */
+  private readonly cursors = new Map<string, string>();
+  private resyncNext = 0;
+  /** Nodes the rolling pass owes (a fraction carries over to the next read). */
+  private resyncOwed = 0;
+  private last: TrackedLoads | undefined;
+  private reading: Promise<TrackedLoads> | undefined;
+
+  constructor(private readonly o: LoadsTrackerOptions) {
+    this.reader = new LoadsReader(o.redis, o.prefix, o.failedAfterMs, o.onBadRecord);
+  }
+
+  /**
+   * Reads what moved since the last read; concurrent callers share one read. With
+   * `maxAgeMs`, a read that recent is answered as it was, without asking Redis.
+   */
+  read(now = Date.now(), maxAgeMs = 0): Promise<TrackedLoads> {
+    if (this.last && !this.reading && now - this.last.at <= maxAgeMs) return Promise.resolve(this.last);
+    this.reading ??= this.tick(now).finally(() => {
+      this.reading = undefined;
+    });
+    return this.reading;
+  }
+
+  /** The nodes as a router sees them, from a read. */
+  static views(t: TrackedLoads): NodeView[] {
+    return nodeViews(t.roster, (id) => t.counts.get(id), (a) => t.liveHosts.has(a.hostId));
+  }
+
+  private async tick(now: number): Promise<TrackedLoads> {
+    const { roster, hostBeats, version } = await this.reader.readRoster();
+    const nodeIds = [...roster.nodes.keys()];
+    const queueOf = (id: string) => roster.nodes.get(id)!.queue;
+    for (const id of this.cursors.keys()) if (!roster.nodes.has(id)) this.cursors.delete(id);
+
+    const watched = nodeIds.filter((id) => this.cursors.has(id));
+    const p = this.o.redis.pipeline().time();
+    if (watched.length) p.xread('COUNT', 1, 'STREAMS', ...watched.map((id) => bullKey(this.o.prefix, queueOf(id), 'events')), ...watched.map((id) => this.cursors.get(id)!));
+    const [[, time], read] = failOnError(await p.exec()) as [[unknown, [string, string]], [unknown, [string, unknown][] | null]?];
+    // Redis's own clock: a stream id is never below it, so an event after this point is after the cursor.
+    const redisMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+
+    const recount = new Set(nodeIds.filter((id) => !this.cursors.has(id)));
+    const byStream = new Map(watched.map((id) => [bullKey(this.o.prefix, queueOf(id), 'events'), id]));
+    for (const [stream] of read?.[1] ?? []) {
+      const id = byStream.get(stream);
+      if (id !== undefined) recount.add(id);
+    }
+    if (nodeIds.length) {
+      // Time-based, so the pass costs the same however often callers read.
+      const elapsed = this.last ? Math.max(0, now - this.last.at) : 0;
+      this.resyncOwed = Math.min(nodeIds.length, this.resyncOwed + (nodeIds.length * elapsed) / this.o.resyncMs);
+      const due = Math.floor(this.resyncOwed);
+      this.resyncOwed -= due;
+      for (let k = 0; k < due; k++) recount.add(nodeIds[(this.resyncNext + k) % nodeIds.length]!);
+      this.resyncNext = (this.resyncNext + due) % nodeIds.length;
+    }
+
+    const next = new Map<string, NodeCounts>();
+    for (const id of nodeIds) {
+      const c = this.counts.get(id);
+      if (c) next.set(id, c);
+    }
+    if (recount.size) {
+      const ids = [...recount];
+      const q = this.o.redis.pipeline();
+      for (const id of ids) {
+        const queue = queueOf(id);
+        q.llen(bullKey(this.o.prefix, queue, SUFFIXES[0]));
+        q.zcard(bullKey(this.o.prefix, queue, SUFFIXES[1]));
+        q.llen(bullKey(this.o.prefix, queue, SUFFIXES[2]));
+        q.zcard(bullKey(this.o.prefix, queue, SUFFIXES[3]));
+        q.zcard(bullKey(this.o.prefix, queue, SUFFIXES[4]));
+        q.zcard(bullKey(this.o.prefix, queue, SUFFIXES[5]));
+      }
+      const rows = failOnError(await q.exec());
+      ids.forEach((id, i) => {
+        const n = (k: number) => Number(rows[i * SUFFIXES.length + k]?.[1] ?? 0);
+        next.set(id, { waiting: n(0) + n(1), active: n(2), delayed: n(3), completed: n(4), failed: n(5) });
+        this.cursors.set(id, `${redisMs}-0`);
+      });
+    }
+
+    const liveHosts = liveHostsOf(hostBeats, now, this.o.failedAfterMs);
+    const prev = this.last;
+    const moved = !prev || prev.rosterVersion !== version || !sameSet(prev.liveHosts, liveHosts) || !sameCounts(prev.counts, next);
+    this.counts = next;
+    this.last = {
+      at: now,
+      roster,
+      rosterVersion: version,
+      hostBeats,
+      liveHosts: moved || !prev ? liveHosts : prev.liveHosts,
+      counts: moved || !prev ? next : prev.counts,
+      generation: (prev?.generation ?? 0) + (moved ? 1 : 0),
+    };
+    return this.last;
+  }
+}
+
+/** A pipeline's replies, or its first error: a count that failed must not read as zero. */
+function failOnError(rows: [Error | null, unknown][] | null): [Error | null, unknown][] {
+  if (!rows) throw new Error('pipeline discarded');
+  const failed = rows.find(([err]) => err);
+  if (failed) throw failed[0]!;
+  return rows;
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
