@@ -17,7 +17,7 @@ import { publishEvent } from '../swarm/events.ts';
 import { hold, release, worstSeverity, type Bursts } from './alertBurst.ts';
 import { DEFAULT_BASELINE_OPTIONS } from './baseline.ts';
 import { classifyHeartbeat, type HealthState } from './classify.ts';
-import { firstBeat, judgeHostTrend, observeBeat, type HostTrend } from './heartbeatTrend.ts';
+import { firstBeat, judgeHostTrend, mediansOfOthers, observeBeat, type HostTrend } from './heartbeatTrend.ts';
 import { recoverHost, type FailureReason, type RecoveryRecord } from './recovery.ts';
 
 export interface HealthAlert {
@@ -232,10 +232,11 @@ export class HealthMonitor extends EventEmitter {
    * Why both: src/health/heartbeatTrend.ts.
    */
   private judgeTrends(now: number): void {
-    const recentOf = [...this.beats].map(([host, t]) => [host, t.recentAll?.mean] as const);
+    const recents = new Map<string, number>();
+    for (const [host, t] of this.beats) if (t.recentAll) recents.set(host, t.recentAll.mean);
+    const peersOf = mediansOfOthers(recents);
     for (const [host, t] of this.beats) {
-      const peers = recentOf.flatMap(([h, r]) => (h !== host && r !== undefined ? [r] : []));
-      const j = judgeHostTrend(t, peers, DEFAULT_BASELINE_OPTIONS);
+      const j = judgeHostTrend(t, peersOf.get(host), DEFAULT_BASELINE_OPTIONS);
       const health = this.states.get(host);
       const base = t.baselines.heartbeatDelay;
       const recent = t.baselines.recentDelay;

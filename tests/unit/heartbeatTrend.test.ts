@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DEFAULT_BASELINE_OPTIONS as O, observe, predictDegradation, type AgentBaselines } from '../../src/health/baseline.ts';
-import { firstBeat, judgeHostTrend, median, observeBeat, type HostTrend } from '../../src/health/heartbeatTrend.ts';
+import { firstBeat, judgeHostTrend, median, mediansOfOthers, observeBeat, type HostTrend } from '../../src/health/heartbeatTrend.ts';
 
 const INTERVAL = 1000;
 
@@ -30,7 +30,7 @@ describe('observeBeat', () => {
     expect(starting.recentAll!.samples).toBe(startup.length);
     const readyAt = starting.last + 1;
     const ready = beats(starting, [0, 2, 1, 0, 3, 0, 1, 0], readyAt);
-    expect(judgeHostTrend(ready, [], O).predicted).toBe(false);
+    expect(judgeHostTrend(ready, undefined, O).predicted).toBe(false);
   });
 
   it('before ready, no delay touches the baseline: after ready it is what steady beats alone make it', () => {
@@ -65,8 +65,8 @@ describe('judgeHostTrend', () => {
 
   it('a host slowing on its own is predicted, with or without peers', () => {
     const t = settled([...Array<number>(10).fill(0), 400, 600, 800]);
-    expect(judgeHostTrend(t, [], O)).toMatchObject({ predicted: true, metric: 'heartbeatDelay' });
-    expect(judgeHostTrend(t, [0, 2, 1, 0], O)).toMatchObject({ predicted: true, peers: 0.5 });
+    expect(judgeHostTrend(t, undefined, O)).toMatchObject({ predicted: true, metric: 'heartbeatDelay' });
+    expect(judgeHostTrend(t, median([0, 2, 1, 0]), O)).toMatchObject({ predicted: true, peers: 0.5 });
   });
 
   it('never blames a host for a slowdown its peers share: at or under their median it is not predicted', () => {
@@ -76,7 +76,7 @@ describe('judgeHostTrend', () => {
         const recent = t.baselines.recentDelay!.mean;
         // Peers whose median is at least this host's recent delay.
         const peers = [...others.map((x) => recent + x), ...others.map((x) => recent + x)];
-        expect(judgeHostTrend(t, peers, O).predicted).toBe(false);
+        expect(judgeHostTrend(t, median(peers), O).predicted).toBe(false);
       }),
     );
   });
@@ -85,7 +85,7 @@ describe('judgeHostTrend', () => {
     fc.assert(
       fc.property(fc.array(delayArb, { minLength: 1, maxLength: 30 }), fc.array(delayArb, { maxLength: 9 }), (delays, peers) => {
         const t = settled(delays);
-        if (judgeHostTrend(t, peers, O).predicted) expect(predictDegradation(t.baselines, O).predicted).toBe(true);
+        if (judgeHostTrend(t, median(peers), O).predicted) expect(predictDegradation(t.baselines, O).predicted).toBe(true);
       }),
     );
   });
@@ -95,8 +95,8 @@ describe('judgeHostTrend', () => {
       fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 5, maxLength: 15 }), fc.array(delayArb, { minLength: 1, maxLength: 15 }), fc.integer({ min: 2, max: 10 }), (steady, shared, n) => {
         const hosts = Array.from({ length: n }, () => settled([...steady, ...shared]));
         for (const [i, t] of hosts.entries()) {
-          const peers = hosts.filter((_, j) => j !== i).map((p) => p.recentAll!.mean);
-          expect(judgeHostTrend(t, peers, O).predicted).toBe(false);
+          const peers = mediansOfOthers(new Map(hosts.map((p, j) => [`h${j}`, p.recentAll!.mean])));
+          expect(judgeHostTrend(t, peers.get(`h${i}`), O).predicted).toBe(false);
         }
       }),
     );
@@ -109,5 +109,18 @@ describe('median', () => {
     expect(median([5])).toBe(5);
     expect(median([9, 1, 5])).toBe(5);
     expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+});
+
+describe('mediansOfOthers', () => {
+  it("each host's entry is the median of every other host's value; alone, it has none", () => {
+    expect(mediansOfOthers(new Map([['a', 5]]))).toEqual(new Map([['a', undefined]]));
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 1, maxLength: 40 }), (xs) => {
+        const values = new Map(xs.map((x, i) => [`h${i}`, x]));
+        const got = mediansOfOthers(values);
+        for (const [host] of values) expect(got.get(host)).toBe(median([...values].filter(([h]) => h !== host).map(([, v]) => v)));
+      }),
+    );
   });
 });
