@@ -92,6 +92,8 @@ export function swarmKeys(prefix: string) {
     hosts: `${base}:hosts`,
     /** hash hostId → CLIENT ID of its shared connection: the health monitor sees a host die with it */
     hostConnections: `${base}:host-connections`,
+    /** hash hostId → when the host finished starting (ms): the monitor judges beat trends only after it */
+    hostsReady: `${base}:hosts-ready`,
     /** hash hostId → when the health monitor failed it; the host rejoins when it sees its entry */
     failedHosts: `${base}:failed-hosts`,
     /** hash recoveryId → RecoveryRecord JSON */

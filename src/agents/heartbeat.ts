@@ -64,15 +64,24 @@ export class Heartbeat {
     await this.o.redis.hset(this.keys.hostConnections, this.o.hostId, String(id));
   }
 
-  /** Rejoining: the monitor's failure mark goes, and the connection is announced again. */
+  /**
+   * Its agents are spawned and working: from now on late beats say something
+   * about the host. Spawning blocks a host's event loop for seconds, so the
+   * health monitor builds no heartbeat baseline from the beats before this.
+   */
+  async markReady(): Promise<void> {
+    await this.o.redis.hset(this.keys.hostsReady, this.o.hostId, String(Date.now()));
+  }
+
+  /** Rejoining: the monitor's failure mark goes, and the connection is announced again; it is starting again until markReady. */
   async readmit(): Promise<void> {
-    await this.o.redis.hdel(this.keys.failedHosts, this.o.hostId);
+    await this.o.redis.multi().hdel(this.keys.failedHosts, this.o.hostId).hdel(this.keys.hostsReady, this.o.hostId).exec();
     await this.announceConnection();
   }
 
-  /** Out of the live hosts and the watched connections. */
+  /** Out of the live hosts, the watched connections and the ready marks. */
   async leave(): Promise<void> {
-    await this.o.redis.multi().zrem(this.keys.hosts, this.o.hostId).hdel(this.keys.hostConnections, this.o.hostId).exec();
+    await this.o.redis.multi().zrem(this.keys.hosts, this.o.hostId).hdel(this.keys.hostConnections, this.o.hostId).hdel(this.keys.hostsReady, this.o.hostId).exec();
   }
 }
 

@@ -198,6 +198,7 @@ export class AgentHost extends EventEmitter {
       this.control = startControl(this, this.o.config.prefix, this.o.logger);
       await this.control.waitUntilReady();
     }
+    await this.heartbeat.markReady();
     this.o.logger.info({ host: this.hostId, agents: initial.length, nodes: this.runners.size, pool: this.poolLevels() }, 'agent host ready');
   }
 
@@ -411,6 +412,7 @@ export class AgentHost extends EventEmitter {
     await this.heartbeat.readmit();
     const agents = kinds.length ? await this.spawnAgentBatch(kinds) : [];
     await this.pool.refill();
+    await this.heartbeat.markReady();
     this.emit('rejoined', { failedAt, agents: agents.length });
   }
 

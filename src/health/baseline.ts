@@ -87,7 +87,7 @@ export function observe(s: AgentBaselines, kind: BaselineMetric, sample: number,
 
 // The additive term matters at a zero baseline (heartbeats always on time): a purely
 // relative cap would pin the baseline at 0 and keep alarming forever after a real shift.
-function alarmLine(baseline: number, kind: BaselineMetric, o: BaselineOptions): number {
+export function alarmLine(baseline: number, kind: BaselineMetric, o: BaselineOptions): number {
   return Math.max(baseline * (1 + o.trendThreshold), baseline + o.minIncreaseMs[kind]);
 }
 

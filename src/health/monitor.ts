@@ -14,8 +14,10 @@ import { LeaderLoop } from '../coordinator/leaderLoop.ts';
 import { LoadsReader } from '../coordinator/loadsReader.ts';
 import type { Logger } from '../log.ts';
 import { publishEvent } from '../swarm/events.ts';
-import { DEFAULT_BASELINE_OPTIONS, observe, predictDegradation, type AgentBaselines } from './baseline.ts';
+import { hold, release, worstSeverity, type Bursts } from './alertBurst.ts';
+import { DEFAULT_BASELINE_OPTIONS } from './baseline.ts';
 import { classifyHeartbeat, type HealthState } from './classify.ts';
+import { firstBeat, judgeHostTrend, mediansOfOthers, observeBeat, type HostTrend } from './heartbeatTrend.ts';
 import { recoverHost, type FailureReason, type RecoveryRecord } from './recovery.ts';
 
 export interface HealthAlert {
@@ -31,6 +33,29 @@ export interface HealthAlert {
   trend?: { metric: string; baseline: number; recent: number };
 }
 
+/** Several hosts' alerts of one kind within one window, published and logged as one (host '*'). */
+export interface HealthAlertSummary {
+  at: number;
+  host: '*';
+  hosts: string[];
+  count: number;
+  agents: number;
+  severity: HealthAlert['severity'];
+  reason: HealthAlert['reason'];
+}
+
+/** How late a host's beats run (ms), from the beats after it was ready; the per-host detail behind a summary. */
+export interface HostBeatTrend {
+  /** When the host said it was ready; null while it is starting (no trend is judged then). */
+  readyAt: number | null;
+  samples: number;
+  baseline: number | null;
+  recent: number | null;
+  /** The other hosts' median recent delay this host was compared with. */
+  peers: number | null;
+  predicted: boolean;
+}
+
 export interface HostHealth {
   host: string;
   state: HealthState;
@@ -38,6 +63,7 @@ export interface HostHealth {
   heartbeatAgeMs: number | null;
   connection: 'open' | 'closed' | 'unknown';
   agents: number;
+  heartbeatTrend?: HostBeatTrend;
 }
 
 export interface HealthMonitor {
@@ -55,7 +81,9 @@ export class HealthMonitor extends EventEmitter {
   private readonly recovering = new Map<string, Promise<unknown>>();
   private runId: string | undefined;
   /** Per host: the last heartbeat seen, how late beats arrive (EMA baselines), and whether a trend alert is out. */
-  private readonly beats = new Map<string, { last: number; baselines: AgentBaselines; predicted: boolean }>();
+  private readonly beats = new Map<string, HostTrend>();
+  /** Trend alerts waiting out their window, so a burst from many hosts goes out as one. */
+  private bursts: Bursts<HealthAlert> = new Map();
   /** After Redis itself restarts every connection is new: judge by heartbeats alone for a while. */
   private connectionsTrustedFrom = 0;
 
@@ -78,6 +106,7 @@ export class HealthMonitor extends EventEmitter {
   async stop(): Promise<void> {
     await this.loop.stop();
     await Promise.allSettled([...this.recovering.values()]);
+    await this.releaseAlerts(Date.now(), true).catch((err: Error) => this.o.logger.warn({ err: err.message }, 'could not publish the last held health alerts'));
   }
 
   /** Hosts as last classified (empty when this coordinator does not lead). */
@@ -91,7 +120,8 @@ export class HealthMonitor extends EventEmitter {
       return;
     }
     const { roster, hostBeats } = await this.reader.readRoster();
-    const [[, announced], [, info]] = (await this.o.redis.pipeline().hgetall(this.keys.hostConnections).info('server').exec()) as [
+    const [[, announced], [, readyMarks], [, info]] = (await this.o.redis.pipeline().hgetall(this.keys.hostConnections).hgetall(this.keys.hostsReady).info('server').exec()) as [
+      [unknown, Record<string, string>],
       [unknown, Record<string, string>],
       [unknown, string],
     ];
@@ -142,13 +172,16 @@ export class HealthMonitor extends EventEmitter {
         await publishEvent(this.o.redis, this.o.config.prefix, 'health:alert', alert);
         this.o.logger[state === 'healthy' ? 'info' : 'warn'](alert, 'health:alert');
       }
-      if (beat !== undefined && state !== 'failed') await this.watchTrend(host, beat, now, state, age, agentsOf.get(host) ?? 0);
+      if (beat !== undefined && state !== 'failed') this.observeBeat(host, beat, readyMarks[host]);
+      else this.beats.delete(host);
       if (state === 'failed' && !this.recovering.has(host)) {
         const why: FailureReason = reason === 'connection-closed' ? 'connection-closed' : 'heartbeat-timeout';
         const run = this.recover(host, why, now, roster).finally(() => this.recovering.delete(host));
         this.recovering.set(host, run);
       }
     }
+    this.judgeTrends(now);
+    await this.releaseAlerts(now);
   }
 
   private async recover(host: string, reason: FailureReason, detectedAt: number, roster: Awaited<ReturnType<LoadsReader['readRoster']>>['roster']): Promise<void> {
@@ -185,39 +218,86 @@ export class HealthMonitor extends EventEmitter {
     }
   }
 
+  private observeBeat(host: string, beat: number, readyMark: string | undefined): void {
+    const readyAt = readyMark === undefined || !Number.isFinite(Number(readyMark)) ? undefined : Number(readyMark);
+    const seen = this.beats.get(host);
+    this.beats.set(host, seen ? observeBeat(seen, beat, readyAt, this.o.config.agents.heartbeatIntervalMs, DEFAULT_BASELINE_OPTIONS) : firstBeat(beat, readyAt));
+  }
+
   /**
    * Heartbeats arriving later and later (a host swapping, its event loop
    * clogging) warn before the host degrades: a predicted-degradation alert once
-   * the recent delay runs 50 % over its baseline, cleared when it settles.
+   * the recent delay runs 50 % over its baseline (beats after the host was
+   * ready) and over the other hosts' recent delay, cleared when it settles.
+   * Why both: src/health/heartbeatTrend.ts.
    */
-  private async watchTrend(host: string, beat: number, now: number, state: HealthState, age: number | null, agents: number): Promise<void> {
-    const seen = this.beats.get(host);
-    if (!seen) {
-      this.beats.set(host, { last: beat, baselines: {}, predicted: false });
-      return;
+  private judgeTrends(now: number): void {
+    const recents = new Map<string, number>();
+    for (const [host, t] of this.beats) if (t.recentAll) recents.set(host, t.recentAll.mean);
+    const peersOf = mediansOfOthers(recents);
+    for (const [host, t] of this.beats) {
+      const j = judgeHostTrend(t, peersOf.get(host), DEFAULT_BASELINE_OPTIONS);
+      const health = this.states.get(host);
+      const base = t.baselines.heartbeatDelay;
+      const recent = t.baselines.recentDelay;
+      if (health) {
+        health.heartbeatTrend = {
+          readyAt: t.readyAt ?? null,
+          samples: base?.samples ?? 0,
+          baseline: base ? Math.round(base.mean) : null,
+          recent: recent ? Math.round(recent.mean) : null,
+          peers: j.peers === undefined ? null : Math.round(j.peers),
+          predicted: j.predicted,
+        };
+      }
+      if (j.predicted === t.predicted) continue;
+      this.beats.set(host, { ...t, predicted: j.predicted });
+      if (!j.predicted) continue;
+      const alert: HealthAlert = {
+        at: now,
+        host,
+        agents: health?.agents ?? 0,
+        from: health?.state ?? 'healthy',
+        to: health?.state ?? 'healthy',
+        severity: 'warning',
+        reason: 'predicted-degradation',
+        heartbeatAgeMs: health?.heartbeatAgeMs ?? null,
+        trend: { metric: j.metric!, baseline: Math.round(j.baseline!), recent: Math.round(j.recent!) },
+      };
+      // In-process listeners get every host's alert at once; the stream and the log get the burst summarized.
+      this.emit('health:alert', alert);
+      this.bursts = hold(this.bursts, alert.reason, alert, now);
     }
-    if (beat === seen.last) return;
-    const delay = Math.max(0, beat - seen.last - this.o.config.agents.heartbeatIntervalMs);
-    seen.last = beat;
-    seen.baselines = observe(seen.baselines, 'heartbeatDelay', delay, DEFAULT_BASELINE_OPTIONS);
-    const p = predictDegradation(seen.baselines, DEFAULT_BASELINE_OPTIONS);
-    if (p.predicted === seen.predicted) return;
-    seen.predicted = p.predicted;
-    if (!p.predicted) return;
-    const alert: HealthAlert = {
-      at: now,
-      host,
-      agents,
-      from: state,
-      to: state,
-      severity: 'warning',
-      reason: 'predicted-degradation',
-      heartbeatAgeMs: age,
-      trend: { metric: p.metric!, baseline: Math.round(p.baseline!), recent: Math.round(p.recent!) },
-    };
-    this.emit('health:alert', alert);
-    await publishEvent(this.o.redis, this.o.config.prefix, 'health:alert', alert);
-    this.o.logger.warn(alert, 'health:alert');
+  }
+
+  /**
+   * Held trend alerts whose window has passed: one host's as it is, several
+   * hosts' as one summary (the per-host detail stays in hosts(), so GET /api/health).
+   * The window is two heartbeat intervals: hosts slowed by one cause cross the
+   * alarm line within a beat or so of each other.
+   */
+  private async releaseAlerts(now: number, everything = false): Promise<void> {
+    const { bursts, out } = release(this.bursts, now, 2 * this.o.config.agents.heartbeatIntervalMs, everything);
+    this.bursts = bursts;
+    for (const r of out) {
+      if (r.kind === 'one') {
+        await publishEvent(this.o.redis, this.o.config.prefix, 'health:alert', r.alert);
+        this.o.logger.warn(r.alert, 'health:alert');
+        continue;
+      }
+      const hosts = r.alerts.map((a) => a.host).sort();
+      const summary: HealthAlertSummary = {
+        at: Math.max(...r.alerts.map((a) => a.at)),
+        host: '*',
+        hosts,
+        count: hosts.length,
+        agents: r.alerts.reduce((n, a) => n + a.agents, 0),
+        severity: worstSeverity(r.alerts),
+        reason: r.alerts[0]!.reason,
+      };
+      await publishEvent(this.o.redis, this.o.config.prefix, 'health:alert', summary);
+      this.o.logger.warn(summary, `health:alert from ${hosts.length} hosts (per-host detail: GET /api/health)`);
+    }
   }
 
   /** Which of these client ids Redis still has connected. */

@@ -79,7 +79,7 @@ export async function recoverHost(c: RecoveryContext, host: string, reason: Fail
     await c.onStep(record, s);
   };
 
-  await c.redis.multi().zrem(keys.hosts, host).hdel(keys.hostConnections, host).hset(keys.failedHosts, host, String(detectedAt)).exec();
+  await c.redis.multi().zrem(keys.hosts, host).hdel(keys.hostConnections, host).hdel(keys.hostsReady, host).hset(keys.failedHosts, host, String(detectedAt)).exec();
   await step('isolate', { reason });
 
   const nodes = [...new Set(agents.map((a) => a.node))].sort();

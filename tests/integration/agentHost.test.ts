@@ -90,6 +90,27 @@ describe('agent host at scale', () => {
     }
   });
 
+  it('ready mark: written once the agents it starts with are spawned (the monitor judges beat trends from then on), gone when it stops', async () => {
+    const config = testConfig(redis);
+    const keys = swarmKeys(config.prefix);
+    const host = new AgentHost({ config, hostId: 'rdy', agents: [{ type: 'w', count: 30 }], processors: builtinProcessors, logger: silentLogger });
+    let beatBeforeReady: string | null = null;
+    host.once('spawned', () => {
+      // Beating already, not ready yet: spawning is startup.
+      void Promise.all([redis.connection.zscore(keys.hosts, 'rdy'), redis.connection.hget(keys.hostsReady, 'rdy')]).then(([beat, mark]) => {
+        beatBeforeReady = mark === null ? beat : 'ready too early';
+      });
+    });
+    await host.start();
+    const readyAt = Number(await redis.connection.hget(keys.hostsReady, 'rdy'));
+    expect(beatBeforeReady).toMatch(/^\d+$/);
+    const started = Object.values(await redis.connection.hgetall(keys.agents)).map((raw) => agentRecordSchema.parse(JSON.parse(raw)).startedAt);
+    expect(started).toHaveLength(30);
+    expect(readyAt).toBeGreaterThanOrEqual(Math.max(...started));
+    await host.stop(500);
+    expect(await redis.connection.hexists(keys.hostsReady, 'rdy')).toBe(0);
+  });
+
   it('retire: the agent finishes its task, takes no new one, leaves the roster', async () => {
     const config = testConfig(redis);
     const host = new AgentHost({ config, hostId: 'ret', processors: builtinProcessors, logger: silentLogger });
