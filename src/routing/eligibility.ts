@@ -38,6 +38,42 @@ export type Eligibility =
 export function eligibility(task: TaskRequirement, tree: HierarchyTree, ctx: RoutingContext = {}): Eligibility {
   const m = ctx.maxBacklogPerSlot ?? Infinity;
   if (Number.isNaN(m) || m < 0) throw new RangeError(`maxBacklogPerSlot must be ≥ 0, got ${m}`);
+  const { tier, tierName, all } = tiersOf(task, tree);
+  if (tier.length === 0) return { kind: 'decided', decision: routeLeastLoaded(task, tree.leaves.map((l) => l.view)) };
+  if (m === Infinity) return { kind: 'choose', eligible: all, tier: tierName };
+  const eligible = new Set<string>();
+  for (const leaf of tier) if (!isFull(leaf, m)) eligible.add(leaf.id);
+  if (eligible.size === 0) return { kind: 'decided', decision: routeLeastLoaded(task, tier.map((l) => l.view)) };
+  return { kind: 'choose', eligible, tier: tierName };
+}
+
+interface Tiers {
+  tier: readonly HierarchyLeaf[];
+  tierName: 'live' | 'dead';
+  /** The tier's ids. */
+  all: ReadonlySet<string>;
+}
+
+/**
+ * Which leaves can run a task depends on the tree's agents alone, not on its
+ * loads, so it is worked out once per tree and kind of task: a decision at
+ * 10,000 agents then costs a walk of the tree's levels, not of every agent.
+ * A memo (WeakMap on the tree), not state: the same tree and task give the same
+ * answer either way, and routers count routings into loads only.
+ */
+const tiersMemo = new WeakMap<HierarchyTree, Map<string, Tiers>>();
+
+function requirementKey(task: TaskRequirement): string {
+  const aff = task.affinity;
+  return JSON.stringify([task.type, aff?.agentType ?? null, aff?.capabilities ? [...aff.capabilities].sort() : null]);
+}
+
+function tiersOf(task: TaskRequirement, tree: HierarchyTree): Tiers {
+  let byTask = tiersMemo.get(tree);
+  if (!byTask) tiersMemo.set(tree, (byTask = new Map()));
+  const key = requirementKey(task);
+  const known = byTask.get(key);
+  if (known) return known;
   const live: HierarchyLeaf[] = [];
   const dead: HierarchyLeaf[] = [];
   for (const leaf of tree.leaves) {
@@ -55,13 +91,10 @@ export function eligibility(task: TaskRequirement, tree: HierarchyTree, ctx: Rou
     if (liveCapable) live.push(leaf);
     else if (capable) dead.push(leaf);
   }
-  const tierName = live.length > 0 ? 'live' : 'dead';
   const tier = live.length > 0 ? live : dead;
-  if (tier.length === 0) return { kind: 'decided', decision: routeLeastLoaded(task, tree.leaves.map((l) => l.view)) };
-  const eligible = new Set<string>();
-  for (const leaf of tier) if (!isFull(leaf, m)) eligible.add(leaf.id);
-  if (eligible.size === 0) return { kind: 'decided', decision: routeLeastLoaded(task, tier.map((l) => l.view)) };
-  return { kind: 'choose', eligible, tier: tierName };
+  const tiers: Tiers = { tier, tierName: live.length > 0 ? 'live' : 'dead', all: new Set(tier.map((l) => l.id)) };
+  byTask.set(key, tiers);
+  return tiers;
 }
 
 /** Per subtree holding at least one eligible leaf: sums over its eligible leaves only. */
@@ -72,8 +105,17 @@ export interface EligibleAggregate {
   active: number;
 }
 
-/** Sums over the eligible leaves of every subtree that has any (absent from the map: none). */
-export function eligibleAggregates(root: HierarchyTreeNode, eligible: ReadonlySet<string>): Map<HierarchyTreeNode, EligibleAggregate> {
+export interface AggregateLookup {
+  get(n: HierarchyTreeNode): EligibleAggregate | undefined;
+}
+
+/**
+ * Sums over the eligible leaves of every subtree that has any (undefined: none).
+ * When every leaf of the tree is eligible those are the subtrees' own figures,
+ * read as they are (the tree keeps them up to date), with no walk.
+ */
+export function eligibleAggregates(root: HierarchyTreeNode, eligible: ReadonlySet<string>): AggregateLookup {
+  if (eligible.size === root.nodeIds.length) return { get: (n) => ({ count: n.nodeIds.length, capacity: n.capacity, waiting: n.waiting, active: n.active }) };
   const out = new Map<HierarchyTreeNode, EligibleAggregate>();
   const walk = (n: HierarchyTreeNode): EligibleAggregate | undefined => {
     let agg: EligibleAggregate | undefined;

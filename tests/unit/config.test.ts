@@ -18,6 +18,7 @@ describe('swarmConfigSchema: defaults', () => {
     expect(c.coordinator.loadBalancing.type).toBe('least-loaded');
     expect(c.coordinator.snapshotIntervalMs).toBe(100);
     expect(c.agents).toEqual({
+      idleWaitSeconds: 30,
       lockDurationMs: 30_000,
       stalledIntervalMs: 30_000,
       maxStalledCount: 1,
