@@ -42,7 +42,7 @@ export function treeSvg(layout: TreeLayout<DrawnBox>, o: LayoutOptions = DEFAULT
       const title = n.kind === 'node' ? esc(n.id) : n.kind === 'root' ? 'swarm' : esc(n.id);
       const count = n.nodeCount ?? n.nodeIds?.length ?? 0;
       const agents = n.kind === 'node' ? `${n.liveAgents ?? 0}/${n.agents ?? 0} agents` : `${count} node${count === 1 ? '' : 's'}${n.overloaded ? ` · ${n.overloaded} hot` : ''}`;
-      const marker = n.kind === 'group' ? (n.closed ? '+ ' : '− ') : '';
+      const marker = n.kind === 'group' ? (n.closed ? '+ ' : '- ') : '';
       return (
         `<g class="box ${n.kind} ${band}${n.closed ? ' closed' : ''}" data-id="${esc(n.id)}" data-kind="${n.kind}"${n.kind === 'group' ? ` data-open="${!n.closed}"` : ''} data-load="${n.load.toFixed(2)}" transform="translate(${b.x},${b.y})">` +
         `<title>${esc(n.id)}: waiting ${n.waiting}, active ${n.active}, capacity ${n.capacity}, load ${n.load.toFixed(2)}</title>` +
