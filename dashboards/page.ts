@@ -38,6 +38,15 @@ tr.departed td { opacity:.6; }
 .filters button:disabled { opacity:.4; }
 #agent-pager { color:var(--dim); min-width:10em; text-align:center; }
 svg.tree g.group { cursor:pointer; }
+.tiles { display:grid; grid-template-columns:repeat(auto-fill, minmax(118px, 1fr)); gap:6px; max-height:236px; overflow:auto; }
+.tile { display:block; text-align:left; background:#1a2330; color:var(--text); border:1px solid #3a4552; border-radius:6px; padding:4px 6px; font:inherit; font-size:11px; cursor:pointer; }
+.tile .load { float:right; }
+.tile .counts { display:block; color:var(--dim); font-size:10px; }
+.tile .bar { display:block; height:4px; background:#26303b; border-radius:2px; margin-top:3px; }
+.tile .bar span { display:block; height:100%; background:var(--healthy); border-radius:2px; }
+.tile.busy .bar span { background:var(--degraded); } .tile.overloaded .bar span { background:var(--failed); } .tile.overloaded { border-color:var(--failed); }
+.tile[data-open="true"] { border-color:var(--accent); background:#1d2a3a; }
+.opened { margin-top:8px; overflow-x:auto; }
 svg.tree g.closed .frame { stroke:var(--accent); }
 .badge, .pill { display:inline-block; padding:0 7px; border-radius:9px; font-size:11px; color:#0d1117; font-weight:600; }
 .healthy { background:var(--healthy); } .degraded { background:var(--degraded); } .critical { background:var(--critical); } .failed { background:var(--failed); } .unknown { background:var(--unknown); }

@@ -11,9 +11,8 @@ import { agentsSearch, firstQuery, firstRow, isFiltered, nextPage, previousPage,
 import { agentRows, applyEvent, applySnapshot, emptyState, type AgentSnapshot, type HostSnapshot, type RecoverySnapshot } from './model.ts';
 import { pagerText, swarmStateCounts, type SwarmSummary } from './summaryModel.ts';
 import { DASHBOARD_EVENT_TYPES, eventsUrl, toSwarmEvent } from './swarmEvents.ts';
-import { layoutTree } from './treeLayout.ts';
 import { shownTree, slicesToFetch, toggle, topLevels } from './treeModel.ts';
-import { treeSvg } from './treeSvg.ts';
+import { treeView } from './treeGrid.ts';
 import { agentsTable, alertFeed, consensusFeed, hostsPanel, ratesPanel, rebalanceFeed, recoveryFeed, stateSummary } from './views.ts';
 
 const SNAPSHOT_EVERY_MS = 2000;
@@ -68,9 +67,10 @@ function renderSoon(): void {
 
 function renderTree(): void {
   if (!top) return;
-  el('tree').innerHTML = top.nodes ? treeSvg(layoutTree(shownTree(top, slices, new Set(toggled)))) : '<p class="empty">No coordination nodes yet: they appear as agents join.</p>';
+  el('tree').innerHTML = top.nodes ? treeView(shownTree(top, slices, new Set(toggled))) : '<p class="empty">No coordination nodes yet: they appear as agents join.</p>';
   const t = summary?.totals ?? top.root;
-  el('tree-summary').textContent = `${top.nodes.toLocaleString('en')} node${top.nodes === 1 ? '' : 's'} · ${t.capacity} live slots · ${t.waiting} waiting · ${t.active} active`;
+  const n = (x: number) => x.toLocaleString('en');
+  el('tree-summary').textContent = `${n(top.nodes)} node${top.nodes === 1 ? '' : 's'} · ${n(t.capacity)} live slots · ${n(t.waiting)} waiting · ${n(t.active)} active`;
 }
 
 function renderAgents(): void {
@@ -207,7 +207,7 @@ function wireControls(): void {
   el('agent-next').addEventListener('click', () => setQuery(nextPage(query, page?.nextCursor ?? null)));
   el('agent-prev').addEventListener('click', () => setQuery(previousPage(query)));
   el('tree').addEventListener('click', (e) => {
-    const g = (e.target as Element).closest('g[data-kind="group"]');
+    const g = (e.target as Element).closest('[data-kind="group"]');
     const id = g?.getAttribute('data-id');
     if (!id) return;
     toggled = toggle(toggled, id);

@@ -97,18 +97,19 @@ describe(`the dashboard at ${AGENTS.toLocaleString('en')} agents`, () => {
   }, 20_000);
 
   it('shows the hierarchy as closed groups and opens one on a click', async () => {
-    const groups = page.locator('svg.tree g[data-kind="group"]');
-    expect(await groups.count()).toBe(20);
-    expect(await page.locator('svg.tree g[data-kind="node"]').count()).toBe(0);
-    await page.click('svg.tree g[data-id="g7"]');
-    await page.waitForSelector('svg.tree g[data-id="g7"][data-open="true"]', { timeout: 5000 });
-    const nodes = await page.locator('svg.tree g[data-kind="node"]').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-id')));
-    expect(nodes).toEqual(Array.from({ length: 10 }, (_, i) => `n${61 + i}`));
+    // 200 nodes: the root's 20 groups as tiles, none open.
+    expect(await page.locator('#tree .tiles [data-kind="group"][data-open="false"]').count()).toBe(20);
+    expect(await page.locator('#tree [data-kind="node"]').count()).toBe(0);
+    await page.click('#tree [data-kind="group"][data-id="g7"]');
+    await page.waitForSelector('#tree [data-id="g7"][data-open="true"]', { timeout: 5000 });
+    const shownNodes = () => page.locator('#tree .opened svg.tree g[data-kind="node"]').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-id')));
+    await until(async () => (await shownNodes()).length > 0, 5000, 'the nodes of g7');
+    expect(await shownNodes()).toEqual(Array.from({ length: 10 }, (_, i) => `n${61 + i}`));
     // Still open after the next refresh (its slice is read again, not dropped).
     await new Promise((r) => setTimeout(r, 2500));
-    expect(await page.locator('svg.tree g[data-kind="node"]').count()).toBe(10);
-    await page.click('svg.tree g[data-id="g7"]');
-    await page.waitForSelector('svg.tree g[data-id="g7"][data-open="false"]', { timeout: 5000 });
-    expect(await page.locator('svg.tree g[data-kind="node"]').count()).toBe(0);
+    expect(await shownNodes()).toHaveLength(10);
+    await page.click('#tree .tiles [data-id="g7"]');
+    await page.waitForSelector('#tree [data-id="g7"][data-open="false"]', { timeout: 5000 });
+    expect(await page.locator('#tree [data-kind="node"]').count()).toBe(0);
   }, 20_000);
 });

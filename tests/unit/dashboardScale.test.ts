@@ -7,9 +7,8 @@ import { alertLines, BURST_WINDOW_MS } from '../../dashboards/client/alertBursts
 import { agentRows, applyEvent, applySnapshot, emptyState, type Alert, type AgentSnapshot } from '../../dashboards/client/model.ts';
 import { pagerText, swarmStateCounts } from '../../dashboards/client/summaryModel.ts';
 import { toSwarmEvent, type SwarmEvent } from '../../dashboards/client/swarmEvents.ts';
-import { layoutTree } from '../../dashboards/client/treeLayout.ts';
+import { treeView } from '../../dashboards/client/treeGrid.ts';
 import { MAX_OPEN, shownTree, slicesToFetch, SMALL_TREE_NODES, toggle, topLevels } from '../../dashboards/client/treeModel.ts';
-import { treeSvg } from '../../dashboards/client/treeSvg.ts';
 import { alertFeed } from '../../dashboards/client/views.ts';
 import { indexRoster } from '../../src/api/rosterIndex.ts';
 import { swarmSummary } from '../../src/api/swarmSummary.ts';
@@ -69,11 +68,14 @@ describe('the hierarchy on demand', () => {
     const shown = shownTree(top, new Map(), new Set());
     expect(shown.root.children).toHaveLength(101);
     expect(shown.root.children.every((g) => g.closed && g.children.length === 0)).toBe(true);
-    const svg = treeSvg(layoutTree(shown));
-    expect(svg.match(/data-kind="node"/g)).toBeNull();
-    expect(svg.match(/data-kind="group"/g)).toHaveLength(101);
+    // A hundred groups are tiles wrapped to the page, not a picture 12,000 px wide.
+    const html = treeView(shown);
+    expect(html).not.toContain('<svg');
+    expect(html.match(/data-kind="node"/g)).toBeNull();
+    expect(html.match(/data-kind="group"/g)).toHaveLength(101);
     // The overloaded node inside g51 shows on the closed group.
-    expect(svg).toMatch(/data-id="g51"[^>]*data-open="false"/);
+    expect(html).toMatch(/data-id="g51"[^>]*data-open="false"[^>]*data-load="0.90"/);
+    expect(html).toMatch(/<b>\+ g51<\/b>.*?1 hot/);
     expect(shown.root.children[50]!.overloaded).toBe(1);
   });
 
@@ -85,6 +87,10 @@ describe('the hierarchy on demand', () => {
     const g = shownTree(top, slices, new Set(toggled)).root.children[50]!;
     expect(g.closed).toBe(false);
     expect(g.children.map((n) => n.id)).toEqual(Array.from({ length: 10 }, (_, i) => `n${501 + i}`));
+    // Drawn below the tiles as its own picture.
+    const html = treeView(shownTree(top, slices, new Set(toggled)));
+    expect(html).toMatch(/<div class="opened" data-opened="g51"><svg/);
+    expect(html.match(/data-kind="node"/g)).toHaveLength(10);
     toggled = toggle(toggled, 'g51');
     expect(shownTree(top, slices, new Set(toggled)).root.children[50]!.closed).toBe(true);
     // Only so many open at once: the oldest closes.
@@ -103,6 +109,8 @@ describe('the hierarchy on demand', () => {
     ]);
     expect(slicesToFetch(whole, new Set(['g2']))).toEqual([]);
     expect(shownTree(whole, new Map(), new Set(['g2'])).root.children[1]).toMatchObject({ closed: true, children: [] });
+    // A narrow tree stays one picture.
+    expect(treeView(shownTree(whole, new Map(), new Set()))).toMatch(/^<svg/);
   });
 });
 
