@@ -11,6 +11,11 @@ export const PAGE_LIMIT = { default: 100, max: 1000 } as const;
 const MAX_LEVELS = 32;
 
 const text = (what: string) => z.string({ error: `${what}: give it once, as text` }).min(1, `${what}: empty`).max(256, `${what}: at most 256 characters`);
+/** A search: empty (a cleared search box) matches everything. */
+const search = z
+  .string({ error: 'q: give it once, as text' })
+  .max(256, 'q: at most 256 characters')
+  .transform((q) => (q === '' ? undefined : q));
 const limit = z.coerce
   .number({ error: 'limit: a whole number' })
   .int('limit: a whole number')
@@ -24,7 +29,7 @@ export const agentQuerySchema = z
     node: text('node').optional(),
     type: text('type').optional(),
     state: z.enum(AGENT_STATES, { error: `state: one of ${AGENT_STATES.join(', ')}` }).optional(),
-    q: text('q').optional(),
+    q: search.optional(),
     limit,
     cursor: text('cursor').optional(),
   })
@@ -33,7 +38,7 @@ export type AgentQuery = z.infer<typeof agentQuerySchema>;
 
 export const nodeQuerySchema = z
   .object({
-    q: text('q').optional(),
+    q: search.optional(),
     load: z.enum(LOAD_BANDS, { error: `load: one of ${LOAD_BANDS.join(', ')}` }).optional(),
     limit,
     cursor: text('cursor').optional(),

@@ -110,6 +110,7 @@ describe('GET /api/agents', () => {
     expect(search.matched).toBe(1 + 10 + 20 + 1);
     expect(search.agents.every((a) => a.id.startsWith('h2-a1'))).toBe(true);
 
+    expect((await agents('?q=')).matched).toBe(TOTAL);
     expect((await agents('?state=live')).matched).toBe(TOTAL);
     expect((await agents('?state=down')).matched).toBe(0);
     // Health states come from the leading coordinator's classification of each host.
