@@ -32,6 +32,22 @@ table.agents th { color:var(--dim); font-weight:normal; }
 .num { text-align:right !important; }
 tr.departed td { opacity:.6; }
 #agents { max-height:330px; overflow:auto; }
+.filters { display:flex; flex-wrap:wrap; gap:6px; align-items:center; margin:0 0 6px; }
+.filters input, .filters select, .filters button { background:#0f1419; color:var(--text); border:1px solid var(--line); border-radius:4px; padding:2px 6px; font:inherit; }
+.filters input { flex:1 1 140px; min-width:100px; }
+.filters button:disabled { opacity:.4; }
+#agent-pager { color:var(--dim); min-width:10em; text-align:center; }
+svg.tree g.group { cursor:pointer; }
+.tiles { display:grid; grid-template-columns:repeat(auto-fill, minmax(118px, 1fr)); gap:6px; max-height:236px; overflow:auto; }
+.tile { display:block; text-align:left; background:#1a2330; color:var(--text); border:1px solid #3a4552; border-radius:6px; padding:4px 6px; font:inherit; font-size:11px; cursor:pointer; }
+.tile .load { float:right; }
+.tile .counts { display:block; color:var(--dim); font-size:10px; }
+.tile .bar { display:block; height:4px; background:#26303b; border-radius:2px; margin-top:3px; }
+.tile .bar span { display:block; height:100%; background:var(--healthy); border-radius:2px; }
+.tile.busy .bar span { background:var(--degraded); } .tile.overloaded .bar span { background:var(--failed); } .tile.overloaded { border-color:var(--failed); }
+.tile[data-open="true"] { border-color:var(--accent); background:#1d2a3a; }
+.opened { margin-top:8px; overflow-x:auto; }
+svg.tree g.closed .frame { stroke:var(--accent); }
 .badge, .pill { display:inline-block; padding:0 7px; border-radius:9px; font-size:11px; color:#0d1117; font-weight:600; }
 .healthy { background:var(--healthy); } .degraded { background:var(--degraded); } .critical { background:var(--critical); } .failed { background:var(--failed); } .unknown { background:var(--unknown); }
 .note, .empty, time { color:var(--dim); }
@@ -73,8 +89,16 @@ export function dashboardPage(mountPath: string, boardPath: string): string {
 <body>
 <header><h1>swarmq swarm</h1><span id="tree-summary" class="note"></span><a href="${attr(boardPath)}">Bull Board →</a><span id="status">connecting…</span></header>
 <main>
-<section class="wide"><h2>Hierarchy <span class="sub">root → groups → nodes, load = (waiting + active) / live slots</span></h2><div id="tree"><p class="empty">Loading…</p></div></section>
-<section><h2>Agents <span class="sub" id="agent-states"></span></h2><div id="agents"></div></section>
+<section class="wide"><h2>Hierarchy <span class="sub">root → groups → nodes, load = (waiting + active) / live slots; click a group to open or close it</span></h2><div id="tree"><p class="empty">Loading…</p></div></section>
+<section><h2>Agents <span class="sub" id="agent-states"></span></h2>
+<div class="filters" id="agent-filters">
+<input id="agent-search" type="search" placeholder="search agent ids" autocomplete="off" maxlength="256" aria-label="search agent ids">
+<select id="agent-host" aria-label="host"><option value="">all hosts</option></select>
+<select id="agent-state" aria-label="state"><option value="">any state</option><option>live</option><option>down</option><option>healthy</option><option>degraded</option><option>critical</option><option>failed</option><option>unknown</option></select>
+<button type="button" id="agent-prev" aria-label="previous page" disabled>‹</button><span id="agent-pager"></span><button type="button" id="agent-next" aria-label="next page" disabled>›</button>
+</div>
+<div id="agents"></div></section>
+<section><h2>Hosts and nodes</h2><div id="hosts"></div></section>
 <section><h2>Throughput and latency</h2><div id="rates" class="plots"></div></section>
 <section><h2>Health alerts</h2><div id="alerts"></div></section>
 <section><h2>Recoveries</h2><div id="recoveries"></div></section>

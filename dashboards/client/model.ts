@@ -33,7 +33,10 @@ export interface RecoverySnapshot {
 }
 
 export interface Snapshot {
+  /** The agents of the page on show (GET /api/agents with the page's filters and cursor). */
   agents: AgentSnapshot[];
+  /** Which page that is (filters and cursor): agents missing from the same page again have left; on another page they are merely elsewhere. */
+  agentsKey?: string;
   hosts: HostSnapshot[];
   recoveries: RecoverySnapshot[];
 }
@@ -43,14 +46,17 @@ export interface Alert {
   host: string;
   agent?: string;
   severity: 'info' | 'warning' | 'critical';
+  /** What happened, the same for the same alert from another host: a burst of one kind is one line (alertBursts.ts). */
+  kind: string;
   text: string;
 }
 
 export interface DashboardState {
   /** Each host's latest health state and when it was reached. */
   hosts: Record<string, { state: HealthState; at: number }>;
-  /** Agents in the roster, and those that left it recently (their host failed, or they were retired). */
+  /** Agents of the page on show, and those that left it recently (their host failed, or they were retired). */
   agents: Record<string, { agent: AgentSnapshot; lastSeen: number; departed: boolean }>;
+  agentsKey: string | undefined;
   /** Agents whose circuit breaker is open. */
   isolated: Record<string, true>;
   rebalances: { at: number; moves: RebalanceMove[] }[];
@@ -61,12 +67,13 @@ export interface DashboardState {
   lastEventId: string | undefined;
 }
 
-export const KEPT = { rebalances: 12, recoveries: 8, consensus: 12, alerts: 16 } as const;
+/** Alerts are kept by the hundred: a burst from many hosts is one line on the page. */
+export const KEPT = { rebalances: 12, recoveries: 8, consensus: 12, alerts: 200, departed: 50 } as const;
 /** How long an agent that left the roster stays on the page, with its last state. */
 export const DEPARTED_SHOWN_MS = 5 * 60_000;
 
 export function emptyState(): DashboardState {
-  return { hosts: {}, agents: {}, isolated: {}, rebalances: [], recoveries: [], consensus: [], alerts: [], lastEventId: undefined };
+  return { hosts: {}, agents: {}, agentsKey: undefined, isolated: {}, rebalances: [], recoveries: [], consensus: [], alerts: [], lastEventId: undefined };
 }
 
 /** Stream ids `<ms>-<seq>` in order; -1, 0 or 1. */
@@ -86,13 +93,17 @@ export function applySnapshot(s: DashboardState, snap: Snapshot, now: number): D
   const agents: DashboardState['agents'] = {};
   const inRoster = new Set(snap.agents.map((a) => a.id));
   for (const a of snap.agents) agents[a.id] = { agent: a, lastSeen: now, departed: false };
-  for (const [id, seen] of Object.entries(s.agents)) {
-    if (inRoster.has(id) || now - seen.lastSeen > DEPARTED_SHOWN_MS) continue;
-    agents[id] = { ...seen, departed: true };
+  if (snap.agentsKey === s.agentsKey) {
+    let departed = 0;
+    for (const [id, seen] of Object.entries(s.agents)) {
+      if (inRoster.has(id) || now - seen.lastSeen > DEPARTED_SHOWN_MS || departed >= KEPT.departed) continue;
+      agents[id] = { ...seen, departed: true };
+      departed++;
+    }
   }
   const byId = new Map(s.recoveries.map((r) => [r.id, r]));
   for (const r of snap.recoveries) byId.set(r.id, r);
-  return { ...s, hosts, agents, recoveries: newestFirst([...byId.values()], (r) => r.detectedAt).slice(0, KEPT.recoveries) };
+  return { ...s, hosts, agents, agentsKey: snap.agentsKey, recoveries: newestFirst([...byId.values()], (r) => r.detectedAt).slice(0, KEPT.recoveries) };
 }
 
 export function applyEvent(s: DashboardState, e: SwarmEvent): DashboardState {
@@ -102,6 +113,7 @@ export function applyEvent(s: DashboardState, e: SwarmEvent): DashboardState {
     case 'health:alert': {
       const a = e.data;
       let text: string;
+      const kind = a.to && a.to !== a.from ? `${a.reason}: ${a.to}` : a.reason;
       if (a.agent) {
         const isolated = { ...s.isolated };
         if (a.reason === 'isolated') isolated[a.agent] = true;
@@ -114,7 +126,7 @@ export function applyEvent(s: DashboardState, e: SwarmEvent): DashboardState {
       } else {
         text = `host ${a.host}: ${a.reason}`;
       }
-      next.alerts = [{ at: a.at, host: a.host, ...(a.agent ? { agent: a.agent } : {}), severity: a.severity, text }, ...s.alerts].slice(0, KEPT.alerts);
+      next.alerts = [{ at: a.at, host: a.host, ...(a.agent ? { agent: a.agent } : {}), severity: a.severity, kind, text }, ...s.alerts].slice(0, KEPT.alerts);
       return next;
     }
     case 'load:rebalanced':
@@ -147,7 +159,7 @@ export interface AgentRow {
 }
 
 /**
- * Each agent with the health state of its host (agents are classified by the
+ * Each agent of the page with the health state of its host (agents are classified by the
  * heartbeats their host writes for all of them). An agent whose host is not
  * classified yet is `unknown`, never guessed healthy.
  */
@@ -163,7 +175,8 @@ export function agentRows(s: DashboardState): AgentRow[] {
       isolated: s.isolated[a.id] === true,
       departed,
     }))
-    .sort((x, y) => x.host.localeCompare(y.host, 'en', { numeric: true }) || x.id.localeCompare(y.id, 'en', { numeric: true }));
+    // The order of GET /api/agents' pages: by id, numeric-aware.
+    .sort((x, y) => x.id.localeCompare(y.id, 'en', { numeric: true }) || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
 }
 
 /** Agents per health state, departed ones included (a failed host's agents count as failed). */

@@ -2,7 +2,13 @@
 // picture is the same for the same swarm and the layout is unit-tested.
 // Leaves sit side by side in tree order; each parent is centred over its
 // children, one row per level.
-import type { HierarchyJSON, HierarchyNodeJSON } from '../../src/routing/hierarchyJson.ts';
+
+/** What can be laid out: a box with an id, its kind and the children shown under it. */
+export interface LayoutNode<N> {
+  id: string;
+  kind: 'root' | 'group' | 'node';
+  children: readonly N[];
+}
 
 export interface LayoutOptions {
   boxWidth: number;
@@ -16,14 +22,14 @@ export interface LayoutOptions {
 
 export const DEFAULT_LAYOUT: Readonly<LayoutOptions> = Object.freeze({ boxWidth: 112, boxHeight: 46, gap: 12, levelHeight: 78, margin: 8 });
 
-export interface PlacedBox {
+export interface PlacedBox<N extends LayoutNode<N>> {
   id: string;
-  kind: HierarchyNodeJSON['kind'];
+  kind: N['kind'];
   /** Top-left corner. */
   x: number;
   y: number;
   depth: number;
-  node: HierarchyNodeJSON;
+  node: N;
 }
 
 export interface Edge {
@@ -35,20 +41,20 @@ export interface Edge {
   y2: number;
 }
 
-export interface TreeLayout {
+export interface TreeLayout<N extends LayoutNode<N>> {
   width: number;
   height: number;
-  boxes: PlacedBox[];
+  boxes: PlacedBox<N>[];
   edges: Edge[];
 }
 
-export function layoutTree(tree: Pick<HierarchyJSON, 'root'>, o: LayoutOptions = DEFAULT_LAYOUT): TreeLayout {
-  const boxes: PlacedBox[] = [];
+export function layoutTree<N extends LayoutNode<N>>(tree: { root: N }, o: LayoutOptions = DEFAULT_LAYOUT): TreeLayout<N> {
+  const boxes: PlacedBox<N>[] = [];
   const edges: Edge[] = [];
   let nextLeafX = o.margin;
   let maxDepth = 0;
   // Returns the box's x (left edge); children first, so a parent can centre over them.
-  const place = (node: HierarchyNodeJSON, depth: number): PlacedBox => {
+  const place = (node: N, depth: number): PlacedBox<N> => {
     maxDepth = Math.max(maxDepth, depth);
     const y = o.margin + depth * o.levelHeight;
     let x: number;
@@ -59,7 +65,7 @@ export function layoutTree(tree: Pick<HierarchyJSON, 'root'>, o: LayoutOptions =
     } else {
       x = (kids[0]!.x + kids[kids.length - 1]!.x) / 2;
     }
-    const box: PlacedBox = { id: node.id, kind: node.kind, x, y, depth, node };
+    const box: PlacedBox<N> = { id: node.id, kind: node.kind, x, y, depth, node };
     for (const k of kids) {
       edges.push({ from: node.id, to: k.id, x1: x + o.boxWidth / 2, y1: y + o.boxHeight, x2: k.x + o.boxWidth / 2, y2: k.y });
     }

@@ -2,20 +2,27 @@
 // so what a panel shows for a given swarm is unit-tested without a browser.
 import type { RatePoint } from '../ratePoint.ts';
 import { clock, esc } from './html.ts';
-import { stateCounts, type AgentRow, type DashboardState } from './model.ts';
+import { alertLines } from './alertBursts.ts';
+import type { AgentRow, DashboardState } from './model.ts';
+import type { StateCounts, SwarmSummary } from './summaryModel.ts';
+import { hostRows } from './summaryModel.ts';
 import { formatValue, sparkline } from './sparkline.ts';
 
 const STATES = ['healthy', 'degraded', 'critical', 'failed', 'unknown'] as const;
 
-export function stateSummary(rows: readonly AgentRow[]): string {
-  const counts = stateCounts(rows);
+/** Lines of the alerts feed: bursts of one kind folded into one. */
+export const ALERT_LINES = 16;
+
+export function stateSummary(counts: StateCounts): string {
   return STATES.filter((s) => s !== 'unknown' || counts.unknown > 0)
-    .map((s) => `<span class="pill ${s}" data-count="${s}">${counts[s]} ${s}</span>`)
+    .map((s) => `<span class="pill ${s}" data-count="${s}">${counts[s].toLocaleString('en')} ${s}</span>`)
     .join(' ');
 }
 
-export function agentsTable(rows: readonly AgentRow[]): string {
-  if (rows.length === 0) return '<p class="empty">No agents in the roster. Start a host: <code>npx swarmq agents --count 10 --type worker</code></p>';
+export function agentsTable(rows: readonly AgentRow[], filtered = false): string {
+  if (rows.length === 0) {
+    return filtered ? '<p class="empty">No agent matches.</p>' : '<p class="empty">No agents in the roster. Start a host: <code>npx swarmq agents --count 10 --type worker</code></p>';
+  }
   const body = rows
     .map((r) => {
       const notes = [r.isolated ? 'isolated (breaker open)' : '', r.departed ? 'left the roster' : ''].filter(Boolean).join(', ');
@@ -71,8 +78,31 @@ export function consensusFeed(s: DashboardState): string {
 
 export function alertFeed(s: DashboardState): string {
   return feed(
-    s.alerts.map((a) => `<li class="sev-${a.severity}" data-alert-host="${esc(a.host)}"><time>${clock(a.at)}</time> ${esc(a.text)}</li>`),
+    alertLines(s.alerts)
+      .slice(0, ALERT_LINES)
+      .map((l) =>
+        l.count === 1
+          ? `<li class="sev-${l.severity}" data-alert-host="${esc(l.hosts[0])}"><time>${clock(l.at)}</time> ${esc(l.text)}</li>`
+          : `<li class="sev-${l.severity}" data-alert-kind="${esc(l.kind)}" data-alert-hosts="${l.hosts.length}" title="${esc(l.hosts.join(', '))}"><time>${clock(l.at)}</time> ${esc(l.text)}</li>`,
+      ),
     'No health alerts.',
+  );
+}
+
+/** Hosts as a short table: at most a few dozen rows whatever the agent count. */
+export function hostsPanel(summary: SwarmSummary, s: DashboardState): string {
+  const rows = hostRows(summary, s.hosts);
+  if (rows.length === 0) return '<p class="empty">No agent host has checked in.</p>';
+  const types = summary.byType.map((t) => `${esc(t.type)} ${t.live.toLocaleString('en')}/${t.agents.toLocaleString('en')}`).join(' · ');
+  const band = summary.nodes.byLoad;
+  return (
+    `<p class="note" data-summary="nodes">${summary.nodes.total.toLocaleString('en')} nodes: ${band.idle} idle · ${band.ok} ok · ${band.busy} busy · ${band.overloaded} overloaded${band['no-capacity'] ? ` · ${band['no-capacity']} without live agents` : ''}</p>` +
+    `<p class="note" data-summary="types">types (live/all): ${types || 'none'}</p>` +
+    `<table class="agents hosts"><thead><tr><th>host</th><th class="num">agents</th><th>health</th></tr></thead><tbody>` +
+    rows
+      .map((h) => `<tr data-host-row="${esc(h.id)}" data-state="${h.state}"><td>${esc(h.id)}</td><td class="num">${h.agents.toLocaleString('en')}</td><td><span class="badge ${h.state}">${h.state}</span>${h.live ? '' : ' <span class="note">no heartbeat</span>'}</td></tr>`)
+      .join('') +
+    `</tbody></table>`
   );
 }
 

@@ -12,7 +12,8 @@ import { eventsRoute } from './eventsRoute.ts';
 import { tokenAuth } from './auth.ts';
 import { webGuard } from './webGuard.ts';
 import { SwarmMetrics } from '../metrics/swarmMetrics.ts';
-import { hierarchyView, swarmView } from './swarmView.ts';
+import { swarmRoutes } from './swarmRoutes.ts';
+import type { SwarmSource } from './swarmSource.ts';
 import { Consensus } from '../consensus/runtime/consensus.ts';
 import { proposalsRouter } from './proposals.ts';
 
@@ -41,6 +42,8 @@ export interface ApiOptions extends Partial<WebPages> {
   eventsHeartbeatMs?: number;
   /** Most GET /api/events streams open at once (each holds a Redis connection); default 200. */
   eventsMaxStreams?: number;
+  /** Where the read routes (agents, nodes, hosts, summary, hierarchy) get the roster and loads; default a LoadsReader on the coordinator's connection. */
+  swarmSource?: SwarmSource;
 }
 
 function requireJson(req: Request): void {
@@ -49,7 +52,7 @@ function requireJson(req: Request): void {
   }
 }
 
-export function createApp({ coordinator, bodyLimitBytes, logger, consensus, eventsHeartbeatMs = 15_000, eventsMaxStreams = 200, pages = [], landing }: ApiOptions): express.Express {
+export function createApp({ coordinator, bodyLimitBytes, logger, consensus, eventsHeartbeatMs = 15_000, eventsMaxStreams = 200, pages = [], landing, swarmSource }: ApiOptions): express.Express {
   const proposals =
     consensus ?? new Consensus({ redis: coordinator.commands, prefix: coordinator.config.prefix, config: { agents: { failedAfterMs: coordinator.config.agents.failedAfterMs }, http: { maxJsonDepth: coordinator.config.http.maxJsonDepth } } });
   const router = coordinator.router;
@@ -104,12 +107,8 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
   app.delete('/api/tasks/:id', async (req, res) => {
     res.json(await router.cancel(req.params.id));
   });
-  app.get('/api/agents', async (_req, res) => {
-    res.json({ agents: (await swarmView(coordinator)).agents });
-  });
-  app.get('/api/hierarchy', async (_req, res) => {
-    res.json(await hierarchyView(coordinator));
-  });
+  // GET /api/agents, /nodes, /hosts, /summary, /hierarchy: paged, counted, sliced (swarmRoutes.ts).
+  app.use('/api', swarmRoutes({ coordinator, ...(swarmSource ? { source: swarmSource } : {}) }));
   app.get('/api/health', (_req, res) => {
     // Classified by the leading coordinator; another one answers with an empty list and says so.
     res.json({ leading: coordinator.lease.fence() !== undefined, hosts: coordinator.health.hosts() });
@@ -121,9 +120,6 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
   app.get('/api/recoveries', async (_req, res) => {
     res.json({ recoveries: await readRecoveries(coordinator) });
   });
-  app.get('/api/hosts', async (_req, res) => {
-    res.json({ hosts: (await swarmView(coordinator)).hosts });
-  });
   app.post('/api/agents', async (req, res) => {
     requireJson(req);
     res.status(201).json(await spawnAgents(coordinator, req.body));
@@ -133,9 +129,6 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
   });
   app.use('/api/proposals', proposalsRouter(proposals));
   app.get('/api/events', eventsRoute({ redis: coordinator.commands, prefix: coordinator.config.prefix, logger, heartbeatMs: eventsHeartbeatMs, maxStreams: eventsMaxStreams }));
-  app.get('/api/nodes', async (_req, res) => {
-    res.json({ nodes: (await swarmView(coordinator)).nodes });
-  });
 
   // A page's JSON (Bull Board's add, update and the like) is held to the same byte and depth bounds as the API's.
   if (pages.length > 0) {

@@ -1,8 +1,6 @@
 // The swarm as operators see it: agents with liveness, nodes with queue counts.
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { LoadsReader } from '../coordinator/loadsReader.ts';
-import { buildHierarchy } from '../routing/hierarchy.ts';
-import { hierarchyToJSON, type HierarchyJSON } from '../routing/hierarchyJson.ts';
 
 export interface AgentStatus {
   id: string;
@@ -71,12 +69,4 @@ export async function swarmView(c: Coordinator): Promise<{ agents: AgentStatus[]
       })
       .sort((x, y) => x.id.localeCompare(y.id, 'en', { numeric: true })),
   };
-}
-
-/** The tree root → groups → nodes with live capacity and loads, rebuilt from the roster. */
-export async function hierarchyView(c: Coordinator): Promise<HierarchyJSON> {
-  const reader = new LoadsReader(c.commands, c.router.prefix, c.router.failedAfterMs);
-  const { nodes } = await reader.read(Date.now(), true);
-  const { maxAgentsPerNode, hierarchyDepth } = c.config.coordinator;
-  return hierarchyToJSON(buildHierarchy(nodes, { fanout: maxAgentsPerNode, depth: hierarchyDepth }));
 }

@@ -19,7 +19,7 @@ afterAll(async () => {
   await empty?.stop();
 });
 
-const agentsOf = async (s: Stack) => (await s.request('GET', '/api/agents')).body.agents as { id: string; type: string; capacity: number; hostId: string }[];
+const agentsOf = async (s: Stack) => (await s.request('GET', '/api/agents?limit=1000')).body.agents as { id: string; type: string; capacity: number; hostId: string }[];
 
 describe('agents over HTTP', () => {
   it('POST /api/agents spawns a batch on a live host → 201', async () => {
