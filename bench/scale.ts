@@ -22,7 +22,7 @@ import { decodeLoads } from '../src/coordinator/loadsSnapshot.ts';
 import { readLoads } from '../queues/loads.ts';
 import { swarmKeys } from '../queues/keys.ts';
 import { intFlag, listFlag } from './support/args.ts';
-import { round, textTable } from './support/measure.ts';
+import { costPerTask, costSnapshot, round, textTable } from './support/measure.ts';
 import { benchRedis, dropPrefix } from './support/redis.ts';
 import { measureDashboard, type DashboardFigures } from './support/scaleDashboard.ts';
 import { cpuSeconds, startCoordinator, startHost, startProducer, stopAll, type Proc } from './support/scaleFleet.ts';
@@ -40,6 +40,8 @@ interface Idle {
   hostMax: number;
   hostMean: number;
   producerMax: number;
+  /** Redis commands per second by name (scripts' own calls included), most first. */
+  byCommand: [string, number][];
 }
 
 export interface SizeFigures {
@@ -66,10 +68,12 @@ async function redisFigures(r: Redis): Promise<{ commands: number; cpu: number }
 async function measureIdle(r: Redis, coordinator: Proc, hosts: readonly Proc[], producers: readonly Proc[], ms: number): Promise<Idle> {
   const all = [coordinator, ...hosts, ...producers];
   const cpu0 = all.map((p) => cpuSeconds(p.child.pid!));
+  const c0 = await costSnapshot(r);
   const r0 = await redisFigures(r);
   const t0 = performance.now();
   await sleep(ms);
   const r1 = await redisFigures(r);
+  const c1 = await costSnapshot(r);
   const secs = (performance.now() - t0) / 1000;
   const share = all.map((p, i) => (cpuSeconds(p.child.pid!) - cpu0[i]!) / secs);
   const hostShares = share.slice(1, 1 + hosts.length);
@@ -82,6 +86,7 @@ async function measureIdle(r: Redis, coordinator: Proc, hosts: readonly Proc[], 
     hostMax: round(Math.max(...hostShares), 4),
     hostMean: round(hostShares.reduce((s, x) => s + x, 0) / hostShares.length, 4),
     producerMax: producerShares.length ? round(Math.max(...producerShares), 4) : 0,
+    byCommand: costPerTask(c0, c1, secs).byCommand.slice(0, 10).map(([name, n]) => [name, round(n, 1)]),
   };
 }
 

@@ -12,7 +12,7 @@ export interface DashboardFigures {
 }
 
 /** The page sets this once its first data has rendered (dashboards/client/main.ts). */
-export const READY_SELECTOR = 'body[data-ready="1"]';
+export const READY_SELECTOR = 'body[data-ready="true"]';
 
 export async function measureDashboard(baseUrl: string, watchMs = 5_000): Promise<DashboardFigures> {
   const browser = await launchChromium();

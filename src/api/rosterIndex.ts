@@ -4,16 +4,10 @@
 // or count 10,000 records per request. Pure: a function of the roster.
 import type { AgentRecord } from '../swarm/records.ts';
 
-const collator = new Intl.Collator('en', { numeric: true });
+import { idOrder } from '../swarm/idOrder.ts';
 
-/**
- * Agent ids in the order the API lists them: numeric-aware (`a2` before `a10`),
- * then by code units, so two ids the collator calls equal (`a01`, `a1`) still
- * have one order and a cursor never skips one of them.
- */
-export function compareIds(a: string, b: string): number {
-  return collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
-}
+/** Agent ids in the order the API lists them (a total order, so a cursor never skips one). */
+export const compareIds = idOrder;
 
 export interface RosterIndex {
   /** Opaque; a new value means a new roster. */

@@ -1,6 +1,7 @@
 // The swarm as operators see it: agents with liveness, nodes with queue counts.
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { LoadsReader } from '../coordinator/loadsReader.ts';
+import { idOrder } from '../swarm/idOrder.ts';
 
 export interface AgentStatus {
   id: string;
@@ -51,7 +52,7 @@ export async function swarmView(c: Coordinator): Promise<{ agents: AgentStatus[]
   }));
   return {
     hosts: hosts.sort((x, y) => x.id.localeCompare(y.id)),
-    agents: agents.sort((x, y) => x.id.localeCompare(y.id, 'en', { numeric: true })),
+    agents: agents.sort((x, y) => idOrder(x.id, y.id)),
     nodes: nodes
       .map((n) => {
         const rec = roster.nodes.get(n.id)!;
@@ -67,6 +68,6 @@ export async function swarmView(c: Coordinator): Promise<{ agents: AgentStatus[]
           createdAt: rec.createdAt,
         };
       })
-      .sort((x, y) => x.id.localeCompare(y.id, 'en', { numeric: true })),
+      .sort((x, y) => idOrder(x.id, y.id)),
   };
 }

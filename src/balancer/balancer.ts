@@ -9,7 +9,8 @@ import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Lease } from '../coordinator/lease.ts';
 import { LeaderLoop } from '../coordinator/leaderLoop.ts';
-import { LoadsTracker, type TrackedLoads } from '../coordinator/loadsTracker.ts';
+import type { TrackedLoads } from '../coordinator/loadsTracker.ts';
+import type { NodeView } from '../routing/loads.ts';
 import type { Logger } from '../log.ts';
 import { liveCapacity } from '../routing/capacity.ts';
 import { publishEvent } from '../swarm/events.ts';
@@ -44,6 +45,8 @@ export class Balancer extends EventEmitter {
       queueFor: (nodeId: string) => Queue;
       /** The leader's node loads, read now (loadsTracker.ts): what moved since the last read, not every queue. */
       loads: (now: number) => Promise<TrackedLoads>;
+      /** Those loads as nodes with their agents. */
+      views: (t: TrackedLoads) => readonly NodeView[];
     },
   ) {
     super();
@@ -70,7 +73,7 @@ export class Balancer extends EventEmitter {
     const { token, fence } = lead;
     const tracked = await this.o.loads(now);
     const { roster } = tracked;
-    const nodes = LoadsTracker.views(tracked);
+    const nodes = this.o.views(tracked);
     await this.stampFences(token, [PARKED_NODE, ...nodes.map((n) => n.id)]);
     const unparked = await unparkTasks({ redis: this.o.redis, prefix: this.o.config.prefix, token, queueFor: this.o.queueFor }, nodes);
     if (unparked.length) this.o.logger.info({ tasks: unparked.length }, 'routed parked tasks to agents that can run them');

@@ -84,6 +84,7 @@ export class Coordinator {
       groupOf: (seq) => groupOfNode(seq, fanout),
       queueFor: (nodeId) => this.router.queueFor(nodeId),
       loads: (now) => this.loads.tracker.read(now, o.config.coordinator.snapshotIntervalMs),
+      views: (t) => this.loads.tracker.views(t),
     });
     this.health = new HealthMonitor({ redis: this.commands, config: o.config, lease: this.lease, hosts: this.hosts, logger: o.logger });
     this.summary = new SummaryPublisher({ redis: this.commands, config: o.config, lease: this.lease, logger: o.logger, loads: (now) => this.loads.tracker.read(now, o.config.coordinator.snapshotIntervalMs) });

@@ -62,9 +62,12 @@ export class LoadsTracker {
     return this.reading;
   }
 
-  /** The nodes as a router sees them, from a read. */
-  static views(t: TrackedLoads): NodeView[] {
-    return nodeViews(t.roster, (id) => t.counts.get(id), (a) => t.liveHosts.has(a.hostId));
+  private viewsOf: { generation: number; views: readonly NodeView[] } | undefined;
+
+  /** The nodes as a router sees them, from a read of this tracker: built once per generation (an idle swarm's leader walks no agents). */
+  views(t: TrackedLoads): readonly NodeView[] {
+    if (this.viewsOf?.generation !== t.generation) this.viewsOf = { generation: t.generation, views: nodeViews(t.roster, (id) => t.counts.get(id), (a) => t.liveHosts.has(a.hostId)) };
+    return this.viewsOf.views;
   }
 
   private async tick(now: number): Promise<TrackedLoads> {

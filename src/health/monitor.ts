@@ -11,7 +11,7 @@ import type { SwarmConfig } from '../config/schema.ts';
 import type { HostControl } from '../coordinator/hostControl.ts';
 import type { Lease } from '../coordinator/lease.ts';
 import { LeaderLoop } from '../coordinator/leaderLoop.ts';
-import { LoadsReader } from '../coordinator/loadsReader.ts';
+import { LoadsReader, type Roster } from '../coordinator/loadsReader.ts';
 import type { Logger } from '../log.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { hold, release, worstSeverity, type Bursts } from './alertBurst.ts';
@@ -131,8 +131,7 @@ export class HealthMonitor extends EventEmitter {
       this.runId = runId;
     }
     const open = await this.openConnections(Object.values(announced));
-    const agentsOf = new Map<string, number>();
-    for (const a of roster.agents.values()) agentsOf.set(a.hostId, (agentsOf.get(a.hostId) ?? 0) + 1);
+    const agentsOf = this.agentsPerHost(roster);
     const all = new Set([...hostBeats.keys(), ...Object.keys(announced), ...agentsOf.keys()]);
     for (const host of this.states.keys()) if (!all.has(host)) this.states.delete(host);
     for (const host of this.beats.keys()) if (!all.has(host)) this.beats.delete(host);
@@ -301,6 +300,17 @@ export class HealthMonitor extends EventEmitter {
   }
 
   /** Which of these client ids Redis still has connected. */
+  /** Agents per host, counted again only when the reader hands over a new roster (its version moved): a check every 200 ms walks no agents. */
+  private perHost: { roster: Roster; counts: Map<string, number> } | undefined;
+  private agentsPerHost(roster: Roster): Map<string, number> {
+    if (this.perHost?.roster !== roster) {
+      const counts = new Map<string, number>();
+      for (const a of roster.agents.values()) counts.set(a.hostId, (counts.get(a.hostId) ?? 0) + 1);
+      this.perHost = { roster, counts };
+    }
+    return this.perHost.counts;
+  }
+
   private async openConnections(ids: string[]): Promise<Set<string>> {
     const valid = ids.filter((id) => /^[0-9]+$/.test(id));
     if (!valid.length) return new Set();

@@ -23,6 +23,8 @@ export class SummaryPublisher {
   private readonly loop: LeaderLoop;
   private tail: FinishedTail | undefined;
   private agents: Map<string, AgentRef> | undefined;
+  /** The roster `agents` was taken from: a reader hands back the same object until the roster's version moves. */
+  private agentsOf: unknown;
   private last: { at: number; summary: SwarmEventInput<'metrics:updated'> } | undefined;
 
   constructor(
@@ -68,8 +70,9 @@ export class SummaryPublisher {
     const summary = summarize(state, this.o.config.agents, first ? { completed: 0, failed: 0 } : rates);
     const { prefix } = this.o.config;
 
-    const agents = workingAgents(state.roster.agents);
-    if (this.agents) {
+    const agents = state.roster === this.agentsOf && this.agents ? this.agents : workingAgents(state.roster.agents);
+    this.agentsOf = state.roster;
+    if (this.agents && agents !== this.agents) {
       const { joined, left } = rosterChanges(this.agents, agents);
       if (joined.length) await publishEvent(this.o.redis, prefix, 'agent:joined', { at: now, agents: joined });
       if (left.length) await publishEvent(this.o.redis, prefix, 'agent:left', { at: now, agents: left });

@@ -3,6 +3,7 @@
 // the same thing.
 import { classifyHeartbeat, type HealthState, type HealthThresholds } from '../health/classify.ts';
 import type { SwarmState } from './swarmState.ts';
+import { idOrder } from '../swarm/idOrder.ts';
 
 export const HEALTH_STATES: readonly HealthState[] = ['healthy', 'degraded', 'critical', 'failed'];
 
@@ -52,7 +53,7 @@ export function nodeLoads(s: SwarmState, t: HealthThresholds): NodeLoad[] {
       const busy = n.counts.waiting + n.counts.active;
       return { id: n.id, waiting: n.counts.waiting, active: n.counts.active, delayed: n.counts.delayed, capacity, agents, load: capacity ? busy / capacity : busy };
     })
-    .sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
+    .sort((a, b) => idOrder(a.id, b.id));
 }
 
 export interface Totals {

@@ -7,6 +7,7 @@ import { swarmKeys } from '../../../queues/keys.ts';
 import { SwarmError } from '../../errors.ts';
 import { agentRecordSchema, parseHash, type AgentRecord } from '../../swarm/records.ts';
 import type { Participant } from './proposal.ts';
+import { idOrder } from '../../swarm/idOrder.ts';
 
 export type ParticipantsRequest = readonly string[] | { count: number; type?: string | undefined } | undefined;
 
@@ -38,7 +39,7 @@ export async function resolveParticipants(redis: Redis, prefix: string, req: Par
 
   const type = req && 'type' in req ? req.type : undefined;
   const byHost = new Map<string, AgentRecord[]>();
-  for (const a of [...agents.values()].sort((x, y) => x.id.localeCompare(y.id, 'en', { numeric: true }))) {
+  for (const a of [...agents.values()].sort((x, y) => idOrder(x.id, y.id))) {
     if (!usable(a) || (type !== undefined && a.type !== type)) continue;
     const list = byHost.get(a.hostId) ?? [];
     list.push(a);
