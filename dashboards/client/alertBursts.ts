@@ -39,9 +39,15 @@ export function alertLines(alerts: readonly Alert[], windowMs = BURST_WINDOW_MS)
   }
   const lines: AlertLine[] = [];
   for (const burst of bursts) {
-    const hosts = [...new Set(burst.map((a) => a.host))];
+    const hosts = [...new Set(burst.flatMap((a) => a.hosts ?? [a.host]))];
     if (hosts.length < 2 && burst.length < 3) {
       for (const a of burst) lines.push({ at: a.at, severity: a.severity, kind: a.kind, hosts: [a.host], count: 1, text: a.text });
+      continue;
+    }
+    if (burst.length === 1) {
+      // One summary the coordinator made already.
+      const a = burst[0]!;
+      lines.push({ at: a.at, severity: a.severity, kind: a.kind, hosts, count: hosts.length, text: a.text });
       continue;
     }
     const severity = burst.reduce<Alert['severity']>((s, a) => (SEVERITY_RANK[a.severity] > SEVERITY_RANK[s] ? a.severity : s), 'info');

@@ -49,6 +49,8 @@ export interface Alert {
   /** What happened, the same for the same alert from another host: a burst of one kind is one line (alertBursts.ts). */
   kind: string;
   text: string;
+  /** The coordinator's own summary of one kind of alert from several hosts (`host` is then '*'). */
+  hosts?: string[];
 }
 
 export interface DashboardState {
@@ -114,7 +116,10 @@ export function applyEvent(s: DashboardState, e: SwarmEvent): DashboardState {
       const a = e.data;
       let text: string;
       const kind = a.to && a.to !== a.from ? `${a.reason}: ${a.to}` : a.reason;
-      if (a.agent) {
+      if (a.hosts) {
+        // The leading coordinator summarized a burst: no one host's state moves.
+        text = `${a.reason} on ${a.hosts.length} hosts`;
+      } else if (a.agent) {
         const isolated = { ...s.isolated };
         if (a.reason === 'isolated') isolated[a.agent] = true;
         else if (a.reason === 'reintegrated' || a.reason === 'reintegrating') delete isolated[a.agent];
@@ -126,7 +131,7 @@ export function applyEvent(s: DashboardState, e: SwarmEvent): DashboardState {
       } else {
         text = `host ${a.host}: ${a.reason}`;
       }
-      next.alerts = [{ at: a.at, host: a.host, ...(a.agent ? { agent: a.agent } : {}), severity: a.severity, kind, text }, ...s.alerts].slice(0, KEPT.alerts);
+      next.alerts = [{ at: a.at, host: a.host, ...(a.agent ? { agent: a.agent } : {}), ...(a.hosts ? { hosts: a.hosts } : {}), severity: a.severity, kind, text }, ...s.alerts].slice(0, KEPT.alerts);
       return next;
     }
     case 'load:rebalanced':

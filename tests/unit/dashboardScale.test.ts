@@ -54,6 +54,15 @@ describe('alertLines', () => {
     expect(html.match(/<li/g)).toHaveLength(1);
     expect(html).toContain('predicted-degradation on 10 hosts');
   });
+
+  it("the coordinator's own summary of a burst is one line naming its hosts, and sets no host's state", () => {
+    const data = { at: 7000, host: '*', hosts: ['h1', 'h2', 'h3'], count: 3, agents: 30, from: 'healthy', to: 'healthy', severity: 'warning', reason: 'predicted-degradation', heartbeatAgeMs: null };
+    const s = applyEvent(emptyState(), toSwarmEvent({ id: '7000-0', type: 'health:alert', at: 7000, data }) as SwarmEvent);
+    expect(s.hosts).toEqual({});
+    const lines = alertLines(s.alerts);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ hosts: ['h1', 'h2', 'h3'], count: 3, text: 'predicted-degradation on 3 hosts' });
+  });
 });
 
 const view = (seq: number, waiting = 0): NodeView => ({ id: `n${seq}`, waiting, active: 0, agents: [{ id: `a${seq}`, type: 'w', capabilities: [], taskTypes: [], capacity: 1, live: true }] });
