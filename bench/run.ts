@@ -30,7 +30,7 @@ const benchmarks: Record<string, Benchmark> = {
   },
   scale: {
     summary: '1,000 and 10,000 agents on one Redis (host processes of 1,000): ready time; idle Redis commands/s and CPU of every process, with 0 and 10 idle producers; pickup p50/p99; throughput at 50 in flight; /dashboard load and worst frame',
-    usage: 'scale [--hosts 1,10] [--per-host N (1000)] [--idle-ms N (10000)] [--settle-ms N (5000)] [--producers N (10)] [--pickups N (500)] [--tasks N (10000)] [--no-dashboard]',
+    usage: 'scale [--hosts 1,10] [--per-host N (1000)] [--idle-ms N (30000)] [--settle-ms N (5000)] [--producers N (10)] [--pickups N (500)] [--tasks N (10000)] [--no-dashboard]',
     run: async (args) => (await import('./scale.ts')).run(args),
   },
   consensus: {

@@ -56,7 +56,15 @@ export interface SizeFigures {
   throughputC50: number;
   dashboardLoadMs: number | null;
   dashboardWorstFrameMs: number | null;
-  detail: { idle: Idle; idleWithProducers: Idle; dashboardAgentRows: number | null; producers: number };
+  detail: {
+    idle: Idle;
+    idleWithProducers: Idle;
+    /** During the throughput run: CPU µs per task in each process kind (hosts summed) and Redis, and Redis commands per task. */
+    cpuPerTaskUs: { coordinator: number; hosts: number; producer: number; redis: number; redisCommands: number };
+    busyByCommand: [string, number][];
+    dashboardAgentRows: number | null;
+    producers: number;
+  };
 }
 
 async function redisFigures(r: Redis): Promise<{ commands: number; cpu: number }> {
@@ -142,17 +150,27 @@ async function runSize(hostCount: number, perHost: number, o: { idleMs: number; 
     await stopAll(idlers.map((p) => p.proc));
     log(`  idle: ${idle.redisOpsPerSec} commands/s, with ${o.producers} producers ${idleWithProducers.redisOpsPerSec}`);
 
-    const pickup = startProducer({ mode: 'pickup', url: redis.url, tasks: o.pickups, warmup: Math.ceil(o.pickups / 10) });
+    const pickup = startProducer({ mode: 'pickup', url: redis.url, tasks: o.pickups, warmup: Math.max(200, Math.ceil(o.pickups / 5)) });
     procs.push(pickup.proc);
-    const pickups = (await pickup.result) as { pickupsMs: number[] };
+    const pickups = (await pickup.result) as { pickupsMs: number[]; submitsMs: number[] };
     const sorted = [...pickups.pickupsMs].sort((a, b) => a - b);
-    log(`  pickup p50 ${round(percentile(sorted, 50), 3)} ms, p99 ${round(percentile(sorted, 99), 3)} ms`);
+    const submits = [...pickups.submitsMs].sort((a, b) => a - b);
+    log(`  pickup p50 ${round(percentile(sorted, 50), 3)} ms, p99 ${round(percentile(sorted, 99), 3)} ms (of which the submit call: p50 ${round(percentile(submits, 50), 3)} ms, p99 ${round(percentile(submits, 99), 3)} ms)`);
 
-    const through = startProducer({ mode: 'throughput', url: redis.url, tasks: o.tasks, window: 50 });
+    const through = startProducer({ mode: 'throughput', url: redis.url, tasks: o.tasks, window: 50, warmup: Math.ceil(o.tasks / 2) });
     procs.push(through.proc);
+    const busy = [coordinator, ...hosts, through.proc];
+    await through.warm;
+    const cpuBefore = busy.map((p) => cpuSeconds(p.child.pid!));
+    const costBefore = await costSnapshot(r);
     const t = (await through.result) as { tasks: number; ms: number };
+    const costAfter = await costSnapshot(r);
+    const perTask = (i: number) => round(((cpuSeconds(busy[i]!.child.pid!) - cpuBefore[i]!) * 1e6) / t.tasks, 0);
+    const hostsUs = hosts.reduce((s, _, i) => s + perTask(i + 1), 0);
+    const redisPerTask = costPerTask(costBefore, costAfter, t.tasks);
+    const cpuPerTaskUs = { coordinator: perTask(0), hosts: hostsUs, producer: perTask(busy.length - 1), redis: round(redisPerTask.redisCpuUs, 0), redisCommands: round(redisPerTask.redisCalls, 1) };
     const throughputC50 = round((t.tasks / t.ms) * 1000, 0);
-    log(`  throughput at 50 in flight: ${throughputC50} tasks/s`);
+    log(`  throughput at 50 in flight: ${throughputC50} tasks/s; CPU per task (µs): ${JSON.stringify(cpuPerTaskUs)}`);
 
     let dash: DashboardFigures | undefined;
     if (o.dashboard) {
@@ -171,7 +189,7 @@ async function runSize(hostCount: number, perHost: number, o: { idleMs: number; 
       throughputC50,
       dashboardLoadMs: dash ? round(dash.loadMs, 0) : null,
       dashboardWorstFrameMs: dash ? round(dash.worstFrameMs, 0) : null,
-      detail: { idle, idleWithProducers, dashboardAgentRows: dash?.agentRows ?? null, producers: o.producers },
+      detail: { idle, idleWithProducers, cpuPerTaskUs, busyByCommand: redisPerTask.byCommand.slice(0, 12).map(([n, c]) => [n, round(c, 2)]), dashboardAgentRows: dash?.agentRows ?? null, producers: o.producers },
     };
   } finally {
     await stopAll(procs);
@@ -186,7 +204,7 @@ export async function run(args: string[]): Promise<void> {
   const hostCounts = (listFlag(args, '--hosts') ?? ['1', '10']).map(Number);
   const perHost = intFlag(args, '--per-host', 1000);
   const o = {
-    idleMs: intFlag(args, '--idle-ms', 10_000),
+    idleMs: intFlag(args, '--idle-ms', 30_000),
     settleMs: intFlag(args, '--settle-ms', 5_000, 0),
     producers: intFlag(args, '--producers', 10, 0),
     pickups: intFlag(args, '--pickups', 500),

@@ -38,24 +38,32 @@ export function startHost(url: string, i: number, agents: number): Proc {
   return start(`host${i}`, [CLI, 'agents', '--count', String(agents), '--processors', PROCESSORS], { REDIS_URL: url });
 }
 
-/** A producer; resolves with its first line of output (idle: ready; others: the result). */
-export function startProducer(spec: ProducerSpec, i = 0): { proc: Proc; result: Promise<ProducerResult> } {
+/** A producer; `result` is its last line of output (idle: ready; others: the result), `warm` its warm-up's end (throughput). */
+export function startProducer(spec: ProducerSpec, i = 0): { proc: Proc; result: Promise<ProducerResult>; warm: Promise<void> } {
   const child = spawn(process.execPath, ['--import', 'tsx', PRODUCER, JSON.stringify(spec)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   child.stderr!.on('data', (d: Buffer) => {
     tail = (tail + d.toString()).slice(-4000);
   });
   const proc: Proc = { name: `producer${i}`, child, tail: () => tail };
+  let warmed: () => void = () => {};
+  const warm = new Promise<void>((resolve) => {
+    warmed = resolve;
+  });
   const result = new Promise<ProducerResult>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)) as ProducerResult);
+      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+        const line = JSON.parse(out.slice(0, nl)) as ProducerResult;
+        out = out.slice(nl + 1);
+        if (line.mode === 'warm') warmed();
+        else resolve(line);
+      }
     });
     child.on('exit', (code) => reject(new Error(`producer ${spec.mode} exited (${code}) before reporting: ${tail}`)));
   });
-  return { proc, result };
+  return { proc, result, warm };
 }
 
 /** CPU seconds (user + system) a process has used so far. */

@@ -1,7 +1,7 @@
 // A producer process of the scale benchmark (node --import tsx, argv[2] = JSON spec):
 //   idle        submit one task, say "ready", then do nothing (its SwarmClient keeps routing state fresh)
 //   pickup      N tasks one at a time: submit → the agent's start, from the task's `stamp` result
-//   throughput  N tasks with `window` submits in flight; the end is the last task's start
+//   throughput  N tasks with `window` submits in flight, after a warm-up run; the end is the last task's start
 // Prints one JSON line (ready, or the result) on stdout.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,9 +14,15 @@ import { windowed } from './measure.ts';
 export type ProducerSpec =
   | { mode: 'idle'; url: string }
   | { mode: 'pickup'; url: string; tasks: number; warmup: number }
-  | { mode: 'throughput'; url: string; tasks: number; window: number };
+  | { mode: 'throughput'; url: string; tasks: number; window: number; warmup: number };
 
-export type ProducerResult = { mode: 'idle'; ready: true } | { mode: 'pickup'; pickupsMs: number[] } | { mode: 'throughput'; tasks: number; ms: number };
+export type ProducerResult =
+  | { mode: 'idle'; ready: true }
+  /** submitsMs: submit → the call returned (its share of each pickup). */
+  | { mode: 'pickup'; pickupsMs: number[]; submitsMs: number[] }
+  | { mode: 'throughput'; tasks: number; ms: number }
+  /** Throughput: the warm-up is over, the measured run starts now. */
+  | { mode: 'warm' };
 
 const wall = () => performance.timeOrigin + performance.now();
 const spec = JSON.parse(process.argv[2] ?? '{}') as ProducerSpec;
@@ -47,23 +53,36 @@ if (spec.mode === 'idle') {
   setInterval(() => {}, 1 << 30);
 } else if (spec.mode === 'pickup') {
   const pickupsMs: number[] = [];
+  const submitsMs: number[] = [];
   for (let i = 0; i < spec.warmup + spec.tasks; i++) {
     const t0 = wall();
     const { id } = await client.submit({ type: 'stamp', payload: null });
+    const t1 = wall();
     const ms = (await startedAt(id)) - t0;
-    if (i >= spec.warmup) pickupsMs.push(ms);
+    if (i >= spec.warmup) {
+      pickupsMs.push(ms);
+      submitsMs.push(t1 - t0);
+    }
   }
-  say({ mode: 'pickup', pickupsMs });
+  say({ mode: 'pickup', pickupsMs, submitsMs });
   await client.close();
 } else {
   const redis = new Redis(spec.url);
-  const before = await completedInSwarm(redis);
+  /** Submits n tasks, `window` in flight, and waits until they have all completed; returns their ids. */
+  const runTasks = async (n: number): Promise<string[]> => {
+    const before = await completedInSwarm(redis);
+    const ids: string[] = new Array(n);
+    await windowed(n, spec.window, async (i) => {
+      ids[i] = (await client.submit({ type: 'stamp', payload: null })).id;
+    });
+    while ((await completedInSwarm(redis)) < before + n) await sleep(50);
+    return ids;
+  };
+  // A warm-up run first, so every host's code is compiled by the time it counts.
+  await runTasks(spec.warmup);
+  say({ mode: 'warm' });
   const t0 = wall();
-  const ids: string[] = new Array(spec.tasks);
-  await windowed(spec.tasks, spec.window, async (i) => {
-    ids[i] = (await client.submit({ type: 'stamp', payload: null })).id;
-  });
-  while ((await completedInSwarm(redis)) < before + spec.tasks) await sleep(50);
+  const ids = await runTasks(spec.tasks);
   // The end: the latest start among the tasks (each a no-op, so start ≈ finish).
   let last = 0;
   for (let i = 0; i < ids.length; i += 500) {

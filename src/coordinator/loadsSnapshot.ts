@@ -80,3 +80,9 @@ export function sameCounts(a: ReadonlyMap<string, NodeCounts>, b: ReadonlyMap<st
   }
   return true;
 }
+
+export function sameHosts(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { bullKey } from '../../queues/keys.ts';
 import type { NodeView } from '../routing/loads.ts';
 import { LoadsReader, liveHostsOf, nodeViews, type Roster } from './loadsReader.ts';
-import { sameCounts, type NodeCounts } from './loadsSnapshot.ts';
+import { sameCounts, sameHosts, type NodeCounts } from './loadsSnapshot.ts';
 
 export interface TrackedLoads {
   /** The leader's clock at the read. */
@@ -126,7 +126,7 @@ export class LoadsTracker {
 
     const liveHosts = liveHostsOf(hostBeats, now, this.o.failedAfterMs);
     const prev = this.last;
-    const moved = !prev || prev.rosterVersion !== version || !sameSet(prev.liveHosts, liveHosts) || !sameCounts(prev.counts, next);
+    const moved = !prev || prev.rosterVersion !== version || !sameHosts(prev.liveHosts, liveHosts) || !sameCounts(prev.counts, next);
     this.counts = next;
     this.last = {
       at: now,
@@ -147,10 +147,4 @@ function failOnError(rows: [Error | null, unknown][] | null): [Error | null, unk
   const failed = rows.find(([err]) => err);
   if (failed) throw failed[0]!;
   return rows;
-}
-
-function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const x of a) if (!b.has(x)) return false;
-  return true;
 }

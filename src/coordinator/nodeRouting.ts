@@ -13,7 +13,7 @@ import type { NodeView, RouteDecision } from '../routing/loads.ts';
 import type { TaskInput } from '../tasks/schema.ts';
 import { traced } from '../tracing/spans.ts';
 import { LoadsReader, nodeViews } from './loadsReader.ts';
-import { decodeLoads, type LoadsSnapshot } from './loadsSnapshot.ts';
+import { decodeLoads, sameHosts, type LoadsSnapshot } from './loadsSnapshot.ts';
 import { RoutingTable } from './routingTable.ts';
 
 /** A task no node can take, as the error its submitter sees; `where` prefixes the field's path (`tasks.3.` in a batch). */
@@ -85,8 +85,9 @@ export class NodeRouting {
     return this.refreshing;
   }
 
-  /** The nodes now, or undefined when nothing moved since the last read. */
+  /** The nodes now; undefined when nothing moved since the last read, or only loads did (the table has them already). */
   private async readNodes(now: number, force: boolean): Promise<NodeView[] | undefined> {
+    const previous = this.held;
     const got = await readLoads(this.redis, this.config.prefix, this.held?.version);
     if (got.published && got.body !== undefined) {
       const decoded = decodeLoads(got.body);
@@ -105,6 +106,10 @@ export class NodeRouting {
     const bodyMoved = got.published && got.body !== undefined;
     const rosterMoved = force || held.rosterVersion !== this.rosterVersion;
     if (!bodyMoved && !rosterMoved) return undefined;
+    if (!rosterMoved && previous && sameHosts(previous.liveHosts, held.liveHosts)) {
+      this.table.reload((id) => held.counts.get(id));
+      return undefined;
+    }
     let roster = this.reader.cached();
     if (rosterMoved) {
       const read = await this.reader.readRoster(force);

@@ -32,6 +32,33 @@ export class RoutingTable {
     this.paths = paths;
   }
 
+  /**
+   * The same nodes, agents and liveness with new loads: the tree keeps its shape
+   * (and what strategies remember of it), only its figures are set afresh. At
+   * 10,000 agents a refresh then walks the nodes, not every agent.
+   */
+  reload(loads: (nodeId: string) => { waiting: number; active: number } | undefined): void {
+    const sum = (n: HierarchyTreeNode): void => {
+      if (n.kind === 'node') {
+        const c = loads(n.id);
+        n.view.waiting = n.waiting = c?.waiting ?? 0;
+        n.view.active = n.active = c?.active ?? 0;
+      } else {
+        let waiting = 0;
+        let active = 0;
+        for (const child of n.children) {
+          sum(child);
+          waiting += child.waiting;
+          active += child.active;
+        }
+        n.waiting = waiting;
+        n.active = active;
+      }
+      n.load = (n.waiting + n.active) / Math.max(1, n.capacity);
+    };
+    sum(this.tree.root);
+  }
+
   get hierarchy(): HierarchyTree {
     return this.tree;
   }

@@ -38,4 +38,26 @@ describe('routing on a memoized tree', () => {
       { numRuns: 150 },
     );
   });
+
+  it.each(STRATEGY_NAMES)('%s: after reload with new loads, decisions are those of a tree built from them', (strategy) => {
+    fc.assert(
+      fc.property(fleetArb, fc.array(fc.tuple(fc.nat(9), fc.nat(4)), { minLength: 40, maxLength: 40 }), taskArb(names.taskTypes, names.types, names.capabilities), (nodes, fresh, task) => {
+        const shape = { fanout: 3, depth: 3 };
+        const table = new RoutingTable(shape, 11);
+        table.load(nodes);
+        table.decide(task, strategy); // counts one in, which the reload replaces
+        const loads = new Map(nodes.map((n, i) => [n.id, { waiting: fresh[i]![0], active: fresh[i]![1] }]));
+        table.reload((id) => loads.get(id));
+        const rebuilt = buildHierarchy(nodes.map((n) => ({ ...n, ...loads.get(n.id)! })), shape);
+        const expected = route(strategy, task, rebuilt, initialRouterState(11));
+        // Every figure of the tree is the rebuilt one's.
+        const figures = (t: typeof rebuilt) => t.leaves.map((l) => [l.id, l.waiting, l.active, l.load]);
+        expect(figures(table.hierarchy)).toEqual(figures(rebuilt));
+        expect([table.hierarchy.root.waiting, table.hierarchy.root.active, table.hierarchy.root.load]).toEqual([rebuilt.root.waiting, rebuilt.root.active, rebuilt.root.load]);
+        // Stateless strategies decide as on the rebuilt tree (stateful ones moved on with the decision before the reload).
+        if (strategy === 'least-loaded' || strategy === 'weighted') expect(table.decide(task, strategy)).toEqual(expected.decision);
+      }),
+      { numRuns: 150 },
+    );
+  });
 });
