@@ -1,10 +1,12 @@
 // Where the API's views read the swarm from: the roster with host heartbeats,
-// and node loads. A seam, so the reader behind it can change (node loads are
-// to come from a published snapshot) without touching the routes; today it is
-// a LoadsReader of the API's own, kept for the life of the app so its roster
-// cache (re-read only when the roster version moves) lasts across requests.
+// and node loads. A seam, so the reader behind it can change without touching
+// the routes: node loads are those the leading coordinator publishes (one
+// command), counted queue by queue only while nobody publishes; the roster is a
+// LoadsReader of the API's own, kept for the life of the app so its cache
+// (re-read only when the roster version moves) lasts across requests.
 import type { Redis } from 'ioredis';
-import { LoadsReader, type Roster } from '../coordinator/loadsReader.ts';
+import { LoadsReader, liveHostsOf, nodeViews, type Roster } from '../coordinator/loadsReader.ts';
+import { PublishedLoads } from '../coordinator/publishedLoads.ts';
 import type { NodeView } from '../routing/loads.ts';
 
 export interface RosterRead {
@@ -29,6 +31,7 @@ export interface SwarmSource {
  */
 export function loadsReaderSource(redis: Redis, prefix: string, failedAfterMs: number, onBadRecord?: (what: string, key: string, err: string) => void): SwarmSource {
   const reader = new LoadsReader(redis, prefix, failedAfterMs, onBadRecord);
+  const published = new PublishedLoads(redis, prefix, onBadRecord);
   const versions = new WeakMap<Roster, string>();
   let next = 0;
   const versionOf = (r: Roster): string => {
@@ -42,7 +45,16 @@ export function loadsReaderSource(redis: Redis, prefix: string, failedAfterMs: n
       return { version: versionOf(roster), roster, hostBeats };
     },
     async loads(now) {
-      const { roster, hostBeats, nodes } = await reader.read(now);
+      const got = await published.fetch();
+      if (!got) {
+        const { roster, hostBeats, nodes } = await reader.read(now);
+        return { version: versionOf(roster), roster, hostBeats, nodes };
+      }
+      const { roster, hostBeats } = await reader.readRoster();
+      // Live: as the leader found at its last round, or beating now (a host that joined since).
+      const beating = liveHostsOf(hostBeats, now, failedAfterMs);
+      const { liveHosts, counts } = got.snapshot;
+      const nodes = nodeViews(roster, (id) => counts.get(id), (a) => liveHosts.has(a.hostId) || beating.has(a.hostId));
       return { version: versionOf(roster), roster, hostBeats, nodes };
     },
   };

@@ -5,15 +5,15 @@
 // with nobody publishing, the router counts every node's queue itself.
 import { randomInt } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
-import { readLoads } from '../../queues/loads.ts';
+import { PARKED_NODE } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
 import type { NodeView, RouteDecision } from '../routing/loads.ts';
 import type { TaskInput } from '../tasks/schema.ts';
 import { traced } from '../tracing/spans.ts';
 import { LoadsReader, nodeViews } from './loadsReader.ts';
-import { decodeLoads, sameHosts, type LoadsSnapshot } from './loadsSnapshot.ts';
+import { sameHosts, type LoadsSnapshot } from './loadsSnapshot.ts';
+import { PublishedLoads } from './publishedLoads.ts';
 import { RoutingTable } from './routingTable.ts';
 
 /** A task no node can take, as the error its submitter sees; `where` prefixes the field's path (`tasks.3.` in a batch). */
@@ -31,6 +31,7 @@ function settle(task: TaskInput, decision: RouteDecision, where: string): string
 
 export class NodeRouting {
   private readonly reader: LoadsReader;
+  private readonly published: PublishedLoads;
   private readonly table: RoutingTable;
   private current: NodeView[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -42,11 +43,12 @@ export class NodeRouting {
   private beats: ReadonlyMap<string, number> = new Map();
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly config: SwarmConfig,
-    private readonly onBadRecord: (what: string, key: string, err: string) => void = () => {},
+    onBadRecord?: (what: string, key: string, err: string) => void,
   ) {
     this.reader = new LoadsReader(redis, config.prefix, config.agents.failedAfterMs, onBadRecord);
+    this.published = new PublishedLoads(redis, config.prefix, onBadRecord);
     const { coordinator } = config;
     this.table = new RoutingTable(
       { fanout: coordinator.maxAgentsPerNode, depth: coordinator.hierarchyDepth },
@@ -88,24 +90,16 @@ export class NodeRouting {
   /** The nodes now; undefined when nothing moved since the last read, or only loads did (the table has them already). */
   private async readNodes(now: number, force: boolean): Promise<NodeView[] | undefined> {
     const previous = this.held;
-    const got = await readLoads(this.redis, this.config.prefix, this.held?.version);
-    if (got.published && got.body !== undefined) {
-      const decoded = decodeLoads(got.body);
-      if (decoded.ok) this.held = decoded.snapshot;
-      else {
-        this.onBadRecord('loads', swarmKeys(this.config.prefix).loads, decoded.error);
-        this.held = undefined;
-      }
-    } else if (!got.published) this.held = undefined;
-    const held = this.held;
-    if (!held || (got.published && got.version !== held.version)) {
+    const got = await this.published.fetch();
+    this.held = got?.snapshot;
+    if (!got) {
       // Nobody publishes (or what is there does not parse): count every node's queue here.
       this.rosterVersion = undefined;
       return (await this.reader.read(now, force)).nodes;
     }
-    const bodyMoved = got.published && got.body !== undefined;
+    const held = got.snapshot;
     const rosterMoved = force || held.rosterVersion !== this.rosterVersion;
-    if (!bodyMoved && !rosterMoved) return undefined;
+    if (!got.moved && !rosterMoved) return undefined;
     if (!rosterMoved && previous && sameHosts(previous.liveHosts, held.liveHosts)) {
       this.table.reload((id) => held.counts.get(id));
       return undefined;

@@ -15,6 +15,8 @@ import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { bullKey, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { readLoads } from '../../queues/loads.ts';
+import { loadsReaderSource } from '../../src/api/swarmSource.ts';
+import { SwarmStateReader } from '../../src/metrics/swarmState.ts';
 import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
@@ -135,6 +137,29 @@ describe('published loads', () => {
     // The leader: no count of every node each round (20 nodes × 3 per round = 2,400 in 2 s before), only the rolling pass (20 nodes per second, 6 counts each).
     const counts = window.filter((s) => leaderAddrs.includes(s.source) && (s.cmd === 'llen' || s.cmd === 'zcard'));
     expect(counts.length).toBeLessThanOrEqual(6 * 20 * 2 + 6 * 4);
+  });
+
+  it("the API's views and /metrics read the published counts, not every queue", async () => {
+    await until(agrees, 5_000, 'a settled swarm');
+    const reader = conn.duplicate();
+    try {
+      await reader.client('SETNAME', 'published-loads-reader');
+      const [addr] = await addressOf('published-loads-reader');
+      const from = seen.length;
+      const state = await new SwarmStateReader(reader, config.prefix).read();
+      const view = await loadsReaderSource(reader, config.prefix, config.agents.failedAfterMs).loads(Date.now());
+      await reader.echo('done');
+      await until(async () => seen.slice(from).some((s) => s.source === addr && s.cmd === 'echo'), 5_000, 'the monitor to catch up');
+      const nodeCounts = seen.slice(from).filter((s) => s.source === addr && (s.cmd === 'llen' || s.cmd === 'zcard') && s.key?.includes('-n'));
+      expect(nodeCounts).toEqual([]);
+      // The same figures as the queues hold.
+      const truth = await direct();
+      for (const n of state.nodes) expect(n.counts.completed).toBe(truth.get(n.id)!.completed);
+      expect(view.nodes.reduce((s, n) => s + n.waiting + n.active, 0)).toBe([...truth.values()].reduce((s, c) => s + c.waiting + c.active, 0));
+      expect(view.nodes.some((n) => n.agents.some((a) => a.live))).toBe(true);
+    } finally {
+      reader.disconnect();
+    }
   });
 
   it('with nobody publishing, a router counts the queues itself and still routes', async () => {
