@@ -3,7 +3,7 @@
 // records when, as data-ready-ms) and the worst frame: the longest main-thread
 // task (Long Tasks API, which reports tasks over 50 ms) from navigation until
 // `watchMs` after ready, while the page stays live. No long task: under 50 ms.
-import { launchChromium } from '../../tests/support/chromium.ts';
+import { launchChromium, longTasks, watchLongTasks } from '../../tests/support/chromium.ts';
 
 export interface DashboardFigures {
   loadMs: number;
@@ -20,20 +20,14 @@ export async function measureDashboard(baseUrl: string, watchMs = 5_000): Promis
   const browser = await launchChromium();
   try {
     const page = await browser.context.newPage();
-    await page.addInitScript(() => {
-      const w = window as unknown as { longTasks: number[] };
-      w.longTasks = [];
-      new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) w.longTasks.push(e.duration);
-      }).observe({ type: 'longtask', buffered: true });
-    });
+    await watchLongTasks(page);
     await page.goto(`${baseUrl}/dashboard`, { waitUntil: 'commit' });
     await page.waitForSelector(READY_SELECTOR, { timeout: 120_000 });
     const loadMs = Number(await page.evaluate(() => document.body.dataset.readyMs));
     await page.waitForTimeout(watchMs);
-    const longTasks = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks);
+    const tasks = await longTasks(page);
     const agentRows = await page.locator('#agents tr[data-agent]').count();
-    return { loadMs, worstFrameMs: Math.max(0, ...longTasks), agentRows };
+    return { loadMs, worstFrameMs: Math.max(0, ...tasks), agentRows };
   } finally {
     await browser.close();
   }

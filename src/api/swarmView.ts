@@ -2,6 +2,7 @@
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { LoadsReader } from '../coordinator/loadsReader.ts';
 import { idOrder } from '../swarm/idOrder.ts';
+import { nodeStatuses, type NodeStatus } from './nodePage.ts';
 
 export interface AgentStatus {
   id: string;
@@ -16,17 +17,6 @@ export interface AgentStatus {
   live: boolean;
 }
 
-export interface NodeStatus {
-  id: string;
-  queue: string;
-  members: number;
-  liveAgents: number;
-  capacity: number;
-  waiting: number;
-  active: number;
-  createdAt: number;
-}
-
 export interface HostStatus {
   id: string;
   lastHeartbeat: number;
@@ -35,39 +25,20 @@ export interface HostStatus {
 }
 
 export async function swarmView(c: Coordinator): Promise<{ agents: AgentStatus[]; nodes: NodeStatus[]; hosts: HostStatus[] }> {
-  const reader = new LoadsReader(c.commands, c.router.prefix, Number.POSITIVE_INFINITY);
+  const failedAfter = c.router.failedAfterMs;
+  const reader = new LoadsReader(c.commands, c.router.prefix, failedAfter);
   const now = Date.now();
   const { nodes, roster, hostBeats } = await reader.read(now, true);
-  const failedAfter = c.router.failedAfterMs;
+  const perHost = new Map<string, number>();
   const agents = [...roster.agents.values()].map((a) => {
+    perHost.set(a.hostId, (perHost.get(a.hostId) ?? 0) + 1);
     const beat = hostBeats.get(a.hostId) ?? null;
     return { ...a, lastHeartbeat: beat, live: beat !== null && now - beat < failedAfter };
   });
-  const live = new Set(agents.filter((a) => a.live).map((a) => a.id));
-  const hosts = [...hostBeats.entries()].map(([id, beat]) => ({
-    id,
-    lastHeartbeat: beat,
-    live: now - beat < failedAfter,
-    agents: agents.filter((a) => a.hostId === id).length,
-  }));
+  const hosts = [...hostBeats.entries()].map(([id, beat]) => ({ id, lastHeartbeat: beat, live: now - beat < failedAfter, agents: perHost.get(id) ?? 0 }));
   return {
     hosts: hosts.sort((x, y) => x.id.localeCompare(y.id)),
     agents: agents.sort((x, y) => idOrder(x.id, y.id)),
-    nodes: nodes
-      .map((n) => {
-        const rec = roster.nodes.get(n.id)!;
-        const liveAgents = n.agents.filter((a) => live.has(a.id));
-        return {
-          id: n.id,
-          queue: rec.queue,
-          members: rec.members,
-          liveAgents: liveAgents.length,
-          capacity: liveAgents.reduce((s, a) => s + a.capacity, 0),
-          waiting: n.waiting,
-          active: n.active,
-          createdAt: rec.createdAt,
-        };
-      })
-      .sort((x, y) => idOrder(x.id, y.id)),
+    nodes: nodeStatuses(nodes, roster.nodes),
   };
 }

@@ -3,15 +3,11 @@
 // each move atomically with the lease's fencing token.
 import { EventEmitter } from 'node:events';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { PARKED_NODE, slotGroupOf } from '../../queues/keys.ts';
 import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
-import type { SwarmConfig } from '../config/schema.ts';
-import type { Lease } from '../coordinator/lease.ts';
 import { LeaderLoop } from '../coordinator/leaderLoop.ts';
-import type { TrackedLoads } from '../coordinator/loadsTracker.ts';
+import type { TrackedLoads, TrackedLoadsDuty } from '../coordinator/loadsTracker.ts';
 import type { NodeView } from '../routing/loads.ts';
-import type { Logger } from '../log.ts';
 import { liveCapacity } from '../routing/capacity.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { planRebalance, planSteals, type BalanceNode, type Move } from './plan.ts';
@@ -36,16 +32,10 @@ export class Balancer extends EventEmitter {
   private fenced = { token: 0, groups: new Set<string>() };
 
   constructor(
-    private readonly o: {
-      redis: Redis;
-      config: SwarmConfig;
-      lease: Lease;
-      logger: Logger;
+    private readonly o: TrackedLoadsDuty & {
       groupOf: (seq: number) => string;
       queueFor: (nodeId: string) => Queue;
-      /** The leader's node loads, read now (loadsTracker.ts): what moved since the last read, not every queue. */
-      loads: (now: number) => Promise<TrackedLoads>;
-      /** Those loads as nodes with their agents. */
+      /** The tracked loads as nodes with their agents. */
       views: (t: TrackedLoads) => readonly NodeView[];
     },
   ) {

@@ -8,7 +8,7 @@ import { decisionSchema, roundSpecSchema, type RoundSpec } from '../consensus/ru
 import { REPLICATED_JOB } from '../consensus/runtime/judgeReplicated.ts';
 import { proposalResultSchema, type CarriedProposal, type CarriedRound, type ConsensusSection, type FinishedProposal } from './consensusFormat.ts';
 import { DROPPED_OPTIONS, type PlannedJob, type PlannedQueue } from './plan.ts';
-import type { RawConsensus, RawQueue } from '../../queues/readSwarm.ts';
+import type { RawConsensus } from '../../queues/readSwarm.ts';
 
 /** The job name of a proposal in the consensus queue (Consensus.add); replicated tasks' parents are REPLICATED_JOB. */
 export const PROPOSAL_JOB = 'proposal';

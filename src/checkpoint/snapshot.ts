@@ -4,7 +4,7 @@ import { Job } from 'bullmq';
 import type { z } from 'zod';
 import { DEAD_LETTER_QUEUE, swarmKeys } from '../../queues/keys.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
-import type { RawQueue, RawSnapshot } from '../../queues/readSwarm.ts';
+import type { RawSnapshot } from '../../queues/readSwarm.ts';
 import { consensusToSection } from './consensusSnapshot.ts';
 import { CHECKPOINT_ABOUT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type Checkpoint, type FinishedTask, type UnfinishedState, type UnfinishedTask } from './format.ts';
 

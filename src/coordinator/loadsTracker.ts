@@ -8,7 +8,10 @@
 // an event (a user's script, a key deleted by hand).
 import type { Redis } from 'ioredis';
 import { bullKey } from '../../queues/keys.ts';
+import type { SwarmConfig } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
 import type { NodeView } from '../routing/loads.ts';
+import type { Lease } from './lease.ts';
 import { LoadsReader, liveHostsOf, nodeViews, type Roster } from './loadsReader.ts';
 import { sameCounts, sameHosts, type NodeCounts } from './loadsSnapshot.ts';
 
@@ -22,6 +25,16 @@ export interface TrackedLoads {
   counts: ReadonlyMap<string, NodeCounts>;
   /** Moves whenever the roster version, the live hosts or any count moves: what a publisher compares. */
   generation: number;
+}
+
+/** What a leader's duty that reads the tracked loads is given (the balancer, the summary). */
+export interface TrackedLoadsDuty {
+  redis: Redis;
+  config: SwarmConfig;
+  lease: Lease;
+  logger: Logger;
+  /** The leader's node loads, read now: what moved since the last read, not every queue. */
+  loads: (now: number) => Promise<TrackedLoads>;
 }
 
 export interface LoadsTrackerOptions {

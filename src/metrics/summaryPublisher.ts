@@ -2,14 +2,10 @@
 // summary (skipped while nothing changes, but at least every KEEPALIVE_MS, so
 // a quiet swarm does not push alerts out of the capped stream), and
 // agent:joined / agent:left from the roster's changes.
-import type { Redis } from 'ioredis';
-import type { SwarmConfig } from '../config/schema.ts';
-import type { Lease } from '../coordinator/lease.ts';
 import { LeaderLoop } from '../coordinator/leaderLoop.ts';
-import type { Logger } from '../log.ts';
 import type { SwarmEventInput } from '../swarm/eventSchemas.ts';
 import { publishEvent } from '../swarm/events.ts';
-import type { TrackedLoads } from '../coordinator/loadsTracker.ts';
+import type { TrackedLoadsDuty } from '../coordinator/loadsTracker.ts';
 import { FinishedTail } from './finishedTail.ts';
 import { SwarmStateReader } from './swarmState.ts';
 import { rosterChanges, sameFigures, summarize, workingAgents, type AgentRef } from './summaryEvents.ts';
@@ -28,14 +24,7 @@ export class SummaryPublisher {
   private last: { at: number; summary: SwarmEventInput<'metrics:updated'> } | undefined;
 
   constructor(
-    private readonly o: {
-      redis: Redis;
-      config: SwarmConfig;
-      lease: Lease;
-      logger: Logger;
-      /** The leader's tracked node loads (loadsTracker.ts), so a summary does not count every queue. */
-      loads: (now: number) => Promise<TrackedLoads>;
-    },
+    private readonly o: TrackedLoadsDuty,
   ) {
     this.reader = new SwarmStateReader(o.redis, o.config.prefix);
     // The balancer and the health monitor renew the lease; this loop only reads it.
