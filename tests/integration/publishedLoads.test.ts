@@ -134,9 +134,10 @@ describe('published loads', () => {
     expect(byClient.length).toBeGreaterThan(0);
     expect(byClient.length).toBeLessThanOrEqual(2_000 / INTERVAL_MS + 5);
     expect(new Set(byClient.map((s) => s.cmd))).toEqual(new Set(['evalsha']));
-    // The leader: no count of every node each round (20 nodes × 3 per round = 2,400 in 2 s before), only the rolling pass (20 nodes per second, 6 counts each).
-    const counts = window.filter((s) => leaderAddrs.includes(s.source) && (s.cmd === 'llen' || s.cmd === 'zcard'));
-    expect(counts.length).toBeLessThanOrEqual(6 * 20 * 2 + 6 * 4);
+    // The leader: no count of every node each round (20 nodes × 3 per round = 2,400 in 2 s before), only the rolling
+    // pass (20 nodes a second, 6 counts each: 240 in 2 s), with room for one more pass (a stray event, a round late).
+    const counts = window.filter((s) => leaderAddrs.includes(s.source) && (s.cmd === 'llen' || s.cmd === 'zcard') && s.key?.includes('-n'));
+    expect(counts.length).toBeLessThanOrEqual(6 * 20 * 3);
   });
 
   it("the API's views and /metrics read the published counts, not every queue", async () => {
