@@ -69,11 +69,12 @@ describe('GET /metrics', () => {
     const done = await Promise.all(ids.map((s) => client.waitFor(s.id, { timeoutMs: 20_000 })));
     expect(done.filter((t) => t.type === 'echo' && t.state === 'completed')).toHaveLength(20);
 
-    // The dead-letter record follows the failure by a moment.
+    // The dead-letter record follows the failure by a moment, and the queue counts are those the leading
+    // coordinator publishes (a round or two behind: docs/operations.md#metrics).
     const after = await until(async () => {
       const a = await scrape();
-      return value(a.samples, 'swarmq_tasks', { state: 'dead_letter' }) === 3 ? a : undefined;
-    }, 10_000, 'the three dead letters');
+      return value(a.samples, 'swarmq_tasks', { state: 'dead_letter' }) === 3 && value(a.samples, 'swarmq_tasks', { state: 'completed' }) === 20 ? a : undefined;
+    }, 10_000, 'the three dead letters and the twenty completed tasks');
     expect(after.problems).toEqual([]);
     if (verdict) expect(promtoolCheck(after.text)!.output).toBe('');
     const s = after.samples;
