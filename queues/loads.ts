@@ -1,5 +1,5 @@
-// The published node loads (see readLoads-2.lua): the leading coordinator writes
-// the body and its expiring version; routers read them in one command.
+// The published node loads (see readLoads-2.lua, keepLoads-1.lua): the leading
+// coordinator writes the body and its expiring version; routers read them in one command.
 import type { Cluster, Redis } from 'ioredis';
 import { swarmKeys } from './keys.ts';
 import { scripts } from './scripts.ts';
@@ -26,7 +26,7 @@ export async function publishLoads(redis: Redis | Cluster, prefix: string, versi
   if (!replies || failed) throw failed?.[0] ?? new Error('publishing the loads: the MULTI was discarded');
 }
 
-/** Nothing changed: the version stays, and stays fresh. Returns false when it had already expired (publish again). */
-export async function keepLoadsFresh(redis: Redis | Cluster, prefix: string, ttlMs: number): Promise<boolean> {
-  return (await redis.pexpire(swarmKeys(prefix).loadsVersion, ttlMs)) === 1;
+/** Nothing changed: the version stays, and stays fresh, if it is still `version`. False: it expired or is another's (publish again). */
+export async function keepLoadsFresh(redis: Redis | Cluster, prefix: string, version: string, ttlMs: number): Promise<boolean> {
+  return (await scripts.keepLoads.run(redis, [swarmKeys(prefix).loadsVersion], [version, ttlMs])) === 1;
 }

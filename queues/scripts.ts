@@ -104,4 +104,5 @@ export const scripts = {
   readSwarm: command('readSwarm', 0),
   raiseCounter: command('raiseCounter', 1),
   readLoads: command('readLoads', 2),
+  keepLoads: command('keepLoads', 1),
 };

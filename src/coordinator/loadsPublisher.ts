@@ -1,8 +1,9 @@
 // While this coordinator leads: every snapshotIntervalMs, the node loads its
 // tracker keeps (loadsTracker.ts) are published for every router to fetch in one
-// command (loadsSnapshot.ts, queues/loads.ts). A quiet swarm costs one PEXPIRE a
-// round: the version stays and stays fresh. The version expires
-// when nobody publishes, and routers then read the loads themselves.
+// command (loadsSnapshot.ts, queues/loads.ts). A quiet round only refreshes the
+// version's expiry (keepLoads-1.lua), and only while the version there is still
+// this leader's: one written by anyone else is published over at once. The
+// version expires when nobody publishes, and routers then read the loads themselves.
 import type { Redis } from 'ioredis';
 import { keepLoadsFresh, publishLoads } from '../../queues/loads.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -20,7 +21,8 @@ export function loadsTtlMs(intervalMs: number): number {
 export class LoadsPublisher {
   readonly tracker: LoadsTracker;
   private readonly loop: LeaderLoop;
-  private published: { token: number; generation: number } | undefined;
+  private publishes = 0;
+  private published: { token: number; generation: number; version: string } | undefined;
 
   constructor(private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; logger: Logger; onBadRecord?: (what: string, key: string, err: string) => void }) {
     const { coordinator, agents, prefix } = o.config;
@@ -59,10 +61,11 @@ export class LoadsPublisher {
     const { prefix, coordinator } = this.o.config;
     const ttl = loadsTtlMs(coordinator.snapshotIntervalMs);
     const current = this.published?.token === lead.token && this.published.generation === t.generation;
-    if (current && (await keepLoadsFresh(this.o.redis, prefix, ttl))) return t;
-    const version = `${lead.token}.${t.generation}`;
+    if (current && (await keepLoadsFresh(this.o.redis, prefix, this.published!.version, ttl))) return t;
+    // A fresh version each publish, so routers holding one written by anyone else fetch this body.
+    const version = `${lead.token}.${t.generation}.${++this.publishes}`;
     await publishLoads(this.o.redis, prefix, version, encodeLoads({ version, at: t.at, rosterVersion: t.rosterVersion, liveHosts: t.liveHosts, counts: t.counts }), ttl);
-    this.published = { token: lead.token, generation: t.generation };
+    this.published = { token: lead.token, generation: t.generation, version };
     return t;
   }
 }

@@ -163,6 +163,16 @@ describe('published loads', () => {
     }
   });
 
+  it("a version written by anyone but the leader is published over at the leader's next round", async () => {
+    await until(agrees, 5_000, 'a settled swarm');
+    const k = swarmKeys(config.prefix);
+    const forged = JSON.stringify({ format: 1, version: 'forged', at: 0, rosterVersion: null, liveHosts: [], nodes: [], counts: [] });
+    await conn.multi().set(k.loads, forged).set(k.loadsVersion, 'forged', 'PX', 60_000).exec();
+    await until(async () => (await conn.get(k.loadsVersion)) !== 'forged', INTERVAL_MS * 20, 'the leader to publish over the forged version');
+    await until(agrees, 5_000, 'the published counts to be the queues’ own again');
+    expect((await published())?.liveHosts.has('h1')).toBe(true);
+  });
+
   it('with nobody publishing, a router counts the queues itself and still routes', async () => {
     const router = new TaskRouter({ redis: conn, config: { ...config, coordinator: { ...config.coordinator, snapshotIntervalMs: 60_000 } } });
     await router.start();
