@@ -4,7 +4,7 @@
 // health states come in; so paging, filtering and the counts are unit-tested.
 import type { HealthState } from '../health/classify.ts';
 import type { AgentRecord } from '../swarm/records.ts';
-import { indexAfter, type RosterIndex } from './rosterIndex.ts';
+import { pageOf, type RosterIndex } from './rosterIndex.ts';
 
 export const AGENT_STATES = ['live', 'down', 'healthy', 'degraded', 'critical', 'failed', 'unknown'] as const;
 /** live/down: the host's heartbeat is recent or not; the rest: the leading coordinator's class of the host (unknown when unclassified). */
@@ -71,19 +71,7 @@ export function agentPage(index: RosterIndex, f: AgentFilters, l: Liveness): Age
     }
     return true;
   };
-  const all = index.agents;
-  const start = f.cursor === undefined ? 0 : indexAfter(all, f.cursor);
-  let matched = 0;
-  let after = 0;
-  const picked: AgentRecord[] = [];
-  for (let i = 0; i < all.length; i++) {
-    const a = all[i]!;
-    if (!passes(a)) continue;
-    matched++;
-    if (i < start) continue;
-    after++;
-    if (picked.length < f.limit) picked.push(a);
-  }
-  const agents = picked.map((a) => ({ ...a, lastHeartbeat: l.hostBeats.get(a.hostId) ?? null, live: isLive(a.hostId, l) }));
-  return { agents, total: all.length, matched, nextCursor: after > picked.length ? picked[picked.length - 1]!.id : null };
+  const { items, ...counts } = pageOf(index.agents, passes, f.limit, f.cursor);
+  const agents = items.map((a) => ({ ...a, lastHeartbeat: l.hostBeats.get(a.hostId) ?? null, live: isLive(a.hostId, l) }));
+  return { agents, ...counts };
 }

@@ -4,7 +4,8 @@ import { liveCapacity } from '../routing/capacity.ts';
 import { loadBand, type LoadBand } from '../routing/loadBand.ts';
 import type { NodeView } from '../routing/loads.ts';
 import type { NodeRecord } from '../swarm/records.ts';
-import { compareIds, indexAfter } from './rosterIndex.ts';
+import { idOrder } from '../swarm/idOrder.ts';
+import { pageOf } from './rosterIndex.ts';
 
 export interface NodeStatus {
   id: string;
@@ -56,24 +57,13 @@ export function nodeStatuses(views: readonly NodeView[], records: ReadonlyMap<st
       createdAt: rec.createdAt,
     });
   }
-  return out.sort((x, y) => compareIds(x.id, y.id));
+  return out.sort((x, y) => idOrder(x.id, y.id));
 }
 
-/** `sorted` in compareIds order (as nodeStatuses returns it). */
+/** `sorted` in idOrder order (as nodeStatuses returns it). */
 export function nodePage(sorted: readonly NodeStatus[], f: NodeFilters): NodePage {
   const q = f.q?.toLowerCase();
   const passes = (n: NodeStatus) => (f.load === undefined || n.band === f.load) && (q === undefined || n.id.toLowerCase().includes(q));
-  const start = f.cursor === undefined ? 0 : indexAfter(sorted, f.cursor);
-  let matched = 0;
-  let after = 0;
-  const nodes: NodeStatus[] = [];
-  for (let i = 0; i < sorted.length; i++) {
-    const n = sorted[i]!;
-    if (!passes(n)) continue;
-    matched++;
-    if (i < start) continue;
-    after++;
-    if (nodes.length < f.limit) nodes.push(n);
-  }
-  return { nodes, total: sorted.length, matched, nextCursor: after > nodes.length ? nodes[nodes.length - 1]!.id : null };
+  const { items, ...counts } = pageOf(sorted, passes, f.limit, f.cursor);
+  return { nodes: items, ...counts };
 }

@@ -5,7 +5,8 @@ import type { HealthState } from '../health/classify.ts';
 import { liveCapacity } from '../routing/capacity.ts';
 import { emptyBandCounts, loadBand, type LoadBandCounts } from '../routing/loadBand.ts';
 import type { NodeView } from '../routing/loads.ts';
-import { compareIds, type RosterIndex } from './rosterIndex.ts';
+import { idOrder } from '../swarm/idOrder.ts';
+import type { RosterIndex } from './rosterIndex.ts';
 import { isLive, type Liveness } from './agentPage.ts';
 
 export type HealthCounts = Record<HealthState | 'unknown', number>;
@@ -37,7 +38,7 @@ export interface SwarmSummary {
 export function swarmSummary(index: RosterIndex, l: Liveness, nodes: readonly NodeView[]): SwarmSummary {
   const hostIds = new Set<string>([...l.hostBeats.keys(), ...index.perHost.keys()]);
   const byHost: HostSummary[] = [...hostIds]
-    .sort(compareIds)
+    .sort(idOrder)
     .map((id) => ({ id, lastHeartbeat: l.hostBeats.get(id) ?? null, live: isLive(id, l), health: l.health.get(id) ?? 'unknown', agents: index.perHost.get(id) ?? 0 }));
   const byHealth: HealthCounts = { healthy: 0, degraded: 0, critical: 0, failed: 0, unknown: 0 };
   let live = 0;
@@ -55,7 +56,7 @@ export function swarmSummary(index: RosterIndex, l: Liveness, nodes: readonly No
       }
       return { type, agents: all, live: liveOfType };
     })
-    .sort((a, b) => compareIds(a.type, b.type));
+    .sort((a, b) => idOrder(a.type, b.type));
   const byLoad = emptyBandCounts();
   const totals = { capacity: 0, waiting: 0, active: 0 };
   for (const n of nodes) {

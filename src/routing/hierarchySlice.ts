@@ -3,13 +3,11 @@
 // the counts of everything under it. At 1,001 nodes the whole tree is hundreds
 // of kilobytes; a slice of the top level is a hundred summaries, and a group is
 // opened when someone looks at it. Pure: a function of the tree.
-import type { HierarchyStats, HierarchyTree, HierarchyTreeNode } from './hierarchy.ts';
+import type { HierarchyTree, HierarchyTreeNode } from './hierarchy.ts';
+import { boxFigures, type BoxFigures } from './hierarchyJson.ts';
 import { emptyBandCounts, loadBand, type LoadBandCounts } from './loadBand.ts';
 
-export interface HierarchySummaryNode extends HierarchyStats {
-  id: string;
-  kind: 'root' | 'group' | 'node';
-  level: number;
+export interface HierarchySummaryNode extends BoxFigures {
   /** Coordination nodes under it (1 for a node). */
   nodeCount: number;
   /** Agents in its nodes (warm-pool seats not counted), and how many of them are live. */
@@ -21,9 +19,6 @@ export interface HierarchySummaryNode extends HierarchyStats {
   childCount: number;
   /** Its children down to the depth asked for; null when they were left out. */
   children: HierarchySummaryNode[] | null;
-  /** Nodes only. */
-  seq?: number;
-  latencyMs?: number;
 }
 
 export interface HierarchySliceJSON {
@@ -88,14 +83,8 @@ export function hierarchySlice(tree: HierarchyTree, under: string, levels: numbe
   const totals = totalsOf(tree);
   const conv = (n: HierarchyTreeNode, left: number): HierarchySummaryNode => {
     const t = totals.get(n.id)!;
-    const out: HierarchySummaryNode = {
-      id: n.id,
-      kind: n.kind,
-      level: n.level,
-      capacity: n.capacity,
-      waiting: n.waiting,
-      active: n.active,
-      load: n.load,
+    return {
+      ...boxFigures(n),
       nodeCount: n.nodeIds.length,
       agents: t.agents,
       liveAgents: t.liveAgents,
@@ -103,11 +92,6 @@ export function hierarchySlice(tree: HierarchyTree, under: string, levels: numbe
       childCount: n.children.length,
       children: left > 0 || n.children.length === 0 ? n.children.map((c) => conv(c, left - 1)) : null,
     };
-    if (n.kind === 'node') {
-      out.seq = n.seq;
-      if (n.view.latencyMs !== undefined) out.latencyMs = n.view.latencyMs;
-    }
-    return out;
   };
   return { fanout: tree.fanout, depth: tree.depth, nodes: tree.leaves.length, path: path.map((p) => p.id), root: conv(path[path.length - 1]!, levels) };
 }

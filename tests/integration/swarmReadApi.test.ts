@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { swarmKeys } from '../../queues/keys.ts';
 import { AgentHost } from '../../src/agents/host.ts';
 import { createApp } from '../../src/api/app.ts';
-import { compareIds } from '../../src/api/rosterIndex.ts';
+import { idOrder } from '../../src/swarm/idOrder.ts';
 import { loadsReaderSource } from '../../src/api/swarmSource.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
@@ -74,7 +74,7 @@ describe('GET /api/agents', () => {
     const { pages, ids } = await walk({ limit: '7' });
     expect(ids).toHaveLength(TOTAL);
     expect(new Set(ids).size).toBe(TOTAL);
-    expect(ids).toEqual([...ids].sort(compareIds));
+    expect(ids).toEqual([...ids].sort(idOrder));
     expect(ids.indexOf('h1-a2')).toBeLessThan(ids.indexOf('h1-a10'));
     expect(pages).toHaveLength(Math.ceil(TOTAL / 7));
     for (const p of pages) expect(p).toMatchObject({ total: TOTAL, matched: TOTAL });

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { loadBand as pageLoadBand } from '../../dashboards/client/treeSvg.ts';
 import { agentPage, type AgentFilters, type Liveness } from '../../src/api/agentPage.ts';
 import { nodePage, nodeStatuses } from '../../src/api/nodePage.ts';
-import { compareIds, indexRoster } from '../../src/api/rosterIndex.ts';
+import { indexRoster } from '../../src/api/rosterIndex.ts';
+import { idOrder } from '../../src/swarm/idOrder.ts';
 import { swarmSummary } from '../../src/api/swarmSummary.ts';
 import { buildHierarchy } from '../../src/routing/hierarchy.ts';
 import { hierarchySlice } from '../../src/routing/hierarchySlice.ts';
@@ -53,7 +54,7 @@ describe('agentPage', () => {
         const ids = walk({ limit });
         expect(ids).toHaveLength(40);
         expect(ids.slice(0, 3)).toEqual(['h1-a1', 'h1-a2', 'h1-a3']);
-        expect(ids).toEqual([...ids].sort(compareIds));
+        expect(ids).toEqual([...ids].sort(idOrder));
       }),
     );
   });
