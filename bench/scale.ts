@@ -18,8 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { freePort } from '../src/cli/redisServer.ts';
-import { decodeLoads } from '../src/coordinator/loadsSnapshot.ts';
-import { readLoads } from '../queues/loads.ts';
+import { PublishedLoads } from '../src/coordinator/publishedLoads.ts';
 import { swarmKeys } from '../queues/keys.ts';
 import { intFlag, listFlag } from './support/args.ts';
 import { costPerTask, costSnapshot, round, textTable } from './support/measure.ts';
@@ -67,29 +66,28 @@ export interface SizeFigures {
   };
 }
 
-async function redisFigures(r: Redis): Promise<{ commands: number; cpu: number }> {
-  const [stats, cpu] = await Promise.all([r.info('stats'), r.info('cpu')]);
-  const num = (text: string, field: string) => Number(new RegExp(`${field}:([0-9.]+)`).exec(text)?.[1] ?? NaN);
-  return { commands: num(stats, 'total_commands_processed'), cpu: num(cpu, 'used_cpu_sys') + num(cpu, 'used_cpu_user') };
+/** Commands Redis has run (INFO stats), scripts' own calls included. */
+async function commandsRun(r: Redis): Promise<number> {
+  return Number(/total_commands_processed:([0-9]+)/.exec(await r.info('stats'))?.[1] ?? NaN);
 }
 
 async function measureIdle(r: Redis, coordinator: Proc, hosts: readonly Proc[], producers: readonly Proc[], ms: number): Promise<Idle> {
   const all = [coordinator, ...hosts, ...producers];
   const cpu0 = all.map((p) => cpuSeconds(p.child.pid!));
   const c0 = await costSnapshot(r);
-  const r0 = await redisFigures(r);
+  const n0 = await commandsRun(r);
   const t0 = performance.now();
   await sleep(ms);
-  const r1 = await redisFigures(r);
+  const n1 = await commandsRun(r);
   const c1 = await costSnapshot(r);
   const secs = (performance.now() - t0) / 1000;
   const share = all.map((p, i) => (cpuSeconds(p.child.pid!) - cpu0[i]!) / secs);
   const hostShares = share.slice(1, 1 + hosts.length);
   const producerShares = share.slice(1 + hosts.length);
   return {
-    // The two INFO calls of the second reading are the bench's own.
-    redisOpsPerSec: round((r1.commands - r0.commands - 2) / secs, 0),
-    redisCpu: round((r1.cpu - r0.cpu) / secs, 4),
+    // The first INFO stats is counted once it has run, so it is in the second reading: the bench's own.
+    redisOpsPerSec: round((n1 - n0 - 1) / secs, 0),
+    redisCpu: round((c1.redisCpuUs - c0.redisCpuUs) / 1e6 / secs, 4),
     coordinator: round(share[0]!, 4),
     hostMax: round(Math.max(...hostShares), 4),
     hostMean: round(hostShares.reduce((s, x) => s + x, 0) / hostShares.length, 4),
@@ -100,12 +98,12 @@ async function measureIdle(r: Redis, coordinator: Proc, hosts: readonly Proc[], 
 
 /** Until every agent is in the roster and every host is live in the published loads. */
 async function untilReady(r: Redis, hosts: readonly Proc[], agents: number): Promise<void> {
+  const loads = new PublishedLoads(r, 'swarmq');
   const deadline = performance.now() + 300_000;
   for (;;) {
     for (const h of hosts) if (h.child.exitCode !== null) throw new Error(`${h.name} exited: ${h.tail()}`);
-    const [inRoster, got] = await Promise.all([r.hlen(swarmKeys('swarmq').agents), readLoads(r, 'swarmq', undefined)]);
-    const snap = got.published && got.body !== undefined ? decodeLoads(got.body) : undefined;
-    if (inRoster >= agents && snap?.ok && snap.snapshot.liveHosts.size >= hosts.length) return;
+    const [inRoster, got] = await Promise.all([r.hlen(swarmKeys('swarmq').agents), loads.fetch()]);
+    if (inRoster >= agents && got && got.snapshot.liveHosts.size >= hosts.length) return;
     if (performance.now() > deadline) throw new Error(`not ready after 300 s: ${inRoster} of ${agents} agents in the roster`);
     await sleep(50);
   }

@@ -6,8 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
-import { readLoads } from '../../queues/loads.ts';
-import { decodeLoads } from '../../src/coordinator/loadsSnapshot.ts';
+import { PublishedLoads } from '../../src/coordinator/publishedLoads.ts';
 import { Redis } from 'ioredis';
 import { windowed } from './measure.ts';
 
@@ -37,13 +36,11 @@ async function startedAt(id: string): Promise<number> {
 }
 
 /** Completed tasks in the swarm, from the published loads (one command). */
-async function completedInSwarm(redis: Redis): Promise<number> {
-  const got = await readLoads(redis, 'swarmq', undefined);
-  if (!got.published || got.body === undefined) throw new Error('no coordinator publishes the loads');
-  const d = decodeLoads(got.body);
-  if (!d.ok) throw new Error(d.error);
+async function completedInSwarm(loads: PublishedLoads): Promise<number> {
+  const got = await loads.fetch();
+  if (!got) throw new Error('no coordinator publishes the loads (or they do not parse)');
   let n = 0;
-  for (const c of d.snapshot.counts.values()) n += c.completed;
+  for (const c of got.snapshot.counts.values()) n += c.completed;
   return n;
 }
 
@@ -68,14 +65,15 @@ if (spec.mode === 'idle') {
   await client.close();
 } else {
   const redis = new Redis(spec.url);
+  const loads = new PublishedLoads(redis, 'swarmq');
   /** Submits n tasks, `window` in flight, and waits until they have all completed; returns their ids. */
   const runTasks = async (n: number): Promise<string[]> => {
-    const before = await completedInSwarm(redis);
+    const before = await completedInSwarm(loads);
     const ids: string[] = new Array(n);
     await windowed(n, spec.window, async (i) => {
       ids[i] = (await client.submit({ type: 'stamp', payload: null })).id;
     });
-    while ((await completedInSwarm(redis)) < before + n) await sleep(50);
+    while ((await completedInSwarm(loads)) < before + n) await sleep(50);
     return ids;
   };
   // A warm-up run first, so every host's code is compiled by the time it counts.

@@ -5,8 +5,8 @@
 // LoadsReader of the API's own, kept for the life of the app so its cache
 // (re-read only when the roster version moves) lasts across requests.
 import type { Redis } from 'ioredis';
-import { LoadsReader, liveHostsOf, nodeViews, type Roster } from '../coordinator/loadsReader.ts';
-import { PublishedLoads } from '../coordinator/publishedLoads.ts';
+import { LoadsReader, nodeViews, type Roster } from '../coordinator/loadsReader.ts';
+import { liveForReader, PublishedLoads } from '../coordinator/publishedLoads.ts';
 import type { NodeView } from '../routing/loads.ts';
 
 export interface RosterRead {
@@ -51,10 +51,8 @@ export function loadsReaderSource(redis: Redis, prefix: string, failedAfterMs: n
         return { version: versionOf(roster), roster, hostBeats, nodes };
       }
       const { roster, hostBeats } = await reader.readRoster();
-      // Live: as the leader found at its last round, or beating now (a host that joined since).
-      const beating = liveHostsOf(hostBeats, now, failedAfterMs);
-      const { liveHosts, counts } = got.snapshot;
-      const nodes = nodeViews(roster, (id) => counts.get(id), (a) => liveHosts.has(a.hostId) || beating.has(a.hostId));
+      const live = liveForReader(got.snapshot, hostBeats, now, failedAfterMs);
+      const nodes = nodeViews(roster, (id) => got.snapshot.counts.get(id), (a) => live(a.hostId));
       return { version: versionOf(roster), roster, hostBeats, nodes };
     },
   };

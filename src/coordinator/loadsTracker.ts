@@ -90,14 +90,15 @@ export class LoadsTracker {
     for (const id of this.cursors.keys()) if (!roster.nodes.has(id)) this.cursors.delete(id);
 
     const watched = nodeIds.filter((id) => this.cursors.has(id));
+    const streams = watched.map((id) => bullKey(this.o.prefix, queueOf(id), 'events'));
     const p = this.o.redis.pipeline().time();
-    if (watched.length) p.xread('COUNT', 1, 'STREAMS', ...watched.map((id) => bullKey(this.o.prefix, queueOf(id), 'events')), ...watched.map((id) => this.cursors.get(id)!));
+    if (watched.length) p.xread('COUNT', 1, 'STREAMS', ...streams, ...watched.map((id) => this.cursors.get(id)!));
     const [[, time], read] = failOnError(await p.exec()) as [[unknown, [string, string]], [unknown, [string, unknown][] | null]?];
     // Redis's own clock: a stream id is never below it, so an event after this point is after the cursor.
     const redisMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
 
     const recount = new Set(nodeIds.filter((id) => !this.cursors.has(id)));
-    const byStream = new Map(watched.map((id) => [bullKey(this.o.prefix, queueOf(id), 'events'), id]));
+    const byStream = new Map(streams.map((key, i) => [key, watched[i]!]));
     for (const [stream] of read?.[1] ?? []) {
       const id = byStream.get(stream);
       if (id !== undefined) recount.add(id);
@@ -146,8 +147,8 @@ export class LoadsTracker {
       roster,
       rosterVersion: version,
       hostBeats,
-      liveHosts: moved || !prev ? liveHosts : prev.liveHosts,
-      counts: moved || !prev ? next : prev.counts,
+      liveHosts: moved ? liveHosts : prev.liveHosts,
+      counts: moved ? next : prev.counts,
       generation: (prev?.generation ?? 0) + (moved ? 1 : 0),
     };
     return this.last;

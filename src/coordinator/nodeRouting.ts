@@ -13,7 +13,7 @@ import type { TaskInput } from '../tasks/schema.ts';
 import { traced } from '../tracing/spans.ts';
 import { LoadsReader, nodeViews } from './loadsReader.ts';
 import { sameHosts, type LoadsSnapshot } from './loadsSnapshot.ts';
-import { PublishedLoads } from './publishedLoads.ts';
+import { liveForReader, PublishedLoads } from './publishedLoads.ts';
 import { RoutingTable } from './routingTable.ts';
 
 /** A task no node can take, as the error its submitter sees; `where` prefixes the field's path (`tasks.3.` in a batch). */
@@ -111,12 +111,7 @@ export class NodeRouting {
       this.beats = read.hostBeats;
       this.rosterVersion = read.version;
     }
-    const failedAfter = this.config.agents.failedAfterMs;
-    const live = (host: string) => {
-      if (held.liveHosts.has(host)) return true;
-      const beat = this.beats.get(host);
-      return beat !== undefined && now - beat < failedAfter;
-    };
+    const live = liveForReader(held, this.beats, now, this.config.agents.failedAfterMs);
     return nodeViews(roster, (id) => held.counts.get(id), (a) => live(a.hostId));
   }
 

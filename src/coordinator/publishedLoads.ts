@@ -4,6 +4,7 @@
 import type { Redis } from 'ioredis';
 import { swarmKeys } from '../../queues/keys.ts';
 import { readLoads } from '../../queues/loads.ts';
+import { liveHostsOf } from './loadsReader.ts';
 import { decodeLoads, type LoadsSnapshot } from './loadsSnapshot.ts';
 
 export class PublishedLoads {
@@ -36,4 +37,14 @@ export class PublishedLoads {
     this.held = decoded.snapshot;
     return { snapshot: decoded.snapshot, moved: true };
   }
+}
+
+/**
+ * Whether a host counts as live for a reader of published loads: as the leader
+ * found at its last round, or beating within failedAfterMs by `beats` (the
+ * reader's own roster read), so a host that joined since is live at once.
+ */
+export function liveForReader(snapshot: LoadsSnapshot, beats: ReadonlyMap<string, number>, now: number, failedAfterMs: number): (host: string) => boolean {
+  const beating = liveHostsOf(beats, now, failedAfterMs);
+  return (host) => snapshot.liveHosts.has(host) || beating.has(host);
 }
