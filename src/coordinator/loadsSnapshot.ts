@@ -3,18 +3,9 @@
 // and per node its waiting, active, delayed, completed and failed counts. A
 // body from Redis is checked here before anything routes on it.
 import { z } from 'zod';
+import type { QueueCounts } from '../../queues/queueCounts.ts';
 
 export const COUNTS_PER_NODE = 5;
-
-export interface NodeCounts {
-  /** wait + prioritized */
-  waiting: number;
-  active: number;
-  delayed: number;
-  /** Finished tasks BullMQ still keeps (retention: tasks.keep*Seconds). */
-  completed: number;
-  failed: number;
-}
 
 export interface LoadsSnapshot {
   version: string;
@@ -24,7 +15,7 @@ export interface LoadsSnapshot {
   rosterVersion: string | null;
   /** Hosts whose heartbeat the leader found within failedAfterMs. */
   liveHosts: ReadonlySet<string>;
-  counts: ReadonlyMap<string, NodeCounts>;
+  counts: ReadonlyMap<string, QueueCounts>;
 }
 
 const count = z.number().int().nonnegative();
@@ -63,7 +54,7 @@ export function decodeLoads(body: string): { ok: true; snapshot: LoadsSnapshot }
     return { ok: false, error: `${issue?.path.join('.') || '(body)'}: ${issue?.message ?? 'invalid'}` };
   }
   const b = parsed.data;
-  const counts = new Map<string, NodeCounts>();
+  const counts = new Map<string, QueueCounts>();
   b.nodes.forEach((id, i) => {
     const o = i * COUNTS_PER_NODE;
     counts.set(id, { waiting: b.counts[o]!, active: b.counts[o + 1]!, delayed: b.counts[o + 2]!, completed: b.counts[o + 3]!, failed: b.counts[o + 4]! });
@@ -72,7 +63,7 @@ export function decodeLoads(body: string): { ok: true; snapshot: LoadsSnapshot }
 }
 
 /** Whether two count tables say the same thing (a leader republishes only when they differ). */
-export function sameCounts(a: ReadonlyMap<string, NodeCounts>, b: ReadonlyMap<string, NodeCounts>): boolean {
+export function sameCounts(a: ReadonlyMap<string, QueueCounts>, b: ReadonlyMap<string, QueueCounts>): boolean {
   if (a.size !== b.size) return false;
   for (const [id, x] of a) {
     const y = b.get(id);

@@ -8,12 +8,13 @@
 // an event (a user's script, a key deleted by hand).
 import type { Redis } from 'ioredis';
 import { bullKey } from '../../queues/keys.ts';
+import { countsAt, queueCounts, type QueueCounts } from '../../queues/queueCounts.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { NodeView } from '../routing/loads.ts';
 import type { Lease } from './lease.ts';
 import { LoadsReader, liveHostsOf, nodeViews, type Roster } from './loadsReader.ts';
-import { sameCounts, sameHosts, type NodeCounts } from './loadsSnapshot.ts';
+import { sameCounts, sameHosts } from './loadsSnapshot.ts';
 
 export interface TrackedLoads {
   /** The leader's clock at the read. */
@@ -22,7 +23,7 @@ export interface TrackedLoads {
   rosterVersion: string | null;
   hostBeats: ReadonlyMap<string, number>;
   liveHosts: ReadonlySet<string>;
-  counts: ReadonlyMap<string, NodeCounts>;
+  counts: ReadonlyMap<string, QueueCounts>;
   /** Moves whenever the roster version, the live hosts or any count moves: what a publisher compares. */
   generation: number;
 }
@@ -46,11 +47,9 @@ export interface LoadsTrackerOptions {
   onBadRecord?: (what: string, key: string, err: string) => void;
 }
 
-const SUFFIXES = ['wait', 'prioritized', 'active', 'delayed', 'completed', 'failed'] as const;
-
 export class LoadsTracker {
   private readonly reader: LoadsReader;
-  private counts = new Map<string, NodeCounts>();
+  private counts = new Map<string, QueueCounts>();
   /** Per node: the stream id from which an event means its counts may have moved. */
   private readonly cursors = new Map<string, string>();
   private resyncNext = 0;
@@ -113,7 +112,7 @@ export class LoadsTracker {
       this.resyncNext = (this.resyncNext + due) % nodeIds.length;
     }
 
-    const next = new Map<string, NodeCounts>();
+    const next = new Map<string, QueueCounts>();
     for (const id of nodeIds) {
       const c = this.counts.get(id);
       if (c) next.set(id, c);
@@ -121,19 +120,10 @@ export class LoadsTracker {
     if (recount.size) {
       const ids = [...recount];
       const q = this.o.redis.pipeline();
-      for (const id of ids) {
-        const queue = queueOf(id);
-        q.llen(bullKey(this.o.prefix, queue, SUFFIXES[0]));
-        q.zcard(bullKey(this.o.prefix, queue, SUFFIXES[1]));
-        q.llen(bullKey(this.o.prefix, queue, SUFFIXES[2]));
-        q.zcard(bullKey(this.o.prefix, queue, SUFFIXES[3]));
-        q.zcard(bullKey(this.o.prefix, queue, SUFFIXES[4]));
-        q.zcard(bullKey(this.o.prefix, queue, SUFFIXES[5]));
-      }
+      for (const id of ids) queueCounts(q, this.o.prefix, queueOf(id));
       const rows = failOnError(await q.exec());
       ids.forEach((id, i) => {
-        const n = (k: number) => Number(rows[i * SUFFIXES.length + k]?.[1] ?? 0);
-        next.set(id, { waiting: n(0) + n(1), active: n(2), delayed: n(3), completed: n(4), failed: n(5) });
+        next.set(id, countsAt(rows, i));
         this.cursors.set(id, `${redisMs}-0`);
       });
     }

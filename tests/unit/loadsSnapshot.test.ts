@@ -3,7 +3,8 @@
 // match the nodes, a negative count) is refused with the field it fails on.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeLoads, encodeLoads, sameCounts, type LoadsSnapshot, type NodeCounts } from '../../src/coordinator/loadsSnapshot.ts';
+import { decodeLoads, encodeLoads, sameCounts, type LoadsSnapshot } from '../../src/coordinator/loadsSnapshot.ts';
+import type { QueueCounts } from '../../queues/queueCounts.ts';
 
 const countsArb = fc.record({ waiting: fc.nat(), active: fc.nat(), delayed: fc.nat(), completed: fc.nat(), failed: fc.nat() });
 const snapshotArb: fc.Arbitrary<LoadsSnapshot> = fc.record({
@@ -11,7 +12,7 @@ const snapshotArb: fc.Arbitrary<LoadsSnapshot> = fc.record({
   at: fc.nat(),
   rosterVersion: fc.option(fc.string({ maxLength: 10 }), { nil: null }),
   liveHosts: fc.uniqueArray(fc.string({ maxLength: 12 }), { maxLength: 5 }).map((h) => new Set(h)),
-  counts: fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), countsArb), { selector: ([id]) => id, maxLength: 30 }).map((e) => new Map<string, NodeCounts>(e)),
+  counts: fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), countsArb), { selector: ([id]) => id, maxLength: 30 }).map((e) => new Map<string, QueueCounts>(e)),
 });
 
 describe('published loads', () => {
