@@ -12,6 +12,9 @@
 //              agent's start, both sides timed with performance.now()
 //   throughput --tasks no-op tasks with 50 submits in flight, over all nodes
 //   dashboard  /dashboard in headless Chromium: load and worst frame
+//   raw        the same pickup and throughput on plain BullMQ in the same
+//              layout (as many processes, queues and slots, swarmq stopped),
+//              so what the machine allows at each size is measured beside swarmq
 // Writes bench/results/scale.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -19,12 +22,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { freePort } from '../src/cli/redisServer.ts';
 import { PublishedLoads } from '../src/coordinator/publishedLoads.ts';
-import { swarmKeys } from '../queues/keys.ts';
+import { PARKED_NODE, swarmKeys } from '../queues/keys.ts';
 import { intFlag, listFlag } from './support/args.ts';
 import { costPerTask, costSnapshot, round, textTable } from './support/measure.ts';
 import { benchRedis, dropPrefix } from './support/redis.ts';
 import { measureDashboard, type DashboardFigures } from './support/scaleDashboard.ts';
-import { cpuSeconds, startCoordinator, startHost, startProducer, stopAll, type Proc } from './support/scaleFleet.ts';
+import { cpuSeconds, startCoordinator, startHost, startProducer, startRawWorkers, stopAll, type Proc } from './support/scaleFleet.ts';
 
 /** Issue 15's budgets at 10,000 agents on 10 hosts (and DESIGN.md's pickup p99). */
 const BUDGET = { idleRedisOpsPerSec: 2000, producerCpu: 0.01, coordinatorCpu: 0.1, hostCpu: 0.05, pickupP50Ms: 1, pickupP99Ms: 5, throughputRatio: 0.9, dashboardLoadMs: 2000, dashboardWorstFrameMs: 100 };
@@ -43,6 +46,18 @@ interface Idle {
   byCommand: [string, number][];
 }
 
+/** Plain BullMQ in swarmq's layout at this size: a Worker per node queue, as many processes as hosts. */
+interface RawFigures {
+  processes: number;
+  queues: number;
+  concurrency: number;
+  pickupP50Ms: number;
+  pickupP99Ms: number;
+  submitP50Ms: number;
+  throughputC50: number;
+  cpuPerTaskUs: { workers: number; producer: number; redis: number; redisCommands: number };
+}
+
 export interface SizeFigures {
   hosts: number;
   agents: number;
@@ -55,6 +70,8 @@ export interface SizeFigures {
   throughputC50: number;
   dashboardLoadMs: number | null;
   dashboardWorstFrameMs: number | null;
+  /** The same pickup and throughput on plain BullMQ in the same layout, in the same run. */
+  rawBullmq: RawFigures;
   detail: {
     idle: Idle;
     idleWithProducers: Idle;
@@ -113,6 +130,56 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+/** p50 and p99 of pickups, and p50 of their submit calls. */
+function pickupFigures(p: { pickupsMs: number[]; submitsMs: number[] }): { p50: number; p99: number; submitP50: number } {
+  const sorted = [...p.pickupsMs].sort((a, b) => a - b);
+  const submits = [...p.submitsMs].sort((a, b) => a - b);
+  return { p50: round(percentile(sorted, 50), 3), p99: round(percentile(sorted, 99), 3), submitP50: round(percentile(submits, 50), 3) };
+}
+
+/** Throughput (tasks/s) of a producer's run, with CPU µs per task in `procs` (summed) and Redis. */
+async function throughputRun(r: Redis, spec: Parameters<typeof startProducer>[0], procs: readonly Proc[], started: Proc[]) {
+  const through = startProducer(spec);
+  started.push(through.proc);
+  await through.warm;
+  const cpuBefore = procs.map((p) => cpuSeconds(p.child.pid!));
+  const costBefore = await costSnapshot(r);
+  const t = (await through.result) as { tasks: number; ms: number; cpuUs: number };
+  const costAfter = await costSnapshot(r);
+  const perTask = procs.map((p, i) => round(((cpuSeconds(p.child.pid!) - cpuBefore[i]!) * 1e6) / t.tasks, 0));
+  return { tasksPerSec: round((t.tasks / t.ms) * 1000, 0), perTask, producerUs: round(t.cpuUs / t.tasks, 0), redis: costPerTask(costBefore, costAfter, t.tasks) };
+}
+
+/** Plain BullMQ in the layout swarmq ran: `processes` processes, `queues` queues spread evenly over them, `concurrency` each. */
+async function measureRaw(r: Redis, url: string, layout: { processes: number; queues: number; concurrency: number }, o: { pickups: number; tasks: number }): Promise<RawFigures> {
+  const prefix = 'rawbench';
+  await dropPrefix(r, prefix);
+  const names = Array.from({ length: layout.queues }, (_, i) => `q${i + 1}`);
+  const perProcess = Math.ceil(layout.queues / layout.processes);
+  const procs: Proc[] = [];
+  try {
+    for (let i = 0; i < layout.processes; i++) procs.push(await startRawWorkers({ url, prefix, queues: names.slice(i * perProcess, (i + 1) * perProcess), concurrency: layout.concurrency }, i + 1));
+    const workers = [...procs];
+    const spread = { url, prefix, processes: layout.processes, queues: names };
+    const pickup = startProducer({ mode: 'pickup', ...spread, tasks: o.pickups, warmup: Math.max(200, Math.ceil(o.pickups / 5)) });
+    procs.push(pickup.proc);
+    const p = pickupFigures((await pickup.result) as { pickupsMs: number[]; submitsMs: number[] });
+    const t = await throughputRun(r, { mode: 'throughput', ...spread, tasks: o.tasks, window: 50, warmup: Math.ceil(o.tasks / 2) }, workers, procs);
+    log(`  raw BullMQ, same layout: pickup p50 ${p.p50} ms, p99 ${p.p99} ms; throughput ${t.tasksPerSec} tasks/s`);
+    return {
+      ...layout,
+      pickupP50Ms: p.p50,
+      pickupP99Ms: p.p99,
+      submitP50Ms: p.submitP50,
+      throughputC50: t.tasksPerSec,
+      cpuPerTaskUs: { workers: t.perTask.reduce((a, b) => a + b, 0), producer: t.producerUs, redis: round(t.redis.redisCpuUs, 0), redisCommands: round(t.redis.redisCalls, 1) },
+    };
+  } finally {
+    await stopAll(procs);
+    await dropPrefix(r, prefix);
+  }
+}
+
 async function runSize(hostCount: number, perHost: number, o: { idleMs: number; settleMs: number; producers: number; pickups: number; tasks: number; dashboard: boolean }): Promise<SizeFigures> {
   const redis = await benchRedis();
   const r = new Redis(redis.url);
@@ -150,24 +217,13 @@ async function runSize(hostCount: number, perHost: number, o: { idleMs: number; 
 
     const pickup = startProducer({ mode: 'pickup', url: redis.url, tasks: o.pickups, warmup: Math.max(200, Math.ceil(o.pickups / 5)) });
     procs.push(pickup.proc);
-    const pickups = (await pickup.result) as { pickupsMs: number[]; submitsMs: number[] };
-    const sorted = [...pickups.pickupsMs].sort((a, b) => a - b);
-    const submits = [...pickups.submitsMs].sort((a, b) => a - b);
-    log(`  pickup p50 ${round(percentile(sorted, 50), 3)} ms, p99 ${round(percentile(sorted, 99), 3)} ms (of which the submit call: p50 ${round(percentile(submits, 50), 3)} ms, p99 ${round(percentile(submits, 99), 3)} ms)`);
+    const pick = pickupFigures((await pickup.result) as { pickupsMs: number[]; submitsMs: number[] });
+    log(`  pickup p50 ${pick.p50} ms, p99 ${pick.p99} ms (of which the submit call: p50 ${pick.submitP50} ms)`);
 
-    const through = startProducer({ mode: 'throughput', url: redis.url, tasks: o.tasks, window: 50, warmup: Math.ceil(o.tasks / 2) });
-    procs.push(through.proc);
-    const busy = [coordinator, ...hosts, through.proc];
-    await through.warm;
-    const cpuBefore = busy.map((p) => cpuSeconds(p.child.pid!));
-    const costBefore = await costSnapshot(r);
-    const t = (await through.result) as { tasks: number; ms: number };
-    const costAfter = await costSnapshot(r);
-    const perTask = (i: number) => round(((cpuSeconds(busy[i]!.child.pid!) - cpuBefore[i]!) * 1e6) / t.tasks, 0);
-    const hostsUs = hosts.reduce((s, _, i) => s + perTask(i + 1), 0);
-    const redisPerTask = costPerTask(costBefore, costAfter, t.tasks);
-    const cpuPerTaskUs = { coordinator: perTask(0), hosts: hostsUs, producer: perTask(busy.length - 1), redis: round(redisPerTask.redisCpuUs, 0), redisCommands: round(redisPerTask.redisCalls, 1) };
-    const throughputC50 = round((t.tasks / t.ms) * 1000, 0);
+    const t = await throughputRun(r, { mode: 'throughput', url: redis.url, tasks: o.tasks, window: 50, warmup: Math.ceil(o.tasks / 2) }, [coordinator, ...hosts], procs);
+    const redisPerTask = t.redis;
+    const cpuPerTaskUs = { coordinator: t.perTask[0]!, hosts: t.perTask.slice(1).reduce((a, b) => a + b, 0), producer: t.producerUs, redis: round(redisPerTask.redisCpuUs, 0), redisCommands: round(redisPerTask.redisCalls, 1) };
+    const throughputC50 = t.tasksPerSec;
     log(`  throughput at 50 in flight: ${throughputC50} tasks/s; CPU per task (µs): ${JSON.stringify(cpuPerTaskUs)}`);
 
     let dash: DashboardFigures | undefined;
@@ -175,6 +231,11 @@ async function runSize(hostCount: number, perHost: number, o: { idleMs: number; 
       dash = await measureDashboard(base);
       log(`  dashboard: loaded in ${round(dash.loadMs, 0)} ms, worst frame ${round(dash.worstFrameMs, 0)} ms, ${dash.agentRows} table rows`);
     }
+
+    // The reference: swarmq's layout on plain BullMQ, with swarmq's processes stopped so both had the machine to themselves.
+    const nodes = [...((await new PublishedLoads(r, 'swarmq').fetch())?.snapshot.counts.keys() ?? [])].filter((n) => n !== PARKED_NODE).length;
+    await stopAll(procs.splice(0));
+    const rawBullmq = await measureRaw(r, redis.url, { processes: hostCount, queues: nodes, concurrency: Math.max(1, Math.round(agents / nodes)) }, o);
     return {
       hosts: hostCount,
       agents,
@@ -182,11 +243,12 @@ async function runSize(hostCount: number, perHost: number, o: { idleMs: number; 
       idleRedisOpsPerSec: idle.redisOpsPerSec,
       idleRedisOpsPerSecWith10Producers: idleWithProducers.redisOpsPerSec,
       idleCpu: { coordinator: idleWithProducers.coordinator, host: idleWithProducers.hostMax, producer: idleWithProducers.producerMax },
-      pickupP50Ms: round(percentile(sorted, 50), 3),
-      pickupP99Ms: round(percentile(sorted, 99), 3),
+      pickupP50Ms: pick.p50,
+      pickupP99Ms: pick.p99,
       throughputC50,
       dashboardLoadMs: dash ? round(dash.loadMs, 0) : null,
       dashboardWorstFrameMs: dash ? round(dash.worstFrameMs, 0) : null,
+      rawBullmq,
       detail: { idle, idleWithProducers, cpuPerTaskUs, busyByCommand: redisPerTask.byCommand.slice(0, 12).map(([n, c]) => [n, round(c, 2)]), dashboardAgentRows: dash?.agentRows ?? null, producers: o.producers },
     };
   } finally {
@@ -231,6 +293,9 @@ export async function run(args: string[]): Promise<void> {
         row('idle CPU: busiest producer', (s) => pct(s.idleCpu.producer)),
         row('pickup p50 / p99 (ms)', (s) => `${s.pickupP50Ms} / ${s.pickupP99Ms}`),
         row('throughput, 50 in flight (tasks/s)', (s) => s.throughputC50),
+        row('raw BullMQ, same layout: pickup p50 / p99 (ms)', (s) => `${s.rawBullmq.pickupP50Ms} / ${s.rawBullmq.pickupP99Ms}`),
+        row('raw BullMQ, same layout: throughput (tasks/s)', (s) => s.rawBullmq.throughputC50),
+        row('swarmq ÷ raw BullMQ: throughput', (s) => `${round(s.throughputC50 / s.rawBullmq.throughputC50, 2)}×`),
         row('dashboard load / worst frame (ms)', (s) => (s.dashboardLoadMs === null ? 'skipped' : `${s.dashboardLoadMs} / ${s.dashboardWorstFrameMs || '< 50'}`)),
       ],
     ),
@@ -238,6 +303,7 @@ export async function run(args: string[]): Promise<void> {
   const small = results[keys[0]!]!;
   const large = results[keys[keys.length - 1]!]!;
   console.log(`\nbudgets at the largest size (issue 15): Redis ≤ ${BUDGET.idleRedisOpsPerSec}/s with producers: ${large.idleRedisOpsPerSecWith10Producers}; coordinator ≤ ${pct(BUDGET.coordinatorCpu)}: ${pct(large.idleCpu.coordinator)}; host ≤ ${pct(BUDGET.hostCpu)}: ${pct(large.idleCpu.host)}; producer ≤ ${pct(BUDGET.producerCpu)}: ${pct(large.idleCpu.producer)}; pickup p50 ≤ ${BUDGET.pickupP50Ms} ms, p99 ≤ ${BUDGET.pickupP99Ms} ms; throughput ≥ ${BUDGET.throughputRatio}× the smallest size: ${round(large.throughputC50 / small.throughputC50, 2)}×`);
+  console.log(`what the machine allows (raw BullMQ, same layouts, same run): pickup p50 ${large.rawBullmq.pickupP50Ms} ms, p99 ${large.rawBullmq.pickupP99Ms} ms; throughput ${round(large.rawBullmq.throughputC50 / small.rawBullmq.throughputC50, 2)}× the smallest size`);
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(new URL('./results/scale.json', import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), node: process.version, options: { perHost, ...o }, budget: BUDGET, ...results }, null, 2)}\n`);
   console.log('\nwrote bench/results/scale.json');

@@ -4,12 +4,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { RawProducerSpec } from './scaleRawProducer.ts';
+import type { RawWorkersSpec } from './scaleRawWorkers.ts';
 import type { ProducerResult, ProducerSpec } from './scaleProducer.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = 'src/cli/main.ts';
 const PRODUCER = fileURLToPath(new URL('./scaleProducer.ts', import.meta.url));
 const PROCESSORS = fileURLToPath(new URL('./scaleProcessors.ts', import.meta.url));
+const RAW_WORKERS = fileURLToPath(new URL('./scaleRawWorkers.ts', import.meta.url));
+const RAW_PRODUCER = fileURLToPath(new URL('./scaleRawProducer.ts', import.meta.url));
 /** Linux's USER_HZ: /proc reports CPU time in these ticks (fixed at 100 by the kernel ABI). */
 const TICKS_PER_SECOND = 100;
 
@@ -38,9 +42,20 @@ export function startHost(url: string, i: number, agents: number): Proc {
   return start(`host${i}`, [CLI, 'agents', '--count', String(agents), '--processors', PROCESSORS], { REDIS_URL: url });
 }
 
-/** A producer; `result` is its last line of output (idle: ready; others: the result), `warm` its warm-up's end (throughput). */
-export function startProducer(spec: ProducerSpec, i = 0): { proc: Proc; result: Promise<ProducerResult>; warm: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', PRODUCER, JSON.stringify(spec)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A raw-BullMQ host of the reference layout; resolves once its Workers are connected. */
+export async function startRawWorkers(spec: RawWorkersSpec, i: number): Promise<Proc> {
+  const p = start(`raw${i}`, [RAW_WORKERS, JSON.stringify(spec)], {});
+  await new Promise<void>((resolve, reject) => {
+    p.child.stdout!.once('data', () => resolve());
+    p.child.once('exit', (code) => reject(new Error(`raw worker process ${i} exited (${code}): ${p.tail()}`)));
+  });
+  return p;
+}
+
+/** A producer (swarmq's, or raw BullMQ's for the reference layout); `result` is its last line of output (idle: ready; others: the result), `warm` its warm-up's end (throughput). */
+export function startProducer(spec: ProducerSpec | RawProducerSpec, i = 0): { proc: Proc; result: Promise<ProducerResult>; warm: Promise<void> } {
+  const script = 'prefix' in spec ? RAW_PRODUCER : PRODUCER;
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   child.stderr!.on('data', (d: Buffer) => {
     tail = (tail + d.toString()).slice(-4000);

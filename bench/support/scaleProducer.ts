@@ -19,7 +19,8 @@ export type ProducerResult =
   | { mode: 'idle'; ready: true }
   /** submitsMs: submit → the call returned (its share of each pickup). */
   | { mode: 'pickup'; pickupsMs: number[]; submitsMs: number[] }
-  | { mode: 'throughput'; tasks: number; ms: number }
+  /** cpuUs: the producer's own CPU over the measured run (its submits and polling, not the read of the results after it). */
+  | { mode: 'throughput'; tasks: number; ms: number; cpuUs: number }
   /** Throughput: the warm-up is over, the measured run starts now. */
   | { mode: 'warm' };
 
@@ -79,15 +80,17 @@ if (spec.mode === 'idle') {
   // A warm-up run first, so every host's code is compiled by the time it counts.
   await runTasks(spec.warmup);
   say({ mode: 'warm' });
+  const cpu0 = process.cpuUsage();
   const t0 = wall();
   const ids = await runTasks(spec.tasks);
+  const cpu = process.cpuUsage(cpu0);
   // The end: the latest start among the tasks (each a no-op, so start ≈ finish).
   let last = 0;
   for (let i = 0; i < ids.length; i += 500) {
     const views = await Promise.all(ids.slice(i, i + 500).map((id) => client.get(id)));
     for (const v of views) last = Math.max(last, (v?.result as { startedAt: number }).startedAt);
   }
-  say({ mode: 'throughput', tasks: spec.tasks, ms: last - t0 });
+  say({ mode: 'throughput', tasks: spec.tasks, ms: last - t0, cpuUs: cpu.user + cpu.system });
   redis.disconnect();
   await client.close();
 }
