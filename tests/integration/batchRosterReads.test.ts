@@ -10,6 +10,7 @@ import { AgentHost } from '../../src/agents/host.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { redisForFile } from '../support/redis.ts';
+import { monitorCommands } from '../support/monitor.ts';
 import { testConfig, until } from '../support/swarm.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 
@@ -17,7 +18,7 @@ const redis = redisForFile({ own: true });
 let conn: Redis;
 let client: SwarmClient;
 let host: AgentHost;
-let monitor: Redis;
+let monitor: { stop(): void } | undefined;
 let agentsKey: string;
 let agentReads = 0;
 const marks = new Set<string>();
@@ -26,11 +27,9 @@ beforeAll(async () => {
   conn = redis.connect();
   const config = testConfig(redis);
   agentsKey = swarmKeys(config.prefix).agents;
-  monitor = await new Redis(redis.url).monitor();
-  monitor.on('monitor', (_time: string, args: string[]) => {
-    const [cmd, key] = args;
-    if (cmd?.toLowerCase() === 'hgetall' && key === agentsKey) agentReads++;
-    if (cmd?.toLowerCase() === 'echo' && key) marks.add(key);
+  monitor = await monitorCommands(redis.url, ({ cmd, args: [key] }) => {
+    if (cmd === 'hgetall' && key === agentsKey) agentReads++;
+    if (cmd === 'echo' && key) marks.add(key);
   });
   // Agents of one type ('w'), so the roster the router reads is not empty.
   host = new AgentHost({ config, hostId: 'h', agents: [{ type: 'w', count: 30 }], processors: builtinProcessors, logger: silentLogger });
@@ -43,7 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await host?.stop(200);
-  monitor?.disconnect();
+  monitor?.stop();
 });
 
 /** Roster reads so far: every command sent before this call has reached the monitor. */

@@ -18,6 +18,7 @@ import { readLoads } from '../../queues/loads.ts';
 import { loadsReaderSource } from '../../src/api/swarmSource.ts';
 import { SwarmStateReader } from '../../src/metrics/swarmState.ts';
 import { redisForFile } from '../support/redis.ts';
+import { monitorCommands } from '../support/monitor.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
 const redis = redisForFile({ own: true });
@@ -28,16 +29,15 @@ let config: SwarmConfig;
 let host: AgentHost;
 let coordinator: Coordinator;
 let client: SwarmClient;
-let monitor: Redis;
+let monitor: { stop(): void } | undefined;
 /** Commands seen, by the client address that sent them. */
 const seen: { at: number; source: string; cmd: string; key: string | undefined }[] = [];
 
 beforeAll(async () => {
   conn = redis.connect();
   config = testConfig(redis, { coordinator: { snapshotIntervalMs: INTERVAL_MS, loadsResyncMs: RESYNC_MS } });
-  monitor = await new Redis(redis.url).monitor();
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    seen.push({ at: Date.now(), source, cmd: (args[0] ?? '').toLowerCase(), key: args[1] });
+  monitor = await monitorCommands(redis.url, ({ source, cmd, args }) => {
+    seen.push({ at: Date.now(), source, cmd, key: args[0] });
   });
   // 200 agents of capacity 1: 20 nodes.
   host = new AgentHost({ config, hostId: 'h1', agents: [{ type: 'w', count: 200 }], processors: builtinProcessors, logger: silentLogger });
@@ -52,7 +52,7 @@ afterAll(async () => {
   await client?.close();
   await coordinator?.stop();
   await host?.stop(200);
-  monitor?.disconnect();
+  monitor?.stop();
 });
 
 async function published(): Promise<LoadsSnapshot | undefined> {

@@ -16,6 +16,7 @@ import { loadsReaderSource } from '../../src/api/swarmSource.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { redisForFile } from '../support/redis.ts';
+import { monitorCommands } from '../support/monitor.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
@@ -224,10 +225,9 @@ describe('GET /api/nodes, /api/hosts, /api/summary', () => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const get = async (path: string) => (await (await fetch(base + path)).json()) as Record<string, any>;
     const agentsKey = swarmKeys(stack.config.prefix).agents;
-    const monitor = await new Redis(redis.url).monitor();
     const reads: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source === addr && args[0]?.toLowerCase() === 'hgetall' && args[1] === agentsKey) reads.push(args[1]);
+    const monitor = await monitorCommands(redis.url, ({ source, cmd, args: [key] }) => {
+      if (source === addr && cmd === 'hgetall' && key === agentsKey) reads.push(key);
     });
     try {
       const version = () => conn.get(swarmKeys(stack.config.prefix).rosterVersion);
@@ -251,7 +251,7 @@ describe('GET /api/nodes, /api/hosts, /api/summary', () => {
       await until(async () => (await get('/api/summary')).agents.total === TOTAL + 3, 5000, 'the summary counting the new agents');
       expect(reads.length).toBeGreaterThanOrEqual(2);
     } finally {
-      monitor.disconnect();
+      monitor.stop();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       conn.disconnect();
