@@ -2,7 +2,7 @@
 // agents, its connection id announced (so a dead process is noticed when Redis
 // drops the connection), and, when the monitor has failed it meanwhile, a call
 // to rejoin. Leaving takes the host out of both.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import type { AgentInfo, AgentSpec } from './spec.ts';
 
@@ -13,7 +13,7 @@ export class Heartbeat {
 
   constructor(
     private readonly o: {
-      redis: Redis;
+      redis: RedisClient;
       prefix: string;
       hostId: string;
       intervalMs: number;

@@ -8,7 +8,7 @@
 // hash stays in its node queue while it waits, runs, and for
 // `keepCompletedSeconds` after it finishes, far longer than a lease takes over.
 import { Job, type Queue } from 'bullmq';
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { bullKey, groupKeys, nodeQueueName, PARKED_NODE } from '../../queues/keys.ts';
 import { claimParked } from '../../queues/claimParked.ts';
 import { routeLeastLoaded } from '../routing/leastLoaded.ts';
@@ -18,7 +18,7 @@ import type { Affinity } from '../tasks/schema.ts';
 const BATCH = 200;
 
 export interface UnparkContext {
-  redis: Redis | Cluster;
+  redis: RedisClient;
   prefix: string;
   /** The leader's token. */
   token: number;

@@ -1,7 +1,7 @@
 // Idempotency keys: a submit that names one claims it for the task id it plans
 // (SET NX GET, kept as long as completed tasks are), so a repeat of the submit
 // gets the first task's id back instead of a second task.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import { newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
@@ -11,7 +11,7 @@ export class IdempotencyClaims {
   private readonly keys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly ttlSeconds: number,
   ) {

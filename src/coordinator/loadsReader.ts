@@ -3,7 +3,7 @@
 // version moves. `read` counts every node's queue, a cost that grows with the
 // swarm: routers use it only while no coordinator publishes the loads
 // (loadsSnapshot.ts); the leader's tracker reads only the nodes that changed.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { bullKey, swarmKeys } from '../../queues/keys.ts';
 import { agentRecordSchema, nodeRecordSchema, parseHash, type AgentRecord, type NodeRecord } from '../swarm/records.ts';
 import type { NodeView } from '../routing/loads.ts';
@@ -45,7 +45,7 @@ export class LoadsReader {
   private roster: Roster = { agents: new Map(), nodes: new Map() };
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly failedAfterMs: number,
     private readonly onBadRecord: (what: string, key: string, err: string) => void = () => {},

@@ -6,7 +6,7 @@
 // move jobs), and re-counts only those. A slow rolling pass re-counts every node
 // once per resyncMs all the same, as a net for whatever writes a queue without
 // an event (a user's script, a key deleted by hand).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { bullKey } from '../../queues/keys.ts';
 import { countsAt, queueCounts, type QueueCounts } from '../../queues/queueCounts.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -30,7 +30,7 @@ export interface TrackedLoads {
 
 /** What a leader's duty that reads the tracked loads is given (the balancer, the summary). */
 export interface TrackedLoadsDuty {
-  redis: Redis;
+  redis: RedisClient;
   config: SwarmConfig;
   lease: Lease;
   logger: Logger;
@@ -39,7 +39,7 @@ export interface TrackedLoadsDuty {
 }
 
 export interface LoadsTrackerOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   failedAfterMs: number;
   /** Every node is re-counted at least this often, events or not. */

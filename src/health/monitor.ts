@@ -5,7 +5,7 @@
 // stopped or blocked keeps its connection and goes the heartbeat way (degraded,
 // critical, failed), so a slow but alive host is never recovered early.
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { HostControl } from '../coordinator/hostControl.ts';
@@ -87,7 +87,7 @@ export class HealthMonitor extends EventEmitter {
   /** After Redis itself restarts every connection is new: judge by heartbeats alone for a while. */
   private connectionsTrustedFrom = 0;
 
-  constructor(private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; hosts: HostControl; logger: Logger }) {
+  constructor(private readonly o: { redis: RedisClient; config: SwarmConfig; lease: Lease; hosts: HostControl; logger: Logger }) {
     super();
     this.reader = new LoadsReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
     this.keys = swarmKeys(o.config.prefix);

@@ -2,7 +2,7 @@
 // per-queue event streams (`<prefix>:<queue>:events`, written in the same
 // atomic step that finishes a job). Reading them costs the hot path nothing,
 // and every process sees the same finishes, whichever host ran them.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { bullKey } from '../../queues/keys.ts';
 import type { StreamEntry } from '../swarm/events.ts';
 
@@ -32,7 +32,7 @@ export class FinishedTail {
 
   /** Only finishes after `sinceMs` count: a tail started now reports what happens from now on. */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly sinceMs: number,
   ) {}

@@ -3,7 +3,7 @@
 // same figures: the roster, heartbeats, failed hosts and each queue's counts.
 // The counts are those the leading coordinator publishes (a few commands);
 // only while nobody publishes is each queue counted (a cost that grows with nodes).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { DEAD_LETTER_QUEUE, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
 import { afterCounts, countsAt, queueCounts, type QueueCounts } from '../../queues/queueCounts.ts';
 import { LoadsReader, type Roster } from '../coordinator/loadsReader.ts';
@@ -25,7 +25,7 @@ export class SwarmStateReader {
   private readonly published: PublishedLoads;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
     this.rosterReader = new LoadsReader(redis, prefix, Number.POSITIVE_INFINITY);

@@ -15,7 +15,7 @@
 // than when its vote times out.
 import { createHash } from 'node:crypto';
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../queues/redisTarget.ts';
 import { z } from 'zod';
 import { CONSENSUS_QUEUE, swarmKeys } from '../../../queues/keys.ts';
 import { agentRecordSchema } from '../../swarm/records.ts';
@@ -99,7 +99,7 @@ interface Replica {
 }
 
 export interface JudgeDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** Runs a round to its end (vote.ts); `announce` adds fields to its consensus:reached event. */
   runRound(spec: RoundSpec, announce: (o: ProposalResult) => Record<string, unknown>): Promise<ProposalResult>;
@@ -111,7 +111,7 @@ function short(value: unknown): string {
 }
 
 /** Reads every replica's outcome: output or failure, and the agent that produced it. */
-async function replicasOf(job: Job, data: ReplicatedData, redis: Redis): Promise<Replica[]> {
+async function replicasOf(job: Job, data: ReplicatedData, redis: RedisClient): Promise<Replica[]> {
   const [values, failures] = await Promise.all([job.getChildrenValues(), job.getIgnoredChildrenFailures()]);
   const idOf = (key: string) => key.slice(key.lastIndexOf(':') + 1);
   const keys = [...Object.keys(values), ...Object.keys(failures)];

@@ -2,7 +2,7 @@
 // from the roster, spread across hosts so that losing one host costs the
 // round as few participants as possible. Every participant must be live
 // (its host beat within failedAfterMs) and have a registered consensus key.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../queues/redisTarget.ts';
 import { swarmKeys } from '../../../queues/keys.ts';
 import { SwarmError } from '../../errors.ts';
 import { agentRecordSchema, parseHash, type AgentRecord } from '../../swarm/records.ts';
@@ -11,7 +11,7 @@ import { idOrder } from '../../swarm/idOrder.ts';
 
 export type ParticipantsRequest = readonly string[] | { count: number; type?: string | undefined } | undefined;
 
-export async function resolveParticipants(redis: Redis, prefix: string, req: ParticipantsRequest, liveWithinMs: number): Promise<Participant[]> {
+export async function resolveParticipants(redis: RedisClient, prefix: string, req: ParticipantsRequest, liveWithinMs: number): Promise<Participant[]> {
   const keys = swarmKeys(prefix);
   const [[, rawAgents], [, rawHosts], [, time]] = (await redis.pipeline().hgetall(keys.agents).zrange(keys.hosts, '0', '-1', 'WITHSCORES').time().exec()) as [
     [Error | null, Record<string, string>],

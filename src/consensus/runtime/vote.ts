@@ -6,7 +6,7 @@
 // job to stall; another driver takes it over, and hosts that still run the
 // round just learn the new driver.
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../queues/redisTarget.ts';
 import { consensusKeys } from './keys.ts';
 import { decidedValues, outcomeOf, parseDecisions } from './outcome.ts';
 import { roundSpecSchema, type ProposalResult, type RoundSpec } from './proposal.ts';
@@ -18,7 +18,7 @@ import { publishEvent } from '../../swarm/events.ts';
 import { judgeReplicated, REPLICATED_JOB } from './judgeReplicated.ts';
 
 export interface VoteProcessorDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** This driver's inbox name: hosts send decision notices there. */
   driverId: string;
