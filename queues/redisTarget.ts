@@ -4,7 +4,6 @@
 // strings (environment, flags) and are parsed here with zod; an issue's path is
 // the setting that carried it (`url`, `mode`, `sentinels`, `sentinelMaster`),
 // so the caller can name its variable.
-import { EventEmitter } from 'node:events';
 import { Cluster, type ClusterOptions, type Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { SwarmRedis } from './connection.ts';
@@ -215,6 +214,7 @@ export type RedisGiven = string | RedisTarget | RedisClient;
 
 /** A connection to share, or the target to open connections to. */
 export function fromGiven(given: RedisGiven): { client: RedisClient } | { target: RedisTarget } {
-  if (given instanceof EventEmitter) return { client: given }; // Redis and Cluster both are
-  return { target: toRedisTarget(given) };
+  // Not instanceof: ioredis mixes EventEmitter in, and a client may come from another copy of ioredis.
+  if (typeof given !== 'string' && 'sendCommand' in given && typeof given.sendCommand === 'function') return { client: given };
+  return { target: toRedisTarget(given as string | RedisTarget) };
 }

@@ -5,6 +5,7 @@ import { connectRedis, type RedisClient, type RedisTarget } from '../../queues/r
 import { bullKey, nodeQueueName } from '../../queues/keys.ts';
 import { StopSignal } from '../../queues/connection.ts';
 import type { Logger } from '../log.ts';
+import { slotPipeline } from '../../queues/slotPipeline.ts';
 
 // A safety net under the marker: pending work is re-checked at least this often.
 const RECHECK_S = 5;
@@ -67,7 +68,7 @@ export class Waker {
       while (!this.stopped && this.watching.size) {
         const nodes = [...this.watching];
         // Work that arrived while the node was closing: its marker may be gone already.
-        const p = this.conn.pipeline();
+        const p = slotPipeline(this.conn);
         for (const n of nodes) p.llen(this.key(n, 'wait')).zcard(this.key(n, 'prioritized'));
         const counts = (await this.halt.race(p.exec())) ?? [];
         if (this.stopped) break;

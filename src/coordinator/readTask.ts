@@ -11,6 +11,7 @@ import { cancelledRecordSchema } from '../swarm/records.ts';
 import { isIssuedTaskId, nodeOfTaskId } from '../tasks/ids.ts';
 import type { TaskView } from '../tasks/schema.ts';
 import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
+import { slotPipeline } from '../../queues/slotPipeline.ts';
 
 export interface TaskReads {
   redis: RedisClient;
@@ -62,7 +63,7 @@ export async function readTask(r: TaskReads, id: string): Promise<TaskView | nul
  */
 async function execPipeline(redis: RedisClient, build: (p: ChainableCommander) => void): Promise<unknown[]> {
   for (let attempt = 0; ; attempt++) {
-    const p = redis.pipeline();
+    const p = slotPipeline(redis);
     build(p);
     const results = (await p.exec()) ?? [];
     const err = results.find(([e]) => e)?.[0];

@@ -9,6 +9,7 @@ import { afterCounts, countsAt, queueCounts, type QueueCounts } from '../../queu
 import { LoadsReader, type Roster } from '../coordinator/loadsReader.ts';
 import { PublishedLoads } from '../coordinator/publishedLoads.ts';
 import type { TrackedLoads } from '../coordinator/loadsTracker.ts';
+import { slotPipeline } from '../../queues/slotPipeline.ts';
 
 export interface SwarmState {
   now: number;
@@ -38,7 +39,7 @@ export class SwarmStateReader {
   }
 
   private async withCounts(now: number, roster: Roster, hostBeats: ReadonlyMap<string, number>, counts: ReadonlyMap<string, QueueCounts>): Promise<SwarmState> {
-    const p = this.redis.pipeline();
+    const p = slotPipeline(this.redis);
     queueCounts(p, this.prefix, nodeQueueName(PARKED_NODE));
     queueCounts(p, this.prefix, DEAD_LETTER_QUEUE);
     p.hkeys(swarmKeys(this.prefix).failedHosts);
@@ -65,7 +66,7 @@ export class SwarmStateReader {
 
   private async countEvery(roster: Roster): Promise<Map<string, QueueCounts>> {
     const nodes = [...roster.nodes.values()];
-    const p = this.redis.pipeline();
+    const p = slotPipeline(this.redis);
     for (const n of nodes) queueCounts(p, this.prefix, n.queue);
     const rows = nodes.length ? ((await p.exec()) ?? []) : [];
     return new Map(nodes.map((n, i) => [n.id, countsAt(rows, i)]));

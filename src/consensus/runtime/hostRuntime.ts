@@ -17,6 +17,7 @@ import { decisionSchema, roundSpecOfJobData, type RoundSpec } from './proposal.t
 import { parseReplayHash } from './replayState.ts';
 import { LINGER_MS, LocalRound, roundEndsAt, roundOfEnvelope } from './round.ts';
 import type { InboxItem } from './wire.ts';
+import { slotPipeline } from '../../../queues/slotPipeline.ts';
 
 export interface ConsensusHostOptions {
   target: RedisTarget;
@@ -239,8 +240,7 @@ export class ConsensusHost {
   private async load(id: string, driverInbox: string | undefined, fresh: boolean, out: Outbox): Promise<LocalRound | undefined> {
     // One round trip: the spec, and whatever any agent of the round has persisted or decided, and what this host
     // accepted and sent (nothing, for a new round).
-    const replies = (await this.redis
-      .pipeline()
+    const replies = (await slotPipeline(this.redis)
       .hget(this.keys.job(id), 'data')
       .hgetall(this.keys.state(id))
       .hgetall(this.keys.decided(id))

@@ -26,6 +26,7 @@ import type { ProtocolName } from '../protocol.ts';
 import { reach } from '../reach.ts';
 import { roundSeed, roundSpecSchema, type Participant, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { PROTOCOLS } from './protocols.ts';
+import { slotPipeline } from '../../../queues/slotPipeline.ts';
 
 /** The name of a replicated task's parent job in the consensus queue (proposals are named 'proposal'). */
 export const REPLICATED_JOB = 'replicated';
@@ -115,7 +116,7 @@ async function replicasOf(job: Job, data: ReplicatedData, redis: RedisClient): P
   const [values, failures] = await Promise.all([job.getChildrenValues(), job.getIgnoredChildrenFailures()]);
   const idOf = (key: string) => key.slice(key.lastIndexOf(':') + 1);
   const keys = [...Object.keys(values), ...Object.keys(failures)];
-  const p = redis.pipeline();
+  const p = slotPipeline(redis);
   for (const k of keys) p.hget(k, AGENT_FIELD);
   const agents = ((await p.exec()) ?? []).map(([, v]) => (typeof v === 'string' ? v : null));
   const byId = new Map<string, Replica>();

@@ -16,6 +16,7 @@ import type { InboxItem } from './wire.ts';
 import type { Logger } from '../../log.ts';
 import { publishEvent } from '../../swarm/events.ts';
 import { judgeReplicated, REPLICATED_JOB } from './judgeReplicated.ts';
+import { slotPipeline } from '../../../queues/slotPipeline.ts';
 
 export interface VoteProcessorDeps {
   redis: RedisClient;
@@ -36,7 +37,7 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<unkno
   const keys = consensusKeys(d.prefix);
   const sendAll = (inboxes: Iterable<string>, item: InboxItem) => sendNotice(d.redis, inboxes, item);
   const read = async (id: string) => {
-    const [[, decided], [, rejected]] = (await d.redis.pipeline().hgetall(keys.decided(id)).hgetall(keys.rejected(id)).exec()) as [
+    const [[, decided], [, rejected]] = (await slotPipeline(d.redis).hgetall(keys.decided(id)).hgetall(keys.rejected(id)).exec()) as [
       [Error | null, Record<string, string>],
       [Error | null, Record<string, string>],
     ];
