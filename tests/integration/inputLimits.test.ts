@@ -5,7 +5,7 @@
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INTAKE_QUEUE, bullKey, nodeQueueName } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, INTAKE_QUEUE, bullKey, nodeQueueName } from '../../queues/keys.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { MAX_INTAKE_TRIES, startIntake } from '../../src/coordinator/intake.ts';
 import { TaskRouter } from '../../src/coordinator/router.ts';
@@ -216,7 +216,7 @@ describe('ids outside the grammar swarmq issues are a 404 and build no key', () 
     const r = await stack.request('POST', '/api/tasks', { type: 'sleep', payload: { ms: 1000 }, consensus: { protocol: 'quorum', replicas: 2 } });
     expect(r.status).toBe(202);
     const id = r.body.id as string;
-    expect(await conn.exists(`${stack.config.prefix}:consensus:${id}:dependencies`)).toBe(1);
+    expect(await conn.exists(bullKey(stack.config.prefix, CONSENSUS_QUEUE, `${id}:dependencies`))).toBe(1);
     for (const crafted of [`${id}:dependencies`, 'r-x:dependencies', `${id}:processed`]) {
       for (const method of ['GET', 'DELETE']) expect((await stack.request(method, `/api/tasks/${encodeURIComponent(crafted)}`)).status, `${method} ${crafted}`).toBe(404);
     }
