@@ -4,7 +4,7 @@
 // /metrics reads them (src/metrics/finishedTail.ts, opened through the
 // `openTail` the composition root hands in); the timestamps of a sample of
 // them give the latency quantiles. Nothing is added to the task path.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queues/redisTarget.ts';
 import { nodeQueueName } from '../queues/keys.ts';
 import type { FinishedTail } from '../src/metrics/finishedTail.ts';
 import { ratePoint, spreadSample, type RatePoint } from './ratePoint.ts';
@@ -34,7 +34,7 @@ export class TaskRates {
   private busy = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly openTail: OpenTail,
     private readonly nodeIds: () => readonly string[],
   ) {

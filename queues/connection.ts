@@ -1,6 +1,6 @@
 // Connections. BullMQ may connect a lazy ioredis client it is given, so we
 // connect only a client that is still waiting, and otherwise wait for ready.
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 // Deep import of one internal: the handler ioredis itself runs when a stream closes.
 import { closeHandler } from 'ioredis/built/redis/event_handler.js';
 
@@ -25,7 +25,7 @@ SwarmRedis.prototype.duplicate = function duplicate(this: SwarmRedis, override?:
   return new SwarmRedis({ ...this.options, ...(override ?? {}) } as RedisOptions & { replyMapping?: 'legacy' });
 } as Redis['duplicate'];
 
-export async function ensureConnected(redis: Redis): Promise<void> {
+export async function ensureConnected(redis: Redis | Cluster): Promise<void> {
   if (redis.status === 'ready') return;
   if (redis.status === 'wait') {
     await redis.connect();

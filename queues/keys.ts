@@ -5,16 +5,22 @@
 //   a fixed fan-out, so a config change never renames a queue) share a slot,
 //   and jobs only ever move between nodes of one group;
 // - swarm-wide state `<prefix>:{swarm}:*`, a name no queue takes (queue names
-//   here start with `node-`, `control-` or are `intake`);
-// - per-group state (moved tasks, tombstones, the fence) `<prefix>:{g<k>}:*`.
+//   here start with `node-`, `control-`, `consensus-` or `{`);
+// - per-group state (moved tasks, tombstones, the fence) `<prefix>:{g<k>}:*`;
+// - every other queue carries a tag too, since BullMQ's scripts touch several
+//   keys of their queue at once: `{intake}`, `{dead-letter}`, `control-{<host>}`,
+//   and `consensus-{swarm}`, beside the rounds' state it is read and written with.
+// Swarms made before these names used `intake`, `dead-letter`, `control-<host>`
+// and `consensus` (docs/cluster.md, "Upgrading").
 
-export const INTAKE_QUEUE = 'intake';
+/** Where producers in any language add tasks as plain BullMQ jobs: `new Queue('{intake}', { prefix })`. */
+export const INTAKE_QUEUE = '{intake}';
 
-/** Proposals, one job each (src/consensus/runtime); the queue exists from the first proposal on. */
-export const CONSENSUS_QUEUE = 'consensus';
+/** Proposals, one job each (src/consensus/runtime); the queue exists from the first proposal on. In the swarm's slot, with the rounds' keys. */
+export const CONSENSUS_QUEUE = 'consensus-{swarm}';
 
 /** Tasks that failed their last attempt, each with its last error (one job per task, under the task's id). */
-export const DEAD_LETTER_QUEUE = 'dead-letter';
+export const DEAD_LETTER_QUEUE = '{dead-letter}';
 
 /** Where a task asked to wait for a capable agent sits until one joins (a queue with no workers, its own slot group). */
 export const PARKED_NODE = 'parked';
@@ -128,7 +134,7 @@ export function groupKeys(prefix: string, nodeId: string) {
   };
 }
 
-/** Each agent host listens on its own control queue for spawn and retire requests. */
+/** Each agent host listens on its own control queue for spawn and retire requests; a slot of its own per host. */
 export function controlQueueName(hostId: string): string {
-  return `control-${hostId}`;
+  return `control-{${hostId}}`;
 }

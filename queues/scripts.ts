@@ -7,6 +7,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, ChainableCommander } from 'ioredis';
+import { ensureConnected } from './connection.ts';
+import { isCluster } from './redisTarget.ts';
 
 type RedisArg = string | number | Buffer;
 
@@ -80,13 +82,17 @@ function command(name: string, numberOfKeys: number): LuaCommand {
       pipeline.eval(lua, keys.length, ...keys, ...args);
     },
     async load(redis) {
-      await redis.script('LOAD', lua);
+      // SCRIPT LOAD names no key: a Cluster would send it to any one master, and EVALSHA goes to the key's.
+      if (isCluster(redis)) await ensureConnected(redis); // its masters are known once it is ready
+      const servers = isCluster(redis) ? redis.nodes('master') : [redis];
+      await Promise.all(servers.map((s) => s.script('LOAD', lua)));
     },
   };
 }
 
 /** Loads every command (a pipeline of EVALSHAs needs them loaded: it cannot fall back to EVAL). */
 export async function loadScripts(redis: Redis | Cluster): Promise<void> {
+  if (isCluster(redis)) await ensureConnected(redis); // once, not once per script while it connects
   await Promise.all(Object.values(scripts).map((s) => s.load(redis)));
 }
 

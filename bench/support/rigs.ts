@@ -1,7 +1,7 @@
 // The contenders a benchmark compares, each set up on its own key prefix:
 //   raw     plain BullMQ: one Queue, one Worker of concurrency c
 //   swarmq  SwarmClient.submit → node queues → an in-process AgentHost of c agents (capacity 1)
-//   intake  plain BullMQ Queue('intake') → Coordinator's intake worker routes → the same AgentHost
+//   intake  plain BullMQ Queue('{intake}') → Coordinator's intake worker routes → the same AgentHost
 // Every processor is the same no-op: report the start to the probe, return.
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';

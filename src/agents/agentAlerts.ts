@@ -1,7 +1,7 @@
 // Where an agent's alerts go: the host's log, the host's own listeners (it
 // re-emits them as events), and the swarm's events stream as a health:alert
 // that every dashboard and coordinator reads.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import type { Logger } from '../log.ts';
 import { publishEvent } from '../swarm/events.ts';
 
@@ -30,7 +30,7 @@ export interface TrendAlert {
 
 export interface AlertSink<A> {
   hostId: string;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
   /** Told of each alert as it is raised. */

@@ -1,7 +1,7 @@
 // The host side of the control channel: a small BullMQ queue per host, so a
 // coordinator anywhere can ask this host to spawn or retire agents, durably.
 import { UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { z } from 'zod';
 import { controlQueueName } from '../../queues/keys.ts';
 import type { Logger } from '../log.ts';
@@ -18,7 +18,7 @@ export type ControlReply = { agents: AgentInfo[] } | { returned: number };
  */
 export interface ControlledHost {
   readonly hostId: string;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   spawnAgentBatch(specs: AgentSpec[]): Promise<AgentInfo[]>;
   spawnAgentWaves(specs: AgentSpec[], options: { waveSize?: number }): Promise<AgentInfo[]>;
   retire(agentId: string, deadlineMs: number): Promise<{ returned: number }>;

@@ -2,9 +2,11 @@
 // agents, its connection id announced (so a dead process is noticed when Redis
 // drops the connection), and, when the monitor has failed it meanwhile, a call
 // to rejoin. Leaving takes the host out of both.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import type { AgentInfo, AgentSpec } from './spec.ts';
+import { slotPipeline } from '../../queues/slotPipeline.ts';
+import { connectionMark, serverOf } from '../../queues/serverOf.ts';
 
 export class Heartbeat {
   private readonly keys;
@@ -13,7 +15,7 @@ export class Heartbeat {
 
   constructor(
     private readonly o: {
-      redis: Redis;
+      redis: RedisClient;
       prefix: string;
       hostId: string;
       intervalMs: number;
@@ -48,7 +50,7 @@ export class Heartbeat {
    */
   private async beat(): Promise<void> {
     const { redis, hostId } = this.o;
-    const res = await redis.pipeline().zadd(this.keys.hosts, Date.now(), hostId).hget(this.keys.failedHosts, hostId).exec();
+    const res = await slotPipeline(redis).zadd(this.keys.hosts, Date.now(), hostId).hget(this.keys.failedHosts, hostId).exec();
     const failedAt = (res?.[1]?.[1] ?? null) as string | null;
     if (failedAt === null || this.o.isStopping() || this.rejoining) return;
     // Nobody awaits a rejoin: its failure is reported here, or it would end the process as an unhandled rejection.
@@ -60,8 +62,11 @@ export class Heartbeat {
 
   /** The health monitor watches this connection: when the process dies, Redis drops it at once. */
   async announceConnection(): Promise<void> {
-    const id = await this.o.redis.client('ID');
-    await this.o.redis.hset(this.keys.hostConnections, this.o.hostId, String(id));
+    // On a Cluster: the connection to the master the monitor asks, the one serving the swarm's slot.
+    const server = await serverOf(this.o.redis, this.keys.hostConnections);
+    if (!server) throw new Error('no master serves the swarm slot yet; the connection is announced at the next ready');
+    const id = await server.redis.client('ID');
+    await this.o.redis.hset(this.keys.hostConnections, this.o.hostId, connectionMark(id, server.address));
   }
 
   /**

@@ -1,6 +1,6 @@
 // Nodes idle past hibernateAfterMs close their Worker (and its connection); the
 // waker watches their queues and starts them again as soon as work arrives.
-import type { Redis } from 'ioredis';
+import type { RedisClient, RedisTarget } from '../../queues/redisTarget.ts';
 import type { Logger } from '../log.ts';
 import type { NodeRunner } from './nodeRunner.ts';
 import { Waker } from './waker.ts';
@@ -15,9 +15,9 @@ export class Hibernation {
       runners: ReadonlyMap<string, NodeRunner>;
       /** Idle this long, a node hibernates; 0 turns hibernation off. */
       afterMs: number;
-      redisUrl: string;
+      target: RedisTarget;
       /** The host's command connection (the waker interrupts its blocking wait through it). */
-      control: Redis;
+      control: RedisClient;
       prefix: string;
       hostId: string;
       logger: Logger;
@@ -26,7 +26,7 @@ export class Hibernation {
     },
   ) {
     this.waker = new Waker({
-      redisUrl: o.redisUrl,
+      target: o.target,
       control: o.control,
       prefix: o.prefix,
       hostId: o.hostId,

@@ -8,8 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
-import { SwarmRedis } from '../../queues/connection.ts';
+import { connectRedis, describeRedisTarget, type RedisClient } from '../../queues/redisTarget.ts';
 import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { deregisterAgents } from '../../queues/deregisterAgents.ts';
 import { registerAgents } from '../../queues/registerAgents.ts';
@@ -75,7 +74,7 @@ export interface AgentHost {
 
 export class AgentHost extends EventEmitter {
   readonly hostId: string;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   private readonly keys;
   private readonly runners = new Map<string, NodeRunner>();
   private readonly infos = new Map<string, AgentInfo>();
@@ -105,7 +104,7 @@ export class AgentHost extends EventEmitter {
     this.keys = swarmKeys(o.config.prefix);
     this.taskTypes = Object.keys(o.processors).sort();
     let failures = 0;
-    this.redis = new SwarmRedis(o.config.redisUrl, {
+    this.redis = connectRedis(o.config.redis, {
       // Workers need commands to wait out a reconnect instead of failing.
       maxRetriesPerRequest: null,
       connectionName: `swarmq:host:${this.hostId}`,
@@ -122,7 +121,7 @@ export class AgentHost extends EventEmitter {
     });
     this.redis.on('error', (err: Error) => {
       // Say so, with backoff in the retry strategy; one line per 10 failures, not a flood.
-      if (failures++ % 10 === 0) o.logger.warn({ err: err.message, redis: o.config.redisUrl }, 'agent host cannot reach Redis; retrying with backoff');
+      if (failures++ % 10 === 0) o.logger.warn({ err: err.message, redis: describeRedisTarget(o.config.redis) }, 'agent host cannot reach Redis; retrying with backoff');
     });
     this.redis.on('ready', () => {
       failures = 0;
@@ -138,7 +137,7 @@ export class AgentHost extends EventEmitter {
     this.hibernation = new Hibernation({
       runners: this.runners,
       afterMs: o.config.agents.hibernateAfterMs,
-      redisUrl: o.config.redisUrl,
+      target: o.config.redis,
       control: this.redis,
       prefix: o.config.prefix,
       hostId: this.hostId,
@@ -176,7 +175,7 @@ export class AgentHost extends EventEmitter {
     await loadScripts(this.redis);
     // Before any agent is registered: a round may name an agent as soon as it is in the roster.
     this.consensus = new ConsensusHost({
-      redisUrl: this.o.config.redisUrl,
+      target: this.o.config.redis,
       prefix: this.o.config.prefix,
       hostId: this.hostId,
       keyOf: (id) => this.consensusKeys.get(id),

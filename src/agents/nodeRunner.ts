@@ -3,6 +3,7 @@
 // to one agent with a free slot, which is recorded on the job.
 import { DelayedError, RedisQueueBackend, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { processorFor, taskTypesOf, type ProcessorMap, type TaskContext } from './processor.ts';
 import type { TaskEnvelope } from '../tasks/schema.ts';
 import { AGENT_FIELD } from '../tasks/view.ts';
@@ -26,7 +27,7 @@ export interface SeatedAgent {
 }
 
 export interface NodeRunnerOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   nodeId: string;
   queue: string;

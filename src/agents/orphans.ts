@@ -2,7 +2,7 @@
 // their host shut down) moves to live nodes of the same kind, so nothing waits
 // for agents that are not coming back. Only within the node's slot group, whose
 // queues share a Redis Cluster slot.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { slotGroupOf } from '../../queues/keys.ts';
 import { moveWaitingJobs } from '../../queues/moveJobs.ts';
 import { LoadsReader } from '../coordinator/loadsReader.ts';
@@ -12,7 +12,7 @@ const CHUNK = 100;
 
 /** Returns how many of the nodes were left empty and how many jobs moved out of them. */
 export async function rehomeOrphans(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   nodeIds: readonly string[],
   failedAfterMs: number,

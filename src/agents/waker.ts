@@ -1,16 +1,17 @@
 // Wakes hibernating nodes: one connection per host blocks on the BullMQ markers
 // of every hibernating node's queue at once (the key BullMQ's own workers block
 // on), so a node whose Worker is closed still starts work as soon as it arrives.
-import { Redis } from 'ioredis';
+import { connectRedis, type RedisClient, type RedisTarget } from '../../queues/redisTarget.ts';
 import { bullKey, nodeQueueName } from '../../queues/keys.ts';
-import { StopSignal, SwarmRedis } from '../../queues/connection.ts';
+import { StopSignal } from '../../queues/connection.ts';
 import type { Logger } from '../log.ts';
+import { slotPipeline } from '../../queues/slotPipeline.ts';
 
 // A safety net under the marker: pending work is re-checked at least this often.
 const RECHECK_S = 5;
 
 export class Waker {
-  private conn: Redis | undefined;
+  private conn: RedisClient | undefined;
   private clientId: number | undefined;
   private readonly watching = new Set<string>();
   private loop: Promise<void> | undefined;
@@ -19,9 +20,9 @@ export class Waker {
 
   constructor(
     private readonly o: {
-      redisUrl: string;
+      target: RedisTarget;
       /** The host's command connection, used to interrupt the blocking wait. */
-      control: Redis;
+      control: RedisClient;
       prefix: string;
       hostId: string;
       onWake: (nodeId: string) => Promise<void>;
@@ -60,14 +61,14 @@ export class Waker {
   }
 
   private async run(): Promise<void> {
-    this.conn = new SwarmRedis(this.o.redisUrl, { maxRetriesPerRequest: null, connectionName: `swarmq:waker:${this.o.hostId}` });
+    this.conn = connectRedis(this.o.target, { maxRetriesPerRequest: null, connectionName: `swarmq:waker:${this.o.hostId}` });
     this.conn.on('error', () => {});
     try {
       this.clientId = Number(await this.halt.race(this.conn.client('ID')));
       while (!this.stopped && this.watching.size) {
         const nodes = [...this.watching];
         // Work that arrived while the node was closing: its marker may be gone already.
-        const p = this.conn.pipeline();
+        const p = slotPipeline(this.conn);
         for (const n of nodes) p.llen(this.key(n, 'wait')).zcard(this.key(n, 'prioritized'));
         const counts = (await this.halt.race(p.exec())) ?? [];
         if (this.stopped) break;

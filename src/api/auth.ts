@@ -6,7 +6,7 @@
 // constant-time.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { z } from 'zod';
 import { SwarmError } from '../errors.ts';
 import { isLoopback } from './authority.ts';
@@ -100,7 +100,7 @@ export interface TokenAuth {
 }
 
 /** The token's guard and the login routes, sharing the sessions kept in the swarm's Redis. */
-export function tokenAuth(o: { token: string; redis: Redis; prefix: string; landing: string }): TokenAuth {
+export function tokenAuth(o: { token: string; redis: RedisClient; prefix: string; landing: string }): TokenAuth {
   const sessions = new Sessions(o.redis, o.prefix, o.token);
   return { login: loginRouter(o.token, o.landing, sessions), guard: requireToken(o.token, sessions) };
 }

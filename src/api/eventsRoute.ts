@@ -2,7 +2,7 @@
 // carries the stream entry id, so a browser's EventSource resumes after a
 // reconnect with Last-Event-ID and loses nothing the stream still keeps.
 import type { Request, RequestHandler, Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { z } from 'zod';
 import { swarmKeys } from '../../queues/keys.ts';
 import { SwarmError } from '../errors.ts';
@@ -27,7 +27,7 @@ const querySchema = z.object({
 });
 
 export interface EventsRouteOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
   /** A comment line this often keeps proxies from closing an idle stream. */

@@ -11,7 +11,7 @@
 // what Redis credentials already give (full control of the swarm), as the
 // auth section of docs/operations.md says.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 
 export const SESSION_SECONDS = 12 * 3600;
@@ -32,7 +32,7 @@ export class Sessions {
   private readonly keys: ReturnType<typeof swarmKeys>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly token: string,
   ) {

@@ -4,7 +4,7 @@
 // command), counted queue by queue only while nobody publishes; the roster is a
 // LoadsReader of the API's own, kept for the life of the app so its cache
 // (re-read only when the roster version moves) lasts across requests.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { LoadsReader, nodeViews, type Roster } from '../coordinator/loadsReader.ts';
 import { liveForReader, PublishedLoads } from '../coordinator/publishedLoads.ts';
 import type { NodeView } from '../routing/loads.ts';
@@ -29,7 +29,7 @@ export interface SwarmSource {
  * the version is read off the object rather than asked of Redis a second time
  * (which could name a roster other than the one returned).
  */
-export function loadsReaderSource(redis: Redis, prefix: string, failedAfterMs: number, onBadRecord?: (what: string, key: string, err: string) => void): SwarmSource {
+export function loadsReaderSource(redis: RedisClient, prefix: string, failedAfterMs: number, onBadRecord?: (what: string, key: string, err: string) => void): SwarmSource {
   const reader = new LoadsReader(redis, prefix, failedAfterMs, onBadRecord);
   const published = new PublishedLoads(redis, prefix, onBadRecord);
   const versions = new WeakMap<Roster, string>();

@@ -8,17 +8,18 @@
 // hash stays in its node queue while it waits, runs, and for
 // `keepCompletedSeconds` after it finishes, far longer than a lease takes over.
 import { Job, type Queue } from 'bullmq';
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { bullKey, groupKeys, nodeQueueName, PARKED_NODE } from '../../queues/keys.ts';
 import { claimParked } from '../../queues/claimParked.ts';
 import { routeLeastLoaded } from '../routing/leastLoaded.ts';
 import type { NodeView } from '../routing/loads.ts';
 import type { Affinity } from '../tasks/schema.ts';
+import { slotPipeline } from '../../queues/slotPipeline.ts';
 
 const BATCH = 200;
 
 export interface UnparkContext {
-  redis: Redis | Cluster;
+  redis: RedisClient;
   prefix: string;
   /** The leader's token. */
   token: number;
@@ -28,14 +29,13 @@ export interface UnparkContext {
 export async function unparkTasks(c: UnparkContext, nodes: readonly NodeView[]): Promise<{ id: string; to: string }[]> {
   await finishClaims(c);
   const q = nodeQueueName(PARKED_NODE);
-  const [[, plain], [, prioritized]] = (await c.redis
-    .pipeline()
+  const [[, plain], [, prioritized]] = (await slotPipeline(c.redis)
     .lrange(bullKey(c.prefix, q, 'wait'), 0, BATCH - 1)
     .zrange(bullKey(c.prefix, q, 'prioritized'), '0', String(BATCH - 1))
     .exec()) as [[unknown, string[]], [unknown, string[]]];
   const ids = [...prioritized, ...plain.reverse()]; // most urgent, then oldest, first
   if (!ids.length) return [];
-  const p = c.redis.pipeline();
+  const p = slotPipeline(c.redis);
   for (const id of ids) p.hmget(bullKey(c.prefix, q, id), 'name', 'data');
   const jobs = ((await p.exec()) ?? []).map(([, v]) => v as [string | null, string | null]);
   const moved: { id: string; to: string }[] = [];

@@ -1,8 +1,9 @@
 // `swarmq checkpoint` and `swarmq restore`: files and connections around the
 // checkpoint core, and the lines they print.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
-import { SwarmRedis, ensureConnected } from '../../queues/connection.ts';
+import type { Redis } from 'ioredis';
+import { connectRedis, describeRedisTarget, type RedisTarget } from '../../queues/redisTarget.ts';
+import { ensureConnected } from '../../queues/connection.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
 import { parseCheckpoint } from './format.ts';
@@ -10,9 +11,13 @@ import { takeCheckpoint } from './read.ts';
 import { restoreCheckpoint } from './restore.ts';
 import { countCheckpoint } from './snapshot.ts';
 
-async function withRedis<T>(url: string, run: (redis: Redis) => Promise<T>): Promise<T> {
+async function withRedis<T>(target: RedisTarget, what: string, run: (redis: Redis) => Promise<T>): Promise<T> {
+  if (target.kind === 'cluster') {
+    // The snapshot is one Lua script over every key of the swarm, and the restore MULTIs span slot groups: a Cluster refuses both (docs/cluster.md).
+    throw new SwarmError('invalid_request', `swarmq ${what} does not run on a Redis Cluster yet (it reads or writes the whole swarm atomically, across hash slots); see docs/cluster.md`);
+  }
   // One-shot commands: fail at once when Redis is away rather than retry forever.
-  const redis = new SwarmRedis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null, connectionName: 'swarmq:checkpoint' });
+  const redis = connectRedis(target, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null, connectionName: 'swarmq:checkpoint' });
   let cause: Error | undefined;
   redis.on('error', (err: Error) => {
     cause ??= err;
@@ -21,7 +26,7 @@ async function withRedis<T>(url: string, run: (redis: Redis) => Promise<T>): Pro
     try {
       await ensureConnected(redis);
     } catch (err) {
-      throw new SwarmError('redis_unavailable', `cannot reach Redis at ${url}: ${(cause ?? (err as Error)).message}`);
+      throw new SwarmError('redis_unavailable', `cannot reach Redis at ${describeRedisTarget(target)}: ${(cause ?? (err as Error)).message}`);
     }
     return await run(redis);
   } finally {
@@ -45,7 +50,7 @@ export interface CheckpointCommandResult {
 
 /** Takes a checkpoint of the configured swarm and writes it to `out` (whole or not at all). */
 export async function checkpointToFile(config: SwarmConfig, out: string, o: { includeFinished?: boolean } = {}): Promise<CheckpointCommandResult> {
-  const { checkpoint, warnings } = await withRedis(config.redisUrl, (redis) => takeCheckpoint(redis, config.prefix, { includeFinished: o.includeFinished ?? false }));
+  const { checkpoint, warnings } = await withRedis(config.redis, 'checkpoint', (redis) => takeCheckpoint(redis, config.prefix, { includeFinished: o.includeFinished ?? false }));
   const tmp = `${out}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, JSON.stringify(checkpoint, null, 2) + '\n');
@@ -76,7 +81,7 @@ export async function restoreFromFile(config: SwarmConfig, file: string, o: { fo
     throw new SwarmError('invalid_request', `cannot read ${file}: ${(err as Error).message}`);
   }
   const checkpoint = parseCheckpoint(text, file);
-  const r = await withRedis(config.redisUrl, (redis) => restoreCheckpoint(redis, config.prefix, checkpoint, { force: o.force ?? false }));
+  const r = await withRedis(config.redis, 'restore', (redis) => restoreCheckpoint(redis, config.prefix, checkpoint, { force: o.force ?? false }));
   const hosts = [...new Set(checkpoint.roster.agents.map((a) => a.hostId))].sort();
   const tasks = Object.values(r.tasks).reduce((sum, n) => sum + (n ?? 0), 0);
   const active = r.tasks.active ?? 0;

@@ -4,6 +4,7 @@
 // then the consensus section (restoreConsensus, below).
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { SwarmError } from '../errors.ts';
 import { bullKey, swarmKeys } from '../../queues/keys.ts';
 import { queueRaiseCounter, raiseCounter } from '../../queues/raiseCounter.ts';
@@ -46,7 +47,7 @@ export interface ConsensusRestoreReport {
 const ADD_CHUNK = 500;
 
 /** The first key under `<prefix>:` (SCAN, so a big Redis is never blocked), or null. */
-export async function firstKeyUnder(redis: Redis, prefix: string): Promise<string | null> {
+export async function firstKeyUnder(redis: RedisClient, prefix: string): Promise<string | null> {
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
@@ -56,7 +57,7 @@ export async function firstKeyUnder(redis: Redis, prefix: string): Promise<strin
   return null;
 }
 
-async function exec(m: ReturnType<Redis['multi']>, what: string): Promise<unknown[]> {
+async function exec(m: ReturnType<RedisClient['multi']>, what: string): Promise<unknown[]> {
   const res = await m.exec();
   if (!res) throw new SwarmError('internal', `${what}: the transaction was aborted`);
   const err = res.find(([e]) => e)?.[0];
@@ -64,7 +65,7 @@ async function exec(m: ReturnType<Redis['multi']>, what: string): Promise<unknow
   return res.map(([, v]) => v);
 }
 
-async function writeRoster(redis: Redis, prefix: string, plan: RestorePlan): Promise<void> {
+async function writeRoster(redis: RedisClient, prefix: string, plan: RestorePlan): Promise<void> {
   const { roster } = plan;
   const m = redis.multi();
   if (roster.agents.length) m.hset(roster.agentsKey, ...roster.agents.flat());
@@ -87,7 +88,7 @@ async function writeRoster(redis: Redis, prefix: string, plan: RestorePlan): Pro
 /** What a queue's restore reports back. */
 type QueueRestoreReport = Pick<RestoreReport, 'skipped' | 'skippedFinished' | 'renamedIds'>;
 
-async function restoreQueue(redis: Redis, prefix: string, pq: PlannedQueue, report: QueueRestoreReport): Promise<void> {
+async function restoreQueue(redis: RedisClient, prefix: string, pq: PlannedQueue, report: QueueRestoreReport): Promise<void> {
   if (!pq.jobs.length && !pq.finished.length && !pq.paused) return; // nothing to write: leave no keys behind
   const queue = new Queue(pq.name, { connection: redis, prefix });
   queue.on('error', () => {});
@@ -148,7 +149,7 @@ async function restoreQueue(redis: Redis, prefix: string, pq: PlannedQueue, repo
   }
 }
 
-async function existing(redis: Redis, keys: string[]): Promise<boolean[]> {
+async function existing(redis: RedisClient, keys: string[]): Promise<boolean[]> {
   if (!keys.length) return [];
   const p = redis.pipeline();
   for (const k of keys) p.exists(k);
@@ -164,7 +165,7 @@ async function existing(redis: Redis, keys: string[]): Promise<boolean[]> {
  * the moment it is added already finds its round's persisted state, and hosts
  * resume the round from it instead of starting it afresh; then the proposals.
  */
-async function restoreConsensus(redis: Redis, prefix: string, c: ConsensusSection): Promise<ConsensusRestoreReport> {
+async function restoreConsensus(redis: RedisClient, prefix: string, c: ConsensusSection): Promise<ConsensusRestoreReport> {
   const plan = planConsensus(c, prefix);
   // With force, a round whose proposal or any hash is in the target is that very
   // round (ids are random), perhaps further on there: it is never written over,
@@ -200,7 +201,7 @@ async function restoreConsensus(redis: Redis, prefix: string, c: ConsensusSectio
  * whose queues get the tasks), then every queue's tasks, then the proposals and
  * their rounds.
  */
-export async function restoreCheckpoint(redis: Redis, prefix: string, cp: Checkpoint, o: RestoreOptions = {}): Promise<RestoreReport> {
+export async function restoreCheckpoint(redis: RedisClient, prefix: string, cp: Checkpoint, o: RestoreOptions = {}): Promise<RestoreReport> {
   // A file was checked when read; a checkpoint made in code is checked here, before anything is written.
   assertCheckpoint(cp);
   if (!o.force) {

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Server } from 'node:http';
 import { Command, Option } from 'commander';
+import { describeRedisTarget } from '../../queues/redisTarget.ts';
 import { processorsFor } from '../../processors/load.ts';
 import { AgentHost, type AgentHostOptions, type AgentSpec } from '../agents/host.ts';
 import { createApp } from '../api/app.ts';
@@ -30,9 +31,14 @@ function redisFromStateDir(): string | undefined {
   return existsSync(f) ? readFileSync(f, 'utf8').trim() : undefined;
 }
 
+/** The environment says where Redis is (a URL, or Sentinels): no local redis-server is started or looked for. */
+function redisGivenByEnv(): boolean {
+  return Boolean(process.env.REDIS_URL || process.env.REDIS_SENTINELS);
+}
+
 function configFrom(flags: CommonFlags & { port?: string }, fallbackRedis?: string): SwarmConfig {
   return loadConfig(process.env, {
-    redisUrl: flags.redisUrl ?? (process.env.REDIS_URL ? undefined : fallbackRedis),
+    redisUrl: flags.redisUrl ?? (redisGivenByEnv() ? undefined : fallbackRedis),
     prefix: flags.prefix,
     'http.port': flags.port,
   });
@@ -108,7 +114,7 @@ async function listen(app: ReturnType<typeof createApp>, http: SwarmConfig['http
 
 /** Proposals for the HTTP API, and a driver: a coordinator runs the consensus rounds queued by anyone. */
 async function drivingConsensus(config: SwarmConfig, logger: Logger): Promise<Consensus> {
-  const consensus = new Consensus({ redis: config.redisUrl, prefix: config.prefix, config: { agents: { failedAfterMs: config.agents.failedAfterMs }, http: { maxJsonDepth: config.http.maxJsonDepth } }, logger });
+  const consensus = new Consensus({ redis: config.redis, prefix: config.prefix, config: { agents: { failedAfterMs: config.agents.failedAfterMs }, http: { maxJsonDepth: config.http.maxJsonDepth } }, logger });
   await consensus.drive();
   return consensus;
 }
@@ -143,7 +149,7 @@ export function buildCli(): Command {
     .action(async (flags: CommonFlags & AgentFlags & { port?: string }) => {
       const logger = createLogger('swarmq');
       let local: LocalRedis | undefined;
-      if (!flags.redisUrl && !process.env.REDIS_URL) {
+      if (!flags.redisUrl && !redisGivenByEnv()) {
         local = await startLocalRedis();
         logger.info({ redis: local.url, aof: local.dir }, 'started redis-server with AOF (set REDIS_URL to use your own)');
       }
@@ -155,7 +161,7 @@ export function buildCli(): Command {
       await host.start();
       const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus, ...swarmPages(coordinator) }), config.http, logger);
       const urls = serviceUrls(server, config.http.port);
-      logger.info({ ...urls, redis: config.redisUrl }, 'swarmq is up');
+      logger.info({ ...urls, redis: describeRedisTarget(config.redis) }, 'swarmq is up');
       printUrls(urls);
       onShutdown(logger, async () => {
         await new Promise<void>((r) => server.close(() => r()));
@@ -215,7 +221,7 @@ export function buildCli(): Command {
       } catch (err) {
         throw new SwarmError('invalid_request', `payload is not JSON: ${(err as Error).message}`);
       }
-      const client = new SwarmClient({ redis: config.redisUrl, prefix: config.prefix });
+      const client = new SwarmClient({ redis: config.redis, prefix: config.prefix });
       try {
         const num = (v?: string) => (v === undefined ? undefined : Number(v));
         const submitted = await client.submit({

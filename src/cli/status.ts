@@ -1,5 +1,6 @@
 // `swarmq status`: the swarm at a glance.
 import { swarmView } from '../api/swarmView.ts';
+import { describeRedisTarget } from '../../queues/redisTarget.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { Coordinator } from '../coordinator/coordinator.ts';
 import { silentLogger } from '../log.ts';
@@ -11,7 +12,7 @@ export async function statusReport(config: SwarmConfig, json: boolean): Promise<
     const view = await swarmView(coordinator);
     if (json) return JSON.stringify(view, null, 2);
     const live = view.agents.filter((a) => a.live).length;
-    const lines = [`swarm "${config.prefix}" on ${config.redisUrl}: ${view.agents.length} agents (${live} live) in ${view.nodes.length} nodes`];
+    const lines = [`swarm "${config.prefix}" on ${describeRedisTarget(config.redis)}: ${view.agents.length} agents (${live} live) in ${view.nodes.length} nodes`];
     lines.push('node      agents  live  capacity  waiting  active');
     for (const n of view.nodes) {
       lines.push(`${n.id.padEnd(9)} ${String(n.members).padStart(6)} ${String(n.liveAgents).padStart(5)} ${String(n.capacity).padStart(9)} ${String(n.waiting).padStart(8)} ${String(n.active).padStart(7)}`);

@@ -1,7 +1,7 @@
 // The TypeScript client: submits straight to node queues with the same router
 // the coordinator uses, so a submit is one round trip to Redis, as with BullMQ.
-import { Redis } from 'ioredis';
-import { SwarmRedis, ensureConnected } from '../../queues/connection.ts';
+import { connectRedis, fromGiven, type RedisClient, type RedisGiven } from '../../queues/redisTarget.ts';
+import { ensureConnected } from '../../queues/connection.ts';
 import { swarmConfigSchema, type SwarmConfigInput } from '../config/schema.ts';
 import { TaskRouter, type Submitted } from '../coordinator/router.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
@@ -10,8 +10,12 @@ import { isSwarmEventType, type SwarmEvent, type SwarmEventData, type SwarmEvent
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
 
 export interface SwarmClientOptions {
-  /** A Redis URL, or an ioredis connection the client may share (it is not closed by the client). */
-  redis: string | Redis;
+  /**
+   * Where Redis is: a URL, a Redis Cluster's seed URLs separated by commas, or a
+   * RedisTarget (a Sentinel-managed primary too); or an ioredis Redis or Cluster
+   * the client may share (it is not closed by the client).
+   */
+  redis: RedisGiven;
   prefix?: string;
   /** Any other swarm settings (routing snapshot interval, retention, …). */
   config?: Omit<SwarmConfigInput, 'redisUrl' | 'prefix'>;
@@ -30,7 +34,7 @@ export interface Subscription {
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
 
 export class SwarmClient {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly ownsRedis: boolean;
   private readonly router: TaskRouter;
   private ready: Promise<void> | undefined;
@@ -39,16 +43,13 @@ export class SwarmClient {
   private readonly handlers = new Map<SwarmEventType, Set<(e: SwarmEvent) => void>>();
 
   constructor(private readonly opts: SwarmClientOptions) {
-    const config = swarmConfigSchema.parse({
-      ...opts.config,
-      ...(typeof opts.redis === 'string' ? { redisUrl: opts.redis } : {}),
-      ...(opts.prefix ? { prefix: opts.prefix } : {}),
-    });
-    this.ownsRedis = typeof opts.redis === 'string';
+    const config = swarmConfigSchema.parse({ ...opts.config, ...(opts.prefix ? { prefix: opts.prefix } : {}) });
+    const given = fromGiven(opts.redis);
+    this.ownsRedis = 'target' in given;
     this.redis =
-      typeof opts.redis === 'string'
-        ? new SwarmRedis(opts.redis, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, connectionName: 'swarmq:client' })
-        : opts.redis;
+      'target' in given
+        ? connectRedis(given.target, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, connectionName: 'swarmq:client' })
+        : given.client;
     if (this.ownsRedis) this.redis.on('error', () => {});
     this.router = new TaskRouter({ redis: this.redis, config });
     this.prefix = config.prefix;

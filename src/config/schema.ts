@@ -2,6 +2,7 @@
 // configuration, validated with zod at the boundary (flags, environment, code).
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { redisTargetSettingsSchema, REDIS_MODES } from '../../queues/redisTarget.ts';
 import { parseAuthority } from '../api/authority.ts';
 import { validateThresholds } from '../health/classify.ts';
 
@@ -35,8 +36,12 @@ const trustProxy = z.preprocess(
 const name = z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only');
 
 export const swarmConfigSchema = z.object({
-  redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
-  /** BullMQ's key prefix: producers use `new Queue('intake', { prefix })`. */
+  /** One Redis URL, or a Cluster's seed URLs separated by commas; with redisMode, redisSentinels and sentinelMaster it makes `redis`, the target every connection opens. */
+  redisUrl: z.string().optional(),
+  redisMode: z.enum(REDIS_MODES).optional(),
+  redisSentinels: z.string().optional(),
+  sentinelMaster: z.string().optional(),
+  /** BullMQ's key prefix: producers use `new Queue('{intake}', { prefix })`. */
   prefix: name.default('swarmq'),
   http: z
     .object({
@@ -139,10 +144,26 @@ export const swarmConfigSchema = z.object({
       keepFailedSeconds: z.coerce.number().int().min(1).default(7 * 24 * 3600),
     })
     .prefault({}),
-}).superRefine((c, ctx) => {
-  const problem = validateThresholds(c.agents);
-  if (problem) ctx.addIssue({ code: 'custom', path: ['agents'], message: problem });
-});
+})
+  .superRefine((c, ctx) => {
+    const problem = validateThresholds(c.agents);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['agents'], message: problem });
+  })
+  .transform((c, ctx) => {
+    // Where Redis is, parsed once here: each issue lands on the setting that carried it.
+    const fields = { url: 'redisUrl', mode: 'redisMode', sentinels: 'redisSentinels', sentinelMaster: 'sentinelMaster' } as const;
+    const target = redisTargetSettingsSchema.safeParse({ url: c.redisUrl, mode: c.redisMode, sentinels: c.redisSentinels, sentinelMaster: c.sentinelMaster });
+    if (!target.success) {
+      for (const i of target.error.issues) ctx.addIssue({ code: 'custom', path: [fields[i.path[0] as keyof typeof fields] ?? 'redisUrl'], message: i.message });
+      return z.NEVER;
+    }
+    if (target.data.kind === 'cluster' && c.agents.hibernateAfterMs > 0) {
+      // The waker blocks on the markers of every hibernating node at once, across slot groups: a Cluster refuses that (CROSSSLOT).
+      ctx.addIssue({ code: 'custom', path: ['agents', 'hibernateAfterMs'], message: 'hibernation does not run on a Redis Cluster yet (docs/cluster.md): leave it at 0 there' });
+      return z.NEVER;
+    }
+    return { ...c, redis: target.data };
+  });
 
 export type SwarmConfig = z.infer<typeof swarmConfigSchema>;
 export type SwarmConfigInput = z.input<typeof swarmConfigSchema>;

@@ -10,8 +10,11 @@ export interface Setting {
 }
 
 export const settings: readonly Setting[] = [
-  { env: 'REDIS_URL', path: 'redisUrl', description: 'Redis to coordinate through (`swarmq start` starts its own when unset)' },
-  { env: 'SWARMQ_PREFIX', path: 'prefix', description: "BullMQ key prefix of the swarm; producers use `new Queue('intake', { prefix })`" },
+  { env: 'REDIS_URL', path: 'redisUrl', description: 'Redis to coordinate through; unset, `redis://127.0.0.1:6379` (`swarmq start` starts its own redis-server instead); several URLs separated by commas are the seed nodes of a Redis Cluster' },
+  { env: 'SWARMQ_REDIS_MODE', path: 'redisMode', description: '`single`, `cluster` or `sentinel`; unset, several URLs in `REDIS_URL` mean a Cluster and `REDIS_SENTINELS` a Sentinel-managed primary' },
+  { env: 'REDIS_SENTINELS', path: 'redisSentinels', description: 'Sentinels that name the primary, `host:port[,host:port…]` (instead of `REDIS_URL`)' },
+  { env: 'SWARMQ_SENTINEL_MASTER', path: 'sentinelMaster', description: 'the master name the Sentinels watch (required with `REDIS_SENTINELS`)' },
+  { env: 'SWARMQ_PREFIX', path: 'prefix', description: "BullMQ key prefix of the swarm; producers use `new Queue('{intake}', { prefix })`" },
   { env: 'PORT', path: 'http.port', description: 'HTTP API and dashboards port' },
   { env: 'SWARMQ_BODY_LIMIT_BYTES', path: 'http.bodyLimitBytes', description: 'largest request body or intake job data; over it, 413 (an intake job fails)' },
   { env: 'SWARMQ_MAX_JSON_DEPTH', path: 'http.maxJsonDepth', description: 'deepest nesting of a task payload or proposal value (HTTP, client, intake; at most 512); deeper, 400 (an intake job fails)' },

@@ -1,12 +1,12 @@
 // Cancelling a task that has not started: refused for a replicated task, a
 // no-op for one already cancelled, and a conflict naming the state once it has begun.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { cancelTask } from '../../queues/cancelTask.ts';
 import { SwarmError } from '../errors.ts';
 import type { TaskView } from '../tasks/schema.ts';
 
 export interface Cancelling {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** Reads the task as the router does (wherever it moved). */
   get: (id: string) => Promise<TaskView | null>;

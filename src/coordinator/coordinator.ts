@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Queue, type Worker } from 'bullmq';
-import { Redis } from 'ioredis';
-import { SwarmRedis, ensureConnected } from '../../queues/connection.ts';
+import { connectRedis, type RedisClient, type RedisTarget } from '../../queues/redisTarget.ts';
+import { ensureConnected } from '../../queues/connection.ts';
 import { DEAD_LETTER_QUEUE, INTAKE_QUEUE } from '../../queues/keys.ts';
 import { Balancer } from '../balancer/balancer.ts';
 import { HealthMonitor } from '../health/monitor.ts';
@@ -30,14 +30,14 @@ export interface CoordinatorOptions {
   health?: boolean;
 }
 
-export function commandsConnection(url: string, name: string): Redis {
+export function commandsConnection(target: RedisTarget, name: string): RedisClient {
   // Fail fast while Redis is away, so the API answers 503 instead of hanging.
-  return new SwarmRedis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectionName: name, lazyConnect: true });
+  return connectRedis(target, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectionName: name, lazyConnect: true });
 }
 
 export class Coordinator {
   readonly router: TaskRouter;
-  readonly commands: Redis;
+  readonly commands: RedisClient;
   readonly intakeQueue: Queue;
   readonly deadLetterQueue: Queue;
   readonly hosts: HostControl;
@@ -48,7 +48,7 @@ export class Coordinator {
   readonly health: HealthMonitor;
   /** metrics:updated, agent:joined and agent:left while leading. */
   readonly summary: SummaryPublisher;
-  private readonly workerConnection: Redis;
+  private readonly workerConnection: RedisClient;
   private intakeWorker: Worker | undefined;
 
   get config(): SwarmConfig {
@@ -56,11 +56,11 @@ export class Coordinator {
   }
 
   constructor(private readonly o: CoordinatorOptions) {
-    this.commands = commandsConnection(o.config.redisUrl, 'swarmq:coordinator');
+    this.commands = commandsConnection(o.config.redis, 'swarmq:coordinator');
     this.commands.on('error', () => {
       // Reported per request (503) and by /readyz; ioredis reconnects by itself.
     });
-    this.workerConnection = new SwarmRedis(o.config.redisUrl, { maxRetriesPerRequest: null, connectionName: 'swarmq:coordinator:intake', lazyConnect: true });
+    this.workerConnection = connectRedis(o.config.redis, { maxRetriesPerRequest: null, connectionName: 'swarmq:coordinator:intake', lazyConnect: true });
     this.workerConnection.on('error', () => {});
     const onBadRecord = (what: string, key: string, err: string) => o.logger.warn({ what, key, err }, 'ignoring a malformed record in Redis');
     this.router = new TaskRouter({

@@ -1,7 +1,7 @@
 // The coordinator side of the control channel: put a request on a host's
 // control queue and wait for its answer.
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { controlQueueName } from '../../queues/keys.ts';
 import { SwarmError } from '../errors.ts';
 
@@ -9,7 +9,7 @@ export class HostControl {
   private readonly queues = new Map<string, Queue>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -1,17 +1,18 @@
 // Idempotency keys: a submit that names one claims it for the task id it plans
 // (SET NX GET, kept as long as completed tasks are), so a repeat of the submit
 // gets the first task's id back instead of a second task.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import { newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
 import type { Submitted } from './nodeQueues.ts';
+import { slotPipeline } from '../../queues/slotPipeline.ts';
 
 export class IdempotencyClaims {
   private readonly keys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly ttlSeconds: number,
   ) {
@@ -33,7 +34,7 @@ export class IdempotencyClaims {
     const claimed: string[] = [];
     const withKey = tasks.flatMap((t, i) => (t.idempotencyKey !== undefined ? [i] : []));
     if (withKey.length) {
-      const p = this.redis.pipeline();
+      const p = slotPipeline(this.redis);
       for (const i of withKey) p.set(this.keys.idempotency(tasks[i]!.idempotencyKey!), ids[i]!, 'EX', this.ttlSeconds, 'NX', 'GET');
       const res = (await p.exec()) ?? [];
       withKey.forEach((i, k) => {

@@ -2,7 +2,7 @@
 // `queue.add(type, payload, { priority, attempts })` to `<prefix>:intake`; the
 // coordinator validates and routes each job to a node queue.
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { INTAKE_QUEUE, swarmKeys } from '../../queues/keys.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -12,7 +12,7 @@ import type { Submitted, TaskRouter } from './router.ts';
 export interface IntakeOptions {
   router: TaskRouter;
   /** Worker connection (blocking-capable: maxRetriesPerRequest null). */
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   keepSeconds: number;
   /** The HTTP body limit (http.bodyLimitBytes), applied to a job's data as JSON. */

@@ -2,14 +2,14 @@
 // leader balances, and every move it makes carries its token, so a leader that
 // lost its lease to a newer one (paused, partitioned) moves nothing: each slot
 // group keeps the highest token it has seen and refuses older ones.
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { acquireLease } from '../../queues/acquireLease.ts';
 
 export class Lease {
   private token = 0;
 
   constructor(
-    private readonly redis: Redis | Cluster,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     readonly id: string,
     private readonly ttlMs: number,

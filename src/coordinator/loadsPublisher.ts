@@ -4,7 +4,7 @@
 // version's expiry (keepLoads-1.lua), and only while the version there is still
 // this leader's: one written by anyone else is published over at once. The
 // version expires when nobody publishes, and routers then read the loads themselves.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { keepLoadsFresh, publishLoads } from '../../queues/loads.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
@@ -24,7 +24,7 @@ export class LoadsPublisher {
   private publishes = 0;
   private published: { token: number; generation: number; version: string } | undefined;
 
-  constructor(private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; logger: Logger; onBadRecord?: (what: string, key: string, err: string) => void }) {
+  constructor(private readonly o: { redis: RedisClient; config: SwarmConfig; lease: Lease; logger: Logger; onBadRecord?: (what: string, key: string, err: string) => void }) {
     const { coordinator, agents, prefix } = o.config;
     this.tracker = new LoadsTracker({
       redis: o.redis,

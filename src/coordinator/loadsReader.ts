@@ -3,10 +3,11 @@
 // version moves. `read` counts every node's queue, a cost that grows with the
 // swarm: routers use it only while no coordinator publishes the loads
 // (loadsSnapshot.ts); the leader's tracker reads only the nodes that changed.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { bullKey, swarmKeys } from '../../queues/keys.ts';
 import { agentRecordSchema, nodeRecordSchema, parseHash, type AgentRecord, type NodeRecord } from '../swarm/records.ts';
 import type { NodeView } from '../routing/loads.ts';
+import { slotPipeline } from '../../queues/slotPipeline.ts';
 
 export interface Roster {
   agents: Map<string, AgentRecord>;
@@ -45,7 +46,7 @@ export class LoadsReader {
   private roster: Roster = { agents: new Map(), nodes: new Map() };
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly failedAfterMs: number,
     private readonly onBadRecord: (what: string, key: string, err: string) => void = () => {},
@@ -59,13 +60,12 @@ export class LoadsReader {
   }
 
   async readRoster(force = false): Promise<{ roster: Roster; hostBeats: Map<string, number>; version: string | null }> {
-    const [[, version], [, beats]] = (await this.redis
-      .pipeline()
+    const [[, version], [, beats]] = (await slotPipeline(this.redis)
       .get(this.keys.rosterVersion)
       .zrange(this.keys.hosts, '0', '-1', 'WITHSCORES')
       .exec()) as [[unknown, string | null], [unknown, string[]]];
     if (force || version !== this.version) {
-      const [[, agents], [, nodes]] = (await this.redis.pipeline().hgetall(this.keys.agents).hgetall(this.keys.nodes).exec()) as [
+      const [[, agents], [, nodes]] = (await slotPipeline(this.redis).hgetall(this.keys.agents).hgetall(this.keys.nodes).exec()) as [
         [unknown, Record<string, string>],
         [unknown, Record<string, string>],
       ];
@@ -83,7 +83,7 @@ export class LoadsReader {
   async read(now: number, force = false): Promise<{ nodes: NodeView[]; roster: Roster; hostBeats: Map<string, number> }> {
     const { roster, hostBeats } = await this.readRoster(force);
     const nodeIds = [...roster.nodes.keys()];
-    const p = this.redis.pipeline();
+    const p = slotPipeline(this.redis);
     for (const id of nodeIds) {
       const queue = roster.nodes.get(id)!.queue;
       p.llen(bullKey(this.prefix, queue, 'wait'));

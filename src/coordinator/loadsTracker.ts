@@ -6,7 +6,7 @@
 // move jobs), and re-counts only those. A slow rolling pass re-counts every node
 // once per resyncMs all the same, as a net for whatever writes a queue without
 // an event (a user's script, a key deleted by hand).
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { bullKey } from '../../queues/keys.ts';
 import { countsAt, queueCounts, type QueueCounts } from '../../queues/queueCounts.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -15,6 +15,7 @@ import type { NodeView } from '../routing/loads.ts';
 import type { Lease } from './lease.ts';
 import { LoadsReader, liveHostsOf, nodeViews, type Roster } from './loadsReader.ts';
 import { sameCounts, sameHosts } from './loadsSnapshot.ts';
+import { readStreams, slotPipeline, type StreamReply } from '../../queues/slotPipeline.ts';
 
 export interface TrackedLoads {
   /** The leader's clock at the read. */
@@ -30,7 +31,7 @@ export interface TrackedLoads {
 
 /** What a leader's duty that reads the tracked loads is given (the balancer, the summary). */
 export interface TrackedLoadsDuty {
-  redis: Redis;
+  redis: RedisClient;
   config: SwarmConfig;
   lease: Lease;
   logger: Logger;
@@ -39,7 +40,7 @@ export interface TrackedLoadsDuty {
 }
 
 export interface LoadsTrackerOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   failedAfterMs: number;
   /** Every node is re-counted at least this often, events or not. */
@@ -82,6 +83,19 @@ export class LoadsTracker {
     return this.viewsOf.views;
   }
 
+  /**
+   * Redis's TIME and the first event after each cursor: one pipeline on one
+   * server; on a Cluster, where an XREAD's streams must share a slot, TIME
+   * (from any master) beside one XREAD per slot group.
+   */
+  private async timeAndEvents(streams: readonly (readonly [string, string])[]): Promise<[readonly unknown[], StreamReply[]]> {
+    if (isCluster(this.o.redis)) return await Promise.all([this.o.redis.time(), readStreams(this.o.redis, 1, streams)]);
+    const p = this.o.redis.pipeline().time();
+    if (streams.length) p.xread('COUNT', 1, 'STREAMS', ...streams.map(([k]) => k), ...streams.map(([, id]) => id));
+    const [[, time], read] = failOnError(await p.exec()) as [[unknown, readonly unknown[]], [unknown, StreamReply[] | null]?];
+    return [time, read?.[1] ?? []];
+  }
+
   private async tick(now: number): Promise<TrackedLoads> {
     const { roster, hostBeats, version } = await this.reader.readRoster();
     const nodeIds = [...roster.nodes.keys()];
@@ -90,15 +104,13 @@ export class LoadsTracker {
 
     const watched = nodeIds.filter((id) => this.cursors.has(id));
     const streams = watched.map((id) => bullKey(this.o.prefix, queueOf(id), 'events'));
-    const p = this.o.redis.pipeline().time();
-    if (watched.length) p.xread('COUNT', 1, 'STREAMS', ...streams, ...watched.map((id) => this.cursors.get(id)!));
-    const [[, time], read] = failOnError(await p.exec()) as [[unknown, [string, string]], [unknown, [string, unknown][] | null]?];
+    const [time, read] = await this.timeAndEvents(streams.map((key, i) => [key, this.cursors.get(watched[i]!)!] as const));
     // Redis's own clock: a stream id is never below it, so an event after this point is after the cursor.
     const redisMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
 
     const recount = new Set(nodeIds.filter((id) => !this.cursors.has(id)));
     const byStream = new Map(streams.map((key, i) => [key, watched[i]!]));
-    for (const [stream] of read?.[1] ?? []) {
+    for (const [stream] of read) {
       const id = byStream.get(stream);
       if (id !== undefined) recount.add(id);
     }
@@ -119,7 +131,7 @@ export class LoadsTracker {
     }
     if (recount.size) {
       const ids = [...recount];
-      const q = this.o.redis.pipeline();
+      const q = slotPipeline(this.o.redis);
       for (const id of ids) queueCounts(q, this.o.prefix, queueOf(id));
       const rows = failOnError(await q.exec());
       ids.forEach((id, i) => {

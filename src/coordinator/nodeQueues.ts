@@ -1,7 +1,7 @@
 // The BullMQ handles the router adds through: one queue per node (opened on first
 // use, kept until close) and a flow producer for what must land all or none.
 import { FlowProducer, Queue, type FlowJob } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { CONSENSUS_QUEUE, nodeQueueName } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
@@ -19,7 +19,7 @@ export class NodeQueues {
   private readonly flows: FlowProducer;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly tasks: SwarmConfig['tasks'],
     /** Connection trouble seen by BullMQ; requests report it themselves (503). */

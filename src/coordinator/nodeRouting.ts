@@ -4,7 +4,7 @@
 // coordinator publishes (one command a round, whatever the size of the swarm);
 // with nobody publishing, the router counts every node's queue itself.
 import { randomInt } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { PARKED_NODE } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
@@ -43,7 +43,7 @@ export class NodeRouting {
   private beats: ReadonlyMap<string, number> = new Map();
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly config: SwarmConfig,
     onBadRecord?: (what: string, key: string, err: string) => void,
   ) {

@@ -1,7 +1,7 @@
 // A reader of the loads the leading coordinator publishes (loadsPublisher.ts):
 // one command a fetch, the body only when its version moved, checked before
 // use. Routers, the API's views and /metrics read through it.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import { readLoads } from '../../queues/loads.ts';
 import { liveHostsOf } from './loadsReader.ts';
@@ -11,7 +11,7 @@ export class PublishedLoads {
   private held: LoadsSnapshot | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly onBadRecord: (what: string, key: string, err: string) => void = () => {},
   ) {}

@@ -1,7 +1,8 @@
 // Reading one task by id, wherever it is now: its node's queue, the node it was
 // moved to, the cancelled records, or (a replicated task) the consensus queue.
 import type { Queue } from 'bullmq';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { groupKeys } from '../../queues/keys.ts';
 import { getTask, parseTaskJob, queueGetTask } from '../../queues/getTask.ts';
 import { loadScripts } from '../../queues/scripts.ts';
@@ -10,9 +11,10 @@ import { cancelledRecordSchema } from '../swarm/records.ts';
 import { isIssuedTaskId, nodeOfTaskId } from '../tasks/ids.ts';
 import type { TaskView } from '../tasks/schema.ts';
 import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
+import { slotPipeline } from '../../queues/slotPipeline.ts';
 
 export interface TaskReads {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** Opened only when a replicated task is read. */
   consensusQueue: () => Queue;
@@ -59,9 +61,9 @@ export async function readTask(r: TaskReads, id: string): Promise<TaskView | nul
  * failure must never read as "not found"). A Redis that restarted has lost our
  * scripts: load them and run the pipeline once more.
  */
-async function execPipeline(redis: Redis, build: (p: ChainableCommander) => void): Promise<unknown[]> {
+async function execPipeline(redis: RedisClient, build: (p: ChainableCommander) => void): Promise<unknown[]> {
   for (let attempt = 0; ; attempt++) {
-    const p = redis.pipeline();
+    const p = slotPipeline(redis);
     build(p);
     const results = (await p.exec()) ?? [];
     const err = results.find(([e]) => e)?.[0];

@@ -5,7 +5,7 @@
 // queues (nodeQueues.ts), idempotency (idempotency.ts), batch and replicated
 // submits (submitBatch.ts, submitReplicated.ts), reads (readTask.ts), cancel (cancel.ts).
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { newTaskId } from '../tasks/ids.ts';
@@ -24,7 +24,7 @@ export type { Submitted } from './nodeQueues.ts';
 
 export interface RouterOptions {
   /** A connection for commands; the router never blocks on it. */
-  redis: Redis;
+  redis: RedisClient;
   config: SwarmConfig;
   onBadRecord?: (what: string, key: string, err: string) => void;
   /** Connection trouble seen by BullMQ's queues; requests report it themselves (503). */

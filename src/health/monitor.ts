@@ -5,7 +5,7 @@
 // stopped or blocked keeps its connection and goes the heartbeat way (degraded,
 // critical, failed), so a slow but alive host is never recovered early.
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { HostControl } from '../coordinator/hostControl.ts';
@@ -19,6 +19,8 @@ import { DEFAULT_BASELINE_OPTIONS } from './baseline.ts';
 import { classifyHeartbeat, type HealthState } from './classify.ts';
 import { firstBeat, judgeHostTrend, mediansOfOthers, observeBeat, type HostTrend } from './heartbeatTrend.ts';
 import { recoverHost, type FailureReason, type RecoveryRecord } from './recovery.ts';
+import { slotPipeline } from '../../queues/slotPipeline.ts';
+import { idOnServer, serverOf, type ServerOf } from '../../queues/serverOf.ts';
 
 export interface HealthAlert {
   at: number;
@@ -87,7 +89,7 @@ export class HealthMonitor extends EventEmitter {
   /** After Redis itself restarts every connection is new: judge by heartbeats alone for a while. */
   private connectionsTrustedFrom = 0;
 
-  constructor(private readonly o: { redis: Redis; config: SwarmConfig; lease: Lease; hosts: HostControl; logger: Logger }) {
+  constructor(private readonly o: { redis: RedisClient; config: SwarmConfig; lease: Lease; hosts: HostControl; logger: Logger }) {
     super();
     this.reader = new LoadsReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
     this.keys = swarmKeys(o.config.prefix);
@@ -120,17 +122,18 @@ export class HealthMonitor extends EventEmitter {
       return;
     }
     const { roster, hostBeats } = await this.reader.readRoster();
-    const [[, announced], [, readyMarks], [, info]] = (await this.o.redis.pipeline().hgetall(this.keys.hostConnections).hgetall(this.keys.hostsReady).info('server').exec()) as [
-      [unknown, Record<string, string>],
-      [unknown, Record<string, string>],
-      [unknown, string],
-    ];
+    // Connections are asked about on the server that hosts announce them on (on a Cluster, the master of the swarm's slot), INFO too.
+    const server = await serverOf(this.o.redis, this.keys.hostConnections);
+    const p = slotPipeline(this.o.redis).hgetall(this.keys.hostConnections).hgetall(this.keys.hostsReady);
+    if (server?.redis === this.o.redis) p.info('server');
+    const [[, announced], [, readyMarks], infoReply] = (await p.exec()) as [[unknown, Record<string, string>], [unknown, Record<string, string>], [unknown, string]?];
+    const info = infoReply ? infoReply[1] : server ? await server.redis.info('server') : '';
     const runId = /run_id:(\w+)/.exec(info)?.[1];
     if (runId !== this.runId) {
       if (this.runId !== undefined) this.connectionsTrustedFrom = now + this.o.config.agents.failedAfterMs;
       this.runId = runId;
     }
-    const open = await this.openConnections(Object.values(announced));
+    const connectionOf = await this.connections(announced, server);
     const agentsOf = this.agentsPerHost(roster);
     const all = new Set([...hostBeats.keys(), ...Object.keys(announced), ...agentsOf.keys()]);
     for (const host of this.states.keys()) if (!all.has(host)) this.states.delete(host);
@@ -140,8 +143,7 @@ export class HealthMonitor extends EventEmitter {
     for (const host of all) {
       const beat = hostBeats.get(host);
       const age = beat === undefined ? null : Math.max(0, now - beat);
-      const conn = announced[host];
-      const connection = conn === undefined ? 'unknown' : open.has(conn) ? 'open' : 'closed';
+      const connection = connectionOf.get(host) ?? 'unknown';
       let reason: HealthAlert['reason'] = 'heartbeat';
       let state: HealthState;
       if (connection === 'closed' && now >= this.connectionsTrustedFrom) {
@@ -311,10 +313,23 @@ export class HealthMonitor extends EventEmitter {
     return this.perHost.counts;
   }
 
-  private async openConnections(ids: string[]): Promise<Set<string>> {
-    const valid = ids.filter((id) => /^[0-9]+$/.test(id));
-    if (!valid.length) return new Set();
-    const list = (await this.o.redis.client('LIST', 'ID', ...valid)) as string;
-    return new Set([...list.matchAll(/(?:^|\n)id=(\d+) /g)].map((m) => m[1]!));
+  /**
+   * Each announcing host's connection: open or closed on the server it was
+   * announced on; unknown when that is not the server asked (a Cluster's slot
+   * moved since: the host announces again when it reconnects) or none is known.
+   */
+  private async connections(announced: Record<string, string>, server: ServerOf | undefined): Promise<Map<string, HostHealth['connection']>> {
+    const out = new Map<string, HostHealth['connection']>();
+    if (!server) return out;
+    const ids = new Map<string, string>();
+    for (const [host, mark] of Object.entries(announced)) {
+      const id = idOnServer(mark, server.address);
+      if (id !== undefined) ids.set(host, id);
+    }
+    if (!ids.size) return out;
+    const list = (await server.redis.client('LIST', 'ID', ...new Set(ids.values()))) as string;
+    const open = new Set([...list.matchAll(/(?:^|\n)id=(\d+) /g)].map((m) => m[1]!));
+    for (const [host, id] of ids) out.set(host, open.has(id) ? 'open' : 'closed');
+    return out;
   }
 }

@@ -3,7 +3,7 @@
 // and waits for it to complete. Every agent host answers it itself (no
 // processor needed), naming the agent that ran it.
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { nodeQueueName } from '../../queues/keys.ts';
 
 export const PROBE_TASK = 'swarmq:probe';
@@ -16,7 +16,7 @@ export interface ProbeResult {
   error?: string;
 }
 
-export async function probeNode(redis: Redis, prefix: string, node: string, agent: string, probeId: string, timeoutMs: number): Promise<ProbeResult> {
+export async function probeNode(redis: RedisClient, prefix: string, node: string, agent: string, probeId: string, timeoutMs: number): Promise<ProbeResult> {
   const t0 = Date.now();
   const q = new Queue(nodeQueueName(node), { connection: redis, prefix });
   try {

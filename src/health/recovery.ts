@@ -12,7 +12,7 @@
 //             joined must complete (the replacement's host beats and works);
 //   escalate  a critical health:alert for whatever could not be done.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import { deregisterAgents } from '../../queues/deregisterAgents.ts';
 import { recoverJobs } from '../../queues/recoverJobs.ts';
@@ -45,7 +45,7 @@ export interface RecoveryRecord {
 }
 
 export interface RecoveryContext {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   maxStalledCount: number;
   failedAfterMs: number;

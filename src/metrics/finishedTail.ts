@@ -2,9 +2,9 @@
 // per-queue event streams (`<prefix>:<queue>:events`, written in the same
 // atomic step that finishes a job). Reading them costs the hot path nothing,
 // and every process sees the same finishes, whichever host ran them.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { bullKey } from '../../queues/keys.ts';
-import type { StreamEntry } from '../swarm/events.ts';
+import { readStreams, slotPipeline } from '../../queues/slotPipeline.ts';
 
 export type Outcome = 'completed' | 'failed';
 
@@ -32,7 +32,7 @@ export class FinishedTail {
 
   /** Only finishes after `sinceMs` count: a tail started now reports what happens from now on. */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly sinceMs: number,
   ) {}
@@ -46,10 +46,9 @@ export class FinishedTail {
     while (pending.length && left > 0) {
       const count = Math.max(1, Math.min(PER_READ, Math.floor(left / pending.length)));
       const keys = pending.map((q) => bullKey(this.prefix, q, 'events'));
-      const ids = pending.map((q) => this.cursors.get(q) ?? `${this.sinceMs}-0`);
-      const res = (await this.redis.xread('COUNT', count, 'STREAMS', ...keys, ...ids)) as [string, StreamEntry[]][] | null;
+      const res = await readStreams(this.redis, count, pending.map((q, i) => [keys[i]!, this.cursors.get(q) ?? `${this.sinceMs}-0`] as const));
       const full: string[] = [];
-      for (const [key, entries] of res ?? []) {
+      for (const [key, entries] of res) {
         const queue = pending[keys.indexOf(key)]!;
         for (const [id, fields] of entries) {
           this.cursors.set(queue, id);
@@ -99,7 +98,7 @@ export class FinishedTail {
   /** Type and timestamps of finished tasks still in Redis (one pipelined HMGET each; removed ones are left out). */
   async details(finished: readonly FinishedTask[]): Promise<FinishedDetail[]> {
     if (!finished.length) return [];
-    const p = this.redis.pipeline();
+    const p = slotPipeline(this.redis);
     for (const f of finished) p.hmget(bullKey(this.prefix, f.queue, f.id), 'name', 'timestamp', 'processedOn', 'finishedOn');
     const rows = (await p.exec()) ?? [];
     return finished.flatMap((f, i) => {

@@ -6,7 +6,7 @@
 // consensus rounds. Each scrape reads on from where the last one stopped.
 // prom-client's default Node.js metrics are left out: promtool's lint refuses
 // their gauges named *_total.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { swarmKeys } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -48,7 +48,7 @@ export class SwarmMetrics {
   private readonly redisClients = new Gauge({ name: 'swarmq_redis_connections', help: 'Clients connected to the swarm Redis (INFO clients)', registers: [this.registry] });
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly config: SwarmConfig,
     /** Finishes and events from this time on are counted (default: now). */
     sinceMs = Date.now(),

@@ -3,12 +3,13 @@
 // same figures: the roster, heartbeats, failed hosts and each queue's counts.
 // The counts are those the leading coordinator publishes (a few commands);
 // only while nobody publishes is each queue counted (a cost that grows with nodes).
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { DEAD_LETTER_QUEUE, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
 import { afterCounts, countsAt, queueCounts, type QueueCounts } from '../../queues/queueCounts.ts';
 import { LoadsReader, type Roster } from '../coordinator/loadsReader.ts';
 import { PublishedLoads } from '../coordinator/publishedLoads.ts';
 import type { TrackedLoads } from '../coordinator/loadsTracker.ts';
+import { slotPipeline } from '../../queues/slotPipeline.ts';
 
 export interface SwarmState {
   now: number;
@@ -25,7 +26,7 @@ export class SwarmStateReader {
   private readonly published: PublishedLoads;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
     this.rosterReader = new LoadsReader(redis, prefix, Number.POSITIVE_INFINITY);
@@ -38,7 +39,7 @@ export class SwarmStateReader {
   }
 
   private async withCounts(now: number, roster: Roster, hostBeats: ReadonlyMap<string, number>, counts: ReadonlyMap<string, QueueCounts>): Promise<SwarmState> {
-    const p = this.redis.pipeline();
+    const p = slotPipeline(this.redis);
     queueCounts(p, this.prefix, nodeQueueName(PARKED_NODE));
     queueCounts(p, this.prefix, DEAD_LETTER_QUEUE);
     p.hkeys(swarmKeys(this.prefix).failedHosts);
@@ -65,7 +66,7 @@ export class SwarmStateReader {
 
   private async countEvery(roster: Roster): Promise<Map<string, QueueCounts>> {
     const nodes = [...roster.nodes.values()];
-    const p = this.redis.pipeline();
+    const p = slotPipeline(this.redis);
     for (const n of nodes) queueCounts(p, this.prefix, n.queue);
     const rows = nodes.length ? ((await p.exec()) ?? []) : [];
     return new Map(nodes.map((n, i) => [n.id, countsAt(rows, i)]));

@@ -1,7 +1,7 @@
 // Reads the swarm's event stream on a connection of its own (XREAD BLOCK holds
 // a connection for as long as it waits), in order, from a resume point, and
 // hands each parsed event on. Used by SwarmClient.on and GET /api/events.
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import { StopSignal } from '../../queues/connection.ts';
 import type { SwarmEvent, SwarmEventType } from './eventSchemas.ts';
@@ -9,7 +9,7 @@ import { parseEventEntry, type StreamEntry } from './events.ts';
 
 export interface EventReaderOptions {
   /** Any connection to the swarm's Redis: the reader opens a duplicate of it, and closes that. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** `$`: only events written after the reader starts (default); `0`: every retained event; an entry id: the events after it. */
   from?: string;
@@ -29,7 +29,7 @@ const BATCH = 500;
 export class EventReader {
   /** Resolves once the resume point is fixed: an event published after it is delivered. */
   readonly ready: Promise<void>;
-  private readonly conn: Redis;
+  private readonly conn: RedisClient;
   private readonly key: string;
   private cursor = '$';
   private closed = false;
@@ -38,7 +38,7 @@ export class EventReader {
 
   constructor(private readonly o: EventReaderOptions) {
     this.key = swarmKeys(o.prefix).events;
-    this.conn = o.redis.duplicate({ lazyConnect: false, maxRetriesPerRequest: null, enableOfflineQueue: true, connectionName: 'swarmq:events' });
+    this.conn = duplicateClient(o.redis, { lazyConnect: false, maxRetriesPerRequest: null, enableOfflineQueue: true, connectionName: 'swarmq:events' });
     this.conn.on('error', (err: Error) => o.onError?.(err));
     this.ready = this.resolveStart(o.from ?? '$');
     this.loop = this.ready.then(() => this.run()).catch((err: Error) => {

@@ -1,7 +1,7 @@
 // Swarm events go on one Redis stream, so any process (dashboards, clients,
 // another coordinator) can read what happened, in order, after the fact.
 // Each entry is { type, data: JSON }; its stream id orders and resumes it.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import { describeIssues } from '../validation.ts';
 import { isSwarmEventType, swarmEventSchemas, type AnySwarmEvent, type SwarmEventInput, type SwarmEventType } from './eventSchemas.ts';
@@ -10,7 +10,7 @@ import { isSwarmEventType, swarmEventSchemas, type AnySwarmEvent, type SwarmEven
 export const EVENTS_KEPT = 10_000;
 
 /** Writes one event after checking it against its type's schema: a malformed event throws here, in the publisher, not in every reader. */
-export async function publishEvent<T extends SwarmEventType>(redis: Redis, prefix: string, type: T, data: SwarmEventInput<T>): Promise<void> {
+export async function publishEvent<T extends SwarmEventType>(redis: RedisClient, prefix: string, type: T, data: SwarmEventInput<T>): Promise<void> {
   const parsed = swarmEventSchemas[type].safeParse(data);
   if (!parsed.success) throw new Error(`refusing to publish a malformed ${type} event: ${describeIssues(parsed.error)}`);
   await redis.xadd(swarmKeys(prefix).events, 'MAXLEN', '~', String(EVENTS_KEPT), '*', 'type', type, 'data', JSON.stringify(parsed.data));

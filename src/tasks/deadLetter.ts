@@ -7,7 +7,7 @@
 // host killed between the two leaves the task failed in its node queue but not
 // here. Adding under the task id makes a repeated record a no-op.
 import { Queue, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redisTarget.ts';
 import { bullKey, DEAD_LETTER_QUEUE } from '../../queues/keys.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { AGENT_FIELD } from './view.ts';
@@ -27,7 +27,7 @@ export class DeadLetterQueue {
   private queue: Queue | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -3,6 +3,7 @@
 // queued command pending for ever: a reader that awaited it hung its host's or
 // coordinator's shutdown (seen as a teardown that never ended after redisDown).
 import { Worker } from 'bullmq';
+import { redisTargetFromUrl } from '../../queues/redisTarget.ts';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { InboxReader } from '../../src/consensus/runtime/inbox.ts';
@@ -30,7 +31,7 @@ async function takeRedisAway(): Promise<void> {
 
 describe('readers stop with Redis away', () => {
   it('a consensus inbox reader', async () => {
-    const reader = new InboxReader({ redisUrl: redis.url, key: `${uniquePrefix()}:inbox`, name: 'test:inbox', logger: silentLogger, onItems: () => {} });
+    const reader = new InboxReader({ target: redisTargetFromUrl(redis.url), key: `${uniquePrefix()}:inbox`, name: 'test:inbox', logger: silentLogger, onItems: () => {} });
     await reader.start();
     await takeRedisAway();
     try {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentHost } from '../../src/agents/host.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
-import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, DEAD_LETTER_QUEUE, INTAKE_QUEUE, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { redisForFile } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { commandConnection, testConfig, until } from '../support/swarm.ts';
@@ -34,7 +34,7 @@ describe('Bull Board at /admin/queues', () => {
     // The board follows the router's roster snapshot, which may not hold n1 at the very first request.
     await until(async () => (await boardQueues()).includes(nodeQueueName('n1')), 10_000, 'n1 on the board');
     const names = await boardQueues();
-    expect(names).toEqual(expect.arrayContaining(['intake', 'dead-letter', nodeQueueName('n1')]));
+    expect(names).toEqual(expect.arrayContaining([INTAKE_QUEUE, DEAD_LETTER_QUEUE, nodeQueueName('n1')]));
 
     second = new AgentHost({ config: stack.config, hostId: 'h2', agents: [{ type: 'other', count: 1 }], processors: builtinProcessors, logger: silentLogger });
     await second.start();
@@ -50,10 +50,10 @@ describe('Bull Board at /admin/queues', () => {
   });
 
   it('shows the consensus queue once it exists', async () => {
-    const consensus = new Queue('consensus', { connection: { url: redis.url }, prefix: stack.config.prefix });
+    const consensus = new Queue(CONSENSUS_QUEUE, { connection: { url: redis.url }, prefix: stack.config.prefix });
     await consensus.add('proposal', { test: true });
     await consensus.close();
-    await until(async () => (await boardQueues()).includes('consensus'), 10_000, 'the consensus queue on the board');
+    await until(async () => (await boardQueues()).includes(CONSENSUS_QUEUE), 10_000, 'the consensus queue on the board');
   });
 
   it('holds its JSON to the API depth bound: a deep job added through the board is a 400 and adds nothing', async () => {

@@ -12,7 +12,7 @@ import { restoreFromFile } from '../../src/checkpoint/cli.ts';
 import type { Checkpoint, FinishedTask } from '../../src/checkpoint/format.ts';
 import { restoreCheckpoint } from '../../src/checkpoint/restore.ts';
 import { SwarmError } from '../../src/errors.ts';
-import { controlQueueName, DEAD_LETTER_QUEUE, INTAKE_QUEUE, MAX_NODE_SEQ, nodeQueueName } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, DEAD_LETTER_QUEUE, INTAKE_QUEUE, MAX_NODE_SEQ, controlQueueName, nodeQueueName } from '../../queues/keys.ts';
 import { emptyCheckpoint, unfinishedTask as task } from '../support/checkpointData.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { twoRedisForFile } from '../support/twoRedis.ts';
@@ -56,7 +56,7 @@ describe('restore refuses a checkpoint that names what swarmq never makes', () =
   it('a finished intake task named after a key of the intake queue ("id", "meta", …): refused, nothing written', async () => {
     for (const id of ['id', 'meta', 'wait', 'events', 'marker', 'stalled-check', 'de', 'metrics:completed:data']) {
       const { message, keys } = await refused(checkpoint({ finished: [finished({ id })] }));
-      expect(message, id).toMatch(/finished\.0\.id: .*BullMQ's own keys of queue intake/);
+      expect(message, id).toMatch(/finished\.0\.id: .*BullMQ's own keys of queue \{intake\}/);
       expect(keys).toEqual({});
     }
   });
@@ -90,13 +90,13 @@ describe('restore refuses a checkpoint that names what swarmq never makes', () =
     const { message, keys } = await refused(
       checkpoint({
         queues: [{ name: controlQueueName('h1'), paused: true }],
-        tasks: [spawn, task({ queue: 'consensus', id: 'p-1' }), task({ queue: nodeQueueName('n5'), id: 'n5.x' })],
+        tasks: [spawn, task({ queue: CONSENSUS_QUEUE, id: 'p-1' }), task({ queue: nodeQueueName('n5'), id: 'n5.x' })],
         finished: [finished({ queue: 'bull' })],
       }),
     );
-    expect(message).toMatch(/queues\.0\.name: "control-h1" is not one of swarmq's task queues/);
-    expect(message).toMatch(/tasks\.0\.queue: "control-h1" is not one of swarmq's task queues/);
-    expect(message).toMatch(/tasks\.1\.queue: "consensus" is not one of swarmq's task queues/);
+    expect(message).toMatch(/queues\.0\.name: "control-\{h1\}" is not one of swarmq's task queues/);
+    expect(message).toMatch(/tasks\.0\.queue: "control-\{h1\}" is not one of swarmq's task queues/);
+    expect(message).toMatch(/tasks\.1\.queue: "consensus-\{swarm\}" is not one of swarmq's task queues/);
     expect(message).toMatch(/tasks\.2\.queue: node n5 is beyond roster\.nodeSeq \(1\)/);
     expect(message).toMatch(/finished\.0\.queue: "bull" is not one of swarmq's task queues/);
     expect(keys).toEqual({});
@@ -111,12 +111,12 @@ describe('restore refuses a checkpoint that names what swarmq never makes', () =
         roster: {
           nodeSeq: 3,
           agents: [],
-          nodes: [node(1), { ...node(2), id: 'n1e+14' }, { ...node(3), queue: 'intake' }],
+          nodes: [node(1), { ...node(2), id: 'n1e+14' }, { ...node(3), queue: INTAKE_QUEUE }],
         },
       }),
     );
     expect(badNodes.message).toMatch(/roster\.nodes\.1\.id: node 2 is named n2, not "n1e\+14"/);
-    expect(badNodes.message).toMatch(/roster\.nodes\.2\.queue: node n3's queue is node-\{g1\}-n3, not "intake"/);
+    expect(badNodes.message).toMatch(/roster\.nodes\.2\.queue: node n3's queue is node-\{g1\}-n3, not "\{intake\}"/);
     expect(badNodes.keys).toEqual({});
   });
 

@@ -9,6 +9,7 @@
 //     failed write): a message it accepted before is refused as a replay, and
 //     its own agents go on numbering their messages where they left off.
 import { pino } from 'pino';
+import { redisTargetFromUrl } from '../../queues/redisTarget.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { swarmKeys } from '../../queues/keys.ts';
 import { Authenticator, generateAgentKeys, type AgentKeys, type Envelope } from '../../src/consensus/auth.ts';
@@ -65,7 +66,7 @@ async function setUp() {
   await redis.connection.hset(k.job(id), 'data', JSON.stringify(spec));
 
   const startHost = (logger: Logger) => {
-    const h = new ConsensusHost({ redisUrl: redis.url, prefix, hostId: 'R', keyOf: (a) => (hostOf(a) === 'R' ? keys.get(a)?.privateKey : undefined), logger });
+    const h = new ConsensusHost({ target: redisTargetFromUrl(redis.url), prefix, hostId: 'R', keyOf: (a) => (hostOf(a) === 'R' ? keys.get(a)?.privateKey : undefined), logger });
     running.push(h);
     return h;
   };

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { redisForFile } from '../support/redis.ts';
 import { commandConnection, dump, testConfig, until } from '../support/swarm.ts';
 import { startStack, type Stack } from '../support/stack.ts';
-import { nodeQueueName } from '../../queues/keys.ts';
+import { INTAKE_QUEUE, nodeQueueName } from '../../queues/keys.ts';
 
 const redis = redisForFile();
 let stack: Stack;
@@ -225,7 +225,7 @@ describe('swarm and operations', () => {
     const api = await stack.request('GET', '/admin/queues/api/queues?activeQueue=&page=1&jobsPerPage=10');
     expect(api.status).toBe(200);
     const names = (api.body.queues as { name: string }[]).map((q) => q.name);
-    expect(names).toContain('intake');
+    expect(names).toContain(INTAKE_QUEUE);
     expect(names.some((n) => /^node-\{g\d+\}-n\d+$/.test(n))).toBe(true);
   });
 });

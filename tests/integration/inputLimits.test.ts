@@ -5,7 +5,7 @@
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeQueueName } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, INTAKE_QUEUE, bullKey, nodeQueueName } from '../../queues/keys.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { MAX_INTAKE_TRIES, startIntake } from '../../src/coordinator/intake.ts';
 import { TaskRouter } from '../../src/coordinator/router.ts';
@@ -28,7 +28,7 @@ beforeAll(async () => {
   conn = redis.connect();
   stack = await startStack(config, { agents: [{ type: 'worker', count: 3, capacity: 1 }] });
   client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
-  intake = new Queue('intake', { connection: { url: redis.url }, prefix: config.prefix });
+  intake = new Queue(INTAKE_QUEUE, { connection: { url: redis.url }, prefix: config.prefix });
   // Start-up writes (queue metadata BullMQ creates lazily) are over once the key set holds still.
   let last = '';
   for (let still = 0; still < 5; await new Promise((r) => setTimeout(r, 100))) {
@@ -59,7 +59,7 @@ function nestedJson(depth: number, kind: 'array' | 'object' = 'array'): string {
 /** An intake job whose data is `json` as is (BullMQ's add would stringify it): added delayed, its data replaced before it runs. */
 async function addRawIntake(name: string, json: string): Promise<Job> {
   const job = await intake.add(name, 0, { delay: 300 });
-  await conn.hset(`${stack.config.prefix}:intake:${job.id}`, 'data', json);
+  await conn.hset(bullKey(stack.config.prefix, INTAKE_QUEUE, job.id!), 'data', json);
   return job;
 }
 
@@ -133,7 +133,7 @@ describe('JSON nesting depth (http.maxJsonDepth, 64 by default)', () => {
     const after = await state();
     // Only the intake job itself moved (to failed).
     const changed = Object.keys({ ...before, ...after }).filter((k) => before[k] !== after[k]);
-    expect(changed.every((k) => k.startsWith(`${stack.config.prefix}:intake:`)), changed.join(', ')).toBe(true);
+    expect(changed.every((k) => k.startsWith(`${stack.config.prefix}:${INTAKE_QUEUE}:`)), changed.join(', ')).toBe(true);
   });
 });
 
@@ -145,7 +145,7 @@ describe('intake job size (http.bodyLimitBytes)', () => {
     expect(done.failedReason).toMatch(new RegExp(`limit of ${LIMIT_BYTES} bytes`));
     const after = await state();
     const changed = Object.keys({ ...before, ...after }).filter((k) => before[k] !== after[k]);
-    expect(changed.every((k) => k.startsWith(`${stack.config.prefix}:intake:`)), changed.join(', ')).toBe(true);
+    expect(changed.every((k) => k.startsWith(`${stack.config.prefix}:${INTAKE_QUEUE}:`)), changed.join(', ')).toBe(true);
   });
 
   it('data within the limit is routed as before', async () => {
@@ -168,7 +168,7 @@ describe('intake errors that are neither bad input nor Redis', () => {
     const router = new BrokenRouter({ redis: conn, config });
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     const worker = startIntake({ router, connection, prefix: config.prefix, keepSeconds: 60, maxBytes: LIMIT_BYTES, logger: silentLogger });
-    const q = new Queue('intake', { connection: { url: redis.url }, prefix: config.prefix });
+    const q = new Queue(INTAKE_QUEUE, { connection: { url: redis.url }, prefix: config.prefix });
     try {
       const job = await q.add('echo', { n: 1 });
       await until(async () => (await job.getState()) === 'failed', 20_000, 'the intake job to fail');
@@ -216,7 +216,7 @@ describe('ids outside the grammar swarmq issues are a 404 and build no key', () 
     const r = await stack.request('POST', '/api/tasks', { type: 'sleep', payload: { ms: 1000 }, consensus: { protocol: 'quorum', replicas: 2 } });
     expect(r.status).toBe(202);
     const id = r.body.id as string;
-    expect(await conn.exists(`${stack.config.prefix}:consensus:${id}:dependencies`)).toBe(1);
+    expect(await conn.exists(bullKey(stack.config.prefix, CONSENSUS_QUEUE, `${id}:dependencies`))).toBe(1);
     for (const crafted of [`${id}:dependencies`, 'r-x:dependencies', `${id}:processed`]) {
       for (const method of ['GET', 'DELETE']) expect((await stack.request(method, `/api/tasks/${encodeURIComponent(crafted)}`)).status, `${method} ${crafted}`).toBe(404);
     }

@@ -9,7 +9,7 @@ import { claimParked } from '../../queues/claimParked.ts';
 import { claimReplicaSeat, replicaClaimsKey } from '../../queues/claimReplicaSeat.ts';
 import { deregisterAgents } from '../../queues/deregisterAgents.ts';
 import { getTask, parseTaskJob, queueGetTask } from '../../queues/getTask.ts';
-import { bullKey, groupKeys, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, DEAD_LETTER_QUEUE, INTAKE_QUEUE, PARKED_NODE, bullKey, groupKeys, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { queueRaiseCounter, raiseCounter } from '../../queues/raiseCounter.ts';
 import { readSwarm } from '../../queues/readSwarm.ts';
 import { recoverJobs } from '../../queues/recoverJobs.ts';
@@ -157,10 +157,10 @@ describe('queues/ script wrappers', () => {
     await raiseCounter(redis.connection, { prefix, counter: { of: 'nodes' }, atLeast: 3 });
     expect(await redis.connection.get(swarmKeys(prefix).nodeSeq)).toBe('7');
     const m = redis.connection.multi();
-    queueRaiseCounter(m, { prefix, counter: { of: 'jobs', queue: 'intake' }, atLeast: 12 });
+    queueRaiseCounter(m, { prefix, counter: { of: 'jobs', queue: INTAKE_QUEUE }, atLeast: 12 });
     queueRaiseCounter(m, { prefix, counter: { of: 'nodes' }, atLeast: 9 });
     expect((await m.exec())!.map(([e]) => e)).toEqual([null, null]);
-    expect(await redis.connection.get(bullKey(prefix, 'intake', 'id'))).toBe('12');
+    expect(await redis.connection.get(bullKey(prefix, INTAKE_QUEUE, 'id'))).toBe('12');
     expect(await redis.connection.get(swarmKeys(prefix).nodeSeq)).toBe('9');
   });
 
@@ -171,7 +171,7 @@ describe('queues/ script wrappers', () => {
     try {
       await q.add('echo', { x: 1 }, { jobId: 'n1.a' });
       await redis.connection.hset(groupKeys(prefix, 'n1').moved, 'n2.z', 'n1');
-      const raw = await readSwarm(redis.connection, { prefix, includeFinished: false, consensus: { queue: 'consensus', proposalJobName: 'proposal', roundKeyHead: `${prefix}:round:` } });
+      const raw = await readSwarm(redis.connection, { prefix, includeFinished: false, consensus: { queue: CONSENSUS_QUEUE, proposalJobName: 'proposal', roundKeyHead: `${prefix}:round:` } });
       expect(raw.nodeSeq).toBe(1);
       expect(Object.keys(raw.agents)).toEqual(['a']);
       expect(Math.abs(raw.time - Date.now())).toBeLessThan(5000);
@@ -179,8 +179,8 @@ describe('queues/ script wrappers', () => {
       const n1 = raw.queues.find((x) => x.name === nodeQueueName('n1'))!;
       expect(n1.wait).toEqual(['n1.a']);
       expect(n1.jobs.get('n1.a')).toMatchObject({ name: 'echo', data: '{"x":1}' });
-      expect(raw.queues.map((x) => x.name)).toEqual(expect.arrayContaining([nodeQueueName(PARKED_NODE), 'intake', 'dead-letter']));
-      expect(raw.consensus.queue.name).toBe('consensus');
+      expect(raw.queues.map((x) => x.name)).toEqual(expect.arrayContaining([nodeQueueName(PARKED_NODE), INTAKE_QUEUE, DEAD_LETTER_QUEUE]));
+      expect(raw.consensus.queue.name).toBe(CONSENSUS_QUEUE);
     } finally {
       await q.close();
     }

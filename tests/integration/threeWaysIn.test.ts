@@ -11,7 +11,7 @@ import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { redisForFile } from '../support/redis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 import { startStack, type Stack } from '../support/stack.ts';
-import { nodeQueueName } from '../../queues/keys.ts';
+import { INTAKE_QUEUE, nodeQueueName } from '../../queues/keys.ts';
 
 const redis = redisForFile();
 let stack: Stack;
@@ -34,7 +34,7 @@ beforeAll(async () => {
   };
   stack = await startStack(config, { agents: [{ type: 'worker', count: 15, capacity: 2 }], processors });
   client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
-  intake = new Queue('intake', { connection: { url: redis.url }, prefix: config.prefix });
+  intake = new Queue(INTAKE_QUEUE, { connection: { url: redis.url }, prefix: config.prefix });
 });
 
 afterAll(async () => {

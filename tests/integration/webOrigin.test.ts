@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config/settings.ts';
 import { startQuietStack, type QuietStack } from '../support/quietStack.ts';
 import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { dump, testConfig } from '../support/swarm.ts';
+import { INTAKE_QUEUE } from '../../queues/keys.ts';
 
 const redis = redisForFile();
 let conn: Redis;
@@ -46,7 +47,7 @@ function send(stack: QuietStack, method: string, path: string, headers: Record<s
 
 const json = { 'content-type': 'application/json' };
 const task = JSON.stringify({ type: 'echo', payload: 1 });
-const boardAdd = '/admin/queues/api/queues/intake/add';
+const boardAdd = `/admin/queues/api/queues/${encodeURIComponent(INTAKE_QUEUE)}/add`;
 const boardJob = JSON.stringify({ name: 'from-a-page', data: { evil: true } });
 
 beforeAll(async () => {
@@ -130,7 +131,7 @@ describe('Origin (cross-site requests)', () => {
         ['DELETE', '/api/tasks/n1.x', {}, undefined],
         ['POST', boardAdd, { 'content-type': 'text/plain' }, boardJob],
         ['POST', boardAdd, json, boardJob],
-        ['PUT', '/admin/queues/api/queues/intake/pause', {}, undefined],
+        ['PUT', `/admin/queues/api/queues/${encodeURIComponent(INTAKE_QUEUE)}/pause`, {}, undefined],
       ] as [string, string, Record<string, string>, string?][]) {
         const res = await send(open, method, path, { ...headers, ...from, host }, body);
         expect(res.status, `${method} ${path} ${JSON.stringify(from)}`).toBe(403);

@@ -13,6 +13,8 @@ const run = promisify(execFile);
 
 export interface TestCluster {
   nodes: { host: string; port: number }[];
+  /** The seed URLs, comma-separated, as REDIS_URL takes them. */
+  url: string;
   /** A cluster client; callers close what they open. */
   connect(): Cluster;
   stop(): Promise<void>;
@@ -48,6 +50,7 @@ export async function startCluster(masters = 3): Promise<TestCluster> {
     }
     return {
       nodes,
+      url: nodes.map((n) => `redis://${n.host}:${n.port}`).join(','),
       connect: () => new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: null } }),
       async stop() {
         await Promise.all(servers.map((s) => s.kill('SIGKILL')));

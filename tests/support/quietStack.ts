@@ -22,7 +22,7 @@ export async function startQuietStack(config: SwarmConfig): Promise<QuietStack> 
   const server = await new Promise<Server>((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
   });
-  await settled(config.redisUrl);
+  await settled(config.redisUrl!);
   const addr = server.address();
   return {
     base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`,

@@ -9,7 +9,8 @@ const NUM_RUNS = 200;
 describe('swarmConfigSchema: defaults', () => {
   it('fills every default from an empty object', () => {
     const c = swarmConfigSchema.parse({});
-    expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.redis).toEqual({ kind: 'single', url: 'redis://127.0.0.1:6379' });
     expect(c.prefix).toBe('swarmq');
     expect(c.http.port).toBe(3000);
     expect(c.http.bodyLimitBytes).toBe(1024 * 1024);

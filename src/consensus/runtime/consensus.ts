@@ -8,8 +8,7 @@
 // a process may also drive proposals (`drive()`), none of which a task
 // producer needs on its one-round-trip submit path.
 import { Queue, QueueEvents, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
-import { SwarmRedis } from '../../../queues/connection.ts';
+import { connectRedis, duplicateClient, fromGiven, type RedisClient, type RedisGiven, type RedisTarget } from '../../../queues/redisTarget.ts';
 import { CONSENSUS_QUEUE } from '../../../queues/keys.ts';
 import { swarmConfigSchema, type SwarmConfigInput } from '../../config/schema.ts';
 import { SwarmError } from '../../errors.ts';
@@ -27,8 +26,8 @@ import { MAX_VALUE_BYTES, newProposalId, proposalIdSchema, proposalInputSchema, 
 import { PROTOCOLS, PROTOCOL_NAMES } from './protocols.ts';
 
 export interface ConsensusOptions {
-  /** A Redis URL, or an ioredis connection to share (not closed by close()). */
-  redis: string | Redis;
+  /** Where Redis is (a URL, a Cluster's seed URLs separated by commas, a RedisTarget), or an ioredis Redis or Cluster to share (not closed by close()). */
+  redis: RedisGiven;
   prefix?: string;
   /** Other swarm settings; `agents.failedAfterMs` decides which agents count as live. */
   config?: Omit<SwarmConfigInput, 'redisUrl' | 'prefix'>;
@@ -51,9 +50,9 @@ export interface ProposalView {
 const KEEP = { age: 7 * 24 * 3600 };
 
 export class Consensus {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly ownsRedis: boolean;
-  private readonly redisUrl: string | undefined;
+  private readonly target: RedisTarget | undefined;
   private readonly prefix: string;
   private readonly liveWithinMs: number;
   private readonly maxDepth: number;
@@ -63,14 +62,15 @@ export class Consensus {
   private readonly logger: Logger;
 
   constructor(opts: ConsensusOptions) {
-    const config = swarmConfigSchema.parse({ ...opts.config, ...(typeof opts.redis === 'string' ? { redisUrl: opts.redis } : {}), ...(opts.prefix ? { prefix: opts.prefix } : {}) });
+    const config = swarmConfigSchema.parse({ ...opts.config, ...(opts.prefix ? { prefix: opts.prefix } : {}) });
     this.prefix = config.prefix;
     this.liveWithinMs = config.agents.failedAfterMs;
     this.maxDepth = config.http.maxJsonDepth;
     this.logger = opts.logger ?? silentLogger;
-    this.ownsRedis = typeof opts.redis === 'string';
-    this.redisUrl = typeof opts.redis === 'string' ? opts.redis : undefined;
-    this.redis = typeof opts.redis === 'string' ? new SwarmRedis(opts.redis, { maxRetriesPerRequest: null, connectionName: 'swarmq:consensus' }) : opts.redis;
+    const given = fromGiven(opts.redis);
+    this.ownsRedis = 'target' in given;
+    this.target = 'target' in given ? given.target : undefined;
+    this.redis = 'target' in given ? connectRedis(given.target, { maxRetriesPerRequest: null, connectionName: 'swarmq:consensus' }) : given.client;
     if (this.ownsRedis) this.redis.on('error', () => {});
     this.queue = new Queue(CONSENSUS_QUEUE, { connection: this.redis, prefix: this.prefix });
   }
@@ -112,8 +112,8 @@ export class Consensus {
   /** Runs proposals in this process too (coordinators do). */
   async drive(): Promise<void> {
     if (this.driver) return;
-    if (!this.redisUrl) throw new Error('drive() needs the Redis URL (the driver opens its own connections): construct Consensus with redis: <url>');
-    this.driver = new RoundDriver({ redisUrl: this.redisUrl, prefix: this.prefix, logger: this.logger });
+    if (!this.target) throw new Error('drive() needs to know where Redis is (the driver opens its own connections): construct Consensus with redis: <url> or a RedisTarget');
+    this.driver = new RoundDriver({ target: this.target, prefix: this.prefix, logger: this.logger });
     await this.driver.start();
   }
 
@@ -126,7 +126,7 @@ export class Consensus {
 
   private queueEvents(): Promise<QueueEvents> {
     this.events ??= (async () => {
-      const connection = this.redisUrl ? new SwarmRedis(this.redisUrl, { maxRetriesPerRequest: null }) : this.redis.duplicate();
+      const connection = this.target ? connectRedis(this.target, { maxRetriesPerRequest: null }) : duplicateClient(this.redis, {});
       connection.on('error', () => {});
       const ev = new QueueEvents(CONSENSUS_QUEUE, { connection, prefix: this.prefix });
       await ev.waitUntilReady();

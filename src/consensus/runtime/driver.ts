@@ -3,8 +3,7 @@
 // Coordinators run one each; any of them may take any proposal.
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
-import { SwarmRedis } from '../../../queues/connection.ts';
+import { connectRedis, type RedisClient, type RedisTarget } from '../../../queues/redisTarget.ts';
 import { voteProcessor } from './vote.ts';
 import type { Logger } from '../../log.ts';
 import { InboxReader } from './inbox.ts';
@@ -12,7 +11,7 @@ import { CONSENSUS_QUEUE } from '../../../queues/keys.ts';
 import { consensusKeys } from './keys.ts';
 
 export interface RoundDriverOptions {
-  redisUrl: string;
+  target: RedisTarget;
   prefix: string;
   logger: Logger;
   /** Proposals driven at once (each mostly waits). */
@@ -21,20 +20,20 @@ export interface RoundDriverOptions {
 
 export class RoundDriver {
   readonly id = `driver-${randomBytes(6).toString('hex')}`;
-  private readonly commands: Redis;
+  private readonly commands: RedisClient;
   /** The vote processor's own connection: BullMQ's scripts are defined on the Worker's, and ioredis copies them into every MULTI built there. */
-  private readonly rounds: Redis;
+  private readonly rounds: RedisClient;
   private readonly reader: InboxReader;
   private worker: Worker | undefined;
   private readonly waiting = new Map<string, Set<() => void>>();
 
   constructor(private readonly o: RoundDriverOptions) {
-    this.commands = new SwarmRedis(o.redisUrl, { maxRetriesPerRequest: null, connectionName: `swarmq:${this.id}` });
+    this.commands = connectRedis(o.target, { maxRetriesPerRequest: null, connectionName: `swarmq:${this.id}` });
     this.commands.on('error', () => {});
-    this.rounds = new SwarmRedis(o.redisUrl, { maxRetriesPerRequest: null, connectionName: `swarmq:${this.id}:rounds` });
+    this.rounds = connectRedis(o.target, { maxRetriesPerRequest: null, connectionName: `swarmq:${this.id}:rounds` });
     this.rounds.on('error', () => {});
     this.reader = new InboxReader({
-      redisUrl: o.redisUrl,
+      target: o.target,
       key: consensusKeys(o.prefix).inbox(this.id),
       name: `swarmq:${this.id}:inbox`,
       logger: o.logger,

@@ -6,8 +6,7 @@
 // previous pass was being written (stream entries, ticks, this host's own
 // messages) is stepped together, so batching grows with load by itself.
 import type { KeyObject } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { SwarmRedis } from '../../../queues/connection.ts';
+import { connectRedis, type RedisClient, type RedisTarget } from '../../../queues/redisTarget.ts';
 import type { Logger } from '../../log.ts';
 import { swarmKeys } from '../../../queues/keys.ts';
 import { agentRecordSchema } from '../../swarm/records.ts';
@@ -18,9 +17,10 @@ import { decisionSchema, roundSpecOfJobData, type RoundSpec } from './proposal.t
 import { parseReplayHash } from './replayState.ts';
 import { LINGER_MS, LocalRound, roundEndsAt, roundOfEnvelope } from './round.ts';
 import type { InboxItem } from './wire.ts';
+import { slotPipeline } from '../../../queues/slotPipeline.ts';
 
 export interface ConsensusHostOptions {
-  redisUrl: string;
+  target: RedisTarget;
   prefix: string;
   hostId: string;
   /** The private consensus key of an agent of this host (undefined: not here any more). */
@@ -42,7 +42,7 @@ export class ConsensusHost {
    * the host's, and ioredis copies every defined command into each pipeline
    * it builds (~60 µs against ~8 µs), several times per round.
    */
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly rounds = new Map<string, LocalRound>();
   /** Rounds dropped after a failed write, with their driver: reloaded from Redis when next heard of. */
   private readonly stale = new Map<string, string | undefined>();
@@ -57,10 +57,10 @@ export class ConsensusHost {
   constructor(private readonly o: ConsensusHostOptions) {
     this.keys = consensusKeys(o.prefix);
     this.inbox = this.keys.inbox(o.hostId);
-    this.redis = new SwarmRedis(o.redisUrl, { maxRetriesPerRequest: null, connectionName: `swarmq:consensus:${o.hostId}:commands`, retryStrategy: (t) => Math.min(50 * 2 ** Math.min(t, 6), 2000) });
+    this.redis = connectRedis(o.target, { maxRetriesPerRequest: null, connectionName: `swarmq:consensus:${o.hostId}:commands`, retryStrategy: (t) => Math.min(50 * 2 ** Math.min(t, 6), 2000) });
     this.redis.on('error', () => {}); // the inbox reader and the host's own connection report outages
     this.reader = new InboxReader({
-      redisUrl: o.redisUrl,
+      target: o.target,
       key: this.inbox,
       name: `swarmq:consensus:${o.hostId}`,
       logger: o.logger,
@@ -240,8 +240,7 @@ export class ConsensusHost {
   private async load(id: string, driverInbox: string | undefined, fresh: boolean, out: Outbox): Promise<LocalRound | undefined> {
     // One round trip: the spec, and whatever any agent of the round has persisted or decided, and what this host
     // accepted and sent (nothing, for a new round).
-    const replies = (await this.redis
-      .pipeline()
+    const replies = (await slotPipeline(this.redis)
       .hget(this.keys.job(id), 'data')
       .hgetall(this.keys.state(id))
       .hgetall(this.keys.decided(id))

@@ -1,13 +1,13 @@
 // Reads one inbox stream on a dedicated connection (XREAD BLOCK holds it), and
 // hands each batch of entries to a handler, in order. Starts at the current
 // end of the stream: items from a previous life of the reader are stale.
-import { Redis } from 'ioredis';
-import { StopSignal, SwarmRedis } from '../../../queues/connection.ts';
+import { connectRedis, type RedisClient, type RedisTarget } from '../../../queues/redisTarget.ts';
+import { StopSignal } from '../../../queues/connection.ts';
 import type { Logger } from '../../log.ts';
 import { parseBatch, type InboxItem } from './wire.ts';
 
 export interface InboxReaderOptions {
-  redisUrl: string;
+  target: RedisTarget;
   key: string;
   name: string;
   logger: Logger;
@@ -16,13 +16,13 @@ export interface InboxReaderOptions {
 }
 
 export class InboxReader {
-  private readonly conn: Redis;
+  private readonly conn: RedisClient;
   private running = false;
   private readonly halt = new StopSignal();
   private loop: Promise<void> | undefined;
 
   constructor(private readonly o: InboxReaderOptions) {
-    this.conn = new SwarmRedis(o.redisUrl, { maxRetriesPerRequest: null, connectionName: o.name, retryStrategy: (t) => Math.min(50 * 2 ** Math.min(t, 6), 2000) });
+    this.conn = connectRedis(o.target, { maxRetriesPerRequest: null, connectionName: o.name, retryStrategy: (t) => Math.min(50 * 2 ** Math.min(t, 6), 2000) });
     this.conn.on('error', () => {});
   }
 

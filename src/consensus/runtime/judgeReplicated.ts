@@ -15,7 +15,7 @@
 // than when its vote times out.
 import { createHash } from 'node:crypto';
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../queues/redisTarget.ts';
 import { z } from 'zod';
 import { CONSENSUS_QUEUE, swarmKeys } from '../../../queues/keys.ts';
 import { agentRecordSchema } from '../../swarm/records.ts';
@@ -26,6 +26,7 @@ import type { ProtocolName } from '../protocol.ts';
 import { reach } from '../reach.ts';
 import { roundSeed, roundSpecSchema, type Participant, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { PROTOCOLS } from './protocols.ts';
+import { slotPipeline } from '../../../queues/slotPipeline.ts';
 
 /** The name of a replicated task's parent job in the consensus queue (proposals are named 'proposal'). */
 export const REPLICATED_JOB = 'replicated';
@@ -99,7 +100,7 @@ interface Replica {
 }
 
 export interface JudgeDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** Runs a round to its end (vote.ts); `announce` adds fields to its consensus:reached event. */
   runRound(spec: RoundSpec, announce: (o: ProposalResult) => Record<string, unknown>): Promise<ProposalResult>;
@@ -111,11 +112,11 @@ function short(value: unknown): string {
 }
 
 /** Reads every replica's outcome: output or failure, and the agent that produced it. */
-async function replicasOf(job: Job, data: ReplicatedData, redis: Redis): Promise<Replica[]> {
+async function replicasOf(job: Job, data: ReplicatedData, redis: RedisClient): Promise<Replica[]> {
   const [values, failures] = await Promise.all([job.getChildrenValues(), job.getIgnoredChildrenFailures()]);
   const idOf = (key: string) => key.slice(key.lastIndexOf(':') + 1);
   const keys = [...Object.keys(values), ...Object.keys(failures)];
-  const p = redis.pipeline();
+  const p = slotPipeline(redis);
   for (const k of keys) p.hget(k, AGENT_FIELD);
   const agents = ((await p.exec()) ?? []).map(([, v]) => (typeof v === 'string' ? v : null));
   const byId = new Map<string, Replica>();

@@ -5,7 +5,7 @@
 // crash of Redis) without the state it was sent from: the contract's
 // "persist before send". Items for this host's own agents skip Redis and are
 // handed back once the MULTI has succeeded.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../queues/redisTarget.ts';
 import type { Rejection } from '../auth.ts';
 import { INBOX_MAXLEN, ROUND_KEEP_SECONDS, type ConsensusKeys } from './keys.ts';
 import { BATCH_FIELD, type InboxItem } from './wire.ts';
@@ -76,7 +76,7 @@ export class Outbox {
   }
 
   /** Writes everything in one MULTI; returns the items for this host's own inbox, to be handled next. */
-  async flush(redis: Redis): Promise<InboxItem[]> {
+  async flush(redis: RedisClient): Promise<InboxItem[]> {
     const local = this.items.get(this.selfInbox) ?? [];
     this.items.delete(this.selfInbox);
     if (this.empty) return local;
@@ -111,7 +111,7 @@ export class Outbox {
 }
 
 /** One item to several inboxes in one MULTI: the hints drivers and proposers send (start, propose, done). */
-export async function sendNotice(redis: Redis, inboxes: Iterable<string>, item: InboxItem): Promise<void> {
+export async function sendNotice(redis: RedisClient, inboxes: Iterable<string>, item: InboxItem): Promise<void> {
   const m = redis.multi();
   for (const inbox of inboxes) m.xadd(inbox, 'MAXLEN', '~', String(INBOX_MAXLEN), '*', BATCH_FIELD, JSON.stringify([item]));
   await m.exec();

@@ -2,18 +2,19 @@
 // from the roster, spread across hosts so that losing one host costs the
 // round as few participants as possible. Every participant must be live
 // (its host beat within failedAfterMs) and have a registered consensus key.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../queues/redisTarget.ts';
 import { swarmKeys } from '../../../queues/keys.ts';
 import { SwarmError } from '../../errors.ts';
 import { agentRecordSchema, parseHash, type AgentRecord } from '../../swarm/records.ts';
 import type { Participant } from './proposal.ts';
 import { idOrder } from '../../swarm/idOrder.ts';
+import { slotPipeline } from '../../../queues/slotPipeline.ts';
 
 export type ParticipantsRequest = readonly string[] | { count: number; type?: string | undefined } | undefined;
 
-export async function resolveParticipants(redis: Redis, prefix: string, req: ParticipantsRequest, liveWithinMs: number): Promise<Participant[]> {
+export async function resolveParticipants(redis: RedisClient, prefix: string, req: ParticipantsRequest, liveWithinMs: number): Promise<Participant[]> {
   const keys = swarmKeys(prefix);
-  const [[, rawAgents], [, rawHosts], [, time]] = (await redis.pipeline().hgetall(keys.agents).zrange(keys.hosts, '0', '-1', 'WITHSCORES').time().exec()) as [
+  const [[, rawAgents], [, rawHosts], [, time]] = (await slotPipeline(redis).hgetall(keys.agents).zrange(keys.hosts, '0', '-1', 'WITHSCORES').time().exec()) as [
     [Error | null, Record<string, string>],
     [Error | null, string[]],
     [Error | null, [string, string]],

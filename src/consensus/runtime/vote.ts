@@ -6,7 +6,7 @@
 // job to stall; another driver takes it over, and hosts that still run the
 // round just learn the new driver.
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../queues/redisTarget.ts';
 import { consensusKeys } from './keys.ts';
 import { decidedValues, outcomeOf, parseDecisions } from './outcome.ts';
 import { roundSpecSchema, type ProposalResult, type RoundSpec } from './proposal.ts';
@@ -16,9 +16,10 @@ import type { InboxItem } from './wire.ts';
 import type { Logger } from '../../log.ts';
 import { publishEvent } from '../../swarm/events.ts';
 import { judgeReplicated, REPLICATED_JOB } from './judgeReplicated.ts';
+import { slotPipeline } from '../../../queues/slotPipeline.ts';
 
 export interface VoteProcessorDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** This driver's inbox name: hosts send decision notices there. */
   driverId: string;
@@ -36,7 +37,7 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<unkno
   const keys = consensusKeys(d.prefix);
   const sendAll = (inboxes: Iterable<string>, item: InboxItem) => sendNotice(d.redis, inboxes, item);
   const read = async (id: string) => {
-    const [[, decided], [, rejected]] = (await d.redis.pipeline().hgetall(keys.decided(id)).hgetall(keys.rejected(id)).exec()) as [
+    const [[, decided], [, rejected]] = (await slotPipeline(d.redis).hgetall(keys.decided(id)).hgetall(keys.rejected(id)).exec()) as [
       [Error | null, Record<string, string>],
       [Error | null, Record<string, string>],
     ];
