@@ -7,37 +7,18 @@
 // and their replies put back in the order the commands were queued, so callers
 // read replies by index as before. Only for reads and independent writes: the
 // slots' pipelines are not atomic together (a MULTI across slots still fails).
+import calculateSlot from 'cluster-key-slot';
 import type { ChainableCommander, Cluster } from 'ioredis';
 import { isCluster, type RedisClient } from './redisTarget.ts';
 
-export const CLUSTER_SLOTS = 16_384;
-
-// CRC16-CCITT (XMODEM: polynomial 0x1021, initial 0), the checksum Redis Cluster hashes keys with.
-const CRC_TABLE = (() => {
-  const t = new Uint16Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i << 8;
-    for (let b = 0; b < 8; b++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff;
-    t[i] = c;
-  }
-  return t;
-})();
-
-function crc16(bytes: Uint8Array, from: number, to: number): number {
-  let crc = 0;
-  for (let i = from; i < to; i++) crc = ((crc << 8) & 0xffff) ^ CRC_TABLE[((crc >> 8) ^ bytes[i]!) & 0xff]!;
-  return crc;
-}
-
-/** The hash slot of a key: of its hash tag (the first `{…}` with something inside) when it has one. */
+/**
+ * The hash slot of a key (of its hash tag, when it has one), computed as
+ * ioredis's Cluster computes it, so each split pipeline is one ioredis accepts.
+ * It differs from Redis only for an empty tag followed by another (`{}{x}`),
+ * a name swarmq never makes.
+ */
 export function keySlot(key: string | Buffer): number {
-  const bytes = typeof key === 'string' ? Buffer.from(key) : key;
-  const open = bytes.indexOf(0x7b); // {
-  if (open !== -1) {
-    const close = bytes.indexOf(0x7d, open + 1); // }
-    if (close > open + 1) return crc16(bytes, open + 1, close) % CLUSTER_SLOTS;
-  }
-  return crc16(bytes, 0, bytes.length) % CLUSTER_SLOTS;
+  return calculateSlot(key);
 }
 
 /** Commands queued on the split pipeline that name no key: sent with the first slot's pipeline (any master answers them). */
