@@ -131,6 +131,8 @@ export function groupKeys(prefix: string, nodeId: string) {
     fence: `${base}:fence`,
     /** parked tasks claimed for a node but not yet in its queue (parked group only) */
     unparking: `${base}:unparking`,
+    /** a host's waker blocks on this beside the group's markers; a write to it ends the wait, so the next one covers the nodes that hibernated since */
+    wakerBell: (hostId: string) => `${base}:waker-bell:${hostId}`,
   };
 }
 

@@ -40,9 +40,9 @@ export class Hibernation {
     });
   }
 
-  /** Whether the waker holds its connection now (only while some node hibernates). */
-  get wakerActive(): boolean {
-    return this.waker.active;
+  /** Connections the waker holds now (none unless some node hibernates; on a Cluster one per slot group with one). */
+  get wakerConnections(): number {
+    return this.waker.connections;
   }
 
   /** Nodes whose Worker on this host is closed until work arrives. */

@@ -168,7 +168,7 @@ export class AgentHost extends EventEmitter {
 
   /** Redis connections this host holds: one shared, the control Worker's, each awake node Worker's, the waker's, and consensus's two (its inbox reader's and its commands'). */
   connectionCount(): number {
-    return 1 + (this.control ? 1 : 0) + (this.runners.size - this.hibernatingNodes().length) + (this.hibernation.wakerActive ? 1 : 0) + (this.consensus ? 2 : 0);
+    return 1 + (this.control ? 1 : 0) + (this.runners.size - this.hibernatingNodes().length) + this.hibernation.wakerConnections + (this.consensus ? 2 : 0);
   }
 
   async start(): Promise<void> {

@@ -157,11 +157,6 @@ export const swarmConfigSchema = z.object({
       for (const i of target.error.issues) ctx.addIssue({ code: 'custom', path: [fields[i.path[0] as keyof typeof fields] ?? 'redisUrl'], message: i.message });
       return z.NEVER;
     }
-    if (target.data.kind === 'cluster' && c.agents.hibernateAfterMs > 0) {
-      // The waker blocks on the markers of every hibernating node at once, across slot groups: a Cluster refuses that (CROSSSLOT).
-      ctx.addIssue({ code: 'custom', path: ['agents', 'hibernateAfterMs'], message: 'hibernation does not run on a Redis Cluster yet (docs/cluster.md): leave it at 0 there' });
-      return z.NEVER;
-    }
     return { ...c, redis: target.data };
   });
 

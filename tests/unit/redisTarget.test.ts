@@ -86,8 +86,8 @@ describe('the swarm configuration names the variable', () => {
     expect(() => loadConfig({ REDIS_SENTINELS: 'h1:26379' })).toThrow(/sentinelMaster \(SWARMQ_SENTINEL_MASTER or its flag\): the master name/);
     expect(() => loadConfig({ SWARMQ_REDIS_MODE: 'clustr' })).toThrow(/redisMode \(SWARMQ_REDIS_MODE or its flag\)/);
     expect(() => loadConfig({ REDIS_URL: 'redis://a:1,redis://b:2', SWARMQ_REDIS_MODE: 'single' })).toThrow(/redisUrl \(REDIS_URL or its flag\): several URLs/);
-    expect(() => loadConfig({ REDIS_URL: 'redis://a:1,redis://b:2', SWARMQ_HIBERNATE_AFTER_MS: '5000' })).toThrow(/agents\.hibernateAfterMs \(SWARMQ_HIBERNATE_AFTER_MS or its flag\): hibernation does not run on a Redis Cluster yet/);
-    expect(loadConfig({ REDIS_URL: 'redis://a:1', SWARMQ_HIBERNATE_AFTER_MS: '5000' }).agents.hibernateAfterMs).toBe(5000);
+    // Hibernation runs on a Cluster too (the waker waits per slot group there).
+    expect(loadConfig({ REDIS_URL: 'redis://a:1,redis://b:2', SWARMQ_HIBERNATE_AFTER_MS: '5000' }).agents.hibernateAfterMs).toBe(5000);
   });
 });
 
