@@ -6,7 +6,7 @@
 // consensus rounds. Each scrape reads on from where the last one stopped.
 // prom-client's default Node.js metrics are left out: promtool's lint refuses
 // their gauges named *_total.
-import type { RedisClient } from '../../queues/redisTarget.ts';
+import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { swarmKeys } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -92,7 +92,7 @@ export class SwarmMetrics {
       this.agents.set({ state }, byHealth[state]);
       this.hosts.set({ state }, hostCount[state]!);
     }
-    this.redisClients.set(connectedClients((await this.redis.info('clients')) as string));
+    this.redisClients.set(await connectedClientsOf(this.redis));
 
     const finished = await this.tasks.details(await this.tasks.read(s.nodes.map((n) => n.queue), TASK_ENTRIES_PER_SCRAPE));
     for (const f of finished) {
@@ -144,4 +144,11 @@ export class SwarmMetrics {
 function connectedClients(info: string): number {
   const m = /^connected_clients:(\d+)/m.exec(info);
   return m ? Number(m[1]) : 0;
+}
+
+/** Clients connected to the swarm's Redis: on a Cluster, the sum over its masters (INFO names no key, so each is asked). */
+async function connectedClientsOf(redis: RedisClient): Promise<number> {
+  const servers = isCluster(redis) ? redis.nodes('master') : [redis];
+  const infos = await Promise.all(servers.map((r) => r.info('clients') as Promise<string>));
+  return infos.reduce((sum, info) => sum + connectedClients(info), 0);
 }

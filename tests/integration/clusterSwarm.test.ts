@@ -75,6 +75,12 @@ describe('a swarm on a Redis Cluster', () => {
     const text = await metrics.text();
     expect(metrics.status, text).toBe(200);
     expect(text).toMatch(/^swarmq_agents\{state="healthy"\} 12$/m);
+    // Connections are counted on every master, not on whichever one INFO went to.
+    const perMaster = await Promise.all(producer.nodes('master').map(async (m) => Number(/connected_clients:(\d+)/.exec(await m.info('clients'))![1])));
+    const gauge = Number(/^swarmq_redis_connections (\d+)$/m.exec(text)![1]);
+    expect(perMaster.every((n) => n > 0)).toBe(true);
+    expect(gauge).toBeGreaterThan(Math.max(...perMaster));
+    expect(Math.abs(gauge - perMaster.reduce((a, b) => a + b, 0))).toBeLessThanOrEqual(3);
   });
 
   it('places keys in the slots the Cluster does (the split pipeline groups by them)', async () => {
