@@ -34,3 +34,26 @@ export function idOnServer(mark: string, address: string): string | undefined {
   const m = /^([0-9]+)(?:@(.+))?$/.exec(mark);
   return m && (m[2] ?? '') === address ? m[1] : undefined;
 }
+
+/** Redis's TIME reply as milliseconds. */
+export function timeMs(time: readonly unknown[]): number {
+  return Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+}
+
+/**
+ * Each server's clock (ms) by address: one entry, '', on one server; every
+ * master's on a Cluster, where a stream id is only comparable with the clock of
+ * the master that wrote it (their clocks may differ by the skew between machines).
+ */
+export async function clocksOf(client: RedisClient): Promise<Map<string, number>> {
+  if (!isCluster(client)) return new Map([['', timeMs(await client.time())]]);
+  await ensureConnected(client);
+  const masters = client.nodes('master');
+  const times = await Promise.all(masters.map((m) => m.time()));
+  return new Map(masters.map((m, i) => [`${m.options.host}:${m.options.port}`, timeMs(times[i]!)]));
+}
+
+/** The address clocksOf names the server of `key` by: '' on one server, its master's `host:port` on a Cluster (undefined while no master serves it). */
+export function addressOf(client: RedisClient, key: string): string | undefined {
+  return isCluster(client) ? client.slots[keySlot(key)]?.[0] : '';
+}

@@ -16,6 +16,7 @@ import type { Lease } from './lease.ts';
 import { LoadsReader, liveHostsOf, nodeViews, type Roster } from './loadsReader.ts';
 import { sameCounts, sameHosts } from './loadsSnapshot.ts';
 import { readStreams, slotPipeline, type StreamReply } from '../../queues/slotPipeline.ts';
+import { addressOf, clocksOf, timeMs } from '../../queues/serverOf.ts';
 
 export interface TrackedLoads {
   /** The leader's clock at the read. */
@@ -84,16 +85,16 @@ export class LoadsTracker {
   }
 
   /**
-   * Redis's TIME and the first event after each cursor: one pipeline on one
-   * server; on a Cluster, where an XREAD's streams must share a slot, TIME
-   * (from any master) beside one XREAD per slot group.
+   * Each server's clock and the first event after each cursor: one pipeline on
+   * one server; on a Cluster, where an XREAD's streams must share a slot, every
+   * master's TIME beside one XREAD per slot group.
    */
-  private async timeAndEvents(streams: readonly (readonly [string, string])[]): Promise<[readonly unknown[], StreamReply[]]> {
-    if (isCluster(this.o.redis)) return await Promise.all([this.o.redis.time(), readStreams(this.o.redis, 1, streams)]);
+  private async clocksAndEvents(streams: readonly (readonly [string, string])[]): Promise<[Map<string, number>, StreamReply[]]> {
+    if (isCluster(this.o.redis)) return await Promise.all([clocksOf(this.o.redis), readStreams(this.o.redis, 1, streams)]);
     const p = this.o.redis.pipeline().time();
     if (streams.length) p.xread('COUNT', 1, 'STREAMS', ...streams.map(([k]) => k), ...streams.map(([, id]) => id));
     const [[, time], read] = failOnError(await p.exec()) as [[unknown, readonly unknown[]], [unknown, StreamReply[] | null]?];
-    return [time, read?.[1] ?? []];
+    return [new Map([['', timeMs(time)]]), read?.[1] ?? []];
   }
 
   private async tick(now: number): Promise<TrackedLoads> {
@@ -104,9 +105,7 @@ export class LoadsTracker {
 
     const watched = nodeIds.filter((id) => this.cursors.has(id));
     const streams = watched.map((id) => bullKey(this.o.prefix, queueOf(id), 'events'));
-    const [time, read] = await this.timeAndEvents(streams.map((key, i) => [key, this.cursors.get(watched[i]!)!] as const));
-    // Redis's own clock: a stream id is never below it, so an event after this point is after the cursor.
-    const redisMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const [clocks, read] = await this.clocksAndEvents(streams.map((key, i) => [key, this.cursors.get(watched[i]!)!] as const));
 
     const recount = new Set(nodeIds.filter((id) => !this.cursors.has(id)));
     const byStream = new Map(streams.map((key, i) => [key, watched[i]!]));
@@ -136,7 +135,12 @@ export class LoadsTracker {
       const rows = failOnError(await q.exec());
       ids.forEach((id, i) => {
         next.set(id, countsAt(rows, i));
-        this.cursors.set(id, `${redisMs}-0`);
+        // The clock of the server holding the node's stream, read before the count: a stream id is never
+        // below it, so an event after the count is after the cursor. No clock (a failover under way): no
+        // cursor, so the next round counts the node again.
+        const clock = clocks.get(addressOf(this.o.redis, bullKey(this.o.prefix, queueOf(id), 'events')) ?? '-');
+        if (clock === undefined) this.cursors.delete(id);
+        else this.cursors.set(id, `${clock}-0`);
       });
     }
 
