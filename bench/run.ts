@@ -33,6 +33,11 @@ const benchmarks: Record<string, Benchmark> = {
     usage: 'scale [--hosts 1,10] [--per-host N (1000)] [--idle-ms N (30000)] [--settle-ms N (5000)] [--producers N (10)] [--pickups N (500)] [--tasks N (10000)] [--no-dashboard]',
     run: async (args) => (await import('./scale.ts')).run(args),
   },
+  cluster: {
+    summary: 'the same work on one Redis and on a three-master Redis Cluster: throughput at 50 in flight, pickup p50/p99, each master\'s share of commands and Redis CPU per task; 10 hosts × 1,000 agents: ready time, connections per master, pickup p99',
+    usage: 'cluster [--per-host N (1000)] [--hosts N (10)] [--tasks N (20000)] [--pickups N (500)] [--no-fleet]',
+    run: async (args) => (await import('./cluster.ts')).run(args),
+  },
   consensus: {
     summary: 'propose → decision latency per protocol (quorum, raft, pbft, fast-paxos) among 4, 16 and 100 agents on 4 host processes, authenticated, through real Redis',
     usage: 'consensus [--rounds N (50)] [--warmup N (5)] [--tick-ms N (50)] [--only quorum,raft,pbft,fast-paxos] [--sizes 4,16,100]',

@@ -22,12 +22,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { freePort } from '../src/cli/redisServer.ts';
 import { PublishedLoads } from '../src/coordinator/publishedLoads.ts';
-import { PARKED_NODE, swarmKeys } from '../queues/keys.ts';
+import { PARKED_NODE } from '../queues/keys.ts';
 import { intFlag, listFlag } from './support/args.ts';
 import { costPerTask, costSnapshot, round, textTable } from './support/measure.ts';
 import { benchRedis, dropPrefix } from './support/redis.ts';
 import { measureDashboard, type DashboardFigures } from './support/scaleDashboard.ts';
 import { cpuSeconds, startCoordinator, startHost, startProducer, startRawWorkers, stopAll, type Proc } from './support/scaleFleet.ts';
+import { pickupFigures, pickupRun, throughputRun, untilReady } from './support/fleetRun.ts';
 
 /** Issue 15's budgets at 10,000 agents on 10 hosts (and DESIGN.md's pickup p99). */
 const BUDGET = { idleRedisOpsPerSec: 2000, producerCpu: 0.01, coordinatorCpu: 0.1, hostCpu: 0.05, pickupP50Ms: 1, pickupP99Ms: 5, throughputRatio: 0.9, dashboardLoadMs: 2000, dashboardWorstFrameMs: 100 };
@@ -113,43 +114,6 @@ async function measureIdle(r: Redis, coordinator: Proc, hosts: readonly Proc[], 
   };
 }
 
-/** Until every agent is in the roster and every host is live in the published loads. */
-async function untilReady(r: Redis, hosts: readonly Proc[], agents: number): Promise<void> {
-  const loads = new PublishedLoads(r, 'swarmq');
-  const deadline = performance.now() + 300_000;
-  for (;;) {
-    for (const h of hosts) if (h.child.exitCode !== null) throw new Error(`${h.name} exited: ${h.tail()}`);
-    const [inRoster, got] = await Promise.all([r.hlen(swarmKeys('swarmq').agents), loads.fetch()]);
-    if (inRoster >= agents && got && got.snapshot.liveHosts.size >= hosts.length) return;
-    if (performance.now() > deadline) throw new Error(`not ready after 300 s: ${inRoster} of ${agents} agents in the roster`);
-    await sleep(50);
-  }
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-/** p50 and p99 of pickups, and p50 of their submit calls. */
-function pickupFigures(p: { pickupsMs: number[]; submitsMs: number[] }): { p50: number; p99: number; submitP50: number } {
-  const sorted = [...p.pickupsMs].sort((a, b) => a - b);
-  const submits = [...p.submitsMs].sort((a, b) => a - b);
-  return { p50: round(percentile(sorted, 50), 3), p99: round(percentile(sorted, 99), 3), submitP50: round(percentile(submits, 50), 3) };
-}
-
-/** Throughput (tasks/s) of a producer's run, with CPU µs per task in `procs` (summed) and Redis. */
-async function throughputRun(r: Redis, spec: Parameters<typeof startProducer>[0], procs: readonly Proc[], started: Proc[]) {
-  const through = startProducer(spec);
-  started.push(through.proc);
-  await through.warm;
-  const cpuBefore = procs.map((p) => cpuSeconds(p.child.pid!));
-  const costBefore = await costSnapshot(r);
-  const t = (await through.result) as { tasks: number; ms: number; cpuUs: number };
-  const costAfter = await costSnapshot(r);
-  const perTask = procs.map((p, i) => round(((cpuSeconds(p.child.pid!) - cpuBefore[i]!) * 1e6) / t.tasks, 0));
-  return { tasksPerSec: round((t.tasks / t.ms) * 1000, 0), perTask, producerUs: round(t.cpuUs / t.tasks, 0), redis: costPerTask(costBefore, costAfter, t.tasks) };
-}
-
 /** Plain BullMQ in the layout swarmq ran: `processes` processes, `queues` queues spread evenly over them, `concurrency` each. */
 async function measureRaw(r: Redis, url: string, layout: { processes: number; queues: number; concurrency: number }, o: { pickups: number; tasks: number }): Promise<RawFigures> {
   const prefix = 'rawbench';
@@ -164,7 +128,7 @@ async function measureRaw(r: Redis, url: string, layout: { processes: number; qu
     const pickup = startProducer({ mode: 'pickup', ...spread, tasks: o.pickups, warmup: Math.max(200, Math.ceil(o.pickups / 5)) });
     procs.push(pickup.proc);
     const p = pickupFigures((await pickup.result) as { pickupsMs: number[]; submitsMs: number[] });
-    const t = await throughputRun(r, { mode: 'throughput', ...spread, tasks: o.tasks, window: 50, warmup: Math.ceil(o.tasks / 2) }, workers, procs);
+    const t = await throughputRun([r], { mode: 'throughput', ...spread, tasks: o.tasks, window: 50, warmup: Math.ceil(o.tasks / 2) }, workers, procs);
     log(`  raw BullMQ, same layout: pickup p50 ${p.p50} ms, p99 ${p.p99} ms; throughput ${t.tasksPerSec} tasks/s`);
     return {
       ...layout,
@@ -172,7 +136,7 @@ async function measureRaw(r: Redis, url: string, layout: { processes: number; qu
       pickupP99Ms: p.p99,
       submitP50Ms: p.submitP50,
       throughputC50: t.tasksPerSec,
-      cpuPerTaskUs: { workers: t.perTask.reduce((a, b) => a + b, 0), producer: t.producerUs, redis: round(t.redis.redisCpuUs, 0), redisCommands: round(t.redis.redisCalls, 1) },
+      cpuPerTaskUs: { workers: t.perTask.reduce((a, b) => a + b, 0), producer: t.producerUs, redis: round(t.redis[0]!.redisCpuUs, 0), redisCommands: round(t.redis[0]!.redisCalls, 1) },
     };
   } finally {
     await stopAll(procs);
@@ -215,13 +179,11 @@ async function runSize(hostCount: number, perHost: number, o: { idleMs: number; 
     await stopAll(idlers.map((p) => p.proc));
     log(`  idle: ${idle.redisOpsPerSec} commands/s, with ${o.producers} producers ${idleWithProducers.redisOpsPerSec}`);
 
-    const pickup = startProducer({ mode: 'pickup', url: redis.url, tasks: o.pickups, warmup: Math.max(200, Math.ceil(o.pickups / 5)) });
-    procs.push(pickup.proc);
-    const pick = pickupFigures((await pickup.result) as { pickupsMs: number[]; submitsMs: number[] });
+    const pick = await pickupRun(redis.url, o.pickups, procs);
     log(`  pickup p50 ${pick.p50} ms, p99 ${pick.p99} ms (of which the submit call: p50 ${pick.submitP50} ms)`);
 
-    const t = await throughputRun(r, { mode: 'throughput', url: redis.url, tasks: o.tasks, window: 50, warmup: Math.ceil(o.tasks / 2) }, [coordinator, ...hosts], procs);
-    const redisPerTask = t.redis;
+    const t = await throughputRun([r], { mode: 'throughput', url: redis.url, tasks: o.tasks, window: 50, warmup: Math.ceil(o.tasks / 2) }, [coordinator, ...hosts], procs);
+    const redisPerTask = t.redis[0]!;
     const cpuPerTaskUs = { coordinator: t.perTask[0]!, hosts: t.perTask.slice(1).reduce((a, b) => a + b, 0), producer: t.producerUs, redis: round(redisPerTask.redisCpuUs, 0), redisCommands: round(redisPerTask.redisCalls, 1) };
     const throughputC50 = t.tasksPerSec;
     log(`  throughput at 50 in flight: ${throughputC50} tasks/s; CPU per task (µs): ${JSON.stringify(cpuPerTaskUs)}`);

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { PublishedLoads } from '../../src/coordinator/publishedLoads.ts';
-import { Redis } from 'ioredis';
+import { connectRedis, redisTargetFromUrl } from '../../queues/redisTarget.ts';
 import { windowed } from './measure.ts';
 
 export type ProducerSpec =
@@ -65,7 +65,8 @@ if (spec.mode === 'idle') {
   say({ mode: 'pickup', pickupsMs, submitsMs });
   await client.close();
 } else {
-  const redis = new Redis(spec.url);
+  // One URL, or a Cluster's seed URLs separated by commas.
+  const redis = connectRedis(redisTargetFromUrl(spec.url), { maxRetriesPerRequest: null });
   const loads = new PublishedLoads(redis, 'swarmq');
   /** Submits n tasks, `window` in flight, and waits until they have all completed; returns their ids. */
   const runTasks = async (n: number): Promise<string[]> => {
