@@ -59,6 +59,22 @@ async function run(durability: 'fast' | 'replicated', victim: 'group' | 'swarm')
   const viaHttp = await stack.request('POST', '/api/tasks', { type: 'work', payload: { ms: 1 } });
   expect(viaHttp.status, JSON.stringify(viaHttp.body)).toBe(202);
   expect(acknowledged).toBeGreaterThan(50);
+  if (victim === 'swarm') {
+    // The host announced its connection again, on the promoted master, and the monitor finds it open there.
+    const now = await cluster.masterOf(key);
+    const mark = await until(async () => {
+      const r = cluster!.connect();
+      try {
+        const v = await r.hget(swarmKeys(prefix).hostConnections, 'h1');
+        return v?.endsWith(`@127.0.0.1:${now.port}`) ? v : undefined;
+      } finally {
+        r.disconnect();
+      }
+    }, 5000, 'the host to announce its connection on the new master');
+    expect(mark).toMatch(/^[0-9]+@/);
+    const h1 = await until(async () => stack!.coordinator.health.hosts().find((h) => h.host === 'h1' && h.connection === 'open'), 5000, 'the monitor to see the host connection open');
+    expect(h1.connection).toBe('open');
+  }
   return figures;
 }
 
