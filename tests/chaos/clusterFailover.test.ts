@@ -33,7 +33,6 @@ async function run(durability: 'fast' | 'replicated', victim: 'group' | 'swarm')
     prefix,
     durability: { mode: durability },
     coordinator: { maxAgentsPerNode: 1 },
-    agents: { lockDurationMs: 5000, stalledIntervalMs: 2000 },
   });
   const key = victim === 'group' ? `${prefix}:${nodeQueueName('n1')}` : swarmKeys(prefix).stats;
   const master = await cluster.masterOf(key);

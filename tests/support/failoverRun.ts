@@ -27,6 +27,8 @@ export interface FailoverRunOptions {
   beforeMs?: number;
   afterMs?: number;
   producers?: number;
+  /** How long acknowledged tasks may take to finish once producers stop. */
+  settleMs?: number;
   log?: (line: string) => void;
 }
 
@@ -85,7 +87,7 @@ export async function runThroughFailover(o: FailoverRunOptions): Promise<Failove
       }
       return finals.size === acknowledged.length;
     },
-    12_000,
+    o.settleMs ?? 12_000,
     'every acknowledged task to finish',
   ).catch(() => undefined);
   const lostIds = acknowledged.filter((id) => finals.get(id) !== 'completed');
