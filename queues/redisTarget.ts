@@ -176,8 +176,23 @@ export function connectRedis(target: RedisTarget, role: ConnectionRole): RedisCl
     ...(role.enableOfflineQueue !== undefined ? { enableOfflineQueue: role.enableOfflineQueue } : {}),
     ...(role.lazyConnect !== undefined ? { lazyConnect: role.lazyConnect } : {}),
     ...(role.retryStrategy !== undefined ? { clusterRetryStrategy: role.retryStrategy } : {}),
+    ...failoverOptions(role),
   };
   return new Cluster(target.seeds, options);
+}
+
+/**
+ * How a Cluster client rides out a failover. When a master dies, commands for
+ * its slots fail (connection closed, then MOVED back to it, then CLUSTERDOWN)
+ * until the Cluster has promoted its replica: cluster-node-timeout (15 s by
+ * default) and an election. ioredis retries each such command after a delay,
+ * refreshing the slots, up to maxRedirections times (16 by default: under two
+ * seconds). A connection that waits (maxRetriesPerRequest null: Workers, the
+ * leader's loops) keeps trying for about 30 s; one that fails fast (an HTTP
+ * request's, a client's) fails after a few seconds, and its caller reports it.
+ */
+function failoverOptions(role: ConnectionRole): Pick<ClusterOptions, 'retryDelayOnFailover' | 'retryDelayOnClusterDown' | 'retryDelayOnTryAgain' | 'maxRedirections'> {
+  return { retryDelayOnFailover: 200, retryDelayOnClusterDown: 200, retryDelayOnTryAgain: 200, maxRedirections: role.maxRetriesPerRequest === null ? 150 : 16 };
 }
 
 export function isCluster(client: RedisClient): client is Cluster {

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'redis_unavailable'
+  | 'not_replicated'
   | 'host_unavailable'
   | 'internal';
 
@@ -28,6 +29,7 @@ const STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   redis_unavailable: 503,
+  not_replicated: 503,
   host_unavailable: 503,
   internal: 500,
 };

@@ -2,7 +2,8 @@
 // agents, its connection id announced (so a dead process is noticed when Redis
 // drops the connection), and, when the monitor has failed it meanwhile, a call
 // to rejoin. Leaving takes the host out of both.
-import type { RedisClient } from '../../queues/redisTarget.ts';
+import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import type { AgentInfo, AgentSpec } from './spec.ts';
 import { slotPipeline } from '../../queues/slotPipeline.ts';
@@ -12,6 +13,9 @@ export class Heartbeat {
   private readonly keys;
   private timer: NodeJS.Timeout | undefined;
   private rejoining: Promise<void> | undefined;
+  /** The connection last announced; on a Cluster a failover or a reshard of the swarm's slot replaces it. */
+  private announced: { redis: Redis; address: string } | undefined;
+  private reannouncing: Promise<void> | undefined;
 
   constructor(
     private readonly o: {
@@ -52,6 +56,7 @@ export class Heartbeat {
     const { redis, hostId } = this.o;
     const res = await slotPipeline(redis).zadd(this.keys.hosts, Date.now(), hostId).hget(this.keys.failedHosts, hostId).exec();
     const failedAt = (res?.[1]?.[1] ?? null) as string | null;
+    this.announceIfMoved();
     if (failedAt === null || this.o.isStopping() || this.rejoining) return;
     // Nobody awaits a rejoin: its failure is reported here, or it would end the process as an unhandled rejection.
     this.rejoining = this.o
@@ -67,6 +72,24 @@ export class Heartbeat {
     if (!server) throw new Error('no master serves the swarm slot yet; the connection is announced at the next ready');
     const id = await server.redis.client('ID');
     await this.o.redis.hset(this.keys.hostConnections, this.o.hostId, connectionMark(id, server.address));
+    this.announced = server;
+  }
+
+  /**
+   * A Cluster stays ready through a failover, so no 'ready' says the swarm's
+   * slot has a new master (its promoted replica, or where a reshard moved it):
+   * each beat compares the master and the connection to it with the ones
+   * announced (no command: ioredis's slot map) and announces again when they differ.
+   */
+  private announceIfMoved(): void {
+    const was = this.announced;
+    if (!was || this.reannouncing || !isCluster(this.o.redis) || this.o.isStopping()) return;
+    this.reannouncing = serverOf(this.o.redis, this.keys.hostConnections)
+      .then(async (now) => {
+        if (now && (now.address !== was.address || now.redis !== was.redis)) await this.announceConnection();
+      })
+      .catch(() => {}) // the next beat tries again
+      .finally(() => (this.reannouncing = undefined));
   }
 
   /**

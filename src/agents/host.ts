@@ -352,6 +352,8 @@ export class AgentHost extends EventEmitter {
         this.deadLetter.record(job, nodeId, err).catch((e: Error) => this.o.logger.error({ err: e.message, task: job.id }, 'could not dead-letter a failed task'));
       },
       onError: (err) => this.o.logger.error({ err: err.message, node: nodeId }, 'worker error'),
+      durability: config.durability,
+      onFinishRetry: (jobId, why) => this.o.logger.warn({ jobId, node: nodeId, why }, 'a finish is not confirmed by a replica yet: recording it again'),
     });
   }
 

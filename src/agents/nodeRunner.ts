@@ -13,6 +13,8 @@ import type { Sandbox } from './sandbox.ts';
 import type { Span } from '@opentelemetry/api';
 import { traced } from '../tracing/spans.ts';
 import { claimReplicaSeat, REPLICA_RETRY_MS } from './replicaSeat.ts';
+import type { DurabilityPolicy } from '../../queues/durability.ts';
+import { durableFinishes } from '../durability.ts';
 
 
 export interface SeatedAgent {
@@ -50,6 +52,10 @@ export interface NodeRunnerOptions {
   /** A task failed its last attempt (BullMQ has moved it to failed). */
   onFinalFailure: (job: Job, err: Error) => void;
   onError: (err: Error) => void;
+  /** When a finish counts as recorded: with `replicated`, once a replica has it (src/durability.ts). */
+  durability: DurabilityPolicy;
+  /** A finish was sent again, its first not confirmed by a replica (a failover). */
+  onFinishRetry?: (jobId: string, why: string) => void;
 }
 
 function envelopeOf(data: unknown): TaskEnvelope {
@@ -142,6 +148,8 @@ export class NodeRunner {
       drainDelay: o.idleWaitSeconds,
       autorun: false,
     });
+    // Before recordAgentWithOutcome, which builds its finishes on BullMQ's (made durable here).
+    if (!durableFinishes(worker, o.redis, o.durability, o.onFinishRetry)) throw new Error("swarmq agents need BullMQ's Redis backend");
     this.recordAgentWithOutcome(worker);
     worker.loopEnded = (err) => this.loopEnded(worker, err);
     const forget = (id: string | undefined) => {

@@ -1,7 +1,9 @@
 // `swarmq start` without REDIS_URL: a redis-server of our own with AOF in
-// ./.swarmq/redis, so tasks survive a restart of the whole thing.
+// ./.swarmq/redis (or a local Cluster in ./.swarmq/cluster), so tasks survive
+// a restart of the whole thing.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { launchLocalCluster } from './localCluster.ts';
 import { hasRedisServer, launchRedisServer } from './redisServer.ts';
 
 export const NO_REDIS_HELP = [
@@ -31,6 +33,32 @@ export async function startLocalRedis(stateDir = '.swarmq'): Promise<LocalRedis>
     stop: async () => {
       rmSync(urlFile, { force: true });
       await server.kill('SIGTERM');
+    },
+  };
+}
+
+export interface LocalClusterShape {
+  masters: number;
+  replicas: number;
+}
+
+/**
+ * `swarmq start --cluster N`: a Redis Cluster of our own, with AOF in
+ * ./.swarmq/cluster (a node per dir, ports kept in cluster.json, so a restart
+ * brings the same cluster back with its tasks).
+ */
+export async function startLocalCluster(shape: LocalClusterShape, stateDir = '.swarmq'): Promise<LocalRedis> {
+  if (!hasRedisServer()) throw new Error(NO_REDIS_HELP);
+  const dir = resolve(stateDir, 'cluster');
+  const cluster = await launchLocalCluster({ dir, masters: shape.masters, replicas: shape.replicas, appendonly: true, appendfsync: 'everysec', persistent: true, ownProcessGroup: true });
+  const urlFile = resolve(stateDir, 'redis.url');
+  writeFileSync(urlFile, cluster.url + '\n');
+  return {
+    url: cluster.url,
+    dir,
+    stop: async () => {
+      rmSync(urlFile, { force: true });
+      await cluster.stop('SIGTERM');
     },
   };
 }

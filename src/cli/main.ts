@@ -17,7 +17,7 @@ import { printUrls, serviceUrls } from './urls.ts';
 import { swarmPages } from './webPages.ts';
 import { SwarmError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { startLocalRedis, type LocalRedis } from './localRedis.ts';
+import { startLocalCluster, startLocalRedis, type LocalClusterShape, type LocalRedis } from './localRedis.ts';
 import { spawnWithProgress } from './spawnProgress.ts';
 import { statusReport } from './status.ts';
 
@@ -56,6 +56,17 @@ interface AgentFlags {
   hostId?: string;
   processors?: string;
   drainMs: string;
+}
+
+/** `--cluster N [--cluster-replicas R]` (or SWARMQ_LOCAL_CLUSTER): the shape of a local Cluster to start, or none. */
+function localClusterShape(f: { cluster?: string; clusterReplicas: string }): LocalClusterShape | undefined {
+  if (f.cluster === undefined || f.cluster === '' || f.cluster === '0') return undefined;
+  const masters = Number(f.cluster);
+  const replicas = Number(f.clusterReplicas);
+  // Fewer than 3 masters cannot elect a replica after a failure (a majority of masters must vote).
+  if (!Number.isInteger(masters) || masters < 3 || masters > 100) throw new SwarmError('invalid_request', `--cluster (SWARMQ_LOCAL_CLUSTER) is a number of masters from 3 to 100, got ${f.cluster}`);
+  if (!Number.isInteger(replicas) || replicas < 0 || replicas > 5) throw new SwarmError('invalid_request', `--cluster-replicas is replicas per master from 0 to 5, got ${f.clusterReplicas}`);
+  return { masters, replicas };
 }
 
 function agentSpec(f: AgentFlags): AgentSpec {
@@ -114,7 +125,7 @@ async function listen(app: ReturnType<typeof createApp>, http: SwarmConfig['http
 
 /** Proposals for the HTTP API, and a driver: a coordinator runs the consensus rounds queued by anyone. */
 async function drivingConsensus(config: SwarmConfig, logger: Logger): Promise<Consensus> {
-  const consensus = new Consensus({ redis: config.redis, prefix: config.prefix, config: { agents: { failedAfterMs: config.agents.failedAfterMs }, http: { maxJsonDepth: config.http.maxJsonDepth } }, logger });
+  const consensus = new Consensus({ redis: config.redis, prefix: config.prefix, config: { agents: { failedAfterMs: config.agents.failedAfterMs }, http: { maxJsonDepth: config.http.maxJsonDepth }, durability: config.durability }, logger });
   await consensus.drive();
   return consensus;
 }
@@ -146,10 +157,17 @@ export function buildCli(): Command {
   addAgentFlags(addCommon(program.command('start')), { count: '10' })
     .description('coordinator, HTTP API and one agent host in one process; starts redis-server when REDIS_URL is unset')
     .option('--port <port>', 'HTTP port (env PORT)')
-    .action(async (flags: CommonFlags & AgentFlags & { port?: string }) => {
+    .addOption(new Option('--cluster <masters>', 'start a local Redis Cluster of this many masters (AOF in ./.swarmq/cluster) instead of one redis-server').env('SWARMQ_LOCAL_CLUSTER'))
+    .addOption(new Option('--cluster-replicas <n>', 'replicas of each master of the local Cluster').env('SWARMQ_LOCAL_CLUSTER_REPLICAS').default('0'))
+    .action(async (flags: CommonFlags & AgentFlags & { port?: string; cluster?: string; clusterReplicas: string }) => {
       const logger = createLogger('swarmq');
       let local: LocalRedis | undefined;
-      if (!flags.redisUrl && !redisGivenByEnv()) {
+      const shape = localClusterShape(flags);
+      if (shape && (flags.redisUrl || redisGivenByEnv())) throw new SwarmError('invalid_request', '--cluster (SWARMQ_LOCAL_CLUSTER) starts a Redis Cluster of its own: unset REDIS_URL / REDIS_SENTINELS and --redis-url, or drop --cluster');
+      if (shape) {
+        local = await startLocalCluster(shape);
+        logger.info({ redis: local.url, masters: shape.masters, replicas: shape.replicas, aof: local.dir }, 'started a local Redis Cluster with AOF (set REDIS_URL to use your own)');
+      } else if (!flags.redisUrl && !redisGivenByEnv()) {
         local = await startLocalRedis();
         logger.info({ redis: local.url, aof: local.dir }, 'started redis-server with AOF (set REDIS_URL to use your own)');
       }

@@ -135,6 +135,20 @@ export const swarmConfigSchema = z.object({
       criticalAfterMs: a.criticalAfterMs ?? Math.min(5000, Math.floor(a.failedAfterMs / 2)),
     }))
     .prefault({}),
+  /**
+   * When an acknowledgement (a submit's 202, an intake job routed, a finish
+   * recorded, a consensus decision) is given: `fast` once the Redis master has
+   * the write; `replicated` once `replicas` replicas have it too (Redis WAIT),
+   * failing the request (503 not_replicated) after `timeoutMs` rather than
+   * acknowledging a write a failover could lose.
+   */
+  durability: z
+    .object({
+      mode: z.enum(['fast', 'replicated']).default('fast'),
+      replicas: z.coerce.number().int().min(1).max(16).default(1),
+      timeoutMs: z.coerce.number().int().min(10).max(60_000).default(2000),
+    })
+    .prefault({}),
   tasks: z
     .object({
       /** Attempts of a task that names none; retries back off exponentially from backoffMs. */

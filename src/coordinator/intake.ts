@@ -3,7 +3,7 @@
 // coordinator validates and routes each job to a node queue.
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../../queues/redisTarget.ts';
-import { INTAKE_QUEUE, swarmKeys } from '../../queues/keys.ts';
+import { INTAKE_QUEUE, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { newTaskId } from '../tasks/ids.ts';
@@ -36,7 +36,8 @@ export type IntakeVerdict = { defer: true } | { defer: false; reason: string };
  * then it fails with the reason rather than loop for ever.
  */
 export function intakeVerdict(err: unknown, started: number): IntakeVerdict {
-  if (isRedisDown(err) || (err instanceof SwarmError && err.code === 'redis_unavailable')) return { defer: true };
+  // Not on a replica yet (a failover under way, or a slow replica): routed again later, to the same id.
+  if (isRedisDown(err) || (err instanceof SwarmError && (err.code === 'redis_unavailable' || err.code === 'not_replicated'))) return { defer: true };
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof SwarmError) return { defer: false, reason: message };
   if (started < MAX_INTAKE_TRIES) return { defer: true };
@@ -64,7 +65,11 @@ export function startIntake(o: IntakeOptions): Worker {
       // A re-run of this intake job (its coordinator died mid-way) reuses the first id,
       // and BullMQ's add of an existing id is a no-op: one intake job, one task.
       const previous = (await o.connection.set(keys.intakeTask(job.id ?? ''), planned, 'EX', o.keepSeconds, 'NX', 'GET')) as string | null;
-      return await o.router.enqueue(task, previous ?? planned);
+      const submitted = await o.router.enqueue(task, previous ?? planned);
+      // The intake job is done (its producer's acknowledgement) only once the task and its id are on a replica.
+      const what = `the task of intake job ${job.id}`;
+      await Promise.all([o.router.confirm([o.router.queueKey(nodeQueueName(submitted.node))], what), o.router.confirm([keys.intakeTask(job.id ?? '')], what, o.connection)]);
+      return submitted;
     } catch (err) {
       const verdict = intakeVerdict(err, job.attemptsStarted);
       // Visible in Bull Board as the failure reason; the producer's attempts are the task's, not this routing's.

@@ -8,10 +8,12 @@ import type { Queue } from 'bullmq';
 import type { RedisClient } from '../../queues/redisTarget.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import type { SwarmConfig } from '../config/schema.ts';
-import { newTaskId } from '../tasks/ids.ts';
+import { newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
 import { validateTask } from '../tasks/validate.ts';
 import { traced } from '../tracing/spans.ts';
+import { confirmDurable } from '../durability.ts';
+import { CONSENSUS_QUEUE, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { cancelNotStarted } from './cancel.ts';
 import { IdempotencyClaims, submitIdempotent, type IdempotentSubmit } from './idempotency.ts';
 import { NodeQueues, type Submitted } from './nodeQueues.ts';
@@ -83,17 +85,24 @@ export class TaskRouter {
     return await traced('swarmq.submit', {}, async (span) => {
       const task = this.validate(input);
       span.setAttribute('swarmq.task.type', task.type);
-      if (task.consensus) return await submitReplicated(this.replicatedSubmit(), task as ReplicatedTask);
+      if (task.consensus) {
+        const replicated = await submitReplicated(this.replicatedSubmit(), task as ReplicatedTask);
+        // The parent in the consensus queue, its replicas in node queues: all must be on a replica.
+        await this.confirm([CONSENSUS_QUEUE, ...this.nodeIds().map(nodeQueueName)].map((q) => this.queueKey(q)), 'the task');
+        return replicated;
+      }
       const submitted =
         task.idempotencyKey !== undefined ? await submitIdempotent(this.idempotentSubmit(), task, task.idempotencyKey) : await this.enqueue(task, newTaskId(await this.route(task)));
       span.setAttributes({ 'swarmq.task.id': submitted.id, 'swarmq.node': submitted.node });
+      const claim = task.idempotencyKey !== undefined ? [swarmKeys(this.prefix).idempotency(task.idempotencyKey)] : [];
+      await this.confirm([this.queueKey(nodeQueueName(submitted.node)), ...claim], `task ${submitted.id}`);
       return submitted;
     });
   }
 
   /** All or none: one MULTI across node queues (BullMQ's flow insert). */
   async submitBatch(inputs: unknown[]): Promise<{ ids: string[] }> {
-    return await submitBatch(
+    const batch = await submitBatch(
       {
         maxBatch: this.opts.config.http.maxBatch,
         validate: (input, where) => this.validate(input, where),
@@ -104,6 +113,24 @@ export class TaskRouter {
       },
       inputs,
     );
+    // Idempotency claims of a batch live in the swarm's slot.
+    await this.confirm([swarmKeys(this.prefix).stats, ...batch.ids.map((id) => this.queueKey(nodeQueueName(nodeOfTaskId(id) ?? '')))], `the batch of ${batch.ids.length} tasks`);
+    return batch;
+  }
+
+  /** A key in `queue`'s slot (queue names carry the hash tag). */
+  queueKey(queue: string): string {
+    return `${this.prefix}:${queue}`;
+  }
+
+  /**
+   * With replicated durability, waits until a replica holds what this router
+   * (or `wrote`) wrote to the slots of `keys`; with fast, nothing. A SwarmError 503 (not_replicated) when they do not confirm.
+   */
+  async confirm(keys: readonly string[], what: string, wrote: RedisClient = this.opts.redis): Promise<void> {
+    if (this.opts.config.durability.mode === 'fast') return;
+    // WAIT covers the writes of the connection it is sent on: `wrote` is the one that wrote them (the router's own unless said).
+    await confirmDurable(wrote, [...new Set(keys)], this.opts.config.durability, what);
   }
 
   async get(id: string): Promise<TaskView | null> {

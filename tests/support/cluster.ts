@@ -1,65 +1,74 @@
-// A real Redis Cluster for tests: three redis-server masters on free ports, the
-// 16,384 slots spread over them by `redis-cli --cluster create`. Slower to start
-// than one server (about a second), so only the tests about Cluster use it.
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+// A real Redis Cluster for tests: masters (and, for failover tests, replicas)
+// on free ports in a temp dir, formed by src/cli/localCluster.ts, the code
+// `swarmq start --cluster` runs. Slower to start than one server (about a
+// second), so only the tests about Cluster use it.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
-import { launchRedisServer, type RedisServer } from '../../src/cli/redisServer.ts';
-
-const run = promisify(execFile);
+import { keySlot } from '../../queues/slotPipeline.ts';
+import { launchLocalCluster, type ClusterNode, type LocalCluster } from '../../src/cli/localCluster.ts';
 
 export interface TestCluster {
   nodes: { host: string; port: number }[];
   /** The seed URLs, comma-separated, as REDIS_URL takes them. */
   url: string;
+  local: LocalCluster;
   /** A cluster client; callers close what they open. */
   connect(): Cluster;
+  /** The node that serves `key`'s slot as master now, asked of a live node. */
+  masterOf(key: string): Promise<ClusterNode>;
   stop(): Promise<void>;
 }
 
-export async function startCluster(masters = 3): Promise<TestCluster> {
+export interface ClusterShape {
+  masters?: number;
+  /** Replicas of each master: 1 for failover tests. */
+  replicas?: number;
+  /** cluster-node-timeout; failover tests keep it short. */
+  nodeTimeoutMs?: number;
+  /** AOF on every node (off by default: tests do not restart the nodes). */
+  appendonly?: boolean;
+}
+
+export async function startCluster(shape: ClusterShape | number = {}): Promise<TestCluster> {
+  const s = typeof shape === 'number' ? { masters: shape } : shape;
   const dir = mkdtempSync(join(tmpdir(), 'swarmq-cluster-'));
-  const servers: RedisServer[] = [];
+  let local: LocalCluster;
   try {
-    for (let i = 0; i < masters; i++) {
-      const d = join(dir, `n${i}`);
-      mkdirSync(d);
-      servers.push(
-        await launchRedisServer({
-          dir: d,
-          appendonly: false,
-          extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', join(d, 'nodes.conf'), '--cluster-node-timeout', '2000'],
-        }),
-      );
-    }
-    const nodes = servers.map((s) => ({ host: '127.0.0.1', port: s.port }));
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
-    // Every node must agree the cluster is whole before clients route by slot.
-    const deadline = Date.now() + 20_000;
-    for (const n of nodes) {
-      for (;;) {
-        const r = new Redis(n.port, n.host);
-        const info = await r.cluster('INFO').finally(() => r.disconnect());
-        if (String(info).includes('cluster_state:ok')) break;
-        if (Date.now() > deadline) throw new Error(`cluster node ${n.port} never reached cluster_state:ok`);
-        await new Promise((res) => setTimeout(res, 50));
-      }
-    }
-    return {
-      nodes,
-      url: nodes.map((n) => `redis://${n.host}:${n.port}`).join(','),
-      connect: () => new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: null } }),
-      async stop() {
-        await Promise.all(servers.map((s) => s.kill('SIGKILL')));
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
+    local = await launchLocalCluster({ dir, masters: s.masters ?? 3, replicas: s.replicas ?? 0, appendonly: s.appendonly ?? false, nodeTimeoutMs: s.nodeTimeoutMs ?? 2000 });
   } catch (err) {
-    await Promise.all(servers.map((s) => s.kill('SIGKILL')));
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  const masters = local.nodes.slice(0, s.masters ?? 3).map((n) => ({ host: n.host, port: n.port }));
+  return {
+    nodes: masters,
+    url: local.url,
+    local,
+    connect: () => new Cluster(masters, { redisOptions: { maxRetriesPerRequest: null } }),
+    async masterOf(key) {
+      const slot = keySlot(key);
+      for (const n of local.nodes) {
+        const r = new Redis(n.port, n.host, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        r.on('error', () => {});
+        try {
+          await r.connect();
+          const ranges = (await r.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, string]][];
+          const owner = ranges.find(([lo, hi]) => slot >= lo && slot <= hi)?.[2];
+          const node = owner && local.node(Number(owner[1]));
+          if (node) return node;
+        } catch {
+          // down: ask the next one
+        } finally {
+          r.disconnect();
+        }
+      }
+      throw new Error(`no live node names a master for slot ${slot}`);
+    },
+    async stop() {
+      await local.stop('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -17,6 +17,8 @@ import { checkFieldDepth } from '../../tasks/jsonDepth.ts';
 import { issuesOf } from '../../validation.ts';
 import type { ProtocolName } from '../protocol.ts';
 import { RoundDriver } from './driver.ts';
+import type { DurabilityPolicy } from '../../../queues/durability.ts';
+import { confirmDurable } from '../../durability.ts';
 import { consensusKeys } from './keys.ts';
 import { outcomeOf, parseDecisions } from './outcome.ts';
 import { sendNotice } from './outbox.ts';
@@ -60,12 +62,14 @@ export class Consensus {
   private events: Promise<QueueEvents> | undefined;
   private driver: RoundDriver | undefined;
   private readonly logger: Logger;
+  private readonly durability: DurabilityPolicy;
 
   constructor(opts: ConsensusOptions) {
     const config = swarmConfigSchema.parse({ ...opts.config, ...(opts.prefix ? { prefix: opts.prefix } : {}) });
     this.prefix = config.prefix;
     this.liveWithinMs = config.agents.failedAfterMs;
     this.maxDepth = config.http.maxJsonDepth;
+    this.durability = config.durability;
     this.logger = opts.logger ?? silentLogger;
     const given = fromGiven(opts.redis);
     this.ownsRedis = 'target' in given;
@@ -113,7 +117,7 @@ export class Consensus {
   async drive(): Promise<void> {
     if (this.driver) return;
     if (!this.target) throw new Error('drive() needs to know where Redis is (the driver opens its own connections): construct Consensus with redis: <url> or a RedisTarget');
-    this.driver = new RoundDriver({ target: this.target, prefix: this.prefix, logger: this.logger });
+    this.driver = new RoundDriver({ target: this.target, prefix: this.prefix, logger: this.logger, durability: this.durability });
     await this.driver.start();
   }
 
@@ -162,6 +166,8 @@ export class Consensus {
       createdAt: Date.now(),
     };
     const job = await this.queue.add('proposal', spec, { jobId: spec.id, attempts: 1, removeOnComplete: KEEP, removeOnFail: KEEP });
+    // The proposal is acknowledged (its id returned) once a replica has it, with replicated durability.
+    await confirmDurable(this.redis, [`${this.prefix}:${CONSENSUS_QUEUE}`], this.durability, `proposal ${id}`);
     // The hosts may start now, from the job just written, rather than after a driver has picked it up (which tells them again).
     const k = consensusKeys(this.prefix);
     await sendNotice(this.redis, new Set(participants.map((x) => k.inbox(x.host))), { k: 'start', round: id }).catch((err: Error) =>

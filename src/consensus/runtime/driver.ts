@@ -9,6 +9,8 @@ import type { Logger } from '../../log.ts';
 import { InboxReader } from './inbox.ts';
 import { CONSENSUS_QUEUE } from '../../../queues/keys.ts';
 import { consensusKeys } from './keys.ts';
+import type { DurabilityPolicy } from '../../../queues/durability.ts';
+import { durableFinishes } from '../../durability.ts';
 
 export interface RoundDriverOptions {
   target: RedisTarget;
@@ -16,6 +18,8 @@ export interface RoundDriverOptions {
   logger: Logger;
   /** Proposals driven at once (each mostly waits). */
   concurrency?: number;
+  /** With `replicated`, a proposal's outcome is recorded once a replica has it (src/durability.ts). */
+  durability?: DurabilityPolicy;
 }
 
 export class RoundDriver {
@@ -74,6 +78,8 @@ export class RoundDriver {
         name: this.id,
       },
     );
+    if (this.o.durability && !durableFinishes(this.worker, this.commands, this.o.durability, (round, why) => this.o.logger.warn({ round, why }, 'an outcome is not confirmed by a replica yet: recording it again')))
+      throw new Error("the consensus driver needs BullMQ's Redis backend");
     this.worker.on('error', (err) => this.o.logger.error({ err: err.message }, 'consensus driver error'));
     await this.worker.waitUntilReady();
   }

@@ -1,0 +1,64 @@
+// Replicated durability: an acknowledgement waits until a replica holds the
+// write. Redis replicates asynchronously, so a master that dies right after a
+// write may take it along (its replica, promoted, never saw it). WAIT blocks
+// the connection that wrote until `replicas` replicas have acknowledged every
+// write sent on it before, or the timeout passes. On a Cluster each master
+// replicates its own slots, so WAIT goes to the master serving the slot that
+// was written, on ioredis's connection to that master: the one the write took.
+import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from './redisTarget.ts';
+import { serverOf } from './serverOf.ts';
+
+export interface DurabilityPolicy {
+  /** `fast`: acknowledge once the master has the write (no extra command). `replicated`: once a replica has it too. */
+  mode: 'fast' | 'replicated';
+  /** Replicas that must hold the write (WAIT's numreplicas). */
+  replicas: number;
+  /** How long to wait for them before the acknowledgement fails. */
+  timeoutMs: number;
+}
+
+export const FAST: DurabilityPolicy = { mode: 'fast', replicas: 1, timeoutMs: 1000 };
+
+/** The replicas did not confirm in time, or the master went away first: the write may be lost. */
+export class NotReplicatedError extends Error {
+  constructor(
+    message: string,
+    readonly server: string,
+  ) {
+    super(message);
+    this.name = 'NotReplicatedError';
+  }
+}
+
+async function waitOn(redis: Redis, address: string, policy: DurabilityPolicy): Promise<void> {
+  const where = address || 'the Redis server';
+  let acked: number;
+  try {
+    acked = Number(await redis.call('WAIT', String(policy.replicas), String(policy.timeoutMs)));
+  } catch (err) {
+    throw new NotReplicatedError(`${where} went away before its replicas confirmed the write (${(err as Error).message})`, address);
+  }
+  if (acked < policy.replicas)
+    throw new NotReplicatedError(`${acked} of ${policy.replicas} replica(s) of ${where} confirmed the write within ${policy.timeoutMs} ms`, address);
+}
+
+/**
+ * Resolves once `policy.replicas` replicas hold every write `client` has sent
+ * so far to the slots of `keys` (one WAIT per master on a Cluster, at once);
+ * throws NotReplicatedError otherwise. With `fast`, sends nothing.
+ */
+export async function awaitReplicas(client: RedisClient, keys: readonly string[], policy: DurabilityPolicy): Promise<void> {
+  if (policy.mode === 'fast' || keys.length === 0) return;
+  if (!isCluster(client)) {
+    await waitOn(client, '', policy);
+    return;
+  }
+  const servers = new Map<string, Redis>();
+  for (const key of keys) {
+    const s = await serverOf(client, key);
+    if (!s) throw new NotReplicatedError(`no master serves the slot of ${key} (a failover under way): the write is not confirmed`, '');
+    servers.set(s.address, s.redis);
+  }
+  await Promise.all([...servers].map(([address, redis]) => waitOn(redis, address, policy)));
+}

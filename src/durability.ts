@@ -1,0 +1,85 @@
+// The swarm's durability setting applied at an acknowledgement: with
+// `replicated`, the writes behind it must reach a replica first (queues/durability.ts),
+// and a write that did not is refused as a 503 naming durability, so a caller
+// retries (with an idempotency key, safely) rather than trust a task a
+// failover could lose.
+import { awaitReplicas, NotReplicatedError, type DurabilityPolicy } from '../queues/durability.ts';
+import type { RedisClient } from '../queues/redisTarget.ts';
+import type { SwarmConfig } from './config/schema.ts';
+import { SwarmError } from './errors.ts';
+
+export function durabilityOf(config: Pick<SwarmConfig, 'durability'>): DurabilityPolicy {
+  return config.durability;
+}
+
+/** Waits for the replicas of what `client` wrote to the slots of `keys`; a SwarmError (503 not_replicated) if they do not confirm. */
+export async function confirmDurable(client: RedisClient, keys: readonly string[], policy: DurabilityPolicy, what: string): Promise<void> {
+  try {
+    await awaitReplicas(client, keys, policy);
+  } catch (err) {
+    if (!(err instanceof NotReplicatedError)) throw err;
+    throw new SwarmError(
+      'not_replicated',
+      `${what} is not acknowledged: durability is replicated and ${err.message}. It may or may not have been kept; retry (with an idempotencyKey to be safe), or check the replicas (SWARMQ_DURABILITY_TIMEOUT_MS)`,
+      { durability: policy.mode, replicas: policy.replicas, timeoutMs: policy.timeoutMs },
+    );
+  }
+}
+
+/** What a finish of BullMQ's goes through: RedisQueueBackend.moveToFinished, protected in its typings. */
+type MoveToFinished = (jobId: string, args: unknown[]) => Promise<unknown>;
+type FinishArgs = (...a: unknown[]) => unknown[];
+interface FinishingBackend {
+  moveToFinished: MoveToFinished;
+  moveToFinishedArgs: FinishArgs;
+  queue: { toKey(type: string): string };
+}
+
+/** BullMQ's codes for a finish refused because the job is not ours to finish any more (finished-errors.ts). */
+const REFUSED = /Missing key for job|Missing lock for job|Lock mismatch for job|is not in the \w+ state/;
+
+/**
+ * With replicated durability, a Worker's finish (the job's outcome recorded
+ * by BullMQ's moveToFinished script, on the Worker's own connection, the
+ * shared one it was given) counts only once a replica has it: a WAIT follows
+ * it on that connection (`client`, the one given to the Worker). If the master dies before its replica confirms, the
+ * finish may be gone with it, and the job would look active, then stalled, and
+ * run again: so once Redis answers again (the replica promoted) the finish is
+ * sent again with the same arguments (same lock token). Where the first one
+ * was kept, the job is no longer active and BullMQ refuses the second: that
+ * refusal means it was kept. The next job is not fetched in the same call
+ * (fetchNext), so a repeated finish cannot take a second job.
+ * Returns false when `backend` is not BullMQ's Redis backend (nothing done).
+ */
+export function durableFinishes(worker: { backend: unknown }, client: RedisClient, policy: DurabilityPolicy, onRetry?: (jobId: string, why: string) => void): boolean {
+  if (policy.mode === 'fast') return true;
+  const backend = worker.backend as Partial<FinishingBackend>;
+  if (typeof backend.moveToFinished !== 'function' || typeof backend.moveToFinishedArgs !== 'function' || !backend.queue) return false;
+  const b = backend as FinishingBackend;
+  const finish = b.moveToFinished.bind(b);
+  const args = b.moveToFinishedArgs.bind(b);
+  // fetchNext is the 8th argument of moveToFinishedArgs.
+  b.moveToFinishedArgs = (...a: unknown[]) => args(...a.slice(0, 7), false, ...a.slice(8));
+  b.moveToFinished = async (jobId, finishArgs) => {
+    const result = await finish(jobId, finishArgs);
+    const key = b.queue.toKey(jobId);
+    for (let tries = 1; ; tries++) {
+      try {
+        await awaitReplicas(client, [key], policy);
+        return result;
+      } catch (err) {
+        if (!(err instanceof NotReplicatedError) || tries >= 5) throw new SwarmError('not_replicated', `the finish of job ${jobId} is not confirmed by a replica: ${(err as Error).message}`);
+        onRetry?.(jobId, err.message);
+      }
+      try {
+        await finish(jobId, finishArgs);
+      } catch (err) {
+        // Refused: the first finish is where the promoted replica can see it (or the job is someone else's now).
+        if (REFUSED.test((err as Error).message)) return result;
+        onRetry?.(jobId, (err as Error).message);
+        await new Promise((r) => setTimeout(r, Math.min(1000, policy.timeoutMs)));
+      }
+    }
+  };
+  return true;
+}

@@ -1,0 +1,100 @@
+// SWARMQ_DURABILITY=replicated on one primary: with a replica attached, a
+// submit, an intake job and a finish are acknowledged once the replica holds
+// them; with none, the submit is refused with a 503 that names durability and
+// nothing is acknowledged. The default (fast) sends no WAIT at all.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INTAKE_QUEUE } from '../../queues/keys.ts';
+import { launchRedisServer, type RedisServer } from '../../src/cli/redisServer.ts';
+import { SwarmClient } from '../../src/client/swarmClient.ts';
+import { SwarmError } from '../../src/errors.ts';
+import { uniquePrefix } from '../support/redis.ts';
+import { startStack, type Stack } from '../support/stack.ts';
+import { testConfig, until } from '../support/swarm.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'swarmq-durability-'));
+let primary: RedisServer;
+let replica: RedisServer;
+let lonely: RedisServer;
+const stacks: Stack[] = [];
+
+beforeAll(async () => {
+  primary = await launchRedisServer({ dir: mkdtempSync(join(dir, 'p')), appendonly: false });
+  replica = await launchRedisServer({ dir: mkdtempSync(join(dir, 'r')), appendonly: false, extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)] });
+  lonely = await launchRedisServer({ dir: mkdtempSync(join(dir, 'l')), appendonly: false });
+  await until(async () => {
+    const r = new Redis(replica.port);
+    const info = await r.info('replication').finally(() => r.disconnect());
+    return info.includes('master_link_status:up');
+  }, 10_000, 'the replica to sync');
+});
+
+afterAll(async () => {
+  for (const s of stacks) await s.stop();
+  await Promise.all([primary, replica, lonely].map((s) => s?.kill('SIGKILL')));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function waits(port: number): Promise<number> {
+  const r = new Redis(port);
+  const stats = await r.info('commandstats').finally(() => r.disconnect());
+  return Number(/cmdstat_wait:calls=([0-9]+)/.exec(stats)?.[1] ?? 0);
+}
+
+describe('durability', () => {
+  it('replicated, with a replica: submits (HTTP, client, intake) and finishes wait for it, then complete', async () => {
+    const config = testConfig({ url: primary.url } as never, { prefix: uniquePrefix('dur'), durability: { mode: 'replicated', timeoutMs: 2000 } });
+    const stack = await startStack(config, { agents: [{ type: 'worker', count: 2 }] });
+    stacks.push(stack);
+    const before = await waits(primary.port);
+    const http = await stack.request('POST', '/api/tasks', { type: 'echo', payload: 1 });
+    expect(http.status, JSON.stringify(http.body)).toBe(202);
+    const client = new SwarmClient({ redis: primary.url, prefix: config.prefix, config: { durability: { mode: 'replicated' } } });
+    const viaClient = await client.submit({ type: 'echo', payload: 2 });
+    const intake = new Queue(INTAKE_QUEUE, { connection: { url: primary.url }, prefix: config.prefix });
+    const job = await intake.add('echo', 3);
+    for (const id of [String(http.body.id), viaClient.id]) expect((await client.waitFor(id, { timeoutMs: 10_000 })).state).toBe('completed');
+    await until(async () => (await intake.getJob(job.id!))?.returnvalue, 10_000, 'the intake job to be routed');
+    // One WAIT at least for each acknowledgement: three submits, three finishes.
+    expect((await waits(primary.port)) - before).toBeGreaterThanOrEqual(6);
+    // The replica has the finished task, read from it directly.
+    const r = new Redis(replica.port);
+    const keys = await r.keys(`${config.prefix}:*:${String(http.body.id)}`);
+    expect(await r.hget(keys[0]!, 'finishedOn')).toMatch(/^[0-9]+$/);
+    r.disconnect();
+    await intake.close();
+    await client.close();
+  });
+
+  it('replicated, with no replica: a submit is refused with 503 not_replicated, the client with a SwarmError', async () => {
+    const config = testConfig({ url: lonely.url } as never, { prefix: uniquePrefix('dur'), durability: { mode: 'replicated', timeoutMs: 100 } });
+    const stack = await startStack(config, { agents: [{ type: 'worker', count: 1 }] });
+    stacks.push(stack);
+    const r = await stack.request('POST', '/api/tasks', { type: 'echo', payload: 1 });
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe('not_replicated');
+    expect(r.body.error.message).toMatch(/durability is replicated/);
+    expect(r.body.error.message).toMatch(/0 of 1 replica/);
+    const client = new SwarmClient({ redis: lonely.url, prefix: config.prefix, config: { durability: { mode: 'replicated', timeoutMs: 100 } } });
+    const err = await client.submit({ type: 'echo', payload: 2 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SwarmError);
+    expect((err as SwarmError).code).toBe('not_replicated');
+    await client.close();
+  });
+
+  it('fast (the default) sends no WAIT', async () => {
+    const config = testConfig({ url: lonely.url } as never, { prefix: uniquePrefix('dur') });
+    expect(config.durability.mode).toBe('fast');
+    const stack = await startStack(config, { agents: [{ type: 'worker', count: 1 }] });
+    stacks.push(stack);
+    const before = await waits(lonely.port);
+    const r = await stack.request('POST', '/api/tasks', { type: 'echo', payload: 1 });
+    expect(r.status).toBe(202);
+    await until(async () => (await stack.request('GET', `/api/tasks/${r.body.id}`)).body.state === 'completed', 10_000, 'the task to complete');
+    expect(await waits(lonely.port)).toBe(before);
+  });
+});
