@@ -113,6 +113,12 @@ export function swarmKeys(prefix: string) {
     /** hash of counters */
     stats: `${base}:stats`,
     idempotency: (key: string) => `${base}:idem:${key}`,
+    /** zset batchId → when (ms, Redis's clock) a batch still being fanned out may be taken over (src/coordinator/stagedBatch.ts) */
+    batches: `${base}:batches`,
+    /** a staged batch's task ids, JSON, until every one of them is in its node's queue */
+    batch: (batchId: string) => `${base}:batch:${batchId}`,
+    /** hash taskId → StagedTask JSON: the tasks of staged batches not yet known to be in their node's queue */
+    staged: `${base}:staged`,
     intakeTask: (intakeJobId: string) => `${base}:intake:${intakeJobId}`,
     /** a browser session (expiring), under the SHA-256 of its id so Redis never holds a usable cookie */
     session: (idHash: string) => `${base}:session:${idHash}`,
@@ -131,6 +137,8 @@ export function groupKeys(prefix: string, nodeId: string) {
     fence: `${base}:fence`,
     /** parked tasks claimed for a node but not yet in its queue (parked group only) */
     unparking: `${base}:unparking`,
+    /** set (expiring) once a staged batch's tasks of this group are in their queues, in the same MULTI: a fan-out taken over skips the group */
+    batchAdded: (batchId: string) => `${base}:batch-added:${batchId}`,
   };
 }
 

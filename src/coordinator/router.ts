@@ -19,6 +19,8 @@ import { NodeRouting } from './nodeRouting.ts';
 import { readTask } from './readTask.ts';
 import { submitBatch } from './submitBatch.ts';
 import { submitReplicated, type ReplicatedSubmit, type ReplicatedTask } from './submitReplicated.ts';
+import { BATCH_LEASE_MS, resumeBatch, resumeDueBatches, submitStaged, type BatchFanOut } from './stagedBatch.ts';
+import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
 
 export type { Submitted } from './nodeQueues.ts';
 
@@ -29,6 +31,10 @@ export interface RouterOptions {
   onBadRecord?: (what: string, key: string, err: string) => void;
   /** Connection trouble seen by BullMQ's queues; requests report it themselves (503). */
   onRedisError?: (err: Error) => void;
+  /** How long a batch submit has to fan its staged tasks out before a reader or the leader takes over (default BATCH_LEASE_MS). */
+  batchLeaseMs?: number;
+  /** A batch fan-out that failed after its batch was acknowledged: the batch stays staged and is finished later. */
+  onBatchLate?: (err: Error) => void;
 }
 
 export class TaskRouter {
@@ -91,7 +97,7 @@ export class TaskRouter {
     });
   }
 
-  /** All or none: one MULTI across node queues (BullMQ's flow insert). */
+  /** All or none: staged in one step, then fanned out to the node queues (stagedBatch.ts). */
   async submitBatch(inputs: unknown[]): Promise<{ ids: string[] }> {
     return await submitBatch(
       {
@@ -100,14 +106,37 @@ export class TaskRouter {
         routeBatch: (tasks) => this.routing.routeBatch(tasks),
         claims: this.claims,
         get: (id) => this.get(id),
-        enqueueAll: (entries) => this.queues.enqueueAll(entries),
+        enqueueAll: (entries) =>
+          submitStaged(
+            this.batchFanOut(),
+            entries.map(({ task, id }) => ({ id, name: task.type, data: taskEnvelope(task), opts: taskJobOptions(task, id, this.opts.config.tasks) })),
+            (err) => this.opts.onBatchLate?.(err),
+          ),
       },
       inputs,
     );
   }
 
   async get(id: string): Promise<TaskView | null> {
-    return await readTask({ redis: this.opts.redis, prefix: this.prefix, consensusQueue: () => this.queues.consensusQueue() }, id);
+    return await readTask(
+      { redis: this.opts.redis, prefix: this.prefix, consensusQueue: () => this.queues.consensusQueue(), resumeBatch: (batchId) => resumeBatch(this.batchFanOut(), batchId) },
+      id,
+    );
+  }
+
+  /** Finishes the fan-out of batches whose submitter did not (the leader's sweep); resolves with how many. */
+  async resumeDueBatches(limit?: number): Promise<number> {
+    return await resumeDueBatches(this.batchFanOut(), limit);
+  }
+
+  private batchFanOut(): BatchFanOut {
+    return {
+      redis: this.opts.redis,
+      prefix: this.prefix,
+      queueFor: (node) => this.queues.queueFor(node),
+      keepSeconds: this.opts.config.tasks.keepCompletedSeconds,
+      leaseMs: this.opts.batchLeaseMs ?? BATCH_LEASE_MS,
+    };
   }
 
   /** Cancels a task that has not started. */
