@@ -5,7 +5,7 @@
 // queues (nodeQueues.ts), idempotency (idempotency.ts), batch and replicated
 // submits (submitBatch.ts, submitReplicated.ts), reads (readTask.ts), cancel (cancel.ts).
 import type { Queue } from 'bullmq';
-import type { RedisClient } from '../../queues/redisTarget.ts';
+import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { newTaskId } from '../tasks/ids.ts';
@@ -156,6 +156,7 @@ export class TaskRouter {
       refresh: () => this.refresh(true),
       route: (t) => this.route(t),
       addFlow: (flow) => this.queues.addFlow(flow),
+      cluster: isCluster(this.opts.redis),
       prefix: this.prefix,
       tasks: this.opts.config.tasks,
     };

@@ -112,6 +112,18 @@ export function tooFewReplicas(task: ReplicatedTask, available: number): SwarmEr
   return new SwarmError('no_capable_agent', message, [{ path: 'consensus.replicas', message, available }]);
 }
 
+/**
+ * Refused before anything is written on a Redis Cluster: the flow's parent is
+ * in the swarm's slot and its replicas in node queues of other slots, and
+ * BullMQ adds a flow in one MULTI, which a Cluster refuses across slots
+ * (taskforcesh/bullmq#2589; docs/cluster.md).
+ */
+export function notOnCluster(): SwarmError {
+  const message =
+    'replicated tasks (consensus) do not run on a Redis Cluster yet: a task and its replicas are one BullMQ flow, which cannot span the hash slots of the consensus queue and the node queues; submit it without consensus, or run the swarm on one Redis or a Sentinel-managed primary (docs/cluster.md)';
+  return new SwarmError('invalid_request', message, [{ path: 'consensus', message: 'not on a Redis Cluster yet' }]);
+}
+
 export interface ReplicatedSubmit {
   /** The roster as last read. */
   nodes: () => readonly NodeView[];
@@ -120,6 +132,8 @@ export interface ReplicatedSubmit {
   /** Routes the task as a plain one; called only for the error it throws. */
   route: (task: TaskInput) => Promise<string>;
   addFlow: (flow: FlowJob) => Promise<void>;
+  /** Whether the swarm runs on a Redis Cluster, where a flow cannot span hash slots. */
+  cluster: boolean;
   prefix: string;
   tasks: SwarmConfig['tasks'];
 }
@@ -127,6 +141,7 @@ export interface ReplicatedSubmit {
 /** A replicated task: its flow (parent in the consensus queue, a replica per chosen agent). */
 export async function submitReplicated(s: ReplicatedSubmit, task: ReplicatedTask): Promise<Submitted> {
   checkReplicated(task);
+  if (s.cluster) throw notOnCluster();
   const { replicas } = task.consensus;
   let chosen = chooseReplicaAgents(s.nodes(), task, replicas);
   if (!('picks' in chosen)) {

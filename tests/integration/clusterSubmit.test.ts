@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Job, Queue } from 'bullmq';
 import type { Cluster } from 'ioredis';
-import { nodeQueueName, slotGroupOf, swarmKeys } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, nodeQueueName, slotGroupOf, swarmKeys } from '../../queues/keys.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { IdempotencyClaims } from '../../src/coordinator/idempotency.ts';
@@ -208,5 +208,22 @@ describe('idempotent submits on a Redis Cluster (the claim in {swarm}, the task 
     const t = await client.waitFor(ids[0]!, { timeoutMs: 10_000 });
     expect(t).toMatchObject({ state: 'completed', result: 'once', attempts: 1 });
     expect(await copies(ids[0]!)).toBe(1);
+  });
+});
+
+describe('replicated tasks on a Redis Cluster', () => {
+  it('are refused before anything is written, with a 400 that says why and what to do (never a 500)', async () => {
+    const consensus = new Queue(CONSENSUS_QUEUE, { connection: redis, prefix });
+    const before = await consensus.getJobCountByTypes('waiting', 'waiting-children', 'completed', 'failed');
+    const jobsBefore = await jobTotal();
+    const task = { type: 'echo', payload: 1, consensus: { protocol: 'quorum', replicas: 3 } };
+    const r = await stack.request('POST', '/api/tasks', task);
+    expect(r.status, JSON.stringify(r.body)).toBe(400);
+    expect(r.body.error).toMatchObject({ code: 'invalid_request', details: [{ path: 'consensus' }] });
+    expect(r.body.error.message).toMatch(/Redis Cluster/);
+    await expect(client.submit(task as TaskInput)).rejects.toMatchObject({ code: 'invalid_request' });
+    expect(await consensus.getJobCountByTypes('waiting', 'waiting-children', 'completed', 'failed')).toBe(before);
+    expect(await jobTotal()).toBe(jobsBefore);
+    await consensus.close();
   });
 });
