@@ -128,6 +128,10 @@ describe('batch submits on a Redis Cluster', () => {
       expect(r.status, JSON.stringify(r.body)).toBe(200);
       expect(r.body).toMatchObject({ id: j.id, state: 'waiting', type: 'echo' });
     }
+    // Cancelling one now is a conflict to retry, not a 404: the task exists, it is on its way to its queue.
+    const cancel = await stack.request('DELETE', `/api/tasks/${jobs[0]!.id}`);
+    expect(cancel.status, JSON.stringify(cancel.body)).toBe(409);
+    expect(cancel.body.error.message).toMatch(/retry/);
     // Once due, the next read takes the fan-out over (the leader's sweep may get there first: either way it runs once).
     await new Promise((r) => setTimeout(r, 450));
     const done = await Promise.all(jobs.map((j) => client.waitFor(j.id, { timeoutMs: 15_000 })));
