@@ -137,10 +137,31 @@ export function groupKeys(prefix: string, nodeId: string) {
     fence: `${base}:fence`,
     /** parked tasks claimed for a node but not yet in its queue (parked group only) */
     unparking: `${base}:unparking`,
-    /** set (expiring) once a staged batch's tasks of this group are in their queues, in the same MULTI: a fan-out taken over skips the group */
-    batchAdded: (batchId: string) => `${base}:batch-added:${batchId}`,
   };
 }
+
+/** The hash tag of a queue name (`g1` of `node-{g1}-n3`, `swarm` of `consensus-{swarm}`): the slot its keys share. */
+export function hashTagOf(queue: string): string {
+  const m = /\{([^}]+)\}/.exec(queue);
+  if (!m) throw new Error(`queue ${queue} carries no hash tag`);
+  return m[1]!;
+}
+
+/**
+ * Set (expiring) once a staged batch's jobs of one slot, `tag`, are in their
+ * queues, in the MULTI that adds them: a fan-out taken over skips that slot
+ * (src/coordinator/stagedBatch.ts).
+ */
+export function batchAddedKey(prefix: string, tag: string, batchId: string): string {
+  return `${prefix}:{${tag}}:batch-added:${batchId}`;
+}
+
+/**
+ * A job hash field set on each replica of a replicated task added without a
+ * flow (on a Redis Cluster), in the MULTI that adds it: the replica stays on
+ * its node, as a flow's child does (moveJobs-12.lua reads it).
+ */
+export const REPLICA_OF_FIELD = 'sqReplicaOf';
 
 /** Each agent host listens on its own control queue for spawn and retire requests; a slot of its own per host. */
 export function controlQueueName(hostId: string): string {

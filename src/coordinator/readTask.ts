@@ -31,16 +31,20 @@ export interface TaskReads {
 /** The task, or null when there is none of that id; a Redis failure throws, never reads as "not found". */
 export async function readTask(r: TaskReads, id: string): Promise<TaskView | null> {
   if (!isIssuedTaskId(id)) return null; // no such task, and no key built from it
-  if (isReplicatedTaskId(id)) return await replicatedTaskView(r.consensusQueue(), id);
-  const encoded = nodeOfTaskId(id);
-  if (!encoded) return null;
-  const queued = await readQueued(r, encoded, id);
+  let read: () => Promise<TaskView | null>;
+  if (isReplicatedTaskId(id)) read = () => replicatedTaskView(r.consensusQueue(), id);
+  else {
+    const encoded = nodeOfTaskId(id);
+    if (!encoded) return null;
+    read = () => readQueued(r, encoded, id);
+  }
+  const queued = await read();
   if (queued) return queued;
   // Not in a queue: maybe its batch is staged and not fanned out yet (it waits).
   const staged = await readStaged(r.redis, r.prefix, id);
   // None staged now: either none was, or its fan-out finished since the read above.
-  if (!staged) return await readQueued(r, encoded, id);
-  if (r.resumeBatch && (await r.resumeBatch(staged.batch))) return (await readQueued(r, encoded, id)) ?? staged.view;
+  if (!staged) return await read();
+  if (r.resumeBatch && (await r.resumeBatch(staged.batch))) return (await read()) ?? staged.view;
   return staged.view;
 }
 

@@ -19,8 +19,9 @@ import { NodeRouting } from './nodeRouting.ts';
 import { readTask } from './readTask.ts';
 import { submitBatch } from './submitBatch.ts';
 import { submitReplicated, type ReplicatedSubmit, type ReplicatedTask } from './submitReplicated.ts';
-import { BATCH_LEASE_MS, resumeBatch, resumeDueBatches, submitStaged, type BatchFanOut } from './stagedBatch.ts';
+import { BATCH_LEASE_MS, resumeBatch, resumeDueBatches, submitStaged, type BatchFanOut, type BatchJob } from './stagedBatch.ts';
 import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
+import { CONSENSUS_QUEUE, nodeOfQueueName } from '../../queues/keys.ts';
 
 export type { Submitted } from './nodeQueues.ts';
 
@@ -133,7 +134,12 @@ export class TaskRouter {
     return {
       redis: this.opts.redis,
       prefix: this.prefix,
-      queueFor: (node) => this.queues.queueFor(node),
+      queueFor: (name) => {
+        const node = nodeOfQueueName(name);
+        if (node !== undefined) return this.queues.queueFor(node);
+        if (name === CONSENSUS_QUEUE) return this.queues.consensusQueue();
+        throw new Error(`a staged batch names queue ${name}, which is neither a node's nor the consensus queue`);
+      },
       keepSeconds: this.opts.config.tasks.keepCompletedSeconds,
       leaseMs: this.opts.batchLeaseMs ?? BATCH_LEASE_MS,
     };
@@ -156,7 +162,7 @@ export class TaskRouter {
       refresh: () => this.refresh(true),
       route: (t) => this.route(t),
       addFlow: (flow) => this.queues.addFlow(flow),
-      cluster: isCluster(this.opts.redis),
+      ...(isCluster(this.opts.redis) ? { stage: (jobs: BatchJob[]) => submitStaged(this.batchFanOut(), jobs, (err) => this.opts.onBatchLate?.(err)) } : {}),
       prefix: this.prefix,
       tasks: this.opts.config.tasks,
     };

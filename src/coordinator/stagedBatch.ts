@@ -5,7 +5,8 @@
 //      acknowledged: all of it will be added, none of it is lost.
 //   2. fan out: one MULTI per slot group adds that group's tasks to their node
 //      queues under their ids, and in the same MULTI marks the group done for
-//      this batch (`batch-added`, in the group's slot).
+//      this batch (`batch-added`, in the group's slot). A job may name another
+//      queue of its own slot (a replicated task's parent, consensus-{swarm}).
 //   3. finish: the staged records are dropped.
 // A submitter that dies between the steps leaves the batch staged, and it falls
 // due `leaseMs` after staging. Then whoever comes next takes it over (one at a
@@ -23,7 +24,7 @@ import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import { z } from 'zod';
 import { claimBatches } from '../../queues/claimBatches.ts';
-import { groupKeys, slotGroupOf, swarmKeys } from '../../queues/keys.ts';
+import { batchAddedKey, bullKey, CONSENSUS_QUEUE, hashTagOf, nodeQueueName, REPLICA_OF_FIELD, swarmKeys } from '../../queues/keys.ts';
 import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { stageBatch } from '../../queues/stageBatch.ts';
 import { nodeOfTaskId } from '../tasks/ids.ts';
@@ -32,6 +33,8 @@ import type { TaskView } from '../tasks/schema.ts';
 /** What is staged for one task: its job as it will be added, and which batch it is in. */
 const stagedTaskSchema = z.object({
   batch: z.string(),
+  queue: z.string().optional(),
+  replicaOf: z.string().optional(),
   name: z.string(),
   data: z.unknown(),
   opts: z.record(z.string(), z.unknown()),
@@ -41,15 +44,24 @@ type StagedTask = z.infer<typeof stagedTaskSchema>;
 /** A task of a batch, as its node queue's job: routed (its id names its node), shaped, not yet added. */
 export interface BatchJob {
   id: string;
+  /** Its queue when not its node's (a replicated task's parent: the consensus queue). */
+  queue?: string;
+  /** A replica of this replicated task: marked to stay on its node (keys.ts REPLICA_OF_FIELD). */
+  replicaOf?: string;
   name: string;
   data: unknown;
   opts: JobsOptions;
 }
 
+function queueOf(j: BatchJob): string {
+  return j.queue ?? nodeQueueName(nodeOfTaskId(j.id)!);
+}
+
 export interface BatchFanOut {
   redis: RedisClient;
   prefix: string;
-  queueFor: (nodeId: string) => Queue;
+  /** The BullMQ queue of that name. */
+  queueFor: (queueName: string) => Queue;
   /**
    * How long a group's done mark lives: as long as finished tasks are kept
    * (tasks.keepCompletedSeconds), so a takeover never re-adds a task that ran
@@ -83,7 +95,10 @@ export async function submitStaged(f: BatchFanOut, jobs: readonly BatchJob[], on
     prefix: f.prefix,
     batchId,
     leaseMs: f.leaseMs,
-    tasks: stamped.map((j) => ({ id: j.id, json: JSON.stringify({ batch: batchId, name: j.name, data: j.data, opts: j.opts } satisfies StagedTask) })),
+    tasks: stamped.map((j) => ({
+      id: j.id,
+      json: JSON.stringify({ batch: batchId, name: j.name, data: j.data, opts: j.opts, ...(j.queue ? { queue: j.queue } : {}), ...(j.replicaOf ? { replicaOf: j.replicaOf } : {}) } satisfies StagedTask),
+    })),
   });
   try {
     await addGroups(f, batchId, stamped);
@@ -93,11 +108,11 @@ export async function submitStaged(f: BatchFanOut, jobs: readonly BatchJob[], on
   }
 }
 
-/** The jobs by slot group: each group's MULTI touches one hash slot. */
+/** The jobs by hash tag (slot group): each group's MULTI touches one hash slot. */
 function bySlotGroup(jobs: readonly BatchJob[]): Map<string, BatchJob[]> {
   const groups = new Map<string, BatchJob[]>();
   for (const j of jobs) {
-    const g = slotGroupOf(nodeOfTaskId(j.id)!);
+    const g = hashTagOf(queueOf(j));
     const list = groups.get(g);
     if (list) list.push(j);
     else groups.set(g, [j]);
@@ -113,19 +128,21 @@ async function addGroups(f: BatchFanOut, batchId: string, jobs: readonly BatchJo
 }
 
 async function addPart(f: BatchFanOut, batchId: string, jobs: readonly BatchJob[]): Promise<void> {
-  const first = f.queueFor(nodeOfTaskId(jobs[0]!.id)!);
+  const first = f.queueFor(queueOf(jobs[0]!));
   // BullMQ's own client: its scripts are defined on it, and Job.addJob queues them on its MULTI.
   const multi = (await first.getBackend().client).multi();
+  // The transaction BullMQ hands out is ioredis's MULTI; its typing names only the commands BullMQ uses.
+  const plain = multi as unknown as ChainableCommander;
   const marked = new Set<string>();
   for (const j of jobs) {
-    const node = nodeOfTaskId(j.id)!;
+    const queue = queueOf(j);
     // Queued synchronously; the promise settles with the MULTI, whose replies are checked below.
-    new Job(f.queueFor(node), j.name, j.data, j.opts, j.id).addJob(multi).catch(() => {});
-    const g = slotGroupOf(node);
+    new Job(f.queueFor(queue), j.name, j.data, j.opts, j.id).addJob(multi).catch(() => {});
+    if (j.replicaOf) plain.hset(bullKey(f.prefix, queue, j.id), REPLICA_OF_FIELD, j.replicaOf);
+    const g = hashTagOf(queue);
     if (!marked.has(g)) {
       marked.add(g);
-      // The transaction BullMQ hands out is ioredis's MULTI; its typing names only the commands BullMQ uses.
-      (multi as unknown as ChainableCommander).set(groupKeys(f.prefix, node).batchAdded(batchId), '1', 'EX', f.keepSeconds);
+      plain.set(batchAddedKey(f.prefix, g, batchId), '1', 'EX', f.keepSeconds);
     }
   }
   const replies = (await multi.exec()) ?? [];
@@ -170,11 +187,11 @@ async function finishTaken(f: BatchFanOut, batchId: string): Promise<void> {
   staged.forEach((json, i) => {
     if (json === null) return;
     const t = stagedTaskSchema.parse(JSON.parse(json));
-    jobs.push({ id: ids[i]!, name: t.name, data: t.data, opts: t.opts as JobsOptions });
+    jobs.push({ id: ids[i]!, name: t.name, data: t.data, opts: t.opts as JobsOptions, ...(t.queue ? { queue: t.queue } : {}), ...(t.replicaOf ? { replicaOf: t.replicaOf } : {}) });
   });
   // Groups marked done were added whole, in the MULTI that marked them: never again.
   const groups = [...bySlotGroup(jobs).entries()];
-  const done = await Promise.all(groups.map(([, list]) => f.redis.exists(groupKeys(f.prefix, nodeOfTaskId(list[0]!.id)!).batchAdded(batchId))));
+  const done = await Promise.all(groups.map(([tag]) => f.redis.exists(batchAddedKey(f.prefix, tag, batchId))));
   const todo = groups.filter((_, i) => done[i] === 0).flatMap(([, list]) => list);
   if (todo.length) await addGroups(f, batchId, todo);
   await finishBatch(f, batchId, ids);
@@ -195,6 +212,6 @@ export async function readStaged(redis: RedisClient, prefix: string, id: string)
   const at = typeof t.data.opts.timestamp === 'number' ? t.data.opts.timestamp : 0;
   return {
     batch: t.data.batch,
-    view: { id, type: t.data.name, state: 'waiting', node: nodeOfTaskId(id)!, agentId: null, attempts: 0, result: null, error: null, createdAt: at, startedAt: null, finishedAt: null },
+    view: { id, type: t.data.name, state: 'waiting', node: nodeOfTaskId(id) ?? CONSENSUS_QUEUE, agentId: null, attempts: 0, result: null, error: null, createdAt: at, startedAt: null, finishedAt: null },
   };
 }

@@ -7,9 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Job, Queue } from 'bullmq';
 import type { Cluster } from 'ioredis';
-import { CONSENSUS_QUEUE, nodeQueueName, slotGroupOf, swarmKeys } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, nodeOfQueueName, nodeQueueName, slotGroupOf, swarmKeys } from '../../queues/keys.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
+import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { IdempotencyClaims } from '../../src/coordinator/idempotency.ts';
 import { submitStaged, type BatchJob } from '../../src/coordinator/stagedBatch.ts';
 import { newTaskId, nodeOfTaskId } from '../../src/tasks/ids.ts';
@@ -119,7 +120,9 @@ describe('batch submits on a Redis Cluster', () => {
     const jobs = batchJobs(12, 'reader');
     const late: Error[] = [];
     // Every add fails, as if the process died right after the batch was acknowledged.
-    await submitStaged({ redis, prefix, queueFor: () => { throw new Error('killed after staging'); }, keepSeconds: 3600, leaseMs: 400 }, jobs, (e) => late.push(e));
+    await submitStaged({ redis, prefix, queueFor: () => {
+          throw new Error('killed after staging');
+        }, keepSeconds: 3600, leaseMs: 400 }, jobs, (e) => late.push(e));
     expect(late.map((e) => e.message)).toEqual(['killed after staging']);
     expect(await Promise.all(jobs.map((j) => copies(j.id)))).toEqual(jobs.map(() => 0));
     // Staged, not added: each task reads as waiting, never 404.
@@ -155,7 +158,8 @@ describe('batch submits on a Redis Cluster', () => {
       {
         redis,
         prefix,
-        queueFor: (node) => {
+        queueFor: (name) => {
+          const node = nodeOfQueueName(name)!;
           if (slotGroupOf(node) === 'g2') throw new Error('killed mid fan-out');
           return queueFor(node);
         },
@@ -216,18 +220,40 @@ describe('idempotent submits on a Redis Cluster (the claim in {swarm}, the task 
 });
 
 describe('replicated tasks on a Redis Cluster', () => {
-  it('are refused before anything is written, with a 400 that says why and what to do (never a 500)', async () => {
+  it('are added without a flow (parent in consensus-{swarm}, replicas in node queues of both groups) and decided', async () => {
+    const driver = new Consensus({ redis: cluster.url, prefix });
+    await driver.drive();
+    try {
+      const r = await stack.request('POST', '/api/tasks', { type: 'echo', payload: { n: 7 }, consensus: { protocol: 'quorum', replicas: 12 } });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      expect(r.body.node).toBe(CONSENSUS_QUEUE);
+      const task = await until(async () => {
+        const t = await stack.request('GET', `/api/tasks/${r.body.id}`);
+        expect(t.status).toBe(200);
+        return t.body.state === 'completed' || t.body.state === 'failed' ? t.body : undefined;
+      }, 20_000, 'the replicated task to be decided');
+      expect(task, JSON.stringify(task)).toMatchObject({ state: 'completed', result: { n: 7 }, consensus: { decided: true, votes: 12, dissenters: [] } });
+      const replicas = task.consensus.replicaTasks as string[];
+      expect(new Set(replicas.map((id) => slotGroupOf(nodeOfTaskId(id)!))).size).toBe(2);
+      expect(new Set(task.consensus.agents).size).toBe(12);
+      // Each replica stayed on its node and ran once.
+      expect(await Promise.all(replicas.map(copies))).toEqual(replicas.map(() => 1));
+      expect(await redis.hlen(swarmKeys(prefix).staged)).toBe(0);
+    } finally {
+      await driver.close();
+    }
+  });
+
+  it('a replicated task asking for more agents than the swarm has is refused with a 400, nothing written', async () => {
     const consensus = new Queue(CONSENSUS_QUEUE, { connection: redis, prefix });
-    const before = await consensus.getJobCountByTypes('waiting', 'waiting-children', 'completed', 'failed');
+    const before = await consensus.getJobCountByTypes('waiting', 'delayed', 'waiting-children', 'completed', 'failed');
     const jobsBefore = await jobTotal();
-    const task = { type: 'echo', payload: 1, consensus: { protocol: 'quorum', replicas: 3 } };
-    const r = await stack.request('POST', '/api/tasks', task);
+    const r = await stack.request('POST', '/api/tasks', { type: 'echo', payload: 1, consensus: { protocol: 'quorum', replicas: 13 } });
     expect(r.status, JSON.stringify(r.body)).toBe(400);
-    expect(r.body.error).toMatchObject({ code: 'invalid_request', details: [{ path: 'consensus' }] });
-    expect(r.body.error.message).toMatch(/Redis Cluster/);
-    await expect(client.submit(task as TaskInput)).rejects.toMatchObject({ code: 'invalid_request' });
-    expect(await consensus.getJobCountByTypes('waiting', 'waiting-children', 'completed', 'failed')).toBe(before);
+    expect(r.body.error.code).toBe('no_capable_agent');
+    expect(await consensus.getJobCountByTypes('waiting', 'delayed', 'waiting-children', 'completed', 'failed')).toBe(before);
     expect(await jobTotal()).toBe(jobsBefore);
+    expect(await redis.hlen(swarmKeys(prefix).staged)).toBe(0);
     await consensus.close();
   });
 });
