@@ -113,6 +113,12 @@ export function swarmKeys(prefix: string) {
     /** hash of counters */
     stats: `${base}:stats`,
     idempotency: (key: string) => `${base}:idem:${key}`,
+    /** zset batchId → when (ms, Redis's clock) a batch still being fanned out may be taken over (src/coordinator/stagedBatch.ts) */
+    batches: `${base}:batches`,
+    /** a staged batch's task ids, JSON, until every one of them is in its node's queue */
+    batch: (batchId: string) => `${base}:batch:${batchId}`,
+    /** hash taskId → StagedTask JSON: the tasks of staged batches not yet known to be in their node's queue */
+    staged: `${base}:staged`,
     intakeTask: (intakeJobId: string) => `${base}:intake:${intakeJobId}`,
     /** a browser session (expiring), under the SHA-256 of its id so Redis never holds a usable cookie */
     session: (idHash: string) => `${base}:session:${idHash}`,
@@ -135,6 +141,29 @@ export function groupKeys(prefix: string, nodeId: string) {
     wakerBell: (hostId: string) => `${base}:waker-bell:${hostId}`,
   };
 }
+
+/** The hash tag of a queue name (`g1` of `node-{g1}-n3`, `swarm` of `consensus-{swarm}`): the slot its keys share. */
+export function hashTagOf(queue: string): string {
+  const m = /\{([^}]+)\}/.exec(queue);
+  if (!m) throw new Error(`queue ${queue} carries no hash tag`);
+  return m[1]!;
+}
+
+/**
+ * Set (expiring) once a staged batch's jobs of one slot, `tag`, are in their
+ * queues, in the MULTI that adds them: a fan-out taken over skips that slot
+ * (src/coordinator/stagedBatch.ts).
+ */
+export function batchAddedKey(prefix: string, tag: string, batchId: string): string {
+  return `${prefix}:{${tag}}:batch-added:${batchId}`;
+}
+
+/**
+ * A job hash field set on each replica of a replicated task added without a
+ * flow (on a Redis Cluster), in the MULTI that adds it: the replica stays on
+ * its node, as a flow's child does (moveJobs-12.lua reads it).
+ */
+export const REPLICA_OF_FIELD = 'sqReplicaOf';
 
 /** Each agent host listens on its own control queue for spawn and retire requests; a slot of its own per host. */
 export function controlQueueName(hostId: string): string {

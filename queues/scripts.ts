@@ -111,4 +111,6 @@ export const scripts = {
   raiseCounter: command('raiseCounter', 1),
   readLoads: command('readLoads', 2),
   keepLoads: command('keepLoads', 1),
+  stageBatch: command('stageBatch', 3),
+  claimBatches: command('claimBatches', 1),
 };

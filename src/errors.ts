@@ -57,3 +57,12 @@ export function isRedisDown(err: unknown): boolean {
   const text = `${err.name} ${err.message}`;
   return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|LOADING|Reached the max retries/i.test(text);
 }
+
+/**
+ * A Redis Cluster refusing one command, script, MULTI or pipeline over keys of
+ * several hash slots: an operation swarmq does not run on a Cluster yet, not a
+ * fault of the request or of Redis's health.
+ */
+export function isCrossSlot(err: unknown): boolean {
+  return err instanceof Error && /CROSSSLOT|should belong to the same slots allocation group/.test(err.message);
+}

@@ -11,8 +11,8 @@
   refuses a lower one, so a coordinator that lost its lease to a newer one
   moves nothing here (a new leader stamps every group when it takes over).
 
-  Only waiting jobs move: active, delayed, completed, failed, flow and scheduler
-  jobs stay where they are. Plain waiting jobs go first (the newest, which would
+  Only waiting jobs move: active, delayed, completed, failed, flow, scheduler
+  and replica jobs stay where they are. Plain waiting jobs go first (the newest, which would
   run last), then prioritized ones from the least urgent end.
 
   KEYS[1]  source wait            KEYS[2]  source prioritized     KEYS[3] source events
@@ -33,10 +33,10 @@ local srcPrefix, dstPrefix = ARGV[1], ARGV[2]
 local max = tonumber(ARGV[3])
 if max <= 0 then return 0 end
 
--- Jobs of a flow or a scheduler belong where they are.
+-- Jobs of a flow or a scheduler belong where they are, and so do replicas added without a flow (sqReplicaOf, keys.ts REPLICA_OF_FIELD).
 local function movable(id)
-  local f = rcall('HMGET', srcPrefix .. id, 'parentKey', 'rjk')
-  return not f[1] and not f[2] and rcall('EXISTS', dstPrefix .. id) == 0 and rcall('EXISTS', srcPrefix .. id .. ':dependencies') == 0
+  local f = rcall('HMGET', srcPrefix .. id, 'parentKey', 'rjk', 'sqReplicaOf')
+  return not f[1] and not f[2] and not f[3] and rcall('EXISTS', dstPrefix .. id) == 0 and rcall('EXISTS', srcPrefix .. id .. ':dependencies') == 0
 end
 
 local plain = {}

@@ -4,7 +4,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import { z } from 'zod';
 import { readRecoveries } from './recoveriesView.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
-import { isRedisDown, SwarmError } from '../errors.ts';
+import { isCrossSlot, isRedisDown, SwarmError } from '../errors.ts';
 import { checkFieldDepth } from '../tasks/jsonDepth.ts';
 import type { Logger } from '../log.ts';
 import { retireAgent, spawnAgents } from './agentRequests.ts';
@@ -165,6 +165,10 @@ function toSwarmError(err: unknown): SwarmError {
   if (e?.type === 'entity.parse.failed') return new SwarmError('invalid_request', `body is not valid JSON: ${e.message}`, [{ path: '(body)', message: 'invalid JSON' }]);
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return new SwarmError('unsupported_media_type', e.message ?? 'unsupported encoding');
   if (isRedisDown(err)) return new SwarmError('redis_unavailable', 'Redis is not answering; nothing was written. Retry when /readyz says ok.');
+  // A safety net: each operation that cannot run on a Cluster refuses before writing (docs/cluster.md); one that slipped through says so, as a conflict with how this swarm is deployed.
+  if (isCrossSlot(err)) {
+    return new SwarmError('conflict', `this request does not run on a Redis Cluster yet: it needs keys of several hash slots at once (${(err as Error).message}); docs/cluster.md lists what runs on a Cluster`);
+  }
   // Other client errors express and body-parser raise (a body that does not inflate, a path that does not decode): the client's fault, said as such.
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
     const code = e.status === 413 ? 'payload_too_large' : e.status === 415 ? 'unsupported_media_type' : e.status === 404 ? 'not_found' : 'invalid_request';

@@ -24,7 +24,11 @@ export async function cancelNotStarted(c: Cancelling, id: string): Promise<TaskV
   checkCancellable(id, view);
   if (view.state === 'cancelled') return view;
   const res = await cancelTask(c.redis, { prefix: c.prefix, node: view.node, id, now: Date.now() });
-  if (res === 'not-found') throw notFound(id);
+  if (res === 'not-found') {
+    // Read but not in its queue: a task of a batch still being fanned out (stagedBatch.ts), there in a moment.
+    if ((await c.get(id))?.state === 'waiting') throw new SwarmError('conflict', `task ${id} is still being added to its node's queue (its batch is being fanned out); retry the cancel in a moment`, { state: 'waiting' });
+    throw notFound(id);
+  }
   if (res === 'not-cancellable') {
     throw new SwarmError('conflict', `task ${id} has already started or finished; only a task that has not started can be cancelled`, {
       state: (await c.get(id))?.state ?? view.state,

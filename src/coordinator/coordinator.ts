@@ -13,6 +13,7 @@ import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { SummaryPublisher } from '../metrics/summaryPublisher.ts';
 import { groupOfNode } from '../routing/hierarchy.ts';
+import { BatchSweeper } from './batchSweeper.ts';
 import { HostControl } from './hostControl.ts';
 import { Lease } from './lease.ts';
 import { LoadsPublisher } from './loadsPublisher.ts';
@@ -48,6 +49,8 @@ export class Coordinator {
   readonly health: HealthMonitor;
   /** metrics:updated, agent:joined and agent:left while leading. */
   readonly summary: SummaryPublisher;
+  /** Finishes batch submits left staged, while leading. */
+  readonly batches: BatchSweeper;
   private readonly workerConnection: RedisClient;
   private intakeWorker: Worker | undefined;
 
@@ -68,6 +71,7 @@ export class Coordinator {
       config: o.config,
       onBadRecord,
       onRedisError: (err) => o.logger.debug({ err: err.message }, 'queue connection error'),
+      onBatchLate: (err) => o.logger.warn({ err: err.message }, 'a batch was acknowledged but not fanned out; the leader or a reader will finish it'),
     });
     this.intakeQueue = new Queue(INTAKE_QUEUE, { connection: this.commands, prefix: o.config.prefix });
     this.deadLetterQueue = new Queue(DEAD_LETTER_QUEUE, { connection: this.commands, prefix: o.config.prefix });
@@ -88,6 +92,7 @@ export class Coordinator {
     });
     this.health = new HealthMonitor({ redis: this.commands, config: o.config, lease: this.lease, hosts: this.hosts, logger: o.logger });
     this.summary = new SummaryPublisher({ redis: this.commands, config: o.config, lease: this.lease, logger: o.logger, loads: (now) => this.loads.tracker.read(now, o.config.coordinator.snapshotIntervalMs) });
+    this.batches = new BatchSweeper({ lease: this.lease, logger: o.logger, resumeDue: () => this.router.resumeDueBatches() });
     this.intakeQueue.on('error', (err) => o.logger.debug({ err: err.message }, 'intake queue connection error'));
   }
 
@@ -112,6 +117,7 @@ export class Coordinator {
     if (this.o.balance !== false || this.o.health !== false) {
       this.summary.start();
       this.loads.start();
+      this.batches.start();
     }
     this.o.logger.info({ prefix: this.o.config.prefix, nodes: this.router.nodeIds().length }, 'coordinator ready');
   }
@@ -121,6 +127,7 @@ export class Coordinator {
     await this.health.stop();
     await this.summary.stop();
     await this.loads.stop();
+    await this.batches.stop();
     await this.intakeWorker?.close();
     await this.intakeQueue.close();
     await this.deadLetterQueue.close();

@@ -1,5 +1,6 @@
 // The BullMQ handles the router adds through: one queue per node (opened on first
-// use, kept until close) and a flow producer for what must land all or none.
+// use, kept until close) and a flow producer for replicated tasks (a parent and
+// its replicas, all or none). Batches go through stagedBatch.ts.
 import { FlowProducer, Queue, type FlowJob } from 'bullmq';
 import type { RedisClient } from '../../queues/redisTarget.ts';
 import { CONSENSUS_QUEUE, nodeQueueName } from '../../queues/keys.ts';
@@ -52,19 +53,6 @@ export class NodeQueues {
     if (!node) throw new SwarmError('internal', `task id ${id} names no node`);
     await this.queueFor(node).add(task.type, taskEnvelope(task), taskJobOptions(task, id, this.tasks));
     return { id, node };
-  }
-
-  /** All or none: one MULTI across node queues (BullMQ's flow insert). Each id names its node. */
-  async enqueueAll(entries: readonly { task: TaskInput; id: string }[]): Promise<void> {
-    await this.flows.addBulk(
-      entries.map(({ task, id }) => ({
-        name: task.type,
-        queueName: nodeQueueName(nodeOfTaskId(id)!),
-        prefix: this.prefix,
-        data: taskEnvelope(task),
-        opts: taskJobOptions(task, id, this.tasks),
-      })),
-    );
   }
 
   /** A flow (a replicated task's parent and its replicas), all or none. */

@@ -1,5 +1,6 @@
 // Reading one task by id, wherever it is now: its node's queue, the node it was
-// moved to, the cancelled records, or (a replicated task) the consensus queue.
+// moved to, the cancelled records, a batch staged but not yet fanned out
+// (stagedBatch.ts), or (a replicated task) the consensus queue.
 import type { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../../queues/redisTarget.ts';
@@ -12,20 +13,43 @@ import { isIssuedTaskId, nodeOfTaskId } from '../tasks/ids.ts';
 import type { TaskView } from '../tasks/schema.ts';
 import { taskViewFromJob, taskViewFromTombstone } from '../tasks/view.ts';
 import { slotPipeline } from '../../queues/slotPipeline.ts';
+import { readStaged } from './stagedBatch.ts';
 
 export interface TaskReads {
   redis: RedisClient;
   prefix: string;
   /** Opened only when a replicated task is read. */
   consensusQueue: () => Queue;
+  /**
+   * Takes over a staged batch's fan-out if it is due (stagedBatch.ts resumeBatch):
+   * a reader of a task whose submitter died finishes the submit. Without it a
+   * staged task reads as waiting until the leader's sweep adds it.
+   */
+  resumeBatch?: (batchId: string) => Promise<boolean>;
 }
 
 /** The task, or null when there is none of that id; a Redis failure throws, never reads as "not found". */
 export async function readTask(r: TaskReads, id: string): Promise<TaskView | null> {
   if (!isIssuedTaskId(id)) return null; // no such task, and no key built from it
-  if (isReplicatedTaskId(id)) return await replicatedTaskView(r.consensusQueue(), id);
-  const encoded = nodeOfTaskId(id);
-  if (!encoded) return null;
+  let read: () => Promise<TaskView | null>;
+  if (isReplicatedTaskId(id)) read = () => replicatedTaskView(r.consensusQueue(), id);
+  else {
+    const encoded = nodeOfTaskId(id);
+    if (!encoded) return null;
+    read = () => readQueued(r, encoded, id);
+  }
+  const queued = await read();
+  if (queued) return queued;
+  // Not in a queue: maybe its batch is staged and not fanned out yet (it waits).
+  const staged = await readStaged(r.redis, r.prefix, id);
+  // None staged now: either none was, or its fan-out finished since the read above.
+  if (!staged) return await read();
+  if (r.resumeBatch && (await r.resumeBatch(staged.batch))) return (await read()) ?? staged.view;
+  return staged.view;
+}
+
+/** The task in its node's queue, where it moved, or its tombstone; null when none of these has it. */
+async function readQueued(r: TaskReads, encoded: string, id: string): Promise<TaskView | null> {
   // One slot group's keys: the node's queue, and where its tasks moved or were cancelled.
   const group = groupKeys(r.prefix, encoded);
   // A task can move again between reading where it went and reading it there:

@@ -5,7 +5,7 @@
 // queues (nodeQueues.ts), idempotency (idempotency.ts), batch and replicated
 // submits (submitBatch.ts, submitReplicated.ts), reads (readTask.ts), cancel (cancel.ts).
 import type { Queue } from 'bullmq';
-import type { RedisClient } from '../../queues/redisTarget.ts';
+import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
@@ -21,6 +21,9 @@ import { NodeRouting } from './nodeRouting.ts';
 import { readTask } from './readTask.ts';
 import { submitBatch } from './submitBatch.ts';
 import { submitReplicated, type ReplicatedSubmit, type ReplicatedTask } from './submitReplicated.ts';
+import { BATCH_LEASE_MS, resumeBatch, resumeDueBatches, submitStaged, type BatchFanOut, type BatchJob } from './stagedBatch.ts';
+import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
+import { CONSENSUS_QUEUE, nodeOfQueueName } from '../../queues/keys.ts';
 
 export type { Submitted } from './nodeQueues.ts';
 
@@ -31,6 +34,10 @@ export interface RouterOptions {
   onBadRecord?: (what: string, key: string, err: string) => void;
   /** Connection trouble seen by BullMQ's queues; requests report it themselves (503). */
   onRedisError?: (err: Error) => void;
+  /** How long a batch submit has to fan its staged tasks out before a reader or the leader takes over (default BATCH_LEASE_MS). */
+  batchLeaseMs?: number;
+  /** A batch fan-out that failed after its batch was acknowledged: the batch stays staged and is finished later. */
+  onBatchLate?: (err: Error) => void;
 }
 
 export class TaskRouter {
@@ -100,7 +107,7 @@ export class TaskRouter {
     });
   }
 
-  /** All or none: one MULTI across node queues (BullMQ's flow insert). */
+  /** All or none: staged in one step, then fanned out to the node queues (stagedBatch.ts). */
   async submitBatch(inputs: unknown[]): Promise<{ ids: string[] }> {
     const batch = await submitBatch(
       {
@@ -109,7 +116,12 @@ export class TaskRouter {
         routeBatch: (tasks) => this.routing.routeBatch(tasks),
         claims: this.claims,
         get: (id) => this.get(id),
-        enqueueAll: (entries) => this.queues.enqueueAll(entries),
+        enqueueAll: (entries) =>
+          submitStaged(
+            this.batchFanOut(),
+            entries.map(({ task, id }) => ({ id, name: task.type, data: taskEnvelope(task), opts: taskJobOptions(task, id, this.opts.config.tasks) })),
+            (err) => this.opts.onBatchLate?.(err),
+          ),
       },
       inputs,
     );
@@ -134,7 +146,30 @@ export class TaskRouter {
   }
 
   async get(id: string): Promise<TaskView | null> {
-    return await readTask({ redis: this.opts.redis, prefix: this.prefix, consensusQueue: () => this.queues.consensusQueue() }, id);
+    return await readTask(
+      { redis: this.opts.redis, prefix: this.prefix, consensusQueue: () => this.queues.consensusQueue(), resumeBatch: (batchId) => resumeBatch(this.batchFanOut(), batchId) },
+      id,
+    );
+  }
+
+  /** Finishes the fan-out of batches whose submitter did not (the leader's sweep); resolves with how many. */
+  async resumeDueBatches(limit?: number): Promise<number> {
+    return await resumeDueBatches(this.batchFanOut(), limit);
+  }
+
+  private batchFanOut(): BatchFanOut {
+    return {
+      redis: this.opts.redis,
+      prefix: this.prefix,
+      queueFor: (name) => {
+        const node = nodeOfQueueName(name);
+        if (node !== undefined) return this.queues.queueFor(node);
+        if (name === CONSENSUS_QUEUE) return this.queues.consensusQueue();
+        throw new Error(`a staged batch names queue ${name}, which is neither a node's nor the consensus queue`);
+      },
+      keepSeconds: this.opts.config.tasks.keepCompletedSeconds,
+      leaseMs: this.opts.batchLeaseMs ?? BATCH_LEASE_MS,
+    };
   }
 
   /** Cancels a task that has not started. */
@@ -154,6 +189,7 @@ export class TaskRouter {
       refresh: () => this.refresh(true),
       route: (t) => this.route(t),
       addFlow: (flow) => this.queues.addFlow(flow),
+      ...(isCluster(this.opts.redis) ? { stage: (jobs: BatchJob[]) => submitStaged(this.batchFanOut(), jobs, (err) => this.opts.onBatchLate?.(err)) } : {}),
       prefix: this.prefix,
       tasks: this.opts.config.tasks,
     };

@@ -1,6 +1,7 @@
 // Submitting a batch: all or none. Every task is validated and routed before
 // anything is written; idempotency keys are claimed, then the tasks not already
-// there are added in one MULTI across node queues (BullMQ's flow insert).
+// there are staged in one step and fanned out to their node queues
+// (stagedBatch.ts: all of them are added, even if this process dies midway).
 import { newTaskId } from '../tasks/ids.ts';
 import { checkBatchSize, checkNoReplicated } from '../tasks/batch.ts';
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
@@ -12,6 +13,7 @@ export interface BatchSubmit {
   routeBatch: (tasks: readonly TaskInput[]) => Promise<string[]>;
   claims: IdempotencyClaims;
   get: (id: string) => Promise<TaskView | null>;
+  /** All or none: throws only when nothing was acknowledged (the claims are then given back). */
   enqueueAll: (entries: readonly { task: TaskInput; id: string }[]) => Promise<void>;
 }
 

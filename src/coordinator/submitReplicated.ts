@@ -5,6 +5,11 @@
 // one replica job per chosen agent, in that agent's node queue. Flow children
 // never move between nodes (the balancer leaves them), and the node runner
 // claims a distinct agent for each replica (src/agents/replicaSeat.ts).
+// On a Redis Cluster no flow spans the consensus queue's slot and the node
+// queues', so the same jobs are added without one, staged and fanned out like
+// a batch (stagedBatch.ts): the parent delayed, its driver waiting for the
+// replicas by their states (judgeReplicated.ts), each replica marked to stay
+// on its node in the MULTI that adds it.
 import type { FlowJob, FlowJobNode, JobsOptions } from 'bullmq';
 import { CONSENSUS_QUEUE, nodeQueueName } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -17,6 +22,7 @@ import { newReplicatedTaskId, newTaskId } from '../tasks/ids.ts';
 import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
 import type { TaskEnvelope, TaskInput } from '../tasks/schema.ts';
 import type { Submitted } from './nodeQueues.ts';
+import type { BatchJob } from './stagedBatch.ts';
 
 /** Default time limit of the vote once the replicas have finished. */
 export const REPLICA_VOTE_TIMEOUT_MS = 10_000;
@@ -112,6 +118,31 @@ export function tooFewReplicas(task: ReplicatedTask, available: number): SwarmEr
   return new SwarmError('no_capable_agent', message, [{ path: 'consensus.replicas', message, available }]);
 }
 
+/** How long a flowless parent waits before its driver first looks at the replicas. */
+export const FIRST_REPLICA_POLL_MS = 50;
+
+/**
+ * The same task as jobs without a flow (on a Redis Cluster): the parent,
+ * delayed and marked flowless, then one replica per pick, each naming its
+ * parent so it stays on its node.
+ */
+export function flowlessJobs(flow: FlowJob): BatchJob[] {
+  const data = flow.data as ReplicatedData;
+  const id = flow.opts!.jobId!;
+  const parent: BatchJob = {
+    id,
+    queue: flow.queueName,
+    name: flow.name,
+    data: { ...data, replicated: { ...data.replicated, flowless: true } } satisfies ReplicatedData,
+    opts: { ...flow.opts, delay: FIRST_REPLICA_POLL_MS },
+  };
+  const replicas = (flow.children ?? []).map((c): BatchJob => {
+    const { ignoreDependencyOnFailure: _flowOnly, ...opts } = c.opts!;
+    return { id: opts.jobId!, replicaOf: id, name: c.name, data: c.data, opts };
+  });
+  return [parent, ...replicas];
+}
+
 export interface ReplicatedSubmit {
   /** The roster as last read. */
   nodes: () => readonly NodeView[];
@@ -120,6 +151,8 @@ export interface ReplicatedSubmit {
   /** Routes the task as a plain one; called only for the error it throws. */
   route: (task: TaskInput) => Promise<string>;
   addFlow: (flow: FlowJob) => Promise<void>;
+  /** On a Redis Cluster, where a flow cannot span hash slots: adds the jobs all or none without one (stagedBatch.ts). */
+  stage?: (jobs: BatchJob[]) => Promise<void>;
   prefix: string;
   tasks: SwarmConfig['tasks'];
 }
@@ -139,6 +172,7 @@ export async function submitReplicated(s: ReplicatedSubmit, task: ReplicatedTask
   }
   const keep = { completedSeconds: s.tasks.keepCompletedSeconds, failedSeconds: s.tasks.keepFailedSeconds };
   const { id, flow } = replicatedFlow(task, chosen.picks, s.prefix, taskEnvelope(task), (childId) => taskJobOptions(task, childId, s.tasks), keep);
-  await s.addFlow(flow);
+  if (s.stage) await s.stage(flowlessJobs(flow));
+  else await s.addFlow(flow);
   return { id, node: CONSENSUS_QUEUE };
 }

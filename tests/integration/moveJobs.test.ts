@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Queue, Worker } from 'bullmq';
 import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
-import { groupKeys, nodeQueueName } from '../../queues/keys.ts';
+import { bullKey, groupKeys, nodeQueueName, REPLICA_OF_FIELD } from '../../queues/keys.ts';
 import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { until } from '../support/swarm.ts';
 
@@ -40,6 +40,18 @@ describe('moveJobs', () => {
     expect(await q2.getJobCounts('completed', 'wait', 'active')).toEqual({ completed: 6, wait: 0, active: 0 });
     await q1.close();
     await q2.close();
+  });
+
+  it('leaves a replica added without a flow (marked with the task it replicates) where it is', async () => {
+    const prefix = uniquePrefix('mv');
+    const q1 = new Queue(nodeQueueName('n1'), { connection: redis.connection, prefix });
+    await q1.add('echo', {}, { jobId: 'n1.replica' });
+    await redis.connection.hset(bullKey(prefix, nodeQueueName('n1'), 'n1.replica'), REPLICA_OF_FIELD, 'r-abcdefghijkl');
+    await q1.add('echo', {}, { jobId: 'n1.plain' });
+    expect(await moveWaitingJobs(redis.connection, { prefix, from: 'n1', to: 'n2', max: 10 })).toBe(1);
+    expect((await q1.getWaiting()).map((j) => j.id)).toEqual(['n1.replica']);
+    expect(await moveWaitingJobs(redis.connection, { prefix, from: 'n1', to: 'n2', max: 10, jobId: 'n1.replica' })).toBe(0);
+    await q1.close();
   });
 
   it('a stale fencing token moves nothing; a newer one raises the fence', async () => {

@@ -4,7 +4,11 @@
 // The task is a BullMQ flow: a parent job in the consensus queue (its id is
 // the task's id) and one child job per replica in node queues. When every
 // replica has finished (a failed replica does not block: ignoreDependencyOnFailure),
-// the parent becomes runnable and a round driver judges it here: it reads the
+// the parent becomes runnable and a round driver judges it here. On a Redis
+// Cluster, where no flow spans slots, the parent and its replicas are added
+// without one (`flowless`, staged like a batch): the parent is delayed, and its
+// driver looks at the replicas' states and delays it again until every one has
+// finished. Either way the driver then judges it: it reads the
 // replicas' outputs (getChildrenValues) and the agents that produced them (the
 // job hash field the agent host wrote under the job's lock), and puts the most
 // common output to a real round among those agents, each of which votes only
@@ -18,8 +22,9 @@ import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { RedisClient } from '../../../queues/redisTarget.ts';
 import { z } from 'zod';
 import { CONSENSUS_QUEUE, swarmKeys } from '../../../queues/keys.ts';
+import { getTask } from '../../../queues/getTask.ts';
 import { agentRecordSchema } from '../../swarm/records.ts';
-import { REPLICATED_ID_PREFIX } from '../../tasks/ids.ts';
+import { nodeOfTaskId, REPLICATED_ID_PREFIX } from '../../tasks/ids.ts';
 import { AGENT_FIELD } from '../../tasks/view.ts';
 import type { TaskState, TaskView } from '../../tasks/schema.ts';
 import type { ProtocolName } from '../protocol.ts';
@@ -68,6 +73,8 @@ export const replicatedDataSchema = z.strictObject({
     timeoutMs: z.int().min(10),
     /** The replicas' task ids, in order. */
     replicaTasks: z.array(z.string()),
+    /** Added without a flow (on a Redis Cluster): the driver waits for the replicas by reading their states. */
+    flowless: z.literal(true).optional(),
   }),
   /** The round's spec, written before the round starts (hosts read it from here, never from the wire). */
   round: roundSpecSchema.optional(),
@@ -102,6 +109,8 @@ interface Replica {
 export interface JudgeDeps {
   redis: RedisClient;
   prefix: string;
+  /** A flowless task whose replicas have not all finished: delays its job `ms` and ends this run (BullMQ's DelayedError). */
+  waitForReplicas(ms: number): Promise<never>;
   /** Runs a round to its end (vote.ts); `announce` adds fields to its consensus:reached event. */
   runRound(spec: RoundSpec, announce: (o: ProposalResult) => Record<string, unknown>): Promise<ProposalResult>;
 }
@@ -109,6 +118,46 @@ export interface JudgeDeps {
 function short(value: unknown): string {
   const text = canonicalJson(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** How long a flowless task waits before it looks at its replicas again: soon at first, at most a second for long ones. */
+export function replicaPollMs(ageMs: number): number {
+  return Math.min(1000, Math.max(50, Math.round(ageMs / 10)));
+}
+
+/**
+ * A flowless task's replicas, read where they were added (replicas never move:
+ * moveJobs-12.lua leaves them), or undefined while one has not finished yet.
+ * A replica not in its queue and not staged either is gone (removed before the
+ * vote); one still staged is on its way.
+ */
+async function flowlessReplicas(data: ReplicatedData, d: JudgeDeps): Promise<Replica[] | undefined> {
+  const staged = swarmKeys(d.prefix).staged;
+  const read = (id: string) => getTask(d.redis, { prefix: d.prefix, node: nodeOfTaskId(id)!, id });
+  const out: Replica[] = [];
+  for (const id of data.replicated.replicaTasks) {
+    let job = await read(id);
+    if (!job) {
+      if (await d.redis.hexists(staged, id)) return undefined;
+      job = await read(id); // its batch may have added it between the two reads
+    }
+    if (!job) {
+      out.push({ taskId: id, agent: null, ok: false, output: null, hash: null, error: 'its result is gone (removed before the vote)' });
+      continue;
+    }
+    const agent = job.hash[AGENT_FIELD] ?? null;
+    if (job.state === 'completed') {
+      let output: unknown = null;
+      try {
+        output = JSON.parse(job.hash.returnvalue ?? 'null');
+      } catch {
+        output = job.hash.returnvalue ?? null;
+      }
+      out.push({ taskId: id, agent, ok: true, output, hash: outputHash(output) });
+    } else if (job.state === 'failed') out.push({ taskId: id, agent, ok: false, output: null, hash: null, error: job.hash.failedReason ?? 'failed' });
+    else return undefined;
+  }
+  return out;
 }
 
 /** Reads every replica's outcome: output or failure, and the agent that produced it. */
@@ -161,7 +210,12 @@ function describeSplit(split: ReplicatedOutcome['split'], replicas: readonly Rep
 export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> {
   const data = replicatedDataSchema.parse(job.data);
   const r = data.replicated;
-  const replicas = await replicasOf(job, data, d.redis);
+  let replicas: Replica[];
+  if (r.flowless) {
+    const read = await flowlessReplicas(data, d);
+    if (!read) return await d.waitForReplicas(replicaPollMs(Date.now() - job.timestamp));
+    replicas = read;
+  } else replicas = await replicasOf(job, data, d.redis);
   const split = splitOf(replicas);
   const agents = replicas.map((x) => x.agent);
   const seated = replicas.filter((x): x is Replica & { agent: string } => x.agent !== null);

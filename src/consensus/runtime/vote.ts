@@ -5,7 +5,7 @@
 // which BullMQ stores with the job. A driver that dies mid-round leaves the
 // job to stall; another driver takes it over, and hosts that still run the
 // round just learn the new driver.
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type { RedisClient } from '../../../queues/redisTarget.ts';
 import { consensusKeys } from './keys.ts';
 import { decidedValues, outcomeOf, parseDecisions } from './outcome.ts';
@@ -33,7 +33,7 @@ export function retryAfterMs(tickMs: number): number {
   return Math.max(300, 30 * tickMs);
 }
 
-export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<unknown> {
+export function voteProcessor(d: VoteProcessorDeps): (job: Job, token?: string) => Promise<unknown> {
   const keys = consensusKeys(d.prefix);
   const sendAll = (inboxes: Iterable<string>, item: InboxItem) => sendNotice(d.redis, inboxes, item);
   const read = async (id: string) => {
@@ -44,9 +44,15 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job) => Promise<unkno
     return { decisions: parseDecisions(decided), rejected };
   };
 
-  return async (job) => {
+  return async (job, token) => {
     // A replicated task whose replicas have all finished: its agents vote on their outputs in a round run here.
-    if (job.name === REPLICATED_JOB) return await judgeReplicated(job, { redis: d.redis, prefix: d.prefix, runRound });
+    if (job.name === REPLICATED_JOB) {
+      const waitForReplicas = async (ms: number): Promise<never> => {
+        await job.moveToDelayed(Date.now() + ms, token);
+        throw new DelayedError();
+      };
+      return await judgeReplicated(job, { redis: d.redis, prefix: d.prefix, runRound, waitForReplicas });
+    }
     const spec = roundSpecSchema.parse(job.data);
     const attributes = { 'swarmq.proposal.id': spec.id, 'swarmq.consensus.protocol': spec.protocol, 'swarmq.consensus.participants': spec.participants.length };
     return await traced('swarmq.consensus', attributes, async (span) => {
