@@ -13,7 +13,7 @@ import type { TaskInput, TaskView } from '../tasks/schema.ts';
 import { validateTask } from '../tasks/validate.ts';
 import { traced } from '../tracing/spans.ts';
 import { confirmDurable } from '../durability.ts';
-import { CONSENSUS_QUEUE, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, nodeOfQueueName, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { cancelNotStarted } from './cancel.ts';
 import { IdempotencyClaims, submitIdempotent, type IdempotentSubmit } from './idempotency.ts';
 import { NodeQueues, type Submitted } from './nodeQueues.ts';
@@ -23,7 +23,6 @@ import { submitBatch } from './submitBatch.ts';
 import { submitReplicated, type ReplicatedSubmit, type ReplicatedTask } from './submitReplicated.ts';
 import { BATCH_LEASE_MS, resumeBatch, resumeDueBatches, submitStaged, type BatchFanOut, type BatchJob } from './stagedBatch.ts';
 import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
-import { CONSENSUS_QUEUE, nodeOfQueueName } from '../../queues/keys.ts';
 
 export type { Submitted } from './nodeQueues.ts';
 
