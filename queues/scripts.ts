@@ -111,4 +111,7 @@ export const scripts = {
   raiseCounter: command('raiseCounter', 1),
   readLoads: command('readLoads', 2),
   keepLoads: command('keepLoads', 1),
+  joinCoordinators: command('joinCoordinators', 2),
+  acquirePartition: command('acquirePartition', 2),
+  isolateHost: command('isolateHost', 5),
 };

@@ -1,0 +1,56 @@
+// Coordinators sharing the work (see joinCoordinators-2.lua, acquirePartition-2.lua,
+// isolateHost-5.lua): membership, one lease per partition, and the fenced first
+// step of a host's recovery. A partition is named `g<k>` (a slot group),
+// `parked`, or `host:<id>`; its lease lives in its own slot (the group's tag, or
+// the swarm's for a host, beside the roster its recovery edits).
+import type { Cluster, Redis } from 'ioredis';
+import { groupKeys, swarmKeys } from './keys.ts';
+import { scripts } from './scripts.ts';
+
+export interface Member {
+  id: string;
+  /** When its membership lapses unless refreshed (ms, Redis's clock). */
+  expiresAt: number;
+}
+
+/** Refreshes (ttlMs > 0) or drops (0) this coordinator's membership; the live members and Redis's clock. */
+export async function joinCoordinators(redis: Redis | Cluster, prefix: string, id: string, ttlMs: number, details: string): Promise<{ now: number; members: Member[] }> {
+  const k = swarmKeys(prefix);
+  const reply = (await scripts.joinCoordinators.run(redis, [k.coordinators, k.coordinatorDetails], [id, ttlMs, details])) as (string | number)[];
+  const members: Member[] = [];
+  for (let i = 1; i + 1 < reply.length; i += 2) members.push({ id: String(reply[i]), expiresAt: Number(reply[i + 1]) });
+  return { now: Number(reply[0]), members };
+}
+
+/** The lease and token-floor keys of a partition. */
+export function partitionKeys(prefix: string, partition: string): [lease: string, floor: string] {
+  if (partition.startsWith('host:')) {
+    const k = swarmKeys(prefix);
+    return [k.hostPartition(partition.slice(5)), k.partitionToken];
+  }
+  // A group's lease sits beside its fence, which is the floor (groupKeys takes a group's name as it takes a node's).
+  const g = groupKeys(prefix, partition);
+  return [g.partition, g.fence];
+}
+
+export interface PartitionLease {
+  /** The caller's token when it holds the lease after the call, else 0. */
+  token: number;
+  /** Who holds it now ('' when nobody). */
+  holder: string;
+  /** How long the lease has left (ms). */
+  ttlMs: number;
+}
+
+/** Claims (or renews) a partition's lease, or releases it when held; see acquirePartition-2.lua. */
+export async function acquirePartition(redis: Redis | Cluster, prefix: string, partition: string, candidate: string, ttlMs: number, mode: 'claim' | 'release'): Promise<PartitionLease> {
+  const [token, holder, ttl] = (await scripts.acquirePartition.run(redis, partitionKeys(prefix, partition), [candidate, ttlMs, mode])) as [number, string, number];
+  return { token: Number(token), holder: String(holder), ttlMs: Math.max(0, Number(ttl)) };
+}
+
+/** The first step of a host's recovery, only for the holder of its partition with this token: true when done. */
+export async function isolateHost(redis: Redis | Cluster, prefix: string, hostId: string, holder: { id: string; token: number }, detectedAt: number): Promise<boolean> {
+  const k = swarmKeys(prefix);
+  const done = await scripts.isolateHost.run(redis, [k.hostPartition(hostId), k.hosts, k.hostConnections, k.hostsReady, k.failedHosts], [hostId, holder.id, holder.token, detectedAt]);
+  return Number(done) === 1;
+}
