@@ -54,3 +54,19 @@ export async function isolateHost(redis: Redis | Cluster, prefix: string, hostId
   const done = await scripts.isolateHost.run(redis, [k.hostPartition(hostId), k.hosts, k.hostConnections, k.hostsReady, k.failedHosts], [hostId, holder.id, holder.token, detectedAt]);
   return Number(done) === 1;
 }
+
+/** The membership as stored: Redis's clock, each member's expiry, what each wrote about itself, and the swarm lease's holder. */
+export async function readCoordinators(redis: Redis | Cluster, prefix: string): Promise<{ now: number; expiries: Record<string, string>; details: Record<string, string>; leader: string | null }> {
+  const k = swarmKeys(prefix);
+  // All four in the swarm's slot: one pipeline, on a Cluster too.
+  const replies = await redis.pipeline().time().hgetall(k.coordinators).hgetall(k.coordinatorDetails).get(k.leaseOwner).exec();
+  const failed = replies?.find(([err]) => err);
+  if (!replies || failed) throw failed?.[0] ?? new Error('reading the coordinators: the pipeline was discarded');
+  const [sec, micro] = replies[0]![1] as [string, string];
+  return {
+    now: Number(sec) * 1000 + Math.floor(Number(micro) / 1000),
+    expiries: replies[1]![1] as Record<string, string>,
+    details: replies[2]![1] as Record<string, string>,
+    leader: replies[3]![1] as string | null,
+  };
+}
