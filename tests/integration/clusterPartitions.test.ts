@@ -52,7 +52,7 @@ describe('coordinators sharing partitions on a Redis Cluster', () => {
         const g1 = v.coordinators.find((c) => c.groups.includes('g1'));
         const g2 = v.coordinators.find((c) => c.groups.includes('g2'));
         // The first to start held both for a round or two, until the other joined and it handed one over.
-        return v.coordinators.length === 2 && g1?.id === ownerOf('g1', ids) && g2?.id === ownerOf('g2', ids) ? { g1: g1.id, g2: g2.id } : undefined;
+        return v.coordinators.length === 2 && g1?.id === ownerOf('g1', ids) && g2?.id === ownerOf('g2', ids) ? { g1: g1!.id, g2: g2!.id } : undefined;
       }, 10_000, 'each group held by its assigned coordinator');
       expect(view).toEqual({ g1: ownerOf('g1', ids), g2: ownerOf('g2', ids) });
       expect(view.g1).not.toBe(view.g2);
