@@ -11,14 +11,16 @@ export interface Member {
   id: string;
   /** When its membership lapses unless refreshed (ms, Redis's clock). */
   expiresAt: number;
+  /** The duties it runs: 'b' balances slot groups, 'h' monitors hosts. */
+  roles: string;
 }
 
 /** Refreshes (ttlMs > 0) or drops (0) this coordinator's membership; the live members and Redis's clock. */
-export async function joinCoordinators(redis: Redis | Cluster, prefix: string, id: string, ttlMs: number, details: string): Promise<{ now: number; members: Member[] }> {
+export async function joinCoordinators(redis: Redis | Cluster, prefix: string, id: string, ttlMs: number, details: string, roles = 'bh'): Promise<{ now: number; members: Member[] }> {
   const k = swarmKeys(prefix);
-  const reply = (await scripts.joinCoordinators.run(redis, [k.coordinators, k.coordinatorDetails], [id, ttlMs, details])) as (string | number)[];
+  const reply = (await scripts.joinCoordinators.run(redis, [k.coordinators, k.coordinatorDetails], [id, ttlMs, details, roles])) as (string | number)[];
   const members: Member[] = [];
-  for (let i = 1; i + 1 < reply.length; i += 2) members.push({ id: String(reply[i]), expiresAt: Number(reply[i + 1]) });
+  for (let i = 1; i + 2 < reply.length; i += 3) members.push({ id: String(reply[i]), expiresAt: Number(reply[i + 1]), roles: String(reply[i + 2]) });
   return { now: Number(reply[0]), members };
 }
 

@@ -89,6 +89,7 @@ export class Coordinator {
       prefix: o.config.prefix,
       id,
       leaseMs: o.config.coordinator.leaseMs,
+      roles: { balance: o.balance !== false, health: o.health !== false },
       logger: o.logger,
       universe: async () => {
         const { roster } = await this.loads.tracker.read(Date.now(), o.config.coordinator.snapshotIntervalMs);

@@ -36,7 +36,7 @@ export async function coordinatorsView(redis: RedisClient, prefix: string, onBad
   const { now, expiries, details, leader } = await readCoordinators(redis, prefix);
   const coordinators: CoordinatorView[] = [];
   for (const [id, expiry] of Object.entries(expiries)) {
-    const expiresAt = Number(expiry);
+    const expiresAt = Number(/^\d+/.exec(expiry)?.[0]); // '<expiry>:<roles>'
     if (!(expiresAt > now)) continue; // lapsed: dropped at the next membership round
     const raw = details[id];
     let partitions: CoordinatorView['partitions'] = [];

@@ -28,6 +28,8 @@ export interface PartitionsOptions {
   /** How long a lease and a membership last unless renewed; rounds run every third of it. */
   leaseMs: number;
   universe: () => Promise<PartitionUniverse>;
+  /** Which duties this coordinator runs: only balancing ones are given slot groups, only monitoring ones hosts. */
+  roles: { balance: boolean; health: boolean };
   logger: Logger;
 }
 
@@ -121,14 +123,15 @@ export class Partitions {
   async round(): Promise<void> {
     if (this.stopped) return;
     const startedAt = Date.now();
-    const { now, members } = await joinCoordinators(this.o.redis, this.o.prefix, this.o.id, this.o.leaseMs, '');
+    const roles = `${this.o.roles.balance ? 'b' : ''}${this.o.roles.health ? 'h' : ''}`;
+    const { now, members } = await joinCoordinators(this.o.redis, this.o.prefix, this.o.id, this.o.leaseMs, '', roles);
     this.members = members;
     const u = await this.o.universe();
-    const names = [...u.groups, 'parked', ...u.hosts.map((h) => `host:${h}`)];
-    const assigned = assignPartitions(
-      members.map((m) => m.id),
-      names,
-    );
+    // Groups go only to coordinators that balance, hosts only to those that monitor: a member that does not run a duty is never named for it.
+    const assigned = new Map([
+      ...assignPartitions(members.filter((m) => m.roles.includes('b')).map((m) => m.id), [...u.groups, 'parked']),
+      ...assignPartitions(members.filter((m) => m.roles.includes('h')).map((m) => m.id), u.hosts.map((h) => `host:${h}`)),
+    ]);
     const claims = [...assigned].filter(([, owner]) => owner === this.o.id).map(([p]) => p);
     const releases = [...this.held.keys()].filter((p) => assigned.get(p) !== this.o.id);
     const results = await Promise.all([

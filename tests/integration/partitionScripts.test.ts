@@ -23,6 +23,9 @@ describe('partition scripts', () => {
     expect(await redis.connection.hkeys(swarmKeys(prefix).coordinators)).toEqual(['b']); // the lapsed one pruned
     expect((await readCoordinators(redis.connection, prefix)).details).toEqual({ b: '{"at":1,"partitions":[]}' }); // '' kept what was there
     expect((await joinCoordinators(redis.connection, prefix, 'b', 0, '')).members).toEqual([]);
+    // Roles ride with the expiry: a coordinator that only monitors hosts is not given slot groups.
+    await joinCoordinators(redis.connection, prefix, 'h-only', 5000, '', 'h');
+    expect((await joinCoordinators(redis.connection, prefix, 'both', 5000, '', 'bh')).members.map((m) => [m.id, m.roles]).sort()).toEqual([['both', 'bh'], ['h-only', 'h']]);
   });
 
   it('acquirePartition: one holder; a release or a lapse lets the next in, with a token above the group fence', async () => {
