@@ -2,14 +2,14 @@
 // groups it balances, `parked` if it unparks, `host:<id>` for hosts it
 // monitors and recovers) with their tokens and lease expiries, and which one
 // leads the swarm (publishes the loads and the summary). What each holds is what
-// it wrote at its last partition round (a third of the lease ago at most).
+// it wrote when its holdings last changed; its leases are renewed in the rounds
+// that renew its membership, so they expire with it.
 import { z } from 'zod';
 import { readCoordinators } from '../../queues/partitions.ts';
 import type { RedisClient } from '../../queues/redisTarget.ts';
 
 const detailsSchema = z.object({
-  at: z.number(),
-  partitions: z.array(z.object({ name: z.string(), token: z.int().positive(), expiresAt: z.number() })),
+  partitions: z.array(z.object({ name: z.string(), token: z.int().positive() })),
 });
 
 export interface CoordinatorView {
@@ -48,7 +48,7 @@ export async function coordinatorsView(redis: RedisClient, prefix: string, onBad
         parsed = undefined;
       }
       const d = detailsSchema.safeParse(parsed);
-      if (d.success) partitions = d.data.partitions.filter((p) => p.expiresAt > now).sort((a, b) => (a.name < b.name ? -1 : 1));
+      if (d.success) partitions = d.data.partitions.map((p) => ({ ...p, expiresAt })).sort((a, b) => (a.name < b.name ? -1 : 1));
       else onBadRecord?.(id, d.error.issues[0]?.message ?? 'not JSON');
     }
     coordinators.push({

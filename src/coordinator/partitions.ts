@@ -40,10 +40,15 @@ export interface HeldPartition {
   until: number;
 }
 
-/** What a coordinator writes about itself for GET /api/coordinators. */
+/**
+ * What a coordinator writes about itself for GET /api/coordinators, only when
+ * it changes (a lapsed lease is claimed again with a new token, so a
+ * coordinator whose membership lapsed, and whose record was dropped with it,
+ * always writes again). Its leases are renewed in the same rounds as its
+ * membership, so they expire with it.
+ */
 export interface CoordinatorDetails {
-  at: number;
-  partitions: { name: PartitionName; token: number; expiresAt: number }[];
+  partitions: { name: PartitionName; token: number }[];
 }
 
 export class Partitions {
@@ -51,6 +56,7 @@ export class Partitions {
   private held = new Map<PartitionName, HeldPartition>();
   private members: Member[] = [];
   private stopped = false;
+  private written: string | undefined;
 
   constructor(private readonly o: PartitionsOptions) {
     this.loop = new LeaderLoop({
@@ -147,10 +153,11 @@ export class Partitions {
     const lost = [...this.held.keys()].filter((p) => !next.has(p));
     if (gained.length || lost.length) this.o.logger.info({ coordinator: this.o.id, gained, lost }, 'partitions changed hands');
     this.held = next;
-    const details: CoordinatorDetails = {
-      at: now,
-      partitions: [...next.values()].map((h) => ({ name: h.name, token: h.token, expiresAt: now + this.o.leaseMs })),
-    };
-    await this.o.redis.hset(swarmKeys(this.o.prefix).coordinatorDetails, this.o.id, JSON.stringify(details));
+    const details: CoordinatorDetails = { partitions: [...next.values()].map((h) => ({ name: h.name, token: h.token })).sort((a, b) => (a.name < b.name ? -1 : 1)) };
+    const json = JSON.stringify(details);
+    if (json !== this.written || !members.some((m) => m.id === this.o.id)) {
+      await this.o.redis.hset(swarmKeys(this.o.prefix).coordinatorDetails, this.o.id, json);
+      this.written = json;
+    }
   }
 }

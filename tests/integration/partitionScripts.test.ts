@@ -15,13 +15,13 @@ describe('partition scripts', () => {
   it('joinCoordinators: members expire on their own; leaving drops one at once', async () => {
     const prefix = uniquePrefix('join');
     await joinCoordinators(redis.connection, prefix, 'a', 150, '');
-    const { now, members } = await joinCoordinators(redis.connection, prefix, 'b', 5000, '{"at":1,"partitions":[]}');
+    const { now, members } = await joinCoordinators(redis.connection, prefix, 'b', 5000, '{"partitions":[]}');
     expect(members.map((m) => m.id).sort()).toEqual(['a', 'b']);
     expect(members.find((m) => m.id === 'b')!.expiresAt).toBe(now + 5000);
     await sleep(250);
     expect((await joinCoordinators(redis.connection, prefix, 'b', 5000, '')).members.map((m) => m.id)).toEqual(['b']);
     expect(await redis.connection.hkeys(swarmKeys(prefix).coordinators)).toEqual(['b']); // the lapsed one pruned
-    expect((await readCoordinators(redis.connection, prefix)).details).toEqual({ b: '{"at":1,"partitions":[]}' }); // '' kept what was there
+    expect((await readCoordinators(redis.connection, prefix)).details).toEqual({ b: '{"partitions":[]}' }); // '' kept what was there
     expect((await joinCoordinators(redis.connection, prefix, 'b', 0, '')).members).toEqual([]);
     // Roles ride with the expiry: a coordinator that only monitors hosts is not given slot groups.
     await joinCoordinators(redis.connection, prefix, 'h-only', 5000, '', 'h');
