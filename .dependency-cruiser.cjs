@@ -9,6 +9,7 @@ const pureCores = [
   '^src/consensus/(quorum|raft|pbft|fast-paxos)/',
   '^src/consensus/(tally|reach|replay)\\.ts$',
   '^src/health/breaker\\.ts$',
+  '^src/partitions/',
 ];
 const composition = '^src/(cli/|index\\.ts$)';
 

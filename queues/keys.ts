@@ -108,6 +108,14 @@ export function swarmKeys(prefix: string) {
     lease: `${base}:lease`,
     leaseOwner: `${base}:lease-owner`,
     leaseCounter: `${base}:lease-counter`,
+    /** hash coordinatorId → membership expiry (ms, Redis's clock): the live coordinators partitions are shared among */
+    coordinators: `${base}:coordinators`,
+    /** hash coordinatorId → JSON of the partitions it holds, for GET /api/coordinators */
+    coordinatorDetails: `${base}:coordinator-details`,
+    /** the token floor of host partitions (a group's partitions use its fence) */
+    partitionToken: `${base}:partition-token`,
+    /** an agent host's partition lease (hash owner, token; expiring): the health monitor that watches and recovers it */
+    hostPartition: (hostId: string) => `${base}:partition:host:${hostId}`,
     /** stream of swarm events (load:rebalanced, …) for dashboards */
     events: `${base}:events`,
     /** hash of counters */
@@ -135,6 +143,8 @@ export function groupKeys(prefix: string, nodeId: string) {
     cancelled: `${base}:cancelled`,
     /** the highest leader token a move in this group has carried: older ones are refused */
     fence: `${base}:fence`,
+    /** the group's partition lease (hash owner, token; expiring): the coordinator that balances it (the parked group's: that unparks) */
+    partition: `${base}:partition`,
     /** parked tasks claimed for a node but not yet in its queue (parked group only) */
     unparking: `${base}:unparking`,
     /** a host's waker blocks on this beside the group's markers; a write to it ends the wait, so the next one covers the nodes that hibernated since */

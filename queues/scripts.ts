@@ -113,4 +113,7 @@ export const scripts = {
   keepLoads: command('keepLoads', 1),
   stageBatch: command('stageBatch', 3),
   claimBatches: command('claimBatches', 1),
+  joinCoordinators: command('joinCoordinators', 2),
+  acquirePartition: command('acquirePartition', 2),
+  isolateHost: command('isolateHost', 5),
 };

@@ -16,6 +16,8 @@ import { swarmRoutes } from './swarmRoutes.ts';
 import type { SwarmSource } from './swarmSource.ts';
 import { Consensus } from '../consensus/runtime/consensus.ts';
 import { proposalsRouter } from './proposals.ts';
+import { coordinatorsView } from '../coordinator/coordinatorsView.ts';
+import { emptyQuerySchema, parseQuery } from './listQuery.ts';
 
 const batchSchema = z.object({ tasks: z.array(z.unknown()) }).strict();
 
@@ -110,8 +112,12 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
   // GET /api/agents, /nodes, /hosts, /summary, /hierarchy: paged, counted, sliced (swarmRoutes.ts).
   app.use('/api', swarmRoutes({ coordinator, ...(swarmSource ? { source: swarmSource } : {}) }));
   app.get('/api/health', (_req, res) => {
-    // Classified by the leading coordinator; another one answers with an empty list and says so.
-    res.json({ leading: coordinator.lease.fence() !== undefined, hosts: coordinator.health.hosts() });
+    // Every coordinator classifies every host; `hosts` names the partitions this one monitors and recovers.
+    res.json({ leading: coordinator.lease.fence() !== undefined, coordinator: coordinator.partitions.id, owned: [...coordinator.partitions.hosts().keys()].sort(), hosts: coordinator.health.hosts() });
+  });
+  app.get('/api/coordinators', async (req, res) => {
+    parseQuery(emptyQuerySchema, req.query, 'GET /api/coordinators');
+    res.json(await coordinatorsView(coordinator.commands, coordinator.config.prefix, (id, err) => logger.warn({ coordinator: id, err }, 'ignoring a malformed coordinator record in Redis')));
   });
   app.get('/api/dead-letter', async (_req, res) => {
     const jobs = await coordinator.deadLetterQueue.getJobs(['waiting', 'prioritized'], 0, 199);

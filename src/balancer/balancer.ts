@@ -1,12 +1,17 @@
-// The balancer loop: while this coordinator holds the lease, read node loads,
-// plan steals (often) and rebalancing (every rebalanceInterval), and carry out
-// each move atomically with the lease's fencing token.
+// The balancer loop: in each slot group whose partition this coordinator holds
+// (src/coordinator/partitions.ts), read node loads, plan steals (often) and
+// rebalancing (every rebalanceInterval), and carry out each move atomically with
+// the partition's fencing token; while it holds the parked partition, route
+// parked tasks to agents that joined. Moves stay within a slot group (one
+// script over both queues), so groups are balanced independently, each by its
+// owner, and a coordinator that lost a group is refused there by its fence.
 import { EventEmitter } from 'node:events';
 import type { Queue } from 'bullmq';
 import { PARKED_NODE, slotGroupOf } from '../../queues/keys.ts';
-import { moveWaitingJobs, raiseFence } from '../../queues/moveJobs.ts';
+import { moveWaitingJobs } from '../../queues/moveJobs.ts';
 import { LeaderLoop } from '../coordinator/leaderLoop.ts';
 import type { TrackedLoads, TrackedLoadsDuty } from '../coordinator/loadsTracker.ts';
+import type { Partitions } from '../coordinator/partitions.ts';
 import type { NodeView } from '../routing/loads.ts';
 import { liveCapacity } from '../routing/capacity.ts';
 import { publishEvent } from '../swarm/events.ts';
@@ -17,6 +22,7 @@ import { traced } from '../tracing/spans.ts';
 
 export interface RebalancedEvent {
   at: number;
+  /** The fencing token of the slot group's partition the moves carried (one event per group). */
   token: number;
   moves: (Move & { moved: number })[];
 }
@@ -28,11 +34,11 @@ export interface Balancer {
 export class Balancer extends EventEmitter {
   private readonly loop: LeaderLoop;
   private lastRebalance = 0;
-  /** Slot groups whose fence already carries our token. */
-  private fenced = { token: 0, groups: new Set<string>() };
 
   constructor(
-    private readonly o: TrackedLoadsDuty & {
+    private readonly o: Omit<TrackedLoadsDuty, 'lease'> & {
+      /** Which slot groups (and whether the parked queue) this coordinator balances, with their tokens. */
+      partitions: Pick<Partitions, 'groups'>;
       groupOf: (seq: number) => string;
       queueFor: (nodeId: string) => Queue;
       /** The tracked loads as nodes with their agents. */
@@ -41,8 +47,6 @@ export class Balancer extends EventEmitter {
   ) {
     super();
     this.loop = new LeaderLoop({
-      lease: o.lease,
-      renewsLease: true,
       intervalMs: o.config.coordinator.workStealing.intervalMs,
       onError: (err) => o.logger.warn({ err: err.message }, 'balancer tick failed'),
     });
@@ -56,22 +60,25 @@ export class Balancer extends EventEmitter {
     await this.loop.stop();
   }
 
-  /** One round: returns the moves carried out (empty when not leading). */
+  /** One round: returns the moves carried out (empty when this coordinator holds no group). */
   async tick(now = Date.now()): Promise<RebalancedEvent['moves']> {
-    const lead = await this.loop.leadership();
-    if (!lead) return [];
-    const { token, fence } = lead;
+    const held = this.o.partitions.groups(now);
+    if (!held.size) return [];
     const tracked = await this.o.loads(now);
     const { roster } = tracked;
     const nodes = this.o.views(tracked);
-    await this.stampFences(token, [PARKED_NODE, ...nodes.map((n) => n.id)]);
-    const unparked = await unparkTasks({ redis: this.o.redis, prefix: this.o.config.prefix, token, queueFor: this.o.queueFor }, nodes);
-    if (unparked.length) this.o.logger.info({ tasks: unparked.length }, 'routed parked tasks to agents that can run them');
+    const parkedToken = held.get(PARKED_NODE);
+    if (parkedToken !== undefined) {
+      // Parked tasks go to any node that can run them: the claim is fenced by the parked group's token.
+      const unparked = await unparkTasks({ redis: this.o.redis, prefix: this.o.config.prefix, token: parkedToken, queueFor: this.o.queueFor }, nodes);
+      if (unparked.length) this.o.logger.info({ tasks: unparked.length }, 'routed parked tasks to agents that can run them');
+    }
     const balanceNodes: BalanceNode[] = nodes.flatMap((n) => {
       const rec = roster.nodes.get(n.id);
-      if (!rec) return [];
+      const slot = slotGroupOf(n.id);
+      if (!rec || !held.has(slot)) return [];
       const capacity = liveCapacity(n);
-      return [{ id: n.id, slot: slotGroupOf(n.id), group: this.o.groupOf(rec.seq), profile: rec.profile, capacity, waiting: n.waiting, active: n.active }];
+      return [{ id: n.id, slot, group: this.o.groupOf(rec.seq), profile: rec.profile, capacity, waiting: n.waiting, active: n.active }];
     });
     const { coordinator } = this.o.config;
     const opts = { stealRatio: coordinator.workStealing.thresholdRatio, tolerance: coordinator.loadBalancing.rebalanceTolerance };
@@ -81,36 +88,26 @@ export class Balancer extends EventEmitter {
       plan = planRebalance(balanceNodes, opts);
     }
     const done: RebalancedEvent['moves'] = [];
+    const bySlot = new Map<string, RebalancedEvent['moves']>();
     for (const m of plan) {
+      const slot = slotGroupOf(m.from);
+      const fence = { token: String(held.get(slot)) };
       const moved = await traced('swarmq.move', { 'swarmq.move.from': m.from, 'swarmq.move.to': m.to, 'swarmq.move.max': m.count, 'swarmq.move.reason': m.reason }, async (span) => {
         const n = await moveWaitingJobs(this.o.redis, { prefix: this.o.config.prefix, from: m.from, to: m.to, max: m.count, fence });
         span.setAttribute('swarmq.move.moved', n);
         return n;
       });
-      if (moved > 0) done.push({ ...m, moved });
+      if (moved > 0) {
+        done.push({ ...m, moved });
+        bySlot.set(slot, [...(bySlot.get(slot) ?? []), { ...m, moved }]);
+      }
     }
-    if (done.length) {
-      const event: RebalancedEvent = { at: now, token, moves: done };
+    for (const [slot, moves] of bySlot) {
+      const event: RebalancedEvent = { at: now, token: held.get(slot)!, moves };
       this.emit('load:rebalanced', event);
       await publishEvent(this.o.redis, this.o.config.prefix, 'load:rebalanced', event);
-      this.o.logger.info({ moves: done }, 'load:rebalanced');
+      this.o.logger.info({ group: slot, moves }, 'load:rebalanced');
     }
     return done;
-  }
-
-  /**
-   * A new leader raises every slot group's fence to its token before it moves
-   * anything, so a leader it replaced (paused, partitioned) is refused in each
-   * group, not only in those the new one happens to move work in.
-   */
-  private async stampFences(token: number, nodeIds: readonly string[]): Promise<void> {
-    if (this.fenced.token !== token) this.fenced = { token, groups: new Set() };
-    for (const id of nodeIds) {
-      const group = slotGroupOf(id);
-      if (this.fenced.groups.has(group)) continue;
-      const now = await raiseFence(this.o.redis, this.o.config.prefix, id, token);
-      if (now !== token) throw new Error(`slot group ${group} is fenced by a newer leader (token ${now} > ${token})`);
-      this.fenced.groups.add(group);
-    }
   }
 }

@@ -6,7 +6,8 @@ import { Coordinator } from '../coordinator/coordinator.ts';
 import { silentLogger } from '../log.ts';
 
 export async function statusReport(config: SwarmConfig, json: boolean): Promise<string> {
-  const coordinator = new Coordinator({ config, logger: silentLogger, intake: false, balance: false });
+  // A reader: it neither balances nor monitors, so it takes no share of the swarm's upkeep while it looks.
+  const coordinator = new Coordinator({ config, logger: silentLogger, intake: false, balance: false, health: false });
   try {
     await coordinator.start();
     const view = await swarmView(coordinator);

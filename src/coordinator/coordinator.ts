@@ -1,12 +1,15 @@
-// The coordinator process: the task router, the intake worker, the balancer
-// (while it holds the lease), and the queues operators watch. Several may run;
-// each routes on its own snapshot, one leads.
+// The coordinator process: the task router, the intake worker, the queues
+// operators watch, and its share of the swarm's upkeep. Several may run; each
+// routes on its own snapshot. Slot groups and agent hosts are partitioned among
+// the live ones (partitions.ts): each balances, unparks, monitors and recovers
+// only in its partitions. One leads the swarm (the swarm lease) for what is
+// swarm-wide and cheap: publishing the loads routers read, and the summary.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Queue, type Worker } from 'bullmq';
 import { connectRedis, type RedisClient, type RedisTarget } from '../../queues/redisTarget.ts';
 import { ensureConnected } from '../../queues/connection.ts';
-import { DEAD_LETTER_QUEUE, INTAKE_QUEUE } from '../../queues/keys.ts';
+import { DEAD_LETTER_QUEUE, INTAKE_QUEUE, slotGroupOf } from '../../queues/keys.ts';
 import { Balancer } from '../balancer/balancer.ts';
 import { HealthMonitor } from '../health/monitor.ts';
 import type { SwarmConfig } from '../config/schema.ts';
@@ -17,6 +20,7 @@ import { BatchSweeper } from './batchSweeper.ts';
 import { HostControl } from './hostControl.ts';
 import { Lease } from './lease.ts';
 import { LoadsPublisher } from './loadsPublisher.ts';
+import { Partitions } from './partitions.ts';
 import { startIntake } from './intake.ts';
 import { TaskRouter } from './router.ts';
 
@@ -27,8 +31,10 @@ export interface CoordinatorOptions {
   intake?: boolean;
   /** Compete for the lease and balance while leading (default true). */
   balance?: boolean;
-  /** Watch hosts and recover failed ones while leading (default true). */
+  /** Watch hosts and recover failed ones in this coordinator's partitions (default true). */
   health?: boolean;
+  /** This coordinator's id among the others (default: host name, pid and a random suffix). */
+  id?: string;
 }
 
 export function commandsConnection(target: RedisTarget, name: string): RedisClient {
@@ -43,6 +49,8 @@ export class Coordinator {
   readonly deadLetterQueue: Queue;
   readonly hosts: HostControl;
   readonly lease: Lease;
+  /** The slot groups and hosts this coordinator looks after, shared with the other live coordinators. */
+  readonly partitions: Partitions;
   readonly balancer: Balancer;
   /** Node loads read while leading and published for every router. */
   readonly loads: LoadsPublisher;
@@ -77,20 +85,36 @@ export class Coordinator {
     this.deadLetterQueue = new Queue(DEAD_LETTER_QUEUE, { connection: this.commands, prefix: o.config.prefix });
     this.deadLetterQueue.on('error', () => {});
     this.hosts = new HostControl(this.commands, o.config.prefix);
-    this.lease = new Lease(this.commands, o.config.prefix, `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, o.config.coordinator.leaseMs);
+    const id = o.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.lease = new Lease(this.commands, o.config.prefix, id, o.config.coordinator.leaseMs);
     this.loads = new LoadsPublisher({ redis: this.commands, config: o.config, lease: this.lease, logger: o.logger, onBadRecord });
+    this.partitions = new Partitions({
+      redis: this.commands,
+      prefix: o.config.prefix,
+      id,
+      leaseMs: o.config.coordinator.leaseMs,
+      roles: { balance: o.balance !== false, health: o.health !== false },
+      logger: o.logger,
+      universe: async () => {
+        const { roster } = await this.loads.tracker.read(Date.now(), o.config.coordinator.snapshotIntervalMs);
+        return {
+          groups: this.o.balance === false ? [] : [...new Set([...roster.nodes.keys()].map(slotGroupOf))],
+          hosts: this.o.health === false ? [] : this.health.knownHosts(),
+        };
+      },
+    });
     const fanout = o.config.coordinator.maxAgentsPerNode;
     this.balancer = new Balancer({
       redis: this.commands,
       config: o.config,
-      lease: this.lease,
+      partitions: this.partitions,
       logger: o.logger,
       groupOf: (seq) => groupOfNode(seq, fanout),
       queueFor: (nodeId) => this.router.queueFor(nodeId),
       loads: (now) => this.loads.tracker.read(now, o.config.coordinator.snapshotIntervalMs),
       views: (t) => this.loads.tracker.views(t),
     });
-    this.health = new HealthMonitor({ redis: this.commands, config: o.config, lease: this.lease, hosts: this.hosts, logger: o.logger });
+    this.health = new HealthMonitor({ redis: this.commands, config: o.config, partitions: this.partitions, hosts: this.hosts, logger: o.logger });
     this.summary = new SummaryPublisher({ redis: this.commands, config: o.config, lease: this.lease, logger: o.logger, loads: (now) => this.loads.tracker.read(now, o.config.coordinator.snapshotIntervalMs) });
     this.batches = new BatchSweeper({ lease: this.lease, logger: o.logger, resumeDue: () => this.router.resumeDueBatches() });
     this.intakeQueue.on('error', (err) => o.logger.debug({ err: err.message }, 'intake queue connection error'));
@@ -111,10 +135,13 @@ export class Coordinator {
       });
       await this.intakeWorker.waitUntilReady();
     }
-    if (this.o.balance !== false) this.balancer.start();
-    if (this.o.health !== false) this.health.start();
-    // The lease they check is renewed by the balancer and the health monitor.
     if (this.o.balance !== false || this.o.health !== false) {
+      // A first health check, so the first partition round knows the hosts to share.
+      if (this.o.health !== false) await this.health.tick().catch((err: Error) => this.o.logger.warn({ err: err.message }, 'first health check failed'));
+      await this.partitions.start();
+      if (this.o.balance !== false) this.balancer.start();
+      if (this.o.health !== false) this.health.start();
+      // The loads publisher renews the swarm lease; the summary rides on it.
       this.summary.start();
       this.loads.start();
       this.batches.start();
@@ -128,6 +155,8 @@ export class Coordinator {
     await this.summary.stop();
     await this.loads.stop();
     await this.batches.stop();
+    // After the duties stopped: hand the partitions back, so the others take them at their next round.
+    await this.partitions.stop();
     await this.intakeWorker?.close();
     await this.intakeQueue.close();
     await this.deadLetterQueue.close();

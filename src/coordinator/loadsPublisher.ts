@@ -33,10 +33,10 @@ export class LoadsPublisher {
       resyncMs: coordinator.loadsResyncMs,
       ...(o.onBadRecord ? { onBadRecord: o.onBadRecord } : {}),
     });
-    // The balancer and the health monitor renew the lease; this loop only reads it.
+    // This loop renews the swarm lease (the summary rides on it): balancing and health run per partition.
     this.loop = new LeaderLoop({
       lease: o.lease,
-      renewsLease: false,
+      renewsLease: true,
       intervalMs: coordinator.snapshotIntervalMs,
       onError: (err) => o.logger.debug({ err: err.message }, 'publishing node loads failed; next interval retries'),
     });

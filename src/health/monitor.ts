@@ -1,6 +1,11 @@
-// The health monitor, run by the leading coordinator: every livenessIntervalMs it
+// The health monitor, run by every coordinator: every livenessIntervalMs it
 // classifies each host (and so its agents) from its heartbeat age, and watches
-// the Redis connection each host announced. A process that dies drops that
+// the Redis connection each host announced. Each host is one partition
+// (src/coordinator/partitions.ts): only the coordinator holding it raises the
+// host's alerts and recovers it, and the recovery starts with a step fenced by
+// the partition's token (isolateHost-5.lua), so a host is recovered once. Every
+// coordinator classifies every host (three reads a round), so each one's
+// GET /api/health shows the whole swarm and a new owner knows the host's state. A process that dies drops that
 // connection at once, so it is failed within one interval; a process that is
 // stopped or blocked keeps its connection and goes the heartbeat way (degraded,
 // critical, failed), so a slow but alive host is never recovered early.
@@ -9,8 +14,9 @@ import type { RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { HostControl } from '../coordinator/hostControl.ts';
-import type { Lease } from '../coordinator/lease.ts';
 import { LeaderLoop } from '../coordinator/leaderLoop.ts';
+import type { Partitions } from '../coordinator/partitions.ts';
+import { isolateHost } from '../../queues/partitions.ts';
 import { LoadsReader, type Roster } from '../coordinator/loadsReader.ts';
 import type { Logger } from '../log.ts';
 import { publishEvent } from '../swarm/events.ts';
@@ -89,13 +95,11 @@ export class HealthMonitor extends EventEmitter {
   /** After Redis itself restarts every connection is new: judge by heartbeats alone for a while. */
   private connectionsTrustedFrom = 0;
 
-  constructor(private readonly o: { redis: RedisClient; config: SwarmConfig; lease: Lease; hosts: HostControl; logger: Logger }) {
+  constructor(private readonly o: { redis: RedisClient; config: SwarmConfig; partitions: Pick<Partitions, 'hosts' | 'id'> & { nudge?: () => void }; hosts: HostControl; logger: Logger }) {
     super();
     this.reader = new LoadsReader(o.redis, o.config.prefix, o.config.agents.failedAfterMs);
     this.keys = swarmKeys(o.config.prefix);
     this.loop = new LeaderLoop({
-      lease: o.lease,
-      renewsLease: true,
       intervalMs: o.config.coordinator.livenessIntervalMs,
       onError: (err) => o.logger.warn({ err: err.message }, 'health check failed'),
     });
@@ -111,16 +115,18 @@ export class HealthMonitor extends EventEmitter {
     await this.releaseAlerts(Date.now(), true).catch((err: Error) => this.o.logger.warn({ err: err.message }, 'could not publish the last held health alerts'));
   }
 
-  /** Hosts as last classified (empty when this coordinator does not lead). */
+  /** Hosts as last classified (every host, whoever owns it). */
   hosts(): HostHealth[] {
     return [...this.states.values()].sort((a, b) => (a.host < b.host ? -1 : 1));
   }
 
+  /** Every host the last check saw (beating, announced or with agents): the host partitions to share. */
+  knownHosts(): string[] {
+    return [...this.states.keys()];
+  }
+
   async tick(now = Date.now()): Promise<void> {
-    if (!(await this.loop.leadership())) {
-      this.states.clear();
-      return;
-    }
+    const owned = this.o.partitions.hosts(now);
     const { roster, hostBeats } = await this.reader.readRoster();
     // Connections are asked about on the server that hosts announce them on (on a Cluster, the master of the swarm's slot), INFO too.
     const server = await serverOf(this.o.redis, this.keys.hostConnections);
@@ -137,6 +143,7 @@ export class HealthMonitor extends EventEmitter {
     const agentsOf = this.agentsPerHost(roster);
     const all = new Set([...hostBeats.keys(), ...Object.keys(announced), ...agentsOf.keys()]);
     for (const host of this.states.keys()) if (!all.has(host)) this.states.delete(host);
+    const newcomers = [...all].some((h) => !this.states.has(h));
     for (const host of this.beats.keys()) if (!all.has(host)) this.beats.delete(host);
 
     const { degradedAfterMs, criticalAfterMs, failedAfterMs } = this.o.config.agents;
@@ -158,7 +165,8 @@ export class HealthMonitor extends EventEmitter {
       const prev = this.states.get(host);
       const from = prev?.state ?? 'healthy';
       this.states.set(host, { host, state, since: prev && prev.state === state ? prev.since : now, heartbeatAgeMs: age, connection, agents: agentsOf.get(host) ?? 0 });
-      if (state !== from) {
+      const token = owned.get(host);
+      if (state !== from && token !== undefined) {
         const alert: HealthAlert = {
           at: now,
           host,
@@ -175,21 +183,24 @@ export class HealthMonitor extends EventEmitter {
       }
       if (beat !== undefined && state !== 'failed') this.observeBeat(host, beat, readyMarks[host]);
       else this.beats.delete(host);
-      if (state === 'failed' && !this.recovering.has(host)) {
+      if (state === 'failed' && token !== undefined && !this.recovering.has(host)) {
         const why: FailureReason = reason === 'connection-closed' ? 'connection-closed' : 'heartbeat-timeout';
-        const run = this.recover(host, why, now, roster).finally(() => this.recovering.delete(host));
+        const run = this.recover(host, token, why, now, roster).finally(() => this.recovering.delete(host));
         this.recovering.set(host, run);
       }
     }
-    this.judgeTrends(now);
+    // A host not seen before has no partition owner yet: have one claimed now (it is in knownHosts() from here on).
+    if (newcomers) this.o.partitions.nudge?.();
+    this.judgeTrends(now, owned);
     await this.releaseAlerts(now);
   }
 
-  private async recover(host: string, reason: FailureReason, detectedAt: number, roster: Awaited<ReturnType<LoadsReader['readRoster']>>['roster']): Promise<void> {
+  private async recover(host: string, token: number, reason: FailureReason, detectedAt: number, roster: Awaited<ReturnType<LoadsReader['readRoster']>>['roster']): Promise<void> {
     try {
       const record = await recoverHost(
         {
           redis: this.o.redis,
+          isolate: () => isolateHost(this.o.redis, this.o.config.prefix, host, { id: this.o.partitions.id, token }, detectedAt),
           prefix: this.o.config.prefix,
           maxStalledCount: this.o.config.agents.maxStalledCount,
           failedAfterMs: this.o.config.agents.failedAfterMs,
@@ -208,6 +219,10 @@ export class HealthMonitor extends EventEmitter {
         roster,
         (excluding) => this.hosts().filter((h) => h.host !== excluding && h.state === 'healthy' && h.connection !== 'closed').map((h) => h.host),
       );
+      if (!record) {
+        this.o.logger.info({ host, token }, 'host not recovered here: its partition has passed to another coordinator');
+        return;
+      }
       this.o.logger.info({ recovery: record.id, host, state: record.state, requeued: record.requeued, ms: (record.finishedAt ?? Date.now()) - detectedAt }, 'recovery finished');
       if (record.state === 'escalated') {
         const alert: HealthAlert = { at: Date.now(), host, agents: record.agents.length, from: 'failed', to: 'failed', severity: 'critical', reason, heartbeatAgeMs: null };
@@ -232,7 +247,7 @@ export class HealthMonitor extends EventEmitter {
    * ready) and over the other hosts' recent delay, cleared when it settles.
    * Why both: src/health/heartbeatTrend.ts.
    */
-  private judgeTrends(now: number): void {
+  private judgeTrends(now: number, owned: ReadonlyMap<string, number>): void {
     const recents = new Map<string, number>();
     for (const [host, t] of this.beats) if (t.recentAll) recents.set(host, t.recentAll.mean);
     const peersOf = mediansOfOthers(recents);
@@ -251,7 +266,8 @@ export class HealthMonitor extends EventEmitter {
           predicted: j.predicted,
         };
       }
-      if (j.predicted === t.predicted) continue;
+      // Every host's trend is judged (it is a peer of the others), but only its partition's owner raises its alert.
+      if (j.predicted === t.predicted || !owned.has(host)) continue;
       this.beats.set(host, { ...t, predicted: j.predicted });
       if (!j.predicted) continue;
       const alert: HealthAlert = {

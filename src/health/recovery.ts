@@ -13,7 +13,6 @@
 //   escalate  a critical health:alert for whatever could not be done.
 import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '../../queues/redisTarget.ts';
-import { swarmKeys } from '../../queues/keys.ts';
 import { deregisterAgents } from '../../queues/deregisterAgents.ts';
 import { recoverJobs } from '../../queues/recoverJobs.ts';
 import { rehomeOrphans } from '../agents/orphans.ts';
@@ -46,6 +45,12 @@ export interface RecoveryRecord {
 
 export interface RecoveryContext {
   redis: RedisClient;
+  /**
+   * The first step, fenced: takes the host out of the live roster only while
+   * the caller still holds the host's partition (false: it does not, and
+   * nothing is done or recorded).
+   */
+  isolate: () => Promise<boolean>;
   prefix: string;
   maxStalledCount: number;
   failedAfterMs: number;
@@ -60,8 +65,8 @@ export interface RecoveryContext {
 /** Live hosts, best first, that could take replacements; excludes the failed one. */
 export type LiveHosts = (excluding: string) => string[];
 
-export async function recoverHost(c: RecoveryContext, host: string, reason: FailureReason, detectedAt: number, roster: Roster, liveHosts: LiveHosts): Promise<RecoveryRecord> {
-  const keys = swarmKeys(c.prefix);
+/** The record of the recovery, or undefined when the caller no longer holds the host's partition. */
+export async function recoverHost(c: RecoveryContext, host: string, reason: FailureReason, detectedAt: number, roster: Roster, liveHosts: LiveHosts): Promise<RecoveryRecord | undefined> {
   const agents = [...roster.agents.values()].filter((a) => a.hostId === host);
   const record: RecoveryRecord = {
     id: `r-${detectedAt}-${randomBytes(3).toString('hex')}`,
@@ -79,7 +84,7 @@ export async function recoverHost(c: RecoveryContext, host: string, reason: Fail
     await c.onStep(record, s);
   };
 
-  await c.redis.multi().zrem(keys.hosts, host).hdel(keys.hostConnections, host).hdel(keys.hostsReady, host).hset(keys.failedHosts, host, String(detectedAt)).exec();
+  if (!(await c.isolate())) return undefined;
   await step('isolate', { reason });
 
   const nodes = [...new Set(agents.map((a) => a.node))].sort();

@@ -27,7 +27,7 @@ export class SummaryPublisher {
     private readonly o: TrackedLoadsDuty,
   ) {
     this.reader = new SwarmStateReader(o.redis, o.config.prefix);
-    // The balancer and the health monitor renew the lease; this loop only reads it.
+    // The loads publisher renews the swarm lease; this loop only reads it.
     this.loop = new LeaderLoop({
       lease: o.lease,
       renewsLease: false,

@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { swarmKeys } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../../src/config/schema.ts';
 import { HostControl } from '../../src/coordinator/hostControl.ts';
-import { Lease } from '../../src/coordinator/lease.ts';
 import { HealthMonitor, type HealthAlert } from '../../src/health/monitor.ts';
 import { parseEventEntry, type StreamEntry } from '../../src/swarm/events.ts';
 import { redisForFile } from '../support/redis.ts';
@@ -33,8 +32,10 @@ async function monitorOf() {
   const keys = swarmKeys(config.prefix);
   const logs: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const lease = new Lease(conn, config.prefix, 'monitor', 60_000);
-  const monitor = new HealthMonitor({ redis: conn, config, lease, hosts: new HostControl(conn, config.prefix), logger });
+  // This monitor holds every host's partition (no other coordinator shares them).
+  const owned = new Map<string, number>();
+  const partitions = { id: 'monitor', hosts: () => owned };
+  const monitor = new HealthMonitor({ redis: conn, config, partitions, hosts: new HostControl(conn, config.prefix), logger });
   const emitted: HealthAlert[] = [];
   monitor.on('health:alert', (a) => emitted.push(a));
   const t0 = Date.now();
@@ -51,6 +52,7 @@ async function monitorOf() {
       for (const [host, d] of Object.entries(delays)) {
         const beat = (last.get(host) ?? t0 - INTERVAL) + INTERVAL + d;
         last.set(host, beat);
+        owned.set(host, 1);
         p.zadd(keys.hosts, beat, host);
       }
       await p.exec();

@@ -23,10 +23,10 @@ afterAll(async () => {
   conn?.disconnect();
 });
 
-/** Swarm state without what changes by itself (heartbeats, BullMQ's stalled-check marker). */
+/** Swarm state without what changes by itself (heartbeats, coordinators' membership renewals, BullMQ's stalled-check marker). */
 async function state(): Promise<Record<string, string>> {
   const all = await dump(conn, stack.config.prefix);
-  return Object.fromEntries(Object.entries(all).filter(([k]) => !k.endsWith(':{swarm}:hosts') && !k.endsWith(':stalled-check')));
+  return Object.fromEntries(Object.entries(all).filter(([k]) => !k.endsWith(':{swarm}:hosts') && !k.endsWith(':{swarm}:coordinators') && !k.endsWith(':stalled-check')));
 }
 
 async function waitDone(id: string) {

@@ -63,10 +63,10 @@ async function addRawIntake(name: string, json: string): Promise<Job> {
   return job;
 }
 
-/** Swarm state without what changes by itself (heartbeats, stalled checks, the metrics' counters). */
+/** Swarm state without what changes by itself (heartbeats, stalled checks, the metrics' counters, coordinators' membership renewals). */
 async function state(): Promise<Record<string, string>> {
   const all = await dump(conn, stack.config.prefix);
-  return Object.fromEntries(Object.entries(all).filter(([k]) => !/:\{swarm\}:(hosts|stats|events|lease.*)$|:stalled-check$/.test(k)));
+  return Object.fromEntries(Object.entries(all).filter(([k]) => !/:\{swarm\}:(hosts|stats|events|lease.*|coordinators)$|:stalled-check$/.test(k)));
 }
 
 async function settledIntake(job: Job): Promise<Job> {
