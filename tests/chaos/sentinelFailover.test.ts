@@ -2,8 +2,7 @@
 // replica, three Sentinels. The primary is SIGKILLed, the Sentinels promote
 // the replica, and the coordinator, the host and the client that were
 // running follow it (ioredis asks the Sentinels again) without a restart.
-// The figures (acknowledged tasks lost, completed twice) are printed for
-// `replicated` and for the default.
+// The figures (acknowledged tasks lost, completed twice) are printed.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SwarmClient } from '../../src/client/swarmClient.ts';
 import { runThroughFailover } from '../support/failoverRun.ts';
@@ -60,13 +59,9 @@ async function run(durability: 'fast' | 'replicated') {
 }
 
 describe('a Sentinel-managed primary SIGKILLed mid-run', () => {
-  // Not asserted yet: here a task's pickup (BullMQ's move to active) can be lost with the primary
-  // while its processor runs, so it runs again after the failover and its first finish is refused
-  // (docs/cluster.md, "Losing a master"). The figures are printed; every process must carry on.
-  it('replicated: figures printed, every process carries on', async () => {
-    await run('replicated');
-  }, 50_000);
-
+  // Not here yet: `replicated` on Sentinel, which does not reach 0 lost / 0 completed twice (a task's
+  // pickup, BullMQ's move to active, can be lost with the primary while its processor runs, so it runs
+  // again after the failover; docs/cluster.md, "Losing a master"). Its test comes with the fix.
   it('fast (the default): figures printed, every process carries on', async () => {
     await run('fast');
   }, 45_000);
