@@ -173,7 +173,7 @@ export async function run(args: string[]): Promise<void> {
     ),
   );
   console.log(
-    `\nbudgets (issue 16): Cluster throughput ≥ ${BUDGET.throughputRatio}× one Redis: ${ratio}×; busiest master ≤ ${BUDGET.busiestShareOfMean}× the mean share: ${busiest}×; pickup p99 ≤ ${BUDGET.pickupP99Ms} ms: ${single.pickupP99Ms} / ${cluster.pickupP99Ms} ms`,
+    `\nbudgets (issue 16): Cluster throughput ≥ ${BUDGET.throughputRatio}× one Redis: ${ratio}×; busiest master ≤ ${BUDGET.busiestShareOfMean}× the mean share: ${busiest}×; pickup p99 ≤ ${BUDGET.pickupP99Ms} ms: ${single.pickupP99Ms} / ${cluster.pickupP99Ms} ms${o.fleet ? `, at ${o.hosts} × ${o.perHost} agents ${fleet.single!.pickupP99Ms} / ${fleet.cluster!.pickupP99Ms} ms` : ''}`,
   );
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   const out = { at: new Date().toISOString(), node: process.version, options: o, budget: BUDGET, single, cluster, ...(o.fleet ? { agents10k: fleet } : {}) };
