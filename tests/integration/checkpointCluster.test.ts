@@ -4,6 +4,9 @@
 // tasks cross slots between the reads (a staged batch fanned out, an intake job
 // routed, parked tasks unparked), and a restore into another prefix writes each
 // of them once, with its state. Real redis-servers throughout.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Job, Queue } from 'bullmq';
 import type { Cluster } from 'ioredis';
@@ -11,6 +14,7 @@ import { DEAD_LETTER_QUEUE, groupKeys, INTAKE_QUEUE, nodeQueueName, PARKED_NODE,
 import { claimParked } from '../../queues/claimParked.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import { stageBatch } from '../../queues/stageBatch.ts';
+import { checkpointToFile, restoreFromFile } from '../../src/checkpoint/cli.ts';
 import { takeCheckpoint } from '../../src/checkpoint/read.ts';
 import { firstKeyUnder, restoreCheckpoint } from '../../src/checkpoint/restore.ts';
 import { parseCheckpoint, type Checkpoint } from '../../src/checkpoint/format.ts';
@@ -18,6 +22,7 @@ import { resumeDueBatches } from '../../src/coordinator/stagedBatch.ts';
 import { newTaskId } from '../../src/tasks/ids.ts';
 import { startCluster, type TestCluster } from '../support/cluster.ts';
 import { uniquePrefix } from '../support/redis.ts';
+import { testConfig } from '../support/swarm.ts';
 
 // Nodes in two slot groups: n1–n4 in {g1}, n11–n12 in {g2}; and the parked, intake and dead-letter queues.
 const NODES = ['n1', 'n2', 'n3', 'n4', 'n11', 'n12'];
@@ -199,5 +204,22 @@ describe('checkpoint and restore on a Redis Cluster', () => {
     expect(await redis.get(swarmKeys(target).restoring)).toBeNull();
     const jobs = await jobsOf(target);
     expectOnce(jobs.map((j) => j.id).filter((id) => !/^[0-9]+$/.test(id)), [...s.nodeTasks.keys(), ...s.parked, ...s.staged]);
+  }, 60_000);
+
+  it('swarmq checkpoint and restore (the commands) run on a Cluster given by its seeds', async () => {
+    const s = await buildSwarm();
+    const dir = mkdtempSync(join(tmpdir(), 'swarmq-ckc-'));
+    try {
+      const file = join(dir, 'swarm.json');
+      const taken = await checkpointToFile(testConfig({ url: cluster.url } as never, { prefix: s.prefix }), file);
+      expect(taken.summary).toMatch(/17 unfinished tasks/);
+      const target = uniquePrefix('ckf');
+      const said = await restoreFromFile(testConfig({ url: cluster.url } as never, { prefix: target }), file);
+      expect(said).toMatch(/17 unfinished tasks/);
+      const jobs = await jobsOf(target);
+      expectOnce(jobs.map((j) => j.id).filter((id) => !/^[0-9]+$/.test(id)), [...s.nodeTasks.keys(), ...s.parked, ...s.staged]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
