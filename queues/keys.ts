@@ -88,6 +88,8 @@ export function swarmKeys(prefix: string) {
     /** hash nodeId → NodeRecord JSON */
     nodes: `${base}:nodes`,
     nodeSeq: `${base}:node-seq`,
+    /** set while `swarmq restore` writes (src/checkpoint/restore.ts): a swarm holding it was restored half-way */
+    restoring: `${base}:restoring`,
     /** bumped on every roster change, so routers re-read agents only when it moves */
     rosterVersion: `${base}:roster-version`,
     /** the leading coordinator's published node loads (src/coordinator/loadsSnapshot.ts): what routers route on */

@@ -49,9 +49,23 @@ export interface RawConsensus {
   rounds: { round: string; state: RawRoundHash; decided: RawRoundHash; rejected: RawRoundHash }[];
 }
 
+/** A task of a batch still being fanned out: its id and what is staged for it (JSON, src/coordinator/stagedBatch.ts). */
+export interface RawStaged {
+  id: string;
+  json: string;
+}
+
 export interface RawSnapshot {
-  /** Redis TIME, in ms. */
+  /** Redis TIME, in ms (on a Cluster, the swarm slot's master's when its read began). */
   time: number;
+  /**
+   * `atomic`: one script read everything (one server). `per-slot`: one read per
+   * hash slot, in the order src/checkpoint/readCluster.ts gives, so a task may be
+   * seen both where it came from and where it went (the core keeps it once).
+   */
+  cut: 'atomic' | 'per-slot';
+  /** Staged tasks of batches not yet known to be fanned out (src/coordinator/stagedBatch.ts): acknowledged, perhaps in no queue yet. */
+  staged: RawStaged[];
   nodeSeq: number;
   agents: Record<string, string>;
   nodes: Record<string, string>;
@@ -82,8 +96,8 @@ export async function readSwarm(redis: Redis, r: ReadSwarmRequest): Promise<RawS
   return parseReadSwarm(await scripts.readSwarm.run(redis, [], args));
 }
 
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
-const flatHash = (v: unknown): Record<string, string> => {
+export const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+export const flatHash = (v: unknown): Record<string, string> => {
   const a = strings(v);
   const h: Record<string, string> = {};
   for (let i = 0; i + 1 < a.length; i += 2) h[a[i]!] = a[i + 1]!;
@@ -96,7 +110,7 @@ const pairs = (v: unknown): [string, string][] => {
   return out;
 };
 
-function parseQueue(q: unknown): RawQueue {
+export function parseQueue(q: unknown): RawQueue {
   const [name, paused, wait, active, pausedList, prioritized, delayed, completed, failed, unparking, jobs, intake] = q as unknown[];
   const jobMap = new Map<string, Record<string, string>>();
   const flatJobs = Array.isArray(jobs) ? jobs : [];
@@ -120,7 +134,7 @@ function parseQueue(q: unknown): RawQueue {
   };
 }
 
-function parseConsensus(c: unknown): RawConsensus {
+export function parseConsensus(c: unknown): RawConsensus {
   const [queue, waitingChildren, rounds] = c as [unknown, unknown, unknown[]];
   return {
     queue: parseQueue(queue),
@@ -133,9 +147,14 @@ function parseConsensus(c: unknown): RawConsensus {
   };
 }
 
+/** A flat HGETALL of the staged tasks' hash as its entries. */
+export function stagedOf(flat: unknown): RawStaged[] {
+  return Object.entries(flatHash(flat)).map(([id, json]) => ({ id, json }));
+}
+
 /** The script's reply as typed raw values. */
 export function parseReadSwarm(reply: unknown): RawSnapshot {
-  const [time, nodeSeq, agents, nodes, groups, queues, consensus] = reply as [unknown, unknown, unknown, unknown, unknown[], unknown[], unknown];
+  const [time, nodeSeq, agents, nodes, groups, queues, consensus, staged] = reply as [unknown, unknown, unknown, unknown, unknown[], unknown[], unknown, unknown];
   const [sec, usec] = strings(time);
   const rawGroups: RawGroup[] = (groups ?? []).map((g) => {
     const [name, moved, cancelled] = g as [unknown, unknown, unknown];
@@ -143,6 +162,8 @@ export function parseReadSwarm(reply: unknown): RawSnapshot {
   });
   return {
     time: Number(sec) * 1000 + Math.floor(Number(usec) / 1000),
+    cut: 'atomic',
+    staged: stagedOf(staged),
     nodeSeq: Number(nodeSeq) || 0,
     agents: flatHash(agents),
     nodes: flatHash(nodes),

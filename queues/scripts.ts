@@ -108,6 +108,8 @@ export const scripts = {
   recoverJobs: command('recoverJobs', 6),
   claimReplicaSeat: command('claimReplicaSeat', 1),
   readSwarm: command('readSwarm', 0),
+  readSwarmState: command('readSwarmState', 1),
+  readSlot: command('readSlot', 1),
   raiseCounter: command('raiseCounter', 1),
   readLoads: command('readLoads', 2),
   keepLoads: command('keepLoads', 1),

@@ -7,7 +7,7 @@
   ARGV[4] parked queue name   ARGV[5] intake queue name   ARGV[6] consensus queue name
   ARGV[7] a proposal's job name   ARGV[8] round keys' head (<head><round>:state)
   ARGV[9..] other queues to read (dead-letter)
-  Returns { TIME, node-seq, agents (flat), nodes (flat), groups, queues, consensus }:
+  Returns { TIME, node-seq, agents (flat), nodes (flat), groups, queues, consensus, staged (flat: task id, JSON) }:
     group: { name, moved (flat), cancelled (flat) }
     queue: { name, paused 0/1, wait, active, paused list, prioritized, delayed (id, score, ...),
              completed (id, score, ...), failed (id, score, ...), unparking ids,
@@ -58,37 +58,15 @@ for _, q in ipairs(queues) do
   end
 end
 
-local function readQueue(q)
-  local k = prefix .. ':' .. q .. ':'
-  local paused = rcall('HEXISTS', k .. 'meta', 'paused')
-  local wait = rcall('LRANGE', k .. 'wait', 0, -1)
-  local active = rcall('LRANGE', k .. 'active', 0, -1)
-  local pausedList = rcall('LRANGE', k .. 'paused', 0, -1)
-  local prioritized = rcall('ZRANGE', k .. 'prioritized', 0, -1)
-  local delayed = rcall('ZRANGE', k .. 'delayed', 0, -1, 'WITHSCORES')
-  local completed, failed = {}, {}
-  if withFinished then
-    completed = rcall('ZRANGE', k .. 'completed', 0, -1, 'WITHSCORES')
-    failed = rcall('ZRANGE', k .. 'failed', 0, -1, 'WITHSCORES')
-  end
+--- @include "includes/readQueue"
+--- @include "includes/readConsensus"
+
+local function readSwarmQueue(q)
   local unparking = {}
   if q == parkedQueue then unparking = unparkingOf[string.match(q, '{([^}]+)}') or ''] or {} end
-  local jobs, seen = {}, {}
-  local function read(id)
-    if not seen[id] then
-      seen[id] = true
-      jobs[#jobs + 1] = id
-      jobs[#jobs + 1] = rcall('HGETALL', k .. id)
-    end
-  end
-  for _, list in ipairs({ active, wait, pausedList, prioritized, unparking }) do
-    for _, id in ipairs(list) do read(id) end
-  end
-  for _, set in ipairs({ delayed, completed, failed }) do
-    for i = 1, #set, 2 do read(set[i]) end
-  end
-  local intake = {}
+  local r = readQueue(prefix, q, withFinished, unparking)
   if q == intakeQueue then
+    local jobs, intake = r[11], r[12]
     for i = 1, #jobs, 2 do
       local key = swarm .. 'intake:' .. jobs[i]
       local taskId = rcall('GET', key)
@@ -99,29 +77,10 @@ local function readQueue(q)
       end
     end
   end
-  return { q, paused, wait, active, pausedList, prioritized, delayed, completed, failed, unparking, jobs, intake }
+  return r
 end
 
 local out = {}
-for _, q in ipairs(queues) do out[#out + 1] = readQueue(q) end
-
--- The consensus queue, and each proposal's round hashes in the same step, so a
--- round's state and its proposal's job are of one moment. Replicated tasks'
--- parents still waiting for their replicas sit in waiting-children: only their
--- ids, to name them as not carried.
-local cq = readQueue(consensusQueue)
-local waitingChildren = rcall('ZRANGE', prefix .. ':' .. consensusQueue .. ':waiting-children', 0, -1)
-local rounds, cjobs = {}, cq[11]
-for i = 1, #cjobs, 2 do
-  local id = cjobs[i]
-  if rcall('HGET', prefix .. ':' .. consensusQueue .. ':' .. id, 'name') == proposalName then
-    local r = { id }
-    for _, h in ipairs({ 'state', 'decided', 'rejected' }) do
-      local key = roundHead .. id .. ':' .. h
-      r[#r + 1] = rcall('HGETALL', key)
-      r[#r + 1] = rcall('PTTL', key)
-    end
-    rounds[#rounds + 1] = r
-  end
-end
-return { time, nodeSeq, agents, nodes, groups, out, { cq, waitingChildren, rounds } }
+for _, q in ipairs(queues) do out[#out + 1] = readSwarmQueue(q) end
+-- Staged tasks of batches not yet fanned out (or fanned out, not yet finished): acknowledged, in no queue yet.
+return { time, nodeSeq, agents, nodes, groups, out, readConsensus(prefix, consensusQueue, proposalName, roundHead, withFinished), rcall('HGETALL', swarm .. 'staged') }

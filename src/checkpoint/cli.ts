@@ -1,8 +1,7 @@
 // `swarmq checkpoint` and `swarmq restore`: files and connections around the
 // checkpoint core, and the lines they print.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
-import { connectRedis, describeRedisTarget, type RedisTarget } from '../../queues/redisTarget.ts';
+import { connectRedis, describeRedisTarget, type RedisClient, type RedisTarget } from '../../queues/redisTarget.ts';
 import { ensureConnected } from '../../queues/connection.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
@@ -11,11 +10,8 @@ import { takeCheckpoint } from './read.ts';
 import { restoreCheckpoint } from './restore.ts';
 import { countCheckpoint } from './snapshot.ts';
 
-async function withRedis<T>(target: RedisTarget, what: string, run: (redis: Redis) => Promise<T>): Promise<T> {
-  if (target.kind === 'cluster') {
-    // The snapshot is one Lua script over every key of the swarm, and the restore MULTIs span slot groups: a Cluster refuses both (docs/cluster.md).
-    throw new SwarmError('invalid_request', `swarmq ${what} does not run on a Redis Cluster yet (it reads or writes the whole swarm atomically, across hash slots); see docs/cluster.md`);
-  }
+// On a Cluster the checkpoint reads slot by slot and the restore writes slot by slot (read.ts, restore.ts).
+async function withRedis<T>(target: RedisTarget, run: (redis: RedisClient) => Promise<T>): Promise<T> {
   // One-shot commands: fail at once when Redis is away rather than retry forever.
   const redis = connectRedis(target, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null, connectionName: 'swarmq:checkpoint' });
   let cause: Error | undefined;
@@ -50,7 +46,7 @@ export interface CheckpointCommandResult {
 
 /** Takes a checkpoint of the configured swarm and writes it to `out` (whole or not at all). */
 export async function checkpointToFile(config: SwarmConfig, out: string, o: { includeFinished?: boolean } = {}): Promise<CheckpointCommandResult> {
-  const { checkpoint, warnings } = await withRedis(config.redis, 'checkpoint', (redis) => takeCheckpoint(redis, config.prefix, { includeFinished: o.includeFinished ?? false }));
+  const { checkpoint, warnings } = await withRedis(config.redis, (redis) => takeCheckpoint(redis, config.prefix, { includeFinished: o.includeFinished ?? false }));
   const tmp = `${out}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, JSON.stringify(checkpoint, null, 2) + '\n');
@@ -81,7 +77,7 @@ export async function restoreFromFile(config: SwarmConfig, file: string, o: { fo
     throw new SwarmError('invalid_request', `cannot read ${file}: ${(err as Error).message}`);
   }
   const checkpoint = parseCheckpoint(text, file);
-  const r = await withRedis(config.redis, 'restore', (redis) => restoreCheckpoint(redis, config.prefix, checkpoint, { force: o.force ?? false }));
+  const r = await withRedis(config.redis, (redis) => restoreCheckpoint(redis, config.prefix, checkpoint, { force: o.force ?? false }));
   const hosts = [...new Set(checkpoint.roster.agents.map((a) => a.hostId))].sort();
   const tasks = Object.values(r.tasks).reduce((sum, n) => sum + (n ?? 0), 0);
   const active = r.tasks.active ?? 0;

@@ -8,7 +8,8 @@
 // - each slot group's `moved` and `cancelled` hashes (task lookup and tombstones);
 // - every unfinished task of every node queue, the parked queue and the intake
 //   queue: waiting, prioritized, delayed, paused and active ones, plus parked
-//   tasks caught half-way to a node (`unparking`);
+//   tasks caught half-way to a node (`unparking`), and staged batch tasks not
+//   yet added, as tasks of their node queues (the format is unchanged: version 2);
 // - the dead-letter queue's records (waiting jobs there: it has no worker);
 // - idempotency keys of the tasks it carries, with their remaining time;
 // - (version 2) `consensus`: every unfinished proposal of the consensus queue,
@@ -38,9 +39,11 @@ export const CHECKPOINT_VERSION = 2;
 export const CHECKPOINT_VERSIONS_READ = [1, 2] as const;
 
 export const CHECKPOINT_ABOUT =
-  'A point-in-time snapshot of a swarmq swarm: the roster (agents, nodes, node sequence), the moved and cancelled ' +
+  'A snapshot of a swarmq swarm (one atomic read on one Redis; on a Redis Cluster one read per hash slot, in which ' +
+  'every task the swarm held when it began is carried exactly once): the roster (agents, nodes, node sequence), the moved and cancelled ' +
   'records of each slot group, every unfinished task (waiting, prioritized, delayed, paused, active; active ones ' +
-  'restore as waiting because the agents running them are not in the new Redis, so they run again), the ' +
+  'restore as waiting because the agents running them are not in the new Redis, so they run again; tasks of batches ' +
+  'staged but not yet in their queues are carried as tasks of those queues), the ' +
   "idempotency keys of those tasks and the dead-letter queue's records. " +
   'Consensus (`consensus`): every unfinished proposal (restored as waiting under its id, with its spec), and for each ' +
   "carried proposal its round's persisted protocol state, decisions and rejection counts with their remaining time, " +

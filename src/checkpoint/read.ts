@@ -12,24 +12,34 @@
 // tasks (and, with includeFinished, the finished ones kept).
 //
 // It computes key names from the prefix rather than taking them as KEYS, so it
-// runs on a single Redis (as the coordinator, hosts and client do today), not
-// across a Cluster's slots.
-import type { Redis } from 'ioredis';
+// runs on a single Redis (or a Sentinel's primary). A Cluster, where a script may
+// touch one slot only, is read slot by slot in an order that keeps the file
+// whole (readCluster.ts says how, and what is weaker).
 import { CONSENSUS_QUEUE, swarmKeys } from '../../queues/keys.ts';
+import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { readSwarm } from '../../queues/readSwarm.ts';
+import { serverOf } from '../../queues/serverOf.ts';
+import { SwarmError } from '../errors.ts';
+import { readClusterSnapshot, type AfterSlotRead } from './readCluster.ts';
 import { consensusKeys } from '../consensus/runtime/keys.ts';
 import { PROPOSAL_JOB } from './consensusSnapshot.ts';
 import type { Checkpoint } from './format.ts';
 import { snapshotToCheckpoint, type RawIdempotencyKey } from './snapshot.ts';
 
-function readSwarmOnce(redis: Redis, prefix: string, includeFinished: boolean) {
+function readSwarmOnce(redis: RedisClient, prefix: string, includeFinished: boolean, afterSlotRead?: AfterSlotRead) {
   // The round keys' head from consensusKeys itself (`<head><round>:state`), so the script cannot drift from it.
   const roundKeyHead = consensusKeys(prefix).state('').replace(/:state$/, '');
-  return readSwarm(redis, { prefix, includeFinished, consensus: { queue: CONSENSUS_QUEUE, proposalJobName: PROPOSAL_JOB, roundKeyHead } });
+  const consensus = { queue: CONSENSUS_QUEUE, proposalJobName: PROPOSAL_JOB, roundKeyHead };
+  if (isCluster(redis)) return readClusterSnapshot(redis, { prefix, includeFinished, consensus, ...(afterSlotRead ? { afterSlotRead } : {}) });
+  return readSwarm(redis, { prefix, includeFinished, consensus });
 }
 
 /** Every idempotency key of the swarm with the task it names and its PTTL, read with SCAN (never blocking Redis). */
-async function readIdempotencyKeys(redis: Redis, prefix: string): Promise<RawIdempotencyKey[]> {
+async function readIdempotencyKeys(client: RedisClient, prefix: string): Promise<RawIdempotencyKey[]> {
+  // The keys are all in the swarm's slot: on a Cluster, SCAN its master (a keyless SCAN would go to any one).
+  const server = await serverOf(client, swarmKeys(prefix).nodeSeq);
+  if (!server) throw new SwarmError('redis_unavailable', `no master serves swarm "${prefix}"'s slot right now (a failover under way?): try the checkpoint again`);
+  const redis = server.redis;
   const out: RawIdempotencyKey[] = [];
   let cursor = '0';
   do {
@@ -51,12 +61,14 @@ async function readIdempotencyKeys(redis: Redis, prefix: string): Promise<RawIde
 
 export interface TakeCheckpointOptions {
   includeFinished?: boolean;
+  /** On a Cluster, called after each slot's read (tests move tasks between the reads with it). */
+  afterSlotRead?: AfterSlotRead;
 }
 
 /** Reads the swarm under `prefix` as one point in time and returns it as a checkpoint, with what could not be carried. */
-export async function takeCheckpoint(redis: Redis, prefix: string, o: TakeCheckpointOptions = {}): Promise<{ checkpoint: Checkpoint; warnings: string[] }> {
+export async function takeCheckpoint(redis: RedisClient, prefix: string, o: TakeCheckpointOptions = {}): Promise<{ checkpoint: Checkpoint; warnings: string[] }> {
   const includeFinished = o.includeFinished ?? false;
-  const raw = await readSwarmOnce(redis, prefix, includeFinished);
+  const raw = await readSwarmOnce(redis, prefix, includeFinished, o.afterSlotRead);
   const idem = await readIdempotencyKeys(redis, prefix);
   return snapshotToCheckpoint(raw, idem, { prefix, includeFinished });
 }

@@ -1,10 +1,19 @@
 // The imperative shell of `swarmq restore`: refuses a prefix that holds keys
 // (unless forced), then carries out the plan: the roster and group records in
-// one MULTI, then each queue's tasks with BullMQ's own Queue.add under their ids,
-// then the consensus section (restoreConsensus, below).
+// one MULTI (one per hash slot on a Cluster), then each queue's tasks with
+// BullMQ's own Queue.add under their ids, then the consensus section
+// (restoreConsensus, below).
+//
+// A restore is many writes, so it can stop half-way (Redis lost, the process
+// killed). It marks the swarm `restoring` before its first write and clears the
+// mark after its last: a later restore without --force names the mark and says
+// to run it again with --force, which finishes it, since every write is one a
+// re-run may repeat (roster entries are set again to the same value, a task or
+// round already there is kept, an idempotency key is set only if missing).
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { RedisClient } from '../../queues/redisTarget.ts';
+import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
+import { slotMulti, type SlotMulti } from '../../queues/slotMulti.ts';
 import { SwarmError } from '../errors.ts';
 import { bullKey, swarmKeys } from '../../queues/keys.ts';
 import { queueRaiseCounter, raiseCounter } from '../../queues/raiseCounter.ts';
@@ -46,15 +55,26 @@ export interface ConsensusRestoreReport {
 
 const ADD_CHUNK = 500;
 
-/** The first key under `<prefix>:` (SCAN, so a big Redis is never blocked), or null. */
-export async function firstKeyUnder(redis: RedisClient, prefix: string): Promise<string | null> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length) return keys[0]!;
-    cursor = next;
-  } while (cursor !== '0');
+/** The first key under `<prefix>:` (SCAN, so a big Redis is never blocked; every master of a Cluster), or null. */
+export async function firstKeyUnder(client: RedisClient, prefix: string): Promise<string | null> {
+  const servers = isCluster(client) ? client.nodes('master') : [client];
+  for (const redis of servers) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) return keys[0]!;
+      cursor = next;
+    } while (cursor !== '0');
+  }
   return null;
+}
+
+async function execSlots(m: SlotMulti, what: string): Promise<void> {
+  try {
+    await m.exec(what);
+  } catch (err) {
+    throw new SwarmError('internal', (err as Error).message);
+  }
 }
 
 async function exec(m: ReturnType<RedisClient['multi']>, what: string): Promise<unknown[]> {
@@ -67,22 +87,24 @@ async function exec(m: ReturnType<RedisClient['multi']>, what: string): Promise<
 
 async function writeRoster(redis: RedisClient, prefix: string, plan: RestorePlan): Promise<void> {
   const { roster } = plan;
-  const m = redis.multi();
-  if (roster.agents.length) m.hset(roster.agentsKey, ...roster.agents.flat());
-  if (roster.nodes.length) m.hset(roster.nodesKey, ...roster.nodes.flat());
-  queueRaiseCounter(m, { prefix, counter: { of: 'nodes' }, atLeast: roster.nodeSeq });
-  // Routers re-read the roster when its version moves.
-  m.incr(roster.rosterVersionKey);
-  for (const g of plan.groups) {
-    if (g.moved.length) m.hset(g.movedKey, ...g.moved.flat());
-    if (g.cancelled.length) m.hset(g.cancelledKey, ...g.cancelled.flat());
-  }
+  // The swarm's slot first (its MULTI is sent first on a Cluster), then each group's.
+  const m = slotMulti(redis);
+  m.add(roster.agentsKey, (t) => {
+    if (roster.agents.length) t.hset(roster.agentsKey, ...roster.agents.flat());
+    if (roster.nodes.length) t.hset(roster.nodesKey, ...roster.nodes.flat());
+    queueRaiseCounter(t, { prefix, counter: { of: 'nodes' }, atLeast: roster.nodeSeq });
+    // Routers re-read the roster when its version moves.
+    t.incr(roster.rosterVersionKey);
+  });
   // NX: with --force, a key claimed in the target since stays as it is.
   for (const i of plan.idempotency) {
-    if (i.ttlMs === null) m.set(i.key, i.taskId, 'NX');
-    else m.set(i.key, i.taskId, 'PX', i.ttlMs, 'NX');
+    m.add(i.key, (t) => (i.ttlMs === null ? t.set(i.key, i.taskId, 'NX') : t.set(i.key, i.taskId, 'PX', i.ttlMs, 'NX')));
   }
-  await exec(m, 'writing the roster');
+  for (const g of plan.groups) {
+    if (g.moved.length) m.add(g.movedKey, (t) => t.hset(g.movedKey, ...g.moved.flat()));
+    if (g.cancelled.length) m.add(g.cancelledKey, (t) => t.hset(g.cancelledKey, ...g.cancelled.flat()));
+  }
+  await execSlots(m, 'writing the roster');
 }
 
 /** What a queue's restore reports back. */
@@ -123,25 +145,21 @@ async function restoreQueue(redis: RedisClient, prefix: string, pq: PlannedQueue
     for (let i = 0; i < toAdd.length; i += ADD_CHUNK) {
       const chunk = toAdd.slice(i, i + ADD_CHUNK);
       const added = await queue.addBulk(chunk.map((j) => ({ name: j.name, data: j.data, opts: j.opts })));
-      const m = redis.multi();
-      let writes = 0;
+      // The queue's slot and, for intake jobs, the swarm's (one MULTI each on a Cluster).
+      const m = slotMulti(redis);
       chunk.forEach((j: PlannedJob, n) => {
         const id = added[n]?.id;
         if (!id) throw new SwarmError('internal', `BullMQ gave no id for task ${j.id} in ${pq.name}`);
         if (j.renamed) report.renamedIds[j.id] = id;
-        if (Object.keys(j.fields).length) {
-          m.hset(key(id), j.fields);
-          writes++;
-        }
-        if (j.intakeTask) {
+        if (Object.keys(j.fields).length) m.add(key(id), (t) => t.hset(key(id), j.fields));
+        const intake = j.intakeTask;
+        if (intake) {
           // The intake worker reuses this task id when it runs the job again (SET NX GET), so the task is not made twice.
           const k = swarmKeys(prefix).intakeTask(id);
-          if (j.intakeTask.ttlMs === null) m.set(k, j.intakeTask.taskId);
-          else m.set(k, j.intakeTask.taskId, 'PX', j.intakeTask.ttlMs);
-          writes++;
+          m.add(k, (t) => (intake.ttlMs === null ? t.set(k, intake.taskId) : t.set(k, intake.taskId, 'PX', intake.ttlMs)));
         }
       });
-      if (writes) await exec(m, `writing attempt counters in ${pq.name}`);
+      if (m.size) await execSlots(m, `writing attempt counters in ${pq.name}`);
     }
   } finally {
     if (!wasPaused && !pq.paused) await queue.resume();
@@ -204,8 +222,17 @@ async function restoreConsensus(redis: RedisClient, prefix: string, c: Consensus
 export async function restoreCheckpoint(redis: RedisClient, prefix: string, cp: Checkpoint, o: RestoreOptions = {}): Promise<RestoreReport> {
   // A file was checked when read; a checkpoint made in code is checked here, before anything is written.
   assertCheckpoint(cp);
+  const restoring = swarmKeys(prefix).restoring;
   if (!o.force) {
     const key = await firstKeyUnder(redis, prefix);
+    const half = key ? await redis.get(restoring) : null;
+    if (half !== null) {
+      throw new SwarmError(
+        'conflict',
+        `swarm "${prefix}" was restored only in part (a restore ${half} stopped before its end): run the same restore again with --force to finish it (what is there already is kept, the rest is added), or restore into an empty prefix`,
+        [{ path: 'prefix', message: `${restoring} is set` }],
+      );
+    }
     if (key) {
       throw new SwarmError(
         'conflict',
@@ -216,7 +243,11 @@ export async function restoreCheckpoint(redis: RedisClient, prefix: string, cp: 
   }
   const plan = planRestore(cp, prefix, o.now ?? Date.now());
   const report: Omit<RestoreReport, 'consensus'> = { ...plan.counts, skipped: 0, skippedFinished: 0, renamedIds: {} };
+  // Kept (not overwritten) by a re-run, so the mark names the first attempt.
+  await redis.set(restoring, `of a checkpoint taken ${new Date(cp.createdAt).toISOString()} of "${cp.prefix}", begun ${new Date().toISOString()},`, 'NX');
   await writeRoster(redis, prefix, plan);
   for (const q of plan.queues) await restoreQueue(redis, prefix, q, report);
-  return { ...report, consensus: await restoreConsensus(redis, prefix, cp.consensus) };
+  const consensus = await restoreConsensus(redis, prefix, cp.consensus);
+  await redis.del(restoring);
+  return { ...report, consensus };
 }

@@ -2,7 +2,9 @@
 // clock: the time is Redis' own, read in the same step as everything else.
 import { Job } from 'bullmq';
 import type { z } from 'zod';
-import { DEAD_LETTER_QUEUE, swarmKeys } from '../../queues/keys.ts';
+import { DEAD_LETTER_QUEUE, INTAKE_QUEUE, nodeOfQueueName, nodeQueueName, PARKED_NODE, REPLICA_OF_FIELD, swarmKeys } from '../../queues/keys.ts';
+import { stagedTaskSchema } from '../coordinator/stagedBatch.ts';
+import { nodeOfTaskId } from '../tasks/ids.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
 import type { RawSnapshot } from '../../queues/readSwarm.ts';
 import { consensusToSection } from './consensusSnapshot.ts';
@@ -65,9 +67,11 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
   // A replica of a replicated task is a child in a BullMQ flow (its hash names
   // its parent): carried alone it would run with nowhere to report to, so it is
   // left out with its task (CHECKPOINT_ABOUT says why replicated tasks are not carried).
+  // On a Cluster a replica is no flow child (a flow cannot span slots): its hash names its task in REPLICA_OF_FIELD.
   const isReplica = (queue: string, id: string, h: Record<string, string>): boolean => {
-    if (!h.parentKey) return false;
-    warnings.push(`queue ${queue}: job ${id} is a replica of replicated task ${h.parentKey.slice(h.parentKey.lastIndexOf(':') + 1)}; not carried`);
+    const of = h.parentKey ? h.parentKey.slice(h.parentKey.lastIndexOf(':') + 1) : h[REPLICA_OF_FIELD];
+    if (!of) return false;
+    warnings.push(`queue ${queue}: job ${id} is a replica of replicated task ${of}; not carried`);
     return true;
   };
 
@@ -143,7 +147,10 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
     }
   }
 
-  const carried = new Set([...tasks.map((t) => t.id), ...finished.map((t) => t.id)]);
+  tasks.push(...stagedTasks(raw, tasks, finished, warnings));
+  const kept = keepOnce(tasks, finished);
+
+  const carried = new Set([...kept.map((t) => t.id), ...finished.map((t) => t.id)]);
   const idemPrefix = swarmKeys(o.prefix).idempotency('');
   const idem: Checkpoint['idempotency'] = [];
   for (const k of idempotency) {
@@ -175,12 +182,96 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
       queues: raw.queues.map((q) => ({ name: q.name, paused: q.paused })),
       groups,
       idempotency: idem,
-      tasks,
+      tasks: kept,
       finished,
       consensus: consensus.section,
     },
     warnings,
   };
+}
+
+/** Whether a queue is a node's (not the parked queue's, which is named like one). */
+function isNodeQueue(queue: string): boolean {
+  const node = nodeOfQueueName(queue);
+  return node !== undefined && node !== PARKED_NODE;
+}
+
+/**
+ * A task seen both on its way and where it went is one task: it is kept once,
+ * under its node. Every flow into a node queue adds under an id chosen before
+ * (BullMQ adds an id once), so the same id there is the same task: a parked task
+ * (waiting, or claimed: `unparking`) whose node queue has it, a staged task
+ * (stagedTasks) already added. An intake job whose routing chose a task id that
+ * the file carries (unfinished or finished) was routed: the job is dropped, its
+ * task kept. One atomic read sees this only for a flow caught between its two
+ * writes; per-slot reads (readCluster.ts) see it for any flow that crossed
+ * between the reads of its two slots.
+ */
+function keepOnce(tasks: UnfinishedTask[], finished: FinishedTask[]): UnfinishedTask[] {
+  const inNodes = new Set([...tasks, ...finished].filter((t) => isNodeQueue(t.queue)).map((t) => t.id));
+  const parked = nodeQueueName(PARKED_NODE);
+  return tasks.filter((t) => {
+    if (t.queue === parked) return !inNodes.has(t.id);
+    if (t.queue === INTAKE_QUEUE && t.intakeTask) return !inNodes.has(t.intakeTask.taskId);
+    return true;
+  });
+}
+
+/**
+ * The staged tasks of batches still being fanned out, as the tasks of their
+ * node queues they are about to be (the batch is acknowledged once staged), when
+ * the queue read did not already have them. A replicated task's staged jobs (its
+ * parent, its replicas) are left out with the task, as replicated tasks are.
+ */
+function stagedTasks(raw: RawSnapshot, tasks: readonly UnfinishedTask[], finished: readonly FinishedTask[], warnings: string[]): UnfinishedTask[] {
+  const have = new Set([...tasks, ...finished].map((t) => t.id));
+  const out: UnfinishedTask[] = [];
+  for (const s of raw.staged) {
+    if (have.has(s.id)) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(s.json);
+    } catch {
+      json = undefined;
+    }
+    const parsed = stagedTaskSchema.safeParse(json);
+    if (!parsed.success) {
+      warnings.push(`staged task ${s.id}: not a staged task; left out`);
+      continue;
+    }
+    const t = parsed.data;
+    if (t.replicaOf !== undefined || t.queue !== undefined) {
+      warnings.push(`staged task ${s.id} is part of replicated task ${t.replicaOf ?? s.id}; not carried`);
+      continue;
+    }
+    const node = nodeOfTaskId(s.id);
+    if (node === undefined || !isNodeQueue(nodeQueueName(node))) {
+      warnings.push(`staged task ${s.id}: its id names no node; left out`);
+      continue;
+    }
+    const opts = t.opts;
+    const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? Math.max(0, Math.trunc(v)) : 0);
+    const timestamp = num(opts.timestamp) || raw.time;
+    const priority = Math.min(num(opts.priority), 2_097_152);
+    const delay = num(opts.delay);
+    const state: UnfinishedState = delay > 0 ? 'delayed' : priority > 0 ? 'prioritized' : 'waiting';
+    out.push({
+      queue: nodeQueueName(node),
+      id: s.id,
+      state,
+      name: t.name,
+      data: t.data,
+      opts: { ...opts },
+      timestamp,
+      priority,
+      ...(delay > 0 ? { dueAt: timestamp + delay } : {}),
+      attemptsMade: 0,
+      attemptsStarted: 0,
+      stalledCounter: 0,
+      fields: {},
+    });
+  }
+  return out;
 }
 
 export interface CheckpointCounts {

@@ -31,7 +31,7 @@ import { nodeOfTaskId } from '../tasks/ids.ts';
 import type { TaskView } from '../tasks/schema.ts';
 
 /** What is staged for one task: its job as it will be added, and which batch it is in. */
-const stagedTaskSchema = z.object({
+export const stagedTaskSchema = z.object({
   batch: z.string(),
   queue: z.string().optional(),
   replicaOf: z.string().optional(),
