@@ -52,11 +52,13 @@ export function planAcrossGroups(nodes: readonly BalanceNode[], o: Pick<PlanOpti
     const under = groups
       .filter((g) => g.capacity > 0 && g.waiting < mean * g.capacity * (1 - o.tolerance))
       .sort((a, b) => a.excess - b.excess || cmp(a.slot, b.slot));
+    // Each node's waiting as the moves planned so far leave it: a group may give to, or take from, several.
+    const left = new Map(list.map((x) => [x.id, x.waiting]));
     for (const dst of under) {
       for (const src of over) {
         const give = Math.min(Math.floor(-dst.excess), Math.floor(src.excess));
         if (give <= 0) continue;
-        moves.push(...pairNodes(src, dst, give, mean));
+        moves.push(...pairNodes(src, dst, give, mean, left));
         src.excess -= give;
         dst.excess += give;
       }
@@ -66,14 +68,14 @@ export function planAcrossGroups(nodes: readonly BalanceNode[], o: Pick<PlanOpti
 }
 
 /** Splits `count` between the source group's nodes (most over their share first) and the target's (most room first). */
-function pairNodes(src: GroupLoad, dst: GroupLoad, count: number, mean: number): Move[] {
+function pairNodes(src: GroupLoad, dst: GroupLoad, count: number, mean: number, waiting: Map<string, number>): Move[] {
   const givers = src.nodes
-    .map((n) => ({ id: n.id, left: n.waiting, over: n.waiting - mean * n.capacity }))
+    .map((n) => ({ id: n.id, left: waiting.get(n.id)!, over: waiting.get(n.id)! - mean * n.capacity }))
     .filter((g) => g.left > 0)
     .sort((a, b) => b.over - a.over || cmp(a.id, b.id));
   const takers = dst.nodes
     .filter((n) => n.capacity > 0)
-    .map((n) => ({ id: n.id, room: mean * n.capacity - n.waiting }))
+    .map((n) => ({ id: n.id, room: mean * n.capacity - waiting.get(n.id)! }))
     .filter((t) => t.room > 0)
     .sort((a, b) => b.room - a.room || cmp(a.id, b.id));
   const moves: Move[] = [];
@@ -89,6 +91,8 @@ function pairNodes(src: GroupLoad, dst: GroupLoad, count: number, mean: number):
       if (prev) prev.count += n;
       else moves.push({ from: g.id, to: t.id, count: n, reason: 'cross-group' });
       g.left -= n;
+      waiting.set(g.id, g.left);
+      waiting.set(t.id, waiting.get(t.id)! + n);
       want -= n;
       left -= n;
     }
