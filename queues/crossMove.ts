@@ -2,7 +2,7 @@
 // in one slot: claim in the source group, fenced (claimCrossMove-6.lua); land
 // in the target node's queue under the same ids, idempotent per claim
 // (landCrossMove-10.lua); finish the claim in the source group
-// (finishCrossMove-1.lua); drop the landing marks. A claim left by a mover that
+// (finishCrossMove-1.lua). A claim left by a mover that
 // died is found with pendingCrossMoves and finished by whoever holds the group next.
 import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
@@ -75,25 +75,42 @@ export async function claimedJobs(redis: Redis | Cluster, prefix: string, from: 
   });
 }
 
-/** Steps 2–4 for jobs of one claim going to one node: land them (once), finish the claim, drop the landing marks. Returns how many were added now. */
+/**
+ * How long a landing mark is kept: a claim is landed at most once within this
+ * long of its first landing. A mover paused longer than this between reading
+ * its claim and landing it (an hour, where a lease lasts seconds) could add a
+ * task again that has since moved on, finished and been removed, or been cancelled.
+ */
+export const LANDING_MARK_MS = 3_600_000;
+
+/** Steps 2 and 3 for jobs of one claim going to one node: land them (once), then finish the claim. Returns how many were added now. */
 export async function finishCrossMove(redis: Redis | Cluster, prefix: string, claim: string, to: string, jobs: readonly ClaimedJob[]): Promise<number> {
+  const added = await landCrossMove(redis, prefix, claim, to, jobs);
+  await settleCrossMove(redis, prefix, claim, jobs);
+  return added;
+}
+
+/** Step 2: the claimed jobs into the target node's queue under their ids, each once per claim. Returns how many were added now. */
+export async function landCrossMove(redis: Redis | Cluster, prefix: string, claim: string, to: string, jobs: readonly ClaimedJob[]): Promise<number> {
   if (!jobs.length) return 0;
   const dst = nodeQueueName(to);
   const k = (s: string) => bullKey(prefix, dst, s);
   const tg = groupKeys(prefix, to);
-  const added = Number(
+  return Number(
     await scripts.landCrossMove.run(
       redis,
       [k('wait'), k('prioritized'), k('pc'), k('marker'), k('meta'), k('active'), k('events'), tg.moved, tg.arrivals, tg.moving],
-      [jobPrefix(prefix, to), to, claim, JSON.stringify(jobs.map((j) => ({ id: j.id, kind: j.kind, hash: j.hash, logs: j.logs })))],
+      [jobPrefix(prefix, to), to, claim, JSON.stringify(jobs.map((j) => ({ id: j.id, kind: j.kind, hash: j.hash, logs: j.logs }))), LANDING_MARK_MS],
     ),
   );
+}
+
+/** Step 3, once landed: the claim records and old job hashes out of the source group. */
+export async function settleCrossMove(redis: Redis | Cluster, prefix: string, claim: string, jobs: readonly ClaimedJob[]): Promise<void> {
+  if (!jobs.length) return;
   const byFrom = new Map<string, ClaimedJob[]>();
   for (const j of jobs) byFrom.set(j.from, [...(byFrom.get(j.from) ?? []), j]);
   for (const [from, list] of byFrom) {
     await scripts.finishCrossMove.run(redis, [groupKeys(prefix, from).moving], [jobPrefix(prefix, from), claim, ...list.map((j) => j.id)]);
   }
-  // Landing marks are needed only while the claim could be finished again; now it cannot.
-  await redis.hdel(tg.arrivals, ...jobs.map((j) => `${claim}|${j.id}`));
-  return added;
 }

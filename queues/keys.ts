@@ -149,7 +149,7 @@ export function groupKeys(prefix: string, nodeId: string) {
     unparking: `${base}:unparking`,
     /** hash taskId → claim JSON: waiting tasks claimed out of this group for a node of another, not yet finished (claimCrossMove-6.lua) */
     moving: `${base}:moving`,
-    /** hash `<claim>|<taskId>` → node: tasks of a cross-group claim that landed here, so a claim finished twice adds each once (landCrossMove-10.lua) */
+    /** zset `<claim>|<taskId>` by when (ms): tasks of a cross-group claim that landed here, kept an hour, so a claim finished twice adds each once (landCrossMove-10.lua) */
     arrivals: `${base}:arrivals`,
     /** a host's waker blocks on this beside the group's markers; a write to it ends the wait, so the next one covers the nodes that hibernated since */
     wakerBell: (hostId: string) => `${base}:waker-bell:${hostId}`,
