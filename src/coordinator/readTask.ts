@@ -51,8 +51,8 @@ export async function readTask(r: TaskReads, id: string): Promise<TaskView | nul
 /** The task in its node's queue, where it moved, or its tombstone; null when none of these has it. */
 async function readQueued(r: TaskReads, encoded: string, id: string): Promise<TaskView | null> {
   // The reads are not one atomic step: a move between two of them can leave the
-  // task found nowhere. Then, if any moved record read has changed since, look again.
-  let last = '';
+  // task found nowhere. Then walk once more, and again while the moved records read keep changing.
+  let last: string | undefined;
   for (let tries = 0; ; tries++) {
     const { view, trail } = await followMoves(r, encoded, id);
     if (view || tries >= 5 || trail === last) return view;
