@@ -52,27 +52,30 @@ export async function pendingCrossMoves(redis: Redis | Cluster, prefix: string, 
   const jobs: ClaimedJob[] = [];
   const unreadable: string[] = [];
   for (const [id, json] of Object.entries(raw)) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(json);
-    } catch {
-      parsed = undefined;
-    }
-    const rec = claimedJobSchema.safeParse(parsed);
-    if (rec.success) jobs.push({ ...rec.data, id });
+    const rec = parseClaim(id, json);
+    if (rec) jobs.push(rec);
     else unreadable.push(id);
   }
   return { jobs, unreadable };
+}
+
+function parseClaim(id: string, json: string | null | undefined): ClaimedJob | undefined {
+  let parsed: unknown;
+  try {
+    parsed = json ? JSON.parse(json) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  const rec = claimedJobSchema.safeParse(parsed);
+  return rec.success ? { ...rec.data, id } : undefined;
 }
 
 /** Reads the claim records of the given ids in the source node's group (in the order given). */
 export async function claimedJobs(redis: Redis | Cluster, prefix: string, from: string, ids: readonly string[]): Promise<ClaimedJob[]> {
   if (!ids.length) return [];
   const raw = await redis.hmget(groupKeys(prefix, from).moving, ...ids);
-  return ids.flatMap((id, i) => {
-    const rec = claimedJobSchema.safeParse(raw[i] ? JSON.parse(raw[i]!) : undefined);
-    return rec.success ? [{ ...rec.data, id }] : [];
-  });
+  // One that does not parse stays claimed; the group's next round names it (pendingCrossMoves).
+  return ids.flatMap((id, i) => parseClaim(id, raw[i]) ?? []);
 }
 
 /**

@@ -14,6 +14,7 @@ import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { claimCrossMove, claimedJobs, landCrossMove } from '../../queues/crossMove.ts';
 import { bullKey, groupKeys, nodeQueueName, slotGroupOf } from '../../queues/keys.ts';
+import { moveWaitingJobs } from '../../queues/moveJobs.ts';
 import { newTaskId } from '../../src/tasks/ids.ts';
 import { redisForFile } from '../support/redis.ts';
 import { testConfig } from '../support/swarm.ts';
@@ -179,8 +180,10 @@ describe('moves between slot groups', () => {
       };
       expect(await mv('n1', 'n12', '1.a')).toBe(1);
       expect(await client.get(id)).toMatchObject({ state: 'waiting', node: 'n12' });
-      // Back to g1 before the first claim was finished: that claim is settled by the landing, the stale hash goes.
-      expect(await mv('n12', 'n3', '1.b')).toBe(1);
+      // On within g2 (g2's record), then back to g1 before the first claim was finished: that claim is settled by the landing, the stale hash goes.
+      expect(await moveWaitingJobs(redis.connection, { prefix, from: 'n12', to: 'n13', max: 1 })).toBe(1);
+      expect(await client.get(id)).toMatchObject({ state: 'waiting', node: 'n13' });
+      expect(await mv('n13', 'n3', '1.b')).toBe(1);
       expect(await client.get(id)).toMatchObject({ state: 'waiting', node: 'n3' });
       expect(await redis.connection.hlen(groupKeys(prefix, 'g1').moving)).toBe(0);
       expect(await redis.connection.exists(bullKey(prefix, nodeQueueName('n1'), id))).toBe(0);
