@@ -149,6 +149,10 @@ export function groupKeys(prefix: string, nodeId: string) {
     partition: `${base}:partition`,
     /** parked tasks claimed for a node but not yet in its queue (parked group only) */
     unparking: `${base}:unparking`,
+    /** hash taskId → claim JSON: waiting tasks claimed out of this group for a node of another, not yet finished (claimCrossMove-6.lua) */
+    moving: `${base}:moving`,
+    /** zset `<claim>|<taskId>` by when (ms): tasks of a cross-group claim that landed here, kept an hour, so a claim finished twice adds each once (landCrossMove-10.lua) */
+    arrivals: `${base}:arrivals`,
     /** a host's waker blocks on this beside the group's markers; a write to it ends the wait, so the next one covers the nodes that hibernated since */
     wakerBell: (hostId: string) => `${base}:waker-bell:${hostId}`,
   };

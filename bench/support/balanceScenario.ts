@@ -17,6 +17,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AgentHost } from '../../src/agents/host.ts';
 import type { RebalancedEvent } from '../../src/balancer/balancer.ts';
+import type { Move } from '../../src/balancer/plan.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { swarmConfigSchema, type SwarmConfig } from '../../src/config/schema.ts';
 import { Coordinator } from '../../src/coordinator/coordinator.ts';
@@ -117,7 +118,7 @@ export interface MoveRecord {
   from: string;
   to: string;
   moved: number;
-  reason: 'steal' | 'rebalance';
+  reason: Move['reason'];
 }
 
 export interface NodeOutcome {

@@ -2,9 +2,13 @@
 // (src/coordinator/partitions.ts), read node loads, plan steals (often) and
 // rebalancing (every rebalanceInterval), and carry out each move atomically with
 // the partition's fencing token; while it holds the parked partition, route
-// parked tasks to agents that joined. Moves stay within a slot group (one
-// script over both queues), so groups are balanced independently, each by its
-// owner, and a coordinator that lost a group is refused there by its fence.
+// parked tasks to agents that joined. Moves within a slot group are one script
+// over both queues, fenced by the group's partition token, so groups are
+// balanced independently, each by its owner, and a coordinator that lost a
+// group is refused there by its fence. A group loaded far above another
+// (groupPlan.ts) gives to it in fenced steps claimed first (crossMoves.ts): the
+// source group's owner moves out, and finishes any such move left half done in
+// the groups it holds before it plans.
 import { EventEmitter } from 'node:events';
 import type { Queue } from 'bullmq';
 import { PARKED_NODE, slotGroupOf } from '../../queues/keys.ts';
@@ -16,6 +20,8 @@ import type { NodeView } from '../routing/loads.ts';
 import { liveCapacity } from '../routing/capacity.ts';
 import { publishEvent } from '../swarm/events.ts';
 import { planRebalance, planSteals, type BalanceNode, type Move } from './plan.ts';
+import { planAcrossGroups } from './groupPlan.ts';
+import { finishPendingMoves, moveAcrossGroups } from './crossMoves.ts';
 import { unparkTasks } from './unpark.ts';
 import { traced } from '../tracing/spans.ts';
 
@@ -73,13 +79,17 @@ export class Balancer extends EventEmitter {
       const unparked = await unparkTasks({ redis: this.o.redis, prefix: this.o.config.prefix, token: parkedToken, queueFor: this.o.queueFor }, nodes);
       if (unparked.length) this.o.logger.info({ tasks: unparked.length }, 'routed parked tasks to agents that can run them');
     }
-    const balanceNodes: BalanceNode[] = nodes.flatMap((n) => {
+    const heldGroups = [...held.keys()].filter((g) => g !== PARKED_NODE);
+    const cross = { redis: this.o.redis, prefix: this.o.config.prefix, logger: this.o.logger };
+    // Claims a mover left between the steps of a cross-group move (it died, or lost the group): land them before anything is planned.
+    await finishPendingMoves(cross, heldGroups);
+    const everyNode: BalanceNode[] = nodes.flatMap((n) => {
       const rec = roster.nodes.get(n.id);
-      const slot = slotGroupOf(n.id);
-      if (!rec || !held.has(slot)) return [];
+      if (!rec) return [];
       const capacity = liveCapacity(n);
-      return [{ id: n.id, slot, group: this.o.groupOf(rec.seq), profile: rec.profile, capacity, waiting: n.waiting, active: n.active }];
+      return [{ id: n.id, slot: slotGroupOf(n.id), group: this.o.groupOf(rec.seq), profile: rec.profile, capacity, waiting: n.waiting, active: n.active }];
     });
+    const balanceNodes = everyNode.filter((n) => held.has(n.slot));
     const { coordinator } = this.o.config;
     const opts = { stealRatio: coordinator.workStealing.thresholdRatio, tolerance: coordinator.loadBalancing.rebalanceTolerance };
     let plan: Move[] = coordinator.workStealing.enabled ? planSteals(balanceNodes, opts) : [];
@@ -87,13 +97,18 @@ export class Balancer extends EventEmitter {
       this.lastRebalance = now;
       plan = planRebalance(balanceNodes, opts);
     }
+    // Between groups, from the groups held only (the claim carries the source's fence); every group's load is read.
+    if (coordinator.workStealing.enabled) plan = [...plan, ...planAcrossGroups(everyNode, opts, (slot) => held.has(slot) && slot !== PARKED_NODE)];
     const done: RebalancedEvent['moves'] = [];
     const bySlot = new Map<string, RebalancedEvent['moves']>();
     for (const m of plan) {
       const slot = slotGroupOf(m.from);
-      const fence = { token: String(held.get(slot)) };
+      const token = held.get(slot)!;
       const moved = await traced('swarmq.move', { 'swarmq.move.from': m.from, 'swarmq.move.to': m.to, 'swarmq.move.max': m.count, 'swarmq.move.reason': m.reason }, async (span) => {
-        const n = await moveWaitingJobs(this.o.redis, { prefix: this.o.config.prefix, from: m.from, to: m.to, max: m.count, fence });
+        const n =
+          m.reason === 'cross-group'
+            ? await moveAcrossGroups(cross, { from: m.from, to: m.to, max: m.count, token })
+            : await moveWaitingJobs(this.o.redis, { prefix: this.o.config.prefix, from: m.from, to: m.to, max: m.count, fence: { token: String(token) } });
         span.setAttribute('swarmq.move.moved', n);
         return n;
       });

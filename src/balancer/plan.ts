@@ -22,7 +22,8 @@ export interface Move {
   from: string;
   to: string;
   count: number;
-  reason: 'steal' | 'rebalance';
+  /** steal and rebalance stay within a slot group (plan.ts); cross-group moves go between groups (groupPlan.ts). */
+  reason: 'steal' | 'rebalance' | 'cross-group';
 }
 
 export interface PlanOptions {

@@ -30,6 +30,8 @@ export async function cancelNotStarted(c: Cancelling, id: string): Promise<TaskV
     throw notFound(id);
   }
   if (res === 'not-cancellable') {
+    // Read as waiting but not in its queue's waiting structures: claimed by a move to another slot group, in its new queue in a moment.
+    if ((await c.get(id))?.state === 'waiting') throw new SwarmError('conflict', `task ${id} is being moved to a node of another slot group; retry the cancel in a moment`, { state: 'waiting' });
     throw new SwarmError('conflict', `task ${id} has already started or finished; only a task that has not started can be cancelled`, {
       state: (await c.get(id))?.state ?? view.state,
     });

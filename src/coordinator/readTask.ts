@@ -1,11 +1,11 @@
 // Reading one task by id, wherever it is now: its node's queue, the node it was
-// moved to, the cancelled records, a batch staged but not yet fanned out
+// moved to (following moves from group to group), the cancelled records, a batch staged but not yet fanned out
 // (stagedBatch.ts), or (a replicated task) the consensus queue.
 import type { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../../queues/redisTarget.ts';
 import { groupKeys } from '../../queues/keys.ts';
-import { getTask, parseTaskJob, queueGetTask } from '../../queues/getTask.ts';
+import { parseTaskJob, queueGetTask } from '../../queues/getTask.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import { isReplicatedTaskId, replicatedTaskView } from '../consensus/runtime/judgeReplicated.ts';
 import { cancelledRecordSchema } from '../swarm/records.ts';
@@ -50,33 +50,50 @@ export async function readTask(r: TaskReads, id: string): Promise<TaskView | nul
 
 /** The task in its node's queue, where it moved, or its tombstone; null when none of these has it. */
 async function readQueued(r: TaskReads, encoded: string, id: string): Promise<TaskView | null> {
-  // One slot group's keys: the node's queue, and where its tasks moved or were cancelled.
-  const group = groupKeys(r.prefix, encoded);
-  // A task can move again between reading where it went and reading it there:
-  // then the moved record has changed, and we look again.
+  // The reads are not one atomic step: a move between two of them can leave the
+  // task found nowhere. Then walk once more, and again while the moved records read keep changing.
+  let last: string | undefined;
   for (let tries = 0; ; tries++) {
+    const { view, trail } = await followMoves(r, encoded, id);
+    if (view || tries >= 5 || trail === last) return view;
+    last = trail;
+  }
+}
+
+/**
+ * Follows the task from the group its id names, one group's records a step:
+ * the group's `moved` hash says where the task went from there (within the
+ * group, or, after a cross-group move or an unparking, into another group,
+ * which records its own moves). Each group's record is rewritten whenever the
+ * task enters, moves within or leaves it, so the records lead from group to
+ * group in the order of the moves, and end where the task is.
+ */
+async function followMoves(r: TaskReads, encoded: string, id: string): Promise<{ view: TaskView | null; trail: string }> {
+  const seen = new Set<string>();
+  const trail: string[] = [];
+  let at = encoded;
+  // A job hash that no queue structure names: claimed to leave for another group, not landed (or not finished) yet.
+  let claimed: TaskView | null = null;
+  for (;;) {
+    seen.add(at);
+    const group = groupKeys(r.prefix, at);
+    // One slot group's keys: the node's queue, and where its tasks moved or were cancelled.
     const [moved, tomb, reply] = (await execPipeline(r.redis, (p) => {
       p.hget(group.moved, id);
       p.hget(group.cancelled, id);
-      queueGetTask(p, { prefix: r.prefix, node: encoded, id });
+      queueGetTask(p, { prefix: r.prefix, node: at, id });
     })) as [string | null, string | null, unknown];
+    trail.push(moved ?? '');
     const raw = parseTaskJob(reply);
-    if (!moved || moved === encoded) {
-      if (raw) return taskViewFromJob(id, encoded, raw);
-      if (tomb) return tombstoneView(tomb);
-      // The reads are not one atomic step: a move between the first and the last
-      // leaves no job here and no moved record read yet. Look again if it moved.
-      if (tries < 5 && (await r.redis.hget(group.moved, id)) !== moved) continue;
-      return null;
+    if (raw && raw.state !== 'unknown') return { view: taskViewFromJob(id, at, raw), trail: trail.join() };
+    if (raw) claimed = taskViewFromJob(id, at, raw);
+    // A cancelled task never moves again: its tombstone is final.
+    if (tomb) return { view: tombstoneView(tomb), trail: trail.join() };
+    if (moved && !seen.has(moved)) {
+      at = moved;
+      continue;
     }
-    // Moves stay within a group, except a parked task's, which goes anywhere.
-    const there = groupKeys(r.prefix, moved);
-    const again = await getTask(r.redis, { prefix: r.prefix, node: moved, id });
-    if (again) return taskViewFromJob(id, moved, again);
-    if (raw) return taskViewFromJob(id, encoded, raw); // claimed from the parked queue, not yet in its node's
-    const tombThere = there.cancelled === group.cancelled ? tomb : await r.redis.hget(there.cancelled, id);
-    if (tombThere) return tombstoneView(tombThere);
-    if (tries >= 5 || (await r.redis.hget(group.moved, id)) === moved) return null;
+    return { view: claimed, trail: trail.join() };
   }
 }
 

@@ -39,7 +39,7 @@ export const loadRebalancedSchema = z.object({
   /** The leader's fencing token the moves carried. */
   token: z.number(),
   moves: z.array(
-    z.object({ from: z.string(), to: z.string(), count: z.int().min(0), moved: z.int().min(0), reason: z.enum(['steal', 'rebalance']) }),
+    z.object({ from: z.string(), to: z.string(), count: z.int().min(0), moved: z.int().min(0), reason: z.enum(['steal', 'rebalance', 'cross-group']) }),
   ),
 });
 

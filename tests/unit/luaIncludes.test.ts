@@ -51,6 +51,6 @@ describe('resolveIncludes', () => {
       expect(raw, f).not.toMatch(/token\s*<\s*seen/);
       expect(resolveIncludes(raw, read, f), f).not.toContain('@include');
     }
-    expect(fenceUsers).toBe(3);
+    expect(fenceUsers).toBe(4);
   });
 });
