@@ -1,8 +1,8 @@
 // Moving waiting jobs to a node of another slot group, in steps that each stay
-// in one slot: claim in the source group, fenced (claimCrossMove-6.lua); land
+// in one slot: claim in the source group, fenced (claimCrossMove-7.lua); land
 // in the target node's queue under the same ids, idempotent per claim
 // (landCrossMove-10.lua); finish the claim in the source group
-// (finishCrossMove-1.lua). A claim left by a mover that
+// (finishCrossMove-2.lua). A claim left by a mover that
 // died is found with pendingCrossMoves and finished by whoever holds the group next.
 import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
@@ -35,13 +35,13 @@ export type ClaimedJob = z.infer<typeof claimedJobSchema> & { id: string };
 
 const jobPrefix = (prefix: string, node: string) => bullKey(prefix, nodeQueueName(node), '');
 
-/** Step 1. The claimed job ids (newest first); throws when the token is stale. */
+/** Step 1. The claimed job ids (newest first; none while a checkpoint holds the group still); throws when the token is stale. */
 export async function claimCrossMove(redis: Redis | Cluster, r: CrossClaimRequest): Promise<string[]> {
   if (slotGroupOf(r.from) === slotGroupOf(r.to)) throw new Error(`cross-group move from ${r.from} to ${r.to} refused: both are in ${slotGroupOf(r.from)} (moveJobs moves within a group in one step)`);
   const src = nodeQueueName(r.from);
   const k = (s: string) => bullKey(r.prefix, src, s);
   const g = groupKeys(r.prefix, r.from);
-  const res = await scripts.claimCrossMove.run(redis, [k('wait'), k('prioritized'), k('events'), g.moving, g.moved, g.fence], [jobPrefix(r.prefix, r.from), r.max, r.to, r.token, r.claim, r.from]);
+  const res = await scripts.claimCrossMove.run(redis, [k('wait'), k('prioritized'), k('events'), g.moving, g.moved, g.fence, g.crossMoveFreeze], [jobPrefix(r.prefix, r.from), r.max, r.to, r.token, r.claim, r.from]);
   if (res === -1) throw new Error(`move from ${r.from} to ${r.to} refused: fencing token ${r.token} is no longer current (a newer owner holds ${slotGroupOf(r.from)})`);
   return (res as unknown[]).map(String);
 }
@@ -59,7 +59,8 @@ export async function pendingCrossMoves(redis: Redis | Cluster, prefix: string, 
   return { jobs, unreadable };
 }
 
-function parseClaim(id: string, json: string | null | undefined): ClaimedJob | undefined {
+/** A claim record of a group's `moving` hash (task id → JSON), or undefined when it does not parse. */
+export function parseClaim(id: string, json: string | null | undefined): ClaimedJob | undefined {
   let parsed: unknown;
   try {
     parsed = json ? JSON.parse(json) : undefined;
@@ -114,6 +115,6 @@ export async function settleCrossMove(redis: Redis | Cluster, prefix: string, cl
   const byFrom = new Map<string, ClaimedJob[]>();
   for (const j of jobs) byFrom.set(j.from, [...(byFrom.get(j.from) ?? []), j]);
   for (const [from, list] of byFrom) {
-    await scripts.finishCrossMove.run(redis, [groupKeys(prefix, from).moving], [jobPrefix(prefix, from), claim, ...list.map((j) => j.id)]);
+    await scripts.finishCrossMove.run(redis, [groupKeys(prefix, from).moving, groupKeys(prefix, from).crossMoveFreeze], [jobPrefix(prefix, from), claim, ...list.map((j) => j.id)]);
   }
 }

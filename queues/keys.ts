@@ -149,7 +149,9 @@ export function groupKeys(prefix: string, nodeId: string) {
     partition: `${base}:partition`,
     /** parked tasks claimed for a node but not yet in its queue (parked group only) */
     unparking: `${base}:unparking`,
-    /** hash taskId → claim JSON: waiting tasks claimed out of this group for a node of another, not yet finished (claimCrossMove-6.lua) */
+    /** set while a checkpoint on a Redis Cluster reads the swarm slot by slot: no task is claimed out of this group and no claim finished, so each move is seen whole (src/checkpoint/readCluster.ts) */
+    crossMoveFreeze: `${base}:cross-move-freeze`,
+    /** hash taskId → claim JSON: waiting tasks claimed out of this group for a node of another, not yet finished (claimCrossMove-7.lua) */
     moving: `${base}:moving`,
     /** zset `<claim>|<taskId>` by when (ms): tasks of a cross-group claim that landed here, kept an hour, so a claim finished twice adds each once (landCrossMove-10.lua) */
     arrivals: `${base}:arrivals`,

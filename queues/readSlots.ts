@@ -61,7 +61,7 @@ export async function readSlot(redis: RedisClient, r: SlotRequest): Promise<Slot
   const route = bullKey(r.prefix, first, 'meta');
   const args = [r.prefix, r.includeFinished ? '1' : '0', r.group ?? '', r.unparking ? '1' : '0', ...r.queues];
   const [time, group, queues] = (await scripts.readSlot.run(redis, [route], args)) as [unknown, unknown[], unknown[]];
-  const g = Array.isArray(group) && group.length ? { group: String(group[0]), moved: flatHash(group[1]), cancelled: flatHash(group[2]) } : undefined;
+  const g = Array.isArray(group) && group.length ? { group: String(group[0]), moved: flatHash(group[1]), cancelled: flatHash(group[2]), moving: flatHash(group[3]) } : undefined;
   return { time: ms(time), group: g, queues: (queues ?? []).map(parseQueue) };
 }
 

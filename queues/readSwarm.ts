@@ -33,6 +33,8 @@ export interface RawGroup {
   group: string;
   moved: Record<string, string>;
   cancelled: Record<string, string>;
+  /** Tasks claimed to leave for a node of another group (task id → claim JSON, crossMove.ts): in no queue of this group any more, perhaps not yet in their target's. */
+  moving: Record<string, string>;
 }
 
 export interface RawRoundHash {
@@ -157,8 +159,8 @@ export function parseReadSwarm(reply: unknown): RawSnapshot {
   const [time, nodeSeq, agents, nodes, groups, queues, consensus, staged] = reply as [unknown, unknown, unknown, unknown, unknown[], unknown[], unknown, unknown];
   const [sec, usec] = strings(time);
   const rawGroups: RawGroup[] = (groups ?? []).map((g) => {
-    const [name, moved, cancelled] = g as [unknown, unknown, unknown];
-    return { group: String(name), moved: flatHash(moved), cancelled: flatHash(cancelled) };
+    const [name, moved, cancelled, moving] = g as [unknown, unknown, unknown, unknown];
+    return { group: String(name), moved: flatHash(moved), cancelled: flatHash(cancelled), moving: flatHash(moving) };
   });
   return {
     time: Number(sec) * 1000 + Math.floor(Number(usec) / 1000),

@@ -1,5 +1,5 @@
 --[[
-  Step 2 of a move between slot groups (step 1: claimCrossMove-6.lua): the
+  Step 2 of a move between slot groups (step 1: claimCrossMove-7.lua): the
   claimed jobs land in the target node's queue, in the target group's slot,
   under the same job ids. Idempotent per claim: each landing leaves
   `<claim>|<id>` in the group's `arrivals` set (scored by when, kept for

@@ -54,7 +54,7 @@ for _, q in ipairs(queues) do
     groupSeen[g] = true
     local base = prefix .. ':{' .. g .. '}:'
     unparkingOf[g] = rcall('SMEMBERS', base .. 'unparking')
-    groups[#groups + 1] = { g, rcall('HGETALL', base .. 'moved'), rcall('HGETALL', base .. 'cancelled') }
+    groups[#groups + 1] = { g, rcall('HGETALL', base .. 'moved'), rcall('HGETALL', base .. 'cancelled'), rcall('HGETALL', base .. 'moving') }
   end
 end
 

@@ -21,13 +21,21 @@
 // a task that finishes between its source's read and its node's may be carried
 // as still to run, and runs again after a restore (at least once, as always).
 //
+// Moves between slot groups are the one flow that goes both ways: while the
+// groups are read, each group is held still (no claim out of it, no claim
+// finished), so a claim is in its source group's `moving` until the cut is
+// over, and snapshot.ts carries a claimed task no queue read holds.
+//
 // Node queues are read by their fixed names (ten per group, keys.ts), not from
 // the roster, so a node made during the cut in a group being read is read too.
 import type { RedisClient } from '../../queues/redisTarget.ts';
-import { DEAD_LETTER_QUEUE, hashTagOf, INTAKE_QUEUE, nodeOfQueueName, nodeQueueName, nodeSeqOf, PARKED_NODE, SLOT_GROUP_SIZE } from '../../queues/keys.ts';
+import { DEAD_LETTER_QUEUE, groupKeys, hashTagOf, INTAKE_QUEUE, nodeOfQueueName, nodeQueueName, nodeSeqOf, PARKED_NODE, SLOT_GROUP_SIZE } from '../../queues/keys.ts';
 import type { RawGroup, RawQueue, RawSnapshot } from '../../queues/readSwarm.ts';
 import { readIntakeTasks, readSlot, readSwarmSlot } from '../../queues/readSlots.ts';
 import { nodeRecordSchema } from '../swarm/records.ts';
+
+/** Longest a checkpoint holds moves between groups still: it lets go when done; this only bounds a checkpoint that died. */
+const FREEZE_MS = 300_000;
 
 /** Where the cut stands: after the read of this slot's tag (`swarm`, `intake`, `parked`, `g<k>`, `dead-letter`). */
 export type AfterSlotRead = (tag: string) => Promise<void> | void;
@@ -74,12 +82,22 @@ export async function readClusterSnapshot(redis: RedisClient, o: ReadClusterOpti
   await after('parked');
   const groups: RawGroup[] = [];
   const nodeQueues: RawQueue[] = [];
-  for (const tag of groupsToRead(swarm.nodeSeq, swarm.nodes)) {
-    const g = await readSlot(redis, { ...base, queues: groupQueues(tag), group: tag });
-    if (g.group) groups.push(g.group);
-    // A queue that never held anything is left out, as on one server (which reads nodes 1..node-seq).
-    nodeQueues.push(...g.queues.filter((q) => q.paused || q.wait.length || q.active.length || q.pausedList.length || q.prioritized.length || q.delayed.length || q.completed.length || q.failed.length));
-    await after(tag);
+  const tags = groupsToRead(swarm.nodeSeq, swarm.nodes);
+  // Work also moves between groups, in steps of one slot each (queues/crossMove.ts): held still
+  // while the groups are read, each move is seen whole, its claim in its source group until it is
+  // finished, so one landed in a group read before its source is not lost with its claim.
+  const freezes = tags.map((tag) => groupKeys(o.prefix, `n${(Number(tag.slice(1)) - 1) * SLOT_GROUP_SIZE + 1}`).crossMoveFreeze);
+  try {
+    await Promise.all(freezes.map((key) => redis.set(key, '1', 'PX', FREEZE_MS)));
+    for (const tag of tags) {
+      const g = await readSlot(redis, { ...base, queues: groupQueues(tag), group: tag });
+      if (g.group) groups.push(g.group);
+      // A queue that never held anything is left out, as on one server (which reads nodes 1..node-seq).
+      nodeQueues.push(...g.queues.filter((q) => q.paused || q.wait.length || q.active.length || q.pausedList.length || q.prioritized.length || q.delayed.length || q.completed.length || q.failed.length));
+      await after(tag);
+    }
+  } finally {
+    await Promise.all(freezes.map((key) => redis.del(key)));
   }
   const dead = await readSlot(redis, { ...base, queues: [DEAD_LETTER_QUEUE] });
   await after(hashTagOf(DEAD_LETTER_QUEUE));

@@ -6,7 +6,8 @@ import { DEAD_LETTER_QUEUE, INTAKE_QUEUE, nodeOfQueueName, nodeQueueName, PARKED
 import { stagedTaskSchema } from '../coordinator/stagedBatch.ts';
 import { nodeOfTaskId } from '../tasks/ids.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
-import type { RawSnapshot } from '../../queues/readSwarm.ts';
+import type { RawQueue, RawSnapshot } from '../../queues/readSwarm.ts';
+import { parseClaim } from '../../queues/crossMove.ts';
 import { consensusToSection } from './consensusSnapshot.ts';
 import { CHECKPOINT_ABOUT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type Checkpoint, type FinishedTask, type UnfinishedState, type UnfinishedTask } from './format.ts';
 
@@ -77,7 +78,8 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
 
   const tasks: UnfinishedTask[] = [];
   const finished: FinishedTask[] = [];
-  for (const q of raw.queues) {
+  const claimed = claimedQueues(raw, warnings);
+  for (const q of [...raw.queues, ...claimed]) {
     const decode = (id: string, state: UnfinishedState, dueAt?: number): UnfinishedTask | undefined => {
       const h = q.jobs.get(id);
       if (!h || Object.keys(h).length === 0) {
@@ -179,7 +181,7 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
       about: CHECKPOINT_ABOUT,
       includesFinished: o.includeFinished,
       roster: { nodeSeq, agents, nodes },
-      queues: raw.queues.map((q) => ({ name: q.name, paused: q.paused })),
+      queues: [...raw.queues, ...claimed.filter((c) => !raw.queues.some((q) => q.name === c.name))].map((q) => ({ name: q.name, paused: q.paused })),
       groups,
       idempotency: idem,
       tasks: kept,
@@ -215,6 +217,45 @@ function keepOnce(tasks: UnfinishedTask[], finished: FinishedTask[]): Unfinished
     if (t.queue === INTAKE_QUEUE && t.intakeTask) return !inNodes.has(t.intakeTask.taskId);
     return true;
   });
+}
+
+/**
+ * Tasks claimed to leave their slot group for a node of another (a group's
+ * `moving` claims, queues/crossMove.ts) that no queue read holds: between the
+ * claim and the landing the task is in no queue, so it is carried as a task of
+ * its target node's queue, where the landing puts it (plain ones waiting,
+ * prioritized ones with their priority). A claim whose task a queue read holds
+ * has landed (or the task came back): that copy is the task.
+ */
+function claimedQueues(raw: RawSnapshot, warnings: string[]): RawQueue[] {
+  const held = new Set<string>();
+  for (const q of raw.queues) {
+    for (const id of [...q.wait, ...q.active, ...q.pausedList, ...q.prioritized, ...q.unparking]) held.add(id);
+    for (const [id] of [...q.delayed, ...q.completed, ...q.failed]) held.add(id);
+  }
+  const byQueue = new Map<string, RawQueue>();
+  for (const g of raw.groups) {
+    for (const [id, json] of Object.entries(g.moving)) {
+      if (held.has(id)) continue;
+      const claim = parseClaim(id, json);
+      if (!claim) {
+        warnings.push(`group ${g.group}: the claim of task ${id} moving to another group does not parse; left out`);
+        continue;
+      }
+      const name = nodeQueueName(claim.to);
+      let q = byQueue.get(name);
+      if (!q) {
+        q = { name, paused: false, wait: [], active: [], pausedList: [], prioritized: [], delayed: [], completed: [], failed: [], unparking: [], jobs: new Map(), intakeTasks: new Map() };
+        byQueue.set(name, q);
+      }
+      (claim.kind === 'prioritized' ? q.prioritized : q.wait).push(id);
+      const hash: Record<string, string> = {};
+      for (let i = 0; i + 1 < claim.hash.length; i += 2) hash[claim.hash[i]!] = claim.hash[i + 1]!;
+      q.jobs.set(id, hash);
+      held.add(id);
+    }
+  }
+  return [...byQueue.values()];
 }
 
 /**

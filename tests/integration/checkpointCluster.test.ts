@@ -12,6 +12,7 @@ import { Job, Queue } from 'bullmq';
 import type { Cluster } from 'ioredis';
 import { DEAD_LETTER_QUEUE, groupKeys, INTAKE_QUEUE, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
 import { claimParked } from '../../queues/claimParked.ts';
+import { claimCrossMove, claimedJobs, finishCrossMove, settleCrossMove } from '../../queues/crossMove.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import { stageBatch } from '../../queues/stageBatch.ts';
 import { checkpointToFile, restoreFromFile } from '../../src/checkpoint/cli.ts';
@@ -186,6 +187,33 @@ describe('checkpoint and restore on a Redis Cluster', () => {
     expectOnce(jobs.map((j) => j.id), [...s.nodeTasks.keys(), ...s.parked, routedTo, ...s.staged]);
     expect(jobs.filter((j) => j.queue === INTAKE_QUEUE)).toEqual([]);
     expect(seen).toEqual(['swarm', 'intake', 'parked', 'g1', 'g2', 'dead-letter']);
+  }, 60_000);
+
+  it('a move between groups straddling the reads (its destination read first) is carried once; no move starts or ends during the cut', async () => {
+    const s = await buildSwarm();
+    const leaving = [...s.nodeTasks].filter(([id, state]) => id.startsWith('n11.') && state === 'waiting').map(([id]) => id);
+    expect(leaving).toHaveLength(1);
+    // Claimed out of n11 (g2) for n1 (g1) before the checkpoint: a move in flight.
+    const claimed = await claimCrossMove(redis, { prefix: s.prefix, from: 'n11', to: 'n1', max: 1, token: 1, claim: '1.ck' });
+    expect(claimed).toEqual(leaving);
+    const { checkpoint } = await takeCheckpoint(redis, s.prefix, {
+      afterSlotRead: async (tag) => {
+        if (tag !== 'g1') return;
+        // g1, the destination, is read: the move lands there now and tries to finish in g2, which is read next.
+        const jobs = await claimedJobs(redis, s.prefix, 'n11', claimed);
+        expect(await finishCrossMove(redis, s.prefix, '1.ck', 'n1', jobs)).toBe(1);
+        // The claim stays in g2 while the cut holds the groups still (else the task would be in neither read), and nothing new is claimed.
+        expect(await redis.hexists(groupKeys(s.prefix, 'n11').moving, leaving[0]!)).toBe(1);
+        expect(await claimCrossMove(redis, { prefix: s.prefix, from: 'n12', to: 'n2', max: 5, token: 1, claim: '1.ck2' })).toEqual([]);
+      },
+    });
+    const cp = parseCheckpoint(JSON.stringify(checkpoint), 'the checkpoint');
+    expectOnce(ids(cp), [...s.nodeTasks.keys(), ...s.parked, ...s.staged, s.intakeJob]);
+    expect(cp.tasks.find((t) => t.id === leaving[0])?.queue).toBe(nodeQueueName('n1'));
+    // The cut over, the groups move again: the claim is finished at the next try.
+    expect(await redis.exists(groupKeys(s.prefix, 'n11').crossMoveFreeze)).toBe(0);
+    await settleCrossMove(redis, s.prefix, '1.ck', await claimedJobs(redis, s.prefix, 'n11', claimed));
+    expect(await redis.hlen(groupKeys(s.prefix, 'n11').moving)).toBe(0);
   }, 60_000);
 
   it('a restore stopped half-way is refused by name, and a re-run with force finishes it without doubling a task', async () => {

@@ -13,9 +13,10 @@ import { silentLogger } from '../../src/log.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { claimCrossMove, claimedJobs, landCrossMove } from '../../queues/crossMove.ts';
-import { bullKey, groupKeys, nodeQueueName, slotGroupOf } from '../../queues/keys.ts';
+import { bullKey, groupKeys, nodeQueueName, slotGroupOf, swarmKeys } from '../../queues/keys.ts';
 import { moveWaitingJobs } from '../../queues/moveJobs.ts';
 import { newTaskId } from '../../src/tasks/ids.ts';
+import { takeCheckpoint } from '../../src/checkpoint/read.ts';
 import { redisForFile } from '../support/redis.ts';
 import { testConfig } from '../support/swarm.ts';
 
@@ -162,6 +163,28 @@ describe('moves between slot groups', () => {
       await q.close();
       await target.close();
       await client.close();
+    }
+  });
+
+  it('a checkpoint carries a task claimed but not landed once, under its target node, and a landed one once', async () => {
+    const config = testConfig(redis);
+    const { prefix } = config;
+    const q = new Queue(nodeQueueName('n1'), { connection: redis.connection, prefix });
+    try {
+      // Nodes n1..n20 were made (a checkpoint reads the queues of every node made), in groups g1 and g2.
+      await redis.connection.set(swarmKeys(prefix).nodeSeq, '20');
+      const ids = await addTo(q, 'n1', 4);
+      const claimed = await claimCrossMove(redis.connection, { prefix, from: 'n1', to: 'n11', max: 4, token: 1, claim: '1.cp' });
+      expect(claimed).toHaveLength(4);
+      // Between the steps the tasks are in no queue: the file still has each once, where the landing puts it.
+      const mid = (await takeCheckpoint(redis.connection, prefix)).checkpoint;
+      const carried = (cp: typeof mid) => cp.tasks.filter((t) => ids.includes(t.id)).map((t) => `${t.id}@${t.queue}:${t.state}`).sort();
+      expect(carried(mid)).toEqual(ids.map((id) => `${id}@${nodeQueueName('n11')}:waiting`).sort());
+      // Landed, claim not finished: the queue's copy is the task, carried once.
+      await landCrossMove(redis.connection, prefix, '1.cp', 'n11', await claimedJobs(redis.connection, prefix, 'n1', claimed));
+      expect(carried((await takeCheckpoint(redis.connection, prefix)).checkpoint)).toEqual(carried(mid));
+    } finally {
+      await q.close();
     }
   });
 

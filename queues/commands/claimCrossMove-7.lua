@@ -4,7 +4,7 @@
   the source group, under the group's fence: each job leaves its waiting
   structure, and its whole hash (data, opts, priority, timestamps) and logs are
   recorded in the group's `moving` hash with the target node and the claim id.
-  The job hash itself stays until the move is finished (finishCrossMove-1.lua),
+  The job hash itself stays until the move is finished (finishCrossMove-2.lua),
   so a reader between the steps still finds the task (state unknown: waiting).
   The landing in the target group (landCrossMove-9.lua) is idempotent per
   claim, so a mover that dies after this step leaves a claim that the group's
@@ -16,6 +16,7 @@
 
   KEYS[1] source wait   KEYS[2] source prioritized   KEYS[3] source events
   KEYS[4] group moving  KEYS[5] group moved          KEYS[6] group fence
+  KEYS[7] group cross-move freeze (set while a Cluster checkpoint reads: claim nothing)
   ARGV[1] source job key prefix (`<prefix>:<queue>:`)
   ARGV[2] most jobs to claim   ARGV[3] target node id
   ARGV[4] fencing token        ARGV[5] claim id      ARGV[6] source node id
@@ -26,6 +27,7 @@
 local rcall = redis.call
 --- @include "includes/checkFence"
 if not checkFence(KEYS[6], ARGV[4]) then return -1 end
+if rcall('EXISTS', KEYS[7]) == 1 then return {} end
 local srcPrefix, max = ARGV[1], tonumber(ARGV[2])
 if max <= 0 then return {} end
 

@@ -4,12 +4,14 @@
   group. Only records of this claim: the same task may have been claimed again
   since (it came back and is leaving once more), and that claim is not ours.
 
-  KEYS[1] group moving
+  KEYS[1] group moving   KEYS[2] group cross-move freeze (set while a Cluster
+  checkpoint reads: finish nothing, the claim stays for a later round)
   ARGV[1] source job key prefix   ARGV[2] claim id   ARGV[3..] job ids
 
   Returns the number of claim records removed.
 ]]
 local rcall = redis.call
+if rcall('EXISTS', KEYS[2]) == 1 then return 0 end
 local done = 0
 for i = 3, #ARGV do
   local id = ARGV[i]
