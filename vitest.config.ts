@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { clusterFiles } from './tests/clusterFiles.ts';
 
 // One project per kind of suite, so `npx vitest --project unit` runs the pure
 // cores in seconds; `npm test` runs them all. Files run in parallel, each with
@@ -6,7 +7,9 @@ import { defineConfig } from 'vitest/config';
 // one) gives a 2-core machine a single fork, yet most integration files spend
 // their time waiting on Redis and timers, so they run three at a time; the chaos
 // files load the CPU on purpose and time recoveries, so they run one at a time,
-// after the rest (groupOrder runs the groups in turn).
+// after the rest (groupOrder runs the groups in turn). The `cluster` project
+// runs chosen integration and chaos files again, each on a three-master Cluster
+// of its own (tests/clusterFiles.ts), last.
 const kinds = [
   { kind: 'unit', workers: 2 },
   { kind: 'integration', workers: 3 },
@@ -19,9 +22,15 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    projects: kinds.map(({ kind, workers }, order) => ({
-      extends: true,
-      test: { name: kind, include: [`tests/${kind}/**/*.test.ts`], maxWorkers: workers, sequence: { groupOrder: order } },
-    })),
+    projects: [
+      ...kinds.map(({ kind, workers }, order) => ({
+        extends: true as const,
+        test: { name: kind, include: [`tests/${kind}/**/*.test.ts`], maxWorkers: workers, sequence: { groupOrder: order } },
+      })),
+      {
+        extends: true as const,
+        test: { name: 'cluster', include: [...clusterFiles], env: { SWARMQ_TEST_TOPOLOGY: 'cluster' }, maxWorkers: 3, sequence: { groupOrder: kinds.length } },
+      },
+    ],
   },
 });

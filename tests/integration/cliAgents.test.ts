@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import { spawnCli, type CliChild } from '../support/cli.ts';
@@ -65,7 +64,7 @@ describe('swarmq agents', () => {
     const back = await client.get(id);
     expect(back).toMatchObject({ state: 'waiting', attempts: 0, error: null });
     // Its agent left the roster and its host stopped beating.
-    const r = new Redis(redis.url);
+    const r = redis.connect();
     try {
       expect(Object.keys(await r.hgetall(swarmKeys(prefix).agents)).filter((a) => a.startsWith('drainer-'))).toEqual([]);
       expect(await r.zscore(swarmKeys(prefix).hosts, 'drainer')).toBeNull();

@@ -11,6 +11,7 @@ import { Coordinator } from '../../src/coordinator/coordinator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { publishEvent } from '../../src/swarm/events.ts';
 import { redisForFile } from '../support/redis.ts';
+import { clientListsPerServer } from '../support/clusterAsRedis.ts';
 import { openSse as open, type SseStream } from '../support/sse.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
@@ -32,9 +33,10 @@ async function openSse(url: string, headers?: Record<string, string>): Promise<S
 const alert = (host: string) => ({ at: Date.now(), host, severity: 'warning' as const, reason: 'heartbeat', from: 'healthy' as const, to: 'degraded' as const, agents: 3, heartbeatAgeMs: 2500 });
 const rebalance = (n: number) => ({ at: Date.now(), token: 7, moves: [{ from: 'n1', to: 'n2', count: n, moved: n, reason: 'steal' as const }] });
 
+/** The events readers' connections on the server with most (a Cluster client has one per master it reached). */
 async function eventConnections(): Promise<number> {
-  const list = (await conn.client('LIST')) as string;
-  return list.split('\n').filter((l) => / name=swarmq:events /.test(l)).length;
+  const lists = await clientListsPerServer(conn);
+  return Math.max(...lists.map((list) => list.split('\n').filter((l) => / name=swarmq:events /.test(l)).length));
 }
 
 beforeAll(async () => {

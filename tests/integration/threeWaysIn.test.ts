@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Queue, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
@@ -22,7 +22,7 @@ const tallyKey = () => `${stack.config.prefix}:test:tally`;
 
 beforeAll(async () => {
   const config = testConfig(redis);
-  tallies = new Redis(redis.url);
+  tallies = redis.connect();
   // Counts runs per token in Redis, so "exactly once" is checked from outside the host.
   const processors: ProcessorMap = {
     ...builtinProcessors,
@@ -34,7 +34,7 @@ beforeAll(async () => {
   };
   stack = await startStack(config, { agents: [{ type: 'worker', count: 15, capacity: 2 }], processors });
   client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
-  intake = new Queue(INTAKE_QUEUE, { connection: { url: redis.url }, prefix: config.prefix });
+  intake = new Queue(INTAKE_QUEUE, { connection: redis.connection, prefix: config.prefix });
 });
 
 afterAll(async () => {

@@ -31,7 +31,7 @@ beforeAll(async () => {
   await host.start();
   client = new SwarmClient({ redis: redis.url, prefix: config.prefix });
   conn = redis.connect();
-  queue = new Queue(nodeQueueName(host.agents()[0]!.node), { connection: { url: redis.url }, prefix: config.prefix });
+  queue = new Queue(nodeQueueName(host.agents()[0]!.node), { connection: redis.connection, prefix: config.prefix });
 });
 
 afterAll(async () => {

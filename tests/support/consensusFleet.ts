@@ -1,6 +1,7 @@
 // Agent hosts as real child processes (`swarmq agents`) for consensus tests and
 // the consensus benchmark, plus a Consensus that drives proposals in this process.
 import { Redis } from 'ioredis';
+import { connectTo } from './redis.ts';
 import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import type { CliChild, CliFleet } from './cli.ts';
@@ -28,7 +29,7 @@ export async function startConsensusFleet(fleet: CliFleet, redisUrl: string, pre
     });
   const children = ids.map(spawnHost);
   // "agents ready" is printed to stdout by the CLI once every agent is seated.
-  const conn = new Redis(redisUrl);
+  const conn = connectTo(redisUrl);
   try {
     const deadline = Date.now() + 50_000;
     for (;;) {
@@ -41,7 +42,7 @@ export async function startConsensusFleet(fleet: CliFleet, redisUrl: string, pre
   } finally {
     conn.disconnect();
   }
-  const redis = new Redis(redisUrl);
+  const redis = connectTo(redisUrl);
   redis.on('error', () => {});
   const hosts: { id: string; child: CliChild; agents: string[] }[] = ids.map((id, i) => ({ id, child: children[i]!, agents: Array.from({ length: agentsPerHost }, (_, k) => `${id}-a${k + 1}`) }));
   const consensus = new Consensus({ redis: redisUrl, prefix });

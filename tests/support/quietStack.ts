@@ -2,7 +2,8 @@
 // monitor, summary or intake worker), so Redis changes only when a request
 // changes it: what the auth and fuzz tests compare before and after.
 import type { Server } from 'node:http';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectTo } from './redis.ts';
 import { createApp } from '../../src/api/app.ts';
 import { swarmPages } from '../../src/cli/webPages.ts';
 import type { SwarmConfig } from '../../src/config/schema.ts';
@@ -37,7 +38,7 @@ export async function startQuietStack(config: SwarmConfig): Promise<QuietStack> 
 
 /** Waits until start-up writes (queue metadata BullMQ creates lazily) are over: the key count holds still for a while. */
 async function settled(url: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  const redis = connectTo(url, { maxRetriesPerRequest: 1 });
   try {
     let last = -1;
     let still = 0;

@@ -8,6 +8,19 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort, hasRedisServer, launchRedisServer } from '../../src/cli/redisServer.ts';
 import { readThrough } from './forFile.ts';
+import { startCluster } from './cluster.ts';
+import { clusterAsRedis } from './clusterAsRedis.ts';
+
+/**
+ * Where the suites run: `single` (one redis-server, the default) or `cluster`
+ * (a three-master Cluster per file, SWARMQ_TEST_TOPOLOGY=cluster: the vitest
+ * project `cluster` sets it for the files listed in docs/cluster.md).
+ */
+export function testTopology(): 'single' | 'cluster' {
+  const t = process.env.SWARMQ_TEST_TOPOLOGY ?? 'single';
+  if (t !== 'single' && t !== 'cluster') throw new Error(`SWARMQ_TEST_TOPOLOGY=${t}: expected single or cluster`);
+  return t;
+}
 
 export interface TestRedis {
   url: string;
@@ -15,7 +28,7 @@ export interface TestRedis {
   port: number;
   /** A key prefix of this test file's own, so files can share one server. */
   prefix: string;
-  kind: 'env' | 'local' | 'container';
+  kind: 'env' | 'local' | 'container' | 'cluster';
   /** Kill the server (SIGKILL by default). Only for servers this suite started. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Start it again on the same port and data dir, so AOF replays. */
@@ -84,7 +97,29 @@ async function startContainerRedis(): Promise<TestRedis> {
   };
 }
 
+/**
+ * A three-master Cluster as a TestRedis: `url` is its seed list, `host`/`port`
+ * its first master. Killing it is for the Cluster failover tests
+ * (tests/support/cluster.ts), so a file that kills its Redis stays single.
+ */
+async function startClusterRedis(): Promise<TestRedis & { seeds: { host: string; port: number }[] }> {
+  const cluster = await startCluster({ masters: 3 });
+  const refuse = () => Promise.reject(new Error('redisForFile on a Cluster: killing a node is for tests/support/cluster.ts; leave this file out of the cluster project'));
+  return {
+    url: cluster.url,
+    host: cluster.nodes[0]!.host,
+    port: cluster.nodes[0]!.port,
+    seeds: cluster.nodes,
+    prefix: uniquePrefix(),
+    kind: 'cluster',
+    kill: refuse,
+    restart: refuse,
+    stop: () => cluster.stop(),
+  };
+}
+
 export async function startRedis(opts: StartOptions = {}): Promise<TestRedis> {
+  if (testTopology() === 'cluster') return await startClusterRedis();
   const envUrl = process.env.REDIS_URL;
   if (envUrl && !opts.own) {
     const u = new URL(envUrl);
@@ -110,7 +145,11 @@ export async function startRedis(opts: StartOptions = {}): Promise<TestRedis> {
 
 /** The Redis of one test file; its fields are valid inside the file's hooks and tests. */
 export interface RedisForFile extends TestRedis {
-  /** A connection to it, closed at the end of the file, before the server stops. */
+  /**
+   * A connection to it, closed at the end of the file, before the server stops.
+   * On a Cluster, a Cluster client answering KEYS, CLIENT LIST, INFO, DBSIZE,
+   * FLUSHDB and CONFIG SET for every master (clusterAsRedis.ts).
+   */
   connect(options?: RedisOptions): Redis;
   /**
    * The file's own connection, for tests that read and write keys directly:
@@ -143,7 +182,7 @@ export function redisForFile(opts: StartOptions = {}): RedisForFile {
   });
   const handle: RedisForFile = readThrough('redisForFile: the server', () => server, ['url', 'host', 'port', 'prefix', 'kind', 'kill', 'restart', 'stop'], {
     connect(options?: RedisOptions): Redis {
-      const conn = options === undefined ? new Redis(handle.url) : new Redis(handle.url, options);
+      const conn = connectTo(handle.url, options);
       connections.push(conn);
       return conn;
     },
@@ -153,4 +192,15 @@ export function redisForFile(opts: StartOptions = {}): RedisForFile {
     },
   });
   return handle;
+}
+
+/** A connection to a test's Redis by its URL: one server's, or a Cluster's seed list (see RedisForFile.connect). */
+export function connectTo(url: string, options?: RedisOptions): Redis {
+  const urls = url.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  if (urls.length === 1) return options === undefined ? new Redis(url) : new Redis(url, options);
+  const seeds = urls.map((u) => {
+    const p = new URL(u);
+    return { host: p.hostname, port: Number(p.port || 6379) };
+  });
+  return clusterAsRedis(seeds, options);
 }

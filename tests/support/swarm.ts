@@ -3,7 +3,7 @@
 import { Redis } from 'ioredis';
 import { swarmConfigSchema, type SwarmConfig, type SwarmConfigInput } from '../../src/config/schema.ts';
 import type { TestRedis } from './redis.ts';
-import { uniquePrefix } from './redis.ts';
+import { connectTo, uniquePrefix } from './redis.ts';
 
 export function testConfig(redis: TestRedis, overrides: Partial<SwarmConfigInput> = {}): SwarmConfig {
   return swarmConfigSchema.parse({
@@ -18,7 +18,7 @@ export function testConfig(redis: TestRedis, overrides: Partial<SwarmConfigInput
 }
 
 export function commandConnection(url: string): Redis {
-  const r = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+  const r = connectTo(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
   r.on('error', () => {});
   return r;
 }
