@@ -33,14 +33,61 @@ export class NotReplicatedError extends Error {
 
 async function waitOn(redis: Redis, address: string, policy: DurabilityPolicy): Promise<void> {
   const where = address || 'the Redis server';
+  // ioredis sends a command again on its next socket when the first one closed
+  // before the reply (autoResendUnfulfilledCommands): a WAIT sent again covers
+  // only that socket's writes (none), so it would confirm a write the new
+  // master never had. A WAIT answered on another socket than it left on counts
+  // for nothing.
+  const socket = redis.stream;
   let acked: number;
   try {
     acked = Number(await redis.call('WAIT', String(policy.replicas), String(policy.timeoutMs)));
   } catch (err) {
     throw new NotReplicatedError(`${where} went away before its replicas confirmed the write (${(err as Error).message})`, address);
   }
+  if (redis.stream !== socket) throw new NotReplicatedError(`the connection to ${where} was made again before its replicas confirmed the write`, address);
   if (acked < policy.replicas)
     throw new NotReplicatedError(`${acked} of ${policy.replicas} replica(s) of ${where} confirmed the write within ${policy.timeoutMs} ms`, address);
+}
+
+/** The WAIT a connection has out, and the one its next callers share. */
+interface Turns {
+  sent?: Promise<void>;
+  queued?: Promise<void>;
+}
+const turnsOf = new WeakMap<Redis, Map<string, Turns>>();
+
+/**
+ * One WAIT out per connection at a time (for one policy), shared: WAIT blocks
+ * the connection it is sent on, so while a master has no replica, a WAIT per
+ * caller would queue each for the whole timeout, and everything else sent on
+ * that connection (a Worker's lock renewals, its pickups and finishes) behind
+ * them, long enough for locks to lapse. A WAIT covers every write sent on the
+ * connection before it, so callers that come while one is out share the next
+ * one (the one out may have left before their write), sent once it answers.
+ */
+function sharedWait(redis: Redis, address: string, policy: DurabilityPolicy): Promise<void> {
+  const byPolicy = turnsOf.get(redis) ?? new Map<string, Turns>();
+  turnsOf.set(redis, byPolicy);
+  const key = `${policy.replicas}/${policy.timeoutMs}`;
+  const turns = byPolicy.get(key) ?? {};
+  byPolicy.set(key, turns);
+  const send = (): Promise<void> => {
+    const sent: Promise<void> = waitOn(redis, address, policy).finally(() => {
+      if (turns.sent === sent) turns.sent = undefined;
+    });
+    turns.sent = sent;
+    return sent;
+  };
+  if (!turns.sent) return send();
+  turns.queued ??= turns.sent.then(
+    () => undefined,
+    () => undefined,
+  ).then(() => {
+    turns.queued = undefined;
+    return send();
+  });
+  return turns.queued;
 }
 
 /**
@@ -51,7 +98,7 @@ async function waitOn(redis: Redis, address: string, policy: DurabilityPolicy): 
 export async function awaitReplicas(client: RedisClient, keys: readonly string[], policy: DurabilityPolicy): Promise<void> {
   if (policy.mode === 'fast' || keys.length === 0) return;
   if (!isCluster(client)) {
-    await waitOn(client, '', policy);
+    await sharedWait(client, '', policy);
     return;
   }
   const servers = new Map<string, Redis>();
@@ -60,5 +107,5 @@ export async function awaitReplicas(client: RedisClient, keys: readonly string[]
     if (!s) throw new NotReplicatedError(`no master serves the slot of ${key} (a failover under way): the write is not confirmed`, '');
     servers.set(s.address, s.redis);
   }
-  await Promise.all([...servers].map(([address, redis]) => waitOn(redis, address, policy)));
+  await Promise.all([...servers].map(([address, redis]) => sharedWait(redis, address, policy)));
 }

@@ -354,6 +354,7 @@ export class AgentHost extends EventEmitter {
       onError: (err) => this.o.logger.error({ err: err.message, node: nodeId }, 'worker error'),
       durability: config.durability,
       onFinishRetry: (jobId, why) => this.o.logger.warn({ jobId, node: nodeId, why }, 'a finish is not confirmed by a replica yet: recording it again'),
+      onPickupUnconfirmed: (jobId, why) => this.o.logger.warn({ jobId, node: nodeId, why }, 'a task picked up is handed back unrun: no replica confirmed the pickup'),
     });
   }
 

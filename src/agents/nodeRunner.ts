@@ -15,6 +15,7 @@ import { traced } from '../tracing/spans.ts';
 import { claimReplicaSeat, REPLICA_RETRY_MS } from './replicaSeat.ts';
 import type { DurabilityPolicy } from '../../queues/durability.ts';
 import { durableFinishes } from '../durability.ts';
+import { confirmPickup, watchReconnects } from './durablePickup.ts';
 
 
 export interface SeatedAgent {
@@ -56,6 +57,8 @@ export interface NodeRunnerOptions {
   durability: DurabilityPolicy;
   /** A finish was sent again, its first not confirmed by a replica (a failover). */
   onFinishRetry?: (jobId: string, why: string) => void;
+  /** With replicated durability: a job handed back unrun because no replica confirmed its pickup. */
+  onPickupUnconfirmed?: (jobId: string, why: string) => void;
 }
 
 function envelopeOf(data: unknown): TaskEnvelope {
@@ -150,6 +153,7 @@ export class NodeRunner {
     });
     // Before recordAgentWithOutcome, which builds its finishes on BullMQ's (made durable here).
     if (!durableFinishes(worker, o.redis, o.durability, o.onFinishRetry)) throw new Error("swarmq agents need BullMQ's Redis backend");
+    if (o.durability.mode === 'replicated') watchReconnects(o.redis);
     this.recordAgentWithOutcome(worker);
     worker.loopEnded = (err) => this.loopEnded(worker, err);
     const forget = (id: string | undefined) => {
@@ -420,6 +424,12 @@ export class NodeRunner {
 
   private async run(job: Job, token: string, span?: Span): Promise<unknown> {
     const id = job.id ?? '';
+    // Before anything runs: a pickup a failover could lose would run the task twice.
+    const pickup = await confirmPickup(this.o.redis, job, token, this.o.durability);
+    if (!pickup.confirmed) {
+      this.o.onPickupUnconfirmed?.(id, pickup.why);
+      throw new WaitingError();
+    }
     if (job.name === PROBE_TASK) {
       // The health monitor's check that a replacement agent really takes work here.
       const agent = this.seat((job.data as { agent?: string } | null)?.agent) ?? (await this.giveBack(job, token));

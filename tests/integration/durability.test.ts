@@ -9,6 +9,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTAKE_QUEUE } from '../../queues/keys.ts';
+import { awaitReplicas, NotReplicatedError } from '../../queues/durability.ts';
 import { launchRedisServer, type RedisServer } from '../../src/cli/redisServer.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { SwarmError } from '../../src/errors.ts';
@@ -84,6 +85,45 @@ describe('durability', () => {
     expect(err).toBeInstanceOf(SwarmError);
     expect((err as SwarmError).code).toBe('not_replicated');
     await client.close();
+  });
+
+  it('replicated: a task picked up runs only once a replica holds its pickup; until then it is handed back unrun', async () => {
+    const server = await launchRedisServer({ dir: mkdtempSync(join(dir, 'x')), appendonly: false });
+    let late: RedisServer | undefined;
+    let stack: Stack | undefined;
+    try {
+      const runs = new Map<string, number>();
+      const processors = { count: async (_: unknown, ctx: { taskId: string }) => void runs.set(ctx.taskId, (runs.get(ctx.taskId) ?? 0) + 1) };
+      const config = testConfig({ url: server.url } as never, { prefix: uniquePrefix('dur'), durability: { mode: 'replicated', timeoutMs: 100 } });
+      stack = await startStack(config, { agents: [{ type: 'worker', count: 1 }], processors });
+      // Submitted without waiting for a replica (fast), so the task is in its queue.
+      const client = new SwarmClient({ redis: server.url, prefix: config.prefix });
+      const { id } = await client.submit({ type: 'count' });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(runs.get(id)).toBeUndefined();
+      expect((await client.get(id))?.state).not.toBe('completed');
+      late = await launchRedisServer({ dir: mkdtempSync(join(dir, 'y')), appendonly: false, extraArgs: ['--replicaof', '127.0.0.1', String(server.port)] });
+      expect((await client.waitFor(id, { timeoutMs: 15_000 })).state).toBe('completed');
+      expect(runs.get(id)).toBe(1);
+      await client.close();
+    } finally {
+      await stack?.stop();
+      await Promise.all([server.kill('SIGKILL'), late?.kill('SIGKILL')]);
+    }
+  });
+
+  it('replicated: callers waiting on one connection share a WAIT, so with no replica they do not queue a timeout each', async () => {
+    const conn = new Redis(lonely.port);
+    try {
+      const policy = { mode: 'replicated' as const, replicas: 1, timeoutMs: 300 };
+      const t0 = Date.now();
+      const outcomes = await Promise.all(Array.from({ length: 10 }, () => awaitReplicas(conn, ['k'], policy).catch((e: unknown) => e)));
+      for (const o of outcomes) expect(o).toBeInstanceOf(NotReplicatedError);
+      // One WAIT out, the other nine share the next: two timeouts, not ten.
+      expect(Date.now() - t0).toBeLessThan(1500);
+    } finally {
+      conn.disconnect();
+    }
   });
 
   it('fast (the default) sends no WAIT', async () => {
