@@ -9,7 +9,10 @@ import { clusterFiles } from './tests/clusterFiles.ts';
 // files load the CPU on purpose and time recoveries, so they run one at a time,
 // after the rest (groupOrder runs the groups in turn). The `cluster` project
 // runs chosen integration and chaos files again, each on a three-master Cluster
-// of its own (tests/clusterFiles.ts), last.
+// of its own (tests/clusterFiles.ts), last, beside the `failover` files: those
+// kill a Redis master and mostly wait out its replica's promotion, and assert
+// what was lost, not how fast, so they share that group instead of the chaos one.
+const failoverFiles = ['tests/chaos/clusterFailover.test.ts', 'tests/chaos/sentinelFailover.test.ts'];
 const kinds = [
   { kind: 'unit', workers: 2 },
   { kind: 'integration', workers: 3 },
@@ -25,8 +28,12 @@ export default defineConfig({
     projects: [
       ...kinds.map(({ kind, workers }, order) => ({
         extends: true as const,
-        test: { name: kind, include: [`tests/${kind}/**/*.test.ts`], maxWorkers: workers, sequence: { groupOrder: order } },
+        test: { name: kind, include: [`tests/${kind}/**/*.test.ts`], exclude: failoverFiles, maxWorkers: workers, sequence: { groupOrder: order } },
       })),
+      {
+        extends: true as const,
+        test: { name: 'failover', include: failoverFiles, maxWorkers: 3, sequence: { groupOrder: kinds.length } },
+      },
       {
         extends: true as const,
         test: { name: 'cluster', include: [...clusterFiles], env: { SWARMQ_TEST_TOPOLOGY: 'cluster' }, maxWorkers: 3, sequence: { groupOrder: kinds.length } },
