@@ -18,8 +18,6 @@ export interface DurabilityPolicy {
   timeoutMs: number;
 }
 
-export const FAST: DurabilityPolicy = { mode: 'fast', replicas: 1, timeoutMs: 1000 };
-
 /** The replicas did not confirm in time, or the master went away first: the write may be lost. */
 export class NotReplicatedError extends Error {
   constructor(

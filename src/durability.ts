@@ -5,12 +5,7 @@
 // failover could lose.
 import { awaitReplicas, NotReplicatedError, type DurabilityPolicy } from '../queues/durability.ts';
 import type { RedisClient } from '../queues/redisTarget.ts';
-import type { SwarmConfig } from './config/schema.ts';
 import { SwarmError } from './errors.ts';
-
-export function durabilityOf(config: Pick<SwarmConfig, 'durability'>): DurabilityPolicy {
-  return config.durability;
-}
 
 /** Waits for the replicas of what `client` wrote to the slots of `keys`; a SwarmError (503 not_replicated) if they do not confirm. */
 export async function confirmDurable(client: RedisClient, keys: readonly string[], policy: DurabilityPolicy, what: string): Promise<void> {
@@ -35,8 +30,8 @@ interface FinishingBackend {
   queue: { toKey(type: string): string };
 }
 
-/** BullMQ's codes for a finish refused because the job is not ours to finish any more (finished-errors.ts). */
-const REFUSED = /Missing key for job|Missing lock for job|Lock mismatch for job|is not in the \w+ state/;
+/** BullMQ's refusals of a finish or a move because the job is not ours any more (finished-errors.ts). */
+export const NOT_OURS = /Missing key for job|Missing lock for job|Lock mismatch for job|is not in the \w+ state/;
 
 /**
  * With replicated durability, a Worker's finish (the job's outcome recorded
@@ -75,7 +70,7 @@ export function durableFinishes(worker: { backend: unknown }, client: RedisClien
         await finish(jobId, finishArgs);
       } catch (err) {
         // Refused: the first finish is where the promoted replica can see it (or the job is someone else's now).
-        if (REFUSED.test((err as Error).message)) return result;
+        if (NOT_OURS.test((err as Error).message)) return result;
         onRetry?.(jobId, (err as Error).message);
         await new Promise((r) => setTimeout(r, Math.min(1000, policy.timeoutMs)));
       }

@@ -10,9 +10,8 @@
 import type { Job } from 'bullmq';
 import { awaitReplicas, NotReplicatedError, type DurabilityPolicy } from '../../queues/durability.ts';
 import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
+import { NOT_OURS } from '../durability.ts';
 
-/** BullMQ's answers when the job is no longer ours to move (the pickup was lost, or its lock lapsed). */
-const NOT_OURS = /Missing key for job|Missing lock for job|Lock mismatch for job|is not in the \w+ state/;
 
 const HAND_BACK_TRIES = 5;
 

@@ -6,7 +6,7 @@ import { DEAD_LETTER_QUEUE, INTAKE_QUEUE, nodeOfQueueName, nodeQueueName, PARKED
 import { stagedTaskSchema } from '../coordinator/stagedBatch.ts';
 import { nodeOfTaskId } from '../tasks/ids.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
-import type { RawQueue, RawSnapshot } from '../../queues/readSwarm.ts';
+import { flatHash, type RawQueue, type RawSnapshot } from '../../queues/readSwarm.ts';
 import { parseClaim } from '../../queues/crossMove.ts';
 import { consensusToSection } from './consensusSnapshot.ts';
 import { CHECKPOINT_ABOUT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type Checkpoint, type FinishedTask, type UnfinishedState, type UnfinishedTask } from './format.ts';
@@ -249,9 +249,7 @@ function claimedQueues(raw: RawSnapshot, warnings: string[]): RawQueue[] {
         byQueue.set(name, q);
       }
       (claim.kind === 'prioritized' ? q.prioritized : q.wait).push(id);
-      const hash: Record<string, string> = {};
-      for (let i = 0; i + 1 < claim.hash.length; i += 2) hash[claim.hash[i]!] = claim.hash[i + 1]!;
-      q.jobs.set(id, hash);
+      q.jobs.set(id, flatHash(claim.hash));
       held.add(id);
     }
   }
