@@ -25,11 +25,6 @@ export class Waker {
     },
   ) {}
 
-  /** Whether any wait holds a connection now (only while some node hibernates). */
-  get active(): boolean {
-    return [...this.loops.values()].some((l) => l.active);
-  }
-
   /** Connections the waits hold now. */
   get connections(): number {
     return [...this.loops.values()].filter((l) => l.active).length;

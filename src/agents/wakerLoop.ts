@@ -40,10 +40,6 @@ export class WakerLoop {
     return this.conn !== undefined;
   }
 
-  get size(): number {
-    return this.watching.size;
-  }
-
   watch(nodeId: string): void {
     this.watching.add(nodeId);
     this.ring();

@@ -86,7 +86,7 @@ export async function readClusterSnapshot(redis: RedisClient, o: ReadClusterOpti
   // Work also moves between groups, in steps of one slot each (queues/crossMove.ts): held still
   // while the groups are read, each move is seen whole, its claim in its source group until it is
   // finished, so one landed in a group read before its source is not lost with its claim.
-  const freezes = tags.map((tag) => groupKeys(o.prefix, `n${(Number(tag.slice(1)) - 1) * SLOT_GROUP_SIZE + 1}`).crossMoveFreeze);
+  const freezes = tags.map((tag) => groupKeys(o.prefix, tag).crossMoveFreeze);
   try {
     await Promise.all(freezes.map((key) => redis.set(key, '1', 'PX', FREEZE_MS)));
     for (const tag of tags) {
