@@ -12,7 +12,7 @@ import { clusterFiles } from './tests/clusterFiles.ts';
 // of its own (tests/clusterFiles.ts), last, beside the `failover` files: those
 // kill a Redis master and mostly wait out its replica's promotion, and assert
 // what was lost, not how fast, so they share that group instead of the chaos one.
-const failoverFiles = ['tests/chaos/clusterFailover.test.ts', 'tests/chaos/sentinelFailover.test.ts'];
+const failoverFiles = ['tests/chaos/clusterFailover.test.ts', 'tests/chaos/clusterPickupFailover.test.ts', 'tests/chaos/sentinelFailover.test.ts'];
 const kinds = [
   { kind: 'unit', workers: 2 },
   { kind: 'integration', workers: 3 },

@@ -8,8 +8,13 @@
 //   fleet    --hosts host processes of --per-host agents (10 × 1,000): time
 //            until all are ready, connections per server, pickup p99 over all
 //            nodes (--no-fleet skips it)
-// Writes bench/results/cluster.json. Failover (a master SIGKILLed, lost and
-// duplicated tasks) is measured by the chaos tests named in docs/cluster.md.
+//   failover a master SIGKILLed while tasks flow, on a Cluster with a replica
+//            per master and on a Sentinel-managed primary, with `replicated`
+//            and with the default `fast` durability, --failover-runs times
+//            each (2): acknowledged tasks lost and completed twice (the
+//            scenario the chaos tests assert on, tests/support/failoverRun.ts;
+//            --no-failover skips it)
+// Writes bench/results/cluster.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +22,7 @@ import { Redis } from 'ioredis';
 import { connectRedis, redisTargetFromUrl, type RedisClient } from '../queues/redisTarget.ts';
 import { freePort } from '../src/cli/redisServer.ts';
 import { startCluster } from '../tests/support/cluster.ts';
+import { clusterFailover, sentinelFailover, type Durability, type FailoverScenario } from '../tests/support/failoverRun.ts';
 import { intFlag } from './support/args.ts';
 import { pickupRun, throughputRun, untilReady } from './support/fleetRun.ts';
 import { round, textTable } from './support/measure.ts';
@@ -124,6 +130,46 @@ async function measureFleet(t: Topology, client: RedisClient, o: { hosts: number
   }
 }
 
+/** What a failover cost, summed over the runs. */
+interface FailoverFigures {
+  runs: number;
+  acknowledged: number;
+  refused: number;
+  lost: number;
+  duplicated: number;
+  /** Median ms from the kill to the first task acknowledged after it. */
+  recoveredMs: number;
+}
+
+type FailoverTable = Record<'cluster' | 'sentinel', Record<'replicated' | 'default', FailoverFigures>>;
+
+async function measureFailover(runs: number): Promise<FailoverTable> {
+  const once = async (where: 'cluster' | 'sentinel', durability: Durability): Promise<FailoverFigures> => {
+    const sum: FailoverFigures = { runs, acknowledged: 0, refused: 0, lost: 0, duplicated: 0, recoveredMs: 0 };
+    const recovered: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const quiet = () => {};
+      const f: FailoverScenario = where === 'cluster' ? await clusterFailover(durability, 'group', quiet) : await sentinelFailover(durability, quiet);
+      await f.stop();
+      sum.acknowledged += f.acknowledged;
+      sum.refused += f.refused;
+      sum.lost += f.lost;
+      sum.duplicated += f.completedTwice;
+      recovered.push(f.recoveredMs);
+      log(`  failover, ${where}, ${durability}, run ${i + 1}: ${f.acknowledged} acknowledged, ${f.refused} refused, ${f.lost} lost, ${f.completedTwice} completed twice, first acknowledged ${f.recoveredMs} ms after the kill`);
+    }
+    recovered.sort((a, b) => a - b);
+    sum.recoveredMs = recovered[Math.floor((recovered.length - 1) / 2)]!;
+    return sum;
+  };
+  const out = { cluster: {}, sentinel: {} } as FailoverTable;
+  for (const where of ['cluster', 'sentinel'] as const) {
+    out[where].replicated = await once(where, 'replicated');
+    out[where].default = await once(where, 'fast');
+  }
+  return out;
+}
+
 export async function run(args: string[]): Promise<void> {
   const o = {
     perHost: intFlag(args, '--per-host', 1000),
@@ -131,6 +177,8 @@ export async function run(args: string[]): Promise<void> {
     tasks: intFlag(args, '--tasks', 20_000),
     pickups: intFlag(args, '--pickups', 500),
     fleet: !args.includes('--no-fleet'),
+    failover: !args.includes('--no-failover'),
+    failoverRuns: intFlag(args, '--failover-runs', 2),
   };
   const work: Partial<Record<Topology['kind'], WorkFigures>> = {};
   const fleet: Partial<Record<Topology['kind'], FleetFigures>> = {};
@@ -145,6 +193,11 @@ export async function run(args: string[]): Promise<void> {
       client.disconnect();
       await t.stop();
     }
+  }
+  let failover: FailoverTable | undefined;
+  if (o.failover) {
+    log('cluster bench: failover');
+    failover = await measureFailover(o.failoverRuns);
   }
   const single = work.single!;
   const cluster = work.cluster!;
@@ -175,8 +228,18 @@ export async function run(args: string[]): Promise<void> {
   console.log(
     `\nbudgets (issue 16): Cluster throughput ≥ ${BUDGET.throughputRatio}× one Redis: ${ratio}×; busiest master ≤ ${BUDGET.busiestShareOfMean}× the mean share: ${busiest}×; pickup p99 ≤ ${BUDGET.pickupP99Ms} ms: ${single.pickupP99Ms} / ${cluster.pickupP99Ms} ms${o.fleet ? `, at ${o.hosts} × ${o.perHost} agents ${fleet.single!.pickupP99Ms} / ${fleet.cluster!.pickupP99Ms} ms` : ''}`,
   );
+  if (failover) {
+    const row = (f: FailoverFigures) => `${f.lost} / ${f.duplicated} of ${f.acknowledged} (${f.refused} refused, ${f.recoveredMs} ms)`;
+    console.log(`\na master SIGKILLed mid-run, ${o.failoverRuns} runs each: acknowledged tasks lost / completed twice (submits refused; first acknowledgement after the kill)`);
+    console.log(
+      textTable(
+        ['', 'replicated', 'fast (default)'],
+        (['cluster', 'sentinel'] as const).map((w) => [w === 'cluster' ? 'Cluster, 3 masters + 3 replicas' : 'Sentinel, primary + replica', row(failover![w].replicated), row(failover![w].default)]),
+      ),
+    );
+  }
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  const out = { at: new Date().toISOString(), node: process.version, options: o, budget: BUDGET, single, cluster, ...(o.fleet ? { agents10k: fleet } : {}) };
+  const out = { at: new Date().toISOString(), node: process.version, options: o, budget: BUDGET, single, cluster, ...(o.fleet ? { agents10k: fleet } : {}), ...(failover ? { failover } : {}) };
   writeFileSync(new URL('./results/cluster.json', import.meta.url), `${JSON.stringify(out, null, 2)}\n`);
   console.log('\nwrote bench/results/cluster.json');
 }

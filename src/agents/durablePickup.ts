@@ -9,7 +9,9 @@
 // `replicated` only.
 import type { Job } from 'bullmq';
 import { awaitReplicas, NotReplicatedError, type DurabilityPolicy } from '../../queues/durability.ts';
+import type { Redis } from 'ioredis';
 import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
+import { serverOf } from '../../queues/serverOf.ts';
 import { NOT_OURS } from '../durability.ts';
 
 
@@ -17,20 +19,34 @@ const HAND_BACK_TRIES = 5;
 
 export type Pickup = { confirmed: true } | { confirmed: false; why: string };
 
-/** When each watched connection was last (re)connected: ms since the epoch. */
+/** When each watched connection (a Cluster client's: each of its nodes') was last (re)connected: ms since the epoch. */
 const readyAt = new WeakMap<object, number>();
+
+function watch(conn: Redis): void {
+  if (readyAt.has(conn)) return;
+  readyAt.set(conn, conn.status === 'ready' ? 0 : Date.now());
+  conn.on('ready', () => readyAt.set(conn, Date.now()));
+}
 
 /**
  * Starts noting when `client` (re)connects, for confirmPickup; call it before
  * its Worker takes a job. A WAIT covers the writes of the socket it is sent
  * on, so a pickup sent before the last reconnect (on a socket to a primary
- * since lost) cannot be confirmed by one. A Cluster client's sockets are its
- * masters' (their WAIT is checked in queues/durability.ts).
+ * since lost) cannot be confirmed by one. On a Cluster each node's connection
+ * is watched, those ioredis adds later too: after a failover the slot's new
+ * master is a node this client connects to only then (commands go to masters
+ * only), so a WAIT there would confirm nothing of a pickup made on the old one.
  */
 export function watchReconnects(client: RedisClient): void {
-  if (isCluster(client) || readyAt.has(client)) return;
-  readyAt.set(client, client.status === 'ready' ? 0 : Date.now());
-  client.on('ready', () => readyAt.set(client, Date.now()));
+  if (!isCluster(client)) return watch(client);
+  for (const node of client.nodes('all')) watch(node);
+  client.on('+node', (node: Redis) => watch(node));
+}
+
+/** When the connection a WAIT about `key` would go on was last made (undefined: not watched, or no master serves the slot now). */
+async function connectedAt(client: RedisClient, key: string): Promise<number | undefined> {
+  const server = await serverOf(client, key);
+  return server && readyAt.get(server.redis);
 }
 
 /**
@@ -44,9 +60,11 @@ export function watchReconnects(client: RedisClient): void {
 export async function confirmPickup(client: RedisClient, job: Job, token: string, policy: DurabilityPolicy): Promise<Pickup> {
   if (policy.mode === 'fast') return { confirmed: true };
   try {
+    const key = `${job.queueQualifiedName}:${job.id ?? ''}`;
     // processedOn is the Worker's clock when it sent the move: a reconnect since may have left it on the lost primary.
-    if ((readyAt.get(client) ?? 0) >= (job.processedOn ?? 0)) throw new NotReplicatedError('the connection that picked it up was made again since', '');
-    await awaitReplicas(client, [`${job.queueQualifiedName}:${job.id ?? ''}`], policy);
+    const since = await connectedAt(client, key);
+    if (since === undefined || since >= (job.processedOn ?? 0)) throw new NotReplicatedError('the connection that picked it up was made again since, or goes to another master now', '');
+    await awaitReplicas(client, [key], policy);
     return { confirmed: true };
   } catch (err) {
     if (!(err instanceof NotReplicatedError)) throw err;

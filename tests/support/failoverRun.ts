@@ -7,8 +7,13 @@
 import type { SwarmConfig } from '../../src/config/schema.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
+import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
+import type { ClusterNode } from '../../src/cli/localCluster.ts';
+import { startCluster, type TestCluster } from './cluster.ts';
+import { uniquePrefix } from './redis.ts';
+import { SENTINEL_MASTER, startSentinels, type TestSentinels } from './sentinel.ts';
 import { startStack, type Stack } from './stack.ts';
-import { until } from './swarm.ts';
+import { testConfig, until } from './swarm.ts';
 
 export interface FailoverFigures {
   acknowledged: number;
@@ -96,4 +101,94 @@ export async function runThroughFailover(o: FailoverRunOptions): Promise<Failove
   for (const [id, n] of [...runs].filter(([, n]) => n > 1).slice(0, 5)) o.log?.(`completed ${n} times: ${id}`);
   const completedTwice = [...runs.values()].filter((n) => n > 1).length;
   return { acknowledged: acknowledged.length, refused, lost, completedTwice, recoveredMs: firstAfter ? firstAfter - killedAt : -1, stack, client };
+}
+
+export type Durability = 'fast' | 'replicated';
+
+/** A finished failover run: its figures, and what is still running (for more checks), stopped by `stop`. */
+export interface FailoverScenario extends FailoverFigures {
+  stack: Stack;
+  client: SwarmClient;
+  stop(): Promise<void>;
+}
+
+async function stopped(parts: { client?: SwarmClient; stack?: Stack }, redis: () => Promise<void>): Promise<void> {
+  await parts.client?.close().catch(() => {});
+  await parts.stack?.stop().catch(() => {});
+  await redis();
+}
+
+export interface ClusterFailover extends FailoverScenario {
+  cluster: TestCluster;
+  prefix: string;
+  /** The key whose master was killed, and that master. */
+  key: string;
+  killed: ClusterNode;
+}
+
+/**
+ * Three masters with a replica each and a short cluster-node-timeout; the
+ * master serving a slot group of node queues (`group`) or the swarm's own
+ * slot (`swarm`) is SIGKILLed mid-run and its replica promoted.
+ */
+export async function clusterFailover(durability: Durability, victim: 'group' | 'swarm', log?: (line: string) => void): Promise<ClusterFailover> {
+  const cluster = await startCluster({ masters: 3, replicas: 1, nodeTimeoutMs: 1000 });
+  const prefix = uniquePrefix(`fo${victim}`);
+  // One agent a node: twelve nodes in two slot groups, on different masters.
+  const config = testConfig({ url: cluster.url } as never, { prefix, durability: { mode: durability }, coordinator: { maxAgentsPerNode: 1 } });
+  const key = victim === 'group' ? `${prefix}:${nodeQueueName('n1')}` : swarmKeys(prefix).stats;
+  try {
+    const killed = await cluster.masterOf(key);
+    const f = await runThroughFailover({
+      config,
+      kill: async () => {
+        await killed.server.kill('SIGKILL');
+        // Once its replica has taken over, the old master comes back (nodes.conf) as the new one's replica,
+        // as an operator's restart would: until then the promoted master has no replica to confirm writes.
+        await until(async () => (await cluster.masterOf(key)).port !== killed.port, 15_000, 'the replica to take over');
+        await killed.server.start();
+      },
+      log,
+    });
+    return { ...f, cluster, prefix, key, killed, stop: () => stopped(f, () => cluster.stop()) };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
+
+export interface SentinelFailover extends FailoverScenario {
+  sentinels: TestSentinels;
+}
+
+/** One primary, one replica, three Sentinels; the primary is SIGKILLed mid-run and the Sentinels promote the replica. */
+export async function sentinelFailover(durability: Durability, log?: (line: string) => void): Promise<SentinelFailover> {
+  const sentinels = await startSentinels();
+  const config = testConfig({ url: undefined } as never, {
+    redisSentinels: sentinels.sentinels,
+    sentinelMaster: SENTINEL_MASTER,
+    prefix: uniquePrefix('sfo'),
+    durability: { mode: durability },
+    coordinator: { maxAgentsPerNode: 1 },
+  });
+  if (config.redis.kind !== 'sentinel') throw new Error(`expected a Sentinel target, got ${config.redis.kind}`);
+  try {
+    const f = await runThroughFailover({
+      config,
+      kill: async () => {
+        await sentinels.primary.kill('SIGKILL');
+        await until(async () => (await sentinels.primaryPort()) === sentinels.replica.port, 15_000, 'the Sentinels to promote the replica');
+        // The old primary comes back, and the Sentinels make it the new primary's replica.
+        await sentinels.primary.start();
+      },
+      afterMs: 4000,
+      // The old primary rejoins as a replica only once the Sentinels reconfigure it; until then every replicated acknowledgement waits out its timeout.
+      settleMs: 20_000,
+      log,
+    });
+    return { ...f, sentinels, stop: () => stopped(f, () => sentinels.stop()) };
+  } catch (err) {
+    await sentinels.stop();
+    throw err;
+  }
 }
