@@ -16,6 +16,8 @@ export interface AgentToSeat {
   profile: string;
   /** Its public key for authenticated consensus messages. */
   consensusKey?: string;
+  /** With a trust anchor: its host's certificate of that key (src/trust/certificates.ts AgentCert), stored as given. */
+  consensusCert?: { host: { text: string; sig: string }; agent: { text: string; sig: string } };
   /** Warm: its seat is reserved, and no router counts it until it is registered again without this. */
   pooled?: boolean;
 }

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'redis_unavailable'
   | 'not_replicated'
   | 'host_unavailable'
+  | 'not_enrolled'
   | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -31,6 +32,8 @@ const STATUS: Record<ErrorCode, number> = {
   redis_unavailable: 503,
   not_replicated: 503,
   host_unavailable: 503,
+  /** A trust anchor is set and this process lacks the enrolled identity the operation signs with: a deployment fix. */
+  not_enrolled: 503,
   internal: 500,
 };
 

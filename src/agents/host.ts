@@ -21,6 +21,8 @@ import { startControl } from './control.ts';
 import { rehomeOrphans } from './orphans.ts';
 import { DeadLetterQueue } from '../tasks/deadLetter.ts';
 import { generateAgentKeys } from '../consensus/auth.ts';
+import { certifyAgentKey } from '../trust/certificates.ts';
+import { processTrust, type ProcessTrust } from '../trust/processTrust.ts';
 import { ConsensusHost } from '../consensus/runtime/hostRuntime.ts';
 import type { KeyObject } from 'node:crypto';
 import { DEFAULT_BREAKER } from '../health/breaker.ts';
@@ -52,6 +54,8 @@ export interface AgentHostOptions {
   pool?: AgentSpec[];
   /** Run these task types' processors in BullMQ sandbox child processes. */
   sandbox?: SandboxOptions;
+  /** The swarm's trust for this host, given in memory; by default from config.trust (its files), none without an anchor. */
+  trust?: ProcessTrust;
 }
 
 export interface WaveEvent {
@@ -94,6 +98,8 @@ export class AgentHost extends EventEmitter {
   private readonly hibernation: Hibernation;
   /** This host's agents' part in consensus rounds: one inbox stream for all of them. */
   private consensus: ConsensusHost | undefined;
+  /** With a trust anchor: the checker, and this host's identity that certifies its agents' keys and signs their decisions. */
+  private readonly trust: ProcessTrust | undefined;
 
   constructor(private readonly o: AgentHostOptions) {
     super();
@@ -101,6 +107,8 @@ export class AgentHost extends EventEmitter {
     if (!HOST_ID.test(this.hostId)) {
       throw new Error(`host id "${this.hostId}" may hold only letters, digits, "_", "." and "-" (it names a queue); pass --host-id`);
     }
+    this.trust = o.trust !== undefined ? o.trust : processTrust(o.config, { hostId: this.hostId });
+    if (this.trust && !this.trust.host) o.logger.warn({ host: this.hostId }, 'SWARMQ_TRUST_ANCHOR is set but this host has no identity (SWARMQ_HOST_IDENTITY_FILE): its agents cannot take part in consensus');
     this.keys = swarmKeys(o.config.prefix);
     this.taskTypes = Object.keys(o.processors).sort();
     let failures = 0;
@@ -179,6 +187,7 @@ export class AgentHost extends EventEmitter {
       prefix: this.o.config.prefix,
       hostId: this.hostId,
       keyOf: (id) => this.consensusKeys.get(id),
+      ...(this.trust ? { trust: this.trust } : {}),
       logger: this.o.logger,
     });
     await this.consensus.start();
@@ -224,7 +233,9 @@ export class AgentHost extends EventEmitter {
           taskTypes: this.taskTypes,
           hostId: this.hostId,
         };
-        return { ...r, profile: agentProfile(r), consensusKey: keys.publicKey };
+        const h = this.trust?.host;
+        const consensusCert = h && certifyAgentKey(h.privateKey, h.enrollment, id, this.hostId, keys.publicKey);
+        return { ...r, profile: agentProfile(r), consensusKey: keys.publicKey, ...(consensusCert ? { consensusCert } : {}) };
       }),
     );
   }

@@ -26,9 +26,11 @@ export interface AgentInfo {
 }
 
 /** What a host registers for each agent it spawns. */
-export type AgentRecordIn = Omit<AgentToSeat, 'pooled' | 'consensusKey'> & {
+export type AgentRecordIn = Omit<AgentToSeat, 'pooled' | 'consensusKey' | 'consensusCert'> & {
   /** Its X25519 public key for authenticated consensus messages; the private half stays in this process. */
   consensusKey: string;
+  /** Its host's certificate of that key, when the host has an identity (src/trust/certificates.ts). */
+  consensusCert?: AgentToSeat['consensusCert'];
 };
 
 const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only');

@@ -285,6 +285,32 @@ export function buildCli(): Command {
       console.log(await restoreFromFile(config, flags.in, { force: Boolean(flags.force) }));
     });
 
+  const trust = program.command('trust').description("certified consensus: make the swarm's authority key, enroll hosts and proposers (docs/security.md)");
+  trust
+    .command('init')
+    .description('make the authority key file and print SWARMQ_TRUST_ANCHOR for every process')
+    .option('--dir <dir>', 'where to write authority.json (mode 0600)', '.swarmq/trust')
+    .action(async (flags: { dir: string }) => {
+      const { trustInit } = await import('./trust.ts');
+      const { anchor, file } = trustInit(flags.dir);
+      console.error(`wrote ${file}: keep it off the swarm's machines; it is needed only to enroll`);
+      console.log(`SWARMQ_TRUST_ANCHOR=${anchor}`);
+    });
+  trust
+    .command('enroll')
+    .description('enroll an agent host (its --host-id) or a proposer (a coordinator, a proposing program) and write its identity file')
+    .option('--host <id>', 'the host id it will run as')
+    .option('--proposer <name>', 'a name for a coordinator or program that proposes')
+    .option('--authority <file>', 'the authority key file', '.swarmq/trust/authority.json')
+    .option('--out <file>', 'identity file to write (default: beside the authority key, <role>-<name>.json)')
+    .action(async (flags: { host?: string; proposer?: string; authority: string; out?: string }) => {
+      if (Boolean(flags.host) === Boolean(flags.proposer)) throw new SwarmError('invalid_request', 'give exactly one of --host <id> and --proposer <name>');
+      const { trustEnroll } = await import('./trust.ts');
+      const role = flags.host ? 'host' : 'proposer';
+      const { file } = trustEnroll(flags.authority, role, (flags.host ?? flags.proposer)!, flags.out);
+      console.log(`wrote ${file}: give it to the ${role} as ${role === 'host' ? 'SWARMQ_HOST_IDENTITY_FILE' : 'SWARMQ_PROPOSER_IDENTITY_FILE'}`);
+    });
+
   return program;
 }
 

@@ -149,6 +149,18 @@ export const swarmConfigSchema = z.object({
       timeoutMs: z.coerce.number().int().min(10).max(60_000).default(2000),
     })
     .prefault({}),
+  /**
+   * Certified consensus (docs/security.md): the swarm authority's Ed25519
+   * public key, and this process's enrolled identities. With an anchor, keys,
+   * specs and decisions count only through it.
+   */
+  trust: z
+    .object({
+      anchor: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'the authority public key `swarmq trust init` printed (base64 of 32 bytes)').optional(),
+      hostIdentityFile: z.string().min(1).optional(),
+      proposerIdentityFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
   tasks: z
     .object({
       /** Attempts of a task that names none; retries back off exponentially from backoffMs. */

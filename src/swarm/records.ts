@@ -1,6 +1,7 @@
 // Records of swarm state as stored in Redis, parsed with zod on the way in:
 // Redis is a boundary too (another version or a hand edit may have written it).
 import { z } from 'zod';
+import { agentCertSchema } from '../trust/certificates.ts';
 
 // Redis' cjson writes an empty array as {}: read either as [].
 const stringList = z.preprocess((v) => (v && typeof v === 'object' && !Array.isArray(v) ? [] : v), z.array(z.string()));
@@ -18,6 +19,8 @@ export const agentRecordSchema = z.object({
   pooled: z.boolean().optional(),
   /** X25519 public key (base64, 32 bytes) its consensus messages are authenticated with. */
   consensusKey: z.string().optional(),
+  /** With a trust anchor: its host's certificate of that key; only a certified key takes part in consensus. */
+  consensusCert: agentCertSchema.optional(),
 });
 export type AgentRecord = z.infer<typeof agentRecordSchema>;
 

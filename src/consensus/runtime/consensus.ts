@@ -26,6 +26,8 @@ import { resolveParticipants } from './participants.ts';
 import { REPLICATED_JOB } from './judgeReplicated.ts';
 import { MAX_VALUE_BYTES, newProposalId, proposalIdSchema, proposalInputSchema, roundSeed, roundSpecSchema, type ProposalInput, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { PROTOCOLS, PROTOCOL_NAMES } from './protocols.ts';
+import { certifySpec, decisionCheck } from './roundProof.ts';
+import { processTrust, type ProcessTrust } from '../../trust/processTrust.ts';
 
 export interface ConsensusOptions {
   /** Where Redis is (a URL, a Cluster's seed URLs separated by commas, a RedisTarget), or an ioredis Redis or Cluster to share (not closed by close()). */
@@ -34,6 +36,8 @@ export interface ConsensusOptions {
   /** Other swarm settings; `agents.failedAfterMs` decides which agents count as live. */
   config?: Omit<SwarmConfigInput, 'redisUrl' | 'prefix'>;
   logger?: Logger;
+  /** The swarm's trust, given in memory; by default from config.trust (the anchor, SWARMQ_PROPOSER_IDENTITY_FILE), none without an anchor. */
+  trust?: ProcessTrust;
 }
 
 export interface ProposalView {
@@ -63,6 +67,8 @@ export class Consensus {
   private driver: RoundDriver | undefined;
   private readonly logger: Logger;
   private readonly durability: DurabilityPolicy;
+  /** With a trust anchor: specs are certified and signed here, and outcomes are counted only from host-signed decisions. */
+  private readonly trust: ProcessTrust | undefined;
 
   constructor(opts: ConsensusOptions) {
     const config = swarmConfigSchema.parse({ ...opts.config, ...(opts.prefix ? { prefix: opts.prefix } : {}) });
@@ -71,6 +77,7 @@ export class Consensus {
     this.maxDepth = config.http.maxJsonDepth;
     this.durability = config.durability;
     this.logger = opts.logger ?? silentLogger;
+    this.trust = opts.trust ?? processTrust(config, { proposer: true });
     const given = fromGiven(opts.redis);
     this.ownsRedis = 'target' in given;
     this.target = 'target' in given ? given.target : undefined;
@@ -95,7 +102,16 @@ export class Consensus {
     const events = await this.queueEvents();
     const job = await this.add(input);
     const spec = roundSpecSchema.parse(job.data);
-    return (await job.waitUntilFinished(events, spec.timeoutMs + 30_000)) as ProposalResult;
+    const reported = (await job.waitUntilFinished(events, spec.timeoutMs + 30_000)) as ProposalResult;
+    // The job's result is whatever Redis holds: with an anchor, the outcome is counted again here, from the spec this process signed.
+    return this.trust ? await this.outcomeNow(spec) : reported;
+  }
+
+  /** The outcome from the decisions recorded now (checked against the anchor, with one). */
+  private async outcomeNow(spec: RoundSpec): Promise<ProposalResult> {
+    const k = consensusKeys(this.prefix);
+    const [decided, rejected] = await Promise.all([this.redis.hgetall(k.decided(spec.id)), this.redis.hgetall(k.rejected(spec.id))]);
+    return outcomeOf(spec, parseDecisions(decided), rejected, this.trust && decisionCheck(spec, this.trust.verifier));
   }
 
   async get(id: string): Promise<ProposalView | null> {
@@ -105,11 +121,8 @@ export class Consensus {
     const spec = roundSpecSchema.parse(job.data);
     const state = await job.getState();
     let outcome = job.returnvalue as ProposalResult | null;
-    if (state !== 'completed' || !outcome) {
-      const k = consensusKeys(this.prefix);
-      const [decided, rejected] = await Promise.all([this.redis.hgetall(k.decided(id)), this.redis.hgetall(k.rejected(id))]);
-      outcome = outcomeOf(spec, parseDecisions(decided), rejected);
-    }
+    // With an anchor, never the stored result: the spec's signature and the decisions' are checked each time.
+    if (state !== 'completed' || !outcome || this.trust) outcome = await this.outcomeNow(spec);
     return { id, protocol: spec.protocol, state, value: JSON.parse(spec.value) as unknown, participants: spec.participants.map((p) => p.id), createdAt: spec.createdAt, timeoutMs: spec.timeoutMs, outcome };
   }
 
@@ -117,7 +130,7 @@ export class Consensus {
   async drive(): Promise<void> {
     if (this.driver) return;
     if (!this.target) throw new Error('drive() needs to know where Redis is (the driver opens its own connections): construct Consensus with redis: <url> or a RedisTarget');
-    this.driver = new RoundDriver({ target: this.target, prefix: this.prefix, logger: this.logger, durability: this.durability });
+    this.driver = new RoundDriver({ target: this.target, prefix: this.prefix, logger: this.logger, durability: this.durability, ...(this.trust ? { trust: this.trust } : {}) });
     await this.driver.start();
   }
 
@@ -152,10 +165,12 @@ export class Consensus {
     if (Buffer.byteLength(value) > MAX_VALUE_BYTES) throw new SwarmError('payload_too_large', `the value is over ${MAX_VALUE_BYTES} bytes of JSON`);
     const min = PROTOCOLS[protocol].minParticipants;
     if (Array.isArray(p.participants) && p.participants.length < min) throw tooFew(protocol, p.participants.length, min);
-    const participants = await resolveParticipants(this.redis, this.prefix, p.participants, this.liveWithinMs);
+    const proposer = this.trust && this.trust.proposer;
+    if (this.trust && !proposer) throw new SwarmError('not_enrolled', 'SWARMQ_TRUST_ANCHOR is set, so a proposal must be signed, and this process has no proposer identity: set SWARMQ_PROPOSER_IDENTITY_FILE (`swarmq trust enroll --proposer <name>`)');
+    const { participants, certs } = await resolveParticipants(this.redis, this.prefix, p.participants, this.liveWithinMs, this.trust?.verifier);
     if (participants.length < min) throw tooFew(protocol, participants.length, min);
     const id = newProposalId();
-    const spec: RoundSpec = {
+    const unsigned: RoundSpec = {
       id,
       protocol,
       value,
@@ -165,6 +180,7 @@ export class Consensus {
       timeoutMs: p.timeoutMs,
       createdAt: Date.now(),
     };
+    const spec = proposer ? certifySpec(unsigned, certs, proposer) : unsigned;
     const job = await this.queue.add('proposal', spec, { jobId: spec.id, attempts: 1, removeOnComplete: KEEP, removeOnFail: KEEP });
     // The proposal is acknowledged (its id returned) once a replica has it, with replicated durability.
     await confirmDurable(this.redis, [`${this.prefix}:${CONSENSUS_QUEUE}`], this.durability, `proposal ${id}`);

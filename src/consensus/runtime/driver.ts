@@ -11,6 +11,7 @@ import { CONSENSUS_QUEUE } from '../../../queues/keys.ts';
 import { consensusKeys } from './keys.ts';
 import type { DurabilityPolicy } from '../../../queues/durability.ts';
 import { durableFinishes } from '../../durability.ts';
+import type { ProcessTrust } from '../../trust/processTrust.ts';
 
 export interface RoundDriverOptions {
   target: RedisTarget;
@@ -20,6 +21,8 @@ export interface RoundDriverOptions {
   concurrency?: number;
   /** With `replicated`, a proposal's outcome is recorded once a replica has it (src/durability.ts). */
   durability?: DurabilityPolicy;
+  /** With a trust anchor: outcomes are counted from certified decisions only; replicated-task votes are signed with its proposer identity. */
+  trust?: ProcessTrust;
 }
 
 export class RoundDriver {
@@ -66,7 +69,7 @@ export class RoundDriver {
     await this.reader.start();
     this.worker = new Worker(
       CONSENSUS_QUEUE,
-      voteProcessor({ redis: this.rounds, prefix: this.o.prefix, driverId: this.id, nudged: (r, ms) => this.nudged(r, ms), logger: this.o.logger }),
+      voteProcessor({ redis: this.rounds, prefix: this.o.prefix, driverId: this.id, nudged: (r, ms) => this.nudged(r, ms), logger: this.o.logger, ...(this.o.trust ? { trust: this.o.trust } : {}) }),
       {
         connection: this.commands,
         prefix: this.o.prefix,

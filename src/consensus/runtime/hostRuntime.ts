@@ -18,6 +18,9 @@ import { parseReplayHash } from './replayState.ts';
 import { LINGER_MS, LocalRound, roundEndsAt, roundOfEnvelope } from './round.ts';
 import type { InboxItem } from './wire.ts';
 import { slotPipeline } from '../../../queues/slotPipeline.ts';
+import type { ProcessTrust } from '../../trust/processTrust.ts';
+import type { AgentCert } from '../../trust/certificates.ts';
+import { signDecision, verifySpec } from './roundProof.ts';
 
 export interface ConsensusHostOptions {
   target: RedisTarget;
@@ -25,6 +28,12 @@ export interface ConsensusHostOptions {
   hostId: string;
   /** The private consensus key of an agent of this host (undefined: not here any more). */
   keyOf(agentId: string): KeyObject | undefined;
+  /**
+   * With a trust anchor: a round is joined only if its spec is an enrolled
+   * proposer's and every participant's key is certified; this host signs its
+   * agents' decisions; a participant's key changes only for a newer certified one.
+   */
+  trust?: ProcessTrust;
   logger: Logger;
 }
 
@@ -154,7 +163,7 @@ export class ConsensusHost {
       const raw = await this.redis.hmget(swarmKeys(this.o.prefix).agents, ...due.map((d) => d.peer));
       due.forEach(({ round, peer }, i) => {
         const record = agentRecordSchema.safeParse(raw[i] == null ? undefined : JSON.parse(raw[i]!));
-        const key = record.success ? record.data.consensusKey : undefined;
+        const key = record.success ? this.rotatedKey(round, peer, record.data) : undefined;
         if (key !== undefined && key !== round.keys.get(peer)) {
           this.o.logger.info({ round: round.id, agent: peer }, 'a participant came back with a new consensus key; using it');
           round.rekey(peer, key);
@@ -163,6 +172,24 @@ export class ConsensusHost {
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message }, 'could not look up participants\' consensus keys');
     }
+  }
+
+  /**
+   * The key a participant's record brings: as registered, without a trust
+   * anchor; with one, only a key its own host certified after the one in use
+   * (a key written into the roster by anyone else, or an older certificate
+   * replayed, changes nothing).
+   */
+  private rotatedKey(round: LocalRound, peer: string, record: { consensusKey?: string | undefined; consensusCert?: AgentCert | undefined }): string | undefined {
+    if (!this.o.trust) return record.consensusKey;
+    const host = round.spec.participants.find((p) => p.id === peer)?.host;
+    const stated = record.consensusCert && host !== undefined ? this.o.trust.verifier.agentKey(record.consensusCert, { agent: peer, host }) : 'not-enrolled';
+    if (typeof stated === 'string' || stated.issuedAt <= (round.keyIssuedAt.get(peer) ?? Infinity)) {
+      this.o.logger.warn({ round: round.id, agent: peer, why: typeof stated === 'string' ? stated : 'not newer' }, "a participant's registered key is not a newer certified one: not using it");
+      return undefined;
+    }
+    round.keyIssuedAt.set(peer, stated.issuedAt);
+    return stated.key;
   }
 
   private guard(round: string, f: () => void): void {
@@ -263,6 +290,19 @@ export class ConsensusHost {
     if (Date.now() > stopAt) return undefined;
     const mine = spec.participants.filter((p) => p.host === this.o.hostId && this.o.keyOf(p.id) !== undefined);
     if (!mine.length) return undefined;
+    let proof: ConstructorParameters<typeof LocalRound>[6];
+    if (this.o.trust) {
+      const identity = this.o.trust.host;
+      if (!identity) return undefined; // it could not sign its agents' decisions (warned at start)
+      const verified = verifySpec(spec, this.o.trust.verifier);
+      if (typeof verified === 'string') {
+        this.o.logger.warn({ round: id, why: verified }, 'a consensus round whose spec is not certified; not taking part');
+        out.reject(id, verified);
+        return undefined;
+      }
+      const s = spec;
+      proof = { sign: (agent, value) => signDecision(s, verified.digest, agent, value, identity), keyIssuedAt: verified.keyIssuedAt };
+    }
     const local = mine.map((p) => {
       const persisted = persistedAll[p.id];
       const decided = decidedAll[p.id];
@@ -275,7 +315,7 @@ export class ConsensusHost {
     });
     let round: LocalRound;
     try {
-      round = new LocalRound(spec, local, this.keys, driverInbox, (key) => this.pairKeysOf(key), parseReplayHash(replayRaw));
+      round = new LocalRound(spec, local, this.keys, driverInbox, (key) => this.pairKeysOf(key), parseReplayHash(replayRaw), proof);
     } catch (err) {
       this.o.logger.error({ round: id, err: (err as Error).message }, 'could not start or recover a consensus round');
       return undefined;

@@ -30,6 +30,9 @@ import type { TaskState, TaskView } from '../../tasks/schema.ts';
 import type { ProtocolName } from '../protocol.ts';
 import { reach } from '../reach.ts';
 import { roundSeed, roundSpecSchema, type Participant, type ProposalResult, type RoundSpec } from './proposal.ts';
+import { certifiedKey, certifySpec } from './roundProof.ts';
+import type { ProcessTrust } from '../../trust/processTrust.ts';
+import type { AgentCert } from '../../trust/certificates.ts';
 import { PROTOCOLS } from './protocols.ts';
 import { slotPipeline } from '../../../queues/slotPipeline.ts';
 
@@ -113,6 +116,8 @@ export interface JudgeDeps {
   waitForReplicas(ms: number): Promise<never>;
   /** Runs a round to its end (vote.ts); `announce` adds fields to its consensus:reached event. */
   runRound(spec: RoundSpec, announce: (o: ProposalResult) => Record<string, unknown>): Promise<ProposalResult>;
+  /** With a trust anchor: only agents with certified keys vote, and the spec is signed by this driver's proposer identity. */
+  trust?: ProcessTrust;
 }
 
 function short(value: unknown): string {
@@ -225,9 +230,16 @@ export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> 
   // Each agent's record: where its host reads messages, and its key. An agent that left can no longer vote.
   const raw = seated.length ? await d.redis.hmget(swarmKeys(d.prefix).agents, ...seated.map((x) => x.agent)) : [];
   const participants: Participant[] = [];
+  const certs: Record<string, AgentCert> = {};
+  const proposer = d.trust?.proposer;
+  if (d.trust && !proposer) throw new UnrecoverableError('replicated task: SWARMQ_TRUST_ANCHOR is set and the coordinator driving the vote has no proposer identity to sign it with (SWARMQ_PROPOSER_IDENTITY_FILE)');
   seated.forEach((x, i) => {
     const rec = agentRecordSchema.safeParse(raw[i] == null ? undefined : JSON.parse(raw[i]!));
-    if (rec.success && rec.data.consensusKey !== undefined) participants.push({ id: x.agent, host: rec.data.hostId, key: rec.data.consensusKey });
+    if (!rec.success || rec.data.consensusKey === undefined || rec.data.id !== x.agent) return;
+    const cert = d.trust && certifiedKey(d.trust.verifier, rec.data);
+    if (d.trust && !cert) return;
+    if (cert) certs[x.agent] = cert;
+    participants.push({ id: x.agent, host: rec.data.hostId, key: rec.data.consensusKey });
   });
   const protocol = r.protocol as ProtocolName;
   const topHash = split[0]?.hash ?? null;
@@ -246,7 +258,7 @@ export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> 
   if (spec === undefined) {
     const first = Math.max(0, participants.findIndex((p) => replicas.find((x) => x.agent === p.id)?.hash === topHash));
     const ordered = [participants[first]!, ...participants.filter((_, i) => i !== first)];
-    spec = {
+    const unsigned: RoundSpec = {
       id: job.id!,
       protocol,
       value: topHash,
@@ -257,6 +269,7 @@ export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> 
       createdAt: Date.now(),
       accepts: Object.fromEntries(ordered.map((p) => [p.id, replicas.find((x) => x.agent === p.id)?.hash ?? null])),
     };
+    spec = proposer ? certifySpec(unsigned, certs, proposer) : unsigned;
   }
   const dissentersOf = (hash: string) => seated.filter((x) => x.hash !== hash).map((x) => x.agent);
   const need = PROTOCOLS[protocol].replicaQuorum?.(spec.participants.length) ?? spec.participants.length;

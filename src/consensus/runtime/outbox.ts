@@ -5,12 +5,13 @@
 // crash of Redis) without the state it was sent from: the contract's
 // "persist before send". Items for this host's own agents skip Redis and are
 // handed back once the MULTI has succeeded.
+import type { SpecRejection } from './roundProof.ts';
 import type { RedisClient } from '../../../queues/redisTarget.ts';
 import type { Rejection } from '../auth.ts';
 import { INBOX_MAXLEN, ROUND_KEEP_SECONDS, type ConsensusKeys } from './keys.ts';
 import { BATCH_FIELD, type InboxItem } from './wire.ts';
 
-export type DropReason = Rejection | 'not-addressed';
+export type DropReason = Rejection | 'not-addressed' | SpecRejection;
 
 export class Outbox {
   private readonly persists = new Map<string, Map<string, string>>();

@@ -9,10 +9,22 @@ import { agentRecordSchema, parseHash, type AgentRecord } from '../../swarm/reco
 import type { Participant } from './proposal.ts';
 import { idOrder } from '../../swarm/idOrder.ts';
 import { slotPipeline } from '../../../queues/slotPipeline.ts';
+import type { AgentCert, CertVerifier } from '../../trust/certificates.ts';
+import { certifiedKey } from './roundProof.ts';
 
 export type ParticipantsRequest = readonly string[] | { count: number; type?: string | undefined } | undefined;
 
-export async function resolveParticipants(redis: RedisClient, prefix: string, req: ParticipantsRequest, liveWithinMs: number): Promise<Participant[]> {
+/**
+ * With `verifier` (a trust anchor), an agent takes part only with a key its
+ * host certified, and each participant comes with that certificate (`certs`).
+ */
+export async function resolveParticipants(
+  redis: RedisClient,
+  prefix: string,
+  req: ParticipantsRequest,
+  liveWithinMs: number,
+  verifier?: CertVerifier,
+): Promise<{ participants: Participant[]; certs: Record<string, AgentCert> }> {
   const keys = swarmKeys(prefix);
   const [[, rawAgents], [, rawHosts], [, time]] = (await slotPipeline(redis).hgetall(keys.agents).zrange(keys.hosts, '0', '-1', 'WITHSCORES').time().exec()) as [
     [Error | null, Record<string, string>],
@@ -23,8 +35,17 @@ export async function resolveParticipants(redis: RedisClient, prefix: string, re
   const beats = new Map<string, number>();
   for (let i = 0; i + 1 < rawHosts.length; i += 2) beats.set(rawHosts[i]!, Number(rawHosts[i + 1]));
   const agents = parseHash(rawAgents, agentRecordSchema, () => {});
-  const usable = (a: AgentRecord) => !a.pooled && a.consensusKey !== undefined && now - (beats.get(a.hostId) ?? -Infinity) <= liveWithinMs;
+  const certs: Record<string, AgentCert> = {};
+  const certified = (a: AgentRecord) => {
+    if (!verifier) return true;
+    const cert = certifiedKey(verifier, a);
+    if (cert) certs[a.id] = cert;
+    return cert !== undefined;
+  };
+  const usable = (a: AgentRecord) => !a.pooled && a.consensusKey !== undefined && now - (beats.get(a.hostId) ?? -Infinity) <= liveWithinMs && certified(a);
   const toParticipant = (a: AgentRecord): Participant => ({ id: a.id, host: a.hostId, key: a.consensusKey! });
+  const chosen = (list: Participant[]) => ({ participants: list, certs: verifier ? Object.fromEntries(list.map((p) => [p.id, certs[p.id]!])) : {} });
+  const cannot = verifier ? 'not live, without a consensus key, or without a key certified by its host' : 'not live or without a consensus key';
 
   if (Array.isArray(req)) {
     const ids = req as readonly string[];
@@ -33,9 +54,9 @@ export async function resolveParticipants(redis: RedisClient, prefix: string, re
     if (missing.length) throw new SwarmError('invalid_request', `no such agent: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`, [{ path: 'participants', message: 'unknown agent' }]);
     const unusable = ids.filter((id) => !usable(agents.get(id)!));
     if (unusable.length) {
-      throw new SwarmError('invalid_request', `agents not live or without a consensus key: ${unusable.slice(0, 5).join(', ')}`, [{ path: 'participants', message: 'agent cannot take part' }]);
+      throw new SwarmError('invalid_request', `agents ${cannot}: ${unusable.slice(0, 5).join(', ')}`, [{ path: 'participants', message: 'agent cannot take part' }]);
     }
-    return ids.map((id) => toParticipant(agents.get(id)!));
+    return chosen(ids.map((id) => toParticipant(agents.get(id)!)));
   }
 
   const type = req && 'type' in req ? req.type : undefined;
@@ -52,7 +73,7 @@ export async function resolveParticipants(redis: RedisClient, prefix: string, re
   for (let i = 0; lists.some((l) => i < l.length); i++) for (const l of lists) if (i < l.length) spread.push(l[i]!);
   const count = req && 'count' in req ? req.count : spread.length;
   if (spread.length < count) {
-    throw new SwarmError('no_capable_agent', `asked for ${count} live agents${type ? ` of type ${type}` : ''}, the swarm has ${spread.length}`, { available: spread.length });
+    throw new SwarmError('no_capable_agent', `asked for ${count} live agents${type ? ` of type ${type}` : ''}${verifier ? ' with certified keys' : ''}, the swarm has ${spread.length}`, { available: spread.length });
   }
-  return spread.slice(0, count).map(toParticipant);
+  return chosen(spread.slice(0, count).map(toParticipant));
 }

@@ -5,6 +5,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ProtocolName } from '../protocol.ts';
 import { PROTOCOL_NAMES } from './protocols.ts';
+import { agentCertSchema } from '../../trust/certificates.ts';
+import { signedSchema } from '../../trust/signed.ts';
 
 const agentId = z.string().min(1).max(200);
 
@@ -83,6 +85,10 @@ export const roundSpecSchema = z.strictObject({
    * local agent its own to the core (ProtocolOptions.accept).
    */
   accepts: z.record(agentId, z.string().max(200).nullable()).optional(),
+  /** With a trust anchor: each participant's key certificate (its host's enrollment, and the host's statement of the key). */
+  certs: z.record(agentId, agentCertSchema).optional(),
+  /** With a trust anchor: the proposer's enrollment and its signature over the rest of the spec (roundProof.ts). */
+  signature: z.strictObject({ proposer: signedSchema, sig: z.string().min(1).max(100) }).optional(),
 });
 export type RoundSpec = z.infer<typeof roundSpecSchema>;
 
@@ -100,7 +106,13 @@ export function roundSpecOfJobData(data: unknown): RoundSpec | undefined {
 }
 
 /** One agent's decision, as its host records it. */
-export const decisionSchema = z.strictObject({ value: z.string(), rounds: z.int().min(1), at: z.number() });
+export const decisionSchema = z.strictObject({
+  value: z.string(),
+  rounds: z.int().min(1),
+  at: z.number(),
+  /** With a trust anchor: the host's signature over the round, the spec's digest, the agent and the value (roundProof.ts). */
+  sig: z.string().max(100).optional(),
+});
 export type Decision = z.infer<typeof decisionSchema>;
 
 export interface ProposalResult {
@@ -116,6 +128,8 @@ export interface ProposalResult {
   rounds: number;
   /** From the proposal to the decision that made it final. */
   latencyMs: number;
-  /** Messages dropped and counted for this round, by reason. */
+  /** Messages dropped and counted for this round, by reason (and decisions not counted: `unsigned-decision`). */
   rejected: Record<string, number>;
+  /** Present when checked against a trust anchor: true when the spec is an enrolled proposer's and only host-signed decisions were counted. */
+  certified?: boolean;
 }

@@ -58,6 +58,8 @@ export class LocalRound {
   private readonly replayKeptUntil: number;
   /** Senders whose window moved since it was last handed to an outbox. */
   private readonly unsaved = new Set<NodeId>();
+  /** With a trust anchor: when each participant's certified key was made (a rekey must bring a newer certificate). */
+  readonly keyIssuedAt: Map<NodeId, number>;
 
   /**
    * `persisted`: each local agent's last persist record (undefined: none), so a
@@ -72,7 +74,10 @@ export class LocalRound {
     /** Pairwise keys already derived for an agent's private key, kept across rounds. */
     pairKeys: (privateKey: KeyObject) => Map<string, Buffer>,
     replay: ReplayState,
+    /** With a trust anchor: the host's signature on a local agent's decision (roundProof.ts), and the certified keys' ages. */
+    private readonly proof?: { sign(agent: NodeId, value: string): string; keyIssuedAt: Map<NodeId, number> },
   ) {
+    this.keyIssuedAt = proof?.keyIssuedAt ?? new Map();
     this.rt = PROTOCOLS[spec.protocol];
     this.peers = spec.participants.map((p) => p.id);
     this.driverInbox = driverInbox;
@@ -194,7 +199,8 @@ export class LocalRound {
     if (o.send.length) out.remember(this.id, nextSeqField(seat.id), String(seat.auth.nextSeq), this.replayKeptUntil);
     if (deciding) {
       seat.decided = true;
-      out.decide(this.id, seat.id, { value: first.value, rounds: this.rt.roundsOf(seat.state), at: Date.now() });
+      const sig = this.proof?.sign(seat.id, first.value);
+      out.decide(this.id, seat.id, { value: first.value, rounds: this.rt.roundsOf(seat.state), at: Date.now(), ...(sig === undefined ? {} : { sig }) });
       if (this.driverInbox !== undefined) out.send(this.driverInbox, { k: 'decided', round: this.id, agent: seat.id });
     }
   }

@@ -17,6 +17,8 @@ import type { Logger } from '../../log.ts';
 import { publishEvent } from '../../swarm/events.ts';
 import { judgeReplicated, REPLICATED_JOB } from './judgeReplicated.ts';
 import { slotPipeline } from '../../../queues/slotPipeline.ts';
+import type { ProcessTrust } from '../../trust/processTrust.ts';
+import { decisionCheck } from './roundProof.ts';
 
 export interface VoteProcessorDeps {
   redis: RedisClient;
@@ -26,6 +28,8 @@ export interface VoteProcessorDeps {
   /** Resolves when a notice for the round arrives, or after `ms`. */
   nudged(round: string, ms: number): Promise<void>;
   logger: Logger;
+  /** With a trust anchor: an outcome counts only host-signed decisions over a spec an enrolled proposer signed. */
+  trust?: ProcessTrust;
 }
 
 /** How long a round waits for its first proposer before the value is proposed at the next participant too. */
@@ -51,7 +55,7 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job, token?: string) 
         await job.moveToDelayed(Date.now() + ms, token);
         throw new DelayedError();
       };
-      return await judgeReplicated(job, { redis: d.redis, prefix: d.prefix, runRound, waitForReplicas });
+      return await judgeReplicated(job, { redis: d.redis, prefix: d.prefix, runRound, waitForReplicas, ...(d.trust ? { trust: d.trust } : {}) });
     }
     const spec = roundSpecSchema.parse(job.data);
     const attributes = { 'swarmq.proposal.id': spec.id, 'swarmq.consensus.protocol': spec.protocol, 'swarmq.consensus.participants': spec.participants.length };
@@ -68,11 +72,14 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job, token?: string) 
     const inboxes = new Set(hostOf.values());
     // A proposal taken over from a dead driver may be decided already: read while starting.
     let [, state] = await Promise.all([sendAll(inboxes, { k: 'start', round: spec.id, driver: d.driverId }), read(spec.id)]);
-    const deadline = spec.createdAt + spec.timeoutMs;
+    const check = d.trust && decisionCheck(spec, d.trust.verifier);
+    if (check?.problem) d.logger.warn({ round: spec.id, why: check.problem }, 'a proposal whose spec is not certified: no decision of it can count');
+    // An uncertified spec can never decide: the round ends at once rather than at its time limit.
+    const deadline = check?.problem ? 0 : spec.createdAt + spec.timeoutMs;
     const retryEvery = retryAfterMs(spec.tickMs);
     let nextRetry = Date.now() + retryEvery;
     let proposer = 1;
-    let outcome = outcomeOf(spec, state.decisions, state.rejected);
+    let outcome = outcomeOf(spec, state.decisions, state.rejected, check);
     while (!outcome.decided && Date.now() < deadline) {
       // Notices make this prompt; the bound only matters when one is lost.
       await d.nudged(spec.id, Math.max(1, Math.min(deadline, nextRetry, Date.now() + 250) - Date.now()));
@@ -85,7 +92,7 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job, token?: string) 
         nextRetry = Date.now() + retryEvery;
       }
       state = await read(spec.id);
-      outcome = outcomeOf(spec, state.decisions, state.rejected);
+      outcome = outcomeOf(spec, state.decisions, state.rejected, check);
     }
     const values = decidedValues(state.decisions);
     if (values.length > 1) d.logger.error({ round: spec.id, protocol: spec.protocol, values }, 'SAFETY VIOLATION: participants decided different values');

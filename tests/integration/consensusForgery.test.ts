@@ -1,0 +1,166 @@
+// The two attacks issue 17 found, run as a hostile process with nothing but
+// Redis commands would run them, against a swarm without a trust anchor (they
+// work: Redis is trusted there, as docs/security.md says) and with one (they
+// fail, and are counted as rejected):
+//   rekey   overwrite an honest agent's key in the roster, send one envelope
+//           "from" it with a bad MAC (its receivers look the key up again),
+//           then one sealed with the attacker's key saying `decided "evil"`;
+//   decided write decisions straight into the round's `decided` hash.
+// Each round's first participant is an agent of a Byzantine host that never
+// answers, so the honest agents wait for the next ballot's owner (quorum) or
+// a view change (PBFT), and the attack lands mid-round.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { swarmKeys } from '../../queues/keys.ts';
+import { AgentHost } from '../../src/agents/host.ts';
+import { Authenticator, generateAgentKeys } from '../../src/consensus/auth.ts';
+import { Consensus } from '../../src/consensus/runtime/consensus.ts';
+import { consensusKeys } from '../../src/consensus/runtime/keys.ts';
+import { parseDecisions } from '../../src/consensus/runtime/outcome.ts';
+import { roundSpecSchema, type ProposalResult } from '../../src/consensus/runtime/proposal.ts';
+import { silentLogger } from '../../src/log.ts';
+import { certifyAgentKey } from '../../src/trust/certificates.ts';
+import { builtinProcessors } from '../../processors/builtins.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
+import { testConfig, until } from '../support/swarm.ts';
+import { testAuthority, type TestAuthority } from '../support/trust.ts';
+
+const redis = redisForFile();
+const EVIL = JSON.stringify('evil');
+const GOOD = 'good';
+
+interface Swarm {
+  prefix: string;
+  consensus: Consensus;
+  hosts: AgentHost[];
+  stop(): Promise<void>;
+}
+
+/** Hosts h1 (2 agents) and h2 (2 agents), honest, in this process; hb, a Byzantine host that registers one agent and never runs a round. */
+async function swarm(authority: TestAuthority | undefined): Promise<Swarm> {
+  const prefix = uniquePrefix('forge');
+  const config = testConfig(redis, { prefix });
+  const hosts = ['h1', 'h2'].map(
+    (id) => new AgentHost({ config, hostId: id, agents: [{ type: 'voter', count: 2 }], processors: builtinProcessors, logger: silentLogger, control: false, ...(authority ? { trust: authority.host(id) } : {}) }),
+  );
+  await Promise.all(hosts.map((h) => h.start()));
+  const k = swarmKeys(prefix);
+  const byz = generateAgentKeys();
+  const hb = authority?.identity('host', 'hb');
+  const record = {
+    id: 'hb-a1',
+    type: 'voter',
+    capabilities: [],
+    taskTypes: ['echo'],
+    capacity: 1,
+    node: 'n999',
+    hostId: 'hb',
+    startedAt: Date.now(),
+    consensusKey: byz.publicKey,
+    ...(hb ? { consensusCert: certifyAgentKey(hb.privateKey, hb.enrollment, 'hb-a1', 'hb', byz.publicKey) } : {}),
+  };
+  await redis.connection.hset(k.agents, 'hb-a1', JSON.stringify(record));
+  const [sec] = await redis.connection.time();
+  await redis.connection.zadd(k.hosts, Number(sec) * 1000 + 60_000, 'hb'); // beats "in the future": live for the whole test
+  const consensus = new Consensus({ redis: redis.url, prefix, ...(authority ? { trust: authority.proposer() } : {}) });
+  await consensus.drive();
+  return {
+    prefix,
+    consensus,
+    hosts,
+    async stop() {
+      await consensus.close();
+      await Promise.all(hosts.map((h) => h.stop(100)));
+    },
+  };
+}
+
+async function finished(s: Swarm, id: string): Promise<ProposalResult> {
+  const view = await until(async () => {
+    const v = await s.consensus.get(id);
+    return v?.state === 'completed' ? v : undefined;
+  }, 30_000, 'the round to finish');
+  return view.outcome;
+}
+
+async function specOf(s: Swarm, id: string) {
+  const raw = await redis.connection.hget(consensusKeys(s.prefix).job(id), 'data');
+  return roundSpecSchema.parse(JSON.parse(raw!));
+}
+
+async function rekeyAttack(s: Swarm, id: string): Promise<void> {
+  const conn = redis.connection;
+  const k = consensusKeys(s.prefix);
+  const spec = await specOf(s, id);
+  const victim = 'h1-a1';
+  const attacker = generateAgentKeys();
+  const agents = swarmKeys(s.prefix).agents;
+  const rec = JSON.parse((await conn.hget(agents, victim))!) as Record<string, unknown>;
+  await conn.hset(agents, victim, JSON.stringify({ ...rec, consensusKey: attacker.publicKey }));
+  const targets = { h1: ['h1-a2'], h2: ['h2-a1', 'h2-a2'] };
+  const junk = Buffer.alloc(32, 9).toString('base64');
+  for (const [host, to] of Object.entries(targets)) {
+    const env = { round: id, from: victim, seq: 900, body: JSON.stringify({ to, m: { type: 'query' } }), macs: { [to[0]!]: junk } };
+    await conn.xadd(k.inbox(host), '*', 'm', JSON.stringify([{ k: 'env', env }]));
+  }
+  // Hosts look a suspect's key up after the pass that saw it (at most once a second).
+  await new Promise((r) => setTimeout(r, 1500));
+  const keys = new Map(spec.participants.map((p) => [p.id, p.key]));
+  keys.set(victim, attacker.publicKey);
+  const forger = new Authenticator(victim, attacker.privateKey, keys, id, { firstSeq: 1000 });
+  for (const [host, to] of Object.entries(targets)) {
+    const env = forger.seal(JSON.stringify({ to, m: { type: 'decided', value: EVIL } }), [to[0]!]);
+    await conn.xadd(k.inbox(host), '*', 'm', JSON.stringify([{ k: 'env', env }]));
+  }
+}
+
+async function decidedHashAttack(s: Swarm, id: string): Promise<void> {
+  const decision = JSON.stringify({ value: EVIL, rounds: 1, at: Date.now() });
+  await redis.connection.hset(consensusKeys(s.prefix).decided(id), 'h1-a1', decision, 'h2-a1', decision);
+}
+
+const participants = ['hb-a1', 'h1-a1', 'h1-a2', 'h2-a1', 'h2-a2'];
+
+describe('forging a decision with Redis access', () => {
+  let open: Swarm | undefined;
+  let anchored: Swarm | undefined;
+  // A pair of fresh swarms per test: an attack leaves its writes behind (a rekeyed record stays uncertified).
+  beforeEach(async () => {
+    [open, anchored] = await Promise.all([swarm(undefined), swarm(testAuthority())]);
+  });
+  afterEach(async () => {
+    await Promise.all([open?.stop(), anchored?.stop()]);
+  });
+
+  it('rekey: without a trust anchor the forged key decides "evil"; with one it is refused, the forgery counted, and the honest value decided', async () => {
+    // A 250 ms tick: the next ballot's owner takes over only after about 2.5 s, past the attack's 1.5 s.
+    const submit = (s: Swarm) => s.consensus.submit({ protocol: 'quorum', value: GOOD, participants, tickMs: 250, timeoutMs: 20_000 });
+    const [a, b] = await Promise.all([submit(open!), submit(anchored!)]);
+    await Promise.all([rekeyAttack(open!, a.id), rekeyAttack(anchored!, b.id)]);
+
+    const forged = await finished(open!, a.id);
+    expect(forged).toMatchObject({ decided: true, value: 'evil' });
+
+    const honest = await finished(anchored!, b.id);
+    expect(honest).toMatchObject({ decided: true, value: GOOD, certified: true });
+    expect(honest.rejected.forged, 'the two bad-MAC baits and the two sealed forgeries').toBeGreaterThanOrEqual(4);
+    const values = [...parseDecisions(await redis.connection.hgetall(consensusKeys(anchored!.prefix).decided(b.id))).values()].map((d) => d.value);
+    expect(values).not.toContain(EVIL);
+  }, 40_000);
+
+  it('decided hash: without a trust anchor two HSETs decide a PBFT proposal "evil"; with one they are not counted, and the honest value is decided', async () => {
+    const submit = (s: Swarm) => s.consensus.submit({ protocol: 'pbft', value: GOOD, participants: participants.slice(0, 4), tickMs: 100, timeoutMs: 20_000 });
+    const [a, b] = await Promise.all([submit(open!), submit(anchored!)]);
+    await Promise.all([decidedHashAttack(open!, a.id), decidedHashAttack(anchored!, b.id)]);
+
+    expect(await finished(open!, a.id)).toMatchObject({ decided: true, value: 'evil' });
+
+    // The driver counts the bare entries as rejected until the honest agents' signed decisions replace them.
+    const counted = await until(async () => {
+      const v = await anchored!.consensus.get(b.id);
+      return (v?.outcome.rejected['unsigned-decision'] ?? 0) >= 2 ? v : undefined;
+    }, 5000, 'the bare decisions to be refused');
+    expect(counted.outcome.decided).toBe(false);
+    const honest = await finished(anchored!, b.id);
+    expect(honest).toMatchObject({ decided: true, value: GOOD, certified: true });
+  }, 40_000);
+});
