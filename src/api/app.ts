@@ -56,7 +56,7 @@ function requireJson(req: Request): void {
 
 export function createApp({ coordinator, bodyLimitBytes, logger, consensus, eventsHeartbeatMs = 15_000, eventsMaxStreams = 200, pages = [], landing, swarmSource }: ApiOptions): express.Express {
   const proposals =
-    consensus ?? new Consensus({ redis: coordinator.commands, prefix: coordinator.config.prefix, config: { agents: { failedAfterMs: coordinator.config.agents.failedAfterMs }, http: { maxJsonDepth: coordinator.config.http.maxJsonDepth } } });
+    consensus ?? new Consensus({ redis: coordinator.commands, prefix: coordinator.config.prefix, config: { agents: { failedAfterMs: coordinator.config.agents.failedAfterMs }, http: { maxJsonDepth: coordinator.config.http.maxJsonDepth }, trust: coordinator.config.trust } });
   const router = coordinator.router;
   const app = express();
   app.disable('x-powered-by');

@@ -125,7 +125,7 @@ async function listen(app: ReturnType<typeof createApp>, http: SwarmConfig['http
 
 /** Proposals for the HTTP API, and a driver: a coordinator runs the consensus rounds queued by anyone. */
 async function drivingConsensus(config: SwarmConfig, logger: Logger): Promise<Consensus> {
-  const consensus = new Consensus({ redis: config.redis, prefix: config.prefix, config: { agents: { failedAfterMs: config.agents.failedAfterMs }, http: { maxJsonDepth: config.http.maxJsonDepth }, durability: config.durability }, logger });
+  const consensus = new Consensus({ redis: config.redis, prefix: config.prefix, config: { agents: { failedAfterMs: config.agents.failedAfterMs }, http: { maxJsonDepth: config.http.maxJsonDepth }, durability: config.durability, trust: config.trust }, logger });
   await consensus.drive();
   return consensus;
 }
