@@ -108,8 +108,10 @@ describe('a swarm with one Redis user per role', () => {
     ids.push(...(await producer.submitBatch([{ type: 'echo', payload: 'a' }, { type: 'echo', payload: 'b' }])).ids);
     for (const id of ids) expect(await producer.waitFor(id, { timeoutMs: 15_000 })).toMatchObject({ state: 'completed' });
 
-    // Hosts hibernate when idle; a task submitted now wakes them through the waker.
-    await new Promise((r) => setTimeout(r, 800));
+    // Hosts hibernate when idle, and a waker connection, under the host's user, watches their nodes' queues.
+    await until(async () => hosts.every((h) => h.hibernatingNodes().length > 0), 10_000, 'both hosts to hibernate their nodes');
+    const wakers = [...String(await admin.client('LIST')).matchAll(/ name=swarmq:waker:(\S+) .* user=(\S+)/g)].map((m) => m[2]);
+    expect(wakers).toEqual(expect.arrayContaining([aclUserName(prefix, host('h1')), aclUserName(prefix, host('h2'))]));
     const late = await producer.submit({ type: 'echo', payload: 'late' });
     expect(await producer.waitFor(late.id, { timeoutMs: 15_000 })).toMatchObject({ state: 'completed', result: 'late' });
 
