@@ -42,7 +42,7 @@ export const ACL_LIMITATIONS: readonly AclLimitation[] = [
   },
   {
     id: 'script-keys-are-written',
-    roles: ['host', 'producer'],
+    roles: ['host'],
     keys: ['swarmq:{g*}:fence', 'swarmq:{g*}:moved', 'swarmq:{parked}:fence', 'swarmq:{parked}:moved'],
     what: "a host can raise a slot group's fence (the balancer's moves there are then refused until a new leader's token passes it) and rewrite where moved tasks went",
     why: 'a key named to EVALSHA needs read and write access whatever the script does with it; moveJobs names the fence and the moved hash, and hosts run it to empty a node they leave',
