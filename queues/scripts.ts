@@ -2,6 +2,9 @@
 // EVALSHA and loaded on NOSCRIPT, so a Redis restart or failover costs one retry.
 // Code shared between commands sits in commands/includes/ and is pulled in, as
 // in BullMQ, by a line `--- @include "includes/<name>"`, resolved when loading.
+// A command that only reads runs with EVALSHA_RO (Redis 7): Redis then asks
+// only read access to its keys of the caller's ACL user, so a producer that
+// reads the published loads need not be able to write them.
 // Callers never use these directly: each command has one typed wrapper beside
 // this file (getTask.ts, …) that owns its keys, arguments and reply.
 import { createHash } from 'node:crypto';
@@ -54,32 +57,35 @@ function readCommandFile(path: string): string {
   return readFileSync(new URL(`./commands/${path}.lua`, import.meta.url), 'utf8');
 }
 
-function command(name: string, numberOfKeys: number): LuaCommand {
+function command(name: string, numberOfKeys: number, access: 'reads' | 'writes' = 'writes'): LuaCommand {
   const file = `${name}-${numberOfKeys}`;
   const lua = resolveIncludes(readCommandFile(file), readCommandFile, `${file}.lua`);
   const sha = createHash('sha1').update(lua).digest('hex');
   const check = (keys: readonly string[]) => {
     if (keys.length !== numberOfKeys) throw new Error(`${name} takes ${numberOfKeys} keys, got ${keys.length}`);
   };
+  const ro = access === 'reads';
   return {
     name,
     numberOfKeys,
     async run(redis, keys, args) {
       check(keys);
       try {
-        return await redis.evalsha(sha, keys.length, ...keys, ...args);
+        return await (ro ? redis.evalsha_ro(sha, keys.length, ...keys, ...args) : redis.evalsha(sha, keys.length, ...keys, ...args));
       } catch (err) {
         if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw err;
-        return await redis.eval(lua, keys.length, ...keys, ...args);
+        return await (ro ? redis.eval_ro(lua, keys.length, ...keys, ...args) : redis.eval(lua, keys.length, ...keys, ...args));
       }
     },
     queue(pipeline, keys, args) {
       check(keys);
-      pipeline.evalsha(sha, keys.length, ...keys, ...args);
+      if (ro) pipeline.evalsha_ro(sha, keys.length, ...keys, ...args);
+      else pipeline.evalsha(sha, keys.length, ...keys, ...args);
     },
     queueWithText(pipeline, keys, args) {
       check(keys);
-      pipeline.eval(lua, keys.length, ...keys, ...args);
+      if (ro) pipeline.eval_ro(lua, keys.length, ...keys, ...args);
+      else pipeline.eval(lua, keys.length, ...keys, ...args);
     },
     async load(redis) {
       // SCRIPT LOAD names no key: a Cluster would send it to any one master, and EVALSHA goes to the key's.
@@ -99,7 +105,7 @@ export async function loadScripts(redis: Redis | Cluster): Promise<void> {
 export const scripts = {
   registerAgents: command('registerAgents', 4),
   deregisterAgents: command('deregisterAgents', 3),
-  getTask: command('getTask', 9),
+  getTask: command('getTask', 9, 'reads'),
   cancelTask: command('cancelTask', 9),
   moveJobs: command('moveJobs', 12),
   acquireLease: command('acquireLease', 3),
@@ -110,11 +116,11 @@ export const scripts = {
   finishCrossMove: command('finishCrossMove', 2),
   recoverJobs: command('recoverJobs', 6),
   claimReplicaSeat: command('claimReplicaSeat', 1),
-  readSwarm: command('readSwarm', 0),
-  readSwarmState: command('readSwarmState', 1),
-  readSlot: command('readSlot', 1),
+  readSwarm: command('readSwarm', 0, 'reads'),
+  readSwarmState: command('readSwarmState', 1, 'reads'),
+  readSlot: command('readSlot', 1, 'reads'),
   raiseCounter: command('raiseCounter', 1),
-  readLoads: command('readLoads', 2),
+  readLoads: command('readLoads', 2, 'reads'),
   keepLoads: command('keepLoads', 1),
   stageBatch: command('stageBatch', 3),
   claimBatches: command('claimBatches', 1),

@@ -311,6 +311,26 @@ export function buildCli(): Command {
       console.log(`wrote ${file}: give it to the ${role} as ${role === 'host' ? 'SWARMQ_HOST_IDENTITY_FILE' : 'SWARMQ_PROPOSER_IDENTITY_FILE'}`);
     });
 
+  addCommon(program.command('acl'))
+    .description('print the Redis ACL users of each role (coordinator, operator, producer, one per agent host); passwords stay in files')
+    .option('--hosts <ids>', 'comma-separated host ids (each host\'s --host-id): one user each')
+    .option('--secrets-dir <dir>', 'where each user\'s password file is read, or made (mode 0600)', '.swarmq/acl')
+    .option('--aclfile <file>', 'also write the users as a Redis ACL file (mode 0600) for redis-server --aclfile')
+    .option('--apply', 'create the users on REDIS_URL / --redis-url (an administrator; every node of a Cluster)')
+    .action(async (flags: CommonFlags & { hosts?: string; secretsDir: string; aclfile?: string; apply?: boolean }) => {
+      const { aclCommand, parseHosts } = await import('../security/aclCommand.ts');
+      const config = configFrom(flags, redisFromStateDir());
+      const { out, notes } = await aclCommand({
+        prefix: config.prefix,
+        hosts: parseHosts(flags.hosts),
+        secretsDir: flags.secretsDir,
+        ...(flags.aclfile ? { aclFilePath: flags.aclfile } : {}),
+        ...(flags.apply ? { apply: config.redis } : {}),
+      });
+      console.log(out);
+      for (const n of notes) console.error(`swarmq: ${n}`);
+    });
+
   return program;
 }
 

@@ -2,7 +2,7 @@
 // configuration, validated with zod at the boundary (flags, environment, code).
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { redisTargetSettingsSchema, REDIS_MODES } from '../../queues/redisTarget.ts';
+import { redisTargetSettingsSchema, REDIS_MODES, type RedisTarget } from '../../queues/redisTarget.ts';
 import { parseAuthority } from '../api/authority.ts';
 import { validateThresholds } from '../health/classify.ts';
 
@@ -41,6 +41,8 @@ export const swarmConfigSchema = z.object({
   redisMode: z.enum(REDIS_MODES).optional(),
   redisSentinels: z.string().optional(),
   sentinelMaster: z.string().optional(),
+  /** The password of the Redis user the URL names, kept out of the URL (SWARMQ_REDIS_PASSWORD_FILE). */
+  redisPassword: z.string().min(1).optional(),
   /** BullMQ's key prefix: producers use `new Queue('{intake}', { prefix })`. */
   prefix: name.default('swarmq'),
   http: z
@@ -183,8 +185,24 @@ export const swarmConfigSchema = z.object({
       for (const i of target.error.issues) ctx.addIssue({ code: 'custom', path: [fields[i.path[0] as keyof typeof fields] ?? 'redisUrl'], message: i.message });
       return z.NEVER;
     }
-    return { ...c, redis: target.data };
+    if (c.redisPassword === undefined) return { ...c, redis: target.data };
+    const redis = withPassword(target.data, c.redisPassword);
+    if (typeof redis === 'string') {
+      ctx.addIssue({ code: 'custom', path: ['redisPassword'], message: redis });
+      return z.NEVER;
+    }
+    return { ...c, redis };
   });
+
+/** The target with `password` for its user, or why it cannot take one (it carries a password already). */
+function withPassword(t: RedisTarget, password: string): RedisTarget | string {
+  const twice = 'the Redis URL carries a password and a Redis password is set too (SWARMQ_REDIS_PASSWORD or its _FILE): keep one';
+  if (t.kind !== 'single') return t.password !== undefined ? twice : { ...t, password };
+  const url = new URL(t.url);
+  if (url.password !== '') return twice;
+  url.password = encodeURIComponent(password);
+  return { kind: 'single', url: url.toString() };
+}
 
 export type SwarmConfig = z.infer<typeof swarmConfigSchema>;
 export type SwarmConfigInput = z.input<typeof swarmConfigSchema>;

@@ -2,11 +2,14 @@
 // config; the table in docs/configuration.md is this list (a test checks it).
 import { z } from 'zod';
 import { swarmConfigSchema, type SwarmConfig } from './schema.ts';
+import { withSecretFiles } from './secretFiles.ts';
 
 export interface Setting {
   env: string;
   path: string;
   description: string;
+  /** A secret: `<env>_FILE` may name a file holding it instead (secretFiles.ts). */
+  secret?: true;
 }
 
 export const settings: readonly Setting[] = [
@@ -14,6 +17,7 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_REDIS_MODE', path: 'redisMode', description: '`single`, `cluster` or `sentinel`; unset, several URLs in `REDIS_URL` mean a Cluster and `REDIS_SENTINELS` a Sentinel-managed primary' },
   { env: 'REDIS_SENTINELS', path: 'redisSentinels', description: 'Sentinels that name the primary, `host:port[,host:port…]` (instead of `REDIS_URL`)' },
   { env: 'SWARMQ_SENTINEL_MASTER', path: 'sentinelMaster', description: 'the master name the Sentinels watch (required with `REDIS_SENTINELS`)' },
+  { env: 'SWARMQ_REDIS_PASSWORD', path: 'redisPassword', secret: true, description: "the Redis user's password, when `REDIS_URL` (or the Sentinel setup) names the user but carries no password; usually given as `SWARMQ_REDIS_PASSWORD_FILE`" },
   { env: 'SWARMQ_PREFIX', path: 'prefix', description: "BullMQ key prefix of the swarm; producers use `new Queue('{intake}', { prefix })`" },
   { env: 'PORT', path: 'http.port', description: 'HTTP API and dashboards port' },
   { env: 'SWARMQ_BODY_LIMIT_BYTES', path: 'http.bodyLimitBytes', description: 'largest request body or intake job data; over it, 413 (an intake job fails)' },
@@ -22,7 +26,7 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_HOST', path: 'http.host', description: 'address the HTTP API listens on (`0.0.0.0`: every interface; the Docker image sets that)' },
   { env: 'SWARMQ_ALLOWED_HOSTS', path: 'http.allowedHosts', description: 'comma-separated names (`host` or `host:port`) browsers may reach the API by, besides IP addresses, `localhost` and `SWARMQ_HOST`; other names get 403 (DNS rebinding), and cross-site changes must come from one of them (see Auth)' },
   { env: 'SWARMQ_TRUST_PROXY', path: 'http.trustProxy', description: "express's `trust proxy`: `true`, a hop count, or the proxies' addresses/subnets (`loopback`, `10.0.0.0/8`); then X-Forwarded-Proto: https makes the session cookie Secure" },
-  { env: 'SWARMQ_API_TOKEN', path: 'http.apiToken', description: 'when set, `/api/*`, Bull Board and the dashboard require it (see Auth); `/healthz`, `/readyz` and `/metrics` stay open' },
+  { env: 'SWARMQ_API_TOKEN', path: 'http.apiToken', secret: true, description: 'when set, `/api/*`, Bull Board and the dashboard require it (see Auth); `/healthz`, `/readyz` and `/metrics` stay open' },
   { env: 'SWARMQ_MAX_AGENTS_PER_NODE', path: 'coordinator.maxAgentsPerNode', description: 'agents per coordination node (one BullMQ queue each)' },
   { env: 'SWARMQ_STRATEGY', path: 'coordinator.loadBalancing.type', description: 'routing strategy: least-loaded, round-robin, weighted or random' },
   { env: 'SWARMQ_ROUTING_SEED', path: 'coordinator.routingSeed', description: 'seed of the random strategy (replayable runs)' },
@@ -61,6 +65,11 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_KEEP_FAILED_SECONDS', path: 'tasks.keepFailedSeconds', description: 'how long failed tasks stay readable' },
 ];
 
+/** The variables that may be given as `<VAR>_FILE`. */
+export function secretSettings(): string[] {
+  return settings.filter((s) => s.secret).map((s) => s.env);
+}
+
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');
   let cur = target;
@@ -81,7 +90,8 @@ export function defaultValue(path: string): unknown {
  * Config from the environment, then explicit overrides (flags) on top, validated;
  * a bad value is reported with the variable that carried it.
  */
-export function loadConfig(env: NodeJS.ProcessEnv, overrides: Record<string, unknown> = {}): SwarmConfig {
+export function loadConfig(given: NodeJS.ProcessEnv, overrides: Record<string, unknown> = {}): SwarmConfig {
+  const env = withSecretFiles(given, secretSettings());
   const raw: Record<string, unknown> = {};
   for (const s of settings) if (env[s.env] !== undefined && env[s.env] !== '') setPath(raw, s.path, env[s.env]);
   for (const [path, value] of Object.entries(overrides)) if (value !== undefined) setPath(raw, path, value);

@@ -130,10 +130,10 @@ describe('published loads', () => {
     await new Promise((r) => setTimeout(r, 2_000));
     const window = seen.filter((s) => s.at >= from && s.at < from + 2_000);
     const byClient = window.filter((s) => s.source === clientAddr);
-    // One readLoads a round (the script's own GET runs as "lua", not from the client's address).
+    // One readLoads a round, read-only (EVALSHA_RO; the script's own GET runs as "lua", not from the client's address).
     expect(byClient.length).toBeGreaterThan(0);
     expect(byClient.length).toBeLessThanOrEqual(2_000 / INTERVAL_MS + 5);
-    expect(new Set(byClient.map((s) => s.cmd))).toEqual(new Set(['evalsha']));
+    expect(new Set(byClient.map((s) => s.cmd))).toEqual(new Set(['evalsha_ro']));
     // The leader: no count of every node each round (20 nodes × 3 per round = 2,400 in 2 s before), only the rolling
     // pass (20 nodes a second, 6 counts each: 240 in 2 s), with room for one more pass (a stray event, a round late).
     const counts = window.filter((s) => leaderAddrs.includes(s.source) && (s.cmd === 'llen' || s.cmd === 'zcard') && s.key?.includes('-n'));

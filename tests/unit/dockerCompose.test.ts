@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
 import { parse } from 'yaml';
+import { aclUserName } from '../../src/security/aclRules.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const read = (p: string): string => readFileSync(join(root, p), 'utf8');
@@ -201,6 +202,75 @@ describe('docker-compose.yml', () => {
 
   it('agents get time to drain on SIGTERM', () => {
     expect(seconds(service('agents').stop_grace_period)).toBeGreaterThanOrEqual(20);
+  });
+});
+
+describe('docker-compose.yml, profile acl', () => {
+  const acl = Object.entries(services).filter(([, s]) => isObj(s) && Array.isArray(s.profiles) && s.profiles.includes('acl'));
+  const secrets = isObj(compose.secrets) ? compose.secrets : {};
+  const secretFile = (name: string): string => {
+    const s = secrets[name];
+    if (!isObj(s) || typeof s.file !== 'string') throw new Error(`secret "${name}" is not declared at top level with a file`);
+    return s.file;
+  };
+  /** The secrets a service mounts (short or long form), by name. */
+  const mounted = (s: Obj): string[] => ((s.secrets ?? []) as unknown[]).map((e) => (isObj(e) ? String(e.source) : String(e)));
+  const mountPath = (name: string) => `/run/secrets/${name}`;
+
+  it('has its own Redis, coordinator and an agent host, and leaves the plain services out of it', () => {
+    expect(acl.map(([n]) => n).sort()).toEqual(['agent-1-acl', 'coordinator-acl', 'redis-acl']);
+    for (const name of ['redis', 'coordinator', 'agents']) expect(service(name).profiles, name).toBeUndefined();
+  });
+
+  it('runs Redis with AOF and the users of an ACL file it mounts as a secret', () => {
+    const cmd = words(service('redis-acl').command);
+    expect(flagValue(cmd, '--appendfsync')).toBe('always');
+    const aclfile = flagValue(cmd, '--aclfile');
+    const secret = mounted(service('redis-acl')).find((n) => mountPath(n) === aclfile);
+    expect(secret, `--aclfile ${aclfile} must be a mounted secret`).toBeDefined();
+    expect(secretFile(secret!)).toMatch(/\.acl$/);
+  });
+
+  for (const [name, role] of [['coordinator-acl', 'coordinator'], ['agent-1-acl', 'host']] as const) {
+    it(`${name} connects as its own role's user, its password from a mounted secret`, () => {
+      const s = service(name);
+      const e = env(s);
+      const url = new URL(e.REDIS_URL ?? '');
+      expect(url.hostname).toBe('redis-acl');
+      expect(url.password, 'no password in REDIS_URL').toBe('');
+      const prefix = e.SWARMQ_PREFIX ?? 'swarmq';
+      const hostId = flagValue(words(s.command), '--host-id');
+      const user = aclUserName(prefix, role === 'host' ? { kind: 'host', hostId: hostId ?? '' } : { kind: role });
+      expect(decodeURIComponent(url.username)).toBe(user);
+      const secret = mounted(s).find((n) => mountPath(n) === e.SWARMQ_REDIS_PASSWORD_FILE);
+      expect(secret, `SWARMQ_REDIS_PASSWORD_FILE must be one of ${name}'s secrets`).toBeDefined();
+      // The file `swarmq acl` makes for that user.
+      expect(secretFile(secret!).split('/').pop()).toBe(`${user}.password`);
+      const dep = s.depends_on as Obj;
+      expect(isObj(dep['redis-acl']) && (dep['redis-acl'] as Obj).condition).toBe('service_healthy');
+    });
+  }
+
+  it('gives the coordinator its API token from a file', () => {
+    const e = env(service('coordinator-acl'));
+    expect(e.SWARMQ_API_TOKEN).toBeUndefined();
+    expect(mounted(service('coordinator-acl')).map(mountPath)).toContain(e.SWARMQ_API_TOKEN_FILE);
+  });
+
+  it('writes no secret: no password in a URL, secrets only as _FILE, their files gitignored and kept out of the image', () => {
+    for (const [name, s] of Object.entries(services)) {
+      for (const [k, v] of Object.entries(env(s as Obj))) {
+        if (/PASSWORD|TOKEN|SECRET/.test(k) && !k.endsWith('_FILE')) expect(v, `${name}: ${k} holds a literal value`).toMatch(/^(\$\{[A-Z_]+:?-?\}|)$/);
+        if (/^rediss?:/.test(v)) for (const u of v.split(',')) expect(new URL(u).password, `${name}: ${k} carries a password`).toBe('');
+      }
+    }
+    const ignored = (file: string) => read(file).split('\n').map((l) => l.trim().replace(/\/$/, ''));
+    for (const name of Object.keys(secrets)) {
+      const path = secretFile(name).replace(/^\.\//, '');
+      const top = path.split('/')[0]!;
+      expect(ignored('.gitignore'), `${path} must be gitignored`).toContain(top);
+      expect(ignored('.dockerignore'), `${path} must stay out of the image`).toContain(top);
+    }
   });
 });
 
