@@ -185,4 +185,5 @@ export const pbftSimSpec: SimSpec<PbftState, PbftMessage> = {
   byzantine: pbftByzantine,
   proposeTo: pbftProposeTo,
   livenessTicks: PBFT_LIVENESS_TICKS,
+  certifiedRecords: true,
 };

@@ -21,6 +21,7 @@ import { slotPipeline } from '../../../queues/slotPipeline.ts';
 import type { ProcessTrust } from '../../trust/processTrust.ts';
 import type { AgentCert } from '../../trust/certificates.ts';
 import { signDecision, verifySpec } from './roundProof.ts';
+import { acceptRotatedKey } from './keyRotation.ts';
 
 export interface ConsensusHostOptions {
   target: RedisTarget;
@@ -183,13 +184,13 @@ export class ConsensusHost {
   private rotatedKey(round: LocalRound, peer: string, record: { consensusKey?: string | undefined; consensusCert?: AgentCert | undefined }): string | undefined {
     if (!this.o.trust) return record.consensusKey;
     const host = round.spec.participants.find((p) => p.id === peer)?.host;
-    const stated = record.consensusCert && host !== undefined ? this.o.trust.verifier.agentKey(record.consensusCert, { agent: peer, host }) : 'not-enrolled';
-    if (typeof stated === 'string' || stated.issuedAt <= (round.keyIssuedAt.get(peer) ?? Infinity)) {
-      this.o.logger.warn({ round: round.id, agent: peer, why: typeof stated === 'string' ? stated : 'not newer' }, "a participant's registered key is not a newer certified one: not using it");
+    const taken = acceptRotatedKey(this.o.trust.verifier, peer, host, round.keyIssuedAt.get(peer), record);
+    if ('rejected' in taken) {
+      this.o.logger.warn({ round: round.id, agent: peer, why: taken.rejected }, "a participant's registered key is not a newer certified one: not using it");
       return undefined;
     }
-    round.keyIssuedAt.set(peer, stated.issuedAt);
-    return stated.key;
+    round.keyIssuedAt.set(peer, taken.issuedAt);
+    return taken.key;
   }
 
   private guard(round: string, f: () => void): void {

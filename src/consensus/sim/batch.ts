@@ -12,6 +12,8 @@ export interface BatchSummary {
   partitions: number;
   dropped: number;
   rejected: number;
+  /** Byzantine hosts' writes into the round's records (see RunStats). */
+  redisForgeries: number;
   /** Smallest and largest cluster size run. */
   nodes: [number, number];
   /** Longest time, in ticks after the heal, any run took to become live (see run.ts). */
@@ -24,7 +26,7 @@ export function seedRange(base: number, count: number): number[] {
 
 /** Runs every seed (a failure does not stop the batch); `onResult` sees each result as it comes. */
 export function runSeeds<S, M>(spec: SimSpec<S, M>, seeds: readonly number[], options: RunOptions = {}, onResult?: (r: RunResult) => void): BatchSummary {
-  const sum: BatchSummary = { runs: 0, failures: [], steps: 0, ticks: 0, decisions: 0, crashes: 0, partitions: 0, dropped: 0, rejected: 0, nodes: [Infinity, 0], slowestLiveness: 0 };
+  const sum: BatchSummary = { runs: 0, failures: [], steps: 0, ticks: 0, decisions: 0, crashes: 0, partitions: 0, dropped: 0, rejected: 0, redisForgeries: 0, nodes: [Infinity, 0], slowestLiveness: 0 };
   for (const seed of seeds) {
     const r = runSeed(spec, seed, options);
     sum.runs++;
@@ -36,6 +38,7 @@ export function runSeeds<S, M>(spec: SimSpec<S, M>, seeds: readonly number[], op
     sum.partitions += r.stats.partitions;
     sum.dropped += r.stats.dropped;
     sum.rejected += r.stats.rejected;
+    sum.redisForgeries += r.stats.redisForgeries;
     sum.nodes = [Math.min(sum.nodes[0], r.stats.nodes), Math.max(sum.nodes[1], r.stats.nodes)];
     if (r.stats.liveAt !== undefined) sum.slowestLiveness = Math.max(sum.slowestLiveness, r.stats.liveAt - r.stats.healedAt + 1);
     onResult?.(r);

@@ -29,5 +29,5 @@ export function formatRunLine(r: RunResult): string {
 export function formatSummary(protocol: string, seeds: readonly number[], sum: BatchSummary): string {
   const range = seeds.length === 1 ? `seed ${seeds[0]}` : `seeds ${seeds[0]}…${seeds[seeds.length - 1]}`;
   const verdict = sum.failures.length === 0 ? 'no violation' : `${sum.failures.length} failing seed(s): ${sum.failures.map((f) => f.seed).join(', ')}`;
-  return `${protocol}: ${sum.runs} run(s), ${range}, n=${sum.nodes[0]}–${sum.nodes[1]}: ${verdict}. ${sum.steps} steps, ${sum.ticks} ticks, ${sum.decisions} decisions, ${sum.crashes} crashes, ${sum.partitions} partitions, ${sum.dropped} drops, ${sum.rejected} rejected; slowest to become live: ${sum.slowestLiveness} tick(s) after the heal`;
+  return `${protocol}: ${sum.runs} run(s), ${range}, n=${sum.nodes[0]}–${sum.nodes[1]}: ${verdict}. ${sum.steps} steps, ${sum.ticks} ticks, ${sum.decisions} decisions, ${sum.crashes} crashes, ${sum.partitions} partitions, ${sum.dropped} drops, ${sum.rejected} rejected${sum.redisForgeries > 0 ? `, ${sum.redisForgeries} forged Redis writes` : ''}; slowest to become live: ${sum.slowestLiveness} tick(s) after the heal`;
 }

@@ -33,6 +33,7 @@ import { changedDecisions, honestSlots, livenessGaps, mergeDecisions, requiredSl
 import { describeProfile, drawFaultProfile, HEALED, type FaultProfile } from './faults.ts';
 import { Network, separated, type Envelope, type Partition } from './network.ts';
 import { createRunRandom, type RunRandom } from './random.ts';
+import { RecordedRound, type OutcomeCheck } from './recordedRound.ts';
 import type { SimNode, SimSpec } from './spec.ts';
 import { describeWire, quote, Trace } from './trace.ts';
 
@@ -58,6 +59,8 @@ export interface RunOptions {
   nodes?: number;
   /** How many of the latest trace lines to keep (Infinity: all). Default DEFAULT_TRACE_LINES. */
   traceLines?: number;
+  /** Which recorded decisions count toward an outcome (specs with certifiedRecords); default the runtime's decisionCheck. Tests break it on purpose. */
+  outcomeCheck?: OutcomeCheck;
 }
 
 export interface RunStats {
@@ -82,6 +85,8 @@ export interface RunStats {
   healedAt: number;
   /** Tick after which liveness held (undefined: never). */
   liveAt: number | undefined;
+  /** Byzantine hosts' writes into the round's records (certifiedRecords): decision entries, roster rekeys, spec rewrites. */
+  redisForgeries: number;
 }
 
 export interface RunResult {
@@ -135,6 +140,8 @@ class Simulation<S, M> {
   readonly faultTicks: number;
   readonly schedule: { tick: number; value: Value; everywhere?: boolean }[] = [];
   readonly healValue: Value;
+  /** The round's records in Redis, forged by Byzantine hosts (specs with certifiedRecords). */
+  readonly records: RecordedRound | undefined;
   profile: FaultProfile;
   partition: Partition | null = null;
   now = 0;
@@ -182,6 +189,8 @@ class Simulation<S, M> {
 
     this.nodes = this.ids.map((id) => ({ id, state: undefined as S, up: true, byzantine: byzantine.has(id), decided: [], persisted: undefined }));
     for (const node of this.nodes) this.byId.set(node.id, node);
+    // Its own generator (derived from the seed), so the network, faults and proposals of every seed stay what they were without it.
+    this.records = spec.certifiedRecords ? new RecordedRound(this.nodes, createRunRandom(seed ^ 0x5eed_4ed1), seed, (t) => this.log(t), options.outcomeCheck) : undefined;
     this.stats = {
       nodes: n,
       byzantine: byzantine.size,
@@ -200,11 +209,13 @@ class Simulation<S, M> {
       decisions: 0,
       healedAt: this.faultTicks,
       liveAt: undefined,
+      redisForgeries: 0,
     };
     this.setup.push(
       `${spec.protocol.name}, seed ${seed}: ${n} nodes ${this.ids.join(',')}; fault tolerance ${f}; byzantine: ${byzantine.size === 0 ? 'none' : [...byzantine].join(',')}; at most ${this.maxDown} down at once`,
       `fault phase: ticks 0–${this.faultTicks - 1}: ${describeProfile(this.profile)}`,
       `proposals: ${this.schedule.map((p) => `${quote(p.value)} at t=${p.tick}${p.everywhere ? ' to every node' : ''}`).join(', ')}; after the heal ${quote(this.healValue)}${this.opts.proposal === undefined ? '' : `; every node knows ${quote(this.opts.proposal)} from the start`}`,
+      ...(this.records ? [this.records.describe()] : []),
       `liveness: every up honest node decides the first slot (and catches up; a log also decides ${quote(this.healValue)}) within ${spec.livenessTicks}+${LIVENESS_SLACK_TICKS} ticks of the heal at t=${this.faultTicks}`,
     );
   }
@@ -312,6 +323,7 @@ class Simulation<S, M> {
     node.up = true;
     this.stats.restarts++;
     this.log(`restart ${node.id} from ${node.persisted === undefined ? 'nothing persisted' : `persisted ${describeWire(node.persisted)}`}`);
+    if (this.records && !node.byzantine) this.checkRecords(this.records.honestRestart(node.id));
     this.checkInvariants();
   }
 
@@ -383,6 +395,16 @@ class Simulation<S, M> {
     this.stats.ticks++;
     this.log('tick');
     for (const node of this.nodes) if (node.up) this.apply(node, { kind: 'tick' }, false);
+    if (this.records) this.checkRecords(this.records.byzantineMoves(this.now));
+  }
+
+  /** Violations of the recorded round's checks (recordedRound.ts) end the run like any other. */
+  checkRecords(violations: readonly string[]): void {
+    if (this.records) {
+      const s = this.records.stats;
+      this.stats.redisForgeries = s.decisionWrites + s.rekeyAttempts + s.specRewrites;
+    }
+    if (violations.length > 0) this.fail(violations);
   }
 
   /** Steps one node, then honours its output in order: persist, decisions, (maybe a crash), sends. Then checks. */
@@ -405,6 +427,8 @@ class Simulation<S, M> {
         if (!node.byzantine) this.stats.decisions++;
         this.log(`${node.id}${node.byzantine ? ' (byzantine)' : ''} decides slot ${d.slot} = ${quote(d.value)}`);
       }
+      // Its host records its first decision, signed, as the runtime's round does (once per agent).
+      if (this.records && !node.byzantine && before === 0 && node.decided.length > 0) this.checkRecords(this.records.honestDecided(node.id, node.decided[0]!.value, this.now));
       const safety = safetyViolations(this.nodes, this.proposed);
       if (safety.length > 0) this.fail(safety);
     }

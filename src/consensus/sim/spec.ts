@@ -35,6 +35,13 @@ export interface SimSpec<S, M> {
    * shell drops what fails it.
    */
   byzantine?(rng: SimRandom, self: NodeId, honest: Output<S, M>, peers: readonly NodeId[]): { to: NodeId | 'all'; message: unknown }[];
+  /**
+   * Byzantine nodes are also Byzantine agent hosts with Redis access: the
+   * round's records (roster, decided hash, spec) are kept with the real trust
+   * code and forged by them (recordedRound.ts). For protocols whose outcome
+   * tolerates f forged participants (PBFT: f+1 decisions needed).
+   */
+  certifiedRecords?: boolean;
   /** Where client proposals go: 'any' node, or the node the protocol currently routes them to (a leader or primary), found from the states. */
   proposeTo(nodes: readonly SimNode<S>[], rng: SimRandom): NodeId;
   /**
