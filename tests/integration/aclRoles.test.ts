@@ -110,8 +110,13 @@ describe('a swarm with one Redis user per role', () => {
 
     // Hosts hibernate when idle, and a waker connection, under the host's user, watches their nodes' queues.
     await until(async () => hosts.every((h) => h.hibernatingNodes().length > 0), 10_000, 'both hosts to hibernate their nodes');
-    const wakers = [...String(await admin.client('LIST')).matchAll(/ name=swarmq:waker:(\S+) .* user=(\S+)/g)].map((m) => m[2]);
-    expect(wakers).toEqual(expect.arrayContaining([aclUserName(prefix, host('h1')), aclUserName(prefix, host('h2'))]));
+    // A host's waker connects just after its nodes hibernate: wait for both hosts' wakers rather than read the list once.
+    const expected = [aclUserName(prefix, host('h1')), aclUserName(prefix, host('h2'))];
+    const wakers = await until(async () => {
+      const users = [...String(await admin.client('LIST')).matchAll(/ name=swarmq:waker:(\S+) .* user=(\S+)/g)].map((m) => m[2]);
+      return expected.every((u) => users.includes(u)) ? users : undefined;
+    }, 10_000, "both hosts' wakers to connect under their own users");
+    expect(wakers).toEqual(expect.arrayContaining(expected));
     const late = await producer.submit({ type: 'echo', payload: 'late' });
     expect(await producer.waitFor(late.id, { timeoutMs: 15_000 })).toMatchObject({ state: 'completed', result: 'late' });
 
