@@ -5,6 +5,7 @@ import { connectTo } from './redis.ts';
 import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { swarmKeys } from '../../queues/keys.ts';
 import type { CliChild, CliFleet } from './cli.ts';
+import type { ProcessTrust } from '../../src/trust/processTrust.ts';
 
 export interface ConsensusFleet {
   prefix: string;
@@ -21,11 +22,18 @@ export interface ConsensusFleet {
   close(): Promise<void>;
 }
 
-export async function startConsensusFleet(fleet: CliFleet, redisUrl: string, prefix: string, hostCount: number, agentsPerHost: number): Promise<ConsensusFleet> {
+export interface ConsensusFleetOptions {
+  /** More environment for a host process (a trust anchor and its identity file, say). */
+  hostEnv?: (hostId: string) => NodeJS.ProcessEnv;
+  /** The trust of the Consensus that proposes and drives here. */
+  trust?: ProcessTrust;
+}
+
+export async function startConsensusFleet(fleet: CliFleet, redisUrl: string, prefix: string, hostCount: number, agentsPerHost: number, opts: ConsensusFleetOptions = {}): Promise<ConsensusFleet> {
   const ids = Array.from({ length: hostCount }, (_, i) => `ch${i}`);
   const spawnHost = (id: string) =>
     fleet.spawn(['agents', '--count', String(agentsPerHost), '--type', 'voter', '--host-id', id, '--redis-url', redisUrl, '--prefix', prefix], {
-      env: { SWARMQ_LOG_LEVEL: 'warn', SWARMQ_HEARTBEAT_INTERVAL_MS: '200' },
+      env: { SWARMQ_LOG_LEVEL: 'warn', SWARMQ_HEARTBEAT_INTERVAL_MS: '200', ...opts.hostEnv?.(id) },
     });
   const children = ids.map(spawnHost);
   // "agents ready" is printed to stdout by the CLI once every agent is seated.
@@ -45,7 +53,7 @@ export async function startConsensusFleet(fleet: CliFleet, redisUrl: string, pre
   const redis = connectTo(redisUrl);
   redis.on('error', () => {});
   const hosts: { id: string; child: CliChild; agents: string[] }[] = ids.map((id, i) => ({ id, child: children[i]!, agents: Array.from({ length: agentsPerHost }, (_, k) => `${id}-a${k + 1}`) }));
-  const consensus = new Consensus({ redis: redisUrl, prefix });
+  const consensus = new Consensus({ redis: redisUrl, prefix, ...(opts.trust ? { trust: opts.trust } : {}) });
   await consensus.drive();
   return {
     prefix,

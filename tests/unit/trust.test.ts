@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateAgentKeys } from '../../src/consensus/auth.ts';
-import { decisionCheck, signDecision, verifySpec, certifySpec } from '../../src/consensus/runtime/roundProof.ts';
+import { certifySpec, decisionCheck, decisionRecorded, signDecision, verifySpec } from '../../src/consensus/runtime/roundProof.ts';
 import type { RoundSpec } from '../../src/consensus/runtime/proposal.ts';
 import { trustEnroll, trustInit } from '../../src/cli/trust.ts';
 import { agentOfHost, CertVerifier, certifyAgentKey } from '../../src/trust/certificates.ts';
@@ -87,6 +87,19 @@ describe('signed specs and decisions', () => {
     expect(check.counts('h1-a1', d('"good"', signDecision(signed, ok.digest, 'h1-a1', '"good"', hosts.h2)))).toBe(false);
     expect(check.counts('h1-a1', d('"good"', signDecision(signed, 'another digest', 'h1-a1', '"good"', hosts.h1)))).toBe(false);
     expect(decisionCheck(spec(agents), v)).toMatchObject({ problem: 'unsigned-spec' });
+  });
+
+  it("a host reloading a round takes its agent as decided only on an entry it signed, never a forged or garbled one", () => {
+    const ok = verifySpec(signed, v);
+    if (typeof ok === 'string') throw new Error(ok);
+    const entry = (value: string, sig?: string) => JSON.stringify({ value, rounds: 1, at: 2, ...(sig ? { sig } : {}) });
+    expect(decisionRecorded(signed, ok, 'h1-a1', entry('"good"', signDecision(signed, ok.digest, 'h1-a1', '"good"', hosts.h1)))).toBe(true);
+    expect(decisionRecorded(signed, ok, 'h1-a1', entry('"evil"'))).toBe(false);
+    expect(decisionRecorded(signed, ok, 'h1-a1', entry('"evil"', signDecision(signed, ok.digest, 'h1-a1', '"evil"', hosts.h2)))).toBe(false);
+    expect(decisionRecorded(signed, ok, 'h1-a1', 'not json')).toBe(false);
+    expect(decisionRecorded(signed, ok, 'h1-a1', undefined)).toBe(false);
+    // Without an anchor any well-formed entry is taken, as before.
+    expect(decisionRecorded(signed, undefined, 'h1-a1', entry('"evil"'))).toBe(true);
   });
 });
 

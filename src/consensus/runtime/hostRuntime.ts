@@ -13,14 +13,14 @@ import { agentRecordSchema } from '../../swarm/records.ts';
 import { InboxReader } from './inbox.ts';
 import { consensusKeys, type ConsensusKeys } from './keys.ts';
 import { Outbox } from './outbox.ts';
-import { decisionSchema, roundSpecOfJobData, type RoundSpec } from './proposal.ts';
+import { roundSpecOfJobData, type RoundSpec } from './proposal.ts';
 import { parseReplayHash } from './replayState.ts';
 import { LINGER_MS, LocalRound, roundEndsAt, roundOfEnvelope } from './round.ts';
 import type { InboxItem } from './wire.ts';
 import { slotPipeline } from '../../../queues/slotPipeline.ts';
 import type { ProcessTrust } from '../../trust/processTrust.ts';
 import type { AgentCert } from '../../trust/certificates.ts';
-import { signDecision, verifySpec } from './roundProof.ts';
+import { decisionRecorded, signDecision, verifySpec, type VerifiedSpec } from './roundProof.ts';
 import { acceptRotatedKey } from './keyRotation.ts';
 
 export interface ConsensusHostOptions {
@@ -292,26 +292,27 @@ export class ConsensusHost {
     const mine = spec.participants.filter((p) => p.host === this.o.hostId && this.o.keyOf(p.id) !== undefined);
     if (!mine.length) return undefined;
     let proof: ConstructorParameters<typeof LocalRound>[6];
+    let verified: VerifiedSpec | undefined;
     if (this.o.trust) {
       const identity = this.o.trust.host;
       if (!identity) return undefined; // it could not sign its agents' decisions (warned at start)
-      const verified = verifySpec(spec, this.o.trust.verifier);
-      if (typeof verified === 'string') {
-        this.o.logger.warn({ round: id, why: verified }, 'a consensus round whose spec is not certified; not taking part');
-        out.reject(id, verified);
+      const v = verifySpec(spec, this.o.trust.verifier);
+      if (typeof v === 'string') {
+        this.o.logger.warn({ round: id, why: v }, 'a consensus round whose spec is not certified; not taking part');
+        out.reject(id, v);
         return undefined;
       }
+      verified = v;
       const s = spec;
-      proof = { sign: (agent, value) => signDecision(s, verified.digest, agent, value, identity), keyIssuedAt: verified.keyIssuedAt };
+      proof = { sign: (agent, value) => signDecision(s, v.digest, agent, value, identity), keyIssuedAt: v.keyIssuedAt };
     }
     const local = mine.map((p) => {
       const persisted = persistedAll[p.id];
-      const decided = decidedAll[p.id];
       return {
         id: p.id,
         key: this.o.keyOf(p.id)!,
         persisted: persisted === undefined ? undefined : (JSON.parse(persisted) as unknown),
-        decided: decided !== undefined && decisionSchema.safeParse(JSON.parse(decided)).success,
+        decided: decisionRecorded(spec, verified, p.id, decidedAll[p.id]),
       };
     });
     let round: LocalRound;

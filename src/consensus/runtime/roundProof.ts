@@ -9,7 +9,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import type { AgentCert, CertVerifier } from '../../trust/certificates.ts';
 import { signBytes, verifyBytes, type Signed } from '../../trust/signed.ts';
-import type { Decision, RoundSpec } from './proposal.ts';
+import { decisionSchema, type Decision, type RoundSpec } from './proposal.ts';
 
 /** Who signs: an identity the authority enrolled, and its private key. */
 export interface Signer {
@@ -95,6 +95,23 @@ export function verifySpec(spec: RoundSpec, v: CertVerifier): VerifiedSpec | Spe
 export function decisionSigned(spec: RoundSpec, verified: VerifiedSpec, agent: string, d: Decision): boolean {
   const hostKey = verified.hostKeyOf.get(agent);
   return hostKey !== undefined && d.sig !== undefined && verifyBytes(hostKey, decisionText(spec.id, verified.digest, agent, d.value), d.sig);
+}
+
+/**
+ * Has `agent` a decision recorded (its `decided` field, `raw`)? With a
+ * verified spec, only one its host signed counts: an entry anyone else wrote,
+ * or garbage, must not stop the host from recording and signing the real one.
+ */
+export function decisionRecorded(spec: RoundSpec, verified: VerifiedSpec | undefined, agent: string, raw: string | undefined): boolean {
+  if (raw === undefined) return false;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return false;
+  }
+  const d = decisionSchema.safeParse(parsed);
+  return d.success && (!verified || decisionSigned(spec, verified, agent, d.data));
 }
 
 /** Which recorded decisions count: with a trust anchor, only those signed by the agent's certified host, over this very spec. */
