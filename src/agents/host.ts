@@ -22,6 +22,7 @@ import { rehomeOrphans } from './orphans.ts';
 import { DeadLetterQueue } from '../tasks/deadLetter.ts';
 import { generateAgentKeys } from '../consensus/auth.ts';
 import { certifyAgentKey } from '../trust/certificates.ts';
+import { signReplicaOutput } from '../consensus/runtime/replicaProof.ts';
 import { processTrust, type ProcessTrust } from '../trust/processTrust.ts';
 import { ConsensusHost } from '../consensus/runtime/hostRuntime.ts';
 import type { KeyObject } from 'node:crypto';
@@ -337,9 +338,11 @@ export class AgentHost extends EventEmitter {
 
   private newRunner(nodeId: string, agents: SeatedAgent[]): NodeRunner {
     const { config, processors } = this.o;
+    const identity = this.trust?.host;
     return new NodeRunner({
       redis: this.redis,
       prefix: config.prefix,
+      ...(identity ? { signReplica: (task: string, replica: string, agent: string, output: unknown) => signReplicaOutput(identity.privateKey, task, replica, agent, output) } : {}),
       nodeId,
       queue: nodeQueueName(nodeId),
       hostId: this.hostId,

@@ -7,6 +7,7 @@ import type { RedisClient } from '../../queues/redisTarget.ts';
 import { processorFor, taskTypesOf, type ProcessorMap, type TaskContext } from './processor.ts';
 import type { TaskEnvelope } from '../tasks/schema.ts';
 import { AGENT_FIELD } from '../tasks/view.ts';
+import { REPLICA_PROOF_FIELD } from '../consensus/runtime/replicaProof.ts';
 import { PROBE_TASK } from '../health/probe.ts';
 import { advance, CLOSED, cooldownLeft, recordResult, slots, type Breaker, type BreakerOptions, type BreakerStep, type BreakerTransition } from '../health/breaker.ts';
 import type { Sandbox } from './sandbox.ts';
@@ -32,6 +33,8 @@ export interface SeatedAgent {
 export interface NodeRunnerOptions {
   redis: RedisClient;
   prefix: string;
+  /** With a host identity: its signature of a replica's output (replicaProof.ts), recorded in the finishing step. */
+  signReplica?: (task: string, replica: string, agent: string, output: unknown) => string;
   nodeId: string;
   queue: string;
   hostId: string;
@@ -129,7 +132,7 @@ export class NodeRunner {
   /** Jobs this runner has running, with their token and abort controller, for drain. */
   private readonly running = new Map<string, Running>();
   /** Jobs whose processor has returned or thrown, with their agent, until BullMQ records the outcome. */
-  private readonly finishing = new Map<string, { agent: string; outcome: 'completed' | 'failed' }>();
+  private readonly finishing = new Map<string, { agent: string; outcome: 'completed' | 'failed'; proof?: string }>();
   private readonly breakers = new Map<string, Breaker>();
   /** When the last job here finished (or the runner started); null while any runs. */
   private idleFrom: number | null = Date.now();
@@ -187,13 +190,15 @@ export class NodeRunner {
     const backend = worker.backend;
     if (!(backend instanceof RedisQueueBackend)) throw new Error("swarmq agents need BullMQ's Redis backend");
     const agentOf = (job: { id?: string | undefined }) => (job.id === undefined ? undefined : this.finishing.get(job.id)?.agent);
+    const proofOf = (job: { id?: string | undefined }) => (job.id === undefined ? undefined : this.finishing.get(job.id)?.proof);
     const completedArgs = backend.moveToCompletedArgs.bind(backend);
     // Protected in BullMQ's typings only: the one call that takes fields to update on completion.
     const finishArgs = (backend as unknown as { moveToFinishedArgs: MoveToFinishedArgs }).moveToFinishedArgs.bind(backend);
     backend.moveToCompletedArgs = (job, returnvalue, removeOnComplete, token, fetchNext = false) => {
       const agent = agentOf(job);
       if (agent === undefined) return completedArgs(job, returnvalue, removeOnComplete, token, fetchNext);
-      return finishArgs(job, returnvalue, 'returnvalue', removeOnComplete, 'completed', token, Date.now(), fetchNext, { [AGENT_FIELD]: agent });
+      const proof = proofOf(job);
+      return finishArgs(job, returnvalue, 'returnvalue', removeOnComplete, 'completed', token, Date.now(), fetchNext, { [AGENT_FIELD]: agent, ...(proof === undefined ? {} : { [REPLICA_PROOF_FIELD]: proof }) });
     };
     const failedArgs = backend.moveToFailedArgs.bind(backend);
     backend.moveToFailedArgs = (job, failedReason, removeOnFailed, token, fetchNext = false, fieldsToUpdate) => {
@@ -474,7 +479,8 @@ export class NodeRunner {
           ])
         : await work;
       if (entry.returned) throw new WaitingError();
-      this.finishing.set(id, { agent: agent.id, outcome: 'completed' });
+      const proof = env.replica && this.o.signReplica?.(env.replica.of, id, agent.id, result);
+      this.finishing.set(id, { agent: agent.id, outcome: 'completed', ...(proof ? { proof } : {}) });
       agent.completed++;
       this.judge(agent, true);
       this.o.onTaskDone(agent.id, job.name, performance.now() - t0);

@@ -10,7 +10,8 @@
 // answers, so the honest agents wait for the next ballot's owner (quorum) or
 // a view change (PBFT), and the attack lands mid-round.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { swarmKeys } from '../../queues/keys.ts';
+import { bullKey, CONSENSUS_QUEUE, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
+import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { AgentHost } from '../../src/agents/host.ts';
 import { Authenticator, generateAgentKeys } from '../../src/consensus/auth.ts';
 import { Consensus } from '../../src/consensus/runtime/consensus.ts';
@@ -39,8 +40,9 @@ interface Swarm {
 async function swarm(authority: TestAuthority | undefined): Promise<Swarm> {
   const prefix = uniquePrefix('forge');
   const config = testConfig(redis, { prefix });
+  const processors = { ...builtinProcessors, gated };
   const hosts = ['h1', 'h2'].map(
-    (id) => new AgentHost({ config, hostId: id, agents: [{ type: 'voter', count: 2 }], processors: builtinProcessors, logger: silentLogger, control: false, ...(authority ? { trust: authority.host(id) } : {}) }),
+    (id) => new AgentHost({ config, hostId: id, agents: [{ type: 'voter', count: 2 }], processors, logger: silentLogger, control: false, ...(authority ? { trust: authority.host(id) } : {}) }),
   );
   await Promise.all(hosts.map((h) => h.start()));
   const k = swarmKeys(prefix);
@@ -120,6 +122,46 @@ async function decidedHashAttack(s: Swarm, id: string): Promise<void> {
 
 const participants = ['hb-a1', 'h1-a1', 'h1-a2', 'h2-a1', 'h2-a2'];
 
+/**
+ * A processor whose later replicas wait at a gate the test opens: the first
+ * two of a task return at once, so their outputs sit in Redis, changeable,
+ * before the last one finishes and the vote begins.
+ */
+const gates = new Map<string, { calls: number; open: () => void; opened: Promise<void> }>();
+async function gated(payload: unknown): Promise<unknown> {
+  const key = String((payload as { gate: string }).gate);
+  const g = gates.get(key)!;
+  if (++g.calls > 2) await g.opened;
+  return 'good';
+}
+function gate(key: string): () => void {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  gates.set(key, { calls: 0, open, opened });
+  return open;
+}
+
+/**
+ * Rewrites the stored output of every finished replica of `task` to "evil", a
+ * Redis writer's HSETs: in the replica's job hash, and in the parent's
+ * `processed` hash where BullMQ copies a child's result for its flow.
+ */
+async function rewriteFinishedReplicas(s: Swarm, client: SwarmClient, task: string): Promise<number> {
+  const view = await client.get(task);
+  const ids = (view?.consensus?.replicaTasks ?? []) as string[];
+  const processed = `${bullKey(s.prefix, CONSENSUS_QUEUE, task)}:processed`;
+  let rewritten = 0;
+  for (const id of ids) {
+    const replica = await client.get(id);
+    if (replica?.state !== 'completed') continue;
+    const key = bullKey(s.prefix, nodeQueueName(replica.node), id);
+    await redis.connection.hset(key, 'returnvalue', EVIL);
+    if (await redis.connection.hexists(processed, key)) await redis.connection.hset(processed, key, EVIL);
+    rewritten++;
+  }
+  return rewritten;
+}
+
 describe('forging a decision with Redis access', () => {
   let open: Swarm | undefined;
   let anchored: Swarm | undefined;
@@ -162,5 +204,35 @@ describe('forging a decision with Redis access', () => {
     expect(counted.outcome.decided).toBe(false);
     const honest = await finished(anchored!, b.id);
     expect(honest).toMatchObject({ decided: true, value: GOOD, certified: true });
+  }, 40_000);
+
+  it("replicated task: outputs rewritten in Redis before the vote win it without an anchor; with one they count as failed replicas and never as the output", async () => {
+    const run = async (s: Swarm, key: string) => {
+      const open = gate(key);
+      const client = new SwarmClient({ redis: redis.url, prefix: s.prefix });
+      try {
+        const { id } = await client.submit({ type: 'gated', payload: { gate: key }, consensus: { protocol: 'quorum', replicas: 3 } });
+        await until(async () => ((gates.get(key)?.calls ?? 0) >= 3 ? true : undefined), 15_000, 'all three replicas to start');
+        expect(await until(async () => ((await rewriteFinishedReplicas(s, client, id)) >= 2 ? true : undefined), 10_000, 'two finished replicas to rewrite')).toBe(true);
+        open();
+        return await client.waitFor(id, { timeoutMs: 20_000 });
+      } finally {
+        await client.close();
+      }
+    };
+    // Untouched, a replicated task runs through certified replicas and vote with an anchor.
+    const client = new SwarmClient({ redis: redis.url, prefix: anchored!.prefix });
+    try {
+      const { id } = await client.submit({ type: 'echo', payload: 'same', consensus: { protocol: 'pbft', replicas: 4 } });
+      expect(await client.waitFor(id, { timeoutMs: 20_000 })).toMatchObject({ state: 'completed', result: 'same' });
+    } finally {
+      await client.close();
+    }
+    const [forged, refused] = await Promise.all([run(open!, 'open'), run(anchored!, 'anchored')]);
+    expect(forged).toMatchObject({ state: 'completed', result: 'evil' });
+    expect(refused.state).toBe('failed');
+    expect(refused.result).toBeNull();
+    expect(refused.error).toMatch(/no output reached the quorum quorum of 2 of 3/);
+    expect(refused.consensus?.split).toEqual(expect.arrayContaining([expect.objectContaining({ error: expect.stringMatching(/not signed by its agent's certified host/) })]));
   }, 40_000);
 });

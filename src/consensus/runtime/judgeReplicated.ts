@@ -17,7 +17,6 @@
 // are outvoted and named as dissenters. And when no output has that quorum,
 // no round can decide one: the task fails at once, naming the split, rather
 // than when its vote times out.
-import { createHash } from 'node:crypto';
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { RedisClient } from '../../../queues/redisTarget.ts';
 import { z } from 'zod';
@@ -31,6 +30,7 @@ import type { ProtocolName } from '../protocol.ts';
 import { reach } from '../reach.ts';
 import { roundSeed, roundSpecSchema, type Participant, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { certifiedKey, certifySpec } from './roundProof.ts';
+import { canonicalJson, outputHash, REPLICA_PROOF_FIELD, replicaOutputSigned } from './replicaProof.ts';
 import type { ProcessTrust } from '../../trust/processTrust.ts';
 import type { AgentCert } from '../../trust/certificates.ts';
 import { PROTOCOLS } from './protocols.ts';
@@ -85,20 +85,6 @@ export const replicatedDataSchema = z.strictObject({
 });
 export type ReplicatedData = z.infer<typeof replicatedDataSchema>;
 
-/** JSON with object keys sorted at every depth, so equal outputs compare equal however their keys were ordered. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value === undefined ? null : value, (_k, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-    return sorted;
-  });
-}
-
-/** What agents vote on: a replica's output as the SHA-256 of its canonical JSON (messages stay small whatever the output). */
-export function outputHash(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex');
-}
 
 interface Replica {
   taskId: string;
@@ -107,6 +93,8 @@ interface Replica {
   output: unknown;
   hash: string | null;
   error?: string;
+  /** Its host's signature of the output (replicaProof.ts), when the host has an identity. */
+  proof?: string;
 }
 
 export interface JudgeDeps {
@@ -158,7 +146,8 @@ async function flowlessReplicas(data: ReplicatedData, d: JudgeDeps): Promise<Rep
       } catch {
         output = job.hash.returnvalue ?? null;
       }
-      out.push({ taskId: id, agent, ok: true, output, hash: outputHash(output) });
+      const proof = job.hash[REPLICA_PROOF_FIELD];
+      out.push({ taskId: id, agent, ok: true, output, hash: outputHash(output), ...(proof === undefined ? {} : { proof }) });
     } else if (job.state === 'failed') out.push({ taskId: id, agent, ok: false, output: null, hash: null, error: job.hash.failedReason ?? 'failed' });
     else return undefined;
   }
@@ -171,13 +160,14 @@ async function replicasOf(job: Job, data: ReplicatedData, redis: RedisClient): P
   const idOf = (key: string) => key.slice(key.lastIndexOf(':') + 1);
   const keys = [...Object.keys(values), ...Object.keys(failures)];
   const p = slotPipeline(redis);
-  for (const k of keys) p.hget(k, AGENT_FIELD);
-  const agents = ((await p.exec()) ?? []).map(([, v]) => (typeof v === 'string' ? v : null));
+  for (const k of keys) p.hmget(k, AGENT_FIELD, REPLICA_PROOF_FIELD);
+  const fields = ((await p.exec()) ?? []).map(([, v]) => (Array.isArray(v) ? (v as (string | null)[]) : [null, null]));
   const byId = new Map<string, Replica>();
   keys.forEach((k, i) => {
     const ok = Object.hasOwn(values, k);
     const output: unknown = ok ? values[k] : null;
-    byId.set(idOf(k), { taskId: idOf(k), agent: agents[i] ?? null, ok, output, hash: ok ? outputHash(output) : null, ...(ok ? {} : { error: String(failures[k]) }) });
+    const [agent, proof] = fields[i] ?? [null, null];
+    byId.set(idOf(k), { taskId: idOf(k), agent: agent ?? null, ok, output, hash: ok ? outputHash(output) : null, ...(ok ? {} : { error: String(failures[k]) }), ...(proof ? { proof } : {}) });
   });
   return data.replicated.replicaTasks.map((id) => byId.get(id) ?? { taskId: id, agent: null, ok: false, output: null, hash: null, error: 'its result is gone (removed before the vote)' });
 }
@@ -221,19 +211,18 @@ export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> 
     if (!read) return await d.waitForReplicas(replicaPollMs(Date.now() - job.timestamp));
     replicas = read;
   } else replicas = await replicasOf(job, data, d.redis);
-  const split = splitOf(replicas);
   const agents = replicas.map((x) => x.agent);
-  const seated = replicas.filter((x): x is Replica & { agent: string } => x.agent !== null);
-  const seen = new Set(seated.map((x) => x.agent));
-  if (seen.size !== seated.length) throw new UnrecoverableError(`replicas of task ${job.id} ran on one agent twice (${agents.join(', ')}): refusing to count them`);
+  const seatedAll = replicas.filter((x): x is Replica & { agent: string } => x.agent !== null);
+  const seen = new Set(seatedAll.map((x) => x.agent));
+  if (seen.size !== seatedAll.length) throw new UnrecoverableError(`replicas of task ${job.id} ran on one agent twice (${agents.join(', ')}): refusing to count them`);
 
   // Each agent's record: where its host reads messages, and its key. An agent that left can no longer vote.
-  const raw = seated.length ? await d.redis.hmget(swarmKeys(d.prefix).agents, ...seated.map((x) => x.agent)) : [];
+  const raw = seatedAll.length ? await d.redis.hmget(swarmKeys(d.prefix).agents, ...seatedAll.map((x) => x.agent)) : [];
   const participants: Participant[] = [];
   const certs: Record<string, AgentCert> = {};
   const proposer = d.trust?.proposer;
   if (d.trust && !proposer) throw new UnrecoverableError('replicated task: SWARMQ_TRUST_ANCHOR is set and the coordinator driving the vote has no proposer identity to sign it with (SWARMQ_PROPOSER_IDENTITY_FILE)');
-  seated.forEach((x, i) => {
+  seatedAll.forEach((x, i) => {
     const rec = agentRecordSchema.safeParse(raw[i] == null ? undefined : JSON.parse(raw[i]!));
     if (!rec.success || rec.data.consensusKey === undefined || rec.data.id !== x.agent) return;
     const cert = d.trust && certifiedKey(d.trust.verifier, rec.data);
@@ -241,6 +230,17 @@ export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> 
     if (cert) certs[x.agent] = cert;
     participants.push({ id: x.agent, host: rec.data.hostId, key: rec.data.consensusKey });
   });
+  // With an anchor, an output counts only as its agent's certified host signed it: one changed in Redis is a failed replica.
+  if (d.trust) {
+    const trust = d.trust;
+    replicas = replicas.map((x) => {
+      const cert = x.agent === null ? undefined : certs[x.agent];
+      if (!x.ok || x.hash === null || (cert && x.agent !== null && replicaOutputSigned(trust.verifier, cert, job.id!, x.taskId, x.agent, x.hash, x.proof))) return x;
+      return { ...x, ok: false, output: null, hash: null, error: "its output is not signed by its agent's certified host (changed in Redis, or a host without an identity)" };
+    });
+  }
+  const split = splitOf(replicas);
+  const seated = replicas.filter((x): x is Replica & { agent: string } => x.agent !== null);
   const protocol = r.protocol as ProtocolName;
   const topHash = split[0]?.hash ?? null;
   const base = { protocol, replicas: r.replicas, agents, split };
