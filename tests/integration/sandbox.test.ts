@@ -69,12 +69,13 @@ describe('--sandbox', () => {
   }, 30_000);
 
   it('a child blocked for 3× the lock duration keeps its lock: one attempt, no recovery', async () => {
-    // A second Worker on the node's queue runs BullMQ's stalled check (paused: it takes no job),
-    // so an expired lock would be caught and the task taken back.
+    // A second Worker on the node's queue runs BullMQ's stalled check and nothing else (never run: it takes
+    // no job; a paused Worker would stop its stalled checks too), so an expired lock would be caught and the
+    // task taken back.
     const node = host.agents()[0]!.node;
-    const checker = new Worker(nodeQueueName(node), async () => {}, { connection: { url: redis.url }, prefix, stalledInterval: 300, lockDuration: 1000 });
+    const checker = new Worker(nodeQueueName(node), async () => {}, { connection: { url: redis.url }, prefix, stalledInterval: 300, lockDuration: 1000, autorun: false });
     await checker.waitUntilReady();
-    checker.pause(true);
+    await checker.startStalledCheckTimer();
     const { id } = await client.submit({ type: 'spin', payload: { ms: 3000 } });
     const t = await client.waitFor(id, { timeoutMs: 20_000 });
     expect(t).toMatchObject({ state: 'completed', attempts: 1, result: { spun: 3000 } });
