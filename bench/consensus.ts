@@ -73,7 +73,7 @@ function enrolledFleet(dir: string, hosts: number): ConsensusFleetOptions {
   const { anchor, file } = trustInit(join(dir, `t-${Date.now().toString(36)}`));
   const hostFiles = Array.from({ length: hosts }, (_, i) => trustEnroll(file, 'host', `ch${i}`, undefined).file);
   const proposerFile = trustEnroll(file, 'proposer', 'bench', undefined).file;
-  const trust = processTrust({ trust: { anchor, proposerIdentityFile: proposerFile } }, { proposer: true });
+  const trust = processTrust({ trust: { anchor, proposerIdentityFile: proposerFile, revoked: [] } }, { proposer: true });
   return { hostEnv: (id) => ({ SWARMQ_TRUST_ANCHOR: anchor, SWARMQ_HOST_IDENTITY_FILE: hostFiles[Number(id.slice(2))]! }), ...(trust ? { trust } : {}) };
 }
 

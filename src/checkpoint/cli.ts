@@ -1,8 +1,8 @@
 // `swarmq checkpoint` and `swarmq restore`: files and connections around the
 // checkpoint core, and the lines they print.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { connectRedis, describeRedisTarget, type RedisClient, type RedisTarget } from '../../queues/redisTarget.ts';
-import { ensureConnected } from '../../queues/connection.ts';
+import type { RedisClient, RedisTarget } from '../../queues/redisTarget.ts';
+import { withRedisOnce } from '../redisOnce.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
 import { parseCheckpoint } from './format.ts';
@@ -11,24 +11,7 @@ import { restoreCheckpoint } from './restore.ts';
 import { countCheckpoint } from './snapshot.ts';
 
 // On a Cluster the checkpoint reads slot by slot and the restore writes slot by slot (read.ts, restore.ts).
-async function withRedis<T>(target: RedisTarget, run: (redis: RedisClient) => Promise<T>): Promise<T> {
-  // One-shot commands: fail at once when Redis is away rather than retry forever.
-  const redis = connectRedis(target, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null, connectionName: 'swarmq:checkpoint' });
-  let cause: Error | undefined;
-  redis.on('error', (err: Error) => {
-    cause ??= err;
-  });
-  try {
-    try {
-      await ensureConnected(redis);
-    } catch (err) {
-      throw new SwarmError('redis_unavailable', `cannot reach Redis at ${describeRedisTarget(target)}: ${(cause ?? (err as Error)).message}`);
-    }
-    return await run(redis);
-  } finally {
-    redis.disconnect();
-  }
-}
+const withRedis = <T>(target: RedisTarget, run: (redis: RedisClient) => Promise<T>): Promise<T> => withRedisOnce(target, 'swarmq:checkpoint', run);
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 

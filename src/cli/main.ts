@@ -307,8 +307,9 @@ export function buildCli(): Command {
       if (Boolean(flags.host) === Boolean(flags.proposer)) throw new SwarmError('invalid_request', 'give exactly one of --host <id> and --proposer <name>');
       const { trustEnroll } = await import('./trust.ts');
       const role = flags.host ? 'host' : 'proposer';
-      const { file } = trustEnroll(flags.authority, role, (flags.host ?? flags.proposer)!, flags.out);
+      const { file, key } = trustEnroll(flags.authority, role, (flags.host ?? flags.proposer)!, flags.out);
       console.log(`wrote ${file}: give it to the ${role} as ${role === 'host' ? 'SWARMQ_HOST_IDENTITY_FILE' : 'SWARMQ_PROPOSER_IDENTITY_FILE'}`);
+      console.log(`its key: ${key} (to revoke it later, add it to SWARMQ_TRUST_REVOKED)`);
     });
 
   addCommon(program.command('acl'))

@@ -24,12 +24,12 @@ export function trustInit(dir: string): { anchor: string; file: string } {
 }
 
 /** Enrolls a host (its id) or a proposer (a name) with a new key; writes its identity file. */
-export function trustEnroll(authorityPath: string, role: Role, name: string, out: string | undefined): { file: string } {
+export function trustEnroll(authorityPath: string, role: Role, name: string, out: string | undefined): { file: string; key: string } {
   if (!HOST_ID.test(name)) throw new SwarmError('invalid_request', `--${role} takes letters, digits, "_", "." and "-" only (a host's id), got "${name}"`);
   const file = out ?? join(dirname(authorityPath), `${role}-${name}.json`);
   refuseExisting(file);
   const authority = loadAuthority(authorityPath);
   const key = newSigningKey();
   writeSecretJson(file, identityFile(enroll(authority.privateKey, role, name, key.publicKey), key));
-  return { file };
+  return { file, key: key.publicKey };
 }

@@ -161,6 +161,8 @@ export const swarmConfigSchema = z.object({
       anchor: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'the authority public key `swarmq trust init` printed (base64 of 32 bytes)').optional(),
       hostIdentityFile: z.string().min(1).optional(),
       proposerIdentityFile: z.string().min(1).optional(),
+      /** Enrolled keys no longer trusted (a host or proposer lost or compromised): configuration, so no Redis writer can lift it. */
+      revoked: z.preprocess(commaList, z.array(z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'each entry is an enrolled public key (base64 of 32 bytes), as `swarmq trust enroll` printed it'))).default([]),
     })
     .prefault({}),
   tasks: z

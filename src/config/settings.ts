@@ -59,6 +59,7 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_TRUST_ANCHOR', path: 'trust.anchor', description: "the swarm authority's public key (`swarmq trust init`): when set, consensus counts an agent's key, a round's spec and a decision only if certified through it (see [Security](security.md))" },
   { env: 'SWARMQ_HOST_IDENTITY_FILE', path: 'trust.hostIdentityFile', description: "an agent host's enrolled identity (`swarmq trust enroll --host <id>`): it certifies its agents' consensus keys and signs their decisions" },
   { env: 'SWARMQ_PROPOSER_IDENTITY_FILE', path: 'trust.proposerIdentityFile', description: 'a coordinator\'s (or a proposing program\'s) enrolled identity (`swarmq trust enroll --proposer <name>`): it signs the spec of each proposal and replicated-task vote' },
+  { env: 'SWARMQ_TRUST_REVOKED', path: 'trust.revoked', description: 'comma-separated enrolled keys (as `swarmq trust enroll` printed them) no longer trusted: their certificates, and every agent key and decision signed under them, count for nothing; give every process the same list' },
   { env: 'SWARMQ_DEFAULT_ATTEMPTS', path: 'tasks.defaultAttempts', description: 'attempts of a task that names none; after the last, the dead-letter queue' },
   { env: 'SWARMQ_BACKOFF_MS', path: 'tasks.backoffMs', description: 'first retry delay; each next one doubles' },
   { env: 'SWARMQ_KEEP_COMPLETED_SECONDS', path: 'tasks.keepCompletedSeconds', description: 'how long completed tasks (and idempotency keys) stay readable' },

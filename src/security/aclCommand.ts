@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectRedis, describeRedisTarget, isCluster, type RedisTarget } from '../../queues/redisTarget.ts';
-import { ensureConnected } from '../../queues/connection.ts';
+import { describeRedisTarget, isCluster, type RedisTarget } from '../../queues/redisTarget.ts';
+import { withRedisOnce } from '../redisOnce.ts';
 import { HOST_ID } from '../agents/spec.ts';
 import { SwarmError } from '../errors.ts';
 import { aclFile, aclUser, passwordHash, setUserLine, swarmRoles, type AclUser } from './aclUsers.ts';
@@ -49,17 +49,7 @@ function writePrivate(path: string, text: string): void {
 }
 
 async function applyUsers(target: RedisTarget, users: readonly AclUser[]): Promise<string> {
-  const redis = connectRedis(target, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null, connectionName: 'swarmq:acl' });
-  let cause: Error | undefined;
-  redis.on('error', (err: Error) => {
-    cause ??= err;
-  });
-  try {
-    try {
-      await ensureConnected(redis);
-    } catch (err) {
-      throw new SwarmError('redis_unavailable', `cannot reach Redis at ${describeRedisTarget(target)}: ${(cause ?? (err as Error)).message}`);
-    }
+  return await withRedisOnce(target, 'swarmq:acl', async (redis) => {
     // Users are not replicated: every node, replicas too, so a promoted replica knows them.
     const servers = isCluster(redis) ? redis.nodes('all') : [redis];
     for (const server of servers) {
@@ -74,9 +64,7 @@ async function applyUsers(target: RedisTarget, users: readonly AclUser[]): Promi
       }
     }
     return `created ${users.length} users on ${servers.length === 1 ? describeRedisTarget(target) : `${servers.length} nodes of the Cluster`}`;
-  } finally {
-    redis.disconnect();
-  }
+  });
 }
 
 /** What `swarmq acl` prints: the ACL SETUSER lines, then where each secret is and what was done. */

@@ -54,7 +54,7 @@ export function agentOfHost(agent: string, host: string): boolean {
   return agent.startsWith(`${host}-a`) && /^[1-9][0-9]{0,15}$/.test(agent.slice(host.length + 2));
 }
 
-export type CertRejection = 'not-enrolled' | 'wrong-role' | 'bad-signature' | 'not-its-agent' | 'wrong-key';
+export type CertRejection = 'not-enrolled' | 'wrong-role' | 'revoked' | 'bad-signature' | 'not-its-agent' | 'wrong-key';
 
 /**
  * Checks certificates against the trust anchor. Results are cached by the
@@ -65,7 +65,11 @@ export class CertVerifier {
   private readonly enrollments = new Map<string, Enrollment | CertRejection>();
   private readonly agentKeys = new Map<string, AgentKey | CertRejection>();
 
-  constructor(readonly anchor: string) {}
+  /** `revoked`: enrolled keys no longer trusted (SWARMQ_TRUST_REVOKED). */
+  constructor(
+    readonly anchor: string,
+    private readonly revoked: ReadonlySet<string> = new Set(),
+  ) {}
 
   /** The enrollment `s` states, if the authority signed it for `role`. */
   enrollment(s: Signed, role: Role): Enrollment | CertRejection {
@@ -77,6 +81,7 @@ export class CertVerifier {
       this.enrollments.set(cacheKey, e);
     }
     if (typeof e === 'string') return e;
+    if (this.revoked.has(e.key)) return 'revoked';
     return e.role === role ? e : 'wrong-role';
   }
 

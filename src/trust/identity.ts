@@ -52,11 +52,12 @@ export function loadAuthority(path: string): SigningKey {
  * authority, in `role`, under `name` when given (a host's id), for this very
  * key. Each failure names the file and what to do.
  */
-export function loadIdentity(path: string, anchor: string, role: Role, name?: string): Identity {
+export function loadIdentity(path: string, anchor: string, role: Role, name?: string, revoked: ReadonlySet<string> = new Set()): Identity {
   const parsed = identityFileSchema.safeParse(readJson(path, `${role} identity file`));
   if (!parsed.success) throw new Error(`${path} is not an identity file written by \`swarmq trust enroll\``);
   const key = importSigningKey(parsed.data.privateKey);
-  const e = new CertVerifier(anchor).enrollment(parsed.data.enrollment, role);
+  const e = new CertVerifier(anchor, revoked).enrollment(parsed.data.enrollment, role);
+  if (e === 'revoked') throw new Error(`${path} holds a revoked identity (its key is in SWARMQ_TRUST_REVOKED): enroll this ${role} again`);
   if (e === 'wrong-role') throw new Error(`${path} enrolls a ${role === 'host' ? 'proposer' : 'host'}, not a ${role}: enroll one with \`swarmq trust enroll --${role} <name>\``);
   if (typeof e === 'string') throw new Error(`${path} is not enrolled by the authority SWARMQ_TRUST_ANCHOR names: enroll it again with that authority's key`);
   if (e.key !== key.publicKey) throw new Error(`${path}: its enrollment is for another key than the one it holds`);

@@ -25,8 +25,9 @@ export function processTrust(config: Pick<SwarmConfig, 'trust'>, as: { hostId?: 
     if (given) throw new Error(`${given} is set but SWARMQ_TRUST_ANCHOR is not: set the authority's public key that \`swarmq trust init\` printed`);
     return undefined;
   }
-  const trust: ProcessTrust = { verifier: new CertVerifier(t.anchor) };
-  if (as.hostId !== undefined && t.hostIdentityFile) trust.host = loadIdentity(t.hostIdentityFile, t.anchor, 'host', as.hostId);
-  if (as.proposer && t.proposerIdentityFile) trust.proposer = loadIdentity(t.proposerIdentityFile, t.anchor, 'proposer');
+  const revoked = new Set(t.revoked);
+  const trust: ProcessTrust = { verifier: new CertVerifier(t.anchor, revoked) };
+  if (as.hostId !== undefined && t.hostIdentityFile) trust.host = loadIdentity(t.hostIdentityFile, t.anchor, 'host', as.hostId, revoked);
+  if (as.proposer && t.proposerIdentityFile) trust.proposer = loadIdentity(t.proposerIdentityFile, t.anchor, 'proposer', undefined, revoked);
   return trust;
 }

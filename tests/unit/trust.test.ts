@@ -38,6 +38,20 @@ describe('certificates', () => {
     expect(v.agentKey(edited)).toBe('bad-signature');
   });
 
+  it('refuses every chain through a revoked enrollment: its agents, its specs, its decisions', () => {
+    const a = testAuthority();
+    const h1 = a.identity('host', 'h1');
+    const p = a.identity('proposer', 'c1');
+    const key = generateAgentKeys().publicKey;
+    const cert = certifyAgentKey(h1.privateKey, h1.enrollment, 'h1-a1', 'h1', key);
+    expect(new CertVerifier(a.anchor, new Set([h1.publicKey])).agentKey(cert)).toBe('revoked');
+    expect(new CertVerifier(a.anchor, new Set([p.publicKey])).enrollment(p.enrollment, 'proposer')).toBe('revoked');
+    const s = certifySpec(spec([{ id: 'h1-a1', host: 'h1', key }]), { 'h1-a1': cert }, p);
+    expect(typeof verifySpec(s, new CertVerifier(a.anchor))).toBe('object');
+    expect(verifySpec(s, new CertVerifier(a.anchor, new Set([p.publicKey])))).toBe('bad-spec-signature');
+    expect(verifySpec(s, new CertVerifier(a.anchor, new Set([h1.publicKey])))).toBe('uncertified-participant');
+  });
+
   it("names an agent of a host only as `<host>-a<n>`, so hosts whose ids share a beginning cannot claim each other's agents", () => {
     expect(agentOfHost('h1-a2', 'h1')).toBe(true);
     expect(agentOfHost('h1-a2-a3', 'h1-a2')).toBe(true);
@@ -115,6 +129,7 @@ describe('swarmq trust init | enroll', () => {
     expect(() => loadIdentity(host.file, anchor, 'host', 'h2')).toThrow(/enrolls host "h1", but this host is "h2"/);
     expect(() => loadIdentity(host.file, anchor, 'proposer')).toThrow(/enrolls a host, not a proposer/);
     expect(() => loadIdentity(host.file, testAuthority().anchor, 'host')).toThrow(/not enrolled by the authority SWARMQ_TRUST_ANCHOR names/);
+    expect(() => loadIdentity(host.file, anchor, 'host', 'h1', new Set([host.key]))).toThrow(/revoked identity/);
     expect(() => trustEnroll(file, 'host', 'no spaces', undefined)).toThrow(/letters, digits/);
     const junk = join(dir, 'junk.json');
     writeFileSync(junk, '{"kind":"swarmq-identity"}');
