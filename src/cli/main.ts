@@ -93,15 +93,21 @@ function hostSpawnOptions(f: AgentFlags): Pick<AgentHostOptions, 'agents' | 'spa
 
 /**
  * Runs `stop` once on SIGINT/SIGTERM/SIGHUP, then exits 0 (1 if stopping failed).
- * SIGHUP too: a closed terminal must not leave our own redis-server running
- * (it has a process group of its own, so the terminal's signals miss it).
+ * Stopping talks to Redis (tasks handed back, the roster); with Redis gone for
+ * good it would wait forever, so past `deadlineMs` the process exits 1 anyway,
+ * saying so: a host's unfinished tasks are then recovered by a coordinator once
+ * its heartbeat lapses, as after a crash.
  */
-function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+function onShutdown(logger: Logger, stop: () => Promise<void>, deadlineMs: number): void {
   let stopping = false;
   const handler = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing active tasks, returning the rest to their queues');
+    setTimeout(() => {
+      logger.error({ deadlineMs }, 'shutdown did not finish in time (is Redis reachable?): exiting without it; unfinished tasks are recovered as after a crash');
+      process.exit(1);
+    }, deadlineMs).unref();
     stop().then(
       () => process.exit(0),
       (err: Error) => {
@@ -114,6 +120,9 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   process.on('SIGTERM', () => handler('SIGTERM'));
   process.on('SIGHUP', () => handler('SIGHUP'));
 }
+
+/** How long a shutdown may take beyond a host's drain: closing queues, connections and the local Redis. */
+const SHUTDOWN_SLACK_MS = 10_000;
 
 async function listen(app: ReturnType<typeof createApp>, http: SwarmConfig['http'], logger: Logger): Promise<Server> {
   const warning = exposureWarning(http.host, http.apiToken);
@@ -188,7 +197,7 @@ export function buildCli(): Command {
         await consensus.close();
         await coordinator.stop();
         await local?.stop();
-      });
+      }, Number(flags.drainMs) + SHUTDOWN_SLACK_MS);
     });
 
   addCommon(program.command('coordinator'))
@@ -210,7 +219,7 @@ export function buildCli(): Command {
         server.closeAllConnections();
         await consensus.close();
         await coordinator.stop();
-      });
+      }, SHUTDOWN_SLACK_MS);
     });
 
   addAgentFlags(addCommon(program.command('agents')), { count: '10' })
@@ -219,7 +228,7 @@ export function buildCli(): Command {
       const logger = createLogger('swarmq-agents');
       const config = configFrom(flags, redisFromStateDir());
       const host = new AgentHost({ config, ...(flags.hostId ? { hostId: flags.hostId } : {}), ...hostSpawnOptions(flags), processors: await processorsFor(flags.processors), logger });
-      onShutdown(logger, () => host.stop(Number(flags.drainMs)));
+      onShutdown(logger, () => host.stop(Number(flags.drainMs)), Number(flags.drainMs) + SHUTDOWN_SLACK_MS);
       console.log(await spawnWithProgress(host, agentSpec(flags).count));
     });
 
