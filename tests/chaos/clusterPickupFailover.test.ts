@@ -5,12 +5,12 @@
 // writes) answers at once. With `replicated`, confirmPickup refuses it and
 // hands the job back; a pickup made on the new master is confirmed.
 import { Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectRedis, redisTargetFromUrl, type RedisClient } from '../../queues/redisTarget.ts';
 import { confirmPickup, watchReconnects } from '../../src/agents/durablePickup.ts';
 import { startCluster, type TestCluster } from '../support/cluster.ts';
 import { until } from '../support/swarm.ts';
+import { replicaOnline } from '../support/failoverRun.ts';
 
 let cluster: TestCluster | undefined;
 const closing: (() => Promise<unknown>)[] = [];
@@ -44,7 +44,7 @@ describe('replicated pickups across a Cluster failover', () => {
     await old.server.start();
     const now = await c.masterOf(key);
     // The old master is back as the new one's replica: a WAIT there would now answer 1.
-    await until(async () => (/slave0:.*state=online/.test(await replicationInfo(now.port)) ? true : undefined), 15_000, 'the old master to rejoin as a replica');
+    await replicaOnline(now.port);
     // The client learns the new slot map as the Worker's lock renewals would teach it (a MOVED reply).
     await until(async () => ((await conn.exists(key)) >= 0 && (await c.masterOf(key)).port === now.port ? true : undefined), 10_000, 'the client to follow the slot');
 
@@ -58,14 +58,3 @@ describe('replicated pickups across a Cluster failover', () => {
     expect(await confirmPickup(conn, next, 'tok-2', policy)).toEqual({ confirmed: true });
   }, 60_000);
 });
-
-async function replicationInfo(port: number): Promise<string> {
-  const r = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return await r.info('replication');
-  } finally {
-    r.disconnect();
-  }
-}

@@ -4,6 +4,7 @@
 // finished, or gone) and tasks whose processor completed more than once. The
 // coordinator, the host and the client are the ones that were running before
 // the kill: none is restarted.
+import { Redis } from 'ioredis';
 import type { SwarmConfig } from '../../src/config/schema.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
@@ -105,6 +106,28 @@ export async function runThroughFailover(o: FailoverRunOptions): Promise<Failove
 
 export type Durability = 'fast' | 'replicated';
 
+/**
+ * Resolves once the server on `port` has a replica in sync (INFO replication):
+ * the killed server, restarted, rejoined as the promoted one's replica. Until
+ * then every `replicated` acknowledgement there waits out its timeout, so the
+ * run's figures would measure how long that took on a loaded machine rather
+ * than what the failover lost. Producers keep submitting meanwhile.
+ */
+export async function replicaOnline(port: number): Promise<void> {
+  await until(async () => {
+    const r = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    r.on('error', () => {});
+    try {
+      await r.connect();
+      return /slave0:.*state=online/.test(await r.info('replication')) ? true : undefined;
+    } catch {
+      return undefined;
+    } finally {
+      r.disconnect();
+    }
+  }, 30_000, `the restarted server to rejoin as the replica of :${port}`);
+}
+
 /** A finished failover run: its figures, and what is still running (for more checks), stopped by `stop`. */
 export interface FailoverScenario extends FailoverFigures {
   stack: Stack;
@@ -147,6 +170,7 @@ export async function clusterFailover(durability: Durability, victim: 'group' | 
         // as an operator's restart would: until then the promoted master has no replica to confirm writes.
         await until(async () => (await cluster.masterOf(key)).port !== killed.port, 15_000, 'the replica to take over');
         await killed.server.start();
+        await replicaOnline((await cluster.masterOf(key)).port);
       },
       log,
     });
@@ -180,6 +204,7 @@ export async function sentinelFailover(durability: Durability, log?: (line: stri
         await until(async () => (await sentinels.primaryPort()) === sentinels.replica.port, 15_000, 'the Sentinels to promote the replica');
         // The old primary comes back, and the Sentinels make it the new primary's replica.
         await sentinels.primary.start();
+        await replicaOnline(sentinels.replica.port);
       },
       afterMs: 4000,
       // The old primary rejoins as a replica only once the Sentinels reconfigure it; until then every replicated acknowledgement waits out its timeout.
