@@ -454,6 +454,8 @@ export class NodeRunner {
     this.idleFrom = null;
     const entry = new Running(job, token, agent.id);
     this.running.set(id, entry);
+    let reporter: TaskProgress | undefined;
+    let ended = false;
     const ctx: TaskContext = {
       taskId: id,
       agentId: agent.id,
@@ -462,10 +464,11 @@ export class NodeRunner {
       get signal() {
         return entry.signal;
       },
-      // Made on the first report: a task that reports nothing costs nothing.
-      progress: (value) => (progress ??= this.progressOf(id, token)).report(value),
+      // Made on the first report: a task that reports nothing costs nothing. A report after the finish (a processor still running past its timeout) is dropped.
+      progress: (value) => {
+        if (!ended) (reporter ??= this.progressOf(id, token)).report(value);
+      },
     };
-    let progress: TaskProgress | undefined;
     let timer: NodeJS.Timeout | undefined;
     const t0 = performance.now();
     try {
@@ -487,7 +490,7 @@ export class NodeRunner {
         : await work;
       if (entry.returned) throw new WaitingError();
       // The last value reported, before the finish: a watcher sees it, then `finished`.
-      await progress?.flush();
+      if (reporter) await reporter.flush();
       const proof = env.replica && this.o.signReplica?.(env.replica.of, id, agent.id, result);
       this.finishing.set(id, { agent: agent.id, outcome: 'completed', ...(proof ? { proof } : {}) });
       agent.completed++;
@@ -496,13 +499,14 @@ export class NodeRunner {
       return result;
     } catch (err) {
       if (entry.returned) throw new WaitingError();
-      await progress?.flush();
+      if (reporter) await reporter.flush();
       this.finishing.set(id, { agent: agent.id, outcome: 'failed' });
       agent.failed++;
       this.judge(agent, false);
       throw err;
     } finally {
-      progress?.discard();
+      ended = true;
+      reporter?.discard();
       clearTimeout(timer);
       agent.active--;
       this.running.delete(id);

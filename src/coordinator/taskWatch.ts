@@ -110,7 +110,9 @@ export class TaskWatch {
     while (!this.done && !this.halt.stopped) {
       let entries: StreamEntry[];
       try {
-        const res = (await this.halt.race(this.conn.xread('COUNT', BATCH, ...(endSeen ? [] : (['BLOCK', pollMs] as const)), 'STREAMS', this.key(), this.cursor))) as [string, StreamEntry[]][] | null | undefined;
+        // Once the view says it ended, one read without blocking drains what the stream still has.
+        const read = endSeen ? this.conn.xread('COUNT', BATCH, 'STREAMS', this.key(), this.cursor) : this.conn.xread('COUNT', BATCH, 'BLOCK', pollMs, 'STREAMS', this.key(), this.cursor);
+        const res = (await this.halt.race(read)) as [string, StreamEntry[]][] | null | undefined;
         if (this.halt.stopped) return;
         entries = res?.[0]?.[1] ?? [];
       } catch {
