@@ -139,6 +139,7 @@ export class TaskWatch {
         }
       }
       if (moved) continue;
+      if (endSeen && entries.length === BATCH) continue; // more to drain first
       if (endSeen) {
         // The view said it ended and the stream, read to its end, does not say how: tell it from the view.
         this.done = true;
