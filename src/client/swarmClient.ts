@@ -9,7 +9,7 @@ import { EventReader } from '../swarm/eventReader.ts';
 import { isSwarmEventType, type SwarmEvent, type SwarmEventData, type SwarmEventType } from '../swarm/eventSchemas.ts';
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
 import { TaskWatch } from '../coordinator/taskWatch.ts';
-import { resumePointSchema, type TaskEvent } from '../tasks/taskEvents.ts';
+import { resumePointSchema, type ResumePoint, type TaskEvent } from '../tasks/taskEvents.ts';
 
 export interface SwarmClientOptions {
   /**
@@ -144,7 +144,7 @@ export class SwarmClient {
    */
   async *watch(id: string, { after }: { after?: string } = {}): AsyncGenerator<TaskEvent, void, undefined> {
     await this.start();
-    let resume;
+    let resume: ResumePoint | undefined;
     if (after !== undefined) {
       const p = resumePointSchema.safeParse(after);
       if (!p.success) throw new SwarmError('invalid_request', `watch: after must be an event id from this task's watch (<node>@<ms>-<seq>), got ${JSON.stringify(after)}`);
