@@ -143,7 +143,8 @@ async function refreshSnapshot(): Promise<void> {
     getJson<{ hosts: HostSnapshot[] }>(api('health')),
     getJson<{ recoveries: RecoverySnapshot[] }>(api('recoveries')),
     getJson<HierarchySliceJSON>(hierarchyUrl('root', topDepth)),
-    getJson<RunningPage>(api('running?limit=20')),
+    // A coordinator older than the panel has no /api/running: the rest of the page still fills.
+    getJson<RunningPage>(api('running?limit=20')).catch(() => running),
     readSlices(),
   ]);
   summary = sum;
