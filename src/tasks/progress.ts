@@ -14,10 +14,30 @@ export interface ProgressLimits {
   maxDepth: number;
 }
 
-// What JSON.stringify would silently drop or turn into null: refused instead, so a watcher sees what the processor sent.
-const jsonValue: z.ZodType<unknown> = z.lazy(() =>
-  z.union([z.null(), z.boolean(), z.string(), z.number().refine(Number.isFinite, 'a finite number (NaN and Infinity are not JSON)'), z.array(jsonValue), z.record(z.string(), jsonValue)]),
-);
+/**
+ * What JSON.stringify would drop, change or turn into null, refused instead, so
+ * a watcher sees what the processor sent: found by one walk with its own stack
+ * (the depth is checked first, so it is bounded), the first offence with its path.
+ */
+const plainJson = z.unknown().superRefine((value, ctx) => {
+  const stack: { v: unknown; path: (string | number)[] }[] = [{ v: value, path: [] }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const { v, path } = item;
+    const why =
+      typeof v === 'number' && !Number.isFinite(v)
+        ? `${v} is not a JSON number (NaN and Infinity are not JSON)`
+        : typeof v === 'function' || typeof v === 'undefined' || typeof v === 'symbol' || typeof v === 'bigint'
+          ? `a ${typeof v} is not JSON`
+          : v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null
+            ? 'a class instance (a Date, Map, …) would not read back as itself'
+            : undefined;
+    if (why) {
+      ctx.addIssue({ code: 'custom', message: why, path });
+      return;
+    }
+    if (v !== null && typeof v === 'object') for (const [k, child] of Object.entries(v)) stack.push({ v: child, path: [...path, Array.isArray(v) ? Number(k) : k] });
+  }
+});
 
 /**
  * The value as the JSON text to store, or a SwarmError saying what to change:
@@ -42,30 +62,16 @@ export function encodeProgress(value: unknown, limits: ProgressLimits): string {
       `ctx.progress: the value is ${bytes} bytes of JSON, over the limit of ${limits.maxBytes} (agents.progressMaxBytes); report the latest part or a summary, and return the whole as the task's result`,
     );
   }
-  const parsed = jsonValue.safeParse(value);
+  const parsed = plainJson.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw notJson(`at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'not JSON'}`);
   }
-  if (!isPlain(value)) throw notJson('a class instance (a Date, Map, …) would not read back as itself');
   return text;
 }
 
 function notJson(why: string): SwarmError {
   return new SwarmError('invalid_request', `ctx.progress takes a JSON value (null, boolean, finite number, string, array, plain object); ${why}`);
-}
-
-/** Plain objects and arrays only, all the way down: a Date or Map would pass as a record and store as something else. */
-function isPlain(value: unknown): boolean {
-  const stack: unknown[] = [value];
-  while (stack.length) {
-    const v = stack.pop();
-    if (v === null || typeof v !== 'object') continue;
-    const proto = Object.getPrototypeOf(v) as unknown;
-    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) return false;
-    stack.push(...Object.values(v));
-  }
-  return true;
 }
 
 /** A stored progress field back to its value (null when none was reported). */

@@ -73,7 +73,8 @@ describe('progress values', () => {
     expect(refuse(undefined)).toMatch(/takes a JSON value/);
     expect(refuse(() => 1)).toMatch(/takes a JSON value/);
     expect(refuse(10n)).toMatch(/takes a JSON value/);
-    expect(refuse({ n: Number.NaN })).toMatch(/at n: .*finite/);
+    expect(refuse({ n: Number.NaN })).toMatch(/at n: NaN is not a JSON number/);
+    expect(refuse({ list: [1, () => 2] })).toMatch(/at list.1: a function is not JSON/);
     expect(refuse(new Date(0))).toMatch(/class instance/);
     expect(refuse({ m: new Map() })).toMatch(/class instance/);
     const cyclic: Record<string, unknown> = {};
