@@ -53,7 +53,7 @@ export function nodesToRead(nodes: readonly NodeView[], limit: number): string[]
   return out;
 }
 
-/** A row from a job's HMGET of [name, processedOn, progress, processedBy]; null when the job is gone. */
+/** A row from a job's HMGET of [name, processedOn, progress, pb (BullMQ's processedBy)]; null when the job is gone. */
 export function runningRow(id: string, node: string, fields: readonly (string | null)[]): RunningTask | null {
   const [name, processedOn, progress, host] = fields;
   if (name === null || name === undefined) return null;
@@ -79,7 +79,7 @@ export async function readRunning(redis: RedisClient, prefix: string, nodes: rea
     .flatMap((list, i) => list.map((id) => ({ id, node: read[i]! })))
     .slice(0, limit);
   const jobs = slotPipeline(redis);
-  for (const { id, node } of ids) jobs.hmget(k(node, id), 'name', 'processedOn', 'progress', 'processedBy');
+  for (const { id, node } of ids) jobs.hmget(k(node, id), 'name', 'processedOn', 'progress', 'pb');
   const rows = replies<(string | null)[]>(await jobs.exec());
   const tasks = ids.flatMap(({ id, node }, i) => {
     const row = runningRow(id, node, rows[i] ?? []);
