@@ -8,16 +8,22 @@ async function load(modulePath) {
   register();
   const { processorsFor } = await import('./load.ts');
   const { processorFor } = await import('../src/agents/processor.ts');
-  return { processors: await processorsFor(modulePath || undefined), processorFor };
+  const { encodeProgress } = await import('../src/tasks/progress.ts');
+  return { processors: await processorsFor(modulePath || undefined), processorFor, encodeProgress };
 }
 
 export default async function runTask(job, _token, signal) {
-  const { payload, ctx, modulePath } = job.data;
+  const { payload, ctx, modulePath, progressLimits } = job.data;
   loaded ??= await load(modulePath);
   // Own entries only, as in the host: not `constructor` or `__proto__` from Object.prototype.
   const processor = loaded.processorFor(loaded.processors, job.name);
   if (!processor) {
     throw new Error(`sandbox child of agent ${ctx.agentId}: no processor for task type ${JSON.stringify(job.name)} in ${modulePath || 'the built-ins'}; export it from the --processors module`);
   }
-  return await processor(payload, { ...ctx, signal: signal ?? new AbortController().signal });
+  // Checked here, so a bad value throws in the processor; the host coalesces the writes.
+  const progress = (value) => {
+    loaded.encodeProgress(value, progressLimits);
+    void job.updateProgress(value).catch(() => {});
+  };
+  return await processor(payload, { ...ctx, signal: signal ?? new AbortController().signal, progress });
 }

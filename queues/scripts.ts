@@ -127,4 +127,5 @@ export const scripts = {
   joinCoordinators: command('joinCoordinators', 2),
   acquirePartition: command('acquirePartition', 2),
   isolateHost: command('isolateHost', 5),
+  reportProgress: command('reportProgress', 4),
 };

@@ -12,5 +12,6 @@ export type { ProtocolName } from './consensus/protocol.ts';
 export { swarmConfigSchema, type SwarmConfig, type SwarmConfigInput } from './config/schema.ts';
 export { SwarmError, type ErrorCode } from './errors.ts';
 export type { TaskInput, TaskView, TaskState } from './tasks/schema.ts';
+export type { TaskEvent, TaskEventData, TaskEventType } from './tasks/taskEvents.ts';
 export type { Processor, ProcessorMap, TaskContext } from './agents/processor.ts';
 export { INTAKE_QUEUE, nodeQueueName } from '../queues/keys.ts';

@@ -13,6 +13,8 @@ import { pagerText, swarmStateCounts, type SwarmSummary } from './summaryModel.t
 import { DASHBOARD_EVENT_TYPES, eventsUrl, toSwarmEvent } from './swarmEvents.ts';
 import { shownTree, slicesToFetch, toggle, topLevels } from './treeModel.ts';
 import { treeView } from './treeGrid.ts';
+import type { RunningPage } from '../../src/api/runningTasks.ts';
+import { runningPanel } from './runningTasks.ts';
 import { agentsTable, alertFeed, consensusFeed, hostsPanel, ratesPanel, rebalanceFeed, recoveryFeed, stateSummary } from './views.ts';
 
 const SNAPSHOT_EVERY_MS = 2000;
@@ -40,6 +42,7 @@ let toggled: string[] = [];
 let query: AgentQuery = firstQuery;
 let page: Pick<AgentPage, 'total' | 'matched' | 'nextCursor'> | undefined;
 let rates: RatePoint[] = [];
+let running: RunningPage | undefined;
 let ready = false;
 
 function el<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -106,6 +109,7 @@ function render(): void {
   el('consensus').innerHTML = consensusFeed(state);
   el('alerts').innerHTML = alertFeed(state);
   el('rates').innerHTML = ratesPanel(rates);
+  el('running').innerHTML = runningPanel(running, Date.now());
 }
 
 async function getJson<T>(url: URL): Promise<T> {
@@ -133,15 +137,18 @@ async function readSlices(): Promise<void> {
 let snapshotting: Promise<void> | undefined;
 async function refreshSnapshot(): Promise<void> {
   const asked = query;
-  const [sum, agents, health, recoveries, tree] = await Promise.all([
+  const [sum, agents, health, recoveries, tree, run] = await Promise.all([
     getJson<SwarmSummary>(api('summary')),
     getJson<AgentPage>(agentsUrl(asked)),
     getJson<{ hosts: HostSnapshot[] }>(api('health')),
     getJson<{ recoveries: RecoverySnapshot[] }>(api('recoveries')),
     getJson<HierarchySliceJSON>(hierarchyUrl('root', topDepth)),
+    // A coordinator older than the panel has no /api/running: the rest of the page still fills.
+    getJson<RunningPage>(api('running?limit=20')).catch(() => running),
     readSlices(),
   ]);
   summary = sum;
+  running = run;
   top = tree;
   const depth = topLevels(tree.nodes, tree.depth);
   if (depth !== topDepth) {

@@ -353,6 +353,7 @@ export class AgentHost extends EventEmitter {
       stalledIntervalMs: config.agents.stalledIntervalMs,
       maxStalledCount: config.agents.maxStalledCount,
       idleWaitSeconds: config.agents.idleWaitSeconds,
+      progress: { intervalMs: config.agents.progressIntervalMs, maxBytes: config.agents.progressMaxBytes, maxDepth: config.http.maxJsonDepth },
       onLostLock: (jobId, outcome) => {
         // The task was recovered and finished elsewhere: this late finish is counted, not recorded.
         const field = outcome === 'completed' ? 'duplicateCompletions' : 'lateFinishes';

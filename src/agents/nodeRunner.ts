@@ -17,6 +17,8 @@ import { claimReplicaSeat, REPLICA_RETRY_MS } from './replicaSeat.ts';
 import type { DurabilityPolicy } from '../../queues/durability.ts';
 import { durableFinishes } from '../durability.ts';
 import { confirmPickup, watchReconnects } from './durablePickup.ts';
+import { TaskProgress, type ProgressSettings } from './taskProgress.ts';
+import { PROGRESS_DEFAULTS } from '../tasks/progress.ts';
 
 
 export interface SeatedAgent {
@@ -62,6 +64,8 @@ export interface NodeRunnerOptions {
   onFinishRetry?: (jobId: string, why: string) => void;
   /** With replicated durability: a job handed back unrun because no replica confirmed its pickup. */
   onPickupUnconfirmed?: (jobId: string, why: string) => void;
+  /** ctx.progress: how often a task's progress is written at most, and how big and deep a value may be (default PROGRESS_DEFAULTS). */
+  progress?: ProgressSettings;
 }
 
 function envelopeOf(data: unknown): TaskEnvelope {
@@ -450,6 +454,8 @@ export class NodeRunner {
     this.idleFrom = null;
     const entry = new Running(job, token, agent.id);
     this.running.set(id, entry);
+    let reporter: TaskProgress | undefined;
+    let ended = false;
     const ctx: TaskContext = {
       taskId: id,
       agentId: agent.id,
@@ -458,13 +464,17 @@ export class NodeRunner {
       get signal() {
         return entry.signal;
       },
+      // Made on the first report: a task that reports nothing costs nothing. A report after the finish (a processor still running past its timeout) is dropped.
+      progress: (value) => {
+        if (!ended) (reporter ??= this.progressOf(id, token)).report(value);
+      },
     };
     let timer: NodeJS.Timeout | undefined;
     const t0 = performance.now();
     try {
       const sandbox = this.o.sandbox;
       const work = sandbox?.covers(job.name)
-        ? sandbox.run(job, token, env.payload, { taskId: id, agentId: agent.id, nodeId: this.o.nodeId, attempt: ctx.attempt }, entry.signal)
+        ? sandbox.run(job, token, env.payload, { taskId: id, agentId: agent.id, nodeId: this.o.nodeId, attempt: ctx.attempt }, entry.signal, ctx.progress, this.o.progress ?? PROGRESS_DEFAULTS)
         : Promise.resolve().then(() => processor(env.payload, ctx));
       const result = env.timeoutMs
         ? await Promise.race([
@@ -479,6 +489,8 @@ export class NodeRunner {
           ])
         : await work;
       if (entry.returned) throw new WaitingError();
+      // The last value reported, before the finish: a watcher sees it, then `finished`.
+      if (reporter) await reporter.flush();
       const proof = env.replica && this.o.signReplica?.(env.replica.of, id, agent.id, result);
       this.finishing.set(id, { agent: agent.id, outcome: 'completed', ...(proof ? { proof } : {}) });
       agent.completed++;
@@ -487,16 +499,24 @@ export class NodeRunner {
       return result;
     } catch (err) {
       if (entry.returned) throw new WaitingError();
+      if (reporter) await reporter.flush();
       this.finishing.set(id, { agent: agent.id, outcome: 'failed' });
       agent.failed++;
       this.judge(agent, false);
       throw err;
     } finally {
+      ended = true;
+      reporter?.discard();
       clearTimeout(timer);
       agent.active--;
       this.running.delete(id);
       if (this.running.size === 0) this.idleFrom = Date.now();
     }
+  }
+
+  private progressOf(id: string, token: string): TaskProgress {
+    const o = this.o;
+    return new TaskProgress({ redis: o.redis, prefix: o.prefix, queue: o.queue, id, token, settings: o.progress ?? PROGRESS_DEFAULTS, onError: (err) => o.onError(new Error(`progress of task ${id} not recorded: ${err.message}`)) });
   }
 
   /**

@@ -14,6 +14,15 @@ export interface TaskContext {
   attempt: number;
   /** Aborted when the task's timeout passes or the host shuts down. */
   signal: AbortSignal;
+  /**
+   * Records the task's latest progress (any JSON value, at most
+   * agents.progressMaxBytes of it) and streams it to watchers (GET
+   * /api/tasks/:id/events, swarm.watch). Call it as often as you like, on
+   * every token: writes are coalesced to one per agents.progressIntervalMs,
+   * the latest value always delivered, the last one before the task finishes.
+   * Throws at once on a value that is not plain JSON or is too big.
+   */
+  progress(value: unknown): void;
 }
 
 export type Processor = (payload: unknown, ctx: TaskContext) => Promise<unknown> | unknown;

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ChildPool, type Job } from 'bullmq';
 import type { TaskContext } from './processor.ts';
+import type { ProgressLimits } from '../tasks/progress.ts';
 
 // BullMQ keeps its sandbox wrapper out of its index; Node loads bullmq as CommonJS.
 const { default: sandbox } = createRequire(import.meta.url)('bullmq/dist/cjs/classes/sandbox.js') as {
@@ -33,10 +34,29 @@ export class Sandbox {
     return this.o.types === 'all' || this.o.types.includes(type);
   }
 
-  run(job: Job, token: string, payload: unknown, ctx: Omit<TaskContext, 'signal'>, signal: AbortSignal): Promise<unknown> {
+  /**
+   * `progress` is the task's ctx.progress in the host: the child checks each
+   * value against `limits` (so its processor sees a bad one at once) and sends
+   * it here, where it is coalesced like any task's, never written by BullMQ's
+   * own updateProgress.
+   */
+  run(job: Job, token: string, payload: unknown, ctx: Omit<TaskContext, 'signal' | 'progress'>, signal: AbortSignal, progress: (value: unknown) => void, limits: ProgressLimits): Promise<unknown> {
     // The child sees the job with its data replaced by what the processor needs.
-    const data = JSON.stringify({ payload, ctx, modulePath: this.o.modulePath ?? '' });
-    const view = Object.create(job, { asJSONSandbox: { value: () => ({ ...job.asJSONSandbox(), data }) } }) as Job;
+    const data = JSON.stringify({ payload, ctx, modulePath: this.o.modulePath ?? '', progressLimits: limits });
+    const view = Object.create(job, {
+      asJSONSandbox: { value: () => ({ ...job.asJSONSandbox(), data }) },
+      updateProgress: {
+        value: (value: unknown) => {
+          // Checked in the child already; one changed in transit is dropped rather than failing BullMQ's message handler.
+          try {
+            progress(value);
+          } catch {
+            // nothing to do: the child's check is the one the processor sees
+          }
+          return Promise.resolve();
+        },
+      },
+    }) as Job;
     return this.process(view, token, signal);
   }
 

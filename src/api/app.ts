@@ -9,6 +9,7 @@ import { checkFieldDepth } from '../tasks/jsonDepth.ts';
 import type { Logger } from '../log.ts';
 import { retireAgent, spawnAgents } from './agentRequests.ts';
 import { eventsRoute } from './eventsRoute.ts';
+import { taskEventsRoute } from './taskEventsRoute.ts';
 import { tokenAuth } from './auth.ts';
 import { webGuard } from './webGuard.ts';
 import { SwarmMetrics } from '../metrics/swarmMetrics.ts';
@@ -106,6 +107,8 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
     if (!task) throw new SwarmError('not_found', `no task ${req.params.id}`);
     res.json(task);
   });
+  // One task's started / progress / retrying / finished as SSE (taskEventsRoute.ts); its own cap of eventsMaxStreams.
+  app.get('/api/tasks/:id/events', taskEventsRoute({ redis: coordinator.commands, prefix: coordinator.config.prefix, logger, read: (id) => router.get(id), heartbeatMs: eventsHeartbeatMs, maxStreams: eventsMaxStreams }));
   app.delete('/api/tasks/:id', async (req, res) => {
     res.json(await router.cancel(req.params.id));
   });

@@ -15,6 +15,7 @@ import { nodePage, nodeStatuses } from './nodePage.ts';
 import { SwarmCache } from './swarmCache.ts';
 import { loadsReaderSource, type SwarmSource } from './swarmSource.ts';
 import { swarmSummary } from './swarmSummary.ts';
+import { readRunning, runningQuerySchema } from './runningTasks.ts';
 
 export interface SwarmRoutesOptions {
   coordinator: Coordinator;
@@ -22,7 +23,7 @@ export interface SwarmRoutesOptions {
   source?: SwarmSource;
 }
 
-/** Mounted at /api by createApp: GET /agents, /nodes, /hosts, /summary, /hierarchy. */
+/** Mounted at /api by createApp: GET /agents, /nodes, /hosts, /summary, /running, /hierarchy. */
 export function swarmRoutes({ coordinator: c, source }: SwarmRoutesOptions): Router {
   const failedAfterMs = c.config.agents.failedAfterMs;
   const cache = new SwarmCache(source ?? loadsReaderSource(c.commands, c.config.prefix, failedAfterMs), { failedAfterMs, health: () => c.health.hosts() });
@@ -55,6 +56,11 @@ export function swarmRoutes({ coordinator: c, source }: SwarmRoutesOptions): Rou
     parseQuery(emptyQuerySchema, req.query, 'GET /api/summary');
     const { index, liveness, nodes } = await cache.loads();
     res.json(swarmSummary(index, liveness, nodes));
+  });
+  r.get('/running', async (req, res) => {
+    const q = parseQuery(runningQuerySchema, req.query, 'GET /api/running');
+    const { nodes } = await cache.loads();
+    res.json(await readRunning(c.commands, c.config.prefix, nodes, q.limit));
   });
   r.get('/hierarchy', async (req, res) => {
     const q = parseQuery(hierarchyQuerySchema, req.query, 'GET /api/hierarchy');

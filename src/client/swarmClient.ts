@@ -8,6 +8,8 @@ import { isRedisDown, SwarmError } from '../errors.ts';
 import { EventReader } from '../swarm/eventReader.ts';
 import { isSwarmEventType, type SwarmEvent, type SwarmEventData, type SwarmEventType } from '../swarm/eventSchemas.ts';
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
+import { TaskWatch } from '../coordinator/taskWatch.ts';
+import { resumePointSchema, type ResumePoint, type TaskEvent } from '../tasks/taskEvents.ts';
 
 export interface SwarmClientOptions {
   /**
@@ -129,6 +131,30 @@ export class SwarmClient {
       if (Date.now() >= deadline) throw new SwarmError('conflict', `task ${id} still ${t.state} after ${timeoutMs} ms`, { state: t.state });
       await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(1, deadline - Date.now()))));
       pause = Math.min(pause * 2, 200);
+    }
+  }
+
+  /**
+   * The task's events as they happen (`started`, `progress`, `retrying`,
+   * `finished`), ending after `finished`: `for await (const e of
+   * swarm.watch(id))`. A watch starting now is told the task's state so far
+   * (`started` and its latest progress if it runs, or only `finished`);
+   * `after` (an event's id) resumes a watch instead. Breaking out of the loop
+   * closes the watch's connection. Throws not_found for no such task.
+   */
+  async *watch(id: string, { after }: { after?: string } = {}): AsyncGenerator<TaskEvent, void, undefined> {
+    await this.start();
+    let resume: ResumePoint | undefined;
+    if (after !== undefined) {
+      const p = resumePointSchema.safeParse(after);
+      if (!p.success) throw new SwarmError('invalid_request', `watch: after must be an event id from this task's watch (<node>@<ms>-<seq>), got ${JSON.stringify(after)}`);
+      resume = p.data;
+    }
+    const w = await TaskWatch.open({ redis: this.redis, prefix: this.prefix, id, read: (t) => this.router.get(t), ...(resume ? { after: resume } : {}) });
+    try {
+      yield* w.events();
+    } finally {
+      await w.close();
     }
   }
 

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { redisTargetSettingsSchema, REDIS_MODES, type RedisTarget } from '../../queues/redisTarget.ts';
 import { parseAuthority } from '../api/authority.ts';
 import { validateThresholds } from '../health/classify.ts';
+import { PROGRESS_DEFAULTS } from '../tasks/progress.ts';
 
 // "false" and "0" from the environment mean false (z.coerce.boolean would say true).
 const flag = z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean());
@@ -130,6 +131,10 @@ export const swarmConfigSchema = z.object({
       /** Circuit breaker: failed tasks in a row that isolate an agent (0: never), and its cool-down. */
       breakerFailures: z.coerce.number().int().min(0).default(5),
       breakerCooldownMs: z.coerce.number().int().min(1).default(10_000),
+      /** ctx.progress: at most one write of a task's progress per this many ms (the latest value always delivered). */
+      progressIntervalMs: z.coerce.number().int().min(1).max(60_000).default(PROGRESS_DEFAULTS.intervalMs),
+      /** ctx.progress: the largest value, in bytes of JSON; a bigger one throws in the processor. */
+      progressMaxBytes: z.coerce.number().int().min(16).max(1024 * 1024).default(PROGRESS_DEFAULTS.maxBytes),
     })
     .transform((a) => ({
       ...a,

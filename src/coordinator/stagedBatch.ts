@@ -212,6 +212,6 @@ export async function readStaged(redis: RedisClient, prefix: string, id: string)
   const at = typeof t.data.opts.timestamp === 'number' ? t.data.opts.timestamp : 0;
   return {
     batch: t.data.batch,
-    view: { id, type: t.data.name, state: 'waiting', node: nodeOfTaskId(id) ?? CONSENSUS_QUEUE, agentId: null, attempts: 0, result: null, error: null, createdAt: at, startedAt: null, finishedAt: null },
+    view: { id, type: t.data.name, state: 'waiting', node: nodeOfTaskId(id) ?? CONSENSUS_QUEUE, agentId: null, attempts: 0, result: null, error: null, createdAt: at, startedAt: null, finishedAt: null, progress: null },
   };
 }

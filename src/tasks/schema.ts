@@ -74,6 +74,8 @@ export interface TaskView {
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** The latest value its processor reported with ctx.progress (null: none yet); kept once it finishes. */
+  progress: unknown;
   /** Replicated tasks only: the replicas and the vote on their outputs. */
   consensus?: ReplicatedTaskConsensus;
 }

@@ -2,6 +2,7 @@
 import type { TaskJob } from '../../queues/getTask.ts';
 import type { CancelledRecord } from '../swarm/records.ts';
 import type { TaskState, TaskView } from './schema.ts';
+import { decodeProgress } from './progress.ts';
 
 /** The job hash field where the agent host records which agent ran the task. */
 export const AGENT_FIELD = 'sqAgent';
@@ -38,6 +39,7 @@ export function taskViewFromJob(id: string, node: string, job: TaskJob): TaskVie
     createdAt: num(h.timestamp) ?? 0,
     startedAt: num(h.processedOn),
     finishedAt: state === 'completed' || state === 'failed' ? num(h.finishedOn) : null,
+    progress: decodeProgress(h.progress),
   };
 }
 
@@ -54,5 +56,6 @@ export function taskViewFromTombstone(t: CancelledRecord): TaskView {
     createdAt: t.createdAt,
     startedAt: null,
     finishedAt: t.cancelledAt,
+    progress: null,
   };
 }

@@ -87,6 +87,8 @@ describe('swarm dashboard at /dashboard', () => {
     await page.waitForFunction(() => [...document.querySelectorAll('svg.tree g[data-kind="node"]')].some((g) => Number(g.getAttribute('data-load')) > 0), undefined, {
       timeout: 15_000,
     });
+    // The running tasks are listed (with their progress, none for sleep).
+    await page.waitForSelector('#running tr[data-task]', { timeout: 15_000 });
     await page.waitForFunction(() => !/^0 tasks\/s$/.test(document.querySelector('[data-now="throughput"]')?.textContent ?? '0 tasks/s'), undefined, { timeout: 20_000 });
     // A consensus round among three agents shows with its votes once decided.
     const { id } = await consensus.submit({ protocol: 'quorum', value: { leader: 'hA-a1' }, participants: { count: 3, type: 'worker' } });

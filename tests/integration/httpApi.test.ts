@@ -42,7 +42,7 @@ describe('tasks', () => {
     expect(r.status).toBe(202);
     expect(Object.keys(r.body).sort()).toEqual(['id', 'node']);
     const t = await waitDone(r.body.id);
-    expect(Object.keys(t).sort()).toEqual(['agentId', 'attempts', 'createdAt', 'error', 'finishedAt', 'id', 'node', 'result', 'startedAt', 'state', 'type'].sort());
+    expect(Object.keys(t).sort()).toEqual(['agentId', 'attempts', 'createdAt', 'error', 'finishedAt', 'id', 'node', 'progress', 'result', 'startedAt', 'state', 'type'].sort());
     expect(t).toMatchObject({ id: r.body.id, type: 'echo', state: 'completed', node: r.body.node, attempts: 1, result: { n: 1 }, error: null });
     expect(t.agentId).toMatch(/^h1-a[12]$/);
   });

@@ -27,7 +27,8 @@ beforeAll(async () => {
   writeFileSync(
     modulePath,
     `export function whoami(payload, ctx) { return { pid: process.pid, agent: ctx.agentId, task: ctx.taskId }; }\n` +
-      `export function spin({ ms }) { const end = Date.now() + ms; let n = 0; while (Date.now() < end) n++; return { spun: ms, pid: process.pid }; }\n`,
+      `export function spin({ ms }) { const end = Date.now() + ms; let n = 0; while (Date.now() < end) n++; return { spun: ms, pid: process.pid }; }\n` +
+      `export async function report(payload, ctx) { for (let i = 1; i <= 2000; i++) ctx.progress({ i }); let refused; try { ctx.progress('x'.repeat(20000)); } catch (err) { refused = err.message; } return { refused }; }\n`,
   );
   conn = redis.connect();
   const config = testConfig(redis, { agents: { lockDurationMs: 1000, stalledIntervalMs: 500 } });
@@ -37,7 +38,7 @@ beforeAll(async () => {
     hostId: 'sbx',
     agents: [{ type: 'w', count: 2 }],
     processors: await processorsFor(modulePath),
-    sandbox: { types: ['whoami', 'spin', 'cpu'], modulePath },
+    sandbox: { types: ['whoami', 'spin', 'cpu', 'report'], modulePath },
     logger: silentLogger,
   });
   await host.start();
@@ -59,6 +60,19 @@ describe('--sandbox', () => {
     expect(r.pid).not.toBe(process.pid);
     expect(r.agent).toBe(t.agentId);
     expect(r.task).toBe(id);
+  }, 30_000);
+
+  it('ctx.progress in a child: a bad value throws there, the reports are coalesced in the host and the last one recorded', async () => {
+    const { id, node } = await client.submit({ type: 'report' });
+    const t = await client.waitFor(id, { timeoutMs: 20_000 });
+    expect(t.state).toBe('completed');
+    expect((t.result as { refused: string }).refused).toMatch(/over the limit of 16384 \(agents\.progressMaxBytes\)/);
+    expect(t.progress).toEqual({ i: 2000 });
+    const entries = (await conn.xrange(`${prefix}:${nodeQueueName(node)}:events`, '-', '+')) as [string, string[]][];
+    const writes = entries.filter(([, f]) => f[1] === 'progress' && f[3] === id).length;
+    // 2,000 reports, sent by the child as fast as it can: a handful of writes.
+    expect(writes).toBeGreaterThanOrEqual(1);
+    expect(writes).toBeLessThan(20);
   }, 30_000);
 
   it('built-in types run sandboxed too', async () => {

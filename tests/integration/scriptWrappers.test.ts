@@ -14,6 +14,7 @@ import { queueRaiseCounter, raiseCounter } from '../../queues/raiseCounter.ts';
 import { readSwarm } from '../../queues/readSwarm.ts';
 import { recoverJobs } from '../../queues/recoverJobs.ts';
 import { registerAgents, type AgentToSeat } from '../../queues/registerAgents.ts';
+import { reportProgress } from '../../queues/reportProgress.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import { redisForFile, uniquePrefix } from '../support/redis.ts';
 
@@ -184,5 +185,25 @@ describe('queues/ script wrappers', () => {
     } finally {
       await q.close();
     }
+  });
+  it('reportProgress: only the lock holder sets the progress field and adds a BullMQ-shaped progress event; a missing job is gone', async () => {
+    const prefix = uniquePrefix('progress');
+    const queue = nodeQueueName('n1');
+    const id = 'n1.AAAAAAAAAAAA';
+    const k = (s: string) => bullKey(prefix, queue, s);
+    await redis.connection.hset(k(id), 'name', 'llm', 'data', '{}');
+    await redis.connection.set(k(`${id}:lock`), 'tok-1');
+    const r = { prefix, queue, id, json: '{"tokens":3}' };
+    expect(await reportProgress(redis.connection, { ...r, token: 'tok-1' })).toBe('recorded');
+    expect(await redis.connection.hget(k(id), 'progress')).toBe('{"tokens":3}');
+    const events = (await redis.connection.xrange(k('events'), '-', '+')) as [string, string[]][];
+    expect(events.map(([, f]) => f)).toEqual([['event', 'progress', 'jobId', id, 'data', '{"tokens":3}']]);
+    // Another attempt holds the lock now (or none does): nothing is written.
+    expect(await reportProgress(redis.connection, { ...r, token: 'tok-0', json: '"stale"' })).toBe('not-holder');
+    await redis.connection.del(k(`${id}:lock`));
+    expect(await reportProgress(redis.connection, { ...r, token: 'tok-1', json: '"late"' })).toBe('not-holder');
+    expect(await redis.connection.hget(k(id), 'progress')).toBe('{"tokens":3}');
+    expect(await redis.connection.xlen(k('events'))).toBe(1);
+    expect(await reportProgress(redis.connection, { ...r, id: 'n1.BBBBBBBBBBBB', token: 'tok-1' })).toBe('gone');
   });
 });

@@ -31,6 +31,8 @@ describe('swarmConfigSchema: defaults', () => {
       maxSpawn: 10_000,
       breakerFailures: 5,
       breakerCooldownMs: 10_000,
+      progressIntervalMs: 50,
+      progressMaxBytes: 16 * 1024,
     });
     expect(c.tasks).toEqual({ defaultAttempts: 3, backoffMs: 1000, keepCompletedSeconds: 24 * 3600, keepFailedSeconds: 7 * 24 * 3600 });
   });

@@ -335,6 +335,8 @@ export async function replicatedTaskView(queue: Queue, id: string): Promise<Task
     createdAt: job.timestamp,
     startedAt: job.processedOn ?? null,
     finishedAt: state === 'completed' || state === 'failed' ? (job.finishedOn ?? null) : null,
+    // Each replica reports its own progress (look a replica task up); the replicated task has none of its own.
+    progress: null,
     consensus: {
       protocol: data.replicated.protocol,
       replicas: data.replicated.replicas,
