@@ -172,7 +172,11 @@ describe('task progress', () => {
     const a = await client.submit({ type: 'hold', attempts: 1 });
     const b = await client.submit({ type: 'hold', attempts: 1 });
     await until(async () => holds.length === 2 || undefined, 10_000, 'both agents busy');
-    const running = await stack.request('GET', '/api/running');
+    // The route reads the nodes the published loads call busy: the leader's next snapshot, a moment after the starts.
+    const running = await until(async () => {
+      const r = await stack.request('GET', '/api/running');
+      return r.status !== 200 || r.body.tasks.length === 2 ? r : undefined;
+    }, 10_000, '/api/running to list both running tasks');
     expect(running.status).toBe(200);
     expect(running.body.tasks.map((t: { id: string }) => t.id).sort()).toEqual([a.id, b.id].sort());
     expect(running.body.tasks[0]).toMatchObject({ type: 'hold', host: 'h1', progress: 'holding' });
