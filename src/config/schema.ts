@@ -130,6 +130,8 @@ export const swarmConfigSchema = z.object({
       /** Circuit breaker: failed tasks in a row that isolate an agent (0: never), and its cool-down. */
       breakerFailures: z.coerce.number().int().min(0).default(5),
       breakerCooldownMs: z.coerce.number().int().min(1).default(10_000),
+      /** A cancelled task's processor has this long to end after its signal is aborted; past it, its slot is freed and an alert raised. */
+      cancelGraceMs: z.coerce.number().int().min(0).default(5_000),
     })
     .transform((a) => ({
       ...a,
