@@ -12,6 +12,8 @@ export interface CancelRunningRequest {
   id: string;
   /** When it is cancelled (ms), for its tombstone. */
   now: number;
+  /** A replica of a replicated task is cancelled only with its task (whose parent job is gone first). */
+  replica?: boolean;
 }
 
 /** The tombstone JSON is returned as written, for the caller to parse (src/swarm/records.ts). */
@@ -20,6 +22,7 @@ export type CancelRunningResult =
   | { outcome: 'already-cancelled'; tombstone: string }
   | { outcome: 'finished'; state: 'completed' | 'failed' }
   | { outcome: 'not-active' }
+  | { outcome: 'replica' }
   | { outcome: 'not-found' };
 
 export async function cancelRunning(redis: Redis | Cluster, r: CancelRunningRequest): Promise<CancelRunningResult> {
@@ -27,12 +30,13 @@ export async function cancelRunning(redis: Redis | Cluster, r: CancelRunningRequ
   const reply = (await scripts.cancelRunning.run(
     redis,
     [k(r.id), k('active'), k('completed'), k('failed'), k('events'), groupKeys(r.prefix, r.node).cancelled, k(`${r.id}:lock`), k(`${r.id}:logs`), k('stalled')],
-    [r.id, r.now, r.node],
+    [r.id, r.now, r.node, r.replica ? '1' : '0'],
   )) as unknown[];
   const [code, a, b] = reply.map((v) => (v === null || v === undefined ? '' : String(v)));
   if (code === '1') return { outcome: 'cancelled', host: a ? a : null, tombstone: b ?? '' };
   if (code === '2') return { outcome: 'already-cancelled', tombstone: a ?? '' };
   if (code === '-1') return { outcome: 'not-found' };
   if (a === 'completed' || a === 'failed') return { outcome: 'finished', state: a };
+  if (a === 'replica') return { outcome: 'replica' };
   return { outcome: 'not-active' };
 }

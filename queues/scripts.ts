@@ -108,6 +108,7 @@ export const scripts = {
   getTask: command('getTask', 9, 'reads'),
   cancelTask: command('cancelTask', 9),
   cancelRunning: command('cancelRunning', 9),
+  cancelReplicated: command('cancelReplicated', 16),
   moveJobs: command('moveJobs', 12),
   acquireLease: command('acquireLease', 3),
   raiseFence: command('raiseFence', 1),

@@ -12,11 +12,14 @@
   KEYS[6] cancelled hash (taskId -> tombstone JSON)
   KEYS[7] job lock   KEYS[8] job logs   KEYS[9] stalled (set)
   ARGV[1] job id   ARGV[2] now (ms)   ARGV[3] node id
+  ARGV[4] '1': a replica of a replicated task may be cancelled (its parent is
+          cancelled first, cancelReplicated-16.lua); otherwise it is refused
 
   Returns { 1, host, tombstone }   cancelled (host: the worker name BullMQ recorded, '' if none)
           { 2, tombstone }         was already cancelled
           { 0, 'completed' | 'failed' }  finished: nothing written
           { 0, 'not-active' }      waiting or delayed (cancelTask-9.lua's case): nothing written
+          { 0, 'replica' }         a replica, alone: nothing written (its task would wait for it forever)
           { -1 }                   no such task
 ]]
 local rcall = redis.call
@@ -27,7 +30,8 @@ if rcall('EXISTS', KEYS[1]) == 0 then return { -1 } end
 if rcall('ZSCORE', KEYS[3], id) then return { 0, 'completed' } end
 if rcall('ZSCORE', KEYS[4], id) then return { 0, 'failed' } end
 if not rcall('LPOS', KEYS[2], id) then return { 0, 'not-active' } end
-local job = rcall('HMGET', KEYS[1], 'name', 'timestamp', 'atm', 'processedOn', 'pb')
+local job = rcall('HMGET', KEYS[1], 'name', 'timestamp', 'atm', 'processedOn', 'pb', 'parentKey', 'sqReplicaOf')
+if ARGV[4] ~= '1' and (job[6] or job[7]) then return { 0, 'replica' } end
 local host = job[5] or ''
 local record = cjson.encode({
   id = id, type = job[1], node = ARGV[3], createdAt = tonumber(job[2]),

@@ -106,8 +106,12 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
     if (!task) throw new SwarmError('not_found', `no task ${req.params.id}`);
     res.json(task);
   });
+  // A waiting or running task (a running one's host aborts its signal), a replicated one with its replicas; finished: 409.
   app.delete('/api/tasks/:id', async (req, res) => {
     res.json(await router.cancel(req.params.id));
+  });
+  app.delete('/api/batches/:id', async (req, res) => {
+    res.json(await router.cancelBatch(req.params.id));
   });
   // GET /api/agents, /nodes, /hosts, /summary, /hierarchy: paged, counted, sliced (swarmRoutes.ts).
   app.use('/api', swarmRoutes({ coordinator, ...(swarmSource ? { source: swarmSource } : {}) }));

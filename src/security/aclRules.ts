@@ -90,6 +90,8 @@ function producerRules(prefix: string): string[] {
     ...everyGroup(prefix, (g) => g.cancelled).map((k) => `~${k}`),
     // Idempotency keys and batches staged for fan-out (finished by the coordinator if the producer dies).
     `~${s.idempotency('*')}`, `~${s.batches}`, `~${s.batch('*')}`, `~${s.staged}`, `~${prefix}:{*}:batch-added:*`,
+    // Cancelling a batch or a replicated task (DELETE /api/batches/:id, swarm.cancel of an r- id).
+    `~${s.batchTasks('*')}`, `~${s.cancelledReplicated}`,
     ...BASE_COMMANDS,
   ];
 }
