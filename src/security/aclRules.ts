@@ -119,6 +119,8 @@ function hostRules(prefix: string, hostId: string): string[] {
     ...everyGroup(prefix, (g) => g.moved).map((k) => `~${k}`),
     ...everyGroup(prefix, (g) => g.fence).map((k) => `~${k}`),
     ...everyGroup(prefix, (g) => g.wakerBell(hostId)).map((k) => `~${k}`),
+    // Whether a task running here was cancelled (the control-queue notice alone cancels nothing).
+    ...everyGroup(prefix, (g) => g.cancelled).map((k) => `%R~${k}`),
     ...BASE_COMMANDS,
     // Other hosts' and drivers' inboxes, and the swarm's event stream: add entries, nothing else.
     `(~${inbox('*')} ~${s.events} resetchannels -@all +xadd)`,
