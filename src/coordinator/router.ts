@@ -186,7 +186,7 @@ export class TaskRouter {
 
   /** Cancels a task, waiting or running (its host is told at once); a replicated task with all its replicas. */
   async cancel(id: string): Promise<CancelledView | CancelledReplicated> {
-    return await this.cancelling((c) => (isReplicatedTaskId(id) ? cancelReplicatedTask(c, id) : cancelOne(c, id)));
+    return await this.cancelling<CancelledView | CancelledReplicated>((c) => (isReplicatedTaskId(id) ? cancelReplicatedTask(c, id) : cancelOne(c, id)));
   }
 
   /** Cancels every task of a batch (the batchId submitBatch returned) that has not finished. */
