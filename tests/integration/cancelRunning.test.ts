@@ -17,6 +17,7 @@ import { bullKey, groupKeys, nodeQueueName, swarmKeys } from '../../queues/keys.
 import { redisForFile } from '../support/redis.ts';
 import { stackForFile } from '../support/stack.ts';
 import { dump, until } from '../support/swarm.ts';
+import { spawnCli } from '../support/cli.ts';
 
 /** Each task's processor runs, by task id: how many times it started, and its signal's abort reason. */
 const starts = new Map<string, number>();
@@ -172,6 +173,21 @@ describe('cancelling a running task', () => {
     } finally {
       stack.host!.off('cancel-alert', onAlert);
     }
+  });
+
+  it('from the CLI: `swarmq cancel <id>` prints the task cancelled; a finished one exits non-zero with the conflict', async () => {
+    const { id } = await submit('hold');
+    await whenStarted(id);
+    const cli = spawnCli(['cancel', id, '--redis-url', redis.url, '--prefix', stack.config.prefix]);
+    const printed = await cli.waitFor(/"state":"cancelled"/);
+    expect(printed).toMatchObject({ id, state: 'cancelled', wasRunning: true });
+    expect((await cli.exited).code).toBe(0);
+    await until(async () => reasons.has(id), 2000, 'the signal to abort');
+    const done = await submit('echo', 'y');
+    await client.waitFor(done.id, { timeoutMs: 5000 });
+    const refused = spawnCli(['cancel', done.id, '--redis-url', redis.url, '--prefix', stack.config.prefix]);
+    expect((await refused.exited).code).not.toBe(0);
+    expect(refused.output()).toContain('already completed');
   });
 
   it('errors are values and write nothing: finished 409, unknown 404, a replica alone 409', async () => {
