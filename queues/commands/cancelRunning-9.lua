@@ -30,8 +30,17 @@ if rcall('EXISTS', KEYS[1]) == 0 then return { -1 } end
 if rcall('ZSCORE', KEYS[3], id) then return { 0, 'completed' } end
 if rcall('ZSCORE', KEYS[4], id) then return { 0, 'failed' } end
 if not rcall('LPOS', KEYS[2], id) then return { 0, 'not-active' } end
-local job = rcall('HMGET', KEYS[1], 'name', 'timestamp', 'atm', 'processedOn', 'pb', 'parentKey', 'sqReplicaOf')
-if ARGV[4] ~= '1' and (job[6] or job[7]) then return { 0, 'replica' } end
+local job = rcall('HMGET', KEYS[1], 'name', 'timestamp', 'atm', 'processedOn', 'pb', 'parentKey', 'sqReplicaOf', 'data')
+if ARGV[4] ~= '1' then
+  -- A replica: a flow's child (parentKey), marked as one (sqReplicaOf), or carrying
+  -- `replica` in its envelope as the agent host reads it (src/agents/nodeRunner.ts).
+  local replica = job[6] or job[7]
+  if not replica and job[8] then
+    local ok, d = pcall(cjson.decode, job[8])
+    replica = ok and type(d) == 'table' and type(d.replica) == 'table'
+  end
+  if replica then return { 0, 'replica' } end
+end
 local host = job[5] or ''
 local record = cjson.encode({
   id = id, type = job[1], node = ARGV[3], createdAt = tonumber(job[2]),
