@@ -14,6 +14,7 @@ import { TaskCancelledError } from '../../src/agents/cancelling.ts';
 import type { CancelAlert } from '../../src/agents/agentAlerts.ts';
 import { SwarmError } from '../../src/errors.ts';
 import { bullKey, groupKeys, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
+import { cancelRunning } from '../../queues/cancelRunning.ts';
 import { redisForFile } from '../support/redis.ts';
 import { stackForFile } from '../support/stack.ts';
 import { dump, until } from '../support/swarm.ts';
@@ -80,7 +81,8 @@ const stack = stackForFile(redis, {
   processors,
   hostId: 'h1',
   driveConsensus: true,
-  config: { agents: { cancelGraceMs: GRACE_MS } },
+  // Locks renewed every 500 ms: the fallback for a lost notice is seen quickly.
+  config: { agents: { cancelGraceMs: GRACE_MS, lockDurationMs: 1000 } },
 });
 let client: SwarmClient;
 
@@ -173,6 +175,16 @@ describe('cancelling a running task', () => {
     } finally {
       stack.host!.off('cancel-alert', onAlert);
     }
+  });
+
+  it('a cancel whose notice never came (its canceller died, or may not write control queues) reaches the host at its next lock renewal', async () => {
+    const { id, node } = await submit('hold');
+    await whenStarted(id);
+    // The cancel script alone, as a canceller that died before its notice leaves it.
+    expect(await cancelRunning(redis.connection, { prefix: stack.config.prefix, node, id, now: Date.now() })).toMatchObject({ outcome: 'cancelled', host: 'h1' });
+    await until(async () => reasons.has(id), 3000, 'the signal to abort at the lock renewal');
+    expect(reasons.get(id)).toBeInstanceOf(TaskCancelledError);
+    expect((await client.get(id))?.state).toBe('cancelled');
   });
 
   it('from the CLI: `swarmq cancel <id>` prints the task cancelled; a finished one exits non-zero with the conflict', async () => {
