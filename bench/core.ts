@@ -38,12 +38,15 @@ import {
 import { benchRedis, dropPrefix } from './support/redis.ts';
 import { CONCURRENCY_MEANS, CONTENDERS, START, type ContenderName, type Rig } from './support/rigs.ts';
 import { measureSubmitPath, submitPathJson, type SubmitPathFigures } from './support/submitPath.ts';
+import { measureCancelLatency, type CancelFigures } from './support/cancelLatency.ts';
 
 const HIGH = 50;
 const LEVELS = [1, HIGH] as const;
 const PICKUP_ROUND = 100;
 /** The --only item that selects the submit-path count. */
 const SUBMIT_PATH = 'submit-path';
+/** The --only item that selects the cancel latency (--cancels N of them, serial). */
+const CANCEL = 'cancel';
 
 interface ContenderResult {
   pickupP50Ms: number;
@@ -225,10 +228,12 @@ export async function run(args: string[]): Promise<void> {
     submitAgents: intFlag(args, '--submit-agents', HIGH),
     verbose: args.includes('--verbose'),
   };
-  const selected = listFlag(args, '--only') ?? [...CONTENDERS, SUBMIT_PATH];
+  const selected = listFlag(args, '--only') ?? [...CONTENDERS, SUBMIT_PATH, CANCEL];
   for (const c of selected) {
-    if (c !== SUBMIT_PATH && !CONTENDERS.includes(c as ContenderName)) throw new Error(`--only: unknown item "${c}" (${[...CONTENDERS, SUBMIT_PATH].join(', ')})`);
+    if (c !== SUBMIT_PATH && c !== CANCEL && !CONTENDERS.includes(c as ContenderName)) throw new Error(`--only: unknown item "${c}" (${[...CONTENDERS, SUBMIT_PATH, CANCEL].join(', ')})`);
   }
+  const cancels = intFlag(args, '--cancels', 200);
+  const withCancel = selected.includes(CANCEL);
   const only = CONTENDERS.filter((c) => selected.includes(c));
   const withSubmitPath = selected.includes(SUBMIT_PATH);
   const full = only.length === CONTENDERS.length && withSubmitPath;
@@ -263,6 +268,7 @@ export async function run(args: string[]): Promise<void> {
   let pickups = new Map<ContenderName, LatencySummary>();
   const runs = new Map<string, ThroughputRun[]>();
   let submitPath: SubmitPathFigures[] | undefined;
+  let cancel: CancelFigures | undefined;
   try {
     let t = performance.now();
     if (withSubmitPath) {
@@ -275,6 +281,12 @@ export async function run(args: string[]): Promise<void> {
         );
       }
       log(`  submit path took ${secs(performance.now() - t)}`);
+      t = performance.now();
+    }
+    if (withCancel) {
+      cancel = await measureCancelLatency({ url: redis.url, prefix: `${runId}-cancel`, cancels });
+      await dropPrefix(observer, `${runId}-cancel`);
+      log(`  cancel (DELETE → signal aborted) p50 ${cancel.toAbort.p50Ms.toFixed(3)} ms  p99 ${cancel.toAbort.p99Ms.toFixed(3)} ms over ${cancel.cancels}; took ${secs(performance.now() - t)}`);
       t = performance.now();
     }
     const rigs: Rig[] = [];
@@ -388,6 +400,22 @@ export async function run(args: string[]): Promise<void> {
   }
 
   if (submitPath) printSubmitPath(submitPath, s.verbose);
+  if (cancel) {
+    const c = cancel;
+    console.log();
+    console.log(`cancelling a running task (${c.cancels} serial cancels; HTTP on loopback, in-process coordinator and agent host):`);
+    console.log();
+    console.log(
+      textTable(
+        ['measured', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
+        [
+          ['DELETE → processor signal aborted', c.toAbort.p50Ms.toFixed(3), c.toAbort.p95Ms.toFixed(3), c.toAbort.p99Ms.toFixed(3), c.toAbort.maxMs.toFixed(3)],
+          ['DELETE → 200 answer', c.toAnswer.p50Ms.toFixed(3), c.toAnswer.p95Ms.toFixed(3), c.toAnswer.p99Ms.toFixed(3), c.toAnswer.maxMs.toFixed(3)],
+        ],
+      ),
+    );
+    console.log(`  ${c.toAbort.p99Ms <= 100 ? 'PASS' : 'MISS'}  cancel reaches its host p99 ≤ 100 ms   ${c.toAbort.p99Ms.toFixed(3)} ms`);
+  }
 
   const intake = results.get('intake');
   if (full && raw && swarmq && intake && ratio && submitPath) {
@@ -398,6 +426,7 @@ export async function run(args: string[]): Promise<void> {
       ratio,
       meta: { date: new Date().toISOString(), node: process.version, redis: redis.version, cpus: cpus().length, tasks: s.tasks },
       submitPath: submitPathJson(submitPath),
+      ...(cancel ? { cancel } : {}),
     };
     const dir = fileURLToPath(new URL('./results/', import.meta.url));
     mkdirSync(dir, { recursive: true });

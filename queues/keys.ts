@@ -127,6 +127,10 @@ export function swarmKeys(prefix: string) {
     batches: `${base}:batches`,
     /** a staged batch's task ids, JSON, until every one of them is in its node's queue */
     batch: (batchId: string) => `${base}:batch:${batchId}`,
+    /** a batch's task ids, JSON (expiring with finished tasks): what DELETE /api/batches/:id cancels */
+    batchTasks: (batchId: string) => `${base}:batch-tasks:${batchId}`,
+    /** hash replicated taskId → CancelledRecord JSON: replicated tasks cancelled (their parent job removed) */
+    cancelledReplicated: `${base}:cancelled-replicated`,
     /** hash taskId → StagedTask JSON: the tasks of staged batches not yet known to be in their node's queue */
     staged: `${base}:staged`,
     intakeTask: (intakeJobId: string) => `${base}:intake:${intakeJobId}`,

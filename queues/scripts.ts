@@ -107,6 +107,8 @@ export const scripts = {
   deregisterAgents: command('deregisterAgents', 3),
   getTask: command('getTask', 9, 'reads'),
   cancelTask: command('cancelTask', 9),
+  cancelRunning: command('cancelRunning', 9),
+  cancelReplicated: command('cancelReplicated', 16),
   moveJobs: command('moveJobs', 12),
   acquireLease: command('acquireLease', 3),
   raiseFence: command('raiseFence', 1),

@@ -14,4 +14,8 @@ export { SwarmError, type ErrorCode } from './errors.ts';
 export type { TaskInput, TaskView, TaskState } from './tasks/schema.ts';
 export type { TaskEvent, TaskEventData, TaskEventType } from './tasks/taskEvents.ts';
 export type { Processor, ProcessorMap, TaskContext } from './agents/processor.ts';
+export { TaskCancelledError } from './agents/cancelling.ts';
+export type { CancelledView } from './coordinator/cancel.ts';
+export type { BatchCancel } from './coordinator/cancelBatch.ts';
+export type { CancelledReplicated } from './coordinator/cancelReplicated.ts';
 export { INTAKE_QUEUE, nodeQueueName } from '../queues/keys.ts';

@@ -24,6 +24,7 @@ export const clusterFiles: readonly string[] = [
   'tests/integration/eventsAcrossProcesses.test.ts',
   'tests/integration/coordinatorPartitions.test.ts',
   'tests/integration/taskProgress.test.ts',
+  'tests/integration/cancelRunning.test.ts',
   'tests/chaos/hostFailure.test.ts',
   'tests/chaos/agentHostKill.test.ts',
   'tests/chaos/twoHosts.test.ts',

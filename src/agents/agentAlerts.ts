@@ -28,6 +28,18 @@ export interface TrendAlert {
   trend: { metric: 'duration'; baseline: number; recent: number };
 }
 
+/** A cancelled task whose processor had not ended when the grace period passed (its slot was freed). */
+export interface CancelAlert {
+  at: number;
+  host: string;
+  agent: string;
+  node: string;
+  task: string;
+  reason: 'cancel-ignored';
+  severity: 'warning';
+  graceMs: number;
+}
+
 export interface AlertSink<A> {
   hostId: string;
   redis: RedisClient;
@@ -37,8 +49,8 @@ export interface AlertSink<A> {
   onAlert: (alert: A) => void;
 }
 
-export function raiseAlert<A extends BreakerAlert | TrendAlert>(sink: AlertSink<A>, alert: A, level: 'warn' | 'info', message: string): void {
-  const fields: BreakerAlert | TrendAlert = alert;
+export function raiseAlert<A extends BreakerAlert | TrendAlert | CancelAlert>(sink: AlertSink<A>, alert: A, level: 'warn' | 'info', message: string): void {
+  const fields: BreakerAlert | TrendAlert | CancelAlert = alert;
   sink.logger[level](fields, message);
   sink.onAlert(alert);
   // An alert that cannot be published is still logged and told to the host: Redis trouble is reported elsewhere.

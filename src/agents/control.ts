@@ -1,5 +1,6 @@
 // The host side of the control channel: a small BullMQ queue per host, so a
-// coordinator anywhere can ask this host to spawn or retire agents, durably.
+// coordinator anywhere can ask this host to spawn or retire agents, durably,
+// and tell it that tasks running here were cancelled.
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { RedisClient } from '../../queues/redisTarget.ts';
 import { z } from 'zod';
@@ -10,7 +11,9 @@ import { spawnRequestSchema, type AgentInfo, type AgentSpec } from './spec.ts';
 
 export const retireRequestSchema = z.object({ agentId: z.string().min(1), deadlineMs: z.number().int().min(0).max(3_600_000).default(10_000) }).strict();
 
-export type ControlReply = { agents: AgentInfo[] } | { returned: number };
+export const cancelNoticeSchema = z.object({ tasks: z.array(z.string().min(1).max(200)).min(1).max(10_000) }).strict();
+
+export type ControlReply = { agents: AgentInfo[] } | { returned: number } | { cancelled: number };
 
 /**
  * What the control channel asks of its host. AgentHost is one; naming only this
@@ -22,6 +25,8 @@ export interface ControlledHost {
   spawnAgentBatch(specs: AgentSpec[]): Promise<AgentInfo[]>;
   spawnAgentWaves(specs: AgentSpec[], options: { waveSize?: number }): Promise<AgentInfo[]>;
   retire(agentId: string, deadlineMs: number): Promise<{ returned: number }>;
+  /** Aborts these tasks where they run here (their cancel is already recorded in Redis); returns how many ran here. */
+  cancelRunning(taskIds: readonly string[]): Promise<number>;
 }
 
 export function startControl(host: ControlledHost, prefix: string, logger: Logger): Worker {
@@ -39,7 +44,8 @@ export function startControl(host: ControlledHost, prefix: string, logger: Logge
           const req = retireRequestSchema.parse(job.data);
           return await host.retire(req.agentId, req.deadlineMs);
         }
-        throw new Error(`unknown control request "${job.name}"; expected spawn or retire`);
+        if (job.name === 'cancel') return { cancelled: await host.cancelRunning(cancelNoticeSchema.parse(job.data).tasks) };
+        throw new Error(`unknown control request "${job.name}"; expected spawn, retire or cancel`);
       } catch (err) {
         // Requests are answered once: a retry would spawn twice.
         throw new UnrecoverableError(err instanceof z.ZodError ? describeIssues(err) : (err as Error).message);

@@ -29,6 +29,9 @@ import type { KeyObject } from 'node:crypto';
 import { DEFAULT_BREAKER } from '../health/breaker.ts';
 import { DurationTrends, type TrendAlert } from './durationTrends.ts';
 import { BreakerAlerts, type BreakerAlert } from './breakerAlerts.ts';
+import { CancelReports, type CancelCounts } from './cancelReports.ts';
+import type { CancelAlert } from './agentAlerts.ts';
+import type { CancelEvent } from './cancelling.ts';
 import { Sandbox, type SandboxOptions } from './sandbox.ts';
 import { Hibernation } from './hibernation.ts';
 import { WarmPool } from './warmPool.ts';
@@ -75,6 +78,8 @@ export interface AgentHost {
   on(event: 'breaker', listener: (e: BreakerAlert) => void): this;
   on(event: 'trend', listener: (e: TrendAlert) => void): this;
   on(event: 'rejoined', listener: (e: { failedAt: number; agents: number }) => void): this;
+  on(event: 'cancel', listener: (e: CancelEvent) => void): this;
+  on(event: 'cancel-alert', listener: (e: CancelAlert) => void): this;
 }
 
 export class AgentHost extends EventEmitter {
@@ -89,6 +94,7 @@ export class AgentHost extends EventEmitter {
   private stopping: Promise<void> | undefined;
   private readonly trends: DurationTrends;
   private readonly breakerAlerts: BreakerAlerts;
+  private readonly cancels: CancelReports;
   private started = false;
   private control: Worker | undefined;
   private readonly pool: WarmPool;
@@ -141,6 +147,7 @@ export class AgentHost extends EventEmitter {
     this.sandbox = o.sandbox ? new Sandbox(o.sandbox) : undefined;
     this.deadLetter = new DeadLetterQueue(this.redis, o.config.prefix);
     this.breakerAlerts = new BreakerAlerts({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('breaker', alert) });
+    this.cancels = new CancelReports({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('cancel-alert', alert) }, this.keys.stats, o.config.agents.cancelGraceMs);
     this.trends = new DurationTrends({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('trend', alert) });
     this.pool = new WarmPool({ records: (specs) => this.records(specs), register: (records) => this.register(records), logger: o.logger });
     this.hibernation = new Hibernation({
@@ -370,6 +377,11 @@ export class AgentHost extends EventEmitter {
       durability: config.durability,
       onFinishRetry: (jobId, why) => this.o.logger.warn({ jobId, node: nodeId, why }, 'a finish is not confirmed by a replica yet: recording it again'),
       onPickupUnconfirmed: (jobId, why) => this.o.logger.warn({ jobId, node: nodeId, why }, 'a task picked up is handed back unrun: no replica confirmed the pickup'),
+      cancelGraceMs: config.agents.cancelGraceMs,
+      onCancel: (e) => {
+        this.cancels.report(e);
+        this.emit('cancel', e);
+      },
     });
   }
 
@@ -431,6 +443,17 @@ export class AgentHost extends EventEmitter {
     await this.pool.refill();
     await this.heartbeat.markReady();
     this.emit('rejoined', { failedAt, agents: agents.length });
+  }
+
+  /** Aborts those of these tasks that run here and whose cancel is recorded (a control queue notice); resolves with how many. */
+  async cancelRunning(taskIds: readonly string[]): Promise<number> {
+    const counts = await Promise.all([...this.runners.values()].map((r) => r.cancelRecorded(taskIds)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** This host's cancels of running tasks since it started: aborted, results refused, signals ignored past the grace. */
+  cancelCounts(): CancelCounts {
+    return this.cancels.snapshot();
   }
 
   activeCount(): number {

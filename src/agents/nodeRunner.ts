@@ -19,6 +19,8 @@ import { durableFinishes } from '../durability.ts';
 import { confirmPickup, watchReconnects } from './durablePickup.ts';
 import { TaskProgress, type ProgressSettings } from './taskProgress.ts';
 import { PROGRESS_DEFAULTS } from '../tasks/progress.ts';
+import { groupKeys } from '../../queues/keys.ts';
+import { TaskCancelledError, type CancelEvent } from './cancelling.ts';
 
 
 export interface SeatedAgent {
@@ -66,6 +68,10 @@ export interface NodeRunnerOptions {
   onPickupUnconfirmed?: (jobId: string, why: string) => void;
   /** ctx.progress: how often a task's progress is written at most, and how big and deep a value may be (default PROGRESS_DEFAULTS). */
   progress?: ProgressSettings;
+  /** How long a cancelled task's processor has to end after its signal is aborted before its slot is taken back. */
+  cancelGraceMs: number;
+  /** A running task was cancelled here: aborted, its late result refused, or its processor ignored the signal. */
+  onCancel: (e: CancelEvent) => void;
 }
 
 function envelopeOf(data: unknown): TaskEnvelope {
@@ -77,6 +83,12 @@ function envelopeOf(data: unknown): TaskEnvelope {
 /** A job an agent is running; its AbortController is made only if someone asks for the signal or aborts. */
 class Running {
   returned = false;
+  /** Cancelled (cancelRunning-9.lua has already taken the job from its worker): its outcome is never recorded. */
+  cancelled = false;
+  /** Ends the wait for the processor once a cancel's grace period has passed. */
+  private giveUp: ((err: Error) => void) | undefined;
+  /** The processor's own work, still watched after a cancel's grace has passed. */
+  work: Promise<unknown> | undefined;
   private controller: AbortController | undefined;
   constructor(
     readonly job: Job,
@@ -91,7 +103,31 @@ class Running {
     this.controller ??= new AbortController();
     this.controller.abort(reason);
   }
+  /** The processor's work, or a rejection with `CancelIgnoredError` once a cancel's grace has passed without it ending. */
+  guard<T>(work: Promise<T>): Promise<T> {
+    this.work = work;
+    return new Promise<T>((resolve, reject) => {
+      this.giveUp = reject;
+      work.then(resolve, reject);
+    });
+  }
+  /** Aborts the signal with a TaskCancelledError; false when already cancelled or handed back. */
+  cancel(graceMs: number): boolean {
+    if (this.cancelled || this.returned) return false;
+    this.cancelled = true;
+    this.abort(new TaskCancelledError(this.job.id ?? ''));
+    setTimeout(() => this.giveUp?.(new CancelIgnoredError(graceMs)), graceMs).unref();
+    return true;
+  }
 }
+
+class CancelIgnoredError extends Error {
+  constructor(graceMs: number) {
+    super(`the processor did not end within ${graceMs} ms of its cancel`);
+  }
+}
+
+const MISSING_KEY = /Missing key for job (\S+)\. /;
 
 type MoveToFinishedArgs = (
   job: Parameters<RedisQueueBackend['moveToCompletedArgs']>[0],
@@ -168,6 +204,7 @@ export class NodeRunner {
       this.finishing.delete(id);
     };
     worker.on('error', (err) => {
+      if (this.lateCancelled(err)) return;
       const m = LOST_LOCK.exec(err.message);
       if (m) {
         o.onLostLock(m[1]!, this.finishing.get(m[1]!)?.outcome ?? 'unknown');
@@ -175,6 +212,8 @@ export class NodeRunner {
       } else o.onError(err);
     });
     worker.on('completed', (job) => forget(job.id));
+    // A cancel whose notice did not reach this host: the lock it took away is the other sign.
+    worker.on('lockRenewalFailed', (ids: string[]) => void this.cancelRecorded(ids).catch((err: Error) => o.onError(err)));
     worker.on('failed', (job, err) => {
       forget(job?.id);
       // BullMQ sets finishedOn only when the failure is final (no retry left, or unrecoverable).
@@ -209,6 +248,55 @@ export class NodeRunner {
       const agent = agentOf(job);
       return failedArgs(job, failedReason, removeOnFailed, token, fetchNext, agent === undefined ? fieldsToUpdate : { ...fieldsToUpdate, [AGENT_FIELD]: agent });
     };
+  }
+
+  /**
+   * Aborts those of these tasks that run here and whose cancel is recorded in
+   * Redis (cancelRunning-9.lua took the job from this worker in that step): a
+   * notice alone cancels nothing, so whoever can write the control queue
+   * cannot stop work that was not cancelled. Each processor gets
+   * `cancelGraceMs` to end; past that its slot is taken back and it is
+   * reported. Resolves with how many were aborted.
+   */
+  async cancelRecorded(ids: readonly string[]): Promise<number> {
+    const mine = ids.filter((id) => this.running.has(id));
+    if (!mine.length) return 0;
+    const marks = await this.o.redis.hmget(groupKeys(this.o.prefix, this.o.nodeId).cancelled, ...mine);
+    let aborted = 0;
+    mine.forEach((id, i) => {
+      const entry = this.running.get(id);
+      if (marks[i] === null || !entry?.cancel(this.o.cancelGraceMs)) return;
+      aborted++;
+      this.o.onCancel({ kind: 'aborted', taskId: id, agentId: entry.agentId, node: this.o.nodeId });
+    });
+    return aborted;
+  }
+
+  /** Tasks whose late finish was refused because they were cancelled, kept a moment so BullMQ's second refusal (its fail after the refused complete) is not reported twice. */
+  private readonly refusedLate = new Set<string>();
+
+  /**
+   * A finish refused because the job's hash is gone: the task was cancelled
+   * while its processor was ending, before the notice came. Its result is
+   * counted, never recorded. Returns whether `err` was that.
+   */
+  private lateCancelled(err: Error): boolean {
+    const id = MISSING_KEY.exec(err.message)?.[1];
+    if (id === undefined) return false;
+    if (this.refusedLate.has(id)) return true;
+    const finishing = this.finishing.get(id);
+    if (!finishing) return false;
+    this.finishing.delete(id);
+    this.refusedLate.add(id);
+    setTimeout(() => this.refusedLate.delete(id), 10_000).unref();
+    void this.o.redis.hexists(groupKeys(this.o.prefix, this.o.nodeId).cancelled, id).then(
+      (cancelled) => {
+        if (cancelled && finishing.outcome === 'completed') this.o.onCancel({ kind: 'result-refused', taskId: id, agentId: finishing.agent, node: this.o.nodeId });
+        else if (!cancelled) this.o.onError(err);
+      },
+      () => this.o.onError(err),
+    );
+    return true;
   }
 
   /** Resolves when the Worker's connections are up (at once while hibernating). */
@@ -473,9 +561,11 @@ export class NodeRunner {
     const t0 = performance.now();
     try {
       const sandbox = this.o.sandbox;
-      const work = sandbox?.covers(job.name)
-        ? sandbox.run(job, token, env.payload, { taskId: id, agentId: agent.id, nodeId: this.o.nodeId, attempt: ctx.attempt }, entry.signal, ctx.progress, this.o.progress ?? PROGRESS_DEFAULTS)
-        : Promise.resolve().then(() => processor(env.payload, ctx));
+      const work = entry.guard(
+        sandbox?.covers(job.name)
+          ? sandbox.run(job, token, env.payload, { taskId: id, agentId: agent.id, nodeId: this.o.nodeId, attempt: ctx.attempt }, entry.signal, ctx.progress, this.o.progress ?? PROGRESS_DEFAULTS)
+          : Promise.resolve().then(() => processor(env.payload, ctx)),
+      );
       const result = env.timeoutMs
         ? await Promise.race([
             work,
@@ -488,6 +578,7 @@ export class NodeRunner {
             }),
           ])
         : await work;
+      if (entry.cancelled) this.refuseResult(entry, agent);
       if (entry.returned) throw new WaitingError();
       // The last value reported, before the finish: a watcher sees it, then `finished`.
       if (reporter) await reporter.flush();
@@ -498,6 +589,7 @@ export class NodeRunner {
       this.o.onTaskDone(agent.id, job.name, performance.now() - t0);
       return result;
     } catch (err) {
+      if (entry.cancelled) this.endCancelled(entry, agent, err);
       if (entry.returned) throw new WaitingError();
       if (reporter) await reporter.flush();
       this.finishing.set(id, { agent: agent.id, outcome: 'failed' });
@@ -517,6 +609,34 @@ export class NodeRunner {
   private progressOf(id: string, token: string): TaskProgress {
     const o = this.o;
     return new TaskProgress({ redis: o.redis, prefix: o.prefix, queue: o.queue, id, token, settings: o.progress ?? PROGRESS_DEFAULTS, onError: (err) => o.onError(new Error(`progress of task ${id} not recorded: ${err.message}`)) });
+  }
+
+  /**
+   * A cancelled task's processor returned: the result is counted, not recorded
+   * (the job is gone from the queue). Cancelling says nothing of the agent's
+   * health: its breaker does not count it.
+   */
+  private refuseResult(entry: Running, agent: SeatedAgent): never {
+    this.o.onCancel({ kind: 'result-refused', taskId: entry.job.id ?? '', agentId: agent.id, node: this.o.nodeId });
+    throw new WaitingError();
+  }
+
+  /**
+   * A cancelled task's processor threw (as a processor that honours its signal
+   * does), or ignored its signal past the grace period: then its slot is freed
+   * now (run() ends, so BullMQ and the agent count it free) while the work runs
+   * on unobserved; a result it returns later is still counted as refused.
+   */
+  private endCancelled(entry: Running, agent: SeatedAgent, err: unknown): never {
+    if (err instanceof CancelIgnoredError) {
+      const e = { taskId: entry.job.id ?? '', agentId: agent.id, node: this.o.nodeId };
+      this.o.onCancel({ kind: 'ignored-signal', ...e });
+      entry.work?.then(
+        () => this.o.onCancel({ kind: 'result-refused', ...e }),
+        () => {},
+      );
+    }
+    throw new WaitingError();
   }
 
   /**

@@ -12,7 +12,7 @@ export interface TaskContext {
   nodeId: string;
   /** 1 on the first try. */
   attempt: number;
-  /** Aborted when the task's timeout passes or the host shuts down. */
+  /** Aborted when the task is cancelled (reason: a TaskCancelledError), its timeout passes, or the host shuts down. */
   signal: AbortSignal;
   /**
    * Records the task's latest progress (any JSON value, at most

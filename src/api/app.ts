@@ -109,8 +109,12 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
   });
   // One task's started / progress / retrying / finished as SSE (taskEventsRoute.ts); its own cap of eventsMaxStreams.
   app.get('/api/tasks/:id/events', taskEventsRoute({ redis: coordinator.commands, prefix: coordinator.config.prefix, logger, read: (id) => router.get(id), heartbeatMs: eventsHeartbeatMs, maxStreams: eventsMaxStreams }));
+  // A waiting or running task (a running one's host aborts its signal), a replicated one with its replicas; finished: 409.
   app.delete('/api/tasks/:id', async (req, res) => {
     res.json(await router.cancel(req.params.id));
+  });
+  app.delete('/api/batches/:id', async (req, res) => {
+    res.json(await router.cancelBatch(req.params.id));
   });
   // GET /api/agents, /nodes, /hosts, /summary, /hierarchy: paged, counted, sliced (swarmRoutes.ts).
   app.use('/api', swarmRoutes({ coordinator, ...(swarmSource ? { source: swarmSource } : {}) }));

@@ -264,6 +264,20 @@ export function buildCli(): Command {
       }
     });
 
+  addCommon(program.command('cancel'))
+    .description('cancel a task, waiting or running (its processor sees its signal aborted), or with --batch every task of a batch; prints the task as cancelled')
+    .argument('<id>', 'task id (or, with --batch, the batchId a batch submit returned)')
+    .option('--batch', 'cancel every unfinished task of this batch')
+    .action(async (id: string, flags: CommonFlags & { batch?: boolean }) => {
+      const config = configFrom(flags, redisFromStateDir());
+      const client = new SwarmClient({ redis: config.redis, prefix: config.prefix });
+      try {
+        console.log(JSON.stringify(flags.batch ? await client.cancelBatch(id) : await client.cancel(id)));
+      } finally {
+        await client.close();
+      }
+    });
+
   addCommon(program.command('status'))
     .description('nodes, agents and queue counts of the swarm')
     .option('--json', 'print JSON')

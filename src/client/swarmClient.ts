@@ -4,6 +4,9 @@ import { connectRedis, fromGiven, type RedisClient, type RedisGiven } from '../.
 import { ensureConnected } from '../../queues/connection.ts';
 import { swarmConfigSchema, type SwarmConfigInput } from '../config/schema.ts';
 import { TaskRouter, type Submitted } from '../coordinator/router.ts';
+import type { CancelledView } from '../coordinator/cancel.ts';
+import type { BatchCancel } from '../coordinator/cancelBatch.ts';
+import type { CancelledReplicated } from '../coordinator/cancelReplicated.ts';
 import { isRedisDown, SwarmError } from '../errors.ts';
 import { EventReader } from '../swarm/eventReader.ts';
 import { isSwarmEventType, type SwarmEvent, type SwarmEventData, type SwarmEventType } from '../swarm/eventSchemas.ts';
@@ -101,7 +104,8 @@ export class SwarmClient {
     return await this.router.submit(task);
   }
 
-  async submitBatch(tasks: TaskInput[]): Promise<{ ids: string[] }> {
+  /** All or none; `batchId` cancels the batch as a whole (cancelBatch). */
+  async submitBatch(tasks: TaskInput[]): Promise<{ batchId: string; ids: string[] }> {
     await this.start();
     return await this.router.submitBatch(tasks);
   }
@@ -158,9 +162,21 @@ export class SwarmClient {
     }
   }
 
-  async cancel(id: string): Promise<TaskView> {
+  /**
+   * Cancels a task, waiting or running: a running one's processor sees
+   * `ctx.signal` aborted, and the task ends cancelled, never retried, its
+   * result refused. A replicated task is cancelled with its replicas. A
+   * finished task is a SwarmError (conflict).
+   */
+  async cancel(id: string): Promise<CancelledView | CancelledReplicated> {
     await this.start();
     return await this.router.cancel(id);
+  }
+
+  /** Cancels every task of a batch (the batchId submitBatch returned) that has not finished. */
+  async cancelBatch(batchId: string): Promise<BatchCancel> {
+    await this.start();
+    return await this.router.cancelBatch(batchId);
   }
 
   async close(): Promise<void> {

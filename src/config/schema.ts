@@ -135,6 +135,8 @@ export const swarmConfigSchema = z.object({
       progressIntervalMs: z.coerce.number().int().min(1).max(60_000).default(PROGRESS_DEFAULTS.intervalMs),
       /** ctx.progress: the largest value, in bytes of JSON; a bigger one throws in the processor. */
       progressMaxBytes: z.coerce.number().int().min(16).max(1024 * 1024).default(PROGRESS_DEFAULTS.maxBytes),
+      /** A cancelled task's processor has this long to end after its signal is aborted; past it, its slot is freed and an alert raised. */
+      cancelGraceMs: z.coerce.number().int().min(0).default(5_000),
     })
     .transform((a) => ({
       ...a,

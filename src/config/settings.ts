@@ -54,6 +54,7 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_BREAKER_COOLDOWN_MS', path: 'agents.breakerCooldownMs', description: 'how long an isolated agent takes no task' },
   { env: 'SWARMQ_PROGRESS_INTERVAL_MS', path: 'agents.progressIntervalMs', description: "at most one write of a task's `ctx.progress` per this many ms (the latest value always written, the last one before the task finishes)" },
   { env: 'SWARMQ_PROGRESS_MAX_BYTES', path: 'agents.progressMaxBytes', description: "the largest `ctx.progress` value, in bytes of JSON; a bigger one throws in the processor" },
+  { env: 'SWARMQ_CANCEL_GRACE_MS', path: 'agents.cancelGraceMs', description: "how long a cancelled task's processor has to end after its signal is aborted; past it, its slot is freed, it is counted (`cancelIgnoredSignals`) and a `cancel-ignored` health alert is raised" },
   { env: 'SWARMQ_MAX_SPAWN', path: 'agents.maxSpawn', description: 'most agents one spawn request may ask for' },
   { env: 'SWARMQ_DURABILITY', path: 'durability.mode', description: '`fast`: a submit, a routed intake job, a recorded finish and a consensus decision are acknowledged once the Redis master has them; `replicated`: once a replica has them too (Redis `WAIT`), or the request fails with 503 `not_replicated` (see [Redis Cluster and Sentinel](cluster.md#losing-a-master))' },
   { env: 'SWARMQ_DURABILITY_REPLICAS', path: 'durability.replicas', description: 'with `replicated`: replicas that must hold each acknowledged write' },

@@ -45,6 +45,15 @@ export class HostControl {
     }
   }
 
+  /**
+   * Tells a host without waiting for its answer: the cancel of a running task
+   * (already durable in Redis) is put on the host's control queue, which the
+   * host's control Worker blocks on, so it is woken at once.
+   */
+  async tell(hostId: string, name: 'cancel', data: unknown): Promise<void> {
+    await this.queue(hostId).add(name, data, { attempts: 1, removeOnComplete: true, removeOnFail: { age: 3600 } });
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
   }

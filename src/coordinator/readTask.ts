@@ -4,7 +4,7 @@
 import type { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../../queues/redisTarget.ts';
-import { groupKeys } from '../../queues/keys.ts';
+import { groupKeys, swarmKeys } from '../../queues/keys.ts';
 import { parseTaskJob, queueGetTask } from '../../queues/getTask.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import { isReplicatedTaskId, replicatedTaskView } from '../consensus/runtime/judgeReplicated.ts';
@@ -32,7 +32,7 @@ export interface TaskReads {
 export async function readTask(r: TaskReads, id: string): Promise<TaskView | null> {
   if (!isIssuedTaskId(id)) return null; // no such task, and no key built from it
   let read: () => Promise<TaskView | null>;
-  if (isReplicatedTaskId(id)) read = () => replicatedTaskView(r.consensusQueue(), id);
+  if (isReplicatedTaskId(id)) read = async () => (await replicatedTaskView(r.consensusQueue(), id)) ?? (await replicatedTombstone(r, id));
   else {
     const encoded = nodeOfTaskId(id);
     if (!encoded) return null;
@@ -115,6 +115,12 @@ async function execPipeline(redis: RedisClient, build: (p: ChainableCommander) =
     }
     throw err;
   }
+}
+
+/** A replicated task cancelled (cancelReplicated-16.lua): its parent job is gone, its tombstone stays. */
+async function replicatedTombstone(r: TaskReads, id: string): Promise<TaskView | null> {
+  const json = await r.redis.hget(swarmKeys(r.prefix).cancelledReplicated, id);
+  return json === null ? null : tombstoneView(json);
 }
 
 function tombstoneView(json: string): TaskView | null {

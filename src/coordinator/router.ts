@@ -14,7 +14,12 @@ import { validateTask } from '../tasks/validate.ts';
 import { traced } from '../tracing/spans.ts';
 import { confirmDurable } from '../durability.ts';
 import { CONSENSUS_QUEUE, nodeOfQueueName, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
-import { cancelNotStarted } from './cancel.ts';
+import { cancelOne, type CancelledView, type Cancelling } from './cancel.ts';
+import { cancelBatch, type BatchCancel } from './cancelBatch.ts';
+import { CancelNotices } from './cancelNotices.ts';
+import { cancelReplicatedTask, type CancelledReplicated } from './cancelReplicated.ts';
+import { HostControl } from './hostControl.ts';
+import { isReplicatedTaskId } from '../consensus/runtime/judgeReplicated.ts';
 import { IdempotencyClaims, submitIdempotent, type IdempotentSubmit } from './idempotency.ts';
 import { NodeQueues, type Submitted } from './nodeQueues.ts';
 import { NodeRouting } from './nodeRouting.ts';
@@ -37,6 +42,8 @@ export interface RouterOptions {
   batchLeaseMs?: number;
   /** A batch fan-out that failed after its batch was acknowledged: the batch stays staged and is finished later. */
   onBatchLate?: (err: Error) => void;
+  /** A cancelled running task's host could not be woken (the cancel stands; the host finds it at its next lock renewal). */
+  onCancelNoticeError?: (host: string, err: Error) => void;
 }
 
 export class TaskRouter {
@@ -44,6 +51,8 @@ export class TaskRouter {
   private readonly claims: IdempotencyClaims;
   private readonly queues: NodeQueues;
   private readonly routing: NodeRouting;
+  /** Opened at the first cancel of a running task: the hosts' control queues carry the wake-ups. */
+  private control: HostControl | undefined;
 
   constructor(private readonly opts: RouterOptions) {
     this.prefix = opts.config.prefix;
@@ -107,7 +116,7 @@ export class TaskRouter {
   }
 
   /** All or none: staged in one step, then fanned out to the node queues (stagedBatch.ts). */
-  async submitBatch(inputs: unknown[]): Promise<{ ids: string[] }> {
+  async submitBatch(inputs: unknown[]): Promise<{ batchId: string; ids: string[] }> {
     const batch = await submitBatch(
       {
         maxBatch: this.opts.config.http.maxBatch,
@@ -115,11 +124,15 @@ export class TaskRouter {
         routeBatch: (tasks) => this.routing.routeBatch(tasks),
         claims: this.claims,
         get: (id) => this.get(id),
-        enqueueAll: (entries) =>
+        record: async (batchId, ids) => {
+          await this.opts.redis.set(swarmKeys(this.prefix).batchTasks(batchId), JSON.stringify(ids), 'EX', this.opts.config.tasks.keepCompletedSeconds);
+        },
+        enqueueAll: (entries, batchId) =>
           submitStaged(
             this.batchFanOut(),
             entries.map(({ task, id }) => ({ id, name: task.type, data: taskEnvelope(task), opts: taskJobOptions(task, id, this.opts.config.tasks) })),
             (err) => this.opts.onBatchLate?.(err),
+            batchId,
           ),
       },
       inputs,
@@ -171,9 +184,26 @@ export class TaskRouter {
     };
   }
 
-  /** Cancels a task that has not started. */
-  async cancel(id: string): Promise<TaskView> {
-    return await cancelNotStarted({ redis: this.opts.redis, prefix: this.prefix, get: (taskId) => this.get(taskId) }, id);
+  /** Cancels a task, waiting or running (its host is told at once); a replicated task with all its replicas. */
+  async cancel(id: string): Promise<CancelledView | CancelledReplicated> {
+    return await this.cancelling<CancelledView | CancelledReplicated>((c) => (isReplicatedTaskId(id) ? cancelReplicatedTask(c, id) : cancelOne(c, id)));
+  }
+
+  /** Cancels every task of a batch (the batchId submitBatch returned) that has not finished. */
+  async cancelBatch(batchId: string): Promise<BatchCancel> {
+    return await this.cancelling((c) => cancelBatch(c, batchId));
+  }
+
+  /** Runs a cancel, then wakes the hosts of the running tasks it cancelled, one notice per host. */
+  private async cancelling<T>(run: (c: Cancelling) => Promise<T>): Promise<T> {
+    const notices = new CancelNotices();
+    const c: Cancelling = { redis: this.opts.redis, prefix: this.prefix, get: (taskId) => this.get(taskId), notice: (host, taskId) => notices.add(host, taskId) };
+    try {
+      return await run(c);
+    } finally {
+      this.control ??= new HostControl(this.opts.redis, this.prefix);
+      await notices.send(this.control, (host, err) => this.opts.onCancelNoticeError?.(host, err));
+    }
   }
 
   /** What an idempotent submit goes through: this router's own route, enqueue and get. */
@@ -203,6 +233,7 @@ export class TaskRouter {
   }
 
   async close(): Promise<void> {
+    await this.control?.close();
     await this.routing.close();
     await this.queues.close();
   }

@@ -85,9 +85,8 @@ export function newBatchId(): string {
  * `onLate` and not thrown: the batch is durable, and the next reader or the
  * leader's sweep finishes it.
  */
-export async function submitStaged(f: BatchFanOut, jobs: readonly BatchJob[], onLate: (err: Error) => void): Promise<void> {
+export async function submitStaged(f: BatchFanOut, jobs: readonly BatchJob[], onLate: (err: Error) => void, batchId = newBatchId()): Promise<void> {
   if (!jobs.length) return;
-  const batchId = newBatchId();
   const at = Date.now();
   // The job keeps its staging time, so a task added later by a takeover still says when it was submitted.
   const stamped = jobs.map((j) => ({ ...j, opts: { ...j.opts, timestamp: at } }));

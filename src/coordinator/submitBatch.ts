@@ -4,6 +4,7 @@
 // (stagedBatch.ts: all of them are added, even if this process dies midway).
 import { newTaskId } from '../tasks/ids.ts';
 import { checkBatchSize, checkNoReplicated } from '../tasks/batch.ts';
+import { newBatchId } from './stagedBatch.ts';
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
 import type { IdempotencyClaims } from './idempotency.ts';
 
@@ -13,12 +14,14 @@ export interface BatchSubmit {
   routeBatch: (tasks: readonly TaskInput[]) => Promise<string[]>;
   claims: IdempotencyClaims;
   get: (id: string) => Promise<TaskView | null>;
+  /** Records the batch's task ids under its id before any is added, so the batch can be cancelled as a whole. */
+  record: (batchId: string, ids: readonly string[]) => Promise<void>;
   /** All or none: throws only when nothing was acknowledged (the claims are then given back). */
-  enqueueAll: (entries: readonly { task: TaskInput; id: string }[]) => Promise<void>;
+  enqueueAll: (entries: readonly { task: TaskInput; id: string }[], batchId: string) => Promise<void>;
 }
 
-/** The batch's task ids, in order; a task whose key was claimed before has its old task's id. */
-export async function submitBatch(b: BatchSubmit, inputs: unknown[]): Promise<{ ids: string[] }> {
+/** The batch's id and its task ids, in order; a task whose key was claimed before has its old task's id. */
+export async function submitBatch(b: BatchSubmit, inputs: unknown[]): Promise<{ batchId: string; ids: string[] }> {
   checkBatchSize(inputs.length, b.maxBatch);
   const tasks = inputs.map((t, i) => b.validate(t, `tasks.${i}.`));
   checkNoReplicated(tasks);
@@ -32,11 +35,13 @@ export async function submitBatch(b: BatchSubmit, inputs: unknown[]): Promise<{ 
     if (t.idempotencyKey === undefined || claimedHere.has(t.idempotencyKey)) fresh.push(i);
     else if ((await b.get(ids[i]!)) === null) fresh.push(i); // claimed by a submitter that died before enqueueing
   }
+  const batchId = newBatchId();
   try {
-    await b.enqueueAll(fresh.map((i) => ({ task: tasks[i]!, id: ids[i]! })));
+    await b.record(batchId, ids);
+    await b.enqueueAll(fresh.map((i) => ({ task: tasks[i]!, id: ids[i]! })), batchId);
   } catch (err) {
     await b.claims.release(claimed);
     throw err;
   }
-  return { ids };
+  return { batchId, ids };
 }

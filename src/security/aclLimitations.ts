@@ -78,8 +78,8 @@ export const ACL_LIMITATIONS: readonly AclLimitation[] = [
   {
     id: 'producer-namespaces',
     roles: ['producer'],
-    keys: ['swarmq:{swarm}:idem:*', 'swarmq:{swarm}:batches', 'swarmq:{swarm}:batch:*', 'swarmq:{swarm}:staged', 'swarmq:{g*}:cancelled'],
-    what: "one producer can take over another's idempotency keys, finish or drop its staged batches, and cancel any waiting task",
+    keys: ['swarmq:{swarm}:idem:*', 'swarmq:{swarm}:batches', 'swarmq:{swarm}:batch:*', 'swarmq:{swarm}:staged', 'swarmq:{g*}:cancelled', 'swarmq:{swarm}:batch-tasks:*', 'swarmq:{swarm}:cancelled-replicated'],
+    what: "one producer can take over another's idempotency keys, finish or drop its staged batches, and cancel any waiting or running task, batch or replicated task",
     why: 'producers share one user and these keys carry no producer identity; give producers that must not interfere separate swarms (prefixes)',
   },
   {

@@ -90,6 +90,8 @@ function producerRules(prefix: string): string[] {
     ...everyGroup(prefix, (g) => g.cancelled).map((k) => `~${k}`),
     // Idempotency keys and batches staged for fan-out (finished by the coordinator if the producer dies).
     `~${s.idempotency('*')}`, `~${s.batches}`, `~${s.batch('*')}`, `~${s.staged}`, `~${prefix}:{*}:batch-added:*`,
+    // Cancelling a batch or a replicated task (DELETE /api/batches/:id, swarm.cancel of an r- id).
+    `~${s.batchTasks('*')}`, `~${s.cancelledReplicated}`,
     ...BASE_COMMANDS,
   ];
 }
@@ -117,6 +119,8 @@ function hostRules(prefix: string, hostId: string): string[] {
     ...everyGroup(prefix, (g) => g.moved).map((k) => `~${k}`),
     ...everyGroup(prefix, (g) => g.fence).map((k) => `~${k}`),
     ...everyGroup(prefix, (g) => g.wakerBell(hostId)).map((k) => `~${k}`),
+    // Whether a task running here was cancelled (the control-queue notice alone cancels nothing).
+    ...everyGroup(prefix, (g) => g.cancelled).map((k) => `%R~${k}`),
     ...BASE_COMMANDS,
     // Other hosts' and drivers' inboxes, and the swarm's event stream: add entries, nothing else.
     `(~${inbox('*')} ~${s.events} resetchannels -@all +xadd)`,

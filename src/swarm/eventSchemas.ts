@@ -62,6 +62,9 @@ export const healthAlertSchema = z.object({
   breaker: z.enum(['closed', 'open', 'half-open']).optional(),
   taskType: z.string().optional(),
   trend: z.object({ metric: z.string(), baseline: z.number(), recent: z.number() }).optional(),
+  /** A cancelled task whose processor ignored its signal past the grace period (reason cancel-ignored). */
+  task: z.string().optional(),
+  graceMs: z.number().optional(),
   /** A summary of one kind of alert from several hosts within a short window: host is '*', these are the hosts. */
   hosts: z.array(z.string()).min(2).optional(),
   count: z.int().min(2).optional(),

@@ -41,6 +41,10 @@ export const cancelledRecordSchema = z.object({
   createdAt: z.number(),
   attempts: z.number(),
   cancelledAt: z.number(),
+  /** Cancelled while an agent ran it (cancelRunning-9.lua): when it started, and the host that ran it. */
+  wasRunning: z.boolean().optional(),
+  startedAt: z.number().optional(),
+  host: z.string().optional(),
 });
 export type CancelledRecord = z.infer<typeof cancelledRecordSchema>;
 

@@ -14,3 +14,10 @@ export function checkNoReplicated(tasks: readonly TaskInput[]): void {
   const replicated = tasks.findIndex((t) => t.consensus !== undefined);
   if (replicated >= 0) throw new SwarmError('invalid_request', 'a batch cannot hold replicated tasks (consensus) yet; submit them one at a time', [{ path: `tasks.${replicated}.consensus`, message: 'not in a batch' }]);
 }
+
+const BATCH_ID = /^[A-Za-z0-9_-]{12}$/;
+
+/** A batch id as POST /api/tasks/batch returns them (stagedBatch.ts newBatchId); anything else names no batch and builds no key (a 400). */
+export function checkBatchId(id: string): void {
+  if (!BATCH_ID.test(id)) throw new SwarmError('invalid_request', `"${id.slice(0, 40)}" is not a batch id (the batchId POST /api/tasks/batch returns: 12 letters, digits, - or _)`, [{ path: 'id', message: 'not a batch id' }]);
+}

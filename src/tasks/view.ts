@@ -54,7 +54,7 @@ export function taskViewFromTombstone(t: CancelledRecord): TaskView {
     result: null,
     error: null,
     createdAt: t.createdAt,
-    startedAt: null,
+    startedAt: t.startedAt ?? null,
     finishedAt: t.cancelledAt,
     progress: null,
   };

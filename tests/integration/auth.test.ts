@@ -38,6 +38,7 @@ const protectedRoutes: Route[] = [
   { method: 'POST', path: '/api/tasks/batch', body: { tasks: [{ type: 'echo', payload: 2 }] }, ok: 202 },
   { method: 'GET', path: '/api/tasks/n1.nope', ok: 404 },
   { method: 'DELETE', path: '/api/tasks/n1.nope', ok: 404 },
+  { method: 'DELETE', path: '/api/batches/AAAAAAAAAAAA', ok: 404 },
   { method: 'GET', path: '/api/agents', ok: 200 },
   { method: 'POST', path: '/api/agents', body: { host: 'nohost', count: 1 }, ok: 400 },
   { method: 'DELETE', path: '/api/agents/nobody', ok: 404 },

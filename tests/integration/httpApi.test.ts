@@ -126,7 +126,7 @@ describe('tasks', () => {
     }
   });
 
-  it('DELETE cancels a waiting task (200); started, finished or unknown ones get 409 / 404', async () => {
+  it('DELETE cancels a waiting task (200) and a running one (200, wasRunning); finished or unknown ones get 409 / 404', async () => {
     // Keep both agents busy so the third task waits.
     const busy = await Promise.all([1, 2].map(() => stack.request('POST', '/api/tasks', { type: 'sleep', payload: { ms: 1500 } })));
     await until(async () => {
@@ -142,16 +142,19 @@ describe('tasks', () => {
     expect((await stack.request('GET', `/api/tasks/${waiting.body.id}`)).body.state).toBe('cancelled');
     expect((await stack.request('DELETE', `/api/tasks/${waiting.body.id}`)).status).toBe(200);
 
+    // Running: taken from its agent (its signal aborted), cancelled, not retried (tests/integration/cancelRunning.test.ts has the rest).
     const active = await stack.request('DELETE', `/api/tasks/${busy[0]!.body.id}`);
-    expect(active.status).toBe(409);
-    expect(active.body.error.code).toBe('conflict');
-    const finished = await waitDone(busy[0]!.body.id);
+    expect(active.status).toBe(200);
+    expect(active.body).toMatchObject({ id: busy[0]!.body.id, state: 'cancelled', wasRunning: true, result: null });
+    const finished = await waitDone(busy[1]!.body.id);
     expect(finished.state).toBe('completed');
-    expect((await stack.request('DELETE', `/api/tasks/${busy[0]!.body.id}`)).status).toBe(409);
+    const late = await stack.request('DELETE', `/api/tasks/${busy[1]!.body.id}`);
+    expect(late.status).toBe(409);
+    expect(late.body.error).toMatchObject({ code: 'conflict', details: { state: 'completed' } });
     expect((await stack.request('DELETE', '/api/tasks/n1.unknown')).status).toBe(404);
-    // The cancelled task never ran.
-    await waitDone(busy[1]!.body.id);
+    // The cancelled waiting task never ran.
     expect((await stack.request('GET', `/api/tasks/${waiting.body.id}`)).body).toMatchObject({ state: 'cancelled', agentId: null, startedAt: null });
+    expect((await stack.request('GET', `/api/tasks/${busy[0]!.body.id}`)).body).toMatchObject({ state: 'cancelled', result: null });
   });
 });
 

@@ -2,9 +2,10 @@
 // builds and the reply it parses, against real Redis. Callers' behaviour is
 // covered by their own tests; here each wrapper's own contract.
 import { describe, expect, it } from 'vitest';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { acquireLease } from '../../queues/acquireLease.ts';
 import { cancelTask } from '../../queues/cancelTask.ts';
+import { cancelRunning } from '../../queues/cancelRunning.ts';
 import { claimParked } from '../../queues/claimParked.ts';
 import { claimReplicaSeat, replicaClaimsKey } from '../../queues/claimReplicaSeat.ts';
 import { deregisterAgents } from '../../queues/deregisterAgents.ts';
@@ -113,6 +114,49 @@ describe('queues/ script wrappers', () => {
       expect(await cancelTask(redis.connection, { prefix, node: 'n1', id: 'n1.b', now: 6 })).toBe('not-cancellable');
       expect(await q.getJobCounts('wait')).toEqual({ wait: 1 });
     } finally {
+      await q.close();
+    }
+  });
+
+  it('cancelRunning: an active task is taken from its worker (its finish then refused); a finished, a waiting, a replica and an unknown one are told apart', async () => {
+    const prefix = uniquePrefix('cancel-running');
+    const queue = nodeQueueName('n1');
+    const k = (x: string) => bullKey(prefix, queue, x);
+    const q = new Queue(queue, { connection: redis.connection, prefix });
+    // A worker that takes jobs by hand (getNextJob), named like a host's node Worker.
+    const w = new Worker(queue, null, { connection: redis.connection, prefix, name: 'host-7', autorun: false });
+    try {
+      await q.add('echo', {}, { jobId: 'n1.a' });
+      const a = (await w.getNextJob('tok-a', { block: false }))!;
+      expect(a.id).toBe('n1.a');
+      const res = await cancelRunning(redis.connection, { prefix, node: 'n1', id: 'n1.a', now: 9 });
+      expect(res).toMatchObject({ outcome: 'cancelled', host: 'host-7' });
+      const tomb = JSON.parse((await redis.connection.hget(groupKeys(prefix, 'n1').cancelled, 'n1.a'))!);
+      expect(tomb).toMatchObject({ id: 'n1.a', type: 'echo', node: 'n1', cancelledAt: 9, wasRunning: true, host: 'host-7', startedAt: expect.any(Number) });
+      expect(await redis.connection.exists(k('n1.a'), k('n1.a:lock'))).toBe(0);
+      expect(await redis.connection.lpos(k('active'), 'n1.a')).toBeNull();
+      // The worker's finish comes too late: refused, nothing recorded.
+      await expect(a.moveToCompleted('a result', 'tok-a', false)).rejects.toThrow(/Missing key for job n1\.a/);
+      expect(await redis.connection.zscore(k('completed'), 'n1.a')).toBeNull();
+      expect(await cancelRunning(redis.connection, { prefix, node: 'n1', id: 'n1.a', now: 10 })).toMatchObject({ outcome: 'already-cancelled' });
+
+      await q.add('echo', {}, { jobId: 'n1.b' });
+      const b = (await w.getNextJob('tok-b', { block: false }))!;
+      await b.moveToCompleted('done', 'tok-b', false);
+      expect(await cancelRunning(redis.connection, { prefix, node: 'n1', id: 'n1.b', now: 11 })).toEqual({ outcome: 'finished', state: 'completed' });
+      expect(await redis.connection.hexists(groupKeys(prefix, 'n1').cancelled, 'n1.b')).toBe(0);
+
+      await q.add('echo', {}, { jobId: 'n1.c' });
+      expect(await cancelRunning(redis.connection, { prefix, node: 'n1', id: 'n1.c', now: 12 })).toEqual({ outcome: 'not-active' });
+      const c = (await w.getNextJob('tok-c', { block: false }))!;
+      await redis.connection.hset(k('n1.c'), 'sqReplicaOf', 'r-x');
+      expect(await cancelRunning(redis.connection, { prefix, node: 'n1', id: 'n1.c', now: 12 })).toEqual({ outcome: 'replica' });
+      expect(await redis.connection.lpos(k('active'), 'n1.c')).toBe(0);
+      expect(await cancelRunning(redis.connection, { prefix, node: 'n1', id: 'n1.c', now: 12, replica: true })).toMatchObject({ outcome: 'cancelled' });
+      expect(c.id).toBe('n1.c');
+      expect(await cancelRunning(redis.connection, { prefix, node: 'n1', id: 'n1.none', now: 13 })).toEqual({ outcome: 'not-found' });
+    } finally {
+      await w.close();
       await q.close();
     }
   });

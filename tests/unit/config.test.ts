@@ -33,6 +33,7 @@ describe('swarmConfigSchema: defaults', () => {
       breakerCooldownMs: 10_000,
       progressIntervalMs: 50,
       progressMaxBytes: 16 * 1024,
+      cancelGraceMs: 5000,
     });
     expect(c.tasks).toEqual({ defaultAttempts: 3, backoffMs: 1000, keepCompletedSeconds: 24 * 3600, keepFailedSeconds: 7 * 24 * 3600 });
   });
