@@ -130,6 +130,8 @@ export const swarmConfigSchema = z.object({
       /** Circuit breaker: failed tasks in a row that isolate an agent (0: never), and its cool-down. */
       breakerFailures: z.coerce.number().int().min(0).default(5),
       breakerCooldownMs: z.coerce.number().int().min(1).default(10_000),
+      /** The secret HTTP agents sign their requests with, shared with their services (docs/http-agents.md). */
+      endpointSecret: z.string().min(16, 'at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
     })
     .transform((a) => ({
       ...a,

@@ -52,6 +52,7 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_HIBERNATE_AFTER_MS', path: 'agents.hibernateAfterMs', description: "idle this long, a node's Worker on a host closes until work arrives (0: never)" },
   { env: 'SWARMQ_BREAKER_FAILURES', path: 'agents.breakerFailures', description: 'failed tasks in a row that isolate an agent (0: never); it returns at half capacity after the cool-down' },
   { env: 'SWARMQ_BREAKER_COOLDOWN_MS', path: 'agents.breakerCooldownMs', description: 'how long an isolated agent takes no task' },
+  { env: 'SWARMQ_AGENT_SECRET', path: 'agents.endpointSecret', secret: true, description: "the secret an agent host's HTTP agents sign each request with, shared with their service (at least 16 characters); required with `--endpoint`, usually given as `SWARMQ_AGENT_SECRET_FILE` (see [HTTP agents](http-agents.md))" },
   { env: 'SWARMQ_MAX_SPAWN', path: 'agents.maxSpawn', description: 'most agents one spawn request may ask for' },
   { env: 'SWARMQ_DURABILITY', path: 'durability.mode', description: '`fast`: a submit, a routed intake job, a recorded finish and a consensus decision are acknowledged once the Redis master has them; `replicated`: once a replica has them too (Redis `WAIT`), or the request fails with 503 `not_replicated` (see [Redis Cluster and Sentinel](cluster.md#losing-a-master))' },
   { env: 'SWARMQ_DURABILITY_REPLICAS', path: 'durability.replicas', description: 'with `replicated`: replicas that must hold each acknowledged write' },
