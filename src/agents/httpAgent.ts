@@ -42,12 +42,15 @@ export class HttpAgentFailure extends Error {
 }
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
+const IDLE_SOCKET_MS = 4000;
 /** How much of a refusal's body goes into the task's error. */
 const ERROR_BODY_CHARS = 2000;
 
 /** A keep-alive connection pool for one endpoint, at most maxSockets connections open. */
 export function keepAliveAgent(endpoint: URL, maxSockets: number): http.Agent {
-  const o: http.AgentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' };
+  // An idle connection is closed after 4 s, before a Node service's (5 s by default) would close it under a request
+  // being sent (the Agent applies `timeout` to idle sockets only; a request's own time is timeoutMs).
+  const o: http.AgentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo', timeout: IDLE_SOCKET_MS };
   return endpoint.protocol === 'https:' ? new https.Agent(o) : new http.Agent(o);
 }
 
