@@ -92,7 +92,12 @@ const server = createServer((req, res) => {
     }
     const key = req.headers['idempotency-key'];
     if (answered.has(key)) return json(res, 200, answered.get(key).result);
-    const task = JSON.parse(body.toString('utf8'));
+    let task;
+    try {
+      task = JSON.parse(body.toString('utf8'));
+    } catch {
+      return json(res, 400, { error: 'the body is not JSON' });
+    }
     // The swarm closes the connection when it cancels the task or its time is up: stop working then.
     const stop = new AbortController();
     res.on('close', () => {
@@ -109,7 +114,10 @@ const server = createServer((req, res) => {
         log('done', { taskId: task.taskId });
       }
     } catch (err) {
-      if (!stop.signal.aborted) json(res, 500, { error: err.message });
+      if (stop.signal.aborted) return;
+      // Mid-stream the status is sent: closing the connection is how the swarm learns of the failure.
+      if (res.headersSent) res.destroy();
+      else json(res, 500, { error: err.message });
     }
   });
 });

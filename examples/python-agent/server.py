@@ -108,7 +108,10 @@ class Handler(BaseHTTPRequestHandler):
             done = _answered.get(key)
         if done:
             return self.send_json(200, done[0])
-        task = json.loads(body)
+        try:
+            task = json.loads(body)
+        except ValueError:
+            return self.send_json(400, {"error": "the body is not JSON"})
         log("started", taskId=task["taskId"], attempt=task["attempt"])
         try:
             result = self.handle_task(task)

@@ -71,7 +71,7 @@ export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
   const url = endpointUrl(o.endpoint);
   const where = `${url.origin}${url.pathname}`;
   const agent = o.agent ?? keepAliveAgent(url, o.maxSockets);
-  const send = url.protocol === 'https:' ? https.request : http.request;
+  const send: typeof http.request = url.protocol === 'https:' ? https.request : http.request;
   const maxBytes = o.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const now = o.now ?? Date.now;
 

@@ -16,7 +16,8 @@ import { RetryLaterError } from '../../src/agents/retryLater.ts';
 import type { TaskContext } from '../../src/agents/processor.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
-import { freePort, redisForFile } from '../support/redis.ts';
+import { spawnCli } from '../support/cli.ts';
+import { freePort, redisForFile, uniquePrefix } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';
 
@@ -67,17 +68,18 @@ async function startService(name: Service['name']): Promise<Service> {
 const services: Partial<Record<Service['name'], Service>> = {};
 let stack: Stack | undefined;
 const typeOf = (s: Service['name']) => `write-${s}`;
+const started = () => Object.values(services).filter((s): s is Service => s !== undefined);
 
 beforeAll(async () => {
   services.node = await startService('node');
   if (!PYTHON_MISSING) services.python = await startService('python');
-  const endpoints = Object.fromEntries(Object.values(services).map((s) => [typeOf(s.name), s.url]));
+  const endpoints = Object.fromEntries(started().map((s) => [typeOf(s.name), s.url]));
   stack = await startStack(testConfig(redis, { agents: { endpointSecret: SECRET } }), { agents: [{ type: 'writer', count: 4 }], endpoints, hostId: 'ha' });
 }, 30_000);
 
 afterAll(async () => {
   await stack?.stop();
-  await Promise.all(Object.values(services).map((s) => s.stop()));
+  await Promise.all(started().map((s) => s.stop()));
 });
 
 async function submit(type: string, payload: unknown, extra: Record<string, unknown> = {}): Promise<string> {
@@ -215,6 +217,36 @@ describe('an endpoint that does not answer', () => {
       await client.close();
       await host.stop(500);
     }
+  }, 30_000);
+});
+
+describe('swarmq agents --endpoint', () => {
+  it('serves a task type with 20 agents whose work the Python example does, end to end', async () => {
+    if (PYTHON_MISSING) throw new Error(PYTHON_MISSING);
+    const prefix = uniquePrefix('cli-http');
+    const cli = spawnCli(['agents', '--redis-url', redis.url, '--prefix', prefix, '--count', '20', '--type', 'writer', '--host-id', 'py', '--endpoint', services.python!.url], {
+      env: { SWARMQ_AGENT_SECRET: SECRET, SWARMQ_HEARTBEAT_INTERVAL_MS: '200' },
+    });
+    const client = new SwarmClient({ redis: redis.url, prefix });
+    try {
+      await cli.waitFor(/agent host ready/, 20_000);
+      const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => client.submit({ type: 'writer', payload: { text: `page ${i}` } })));
+      const tasks = await Promise.all(ids.map((t) => client.waitFor(t.id, { timeoutMs: 20_000 })));
+      expect(tasks.map((t) => t.state)).toEqual(ids.map(() => 'completed'));
+      expect(tasks.map((t) => (t.result as { written: string; by: string }).written)).toEqual(ids.map((_, i) => `PAGE ${i}`));
+      expect(new Set(tasks.map((t) => t.agentId)).size).toBeGreaterThan(1);
+      expect(tasks.every((t) => t.agentId?.startsWith('py-'))).toBe(true);
+    } finally {
+      await client.close();
+      cli.child.kill('SIGTERM');
+      await cli.exited;
+    }
+  }, 60_000);
+
+  it('exits 1 naming the secret to set when none is given', async () => {
+    const cli = spawnCli(['agents', '--redis-url', redis.url, '--prefix', uniquePrefix('cli-http'), '--endpoint', 'http://127.0.0.1:1/run'], { env: { SWARMQ_AGENT_SECRET: '' } });
+    expect((await cli.exited).code).toBe(1);
+    expect(cli.output()).toMatch(/SWARMQ_AGENT_SECRET or SWARMQ_AGENT_SECRET_FILE/);
   }, 30_000);
 });
 
