@@ -80,19 +80,37 @@ export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
     const body = Buffer.from(
       JSON.stringify({ taskId: ctx.taskId, type: o.type, payload: payload ?? null, attempt: ctx.attempt, agentId: ctx.agentId, nodeId: ctx.nodeId, deadline: sentAt + o.timeoutMs }),
     );
-    const timeout = AbortSignal.timeout(o.timeoutMs);
-    // Either closes the connection: the service sees the request aborted.
-    const signal = AbortSignal.any([ctx.signal, timeout]);
+    // One signal for both ends of the request, the task's (cancel, its timeout, shutdown) and this
+    // exchange's time limit; either closes the connection, so the service sees the request aborted.
+    // A timer and a listener of our own, both undone when the exchange ends, so none outlives it.
+    const stop = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop.abort();
+    }, o.timeoutMs);
+    const onTaskAbort = () => stop.abort(ctx.signal.reason);
+    ctx.signal.addEventListener('abort', onTaskAbort, { once: true });
+    const signal = stop.signal;
     const failure = (err: unknown): Error => {
       if (ctx.signal.aborted) return ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error(`task ${ctx.taskId} was aborted`);
-      if (timeout.aborted) return new HttpAgentFailure(`HTTP agent ${where} did not finish task ${ctx.taskId} within ${o.timeoutMs} ms; the request was closed`);
+      if (timedOut) return new HttpAgentFailure(`HTTP agent ${where} did not finish task ${ctx.taskId} within ${o.timeoutMs} ms; the request was closed`);
       if (err instanceof UnrecoverableError || err instanceof RetryLaterError || err instanceof HttpAgentFailure) return err;
       const code = (err as NodeJS.ErrnoException | undefined)?.code;
       // A socket's error (ECONNREFUSED, ECONNRESET, EPIPE…) means the service could not be reached or dropped us; anything else is said as it is.
       if (code) return new HttpAgentFailure(`HTTP agent ${where} could not be reached for task ${ctx.taskId}: ${code} ${(err as Error).message}`);
       return new HttpAgentFailure(`HTTP agent ${where}, task ${ctx.taskId}: ${(err as Error).message}`);
     };
-    if (signal.aborted) throw failure(signal.reason);
+    try {
+      return await exchange(body, sentAt, ctx, signal, failure);
+    } finally {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener('abort', onTaskAbort);
+    }
+  };
+
+  async function exchange(body: Buffer, sentAt: number, ctx: TaskContext, signal: AbortSignal, failure: (err: unknown) => Error): Promise<unknown> {
+    if (signal.aborted || ctx.signal.aborted) throw failure(signal.reason);
     const request = () =>
       new Promise<http.IncomingMessage>((resolve, reject) => {
         const req = send(url, {
@@ -131,7 +149,7 @@ export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
       res.destroy();
       throw failure(err);
     }
-  };
+  }
 
   async function answer(res: http.IncomingMessage, ctx: TaskContext): Promise<unknown> {
     const status = res.statusCode ?? 0;
