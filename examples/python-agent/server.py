@@ -36,8 +36,15 @@ _answered = {}
 _limited = set()
 
 
+_out = threading.Lock()
+
+
 def log(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
+    # One write per line under a lock: print() writes the newline apart, so threads would interleave lines.
+    line = json.dumps({"event": event, **fields}) + "\n"
+    with _out:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def verify(headers, body):

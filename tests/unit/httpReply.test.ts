@@ -30,7 +30,8 @@ describe('retryAfterMs', () => {
     expect(retryAfterMs(' 12 ', NOW)).toBe(12_000);
     expect(retryAfterMs('999999', NOW)).toBe(MAX_RETRY_AFTER_MS);
     expect(retryAfterMs(new Date(NOW - 5000).toUTCString(), NOW)).toBe(0);
-    expect(retryAfterMs('2026', NOW)).toBeUndefined();
+    expect(retryAfterMs('2026-12-03', NOW)).toBeUndefined();
+    expect(retryAfterMs('2026', NOW)).toBe(2026_000);
     expect(retryAfterMs('-1', NOW)).toBeUndefined();
     expect(retryAfterMs('1.5', NOW)).toBeUndefined();
   });
