@@ -180,7 +180,17 @@ for (const name of ['node', 'python'] as const) {
       }
     });
 
-    it.todo('429 delays the task in the swarm without spending an attempt (needs the node runner to map RetryLaterError with handBackLater)');
+    // Skipped until the node runner maps RetryLaterError (src/agents/retryLater.ts: handBackLater in its catch,
+    // before the breaker judges); with that mapping it passes, without it the task fails: drop `.skip` then.
+    it.skip('429 delays the task in the swarm without spending an attempt [needs the node runner to map RetryLaterError]', async () => {
+      service();
+      const t0 = Date.now();
+      // One attempt only: had the 429 spent it, the task would fail.
+      const t = await finished(await submit(typeOf(name), { rateLimitSeconds: 1, text: 'later' }, { attempts: 1 }));
+      expect(t.state).toBe('completed');
+      expect(t.result).toMatchObject({ written: 'LATER', attempt: 1 });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+    });
 
     it('refuses a request with a wrong or stale signature, and takes a good one', async () => {
       const s = service();
