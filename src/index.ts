@@ -13,4 +13,8 @@ export { swarmConfigSchema, type SwarmConfig, type SwarmConfigInput } from './co
 export { SwarmError, type ErrorCode } from './errors.ts';
 export type { TaskInput, TaskView, TaskState } from './tasks/schema.ts';
 export type { Processor, ProcessorMap, TaskContext } from './agents/processor.ts';
+export { httpProcessor, HttpAgentFailure, type HttpProcessor, type HttpProcessorOptions } from './agents/httpAgent.ts';
+export type { HttpEndpoint, HttpEndpoints } from './agents/httpEndpoints.ts';
+export { verifySignature, signature as httpAgentSignature } from './agents/httpSignature.ts';
+export { RetryLaterError } from './agents/retryLater.ts';
 export { INTAKE_QUEUE, nodeQueueName } from '../queues/keys.ts';
