@@ -399,6 +399,15 @@ export async function run(args: string[]): Promise<void> {
     console.log(`  ${verdict(ratio.throughputC50 >= 0.8)}  throughput c${HIGH} ≥ 0.8× raw  ${swarmq.throughputC50}/s vs ${raw.throughputC50}/s = ${ratio.throughputC50.toFixed(2)}×`);
   }
 
+  const http = results.get('http');
+  if (swarmq && http) {
+    const added = http.pickupP50Ms - swarmq.pickupP50Ms;
+    console.log();
+    console.log('budget (an HTTP agent on loopback against the in-process processor, DESIGN.md "Budgets"):');
+    console.log(`  ${added <= 1 ? 'PASS' : 'MISS'}  pickup p50 ≤ 1 ms added     ${http.pickupP50Ms.toFixed(3)} ms vs ${swarmq.pickupP50Ms.toFixed(3)} ms = +${added.toFixed(3)} ms`);
+    console.log(`        throughput c${HIGH}           ${http.throughputC50}/s vs ${swarmq.throughputC50}/s = ${(http.throughputC50 / swarmq.throughputC50).toFixed(2)}×`);
+  }
+
   if (submitPath) printSubmitPath(submitPath, s.verbose);
   if (cancel) {
     const c = cancel;
@@ -423,6 +432,7 @@ export async function run(args: string[]): Promise<void> {
       raw,
       swarmq,
       intake,
+      ...(http ? { http } : {}),
       ratio,
       meta: { date: new Date().toISOString(), node: process.version, redis: redis.version, cpus: cpus().length, tasks: s.tasks },
       submitPath: submitPathJson(submitPath),

@@ -18,4 +18,8 @@ export { TaskCancelledError } from './agents/cancelling.ts';
 export type { CancelledView } from './coordinator/cancel.ts';
 export type { BatchCancel } from './coordinator/cancelBatch.ts';
 export type { CancelledReplicated } from './coordinator/cancelReplicated.ts';
+export { httpProcessor, HttpAgentFailure, type HttpProcessor, type HttpProcessorOptions } from './agents/httpAgent.ts';
+export type { HttpEndpoint, HttpEndpoints } from './agents/httpEndpoints.ts';
+export { verifySignature, signature as httpAgentSignature } from './agents/httpSignature.ts';
+export { RetryLaterError } from './agents/retryLater.ts';
 export { INTAKE_QUEUE, nodeQueueName } from '../queues/keys.ts';

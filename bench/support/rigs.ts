@@ -2,7 +2,8 @@
 //   raw     plain BullMQ: one Queue, one Worker of concurrency c
 //   swarmq  SwarmClient.submit → node queues → an in-process AgentHost of c agents (capacity 1)
 //   intake  plain BullMQ Queue('{intake}') → Coordinator's intake worker routes → the same AgentHost
-// Every processor is the same no-op: report the start to the probe, return.
+//   http    as swarmq, but the agents are HTTP agents: each task a signed POST to a no-op service on loopback
+// Every processor is the same no-op: report the start to the probe, return (http: the service does, on receiving the request).
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AgentHost } from '../../src/agents/host.ts';
@@ -13,16 +14,19 @@ import { silentLogger } from '../../src/log.ts';
 import { bullKey, INTAKE_QUEUE, nodeQueueName } from '../../queues/keys.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { seqOf, type StartProbe } from './measure.ts';
+import { startNoopService } from './httpNoop.ts';
+import type { HttpEndpoints } from '../../src/agents/httpEndpoints.ts';
 
-export type ContenderName = 'raw' | 'swarmq' | 'intake';
+export type ContenderName = 'raw' | 'swarmq' | 'intake' | 'http';
 
-export const CONTENDERS: readonly ContenderName[] = ['raw', 'swarmq', 'intake'];
+export const CONTENDERS: readonly ContenderName[] = ['raw', 'swarmq', 'intake', 'http'];
 
 /** What "concurrency c" means for each contender, for the printed table. */
 export const CONCURRENCY_MEANS: Record<ContenderName, (c: number) => string> = {
   raw: (c) => `1 BullMQ Worker, concurrency ${c}`,
   swarmq: (c) => `${c} agent${c === 1 ? '' : 's'} of capacity 1 in 1 AgentHost = ${Math.ceil(c / 10)} node Worker${c > 10 ? 's' : ''} (≤10 agents/node)`,
   intake: (c) => `as swarmq (${c} agent${c === 1 ? '' : 's'}), plus the coordinator's intake Worker (concurrency 50)`,
+  http: (c) => `as swarmq (${c} agent${c === 1 ? '' : 's'}), HTTP agents: keep-alive POSTs (≤ ${c} connection${c === 1 ? '' : 's'}) to a signature-checking no-op service in this process`,
 };
 
 export interface Rig {
@@ -105,13 +109,14 @@ function noopProcessors(probe: StartProbe): ProcessorMap {
   };
 }
 
-export async function startHost(o: RigOptions): Promise<{ host: AgentHost; completed: () => Promise<number> }> {
-  const config = swarmConfigSchema.parse({ redisUrl: o.url, prefix: o.prefix });
+export async function startHost(o: RigOptions, http?: { endpoints: HttpEndpoints; secret: string }): Promise<{ host: AgentHost; completed: () => Promise<number> }> {
+  const config = swarmConfigSchema.parse({ redisUrl: o.url, prefix: o.prefix, ...(http ? { agents: { endpointSecret: http.secret } } : {}) });
   const host = new AgentHost({
     config,
     hostId: 'bench-host',
     agents: [{ type: 'bench', count: o.concurrency, capacity: 1 }],
-    processors: noopProcessors(o.probe),
+    processors: http ? {} : noopProcessors(o.probe),
+    ...(http ? { endpoints: http.endpoints } : {}),
     logger: silentLogger,
   });
   await host.start();
@@ -131,6 +136,25 @@ export async function startSwarmq(o: RigOptions): Promise<Rig> {
     async close() {
       await client.close();
       await host.stop(5000);
+    },
+  };
+}
+
+export async function startHttp(o: RigOptions): Promise<Rig> {
+  const secret = 'bench-secret-0123456789abcdef';
+  const service = await startNoopService(secret, o.probe);
+  const { host, completed } = await startHost(o, { endpoints: { noop: { url: service.url, maxSockets: o.concurrency } }, secret });
+  const client = new SwarmClient({ redis: o.url, prefix: o.prefix });
+  return {
+    name: 'http',
+    prefix: o.prefix,
+    submit: (seq) => client.submit({ type: 'noop', payload: { seq } }),
+    completed,
+    settled: completed,
+    async close() {
+      await client.close();
+      await host.stop(5000);
+      await service.close();
     },
   };
 }
@@ -166,4 +190,5 @@ export const START: Record<ContenderName, (o: RigOptions) => Promise<Rig>> = {
   raw: startRaw,
   swarmq: startSwarmq,
   intake: startIntake,
+  http: startHttp,
 };

@@ -14,6 +14,7 @@ import { deregisterAgents } from '../../queues/deregisterAgents.ts';
 import { registerAgents } from '../../queues/registerAgents.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import type { ProcessorMap } from './processor.ts';
+import { endpointProcessors, type EndpointProcessors, type HttpEndpoints } from './httpEndpoints.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { agentProfile } from '../swarm/records.ts';
@@ -51,6 +52,13 @@ export interface AgentHostOptions {
   agents?: AgentSpec[];
   spawn?: { mode: 'batch' | 'waves'; waveSize?: number };
   processors: ProcessorMap;
+  /**
+   * HTTP agents: task types whose work a service's endpoint does
+   * (`{ writer: 'http://127.0.0.1:8000/run' }`, or `{ url, timeoutMs, maxSockets }`),
+   * each request signed with config.agents.endpointSecret (docs/http-agents.md).
+   * They take the place of `processors` of the same type.
+   */
+  endpoints?: HttpEndpoints;
   logger: Logger;
   /** Listen for spawn and retire requests from coordinators (default true). */
   control?: boolean;
@@ -89,6 +97,9 @@ export class AgentHost extends EventEmitter {
   private readonly runners = new Map<string, NodeRunner>();
   private readonly infos = new Map<string, AgentInfo>();
   private readonly taskTypes: string[];
+  /** The given processors with the HTTP agents' on top. */
+  private readonly processors: ProcessorMap;
+  private readonly endpoints: EndpointProcessors;
   private seq = 0;
   private readonly heartbeat: Heartbeat;
   private stopping: Promise<void> | undefined;
@@ -117,7 +128,11 @@ export class AgentHost extends EventEmitter {
     this.trust = o.trust !== undefined ? o.trust : processTrust(o.config, { hostId: this.hostId });
     if (this.trust && !this.trust.host) o.logger.warn({ host: this.hostId }, 'SWARMQ_TRUST_ANCHOR is set but this host has no identity (SWARMQ_HOST_IDENTITY_FILE): its agents cannot take part in consensus');
     this.keys = swarmKeys(o.config.prefix);
-    this.taskTypes = Object.keys(o.processors).sort();
+    this.endpoints = endpointProcessors(o.endpoints ?? {}, { secret: o.config.agents.endpointSecret, onProgress: (ctx, value) => ctx.progress(value) });
+    this.processors = { ...o.processors, ...this.endpoints.processors };
+    this.taskTypes = Object.keys(this.processors).sort();
+    // Checked before anything connects, so a refused combination leaves nothing open.
+    const sandboxed = o.sandbox && this.sandboxable(o.sandbox);
     let failures = 0;
     this.redis = connectRedis(o.config.redis, {
       // Workers need commands to wait out a reconnect instead of failing.
@@ -144,7 +159,7 @@ export class AgentHost extends EventEmitter {
       // drops it at once, long before a heartbeat is missed. A reconnect gets a new id.
       this.heartbeat.announceConnection().catch((err: Error) => o.logger.warn({ err: err.message }, 'could not announce the host connection to the health monitor'));
     });
-    this.sandbox = o.sandbox ? new Sandbox(o.sandbox) : undefined;
+    this.sandbox = sandboxed ? new Sandbox(sandboxed) : undefined;
     this.deadLetter = new DeadLetterQueue(this.redis, o.config.prefix);
     this.breakerAlerts = new BreakerAlerts({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('breaker', alert) });
     this.cancels = new CancelReports({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('cancel-alert', alert) }, this.keys.stats, o.config.agents.cancelGraceMs);
@@ -161,6 +176,16 @@ export class AgentHost extends EventEmitter {
       onHibernated: (nodeId) => this.emit('hibernated', nodeId),
       onWoke: (nodeId) => this.emit('woke', nodeId),
     });
+  }
+
+  /** An HTTP agent's work runs in its service: no sandbox child could run it, so `all` means every other type, and naming one is an error. */
+  private sandboxable(o: SandboxOptions): SandboxOptions {
+    const remote = Object.keys(this.endpoints.processors);
+    if (!remote.length) return o;
+    if (o.types === 'all') return { ...o, types: this.taskTypes.filter((t) => !remote.includes(t)) };
+    const both = o.types.filter((t) => remote.includes(t));
+    if (both.length) throw new Error(`--sandbox names ${both.join(', ')}, which an HTTP endpoint serves: its work runs in that service, so there is nothing to sandbox; drop ${both.length > 1 ? 'them' : 'it'} from --sandbox`);
+    return o;
   }
 
   /** Nodes whose Worker on this host is closed until work arrives. */
@@ -344,7 +369,8 @@ export class AgentHost extends EventEmitter {
   }
 
   private newRunner(nodeId: string, agents: SeatedAgent[]): NodeRunner {
-    const { config, processors } = this.o;
+    const { config } = this.o;
+    const processors = this.processors;
     const identity = this.trust?.host;
     return new NodeRunner({
       redis: this.redis,
@@ -480,6 +506,7 @@ export class AgentHost extends EventEmitter {
         this.o.logger.warn({ err: (err as Error).message }, 'could not deregister agents (Redis away); they will count as failed once their heartbeat ages');
       }
       await this.sandbox?.close();
+      this.endpoints.close();
       await this.deadLetter.close();
       this.o.logger.info({ host: this.hostId, returned }, 'agent host stopped');
       this.redis.disconnect();

@@ -17,6 +17,7 @@ import { claimReplicaSeat, REPLICA_RETRY_MS } from './replicaSeat.ts';
 import type { DurabilityPolicy } from '../../queues/durability.ts';
 import { durableFinishes } from '../durability.ts';
 import { confirmPickup, watchReconnects } from './durablePickup.ts';
+import { handBackLater, isRetryLater } from './retryLater.ts';
 import { TaskProgress, type ProgressSettings } from './taskProgress.ts';
 import { PROGRESS_DEFAULTS } from '../tasks/progress.ts';
 import { groupKeys } from '../../queues/keys.ts';
@@ -592,6 +593,8 @@ export class NodeRunner {
       if (entry.cancelled) this.endCancelled(entry, agent, err);
       if (entry.returned) throw new WaitingError();
       if (reporter) await reporter.flush();
+      // The processor asked for the task later (an HTTP agent's 429 with Retry-After): no attempt spent, nothing said of the agent's health.
+      if (isRetryLater(err)) return await handBackLater(job, token, err);
       this.finishing.set(id, { agent: agent.id, outcome: 'failed' });
       agent.failed++;
       this.judge(agent, false);

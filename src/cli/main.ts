@@ -56,6 +56,10 @@ interface AgentFlags {
   hostId?: string;
   processors?: string;
   drainMs: string;
+  endpoint?: string;
+  endpointTypes?: string;
+  endpointTimeoutMs: string;
+  endpointMaxSockets?: string;
 }
 
 /** `--cluster N [--cluster-replicas R]` (or SWARMQ_LOCAL_CLUSTER): the shape of a local Cluster to start, or none. */
@@ -89,6 +93,27 @@ function hostSpawnOptions(f: AgentFlags): Pick<AgentHostOptions, 'agents' | 'spa
       ? undefined
       : { types: f.sandbox === true ? ('all' as const) : String(f.sandbox).split(',').filter(Boolean), ...(f.processors ? { modulePath: resolve(f.processors) } : {}) };
   return { agents: [spec], spawn: { mode: f.mode, waveSize }, ...(pool ? { pool: [{ ...spec, count: pool }] } : {}), ...(sandbox ? { sandbox } : {}) };
+}
+
+/**
+ * `--endpoint URL`: HTTP agents. The task types it serves are --endpoint-types,
+ * or the agent type itself (`--type writer --endpoint …` runs tasks of type
+ * writer there); its connections are at most --endpoint-max-sockets, by
+ * default one per slot of this host's agents, so none waits for a connection.
+ */
+function hostEndpoints(f: AgentFlags): Pick<AgentHostOptions, 'endpoints'> {
+  if (f.endpoint === undefined) {
+    if (f.endpointTypes !== undefined) throw new SwarmError('invalid_request', '--endpoint-types names the task types --endpoint serves: give --endpoint too');
+    return {};
+  }
+  const timeoutMs = Number(f.endpointTimeoutMs);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100) throw new SwarmError('invalid_request', `--endpoint-timeout-ms must be a whole number ≥ 100, got ${f.endpointTimeoutMs}`);
+  const spec = agentSpec(f);
+  const maxSockets = f.endpointMaxSockets === undefined ? spec.count * (spec.capacity ?? 1) : Number(f.endpointMaxSockets);
+  if (!Number.isInteger(maxSockets) || maxSockets < 1) throw new SwarmError('invalid_request', `--endpoint-max-sockets must be a whole number ≥ 1, got ${f.endpointMaxSockets}`);
+  const types = (f.endpointTypes ?? f.type).split(',').map((t) => t.trim()).filter(Boolean);
+  if (!types.length) throw new SwarmError('invalid_request', '--endpoint-types is a comma-separated list of task types');
+  return { endpoints: Object.fromEntries(types.map((t) => [t, { url: f.endpoint!, timeoutMs, maxSockets }])) };
 }
 
 /**
@@ -157,7 +182,11 @@ function addAgentFlags(cmd: Command, defaults: { count: string }): Command {
     .option('--mode <mode>', 'spawn all at once (batch) or in waves', 'batch')
     .option('--wave-size <n>', 'agents per wave with --mode waves', '20')
     .option('--pool <n>', 'warm agents of --type to keep registered and idle, for instant acquire', '0')
-    .option('--sandbox [types]', 'run processors (all, or these comma-separated task types) in BullMQ sandbox child processes');
+    .option('--sandbox [types]', 'run processors (all, or these comma-separated task types) in BullMQ sandbox child processes')
+    .option('--endpoint <url>', 'HTTP agents: the agents run their tasks by POSTing them to this URL (signed with SWARMQ_AGENT_SECRET; docs/http-agents.md)')
+    .option('--endpoint-types <list>', 'task types --endpoint serves (default: the agent --type)')
+    .option('--endpoint-timeout-ms <ms>', 'longest one request to --endpoint may take', '120000')
+    .option('--endpoint-max-sockets <n>', 'connections kept open to --endpoint at most (default: agents × capacity)');
 }
 
 export function buildCli(): Command {
@@ -184,7 +213,7 @@ export function buildCli(): Command {
       const coordinator = new Coordinator({ config, logger });
       await coordinator.start();
       const consensus = await drivingConsensus(config, logger);
-      const host = new AgentHost({ config, hostId: flags.hostId ?? 'local', ...hostSpawnOptions(flags), processors: await processorsFor(flags.processors), logger });
+      const host = new AgentHost({ config, hostId: flags.hostId ?? 'local', ...hostSpawnOptions(flags), ...hostEndpoints(flags), processors: await processorsFor(flags.processors), logger });
       await host.start();
       const server = await listen(createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger, consensus, ...swarmPages(coordinator) }), config.http, logger);
       const urls = serviceUrls(server, config.http.port);
@@ -227,7 +256,7 @@ export function buildCli(): Command {
     .action(async (flags: CommonFlags & AgentFlags) => {
       const logger = createLogger('swarmq-agents');
       const config = configFrom(flags, redisFromStateDir());
-      const host = new AgentHost({ config, ...(flags.hostId ? { hostId: flags.hostId } : {}), ...hostSpawnOptions(flags), processors: await processorsFor(flags.processors), logger });
+      const host = new AgentHost({ config, ...(flags.hostId ? { hostId: flags.hostId } : {}), ...hostSpawnOptions(flags), ...hostEndpoints(flags), processors: await processorsFor(flags.processors), logger });
       onShutdown(logger, () => host.stop(Number(flags.drainMs)), Number(flags.drainMs) + SHUTDOWN_SLACK_MS);
       console.log(await spawnWithProgress(host, agentSpec(flags).count));
     });

@@ -137,6 +137,8 @@ export const swarmConfigSchema = z.object({
       progressMaxBytes: z.coerce.number().int().min(16).max(1024 * 1024).default(PROGRESS_DEFAULTS.maxBytes),
       /** A cancelled task's processor has this long to end after its signal is aborted; past it, its slot is freed and an alert raised. */
       cancelGraceMs: z.coerce.number().int().min(0).default(5_000),
+      /** The secret HTTP agents sign their requests with, shared with their services (docs/http-agents.md). */
+      endpointSecret: z.string().min(16, 'at least 16 characters (e.g. `openssl rand -hex 32`)').optional(),
     })
     .transform((a) => ({
       ...a,

@@ -11,6 +11,7 @@ import { Coordinator } from '../../src/coordinator/coordinator.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
+import type { HttpEndpoints } from '../../src/agents/httpEndpoints.ts';
 import type { RedisForFile } from './redis.ts';
 import { readThrough } from './forFile.ts';
 import { testConfig } from './swarm.ts';
@@ -28,6 +29,8 @@ export interface Stack {
 export interface StackOptions {
   agents?: AgentSpec[];
   processors?: ProcessorMap;
+  /** HTTP agents of the host (its config must carry agents.endpointSecret). */
+  endpoints?: HttpEndpoints;
   hostId?: string;
 }
 
@@ -36,7 +39,7 @@ export async function startStack(config: SwarmConfig, opts: StackOptions = {}): 
   await coordinator.start();
   let host: AgentHost | undefined;
   if (opts.agents) {
-    host = new AgentHost({ config, hostId: opts.hostId ?? 'h1', agents: opts.agents, processors: opts.processors ?? builtinProcessors, logger: silentLogger });
+    host = new AgentHost({ config, hostId: opts.hostId ?? 'h1', agents: opts.agents, processors: opts.processors ?? builtinProcessors, ...(opts.endpoints ? { endpoints: opts.endpoints } : {}), logger: silentLogger });
     await host.start();
   }
   const app = createApp({ coordinator, bodyLimitBytes: config.http.bodyLimitBytes, logger: silentLogger, ...swarmPages(coordinator) });
