@@ -96,7 +96,7 @@ async function submit(type: string, payload: unknown, extra: Record<string, unkn
   return (res.body as { id: string }).id;
 }
 
-async function finished(id: string): Promise<{ state: string; result: any; error: string | null; attempts: number; agentId: string | null }> {
+async function finished(id: string): Promise<{ state: string; result: any; error: string | null; attempts: number; agentId: string | null; progress: unknown }> {
   return await until(async () => {
     const res = await stack!.request('GET', `/api/tasks/${id}`);
     return res.body.state === 'completed' || res.body.state === 'failed' ? res.body : undefined;
