@@ -5,7 +5,7 @@ import { clusterFiles } from './tests/clusterFiles.ts';
 // cores in seconds; `npm test` runs them all. Files run in parallel, each with
 // its own redis-server or key prefix. Vitest's default (one fork per core but
 // one) gives a 2-core machine a single fork, yet most integration files spend
-// their time waiting on Redis and timers, so they run three at a time; the chaos
+// their time waiting on Redis and timers, so they run four at a time; the chaos
 // files load the CPU on purpose and time recoveries, so they run one at a time,
 // after the rest (groupOrder runs the groups in turn). The `cluster` project
 // runs chosen integration and chaos files again, each on a three-master Cluster
@@ -13,12 +13,14 @@ import { clusterFiles } from './tests/clusterFiles.ts';
 // kill a Redis master and mostly wait out its replica's promotion, and assert
 // what was lost, not how fast, so they share that group instead of the chaos one.
 const failoverFiles = ['tests/chaos/clusterFailover.test.ts', 'tests/chaos/clusterPickupFailover.test.ts', 'tests/chaos/sentinelFailover.test.ts'];
+// `order`: the groups run in turn; the browser files (a Chromium each, short) run beside the unit files.
 const kinds = [
-  { kind: 'unit', workers: 2 },
-  { kind: 'integration', workers: 3 },
-  { kind: 'browser', workers: 1 },
-  { kind: 'chaos', workers: 1 },
+  { kind: 'unit', workers: 2, order: 0 },
+  { kind: 'browser', workers: 1, order: 0 },
+  { kind: 'integration', workers: 4, order: 1 },
+  { kind: 'chaos', workers: 1, order: 2 },
 ] as const;
+const lastGroup = 3;
 
 export default defineConfig({
   test: {
@@ -26,17 +28,17 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     projects: [
-      ...kinds.map(({ kind, workers }, order) => ({
+      ...kinds.map(({ kind, workers, order }) => ({
         extends: true as const,
         test: { name: kind, include: [`tests/${kind}/**/*.test.ts`], exclude: failoverFiles, maxWorkers: workers, sequence: { groupOrder: order } },
       })),
       {
         extends: true as const,
-        test: { name: 'failover', include: failoverFiles, maxWorkers: 3, sequence: { groupOrder: kinds.length } },
+        test: { name: 'failover', include: failoverFiles, maxWorkers: 3, sequence: { groupOrder: lastGroup } },
       },
       {
         extends: true as const,
-        test: { name: 'cluster', include: [...clusterFiles], env: { SWARMQ_TEST_TOPOLOGY: 'cluster' }, maxWorkers: 3, sequence: { groupOrder: kinds.length } },
+        test: { name: 'cluster', include: [...clusterFiles], env: { SWARMQ_TEST_TOPOLOGY: 'cluster' }, maxWorkers: 3, sequence: { groupOrder: lastGroup } },
       },
     ],
   },

@@ -20,7 +20,6 @@ export const clusterFiles: readonly string[] = [
   'tests/integration/finishedTail.test.ts',
   'tests/integration/metrics.test.ts',
   'tests/integration/consensusQuorum.test.ts',
-  'tests/integration/cliAgents.test.ts',
   'tests/integration/eventsAcrossProcesses.test.ts',
   'tests/integration/coordinatorPartitions.test.ts',
   'tests/integration/taskProgress.test.ts',

@@ -137,7 +137,8 @@ async function addPart(f: BatchFanOut, batchId: string, jobs: readonly BatchJob[
     const queue = queueOf(j);
     // Queued synchronously; the promise settles with the MULTI, whose replies are checked below.
     new Job(f.queueFor(queue), j.name, j.data, j.opts, j.id).addJob(multi).catch(() => {});
-    if (j.replicaOf) plain.hset(bullKey(f.prefix, queue, j.id), REPLICA_OF_FIELD, j.replicaOf);
+    // The object form: BullMQ's client hands out a pipeline whose hset takes a field map (three arguments would be read as one).
+    if (j.replicaOf) plain.hset(bullKey(f.prefix, queue, j.id), { [REPLICA_OF_FIELD]: j.replicaOf });
     const g = hashTagOf(queue);
     if (!marked.has(g)) {
       marked.add(g);

@@ -104,7 +104,7 @@ describe('moves between slot groups', () => {
       expect(await redis.connection.hlen(groupKeys(prefix, 'g1').moving)).toBe(10);
       // Between the steps the task reads as waiting where it was, and a cancel is refused for now, not lost.
       expect(await client.get(claimed[0]!)).toMatchObject({ state: 'waiting', node: 'n1' });
-      await expect(client.cancel(claimed[0]!)).rejects.toThrow(/being moved to a node of another slot group/);
+      await expect(client.cancel(claimed[0]!)).rejects.toThrow(/is being moved between nodes \(waiting\); retry the cancel in a moment/);
 
       host = new AgentHost({ config, hostId: 'cr', agents: [{ type: 'w', count: 20 }], processors, logger: silentLogger });
       await host.start();

@@ -6,6 +6,7 @@
 // requests get a 400 and write nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
+import { bullKey, nodeQueueName, REPLICA_OF_FIELD } from '../../queues/keys.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { redisForFile } from '../support/redis.ts';
@@ -80,6 +81,11 @@ describe('replicated tasks', () => {
       const replicas = await Promise.all((view.consensus.replicaTasks as string[]).map(async (r) => (await stack.request('GET', `/api/tasks/${r}`)).body));
       expect(replicas.map((r) => r.agentId)).toEqual(agents);
       expect(replicas.every((r) => r.state === 'completed')).toBe(true);
+      // Each replica's hash names its task: a flow's parent key on one server, the replica mark on a Cluster (no flows there).
+      for (const r of replicas) {
+        const h = await redis.connection.hgetall(bullKey(stack.config.prefix, nodeQueueName(r.node), r.id));
+        expect(h.parentKey?.endsWith(`:${id}`) || h[REPLICA_OF_FIELD] === id, JSON.stringify(Object.keys(h))).toBe(true);
+      }
     }
     // The round really ran among those agents: their decisions are recorded under the task's id.
     const decided = await redis.connection.hgetall(`${stack.config.prefix}:{swarm}:consensus:round:${ids[0]}:decided`);
