@@ -5,7 +5,7 @@ import { clusterFiles } from './tests/clusterFiles.ts';
 // cores in seconds; `npm test` runs them all. Files run in parallel, each with
 // its own redis-server or key prefix. Vitest's default (one fork per core but
 // one) gives a 2-core machine a single fork, yet most integration files spend
-// their time waiting on Redis and timers, so they run four at a time; the chaos
+// their time waiting on Redis and timers, so they run three at a time; the chaos
 // files load the CPU on purpose and time recoveries, so they run one at a time,
 // after the rest (groupOrder runs the groups in turn). The `cluster` project
 // runs chosen integration and chaos files again, each on a three-master Cluster
@@ -17,7 +17,7 @@ const failoverFiles = ['tests/chaos/clusterFailover.test.ts', 'tests/chaos/clust
 const kinds = [
   { kind: 'unit', workers: 2, order: 0 },
   { kind: 'browser', workers: 1, order: 0 },
-  { kind: 'integration', workers: 4, order: 1 },
+  { kind: 'integration', workers: 3, order: 1 },
   { kind: 'chaos', workers: 1, order: 2 },
 ] as const;
 const lastGroup = 3;

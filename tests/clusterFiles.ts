@@ -26,7 +26,6 @@ export const clusterFiles: readonly string[] = [
   'tests/integration/cancelRunning.test.ts',
   'tests/chaos/hostFailure.test.ts',
   'tests/chaos/agentHostKill.test.ts',
-  'tests/chaos/twoHosts.test.ts',
   'tests/chaos/lostLock.test.ts',
   'tests/chaos/coordinatorFailover.test.ts',
   'tests/chaos/chaosRun.test.ts',
