@@ -206,8 +206,12 @@ for (const name of ['node', 'python'] as const) {
       const stale = await post(Date.now() - 10 * 60_000, SECRET);
       expect(stale.status).toBe(401);
       expect(await stale.json()).toEqual({ error: 'stale x-swarmq-timestamp' });
-      const tampered = await fetch(s.url, { method: 'POST', headers: { 'x-swarmq-timestamp': String(Date.now()), 'x-swarmq-signature': signature(SECRET, Date.now() - 1, body) }, body });
+      // Signed for another timestamp than the one sent (one clock reading: two could straddle a millisecond and agree).
+      const now = Date.now();
+      const tampered = await fetch(s.url, { method: 'POST', headers: { 'x-swarmq-timestamp': String(now), 'x-swarmq-signature': signature(SECRET, now - 1, body) }, body });
       expect(tampered.status).toBe(401);
+      // The service logs each refusal on stdout, read here as it arrives: after its answer, possibly.
+      await until(async () => s.events.filter((e) => e.event === 'refused').length >= before + 3 || undefined, 5000, 'the service to log its three refusals');
       expect(s.events.filter((e) => e.event === 'refused').length).toBe(before + 3);
       const good = await post(Date.now(), SECRET);
       expect(good.status).toBe(200);
