@@ -6,9 +6,8 @@ import { clusterFiles } from './tests/clusterFiles.ts';
 // its own redis-server or key prefix. Vitest's default (one fork per core but
 // one) gives a 2-core machine a single fork, yet most integration files spend
 // their time waiting on Redis and timers, so they run three at a time; the chaos
-// files load the CPU on purpose and time recoveries (with generous bounds, and
-// they held with three other sessions' suites running beside them), so they
-// run two at a time, after the rest (groupOrder runs the groups in turn). The `cluster` project
+// files load the CPU on purpose and time recoveries, so they run one at a time,
+// after the rest (groupOrder runs the groups in turn). The `cluster` project
 // runs chosen integration and chaos files again, each on a three-master Cluster
 // of its own (tests/clusterFiles.ts), last, beside the `failover` files: those
 // kill a Redis master and mostly wait out its replica's promotion, and assert
@@ -19,7 +18,7 @@ const kinds = [
   { kind: 'unit', workers: 2, order: 0 },
   { kind: 'browser', workers: 1, order: 0 },
   { kind: 'integration', workers: 3, order: 1 },
-  { kind: 'chaos', workers: 2, order: 2 },
+  { kind: 'chaos', workers: 1, order: 2 },
 ] as const;
 const lastGroup = 3;
 

@@ -73,7 +73,8 @@ describe('coordinators sharing partitions', () => {
         const q = new Queue(nodeQueueName(node), { connection: redis.connection, prefix: config.prefix });
         queues.push(q);
         const batch = Array.from({ length: 150 }, () => newTaskId(node));
-        await q.addBulk(batch.map((id, i) => ({ name: 'sleep', data: { payload: { ms: 10 + (i % 3) * 10 } }, opts: { jobId: id } })));
+        // Long enough that each owner's balancer moves some before the skewed node has run them all, on a loaded box too.
+        await q.addBulk(batch.map((id, i) => ({ name: 'sleep', data: { payload: { ms: 40 + (i % 3) * 20 } }, opts: { jobId: id } })));
         tasks.push(...batch);
       }
       const done = await Promise.all(tasks.map((id) => client.waitFor(id, { timeoutMs: 60_000 })));

@@ -170,8 +170,17 @@ describe('task progress', () => {
 
   it('a watch of a waiting task follows it when it is moved to another node, and the dashboard lists running tasks with progress', async () => {
     const a = await client.submit({ type: 'hold', attempts: 1 });
-    const b = await client.submit({ type: 'hold', attempts: 1 });
-    await until(async () => holds.length === 2 || undefined, 10_000, 'both agents busy');
+    await until(async () => holds.length === 1 || undefined, 20_000, 'the first hold to start');
+    // Routing reads the loads the leader publishes: until it has published a's start, a second task may go to a's
+    // node (no stealing here) and wait there. Such a one is cancelled (still waiting) and submitted again.
+    const b = await until(async () => {
+      const t = await client.submit({ type: 'hold', attempts: 1 });
+      if (t.node !== a.node) return t;
+      await client.cancel(t.id);
+      await sleep(50);
+      return undefined;
+    }, 20_000, 'a second hold routed to the other node');
+    await until(async () => holds.length === 2 || undefined, 20_000, 'both agents busy');
     // The route reads the nodes the published loads call busy: the leader's next snapshot, a moment after the starts.
     const running = await until(async () => {
       const r = await stack.request('GET', '/api/running');

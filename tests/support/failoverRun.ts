@@ -125,7 +125,7 @@ export async function replicaOnline(port: number): Promise<void> {
     } finally {
       r.disconnect();
     }
-  }, 30_000, `the restarted server to rejoin as the replica of :${port}`);
+  }, 60_000, `the restarted server to rejoin as the replica of :${port}`);
 }
 
 /** A finished failover run: its figures, and what is still running (for more checks), stopped by `stop`. */
