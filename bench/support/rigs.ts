@@ -124,11 +124,12 @@ export async function startHost(o: RigOptions, http?: { endpoints: HttpEndpoints
   return { host, completed: completedCounter(o.observer, nodes.map((n) => bullKey(o.prefix, nodeQueueName(n), 'completed'))) };
 }
 
-export async function startSwarmq(o: RigOptions): Promise<Rig> {
-  const { host, completed } = await startHost(o);
+/** A swarmq host of `o.concurrency` agents and a client submitting `noop` tasks to it; `closeAlso` runs after both close. */
+async function hostRig(name: Rig['name'], o: RigOptions, http?: { endpoints: HttpEndpoints; secret: string }, closeAlso?: () => Promise<void>): Promise<Rig> {
+  const { host, completed } = await startHost(o, http);
   const client = new SwarmClient({ redis: o.url, prefix: o.prefix });
   return {
-    name: 'swarmq',
+    name,
     prefix: o.prefix,
     submit: (seq) => client.submit({ type: 'noop', payload: { seq } }),
     completed,
@@ -136,27 +137,19 @@ export async function startSwarmq(o: RigOptions): Promise<Rig> {
     async close() {
       await client.close();
       await host.stop(5000);
+      await closeAlso?.();
     },
   };
+}
+
+export function startSwarmq(o: RigOptions): Promise<Rig> {
+  return hostRig('swarmq', o);
 }
 
 export async function startHttp(o: RigOptions): Promise<Rig> {
   const secret = 'bench-secret-0123456789abcdef';
   const service = await startNoopService(secret, o.probe);
-  const { host, completed } = await startHost(o, { endpoints: { noop: { url: service.url, maxSockets: o.concurrency } }, secret });
-  const client = new SwarmClient({ redis: o.url, prefix: o.prefix });
-  return {
-    name: 'http',
-    prefix: o.prefix,
-    submit: (seq) => client.submit({ type: 'noop', payload: { seq } }),
-    completed,
-    settled: completed,
-    async close() {
-      await client.close();
-      await host.stop(5000);
-      await service.close();
-    },
-  };
+  return await hostRig('http', o, { endpoints: { noop: { url: service.url, maxSockets: o.concurrency } }, secret }, () => service.close());
 }
 
 export async function startIntake(o: RigOptions): Promise<Rig> {
