@@ -8,9 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Job, Queue } from 'bullmq';
 import type { Cluster } from 'ioredis';
 import { CONSENSUS_QUEUE, nodeOfQueueName, nodeQueueName, slotGroupOf, swarmKeys } from '../../queues/keys.ts';
+import { readLoads } from '../../queues/loads.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { Consensus } from '../../src/consensus/runtime/consensus.ts';
+import { decodeLoads } from '../../src/coordinator/loadsSnapshot.ts';
 import { IdempotencyClaims } from '../../src/coordinator/idempotency.ts';
 import { submitStaged, type BatchJob } from '../../src/coordinator/stagedBatch.ts';
 import { newTaskId, nodeOfTaskId } from '../../src/tasks/ids.ts';
@@ -94,7 +96,16 @@ describe('batch submits on a Redis Cluster', () => {
 
   it('SwarmClient.submitBatch spread over two slot groups, with idempotency keys honoured on a repeat', async () => {
     const tasks: TaskInput[] = Array.from({ length: 24 }, (_, i) => ({ type: 'echo', payload: { i }, idempotencyKey: `cb-${i}` }));
-    const { ids } = await client.submitBatch(tasks);
+    // Loads read while the first test's tasks ran could send the whole batch to
+    // the other group: wait until the published loads show every node idle, then
+    // route with a client of its own that reads them afresh.
+    await until(async () => {
+      const got = await readLoads(redis, prefix, undefined);
+      const loads = got.published && got.body !== undefined ? decodeLoads(got.body) : undefined;
+      return loads?.ok === true && [...loads.snapshot.counts.values()].every((c) => c.waiting + c.active === 0);
+    }, 15_000);
+    const fresh = new SwarmClient({ redis: cluster.url, prefix });
+    const { ids } = await fresh.submitBatch(tasks).finally(() => fresh.close());
     expect(new Set(ids.map((id) => slotGroupOf(nodeOfTaskId(id)!))).size).toBe(2);
     const again = await client.submitBatch(tasks);
     expect(again.ids).toEqual(ids);
