@@ -41,9 +41,9 @@ describe('balancer', () => {
       expect(perNode.size, JSON.stringify([...perNode])).toBeGreaterThanOrEqual(6);
       expect(perNode.get('n1')!, JSON.stringify([...perNode])).toBeLessThan(450);
       expect(events.length, 'load:rebalanced events').toBeGreaterThan(0);
-      // The first round takes from the overloaded node, and gives it nothing. (On a
-      // loaded Cluster run it also once took from a sibling whose stolen share
-      // its agents had not yet started, so "only from n1" is not asserted.)
+      // The first round takes from the overloaded node, and gives it nothing. (One loaded
+      // Cluster run's first event also held a move out of n8, not yet explained,
+      // so "only from n1" is not asserted.)
       expect(events[0]!.moves.some((m) => m.from === 'n1'), JSON.stringify(events[0])).toBe(true);
       expect(events[0]!.moves.some((m) => m.to === 'n1'), JSON.stringify(events[0])).toBe(false);
       // The event stream has them too, for dashboards.
