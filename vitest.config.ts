@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { clusterFiles } from './tests/clusterFiles.ts';
+import { LongestFirst } from './tests/sequencer.ts';
 
 // One project per kind of suite, so `npx vitest --project unit` runs the pure
 // cores in seconds; `npm test` runs them all. Files run in parallel, each with
@@ -13,10 +14,12 @@ import { clusterFiles } from './tests/clusterFiles.ts';
 // kill a Redis master and mostly wait out its replica's promotion, and assert
 // what was lost, not how fast, so they share that group instead of the chaos one.
 const failoverFiles = ['tests/chaos/clusterFailover.test.ts', 'tests/chaos/clusterPickupFailover.test.ts', 'tests/chaos/sentinelFailover.test.ts'];
-// `order`: the groups run in turn; the browser files (a Chromium each, short) run beside the unit files.
+// `order`: the groups run in turn, each file of a group longest first (tests/sequencer.ts). The
+// browser files (a Chromium each, short) run beside the unit files; a group's projects must
+// agree on maxWorkers (and a single-worker project of order 0 would run after every group).
 const kinds = [
   { kind: 'unit', workers: 2, order: 0 },
-  { kind: 'browser', workers: 1, order: 0 },
+  { kind: 'browser', workers: 2, order: 0 },
   { kind: 'integration', workers: 3, order: 1 },
   { kind: 'chaos', workers: 1, order: 2 },
 ] as const;
@@ -27,6 +30,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    sequence: { sequencer: LongestFirst },
     projects: [
       ...kinds.map(({ kind, workers, order }) => ({
         extends: true as const,

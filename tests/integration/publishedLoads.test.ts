@@ -181,7 +181,8 @@ describe('published loads', () => {
       await conn.del(swarmKeys(config.prefix).loadsVersion);
       const t0 = seen.length;
       await router.refresh(true);
-      expect(seen.slice(t0).some((s) => s.cmd === 'llen')).toBe(true);
+      // MONITOR delivers on its own connection, so the router's reads may show a moment after refresh returns.
+      await until(async () => seen.slice(t0).some((s) => s.cmd === 'llen'), 5_000, 'the router to count a queue itself');
       const node = await router.route(router.validate({ type: 'echo', payload: 1 }));
       expect(node).toMatch(/^n\d+$/);
     } finally {
