@@ -104,6 +104,11 @@ export function swarmKeys(prefix: string) {
     hostsReady: `${base}:hosts-ready`,
     /** hash hostId → when the health monitor failed it; the host rejoins when it sees its entry */
     failedHosts: `${base}:failed-hosts`,
+    /**
+     * hash hostId → JSON of its HTTP agents' endpoints that have stopped answering (src/health/endpointHealth.ts),
+     * written by the host with its heartbeat when that changes, absent while every endpoint answers
+     */
+    endpointSilence: `${base}:endpoint-silence`,
     /** hash recoveryId → RecoveryRecord JSON */
     recoveries: `${base}:recoveries`,
     /** the leader's token (expiring), its owner, and the token counter */

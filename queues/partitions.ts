@@ -1,5 +1,5 @@
 // Coordinators sharing the work (see joinCoordinators-2.lua, acquirePartition-2.lua,
-// isolateHost-5.lua): membership, one lease per partition, and the fenced first
+// isolateHost-6.lua): membership, one lease per partition, and the fenced first
 // step of a host's recovery. A partition is named `g<k>` (a slot group),
 // `parked`, or `host:<id>`; its lease lives in its own slot (the group's tag, or
 // the swarm's for a host, beside the roster its recovery edits).
@@ -53,7 +53,7 @@ export async function acquirePartition(redis: Redis | Cluster, prefix: string, p
 /** The first step of a host's recovery, only for the holder of its partition with this token: true when done. */
 export async function isolateHost(redis: Redis | Cluster, prefix: string, hostId: string, holder: { id: string; token: number }, detectedAt: number): Promise<boolean> {
   const k = swarmKeys(prefix);
-  const done = await scripts.isolateHost.run(redis, [k.hostPartition(hostId), k.hosts, k.hostConnections, k.hostsReady, k.failedHosts], [hostId, holder.id, holder.token, detectedAt]);
+  const done = await scripts.isolateHost.run(redis, [k.hostPartition(hostId), k.hosts, k.hostConnections, k.hostsReady, k.failedHosts, k.endpointSilence], [hostId, holder.id, holder.token, detectedAt]);
   return Number(done) === 1;
 }
 

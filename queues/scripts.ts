@@ -128,6 +128,6 @@ export const scripts = {
   claimBatches: command('claimBatches', 1),
   joinCoordinators: command('joinCoordinators', 2),
   acquirePartition: command('acquirePartition', 2),
-  isolateHost: command('isolateHost', 5),
+  isolateHost: command('isolateHost', 6),
   reportProgress: command('reportProgress', 4),
 };

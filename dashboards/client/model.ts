@@ -125,6 +125,9 @@ export function applyEvent(s: DashboardState, e: SwarmEvent): DashboardState {
         else if (a.reason === 'reintegrated' || a.reason === 'reintegrating') delete isolated[a.agent];
         next.isolated = isolated;
         text = a.trend ? `agent ${a.agent}: ${a.trend.metric} ${a.trend.recent} ms vs ${a.trend.baseline} ms normal` : `agent ${a.agent} ${a.reason}`;
+      } else if (a.endpoint) {
+        // The agents on one of the host's HTTP endpoints changed state; the host's own state is unchanged.
+        text = `endpoint ${a.endpoint} of host ${a.host}: ${a.from ?? 'healthy'} → ${a.to ?? 'healthy'}${a.agents ? ` (${a.agents} agents)` : ''}`;
       } else if (a.to) {
         next.hosts = { ...s.hosts, [a.host]: { state: a.to, at: a.at } };
         text = a.from && a.from !== a.to ? `host ${a.host}: ${a.from} → ${a.to} (${a.reason})` : `host ${a.host} ${a.to}: ${a.reason}`;

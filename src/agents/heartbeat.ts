@@ -1,7 +1,8 @@
 // A host's standing with the health monitor: one beat per interval for all its
 // agents, its connection id announced (so a dead process is noticed when Redis
-// drops the connection), and, when the monitor has failed it meanwhile, a call
-// to rejoin. Leaving takes the host out of both.
+// drops the connection), its HTTP agents' silent endpoints (with a beat, when
+// they change), and, when the monitor has failed it meanwhile, a call to
+// rejoin. Leaving takes the host out of all of them.
 import type { Redis } from 'ioredis';
 import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
@@ -16,6 +17,11 @@ export class Heartbeat {
   /** The connection last announced; on a Cluster a failover or a reshard of the swarm's slot replaces it. */
   private announced: { redis: Redis; address: string } | undefined;
   private reannouncing: Promise<void> | undefined;
+  /**
+   * The endpoint silence last written; undefined until the first beat, which
+   * writes it whatever it is (clearing what a previous life of this host id left).
+   */
+  private publishedSilence: string | null | undefined;
 
   constructor(
     private readonly o: {
@@ -29,6 +35,8 @@ export class Heartbeat {
       rejoin: (failedAt: number) => Promise<void>;
       /** A rejoin that failed; the failure mark stays, so the next beat tries again. */
       onRejoinError: (err: Error) => void;
+      /** Its HTTP agents' silent endpoints as published (EndpointSilence.published): null when all answer. */
+      silence?: () => string | null;
     },
   ) {
     this.keys = swarmKeys(o.prefix);
@@ -50,11 +58,21 @@ export class Heartbeat {
   /**
    * One write per host per interval, for all its agents; the same round trip
    * asks whether the health monitor has failed this host meanwhile (it was
-   * stopped, or cut off, past failedAfterMs).
+   * stopped, or cut off, past failedAfterMs), and carries its endpoints'
+   * silence when that changed since the last beat that wrote it.
    */
   private async beat(): Promise<void> {
     const { redis, hostId } = this.o;
-    const res = await slotPipeline(redis).zadd(this.keys.hosts, Date.now(), hostId).hget(this.keys.failedHosts, hostId).exec();
+    const p = slotPipeline(redis).zadd(this.keys.hosts, Date.now(), hostId).hget(this.keys.failedHosts, hostId);
+    const silence = this.o.silence?.() ?? null;
+    const writeSilence = silence !== this.publishedSilence;
+    if (writeSilence) {
+      if (silence === null) p.hdel(this.keys.endpointSilence, hostId);
+      else p.hset(this.keys.endpointSilence, hostId, silence);
+    }
+    const res = await p.exec();
+    // Written only once Redis took it; otherwise the next beat writes it again.
+    if (writeSilence && res?.[2] && res[2][0] === null) this.publishedSilence = silence;
     const failedAt = (res?.[1]?.[1] ?? null) as string | null;
     this.announceIfMoved();
     if (failedAt === null || this.o.isStopping() || this.rejoining) return;
@@ -101,15 +119,26 @@ export class Heartbeat {
     await this.o.redis.hset(this.keys.hostsReady, this.o.hostId, String(Date.now()));
   }
 
-  /** Rejoining: the monitor's failure mark goes, and the connection is announced again; it is starting again until markReady. */
+  /**
+   * Rejoining: the monitor's failure mark goes, and the connection is announced
+   * again; it is starting again until markReady. The recovery deleted its
+   * endpoint silence: the next beat writes it again.
+   */
   async readmit(): Promise<void> {
     await this.o.redis.multi().hdel(this.keys.failedHosts, this.o.hostId).hdel(this.keys.hostsReady, this.o.hostId).exec();
+    this.publishedSilence = undefined;
     await this.announceConnection();
   }
 
-  /** Out of the live hosts, the watched connections and the ready marks. */
+  /** Out of the live hosts, the watched connections, the ready marks and the endpoint silence. */
   async leave(): Promise<void> {
-    await this.o.redis.multi().zrem(this.keys.hosts, this.o.hostId).hdel(this.keys.hostConnections, this.o.hostId).hdel(this.keys.hostsReady, this.o.hostId).exec();
+    await this.o.redis
+      .multi()
+      .zrem(this.keys.hosts, this.o.hostId)
+      .hdel(this.keys.hostConnections, this.o.hostId)
+      .hdel(this.keys.hostsReady, this.o.hostId)
+      .hdel(this.keys.endpointSilence, this.o.hostId)
+      .exec();
   }
 }
 

@@ -37,6 +37,7 @@ import { Sandbox, type SandboxOptions } from './sandbox.ts';
 import { Hibernation } from './hibernation.ts';
 import { WarmPool } from './warmPool.ts';
 import { agentKinds, Heartbeat } from './heartbeat.ts';
+import { EndpointSilence } from './endpointSilence.ts';
 import { NodeRunner, type SeatedAgent } from './nodeRunner.ts';
 import { HOST_ID, newAgentId, parseSpecs, type AgentInfo, type AgentRecordIn, type AgentSpec, type AgentSpecParsed } from './spec.ts';
 
@@ -100,6 +101,8 @@ export class AgentHost extends EventEmitter {
   /** The given processors with the HTTP agents' on top. */
   private readonly processors: ProcessorMap;
   private readonly endpoints: EndpointProcessors;
+  /** Which of the HTTP agents' endpoints have stopped answering, published with the heartbeat. */
+  private readonly silence: EndpointSilence;
   private seq = 0;
   private readonly heartbeat: Heartbeat;
   private stopping: Promise<void> | undefined;
@@ -128,7 +131,12 @@ export class AgentHost extends EventEmitter {
     this.trust = o.trust !== undefined ? o.trust : processTrust(o.config, { hostId: this.hostId });
     if (this.trust && !this.trust.host) o.logger.warn({ host: this.hostId }, 'SWARMQ_TRUST_ANCHOR is set but this host has no identity (SWARMQ_HOST_IDENTITY_FILE): its agents cannot take part in consensus');
     this.keys = swarmKeys(o.config.prefix);
-    this.endpoints = endpointProcessors(o.endpoints ?? {}, { secret: o.config.agents.endpointSecret, onProgress: (ctx, value) => ctx.progress(value) });
+    this.endpoints = endpointProcessors(o.endpoints ?? {}, {
+      secret: o.config.agents.endpointSecret,
+      onProgress: (ctx, value) => ctx.progress(value),
+      onExchange: (e) => this.silence.observe(e),
+    });
+    this.silence = new EndpointSilence(this.endpoints.served);
     this.processors = { ...o.processors, ...this.endpoints.processors };
     this.taskTypes = Object.keys(this.processors).sort();
     // Checked before anything connects, so a refused combination leaves nothing open.
@@ -148,6 +156,7 @@ export class AgentHost extends EventEmitter {
       isStopping: () => this.stopping !== undefined,
       rejoin: (failedAt) => this.rejoin(failedAt),
       onRejoinError: (err) => o.logger.error({ err: err.message, hostId: this.hostId }, 'rejoining after a failed mark did not work; the next heartbeat tries again'),
+      silence: () => this.silence.published(),
     });
     this.redis.on('error', (err: Error) => {
       // Say so, with backoff in the retry strategy; one line per 10 failures, not a flood.

@@ -10,6 +10,8 @@ import type { Processor, TaskContext } from './processor.ts';
 import { signedHeaders } from './httpSignature.ts';
 import { isJsonType, judgeStatus, LineSplitter, LineTooLong, mediaType, NDJSON, streamLineSchema, type StreamLine } from './httpReply.ts';
 import { RetryLaterError } from './retryLater.ts';
+import { TaskRefusedError } from './taskRefused.ts';
+import { exchangeOutcome, type ExchangeFacts, type ExchangeOutcome } from '../health/endpointHealth.ts';
 
 export interface HttpProcessorOptions {
   /** The task type this processor runs (it goes in the request body). */
@@ -28,7 +30,21 @@ export interface HttpProcessorOptions {
   onProgress?: (ctx: TaskContext, value: unknown) => void;
   /** A keep-alive pool shared with other processors of the same endpoint (see keepAliveAgent). */
   agent?: http.Agent;
+  /**
+   * Each exchange that says something of the endpoint: whether it answered
+   * (src/health/endpointHealth.ts). Not called for one the task's signal ended
+   * (a cancel, the task's timeout, a shutdown): that says nothing of the service.
+   */
+  onExchange?: (e: ExchangeReport) => void;
   now?: () => number;
+}
+
+export interface ExchangeReport {
+  /** The endpoint's name: origin and path (endpointName). */
+  endpoint: string;
+  outcome: ExchangeOutcome;
+  sentAt: number;
+  endedAt: number;
 }
 
 export type HttpProcessor = Processor & {
@@ -54,6 +70,11 @@ export function keepAliveAgent(endpoint: URL, maxSockets: number): http.Agent {
   return endpoint.protocol === 'https:' ? new https.Agent(o) : new http.Agent(o);
 }
 
+/** How errors and health name an endpoint: origin and path, never the query (it may hold a token). */
+export function endpointName(url: URL): string {
+  return `${url.origin}${url.pathname}`;
+}
+
 /** The endpoint as a URL, or an error saying what is wrong with it. */
 export function endpointUrl(endpoint: string): URL {
   let url: URL;
@@ -69,7 +90,7 @@ export function endpointUrl(endpoint: string): URL {
 
 export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
   const url = endpointUrl(o.endpoint);
-  const where = `${url.origin}${url.pathname}`;
+  const where = endpointName(url);
   const agent = o.agent ?? keepAliveAgent(url, o.maxSockets);
   const send: typeof http.request = url.protocol === 'https:' ? https.request : http.request;
   const maxBytes = o.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
@@ -92,24 +113,39 @@ export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
     const onTaskAbort = () => stop.abort(ctx.signal.reason);
     ctx.signal.addEventListener('abort', onTaskAbort, { once: true });
     const signal = stop.signal;
+    // What the endpoint's health is judged by: filled in as the exchange goes.
+    const seen: Pick<ExchangeFacts, 'status' | 'socketError'> = { status: undefined, socketError: undefined };
     const failure = (err: unknown): Error => {
       if (ctx.signal.aborted) return ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error(`task ${ctx.taskId} was aborted`);
       if (timedOut) return new HttpAgentFailure(`HTTP agent ${where} did not finish task ${ctx.taskId} within ${o.timeoutMs} ms; the request was closed`);
       if (err instanceof UnrecoverableError || err instanceof RetryLaterError || err instanceof HttpAgentFailure) return err;
       const code = (err as NodeJS.ErrnoException | undefined)?.code;
       // A socket's error (ECONNREFUSED, ECONNRESET, EPIPE…) means the service could not be reached or dropped us; anything else is said as it is.
-      if (code) return new HttpAgentFailure(`HTTP agent ${where} could not be reached for task ${ctx.taskId}: ${code} ${(err as Error).message}`);
+      if (code) {
+        seen.socketError = code;
+        return new HttpAgentFailure(`HTTP agent ${where} could not be reached for task ${ctx.taskId}: ${code} ${(err as Error).message}`);
+      }
       return new HttpAgentFailure(`HTTP agent ${where}, task ${ctx.taskId}: ${(err as Error).message}`);
     };
+    const report = () => {
+      if (!o.onExchange) return;
+      const outcome = exchangeOutcome({ taskAborted: ctx.signal.aborted, timedOut, ...seen });
+      if (outcome) o.onExchange({ endpoint: where, outcome, sentAt, endedAt: now() });
+    };
     try {
-      return await exchange(body, sentAt, ctx, signal, failure);
+      const result = await exchange(body, sentAt, ctx, signal, failure, seen);
+      report();
+      return result;
+    } catch (err) {
+      report();
+      throw err;
     } finally {
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', onTaskAbort);
     }
   };
 
-  async function exchange(body: Buffer, sentAt: number, ctx: TaskContext, signal: AbortSignal, failure: (err: unknown) => Error): Promise<unknown> {
+  async function exchange(body: Buffer, sentAt: number, ctx: TaskContext, signal: AbortSignal, failure: (err: unknown) => Error, seen: { status: number | undefined }): Promise<unknown> {
     if (signal.aborted || ctx.signal.aborted) throw failure(signal.reason);
     const request = () =>
       new Promise<http.IncomingMessage>((resolve, reject) => {
@@ -142,6 +178,7 @@ export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
         throw failure(again);
       }
     }
+    seen.status = res.statusCode;
     try {
       return await answer(res, ctx);
     } catch (err) {
@@ -158,7 +195,8 @@ export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
       const text = (await readCapped(res, maxBytes, true)).toString('utf8');
       const shown = text.length > ERROR_BODY_CHARS ? `${text.slice(0, ERROR_BODY_CHARS)}…` : text;
       const said = `HTTP agent ${where} answered ${status} for task ${ctx.taskId}${shown.trim() ? `: ${shown.trim()}` : ''}`;
-      if (verdict.kind === 'permanent') throw new UnrecoverableError(said);
+      // A 4xx is the service judging the task; a 3xx (not followed) is an endpoint set up wrong, which its agents answer for.
+      if (verdict.kind === 'permanent') throw status >= 400 && status < 500 ? new TaskRefusedError(said) : new UnrecoverableError(said);
       if (verdict.kind === 'later') throw new RetryLaterError(verdict.delayMs, `${said} (retry after ${verdict.delayMs} ms)`);
       throw new HttpAgentFailure(said);
     }
@@ -205,7 +243,7 @@ export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
     if (!last) throw new HttpAgentFailure(`HTTP agent ${where} ended the stream of task ${ctx.taskId} without a {"result"} or {"error"} line`);
     if ('result' in last) return last.result;
     const said = `HTTP agent ${where} reported task ${ctx.taskId} failed: ${typeof last.error === 'string' ? last.error : JSON.stringify(last.error)}`;
-    throw last.permanent ? new UnrecoverableError(said) : new HttpAgentFailure(said);
+    throw last.permanent ? new TaskRefusedError(said) : new HttpAgentFailure(said);
   }
 
   async function readCapped(res: http.IncomingMessage, cap: number, truncate: boolean): Promise<Buffer> {

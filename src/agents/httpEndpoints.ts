@@ -7,7 +7,7 @@ import type http from 'node:http';
 import { z } from 'zod';
 import { taskTypeSchema } from '../tasks/schema.ts';
 import type { ProcessorMap, TaskContext } from './processor.ts';
-import { DEFAULT_MAX_RESPONSE_BYTES, endpointUrl, httpProcessor, keepAliveAgent } from './httpAgent.ts';
+import { DEFAULT_MAX_RESPONSE_BYTES, endpointName, endpointUrl, httpProcessor, keepAliveAgent, type ExchangeReport } from './httpAgent.ts';
 
 export const DEFAULT_ENDPOINT_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_SOCKETS = 64;
@@ -28,13 +28,18 @@ export type HttpEndpoints = Record<string, string | HttpEndpoint>;
 
 export interface EndpointProcessors {
   processors: ProcessorMap;
+  /** Each endpoint, by its name (endpointName), with the task types it serves. */
+  served: ReadonlyMap<string, readonly string[]>;
   /** Closes every pool's idle connections (at host stop). */
   close(): void;
 }
 
-export function endpointProcessors(endpoints: HttpEndpoints, common: { secret: string | undefined; onProgress?: (ctx: TaskContext, value: unknown) => void }): EndpointProcessors {
+export function endpointProcessors(
+  endpoints: HttpEndpoints,
+  common: { secret: string | undefined; onProgress?: (ctx: TaskContext, value: unknown) => void; onExchange?: (e: ExchangeReport) => void },
+): EndpointProcessors {
   const types = Object.keys(endpoints);
-  if (types.length === 0) return { processors: {}, close: () => {} };
+  if (types.length === 0) return { processors: {}, served: new Map(), close: () => {} };
   const secret = common.secret;
   if (secret === undefined || secret.length < MIN_SECRET_LENGTH) {
     throw new Error(
@@ -43,6 +48,7 @@ export function endpointProcessors(endpoints: HttpEndpoints, common: { secret: s
     );
   }
   const pools = new Map<string, http.Agent>();
+  const served = new Map<string, string[]>();
   const entries = types.map((type) => {
     if (!taskTypeSchema.safeParse(type).success) throw new Error(`HTTP agent endpoints: ${JSON.stringify(type)} is not a valid task type (letters, digits, "_", "." and "-")`);
     const given = endpoints[type]!;
@@ -52,11 +58,24 @@ export function endpointProcessors(endpoints: HttpEndpoints, common: { secret: s
     const url = endpointUrl(e.url);
     let agent = pools.get(url.href);
     if (!agent) pools.set(url.href, (agent = keepAliveAgent(url, e.maxSockets)));
-    const p = httpProcessor({ type, endpoint: url.href, secret, timeoutMs: e.timeoutMs, maxSockets: e.maxSockets, maxResponseBytes: e.maxResponseBytes, agent, ...(common.onProgress ? { onProgress: common.onProgress } : {}) });
+    const name = endpointName(url);
+    served.set(name, [...(served.get(name) ?? []), type]);
+    const p = httpProcessor({
+      type,
+      endpoint: url.href,
+      secret,
+      timeoutMs: e.timeoutMs,
+      maxSockets: e.maxSockets,
+      maxResponseBytes: e.maxResponseBytes,
+      agent,
+      ...(common.onProgress ? { onProgress: common.onProgress } : {}),
+      ...(common.onExchange ? { onExchange: common.onExchange } : {}),
+    });
     return [type, p] as const;
   });
   return {
     processors: Object.fromEntries(entries),
+    served,
     close: () => {
       for (const a of pools.values()) a.destroy();
     },

@@ -18,6 +18,7 @@ import type { DurabilityPolicy } from '../../queues/durability.ts';
 import { durableFinishes } from '../durability.ts';
 import { confirmPickup, watchReconnects } from './durablePickup.ts';
 import { handBackLater, isRetryLater } from './retryLater.ts';
+import { isTaskRefused } from './taskRefused.ts';
 import { TaskProgress, type ProgressSettings } from './taskProgress.ts';
 import { PROGRESS_DEFAULTS } from '../tasks/progress.ts';
 import { groupKeys } from '../../queues/keys.ts';
@@ -597,7 +598,8 @@ export class NodeRunner {
       if (isRetryLater(err)) return await handBackLater(job, token, err);
       this.finishing.set(id, { agent: agent.id, outcome: 'failed' });
       agent.failed++;
-      this.judge(agent, false);
+      // Refused by its service (an HTTP agent's 4xx): the task is at fault and the service is up, so the agent's breaker does not count it.
+      if (!isTaskRefused(err)) this.judge(agent, false);
       throw err;
     } finally {
       ended = true;

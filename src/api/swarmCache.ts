@@ -5,6 +5,7 @@
 // nobody joins or leaves reads the version, the heartbeats and the queue
 // lengths, never the 10,000 agent records.
 import type { HealthState } from '../health/classify.ts';
+import type { EndpointStateOf } from '../health/endpointHealth.ts';
 import type { NodeView } from '../routing/loads.ts';
 import type { AgentRecord, NodeRecord } from '../swarm/records.ts';
 import type { Liveness } from './agentPage.ts';
@@ -16,8 +17,8 @@ export const LOADS_FRESH_MS = 250;
 
 export interface CacheOptions {
   failedAfterMs: number;
-  /** Each host's health state as the leading coordinator classifies it. */
-  health: () => readonly { host: string; state: HealthState }[];
+  /** Each host's health state as the leading coordinator classifies it, and its HTTP agents' endpoints not answering. */
+  health: () => readonly { host: string; state: HealthState; endpoints?: readonly EndpointStateOf[] }[];
   /** Default Date.now. */
   clock?: () => number;
 }
@@ -76,6 +77,9 @@ export class SwarmCache {
   }
 
   private liveness(hostBeats: Map<string, number>, now = this.clock()): Liveness {
-    return { now, failedAfterMs: this.o.failedAfterMs, hostBeats, health: new Map(this.o.health().map((h) => [h.host, h.state])) };
+    const hosts = this.o.health();
+    const endpoints = new Map<string, readonly EndpointStateOf[]>();
+    for (const h of hosts) if (h.endpoints?.length) endpoints.set(h.host, h.endpoints);
+    return { now, failedAfterMs: this.o.failedAfterMs, hostBeats, health: new Map(hosts.map((h) => [h.host, h.state])), endpoints };
   }
 }

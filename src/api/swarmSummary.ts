@@ -7,7 +7,7 @@ import { emptyBandCounts, loadBand, type LoadBandCounts } from '../routing/loadB
 import type { NodeView } from '../routing/loads.ts';
 import { idOrder } from '../swarm/idOrder.ts';
 import type { RosterIndex } from './rosterIndex.ts';
-import { isLive, type Liveness } from './agentPage.ts';
+import { agentState, isLive, type Liveness } from './agentPage.ts';
 
 export type HealthCounts = Record<HealthState | 'unknown', number>;
 
@@ -25,6 +25,7 @@ export interface SwarmSummary {
   /** The roster version the agent counts come from (opaque; changes when agents or nodes join or leave). */
   rosterVersion: string;
   at: number;
+  /** byHealth: each agent's health, its host's or, for an HTTP agent, a silent endpoint's when worse (as GET /api/agents?state= filters). */
   agents: { total: number; live: number; down: number; byHealth: HealthCounts };
   hosts: { total: number; live: number; down: number };
   byHost: HostSummary[];
@@ -42,10 +43,13 @@ export function swarmSummary(index: RosterIndex, l: Liveness, nodes: readonly No
     .map((id) => ({ id, lastHeartbeat: l.hostBeats.get(id) ?? null, live: isLive(id, l), health: l.health.get(id) ?? 'unknown', agents: index.perHost.get(id) ?? 0 }));
   const byHealth: HealthCounts = { healthy: 0, degraded: 0, critical: 0, failed: 0, unknown: 0 };
   let live = 0;
+  // Per host, except where an endpoint is silent: there each agent's task types say whether it runs on it.
+  const silent = l.endpoints?.size ? l.endpoints : undefined;
   for (const h of byHost) {
-    byHealth[h.health] += h.agents;
+    if (!silent?.has(h.id)) byHealth[h.health] += h.agents;
     if (h.live) live += h.agents;
   }
+  if (silent) for (const a of index.agents) if (silent.has(a.hostId)) byHealth[agentState(a, l)]++;
   const byType = [...index.perType.entries()]
     .map(([type, hosts]) => {
       let liveOfType = 0;

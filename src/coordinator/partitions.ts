@@ -6,7 +6,7 @@
 // named for and releases those it is no longer named for. Each lease carries a
 // fencing token: a group's is its fence, so a coordinator that lost a partition
 // (paused past its lease, cut off) moves nothing there; a host's is checked
-// when its recovery starts (isolateHost-5.lua).
+// when its recovery starts (isolateHost-6.lua).
 import { acquirePartition, joinCoordinators, type Member } from '../../queues/partitions.ts';
 import type { RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';

@@ -3,12 +3,18 @@
 // the Redis connection each host announced. Each host is one partition
 // (src/coordinator/partitions.ts): only the coordinator holding it raises the
 // host's alerts and recovers it, and the recovery starts with a step fenced by
-// the partition's token (isolateHost-5.lua), so a host is recovered once. Every
-// coordinator classifies every host (three reads a round), so each one's
+// the partition's token (isolateHost-6.lua), so a host is recovered once. Every
+// coordinator classifies every host (three reads a round, and the endpoint silence), so each one's
 // GET /api/health shows the whole swarm and a new owner knows the host's state. A process that dies drops that
 // connection at once, so it is failed within one interval; a process that is
 // stopped or blocked keeps its connection and goes the heartbeat way (degraded,
 // critical, failed), so a slow but alive host is never recovered early.
+// An HTTP agent also answers for its endpoint: a host publishes its endpoints
+// that stopped answering (src/health/endpointHealth.ts), each is classified by
+// how long it has been silent, and its agents' health is the worse of the two.
+// That raises alerts but recovers nothing: the host is alive and holds its
+// tasks; the agents' breakers stop them taking more, and the balancer moves
+// the waiting ones.
 import { EventEmitter } from 'node:events';
 import type { RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
@@ -23,6 +29,9 @@ import { publishEvent } from '../swarm/events.ts';
 import { hold, release, worstSeverity, type Bursts } from './alertBurst.ts';
 import { DEFAULT_BASELINE_OPTIONS } from './baseline.ts';
 import { classifyHeartbeat, type HealthState } from './classify.ts';
+import { endpointSilenceSchema, endpointsOfAgent, judgeEndpoints, type EndpointHealth, type EndpointMemory, type EndpointSilence } from './endpointHealth.ts';
+
+export type { EndpointHealth } from './endpointHealth.ts';
 import { firstBeat, judgeHostTrend, mediansOfOthers, observeBeat, type HostTrend } from './heartbeatTrend.ts';
 import { recoverHost, type FailureReason, type RecoveryRecord } from './recovery.ts';
 import { slotPipeline } from '../../queues/slotPipeline.ts';
@@ -35,10 +44,13 @@ export interface HealthAlert {
   from: HealthState;
   to: HealthState;
   severity: 'info' | 'warning' | 'critical';
-  reason: FailureReason | 'heartbeat' | 'recovered' | 'predicted-degradation';
+  reason: FailureReason | 'heartbeat' | 'recovered' | 'predicted-degradation' | 'endpoint';
   heartbeatAgeMs: number | null;
   /** For a predicted degradation: which trend, its baseline and recent values (ms). */
   trend?: { metric: string; baseline: number; recent: number };
+  /** Reason endpoint: the HTTP agents' endpoint whose state changed (agents: those running on it; from/to: its states), and how long it has been silent (0 once it answers again). */
+  endpoint?: string;
+  silentForMs?: number;
 }
 
 /** Several hosts' alerts of one kind within one window, published and logged as one (host '*'). */
@@ -66,12 +78,15 @@ export interface HostBeatTrend {
 
 export interface HostHealth {
   host: string;
+  /** The host's own state: its heartbeat and connection. */
   state: HealthState;
   since: number;
   heartbeatAgeMs: number | null;
   connection: 'open' | 'closed' | 'unknown';
   agents: number;
   heartbeatTrend?: HostBeatTrend;
+  /** Its endpoints not answering, when any: their agents' health is the worse of the host's state and theirs. */
+  endpoints?: EndpointHealth[];
 }
 
 export interface HealthMonitor {
@@ -94,6 +109,10 @@ export class HealthMonitor extends EventEmitter {
   private bursts: Bursts<HealthAlert> = new Map();
   /** After Redis itself restarts every connection is new: judge by heartbeats alone for a while. */
   private connectionsTrustedFrom = 0;
+  /** Per host, each silent endpoint's last state and since when: what an endpoint alert is a change from. */
+  private readonly endpointStates = new Map<string, Map<string, EndpointMemory>>();
+  /** The last unreadable endpoint silence per host, said once rather than every round. */
+  private readonly badSilence = new Map<string, string>();
 
   constructor(private readonly o: { redis: RedisClient; config: SwarmConfig; partitions: Pick<Partitions, 'hosts' | 'id'> & { nudge?: () => void }; hosts: HostControl; logger: Logger }) {
     super();
@@ -130,9 +149,14 @@ export class HealthMonitor extends EventEmitter {
     const { roster, hostBeats } = await this.reader.readRoster();
     // Connections are asked about on the server that hosts announce them on (on a Cluster, the master of the swarm's slot), INFO too.
     const server = await serverOf(this.o.redis, this.keys.hostConnections);
-    const p = slotPipeline(this.o.redis).hgetall(this.keys.hostConnections).hgetall(this.keys.hostsReady);
+    const p = slotPipeline(this.o.redis).hgetall(this.keys.hostConnections).hgetall(this.keys.hostsReady).hgetall(this.keys.endpointSilence);
     if (server?.redis === this.o.redis) p.info('server');
-    const [[, announced], [, readyMarks], infoReply] = (await p.exec()) as [[unknown, Record<string, string>], [unknown, Record<string, string>], [unknown, string]?];
+    const [[, announced], [, readyMarks], [, silenceMarks], infoReply] = (await p.exec()) as [
+      [unknown, Record<string, string>],
+      [unknown, Record<string, string>],
+      [unknown, Record<string, string>],
+      [unknown, string]?,
+    ];
     const info = infoReply ? infoReply[1] : server ? await server.redis.info('server') : '';
     const runId = /run_id:(\w+)/.exec(info)?.[1];
     if (runId !== this.runId) {
@@ -145,6 +169,7 @@ export class HealthMonitor extends EventEmitter {
     for (const host of this.states.keys()) if (!all.has(host)) this.states.delete(host);
     const newcomers = [...all].some((h) => !this.states.has(h));
     for (const host of this.beats.keys()) if (!all.has(host)) this.beats.delete(host);
+    for (const host of this.endpointStates.keys()) if (!all.has(host)) this.endpointStates.delete(host);
 
     const { degradedAfterMs, criticalAfterMs, failedAfterMs } = this.o.config.agents;
     for (const host of all) {
@@ -181,6 +206,7 @@ export class HealthMonitor extends EventEmitter {
         await publishEvent(this.o.redis, this.o.config.prefix, 'health:alert', alert);
         this.o.logger[state === 'healthy' ? 'info' : 'warn'](alert, 'health:alert');
       }
+      await this.judgeEndpoints(host, this.silenceOf(host, silenceMarks[host]), now, token, age, roster);
       if (beat !== undefined && state !== 'failed') this.observeBeat(host, beat, readyMarks[host]);
       else this.beats.delete(host);
       if (state === 'failed' && token !== undefined && !this.recovering.has(host)) {
@@ -231,6 +257,65 @@ export class HealthMonitor extends EventEmitter {
       }
     } catch (err) {
       this.o.logger.error({ host, err: (err as Error).message }, 'recovery failed; it is retried on the next check');
+    }
+  }
+
+  /** A host's published endpoint silence, checked: an unreadable one is said once and taken as none. */
+  private silenceOf(host: string, raw: string | undefined): EndpointSilence['endpoints'] {
+    if (raw === undefined) {
+      this.badSilence.delete(host);
+      return [];
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = undefined;
+    }
+    const parsed = endpointSilenceSchema.safeParse(value);
+    if (parsed.success) return parsed.data.endpoints;
+    if (this.badSilence.get(host) !== raw) {
+      this.badSilence.set(host, raw);
+      this.o.logger.warn({ host, value: raw.slice(0, 200) }, `unreadable endpoint silence in ${this.keys.endpointSilence} (written by another version, or by hand); its endpoints count as answering`);
+    }
+    return [];
+  }
+
+  /**
+   * A host's silent endpoints classified; each change of an endpoint's state
+   * (an endpoint answering again goes back to healthy) is an alert with reason
+   * `endpoint`, raised by the host's partition owner. Never a recovery: the
+   * host is alive and its tasks are not lost.
+   */
+  private async judgeEndpoints(host: string, silent: EndpointSilence['endpoints'], now: number, token: number | undefined, heartbeatAgeMs: number | null, roster: Roster): Promise<void> {
+    const before = this.endpointStates.get(host);
+    if (!silent.length && !before) return;
+    const { degradedAfterMs, criticalAfterMs, failedAfterMs } = this.o.config.agents;
+    const { after, endpoints, changes } = judgeEndpoints(before, silent, now, { degradedAfterMs, criticalAfterMs, failedAfterMs }, (types) => this.agentsOnEndpoint(roster, host, types));
+    if (after.size) this.endpointStates.set(host, after);
+    else this.endpointStates.delete(host);
+    const health = this.states.get(host);
+    if (health) {
+      if (endpoints.length) health.endpoints = endpoints;
+      else delete health.endpoints;
+    }
+    if (token === undefined) return;
+    for (const c of changes) {
+      const alert: HealthAlert = {
+        at: now,
+        host,
+        agents: c.agents,
+        from: c.from,
+        to: c.to,
+        severity: SEVERITY[c.to],
+        reason: 'endpoint',
+        heartbeatAgeMs,
+        endpoint: c.url,
+        silentForMs: c.silentForMs,
+      };
+      this.emit('health:alert', alert);
+      await publishEvent(this.o.redis, this.o.config.prefix, 'health:alert', alert);
+      this.o.logger[c.to === 'healthy' ? 'info' : 'warn'](alert, c.to === 'healthy' ? `endpoint ${c.url} of host ${host} answers again` : `endpoint ${c.url} of host ${host} is not answering: its agents are ${c.to}`);
     }
   }
 
@@ -317,16 +402,39 @@ export class HealthMonitor extends EventEmitter {
     }
   }
 
-  /** Which of these client ids Redis still has connected. */
-  /** Agents per host, counted again only when the reader hands over a new roster (its version moved): a check every 200 ms walks no agents. */
-  private perHost: { roster: Roster; counts: Map<string, number> } | undefined;
-  private agentsPerHost(roster: Roster): Map<string, number> {
+  /**
+   * Agents per host, and per host and set of task types (all of a host's
+   * agents share one, as a rule), counted again only when the reader hands
+   * over a new roster (its version moved): a check every 200 ms walks no agents.
+   */
+  private perHost: { roster: Roster; counts: Map<string, number>; byTypes: Map<string, Map<string, { taskTypes: readonly string[]; n: number }>> } | undefined;
+  private countsOf(roster: Roster): NonNullable<HealthMonitor['perHost']> {
     if (this.perHost?.roster !== roster) {
       const counts = new Map<string, number>();
-      for (const a of roster.agents.values()) counts.set(a.hostId, (counts.get(a.hostId) ?? 0) + 1);
-      this.perHost = { roster, counts };
+      const byTypes = new Map<string, Map<string, { taskTypes: readonly string[]; n: number }>>();
+      for (const a of roster.agents.values()) {
+        counts.set(a.hostId, (counts.get(a.hostId) ?? 0) + 1);
+        let groups = byTypes.get(a.hostId);
+        if (!groups) byTypes.set(a.hostId, (groups = new Map()));
+        const key = a.taskTypes.join('\n');
+        const g = groups.get(key);
+        if (g) g.n++;
+        else groups.set(key, { taskTypes: a.taskTypes, n: 1 });
+      }
+      this.perHost = { roster, counts, byTypes };
     }
-    return this.perHost.counts;
+    return this.perHost;
+  }
+
+  private agentsPerHost(roster: Roster): Map<string, number> {
+    return this.countsOf(roster).counts;
+  }
+
+  /** A host's agents that run on an endpoint serving these task types. */
+  private agentsOnEndpoint(roster: Roster, host: string, types: readonly string[]): number {
+    let n = 0;
+    for (const g of this.countsOf(roster).byTypes.get(host)?.values() ?? []) if (endpointsOfAgent(g.taskTypes, [{ types }]).length) n += g.n;
+    return n;
   }
 
   /**

@@ -29,8 +29,8 @@ export const ACL_LIMITATIONS: readonly AclLimitation[] = [
   {
     id: 'shared-liveness',
     roles: ['host'],
-    keys: ['swarmq:{swarm}:hosts', 'swarmq:{swarm}:host-connections', 'swarmq:{swarm}:hosts-ready', 'swarmq:{swarm}:failed-hosts'],
-    what: "any host can beat for another, remove another's heartbeat or connection mark, or clear another's failed mark",
+    keys: ['swarmq:{swarm}:hosts', 'swarmq:{swarm}:host-connections', 'swarmq:{swarm}:hosts-ready', 'swarmq:{swarm}:failed-hosts', 'swarmq:{swarm}:endpoint-silence'],
+    what: "any host can beat for another, remove another's heartbeat or connection mark, clear another's failed mark, or mark another's HTTP endpoints silent or answering (its agents then show failed, or hide a silent endpoint; alerts only: nothing is recovered for an endpoint)",
     why: 'heartbeats are one sorted set and the marks one hash per kind, shared by all hosts (one read for the health monitor)',
   },
   {

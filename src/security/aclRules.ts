@@ -109,8 +109,8 @@ function hostRules(prefix: string, hostId: string): string[] {
     // Replicated tasks: finishing a replica moves its parent job on. Proposals: read their spec.
     ...replicatedTaskKeys(prefix),
     `%R~${prefix}:${CONSENSUS_QUEUE}:p-*`,
-    // Seats (registerAgents/deregisterAgents), heartbeat and liveness, replica seats, counters.
-    ...[s.agents, s.nodes, s.nodeSeq, s.rosterVersion, s.hosts, s.hostConnections, s.hostsReady, s.failedHosts, s.stats, `${prefix}:{swarm}:replicas:*`].map((k) => `~${k}`),
+    // Seats (registerAgents/deregisterAgents), heartbeat and liveness (its endpoints' silence too), replica seats, counters.
+    ...[s.agents, s.nodes, s.nodeSeq, s.rosterVersion, s.hosts, s.hostConnections, s.hostsReady, s.failedHosts, s.endpointSilence, s.stats, `${prefix}:{swarm}:replicas:*`].map((k) => `~${k}`),
     ...[s.loads, s.loadsVersion].map((k) => `%R~${k}`),
     // Rounds: agents' persisted state and decisions, rejected-message counts; its own replay windows.
     `~${round}:state`, `~${round}:decided`, `~${round}:rejected`, `~${round}:replay:${hostId}`,

@@ -44,9 +44,10 @@ export const loadRebalancedSchema = z.object({
 });
 
 /**
- * A host changing health state (from/to), an agent's circuit breaker
- * (agent, breaker), or a predicted degradation (trend). One type, because an
- * operator watches them as one feed; `reason` tells them apart.
+ * A host changing health state (from/to), an HTTP agents' endpoint changing
+ * state (reason endpoint: endpoint, from/to, agents on it), an agent's circuit
+ * breaker (agent, breaker), or a predicted degradation (trend). One type,
+ * because an operator watches them as one feed; `reason` tells them apart.
  */
 export const healthAlertSchema = z.object({
   at: z.number(),
@@ -65,6 +66,10 @@ export const healthAlertSchema = z.object({
   /** A cancelled task whose processor ignored its signal past the grace period (reason cancel-ignored). */
   task: z.string().optional(),
   graceMs: z.number().optional(),
+  /** Reason endpoint: the endpoint (origin and path) whose state moved from/to; the host's own state is not changed by it. */
+  endpoint: z.string().optional(),
+  /** Reason endpoint: how long it had gone unanswered (ms); 0 once it answers again. */
+  silentForMs: z.number().min(0).optional(),
   /** A summary of one kind of alert from several hosts within a short window: host is '*', these are the hosts. */
   hosts: z.array(z.string()).min(2).optional(),
   count: z.int().min(2).optional(),

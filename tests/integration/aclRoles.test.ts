@@ -205,6 +205,7 @@ describe('a swarm with one Redis user per role', () => {
     const refused = /NOPERM|no permissions|can't access/;
     await expect(p.hset(s.agents, 'h1-a1', '{}')).rejects.toThrow(refused);
     await expect(p.zadd(s.hosts, Date.now(), 'h9')).rejects.toThrow(refused);
+    await expect(p.hset(s.endpointSilence, 'h1', '{"endpoints":[]}')).rejects.toThrow(refused);
     await expect(p.set(s.lease, '999')).rejects.toThrow(refused);
     await expect(p.set(s.loads, '{}')).rejects.toThrow(refused);
     await expect(p.xadd(s.events, '*', 'type', 'x')).rejects.toThrow(refused);

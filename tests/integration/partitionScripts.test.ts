@@ -53,15 +53,18 @@ describe('partition scripts', () => {
   it('isolateHost: only the holder of the host partition with its current token isolates the host', async () => {
     const prefix = uniquePrefix('iso');
     const k = swarmKeys(prefix);
-    await redis.connection.multi().zadd(k.hosts, 1, 'h1').hset(k.hostConnections, 'h1', '7@x').hset(k.hostsReady, 'h1', '1').exec();
+    await redis.connection.multi().zadd(k.hosts, 1, 'h1').hset(k.hostConnections, 'h1', '7@x').hset(k.hostsReady, 'h1', '1').hset(k.endpointSilence, 'h1', '{"endpoints":[]}').hset(k.endpointSilence, 'h2', '{"endpoints":[]}').exec();
     const { token } = await acquirePartition(redis.connection, prefix, 'host:h1', 'a', 5000, 'claim');
     expect(await isolateHost(redis.connection, prefix, 'h1', { id: 'b', token }, 99)).toBe(false);
     expect(await isolateHost(redis.connection, prefix, 'h1', { id: 'a', token: token + 1 }, 99)).toBe(false);
     expect(await redis.connection.zscore(k.hosts, 'h1')).toBe('1'); // untouched
+    expect(await redis.connection.hexists(k.endpointSilence, 'h1')).toBe(1);
     expect(await isolateHost(redis.connection, prefix, 'h1', { id: 'a', token }, 99)).toBe(true);
     expect(await redis.connection.zscore(k.hosts, 'h1')).toBeNull();
     expect(await redis.connection.hget(k.hostConnections, 'h1')).toBeNull();
     expect(await redis.connection.hget(k.hostsReady, 'h1')).toBeNull();
     expect(await redis.connection.hget(k.failedHosts, 'h1')).toBe('99');
+    // Its endpoints' silence goes with it; another host's stays.
+    expect(await redis.connection.hkeys(k.endpointSilence)).toEqual(['h2']);
   });
 });

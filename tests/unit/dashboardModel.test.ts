@@ -42,6 +42,13 @@ describe('dashboard model', () => {
     expect(agentRows(s)[0]!.state).toBe('healthy');
   });
 
+  it("an endpoint's alert is listed without changing its host's state", () => {
+    let s = applySnapshot(emptyState(), { agents: [agent('a1', 'h1')], hosts: [{ host: 'h1', state: 'healthy', since: 1 }], recoveries: [] }, 1);
+    s = applyEvent(s, ev('30-0', 'health:alert', { at: 30, host: 'h1', agents: 1, severity: 'critical', reason: 'endpoint', endpoint: 'http://10.0.0.7:9000/run', from: 'degraded', to: 'failed', silentForMs: 10_000 }));
+    expect(agentRows(s)[0]!.state).toBe('healthy');
+    expect(s.alerts[0]).toMatchObject({ severity: 'critical', kind: 'endpoint: failed', text: 'endpoint http://10.0.0.7:9000/run of host h1: degraded → failed (1 agents)' });
+  });
+
   it('marks agents isolated by their breaker until they are reintegrated', () => {
     let s = applySnapshot(emptyState(), { agents: [agent('a1', 'h1')], hosts: [{ host: 'h1', state: 'healthy', since: 1 }], recoveries: [] }, 1);
     s = applyEvent(s, ev('10-0', 'health:alert', { at: 10, host: 'h1', agent: 'a1', node: 'n1', severity: 'warning', reason: 'isolated', breaker: 'open' }));

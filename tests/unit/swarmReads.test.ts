@@ -74,6 +74,29 @@ describe('agentPage', () => {
     expect(walk({ host: 'h1', type: 'gpu', limit: 2 })).toEqual(['h1-a5', 'h1-a10', 'h1-a15', 'h1-a20', 'h1-a25']);
   });
 
+  it("gives an HTTP agent the worse of its host's state and its silent endpoint's, in the state filter and in its row", () => {
+    // On h1: agents 1-10 run echo and write (the endpoint serves write), 11-25 echo only.
+    const agents = roster().map((a) => (a.hostId === 'h1' && Number(a.id.split('-a')[1]) <= 10 ? { ...a, taskTypes: ['echo', 'write'] } : a));
+    const index = indexRoster('v1', agents);
+    const url = 'http://10.0.0.7:9000/run';
+    const withEndpoint = (state: 'healthy' | 'degraded' | 'failed'): Liveness => ({ ...L, endpoints: new Map([['h1', [{ url, types: ['write'], state }]]]) });
+    const page = (f: Partial<AgentFilters>, l: Liveness) => agentPage(index, { limit: 100, ...f }, l);
+    expect(page({ state: 'failed' }, withEndpoint('failed')).matched).toBe(15 + 10);
+    expect(page({ state: 'healthy' }, withEndpoint('failed')).agents.map((a) => a.id)).toEqual(Array.from({ length: 15 }, (_, i) => `h1-a${i + 11}`));
+    expect(page({ state: 'degraded' }, withEndpoint('degraded')).matched).toBe(10);
+    // The host's failed state is worse than a degraded endpoint: h2's agents stay failed.
+    expect(page({ state: 'failed' }, { ...L, endpoints: new Map([['h2', [{ url, types: ['echo'], state: 'degraded' }]]]) }).matched).toBe(15);
+    const rows = page({ host: 'h1', limit: 100 }, withEndpoint('failed')).agents;
+    expect(rows.find((a) => a.id === 'h1-a3')!.endpoints).toEqual([{ url, state: 'failed' }]);
+    expect(rows.find((a) => a.id === 'h1-a13')).not.toHaveProperty('endpoints');
+    // Silent for less than degradedAfterMs: named on the row, the agent still healthy.
+    expect(page({ state: 'healthy', host: 'h1' }, withEndpoint('healthy')).agents.find((a) => a.id === 'h1-a3')!.endpoints).toEqual([{ url, state: 'healthy' }]);
+    // The summary counts agents the same way; the host's own health stays its heartbeat's.
+    const summary = swarmSummary(index, withEndpoint('failed'), []);
+    expect(summary.agents.byHealth).toEqual({ healthy: 15, degraded: 0, critical: 0, failed: 25, unknown: 0 });
+    expect(summary.byHost.find((h) => h.id === 'h1')!.health).toBe('healthy');
+  });
+
   it('resumes after a cursor whose agent has gone, and orders ids the collator calls equal', () => {
     const index = indexRoster('v', [agent('a1', 'h', 'n1'), agent('a01', 'h', 'n1'), agent('a2', 'h', 'n1'), agent('a10', 'h', 'n1')]);
     expect(index.agents.map((a) => a.id)).toEqual(['a01', 'a1', 'a2', 'a10']);

@@ -6,6 +6,7 @@
 
   KEYS[1] the host partition's lease (hash: owner, token)   KEYS[2] hosts (zset of heartbeats)
   KEYS[3] host connections   KEYS[4] hosts ready   KEYS[5] failed hosts
+  KEYS[6] endpoint silence (its HTTP agents' silent endpoints: the agents go with the host; it writes its own again if it rejoins)
   ARGV[1] host id   ARGV[2] coordinator id   ARGV[3] token   ARGV[4] when it was found failed (ms)
 
   Returns 1 when isolated, 0 when the caller does not hold the lease with that token.
@@ -17,4 +18,5 @@ rcall('ZREM', KEYS[2], ARGV[1])
 rcall('HDEL', KEYS[3], ARGV[1])
 rcall('HDEL', KEYS[4], ARGV[1])
 rcall('HSET', KEYS[5], ARGV[1], ARGV[4])
+rcall('HDEL', KEYS[6], ARGV[1])
 return 1
