@@ -207,8 +207,10 @@ export async function sentinelFailover(durability: Durability, log?: (line: stri
         await replicaOnline(sentinels.replica.port);
       },
       afterMs: 4000,
-      // The old primary rejoins as a replica only once the Sentinels reconfigure it; until then every replicated acknowledgement waits out its timeout.
-      settleMs: 20_000,
+      // The old primary rejoins as a replica only once the Sentinels reconfigure it; until then every replicated acknowledgement
+      // waits out its timeout. On a loaded box the first acknowledgement after the kill took 18 s: a task still unfinished
+      // at 20 s was counted lost once, so they get 40 s (the wait ends as soon as every task has finished).
+      settleMs: 40_000,
       log,
     });
     return { ...f, sentinels, stop: () => stopped(f, () => sentinels.stop()) };
