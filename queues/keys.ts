@@ -177,6 +177,18 @@ export function hashTagOf(queue: string): string {
 }
 
 /**
+ * Tasks whose output awaits approval in `queue` (a node's queue, or the
+ * consensus queue for replicated tasks), a sorted set by deadline in that
+ * queue's slot (`<prefix>:{g<k>}:awaiting-approval`, `<prefix>:{swarm}:…`), so
+ * the scripts that park and decide a task keep it in step (awaitApproval-9.lua,
+ * decideApproval-8.lua). An index for listing only: the job hash says whether
+ * a task awaits.
+ */
+export function awaitingApprovalKey(prefix: string, queue: string): string {
+  return `${prefix}:{${hashTagOf(queue)}}:awaiting-approval`;
+}
+
+/**
  * Set (expiring) once a staged batch's jobs of one slot, `tag`, are in their
  * queues, in the MULTI that adds them: a fan-out taken over skips that slot
  * (src/coordinator/stagedBatch.ts).
