@@ -1,7 +1,7 @@
 // A finished task's output parked to await approval, by the holder of the
 // job's lock (see awaitApproval-9.lua).
 import type { Cluster, Redis } from 'ioredis';
-import { awaitingApprovalKey, bullKey } from './keys.ts';
+import { awaitingApprovalKey, awaitingMember, bullKey } from './keys.ts';
 import { scripts } from './scripts.ts';
 
 export interface AwaitApprovalRequest {
@@ -13,8 +13,11 @@ export interface AwaitApprovalRequest {
   token: string;
   now: number;
   deadline: number;
-  /** The awaiting record, already JSON (src/tasks/approval.ts). */
+  /** The awaiting record, already JSON (src/tasks/approval.ts), and its round. */
   awaiting: string;
+  round: number;
+  /** The node the task is on (the consensus queue for a replicated task): the index names it. */
+  node: string;
 }
 
 /** awaiting; gone: no such job (cancelled meanwhile); not-holder: the lock is another's or gone; not-active: not running. */
@@ -26,7 +29,7 @@ export async function awaitApproval(redis: Redis | Cluster, r: AwaitApprovalRequ
     await scripts.awaitApproval.run(
       redis,
       [k(r.id), k(`${r.id}:lock`), k('active'), k('delayed'), k('stalled'), k('events'), k('meta'), k('marker'), awaitingApprovalKey(r.prefix, r.queue)],
-      [r.id, r.token, r.now, r.deadline, r.awaiting],
+      [r.id, r.token, r.now, r.deadline, r.awaiting, r.round, awaitingMember(r.node, r.id)],
     ),
   );
   if (res === 0) return 'awaiting';

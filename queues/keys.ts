@@ -188,6 +188,11 @@ export function awaitingApprovalKey(prefix: string, queue: string): string {
   return `${prefix}:{${hashTagOf(queue)}}:awaiting-approval`;
 }
 
+/** A task's member in its awaiting-approval index: its node (or the consensus queue) and its id. */
+export function awaitingMember(node: string, id: string): string {
+  return `${node} ${id}`;
+}
+
 /**
  * Set (expiring) once a staged batch's jobs of one slot, `tag`, are in their
  * queues, in the MULTI that adds them: a fan-out taken over skips that slot

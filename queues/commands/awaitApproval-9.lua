@@ -13,8 +13,9 @@
   and the host that picks it up finds no decision and fails it as timed out.
 
   The task is also indexed by deadline in its slot's awaiting-approval sorted
-  set, for listing (GET /api/approvals); entries a day past their deadline are
-  trimmed here, so a cancelled task's entry does not stay for ever.
+  set, for listing (GET /api/approvals), under its node and id; entries a day
+  past their deadline are trimmed here, so a cancelled task's entry does not
+  stay for ever.
 
   KEYS[1] job hash   KEYS[2] job lock   KEYS[3] active (list)
   KEYS[4] delayed    KEYS[5] stalled    KEYS[6] events stream
@@ -22,6 +23,9 @@
   ARGV[1] job id     ARGV[2] lock token ARGV[3] now (ms)
   ARGV[4] deadline (ms)
   ARGV[5] the awaiting record (JSON: output, agent, since, deadline, round)
+  ARGV[6] its round (also kept in a field of its own, so a decision can name
+          the output it was made on without decoding the record)
+  ARGV[7] the index member: `<node> <job id>` (the node, or the consensus queue)
 
   Returns 0: awaiting; -1: no such job (cancelled); -2: the lock is missing;
           -6: the lock is another's; -3: not in the active list.
@@ -40,7 +44,7 @@ local deadline = tonumber(ARGV[4])
 rcall('LREM', KEYS[3], -1, id)
 rcall('DEL', KEYS[2])
 rcall('SREM', KEYS[5], id)
-rcall('HSET', KEYS[1], 'sqAwaiting', ARGV[5], 'sqDecision', '', 'delay', math.max(0, deadline - now))
+rcall('HSET', KEYS[1], 'sqAwaiting', ARGV[5], 'sqRound', ARGV[6], 'sqDecision', '', 'delay', math.max(0, deadline - now))
 
 -- BullMQ's delayed score: the time times 0x1000, plus a counter among jobs due in the same millisecond.
 local minScore = deadline * 0x1000
@@ -57,6 +61,6 @@ rcall('XADD', KEYS[6], 'MAXLEN', '~', maxEvents, '*', 'event', 'awaiting-approva
 local first = rcall('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
 if first[2] then rcall('ZADD', KEYS[8], tonumber(first[2]) / 0x1000, '1') end
 
-rcall('ZADD', KEYS[9], deadline, id)
+rcall('ZADD', KEYS[9], deadline, ARGV[7])
 rcall('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. (now - 86400000))
 return 0

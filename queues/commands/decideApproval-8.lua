@@ -19,19 +19,23 @@
   KEYS[4] meta        KEYS[5] active      KEYS[6] marker
   KEYS[7] events      KEYS[8] awaiting-approval index (zset)
   ARGV[1] job id   ARGV[2] now (ms)   ARGV[3] the decision (JSON)
+  ARGV[4] the round of the output decided on (the caller saw that output)
+  ARGV[5] the index member (`<node> <job id>`)
 
   Returns { 1 }                   decided
           { -1 }                  no such job
           { 0, 'not-awaiting' }   no output awaits (not yet, not any more, or never)
           { 0, 'decided', json }  already decided: that decision
           { 0, 'expired', deadline }  its deadline has passed (it fails when a host picks it up)
+          { 0, 'changed', round }  another output awaits now (rejected with retry, run again): decide on that one
   Nothing is written unless it returns { 1 }.
 ]]
 local rcall = redis.call
 local id = ARGV[1]
-local f = rcall('HMGET', KEYS[1], 'sqAwaiting', 'sqDecision', 'sqDecisions')
+local f = rcall('HMGET', KEYS[1], 'sqAwaiting', 'sqDecision', 'sqDecisions', 'sqRound')
 if rcall('EXISTS', KEYS[1]) == 0 then return { -1 } end
 if not f[1] or f[1] == '' then return { 0, 'not-awaiting' } end
+if f[4] ~= ARGV[4] then return { 0, 'changed', f[4] or '' } end
 if f[2] and f[2] ~= '' then return { 0, 'decided', f[2] } end
 local score = rcall('ZSCORE', KEYS[2], id)
 -- Promoted (deadline reached) or taken by a worker: the host decides it now.
@@ -43,7 +47,7 @@ local history = ARGV[3]
 if f[3] and f[3] ~= '' then history = f[3] .. ',' .. ARGV[3] end
 rcall('HSET', KEYS[1], 'sqDecision', ARGV[3], 'sqDecisions', history, 'delay', 0)
 rcall('ZREM', KEYS[2], id)
-rcall('ZREM', KEYS[8], id)
+rcall('ZREM', KEYS[8], ARGV[5])
 rcall('RPUSH', KEYS[3], id)
 
 local meta = rcall('HMGET', KEYS[4], 'paused', 'concurrency', 'opts.maxLenEvents')

@@ -41,7 +41,7 @@ export function awaitingRecord(terms: ApprovalTerms, output: unknown, agent: str
  * (cancelled, or its lock lost): the caller counts the output, never records it.
  */
 export async function holdForApproval(q: ApprovalQueue, id: string, token: string, awaiting: Awaiting, onUnconfirmed?: (err: Error) => void): Promise<AwaitApprovalResult> {
-  const res = await awaitApproval(q.redis, { prefix: q.prefix, queue: q.queue, id, token, now: Date.now(), deadline: awaiting.deadline, awaiting: JSON.stringify(awaiting) });
+  const res = await awaitApproval(q.redis, { prefix: q.prefix, queue: q.queue, node: q.node, id, token, now: Date.now(), deadline: awaiting.deadline, awaiting: JSON.stringify(awaiting), round: awaiting.round });
   if (res === 'awaiting' && q.durability?.mode === 'replicated') {
     // Not confirmed: a failover may undo the park, the job then stalls and runs again (at least once, as for any pickup).
     await awaitReplicas(q.redis, [bullKey(q.prefix, q.queue, id)], q.durability).catch((err: Error) => {
