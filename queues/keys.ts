@@ -166,6 +166,8 @@ export function groupKeys(prefix: string, nodeId: string) {
     arrivals: `${base}:arrivals`,
     /** a host's waker blocks on this beside the group's markers; a write to it ends the wait, so the next one covers the nodes that hibernated since */
     wakerBell: (hostId: string) => `${base}:waker-bell:${hostId}`,
+    /** zset `<node> <taskId>` by deadline (ms): outputs awaiting approval in the group's node queues (awaitingApprovalKey of any of them) */
+    awaitingApproval: `${base}:awaiting-approval`,
   };
 }
 

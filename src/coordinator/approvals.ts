@@ -22,6 +22,8 @@ export interface Deciding {
   prefix: string;
   /** Reads the task as the router does (wherever it moved). */
   get: (id: string) => Promise<TaskView | null>;
+  /** The decision is recorded, its event not: told here, never thrown (the caller would take a recorded decision for a failed one). */
+  onEventError?: (task: string, err: Error) => void;
 }
 
 export type DecisionRequest =
@@ -89,7 +91,8 @@ export async function decide(d: Deciding, id: string, req: DecisionRequest, now 
         throw refusal(id, fresh) ?? conflict(id, fresh, 'changed while the decision was being recorded; read it and decide again');
     }
   }
-  // After the step: an event lost to a crash here loses only the event, never the decision.
+  // After the step: an event lost here (a crash, Redis gone a moment, a producer's ACL user that may not add
+  // events) loses only the event; the decision is on the task and in its queue's stream (a watch's approval-decided).
   await publishEvent(d.redis, d.prefix, 'approval:decided', {
     task: id,
     type: view.type,
@@ -99,8 +102,10 @@ export async function decide(d: Deciding, id: string, req: DecisionRequest, now 
     at: record.at,
     round: record.round,
     ...(record.reason !== undefined ? { reason: record.reason, retry: record.retry === true } : {}),
-  });
-  return (await d.get(id)) ?? view;
+  }).catch((err: Error) => d.onEventError?.(id, err));
+  // Read back; should that read fail, the decision stands and the task is, as the step left it, waiting to be finished.
+  const after = await d.get(id).catch(() => null);
+  return after ?? { ...view, state: 'waiting', approval: { ...approval, state: record.decision === 'approved' ? 'approved' : record.retry ? 'pending' : 'rejected', decisions: [...approval.decisions, record] } };
 }
 
 export const APPROVALS_LIMIT = { default: 20, max: 200 } as const;

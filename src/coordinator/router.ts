@@ -45,6 +45,8 @@ export interface RouterOptions {
   onBatchLate?: (err: Error) => void;
   /** A cancelled running task's host could not be woken (the cancel stands; the host finds it at its next lock renewal). */
   onCancelNoticeError?: (host: string, err: Error) => void;
+  /** An approval decision is recorded, its approval:decided event not (Redis gone a moment, or an ACL user that may not add events: a producer's). */
+  onDecisionEventError?: (task: string, err: Error) => void;
 }
 
 export class TaskRouter {
@@ -197,7 +199,7 @@ export class TaskRouter {
 
   /** Approves or rejects a task's output that awaits approval (src/coordinator/approvals.ts): the task as read after. */
   async decide(id: string, req: DecisionRequest): Promise<TaskView> {
-    return await decide({ redis: this.opts.redis, prefix: this.prefix, get: (t) => this.get(t) }, id, req);
+    return await decide({ redis: this.opts.redis, prefix: this.prefix, get: (t) => this.get(t), ...(this.opts.onDecisionEventError ? { onEventError: this.opts.onDecisionEventError } : {}) }, id, req);
   }
 
   /** Tasks awaiting approval on the nodes of the roster (and replicated ones), soonest deadline first. */

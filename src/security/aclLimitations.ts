@@ -83,6 +83,13 @@ export const ACL_LIMITATIONS: readonly AclLimitation[] = [
     why: 'producers share one user and these keys carry no producer identity; give producers that must not interfere separate swarms (prefixes)',
   },
   {
+    id: 'approval-by-redis',
+    roles: ['host', 'producer'],
+    keys: ['swarmq:node-{*}-*:*', 'swarmq:consensus-{swarm}:r-*', 'swarmq:{g*}:awaiting-approval'],
+    what: "a host or producer can approve or reject any output awaiting approval (SwarmClient.approve, or writing the job hash's decision fields), recorded as it chooses to name itself; a host can also complete a task with any output",
+    why: "the decision lives in the task's job hash, written by a script over its queue's keys, which these roles need for their own work; only the API checks the API token (docs/security.md, \"Approvals\")",
+  },
+  {
     id: 'key-names-visible',
     roles: ['operator'],
     keys: ['*'],

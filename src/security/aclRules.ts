@@ -4,7 +4,7 @@
 // as `ACL SETUSER` takes them (Redis 7 syntax: `~` read-write, `%R~` read
 // only, selectors in parentheses). Where Redis cannot draw a line the design
 // needs, the line is recorded in ACL_LIMITATIONS, which docs/security-acl.md lists.
-import { CONSENSUS_QUEUE, controlQueueName, DEAD_LETTER_QUEUE, groupKeys, INTAKE_QUEUE, swarmKeys } from '../../queues/keys.ts';
+import { awaitingApprovalKey, CONSENSUS_QUEUE, controlQueueName, DEAD_LETTER_QUEUE, groupKeys, INTAKE_QUEUE, swarmKeys } from '../../queues/keys.ts';
 import { HOST_ID } from '../agents/spec.ts';
 
 export const ACL_ROLE_KINDS = ['coordinator', 'operator', 'producer', 'host'] as const;
@@ -92,6 +92,8 @@ function producerRules(prefix: string): string[] {
     `~${s.idempotency('*')}`, `~${s.batches}`, `~${s.batch('*')}`, `~${s.staged}`, `~${prefix}:{*}:batch-added:*`,
     // Cancelling a batch or a replicated task (DELETE /api/batches/:id, swarm.cancel of an r- id).
     `~${s.batchTasks('*')}`, `~${s.cancelledReplicated}`,
+    // Approving or rejecting an output (SwarmClient.approve, the CLI): its slot's index of outputs awaiting approval.
+    ...everyGroup(prefix, (g) => g.awaitingApproval).map((k) => `~${k}`), `~${awaitingApprovalKey(prefix, CONSENSUS_QUEUE)}`,
     ...BASE_COMMANDS,
   ];
 }
@@ -121,6 +123,8 @@ function hostRules(prefix: string, hostId: string): string[] {
     ...everyGroup(prefix, (g) => g.wakerBell(hostId)).map((k) => `~${k}`),
     // Whether a task running here was cancelled (the control-queue notice alone cancels nothing).
     ...everyGroup(prefix, (g) => g.cancelled).map((k) => `%R~${k}`),
+    // Parking a finished output to await approval indexes it in its group (awaitApproval-9.lua).
+    ...everyGroup(prefix, (g) => g.awaitingApproval).map((k) => `~${k}`),
     ...BASE_COMMANDS,
     // Other hosts' and drivers' inboxes, and the swarm's event stream: add entries, nothing else.
     `(~${inbox('*')} ~${s.events} resetchannels -@all +xadd)`,
