@@ -4,7 +4,7 @@
 // as `ACL SETUSER` takes them (Redis 7 syntax: `~` read-write, `%R~` read
 // only, selectors in parentheses). Where Redis cannot draw a line the design
 // needs, the line is recorded in ACL_LIMITATIONS, which docs/security-acl.md lists.
-import { awaitingApprovalKey, CONSENSUS_QUEUE, controlQueueName, DEAD_LETTER_QUEUE, groupKeys, INTAKE_QUEUE, swarmKeys } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, controlQueueName, DEAD_LETTER_QUEUE, groupKeys, INTAKE_QUEUE, swarmKeys } from '../../queues/keys.ts';
 import { HOST_ID } from '../agents/spec.ts';
 
 export const ACL_ROLE_KINDS = ['coordinator', 'operator', 'producer', 'host'] as const;
@@ -72,6 +72,9 @@ function coordinatorRules(prefix: string): string[] {
 function operatorRules(prefix: string): string[] {
   // `swarmq status`, `checkpoint` and `restore`: reads and rebuilds every key
   // of the swarm. SCAN to find them (checkpoint, restore's emptiness check).
+  // `swarmq approve` / `reject` too: deciding on an output is an operator's act,
+  // so a producer's user is not given the awaiting-approval indexes the decision
+  // script names (which keeps no determined producer out: see approval-by-redis).
   return [`~${prefix}:*`, ...BASE_COMMANDS, '+scan', '+dbsize'];
 }
 
@@ -92,8 +95,6 @@ function producerRules(prefix: string): string[] {
     `~${s.idempotency('*')}`, `~${s.batches}`, `~${s.batch('*')}`, `~${s.staged}`, `~${prefix}:{*}:batch-added:*`,
     // Cancelling a batch or a replicated task (DELETE /api/batches/:id, swarm.cancel of an r- id).
     `~${s.batchTasks('*')}`, `~${s.cancelledReplicated}`,
-    // Approving or rejecting an output (SwarmClient.approve, the CLI): its slot's index of outputs awaiting approval.
-    ...everyGroup(prefix, (g) => g.awaitingApproval).map((k) => `~${k}`), `~${awaitingApprovalKey(prefix, CONSENSUS_QUEUE)}`,
     ...BASE_COMMANDS,
   ];
 }
