@@ -24,6 +24,8 @@ export interface Deciding {
   get: (id: string) => Promise<TaskView | null>;
   /** The decision is recorded, its event not: told here, never thrown (the caller would take a recorded decision for a failed one). */
   onEventError?: (task: string, err: Error) => void;
+  /** With replicated durability: waits until a replica holds what was written to `queue`'s slot (a 503 not_replicated otherwise). */
+  confirm?: (queue: string, what: string) => Promise<void>;
 }
 
 export type DecisionRequest =
@@ -91,6 +93,7 @@ export async function decide(d: Deciding, id: string, req: DecisionRequest, now 
         throw refusal(id, fresh) ?? conflict(id, fresh, 'changed while the decision was being recorded; read it and decide again');
     }
   }
+  await d.confirm?.(queue, `the decision on task ${id}`);
   // After the step: an event lost here (a crash, Redis gone a moment, a producer's ACL user that may not add
   // events) loses only the event; the decision is on the task and in its queue's stream (a watch's approval-decided).
   await publishEvent(d.redis, d.prefix, 'approval:decided', {

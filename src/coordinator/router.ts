@@ -199,7 +199,17 @@ export class TaskRouter {
 
   /** Approves or rejects a task's output that awaits approval (src/coordinator/approvals.ts): the task as read after. */
   async decide(id: string, req: DecisionRequest): Promise<TaskView> {
-    return await decide({ redis: this.opts.redis, prefix: this.prefix, get: (t) => this.get(t), ...(this.opts.onDecisionEventError ? { onEventError: this.opts.onDecisionEventError } : {}) }, id, req);
+    return await decide(
+      {
+        redis: this.opts.redis,
+        prefix: this.prefix,
+        get: (t) => this.get(t),
+        confirm: (queue, what) => this.confirm([this.queueKey(queue)], what),
+        ...(this.opts.onDecisionEventError ? { onEventError: this.opts.onDecisionEventError } : {}),
+      },
+      id,
+      req,
+    );
   }
 
   /** Tasks awaiting approval on the nodes of the roster (and replicated ones), soonest deadline first. */
