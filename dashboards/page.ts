@@ -73,6 +73,15 @@ svg.sparkline .axis { fill:var(--dim); font-size:10px; }
 .legend { color:var(--dim); margin:2px 0 0; font-size:11px; }
 .legend i { display:inline-block; width:10px; height:3px; margin:0 4px 2px 8px; vertical-align:middle; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size:11px; }
+ul.approvals { list-style:none; margin:0; padding:0; max-height:420px; overflow:auto; }
+ul.approvals li { padding:6px 0; border-bottom:1px solid var(--line); }
+pre.output { margin:4px 0; padding:6px 8px; background:#0f1419; border:1px solid var(--line); border-radius:4px; max-height:140px; overflow:auto; white-space:pre-wrap; word-break:break-word; font:11px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; }
+.decide { display:flex; flex-wrap:wrap; gap:6px; align-items:center; }
+.decide input[type=text] { flex:1 1 200px; background:#0f1419; color:var(--text); border:1px solid var(--line); border-radius:4px; padding:2px 6px; font:inherit; }
+.decide button { background:#1a2330; color:var(--text); border:1px solid #3a4552; border-radius:4px; padding:2px 10px; font:inherit; cursor:pointer; }
+.decide button[data-action=approve] { border-color:var(--healthy); } .decide button[data-action=reject] { border-color:var(--failed); }
+.decide button:disabled { opacity:.4; cursor:default; }
+#approval-status[data-ok="false"] { color:var(--failed); }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 `;
 
@@ -100,6 +109,7 @@ export function dashboardPage(mountPath: string, boardPath: string): string {
 </div>
 <div id="agents"></div></section>
 <section><h2>Hosts and nodes</h2><div id="hosts"></div></section>
+<section class="wide"><h2>Awaiting approval <span class="sub">outputs that count only once someone approves them; a rejection fails the task, or runs it again with the reason</span></h2><p id="approval-status" class="note" role="status"></p><div id="approvals"></div></section>
 <section class="wide"><h2>Running tasks <span class="sub">latest progress each processor reported (ctx.progress)</span></h2><div id="running"></div></section>
 <section><h2>Throughput and latency</h2><div id="rates" class="plots"></div></section>
 <section><h2>Health alerts</h2><div id="alerts"></div></section>

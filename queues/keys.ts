@@ -166,6 +166,8 @@ export function groupKeys(prefix: string, nodeId: string) {
     arrivals: `${base}:arrivals`,
     /** a host's waker blocks on this beside the group's markers; a write to it ends the wait, so the next one covers the nodes that hibernated since */
     wakerBell: (hostId: string) => `${base}:waker-bell:${hostId}`,
+    /** zset `<node> <taskId>` by deadline (ms): outputs awaiting approval in the group's node queues (awaitingApprovalKey of any of them) */
+    awaitingApproval: `${base}:awaiting-approval`,
   };
 }
 
@@ -174,6 +176,23 @@ export function hashTagOf(queue: string): string {
   const m = /\{([^}]+)\}/.exec(queue);
   if (!m) throw new Error(`queue ${queue} carries no hash tag`);
   return m[1]!;
+}
+
+/**
+ * Tasks whose output awaits approval in `queue` (a node's queue, or the
+ * consensus queue for replicated tasks), a sorted set by deadline in that
+ * queue's slot (`<prefix>:{g<k>}:awaiting-approval`, `<prefix>:{swarm}:…`), so
+ * the scripts that park and decide a task keep it in step (awaitApproval-9.lua,
+ * decideApproval-8.lua). An index for listing only: the job hash says whether
+ * a task awaits.
+ */
+export function awaitingApprovalKey(prefix: string, queue: string): string {
+  return `${prefix}:{${hashTagOf(queue)}}:awaiting-approval`;
+}
+
+/** A task's member in its awaiting-approval index: its node (or the consensus queue) and its id. */
+export function awaitingMember(node: string, id: string): string {
+  return `${node} ${id}`;
 }
 
 /**

@@ -130,4 +130,6 @@ export const scripts = {
   acquirePartition: command('acquirePartition', 2),
   isolateHost: command('isolateHost', 6),
   reportProgress: command('reportProgress', 4),
+  awaitApproval: command('awaitApproval', 9),
+  decideApproval: command('decideApproval', 8),
 };

@@ -18,6 +18,8 @@ export { TaskCancelledError } from './agents/cancelling.ts';
 export type { CancelledView } from './coordinator/cancel.ts';
 export type { BatchCancel } from './coordinator/cancelBatch.ts';
 export type { CancelledReplicated } from './coordinator/cancelReplicated.ts';
+export type { ApprovalOption, ApprovalView, Approver, Decision } from './tasks/approval.ts';
+export type { AwaitingPage } from './coordinator/approvals.ts';
 export { httpProcessor, HttpAgentFailure, type HttpProcessor, type HttpProcessorOptions } from './agents/httpAgent.ts';
 export type { HttpEndpoint, HttpEndpoints } from './agents/httpEndpoints.ts';
 export { verifySignature, signature as httpAgentSignature } from './agents/httpSignature.ts';

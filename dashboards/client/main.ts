@@ -15,6 +15,8 @@ import { shownTree, slicesToFetch, toggle, topLevels } from './treeModel.ts';
 import { treeView } from './treeGrid.ts';
 import type { RunningPage } from '../../src/api/runningTasks.ts';
 import { runningPanel } from './runningTasks.ts';
+import type { AwaitingPage } from '../../src/coordinator/approvals.ts';
+import { approvalsKey, approvalsPanel } from './approvals.ts';
 import { agentsTable, alertFeed, consensusFeed, hostsPanel, ratesPanel, rebalanceFeed, recoveryFeed, stateSummary } from './views.ts';
 
 const SNAPSHOT_EVERY_MS = 2000;
@@ -43,6 +45,9 @@ let query: AgentQuery = firstQuery;
 let page: Pick<AgentPage, 'total' | 'matched' | 'nextCursor'> | undefined;
 let rates: RatePoint[] = [];
 let running: RunningPage | undefined;
+let approvals: AwaitingPage | undefined;
+/** The rows on screen (approvalsKey): the panel is redrawn only when they change, so a reason being typed stays. */
+let approvalsShown: string | undefined;
 let ready = false;
 
 function el<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -110,6 +115,65 @@ function render(): void {
   el('alerts').innerHTML = alertFeed(state);
   el('rates').innerHTML = ratesPanel(rates);
   el('running').innerHTML = runningPanel(running, Date.now());
+  renderApprovals();
+}
+
+function renderApprovals(): void {
+  const key = approvalsKey(approvals);
+  if (key === approvalsShown && approvals) return;
+  approvalsShown = approvals ? key : undefined;
+  // Reasons typed into rows that stay are put back.
+  const typed = new Map<string, { reason: string; retry: boolean }>();
+  for (const li of el('approvals').querySelectorAll<HTMLElement>('li[data-approval]')) {
+    const reason = li.querySelector<HTMLInputElement>('input[name=reason]')?.value ?? '';
+    const retry = li.querySelector<HTMLInputElement>('input[name=retry]')?.checked ?? false;
+    if (reason || retry) typed.set(`${li.dataset.approval}#${li.dataset.round}`, { reason, retry });
+  }
+  el('approvals').innerHTML = approvalsPanel(approvals, Date.now());
+  for (const li of el('approvals').querySelectorAll<HTMLElement>('li[data-approval]')) {
+    const t = typed.get(`${li.dataset.approval}#${li.dataset.round}`);
+    if (!t) continue;
+    li.querySelector<HTMLInputElement>('input[name=reason]')!.value = t.reason;
+    li.querySelector<HTMLInputElement>('input[name=retry]')!.checked = t.retry;
+  }
+}
+
+function approvalStatus(text: string, ok: boolean): void {
+  const s = el('approval-status');
+  s.textContent = text;
+  s.dataset.ok = String(ok);
+}
+
+/** Approve or reject from a row: the round shown goes with it, so an output that came since is not decided unseen. */
+async function decideFrom(button: HTMLButtonElement): Promise<void> {
+  const li = button.closest<HTMLElement>('li[data-approval]');
+  const id = button.dataset.task;
+  if (!li || !id) return;
+  const action = button.dataset.action === 'approve' ? 'approve' : 'reject';
+  const reason = li.querySelector<HTMLInputElement>('input[name=reason]')?.value.trim() ?? '';
+  if (action === 'reject' && !reason) {
+    approvalStatus(`say why you reject ${id}: the reason is recorded, and with "run again" the agent is told it`, false);
+    li.querySelector<HTMLInputElement>('input[name=reason]')?.focus();
+    return;
+  }
+  const body = { round: Number(li.dataset.round), ...(action === 'reject' ? { reason, retry: li.querySelector<HTMLInputElement>('input[name=retry]')?.checked ?? false } : {}) };
+  for (const b of li.querySelectorAll('button')) b.disabled = true;
+  try {
+    const res = await fetch(api(`tasks/${encodeURIComponent(id)}/${action}`), {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const answer = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+    if (res.ok) approvalStatus(`${action === 'approve' ? 'approved' : 'rejected'} ${id}`, true);
+    else approvalStatus(answer.error?.message ?? `${action} ${id}: ${res.status}`, false);
+  } catch (err) {
+    approvalStatus(`${action} ${id}: ${(err as Error).message}`, false);
+  } finally {
+    for (const b of li.querySelectorAll('button')) b.disabled = false;
+    snapshotSoon(0);
+  }
 }
 
 async function getJson<T>(url: URL): Promise<T> {
@@ -137,7 +201,7 @@ async function readSlices(): Promise<void> {
 let snapshotting: Promise<void> | undefined;
 async function refreshSnapshot(): Promise<void> {
   const asked = query;
-  const [sum, agents, health, recoveries, tree, run] = await Promise.all([
+  const [sum, agents, health, recoveries, tree, run, awaiting] = await Promise.all([
     getJson<SwarmSummary>(api('summary')),
     getJson<AgentPage>(agentsUrl(asked)),
     getJson<{ hosts: HostSnapshot[] }>(api('health')),
@@ -145,10 +209,13 @@ async function refreshSnapshot(): Promise<void> {
     getJson<HierarchySliceJSON>(hierarchyUrl('root', topDepth)),
     // A coordinator older than the panel has no /api/running: the rest of the page still fills.
     getJson<RunningPage>(api('running?limit=20')).catch(() => running),
+    // Likewise /api/approvals.
+    getJson<AwaitingPage>(api('approvals?limit=20')).catch(() => approvals),
     readSlices(),
   ]);
   summary = sum;
   running = run;
+  approvals = awaiting;
   top = tree;
   const depth = topLevels(tree.nodes, tree.depth);
   if (depth !== topDepth) {
@@ -213,6 +280,10 @@ function wireControls(): void {
   el<HTMLSelectElement>('agent-state').addEventListener('change', (e) => setQuery(withFilters(query, { state: (e.target as HTMLSelectElement).value })));
   el('agent-next').addEventListener('click', () => setQuery(nextPage(query, page?.nextCursor ?? null)));
   el('agent-prev').addEventListener('click', () => setQuery(previousPage(query)));
+  el('approvals').addEventListener('click', (e) => {
+    const button = (e.target as Element).closest<HTMLButtonElement>('button[data-action]');
+    if (button && !button.disabled) void decideFrom(button);
+  });
   el('tree').addEventListener('click', (e) => {
     const g = (e.target as Element).closest('[data-kind="group"]');
     const id = g?.getAttribute('data-id');

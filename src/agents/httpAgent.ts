@@ -99,7 +99,7 @@ export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
   const run = async (payload: unknown, ctx: TaskContext): Promise<unknown> => {
     const sentAt = now();
     const body = Buffer.from(
-      JSON.stringify({ taskId: ctx.taskId, type: o.type, payload: payload ?? null, attempt: ctx.attempt, agentId: ctx.agentId, nodeId: ctx.nodeId, deadline: sentAt + o.timeoutMs }),
+      JSON.stringify({ taskId: ctx.taskId, type: o.type, payload: payload ?? null, attempt: ctx.attempt, agentId: ctx.agentId, nodeId: ctx.nodeId, deadline: sentAt + o.timeoutMs, ...(ctx.feedback !== undefined ? { feedback: ctx.feedback, revision: ctx.revision } : {}) }),
     );
     // One signal for both ends of the request, the task's (cancel, its timeout, shutdown) and this
     // exchange's time limit; either closes the connection, so the service sees the request aborted.
@@ -157,7 +157,7 @@ export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
             'content-type': 'application/json',
             'content-length': body.length,
             accept: `application/json, ${NDJSON}`,
-            ...signedHeaders(o.secret, body, sentAt, ctx.taskId, ctx.attempt),
+            ...signedHeaders(o.secret, body, sentAt, ctx.taskId, ctx.attempt, ctx.revision),
           },
         });
         req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));

@@ -22,17 +22,21 @@ export function signature(secret: string, timestampMs: number, body: Buffer | st
   return `${SIGNATURE_VERSION}=${mac.digest('hex')}`;
 }
 
-/** The idempotency key of one attempt of a task: a retry is a new attempt, a replay of one request is not. */
-export function idempotencyKey(taskId: string, attempt: number): string {
-  return `${taskId}:${attempt}`;
+/**
+ * The idempotency key of one attempt of a task: a retry is a new attempt, a
+ * replay of one request is not. A run after a rejected output (revision 2, 3, …:
+ * src/tasks/approval.ts) is new too, though its attempt number is not.
+ */
+export function idempotencyKey(taskId: string, attempt: number, revision = 1): string {
+  return revision > 1 ? `${taskId}:${attempt}:r${revision}` : `${taskId}:${attempt}`;
 }
 
 /** The headers that sign one request's body. */
-export function signedHeaders(secret: string, body: Buffer, nowMs: number, taskId: string, attempt: number): Record<string, string> {
+export function signedHeaders(secret: string, body: Buffer, nowMs: number, taskId: string, attempt: number, revision = 1): Record<string, string> {
   return {
     [TIMESTAMP_HEADER]: String(nowMs),
     [SIGNATURE_HEADER]: signature(secret, nowMs, body),
-    [IDEMPOTENCY_HEADER]: idempotencyKey(taskId, attempt),
+    [IDEMPOTENCY_HEADER]: idempotencyKey(taskId, attempt, revision),
   };
 }
 

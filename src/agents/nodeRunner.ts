@@ -23,6 +23,8 @@ import { TaskProgress, type ProgressSettings } from './taskProgress.ts';
 import { PROGRESS_DEFAULTS } from '../tasks/progress.ts';
 import { groupKeys } from '../../queues/keys.ts';
 import { TaskCancelledError, type CancelEvent } from './cancelling.ts';
+import { approvalPickup, awaitingRecord, holdForApproval, publishTimedOut, type ApprovalQueue } from '../tasks/approvalHold.ts';
+import type { Pickup } from '../tasks/approval.ts';
 
 
 export interface SeatedAgent {
@@ -178,8 +180,11 @@ export class NodeRunner {
   private readonly breakers = new Map<string, Breaker>();
   /** When the last job here finished (or the runner started); null while any runs. */
   private idleFrom: number | null = Date.now();
+  /** Where this node's outputs awaiting approval are parked and read (src/tasks/approvalHold.ts). */
+  private readonly approvals: ApprovalQueue;
 
   constructor(private readonly o: NodeRunnerOptions) {
+    this.approvals = { redis: o.redis, prefix: o.prefix, queue: o.queue, node: o.nodeId, durability: o.durability };
     this.worker = this.createWorker();
   }
 
@@ -535,9 +540,18 @@ export class NodeRunner {
       this.finishing.set(id, { agent: agent.id, outcome: 'completed' });
       return { agent: agent.id, host: this.o.hostId, node: this.o.nodeId };
     }
+    const env = envelopeOf(job.data);
+    // A task needing approval that comes back decided (or past its deadline) ends here, with no agent and no processor.
+    let round = 1;
+    let feedback: string | undefined;
+    if (env.approval) {
+      const step = await approvalPickup(this.approvals, id);
+      if (step.kind !== 'run') return await this.endApproval(job, token, step);
+      round = step.round;
+      feedback = step.feedback;
+    }
     const processor = processorFor(this.o.processors, job.name);
     if (!processor) return await this.refuseUnknownType(job, token);
-    const env = envelopeOf(job.data);
     const agent = env.replica ? await this.seatReplica(job, token, env.replica) : (this.seat() ?? (await this.giveBack(job, token)));
     span?.setAttribute('swarmq.agent', agent.id);
     agent.active++;
@@ -551,6 +565,7 @@ export class NodeRunner {
       agentId: agent.id,
       nodeId: this.o.nodeId,
       attempt: job.attemptsMade + 1,
+      ...(feedback !== undefined ? { feedback, revision: round } : {}),
       get signal() {
         return entry.signal;
       },
@@ -560,12 +575,14 @@ export class NodeRunner {
       },
     };
     let timer: NodeJS.Timeout | undefined;
+    /** The output went to await approval: the DelayedError that ends the run is not a failure. */
+    let held = false;
     const t0 = performance.now();
     try {
       const sandbox = this.o.sandbox;
       const work = entry.guard(
         sandbox?.covers(job.name)
-          ? sandbox.run(job, token, env.payload, { taskId: id, agentId: agent.id, nodeId: this.o.nodeId, attempt: ctx.attempt }, entry.signal, ctx.progress, this.o.progress ?? PROGRESS_DEFAULTS)
+          ? sandbox.run(job, token, env.payload, { taskId: id, agentId: agent.id, nodeId: this.o.nodeId, attempt: ctx.attempt, ...(feedback !== undefined ? { feedback, revision: round } : {}) }, entry.signal, ctx.progress, this.o.progress ?? PROGRESS_DEFAULTS)
           : Promise.resolve().then(() => processor(env.payload, ctx)),
       );
       const result = env.timeoutMs
@@ -584,6 +601,14 @@ export class NodeRunner {
       if (entry.returned) throw new WaitingError();
       // The last value reported, before the finish: a watcher sees it, then `finished`.
       if (reporter) await reporter.flush();
+      if (env.approval) {
+        held = true;
+        await this.holdOutput(job, token, agent, awaitingRecord(env.approval, result, agent.id, round));
+        agent.completed++;
+        this.judge(agent, true);
+        this.o.onTaskDone(agent.id, job.name, performance.now() - t0);
+        throw new DelayedError();
+      }
       const proof = env.replica && this.o.signReplica?.(env.replica.of, id, agent.id, result);
       this.finishing.set(id, { agent: agent.id, outcome: 'completed', ...(proof ? { proof } : {}) });
       agent.completed++;
@@ -591,6 +616,7 @@ export class NodeRunner {
       this.o.onTaskDone(agent.id, job.name, performance.now() - t0);
       return result;
     } catch (err) {
+      if (held) throw err;
       if (entry.cancelled) this.endCancelled(entry, agent, err);
       if (entry.returned) throw new WaitingError();
       if (reporter) await reporter.flush();
@@ -608,6 +634,42 @@ export class NodeRunner {
       agent.active--;
       this.running.delete(id);
       if (this.running.size === 0) this.idleFrom = Date.now();
+    }
+  }
+
+  /**
+   * Parks a finished output to await approval (the agent is free once this
+   * returns). A job that is no longer this holder's (cancelled meanwhile, or
+   * its lock lost to a stall) keeps nothing of it: counted, as a late finish is.
+   */
+  private async holdOutput(job: Job, token: string, agent: SeatedAgent, awaiting: ReturnType<typeof awaitingRecord>): Promise<void> {
+    const id = job.id ?? '';
+    const res = await holdForApproval(this.approvals, id, token, awaiting, (err) => this.o.onError(new Error(`the output of task ${id} awaits approval, not yet confirmed by a replica: ${err.message}`)));
+    if (res === 'gone') this.o.onCancel({ kind: 'result-refused', taskId: id, agentId: agent.id, node: this.o.nodeId });
+    else if (res !== 'awaiting') this.o.onLostLock(id, 'completed');
+  }
+
+  /**
+   * An approval task back from waiting, decided or past its deadline: it
+   * completes with the output that waited (recorded as its agent's), fails for
+   * good (rejected, timed out), or, promoted early with no decision (Bull
+   * Board's promote), goes back to waiting until its deadline.
+   */
+  private async endApproval(job: Job, token: string, step: Exclude<Pickup, { kind: 'run' }>): Promise<unknown> {
+    const id = job.id ?? '';
+    switch (step.kind) {
+      case 'complete':
+        if (step.agent !== null) this.finishing.set(id, { agent: step.agent, outcome: 'completed' });
+        return step.output;
+      case 'fail':
+        if (step.agent !== null) this.finishing.set(id, { agent: step.agent, outcome: 'failed' });
+        if (step.timedOut) await publishTimedOut(this.approvals, { id, type: job.name }, step.round).catch((err: Error) => this.o.onError(err));
+        throw new UnrecoverableError(step.reason);
+      case 'hold': {
+        const res = await holdForApproval(this.approvals, id, token, step.awaiting);
+        if (res !== 'awaiting' && res !== 'gone') this.o.onLostLock(id, 'unknown');
+        throw new DelayedError();
+      }
     }
   }
 

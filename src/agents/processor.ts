@@ -12,6 +12,14 @@ export interface TaskContext {
   nodeId: string;
   /** 1 on the first try. */
   attempt: number;
+  /**
+   * Set when a person rejected this task's previous output and asked for
+   * another try (POST /api/tasks/:id/reject with retry: true; src/tasks/approval.ts):
+   * their reason, for the processor to act on. Unset otherwise.
+   */
+  feedback?: string;
+  /** With feedback: which output this run makes, 2 after the first rejection, 3 after the second, … */
+  revision?: number;
   /** Aborted when the task is cancelled (reason: a TaskCancelledError), its timeout passes, or the host shuts down. */
   signal: AbortSignal;
   /**

@@ -95,12 +95,15 @@ export class WakerLoop {
     try {
       while (!this.halt.stopped && this.watching.size) {
         const nodes = [...this.watching];
-        // Work that arrived while the node was closing: its marker may be gone already.
+        // Work that arrived while the node was closing: its marker may be gone already. And delayed
+        // jobs now due (a retry's backoff, an approval's deadline): the Worker that would have woken for
+        // them consumed their marker before it closed, and only a running Worker promotes them.
         const p = conn.pipeline();
-        for (const n of nodes) p.llen(this.key(n, 'wait')).zcard(this.key(n, 'prioritized'));
+        const due = `(${(Date.now() + 1) * 0x1000}`; // BullMQ's delayed score: ms × 0x1000 + a counter
+        for (const n of nodes) p.llen(this.key(n, 'wait')).zcard(this.key(n, 'prioritized')).zcount(this.key(n, 'delayed'), '-inf', due);
         const counts = (await this.halt.race(p.exec())) ?? [];
         if (this.halt.stopped) break;
-        const busy = nodes.filter((_, i) => Number(counts[2 * i]?.[1] ?? 0) + Number(counts[2 * i + 1]?.[1] ?? 0) > 0);
+        const busy = nodes.filter((_, i) => [0, 1, 2].some((j) => Number(counts[3 * i + j]?.[1] ?? 0) > 0));
         if (busy.length) {
           await Promise.all(busy.map((n) => this.wake(n)));
           continue;

@@ -19,6 +19,7 @@ import { Consensus } from '../consensus/runtime/consensus.ts';
 import { proposalsRouter } from './proposals.ts';
 import { coordinatorsView } from '../coordinator/coordinatorsView.ts';
 import { emptyQuerySchema, parseQuery } from './listQuery.ts';
+import { approvalRoutes } from './approvalRoutes.ts';
 
 const batchSchema = z.object({ tasks: z.array(z.unknown()) }).strict();
 
@@ -116,6 +117,8 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
   app.delete('/api/batches/:id', async (req, res) => {
     res.json(await router.cancelBatch(req.params.id));
   });
+  // POST /api/tasks/:id/approve, /reject; GET /api/approvals (approvalRoutes.ts).
+  app.use('/api', approvalRoutes(router));
   // GET /api/agents, /nodes, /hosts, /summary, /hierarchy: paged, counted, sliced (swarmRoutes.ts).
   app.use('/api', swarmRoutes({ coordinator, ...(swarmSource ? { source: swarmSource } : {}) }));
   app.get('/api/health', (_req, res) => {

@@ -30,20 +30,41 @@ function cookie(req: Request, name: string): string | undefined {
   return undefined;
 }
 
-async function isAuthorized(req: Request, token: string, sessions: Sessions): Promise<boolean> {
+/**
+ * How a request got past the token, for the records that name who did
+ * something (an approval: src/tasks/approval.ts): the token itself, or a
+ * browser session opened with it, named by the first characters of its id's
+ * SHA-256 (enough to tell sessions apart; Redis keeps the full hash, never the id).
+ * The token is shared, so neither names a person.
+ */
+export type CallerAuth = { via: 'token' } | { via: 'session'; session: string };
+
+const CALLER = 'swarmqCaller';
+
+/** The caller as the guard let it in; undefined when no API token is configured (nothing was checked). */
+export function callerOf(res: Response): CallerAuth | undefined {
+  return res.locals[CALLER] as CallerAuth | undefined;
+}
+
+async function authorizedAs(req: Request, token: string, sessions: Sessions): Promise<CallerAuth | undefined> {
   const header = req.get('authorization');
   if (header !== undefined) {
     const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-    return m !== null && sameSecret(m[1]!, token);
+    return m !== null && sameSecret(m[1]!, token) ? { via: 'token' } : undefined;
   }
   const session = cookie(req, SESSION_COOKIE);
-  return session !== undefined && (await sessions.holds(session));
+  if (session === undefined || !(await sessions.holds(session))) return undefined;
+  return { via: 'session', session: createHash('sha256').update(session).digest('hex').slice(0, 12) };
 }
 
 /** Refuses with 401 unless the request carries the token or an open session; a browser asking for a page gets the login form with it. */
 function requireToken(token: string, sessions: Sessions): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
-    if (await isAuthorized(req, token, sessions)) return next();
+    const caller = await authorizedAs(req, token, sessions);
+    if (caller) {
+      res.locals[CALLER] = caller;
+      return next();
+    }
     res.set('www-authenticate', 'Bearer realm="swarmq"');
     if (req.method === 'GET' && req.accepts(['json', 'html']) === 'html' && !req.originalUrl.startsWith('/api/')) {
       res.status(401).type('html').send(loginPage(req.originalUrl));

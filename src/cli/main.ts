@@ -1,6 +1,7 @@
 // The swarmq command line.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { userInfo } from 'node:os';
 import type { Server } from 'node:http';
 import { Command, Option } from 'commander';
 import { describeRedisTarget } from '../../queues/redisTarget.ts';
@@ -302,6 +303,45 @@ export function buildCli(): Command {
       const client = new SwarmClient({ redis: config.redis, prefix: config.prefix });
       try {
         console.log(JSON.stringify(flags.batch ? await client.cancelBatch(id) : await client.cancel(id)));
+      } finally {
+        await client.close();
+      }
+    });
+
+  // Over Redis, as `cancel`: the decision is recorded as the CLI's (by.via cli), with --by (default: the OS user) as the caller's own word.
+  const cliUser = (): string | undefined => {
+    try {
+      return userInfo().username || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  addCommon(program.command('approve'))
+    .description("approve a task's output that awaits approval: the task completes with it; prints the task")
+    .argument('<id>', 'task id')
+    .option('--by <name>', 'who approves, as recorded with the decision (default: your OS user name)')
+    .action(async (id: string, flags: CommonFlags & { by?: string }) => {
+      const config = configFrom(flags, redisFromStateDir());
+      const client = new SwarmClient({ redis: config.redis, prefix: config.prefix, via: 'cli' });
+      try {
+        const by = flags.by ?? cliUser();
+        console.log(JSON.stringify(await client.approve(id, by === undefined ? {} : { by })));
+      } finally {
+        await client.close();
+      }
+    });
+  addCommon(program.command('reject'))
+    .description("reject a task's output that awaits approval: the task fails with the reason, or with --retry runs again, its processor told the reason (ctx.feedback); prints the task")
+    .argument('<id>', 'task id')
+    .requiredOption('--reason <text>', 'why: recorded with the decision, and with --retry what the next run is told')
+    .option('--retry', 'run the task again with the reason as feedback, rather than fail it')
+    .option('--by <name>', 'who rejects, as recorded with the decision (default: your OS user name)')
+    .action(async (id: string, flags: CommonFlags & { reason: string; retry?: boolean; by?: string }) => {
+      const config = configFrom(flags, redisFromStateDir());
+      const client = new SwarmClient({ redis: config.redis, prefix: config.prefix, via: 'cli' });
+      try {
+        const by = flags.by ?? cliUser();
+        console.log(JSON.stringify(await client.reject(id, { reason: flags.reason, retry: Boolean(flags.retry), ...(by === undefined ? {} : { by }) })));
       } finally {
         await client.close();
       }

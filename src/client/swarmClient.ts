@@ -13,6 +13,10 @@ import { isSwarmEventType, type SwarmEvent, type SwarmEventData, type SwarmEvent
 import type { TaskInput, TaskView } from '../tasks/schema.ts';
 import { TaskWatch } from '../coordinator/taskWatch.ts';
 import { resumePointSchema, type ResumePoint, type TaskEvent } from '../tasks/taskEvents.ts';
+import { approveBodySchema, rejectBodySchema, type Approver } from '../tasks/approval.ts';
+import type { AwaitingPage } from '../coordinator/approvals.ts';
+import { describeIssues } from '../validation.ts';
+import type { z } from 'zod';
 
 export interface SwarmClientOptions {
   /**
@@ -26,6 +30,8 @@ export interface SwarmClientOptions {
   config?: Omit<SwarmConfigInput, 'redisUrl' | 'prefix'>;
   /** A handler given to `on` threw (default: a process warning); the other handlers still run. */
   onHandlerError?: (err: unknown, event: SwarmEvent) => void;
+  /** How approvals and rejections made through this client are recorded (`by.via`): `client`, or `cli` for the swarmq CLI. */
+  via?: 'client' | 'cli';
 }
 
 export type SwarmEventHandler<T extends SwarmEventType> = (data: SwarmEventData<T>, event: SwarmEvent<T>) => void;
@@ -115,7 +121,47 @@ export class SwarmClient {
     return await this.router.get(id);
   }
 
-  /** Resolves with the task once it is completed, failed or cancelled. */
+  /**
+   * Approves a task's output that awaits approval: the task completes with it.
+   * `by` is recorded as who approved (your word for it: a client holds Redis
+   * credentials, which prove nothing more); `round` refuses the approval if
+   * another output awaits by now. A task not awaiting is a SwarmError
+   * (conflict, naming its state); none of that id, not_found.
+   */
+  async approve(id: string, opts: { by?: string; round?: number } = {}): Promise<TaskView> {
+    const body = this.checked(approveBodySchema, { ...(opts.by !== undefined ? { by: opts.by } : {}) }, 'approve');
+    await this.start();
+    return await this.router.decide(id, { decision: 'approved', by: this.approver(body.by), ...(opts.round !== undefined ? { round: opts.round } : {}) });
+  }
+
+  /**
+   * Rejects a task's output that awaits approval: the task fails with the
+   * reason, or with `retry` runs again, its processor given the reason as
+   * `ctx.feedback`. Errors as for approve.
+   */
+  async reject(id: string, opts: { reason: string; retry?: boolean; by?: string; round?: number }): Promise<TaskView> {
+    const body = this.checked(rejectBodySchema, { reason: opts.reason, ...(opts.retry !== undefined ? { retry: opts.retry } : {}), ...(opts.by !== undefined ? { by: opts.by } : {}) }, 'reject');
+    await this.start();
+    return await this.router.decide(id, { decision: 'rejected', by: this.approver(body.by), reason: body.reason, retry: body.retry === true, ...(opts.round !== undefined ? { round: opts.round } : {}) });
+  }
+
+  /** Tasks whose output awaits approval, soonest deadline first (at most `limit`, default 20). */
+  async awaitingApproval({ limit = 20 }: { limit?: number } = {}): Promise<AwaitingPage> {
+    await this.start();
+    return await this.router.awaitingApproval(Math.max(1, Math.min(200, Math.floor(limit))));
+  }
+
+  private approver(name: string | undefined): Approver {
+    return { via: this.opts.via ?? 'client', ...(name !== undefined ? { name } : {}) };
+  }
+
+  private checked<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+    const r = schema.safeParse(value);
+    if (!r.success) throw new SwarmError('invalid_request', `${what}: ${describeIssues(r.error)}`);
+    return r.data;
+  }
+
+  /** Resolves with the task once it is completed, failed or cancelled (a task awaiting approval has not finished: it is waited for). */
   async waitFor(id: string, { timeoutMs = 30_000 }: { timeoutMs?: number } = {}): Promise<TaskView> {
     await this.start();
     const deadline = Date.now() + timeoutMs;

@@ -81,6 +81,7 @@ export class Coordinator {
       onRedisError: (err) => o.logger.debug({ err: err.message }, 'queue connection error'),
       onBatchLate: (err) => o.logger.warn({ err: err.message }, 'a batch was acknowledged but not fanned out; the leader or a reader will finish it'),
       onCancelNoticeError: (host, err) => o.logger.warn({ host, err: err.message }, 'a running task was cancelled but its host could not be told; it finds the cancel at its next lock renewal'),
+      onDecisionEventError: (task, err) => o.logger.warn({ task, err: err.message }, 'an approval decision is recorded on its task, but its approval:decided event could not be published'),
     });
     this.intakeQueue = new Queue(INTAKE_QUEUE, { connection: this.commands, prefix: o.config.prefix });
     this.deadLetterQueue = new Queue(DEAD_LETTER_QUEUE, { connection: this.commands, prefix: o.config.prefix });

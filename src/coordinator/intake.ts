@@ -1,5 +1,5 @@
 // The intake queue: producers that only have BullMQ (any language) add
-// `queue.add(type, payload, { priority, attempts })` to `<prefix>:intake`; the
+// `queue.add(type, payload, { priority, attempts, approval })` to `<prefix>:intake`; the
 // coordinator validates and routes each job to a node queue.
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../../queues/redisTarget.ts';
@@ -50,6 +50,11 @@ function checkBytes(data: unknown, max: number): void {
   if (bytes > max) throw new SwarmError('payload_too_large', `job data is ${bytes} bytes of JSON, over the limit of ${max} bytes; split it or raise http.bodyLimitBytes (SWARMQ_BODY_LIMIT_BYTES)`);
 }
 
+/** An intake job's `approval` option (src/tasks/approval.ts), as the producer wrote it: validated with the task. */
+function approvalOf(job: Job): unknown {
+  return (job.opts as { approval?: unknown }).approval;
+}
+
 export function startIntake(o: IntakeOptions): Worker {
   const keys = swarmKeys(o.prefix);
   const process = async (job: Job, token?: string): Promise<Submitted> => {
@@ -59,6 +64,8 @@ export function startIntake(o: IntakeOptions): Worker {
         ...(job.data === undefined ? {} : { payload: job.data }),
         ...(job.opts.priority ? { priority: job.opts.priority } : {}),
         ...(job.opts.attempts && job.opts.attempts > 1 ? { attempts: job.opts.attempts } : {}),
+        // Not one of BullMQ's options: a producer adds it beside them (`{ approval: { required: true } }`), and BullMQ keeps it with the job.
+        ...(approvalOf(job) !== undefined ? { approval: approvalOf(job) } : {}),
       });
       checkBytes(job.data, o.maxBytes);
       const planned = newTaskId(await o.router.route(task));

@@ -32,7 +32,7 @@ export interface TaskReads {
 export async function readTask(r: TaskReads, id: string): Promise<TaskView | null> {
   if (!isIssuedTaskId(id)) return null; // no such task, and no key built from it
   let read: () => Promise<TaskView | null>;
-  if (isReplicatedTaskId(id)) read = async () => (await replicatedTaskView(r.consensusQueue(), id)) ?? (await replicatedTombstone(r, id));
+  if (isReplicatedTaskId(id)) read = async () => (await replicatedTaskView(r.consensusQueue(), id, r.redis, r.prefix)) ?? (await replicatedTombstone(r, id));
   else {
     const encoded = nodeOfTaskId(id);
     if (!encoded) return null;

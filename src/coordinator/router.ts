@@ -28,6 +28,7 @@ import { submitBatch } from './submitBatch.ts';
 import { submitReplicated, type ReplicatedSubmit, type ReplicatedTask } from './submitReplicated.ts';
 import { BATCH_LEASE_MS, resumeBatch, resumeDueBatches, submitStaged, type BatchFanOut, type BatchJob } from './stagedBatch.ts';
 import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
+import { decide, listAwaiting, type AwaitingPage, type DecisionRequest } from './approvals.ts';
 
 export type { Submitted } from './nodeQueues.ts';
 
@@ -44,6 +45,8 @@ export interface RouterOptions {
   onBatchLate?: (err: Error) => void;
   /** A cancelled running task's host could not be woken (the cancel stands; the host finds it at its next lock renewal). */
   onCancelNoticeError?: (host: string, err: Error) => void;
+  /** An approval decision is recorded, its approval:decided event not (Redis gone a moment, or an ACL user that may not add events: a producer's). */
+  onDecisionEventError?: (task: string, err: Error) => void;
 }
 
 export class TaskRouter {
@@ -192,6 +195,26 @@ export class TaskRouter {
   /** Cancels every task of a batch (the batchId submitBatch returned) that has not finished. */
   async cancelBatch(batchId: string): Promise<BatchCancel> {
     return await this.cancelling((c) => cancelBatch(c, batchId));
+  }
+
+  /** Approves or rejects a task's output that awaits approval (src/coordinator/approvals.ts): the task as read after. */
+  async decide(id: string, req: DecisionRequest): Promise<TaskView> {
+    return await decide(
+      {
+        redis: this.opts.redis,
+        prefix: this.prefix,
+        get: (t) => this.get(t),
+        confirm: (queue, what) => this.confirm([this.queueKey(queue)], what),
+        ...(this.opts.onDecisionEventError ? { onEventError: this.opts.onDecisionEventError } : {}),
+      },
+      id,
+      req,
+    );
+  }
+
+  /** Tasks awaiting approval on the nodes of the roster (and replicated ones), soonest deadline first. */
+  async awaitingApproval(limit: number): Promise<AwaitingPage> {
+    return await listAwaiting({ redis: this.opts.redis, prefix: this.prefix, get: (t) => this.get(t) }, this.nodeIds(), limit);
   }
 
   /** Runs a cancel, then wakes the hosts of the running tasks it cancelled, one notice per host. */

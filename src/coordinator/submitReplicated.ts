@@ -78,13 +78,15 @@ export function replicatedFlow(
   keep: { completedSeconds: number; failedSeconds: number },
 ): { id: string; flow: FlowJob } {
   const id = newReplicatedTaskId();
+  // Approval is of the agreed output, after the vote: the replicas' own outputs count as they are.
+  const { approval, ...replicaEnvelope } = envelope;
   const children: FlowJobNode[] = picks.map((p) => {
     const childId = newTaskId(p.node);
     return {
       name: task.type,
       queueName: nodeQueueName(p.node),
       prefix,
-      data: { ...envelope, replica: { of: id, prefer: p.agent } } satisfies TaskEnvelope,
+      data: { ...replicaEnvelope, replica: { of: id, prefer: p.agent } } satisfies TaskEnvelope,
       // A failed replica does not hold the task up: its agent votes for nothing, and the others may still agree.
       opts: { ...childOptions(childId), ignoreDependencyOnFailure: true },
     };
@@ -97,6 +99,7 @@ export function replicatedFlow(
       timeoutMs: task.consensus.timeoutMs ?? REPLICA_VOTE_TIMEOUT_MS,
       replicaTasks: children.map((c) => c.opts!.jobId!),
     },
+    ...(approval ? { approval } : {}),
   };
   return {
     id,

@@ -83,6 +83,13 @@ export const ACL_LIMITATIONS: readonly AclLimitation[] = [
     why: 'producers share one user and these keys carry no producer identity; give producers that must not interfere separate swarms (prefixes)',
   },
   {
+    id: 'approval-by-redis',
+    roles: ['host', 'producer'],
+    keys: ['swarmq:node-{*}-*:*', 'swarmq:consensus-{swarm}:r-*'],
+    what: "a host or producer can approve or reject any output awaiting approval by writing the task's job hash (its decision fields), named as it pleases, though a producer's user may not run the decision script (SwarmClient.approve: it lacks the awaiting-approval indexes); a host can also complete a task with any output",
+    why: "the decision lives in the task's job hash, and these roles need write access to their queues' job hashes for their own work; only the API checks the API token (docs/security.md, \"Approvals\")",
+  },
+  {
     id: 'key-names-visible',
     roles: ['operator'],
     keys: ['*'],

@@ -72,6 +72,9 @@ function coordinatorRules(prefix: string): string[] {
 function operatorRules(prefix: string): string[] {
   // `swarmq status`, `checkpoint` and `restore`: reads and rebuilds every key
   // of the swarm. SCAN to find them (checkpoint, restore's emptiness check).
+  // `swarmq approve` / `reject` too: deciding on an output is an operator's act,
+  // so a producer's user is not given the awaiting-approval indexes the decision
+  // script names (which keeps no determined producer out: see approval-by-redis).
   return [`~${prefix}:*`, ...BASE_COMMANDS, '+scan', '+dbsize'];
 }
 
@@ -121,6 +124,8 @@ function hostRules(prefix: string, hostId: string): string[] {
     ...everyGroup(prefix, (g) => g.wakerBell(hostId)).map((k) => `~${k}`),
     // Whether a task running here was cancelled (the control-queue notice alone cancels nothing).
     ...everyGroup(prefix, (g) => g.cancelled).map((k) => `%R~${k}`),
+    // Parking a finished output to await approval indexes it in its group (awaitApproval-9.lua).
+    ...everyGroup(prefix, (g) => g.awaitingApproval).map((k) => `~${k}`),
     ...BASE_COMMANDS,
     // Other hosts' and drivers' inboxes, and the swarm's event stream: add entries, nothing else.
     `(~${inbox('*')} ~${s.events} resetchannels -@all +xadd)`,

@@ -4,6 +4,7 @@
 // fields are dropped, not refused: a newer publisher may add some and an older
 // reader keeps working; the schema is the contract.
 import { z } from 'zod';
+import { approverSchema } from '../tasks/approval.ts';
 
 const healthState = z.enum(['healthy', 'degraded', 'critical', 'failed']);
 const severity = z.enum(['info', 'warning', 'critical']);
@@ -119,6 +120,23 @@ const agentRef = z.object({ id: z.string(), type: z.string(), node: z.string(), 
 export const agentsJoinedSchema = z.object({ at: z.number(), agents: z.array(agentRef).min(1) });
 export const agentsLeftSchema = z.object({ at: z.number(), agents: z.array(agentRef).min(1) });
 
+/**
+ * A decision on a task's output awaiting approval (src/tasks/approval.ts): approved or
+ * rejected by `by` (see approverSchema for what it proves), or its deadline reached.
+ */
+export const approvalDecidedSchema = z.object({
+  task: z.string(),
+  type: z.string(),
+  /** Its node, or the consensus queue for a replicated task. */
+  node: z.string(),
+  decision: z.enum(['approved', 'rejected', 'timed-out']),
+  by: approverSchema.optional(),
+  at: z.number(),
+  round: z.int().min(1),
+  reason: z.string().optional(),
+  retry: z.boolean().optional(),
+});
+
 export const swarmEventSchemas = {
   'metrics:updated': metricsUpdatedSchema,
   'load:rebalanced': loadRebalancedSchema,
@@ -128,6 +146,7 @@ export const swarmEventSchemas = {
   'task:dead-lettered': taskDeadLetteredSchema,
   'agent:joined': agentsJoinedSchema,
   'agent:left': agentsLeftSchema,
+  'approval:decided': approvalDecidedSchema,
 } as const;
 
 export type SwarmEventType = keyof typeof swarmEventSchemas;

@@ -3,12 +3,15 @@
 import type { JobsOptions } from 'bullmq';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { TaskEnvelope, TaskInput } from './schema.ts';
+import { approvalTerms } from './approval.ts';
 
 export function taskEnvelope(task: TaskInput): TaskEnvelope {
+  const approval = approvalTerms(task.approval);
   return {
     payload: task.payload ?? null,
     ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
     ...(task.affinity !== undefined ? { affinity: task.affinity } : {}),
+    ...(approval ? { approval } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 // What a producer may submit, checked at every way in (HTTP, client, intake).
 import { z } from 'zod';
+import { approvalOptionSchema, type ApprovalTerms, type ApprovalView } from './approval.ts';
 
 export const affinitySchema = z
   .object({
@@ -42,6 +43,8 @@ export const taskOptionsSchema = z
         timeoutMs: z.int().min(100).max(600_000).optional(),
       })
       .optional(),
+    /** Its output counts only once approved (src/tasks/approval.ts): until then the task is awaiting-approval. */
+    approval: approvalOptionSchema.optional(),
   })
   .strict();
 
@@ -57,9 +60,11 @@ export interface TaskEnvelope {
   replica?: { of: string; prefer: string };
   timeoutMs?: number;
   affinity?: Affinity;
+  /** Its output waits for a decision (src/tasks/approval.ts); never on a replica: its replicated task carries it. */
+  approval?: ApprovalTerms;
 }
 
-export const TASK_STATES = ['waiting', 'active', 'completed', 'failed', 'delayed', 'cancelled'] as const;
+export const TASK_STATES = ['waiting', 'active', 'awaiting-approval', 'completed', 'failed', 'delayed', 'cancelled'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
 export interface TaskView {
@@ -78,6 +83,8 @@ export interface TaskView {
   progress: unknown;
   /** Replicated tasks only: the replicas and the vote on their outputs. */
   consensus?: ReplicatedTaskConsensus;
+  /** Tasks submitted with approval required: what waits for a decision, and the decisions. */
+  approval?: ApprovalView;
 }
 
 export interface ReplicatedTaskConsensus {

@@ -6,8 +6,9 @@ import { z } from 'zod';
 import { isStreamId } from '../swarm/events.ts';
 import { decodeProgress } from './progress.ts';
 import type { TaskView } from './schema.ts';
+import { decisionSchema, type Decision } from './approval.ts';
 
-export const TASK_EVENT_TYPES = ['started', 'progress', 'retrying', 'finished'] as const;
+export const TASK_EVENT_TYPES = ['started', 'progress', 'retrying', 'awaiting-approval', 'approval-decided', 'finished'] as const;
 export type TaskEventType = (typeof TASK_EVENT_TYPES)[number];
 
 export interface TaskEventData {
@@ -21,6 +22,10 @@ export interface TaskEventData {
    * stalled lock). `delayedUntil`: with a backoff, not before then (ms).
    */
   retrying: { delayedUntil: number | null };
+  /** Its agent finished and its output awaits approval until `deadline` (ms); GET the task for the output. */
+  'awaiting-approval': { deadline: number | null };
+  /** Someone approved or rejected the output (then `finished`, or with a retry `started` again). */
+  'approval-decided': { decision: Decision | null };
   /** The end: nothing follows. */
   finished: { state: 'completed' | 'failed' | 'cancelled'; result: unknown; error: string | null };
 }
@@ -80,6 +85,14 @@ export function meaningOf(taskId: string, node: string, flat: readonly string[])
       return { kind: 'event', event: { type: 'finished', data: { state: 'failed', result: null, error: f.get('failedReason') ?? null } } };
     case 'removed':
       return { kind: 'event', event: { type: 'finished', data: { state: 'cancelled', result: null, error: null } } };
+    case 'awaiting-approval': {
+      const deadline = Number(f.get('deadline'));
+      return { kind: 'event', event: { type: 'awaiting-approval', data: { deadline: Number.isFinite(deadline) ? deadline : null } } };
+    }
+    case 'approval-decided': {
+      const d = decisionSchema.safeParse(parseJson(f.get('data')));
+      return { kind: 'event', event: { type: 'approval-decided', data: { decision: d.success ? d.data : null } } };
+    }
     case 'moved': {
       const to = f.get('to');
       return to ? { kind: 'moved', to } : NONE;
@@ -102,13 +115,15 @@ export function finishedOf(v: TaskView): TaskEventData['finished'] {
 
 /**
  * What a watcher starting now is told about the past: `started` if the task
- * runs, then its latest progress; or only `finished` if it has ended.
+ * runs, then its latest progress; `awaiting-approval` if its output waits for
+ * a decision; or only `finished` if it has ended.
  */
 export function snapshotOf(v: TaskView): { [T in TaskEventType]: { type: T; data: TaskEventData[T] } }[TaskEventType][] {
   if (isFinalView(v)) return [{ type: 'finished', data: finishedOf(v) }];
   const out: { [T in TaskEventType]: { type: T; data: TaskEventData[T] } }[TaskEventType][] = [];
   if (v.state === 'active') out.push({ type: 'started', data: { node: v.node } });
   if (v.state === 'active' && v.progress !== null) out.push({ type: 'progress', data: { value: v.progress } });
+  if (v.state === 'awaiting-approval') out.push({ type: 'awaiting-approval', data: { deadline: v.approval?.deadline ?? null } });
   return out;
 }
 

@@ -3,6 +3,7 @@ import type { TaskJob } from '../../queues/getTask.ts';
 import type { CancelledRecord } from '../swarm/records.ts';
 import type { TaskState, TaskView } from './schema.ts';
 import { decodeProgress } from './progress.ts';
+import { approvalViewOf, type ApprovalTerms } from './approval.ts';
 
 /** The job hash field where the agent host records which agent ran the task. */
 export const AGENT_FIELD = 'sqAgent';
@@ -22,17 +23,33 @@ function json(v: string | undefined): unknown {
   }
 }
 
+/** The approval terms in a job's data (its envelope), if it carries any; the data is parsed only when it could. */
+export function approvalTermsOf(data: string | undefined): ApprovalTerms | undefined {
+  if (data === undefined || !data.includes('"approval"')) return undefined;
+  try {
+    const env = JSON.parse(data) as { approval?: { timeoutMs?: unknown } } | null;
+    const t = env?.approval?.timeoutMs;
+    return typeof t === 'number' ? { timeoutMs: t } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `job` is what getTask read: the job hash and where BullMQ holds it. */
 export function taskViewFromJob(id: string, node: string, job: TaskJob): TaskView {
   const { state: bullState, hash: h } = job;
-  const state: TaskState =
+  let state: TaskState =
     bullState === 'completed' || bullState === 'failed' || bullState === 'delayed' || bullState === 'active' ? bullState : 'waiting';
+  const terms = approvalTermsOf(h.data);
+  const approval = terms && approvalViewOf(terms, h, { waitingForDeadline: bullState === 'delayed', failed: bullState === 'failed' });
+  if (approval?.awaitingNow) state = 'awaiting-approval';
   return {
     id,
     type: h.name ?? '',
     state,
     node,
-    agentId: h[AGENT_FIELD] ?? null,
+    // An output awaiting approval names its agent before the finish records it.
+    agentId: h[AGENT_FIELD] ?? approval?.view.agentId ?? null,
     attempts: num(h.atm) ?? 0,
     result: state === 'completed' ? json(h.returnvalue) : null,
     error: h.failedReason ? h.failedReason : null,
@@ -40,6 +57,7 @@ export function taskViewFromJob(id: string, node: string, job: TaskJob): TaskVie
     startedAt: num(h.processedOn),
     finishedAt: state === 'completed' || state === 'failed' ? num(h.finishedOn) : null,
     progress: decodeProgress(h.progress),
+    ...(approval ? { approval: approval.view } : {}),
   };
 }
 

@@ -135,6 +135,17 @@ describe('a swarm with one Redis user per role', () => {
     const replicated = await producer.submit({ type: 'echo', payload: 'same', consensus: { protocol: 'quorum', replicas: 3 } });
     expect(await producer.waitFor(replicated.id, { timeoutMs: 20_000 })).toMatchObject({ state: 'completed', result: 'same' });
 
+    // A task needing approval: a host parks its output, the operator (`swarmq approve` runs as it) approves it.
+    const gated = await producer.submit({ type: 'echo', payload: 'gated', approval: { required: true } });
+    await until(async () => (await producer.get(gated.id))?.state === 'awaiting-approval', 10_000, 'the output to await approval');
+    const operatorClient = new SwarmClient({ redis: urlOf({ kind: 'operator' }), prefix, via: 'cli' });
+    try {
+      await operatorClient.approve(gated.id, { by: 'op' });
+    } finally {
+      await operatorClient.close();
+    }
+    expect(await producer.waitFor(gated.id, { timeoutMs: 15_000 })).toMatchObject({ state: 'completed', result: 'gated' });
+
     const decision = await driver.propose({ protocol: 'quorum', value: { release: 'acl' }, participants: { count: 4 }, timeoutMs: 10_000 });
     expect(decision).toMatchObject({ decided: true, value: { release: 'acl' } });
 
@@ -197,6 +208,14 @@ describe('a swarm with one Redis user per role', () => {
     } finally {
       await h2Control.close();
     }
+  });
+
+  it('refuses a producer the decision on an output awaiting approval (an operator\'s act: swarmq approve)', async () => {
+    const gated = await producer.submit({ type: 'echo', payload: 'gated', approval: { required: true } });
+    await until(async () => (await producer.get(gated.id))?.state === 'awaiting-approval', 10_000, 'the output to await approval');
+    await expect(producer.approve(gated.id)).rejects.toThrow(/NOPERM|no permissions|can't access/);
+    expect((await producer.get(gated.id))?.state).toBe('awaiting-approval');
+    await admin.call('ACL', 'LOG', 'RESET');
   });
 
   it('refuses a producer the roster, the lease, the loads, the inboxes and proposals', async () => {

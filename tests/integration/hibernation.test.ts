@@ -67,4 +67,18 @@ describe('hibernation', () => {
     // And it goes back to sleep when idle again.
     await until(async () => host.hibernatingNodes().length === 3, 10_000, 'the woken node to hibernate again');
   }, 30_000);
+
+  it('an output awaiting approval on a sleeping node: a decision wakes it, and so does a deadline reached in its sleep', async () => {
+    const approved = await client.submit({ type: 'echo', payload: 'yes', approval: { required: true } });
+    const late = await client.submit({ type: 'echo', payload: 'nobody looks', approval: { required: true, timeoutMs: 2500 } });
+    for (const id of [approved.id, late.id]) await until(async () => (await client.get(id))?.state === 'awaiting-approval', 10_000, `${id} to await approval`);
+    await until(async () => host.hibernatingNodes().length === 3, 10_000, 'every node to sleep while the outputs wait');
+    await client.approve(approved.id);
+    expect(await client.waitFor(approved.id, { timeoutMs: 10_000 })).toMatchObject({ state: 'completed', result: 'yes' });
+    // Nothing else arrives: only the due delayed job can wake its node (the waker re-checks every 5 s).
+    await until(async () => host.hibernatingNodes().length === 3, 10_000, 'every node to sleep again');
+    const failed = await client.waitFor(late.id, { timeoutMs: 12_000 });
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toContain('timed out');
+  }, 30_000);
 });

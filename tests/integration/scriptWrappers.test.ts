@@ -10,12 +10,14 @@ import { claimParked } from '../../queues/claimParked.ts';
 import { claimReplicaSeat, replicaClaimsKey } from '../../queues/claimReplicaSeat.ts';
 import { deregisterAgents } from '../../queues/deregisterAgents.ts';
 import { getTask, parseTaskJob, queueGetTask } from '../../queues/getTask.ts';
-import { CONSENSUS_QUEUE, DEAD_LETTER_QUEUE, INTAKE_QUEUE, PARKED_NODE, bullKey, groupKeys, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, DEAD_LETTER_QUEUE, INTAKE_QUEUE, PARKED_NODE, awaitingApprovalKey, bullKey, groupKeys, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { queueRaiseCounter, raiseCounter } from '../../queues/raiseCounter.ts';
 import { readSwarm } from '../../queues/readSwarm.ts';
 import { recoverJobs } from '../../queues/recoverJobs.ts';
 import { registerAgents, type AgentToSeat } from '../../queues/registerAgents.ts';
 import { reportProgress } from '../../queues/reportProgress.ts';
+import { awaitApproval } from '../../queues/awaitApproval.ts';
+import { decideApproval } from '../../queues/decideApproval.ts';
 import { loadScripts } from '../../queues/scripts.ts';
 import { redisForFile, uniquePrefix } from '../support/redis.ts';
 
@@ -249,5 +251,77 @@ describe('queues/ script wrappers', () => {
     expect(await redis.connection.hget(k(id), 'progress')).toBe('{"tokens":3}');
     expect(await redis.connection.xlen(k('events'))).toBe(1);
     expect(await reportProgress(redis.connection, { ...r, id: 'n1.BBBBBBBBBBBB', token: 'tok-1' })).toBe('gone');
+  });
+
+  it('awaitApproval: only the lock holder of an active job parks it delayed until the deadline, with its record, round and index entry; nothing else is written', async () => {
+    const prefix = uniquePrefix('await');
+    const queue = nodeQueueName('n12');
+    const id = 'n12.AAAAAAAAAAAA';
+    const k = (s: string) => bullKey(prefix, queue, s);
+    const index = awaitingApprovalKey(prefix, queue);
+    expect(index).toBe(groupKeys(prefix, 'n12').awaitingApproval);
+    await redis.connection.hset(k(id), 'name', 'write', 'data', '{}', 'atm', '0');
+    await redis.connection.rpush(k('active'), id);
+    await redis.connection.set(k(`${id}:lock`), 'tok-1');
+    await redis.connection.sadd(k('stalled'), id);
+    const r = { prefix, queue, node: 'n12', id, now: 1_000, deadline: 61_000, awaiting: '{"output":1}', round: 1 };
+    expect(await awaitApproval(redis.connection, { ...r, token: 'tok-0' })).toBe('not-holder');
+    expect(await redis.connection.zcard(k('delayed'))).toBe(0);
+    expect(await awaitApproval(redis.connection, { ...r, id: 'n12.BBBBBBBBBBBB', token: 'tok-1' })).toBe('gone');
+    expect(await awaitApproval(redis.connection, { ...r, token: 'tok-1' })).toBe('awaiting');
+    expect(await redis.connection.hmget(k(id), 'sqAwaiting', 'sqRound', 'sqDecision', 'delay', 'atm')).toEqual(['{"output":1}', '1', '', '60000', '0']);
+    expect(await redis.connection.exists(k(`${id}:lock`))).toBe(0);
+    expect(await redis.connection.lpos(k('active'), id)).toBeNull();
+    expect(await redis.connection.sismember(k('stalled'), id)).toBe(0);
+    // BullMQ reads the score as the deadline (times 0x1000), and idle workers wake then.
+    expect(Number(await redis.connection.zscore(k('delayed'), id))).toBe(61_000 * 0x1000);
+    expect(await redis.connection.zscore(k('marker'), '1')).toBe('61000');
+    expect(await redis.connection.zrange(index, '0', '-1', 'WITHSCORES')).toEqual([`n12 ${id}`, '61000']);
+    const events = (await redis.connection.xrange(k('events'), '-', '+')) as [string, string[]][];
+    expect(events.map(([, f]) => f)).toEqual([['event', 'awaiting-approval', 'jobId', id, 'deadline', '61000']]);
+    // Its lock is gone: a second park by the same holder is refused (not-holder), one of a job not running too.
+    expect(await awaitApproval(redis.connection, { ...r, token: 'tok-1' })).toBe('not-holder');
+    await redis.connection.set(k(`${id}:lock`), 'tok-2');
+    expect(await awaitApproval(redis.connection, { ...r, token: 'tok-2' })).toBe('not-active');
+  });
+
+  it('decideApproval: records a decision only on an output that awaits, before its deadline, on the round named; sends the job to the head of its wait list', async () => {
+    const prefix = uniquePrefix('decide');
+    const queue = nodeQueueName('n3');
+    const k = (s: string) => bullKey(prefix, queue, s);
+    const index = awaitingApprovalKey(prefix, queue);
+    const park = async (id: string, deadline: number, round = 1) => {
+      await redis.connection.hset(k(id), 'name', 'write', 'data', '{}');
+      await redis.connection.rpush(k('active'), id);
+      await redis.connection.set(k(`${id}:lock`), 't');
+      expect(await awaitApproval(redis.connection, { prefix, queue, node: 'n3', id, token: 't', now: 0, deadline, awaiting: '{}', round })).toBe('awaiting');
+    };
+    const a = 'n3.AAAAAAAAAAAA';
+    const b = 'n3.BBBBBBBBBBBB';
+    await park(a, 10_000);
+    await park(b, 10_000, 2);
+    await redis.connection.rpush(k('wait'), 'n3.CCCCCCCCCCCC');
+    const decide = (id: string, o: { now?: number; round?: number; decision?: string } = {}) =>
+      decideApproval(redis.connection, { prefix, queue, node: 'n3', id, now: o.now ?? 5_000, round: o.round ?? 1, decision: o.decision ?? '{"decision":"approved"}' });
+    expect(await decide('n3.DDDDDDDDDDDD')).toEqual({ outcome: 'not-found' });
+    expect(await decide(b)).toEqual({ outcome: 'changed', round: 2 });
+    expect(await decide(a, { now: 10_000 })).toEqual({ outcome: 'expired', deadline: 10_000 });
+    expect(await redis.connection.hget(k(a), 'sqDecision')).toBe('');
+    expect(await decide(a)).toEqual({ outcome: 'decided' });
+    expect(await redis.connection.hmget(k(a), 'sqDecision', 'sqDecisions', 'delay')).toEqual(['{"decision":"approved"}', '{"decision":"approved"}', '0']);
+    expect(await redis.connection.zscore(k('delayed'), a)).toBeNull();
+    // At the head: the Worker takes it next, before the task that was waiting.
+    expect(await redis.connection.lrange(k('wait'), 0, -1)).toEqual(['n3.CCCCCCCCCCCC', a]);
+    expect(await redis.connection.zscore(k('marker'), '0')).toBe('0');
+    expect(await redis.connection.zrange(index, '0', '-1')).toEqual([`n3 ${b}`]);
+    expect(await decide(a, { decision: '{"decision":"rejected"}' })).toEqual({ outcome: 'already-decided', decision: '{"decision":"approved"}' });
+    // Promoted at its deadline (out of the delayed set, as BullMQ does): no decision is taken any more.
+    await redis.connection.zrem(k('delayed'), b);
+    expect(await decide(b, { round: 2 })).toEqual({ outcome: 'not-awaiting' });
+    const events = ((await redis.connection.xrange(k('events'), '-', '+')) as [string, string[]][]).map(([, f]) => f).filter((f) => f[3] === a);
+    expect(events.slice(1)).toEqual([
+      ['event', 'approval-decided', 'jobId', a, 'data', '{"decision":"approved"}'],
+      ['event', 'waiting', 'jobId', a, 'prev', 'delayed'],
+    ]);
   });
 });

@@ -60,6 +60,13 @@ describe('ACL rules', () => {
     expect(access({ kind: 'producer' }, 'swarmq:node-{g4}-n31:wait').write).toBe(true);
   });
 
+  it('lets a host index the outputs it parks for approval, and keeps the decision script from producers', () => {
+    expect(access(h1, 'swarmq:{g4}:awaiting-approval')).toEqual({ read: true, write: true });
+    expect(access(h1, 'swarmq:{swarm}:awaiting-approval').write).toBe(false);
+    for (const key of ['swarmq:{g4}:awaiting-approval', 'swarmq:{swarm}:awaiting-approval']) expect(access({ kind: 'producer' }, key), key).toEqual({ read: false, write: false });
+    for (const kind of ['coordinator', 'operator'] as const) expect(access({ kind }, 'swarmq:{swarm}:awaiting-approval').write).toBe(true);
+  });
+
   it('gives the coordinator and the operator their prefix only, and no role a channel', () => {
     for (const kind of ['coordinator', 'operator'] as const) {
       expect(access({ kind }, 'swarmq:anything:at:all').write).toBe(true);

@@ -69,7 +69,7 @@ export class RoundDriver {
     await this.reader.start();
     this.worker = new Worker(
       CONSENSUS_QUEUE,
-      voteProcessor({ redis: this.rounds, prefix: this.o.prefix, driverId: this.id, nudged: (r, ms) => this.nudged(r, ms), logger: this.o.logger, ...(this.o.trust ? { trust: this.o.trust } : {}) }),
+      voteProcessor({ redis: this.rounds, prefix: this.o.prefix, driverId: this.id, nudged: (r, ms) => this.nudged(r, ms), logger: this.o.logger, ...(this.o.trust ? { trust: this.o.trust } : {}), ...(this.o.durability ? { durability: this.o.durability } : {}) }),
       {
         connection: this.commands,
         prefix: this.o.prefix,

@@ -20,7 +20,8 @@
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { RedisClient } from '../../../queues/redisTarget.ts';
 import { z } from 'zod';
-import { CONSENSUS_QUEUE, swarmKeys } from '../../../queues/keys.ts';
+import { bullKey, CONSENSUS_QUEUE, swarmKeys } from '../../../queues/keys.ts';
+import { approvalViewOf, AWAITING_FIELD, DECISION_FIELD, DECISIONS_FIELD, type ApprovalView } from '../../tasks/approval.ts';
 import { getTask } from '../../../queues/getTask.ts';
 import { agentRecordSchema } from '../../swarm/records.ts';
 import { nodeOfTaskId, REPLICATED_ID_PREFIX } from '../../tasks/ids.ts';
@@ -82,6 +83,8 @@ export const replicatedDataSchema = z.strictObject({
   /** The round's spec, written before the round starts (hosts read it from here, never from the wire). */
   round: roundSpecSchema.optional(),
   outcome: replicatedOutcomeSchema.optional(),
+  /** The decided output waits for approval (src/tasks/approval.ts) before the task completes with it. */
+  approval: z.strictObject({ timeoutMs: z.int().min(1) }).optional(),
 });
 export type ReplicatedData = z.infer<typeof replicatedDataSchema>;
 
@@ -311,8 +314,8 @@ function taskState(bull: string): TaskState {
   return bull === 'unknown' ? 'waiting' : 'active';
 }
 
-/** GET /api/tasks/:id of a replicated task (null: no such task). */
-export async function replicatedTaskView(queue: Queue, id: string): Promise<TaskView | null> {
+/** GET /api/tasks/:id of a replicated task (null: no such task); `redis` reads its approval fields when it needs approval. */
+export async function replicatedTaskView(queue: Queue, id: string, redis?: RedisClient, prefix?: string): Promise<TaskView | null> {
   // The state first, then the job: a job read before its state could be one that completed in between, without its result.
   const bullState = await queue.getJobState(id);
   const job = (await queue.getJob(id)) as Job | undefined;
@@ -320,8 +323,16 @@ export async function replicatedTaskView(queue: Queue, id: string): Promise<Task
   const parsed = replicatedDataSchema.safeParse(job.data);
   if (!parsed.success) return null;
   const data = parsed.data;
-  const state = taskState(bullState);
-  const phase = state === 'completed' || state === 'failed' ? 'done' : data.round ? 'voting' : 'replicas';
+  let state: TaskState = taskState(bullState);
+  let approval: ApprovalView | undefined;
+  if (data.approval && redis && prefix !== undefined) {
+    const [awaiting, decision, decisions] = await redis.hmget(bullKey(prefix, CONSENSUS_QUEUE, id), AWAITING_FIELD, DECISION_FIELD, DECISIONS_FIELD);
+    const fields = { ...(awaiting ? { [AWAITING_FIELD]: awaiting } : {}), ...(decision ? { [DECISION_FIELD]: decision } : {}), ...(decisions ? { [DECISIONS_FIELD]: decisions } : {}) };
+    const a = approvalViewOf(data.approval, fields, { waitingForDeadline: bullState === 'delayed', failed: state === 'failed' });
+    approval = a.view;
+    if (a.awaitingNow) state = 'awaiting-approval';
+  }
+  const phase = state === 'completed' || state === 'failed' || state === 'awaiting-approval' ? 'done' : data.round ? 'voting' : 'replicas';
   const o = data.outcome;
   return {
     id,
@@ -349,5 +360,6 @@ export async function replicatedTaskView(queue: Queue, id: string): Promise<Task
       rounds: o?.rounds ?? 0,
       ...(o ? { split: o.split.map((g) => ({ count: g.count, agents: g.agents, ...(g.hash === null ? { error: g.error } : { outputHash: g.hash }) })) } : {}),
     },
+    ...(approval ? { approval } : {}),
   };
 }

@@ -5,7 +5,7 @@
 // which BullMQ stores with the job. A driver that dies mid-round leaves the
 // job to stall; another driver takes it over, and hosts that still run the
 // round just learn the new driver.
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { RedisClient } from '../../../queues/redisTarget.ts';
 import { consensusKeys } from './keys.ts';
 import { decidedValues, outcomeOf, parseDecisions } from './outcome.ts';
@@ -19,6 +19,10 @@ import { judgeReplicated, REPLICATED_JOB } from './judgeReplicated.ts';
 import { slotPipeline } from '../../../queues/slotPipeline.ts';
 import type { ProcessTrust } from '../../trust/processTrust.ts';
 import { decisionCheck } from './roundProof.ts';
+import { CONSENSUS_QUEUE } from '../../../queues/keys.ts';
+import type { DurabilityPolicy } from '../../../queues/durability.ts';
+import { approvalPickup, awaitingRecord, holdForApproval, publishTimedOut, type ApprovalQueue } from '../../tasks/approvalHold.ts';
+import { replicatedDataSchema } from './judgeReplicated.ts';
 
 export interface VoteProcessorDeps {
   redis: RedisClient;
@@ -30,6 +34,8 @@ export interface VoteProcessorDeps {
   logger: Logger;
   /** With a trust anchor: an outcome counts only host-signed decisions over a spec an enrolled proposer signed. */
   trust?: ProcessTrust;
+  /** With replicated durability, an agreed output parked for approval counts once a replica has it. */
+  durability?: DurabilityPolicy;
 }
 
 /** How long a round waits for its first proposer before the value is proposed at the next participant too. */
@@ -55,7 +61,9 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job, token?: string) 
         await job.moveToDelayed(Date.now() + ms, token);
         throw new DelayedError();
       };
-      return await judgeReplicated(job, { redis: d.redis, prefix: d.prefix, runRound, waitForReplicas, ...(d.trust ? { trust: d.trust } : {}) });
+      const judge = () => judgeReplicated(job, { redis: d.redis, prefix: d.prefix, runRound, waitForReplicas, ...(d.trust ? { trust: d.trust } : {}) });
+      const terms = replicatedDataSchema.safeParse(job.data).data?.approval;
+      return terms ? await judgeForApproval(job, token ?? '', terms, judge) : await judge();
     }
     const spec = roundSpecSchema.parse(job.data);
     const attributes = { 'swarmq.proposal.id': spec.id, 'swarmq.consensus.protocol': spec.protocol, 'swarmq.consensus.participants': spec.participants.length };
@@ -65,6 +73,34 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job, token?: string) 
       return outcome;
     });
   };
+
+  /**
+   * A replicated task that needs approval (src/tasks/approval.ts): the agreed
+   * output waits for a decision, here in the consensus queue as a plain task's
+   * waits in its node's. Back from waiting, the task completes with it, fails
+   * (rejected, timed out) or waits again (promoted early), without a new vote.
+   */
+  async function judgeForApproval(job: Job, token: string, terms: { timeoutMs: number }, judge: () => Promise<unknown>): Promise<unknown> {
+    const id = job.id ?? '';
+    const q: ApprovalQueue = { redis: d.redis, prefix: d.prefix, queue: CONSENSUS_QUEUE, node: CONSENSUS_QUEUE, ...(d.durability ? { durability: d.durability } : {}) };
+    const step = await approvalPickup(q, id);
+    switch (step.kind) {
+      case 'complete':
+        return step.output;
+      case 'fail':
+        if (step.timedOut) await publishTimedOut(q, { id, type: replicatedDataSchema.parse(job.data).replicated.type }, step.round).catch((err: Error) => d.logger.warn({ err: err.message }, 'could not publish approval:decided'));
+        throw new UnrecoverableError(step.reason);
+      case 'hold':
+        await holdForApproval(q, id, token, step.awaiting);
+        throw new DelayedError();
+      case 'run': {
+        const output = await judge();
+        const res = await holdForApproval(q, id, token, awaitingRecord(terms, output, null, step.round), (err) => d.logger.warn({ task: id, err: err.message }, 'an agreed output awaits approval, not yet confirmed by a replica'));
+        if (res !== 'awaiting') d.logger.warn({ task: id, res }, 'the agreed output could not wait for approval: the task is no longer this driver\'s (cancelled, or its lock lost)');
+        throw new DelayedError();
+      }
+    }
+  }
 
   /** `announce`: fields of the consensus:reached event besides the outcome's (a replicated task's id, output and dissenters). */
   async function runRound(spec: RoundSpec, announce?: (o: ProposalResult) => Record<string, unknown>): Promise<ProposalResult> {
