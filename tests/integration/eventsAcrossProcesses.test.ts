@@ -99,6 +99,13 @@ describe('swarm events across processes', () => {
     const reached = got('consensus:reached')[0] as SwarmEvent<'consensus:reached'>;
     expect(reached.data).toMatchObject({ protocol: 'quorum', decided: true, value: { pick: 'blue' }, participants: 5 });
 
+    // approval:decided (the child coordinator's API): an output approved.
+    const awaiting = await client.submit({ type: 'echo', payload: { ok: 1 }, approval: { required: true } });
+    await until(async () => (await client.get(awaiting.id))?.state === 'awaiting-approval', 20_000, 'the output to await approval');
+    const approved = await fetch(`${base}/api/tasks/${awaiting.id}/approve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(approved.status, await approved.clone().text()).toBe(200);
+    await until(async () => got('approval:decided').length > 0, 20_000, 'approval:decided');
+
     // recovery:step and agent:left (the child coordinator's health monitor): the solo host killed.
     soloHost.child.kill('SIGKILL');
     await until(async () => got('recovery:step').some((e) => (e as SwarmEvent<'recovery:step'>).data.host === 'ev-b'), 20_000, 'recovery:step for the killed host');

@@ -66,7 +66,8 @@ async function addRawIntake(name: string, json: string): Promise<Job> {
 /** Swarm state without what changes by itself (heartbeats, stalled checks, the metrics' counters, coordinators' membership renewals). */
 async function state(): Promise<Record<string, string>> {
   const all = await dump(conn, stack.config.prefix);
-  return Object.fromEntries(Object.entries(all).filter(([k]) => !/:\{swarm\}:(hosts|stats|events|lease.*|coordinators)$|:stalled-check$/.test(k)));
+  // Left out: what runs on its own meanwhile (heartbeats, the leader's lease and published loads, stats, events).
+  return Object.fromEntries(Object.entries(all).filter(([k]) => !/:\{swarm\}:(hosts|stats|events|lease.*|coordinators|loads|loads-version)$|:stalled-check$/.test(k)));
 }
 
 async function settledIntake(job: Job): Promise<Job> {
