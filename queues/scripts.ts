@@ -130,4 +130,10 @@ export const scripts = {
   acquirePartition: command('acquirePartition', 2),
   isolateHost: command('isolateHost', 6),
   reportProgress: command('reportProgress', 4),
+  fairTag: command('fairTag', 4),
+  admitKeyed: command('admitKeyed', 6),
+  releaseKeyed: command('releaseKeyed', 3),
+  renewKeyed: command('renewKeyed', 1),
+  holdKey: command('holdKey', 1),
+  readKey: command('readKey', 6, 'reads'),
 };

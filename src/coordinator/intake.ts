@@ -1,5 +1,5 @@
 // The intake queue: producers that only have BullMQ (any language) add
-// `queue.add(type, payload, { priority, attempts })` to `<prefix>:intake`; the
+// `queue.add(type, payload, { priority, attempts, key })` to `<prefix>:intake`; the
 // coordinator validates and routes each job to a node queue.
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../../queues/redisTarget.ts';
@@ -50,6 +50,11 @@ function checkBytes(data: unknown, max: number): void {
   if (bytes > max) throw new SwarmError('payload_too_large', `job data is ${bytes} bytes of JSON, over the limit of ${max} bytes; split it or raise http.bodyLimitBytes (SWARMQ_BODY_LIMIT_BYTES)`);
 }
 
+/** The key an intake job names in its options, as given (validated with the task). */
+function keyOf(job: Job): unknown {
+  return (job.opts as { key?: unknown }).key;
+}
+
 export function startIntake(o: IntakeOptions): Worker {
   const keys = swarmKeys(o.prefix);
   const process = async (job: Job, token?: string): Promise<Submitted> => {
@@ -59,6 +64,8 @@ export function startIntake(o: IntakeOptions): Worker {
         ...(job.data === undefined ? {} : { payload: job.data }),
         ...(job.opts.priority ? { priority: job.opts.priority } : {}),
         ...(job.opts.attempts && job.opts.attempts > 1 ? { attempts: job.opts.attempts } : {}),
+        // A key rides in the job's options (BullMQ keeps options it does not know): `{ key: 'acme' }`.
+        ...(keyOf(job) !== undefined ? { key: keyOf(job) } : {}),
       });
       checkBytes(job.data, o.maxBytes);
       const planned = newTaskId(await o.router.route(task));

@@ -9,6 +9,7 @@ export function taskEnvelope(task: TaskInput): TaskEnvelope {
     payload: task.payload ?? null,
     ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
     ...(task.affinity !== undefined ? { affinity: task.affinity } : {}),
+    ...(task.key !== undefined ? { key: task.key } : {}),
   };
 }
 

@@ -7,6 +7,9 @@ import { decodeProgress } from './progress.ts';
 /** The job hash field where the agent host records which agent ran the task. */
 export const AGENT_FIELD = 'sqAgent';
 
+/** The job hash field where a keyed task's key is recorded as it is placed in the fair order (fairTag-4.lua). */
+export const KEY_FIELD = 'sqKey';
+
 function num(v: string | undefined): number | null {
   if (v === undefined || v === '') return null;
   const n = Number(v);
@@ -40,6 +43,7 @@ export function taskViewFromJob(id: string, node: string, job: TaskJob): TaskVie
     startedAt: num(h.processedOn),
     finishedAt: state === 'completed' || state === 'failed' ? num(h.finishedOn) : null,
     progress: decodeProgress(h.progress),
+    ...(h[KEY_FIELD] ? { key: h[KEY_FIELD] } : {}),
   };
 }
 
