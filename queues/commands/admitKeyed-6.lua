@@ -11,8 +11,11 @@
     until one ends (releaseKeyed-3.lua hands it its slot);
   - rate (at most rateMax starts in any ratePerMs): over it, the task reserves
     the earliest start the window allows and is told to come back then; the
-    reservation counts as its start, so reservations never exceed the rate
-    either, and tasks refused together come back spread out, not at once.
+    reservation counts as a start, so tasks refused together come back spread
+    out, not at once. A delayed task comes back a little late: its start is then
+    checked again against the window ending now, and recorded when it happens,
+    so every window of starts as they happened holds at most rateMax (a
+    reservation not yet taken up counts in its place, earlier: never fewer).
   A lease on each active slot (renewKeyed-1.lua renews it while the task runs)
   frees the slot of a task whose host died and which never runs again.
 
@@ -68,6 +71,18 @@ if rateMax and per then
   if own then
     -- Back for its reservation: early (a clock between the host and Redis), or due.
     if own > now then return { 'rate', own - now } end
+    -- Due, and back a little late, as a delayed task comes back: the start is counted when it happens,
+    -- so the window ending now must have room besides its reservation, and its entry moves to now below.
+    local others = rcall('ZRANGEBYSCORE', KEYS[3], '(' .. (now - per), now, 'WITHSCORES')
+    local count, oldest = 0, nil
+    for i = 1, #others, 2 do
+      if others[i] ~= attempt then
+        count = count + 1
+        oldest = oldest or tonumber(others[i + 1])
+      end
+    end
+    if count >= rateMax then return refuse('rate', math.max(1, oldest + per - now)) end
+    rcall('ZADD', KEYS[3], now, attempt)
   else
     local n = rcall('ZCARD', KEYS[3])
     local at = now

@@ -61,6 +61,12 @@ export async function forgetWaiting(redis: RedisClient, prefix: string, key: str
   await redis.zrem(keyStateKeys(prefix, key).waiting, id);
 }
 
+/** A waiting task of the key was cancelled: it no longer counts as waiting, nor as held for a slot. */
+export async function forgetCancelled(redis: RedisClient, prefix: string, key: string, node: string, id: string): Promise<void> {
+  const k = keyStateKeys(prefix, key);
+  await redis.multi().zrem(k.waiting, id).zrem(k.held, `${node}|${id}`).exec();
+}
+
 /** One add of the MULTI failed: BullMQ's error, or its negative code. */
 export function failedAdd(reply: [Error | null, unknown] | undefined): Error | undefined {
   if (!reply) return new Error('the MULTI returned no reply for the add');

@@ -51,26 +51,18 @@ export function rateText(r: Rate): string {
   return `${r.max}/${r.perMs}ms`;
 }
 
-const rateObjectSchema = z.strictObject({
-  max: z.int().min(1).max(MAX_RATE),
-  perMs: z.int().min(1).max(MAX_RATE_INTERVAL_MS),
-});
+const RATE_HELP = `a rate is "<n>/<unit>" (unit s, min, h, ms, or a multiple: 5/100ms), n from 1 to ${MAX_RATE}, per at most a day, or { "max", "perMs" }`;
 
-export const rateSchema = z.union([
-  rateObjectSchema,
-  z
-    .string()
-    .max(32)
-    .transform((text, ctx) => {
-      const r = parseRate(text);
-      const ok = r && rateObjectSchema.safeParse(r).success;
-      if (!ok) {
-        ctx.addIssue({ code: 'custom', message: `a rate is "<n>/<unit>" (s, min, h, ms, or e.g. 100ms), n from 1 to ${MAX_RATE}, per at most a day, or { "max", "perMs" }; got ${JSON.stringify(text)}` });
-        return z.NEVER;
-      }
-      return r;
-    }),
-]);
+const rateObjectSchema = z.strictObject(
+  {
+    max: z.int().min(1).max(MAX_RATE),
+    perMs: z.int().min(1).max(MAX_RATE_INTERVAL_MS),
+  },
+  { error: (iss) => (iss.code === 'invalid_type' ? RATE_HELP : undefined) },
+);
+
+/** A rate as text (`20/s`) or as { max, perMs }; text that is not one is refused saying what a rate is. */
+export const rateSchema = z.preprocess((v) => (typeof v === 'string' ? (parseRate(v) ?? v) : v), rateObjectSchema);
 
 /** What PUT /api/keys/:key/limits takes: the key's whole limits (a field left out: no such limit). */
 export const keyLimitsSchema = z.strictObject({
