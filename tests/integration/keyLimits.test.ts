@@ -22,6 +22,8 @@ const RATE_WINDOW_S = Number(process.env.SWARMQ_KEYS_RATE_WINDOW_S ?? 5);
 
 /** What every host's processors saw, in this process: starts with their key, host and time, and how many of a key ran at each start. */
 const starts: { key: string; host: string; at: number; running: number }[] = [];
+/** For the rate's tasks: when Redis admitted each start, as the key's starts window recorded it (admitKeyed-6.lua). */
+const admitted: number[] = [];
 const running = new Map<string, number>();
 let tripped = 0;
 
@@ -40,6 +42,13 @@ function processorsOf(host: string) {
   };
   return {
     hold: (payload: unknown, ctx: TaskContext) => timed((payload as { ms: number }).ms, ctx),
+    rated: async (_payload: unknown, ctx: TaskContext) => {
+      const at = Date.now();
+      const score = await redis.connection.zscore(`${stack.config.prefix}:{k:${ctx.key}}:starts`, `${ctx.taskId}#${ctx.attempt - 1}`);
+      admitted.push(Number(score));
+      starts.push({ key: ctx.key ?? '-', host, at, running: 0 });
+      return null;
+    },
     // The first run answers as a provider's 429 does (an HTTP agent throws the same RetryLaterError): the key is held on every host.
     trip: async (_payload: unknown, ctx: TaskContext) => {
       if (tripped++ === 0) throw new RetryLaterError(1500, 'the provider said 429, retry after 1.5 s');
@@ -101,26 +110,35 @@ describe('maxActive', () => {
 });
 
 describe('rate', () => {
-  it(`20/s across three hosts holds within 5 % over ${RATE_WINDOW_S} s, and no 1 s window holds more than 20`, async () => {
+  it(`20/s across three hosts holds within 5 % over ${RATE_WINDOW_S} s, and no 1 s window of starts holds more than 20`, async () => {
     expect((await putLimits('r20', { rate: '20/s' })).body.limits).toEqual({ rate: { max: 20, perMs: 1000 }, rateText: '20/s' });
     const total = 20 * RATE_WINDOW_S + 60;
     for (let i = 0; i < total; i += 500) {
-      await client.submitBatch(Array.from({ length: Math.min(500, total - i) }, () => ({ type: 'hold', payload: { ms: 1 }, key: 'r20' })));
+      await client.submitBatch(Array.from({ length: Math.min(500, total - i) }, () => ({ type: 'rated', key: 'r20' })));
     }
-    await until(async () => starts.filter((s) => s.key === 'r20').length >= 20 * RATE_WINDOW_S + 20, (RATE_WINDOW_S + 10) * 1000, 'the window to fill');
-    const at = starts.filter((s) => s.key === 'r20').map((s) => s.at).sort((a, b) => a - b);
-    const t0 = at[0]!;
-    const inWindow = at.filter((t) => t < t0 + RATE_WINDOW_S * 1000).length;
-    // Redis admits each start; the processor's clock reads it a moment later: a window 10 ms short absorbs that.
-    let most = 0;
-    for (let i = 0, j = 0; i < at.length; i++) {
-      while (at[j]! <= at[i]! - 990) j++;
-      most = Math.max(most, i - j + 1);
-    }
+    await until(async () => admitted.length >= 20 * RATE_WINDOW_S + 20, (RATE_WINDOW_S + 10) * 1000, 'the window to fill');
+    // Checked at every start: when Redis admitted it (every host's starts go through the key's one window), and when its processor began.
+    const byRedis = [...admitted].sort((a, b) => a - b);
+    const byProcessor = starts.filter((s) => s.key === 'r20').map((s) => s.at).sort((a, b) => a - b);
+    const mostIn = (at: number[], ms: number) => {
+      let most = 0;
+      for (let i = 0, j = 0; i < at.length; i++) {
+        while (at[j]! <= at[i]! - ms) j++;
+        most = Math.max(most, i - j + 1);
+      }
+      return most;
+    };
+    const t0 = byRedis[0]!;
+    const inWindow = byRedis.filter((t) => t < t0 + RATE_WINDOW_S * 1000).length;
     const hostsUsed = new Set(starts.filter((s) => s.key === 'r20').map((s) => s.host)).size;
-    console.log(`rate 20/s: ${inWindow} starts in the first ${RATE_WINDOW_S} s (${(inWindow / RATE_WINDOW_S).toFixed(2)}/s) on ${hostsUsed} hosts; most in any 990 ms: ${most}`);
+    console.log(
+      `rate 20/s: ${inWindow} starts in the first ${RATE_WINDOW_S} s (${(inWindow / RATE_WINDOW_S).toFixed(2)}/s) on ${hostsUsed} hosts; ` +
+        `most in any 1000 ms as Redis admitted them: ${mostIn(byRedis, 1000)}; as processors began them: ${mostIn(byProcessor, 1000)} (in any 950 ms: ${mostIn(byProcessor, 950)})`,
+    );
     expect(Math.abs(inWindow - 20 * RATE_WINDOW_S)).toBeLessThanOrEqual(20 * RATE_WINDOW_S * 0.05);
-    expect(most).toBeLessThanOrEqual(20);
+    expect(mostIn(byRedis, 1000)).toBeLessThanOrEqual(20);
+    // A processor begins a moment after Redis admits it, by its event loop's delay (three hosts, a coordinator and the test share one here).
+    expect(mostIn(byProcessor, 950)).toBeLessThanOrEqual(20);
     expect(hostsUsed).toBe(3);
     expect((await stack.request('GET', '/api/keys/r20')).body.throttled.rate).toBeGreaterThan(0);
   }, (RATE_WINDOW_S + 30) * 1000);
