@@ -43,6 +43,12 @@ describe('fair order of keys within a node', () => {
     // interleave with the next 10 of the big one, plus the 10 fetched as the small ones were added.
     expect(bigWaiting).toBeGreaterThan(5000);
     expect(bigMeanwhile).toBeLessThanOrEqual(25);
+
+    // A task without a key takes BullMQ's path untouched (the wait list, before every prioritized job): it starts next.
+    const at = starts.length;
+    await swarm.client.submit({ type: 'work' });
+    await until(async () => starts.includes('-'), 10_000, 'the task without a key to start');
+    expect(starts.indexOf('-') - at).toBeLessThanOrEqual(12);
   }, 60_000);
 
   it('keys are served by weight: 3 to 1 while both wait', async () => {

@@ -192,8 +192,13 @@ describe('limits over HTTP, the CLI and the metrics', () => {
     // Set again without a rate: the limits are replaced whole.
     expect((await limitsSet(stack.config, 'cli-key', { weight: '1' })).limits).toEqual({ weight: 1 });
     await expect(limitsSet(stack.config, 'cli-key', { rate: '20 per second' })).rejects.toThrow(/rate: .*<n>\/<unit>/);
+    // The client's methods go through the same checks and writes.
+    expect((await client.setKeyLimits('client-key', { rate: '10/min', maxActive: 4 })).limits).toMatchObject({ maxActive: 4, rateText: '10/min' });
+    await expect(client.setKeyLimits('client-key', { maxActive: -1 })).rejects.toMatchObject({ code: 'invalid_request' });
+    expect((await client.key('client-key')).limits.maxActive).toBe(4);
     const listed = (await stack.request('GET', '/api/keys')).body.keys.map((k: { key: string }) => k.key);
-    expect(listed).toEqual(expect.arrayContaining(['m3', 'r20', 'prov', 'cli-key']));
+    expect(listed).toEqual(expect.arrayContaining(['m3', 'r20', 'prov', 'cli-key', 'client-key']));
+    expect((await client.keys()).map((k) => k.key)).toEqual(listed);
   });
 
   it('the metrics export each key: swarmq_key_active, swarmq_key_waiting, swarmq_key_throttled_total', async () => {
