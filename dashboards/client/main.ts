@@ -15,6 +15,8 @@ import { shownTree, slicesToFetch, toggle, topLevels } from './treeModel.ts';
 import { treeView } from './treeGrid.ts';
 import type { RunningPage } from '../../src/api/runningTasks.ts';
 import { runningPanel } from './runningTasks.ts';
+import type { KeyView } from '../../src/keys/keyAdmin.ts';
+import { keysPanel } from './keysPanel.ts';
 import { agentsTable, alertFeed, consensusFeed, hostsPanel, ratesPanel, rebalanceFeed, recoveryFeed, stateSummary } from './views.ts';
 
 const SNAPSHOT_EVERY_MS = 2000;
@@ -43,6 +45,7 @@ let query: AgentQuery = firstQuery;
 let page: Pick<AgentPage, 'total' | 'matched' | 'nextCursor'> | undefined;
 let rates: RatePoint[] = [];
 let running: RunningPage | undefined;
+let keys: KeyView[] | undefined;
 let ready = false;
 
 function el<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -110,6 +113,7 @@ function render(): void {
   el('alerts').innerHTML = alertFeed(state);
   el('rates').innerHTML = ratesPanel(rates);
   el('running').innerHTML = runningPanel(running, Date.now());
+  el('keys').innerHTML = keysPanel(keys, Date.now());
 }
 
 async function getJson<T>(url: URL): Promise<T> {
@@ -137,7 +141,7 @@ async function readSlices(): Promise<void> {
 let snapshotting: Promise<void> | undefined;
 async function refreshSnapshot(): Promise<void> {
   const asked = query;
-  const [sum, agents, health, recoveries, tree, run] = await Promise.all([
+  const [sum, agents, health, recoveries, tree, run, , keyList] = await Promise.all([
     getJson<SwarmSummary>(api('summary')),
     getJson<AgentPage>(agentsUrl(asked)),
     getJson<{ hosts: HostSnapshot[] }>(api('health')),
@@ -146,9 +150,15 @@ async function refreshSnapshot(): Promise<void> {
     // A coordinator older than the panel has no /api/running: the rest of the page still fills.
     getJson<RunningPage>(api('running?limit=20')).catch(() => running),
     readSlices(),
+    // Likewise GET /api/keys (docs/keys.md).
+    getJson<{ keys: KeyView[] }>(api('keys')).then(
+      (r) => r.keys,
+      () => keys,
+    ),
   ]);
   summary = sum;
   running = run;
+  keys = keyList;
   top = tree;
   const depth = topLevels(tree.nodes, tree.depth);
   if (depth !== topDepth) {
