@@ -24,6 +24,7 @@ export const clusterFiles: readonly string[] = [
   'tests/integration/coordinatorPartitions.test.ts',
   'tests/integration/taskProgress.test.ts',
   'tests/integration/cancelRunning.test.ts',
+  'tests/integration/keyLimits.test.ts',
   'tests/chaos/hostFailure.test.ts',
   'tests/chaos/agentHostKill.test.ts',
   'tests/chaos/lostLock.test.ts',
