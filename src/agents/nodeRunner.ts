@@ -21,9 +21,12 @@ import { handBackLater, isRetryLater } from './retryLater.ts';
 import { isTaskRefused } from './taskRefused.ts';
 import { TaskProgress, type ProgressSettings } from './taskProgress.ts';
 import { PROGRESS_DEFAULTS } from '../tasks/progress.ts';
-import { groupKeys } from '../../queues/keys.ts';
+import { groupKeys, KEY_NAME } from '../../queues/keys.ts';
 import { TaskCancelledError, type CancelEvent } from './cancelling.ts';
-import type { KeyGate } from './keyGate.ts';
+import type { Admission, KeyGate } from './keyGate.ts';
+
+/** A keyed task whose key's state did not answer is handed back this long. */
+const KEY_UNANSWERED_RETRY_MS = 1000;
 
 
 export interface SeatedAgent {
@@ -531,7 +534,15 @@ export class NodeRunner {
    * key ends and brings it back (at the latest HELD_RECHECK_MS).
    */
   private async admitKeyed(gate: KeyGate, key: string, job: Job, token: string): Promise<void> {
-    const a = await gate.admit(key, job.id ?? '', job.attemptsMade, this.o.nodeId);
+    let a: Admission;
+    try {
+      a = await gate.admit(key, job.id ?? '', job.attemptsMade, this.o.nodeId);
+    } catch (err) {
+      // The key's slot did not answer (on a Cluster, another master than the queue's): the task waits a moment, no attempt spent.
+      this.o.onError(new Error(`key ${key}: task ${job.id} not admitted, handed back for ${KEY_UNANSWERED_RETRY_MS} ms: ${(err as Error).message}`));
+      await job.moveToDelayed(Date.now() + KEY_UNANSWERED_RETRY_MS, token);
+      throw new DelayedError(`key ${key} did not answer`);
+    }
     if (a.admitted) return;
     await job.moveToDelayed(Date.now() + a.delayMs, token);
     throw new DelayedError(`key ${key}: ${a.reason === 'active' ? 'at its maxActive' : a.reason === 'rate' ? 'over its rate' : 'held (rate-limited by its provider)'}; back in ${a.delayMs} ms`);
@@ -553,7 +564,8 @@ export class NodeRunner {
     }
     const processor = processorFor(this.o.processors, job.name);
     const env = envelopeOf(job.data);
-    const key = typeof env.key === 'string' ? env.key : undefined;
+    // A key swarmq's submit checked; a job put straight into a node queue with one that is not a key name runs without.
+    const key = typeof env.key === 'string' && KEY_NAME.test(env.key) ? env.key : undefined;
     const gate = key === undefined ? undefined : this.o.keys;
     if (!processor) {
       if (key !== undefined) this.o.keys?.forget(key, id);
