@@ -22,7 +22,8 @@
   ARGV[1] job id  ARGV[2] key  ARGV[3] inc (integer >= 1)  ARGV[4] band (the job's priority, 0 for none)
 
   Returns the tag, or -1: placed before (an add of an id that exists), or -2:
-  the job is not where a fresh add puts it (gone, or taken already): left as is.
+  the job is not where a fresh add puts it (gone, or taken already): left as
+  is, its key recorded (when the placing ran after the add, alone).
 ]]
 local rcall = redis.call
 local BAND = 4294967296 -- 2^32
@@ -35,8 +36,9 @@ if rcall('HEXISTS', KEYS[1], 'sqKey') == 1 then return -1 end
 -- A fresh add put it in the wait list (no priority) or among the prioritized (BullMQ's counter).
 local removed
 if band == 0 then removed = rcall('LREM', KEYS[2], 1, id) else removed = rcall('ZREM', KEYS[3], id) end
-if removed == 0 then return -2 end
+-- The job names its key from here on (the task view shows it), placed or not.
 rcall('HSET', KEYS[1], 'sqKey', key)
+if removed == 0 then return -2 end
 
 -- Scores go to Redis as integers: Lua would print a double over 14 digits rounded.
 local function int(n) return string.format('%.0f', n) end

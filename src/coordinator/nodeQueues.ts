@@ -78,12 +78,18 @@ export class NodeQueues {
     );
     await waiting.catch(() => {});
     const failed = failedAdd(replies[0]);
-    if (failed) {
+    let tag: number;
+    if (failed && failed.message.includes('NOSCRIPT')) {
+      // BullMQ's script was not loaded on this connection (SCRIPT FLUSH): ioredis sends the add again by itself,
+      // outside the MULTI, after it. Added here too (an add of an id that exists is a no-op), then placed alone.
+      await queue.add(j.name, j.data, j.opts);
+      tag = await settlePlacing(this.redis, this.prefix, j, undefined);
+    } else if (failed) {
       // Nothing was added: the waiting record goes too.
       await forgetWaiting(this.redis, this.prefix, j.key, j.id).catch(() => {});
       throw failed;
-    }
-    if ((await settlePlacing(this.redis, this.prefix, j, replies[1])) === -1) await forgetWaiting(this.redis, this.prefix, j.key, j.id);
+    } else tag = await settlePlacing(this.redis, this.prefix, j, replies[1]);
+    if (tag === -1) await forgetWaiting(this.redis, this.prefix, j.key, j.id);
   }
 
   /** A flow (a replicated task's parent and its replicas), all or none. */

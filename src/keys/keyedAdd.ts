@@ -7,7 +7,6 @@ import type { ChainableCommander } from 'ioredis';
 import { fairTag, queueFairTag, type FairTagRequest } from '../../queues/fairTag.ts';
 import { keyStateKeys } from '../../queues/keys.ts';
 import type { RedisClient } from '../../queues/redisTarget.ts';
-import { scripts } from '../../queues/scripts.ts';
 import { bandOf } from './fairOrder.ts';
 
 /** A job to add with its key: where its tag goes, and the key's tag step. */
@@ -41,7 +40,7 @@ export function queueKeyedAdd(multi: ChainableCommander, queue: Queue, prefix: s
 export async function settlePlacing(redis: RedisClient, prefix: string, j: KeyedJob, reply: [Error | null, unknown] | undefined): Promise<number> {
   if (reply && !reply[0]) return Number(reply[1]);
   if (reply?.[0] && !reply[0].message.includes('NOSCRIPT')) throw reply[0];
-  await scripts.fairTag.load(redis);
+  // Alone it falls back to EVAL by itself (queues/scripts.ts).
   return await fairTag(redis, fairRequest(prefix, j));
 }
 

@@ -70,4 +70,12 @@ describe('fair order of keys within a node', () => {
     expect(heavy).toBeGreaterThanOrEqual(135);
     expect(heavy).toBeLessThanOrEqual(165);
   }, 60_000);
+
+  it('a keyed task is still placed when Redis lost its scripts (a restart): the MULTI\'s placing is run again alone', async () => {
+    await redis.connection.script('FLUSH');
+    const { id } = await swarm.client.submit({ type: 'work', key: 'after-flush' });
+    // The key is recorded on the job by the placing script only; the host admitted it under its key.
+    expect(await swarm.client.waitFor(id, { timeoutMs: 10_000 })).toMatchObject({ state: 'completed', key: 'after-flush' });
+    expect(await swarm.client.key('after-flush')).toMatchObject({ started: 1, waiting: 0, active: 0 });
+  });
 });
