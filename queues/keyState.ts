@@ -18,10 +18,14 @@ export interface AdmitRequest {
   node: string;
 }
 
-export async function admitKeyed(redis: Redis | Cluster, r: AdmitRequest): Promise<{ verdict: AdmitVerdict; delayMs: number }> {
+/** ok; hold and rate: come back in delayMs; active: held, with `held` tasks of the key held now (this one included). */
+export type Admitted = { verdict: 'ok' | 'hold' | 'rate'; delayMs: number } | { verdict: 'active'; held: number };
+
+export async function admitKeyed(redis: Redis | Cluster, r: AdmitRequest): Promise<Admitted> {
   const reply = (await scripts.admitKeyed.run(redis, keyStateKeyList(r.prefix, r.key), [r.taskId, r.attempt, r.leaseMs, r.node])) as [string, number];
   const verdict = reply[0];
-  if (verdict !== 'ok' && verdict !== 'hold' && verdict !== 'active' && verdict !== 'rate') throw new Error(`admitKeyed answered ${String(verdict)}`);
+  if (verdict === 'active') return { verdict, held: Number(reply[1]) };
+  if (verdict !== 'ok' && verdict !== 'hold' && verdict !== 'rate') throw new Error(`admitKeyed answered ${String(verdict)}`);
   return { verdict, delayMs: Number(reply[1]) };
 }
 

@@ -27,7 +27,7 @@
   KEYS[6] state hash: holdUntil, started, throttled:<reason>
   ARGV[1] task id  ARGV[2] attempt (attempts made before this one)  ARGV[3] lease (ms)  ARGV[4] node id
 
-  Returns { verdict, delay ms }: {'ok', 0}; {'hold', ms}; {'active', 0}; {'rate', ms}.
+  Returns { verdict, n }: {'ok', 0}; {'hold', ms to wait}; {'active', tasks held now}; {'rate', ms to wait}.
 ]]
 local rcall = redis.call
 local id, lease, node = ARGV[1], tonumber(ARGV[3]), ARGV[4]
@@ -62,7 +62,7 @@ if maxActive and rcall('ZCARD', KEYS[2]) >= maxActive then
   rcall('ZADD', KEYS[4], 'NX', now, heldAs)
   -- A start it reserved did not happen: it no longer counts against the rate.
   rcall('ZREM', KEYS[3], attempt)
-  return refuse('active', 0)
+  return refuse('active', rcall('ZCARD', KEYS[4]))
 end
 
 if rateMax and per then

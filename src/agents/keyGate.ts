@@ -16,6 +16,17 @@ export type Admission = { admitted: true } | { admitted: false; reason: 'hold' |
 /** A task held for a slot comes back after this at the latest (a freed slot brings it back sooner): a release lost with a dead host costs no more. */
 export const HELD_RECHECK_MS = 5000;
 
+/** With many held, the recheck spreads out: at most one held task of a key rechecked per this many ms (a freed slot still brings the oldest back at once). */
+export const HELD_RECHECK_SPACING_MS = 20;
+
+/** The recheck never waits longer than this. */
+export const HELD_RECHECK_MAX_MS = 60_000;
+
+/** How long a task held for a slot waits before it is checked again, with `held` tasks of its key held. */
+export function heldRecheckMs(held: number, base = HELD_RECHECK_MS): number {
+  return Math.min(HELD_RECHECK_MAX_MS, Math.max(base, held * HELD_RECHECK_SPACING_MS));
+}
+
 /** Most held tasks one release brings back. */
 const MOST_BROUGHT_BACK = 100;
 
@@ -50,7 +61,8 @@ export class KeyGate {
       this.running.set(key, ids);
       return { admitted: true };
     }
-    return { admitted: false, reason: r.verdict, delayMs: r.verdict === 'active' ? (this.o.heldRecheckMs ?? HELD_RECHECK_MS) : Math.max(1, r.delayMs) };
+    if (r.verdict === 'active') return { admitted: false, reason: 'active', delayMs: heldRecheckMs(r.held, this.o.heldRecheckMs) };
+    return { admitted: false, reason: r.verdict, delayMs: Math.max(1, r.delayMs) };
   }
 
   /** The task no longer runs here: its slot is freed and held tasks of the key brought back, off the caller's path. */

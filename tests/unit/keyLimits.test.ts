@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config/settings.ts';
 import { bandOf, TAG_UNIT, tagStep } from '../../src/keys/fairOrder.ts';
 import { keyLimitsSchema, limitsFields, limitsFromFields, MAX_RATE, MAX_WEIGHT, MIN_WEIGHT, parseRate, rateText } from '../../src/keys/limits.ts';
 import { taskInputSchema } from '../../src/tasks/schema.ts';
+import { HELD_RECHECK_MS, heldRecheckMs } from '../../src/agents/keyGate.ts';
 
 describe('rates', () => {
   it('read as people write them', () => {
@@ -96,5 +97,13 @@ describe('SWARMQ_KEYS', () => {
     expect(() => loadConfig({ SWARMQ_KEYS: '{"acme":{"maxActive":"three"}}' })).toThrow(/keys\.acme\.maxActive \(SWARMQ_KEYS or its flag\)/);
     expect(() => loadConfig({ SWARMQ_KEYS: 'not json' })).toThrow(/SWARMQ_KEYS/);
     expect(() => loadConfig({ SWARMQ_KEYS: '{"a b":{}}' })).toThrow(/SWARMQ_KEYS/);
+  });
+});
+
+describe('a task held for a slot', () => {
+  it('is checked again after 5 s, later with many held, never past a minute', () => {
+    expect(heldRecheckMs(1)).toBe(HELD_RECHECK_MS);
+    expect(heldRecheckMs(1000)).toBe(20_000);
+    expect(heldRecheckMs(1_000_000)).toBe(60_000);
   });
 });
