@@ -408,6 +408,15 @@ export async function run(args: string[]): Promise<void> {
     console.log(`        throughput c${HIGH}           ${http.throughputC50}/s vs ${swarmq.throughputC50}/s = ${(http.throughputC50 / swarmq.throughputC50).toFixed(2)}×`);
   }
 
+  const keyed = results.get('keyed');
+  if (swarmq && keyed) {
+    const more = keyed.pickupP50Ms / swarmq.pickupP50Ms - 1;
+    console.log();
+    console.log('budget (a task with a key and limits against one without, issue 19 "Done when"):');
+    console.log(`  ${more <= 0.1 ? 'PASS' : 'MISS'}  pickup p50 ≤ 10 % more      ${keyed.pickupP50Ms.toFixed(3)} ms vs ${swarmq.pickupP50Ms.toFixed(3)} ms = ${(more * 100).toFixed(1)} %`);
+    console.log(`        throughput c${HIGH}           ${keyed.throughputC50}/s vs ${swarmq.throughputC50}/s = ${(keyed.throughputC50 / swarmq.throughputC50).toFixed(2)}×`);
+  }
+
   if (submitPath) printSubmitPath(submitPath, s.verbose);
   if (cancel) {
     const c = cancel;
@@ -433,6 +442,7 @@ export async function run(args: string[]): Promise<void> {
       swarmq,
       intake,
       ...(http ? { http } : {}),
+      ...(keyed ? { keyed } : {}),
       ratio,
       meta: { date: new Date().toISOString(), node: process.version, redis: redis.version, cpus: cpus().length, tasks: s.tasks },
       submitPath: submitPathJson(submitPath),

@@ -32,7 +32,7 @@ table.agents th { color:var(--dim); font-weight:normal; }
 .num { text-align:right !important; }
 tr.departed td { opacity:.6; }
 #agents { max-height:330px; overflow:auto; }
-#running { max-height:300px; overflow:auto; } td.progress { white-space:normal; word-break:break-all; }
+#running, #keys { max-height:300px; overflow:auto; } .full { color:#b45309; font-weight:600; } .held { color:#b91c1c; font-size:.85em; } td.progress { white-space:normal; word-break:break-all; }
 .filters { display:flex; flex-wrap:wrap; gap:6px; align-items:center; margin:0 0 6px; }
 .filters input, .filters select, .filters button { background:#0f1419; color:var(--text); border:1px solid var(--line); border-radius:4px; padding:2px 6px; font:inherit; }
 .filters input { flex:1 1 140px; min-width:100px; }
@@ -111,6 +111,7 @@ export function dashboardPage(mountPath: string, boardPath: string): string {
 <section><h2>Hosts and nodes</h2><div id="hosts"></div></section>
 <section class="wide"><h2>Awaiting approval <span class="sub">outputs that count only once someone approves them; a rejection fails the task, or runs it again with the reason</span></h2><p id="approval-status" class="note" role="status"></p><div id="approvals"></div></section>
 <section class="wide"><h2>Running tasks <span class="sub">latest progress each processor reported (ctx.progress)</span></h2><div id="running"></div></section>
+<section class="wide"><h2>Keys <span class="sub">tenants, teams, API keys: running against maxActive, rate, weight, waiting, held for a slot, starts refused by their limits</span></h2><div id="keys"></div></section>
 <section><h2>Throughput and latency</h2><div id="rates" class="plots"></div></section>
 <section><h2>Health alerts</h2><div id="alerts"></div></section>
 <section><h2>Recoveries</h2><div id="recoveries"></div></section>

@@ -139,6 +139,10 @@ export function swarmKeys(prefix: string) {
     /** hash taskId → StagedTask JSON: the tasks of staged batches not yet known to be in their node's queue */
     staged: `${base}:staged`,
     intakeTask: (intakeJobId: string) => `${base}:intake:${intakeJobId}`,
+    /** hash key → its limits as JSON (src/keys/limits.ts): what `GET /api/keys` lists and routers read weights from; the key's own slot holds the copy its scripts enforce */
+    keyLimits: `${base}:key-limits`,
+    /** set of every key a task has carried (added once per key per submitting process), so keys without limits are listed too */
+    keyNames: `${base}:key-names`,
     /** a browser session (expiring), under the SHA-256 of its id so Redis never holds a usable cookie */
     session: (idHash: string) => `${base}:session:${idHash}`,
   };
@@ -168,7 +172,52 @@ export function groupKeys(prefix: string, nodeId: string) {
     wakerBell: (hostId: string) => `${base}:waker-bell:${hostId}`,
     /** zset `<node> <taskId>` by deadline (ms): outputs awaiting approval in the group's node queues (awaitingApprovalKey of any of them) */
     awaitingApproval: `${base}:awaiting-approval`,
+    /**
+     * hash of the node's fair-order clocks for one priority band (fairTag-4.lua): `v` the band's virtual
+     * time, and per key the start tag its next task gets. Beside the node's queue, so one MULTI adds a task and places it.
+     */
+    fair: (band: number) => `${base}:fair:${nodeId}:${band}`,
+    /** every node's fair clocks in the group (a pattern, for ACL rules) */
+    fairAny: `${base}:fair:*`,
   };
+}
+
+/**
+ * What a key (a tenant, a team, an API key's name) may carry: no hash-tag
+ * braces, no glob characters, nothing a URL path or a Redis key would read
+ * differently. The one rule for every way a key comes in (src/keys/limits.ts).
+ */
+export const KEY_NAME = /^[A-Za-z0-9_.@:-]{1,128}$/;
+
+/**
+ * A key's state, in a slot of its own (`<prefix>:{k:<key>}:…`), so one script
+ * sees the whole of it wherever the key's tasks run: swarm-wide limits are
+ * checked and counted in one atomic step (admitKeyed-6.lua). A later budget
+ * adds its keys here.
+ */
+export function keyStateKeys(prefix: string, key: string) {
+  if (!KEY_NAME.test(key)) throw new Error(`key ${JSON.stringify(key)} is not a key name (${KEY_NAME.source})`);
+  const base = `${prefix}:{k:${key}}`;
+  return {
+    /** hash: maxActive, rateMax, ratePerMs, weight (what the scripts enforce; written with the swarm's key-limits entry) */
+    limits: `${base}:limits`,
+    /** zset task id → lease expiry (ms, Redis's clock): the key's running tasks, renewed while they run */
+    active: `${base}:active`,
+    /** zset `<task id>#<attempt>` → start time (ms): starts within the rate window, and reserved future ones */
+    starts: `${base}:starts`,
+    /** zset `<node>|<task id>` → when held (ms): tasks handed back because the key was at maxActive, released as slots free */
+    held: `${base}:held`,
+    /** zset task id → submit time (ms): submitted, not yet started (what swarmq_key_waiting counts) */
+    waiting: `${base}:waiting`,
+    /** hash: holdUntil (ms), holds, started, throttled:<reason> counters */
+    state: `${base}:state`,
+  };
+}
+
+/** The key's state keys, in the order its scripts take them. */
+export function keyStateKeyList(prefix: string, key: string): string[] {
+  const k = keyStateKeys(prefix, key);
+  return [k.limits, k.active, k.starts, k.held, k.waiting, k.state];
 }
 
 /** The hash tag of a queue name (`g1` of `node-{g1}-n3`, `swarm` of `consensus-{swarm}`): the slot its keys share. */

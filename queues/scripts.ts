@@ -132,4 +132,10 @@ export const scripts = {
   reportProgress: command('reportProgress', 4),
   awaitApproval: command('awaitApproval', 9),
   decideApproval: command('decideApproval', 8),
+  fairTag: command('fairTag', 4),
+  admitKeyed: command('admitKeyed', 6),
+  releaseKeyed: command('releaseKeyed', 3),
+  renewKeyed: command('renewKeyed', 1),
+  holdKey: command('holdKey', 1),
+  readKey: command('readKey', 6, 'reads'),
 };

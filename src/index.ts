@@ -24,4 +24,6 @@ export { httpProcessor, HttpAgentFailure, type HttpProcessor, type HttpProcessor
 export type { HttpEndpoint, HttpEndpoints } from './agents/httpEndpoints.ts';
 export { verifySignature, signature as httpAgentSignature } from './agents/httpSignature.ts';
 export { RetryLaterError } from './agents/retryLater.ts';
+export type { KeyView } from './keys/keyAdmin.ts';
+export type { KeyLimits, Rate } from './keys/limits.ts';
 export { INTAKE_QUEUE, nodeQueueName } from '../queues/keys.ts';

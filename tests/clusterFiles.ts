@@ -26,6 +26,7 @@ export const clusterFiles: readonly string[] = [
   'tests/integration/cancelRunning.test.ts',
   'tests/integration/approval.test.ts',
   'tests/integration/approvalWaysIn.test.ts',
+  'tests/integration/keyLimits.test.ts',
   'tests/chaos/hostFailure.test.ts',
   'tests/chaos/agentHostKill.test.ts',
   'tests/chaos/lostLock.test.ts',

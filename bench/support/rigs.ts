@@ -3,6 +3,7 @@
 //   swarmq  SwarmClient.submit → node queues → an in-process AgentHost of c agents (capacity 1)
 //   intake  plain BullMQ Queue('{intake}') → Coordinator's intake worker routes → the same AgentHost
 //   http    as swarmq, but the agents are HTTP agents: each task a signed POST to a no-op service on loopback
+//   keyed   as swarmq, each task with a key whose limits (maxActive, rate, both far above the load) are checked at its start (docs/keys.md)
 // Every processor is the same no-op: report the start to the probe, return (http: the service does, on receiving the request).
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -17,9 +18,9 @@ import { seqOf, type StartProbe } from './measure.ts';
 import { startNoopService } from './httpNoop.ts';
 import type { HttpEndpoints } from '../../src/agents/httpEndpoints.ts';
 
-export type ContenderName = 'raw' | 'swarmq' | 'intake' | 'http';
+export type ContenderName = 'raw' | 'swarmq' | 'intake' | 'http' | 'keyed';
 
-export const CONTENDERS: readonly ContenderName[] = ['raw', 'swarmq', 'intake', 'http'];
+export const CONTENDERS: readonly ContenderName[] = ['raw', 'swarmq', 'intake', 'http', 'keyed'];
 
 /** What "concurrency c" means for each contender, for the printed table. */
 export const CONCURRENCY_MEANS: Record<ContenderName, (c: number) => string> = {
@@ -27,6 +28,7 @@ export const CONCURRENCY_MEANS: Record<ContenderName, (c: number) => string> = {
   swarmq: (c) => `${c} agent${c === 1 ? '' : 's'} of capacity 1 in 1 AgentHost = ${Math.ceil(c / 10)} node Worker${c > 10 ? 's' : ''} (≤10 agents/node)`,
   intake: (c) => `as swarmq (${c} agent${c === 1 ? '' : 's'}), plus the coordinator's intake Worker (concurrency 50)`,
   http: (c) => `as swarmq (${c} agent${c === 1 ? '' : 's'}), HTTP agents: keep-alive POSTs (≤ ${c} connection${c === 1 ? '' : 's'}) to a signature-checking no-op service in this process`,
+  keyed: (c) => `as swarmq (${c} agent${c === 1 ? '' : 's'}), each task with a key whose maxActive and rate are checked at its start (never reached)`,
 };
 
 export interface Rig {
@@ -124,14 +126,18 @@ export async function startHost(o: RigOptions, http?: { endpoints: HttpEndpoints
   return { host, completed: completedCounter(o.observer, nodes.map((n) => bullKey(o.prefix, nodeQueueName(n), 'completed'))) };
 }
 
-/** A swarmq host of `o.concurrency` agents and a client submitting `noop` tasks to it; `closeAlso` runs after both close. */
-async function hostRig(name: Rig['name'], o: RigOptions, http?: { endpoints: HttpEndpoints; secret: string }, closeAlso?: () => Promise<void>): Promise<Rig> {
+/** The key the keyed contender's tasks carry, with limits that are checked at every start and never reached. */
+const BENCH_KEY = 'bench-key';
+
+/** A swarmq host of `o.concurrency` agents and a client submitting `noop` tasks to it (with `key`, under that key); `closeAlso` runs after both close. */
+async function hostRig(name: Rig['name'], o: RigOptions, http?: { endpoints: HttpEndpoints; secret: string }, closeAlso?: () => Promise<void>, key?: string): Promise<Rig> {
   const { host, completed } = await startHost(o, http);
   const client = new SwarmClient({ redis: o.url, prefix: o.prefix });
+  if (key !== undefined) await client.setKeyLimits(key, { maxActive: 100_000, rate: { max: 100_000, perMs: 1000 } });
   return {
     name,
     prefix: o.prefix,
-    submit: (seq) => client.submit({ type: 'noop', payload: { seq } }),
+    submit: (seq) => client.submit({ type: 'noop', payload: { seq }, ...(key !== undefined ? { key } : {}) }),
     completed,
     settled: completed,
     async close() {
@@ -144,6 +150,10 @@ async function hostRig(name: Rig['name'], o: RigOptions, http?: { endpoints: Htt
 
 export function startSwarmq(o: RigOptions): Promise<Rig> {
   return hostRig('swarmq', o);
+}
+
+export function startKeyed(o: RigOptions): Promise<Rig> {
+  return hostRig('keyed', o, undefined, undefined, BENCH_KEY);
 }
 
 export async function startHttp(o: RigOptions): Promise<Rig> {
@@ -184,4 +194,5 @@ export const START: Record<ContenderName, (o: RigOptions) => Promise<Rig>> = {
   swarmq: startSwarmq,
   intake: startIntake,
   http: startHttp,
+  keyed: startKeyed,
 };

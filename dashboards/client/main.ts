@@ -17,6 +17,8 @@ import type { RunningPage } from '../../src/api/runningTasks.ts';
 import { runningPanel } from './runningTasks.ts';
 import type { AwaitingPage } from '../../src/coordinator/approvals.ts';
 import { approvalsKey, approvalsPanel } from './approvals.ts';
+import type { KeyView } from '../../src/keys/keyAdmin.ts';
+import { keysPanel } from './keysPanel.ts';
 import { agentsTable, alertFeed, consensusFeed, hostsPanel, ratesPanel, rebalanceFeed, recoveryFeed, stateSummary } from './views.ts';
 
 const SNAPSHOT_EVERY_MS = 2000;
@@ -48,6 +50,7 @@ let running: RunningPage | undefined;
 let approvals: AwaitingPage | undefined;
 /** The rows on screen (approvalsKey): the panel is redrawn only when they change, so a reason being typed stays. */
 let approvalsShown: string | undefined;
+let keys: KeyView[] | undefined;
 let ready = false;
 
 function el<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -115,6 +118,7 @@ function render(): void {
   el('alerts').innerHTML = alertFeed(state);
   el('rates').innerHTML = ratesPanel(rates);
   el('running').innerHTML = runningPanel(running, Date.now());
+  el('keys').innerHTML = keysPanel(keys, Date.now());
   renderApprovals();
 }
 
@@ -201,7 +205,7 @@ async function readSlices(): Promise<void> {
 let snapshotting: Promise<void> | undefined;
 async function refreshSnapshot(): Promise<void> {
   const asked = query;
-  const [sum, agents, health, recoveries, tree, run, awaiting] = await Promise.all([
+  const [sum, agents, health, recoveries, tree, run, awaiting, , keyList] = await Promise.all([
     getJson<SwarmSummary>(api('summary')),
     getJson<AgentPage>(agentsUrl(asked)),
     getJson<{ hosts: HostSnapshot[] }>(api('health')),
@@ -212,10 +216,16 @@ async function refreshSnapshot(): Promise<void> {
     // Likewise /api/approvals.
     getJson<AwaitingPage>(api('approvals?limit=20')).catch(() => approvals),
     readSlices(),
+    // Likewise GET /api/keys (docs/keys.md).
+    getJson<{ keys: KeyView[] }>(api('keys')).then(
+      (r) => r.keys,
+      () => keys,
+    ),
   ]);
   summary = sum;
   running = run;
   approvals = awaiting;
+  keys = keyList;
   top = tree;
   const depth = topLevels(tree.nodes, tree.depth);
   if (depth !== topDepth) {

@@ -30,6 +30,7 @@ import type { KeyObject } from 'node:crypto';
 import { DEFAULT_BREAKER } from '../health/breaker.ts';
 import { DurationTrends, type TrendAlert } from './durationTrends.ts';
 import { BreakerAlerts, type BreakerAlert } from './breakerAlerts.ts';
+import { KeyGate } from './keyGate.ts';
 import { CancelReports, type CancelCounts } from './cancelReports.ts';
 import type { CancelAlert } from './agentAlerts.ts';
 import type { CancelEvent } from './cancelling.ts';
@@ -109,6 +110,8 @@ export class AgentHost extends EventEmitter {
   private readonly trends: DurationTrends;
   private readonly breakerAlerts: BreakerAlerts;
   private readonly cancels: CancelReports;
+  /** Keyed tasks' limits, for every node this host serves. */
+  private readonly keyGate: KeyGate;
   private started = false;
   private control: Worker | undefined;
   private readonly pool: WarmPool;
@@ -172,6 +175,7 @@ export class AgentHost extends EventEmitter {
     this.deadLetter = new DeadLetterQueue(this.redis, o.config.prefix);
     this.breakerAlerts = new BreakerAlerts({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('breaker', alert) });
     this.cancels = new CancelReports({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('cancel-alert', alert) }, this.keys.stats, o.config.agents.cancelGraceMs);
+    this.keyGate = new KeyGate({ redis: this.redis, prefix: o.config.prefix, leaseMs: o.config.agents.lockDurationMs, onError: (err) => o.logger.warn({ err: err.message }, 'key limits') });
     this.trends = new DurationTrends({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('trend', alert) });
     this.pool = new WarmPool({ records: (specs) => this.records(specs), register: (records) => this.register(records), logger: o.logger });
     this.hibernation = new Hibernation({
@@ -417,6 +421,7 @@ export class AgentHost extends EventEmitter {
         this.cancels.report(e);
         this.emit('cancel', e);
       },
+      keys: this.keyGate,
     });
   }
 
@@ -515,6 +520,8 @@ export class AgentHost extends EventEmitter {
         this.o.logger.warn({ err: (err as Error).message }, 'could not deregister agents (Redis away); they will count as failed once their heartbeat ages');
       }
       await this.sandbox?.close();
+      // After the drain: it waits for the slots of tasks that ended or went back to be freed.
+      await this.keyGate.close();
       this.endpoints.close();
       await this.deadLetter.close();
       this.o.logger.info({ host: this.hostId, returned }, 'agent host stopped');

@@ -21,10 +21,14 @@ import { handBackLater, isRetryLater } from './retryLater.ts';
 import { isTaskRefused } from './taskRefused.ts';
 import { TaskProgress, type ProgressSettings } from './taskProgress.ts';
 import { PROGRESS_DEFAULTS } from '../tasks/progress.ts';
-import { groupKeys } from '../../queues/keys.ts';
+import { groupKeys, KEY_NAME } from '../../queues/keys.ts';
 import { TaskCancelledError, type CancelEvent } from './cancelling.ts';
 import { approvalPickup, awaitingRecord, holdForApproval, publishTimedOut, type ApprovalQueue } from '../tasks/approvalHold.ts';
 import type { Pickup } from '../tasks/approval.ts';
+import type { Admission, KeyGate } from './keyGate.ts';
+
+/** A keyed task whose key's state did not answer is handed back this long. */
+const KEY_UNANSWERED_RETRY_MS = 1000;
 
 
 export interface SeatedAgent {
@@ -76,6 +80,8 @@ export interface NodeRunnerOptions {
   cancelGraceMs: number;
   /** A running task was cancelled here: aborted, its late result refused, or its processor ignored the signal. */
   onCancel: (e: CancelEvent) => void;
+  /** Keys' limits: a keyed task starts only once its key admits it (keyGate.ts). */
+  keys?: KeyGate;
 }
 
 function envelopeOf(data: unknown): TaskEnvelope {
@@ -526,6 +532,27 @@ export class NodeRunner {
     throw new DelayedError();
   }
 
+  /**
+   * Asks the task's key whether it may start (keyGate.ts). Refused, the task
+   * goes back to its queue delayed, no attempt spent: until its reserved start
+   * (rate), the hold's end, or, held for an active slot, until a task of the
+   * key ends and brings it back (at the latest HELD_RECHECK_MS).
+   */
+  private async admitKeyed(gate: KeyGate, key: string, job: Job, token: string): Promise<void> {
+    let a: Admission;
+    try {
+      a = await gate.admit(key, job.id ?? '', job.attemptsMade, this.o.nodeId);
+    } catch (err) {
+      // The key's slot did not answer (on a Cluster, another master than the queue's): the task waits a moment, no attempt spent.
+      this.o.onError(new Error(`key ${key}: task ${job.id} not admitted, handed back for ${KEY_UNANSWERED_RETRY_MS} ms: ${(err as Error).message}`));
+      await job.moveToDelayed(Date.now() + KEY_UNANSWERED_RETRY_MS, token);
+      throw new DelayedError(`key ${key} did not answer`);
+    }
+    if (a.admitted) return;
+    await job.moveToDelayed(Date.now() + a.delayMs, token);
+    throw new DelayedError(`key ${key}: ${a.reason === 'active' ? 'at its maxActive' : a.reason === 'rate' ? 'over its rate' : 'held (rate-limited by its provider)'}; back in ${a.delayMs} ms`);
+  }
+
   private async run(job: Job, token: string, span?: Span): Promise<unknown> {
     const id = job.id ?? '';
     // Before anything runs: a pickup a failover could lose would run the task twice.
@@ -551,8 +578,22 @@ export class NodeRunner {
       feedback = step.feedback;
     }
     const processor = processorFor(this.o.processors, job.name);
-    if (!processor) return await this.refuseUnknownType(job, token);
-    const agent = env.replica ? await this.seatReplica(job, token, env.replica) : (this.seat() ?? (await this.giveBack(job, token)));
+    // A key swarmq's submit checked; a job put straight into a node queue with one that is not a key name runs without.
+    const key = typeof env.key === 'string' && KEY_NAME.test(env.key) ? env.key : undefined;
+    const gate = key === undefined ? undefined : this.o.keys;
+    if (!processor) {
+      if (key !== undefined) this.o.keys?.forget(key, id);
+      return await this.refuseUnknownType(job, token);
+    }
+    // Over its key's limits: back to its queue, delayed, no attempt spent (BullMQ's moveToDelayed keeps attempts).
+    if (gate && key !== undefined) await this.admitKeyed(gate, key, job, token);
+    let agent: SeatedAgent;
+    try {
+      agent = env.replica ? await this.seatReplica(job, token, env.replica) : (this.seat() ?? (await this.giveBack(job, token)));
+    } catch (err) {
+      if (gate && key !== undefined) gate.release(key, id);
+      throw err;
+    }
     span?.setAttribute('swarmq.agent', agent.id);
     agent.active++;
     this.idleFrom = null;
@@ -573,6 +614,7 @@ export class NodeRunner {
       progress: (value) => {
         if (!ended) (reporter ??= this.progressOf(id, token)).report(value);
       },
+      ...(gate && key !== undefined ? { key, holdKey: (ms: number) => gate.hold(key, ms) } : key !== undefined ? { key } : {}),
     };
     let timer: NodeJS.Timeout | undefined;
     /** The output went to await approval: the DelayedError that ends the run is not a failure. */
@@ -621,7 +663,11 @@ export class NodeRunner {
       if (entry.returned) throw new WaitingError();
       if (reporter) await reporter.flush();
       // The processor asked for the task later (an HTTP agent's 429 with Retry-After): no attempt spent, nothing said of the agent's health.
-      if (isRetryLater(err)) return await handBackLater(job, token, err);
+      // With a key, its provider is what said so: every host holds the key's tasks as long.
+      if (isRetryLater(err)) {
+        if (gate && key !== undefined) await gate.hold(key, err.delayMs).catch((e: Error) => this.o.onError(new Error(`key ${key} not held: ${e.message}`)));
+        return await handBackLater(job, token, err);
+      }
       this.finishing.set(id, { agent: agent.id, outcome: 'failed' });
       agent.failed++;
       // Refused by its service (an HTTP agent's 4xx): the task is at fault and the service is up, so the agent's breaker does not count it.
@@ -632,6 +678,7 @@ export class NodeRunner {
       reporter?.discard();
       clearTimeout(timer);
       agent.active--;
+      if (gate && key !== undefined) gate.release(key, id);
       this.running.delete(id);
       if (this.running.size === 0) this.idleFrom = Date.now();
     }

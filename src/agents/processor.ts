@@ -31,6 +31,15 @@ export interface TaskContext {
    * Throws at once on a value that is not plain JSON or is too big.
    */
   progress(value: unknown): void;
+  /** The task's key (docs/keys.md), when it was submitted with one. */
+  key?: string;
+  /**
+   * With a key: holds the key's tasks on every host for `ms` (its provider
+   * said it is rate-limited); tasks of the key already running go on.
+   * Resolves with when the hold ends (ms). Throwing a RetryLaterError does the
+   * same and hands this task back for that long, no attempt spent.
+   */
+  holdKey?: (ms: number) => Promise<number>;
 }
 
 export type Processor = (payload: unknown, ctx: TaskContext) => Promise<unknown> | unknown;

@@ -14,6 +14,7 @@ import { tokenAuth } from './auth.ts';
 import { webGuard } from './webGuard.ts';
 import { SwarmMetrics } from '../metrics/swarmMetrics.ts';
 import { swarmRoutes } from './swarmRoutes.ts';
+import { keysRoutes } from './keysRoutes.ts';
 import type { SwarmSource } from './swarmSource.ts';
 import { Consensus } from '../consensus/runtime/consensus.ts';
 import { proposalsRouter } from './proposals.ts';
@@ -121,6 +122,8 @@ export function createApp({ coordinator, bodyLimitBytes, logger, consensus, even
   app.use('/api', approvalRoutes(router));
   // GET /api/agents, /nodes, /hosts, /summary, /hierarchy: paged, counted, sliced (swarmRoutes.ts).
   app.use('/api', swarmRoutes({ coordinator, ...(swarmSource ? { source: swarmSource } : {}) }));
+  // GET /api/keys, GET /api/keys/:key, PUT /api/keys/:key/limits (keysRoutes.ts, docs/keys.md).
+  app.use('/api', keysRoutes(coordinator));
   app.get('/api/health', (_req, res) => {
     // Every coordinator classifies every host; `hosts` names the partitions this one monitors and recovers.
     res.json({ leading: coordinator.lease.fence() !== undefined, coordinator: coordinator.partitions.id, owned: [...coordinator.partitions.hosts().keys()].sort(), hosts: coordinator.health.hosts() });

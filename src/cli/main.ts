@@ -21,6 +21,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { startLocalCluster, startLocalRedis, type LocalClusterShape, type LocalRedis } from './localRedis.ts';
 import { spawnWithProgress } from './spawnProgress.ts';
 import { statusReport } from './status.ts';
+import { limitsGet, limitsSet, limitsTable, type LimitFlags } from './limits.ts';
 
 interface CommonFlags {
   redisUrl?: string;
@@ -269,8 +270,9 @@ export function buildCli(): Command {
     .option('--priority <n>', '1 is the most urgent')
     .option('--attempts <n>', 'tries before the task fails')
     .option('--timeout-ms <ms>', 'per-attempt time limit')
+    .option('--key <key>', "the key it counts against (a tenant, a team, an API key's name; docs/keys.md)")
     .option('--wait', 'wait for the task to finish and print it')
-    .action(async (type: string, payloadText: string | undefined, flags: CommonFlags & { priority?: string; attempts?: string; timeoutMs?: string; wait?: boolean }) => {
+    .action(async (type: string, payloadText: string | undefined, flags: CommonFlags & { priority?: string; attempts?: string; timeoutMs?: string; key?: string; wait?: boolean }) => {
       const config = configFrom(flags, redisFromStateDir());
       let payload: unknown;
       try {
@@ -287,6 +289,7 @@ export function buildCli(): Command {
           ...(flags.priority ? { priority: num(flags.priority) } : {}),
           ...(flags.attempts ? { attempts: num(flags.attempts) } : {}),
           ...(flags.timeoutMs ? { timeoutMs: num(flags.timeoutMs) } : {}),
+          ...(flags.key !== undefined ? { key: flags.key } : {}),
         });
         console.log(JSON.stringify(flags.wait ? await client.waitFor(submitted.id, { timeoutMs: 60_000 }) : submitted));
       } finally {
@@ -345,6 +348,27 @@ export function buildCli(): Command {
       } finally {
         await client.close();
       }
+    });
+
+  const limits = program.command('limits').description("a key's limits, swarm-wide: maxActive, rate, weight (docs/keys.md)");
+  addCommon(limits.command('set'))
+    .description("replace a key's limits (a flag left out: no such limit; no flags: none); held tasks it now has room for start")
+    .argument('<key>', 'the key (a tenant, a team, an API key name)')
+    .option('--max-active <n>', 'at most n of its tasks running at once')
+    .option('--rate <n/unit>', 'at most n starts per interval: 20/s, 500/min, 5/100ms')
+    .option('--weight <w>', 'its share when keys compete for a node (default 1)')
+    .option('--json', 'print JSON')
+    .action(async (key: string, flags: CommonFlags & LimitFlags & { json?: boolean }) => {
+      const view = await limitsSet(configFrom(flags, redisFromStateDir()), key, flags);
+      console.log(flags.json ? JSON.stringify(view) : limitsTable([view]));
+    });
+  addCommon(limits.command('get'))
+    .description('every key (or one) with its limits and counts: active, waiting, held, throttled')
+    .argument('[key]', 'only this key')
+    .option('--json', 'print JSON')
+    .action(async (key: string | undefined, flags: CommonFlags & { json?: boolean }) => {
+      const keys = await limitsGet(configFrom(flags, redisFromStateDir()), key);
+      console.log(flags.json ? JSON.stringify(key === undefined ? { keys } : keys[0]) : limitsTable(keys));
     });
 
   addCommon(program.command('status'))

@@ -17,6 +17,8 @@ import { approveBodySchema, rejectBodySchema, type Approver } from '../tasks/app
 import type { AwaitingPage } from '../coordinator/approvals.ts';
 import { describeIssues } from '../validation.ts';
 import type { z } from 'zod';
+import { checkKeyName, parseKeyLimits, readKeys, readOneKey, setKeyLimits, type KeyView } from '../keys/keyAdmin.ts';
+import type { KeyLimits } from '../keys/limits.ts';
 
 export interface SwarmClientOptions {
   /**
@@ -223,6 +225,28 @@ export class SwarmClient {
   async cancelBatch(batchId: string): Promise<BatchCancel> {
     await this.start();
     return await this.router.cancelBatch(batchId);
+  }
+
+  /** Every key a task has carried or that has limits, with its limits and counts (as GET /api/keys). */
+  async keys(): Promise<KeyView[]> {
+    await this.start();
+    return await readKeys(this.redis, this.prefix);
+  }
+
+  /** One key's limits and counts (as GET /api/keys/:key). */
+  async key(name: string): Promise<KeyView> {
+    await this.start();
+    return await readOneKey(this.redis, this.prefix, checkKeyName(name));
+  }
+
+  /**
+   * Replaces a key's limits, swarm-wide (as PUT /api/keys/:key/limits): a field
+   * left out is no such limit. Rates as `'20/s'` or `{ max, perMs }`. Needs a
+   * Redis user that may write limits (the coordinator's or the operator's).
+   */
+  async setKeyLimits(name: string, limits: KeyLimits | { maxActive?: number; rate?: string | KeyLimits['rate']; weight?: number }): Promise<KeyView> {
+    await this.start();
+    return await setKeyLimits(this.redis, this.prefix, checkKeyName(name), parseKeyLimits(limits), (node) => this.router.queueFor(node));
   }
 
   async close(): Promise<void> {

@@ -6,9 +6,20 @@ import { redisTargetSettingsSchema, REDIS_MODES, type RedisTarget } from '../../
 import { parseAuthority } from '../api/authority.ts';
 import { validateThresholds } from '../health/classify.ts';
 import { PROGRESS_DEFAULTS } from '../tasks/progress.ts';
+import { configuredKeysSchema } from '../keys/limits.ts';
 
 // "false" and "0" from the environment mean false (z.coerce.boolean would say true).
 const flag = z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean());
+
+// JSON from the environment is parsed; what does not parse is left for the schema to refuse, naming the setting.
+const jsonText = (v: unknown) => {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    return v;
+  }
+};
 
 // "a, b" from the environment is a list.
 const commaList = (v: unknown) => (typeof v === 'string' ? v.split(',').map((e) => e.trim()).filter((e) => e !== '') : v);
@@ -174,6 +185,12 @@ export const swarmConfigSchema = z.object({
       revoked: z.preprocess(commaList, z.array(z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'each entry is an enrolled public key (base64 of 32 bytes), as `swarmq trust enroll` printed it'))).default([]),
     })
     .prefault({}),
+  /**
+   * Keys' limits (docs/keys.md): key → { maxActive?, rate?, weight? }, applied
+   * by each coordinator as it starts (over what PUT /api/keys/:key/limits set
+   * since); keys not named here keep theirs.
+   */
+  keys: z.preprocess(jsonText, configuredKeysSchema).default({}),
   tasks: z
     .object({
       /** Attempts of a task that names none; retries back off exponentially from backoffMs. */

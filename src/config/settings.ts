@@ -68,6 +68,7 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_BACKOFF_MS', path: 'tasks.backoffMs', description: 'first retry delay; each next one doubles' },
   { env: 'SWARMQ_KEEP_COMPLETED_SECONDS', path: 'tasks.keepCompletedSeconds', description: 'how long completed tasks (and idempotency keys) stay readable' },
   { env: 'SWARMQ_KEEP_FAILED_SECONDS', path: 'tasks.keepFailedSeconds', description: 'how long failed tasks stay readable' },
+  { env: 'SWARMQ_KEYS', path: 'keys', description: 'keys\' limits as JSON, applied by each coordinator as it starts (over run-time changes; keys not named keep theirs): `{"acme":{"maxActive":3,"rate":"20/s","weight":2}}` ([Keys](keys.md))' },
 ];
 
 /** The variables that may be given as `<VAR>_FILE`. */

@@ -10,6 +10,7 @@ import { SwarmError } from '../errors.ts';
 import { cancelledRecordSchema } from '../swarm/records.ts';
 import type { TaskView } from '../tasks/schema.ts';
 import { taskViewFromTombstone } from '../tasks/view.ts';
+import { forgetCancelled } from '../keys/keyedAdd.ts';
 
 /** A cancelled task as a cancel answers it: wasRunning says whether an agent had started it. */
 export type CancelledView = TaskView & { wasRunning: boolean };
@@ -47,6 +48,8 @@ export async function cancelOne(c: Cancelling, id: string, opts: { replica?: boo
     const now = Date.now();
     if (view.state !== 'active') {
       const res = await cancelTask(c.redis, { prefix: c.prefix, node: view.node, id, now });
+      // A keyed task no longer waits for its key (a running one's slot is freed by its host as its run ends).
+      if (res === 'cancelled' && view.key !== undefined) await forgetCancelled(c.redis, c.prefix, view.key, view.node, id);
       if (res === 'cancelled' || res === 'already-cancelled') return asCancelled((await c.get(id)) ?? view);
       if (res === 'not-found') {
         // Read but not in its queue: a task of a batch still being fanned out (stagedBatch.ts), there in a moment.

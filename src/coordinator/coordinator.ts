@@ -23,6 +23,7 @@ import { LoadsPublisher } from './loadsPublisher.ts';
 import { Partitions } from './partitions.ts';
 import { startIntake } from './intake.ts';
 import { TaskRouter } from './router.ts';
+import { setKeyLimits } from '../keys/keyAdmin.ts';
 
 export interface CoordinatorOptions {
   config: SwarmConfig;
@@ -125,6 +126,8 @@ export class Coordinator {
   async start(): Promise<void> {
     await ensureConnected(this.commands);
     await this.router.start();
+    // By a coordinator that takes part in the upkeep: a reader (swarmq status) changes nothing.
+    if (this.o.balance !== false || this.o.health !== false) await this.applyConfiguredKeys();
     if (this.o.intake !== false) {
       await ensureConnected(this.workerConnection);
       this.intakeWorker = startIntake({
@@ -149,6 +152,13 @@ export class Coordinator {
       this.batches.start();
     }
     this.o.logger.info({ prefix: this.o.config.prefix, nodes: this.router.nodeIds().length }, 'coordinator ready');
+  }
+
+  /** The keys' limits the configuration names (keys: SWARMQ_KEYS), written as this coordinator starts. */
+  private async applyConfiguredKeys(): Promise<void> {
+    const keys = Object.entries(this.o.config.keys);
+    for (const [key, limits] of keys) await setKeyLimits(this.commands, this.o.config.prefix, key, limits, (node) => this.router.queueFor(node));
+    if (keys.length) this.o.logger.info({ keys: keys.map(([k]) => k) }, 'key limits applied from the configuration');
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,5 @@
 // The intake queue: producers that only have BullMQ (any language) add
-// `queue.add(type, payload, { priority, attempts, approval })` to `<prefix>:intake`; the
+// `queue.add(type, payload, { priority, attempts, approval, key })` to `<prefix>:intake`; the
 // coordinator validates and routes each job to a node queue.
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { RedisClient } from '../../queues/redisTarget.ts';
@@ -55,6 +55,11 @@ function approvalOf(job: Job): unknown {
   return (job.opts as { approval?: unknown }).approval;
 }
 
+/** The key an intake job names in its options, as given (validated with the task). */
+function keyOf(job: Job): unknown {
+  return (job.opts as { key?: unknown }).key;
+}
+
 export function startIntake(o: IntakeOptions): Worker {
   const keys = swarmKeys(o.prefix);
   const process = async (job: Job, token?: string): Promise<Submitted> => {
@@ -66,6 +71,8 @@ export function startIntake(o: IntakeOptions): Worker {
         ...(job.opts.attempts && job.opts.attempts > 1 ? { attempts: job.opts.attempts } : {}),
         // Not one of BullMQ's options: a producer adds it beside them (`{ approval: { required: true } }`), and BullMQ keeps it with the job.
         ...(approvalOf(job) !== undefined ? { approval: approvalOf(job) } : {}),
+        // A key rides in the job's options (BullMQ keeps options it does not know): `{ key: 'acme' }`.
+        ...(keyOf(job) !== undefined ? { key: keyOf(job) } : {}),
       });
       checkBytes(job.data, o.maxBytes);
       const planned = newTaskId(await o.router.route(task));

@@ -9,6 +9,9 @@ import { SwarmError } from '../errors.ts';
 import { nodeOfTaskId } from '../tasks/ids.ts';
 import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
 import type { TaskInput } from '../tasks/schema.ts';
+import type { ChainableCommander } from 'ioredis';
+import { KeyWeights } from '../keys/keyWeights.ts';
+import { failedAdd, forgetWaiting, noteWaiting, queueKeyedAdd, settlePlacing, type KeyedJob } from '../keys/keyedAdd.ts';
 
 export interface Submitted {
   id: string;
@@ -18,6 +21,8 @@ export interface Submitted {
 export class NodeQueues {
   private readonly queues = new Map<string, Queue>();
   private readonly flows: FlowProducer;
+  /** Keys' weights, for keyed tasks' places in the fair order. */
+  readonly weights: KeyWeights;
 
   constructor(
     private readonly redis: RedisClient,
@@ -28,6 +33,7 @@ export class NodeQueues {
   ) {
     this.flows = new FlowProducer({ connection: redis, prefix });
     this.flows.on('error', (err) => this.onRedisError(err));
+    this.weights = new KeyWeights(redis, prefix);
   }
 
   queueFor(nodeId: string, name = nodeQueueName(nodeId)): Queue {
@@ -51,8 +57,39 @@ export class NodeQueues {
   async enqueue(task: TaskInput, id: string): Promise<Submitted> {
     const node = nodeOfTaskId(id);
     if (!node) throw new SwarmError('internal', `task id ${id} names no node`);
+    if (task.key !== undefined) {
+      await this.enqueueKeyed({ id, node, name: task.type, data: taskEnvelope(task), opts: taskJobOptions(task, id, this.tasks), key: task.key, inc: await this.weights.stepOf(task.key) });
+      return { id, node };
+    }
     await this.queueFor(node).add(task.type, taskEnvelope(task), taskJobOptions(task, id, this.tasks));
     return { id, node };
+  }
+
+  /** The add and its place in the fair order in one MULTI, the key's waiting record beside it (src/keys/keyedAdd.ts). */
+  private async enqueueKeyed(j: KeyedJob): Promise<void> {
+    const queue = this.queueFor(j.node);
+    // BullMQ's own client: its scripts are defined on it (the router's connection, shared).
+    const multi = (await queue.getBackend().client).multi() as unknown as ChainableCommander;
+    queueKeyedAdd(multi, queue, this.prefix, j);
+    const waiting = noteWaiting(this.redis, this.prefix, j.key, j.id);
+    const replies = await multi.exec().then(
+      (r) => r ?? [],
+      (err: unknown) => [[err instanceof Error ? err : new Error(String(err)), null] as [Error, null]],
+    );
+    await waiting.catch(() => {});
+    const failed = failedAdd(replies[0]);
+    let tag: number;
+    if (failed && failed.message.includes('NOSCRIPT')) {
+      // BullMQ's script was not loaded on this connection (SCRIPT FLUSH): ioredis sends the add again by itself,
+      // outside the MULTI, after it. Added here too (an add of an id that exists is a no-op), then placed alone.
+      await queue.add(j.name, j.data, j.opts);
+      tag = await settlePlacing(this.redis, this.prefix, j, undefined);
+    } else if (failed) {
+      // Nothing was added: the waiting record goes too.
+      await forgetWaiting(this.redis, this.prefix, j.key, j.id).catch(() => {});
+      throw failed;
+    } else tag = await settlePlacing(this.redis, this.prefix, j, replies[1]);
+    if (tag === -1) await forgetWaiting(this.redis, this.prefix, j.key, j.id);
   }
 
   /** A flow (a replicated task's parent and its replicas), all or none. */

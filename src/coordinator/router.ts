@@ -130,10 +130,18 @@ export class TaskRouter {
         record: async (batchId, ids) => {
           await this.opts.redis.set(swarmKeys(this.prefix).batchTasks(batchId), JSON.stringify(ids), 'EX', this.opts.config.tasks.keepCompletedSeconds);
         },
-        enqueueAll: (entries, batchId) =>
-          submitStaged(
+        enqueueAll: async (entries, batchId) =>
+          await submitStaged(
             this.batchFanOut(),
-            entries.map(({ task, id }) => ({ id, name: task.type, data: taskEnvelope(task), opts: taskJobOptions(task, id, this.opts.config.tasks) })),
+            await Promise.all(
+              entries.map(async ({ task, id }) => ({
+                id,
+                name: task.type,
+                data: taskEnvelope(task),
+                opts: taskJobOptions(task, id, this.opts.config.tasks),
+                ...(task.key !== undefined ? { key: task.key, inc: await this.queues.weights.stepOf(task.key) } : {}),
+              })),
+            ),
             (err) => this.opts.onBatchLate?.(err),
             batchId,
           ),

@@ -29,12 +29,15 @@ import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { stageBatch } from '../../queues/stageBatch.ts';
 import { nodeOfTaskId } from '../tasks/ids.ts';
 import type { TaskView } from '../tasks/schema.ts';
+import { failedAdd, forgetWaiting, noteWaitingMany, queueKeyedAdd, settlePlacing, type KeyedJob } from '../keys/keyedAdd.ts';
 
 /** What is staged for one task: its job as it will be added, and which batch it is in. */
 export const stagedTaskSchema = z.object({
   batch: z.string(),
   queue: z.string().optional(),
   replicaOf: z.string().optional(),
+  key: z.string().optional(),
+  inc: z.int().min(1).optional(),
   name: z.string(),
   data: z.unknown(),
   opts: z.record(z.string(), z.unknown()),
@@ -48,6 +51,9 @@ export interface BatchJob {
   queue?: string;
   /** A replica of this replicated task: marked to stay on its node (keys.ts REPLICA_OF_FIELD). */
   replicaOf?: string;
+  /** Its key and the key's tag step: added with its place in the fair order (src/keys/keyedAdd.ts). */
+  key?: string;
+  inc?: number;
   name: string;
   data: unknown;
   opts: JobsOptions;
@@ -96,7 +102,15 @@ export async function submitStaged(f: BatchFanOut, jobs: readonly BatchJob[], on
     leaseMs: f.leaseMs,
     tasks: stamped.map((j) => ({
       id: j.id,
-      json: JSON.stringify({ batch: batchId, name: j.name, data: j.data, opts: j.opts, ...(j.queue ? { queue: j.queue } : {}), ...(j.replicaOf ? { replicaOf: j.replicaOf } : {}) } satisfies StagedTask),
+      json: JSON.stringify({
+        batch: batchId,
+        name: j.name,
+        data: j.data,
+        opts: j.opts,
+        ...(j.queue ? { queue: j.queue } : {}),
+        ...(j.replicaOf ? { replicaOf: j.replicaOf } : {}),
+        ...(j.key !== undefined ? { key: j.key, inc: j.inc ?? 1 } : {}),
+      } satisfies StagedTask),
     })),
   });
   try {
@@ -133,21 +147,48 @@ async function addPart(f: BatchFanOut, batchId: string, jobs: readonly BatchJob[
   // The transaction BullMQ hands out is ioredis's MULTI; its typing names only the commands BullMQ uses.
   const plain = multi as unknown as ChainableCommander;
   const marked = new Set<string>();
+  // Keyed jobs: where their placing's reply is, and their waiting records, sent before the EXEC (src/keys/keyedAdd.ts).
+  const keyed: { job: KeyedJob; reply: number }[] = [];
+  const waitingByKey = new Map<string, string[]>();
+  let replyCount = 0;
   for (const j of jobs) {
     const queue = queueOf(j);
-    // Queued synchronously; the promise settles with the MULTI, whose replies are checked below.
-    new Job(f.queueFor(queue), j.name, j.data, j.opts, j.id).addJob(multi).catch(() => {});
+    const node = nodeOfTaskId(j.id);
+    if (j.key !== undefined && node !== undefined && j.queue === undefined) {
+      const job: KeyedJob = { id: j.id, node, name: j.name, data: j.data, opts: j.opts, key: j.key, inc: j.inc ?? 1 };
+      queueKeyedAdd(plain, f.queueFor(queue), f.prefix, job);
+      keyed.push({ job, reply: replyCount + 1 });
+      replyCount += 2;
+      waitingByKey.set(j.key, [...(waitingByKey.get(j.key) ?? []), j.id]);
+    } else {
+      // Queued synchronously; the promise settles with the MULTI, whose replies are checked below.
+      new Job(f.queueFor(queue), j.name, j.data, j.opts, j.id).addJob(multi).catch(() => {});
+      replyCount++;
+    }
     // The object form: BullMQ's client hands out a pipeline whose hset takes a field map (three arguments would be read as one).
-    if (j.replicaOf) plain.hset(bullKey(f.prefix, queue, j.id), { [REPLICA_OF_FIELD]: j.replicaOf });
+    if (j.replicaOf) {
+      plain.hset(bullKey(f.prefix, queue, j.id), { [REPLICA_OF_FIELD]: j.replicaOf });
+      replyCount++;
+    }
     const g = hashTagOf(queue);
     if (!marked.has(g)) {
       marked.add(g);
       plain.set(batchAddedKey(f.prefix, g, batchId), '1', 'EX', f.keepSeconds);
+      replyCount++;
     }
   }
+  const waiting = [...waitingByKey].map(([key, ids]) => noteWaitingMany(f.redis, f.prefix, key, ids).catch(() => {}));
   const replies = (await multi.exec()) ?? [];
-  const failed = replies.find(([err, v]) => err || (typeof v === 'number' && v < 0));
-  if (failed) throw failed[0] ?? new Error(`adding a batch's jobs failed with BullMQ code ${String(failed[1])}`);
+  await Promise.all(waiting);
+  const placings = new Set(keyed.map((k) => k.reply));
+  const failed = replies.find((r, i) => !placings.has(i) && failedAdd(r));
+  if (failed) {
+    await Promise.all(keyed.map((k) => forgetWaiting(f.redis, f.prefix, k.job.key, k.job.id).catch(() => {})));
+    throw failedAdd(failed);
+  }
+  for (const k of keyed) {
+    if ((await settlePlacing(f.redis, f.prefix, k.job, replies[k.reply])) === -1) await forgetWaiting(f.redis, f.prefix, k.job.key, k.job.id);
+  }
 }
 
 /** Step 3: the staged records dropped, the batch no longer due. */
@@ -187,7 +228,15 @@ async function finishTaken(f: BatchFanOut, batchId: string): Promise<void> {
   staged.forEach((json, i) => {
     if (json === null) return;
     const t = stagedTaskSchema.parse(JSON.parse(json));
-    jobs.push({ id: ids[i]!, name: t.name, data: t.data, opts: t.opts as JobsOptions, ...(t.queue ? { queue: t.queue } : {}), ...(t.replicaOf ? { replicaOf: t.replicaOf } : {}) });
+    jobs.push({
+      id: ids[i]!,
+      name: t.name,
+      data: t.data,
+      opts: t.opts as JobsOptions,
+      ...(t.queue ? { queue: t.queue } : {}),
+      ...(t.replicaOf ? { replicaOf: t.replicaOf } : {}),
+      ...(t.key !== undefined ? { key: t.key, inc: t.inc ?? 1 } : {}),
+    });
   });
   // Groups marked done were added whole, in the MULTI that marked them: never again.
   const groups = [...bySlotGroup(jobs).entries()];

@@ -15,6 +15,7 @@ import type { AnySwarmEvent } from '../swarm/eventSchemas.ts';
 import { FinishedTail } from './finishedTail.ts';
 import { agentsByHealth, HEALTH_STATES, hostStates, nodeLoads, totals } from './swarmFigures.ts';
 import { SwarmStateReader } from './swarmState.ts';
+import { readKeys } from '../keys/keyAdmin.ts';
 
 /** Stream entries one scrape reads from the task streams, and from the swarm stream; the rest wait for the next scrape. */
 export const TASK_ENTRIES_PER_SCRAPE = 50_000;
@@ -45,6 +46,12 @@ export class SwarmMetrics {
   private readonly alerts = new Counter({ name: 'swarmq_health_alerts_total', help: 'health:alert events by severity', labelNames: ['severity'], registers: [this.registry] });
   private readonly rounds = new Histogram({ name: 'swarmq_consensus_round_seconds', help: 'Proposal to final decision, per protocol (from consensus:reached events)', labelNames: ['protocol'], buckets: ROUND_BUCKETS, registers: [this.registry] });
   private readonly events = new Counter({ name: 'swarmq_events_total', help: 'Swarm events by type', labelNames: ['type'], registers: [this.registry] });
+  private readonly keyActive = new Gauge({ name: 'swarmq_key_active', help: "Tasks of a key running now, swarm-wide (its active slots)", labelNames: ['key'], registers: [this.registry] });
+  private readonly keyWaiting = new Gauge({ name: 'swarmq_key_waiting', help: 'Tasks of a key submitted and not started yet (held and delayed by its limits too)', labelNames: ['key'], registers: [this.registry] });
+  private readonly keyHeld = new Gauge({ name: 'swarmq_key_held', help: 'Tasks of a key handed back at its maxActive, until a slot frees', labelNames: ['key'], registers: [this.registry] });
+  private readonly keyThrottled = new Counter({ name: 'swarmq_key_throttled_total', help: "Starts of a key's tasks refused by its limits, by reason (active: at maxActive, rate: over its rate, hold: rate-limited by its provider)", labelNames: ['key', 'reason'], registers: [this.registry] });
+  /** The throttled counts (kept in Redis since the key's first refusal) already added to the counter. */
+  private readonly throttledSeen = new Map<string, number>();
   private readonly redisClients = new Gauge({ name: 'swarmq_redis_connections', help: 'Clients connected to the swarm Redis (INFO clients)', registers: [this.registry] });
 
   constructor(
@@ -93,6 +100,7 @@ export class SwarmMetrics {
       this.hosts.set({ state }, hostCount[state]!);
     }
     this.redisClients.set(await connectedClientsOf(this.redis));
+    await this.readKeys();
 
     const finished = await this.tasks.details(await this.tasks.read(s.nodes.map((n) => n.queue), TASK_ENTRIES_PER_SCRAPE));
     for (const f of finished) {
@@ -101,6 +109,26 @@ export class SwarmMetrics {
       this.run.observe({ type: f.type }, Math.max(0, f.finishedAt - f.startedAt) / 1000);
     }
     await this.readEvents();
+  }
+
+  /** Keys' gauges as they are now; the throttled counter moves by what Redis counted since the last scrape. */
+  private async readKeys(): Promise<void> {
+    const keys = await readKeys(this.redis, this.config.prefix);
+    for (const g of [this.keyActive, this.keyWaiting, this.keyHeld]) g.reset();
+    for (const k of keys) {
+      this.keyActive.set({ key: k.key }, k.active);
+      this.keyWaiting.set({ key: k.key }, k.waiting);
+      this.keyHeld.set({ key: k.key }, k.held);
+      for (const reason of ['active', 'rate', 'hold'] as const) {
+        const id = `${k.key}\n${reason}`;
+        const total = k.throttled[reason];
+        const seen = this.throttledSeen.get(id) ?? 0;
+        // A count that went down was reset in Redis: all of it is new.
+        const added = total >= seen ? total - seen : total;
+        this.throttledSeen.set(id, total);
+        this.keyThrottled.inc({ key: k.key, reason }, added);
+      }
+    }
   }
 
   private async readEvents(): Promise<void> {

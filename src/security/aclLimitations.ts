@@ -90,6 +90,20 @@ export const ACL_LIMITATIONS: readonly AclLimitation[] = [
     why: "the decision lives in the task's job hash, and these roles need write access to their queues' job hashes for their own work; only the API checks the API token (docs/security.md, \"Approvals\")",
   },
   {
+    id: 'key-state-shared',
+    roles: ['host'],
+    keys: ['swarmq:{k:*}:limits', 'swarmq:{k:*}:active', 'swarmq:{k:*}:starts', 'swarmq:{k:*}:state'],
+    what: "a host can change any key's limits as its scripts read them, take or free any key's active slots and rate window, and hold or release any key: limits bind the hosts that run swarmq's scripts, not a process that writes Redis itself",
+    why: 'admitKeyed and releaseKeyed name the key\'s limits, slots and state, and every host runs them for every key; a key named to EVALSHA needs read and write access whatever the script does with it',
+  },
+  {
+    id: 'fair-order-shared',
+    roles: ['producer'],
+    keys: ['swarmq:{g*}:fair:*', 'swarmq:{k:*}:waiting', 'swarmq:{k:*}:held'],
+    what: "a producer can move any key's tasks ahead or behind in a node's fair order (its clocks), change any key's waiting count, and drop tasks held for a key's slot (they then wait for their recheck)",
+    why: "the clocks are one hash per node and priority for all keys, which a producer's add of a keyed task moves in the same MULTI; cancelling a waiting task drops its waiting and held records",
+  },
+  {
     id: 'key-names-visible',
     roles: ['operator'],
     keys: ['*'],

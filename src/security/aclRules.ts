@@ -4,7 +4,7 @@
 // as `ACL SETUSER` takes them (Redis 7 syntax: `~` read-write, `%R~` read
 // only, selectors in parentheses). Where Redis cannot draw a line the design
 // needs, the line is recorded in ACL_LIMITATIONS, which docs/security-acl.md lists.
-import { CONSENSUS_QUEUE, controlQueueName, DEAD_LETTER_QUEUE, groupKeys, INTAKE_QUEUE, swarmKeys } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, controlQueueName, DEAD_LETTER_QUEUE, groupKeys, INTAKE_QUEUE, keyStateKeys, swarmKeys } from '../../queues/keys.ts';
 import { HOST_ID } from '../agents/spec.ts';
 
 export const ACL_ROLE_KINDS = ['coordinator', 'operator', 'producer', 'host'] as const;
@@ -62,6 +62,11 @@ function everyGroup(prefix: string, key: (g: ReturnType<typeof groupKeys>) => st
   return [key(groupKeys(prefix, 'n1')).replace(`{g1}`, '{g*}'), key(groupKeys(prefix, 'parked'))];
 }
 
+/** One state key of every key (tenant, team, API key) of the swarm: `<prefix>:{k:*}:<part>` (keys.ts keyStateKeys). */
+function everyKey(prefix: string, part: keyof ReturnType<typeof keyStateKeys>): string {
+  return keyStateKeys(prefix, 'x')[part].replace('{k:x}', '{k:*}');
+}
+
 function coordinatorRules(prefix: string): string[] {
   // The coordinator is the swarm's own upkeep: it routes, balances, recovers,
   // runs consensus rounds and serves the API, over every key of the swarm.
@@ -95,6 +100,11 @@ function producerRules(prefix: string): string[] {
     `~${s.idempotency('*')}`, `~${s.batches}`, `~${s.batch('*')}`, `~${s.staged}`, `~${prefix}:{*}:batch-added:*`,
     // Cancelling a batch or a replicated task (DELETE /api/batches/:id, swarm.cancel of an r- id).
     `~${s.batchTasks('*')}`, `~${s.cancelledReplicated}`,
+    // Keyed tasks: placed in their node's fair order (fairTag-4.lua), counted as waiting (and no longer, or held, when cancelled);
+    // keys' weights read, each key named once. Not a key's limits, slots or holds.
+    ...everyGroup(prefix, (g) => g.fairAny).map((k) => `~${k}`),
+    `~${everyKey(prefix, 'waiting')}`, `~${everyKey(prefix, 'held')}`,
+    `%R~${s.keyLimits}`, `~${s.keyNames}`,
     ...BASE_COMMANDS,
   ];
 }
@@ -126,6 +136,9 @@ function hostRules(prefix: string, hostId: string): string[] {
     ...everyGroup(prefix, (g) => g.cancelled).map((k) => `%R~${k}`),
     // Parking a finished output to await approval indexes it in its group (awaitApproval-9.lua).
     ...everyGroup(prefix, (g) => g.awaitingApproval).map((k) => `~${k}`),
+    // Keyed tasks' limits at start and end: every key's slots, starts, held tasks, waiting records, holds, and its limits
+    // (named to the scripts that read them, so written: `key-state-shared`). Not the swarm's list of keys' limits.
+    ...(['limits', 'active', 'starts', 'held', 'waiting', 'state'] as const).map((part) => `~${everyKey(prefix, part)}`),
     ...BASE_COMMANDS,
     // Other hosts' and drivers' inboxes, and the swarm's event stream: add entries, nothing else.
     `(~${inbox('*')} ~${s.events} resetchannels -@all +xadd)`,

@@ -12,6 +12,7 @@ export function taskEnvelope(task: TaskInput): TaskEnvelope {
     ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
     ...(task.affinity !== undefined ? { affinity: task.affinity } : {}),
     ...(approval ? { approval } : {}),
+    ...(task.key !== undefined ? { key: task.key } : {}),
   };
 }
 

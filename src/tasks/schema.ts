@@ -1,6 +1,7 @@
 // What a producer may submit, checked at every way in (HTTP, client, intake).
 import { z } from 'zod';
 import { approvalOptionSchema, type ApprovalTerms, type ApprovalView } from './approval.ts';
+import { KEY_NAME } from '../../queues/keys.ts';
 
 export const affinitySchema = z
   .object({
@@ -15,6 +16,9 @@ export const taskTypeSchema = z
   .max(128)
   .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only');
 
+/** A key: the tenant, team or API key a task is run for, whose limits and fair share it counts against (docs/keys.md). */
+export const taskKeySchema = z.string().regex(KEY_NAME, '1 to 128 letters, digits, "_", ".", "@", ":" or "-"');
+
 /** Most replicas a replicated task may ask for: each is a full run of the task. */
 export const MAX_REPLICAS = 15;
 
@@ -26,6 +30,8 @@ export const taskOptionsSchema = z
     timeoutMs: z.number().int().positive().max(24 * 3600 * 1000).optional(),
     attempts: z.number().int().min(1).max(100).optional(),
     idempotencyKey: z.string().min(1).max(256).optional(),
+    /** Its key: starts count against the key's limits, and keys share a node's agents fairly, by weight. */
+    key: taskKeySchema.optional(),
     /** No agent can run it yet: wait (parked) for one to join instead of a 400. */
     waitForAgent: z.boolean().optional(),
     /** Routing strategy for this task; the swarm's (coordinator.loadBalancing.type) otherwise. */
@@ -48,7 +54,10 @@ export const taskOptionsSchema = z
   })
   .strict();
 
-export const taskInputSchema = taskOptionsSchema.extend({ type: taskTypeSchema, payload: z.unknown().optional() }).strict();
+export const taskInputSchema = taskOptionsSchema
+  .extend({ type: taskTypeSchema, payload: z.unknown().optional() })
+  .strict()
+  .refine((t) => t.key === undefined || t.consensus === undefined, { message: 'a replicated task (consensus) cannot carry a key yet', path: ['key'] });
 
 export type Affinity = z.infer<typeof affinitySchema>;
 export type TaskInput = z.infer<typeof taskInputSchema>;
@@ -62,6 +71,8 @@ export interface TaskEnvelope {
   affinity?: Affinity;
   /** Its output waits for a decision (src/tasks/approval.ts); never on a replica: its replicated task carries it. */
   approval?: ApprovalTerms;
+  /** Its key: the agent host checks the key's limits before it starts (src/agents/keyGate.ts). */
+  key?: string;
 }
 
 export const TASK_STATES = ['waiting', 'active', 'awaiting-approval', 'completed', 'failed', 'delayed', 'cancelled'] as const;
@@ -81,6 +92,8 @@ export interface TaskView {
   finishedAt: number | null;
   /** The latest value its processor reported with ctx.progress (null: none yet); kept once it finishes. */
   progress: unknown;
+  /** The key it was submitted with (docs/keys.md); absent for none. */
+  key?: string;
   /** Replicated tasks only: the replicas and the vote on their outputs. */
   consensus?: ReplicatedTaskConsensus;
   /** Tasks submitted with approval required: what waits for a decision, and the decisions. */

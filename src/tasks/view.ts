@@ -8,6 +8,9 @@ import { approvalViewOf, type ApprovalTerms } from './approval.ts';
 /** The job hash field where the agent host records which agent ran the task. */
 export const AGENT_FIELD = 'sqAgent';
 
+/** The job hash field where a keyed task's key is recorded as it is placed in the fair order (fairTag-4.lua). */
+export const KEY_FIELD = 'sqKey';
+
 function num(v: string | undefined): number | null {
   if (v === undefined || v === '') return null;
   const n = Number(v);
@@ -58,6 +61,7 @@ export function taskViewFromJob(id: string, node: string, job: TaskJob): TaskVie
     finishedAt: state === 'completed' || state === 'failed' ? num(h.finishedOn) : null,
     progress: decodeProgress(h.progress),
     ...(approval ? { approval: approval.view } : {}),
+    ...(h[KEY_FIELD] ? { key: h[KEY_FIELD] } : {}),
   };
 }
 

@@ -81,7 +81,8 @@ describe('swarm dashboard at /dashboard', () => {
   }, 60_000);
 
   it('follows tasks as they run: loads in the tree, then throughput', async () => {
-    const tasks = Array.from({ length: 40 }, () => ({ type: 'sleep', payload: { ms: 700 } }));
+    const tasks = Array.from({ length: 40 }, (_, i) => ({ type: 'sleep', payload: { ms: 700 }, ...(i % 4 === 0 ? { key: 'browser-key' } : {}) }));
+    expect((await stack.request('PUT', '/api/keys/browser-key/limits', { maxActive: 2 })).status).toBe(200);
     expect((await stack.request('POST', '/api/tasks/batch', { tasks })).status).toBe(202);
     await page.waitForFunction(() => /\b[1-9]\d* active\b/.test(document.getElementById('tree-summary')?.textContent ?? ''), undefined, { timeout: 15_000 });
     await page.waitForFunction(() => [...document.querySelectorAll('svg.tree g[data-kind="node"]')].some((g) => Number(g.getAttribute('data-load')) > 0), undefined, {
@@ -89,6 +90,9 @@ describe('swarm dashboard at /dashboard', () => {
     });
     // The running tasks are listed (with their progress, none for sleep).
     await page.waitForSelector('#running tr[data-task]', { timeout: 15_000 });
+    // The key's tasks, two at most running, in the Keys panel.
+    await page.waitForSelector('#keys tr[data-key="browser-key"]', { timeout: 15_000 });
+    expect(await page.locator('#keys tr[data-key="browser-key"]').textContent()).toMatch(/[0-2] \/ 2/);
     await page.waitForFunction(() => !/^0 tasks\/s$/.test(document.querySelector('[data-now="throughput"]')?.textContent ?? '0 tasks/s'), undefined, { timeout: 20_000 });
     // A consensus round among three agents shows with its votes once decided.
     const { id } = await consensus.submit({ protocol: 'quorum', value: { leader: 'hA-a1' }, participants: { count: 3, type: 'worker' } });

@@ -13,7 +13,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinProcessors } from '../../processors/builtins.ts';
-import { controlQueueName, CONSENSUS_QUEUE, INTAKE_QUEUE, swarmKeys } from '../../queues/keys.ts';
+import { controlQueueName, CONSENSUS_QUEUE, INTAKE_QUEUE, keyStateKeys, swarmKeys } from '../../queues/keys.ts';
 import { AgentHost } from '../../src/agents/host.ts';
 import { checkpointToFile } from '../../src/checkpoint/cli.ts';
 import { statusReport } from '../../src/cli/status.ts';
@@ -132,6 +132,15 @@ describe('a swarm with one Redis user per role', () => {
       await intake.close();
     }
 
+    // Keys: limits set through the coordinator's API, keyed tasks submitted by the producer and gated by the hosts
+    // (a held one brought back when a slot frees), a waiting keyed task cancelled by the producer.
+    expect((await stack.request('PUT', '/api/keys/acl-key/limits', { maxActive: 1, rate: '100/s', weight: 2 })).status).toBe(200);
+    const keyed = await Promise.all(Array.from({ length: 4 }, (_, i) => producer.submit({ type: 'sleep', payload: { ms: 50 + i }, key: 'acl-key' })));
+    for (const k of keyed) expect(await producer.waitFor(k.id, { timeoutMs: 15_000 })).toMatchObject({ state: 'completed', key: 'acl-key' });
+    const keyedParked = await producer.submit({ type: 'echo', payload: 'never', key: 'acl-key', waitForAgent: true, affinity: { agentType: 'nobody-runs-this' } });
+    expect(await producer.cancel(keyedParked.id)).toMatchObject({ state: 'cancelled' });
+    expect((await stack.request('GET', '/api/keys/acl-key')).body).toMatchObject({ active: 0, waiting: 0, started: 4 });
+
     const replicated = await producer.submit({ type: 'echo', payload: 'same', consensus: { protocol: 'quorum', replicas: 3 } });
     expect(await producer.waitFor(replicated.id, { timeoutMs: 20_000 })).toMatchObject({ state: 'completed', result: 'same' });
 
@@ -200,6 +209,8 @@ describe('a swarm with one Redis user per role', () => {
     await expect(h1.call('CONFIG', 'GET', 'requirepass')).rejects.toThrow(refused);
     await expect(h1.call('FUNCTION', 'FLUSH')).rejects.toThrow(refused);
     await expect(h1.publish('anything', 'x')).rejects.toThrow(refused);
+    // The swarm's list of keys' limits is the coordinator's and the operator's (a host reads a key's own copy).
+    await expect(h1.hset(s.keyLimits, 'acl-key', '{}')).rejects.toThrow(refused);
 
     const h2Control = new Queue(controlQueueName('h2'), { prefix, connection: h1 });
     h2Control.on('error', () => {});
@@ -229,6 +240,11 @@ describe('a swarm with one Redis user per role', () => {
     await expect(p.set(s.loads, '{}')).rejects.toThrow(refused);
     await expect(p.xadd(s.events, '*', 'type', 'x')).rejects.toThrow(refused);
     await expect(p.xadd(consensusKeys(prefix).inbox('h1'), '*', 'x', '1')).rejects.toThrow(refused);
+    // A key's limits, slots and holds: the coordinator's and the hosts'.
+    await expect(p.hset(keyStateKeys(prefix, 'acl-key').limits, 'maxActive', '1000')).rejects.toThrow(refused);
+    await expect(p.zadd(keyStateKeys(prefix, 'acl-key').active, 1, 'x')).rejects.toThrow(refused);
+    await expect(p.hset(keyStateKeys(prefix, 'acl-key').state, 'holdUntil', '0')).rejects.toThrow(refused);
+    await expect(p.hset(s.keyLimits, 'acl-key', '{}')).rejects.toThrow(refused);
     // The roster it routes on stays readable.
     expect(Object.keys(await p.hgetall(s.agents)).length).toBeGreaterThan(0);
     const proposer = new Consensus({ redis: urlOf({ kind: 'producer' }), prefix });
