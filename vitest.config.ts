@@ -13,7 +13,8 @@ import { LongestFirst } from './tests/sequencer.ts';
 // runs chosen integration and chaos files again, each on a three-master Cluster
 // of its own (tests/clusterFiles.ts), last, beside the `failover` files: those
 // kill a Redis master and mostly wait out its replica's promotion, and assert
-// what was lost, not how fast, so they share that group instead of the chaos one.
+// what was lost, not how fast, so they share that group instead of the chaos one,
+// four at a time: most of its time is waits for promotions and recoveries.
 const failoverFiles = ['tests/chaos/clusterFailover.test.ts', 'tests/chaos/clusterPickupFailover.test.ts', 'tests/chaos/sentinelFailover.test.ts'];
 // `order`: the groups run in turn, each file of a group longest first (tests/sequencer.ts). The
 // browser files (a Chromium each, short) run beside the unit files; a group's projects must
@@ -44,11 +45,11 @@ export default defineConfig({
       })),
       {
         extends: true as const,
-        test: { name: 'failover', include: failoverFiles, maxWorkers: 3, sequence: { groupOrder: lastGroup } },
+        test: { name: 'failover', include: failoverFiles, maxWorkers: 4, sequence: { groupOrder: lastGroup } },
       },
       {
         extends: true as const,
-        test: { name: 'cluster', include: [...clusterFiles], env: { SWARMQ_TEST_TOPOLOGY: 'cluster' }, maxWorkers: 3, sequence: { groupOrder: lastGroup } },
+        test: { name: 'cluster', include: [...clusterFiles], env: { SWARMQ_TEST_TOPOLOGY: 'cluster' }, maxWorkers: 4, sequence: { groupOrder: lastGroup } },
       },
     ],
   },

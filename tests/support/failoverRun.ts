@@ -204,7 +204,12 @@ export async function sentinelFailover(durability: Durability, log?: (line: stri
         await until(async () => (await sentinels.primaryPort()) === sentinels.replica.port, 15_000, 'the Sentinels to promote the replica');
         // The old primary comes back, and the Sentinels make it the new primary's replica.
         await sentinels.primary.start();
-        await replicaOnline(sentinels.replica.port);
+        // Under `replicated` no acknowledgement comes without a replica, so the run needs it back. A `fast` run goes on
+        // without one: once in CI the Sentinels had not made the restarted server a replica within a minute.
+        await replicaOnline(sentinels.replica.port).catch((err: Error) => {
+          if (durability === 'replicated') throw err;
+          log?.(`${err.message}; the fast run goes on with no replica`);
+        });
       },
       afterMs: 4000,
       // The old primary rejoins as a replica only once the Sentinels reconfigure it; until then every replicated acknowledgement
