@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { freePort, launchRedisServer, type RedisServer } from './redisServer.ts';
+import { freePort, launchRedisServer, portIsFree, type RedisServer } from './redisServer.ts';
 
 const SLOTS = 16_384;
 const HOST = '127.0.0.1';
@@ -109,9 +109,21 @@ export async function launchLocalCluster(o: LocalClusterOptions): Promise<LocalC
   }
 }
 
+/** A cluster node also listens on its port + 10,000 (the cluster bus): redis-server refuses a port above this one. */
+const MAX_NODE_PORT = 65_535 - 10_000;
+
+/**
+ * Ports for n nodes, each with its bus port free too. The system's free port
+ * can be above MAX_NODE_PORT (Linux hands them out up to 60999 by default),
+ * which once stopped `swarmq start --cluster` with "Redis port number too high".
+ */
 async function distinctFreePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
-  while (ports.size < n) ports.add(await freePort());
+  for (let tries = 0; ports.size < n; tries++) {
+    if (tries >= 1000) throw new Error(`found only ${ports.size} of ${n} free ports at or below ${MAX_NODE_PORT} whose port + 10000 is free too; free some ports and start again`);
+    const port = await freePort();
+    if (port <= MAX_NODE_PORT && !ports.has(port) && (await portIsFree(port + 10_000))) ports.add(port);
+  }
   return [...ports];
 }
 

@@ -35,11 +35,24 @@ export function hasRedisServer(): boolean {
 }
 
 export async function freePort(): Promise<number> {
+  return await listenOnce(0);
+}
+
+/** Whether nothing listens on `port` on 127.0.0.1 right now. */
+export async function portIsFree(port: number): Promise<boolean> {
+  return await listenOnce(port).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Listens on `port` (0: any free one) and closes again; resolves with the port it had. */
+async function listenOnce(port: number): Promise<number> {
   return await new Promise((resolve, reject) => {
     const s = createServer();
     s.unref();
     s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(port, '127.0.0.1', () => {
       const a = s.address();
       s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
     });
