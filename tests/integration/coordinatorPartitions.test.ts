@@ -73,8 +73,9 @@ describe('coordinators sharing partitions', () => {
         const q = new Queue(nodeQueueName(node), { connection: redis.connection, prefix: config.prefix });
         queues.push(q);
         const batch = Array.from({ length: 150 }, () => newTaskId(node));
-        // Long enough that each owner's balancer moves some before the skewed node has run them all, on a loaded box too.
-        await q.addBulk(batch.map((id, i) => ({ name: 'sleep', data: { payload: { ms: 40 + (i % 3) * 20 } }, opts: { jobId: id } })));
+        // Long enough that each owner's balancer moves some before the skewed node has run them all, on a loaded box too
+        // (at 40–80 ms each, g2's owner once moved nothing out of n11 on a Cluster run in CI).
+        await q.addBulk(batch.map((id, i) => ({ name: 'sleep', data: { payload: { ms: 80 + (i % 3) * 40 } }, opts: { jobId: id } })));
         tasks.push(...batch);
       }
       const done = await Promise.all(tasks.map((id) => client.waitFor(id, { timeoutMs: 60_000 })));
