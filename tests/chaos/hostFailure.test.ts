@@ -141,8 +141,9 @@ describe('host failure', () => {
       expect(t.state).toBe('completed'); // a stall is not a failed attempt in BullMQ: attempts stays 1
       expect(t.agentId).toMatch(/^he-a/);
       expect((await completedEvents(s.config.prefix, t.node)).filter((c) => !c.startsWith('probe-'))).toEqual([id]);
-      // hd dropped its copy when it rejoined (BullMQ would have refused its finish: the lock was gone).
-      expect(Number(await redis.connection.hget(`${s.config.prefix}:{swarm}:stats`, 'duplicateCompletions'))).toBe(0);
+      // hd dropped its copy when it rejoined, or, when its sleep ran out the moment it woke (before it saw it had been
+      // failed), tried to finish it and was refused (the lock was gone): at most that one refusal, and one completion above.
+      expect(Number(await redis.connection.hget(`${s.config.prefix}:{swarm}:stats`, 'duplicateCompletions') ?? 0)).toBeLessThanOrEqual(1);
       // Back as a member with a fresh agent, and healthy again.
       await until(async () => {
         const agents = Object.values(await redis.connection.hgetall(`${s.config.prefix}:{swarm}:agents`)).map((r) => JSON.parse(r) as { id: string; hostId: string });
