@@ -47,7 +47,8 @@ export async function checkpointToFile(config: SwarmConfig, out: string, o: { in
     (c.deadLetters ? `, ${plural(c.deadLetters, 'dead-letter record')}` : '') +
     (checkpoint.includesFinished ? `, ${plural(c.finished, 'finished task')}` : '') +
     `, ${plural(c.idempotencyKeys, 'idempotency key')}, ${plural(c.moved, 'moved record')}, ${plural(c.cancelled, 'cancelled record')}` +
-    `, ${plural(proposals, 'proposal')}${proposals ? ` (${listStates(c.proposals)})` : ''}, ${plural(c.rounds, 'consensus round')} with state`;
+    `, ${plural(proposals, 'proposal')}${proposals ? ` (${listStates(c.proposals)})` : ''}, ${plural(c.rounds, 'consensus round')} with state` +
+    `, ${plural(c.keys, 'key')}${c.keyLimits ? ` (${c.keyLimits} with limits)` : ''}`;
   return { summary, warnings };
 }
 
@@ -69,12 +70,15 @@ export async function restoreFromFile(config: SwarmConfig, file: string, o: { fo
     `${plural(r.agents, 'agent')}, ${plural(r.nodes, 'node')}, ${plural(tasks, 'unfinished task')}` +
     (tasks ? ` (${listStates(r.landsAs)})` : '') +
     (active ? `, ${active} of them active when taken: they run again` : '') +
+    (r.keyed ? `, ${r.keyed} carrying a key` : '') +
+    (r.awaitingApproval ? `, ${plural(r.awaitingApproval, 'output')} awaiting approval` : '') +
     (r.deadLetters ? `, ${plural(r.deadLetters, 'dead-letter record')}` : '') +
     (r.finished ? `, ${plural(r.finished - r.skippedFinished, 'finished task')}` : '') +
     `, ${plural(r.idempotencyKeys, 'idempotency key')}, ${plural(r.moved, 'moved record')}, ${plural(r.cancelled, 'cancelled record')}` +
     `, ${plural(r.consensus.proposals, 'proposal')} (waiting)` +
     (r.consensus.finishedProposals ? `, ${plural(r.consensus.finishedProposals, 'finished proposal')}` : '') +
     `, ${plural(r.consensus.rounds, 'consensus round')} with state` +
+    (r.keyLimits ? `, limits of ${plural(r.keyLimits, 'key')}` : '') +
     (r.consensus.skipped || r.consensus.skippedRounds ? `; ${plural(r.consensus.skipped, 'proposal')} and ${plural(r.consensus.skippedRounds, 'round')} already in the target, left as they were` : '') +
     (r.renamed ? `; ${plural(r.renamed, 'intake job')} got a new id (BullMQ refuses integer custom ids)` : '') +
     (r.skipped ? `; ${plural(r.skipped, 'task')} already in the target, left as ${r.skipped === 1 ? 'it was' : 'they were'}` : '') +

@@ -14,14 +14,24 @@
 // - idempotency keys of the tasks it carries, with their remaining time;
 // - (version 2) `consensus`: every unfinished proposal of the consensus queue,
 //   and each carried round's persisted protocol state, decisions and rejection
-//   counts (consensusFormat.ts).
+//   counts (consensusFormat.ts);
+// - (version 3) `keys`: every key the swarm lists, with the limits its own
+//   limits hash holds (what its scripts enforce).
+// A task's key and an output awaiting approval need no field of their own: the
+// key is in the task's data (the envelope the host reads it from) and its job
+// hash (`sqKey`), the awaiting output, its round and decisions in its job hash
+// (`fields`), and the deadline is the delayed task's due time. The restore plan
+// derives from them what a restore must rebuild (the key's waiting record and
+// the task's place in its node's fair order, the awaiting-approval index), so
+// files of versions 1 and 2 get them too.
 // Not carried: completed and failed tasks and proposals (unless taken with
 // includeFinished), replicated tasks, hosts and heartbeats, host connections,
 // the lease and fences, recoveries, the events stream and stats, job logs and
 // BullMQ's per-queue event streams.
 //
-// Versions: 1 had no consensus section; 2 added it. Both are read (a version-1
-// file restores with no consensus); only 2 is written. The top level is strict,
+// Versions: 1 had no consensus section; 2 added it; 3 added `keys`. All three
+// are read (a version-1 file restores with no consensus, 1 and 2 with no key
+// limits); only 3 is written. The top level is strict,
 // so an older swarmq refuses a file it could not restore whole instead of
 // dropping part of it.
 import { z } from 'zod';
@@ -29,14 +39,15 @@ import { INTAKE_QUEUE, MAX_NODE_SEQ, nodeQueueName, PARKED_NODE } from '../../qu
 import { SwarmError } from '../errors.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
 import { issuesOf } from '../validation.ts';
+import { keyLimitsSchema, keyNameSchema } from '../keys/limits.ts';
 import { checkConsensusSection, consensusSectionSchema, emptyConsensus } from './consensusFormat.ts';
 import { groupProblem, jobIdProblem, nodeIdProblem, queueProblem, taskIdProblem } from './names.ts';
 
 export const CHECKPOINT_FORMAT = 'swarmq-checkpoint';
 /** The version written. */
-export const CHECKPOINT_VERSION = 2;
+export const CHECKPOINT_VERSION = 3;
 /** Every version read. */
-export const CHECKPOINT_VERSIONS_READ = [1, 2] as const;
+export const CHECKPOINT_VERSIONS_READ = [1, 2, 3] as const;
 
 export const CHECKPOINT_ABOUT =
   'A snapshot of a swarmq swarm (one atomic read on one Redis; on a Redis Cluster one read per hash slot, in which ' +
@@ -48,6 +59,12 @@ export const CHECKPOINT_ABOUT =
   'Consensus (`consensus`): every unfinished proposal (restored as waiting under its id, with its spec), and for each ' +
   "carried proposal its round's persisted protocol state, decisions and rejection counts with their remaining time, " +
   'so hosts resume the round where its agents left it; a proposal keeps its time limit, counted from when it was made. ' +
+  'Keys (`keys`): every key the swarm lists, with its limits (maxActive, rate, weight); a keyed task carries its key in its ' +
+  "data, and after a restore counts as waiting for it and takes its place in its node's fair order again. Not carried: " +
+  "keys' running slots (active tasks run again and take a slot then), their rate windows' starts (a window starts empty) and " +
+  "provider holds. A task whose output awaits approval is carried as a delayed task due at the approval's deadline, its output, " +
+  'round and decisions in its job fields: after a restore it awaits approval again, is listed, and may be approved or rejected ' +
+  'until that deadline. ' +
   'Completed and failed tasks and proposals are not carried unless `includesFinished` is true. ' +
   'Replicated tasks (ids r-…) are not carried, neither their parent job nor their replica jobs: their state is a BullMQ ' +
   "flow whose replicas' results live in the parent's dependency hashes and whose voters are named by the replica job " +
@@ -142,6 +159,18 @@ const commonShape = {
 
 type CommonPart = z.infer<z.ZodObject<typeof commonShape>>;
 
+/** (version 3) Every key the swarm lists, with its limits as its own limits hash holds them ({}: none). */
+export const keysSectionSchema = z.array(z.object({ key: keyNameSchema, limits: keyLimitsSchema }).strict());
+export type KeysSection = z.infer<typeof keysSectionSchema>;
+
+function checkKeysSection(keys: KeysSection, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  keys.forEach((k, i) => {
+    if (seen.has(k.key)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'key'], message: `key ${k.key} appears twice` });
+    seen.add(k.key);
+  });
+}
+
 /**
  * Names a restore would write under, checked against what swarmq and BullMQ
  * make (names.ts): node records named as the registering script names them,
@@ -206,12 +235,22 @@ export const checkpointV1Schema = z
   .strict()
   .superRefine(checkCommon);
 
-export const checkpointSchema = z
-  .object({ ...commonShape, version: z.literal(CHECKPOINT_VERSION), consensus: consensusSectionSchema })
+/** Version 2: consensus, no keys. Read, never written. */
+export const checkpointV2Schema = z
+  .object({ ...commonShape, version: z.literal(2), consensus: consensusSectionSchema })
   .strict()
   .superRefine((cp, ctx) => {
     checkCommon(cp, ctx);
     checkConsensusSection(cp.consensus, ctx);
+  });
+
+export const checkpointSchema = z
+  .object({ ...commonShape, version: z.literal(CHECKPOINT_VERSION), consensus: consensusSectionSchema, keys: keysSectionSchema })
+  .strict()
+  .superRefine((cp, ctx) => {
+    checkCommon(cp, ctx);
+    checkConsensusSection(cp.consensus, ctx);
+    checkKeysSection(cp.keys, ctx);
   });
 
 export type Checkpoint = z.infer<typeof checkpointSchema>;
@@ -231,7 +270,7 @@ export function assertCheckpoint(cp: unknown, source = 'checkpoint'): void {
   if (!parsed.success) throw invalid(source, parsed.error);
 }
 
-/** Parses and checks a checkpoint file's text (version 1 or 2, returned as version 2); a SwarmError ('invalid_request') names every field that is wrong. */
+/** Parses and checks a checkpoint file's text (version 1, 2 or 3, returned as version 3); a SwarmError ('invalid_request') names every field that is wrong. */
 export function parseCheckpoint(text: string, source = 'checkpoint file'): Checkpoint {
   let json: unknown;
   try {
@@ -247,7 +286,7 @@ export function parseCheckpoint(text: string, source = 'checkpoint file'): Check
       throw new SwarmError('invalid_request', `${source} is not a swarmq checkpoint (format: ${JSON.stringify(format)})`, [{ path: 'format', message: `expected "${CHECKPOINT_FORMAT}"` }]);
     }
     if (typeof version === 'number' && !(CHECKPOINT_VERSIONS_READ as readonly number[]).includes(version)) {
-      const known = CHECKPOINT_VERSIONS_READ.join(' and ');
+      const known = `${CHECKPOINT_VERSIONS_READ.slice(0, -1).join(', ')} and ${CHECKPOINT_VERSIONS_READ.at(-1)}`;
       throw new SwarmError(
         'invalid_request',
         `${source} is checkpoint version ${version}; this swarmq reads versions ${known}${version > CHECKPOINT_VERSION ? ' (use the swarmq that wrote it, or a newer one)' : ''}`,
@@ -259,7 +298,13 @@ export function parseCheckpoint(text: string, source = 'checkpoint file'): Check
     // Version 1 never carried consensus: it restores as a version-2 file whose consensus section is empty.
     const v1 = checkpointV1Schema.safeParse(json);
     if (!v1.success) throw invalid(source, v1.error);
-    return { ...v1.data, version: CHECKPOINT_VERSION, consensus: emptyConsensus() };
+    return { ...v1.data, version: CHECKPOINT_VERSION, consensus: emptyConsensus(), keys: [] };
+  }
+  if (version === 2) {
+    // Version 2 carried no key limits: its keyed tasks still restore with their keys (in their data), under no limits.
+    const v2 = checkpointV2Schema.safeParse(json);
+    if (!v2.success) throw invalid(source, v2.error);
+    return { ...v2.data, version: CHECKPOINT_VERSION, keys: [] };
   }
   const parsed = checkpointSchema.safeParse(json);
   if (!parsed.success) throw invalid(source, parsed.error);

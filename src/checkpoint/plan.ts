@@ -1,8 +1,13 @@
 // Pure: a checkpoint and the time of the restore → every write the restore makes,
 // in order. restore.ts only carries it out.
 import type { JobsOptions } from 'bullmq';
-import { DEAD_LETTER_QUEUE, groupKeys, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
-import type { Checkpoint, FinishedTask, UnfinishedState } from './format.ts';
+import type { FairTagRequest } from '../../queues/fairTag.ts';
+import { awaitingApprovalKey, awaitingMember, DEAD_LETTER_QUEUE, groupKeys, KEY_NAME, keyStateKeys, nodeOfQueueName, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
+import { bandOf, tagStep } from '../keys/fairOrder.ts';
+import { hasLimits, limitsFields } from '../keys/limits.ts';
+import { AWAITING_FIELD, DECISION_FIELD, pickupOf } from '../tasks/approval.ts';
+import { KEY_FIELD } from '../tasks/view.ts';
+import type { Checkpoint, FinishedTask, UnfinishedState, UnfinishedTask } from './format.ts';
 import { bullmqAcceptsId } from './names.ts';
 
 /** Where a restored task lands in its queue. */
@@ -23,6 +28,15 @@ export interface PlannedJob {
   landsAs: LandsAs;
   /** Intake jobs: the task id their routing chose already, written under the job's (new) id. */
   intakeTask?: { taskId: string; ttlMs: number | null };
+  /**
+   * A task of a node (or the parked) queue that carries a key: its place in the
+   * node's fair order, given again after the add (fairTag-4.lua, which also
+   * writes the job's key field: `fields` leaves it out), and whether it counts
+   * as waiting for its key (`waiting`: the score, its submit time).
+   */
+  keyed?: { fair: FairTagRequest; waitingKey: string; waiting: boolean };
+  /** An output awaiting approval: its entry in its slot group's awaiting-approval index, by deadline (GET /api/approvals lists it). */
+  awaitingApproval?: { indexKey: string; member: string; deadline: number };
 }
 
 export interface PlannedQueue {
@@ -55,6 +69,19 @@ export interface RestoreCounts {
   idempotencyKeys: number;
   moved: number;
   cancelled: number;
+  /** Keys whose limits are written (the file's `keys` with limits). */
+  keyLimits: number;
+  /** Tasks that carry a key, placed again in their node's fair order. */
+  keyed: number;
+  /** Tasks whose output awaits approval, indexed again by their deadline. */
+  awaitingApproval: number;
+}
+
+/** A key's limits as the restore writes them (queues/keyLimits.ts writeKeyLimits). */
+export interface PlannedKeyLimits {
+  key: string;
+  fields: Record<string, string>;
+  json: string;
 }
 
 export interface RestorePlan {
@@ -62,6 +89,8 @@ export interface RestorePlan {
   roster: { agentsKey: string; agents: [string, string][]; nodesKey: string; nodes: [string, string][]; nodeSeqKey: string; nodeSeq: number; rosterVersionKey: string };
   groups: { movedKey: string; moved: [string, string][]; cancelledKey: string; cancelled: [string, string][] }[];
   idempotency: { key: string; taskId: string; ttlMs: number | null }[];
+  /** Keys with limits, written before any task (a task may start the moment its queue resumes); and every key the swarm lists, with its tasks' keys. */
+  keys: { limits: PlannedKeyLimits[]; names: string[]; namesKey: string };
   queues: PlannedQueue[];
   counts: RestoreCounts;
 }
@@ -71,8 +100,26 @@ export { bullmqAcceptsId };
 /** Options a restored job must not carry over: the add sets them anew, or they tie it to things not restored. */
 export const DROPPED_OPTIONS = ['jobId', 'timestamp', 'delay', 'priority', 'repeat', 'repeatJobKey', 'parent', 'deduplication', 'debounce', 'prevMillis'];
 
+/** The key a task carries: its envelope's (what the host admits it by), when it is a key name. */
+export function keyOfTask(t: Pick<UnfinishedTask, 'data'>): string | undefined {
+  const key = t.data !== null && typeof t.data === 'object' ? (t.data as { key?: unknown }).key : undefined;
+  return typeof key === 'string' && KEY_NAME.test(key) ? key : undefined;
+}
+
+/**
+ * What a task's approval fields say a host would do with it now
+ * (src/tasks/approval.ts pickupOf): `run` for a task with no output waiting
+ * (or rejected with retry), `hold` while an output awaits a decision before
+ * its deadline, else it completes or fails without running.
+ */
+function approvalStep(t: UnfinishedTask, now: number): ReturnType<typeof pickupOf> {
+  return pickupOf(t.id, { awaiting: t.fields[AWAITING_FIELD] ?? null, decision: t.fields[DECISION_FIELD] ?? null }, now);
+}
+
 export function planRestore(cp: Checkpoint, prefix: string, now: number): RestorePlan {
   const sk = swarmKeys(prefix);
+  const weightOf = new Map(cp.keys.map((k) => [k.key, k.limits.weight]));
+  const taskKeys = new Set<string>();
   const movedOf = new Map<string, string>();
   for (const g of cp.groups) for (const [id, node] of Object.entries(g.moved)) movedOf.set(id, node);
 
@@ -101,6 +148,9 @@ export function planRestore(cp: Checkpoint, prefix: string, now: number): Restor
     idempotencyKeys: cp.idempotency.length,
     moved: movedOf.size,
     cancelled: cp.groups.reduce((s, g) => s + g.cancelled.length, 0),
+    keyLimits: 0,
+    keyed: 0,
+    awaitingApproval: 0,
   };
 
   for (const t of cp.tasks) {
@@ -135,6 +185,25 @@ export function planRestore(cp: Checkpoint, prefix: string, now: number): Restor
     if (t.attemptsMade > 0) fields.atm = String(t.attemptsMade);
     if (t.attemptsStarted > 0) fields.ats = String(t.attemptsStarted);
     if (t.stalledCounter > 0) fields.stc = String(t.stalledCounter);
+    // Keys and approval live in node queues (and the parked one, for keys); intake jobs and dead letters are not run by a host.
+    const node = nodeOfQueueName(queue);
+    const key = node === undefined ? undefined : keyOfTask(t);
+    const step = node === undefined ? undefined : approvalStep(t, now);
+    let keyed: PlannedJob['keyed'];
+    if (node !== undefined && key !== undefined) {
+      // fairTag-4.lua writes the key field itself, and takes a job that has one for placed already.
+      delete fields[KEY_FIELD];
+      // Waiting for its key unless a host ends it without admitting it (an output awaiting, approved or rejected for good).
+      keyed = { fair: { prefix, node, id: t.id, key, inc: tagStep(weightOf.get(key)), band: bandOf(t.priority) }, waitingKey: keyStateKeys(prefix, key).waiting, waiting: step?.kind === 'run' };
+      taskKeys.add(key);
+      counts.keyed++;
+    }
+    let awaitingApproval: PlannedJob['awaitingApproval'];
+    if (node !== undefined && node !== PARKED_NODE && landsAs === 'delayed' && step?.kind === 'hold') {
+      // The deadline is the delayed job's due time (awaitApproval-9.lua scores it so); the record says the same.
+      awaitingApproval = { indexKey: awaitingApprovalKey(prefix, queue), member: awaitingMember(node, t.id), deadline: step.awaiting.deadline };
+      counts.awaitingApproval++;
+    }
     queueFor(queue).jobs.push({
       queue,
       id: t.id,
@@ -146,6 +215,8 @@ export function planRestore(cp: Checkpoint, prefix: string, now: number): Restor
       from: t.state,
       landsAs,
       ...(t.intakeTask ? { intakeTask: t.intakeTask } : {}),
+      ...(keyed ? { keyed } : {}),
+      ...(awaitingApproval ? { awaitingApproval } : {}),
     });
     if (queue === DEAD_LETTER_QUEUE) {
       counts.deadLetters++;
@@ -164,6 +235,8 @@ export function planRestore(cp: Checkpoint, prefix: string, now: number): Restor
 
   const planned = [...queues.values()];
   counts.queues = planned.filter((q) => q.jobs.length || q.finished.length).length;
+  const limits = cp.keys.filter((k) => hasLimits(k.limits)).map((k) => ({ key: k.key, fields: limitsFields(k.limits), json: JSON.stringify(k.limits) }));
+  counts.keyLimits = limits.length;
   return {
     prefix,
     roster: {
@@ -186,6 +259,7 @@ export function planRestore(cp: Checkpoint, prefix: string, now: number): Restor
       };
     }),
     idempotency: cp.idempotency.map((i) => ({ key: sk.idempotency(i.key), taskId: i.taskId, ttlMs: i.ttlMs })),
+    keys: { limits, names: [...new Set([...cp.keys.map((k) => k.key), ...taskKeys])].sort(), namesKey: sk.keyNames },
     queues: planned,
     counts,
   };

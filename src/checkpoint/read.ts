@@ -15,7 +15,9 @@
 // runs on a single Redis (or a Sentinel's primary). A Cluster, where a script may
 // touch one slot only, is read slot by slot in an order that keeps the file
 // whole (readCluster.ts says how, and what is weaker).
-import { CONSENSUS_QUEUE, swarmKeys } from '../../queues/keys.ts';
+import { CONSENSUS_QUEUE, KEY_NAME, keyStateKeys, swarmKeys } from '../../queues/keys.ts';
+import { readKeyList } from '../../queues/keyLimits.ts';
+import { slotPipeline } from '../../queues/slotPipeline.ts';
 import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { readSwarm } from '../../queues/readSwarm.ts';
 import { serverOf } from '../../queues/serverOf.ts';
@@ -24,7 +26,7 @@ import { readClusterSnapshot, type AfterSlotRead } from './readCluster.ts';
 import { consensusKeys } from '../consensus/runtime/keys.ts';
 import { PROPOSAL_JOB } from './consensusSnapshot.ts';
 import type { Checkpoint } from './format.ts';
-import { snapshotToCheckpoint, type RawIdempotencyKey } from './snapshot.ts';
+import { snapshotToCheckpoint, type RawIdempotencyKey, type RawKeyLimits } from './snapshot.ts';
 
 function readSwarmOnce(redis: RedisClient, prefix: string, includeFinished: boolean, afterSlotRead?: AfterSlotRead) {
   // The round keys' head from consensusKeys itself (`<head><round>:state`), so the script cannot drift from it.
@@ -59,6 +61,26 @@ async function readIdempotencyKeys(client: RedisClient, prefix: string): Promise
   return out;
 }
 
+/**
+ * Every key the swarm lists (a task carried it, or it has limits) with its own
+ * limits hash, what its scripts enforce (the swarm's list is written after it,
+ * so it may lag by a write). Read after the snapshot, as idempotency keys are:
+ * limits are settings, not tasks, and need no point in time shared with them.
+ */
+async function readKeyLimitsHashes(redis: RedisClient, prefix: string): Promise<RawKeyLimits[]> {
+  const { limits, names } = await readKeyList(redis, prefix);
+  const keys = [...new Set([...names, ...Object.keys(limits)])].filter((k) => KEY_NAME.test(k));
+  if (!keys.length) return [];
+  const p = slotPipeline(redis);
+  for (const k of keys) p.hgetall(keyStateKeys(prefix, k).limits);
+  const replies = (await p.exec()) ?? [];
+  return keys.map((key, i) => {
+    const [err, fields] = replies[i] ?? [new Error('no reply'), null];
+    if (err) throw err;
+    return { key, fields: (fields as Record<string, string> | null) ?? {} };
+  });
+}
+
 export interface TakeCheckpointOptions {
   includeFinished?: boolean;
   /** On a Cluster, called after each slot's read (tests move tasks between the reads with it). */
@@ -70,5 +92,6 @@ export async function takeCheckpoint(redis: RedisClient, prefix: string, o: Take
   const includeFinished = o.includeFinished ?? false;
   const raw = await readSwarmOnce(redis, prefix, includeFinished, o.afterSlotRead);
   const idem = await readIdempotencyKeys(redis, prefix);
-  return snapshotToCheckpoint(raw, idem, { prefix, includeFinished });
+  const keys = await readKeyLimitsHashes(redis, prefix);
+  return snapshotToCheckpoint(raw, idem, { prefix, includeFinished, keys });
 }

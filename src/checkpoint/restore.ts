@@ -9,14 +9,18 @@
 // mark after its last: a later restore without --force names the mark and says
 // to run it again with --force, which finishes it, since every write is one a
 // re-run may repeat (roster entries are set again to the same value, a task or
-// round already there is kept, an idempotency key is set only if missing).
+// round already there is kept, an idempotency key is set only if missing, a
+// key's limits are set again to the file's).
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { slotMulti, type SlotMulti } from '../../queues/slotMulti.ts';
 import { SwarmError } from '../errors.ts';
 import { bullKey, swarmKeys } from '../../queues/keys.ts';
+import { queueFairTag } from '../../queues/fairTag.ts';
+import { writeKeyLimits } from '../../queues/keyLimits.ts';
 import { queueRaiseCounter, raiseCounter } from '../../queues/raiseCounter.ts';
+import { scripts } from '../../queues/scripts.ts';
 import { assertCheckpoint, type Checkpoint } from './format.ts';
 import type { ConsensusSection } from './consensusFormat.ts';
 import { planConsensus } from './consensusSnapshot.ts';
@@ -85,6 +89,19 @@ async function exec(m: ReturnType<RedisClient['multi']>, what: string): Promise<
   return res.map(([, v]) => v);
 }
 
+/**
+ * Keys' limits, before any task: a task may start the moment its queue
+ * resumes, and must find its key's limits there. Each key's own slot first,
+ * then the swarm's list (writeKeyLimits). Every key listed, so GET /api/keys
+ * shows the keys the restored tasks wait for.
+ */
+async function writeKeys(redis: RedisClient, prefix: string, plan: RestorePlan): Promise<void> {
+  for (const l of plan.keys.limits) await writeKeyLimits(redis, { prefix, key: l.key, fields: l.fields, json: l.json });
+  if (plan.keys.names.length) await redis.sadd(plan.keys.namesKey, ...plan.keys.names);
+  // Keyed tasks are placed in their node's fair order in the MULTI that writes their fields: its script must be loaded.
+  if (plan.queues.some((q) => q.jobs.some((j) => j.keyed))) await scripts.fairTag.load(redis);
+}
+
 async function writeRoster(redis: RedisClient, prefix: string, plan: RestorePlan): Promise<void> {
   const { roster } = plan;
   // The swarm's slot first (its MULTI is sent first on a Cluster), then each group's.
@@ -147,11 +164,21 @@ async function restoreQueue(redis: RedisClient, prefix: string, pq: PlannedQueue
       const added = await queue.addBulk(chunk.map((j) => ({ name: j.name, data: j.data, opts: j.opts })));
       // The queue's slot and, for intake jobs, the swarm's (one MULTI each on a Cluster).
       const m = slotMulti(redis);
+      // Each key's waiting records, by submit time: written after the add, while the queue is paused, so no host admits one first.
+      const waiting = new Map<string, (string | number)[]>();
       chunk.forEach((j: PlannedJob, n) => {
         const id = added[n]?.id;
         if (!id) throw new SwarmError('internal', `BullMQ gave no id for task ${j.id} in ${pq.name}`);
         if (j.renamed) report.renamedIds[j.id] = id;
         if (Object.keys(j.fields).length) m.add(key(id), (t) => t.hset(key(id), j.fields));
+        const keyed = j.keyed;
+        if (keyed) {
+          // After its fields (which leave the key field out): the script takes a job with one for placed already.
+          m.add(key(id), (t) => queueFairTag(t, keyed.fair));
+          if (keyed.waiting) waiting.set(keyed.waitingKey, [...(waiting.get(keyed.waitingKey) ?? []), j.opts.timestamp ?? Date.now(), id]);
+        }
+        const a = j.awaitingApproval;
+        if (a) m.add(a.indexKey, (t) => t.zadd(a.indexKey, a.deadline, a.member));
         const intake = j.intakeTask;
         if (intake) {
           // The intake worker reuses this task id when it runs the job again (SET NX GET), so the task is not made twice.
@@ -159,7 +186,8 @@ async function restoreQueue(redis: RedisClient, prefix: string, pq: PlannedQueue
           m.add(k, (t) => (intake.ttlMs === null ? t.set(k, intake.taskId) : t.set(k, intake.taskId, 'PX', intake.ttlMs)));
         }
       });
-      if (m.size) await execSlots(m, `writing attempt counters in ${pq.name}`);
+      for (const [k, entries] of waiting) m.add(k, (t) => t.zadd(k, 'NX', ...entries));
+      if (m.size) await execSlots(m, `writing attempt counters, keys and approvals in ${pq.name}`);
     }
   } finally {
     if (!wasPaused && !pq.paused) await queue.resume();
@@ -246,6 +274,7 @@ export async function restoreCheckpoint(redis: RedisClient, prefix: string, cp: 
   // Kept (not overwritten) by a re-run, so the mark names the first attempt.
   await redis.set(restoring, `of a checkpoint taken ${new Date(cp.createdAt).toISOString()} of "${cp.prefix}", begun ${new Date().toISOString()},`, 'NX');
   await writeRoster(redis, prefix, plan);
+  await writeKeys(redis, prefix, plan);
   for (const q of plan.queues) await restoreQueue(redis, prefix, q, report);
   const consensus = await restoreConsensus(redis, prefix, cp.consensus);
   await redis.del(restoring);

@@ -9,7 +9,8 @@ import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../s
 import { flatHash, type RawQueue, type RawSnapshot } from '../../queues/readSwarm.ts';
 import { parseClaim } from '../../queues/crossMove.ts';
 import { consensusToSection } from './consensusSnapshot.ts';
-import { CHECKPOINT_ABOUT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type Checkpoint, type FinishedTask, type UnfinishedState, type UnfinishedTask } from './format.ts';
+import { keyLimitsSchema, limitsFromFields } from '../keys/limits.ts';
+import { CHECKPOINT_ABOUT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type Checkpoint, type FinishedTask, type KeysSection, type UnfinishedState, type UnfinishedTask } from './format.ts';
 
 // What the read script returns is typed beside it, in queues/readSwarm.ts.
 export type { RawGroup, RawQueue, RawSnapshot } from '../../queues/readSwarm.ts';
@@ -24,6 +25,14 @@ export interface RawIdempotencyKey {
 export interface SnapshotOptions {
   prefix: string;
   includeFinished: boolean;
+  /** Every key the swarm lists, with its limits hash as read after the snapshot (read.ts); none: no keys section. */
+  keys?: readonly RawKeyLimits[];
+}
+
+/** A key the swarm lists and the fields of its own limits hash (what its scripts enforce). */
+export interface RawKeyLimits {
+  key: string;
+  fields: Record<string, string>;
 }
 
 /**
@@ -172,6 +181,14 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
   const consensus = consensusToSection(raw.consensus, o.includeFinished, raw.time);
   warnings.push(...consensus.warnings);
 
+  const keys: KeysSection = [];
+  for (const k of [...(o.keys ?? [])].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
+    // Checked as a restore will check it: limits out of range (written into Redis by hand) are left out, the key kept.
+    const parsed = keyLimitsSchema.safeParse(limitsFromFields(k.fields));
+    if (!parsed.success) warnings.push(`key ${k.key}: its limits ${JSON.stringify(k.fields)} are not limits swarmq sets (${parsed.error.issues.map((i) => i.message).join('; ')}); carried without them`);
+    keys.push({ key: k.key, limits: parsed.success ? parsed.data : {} });
+  }
+
   return {
     checkpoint: {
       format: CHECKPOINT_FORMAT,
@@ -187,6 +204,7 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
       tasks: kept,
       finished,
       consensus: consensus.section,
+      keys,
     },
     warnings,
   };
@@ -330,6 +348,9 @@ export interface CheckpointCounts {
   proposals: Partial<Record<string, number>>;
   /** Rounds whose hashes are carried. */
   rounds: number;
+  /** Keys listed, and how many of them have limits. */
+  keys: number;
+  keyLimits: number;
 }
 
 export function countCheckpoint(cp: Checkpoint): CheckpointCounts {
@@ -352,5 +373,7 @@ export function countCheckpoint(cp: Checkpoint): CheckpointCounts {
     cancelled: cp.groups.reduce((s, g) => s + g.cancelled.length, 0),
     proposals: cp.consensus.proposals.reduce<Partial<Record<string, number>>>((by, p) => ({ ...by, [p.state]: (by[p.state] ?? 0) + 1 }), {}),
     rounds: cp.consensus.rounds.length,
+    keys: cp.keys.length,
+    keyLimits: cp.keys.filter((k) => Object.keys(k.limits).length > 0).length,
   };
 }

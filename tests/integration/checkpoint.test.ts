@@ -213,7 +213,7 @@ describe('checkpoint and restore', () => {
     const bad = emptyCheckpoint({ tasks: [task(), task({ id: 'n1.two' })] }) as unknown as { tasks: Record<string, unknown>[] };
     bad.tasks[1]!.attemptsMade = 'two';
     expect(() => parseCheckpoint(JSON.stringify(bad), 'swarm.json')).toThrow(/swarm\.json is not a valid swarmq checkpoint: tasks\.1\.attemptsMade: /);
-    expect(() => parseCheckpoint(JSON.stringify({ ...emptyCheckpoint(), version: 7 }))).toThrow(/checkpoint version 7; this swarmq reads versions 1 and 2/);
+    expect(() => parseCheckpoint(JSON.stringify({ ...emptyCheckpoint(), version: 7 }))).toThrow(/checkpoint version 7; this swarmq reads versions 1, 2 and 3/);
     expect(() => parseCheckpoint('{"format": "swarmq-checkpoint", "version": 1, "createdAt"')).toThrow(/not JSON/);
     expect(() => parseCheckpoint(JSON.stringify(emptyCheckpoint({ tasks: [task({ state: 'delayed' })] })))).toThrow(/tasks\.0\.dueAt: a delayed task needs dueAt/);
     expect(() => parseCheckpoint(JSON.stringify({ ...emptyCheckpoint(), roster: { nodeSeq: 0, agents: [{ id: 'x' }], nodes: [] } }))).toThrow(/roster\.agents\.0\.type/);
@@ -266,7 +266,7 @@ describe('checkpoint and restore', () => {
     const cli = spawnCli(['checkpoint', '--out', file, '--redis-url', servers.a.url, '--prefix', prefix]);
     expect((await cli.exited).code, cli.output()).toBe(0);
     expect(cli.output()).toMatch(/written to .*cli\.json: 0 agents, 0 nodes, 0 unfinished tasks/);
-    expect(parseCheckpoint(readFileSync(file, 'utf8'))).toMatchObject({ prefix, version: 2, tasks: [], consensus: { proposals: [], rounds: [] } });
+    expect(parseCheckpoint(readFileSync(file, 'utf8'))).toMatchObject({ prefix, version: 3, tasks: [], consensus: { proposals: [], rounds: [] }, keys: [] });
   });
 });
 

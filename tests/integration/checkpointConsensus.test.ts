@@ -77,7 +77,7 @@ describe('checkpoints carry consensus', () => {
 
     const taken = await takeCheckpoint(redisA, prefix, { includeFinished: true });
     checkpoint = parseCheckpoint(JSON.stringify(taken.checkpoint)); // the file round trip validates it
-    expect(checkpoint.version).toBe(2);
+    expect(checkpoint.version).toBe(3);
     expect(checkpoint.consensus.proposals.map((p) => [p.id, p.state])).toEqual([
       [queued, 'waiting'],
       [decided, 'completed'],

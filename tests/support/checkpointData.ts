@@ -35,5 +35,6 @@ export const emptyCheckpoint = (over: Partial<Checkpoint> = {}): Checkpoint => (
   tasks: [],
   finished: [],
   consensus: { paused: false, proposals: [], rounds: [] },
+  keys: [],
   ...over,
 });
