@@ -60,7 +60,11 @@ export async function decide(d: Deciding, id: string, req: DecisionRequest, now 
   const view = await d.get(id);
   if (!view) throw new SwarmError('not_found', `no task ${id}`);
   if (req.decision === 'rejected' && req.retry && isReplicatedTaskId(id)) {
-    const message = 'a replicated task cannot run again with feedback yet: its replicas have finished and voted; reject it without retry and submit it again';
+    // Why not (docs/approval.md#replicated-tasks): a second round needs new replicas on distinct agents and a vote of
+    // its own, while the first round's recorded decisions and each agent's persisted vote are keyed by the task's id.
+    const message =
+      `task ${id} is replicated: a rejection with retry would need new replicas and a new vote, which swarmq does not run yet; ` +
+      'reject it without retry (it fails with your reason) and submit the task again, with the reason in its payload if its processor should see it';
     throw new SwarmError('invalid_request', message, [{ path: 'retry', message }]);
   }
   const refused = refusal(id, view);

@@ -1,0 +1,190 @@
+// A replicated task that needs approval, end to end on real Redis, under each
+// durability setting: its agreed output (after the vote) awaits approval;
+// approving completes the task with it, rejecting fails it, and a rejection
+// with retry is refused with what to do instead, writing nothing. With
+// `replicated` durability the parked output, the decision and the completion
+// are each on the replica before they count (read from the replica itself),
+// and a decision no replica confirms is a 503 not_replicated that stands all
+// the same (a repeated decision is a 409 naming it).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProcessorMap } from '../../src/agents/processor.ts';
+import { launchRedisServer, type RedisServer } from '../../src/cli/redisServer.ts';
+import { SwarmClient } from '../../src/client/swarmClient.ts';
+import { Consensus } from '../../src/consensus/runtime/consensus.ts';
+import { SwarmError } from '../../src/errors.ts';
+import type { TaskView } from '../../src/tasks/schema.ts';
+import { bullKey, CONSENSUS_QUEUE } from '../../queues/keys.ts';
+import { uniquePrefix } from '../support/redis.ts';
+import { startStack, type Stack } from '../support/stack.ts';
+import { testConfig, until } from '../support/swarm.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'swarmq-approval-replicated-'));
+let primary: RedisServer;
+let replica: RedisServer;
+let lonely: RedisServer;
+const stops: (() => Promise<unknown>)[] = [];
+
+/** Runs of each replica's processor, by the replicated task its payload names. */
+const runs = new Map<string, number>();
+const processors: ProcessorMap = {
+  classify: (payload) => {
+    const of = String((payload as { of?: string } | null)?.of);
+    runs.set(of, (runs.get(of) ?? 0) + 1);
+    return { label: `label of ${of}` };
+  },
+};
+
+beforeAll(async () => {
+  primary = await launchRedisServer({ dir: mkdtempSync(join(dir, 'p')), appendonly: false });
+  replica = await launchRedisServer({ dir: mkdtempSync(join(dir, 'r')), appendonly: false, extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)] });
+  lonely = await launchRedisServer({ dir: mkdtempSync(join(dir, 'l')), appendonly: false });
+  await until(async () => {
+    const r = new Redis(replica.port);
+    const info = await r.info('replication').finally(() => r.disconnect());
+    return info.includes('master_link_status:up');
+  }, 10_000, 'the replica to sync');
+});
+
+afterAll(async () => {
+  for (const stop of stops.reverse()) await stop();
+  await Promise.all([primary, replica, lonely].map((s) => s?.kill('SIGKILL')));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A stack of three agents (a replica each) with a round driver, under `durability`. */
+async function swarmOn(server: RedisServer, durability: { mode: 'fast' | 'replicated'; timeoutMs?: number }): Promise<Stack> {
+  const config = testConfig({ url: server.url } as never, { prefix: uniquePrefix('apr'), durability });
+  const stack = await startStack(config, { agents: [{ type: 'worker', count: 3, capacity: 2 }], processors });
+  stops.push(() => stack.stop());
+  const driver = new Consensus({ redis: server.url, prefix: config.prefix, config: { durability } });
+  await driver.drive();
+  stops.push(() => driver.close());
+  return stack;
+}
+
+async function submitReplicated(stack: Stack, of: string): Promise<string> {
+  const r = await stack.request('POST', '/api/tasks', { type: 'classify', payload: { of }, consensus: { protocol: 'quorum', replicas: 3 }, approval: { required: true, timeoutMs: 60_000 } });
+  expect(r.status, JSON.stringify(r.body)).toBe(202);
+  return r.body.id as string;
+}
+
+async function awaiting(stack: Stack, id: string): Promise<TaskView> {
+  return await until(async () => {
+    const v = (await stack.request('GET', `/api/tasks/${id}`)).body as TaskView;
+    return v.state === 'awaiting-approval' ? v : undefined;
+  }, 20_000, `task ${id} to await approval`);
+}
+
+async function finished(stack: Stack, id: string): Promise<TaskView> {
+  return await until(async () => {
+    const v = (await stack.request('GET', `/api/tasks/${id}`)).body as TaskView;
+    return v.state === 'completed' || v.state === 'failed' ? v : undefined;
+  }, 10_000, `task ${id} to finish`);
+}
+
+async function waits(port: number): Promise<number> {
+  const r = new Redis(port);
+  const stats = await r.info('commandstats').finally(() => r.disconnect());
+  return Number(/cmdstat_wait:calls=([0-9]+)/.exec(stats)?.[1] ?? 0);
+}
+
+/** The replicated task's job hash as the replica holds it, once it has `field` (replication is asynchronous; WAIT is what bounds it). */
+async function onReplica(prefix: string, id: string, field: string): Promise<Record<string, string>> {
+  const r = new Redis(replica.port);
+  try {
+    return await until(async () => {
+      const h = await r.hgetall(bullKey(prefix, CONSENSUS_QUEUE, id));
+      return h[field] ? h : undefined;
+    }, 5000, `the replica to hold ${field} of ${id}`);
+  } finally {
+    r.disconnect();
+  }
+}
+
+describe('a replicated task awaiting approval', () => {
+  it('replicated durability: the agreed output, the approval and the completion each reach the replica; approving completes with the agreed output', async () => {
+    const stack = await swarmOn(primary, { mode: 'replicated', timeoutMs: 2000 });
+    const prefix = stack.config.prefix;
+    const id = await submitReplicated(stack, 'approved');
+    const v = await awaiting(stack, id);
+    expect(v).toMatchObject({ result: null, consensus: { decided: true, votes: 3, phase: 'done' }, approval: { state: 'awaiting', round: 1, output: { label: 'label of approved' } } });
+    expect(runs.get('approved')).toBe(3);
+    // The driver waited for a replica to hold the parked output (holdForApproval).
+    expect(JSON.parse((await onReplica(prefix, id, 'sqAwaiting')).sqAwaiting!)).toMatchObject({ output: { label: 'label of approved' }, round: 1 });
+
+    const before = await waits(primary.port);
+    const ok = await stack.request('POST', `/api/tasks/${id}/approve`, { by: 'eve' });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    // Acknowledged once a replica had it: a WAIT for the decision at least, and the replica holds it as the answer comes (read once, not polled).
+    expect((await waits(primary.port)) - before).toBeGreaterThanOrEqual(1);
+    const atOnce = new Redis(replica.port);
+    const decision = await atOnce.hget(bullKey(prefix, CONSENSUS_QUEUE, id), 'sqDecision').finally(() => atOnce.disconnect());
+    expect(JSON.parse(decision!)).toMatchObject({ decision: 'approved', by: { name: 'eve' } });
+
+    const done = await finished(stack, id);
+    expect(done).toMatchObject({ state: 'completed', result: { label: 'label of approved' }, approval: { state: 'approved' }, consensus: { decided: true, votes: 3 } });
+    // Completed without another vote or replica run, and the completion is on the replica too.
+    expect(runs.get('approved')).toBe(3);
+    expect(JSON.parse((await onReplica(prefix, id, 'finishedOn')).returnvalue!)).toEqual({ label: 'label of approved' });
+  });
+
+  it('replicated durability: rejecting fails the task, on the replica too; a rejection with retry is refused with what to do, and writes nothing', async () => {
+    const stack = await swarmOn(primary, { mode: 'replicated', timeoutMs: 2000 });
+    const prefix = stack.config.prefix;
+    const id = await submitReplicated(stack, 'rejected');
+    await awaiting(stack, id);
+
+    const redis = new Redis(primary.port);
+    stops.push(async () => redis.disconnect());
+    const job = bullKey(prefix, CONSENSUS_QUEUE, id);
+    const beforeJob = await redis.hgetall(job);
+    const beforeIndex = await redis.zrange(`${prefix}:{swarm}:awaiting-approval`, '0', '-1', 'WITHSCORES');
+    const retry = await stack.request('POST', `/api/tasks/${id}/reject`, { reason: 'be stricter', retry: true });
+    expect(retry.status).toBe(400);
+    expect(retry.body.error).toMatchObject({ code: 'invalid_request', details: [{ path: 'retry' }] });
+    expect(retry.body.error.message).toMatch(/reject it without retry .*submit .* again/);
+    expect(await redis.hgetall(job)).toEqual(beforeJob);
+    expect(await redis.zrange(`${prefix}:{swarm}:awaiting-approval`, '0', '-1', 'WITHSCORES')).toEqual(beforeIndex);
+    expect(beforeIndex).toContain(`${CONSENSUS_QUEUE} ${id}`);
+
+    const no = await stack.request('POST', `/api/tasks/${id}/reject`, { reason: 'wrong label', by: 'fay' });
+    expect(no.status, JSON.stringify(no.body)).toBe(200);
+    expect(JSON.parse((await onReplica(prefix, id, 'sqDecision')).sqDecision!)).toMatchObject({ decision: 'rejected', reason: 'wrong label', retry: false });
+    const done = await finished(stack, id);
+    expect(done).toMatchObject({ state: 'failed', result: null, approval: { state: 'rejected' } });
+    expect(done.error).toBe(`task ${id} was rejected by fay (an unauthenticated API caller): wrong label`);
+    expect((await onReplica(prefix, id, 'finishedOn')).failedReason).toContain('wrong label');
+    expect(runs.get('rejected')).toBe(3);
+  });
+
+  it('fast durability, a decision no replica confirms: 503 not_replicated, yet the decision stands and a repeat is a 409 naming it; reject fails the task', async () => {
+    const stack = await swarmOn(lonely, { mode: 'fast' });
+    const prefix = stack.config.prefix;
+    const [approved, rejected] = [await submitReplicated(stack, 'unconfirmed'), await submitReplicated(stack, 'fast-rejected')];
+    await awaiting(stack, approved);
+    await awaiting(stack, rejected);
+    // A process deciding with replicated durability, on a Redis with no replica.
+    const decider = new SwarmClient({ redis: lonely.url, prefix, config: { durability: { mode: 'replicated', timeoutMs: 100 } } });
+    stops.push(() => decider.close());
+    const err = await decider.approve(approved, { by: 'gus' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SwarmError);
+    expect((err as SwarmError).code).toBe('not_replicated');
+    expect((err as SwarmError).message).toContain(`the decision on task ${approved}`);
+    const again = await stack.request('POST', `/api/tasks/${approved}/approve`);
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toMatch(/was already approved by gus \(a client with Redis access\)/);
+    expect(await finished(stack, approved)).toMatchObject({ state: 'completed', result: { label: 'label of unconfirmed' } });
+
+    // Fast: no WAIT; a rejection fails the task at once.
+    const fast = new SwarmClient({ redis: lonely.url, prefix });
+    stops.push(() => fast.close());
+    await fast.reject(rejected, { reason: 'no' });
+    expect(await finished(stack, rejected)).toMatchObject({ state: 'failed', approval: { state: 'rejected', decisions: [{ decision: 'rejected', by: { via: 'client' } }] } });
+    // Nothing of either task awaits any more.
+    expect((await stack.request('GET', '/api/approvals')).body.tasks).toEqual([]);
+  });
+});
