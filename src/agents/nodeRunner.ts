@@ -576,6 +576,10 @@ export class NodeRunner {
       if (step.kind !== 'run') return await this.endApproval(job, token, step);
       round = step.round;
       feedback = step.feedback;
+    } else if (env.replica?.feedback !== undefined) {
+      // A replica of a replicated task rejected with retry: its processor is told why, as a plain task's would be.
+      round = env.replica.revision ?? 2;
+      feedback = env.replica.feedback;
     }
     const processor = processorFor(this.o.processors, job.name);
     // A key swarmq's submit checked; a job put straight into a node queue with one that is not a key name runs without.

@@ -15,7 +15,6 @@ import { publishEvent } from '../swarm/events.ts';
 import { describeApprover, decisionSchema, type Approver, type Decision } from '../tasks/approval.ts';
 import type { TaskView } from '../tasks/schema.ts';
 import { taskViewFromJob } from '../tasks/view.ts';
-import { isReplicatedTaskId } from '../consensus/runtime/judgeReplicated.ts';
 
 export interface Deciding {
   redis: RedisClient;
@@ -59,14 +58,6 @@ function refusal(id: string, view: TaskView): SwarmError | undefined {
 export async function decide(d: Deciding, id: string, req: DecisionRequest, now = Date.now()): Promise<TaskView> {
   const view = await d.get(id);
   if (!view) throw new SwarmError('not_found', `no task ${id}`);
-  if (req.decision === 'rejected' && req.retry && isReplicatedTaskId(id)) {
-    // Why not (docs/approval.md#replicated-tasks): a second round needs new replicas on distinct agents and a vote of
-    // its own, while the first round's recorded decisions and each agent's persisted vote are keyed by the task's id.
-    const message =
-      `task ${id} is replicated: a rejection with retry would need new replicas and a new vote, which swarmq does not run yet; ` +
-      'reject it without retry (it fails with your reason) and submit the task again, with the reason in its payload if its processor should see it';
-    throw new SwarmError('invalid_request', message, [{ path: 'retry', message }]);
-  }
   const refused = refusal(id, view);
   if (refused) throw refused;
   const approval = view.approval!;

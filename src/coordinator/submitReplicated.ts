@@ -91,6 +91,8 @@ export function replicatedFlow(
       opts: { ...childOptions(childId), ignoreDependencyOnFailure: true },
     };
   });
+  // A task that needs approval may be rejected with retry: its next replicas are made from these (rerunReplicas.ts).
+  const { jobId: _id, ...rerunOpts } = { ...childOptions(''), ignoreDependencyOnFailure: true };
   const data: ReplicatedData = {
     replicated: {
       type: task.type,
@@ -98,6 +100,7 @@ export function replicatedFlow(
       replicas: task.consensus.replicas,
       timeoutMs: task.consensus.timeoutMs ?? REPLICA_VOTE_TIMEOUT_MS,
       replicaTasks: children.map((c) => c.opts!.jobId!),
+      ...(approval ? { rerun: { envelope: { ...replicaEnvelope }, opts: { ...rerunOpts } } } : {}),
     },
     ...(approval ? { approval } : {}),
   };

@@ -65,8 +65,12 @@ export type TaskInput = z.infer<typeof taskInputSchema>;
 /** What a node job carries: the payload plus what the agent needs to run it. */
 export interface TaskEnvelope {
   payload: unknown;
-  /** A replica of a replicated task: `of` is that task's id, `prefer` the agent chosen for it at submit. */
-  replica?: { of: string; prefer: string };
+  /**
+   * A replica of a replicated task: `of` is that task's id (`<task>~<revision>` for a revision after the
+   * first: its seat claims and output proofs are its own), `prefer` the agent chosen for it. A revision's
+   * replicas carry the rejection's reason, given to the processor as ctx.feedback with ctx.revision.
+   */
+  replica?: { of: string; prefer: string; feedback?: string; revision?: number };
   timeoutMs?: number;
   affinity?: Affinity;
   /** Its output waits for a decision (src/tasks/approval.ts); never on a replica: its replicated task carries it. */

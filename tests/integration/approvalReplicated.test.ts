@@ -1,7 +1,7 @@
 // A replicated task that needs approval, end to end on real Redis, under each
 // durability setting: its agreed output (after the vote) awaits approval;
 // approving completes the task with it, rejecting fails it, and a rejection
-// with retry is refused with what to do instead, writing nothing. With
+// with retry runs new replicas, told the reason, and a new vote. With
 // `replicated` durability the parked output, the decision and the completion
 // are each on the replica before they count (read from the replica itself),
 // and a decision no replica confirms is a 503 not_replicated that stands all
@@ -28,13 +28,15 @@ let replica: RedisServer;
 let lonely: RedisServer;
 const stops: (() => Promise<unknown>)[] = [];
 
-/** Runs of each replica's processor, by the replicated task its payload names. */
+/** Runs of each replica's processor, by the replicated task its payload names; and what each run was told. */
 const runs = new Map<string, number>();
+const told = new Map<string, { taskId: string; agent: string; feedback: string | undefined; revision: number | undefined }[]>();
 const processors: ProcessorMap = {
-  classify: (payload) => {
+  classify: (payload, ctx) => {
     const of = String((payload as { of?: string } | null)?.of);
     runs.set(of, (runs.get(of) ?? 0) + 1);
-    return { label: `label of ${of}` };
+    told.set(of, [...(told.get(of) ?? []), { taskId: ctx.taskId, agent: ctx.agentId, feedback: ctx.feedback, revision: ctx.revision }]);
+    return { label: `label of ${of}${ctx.feedback ? ` (${ctx.feedback})` : ''}` };
   },
 };
 
@@ -132,33 +134,46 @@ describe('a replicated task awaiting approval', () => {
     expect(JSON.parse((await onReplica(prefix, id, 'finishedOn')).returnvalue!)).toEqual({ label: 'label of approved' });
   });
 
-  it('replicated durability: rejecting fails the task, on the replica too; a rejection with retry is refused with what to do, and writes nothing', async () => {
+  it('replicated durability: rejected with retry, new replicas run with the reason as ctx.feedback and vote again; rejecting fails the task, on the replica too', async () => {
     const stack = await swarmOn(primary, { mode: 'replicated', timeoutMs: 2000 });
     const prefix = stack.config.prefix;
-    const id = await submitReplicated(stack, 'rejected');
-    await awaiting(stack, id);
+    const id = await submitReplicated(stack, 'retried');
+    const first = await awaiting(stack, id);
+    const firstReplicas = first.consensus!.replicaTasks;
 
-    const redis = new Redis(primary.port);
-    stops.push(async () => redis.disconnect());
-    const job = bullKey(prefix, CONSENSUS_QUEUE, id);
-    const beforeJob = await redis.hgetall(job);
-    const beforeIndex = await redis.zrange(`${prefix}:{swarm}:awaiting-approval`, '0', '-1', 'WITHSCORES');
     const retry = await stack.request('POST', `/api/tasks/${id}/reject`, { reason: 'be stricter', retry: true });
-    expect(retry.status).toBe(400);
-    expect(retry.body.error).toMatchObject({ code: 'invalid_request', details: [{ path: 'retry' }] });
-    expect(retry.body.error.message).toMatch(/reject it without retry .*submit .* again/);
-    expect(await redis.hgetall(job)).toEqual(beforeJob);
-    expect(await redis.zrange(`${prefix}:{swarm}:awaiting-approval`, '0', '-1', 'WITHSCORES')).toEqual(beforeIndex);
-    expect(beforeIndex).toContain(`${CONSENSUS_QUEUE} ${id}`);
+    expect(retry.status, JSON.stringify(retry.body)).toBe(200);
+    const second = await until(async () => {
+      const v = (await stack.request('GET', `/api/tasks/${id}`)).body as TaskView;
+      return v.state === 'awaiting-approval' && v.approval?.round === 2 ? v : undefined;
+    }, 20_000, 'the second revision to await approval');
+    // Three new replicas, each told why, on three distinct agents, and a vote of their own on the new output.
+    expect(second).toMatchObject({ consensus: { decided: true, votes: 3, dissenters: [] }, approval: { state: 'awaiting', round: 2, output: { label: 'label of retried (be stricter)' } } });
+    const secondReplicas = second.consensus!.replicaTasks;
+    expect(secondReplicas).toHaveLength(3);
+    expect(secondReplicas.filter((r) => firstReplicas.includes(r))).toEqual([]);
+    const runsOf = told.get('retried')!;
+    expect(runsOf.filter((r) => r.feedback === undefined).map((r) => r.taskId).sort()).toEqual([...firstReplicas].sort());
+    const rerun = runsOf.filter((r) => r.feedback !== undefined);
+    expect(rerun.map((r) => r.taskId).sort()).toEqual([...secondReplicas].sort());
+    expect(rerun.every((r) => r.feedback === 'be stricter' && r.revision === 2)).toBe(true);
+    expect(new Set(rerun.map((r) => r.agent)).size).toBe(3);
+    for (const replicaId of secondReplicas) expect((await stack.request('GET', `/api/tasks/${replicaId}`)).body).toMatchObject({ state: 'completed', result: { label: 'label of retried (be stricter)' } });
+    // The second output reached the replica before it was offered for a decision.
+    expect(JSON.parse((await onReplica(prefix, id, 'sqAwaiting')).sqAwaiting!)).toMatchObject({ round: 2, output: { label: 'label of retried (be stricter)' } });
 
-    const no = await stack.request('POST', `/api/tasks/${id}/reject`, { reason: 'wrong label', by: 'fay' });
+    const no = await stack.request('POST', `/api/tasks/${id}/reject`, { reason: 'wrong label', by: 'fay', round: 2 });
     expect(no.status, JSON.stringify(no.body)).toBe(200);
-    expect(JSON.parse((await onReplica(prefix, id, 'sqDecision')).sqDecision!)).toMatchObject({ decision: 'rejected', reason: 'wrong label', retry: false });
+    expect(JSON.parse((await onReplica(prefix, id, 'sqDecision')).sqDecision!)).toMatchObject({ decision: 'rejected', reason: 'wrong label', retry: false, round: 2 });
     const done = await finished(stack, id);
     expect(done).toMatchObject({ state: 'failed', result: null, approval: { state: 'rejected' } });
     expect(done.error).toBe(`task ${id} was rejected by fay (an unauthenticated API caller): wrong label`);
+    expect(done.approval!.decisions.map((x) => [x.decision, x.round, x.retry])).toEqual([
+      ['rejected', 1, true],
+      ['rejected', 2, false],
+    ]);
     expect((await onReplica(prefix, id, 'finishedOn')).failedReason).toContain('wrong label');
-    expect(runs.get('rejected')).toBe(3);
+    expect(runs.get('retried')).toBe(6);
   });
 
   it('fast durability, a decision no replica confirms: 503 not_replicated, yet the decision stands and a repeat is a 409 naming it; reject fails the task', async () => {

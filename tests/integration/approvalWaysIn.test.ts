@@ -1,7 +1,8 @@
 // Approval through every way in and out on real Redis: the TypeScript client
 // (approve, reject, waitFor waiting past awaiting-approval, watch), the CLI
 // (`swarmq approve`, `swarmq reject --reason`), a batch, an intake job, and a
-// replicated task, whose agreed output (after the vote) is what is approved.
+// replicated task, whose agreed output (after the vote) is what is approved,
+// and which a rejection with retry runs again on new replicas.
 import { Queue, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinProcessors } from '../../processors/builtins.ts';
@@ -155,7 +156,7 @@ describe('batches and the intake queue', () => {
 });
 
 describe('a replicated task', () => {
-  it('the agreed output (after the vote) awaits approval, its replicas complete as they are; approving completes the task with it; retry is refused', async () => {
+  it('the agreed output (after the vote) awaits approval, its replicas complete as they are; a retry runs new replicas told why; approving completes the task with the new agreed output', async () => {
     const r = await stack.request('POST', '/api/tasks', { type: 'summary', payload: { of: 'agreed' }, consensus: { protocol: 'quorum', replicas: 3 }, approval: { required: true } });
     expect(r.status).toBe(202);
     const id = r.body.id as string;
@@ -164,16 +165,27 @@ describe('a replicated task', () => {
     // Each replica completed as a plain task, none waiting for approval itself.
     for (const replica of v.consensus!.replicaTasks) expect(await client.get(replica)).toMatchObject({ state: 'completed', result: { summary: 'agreed' } });
     expect((await stack.request('GET', '/api/approvals')).body.tasks.map((t: TaskView) => t.id)).toContain(id);
+    // Rejected with retry: new replicas (added to the flow, or on a Cluster staged without one) run with the reason, and vote again.
     const retry = await stack.request('POST', `/api/tasks/${id}/reject`, { reason: 'again', retry: true });
-    expect(retry.status).toBe(400);
-    expect(retry.body.error.details[0].path).toBe('retry');
-    expect((await client.get(id))?.state).toBe('awaiting-approval');
-    const ok = await stack.request('POST', `/api/tasks/${id}/approve`, { by: 'dee' });
+    expect(retry.status, JSON.stringify(retry.body)).toBe(200);
+    const second = await until(async () => {
+      const t = await client.get(id);
+      return t?.state === 'awaiting-approval' && t.approval?.round === 2 ? t : undefined;
+    }, 20_000, 'the second revision to await approval');
+    expect(second).toMatchObject({ consensus: { decided: true, votes: 3 }, approval: { output: { summary: 'agreed (again)' } } });
+    for (const replica of second.consensus!.replicaTasks) {
+      expect(v.consensus!.replicaTasks).not.toContain(replica);
+      expect(feedbackSeen.get(replica)).toEqual(['again']);
+    }
+    const ok = await stack.request('POST', `/api/tasks/${id}/approve`, { by: 'dee', round: 2 });
     expect(ok.status).toBe(200);
     const done = await client.waitFor(id, { timeoutMs: 10_000 });
-    expect(done).toMatchObject({ state: 'completed', result: { summary: 'agreed' }, approval: { state: 'approved', decisions: [{ by: { via: 'open', name: 'dee' } }] } });
+    expect(done).toMatchObject({ state: 'completed', result: { summary: 'agreed (again)' }, approval: { state: 'approved', decisions: [{ decision: 'rejected', retry: true }, { by: { via: 'open', name: 'dee' } }] } });
     const events = await redis.connection.xrange(swarmKeys(stack.config.prefix).events, '-', '+');
     const decided = events.filter(([, f]) => f[1] === 'approval:decided').map(([, f]) => JSON.parse(f[3]!) as { task: string; node: string });
-    expect(decided.filter((e) => e.task === id)).toEqual([expect.objectContaining({ decision: 'approved', node: 'consensus-{swarm}' })]);
+    expect(decided.filter((e) => e.task === id)).toEqual([
+      expect.objectContaining({ decision: 'rejected', retry: true, round: 1, node: 'consensus-{swarm}' }),
+      expect.objectContaining({ decision: 'approved', round: 2, node: 'consensus-{swarm}' }),
+    ]);
   });
 });

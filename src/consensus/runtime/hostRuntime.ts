@@ -283,6 +283,8 @@ export class ConsensusHost {
     try {
       spec = roundSpecOfJobData(JSON.parse(raw));
       if (spec === undefined) return undefined; // a replicated task whose vote has not begun
+      // A replicated task's job holds its latest revision's spec: a round of another revision (over, or not begun) is not this one.
+      if (spec.id !== id) return undefined;
     } catch (err) {
       this.o.logger.warn({ round: id, err: (err as Error).message }, 'a consensus round with an unreadable spec; not taking part');
       return undefined;

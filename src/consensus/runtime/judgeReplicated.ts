@@ -32,6 +32,7 @@ import { reach } from '../reach.ts';
 import { roundSeed, roundSpecSchema, type Participant, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { certifiedKey, certifySpec } from './roundProof.ts';
 import { canonicalJson, outputHash, REPLICA_PROOF_FIELD, replicaOutputSigned } from './replicaProof.ts';
+import { revisionId } from './keys.ts';
 import type { ProcessTrust } from '../../trust/processTrust.ts';
 import type { AgentCert } from '../../trust/certificates.ts';
 import { PROTOCOLS } from './protocols.ts';
@@ -79,6 +80,15 @@ export const replicatedDataSchema = z.strictObject({
     replicaTasks: z.array(z.string()),
     /** Added without a flow (on a Redis Cluster): the driver waits for the replicas by reading their states. */
     flowless: z.literal(true).optional(),
+    /** Which run of the task `replicaTasks` are: 1 (absent) at submit, one more after each rejection with retry (rerunReplicas.ts). */
+    revision: z.int().min(2).optional(),
+    /** The reason of the rejection that made this revision: its replicas' processors get it as ctx.feedback. */
+    feedback: z.string().optional(),
+    /**
+     * What a revision's replicas are made of (tasks that need approval only): the replicas' envelope without
+     * `replica`, and their BullMQ options without a job id.
+     */
+    rerun: z.strictObject({ envelope: z.record(z.string(), z.unknown()), opts: z.record(z.string(), z.unknown()) }).optional(),
   }),
   /** The round's spec, written before the round starts (hosts read it from here, never from the wire). */
   round: roundSpecSchema.optional(),
@@ -208,6 +218,8 @@ function describeSplit(split: ReplicatedOutcome['split'], replicas: readonly Rep
 export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> {
   const data = replicatedDataSchema.parse(job.data);
   const r = data.replicated;
+  // The revision's own id: its round's, and what its replicas' outputs were signed for (keys.ts revisionId).
+  const runId = revisionId(job.id!, r.revision ?? 1);
   let replicas: Replica[];
   if (r.flowless) {
     const read = await flowlessReplicas(data, d);
@@ -238,7 +250,7 @@ export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> 
     const trust = d.trust;
     replicas = replicas.map((x) => {
       const cert = x.agent === null ? undefined : certs[x.agent];
-      if (!x.ok || x.hash === null || (cert && x.agent !== null && replicaOutputSigned(trust.verifier, cert, job.id!, x.taskId, x.agent, x.hash, x.proof))) return x;
+      if (!x.ok || x.hash === null || (cert && x.agent !== null && replicaOutputSigned(trust.verifier, cert, runId, x.taskId, x.agent, x.hash, x.proof))) return x;
       return { ...x, ok: false, output: null, hash: null, error: "its output is not signed by its agent's certified host (changed in Redis, or a host without an identity)" };
     });
   }
@@ -262,11 +274,11 @@ export async function judgeReplicated(job: Job, d: JudgeDeps): Promise<unknown> 
     const first = Math.max(0, participants.findIndex((p) => replicas.find((x) => x.agent === p.id)?.hash === topHash));
     const ordered = [participants[first]!, ...participants.filter((_, i) => i !== first)];
     const unsigned: RoundSpec = {
-      id: job.id!,
+      id: runId,
       protocol,
       value: topHash,
       participants: ordered,
-      seed: roundSeed(job.id!),
+      seed: roundSeed(runId),
       tickMs: REPLICA_TICK_MS,
       timeoutMs: r.timeoutMs,
       createdAt: Date.now(),

@@ -5,7 +5,7 @@
 // which BullMQ stores with the job. A driver that dies mid-round leaves the
 // job to stall; another driver takes it over, and hosts that still run the
 // round just learn the new driver.
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingChildrenError, type Job } from 'bullmq';
 import type { RedisClient } from '../../../queues/redisTarget.ts';
 import { consensusKeys } from './keys.ts';
 import { decidedValues, outcomeOf, parseDecisions } from './outcome.ts';
@@ -22,7 +22,8 @@ import { decisionCheck } from './roundProof.ts';
 import { CONSENSUS_QUEUE } from '../../../queues/keys.ts';
 import type { DurabilityPolicy } from '../../../queues/durability.ts';
 import { approvalPickup, awaitingRecord, holdForApproval, publishTimedOut, type ApprovalQueue } from '../../tasks/approvalHold.ts';
-import { replicatedDataSchema } from './judgeReplicated.ts';
+import { replicaPollMs, replicatedDataSchema, type ReplicatedData } from './judgeReplicated.ts';
+import { addRevisionReplicas, revisionReplicas } from './rerunReplicas.ts';
 
 export interface VoteProcessorDeps {
   redis: RedisClient;
@@ -94,12 +95,38 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job, token?: string) 
         await holdForApproval(q, id, token, step.awaiting);
         throw new DelayedError();
       case 'run': {
+        // Rejected with retry: a new revision's replicas run first (rerunReplicas.ts), then their own vote.
+        const data = replicatedDataSchema.parse(job.data);
+        if (step.round > (data.replicated.revision ?? 1)) await rerun(job, token, data, step.round, step.feedback ?? '');
         const output = await judge();
         const res = await holdForApproval(q, id, token, awaitingRecord(terms, output, null, step.round), (err) => d.logger.warn({ task: id, err: err.message }, 'an agreed output awaits approval, not yet confirmed by a replica'));
         if (res !== 'awaiting') d.logger.warn({ task: id, res }, 'the agreed output could not wait for approval: the task is no longer this driver\'s (cancelled, or its lock lost)');
         throw new DelayedError();
       }
     }
+  }
+
+  /**
+   * Adds revision `revision`'s replicas and names them in the job's data (the
+   * vote of the previous revision dropped from it), then waits for them: as the
+   * flow's new children, or delayed on a Cluster. Returns only if they have all
+   * finished already (a driver that took the task over after they ran): then
+   * the caller judges them at once.
+   */
+  async function rerun(job: Job, token: string, data: ReplicatedData, revision: number, feedback: string): Promise<void> {
+    const id = job.id ?? '';
+    const replicas = revisionReplicas(id, data, revision, feedback);
+    if (typeof replicas === 'string') throw new UnrecoverableError(replicas);
+    const flowless = data.replicated.flowless === true;
+    await addRevisionReplicas(d.redis, d.prefix, job, replicas, flowless);
+    const { round: _round, outcome: _outcome, ...rest } = data;
+    await job.updateData({ ...rest, replicated: { ...data.replicated, replicaTasks: replicas.map((r) => r.id), revision, feedback } } satisfies ReplicatedData);
+    d.logger.info({ task: id, revision, replicas: replicas.map((r) => r.id) }, 'a replicated task rejected with retry runs again');
+    if (flowless) {
+      await job.moveToDelayed(Date.now() + replicaPollMs(0), token);
+      throw new DelayedError();
+    }
+    if (await job.moveToWaitingChildren(token)) throw new WaitingChildrenError();
   }
 
   /** `announce`: fields of the consensus:reached event besides the outcome's (a replicated task's id, output and dissenters). */
