@@ -10,7 +10,9 @@ export interface CancelReplicatedRequest {
 }
 
 export type CancelReplicatedResult =
-  | { outcome: 'cancelled' | 'already-cancelled'; tombstone: string }
+  /** `replicas`: the replica ids the task's data named as it was cancelled (null: it named none that read). */
+  | { outcome: 'cancelled'; tombstone: string; replicas: string[] | null }
+  | { outcome: 'already-cancelled'; tombstone: string }
   | { outcome: 'finished'; state: 'completed' | 'failed' }
   /** Its vote runs (or, flowless, its driver is looking at its replicas): try again in a moment. */
   | { outcome: 'voting' }
@@ -26,10 +28,19 @@ export async function cancelReplicated(redis: Redis | Cluster, r: CancelReplicat
     ],
     [r.id, r.now, CONSENSUS_QUEUE],
   )) as unknown[];
-  const [code, a] = reply.map((v) => (v === null || v === undefined ? '' : String(v)));
-  if (code === '1') return { outcome: 'cancelled', tombstone: a ?? '' };
+  const [code, a, b] = reply.map((v) => (v === null || v === undefined ? '' : String(v)));
+  if (code === '1') return { outcome: 'cancelled', tombstone: a ?? '', replicas: replicaIds(b) };
   if (code === '2') return { outcome: 'already-cancelled', tombstone: a ?? '' };
   if (code === '-1') return { outcome: 'not-found' };
   if (a === 'completed' || a === 'failed') return { outcome: 'finished', state: a };
   return { outcome: 'voting' };
+}
+
+function replicaIds(json: string | undefined): string[] | null {
+  try {
+    const ids: unknown = JSON.parse(json ?? '');
+    return Array.isArray(ids) && ids.length > 0 && ids.every((x) => typeof x === 'string') ? ids : null;
+  } catch {
+    return null;
+  }
 }

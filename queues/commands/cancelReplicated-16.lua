@@ -18,7 +18,10 @@
   KEYS[15] failed children (hash)   KEYS[16] job logs
   ARGV[1] job id   ARGV[2] now (ms)   ARGV[3] the consensus queue's name
 
-  Returns { 1, tombstone }  cancelled
+  Returns { 1, tombstone, replicas }  cancelled; replicas: the replica ids its
+                            data named as it was cancelled (JSON array), the
+                            caller's to cancel (after a rejection with retry,
+                            the latest revision's, rerunReplicas.ts)
           { 2, tombstone }  was already cancelled
           { 0, 'completed' | 'failed' | 'active' }  finished, or its vote runs: nothing written
           { -1 }            no such task
@@ -34,7 +37,11 @@ if rcall('EXISTS', KEYS[12]) == 1 or rcall('LPOS', KEYS[9], id) then return { 0,
 local job = rcall('HMGET', KEYS[1], 'data', 'timestamp', 'atm')
 local ok, data = pcall(cjson.decode, job[1] or '')
 local taskType = 'replicated'
-if ok and type(data) == 'table' and type(data.replicated) == 'table' and type(data.replicated.type) == 'string' then taskType = data.replicated.type end
+local replicas = '[]'
+if ok and type(data) == 'table' and type(data.replicated) == 'table' then
+  if type(data.replicated.type) == 'string' then taskType = data.replicated.type end
+  if type(data.replicated.replicaTasks) == 'table' and #data.replicated.replicaTasks > 0 then replicas = cjson.encode(data.replicated.replicaTasks) end
+end
 local record = cjson.encode({
   id = id, type = taskType, node = ARGV[3], createdAt = tonumber(job[2]),
   attempts = tonumber(job[3] or '0'), cancelledAt = tonumber(ARGV[2]), wasRunning = false
@@ -47,4 +54,4 @@ rcall('LREM', KEYS[8], 0, id)
 rcall('HSET', KEYS[11], id, record)
 rcall('DEL', KEYS[1], KEYS[13], KEYS[14], KEYS[15], KEYS[16])
 rcall('XADD', KEYS[10], '*', 'event', 'removed', 'jobId', id, 'prev', 'waiting-children')
-return { 1, record }
+return { 1, record, replicas }

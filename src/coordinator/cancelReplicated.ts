@@ -38,7 +38,8 @@ export async function cancelReplicatedTask(c: Cancelling, id: string): Promise<C
     }
     const tomb = taskViewFromTombstone(cancelledRecordSchema.parse(JSON.parse(res.tombstone)));
     if (res.outcome === 'already-cancelled') return { ...tomb, wasRunning: false, replicas: [] };
-    const replicas = await Promise.all(replicaIds.map((r) => cancelReplica(c, r)));
+    // The replicas its data named as it was cancelled: after a rejection with retry, the new revision's, even if the view read before was older.
+    const replicas = await Promise.all((res.replicas ?? replicaIds).map((r) => cancelReplica(c, r)));
     return { ...tomb, wasRunning: replicas.some((r) => r.wasRunning), replicas };
   }
 }

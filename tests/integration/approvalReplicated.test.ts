@@ -16,6 +16,10 @@ import { launchRedisServer, type RedisServer } from '../../src/cli/redisServer.t
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { SwarmError } from '../../src/errors.ts';
+import type { ReplicatedData } from '../../src/consensus/runtime/judgeReplicated.ts';
+import { revisionId, roundJobId } from '../../src/consensus/runtime/keys.ts';
+import { revisionReplicas, type RevisionReplica } from '../../src/consensus/runtime/rerunReplicas.ts';
+import { isIssuedTaskId } from '../../src/tasks/ids.ts';
 import type { TaskView } from '../../src/tasks/schema.ts';
 import { bullKey, CONSENSUS_QUEUE } from '../../queues/keys.ts';
 import { uniquePrefix } from '../support/redis.ts';
@@ -32,10 +36,13 @@ const stops: (() => Promise<unknown>)[] = [];
 const runs = new Map<string, number>();
 const told = new Map<string, { taskId: string; agent: string; feedback: string | undefined; revision: number | undefined }[]>();
 const processors: ProcessorMap = {
-  classify: (payload, ctx) => {
-    const of = String((payload as { of?: string } | null)?.of);
+  classify: async (payload, ctx) => {
+    const p = (payload ?? {}) as { of?: string; holdOnRetry?: boolean };
+    const of = String(p.of);
     runs.set(of, (runs.get(of) ?? 0) + 1);
     told.set(of, [...(told.get(of) ?? []), { taskId: ctx.taskId, agent: ctx.agentId, feedback: ctx.feedback, revision: ctx.revision }]);
+    // Runs again only until cancelled: the test cancels the task while its second revision runs.
+    if (p.holdOnRetry && ctx.feedback) await new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('cancelled'))));
     return { label: `label of ${of}${ctx.feedback ? ` (${ctx.feedback})` : ''}` };
   },
 };
@@ -68,8 +75,8 @@ async function swarmOn(server: RedisServer, durability: { mode: 'fast' | 'replic
   return stack;
 }
 
-async function submitReplicated(stack: Stack, of: string): Promise<string> {
-  const r = await stack.request('POST', '/api/tasks', { type: 'classify', payload: { of }, consensus: { protocol: 'quorum', replicas: 3 }, approval: { required: true, timeoutMs: 60_000 } });
+async function submitReplicated(stack: Stack, of: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const r = await stack.request('POST', '/api/tasks', { type: 'classify', payload: { of, ...extra }, consensus: { protocol: 'quorum', replicas: 3 }, approval: { required: true, timeoutMs: 60_000 } });
   expect(r.status, JSON.stringify(r.body)).toBe(202);
   return r.body.id as string;
 }
@@ -201,5 +208,54 @@ describe('a replicated task awaiting approval', () => {
     expect(await finished(stack, rejected)).toMatchObject({ state: 'failed', approval: { state: 'rejected', decisions: [{ decision: 'rejected', by: { via: 'client' } }] } });
     // Nothing of either task awaits any more.
     expect((await stack.request('GET', '/api/approvals')).body.tasks).toEqual([]);
+  });
+
+  it('cancelled while its second revision runs: the new replicas are cancelled, running ones aborted', async () => {
+    const stack = await swarmOn(lonely, { mode: 'fast' });
+    const id = await submitReplicated(stack, 'cancelled-rerun', { holdOnRetry: true });
+    const first = await awaiting(stack, id);
+    expect((await stack.request('POST', `/api/tasks/${id}/reject`, { reason: 'once more', retry: true })).status).toBe(200);
+    const rerun = await until(async () => {
+      const v = (await stack.request('GET', `/api/tasks/${id}`)).body as TaskView;
+      const ids = v.consensus?.replicaTasks ?? [];
+      if (ids.some((r) => first.consensus!.replicaTasks.includes(r))) return undefined;
+      const states = await Promise.all(ids.map(async (r) => ((await stack.request('GET', `/api/tasks/${r}`)).body as TaskView).state));
+      return states.every((s) => s === 'active') ? ids : undefined;
+    }, 10_000, 'the second revision\'s replicas to run');
+    const cancel = await stack.request('DELETE', `/api/tasks/${id}`);
+    expect(cancel.status, JSON.stringify(cancel.body)).toBe(200);
+    expect(cancel.body).toMatchObject({ state: 'cancelled', wasRunning: true });
+    expect((cancel.body.replicas as { id: string }[]).map((r) => r.id).sort()).toEqual([...rerun].sort());
+    for (const r of rerun) expect(((await stack.request('GET', `/api/tasks/${r}`)).body as TaskView).state).toBe('cancelled');
+    expect(((await stack.request('GET', `/api/tasks/${id}`)).body as TaskView).state).toBe('cancelled');
+  });
+});
+
+describe('the replicas of a revision (pure)', () => {
+  const data = (over: Partial<ReplicatedData['replicated']> = {}): ReplicatedData => ({
+    replicated: {
+      type: 'classify',
+      protocol: 'quorum',
+      replicas: 3,
+      timeoutMs: 1000,
+      replicaTasks: ['n1.aaaaaaaaaaaa', 'n2.bbbbbbbbbbbb', 'n1.cccccccccccc'],
+      rerun: { envelope: { payload: { of: 'x' }, timeoutMs: 500 }, opts: { attempts: 2, ignoreDependencyOnFailure: true } },
+      ...over,
+    },
+    outcome: { protocol: 'quorum', replicas: 3, decided: true, votes: 3, dissenters: [], agents: ['h1-a1', 'h1-a4', null], rounds: 1, split: [], latencyMs: 1 },
+  });
+
+  it('one per replica of the last revision, on its node, preferring its agent, told why, under ids derived from the revision', () => {
+    const replicas = revisionReplicas('r-abcdefghijkl', data(), 2, 'shorter') as RevisionReplica[];
+    expect(replicas.map((r) => r.node)).toEqual(['n1', 'n2', 'n1']);
+    for (const r of replicas) expect(isIssuedTaskId(r.id), r.id).toBe(true);
+    expect(new Set(replicas.map((r) => r.id)).size).toBe(3);
+    expect(replicas[0]).toMatchObject({ name: 'classify', data: { payload: { of: 'x' }, timeoutMs: 500, replica: { of: 'r-abcdefghijkl~2', prefer: 'h1-a1', feedback: 'shorter', revision: 2 } }, opts: { attempts: 2 } });
+    expect(replicas[2]!.data.replica!.prefer).toBe('');
+    // The same revision gives the same ids (a driver taking over adds nothing twice); another revision, others.
+    expect((revisionReplicas('r-abcdefghijkl', data(), 2, 'shorter') as RevisionReplica[]).map((r) => r.id)).toEqual(replicas.map((r) => r.id));
+    expect((revisionReplicas('r-abcdefghijkl', data(), 3, 'shorter') as RevisionReplica[]).map((r) => r.id).filter((x) => replicas.some((r) => r.id === x))).toEqual([]);
+    expect(revisionReplicas('r-abcdefghijkl', data({ rerun: undefined }), 2, 'x')).toMatch(/submitted before swarmq could run a replicated task again/);
+    expect([revisionId('r-x', 1), revisionId('r-x', 2), roundJobId('r-x~2'), roundJobId('p-y')]).toEqual(['r-x', 'r-x~2', 'r-x', 'p-y']);
   });
 });
