@@ -24,6 +24,7 @@ import { newTaskId } from '../../src/tasks/ids.ts';
 import { startCluster, type TestCluster } from '../support/cluster.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { testConfig } from '../support/swarm.ts';
+import { emptyCheckpoint, unfinishedTask } from '../support/checkpointData.ts';
 
 // Nodes in two slot groups: n1–n4 in {g1}, n11–n12 in {g2}; and the parked, intake and dead-letter queues.
 const NODES = ['n1', 'n2', 'n3', 'n4', 'n11', 'n12'];
@@ -249,5 +250,36 @@ describe('checkpoint and restore on a Redis Cluster', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }, 60_000);
+
+  it('keys and outputs awaiting approval: limits in their keys\' slots, keyed tasks placed and counted in theirs, awaiting outputs indexed per group, and read back the same', async () => {
+    const prefix = uniquePrefix('ckk');
+    const later = Date.now() + 600_000;
+    const awaitingFields = (id: string) => ({ sqAwaiting: JSON.stringify({ output: { text: id }, agent: 'h1-a1', since: later - 1000, deadline: later, round: 1 }), sqRound: '1', sqDecision: '' });
+    const keyed = (id: string, key: string) => unfinishedTask({ queue: nodeQueueName(id.split('.')[0]!), id, data: { payload: null, key }, fields: { sqKey: key } });
+    const awaiting = (id: string) => unfinishedTask({ queue: nodeQueueName(id.split('.')[0]!), id, state: 'delayed', dueAt: later, data: { payload: null, approval: { timeoutMs: 1000 } }, fields: awaitingFields(id) });
+    const nodes = ['n1', 'n11'].map((id) => ({ id, seq: Number(id.slice(1)), queue: nodeQueueName(id), profile: '[]', members: 0, createdAt: 1 }));
+    const cp = emptyCheckpoint({
+      roster: { nodeSeq: 12, agents: [], nodes },
+      keys: [{ key: 'acme', limits: { maxActive: 2, weight: 4 } }, { key: 'beta', limits: { rate: { max: 5, perMs: 1000 } } }],
+      tasks: [keyed('n1.acmeacme0001', 'acme'), keyed('n11.acmeacme002', 'acme'), keyed('n11.betabeta001', 'beta'), awaiting('n1.awaitawait01'), awaiting('n11.awaitawait2')],
+    });
+    const report = await restoreCheckpoint(redis, prefix, parseCheckpoint(JSON.stringify(cp)));
+    expect(report).toMatchObject({ keyLimits: 2, keyed: 3, awaitingApproval: 2 });
+    expect(await redis.zrange(`${prefix}:{k:acme}:waiting`, '0', '-1')).toEqual(expect.arrayContaining(['n1.acmeacme0001', 'n11.acmeacme002']));
+    expect(await redis.zcard(`${prefix}:{k:beta}:waiting`)).toBe(1);
+    expect(await redis.hgetall(`${prefix}:{k:acme}:limits`)).toEqual({ maxActive: '2', weight: '4' });
+    // Placed by fairTag-4.lua in their own groups' queues: band 0's keyed half, the key field written.
+    expect(Number(await redis.zscore(`${prefix}:${nodeQueueName('n11')}:prioritized`, 'n11.acmeacme002'))).toBeGreaterThanOrEqual(2 ** 31);
+    expect(await redis.hget(`${prefix}:${nodeQueueName('n11')}:n11.betabeta001`, 'sqKey')).toBe('beta');
+    expect(await redis.zrange(groupKeys(prefix, 'n1').awaitingApproval, '0', '-1')).toEqual(['n1 n1.awaitawait01']);
+    expect(await redis.zrange(groupKeys(prefix, 'n11').awaitingApproval, '0', '-1')).toEqual(['n11 n11.awaitawait2']);
+
+    const { checkpoint, warnings } = await takeCheckpoint(redis, prefix);
+    expect(warnings).toEqual([]);
+    expect(checkpoint.keys).toEqual(cp.keys);
+    const back = new Map(checkpoint.tasks.map((t) => [t.id, t]));
+    expect(back.get('n11.acmeacme002')).toMatchObject({ data: { key: 'acme' }, fields: { sqKey: 'acme' } });
+    expect(back.get('n11.awaitawait2')).toMatchObject({ state: 'delayed', dueAt: later, fields: awaitingFields('n11.awaitawait2') });
   }, 60_000);
 });
