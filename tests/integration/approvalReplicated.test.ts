@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
@@ -16,9 +17,9 @@ import { launchRedisServer, type RedisServer } from '../../src/cli/redisServer.t
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { SwarmError } from '../../src/errors.ts';
-import type { ReplicatedData } from '../../src/consensus/runtime/judgeReplicated.ts';
+import { replicatedDataSchema, type ReplicatedData } from '../../src/consensus/runtime/judgeReplicated.ts';
 import { revisionId, roundJobId } from '../../src/consensus/runtime/keys.ts';
-import { revisionReplicas, type RevisionReplica } from '../../src/consensus/runtime/rerunReplicas.ts';
+import { addRevisionReplicas, revisionReplicas, type RevisionReplica } from '../../src/consensus/runtime/rerunReplicas.ts';
 import { isIssuedTaskId } from '../../src/tasks/ids.ts';
 import type { TaskView } from '../../src/tasks/schema.ts';
 import { bullKey, CONSENSUS_QUEUE } from '../../queues/keys.ts';
@@ -228,6 +229,45 @@ describe('a replicated task awaiting approval', () => {
     expect((cancel.body.replicas as { id: string }[]).map((r) => r.id).sort()).toEqual([...rerun].sort());
     for (const r of rerun) expect(((await stack.request('GET', `/api/tasks/${r}`)).body as TaskView).state).toBe('cancelled');
     expect(((await stack.request('GET', `/api/tasks/${id}`)).body as TaskView).state).toBe('cancelled');
+  });
+});
+
+describe('a driver taking over a rejection with retry', () => {
+  it('after one that added the new replicas and died before naming them: nothing runs twice, and the new vote decides', async () => {
+    const config = testConfig({ url: lonely.url } as never, { prefix: uniquePrefix('apr') });
+    const stack = await startStack(config, { agents: [{ type: 'worker', count: 3, capacity: 2 }], processors });
+    stops.push(() => stack.stop());
+    const first = new Consensus({ redis: lonely.url, prefix: config.prefix });
+    await first.drive();
+    const id = await submitReplicated(stack, 'taken-over');
+    await awaiting(stack, id);
+    await first.close(); // no driver from here until the takeover
+    expect((await stack.request('POST', `/api/tasks/${id}/reject`, { reason: 'again', retry: true })).status).toBe(200);
+
+    // A driver that takes the task, adds the second revision's replicas, and dies before it names them in the data.
+    const worker = new Worker(CONSENSUS_QUEUE, undefined, { connection: { url: lonely.url }, prefix: config.prefix, autorun: false });
+    stops.push(() => worker.close());
+    const taken = await until(async () => (await worker.getNextJob('dying-driver', { block: false })) ?? undefined, 5000, 'the task to be taken');
+    expect(taken.id).toBe(id);
+    const data = replicatedDataSchema.parse(taken.data);
+    const replicas = revisionReplicas(id, data, 2, 'again') as RevisionReplica[];
+    const redis = new Redis(lonely.port);
+    stops.push(async () => redis.disconnect());
+    await addRevisionReplicas(redis, config.prefix, taken, replicas, false);
+    await taken.moveToWait('dying-driver'); // as the stalled check would, once its lock lapsed
+    for (const r of replicas) await until(async () => ((await stack.request('GET', `/api/tasks/${r.id}`)).body as TaskView).state === 'completed', 10_000, `replica ${r.id} to run`);
+
+    const second = new Consensus({ redis: lonely.url, prefix: config.prefix });
+    await second.drive();
+    stops.push(() => second.close());
+    const v = await until(async () => {
+      const t = (await stack.request('GET', `/api/tasks/${id}`)).body as TaskView;
+      return t.state === 'awaiting-approval' && t.approval?.round === 2 ? t : undefined;
+    }, 20_000, 'the second revision to await approval');
+    expect(v).toMatchObject({ consensus: { decided: true, votes: 3, replicaTasks: replicas.map((r) => r.id) }, approval: { output: { label: 'label of taken-over (again)' } } });
+    // Each new replica ran once: the takeover added them again, which added nothing.
+    expect(told.get('taken-over')!.filter((r) => r.feedback === 'again').map((r) => r.taskId).sort()).toEqual(replicas.map((r) => r.id).sort());
+    expect(runs.get('taken-over')).toBe(6);
   });
 });
 
