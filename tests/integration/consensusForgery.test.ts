@@ -225,6 +225,17 @@ describe('forging a decision with Redis access', () => {
     try {
       const { id } = await client.submit({ type: 'echo', payload: 'same', consensus: { protocol: 'pbft', replicas: 4 } });
       expect(await client.waitFor(id, { timeoutMs: 20_000 })).toMatchObject({ state: 'completed', result: 'same' });
+      // Rejected with retry: the second revision's round is certified and its replicas' outputs signed for it, or nothing would count.
+      const approved = (await client.submit({ type: 'echo', payload: 'again', consensus: { protocol: 'quorum', replicas: 3 }, approval: { required: true } })).id;
+      const atRound = (round: number) => until(async () => {
+        const v = await client.get(approved);
+        return v?.state === 'awaiting-approval' && v.approval?.round === round ? v : undefined;
+      }, 20_000, `output ${round} to await approval`);
+      await atRound(1);
+      await client.reject(approved, { reason: 'once more', retry: true });
+      expect((await atRound(2)).consensus).toMatchObject({ decided: true, votes: 3, dissenters: [] });
+      await client.approve(approved, { round: 2 });
+      expect(await client.waitFor(approved, { timeoutMs: 20_000 })).toMatchObject({ state: 'completed', result: 'again' });
     } finally {
       await client.close();
     }
