@@ -32,7 +32,7 @@ export interface PlannedJob {
    * A task of a node (or the parked) queue that carries a key: its place in the
    * node's fair order, given again after the add (fairTag-4.lua, which also
    * writes the job's key field: `fields` leaves it out), and whether it counts
-   * as waiting for its key (`waiting`: the score, its submit time).
+   * as waiting for its key (recorded in `waitingKey` by its submit time).
    */
   keyed?: { fair: FairTagRequest; waitingKey: string; waiting: boolean };
   /** An output awaiting approval: its entry in its slot group's awaiting-approval index, by deadline (GET /api/approvals lists it). */
