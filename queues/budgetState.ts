@@ -111,7 +111,7 @@ export async function writeKeyBudget(redis: Redis | Cluster, r: { prefix: string
   const k = keyStateKeys(r.prefix, r.key);
   const own = redis.multi().del(k.budget);
   if (Object.keys(r.fields).length) own.hset(k.budget, r.fields);
-  own.zrange(k.budgetHeld, 0, -1).del(k.budgetHeld);
+  own.zrange(k.budgetHeld, '0', '-1').del(k.budgetHeld);
   const replies = await checked(own.exec());
   const held = (replies[replies.length - 2]?.[1] ?? []) as string[];
   const s = swarmKeys(r.prefix);
