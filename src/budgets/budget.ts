@@ -60,6 +60,9 @@ export const keyBudgetSchema = z
     path: ['tokens'],
   });
 
+/** A budget as a caller gives it (PUT /api/keys/:key/budget, swarm.setKeyBudget). */
+export type KeyBudgetInput = z.input<typeof keyBudgetSchema>;
+
 /** A task's `budget` at submit. */
 export const taskBudgetSchema = z
   .strictObject({ tokens: tokensSchema.optional(), costUsd: costSchema.optional() })
