@@ -45,7 +45,7 @@ for i, name in ipairs(names) do
   rcall('HINCRBYFLOAT', KEYS[4], ttype .. '|' .. name, v)
 end
 rcall('HINCRBY', KEYS[2], 'reports', 1)
-rcall('HINCRBY', KEYS[4], type .. '|reports', 1)
+rcall('HINCRBY', KEYS[4], ttype .. '|reports', 1)
 rcall('HINCRBYFLOAT', KEYS[2], 't:' .. ttype .. ':tokens', tonumber(ARGV[2]) or 0)
 rcall('HINCRBYFLOAT', KEYS[2], 't:' .. ttype .. ':costUsd', tonumber(ARGV[5]) or 0)
 

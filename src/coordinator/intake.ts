@@ -75,6 +75,8 @@ export function startIntake(o: IntakeOptions): Worker {
         ...(keyOf(job) !== undefined ? { key: keyOf(job) } : {}),
       });
       checkBytes(job.data, o.maxBytes);
+      // A spent key's task is refused before anything is written; a re-run whose task is already in (its id recorded) goes on.
+      if (task.key !== undefined && (await o.router.budgets.has(task.key)) && !(await o.connection.exists(keys.intakeTask(job.id ?? '')))) await o.router.budgets.check(task.key);
       const planned = newTaskId(await o.router.route(task));
       // A re-run of this intake job (its coordinator died mid-way) reuses the first id,
       // and BullMQ's add of an existing id is a no-op: one intake job, one task.
