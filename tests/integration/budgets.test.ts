@@ -84,11 +84,10 @@ describe('a key with a 1,000-token budget, its tasks reporting 100 tokens each',
     const set = await stack.request('PUT', '/api/keys/acme/budget', { tokens: 1000 });
     expect(set.status).toBe(200);
     expect(set.body).toMatchObject({ key: 'acme', budget: { tokens: 1000, period: 'day', queued: 'wait', running: 'abort' }, exhausted: false, resetsAt: nextMidnight() });
-    for (let i = 0; i < 12; i++) {
-      const r = await stack.request('POST', '/api/tasks', { type: 'spend', key: 'acme' });
-      expect(r.status).toBe(202);
-      ids.push(r.body.id);
-    }
+    // One batch, all or none: twelve accepted while nothing is spent yet (one at a time, the later submits could meet a spent budget).
+    const r = await stack.request('POST', '/api/tasks/batch', { tasks: Array.from({ length: 12 }, () => ({ type: 'spend', key: 'acme' })) });
+    expect(r.status).toBe(202);
+    ids.push(...(r.body.ids as string[]));
     const view = await until(async () => {
       const v = (await stack.request('GET', '/api/keys/acme/budget')).body;
       return v.waiting === 2 && v.spent.tokens === 1000 ? v : undefined;
@@ -131,7 +130,7 @@ describe('a key with a 1,000-token budget, its tasks reporting 100 tokens each',
   });
 
   it('an intake job of the spent key fails with the reason and reaches no node queue', async () => {
-    const intake = new Queue(INTAKE_QUEUE, { connection: { url: redis.url }, prefix: stack.config.prefix });
+    const intake = new Queue(INTAKE_QUEUE, { connection: conn, prefix: stack.config.prefix });
     try {
       const job = await intake.add('spend', null, { key: 'acme' } as Parameters<Queue['add']>[2]);
       await until(async () => (await job.getState()) === 'failed', 10_000, 'the intake job to fail');
