@@ -38,7 +38,7 @@ function processorsOf(host: string): ProcessorMap {
   return {
     idle,
     /** Reports `tokens` once and returns. */
-    spend: async (payload: unknown, ctx: TaskContext) => {
+    charge: async (payload: unknown, ctx: TaskContext) => {
       runs.set(ctx.taskId, { host });
       return await ctx.usage({ tokens: (payload as { tokens: number }).tokens });
     },
@@ -100,7 +100,7 @@ describe("running tasks of a key whose budget is spent", () => {
     }
     expect([...hostsOf()].sort()).toEqual(['h1', 'h2']);
     const t0 = Date.now();
-    const last = await client.submit({ type: 'spend', payload: { tokens: 1000 }, key: 'fleet' });
+    const last = await client.submit({ type: 'charge', payload: { tokens: 1000 }, key: 'fleet' });
     const lastDone = await client.waitFor(last.id, { timeoutMs: 10_000 });
     expect(lastDone.state).toBe('completed');
     expect(lastDone.result).toMatchObject({ task: { tokens: 1000 }, key: { spent: { tokens: 1000 }, exhausted: true } });
@@ -131,7 +131,7 @@ describe("running tasks of a key whose budget is spent", () => {
     await client.setKeyBudget('gentle', { tokens: 100, running: 'finish' });
     const slow = await client.submit({ type: 'sleep', payload: { ms: 400 }, key: 'gentle' });
     await until(async () => runs.has(slow.id), 5000, 'the slow task to start');
-    await client.waitFor((await client.submit({ type: 'spend', payload: { tokens: 150 }, key: 'gentle' })).id, { timeoutMs: 10_000 });
+    await client.waitFor((await client.submit({ type: 'charge', payload: { tokens: 150 }, key: 'gentle' })).id, { timeoutMs: 10_000 });
     expect(await client.waitFor(slow.id, { timeoutMs: 10_000 })).toMatchObject({ state: 'completed', result: 'slept' });
     expect((await client.keyBudget('gentle')).exhausted).toBe(true);
   });
@@ -152,7 +152,7 @@ describe('a task past its own budget', () => {
   });
 
   it('within it, completes and shows what it spent', async () => {
-    const { id } = await client.submit({ type: 'spend', payload: { tokens: 250 }, budget: { tokens: 250, costUsd: 1 } });
+    const { id } = await client.submit({ type: 'charge', payload: { tokens: 250 }, budget: { tokens: 250, costUsd: 1 } });
     expect(await client.waitFor(id, { timeoutMs: 10_000 })).toMatchObject({ state: 'completed', usage: { tokens: 250, costUsd: 0, reports: 1 } });
   });
 

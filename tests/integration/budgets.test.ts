@@ -22,7 +22,7 @@ import { dump, testConfig, until } from '../support/swarm.ts';
 const started = new Map<string, string[]>();
 
 const processors = {
-  spend: async (payload: unknown, ctx: TaskContext) => {
+  charge: async (payload: unknown, ctx: TaskContext) => {
     const key = ctx.key ?? '-';
     started.set(key, [...(started.get(key) ?? []), ctx.taskId]);
     const receipt = await ctx.usage({ inputTokens: 40, outputTokens: 60, costUsd: 0.001 });
@@ -85,7 +85,7 @@ describe('a key with a 1,000-token budget, its tasks reporting 100 tokens each',
     expect(set.status).toBe(200);
     expect(set.body).toMatchObject({ key: 'acme', budget: { tokens: 1000, period: 'day', queued: 'wait', running: 'abort' }, exhausted: false, resetsAt: nextMidnight() });
     // One batch, all or none: twelve accepted while nothing is spent yet (one at a time, the later submits could meet a spent budget).
-    const r = await stack.request('POST', '/api/tasks/batch', { tasks: Array.from({ length: 12 }, () => ({ type: 'spend', key: 'acme' })) });
+    const r = await stack.request('POST', '/api/tasks/batch', { tasks: Array.from({ length: 12 }, () => ({ type: 'charge', key: 'acme' })) });
     expect(r.status).toBe(202);
     ids.push(...(r.body.ids as string[]));
     const view = await until(async () => {
@@ -93,7 +93,7 @@ describe('a key with a 1,000-token budget, its tasks reporting 100 tokens each',
       return v.waiting === 2 && v.spent.tokens === 1000 ? v : undefined;
     }, 15_000, 'ten tasks to spend the budget and two to wait');
     expect(view).toMatchObject({ exhausted: true, ratio: 1, alerted: [80, 100], spent: { tokens: 1000, inputTokens: 400, outputTokens: 600, reports: 10 } });
-    expect(view.byType).toEqual({ spend: { tokens: 1000, costUsd: expect.closeTo(0.01, 6) } });
+    expect(view.byType).toEqual({ charge: { tokens: 1000, costUsd: expect.closeTo(0.01, 6) } });
     const tasks = await Promise.all(ids.map(async (id) => (await stack.request('GET', `/api/tasks/${id}`)).body));
     expect(tasks.filter((t) => t.state === 'completed')).toHaveLength(10);
     const waiting = tasks.filter((t) => t.state !== 'completed');
@@ -112,31 +112,35 @@ describe('a key with a 1,000-token budget, its tasks reporting 100 tokens each',
 
   it('refuses the next submit with the figures (HTTP, batch, client) and writes nothing', async () => {
     const before = await stillState();
-    const r = await stack.request('POST', '/api/tasks', { type: 'spend', key: 'acme', idempotencyKey: 'over-1' });
+    const r = await stack.request('POST', '/api/tasks', { type: 'charge', key: 'acme', idempotencyKey: 'over-1' });
     expect(r.status).toBe(429);
     expect(r.body.error).toEqual({
       code: 'budget_exhausted',
       message: expect.stringMatching(/key acme has spent its budget for this day: 1,000 of 1,000 tokens; it resets at .*swarmq budget set acme/),
       details: { key: 'acme', spent: { tokens: 1000, costUsd: expect.closeTo(0.01, 6) }, limit: { tokens: 1000 }, resetsAt: nextMidnight(), period: 'day' },
     });
-    const batch = await stack.request('POST', '/api/tasks/batch', { tasks: [{ type: 'spend' }, { type: 'spend', key: 'acme' }] });
+    const batch = await stack.request('POST', '/api/tasks/batch', { tasks: [{ type: 'charge' }, { type: 'charge', key: 'acme' }] });
     expect([batch.status, batch.body.error.code]).toEqual([429, 'budget_exhausted']);
-    const err = await client.submit({ type: 'spend', key: 'acme' }).catch((e: unknown) => e);
+    const err = await client.submit({ type: 'charge', key: 'acme' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SwarmError);
     expect(err).toMatchObject({ code: 'budget_exhausted', status: 429, details: { spent: { tokens: 1000 }, limit: { tokens: 1000 } } });
     expect(await stillState()).toEqual(before);
     // Another key is not refused.
-    expect((await stack.request('POST', '/api/tasks', { type: 'spend', key: 'other' })).status).toBe(202);
+    expect((await stack.request('POST', '/api/tasks', { type: 'charge', key: 'other' })).status).toBe(202);
   });
 
   it('an intake job of the spent key fails with the reason and reaches no node queue', async () => {
     const intake = new Queue(INTAKE_QUEUE, { connection: conn, prefix: stack.config.prefix });
     try {
-      const job = await intake.add('spend', null, { key: 'acme' } as Parameters<Queue['add']>[2]);
+      const job = await intake.add('charge', null, { key: 'acme' } as Parameters<Queue['add']>[2]);
       await until(async () => (await job.getState()) === 'failed', 10_000, 'the intake job to fail');
       const done = (await intake.getJob(job.id!)) as Job;
       expect(done.failedReason).toMatch(/key acme has spent its budget/);
       expect(done.attemptsStarted).toBe(1);
+      // A task's own budget rides in the options too.
+      const own = await intake.add('charge', null, { key: 'other', budget: { tokens: 500 } } as Parameters<Queue['add']>[2]);
+      const routed = await until(async () => ((await intake.getJob(own.id!))?.returnvalue as { id: string } | undefined) ?? undefined, 10_000, 'the intake job to be routed');
+      expect(await client.waitFor(routed.id, { timeoutMs: 10_000 })).toMatchObject({ state: 'completed', key: 'other', budget: { tokens: 500 }, usage: { tokens: 100 } });
     } finally {
       await intake.close();
     }
@@ -150,8 +154,8 @@ describe('a key with a 1,000-token budget, its tasks reporting 100 tokens each',
     ]);
     const { samples, problems } = parseProm(await (await fetch(`${stack.base}/metrics`)).text());
     expect(problems).toEqual([]);
-    expect(value(samples, 'swarmq_usage_tokens_total', { key: 'acme', type: 'spend' })).toBe(1000);
-    expect(value(samples, 'swarmq_usage_cost_usd_total', { key: 'acme', type: 'spend' })).toBeCloseTo(0.01, 6);
+    expect(value(samples, 'swarmq_usage_tokens_total', { key: 'acme', type: 'charge' })).toBe(1000);
+    expect(value(samples, 'swarmq_usage_cost_usd_total', { key: 'acme', type: 'charge' })).toBeCloseTo(0.01, 6);
     expect(value(samples, 'swarmq_budget_spent_ratio', { key: 'acme' })).toBe(1);
     expect(value(samples, 'swarmq_budget_spent', { key: 'acme', unit: 'tokens' })).toBe(1000);
     expect(value(samples, 'swarmq_budget_limit', { key: 'acme', unit: 'tokens' })).toBe(1000);
@@ -178,7 +182,7 @@ describe('queued tasks of a spent key set to fail', () => {
   it('fail at once with the reason, never run, and no longer count as waiting', async () => {
     const set = await client.setKeyBudget('strict', { costUsd: 0.001, queued: 'fail' });
     expect(set.budget).toEqual({ costUsd: 0.001, period: 'day', queued: 'fail', running: 'abort' });
-    const subs = await Promise.all([0, 1, 2].map(() => client.submit({ type: 'spend', key: 'strict', attempts: 3 })));
+    const subs = await Promise.all([0, 1, 2].map(() => client.submit({ type: 'charge', key: 'strict', attempts: 3 })));
     const done = await Promise.all(subs.map((s) => client.waitFor(s.id, { timeoutMs: 10_000 })));
     expect(done.filter((t) => t.state === 'completed')).toHaveLength(1);
     const failed = done.filter((t) => t.state === 'failed');
@@ -209,12 +213,12 @@ describe('setting a budget', () => {
 
   it('`{}` clears it: the key is no longer checked at submit, and its spend is still counted', async () => {
     await client.setKeyBudget('gone', { tokens: 100 });
-    const first = await client.submit({ type: 'spend', key: 'gone' });
+    const first = await client.submit({ type: 'charge', key: 'gone' });
     await client.waitFor(first.id, { timeoutMs: 10_000 });
-    await until(async () => (await client.submit({ type: 'spend', key: 'gone' }).then(() => false, (e: SwarmError) => e.code === 'budget_exhausted')), 5000, 'the spent key to be refused');
+    await until(async () => (await client.submit({ type: 'charge', key: 'gone' }).then(() => false, (e: SwarmError) => e.code === 'budget_exhausted')), 5000, 'the spent key to be refused');
     expect((await stack.request('PUT', '/api/keys/gone/budget', {})).body).toMatchObject({ budget: null, exhausted: false, spent: { tokens: 100 } });
     // Each submitting process learns of it within a second.
-    const again = await until(async () => await client.submit({ type: 'spend', key: 'gone' }).catch(() => undefined), 3000, 'the key to be taken again');
+    const again = await until(async () => await client.submit({ type: 'charge', key: 'gone' }).catch(() => undefined), 3000, 'the key to be taken again');
     expect((await client.waitFor(again.id, { timeoutMs: 10_000 })).state).toBe('completed');
     expect((await client.keyBudget('gone')).spent.tokens).toBeGreaterThanOrEqual(200);
   });
