@@ -4,6 +4,8 @@
 
 export class BudgetExceededError extends Error {
   override readonly name = 'BudgetExceededError';
+  /** What stopped the run, for a processor that tells reasons apart (a cancel's is a TaskCancelledError). */
+  readonly code = 'budget';
   constructor(
     readonly taskId: string,
     /** Whose budget: the task's own, or its key's. */

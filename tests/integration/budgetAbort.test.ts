@@ -31,8 +31,8 @@ function processorsOf(host: string): ProcessorMap {
   const idle = async (_payload: unknown, ctx: TaskContext) => {
     runs.set(ctx.taskId, { host });
     await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
-    const r = ctx.signal.reason as Error;
-    runs.set(ctx.taskId, { host, reason: r.name, message: r.message });
+    const r = ctx.signal.reason as Error & { code?: string; scope?: string };
+    runs.set(ctx.taskId, { host, reason: `${r.name}/${r.code}/${r.scope}`, message: r.message });
     throw r;
   };
   return {
@@ -110,7 +110,7 @@ describe("running tasks of a key whose budget is spent", () => {
       expect(t.state).toBe('failed');
       expect(t.attempts).toBe(1);
       expect(t.error).toMatch(/key fleet has spent its budget.*aborted \(reason budget\).*without a retry/);
-      expect(runs.get(t.id)).toMatchObject({ reason: 'BudgetExceededError' });
+      expect(runs.get(t.id)).toMatchObject({ reason: 'BudgetExceededError/budget/key' });
     }
     expect(new Set(done.map((t) => runs.get(t.id)?.host))).toEqual(new Set(['h1', 'h2']));
   });

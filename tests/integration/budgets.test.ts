@@ -17,6 +17,7 @@ import { parseProm, value } from '../support/promText.ts';
 import { redisForFile } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { dump, testConfig, until } from '../support/swarm.ts';
+import { spawnCli } from '../support/cli.ts';
 
 /** Tasks whose processor began, by key. */
 const started = new Map<string, string[]>();
@@ -210,6 +211,25 @@ describe('setting a budget', () => {
     expect(await conn.exists(`${stack.config.prefix}:{k:beta}:budget`)).toBe(0);
     expect(await conn.hexists(swarmKeys(stack.config.prefix).keyBudgets, 'beta')).toBe(0);
   });
+
+  it('`swarmq budget set|get` as a command: JSON or a table, and a bad flag is an error naming it', async () => {
+    const env = { REDIS_URL: redis.url, SWARMQ_PREFIX: stack.config.prefix, SWARMQ_LOG_LEVEL: 'warn' };
+    const run = async (args: string[]) => {
+      const c = spawnCli(args, { env });
+      const { code } = await c.exited;
+      return { code, out: c.output() };
+    };
+    const set = await run(['budget', 'set', 'cli-key', '--tokens', '500', '--cost-usd', '2.5', '--period', 'hour', '--queued', 'fail', '--json']);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.out.trim().split('\n').pop()!)).toMatchObject({ key: 'cli-key', budget: { tokens: 500, costUsd: 2.5, period: 'hour', queued: 'fail', running: 'abort' }, exhausted: false });
+    const got = await run(['budget', 'get', 'cli-key']);
+    expect(got.code).toBe(0);
+    expect(got.out).toMatch(/cli-key\s+hour\s+0 \/ 500\s+\$0 \/ \$2\.5\s+0 %/);
+    const bad = await run(['budget', 'set', 'cli-key', '--period', 'week', '--tokens', '5']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.out).toMatch(/period/);
+    expect((await client.keyBudget('cli-key')).budget).toMatchObject({ tokens: 500, period: 'hour' });
+  }, 60_000);
 
   it('`{}` clears it: the key is no longer checked at submit, and its spend is still counted', async () => {
     await client.setKeyBudget('gone', { tokens: 100 });
