@@ -5,10 +5,8 @@
 // atomic in Redis, so budgets hold across hosts; and what a report means is
 // decided here: which runs to stop, which alerts to publish, and whether the
 // other hosts must be told the key's budget is spent.
-import { Queue } from 'bullmq';
 import type { RedisClient } from '../../queues/redisTarget.ts';
 import { addTaskUsage, checkBudget, readBudget, recordUnkeyedUsage, recordUsage, type BudgetCheck, type UsageRecorded } from '../../queues/budgetState.ts';
-import { controlQueueName, swarmKeys } from '../../queues/keys.ts';
 import { alertsDue, isOver, spentRatio, usageOf, usageSchema, type TaskBudget, type Usage } from '../budgets/budget.ts';
 import { budgetView, spentReason } from '../budgets/budgetView.ts';
 import { KeyBudgets } from '../budgets/keyBudgets.ts';
@@ -38,25 +36,22 @@ export interface ReportingTask {
 export interface KeyReportEffects {
   /** The reporting run goes past the key's budget: stop it. */
   stopReporter: boolean;
-  /** No start fits any more: stop this host's other runs of the key. */
+  /** No start fits any more: stop this host's other runs of the key (other hosts': the leader relays the 100 % alert this report publishes, src/coordinator/budgetRelay.ts). */
   stopOthers: boolean;
-  /** It just became spent: tell every host, whose runs of the key stop too. */
-  tellHosts: boolean;
 }
 
 /**
  * Running tasks of a spent key stop (budget's `running: 'abort'`), except the
  * one whose report used the last of it without going past: its spend fitted.
  */
-export function keyReportEffects(r: Pick<UsageRecorded, 'spent' | 'over' | 'running' | 'crossed'>): KeyReportEffects {
+export function keyReportEffects(r: Pick<UsageRecorded, 'spent' | 'over' | 'running'>): KeyReportEffects {
   const abort = r.running === 'abort';
-  return { stopReporter: abort && r.over, stopOthers: abort && r.spent, tellHosts: abort && r.spent && r.crossed.includes(100) };
+  return { stopReporter: abort && r.over, stopOthers: abort && r.spent };
 }
 
 export interface BudgetGateOptions {
   redis: RedisClient;
   prefix: string;
-  hostId: string;
   /** Stops this host's running tasks of the key (but `except`); resolves with how many. */
   stopKey: (key: string, except: string | undefined, reason: (taskId: string) => BudgetExceededError) => number;
   onError: (err: Error) => void;
@@ -66,7 +61,6 @@ export type BudgetAdmission = { admitted: true } | { admitted: false; verdict: '
 
 export class BudgetGate {
   readonly budgets: KeyBudgets;
-  private control: Map<string, Queue> = new Map();
 
   constructor(private readonly o: BudgetGateOptions) {
     this.budgets = new KeyBudgets(o.redis, o.prefix);
@@ -135,24 +129,6 @@ export class BudgetGate {
       new BudgetExceededError(taskId, 'key', `key ${key} has spent its budget (${describeSpend(r)}; it resets at ${new Date(r.periodEnd).toISOString()}): task ${taskId}'s run was aborted (reason budget) and it fails without a retry`);
     if (effects.stopReporter) t.stop(reason(t.taskId));
     if (effects.stopOthers) this.o.stopKey(key, t.taskId, reason);
-    if (effects.tellHosts) void this.tellHosts(key).catch((err: Error) => this.o.onError(new Error(`key ${key}: other hosts not told its budget is spent (they stop its runs at their next report): ${err.message}`)));
-  }
-
-  /** Each live host is woken through its control queue; a notice alone stops nothing (the host reads the key's spend first). */
-  private async tellHosts(key: string): Promise<void> {
-    // Hosts that beat in the last minute: a notice to a dead host's queue would wait there for nothing.
-    const hosts = (await this.o.redis.zrangebyscore(swarmKeys(this.o.prefix).hosts, Date.now() - 60_000, '+inf')).filter((h) => h !== this.o.hostId);
-    await Promise.all(
-      hosts.map(async (h) => {
-        let q = this.control.get(h);
-        if (!q) {
-          q = new Queue(controlQueueName(h), { connection: this.o.redis, prefix: this.o.prefix });
-          q.on('error', () => {});
-          this.control.set(h, q);
-        }
-        await q.add('budget', { key }, { attempts: 1, removeOnComplete: true, removeOnFail: { age: 3600 } });
-      }),
-    );
   }
 
   /** A notice that the key's budget is spent: true when Redis says so and its budget stops running tasks. */
@@ -166,7 +142,7 @@ export class BudgetGate {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.control.values()].map((q) => q.close()));
+    // Nothing held open: reports and checks use the host's connection.
   }
 }
 

@@ -182,7 +182,6 @@ export class AgentHost extends EventEmitter {
     this.budgetGate = new BudgetGate({
       redis: this.redis,
       prefix: o.config.prefix,
-      hostId: this.hostId,
       stopKey: (key, except, reason) => this.stopKey(key, except, reason),
       onError: (err) => o.logger.warn({ err: err.message }, 'budgets'),
     });

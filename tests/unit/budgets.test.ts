@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { keyReportEffects } from '../../src/agents/budgetGate.ts';
+import { spentKeysOf } from '../../src/coordinator/budgetRelay.ts';
 import { alertsDue, budgetFields, budgetFromFields, isOver, isSpent, keyBudgetOf, keyBudgetSchema, periodBounds, spentRatio, taskBudgetSchema, usageOf, usageSchema } from '../../src/budgets/budget.ts';
 import { budgetExhausted, budgetView } from '../../src/budgets/budgetView.ts';
 
@@ -86,11 +87,24 @@ describe('thresholds and limits', () => {
     expect(isSpent({ tokens: 1e9, costUsd: 1e9 }, null)).toBe(false);
   });
 
-  it("a report that uses the last of a key's budget lets its own run finish and stops the others; past it, its own too; only the first tells the hosts", () => {
-    expect(keyReportEffects({ spent: false, over: false, running: 'abort', crossed: [80] })).toEqual({ stopReporter: false, stopOthers: false, tellHosts: false });
-    expect(keyReportEffects({ spent: true, over: false, running: 'abort', crossed: [100] })).toEqual({ stopReporter: false, stopOthers: true, tellHosts: true });
-    expect(keyReportEffects({ spent: true, over: true, running: 'abort', crossed: [] })).toEqual({ stopReporter: true, stopOthers: true, tellHosts: false });
-    expect(keyReportEffects({ spent: true, over: true, running: 'finish', crossed: [100] })).toEqual({ stopReporter: false, stopOthers: false, tellHosts: false });
+  it("a report that uses the last of a key's budget lets its own run finish and stops the others; past it, its own too", () => {
+    expect(keyReportEffects({ spent: false, over: false, running: 'abort' })).toEqual({ stopReporter: false, stopOthers: false });
+    expect(keyReportEffects({ spent: true, over: false, running: 'abort' })).toEqual({ stopReporter: false, stopOthers: true });
+    expect(keyReportEffects({ spent: true, over: true, running: 'abort' })).toEqual({ stopReporter: true, stopOthers: true });
+    expect(keyReportEffects({ spent: true, over: true, running: 'finish' })).toEqual({ stopReporter: false, stopOthers: false });
+  });
+
+  it("the relay reads a spent key from the stream's 100 % key alerts only", () => {
+    const alert = (id: string, data: object): [string, string[]] => [id, ['type', 'budget:alert', 'data', JSON.stringify({ at: 1, task: 't', type: 'x', spent: { tokens: 1, costUsd: 0 }, limit: { tokens: 1 }, ...data })]];
+    expect(
+      spentKeysOf([
+        alert('1-0', { scope: 'key', threshold: 100, key: 'a' }),
+        alert('2-0', { scope: 'key', threshold: 80, key: 'b' }),
+        alert('3-0', { scope: 'task', threshold: 100, key: 'c' }),
+        ['4-0', ['type', 'metrics:updated', 'data', '{}']],
+        alert('5-0', { scope: 'key', threshold: 100, key: 'a' }),
+      ]),
+    ).toEqual(['a']);
   });
 });
 
