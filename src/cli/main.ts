@@ -272,8 +272,10 @@ export function buildCli(): Command {
     .option('--attempts <n>', 'tries before the task fails')
     .option('--timeout-ms <ms>', 'per-attempt time limit')
     .option('--key <key>', "the key it counts against (a tenant, a team, an API key's name; docs/keys.md)")
+    .option('--budget-tokens <n>', "the task's own budget in tokens, over every attempt (docs/budgets.md)")
+    .option('--budget-usd <x>', "the task's own budget in US dollars")
     .option('--wait', 'wait for the task to finish and print it')
-    .action(async (type: string, payloadText: string | undefined, flags: CommonFlags & { priority?: string; attempts?: string; timeoutMs?: string; key?: string; wait?: boolean }) => {
+    .action(async (type: string, payloadText: string | undefined, flags: CommonFlags & { priority?: string; attempts?: string; timeoutMs?: string; key?: string; budgetTokens?: string; budgetUsd?: string; wait?: boolean }) => {
       const config = configFrom(flags, redisFromStateDir());
       let payload: unknown;
       try {
@@ -291,6 +293,9 @@ export function buildCli(): Command {
           ...(flags.attempts ? { attempts: num(flags.attempts) } : {}),
           ...(flags.timeoutMs ? { timeoutMs: num(flags.timeoutMs) } : {}),
           ...(flags.key !== undefined ? { key: flags.key } : {}),
+          ...(flags.budgetTokens !== undefined || flags.budgetUsd !== undefined
+            ? { budget: { ...(flags.budgetTokens !== undefined ? { tokens: num(flags.budgetTokens) } : {}), ...(flags.budgetUsd !== undefined ? { costUsd: num(flags.budgetUsd) } : {}) } }
+            : {}),
         });
         console.log(JSON.stringify(flags.wait ? await client.waitFor(submitted.id, { timeoutMs: 60_000 }) : submitted));
       } finally {

@@ -229,6 +229,10 @@ describe('setting a budget', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.out).toMatch(/period/);
     expect((await client.keyBudget('cli-key')).budget).toMatchObject({ tokens: 500, period: 'hour' });
+    // A task's own budget from `swarmq submit`.
+    const sub = await run(['submit', 'charge', '--key', 'cli-key', '--budget-tokens', '500', '--budget-usd', '1', '--wait']);
+    expect(sub.code).toBe(0);
+    expect(JSON.parse(sub.out.trim().split('\n').pop()!)).toMatchObject({ state: 'completed', key: 'cli-key', budget: { tokens: 500, costUsd: 1 }, usage: { tokens: 100 } });
   }, 60_000);
 
   it('`{}` clears it: the key is no longer checked at submit, and its spend is still counted', async () => {
