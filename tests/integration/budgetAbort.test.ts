@@ -18,7 +18,8 @@ import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import { processorsFor } from '../../processors/load.ts';
 import { resolveIncludes } from '../../queues/scripts.ts';
-import { swarmKeys } from '../../queues/keys.ts';
+import { keyStateKeys, swarmKeys } from '../../queues/keys.ts';
+import { checkBudget, recordUsage } from '../../queues/budgetState.ts';
 import { redisForFile } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';
@@ -250,6 +251,24 @@ describe('HTTP agents', () => {
 });
 
 describe("the scripts' periods", () => {
+  it('a new period starts the totals afresh, the last one kept as spent-prev; a start is checked against the current period only', async () => {
+    const prefix = stack.config.prefix;
+    const k = keyStateKeys(prefix, 'rolling');
+    await client.setKeyBudget('rolling', { tokens: 100, period: 'hour' });
+    // Last hour's spend, all of the budget.
+    const { start } = periodBounds('hour', Date.now());
+    await conn.hset(k.spent, { start: String(start - 3_600_000), end: String(start), period: 'hour', tokens: '100', 'alerted:100': '1' });
+    expect(await checkBudget(conn, { prefix, key: 'rolling', taskId: 'n1.x', node: 'n1' })).toEqual({ verdict: 'ok' });
+    const r = await recordUsage(conn, { prefix, key: 'rolling', type: 'w', usage: { tokens: 90, inputTokens: 0, outputTokens: 0, costUsd: 0 } });
+    expect(r).toMatchObject({ periodStart: start, periodEnd: start + 3_600_000, spentTokens: 90, limitTokens: 100, spent: false, over: false, crossed: [80] });
+    expect(await conn.hget(k.spentPrev, 'tokens')).toBe('100');
+    expect(Number(await conn.pttl(k.spent))).toBeGreaterThan(3_600_000);
+    const again = await recordUsage(conn, { prefix, key: 'rolling', type: 'w', usage: { tokens: 20, inputTokens: 0, outputTokens: 0, costUsd: 0 } });
+    expect(again).toMatchObject({ spentTokens: 110, spent: true, over: true, crossed: [100], running: 'abort' });
+    expect(await checkBudget(conn, { prefix, key: 'rolling', taskId: 'n1.x', node: 'n1' })).toMatchObject({ verdict: 'wait', spentTokens: 110, limitTokens: 100, resetsAt: start + 3_600_000 });
+    expect(await conn.zrange(k.budgetHeld, '0', '-1')).toEqual(['n1|n1.x']);
+  });
+
   it('agree with periodBounds at the edges of hours, days, months and years', async () => {
     const read = (p: string) => readFileSync(new URL(`../../queues/commands/${p}.lua`, import.meta.url), 'utf8');
     const lua = `${resolveIncludes('--- @include "includes/budgetPeriod"\n', read)}\nlocal s, e = budgetPeriodBounds(ARGV[1], tonumber(ARGV[2]))\nreturn { budgetMs(s), budgetMs(e) }`;
