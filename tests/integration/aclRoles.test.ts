@@ -142,7 +142,7 @@ describe('a swarm with one Redis user per role', () => {
     expect((await stack.request('GET', '/api/keys/acl-key')).body).toMatchObject({ active: 0, waiting: 0, started: 4 });
     // Budgets: set through the API, usage counted by the hosts, the spent key's next submit refused by the producer's own check.
     expect((await stack.request('PUT', '/api/keys/acl-budget/budget', { tokens: 100 })).status).toBe(200);
-    const spender = await producer.submit({ type: 'spend', payload: { tokens: 100 }, key: 'acl-budget' });
+    const spender = await producer.submit({ type: 'report-usage', payload: { tokens: 100 }, key: 'acl-budget' });
     expect(await producer.waitFor(spender.id, { timeoutMs: 15_000 })).toMatchObject({ state: 'completed', usage: { tokens: 100 } });
     await until(async () => (await producer.submit({ type: 'echo', key: 'acl-budget' }).then(() => false, (e: { code?: string }) => e.code === 'budget_exhausted')), 5000, "the producer's submit to be refused");
 
