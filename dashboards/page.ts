@@ -32,7 +32,7 @@ table.agents th { color:var(--dim); font-weight:normal; }
 .num { text-align:right !important; }
 tr.departed td { opacity:.6; }
 #agents { max-height:330px; overflow:auto; }
-#running, #keys { max-height:300px; overflow:auto; } .full { color:#b45309; font-weight:600; } .held { color:#b91c1c; font-size:.85em; } td.progress { white-space:normal; word-break:break-all; }
+#running, #keys { max-height:300px; overflow:auto; } .full { color:#b45309; font-weight:600; } .warn { color:#b45309; } .spent { color:#b91c1c; font-weight:600; } .held { color:#b91c1c; font-size:.85em; } td.progress { white-space:normal; word-break:break-all; }
 .filters { display:flex; flex-wrap:wrap; gap:6px; align-items:center; margin:0 0 6px; }
 .filters input, .filters select, .filters button { background:#0f1419; color:var(--text); border:1px solid var(--line); border-radius:4px; padding:2px 6px; font:inherit; }
 .filters input { flex:1 1 140px; min-width:100px; }

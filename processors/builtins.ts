@@ -25,6 +25,7 @@ export const builtinProcessors: ProcessorMap = {
     }
     return { iterations, digest: digest.toString('hex') };
   },
+  'report-usage': async (payload, ctx) => await ctx.usage(builtinPayloadSchemas['report-usage'].parse(payload)),
   fail: (payload) => {
     const parsed = builtinPayloadSchemas.fail.parse(payload);
     throw new Error(parsed?.message ?? 'fail: this task type always fails');

@@ -13,7 +13,7 @@ async function load(modulePath) {
 }
 
 export default async function runTask(job, _token, signal) {
-  const { payload, ctx, modulePath, progressLimits } = job.data;
+  const { payload, ctx, modulePath, progressLimits, holdKey } = job.data;
   loaded ??= await load(modulePath);
   // Own entries only, as in the host: not `constructor` or `__proto__` from Object.prototype.
   const processor = loaded.processorFor(loaded.processors, job.name);
@@ -25,5 +25,12 @@ export default async function runTask(job, _token, signal) {
     loaded.encodeProgress(value, progressLimits);
     void job.updateProgress(value).catch(() => {});
   };
-  return await processor(payload, { ...ctx, signal: signal ?? new AbortController().signal, progress });
+  // ctx.usage and ctx.holdKey are answered by the host (src/agents/sandbox.ts), through BullMQ's request that waits for a reply.
+  const call = async (swarmqCall, arg) => {
+    const reply = await job.getDependencies({ swarmqCall, arg });
+    if (reply && 'error' in reply) throw new Error(reply.error);
+    return reply?.ok;
+  };
+  const calls = { usage: (value) => call('usage', value), ...(holdKey ? { holdKey: (ms) => call('holdKey', ms) } : {}) };
+  return await processor(payload, { ...ctx, signal: signal ?? new AbortController().signal, progress, ...calls });
 }

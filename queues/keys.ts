@@ -143,6 +143,10 @@ export function swarmKeys(prefix: string) {
     keyLimits: `${base}:key-limits`,
     /** set of every key a task has carried (added once per key per submitting process), so keys without limits are listed too */
     keyNames: `${base}:key-names`,
+    /** hash key → its budget as JSON (src/budgets/budget.ts): which keys a submit checks (src/budgets/keyBudgets.ts); the key's own slot holds the copy its scripts enforce */
+    keyBudgets: `${base}:key-budgets`,
+    /** hash `<type>|tokens`, `<type>|costUsd`, …: all-time usage of tasks without a key (their keyed peers' is in each key's slot) */
+    usage: `${base}:usage`,
     /** a browser session (expiring), under the SHA-256 of its id so Redis never holds a usable cookie */
     session: (idHash: string) => `${base}:session:${idHash}`,
   };
@@ -192,8 +196,8 @@ export const KEY_NAME = /^[A-Za-z0-9_.@:-]{1,128}$/;
 /**
  * A key's state, in a slot of its own (`<prefix>:{k:<key>}:…`), so one script
  * sees the whole of it wherever the key's tasks run: swarm-wide limits are
- * checked and counted in one atomic step (admitKeyed-6.lua). A later budget
- * adds its keys here.
+ * checked and counted in one atomic step (admitKeyed-6.lua), and its budget's
+ * spend added and checked the same way (recordUsage-4.lua, checkBudget-5.lua).
  */
 export function keyStateKeys(prefix: string, key: string) {
   if (!KEY_NAME.test(key)) throw new Error(`key ${JSON.stringify(key)} is not a key name (${KEY_NAME.source})`);
@@ -211,6 +215,17 @@ export function keyStateKeys(prefix: string, key: string) {
     waiting: `${base}:waiting`,
     /** hash: holdUntil (ms), holds, started, throttled:<reason> counters */
     state: `${base}:state`,
+    // The key's budget (src/budgets, docs/budgets.md):
+    /** hash: tokens, costUsd, period, queued, running (what its scripts enforce; written with the swarm's key-budgets entry) */
+    budget: `${base}:budget`,
+    /** hash: the current period's spend (start, end, period, tokens, inputTokens, outputTokens, costUsd, reports, t:<type>:…, alerted:<threshold>), expiring a period after its end */
+    spent: `${base}:spent`,
+    /** hash: the previous period's spend, as `spent` was when the period turned */
+    spentPrev: `${base}:spent-prev`,
+    /** hash: all-time usage by task type (`<type>|tokens`, …), what the metrics' counters export */
+    usage: `${base}:usage`,
+    /** zset `<node>|<task id>` → when: tasks waiting for the budget's period to reset, brought back when it is raised */
+    budgetHeld: `${base}:budget-held`,
   };
 }
 

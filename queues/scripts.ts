@@ -138,4 +138,8 @@ export const scripts = {
   renewKeyed: command('renewKeyed', 1),
   holdKey: command('holdKey', 1),
   readKey: command('readKey', 6, 'reads'),
+  recordUsage: command('recordUsage', 4),
+  checkBudget: command('checkBudget', 5),
+  readBudget: command('readBudget', 4, 'reads'),
+  addTaskUsage: command('addTaskUsage', 1),
 };

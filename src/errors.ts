@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'host_not_allowed'
   | 'origin_not_allowed'
   | 'too_many_requests'
+  | 'budget_exhausted'
   | 'unknown_task_type'
   | 'no_capable_agent'
   | 'not_found'
@@ -23,6 +24,8 @@ const STATUS: Record<ErrorCode, number> = {
   host_not_allowed: 403,
   origin_not_allowed: 403,
   too_many_requests: 429,
+  /** The task's key has spent its budget for the period (details: spent, limit, resetsAt). */
+  budget_exhausted: 429,
   unknown_task_type: 400,
   no_capable_agent: 400,
   not_found: 404,

@@ -26,4 +26,8 @@ export { verifySignature, signature as httpAgentSignature } from './agents/httpS
 export { RetryLaterError } from './agents/retryLater.ts';
 export type { KeyView } from './keys/keyAdmin.ts';
 export type { KeyLimits, Rate } from './keys/limits.ts';
+export type { BudgetView } from './budgets/budgetView.ts';
+export type { KeyBudget, KeyBudgetInput, TaskBudget, Usage, Period } from './budgets/budget.ts';
+export { BudgetExceededError } from './agents/budgetStop.ts';
+export type { UsageReport, UsageReceipt } from './agents/processor.ts';
 export { INTAKE_QUEUE, nodeQueueName } from '../queues/keys.ts';

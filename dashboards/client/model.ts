@@ -137,6 +137,15 @@ export function applyEvent(s: DashboardState, e: SwarmEvent): DashboardState {
       next.alerts = [{ at: a.at, host: a.host, ...(a.agent ? { agent: a.agent } : {}), ...(a.hosts ? { hosts: a.hosts } : {}), severity: a.severity, kind, text }, ...s.alerts].slice(0, KEPT.alerts);
       return next;
     }
+    case 'budget:alert': {
+      // A budget at 80 % (a warning) or spent (critical), in the alerts feed; the Keys panel shows where each key stands.
+      const b = e.data;
+      const who = b.scope === 'key' ? `key ${b.key ?? '?'}` : `task ${b.task}`;
+      const spent = [b.limit.tokens !== undefined ? `${Math.round(b.spent.tokens).toLocaleString('en')} / ${b.limit.tokens.toLocaleString('en')} tokens` : '', b.limit.costUsd !== undefined ? `$${b.spent.costUsd} / $${b.limit.costUsd}` : ''].filter(Boolean).join(', ');
+      const text = `${who}: ${b.threshold} % of ${b.scope === 'key' ? 'its budget' : 'its own budget'} spent (${spent})`;
+      next.alerts = [{ at: b.at, host: who, severity: b.threshold >= 100 ? ('critical' as const) : ('warning' as const), kind: `budget ${b.threshold} % ${who}`, text }, ...s.alerts].slice(0, KEPT.alerts);
+      return next;
+    }
     case 'load:rebalanced':
       next.rebalances = [{ at: e.data.at, moves: e.data.moves.filter((m) => m.moved > 0) }, ...s.rebalances].slice(0, KEPT.rebalances);
       return next;

@@ -7,7 +7,7 @@ import type { SwarmEventData } from '../../src/swarm/eventSchemas.ts';
 
 export type { HealthState };
 
-export const DASHBOARD_EVENT_TYPES = ['health:alert', 'load:rebalanced', 'recovery:step', 'consensus:reached'] as const;
+export const DASHBOARD_EVENT_TYPES = ['health:alert', 'load:rebalanced', 'recovery:step', 'consensus:reached', 'budget:alert'] as const;
 export type DashboardEventType = (typeof DASHBOARD_EVENT_TYPES)[number];
 
 export type SwarmEvent = { [T in DashboardEventType]: { id: string; type: T; at: number; data: SwarmEventData<T> } }[DashboardEventType];

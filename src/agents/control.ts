@@ -4,7 +4,7 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { RedisClient } from '../../queues/redisTarget.ts';
 import { z } from 'zod';
-import { controlQueueName } from '../../queues/keys.ts';
+import { controlQueueName, KEY_NAME } from '../../queues/keys.ts';
 import type { Logger } from '../log.ts';
 import { describeIssues } from '../validation.ts';
 import { spawnRequestSchema, type AgentInfo, type AgentSpec } from './spec.ts';
@@ -13,7 +13,10 @@ export const retireRequestSchema = z.object({ agentId: z.string().min(1), deadli
 
 export const cancelNoticeSchema = z.object({ tasks: z.array(z.string().min(1).max(200)).min(1).max(10_000) }).strict();
 
-export type ControlReply = { agents: AgentInfo[] } | { returned: number } | { cancelled: number };
+/** A key's budget is spent (another host's report saw it): the host reads the key's spend before it stops anything. */
+export const budgetNoticeSchema = z.object({ key: z.string().regex(KEY_NAME) }).strict();
+
+export type ControlReply = { agents: AgentInfo[] } | { returned: number } | { cancelled: number } | { stopped: number };
 
 /**
  * What the control channel asks of its host. AgentHost is one; naming only this
@@ -27,6 +30,8 @@ export interface ControlledHost {
   retire(agentId: string, deadlineMs: number): Promise<{ returned: number }>;
   /** Aborts these tasks where they run here (their cancel is already recorded in Redis); returns how many ran here. */
   cancelRunning(taskIds: readonly string[]): Promise<number>;
+  /** Stops the key's runs here if Redis says its budget is spent; returns how many. */
+  budgetSpent(key: string): Promise<number>;
 }
 
 export function startControl(host: ControlledHost, prefix: string, logger: Logger): Worker {
@@ -45,7 +50,8 @@ export function startControl(host: ControlledHost, prefix: string, logger: Logge
           return await host.retire(req.agentId, req.deadlineMs);
         }
         if (job.name === 'cancel') return { cancelled: await host.cancelRunning(cancelNoticeSchema.parse(job.data).tasks) };
-        throw new Error(`unknown control request "${job.name}"; expected spawn, retire or cancel`);
+        if (job.name === 'budget') return { stopped: await host.budgetSpent(budgetNoticeSchema.parse(job.data).key) };
+        throw new Error(`unknown control request "${job.name}"; expected spawn, retire, cancel or budget`);
       } catch (err) {
         // Requests are answered once: a retry would spawn twice.
         throw new UnrecoverableError(err instanceof z.ZodError ? describeIssues(err) : (err as Error).message);

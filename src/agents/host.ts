@@ -31,6 +31,8 @@ import { DEFAULT_BREAKER } from '../health/breaker.ts';
 import { DurationTrends, type TrendAlert } from './durationTrends.ts';
 import { BreakerAlerts, type BreakerAlert } from './breakerAlerts.ts';
 import { KeyGate } from './keyGate.ts';
+import { BudgetGate } from './budgetGate.ts';
+import { BudgetExceededError } from './budgetStop.ts';
 import { CancelReports, type CancelCounts } from './cancelReports.ts';
 import type { CancelAlert } from './agentAlerts.ts';
 import type { CancelEvent } from './cancelling.ts';
@@ -112,6 +114,7 @@ export class AgentHost extends EventEmitter {
   private readonly cancels: CancelReports;
   /** Keyed tasks' limits, for every node this host serves. */
   private readonly keyGate: KeyGate;
+  private readonly budgetGate: BudgetGate;
   private started = false;
   private control: Worker | undefined;
   private readonly pool: WarmPool;
@@ -176,6 +179,12 @@ export class AgentHost extends EventEmitter {
     this.breakerAlerts = new BreakerAlerts({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('breaker', alert) });
     this.cancels = new CancelReports({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('cancel-alert', alert) }, this.keys.stats, o.config.agents.cancelGraceMs);
     this.keyGate = new KeyGate({ redis: this.redis, prefix: o.config.prefix, leaseMs: o.config.agents.lockDurationMs, onError: (err) => o.logger.warn({ err: err.message }, 'key limits') });
+    this.budgetGate = new BudgetGate({
+      redis: this.redis,
+      prefix: o.config.prefix,
+      stopKey: (key, except, reason) => this.stopKey(key, except, reason),
+      onError: (err) => o.logger.warn({ err: err.message }, 'budgets'),
+    });
     this.trends = new DurationTrends({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('trend', alert) });
     this.pool = new WarmPool({ records: (specs) => this.records(specs), register: (records) => this.register(records), logger: o.logger });
     this.hibernation = new Hibernation({
@@ -422,6 +431,7 @@ export class AgentHost extends EventEmitter {
         this.emit('cancel', e);
       },
       keys: this.keyGate,
+      budgets: this.budgetGate,
     });
   }
 
@@ -486,6 +496,19 @@ export class AgentHost extends EventEmitter {
   }
 
   /** Aborts those of these tasks that run here and whose cancel is recorded (a control queue notice); resolves with how many. */
+  /** Stops this host's running tasks of a spent key (but `except`), their signals aborted with the budget's reason; how many. */
+  stopKey(key: string, except: string | undefined, reason: (taskId: string) => BudgetExceededError): number {
+    let n = 0;
+    for (const r of this.runners.values()) n += r.stopKey(key, except, reason);
+    return n;
+  }
+
+  /** Another host saw the key's budget spent (a control notice): its runs here stop once Redis confirms it; how many stopped. */
+  async budgetSpent(key: string): Promise<number> {
+    if (!(await this.budgetGate.confirmSpent(key))) return 0;
+    return this.stopKey(key, undefined, (taskId) => new BudgetExceededError(taskId, 'key', `key ${key} has spent its budget: task ${taskId}'s run was aborted (reason budget) and it fails without a retry`));
+  }
+
   async cancelRunning(taskIds: readonly string[]): Promise<number> {
     const counts = await Promise.all([...this.runners.values()].map((r) => r.cancelRecorded(taskIds)));
     return counts.reduce((a, b) => a + b, 0);
@@ -522,6 +545,7 @@ export class AgentHost extends EventEmitter {
       await this.sandbox?.close();
       // After the drain: it waits for the slots of tasks that ended or went back to be freed.
       await this.keyGate.close();
+      await this.budgetGate.close();
       this.endpoints.close();
       await this.deadLetter.close();
       this.o.logger.info({ host: this.hostId, returned }, 'agent host stopped');

@@ -8,7 +8,7 @@ import https from 'node:https';
 import { UnrecoverableError } from 'bullmq';
 import type { Processor, TaskContext } from './processor.ts';
 import { signedHeaders } from './httpSignature.ts';
-import { isJsonType, judgeStatus, LineSplitter, LineTooLong, mediaType, NDJSON, streamLineSchema, type StreamLine } from './httpReply.ts';
+import { isJsonType, judgeStatus, LineSplitter, LineTooLong, mediaType, NDJSON, streamLineSchema, USAGE_HEADER, type StreamLine } from './httpReply.ts';
 import { RetryLaterError } from './retryLater.ts';
 import { TaskRefusedError } from './taskRefused.ts';
 import { exchangeOutcome, type ExchangeFacts, type ExchangeOutcome } from '../health/endpointHealth.ts';
@@ -180,6 +180,9 @@ export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
     }
     seen.status = res.statusCode;
     try {
+      // Usage in a header counts whatever the answer says: the service spent it.
+      const spent = header(res, USAGE_HEADER);
+      if (spent !== undefined) reportUsage(ctx, spent, 'its swarmq-usage header');
       return await answer(res, ctx);
     } catch (err) {
       // Whatever was left unread goes with the connection: it cannot be reused mid-answer.
@@ -218,7 +221,7 @@ export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
 
   async function streamed(res: http.IncomingMessage, ctx: TaskContext): Promise<unknown> {
     const lines = new LineSplitter(maxBytes);
-    let last: Exclude<StreamLine, { progress: unknown }> | undefined;
+    let last: Exclude<StreamLine, { progress: unknown } | { usage: unknown }> | undefined;
     const take = (line: string) => {
       if (last) throw new HttpAgentFailure(`HTTP agent ${where} sent a line after the ${'result' in last ? 'result' : 'error'} of task ${ctx.taskId}: ${excerpt(line)}`);
       let value: unknown;
@@ -230,6 +233,7 @@ export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
       const parsed = streamLineSchema.safeParse(value);
       if (!parsed.success) throw new HttpAgentFailure(`HTTP agent ${where} streamed a line that is none of {"progress"}, {"result"}, {"error"} for task ${ctx.taskId}: ${excerpt(line)}`);
       if ('progress' in parsed.data) o.onProgress?.(ctx, parsed.data.progress);
+      else if ('usage' in parsed.data) reportUsage(ctx, parsed.data.usage, 'a usage line');
       else last = parsed.data;
     };
     try {
@@ -244,6 +248,23 @@ export function httpProcessor(o: HttpProcessorOptions): HttpProcessor {
     if ('result' in last) return last.result;
     const said = `HTTP agent ${where} reported task ${ctx.taskId} failed: ${typeof last.error === 'string' ? last.error : JSON.stringify(last.error)}`;
     throw last.permanent ? new TaskRefusedError(said) : new HttpAgentFailure(said);
+  }
+
+  /** A usage report from the service, counted as the processor's ctx.usage (the run settles it before finishing); one that is not a usage fails the attempt. */
+  function reportUsage(ctx: TaskContext, value: unknown, place: string): void {
+    let usage: unknown = value;
+    if (typeof value === 'string') {
+      try {
+        usage = JSON.parse(value);
+      } catch {
+        throw new HttpAgentFailure(`HTTP agent ${where} sent usage in ${place} that is not JSON for task ${ctx.taskId}: ${excerpt(value)}`);
+      }
+    }
+    try {
+      void ctx.usage(usage as Parameters<TaskContext['usage']>[0]).catch(() => {});
+    } catch (err) {
+      throw new HttpAgentFailure(`HTTP agent ${where} sent usage in ${place} for task ${ctx.taskId} that is not one: ${(err as Error).message}`);
+    }
   }
 
   async function readCapped(res: http.IncomingMessage, cap: number, truncate: boolean): Promise<Buffer> {

@@ -53,12 +53,14 @@ export function isJsonType(media: string): boolean {
 export const NDJSON = 'application/x-ndjson';
 
 /**
- * One line of a streamed answer: progress (any number of them, first), then
+ * One line of a streamed answer: progress and usage (any number of them, first), then
  * exactly one result or error, last. `permanent: true` on an error fails the
  * task at once; otherwise it is retried like any thrown error.
  */
 export const streamLineSchema = z.union([
   z.object({ progress: z.json() }).strict(),
+  /** What the service spent since its last report (ctx.usage's shape, docs/budgets.md); any number of them, before the end. */
+  z.object({ usage: z.json() }).strict(),
   z.object({ result: z.json() }).strict(),
   z.object({ error: z.json(), permanent: z.boolean().optional() }).strict(),
 ]);
@@ -112,3 +114,6 @@ export class LineSplitter {
     return line;
   }
 }
+
+/** The header a JSON answer reports its usage in: the JSON of one ctx.usage report. */
+export const USAGE_HEADER = 'swarmq-usage';

@@ -4,7 +4,7 @@
 import { DelayedError, RedisQueueBackend, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RedisClient } from '../../queues/redisTarget.ts';
-import { processorFor, taskTypesOf, type ProcessorMap, type TaskContext } from './processor.ts';
+import { processorFor, taskTypesOf, type ProcessorMap, type TaskContext, type UsageReceipt, type UsageReport } from './processor.ts';
 import type { TaskEnvelope } from '../tasks/schema.ts';
 import { AGENT_FIELD } from '../tasks/view.ts';
 import { REPLICA_PROOF_FIELD } from '../consensus/runtime/replicaProof.ts';
@@ -26,6 +26,8 @@ import { TaskCancelledError, type CancelEvent } from './cancelling.ts';
 import { approvalPickup, awaitingRecord, holdForApproval, publishTimedOut, type ApprovalQueue } from '../tasks/approvalHold.ts';
 import type { Pickup } from '../tasks/approval.ts';
 import type { Admission, KeyGate } from './keyGate.ts';
+import type { BudgetGate } from './budgetGate.ts';
+import { BudgetExceededError } from './budgetStop.ts';
 
 /** A keyed task whose key's state did not answer is handed back this long. */
 const KEY_UNANSWERED_RETRY_MS = 1000;
@@ -82,6 +84,8 @@ export interface NodeRunnerOptions {
   onCancel: (e: CancelEvent) => void;
   /** Keys' limits: a keyed task starts only once its key admits it (keyGate.ts). */
   keys?: KeyGate;
+  /** Budgets: a keyed task starts only while its key's budget has room, and ctx.usage reports are counted (budgetGate.ts). */
+  budgets?: BudgetGate;
 }
 
 function envelopeOf(data: unknown): TaskEnvelope {
@@ -99,6 +103,12 @@ class Running {
   private giveUp: ((err: Error) => void) | undefined;
   /** The processor's own work, still watched after a cancel's grace has passed. */
   work: Promise<unknown> | undefined;
+  /** Stopped for a budget (its own, or its key's): the task fails with this, whatever its processor does. */
+  stopped: BudgetExceededError | undefined;
+  /** Its key, for stopping a spent key's runs. */
+  key: string | undefined;
+  /** Usage reports on their way to Redis: the task finishes only once they are counted. */
+  readonly reports = new Set<Promise<unknown>>();
   private controller: AbortController | undefined;
   constructor(
     readonly job: Job,
@@ -120,6 +130,14 @@ class Running {
       this.giveUp = reject;
       work.then(resolve, reject);
     });
+  }
+  /** Aborts the signal with the budget's reason, and gives up on the processor after the grace; false when already ending. */
+  stop(reason: BudgetExceededError, graceMs: number): boolean {
+    if (this.cancelled || this.returned || this.stopped) return false;
+    this.stopped = reason;
+    this.abort(reason);
+    setTimeout(() => this.giveUp?.(reason), graceMs).unref();
+    return true;
   }
   /** Aborts the signal with a TaskCancelledError; false when already cancelled or handed back. */
   cancel(graceMs: number): boolean {
@@ -589,6 +607,8 @@ export class NodeRunner {
       if (key !== undefined) this.o.keys?.forget(key, id);
       return await this.refuseUnknownType(job, token);
     }
+    // --- budgets: a spent key's task waits for the period (no attempt spent) or fails, before its limits are asked (budgetGate.ts).
+    if (key !== undefined && this.o.budgets) await this.admitBudget(this.o.budgets, key, job, token);
     // Over its key's limits: back to its queue, delayed, no attempt spent (BullMQ's moveToDelayed keeps attempts).
     if (gate && key !== undefined) await this.admitKeyed(gate, key, job, token);
     let agent: SeatedAgent;
@@ -602,7 +622,9 @@ export class NodeRunner {
     agent.active++;
     this.idleFrom = null;
     const entry = new Running(job, token, agent.id);
+    entry.key = key;
     this.running.set(id, entry);
+    const usage = this.usageOf(entry, job, env);
     let reporter: TaskProgress | undefined;
     let ended = false;
     const ctx: TaskContext = {
@@ -619,6 +641,7 @@ export class NodeRunner {
         if (!ended) (reporter ??= this.progressOf(id, token)).report(value);
       },
       ...(gate && key !== undefined ? { key, holdKey: (ms: number) => gate.hold(key, ms) } : key !== undefined ? { key } : {}),
+      usage: (value) => (ended ? Promise.resolve({ task: null, key: null }) : usage(value)),
     };
     let timer: NodeJS.Timeout | undefined;
     /** The output went to await approval: the DelayedError that ends the run is not a failure. */
@@ -628,7 +651,10 @@ export class NodeRunner {
       const sandbox = this.o.sandbox;
       const work = entry.guard(
         sandbox?.covers(job.name)
-          ? sandbox.run(job, token, env.payload, { taskId: id, agentId: agent.id, nodeId: this.o.nodeId, attempt: ctx.attempt, ...(feedback !== undefined ? { feedback, revision: round } : {}) }, entry.signal, ctx.progress, this.o.progress ?? PROGRESS_DEFAULTS)
+          ? sandbox.run(job, token, env.payload, { taskId: id, agentId: agent.id, nodeId: this.o.nodeId, attempt: ctx.attempt, ...(feedback !== undefined ? { feedback, revision: round } : {}), ...(key !== undefined ? { key } : {}) }, entry.signal, ctx.progress, this.o.progress ?? PROGRESS_DEFAULTS, {
+              usage: (value: unknown) => ctx.usage(value as UsageReport),
+              ...(ctx.holdKey ? { holdKey: ctx.holdKey } : {}),
+            })
           : Promise.resolve().then(() => processor(env.payload, ctx)),
       );
       const result = env.timeoutMs
@@ -645,6 +671,9 @@ export class NodeRunner {
         : await work;
       if (entry.cancelled) this.refuseResult(entry, agent);
       if (entry.returned) throw new WaitingError();
+      // Its last reports counted before it finishes: one of them may stop it.
+      await this.settleReports(entry);
+      if (entry.stopped) throw entry.stopped;
       // The last value reported, before the finish: a watcher sees it, then `finished`.
       if (reporter) await reporter.flush();
       if (env.approval) {
@@ -666,6 +695,13 @@ export class NodeRunner {
       if (entry.cancelled) this.endCancelled(entry, agent, err);
       if (entry.returned) throw new WaitingError();
       if (reporter) await reporter.flush();
+      await this.settleReports(entry);
+      // Stopped for a budget: it fails for good with the reason (another attempt would spend past the same budget); not the agent's fault.
+      if (entry.stopped) {
+        this.finishing.set(id, { agent: agent.id, outcome: 'failed' });
+        agent.failed++;
+        throw new UnrecoverableError(entry.stopped.message);
+      }
       // The processor asked for the task later (an HTTP agent's 429 with Retry-After): no attempt spent, nothing said of the agent's health.
       // With a key, its provider is what said so: every host holds the key's tasks as long.
       if (isRetryLater(err)) {
@@ -686,6 +722,54 @@ export class NodeRunner {
       this.running.delete(id);
       if (this.running.size === 0) this.idleFrom = Date.now();
     }
+  }
+
+  /**
+   * A spent key's task, before it takes a slot: it waits, delayed until the
+   * period resets (a raised budget brings it back sooner), no attempt spent;
+   * or, by its budget's setting, fails now. Keys without a budget cost nothing.
+   */
+  private async admitBudget(budgets: BudgetGate, key: string, job: Job, token: string): Promise<void> {
+    let a: Awaited<ReturnType<BudgetGate['admit']>>;
+    try {
+      a = await budgets.admit(key, job.id ?? '', this.o.nodeId);
+    } catch (err) {
+      this.o.onError(new Error(`key ${key}: task ${job.id}'s budget not checked, handed back for ${KEY_UNANSWERED_RETRY_MS} ms: ${(err as Error).message}`));
+      await job.moveToDelayed(Date.now() + KEY_UNANSWERED_RETRY_MS, token);
+      throw new DelayedError(`key ${key}'s budget did not answer`);
+    }
+    if (a.admitted) return;
+    if (a.verdict === 'fail') throw new UnrecoverableError(a.reason);
+    await job.moveToDelayed(Date.now() + a.delayMs, token);
+    throw new DelayedError(a.reason);
+  }
+
+  /** The run's ctx.usage: each report checked at once, then counted (its task's totals, its key's spend) while the processor goes on. */
+  private usageOf(entry: Running, job: Job, env: TaskEnvelope): (value: unknown) => Promise<UsageReceipt> {
+    const budgets = this.o.budgets;
+    const task = { taskId: job.id ?? '', type: job.name, node: this.o.nodeId, key: entry.key, budget: env.budget, alerted: new Set<number>(), stop: (err: BudgetExceededError) => void entry.stop(err, this.o.cancelGraceMs) };
+    return (value) => {
+      if (!budgets) return Promise.resolve({ task: null, key: null });
+      const u = budgets.check(value);
+      const sent = budgets.report(task, u);
+      const counted = sent.catch((err: Error) => this.o.onError(new Error(`usage of task ${task.taskId} not recorded: ${err.message}`)));
+      entry.reports.add(counted);
+      void counted.finally(() => entry.reports.delete(counted));
+      return sent;
+    };
+  }
+
+  private async settleReports(entry: Running): Promise<void> {
+    while (entry.reports.size) await Promise.all([...entry.reports]);
+  }
+
+  /** Stops this runner's running tasks of a spent key (but `except`); how many. */
+  stopKey(key: string, except: string | undefined, reason: (taskId: string) => BudgetExceededError): number {
+    let n = 0;
+    for (const [id, entry] of this.running) {
+      if (entry.key === key && id !== except && entry.stop(reason(id), this.o.cancelGraceMs)) n++;
+    }
+    return n;
   }
 
   /**

@@ -40,6 +40,31 @@ export interface TaskContext {
    * same and hands this task back for that long, no attempt spent.
    */
   holdKey?: (ms: number) => Promise<number>;
+  /**
+   * Reports what the task spent since its last report (docs/budgets.md):
+   * `{ tokens, inputTokens, outputTokens, costUsd }`, each optional, ≥ 0
+   * (`tokens` is input + output when left out). Counted in the task's totals
+   * (its view's `usage`) and its key's spend for the period, swarm-wide.
+   * Throws at once on a value that is not one; resolves once counted, with
+   * the task's totals and its key's budget. Past the task's budget (or its
+   * key's, set to abort), `signal` is aborted with a BudgetExceededError and
+   * the task fails.
+   */
+  usage(value: UsageReport): Promise<UsageReceipt>;
+}
+
+/** One ctx.usage report (amounts since the last one). */
+export interface UsageReport {
+  tokens?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  costUsd?: number;
+}
+
+/** What ctx.usage resolves with: the task's totals over every attempt, and its key's budget after the report (null: the key has none). */
+export interface UsageReceipt {
+  task: { tokens: number; inputTokens: number; outputTokens: number; costUsd: number; reports: number } | null;
+  key: { spent: { tokens: number; costUsd: number }; limit: { tokens?: number; costUsd?: number }; resetsAt: number; exhausted: boolean } | null;
 }
 
 export type Processor = (payload: unknown, ctx: TaskContext) => Promise<unknown> | unknown;

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ChildPool, type Job } from 'bullmq';
-import type { TaskContext } from './processor.ts';
+import type { TaskContext, UsageReceipt } from './processor.ts';
 import type { ProgressLimits } from '../tasks/progress.ts';
 
 // BullMQ keeps its sandbox wrapper out of its index; Node loads bullmq as CommonJS.
@@ -40,10 +40,22 @@ export class Sandbox {
    * it here, where it is coalesced like any task's, never written by BullMQ's
    * own updateProgress.
    */
-  run(job: Job, token: string, payload: unknown, ctx: Omit<TaskContext, 'signal' | 'progress'>, signal: AbortSignal, progress: (value: unknown) => void, limits: ProgressLimits): Promise<unknown> {
+  run(
+    job: Job,
+    token: string,
+    payload: unknown,
+    ctx: Omit<TaskContext, 'signal' | 'progress' | 'usage' | 'holdKey'>,
+    signal: AbortSignal,
+    progress: (value: unknown) => void,
+    limits: ProgressLimits,
+    calls: HostCalls,
+  ): Promise<unknown> {
     // The child sees the job with its data replaced by what the processor needs.
-    const data = JSON.stringify({ payload, ctx, modulePath: this.o.modulePath ?? '', progressLimits: limits });
+    const data = JSON.stringify({ payload, ctx, modulePath: this.o.modulePath ?? '', progressLimits: limits, holdKey: calls.holdKey !== undefined });
     const view = Object.create(job, {
+      // BullMQ's one child request that carries a value and waits for the answer: the child's ctx.usage and
+      // ctx.holdKey come through it (processors/sandboxEntry.mjs). Never throws: a throw here would fail the task.
+      getDependencies: { value: (req: unknown) => answerCall(req, calls) },
       asJSONSandbox: { value: () => ({ ...job.asJSONSandbox(), data }) },
       updateProgress: {
         value: (value: unknown) => {
@@ -62,5 +74,23 @@ export class Sandbox {
 
   async close(): Promise<void> {
     await this.pool.clean();
+  }
+}
+
+/** What a sandboxed processor's ctx asks of its host. */
+export interface HostCalls {
+  usage: (value: unknown) => Promise<UsageReceipt>;
+  holdKey?: (ms: number) => Promise<number>;
+}
+
+/** A call from the child: `{ swarmqCall: 'usage' | 'holdKey', arg }` → `{ ok: value }` or `{ error: message }`. */
+async function answerCall(req: unknown, calls: HostCalls): Promise<{ ok: unknown } | { error: string }> {
+  const r = (req ?? {}) as { swarmqCall?: unknown; arg?: unknown };
+  try {
+    if (r.swarmqCall === 'usage') return { ok: await calls.usage(r.arg) };
+    if (r.swarmqCall === 'holdKey' && calls.holdKey && typeof r.arg === 'number') return { ok: await calls.holdKey(r.arg) };
+    return { error: `a sandboxed processor asked its host for ${JSON.stringify(r.swarmqCall)}, which it does not answer` };
+  } catch (err) {
+    return { error: (err as Error).message };
   }
 }

@@ -22,6 +22,7 @@ import { startLocalCluster, startLocalRedis, type LocalClusterShape, type LocalR
 import { spawnWithProgress } from './spawnProgress.ts';
 import { statusReport } from './status.ts';
 import { limitsGet, limitsSet, limitsTable, type LimitFlags } from './limits.ts';
+import { budgetGet, budgetSet, budgetTable, type BudgetFlags } from './budget.ts';
 
 interface CommonFlags {
   redisUrl?: string;
@@ -271,8 +272,10 @@ export function buildCli(): Command {
     .option('--attempts <n>', 'tries before the task fails')
     .option('--timeout-ms <ms>', 'per-attempt time limit')
     .option('--key <key>', "the key it counts against (a tenant, a team, an API key's name; docs/keys.md)")
+    .option('--budget-tokens <n>', "the task's own budget in tokens, over every attempt (docs/budgets.md)")
+    .option('--budget-usd <x>', "the task's own budget in US dollars")
     .option('--wait', 'wait for the task to finish and print it')
-    .action(async (type: string, payloadText: string | undefined, flags: CommonFlags & { priority?: string; attempts?: string; timeoutMs?: string; key?: string; wait?: boolean }) => {
+    .action(async (type: string, payloadText: string | undefined, flags: CommonFlags & { priority?: string; attempts?: string; timeoutMs?: string; key?: string; budgetTokens?: string; budgetUsd?: string; wait?: boolean }) => {
       const config = configFrom(flags, redisFromStateDir());
       let payload: unknown;
       try {
@@ -290,6 +293,9 @@ export function buildCli(): Command {
           ...(flags.attempts ? { attempts: num(flags.attempts) } : {}),
           ...(flags.timeoutMs ? { timeoutMs: num(flags.timeoutMs) } : {}),
           ...(flags.key !== undefined ? { key: flags.key } : {}),
+          ...(flags.budgetTokens !== undefined || flags.budgetUsd !== undefined
+            ? { budget: { ...(flags.budgetTokens !== undefined ? { tokens: num(flags.budgetTokens) } : {}), ...(flags.budgetUsd !== undefined ? { costUsd: num(flags.budgetUsd) } : {}) } }
+            : {}),
         });
         console.log(JSON.stringify(flags.wait ? await client.waitFor(submitted.id, { timeoutMs: 60_000 }) : submitted));
       } finally {
@@ -369,6 +375,29 @@ export function buildCli(): Command {
     .action(async (key: string | undefined, flags: CommonFlags & { json?: boolean }) => {
       const keys = await limitsGet(configFrom(flags, redisFromStateDir()), key);
       console.log(flags.json ? JSON.stringify(key === undefined ? { keys } : keys[0]) : limitsTable(keys));
+    });
+
+  const budget = program.command('budget').description("a key's budget per period, swarm-wide: tokens, costUsd (docs/budgets.md)");
+  addCommon(budget.command('set'))
+    .description("replace a key's budget (no --tokens and no --cost-usd: none); tasks that waited for it are checked again")
+    .argument('<key>', 'the key (a tenant, a team, an API key name)')
+    .option('--tokens <n>', 'at most n tokens per period')
+    .option('--cost-usd <x>', 'at most x US dollars per period')
+    .option('--period <p>', 'hour, day (default) or month (UTC), or a length in ms')
+    .option('--queued <wait|fail>', 'once spent, its queued tasks wait for the period to reset (default) or fail')
+    .option('--running <abort|finish>', 'once spent, its running tasks are aborted (default) or finish')
+    .option('--json', 'print JSON')
+    .action(async (key: string, flags: CommonFlags & BudgetFlags & { json?: boolean }) => {
+      const view = await budgetSet(configFrom(flags, redisFromStateDir()), key, flags);
+      console.log(flags.json ? JSON.stringify(view) : budgetTable([view]));
+    });
+  addCommon(budget.command('get'))
+    .description('every key with a budget or spend this period (or one): spent, limit, when it resets')
+    .argument('[key]', 'only this key')
+    .option('--json', 'print JSON')
+    .action(async (key: string | undefined, flags: CommonFlags & { json?: boolean }) => {
+      const views = await budgetGet(configFrom(flags, redisFromStateDir()), key);
+      console.log(flags.json ? JSON.stringify(key === undefined ? { keys: views } : views[0]) : budgetTable(views));
     });
 
   addCommon(program.command('status'))

@@ -18,6 +18,9 @@ import type { AwaitingPage } from '../coordinator/approvals.ts';
 import { describeIssues } from '../validation.ts';
 import type { z } from 'zod';
 import { checkKeyName, parseKeyLimits, readKeys, readOneKey, setKeyLimits, type KeyView } from '../keys/keyAdmin.ts';
+import { parseKeyBudget, readKeyBudget, setKeyBudget } from '../budgets/budgetAdmin.ts';
+import type { BudgetView } from '../budgets/budgetView.ts';
+import type { KeyBudgetInput } from '../budgets/budget.ts';
 import type { KeyLimits } from '../keys/limits.ts';
 
 export interface SwarmClientOptions {
@@ -247,6 +250,23 @@ export class SwarmClient {
   async setKeyLimits(name: string, limits: KeyLimits | { maxActive?: number; rate?: string | KeyLimits['rate']; weight?: number }): Promise<KeyView> {
     await this.start();
     return await setKeyLimits(this.redis, this.prefix, checkKeyName(name), parseKeyLimits(limits), (node) => this.router.queueFor(node));
+  }
+
+  /** A key's budget and its spend this period (as GET /api/keys/:key/budget). */
+  async keyBudget(name: string): Promise<BudgetView> {
+    await this.start();
+    return await readKeyBudget(this.redis, this.prefix, checkKeyName(name));
+  }
+
+  /**
+   * Replaces a key's budget, swarm-wide (as PUT /api/keys/:key/budget):
+   * `{ tokens?, costUsd?, period?, queued?, running? }`; `{}` clears it. Tasks
+   * that waited for it are checked again at once. Needs a Redis user that may
+   * write budgets (the coordinator's or the operator's).
+   */
+  async setKeyBudget(name: string, budget: KeyBudgetInput): Promise<BudgetView> {
+    await this.start();
+    return await setKeyBudget(this.redis, this.prefix, checkKeyName(name), parseKeyBudget(budget), (node) => this.router.queueFor(node));
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,7 @@ import { HealthMonitor } from '../health/monitor.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { SummaryPublisher } from '../metrics/summaryPublisher.ts';
+import { BudgetRelay } from './budgetRelay.ts';
 import { groupOfNode } from '../routing/hierarchy.ts';
 import { BatchSweeper } from './batchSweeper.ts';
 import { HostControl } from './hostControl.ts';
@@ -58,6 +59,7 @@ export class Coordinator {
   readonly health: HealthMonitor;
   /** metrics:updated, agent:joined and agent:left while leading. */
   readonly summary: SummaryPublisher;
+  private readonly budgetRelay: BudgetRelay;
   /** Finishes batch submits left staged, while leading. */
   readonly batches: BatchSweeper;
   private readonly workerConnection: RedisClient;
@@ -119,6 +121,7 @@ export class Coordinator {
     });
     this.health = new HealthMonitor({ redis: this.commands, config: o.config, partitions: this.partitions, hosts: this.hosts, logger: o.logger });
     this.summary = new SummaryPublisher({ redis: this.commands, config: o.config, lease: this.lease, logger: o.logger, loads: (now) => this.loads.tracker.read(now, o.config.coordinator.snapshotIntervalMs) });
+    this.budgetRelay = new BudgetRelay({ redis: this.commands, prefix: o.config.prefix, lease: this.lease, logger: o.logger });
     this.batches = new BatchSweeper({ lease: this.lease, logger: o.logger, resumeDue: () => this.router.resumeDueBatches() });
     this.intakeQueue.on('error', (err) => o.logger.debug({ err: err.message }, 'intake queue connection error'));
   }
@@ -150,6 +153,7 @@ export class Coordinator {
       this.summary.start();
       this.loads.start();
       this.batches.start();
+      this.budgetRelay.start();
     }
     this.o.logger.info({ prefix: this.o.config.prefix, nodes: this.router.nodeIds().length }, 'coordinator ready');
   }
@@ -167,6 +171,7 @@ export class Coordinator {
     await this.summary.stop();
     await this.loads.stop();
     await this.batches.stop();
+    await this.budgetRelay.stop();
     // After the duties stopped: hand the partitions back, so the others take them at their next round.
     await this.partitions.stop();
     await this.intakeWorker?.close();

@@ -50,7 +50,7 @@ export class HostControl {
    * (already durable in Redis) is put on the host's control queue, which the
    * host's control Worker blocks on, so it is woken at once.
    */
-  async tell(hostId: string, name: 'cancel', data: unknown): Promise<void> {
+  async tell(hostId: string, name: 'cancel' | 'budget', data: unknown): Promise<void> {
     await this.queue(hostId).add(name, data, { attempts: 1, removeOnComplete: true, removeOnFail: { age: 3600 } });
   }
 

@@ -60,6 +60,11 @@ function keyOf(job: Job): unknown {
   return (job.opts as { key?: unknown }).key;
 }
 
+/** The task's own budget an intake job names in its options (`{ budget: { tokens: 20000 } }`), as given. */
+function budgetOf(job: Job): unknown {
+  return (job.opts as { budget?: unknown }).budget;
+}
+
 export function startIntake(o: IntakeOptions): Worker {
   const keys = swarmKeys(o.prefix);
   const process = async (job: Job, token?: string): Promise<Submitted> => {
@@ -73,8 +78,11 @@ export function startIntake(o: IntakeOptions): Worker {
         ...(approvalOf(job) !== undefined ? { approval: approvalOf(job) } : {}),
         // A key rides in the job's options (BullMQ keeps options it does not know): `{ key: 'acme' }`.
         ...(keyOf(job) !== undefined ? { key: keyOf(job) } : {}),
+        ...(budgetOf(job) !== undefined ? { budget: budgetOf(job) } : {}),
       });
       checkBytes(job.data, o.maxBytes);
+      // A spent key's task is refused before anything is written; a re-run whose task is already in (its id recorded) goes on.
+      if (task.key !== undefined && (await o.router.budgets.has(task.key)) && !(await o.connection.exists(keys.intakeTask(job.id ?? '')))) await o.router.budgets.check(task.key);
       const planned = newTaskId(await o.router.route(task));
       // A re-run of this intake job (its coordinator died mid-way) reuses the first id,
       // and BullMQ's add of an existing id is a no-op: one intake job, one task.

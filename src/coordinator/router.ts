@@ -29,6 +29,7 @@ import { submitReplicated, type ReplicatedSubmit, type ReplicatedTask } from './
 import { BATCH_LEASE_MS, resumeBatch, resumeDueBatches, submitStaged, type BatchFanOut, type BatchJob } from './stagedBatch.ts';
 import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
 import { decide, listAwaiting, type AwaitingPage, type DecisionRequest } from './approvals.ts';
+import { KeyBudgets } from '../budgets/keyBudgets.ts';
 
 export type { Submitted } from './nodeQueues.ts';
 
@@ -54,6 +55,8 @@ export class TaskRouter {
   private readonly claims: IdempotencyClaims;
   private readonly queues: NodeQueues;
   private readonly routing: NodeRouting;
+  /** Which keys have a budget: a keyed submit of a spent one is refused (429 budget_exhausted) before anything is written. */
+  readonly budgets: KeyBudgets;
   /** Opened at the first cancel of a running task: the hosts' control queues carry the wake-ups. */
   private control: HostControl | undefined;
 
@@ -62,6 +65,7 @@ export class TaskRouter {
     this.claims = new IdempotencyClaims(opts.redis, this.prefix, opts.config.tasks.keepCompletedSeconds);
     this.routing = new NodeRouting(opts.redis, opts.config, opts.onBadRecord);
     this.queues = new NodeQueues(opts.redis, this.prefix, opts.config.tasks, (err) => this.opts.onRedisError?.(err));
+    this.budgets = new KeyBudgets(opts.redis, this.prefix);
   }
 
   async start(): Promise<void> {
@@ -103,6 +107,7 @@ export class TaskRouter {
     return await traced('swarmq.submit', {}, async (span) => {
       const task = this.validate(input);
       span.setAttribute('swarmq.task.type', task.type);
+      if (task.key !== undefined) await this.budgets.check(task.key);
       if (task.consensus) {
         const replicated = await submitReplicated(this.replicatedSubmit(), task as ReplicatedTask);
         // The parent in the consensus queue, its replicas in node queues: all must be on a replica.
@@ -124,6 +129,7 @@ export class TaskRouter {
       {
         maxBatch: this.opts.config.http.maxBatch,
         validate: (input, where) => this.validate(input, where),
+        checkBudgets: async (keys) => void (await Promise.all(keys.map((k) => this.budgets.check(k)))),
         routeBatch: (tasks) => this.routing.routeBatch(tasks),
         claims: this.claims,
         get: (id) => this.get(id),

@@ -12,6 +12,8 @@ export interface BatchSubmit {
   maxBatch: number;
   validate: (input: unknown, where: string) => TaskInput;
   routeBatch: (tasks: readonly TaskInput[]) => Promise<string[]>;
+  /** Refuses the batch (429 budget_exhausted) when a key it names has spent its budget; writes nothing. */
+  checkBudgets: (keys: readonly string[]) => Promise<void>;
   claims: IdempotencyClaims;
   get: (id: string) => Promise<TaskView | null>;
   /** Records the batch's task ids under its id before any is added, so the batch can be cancelled as a whole. */
@@ -24,6 +26,7 @@ export interface BatchSubmit {
 export async function submitBatch(b: BatchSubmit, inputs: unknown[]): Promise<{ batchId: string; ids: string[] }> {
   checkBatchSize(inputs.length, b.maxBatch);
   const tasks = inputs.map((t, i) => b.validate(t, `tasks.${i}.`));
+  await b.checkBudgets([...new Set(tasks.flatMap((t) => (t.key === undefined ? [] : [t.key])))]);
   checkNoReplicated(tasks);
   const planned = (await b.routeBatch(tasks)).map((node) => newTaskId(node));
   // Idempotency keys: claim them first; a key already claimed maps to its old task.

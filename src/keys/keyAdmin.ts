@@ -11,6 +11,8 @@ import { KEY_NAME } from '../../queues/keys.ts';
 import { SwarmError } from '../errors.ts';
 import { describeIssues, issuesOf } from '../validation.ts';
 import { bringBack } from './held.ts';
+import { readKeyBudget } from '../budgets/budgetAdmin.ts';
+import type { BudgetView } from '../budgets/budgetView.ts';
 import { hasLimits, keyLimitsSchema, keyNameSchema, limitsFields, limitsFromFields, rateText, type KeyLimits } from './limits.ts';
 
 /** A key as GET /api/keys shows it. */
@@ -29,7 +31,9 @@ export interface KeyView {
   holdUntil: number | null;
   /** Starts admitted so far, and refusals by reason. */
   started: number;
-  throttled: { active: number; rate: number; hold: number };
+  throttled: { active: number; rate: number; hold: number; budget: number };
+  /** Its budget and what it spent this period (docs/budgets.md); `spend.budget` null: no budget. */
+  spend: BudgetView;
 }
 
 function count(v: string | undefined): number {
@@ -37,7 +41,7 @@ function count(v: string | undefined): number {
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
-export function keyView(key: string, r: KeyRead): KeyView {
+export function keyView(key: string, r: KeyRead, spend: BudgetView): KeyView {
   const limits = limitsFromFields(r.limits);
   const holdUntil = count(r.state.holdUntil);
   return {
@@ -49,7 +53,8 @@ export function keyView(key: string, r: KeyRead): KeyView {
     startsInWindow: r.startsInWindow,
     holdUntil: holdUntil > r.now ? holdUntil : null,
     started: count(r.state.started),
-    throttled: { active: count(r.state['throttled:active']), rate: count(r.state['throttled:rate']), hold: count(r.state['throttled:hold']) },
+    throttled: { active: count(r.state['throttled:active']), rate: count(r.state['throttled:rate']), hold: count(r.state['throttled:hold']), budget: count(r.state['throttled:budget']) },
+    spend,
   };
 }
 
@@ -68,12 +73,14 @@ export function parseKeyLimits(input: unknown): KeyLimits {
 }
 
 export async function readOneKey(redis: RedisClient, prefix: string, key: string): Promise<KeyView> {
-  return keyView(key, await readKey(redis, { prefix, key }));
+  const [state, spend] = await Promise.all([readKey(redis, { prefix, key }), readKeyBudget(redis, prefix, key)]);
+  return keyView(key, state, spend);
 }
 
 /** Every key a task has carried or that has limits, by name. */
 export async function readKeys(redis: RedisClient, prefix: string): Promise<KeyView[]> {
   const { limits, names } = await readKeyList(redis, prefix);
+  // A key given a budget is in key-names too (writeKeyBudget).
   const keys = [...new Set([...names, ...Object.keys(limits)])].filter((k) => KEY_NAME.test(k)).sort();
   return await Promise.all(keys.map((k) => readOneKey(redis, prefix, k)));
 }

@@ -16,6 +16,8 @@ import { FinishedTail } from './finishedTail.ts';
 import { agentsByHealth, HEALTH_STATES, hostStates, nodeLoads, totals } from './swarmFigures.ts';
 import { SwarmStateReader } from './swarmState.ts';
 import { readKeys } from '../keys/keyAdmin.ts';
+import { readUnkeyedUsage } from '../../queues/budgetState.ts';
+import { usageByType, type BudgetView } from '../budgets/budgetView.ts';
 
 /** Stream entries one scrape reads from the task streams, and from the swarm stream; the rest wait for the next scrape. */
 export const TASK_ENTRIES_PER_SCRAPE = 50_000;
@@ -50,6 +52,14 @@ export class SwarmMetrics {
   private readonly keyWaiting = new Gauge({ name: 'swarmq_key_waiting', help: 'Tasks of a key submitted and not started yet (held and delayed by its limits too)', labelNames: ['key'], registers: [this.registry] });
   private readonly keyHeld = new Gauge({ name: 'swarmq_key_held', help: 'Tasks of a key handed back at its maxActive, until a slot frees', labelNames: ['key'], registers: [this.registry] });
   private readonly keyThrottled = new Counter({ name: 'swarmq_key_throttled_total', help: "Starts of a key's tasks refused by its limits, by reason (active: at maxActive, rate: over its rate, hold: rate-limited by its provider)", labelNames: ['key', 'reason'], registers: [this.registry] });
+  private readonly usageTokens = new Counter({ name: 'swarmq_usage_tokens_total', help: 'Tokens processors reported spending (ctx.usage), by key ("" for none) and task type', labelNames: ['key', 'type'], registers: [this.registry] });
+  private readonly usageCost = new Counter({ name: 'swarmq_usage_cost_usd_total', help: 'US dollars processors reported spending (ctx.usage), by key ("" for none) and task type', labelNames: ['key', 'type'], registers: [this.registry] });
+  private readonly budgetRatio = new Gauge({ name: 'swarmq_budget_spent_ratio', help: "A key's spend this period over its budget (the larger of tokens' and cost's; 1 or more: spent)", labelNames: ['key'], registers: [this.registry] });
+  private readonly budgetSpent = new Gauge({ name: 'swarmq_budget_spent', help: "A key's spend this period, by unit (tokens, cost_usd), for keys with a budget", labelNames: ['key', 'unit'], registers: [this.registry] });
+  private readonly budgetLimit = new Gauge({ name: 'swarmq_budget_limit', help: "A key's budget per period, by unit (tokens, cost_usd)", labelNames: ['key', 'unit'], registers: [this.registry] });
+  private readonly budgetAlerts = new Counter({ name: 'swarmq_budget_alerts_total', help: 'budget:alert events, by scope (key, task) and threshold (80, 100)', labelNames: ['scope', 'threshold'], registers: [this.registry] });
+  /** The usage totals (kept in Redis, all time) already added to the counters. */
+  private readonly usageSeen = new Map<string, number>();
   /** The throttled counts (kept in Redis since the key's first refusal) already added to the counter. */
   private readonly throttledSeen = new Map<string, number>();
   private readonly redisClients = new Gauge({ name: 'swarmq_redis_connections', help: 'Clients connected to the swarm Redis (INFO clients)', registers: [this.registry] });
@@ -114,12 +124,12 @@ export class SwarmMetrics {
   /** Keys' gauges as they are now; the throttled counter moves by what Redis counted since the last scrape. */
   private async readKeys(): Promise<void> {
     const keys = await readKeys(this.redis, this.config.prefix);
-    for (const g of [this.keyActive, this.keyWaiting, this.keyHeld]) g.reset();
+    for (const g of [this.keyActive, this.keyWaiting, this.keyHeld, this.budgetRatio, this.budgetSpent, this.budgetLimit]) g.reset();
     for (const k of keys) {
       this.keyActive.set({ key: k.key }, k.active);
       this.keyWaiting.set({ key: k.key }, k.waiting);
       this.keyHeld.set({ key: k.key }, k.held);
-      for (const reason of ['active', 'rate', 'hold'] as const) {
+      for (const reason of ['active', 'rate', 'hold', 'budget'] as const) {
         const id = `${k.key}\n${reason}`;
         const total = k.throttled[reason];
         const seen = this.throttledSeen.get(id) ?? 0;
@@ -127,6 +137,33 @@ export class SwarmMetrics {
         const added = total >= seen ? total - seen : total;
         this.throttledSeen.set(id, total);
         this.keyThrottled.inc({ key: k.key, reason }, added);
+      }
+      this.countUsage(k.key, k.spend.usage);
+      const b = k.spend.budget;
+      if (b) {
+        this.budgetRatio.set({ key: k.key }, k.spend.ratio);
+        if (b.tokens !== undefined) {
+          this.budgetSpent.set({ key: k.key, unit: 'tokens' }, k.spend.spent.tokens);
+          this.budgetLimit.set({ key: k.key, unit: 'tokens' }, b.tokens);
+        }
+        if (b.costUsd !== undefined) {
+          this.budgetSpent.set({ key: k.key, unit: 'cost_usd' }, k.spend.spent.costUsd);
+          this.budgetLimit.set({ key: k.key, unit: 'cost_usd' }, b.costUsd);
+        }
+      }
+    }
+    this.countUsage('', usageByType(await readUnkeyedUsage(this.redis, this.config.prefix)));
+  }
+
+  /** The usage counters move by what Redis added since the last scrape (all-time totals by type). */
+  private countUsage(key: string, byType: BudgetView['usage']): void {
+    for (const [type, u] of Object.entries(byType)) {
+      for (const [unit, total, counter] of [['tokens', u.tokens, this.usageTokens], ['cost', u.costUsd, this.usageCost]] as const) {
+        const id = `${key}\n${type}\n${unit}`;
+        const seen = this.usageSeen.get(id) ?? 0;
+        const added = total >= seen ? total - seen : total;
+        this.usageSeen.set(id, total);
+        if (added > 0) counter.inc({ key, type }, added);
       }
     }
   }
@@ -159,6 +196,9 @@ export class SwarmMetrics {
         break;
       case 'health:alert':
         this.alerts.inc({ severity: e.data.severity });
+        break;
+      case 'budget:alert':
+        this.budgetAlerts.inc({ scope: e.data.scope, threshold: String(e.data.threshold) });
         break;
       case 'consensus:reached':
         if (e.data.decided) this.rounds.observe({ protocol: e.data.protocol }, e.data.latencyMs / 1000);

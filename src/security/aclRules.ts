@@ -105,6 +105,8 @@ function producerRules(prefix: string): string[] {
     ...everyGroup(prefix, (g) => g.fairAny).map((k) => `~${k}`),
     `~${everyKey(prefix, 'waiting')}`, `~${everyKey(prefix, 'held')}`,
     `%R~${s.keyLimits}`, `~${s.keyNames}`,
+    // Budgets: which keys have one, and a spent key's figures, read before a keyed submit (readBudget-4.lua). Not written.
+    `%R~${s.keyBudgets}`, ...(['budget', 'spent', 'usage', 'budgetHeld'] as const).map((part) => `%R~${everyKey(prefix, part)}`),
     ...BASE_COMMANDS,
   ];
 }
@@ -139,6 +141,10 @@ function hostRules(prefix: string, hostId: string): string[] {
     // Keyed tasks' limits at start and end: every key's slots, starts, held tasks, waiting records, holds, and its limits
     // (named to the scripts that read them, so written: `key-state-shared`). Not the swarm's list of keys' limits.
     ...(['limits', 'active', 'starts', 'held', 'waiting', 'state'] as const).map((part) => `~${everyKey(prefix, part)}`),
+    // Budgets: usage added to its key's spend and totals, a spent key's starts checked (recordUsage-4.lua, checkBudget-5.lua),
+    // so every key's budget and spend are named to its scripts (`key-state-shared`); usage of tasks without a key; which keys have a budget.
+    ...(['budget', 'spent', 'spentPrev', 'usage', 'budgetHeld'] as const).map((part) => `~${everyKey(prefix, part)}`),
+    `~${s.usage}`, `%R~${s.keyBudgets}`,
     ...BASE_COMMANDS,
     // Other hosts' and drivers' inboxes, and the swarm's event stream: add entries, nothing else.
     `(~${inbox('*')} ~${s.events} resetchannels -@all +xadd)`,

@@ -137,6 +137,26 @@ export const approvalDecidedSchema = z.object({
   retry: z.boolean().optional(),
 });
 
+/**
+ * Spend reached 80 or 100 % of a budget (docs/budgets.md): a key's, once each
+ * per period (flagged in the period's totals, recordUsage-4.lua), or a task's
+ * own, once each per run.
+ */
+export const budgetAlertSchema = z.object({
+  at: z.number(),
+  scope: z.enum(['key', 'task']),
+  threshold: z.union([z.literal(80), z.literal(100)]),
+  /** The key (scope key), or the task's key if it has one. */
+  key: z.string().optional(),
+  /** The task whose report crossed it. */
+  task: z.string(),
+  type: z.string(),
+  spent: z.object({ tokens: z.number().min(0), costUsd: z.number().min(0) }),
+  limit: z.object({ tokens: z.number().optional(), costUsd: z.number().optional() }),
+  /** Scope key: when its period resets (ms, Redis's clock). */
+  resetsAt: z.number().optional(),
+});
+
 export const swarmEventSchemas = {
   'metrics:updated': metricsUpdatedSchema,
   'load:rebalanced': loadRebalancedSchema,
@@ -147,6 +167,7 @@ export const swarmEventSchemas = {
   'agent:joined': agentsJoinedSchema,
   'agent:left': agentsLeftSchema,
   'approval:decided': approvalDecidedSchema,
+  'budget:alert': budgetAlertSchema,
 } as const;
 
 export type SwarmEventType = keyof typeof swarmEventSchemas;

@@ -13,6 +13,7 @@ export function taskEnvelope(task: TaskInput): TaskEnvelope {
     ...(task.affinity !== undefined ? { affinity: task.affinity } : {}),
     ...(approval ? { approval } : {}),
     ...(task.key !== undefined ? { key: task.key } : {}),
+    ...(task.budget !== undefined ? { budget: task.budget } : {}),
   };
 }
 

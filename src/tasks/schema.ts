@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { approvalOptionSchema, type ApprovalTerms, type ApprovalView } from './approval.ts';
 import { KEY_NAME } from '../../queues/keys.ts';
+import { taskBudgetSchema, type TaskBudget, type Usage } from '../budgets/budget.ts';
 
 export const affinitySchema = z
   .object({
@@ -51,6 +52,8 @@ export const taskOptionsSchema = z
       .optional(),
     /** Its output counts only once approved (src/tasks/approval.ts): until then the task is awaiting-approval. */
     approval: approvalOptionSchema.optional(),
+    /** Its own spend, over every attempt (docs/budgets.md): past it, its run is aborted and the task fails. */
+    budget: taskBudgetSchema.optional(),
   })
   .strict();
 
@@ -77,6 +80,8 @@ export interface TaskEnvelope {
   approval?: ApprovalTerms;
   /** Its key: the agent host checks the key's limits before it starts (src/agents/keyGate.ts). */
   key?: string;
+  /** Its own budget: the host stops its run once its usage is past it (src/budgets/taskUsage.ts). */
+  budget?: TaskBudget;
 }
 
 export const TASK_STATES = ['waiting', 'active', 'awaiting-approval', 'completed', 'failed', 'delayed', 'cancelled'] as const;
@@ -98,6 +103,10 @@ export interface TaskView {
   progress: unknown;
   /** The key it was submitted with (docs/keys.md); absent for none. */
   key?: string;
+  /** What its processor reported with ctx.usage, over every attempt (docs/budgets.md); absent while it reported nothing. */
+  usage?: Usage & { reports: number };
+  /** The budget it was submitted with; absent for none. */
+  budget?: TaskBudget;
   /** Replicated tasks only: the replicas and the vote on their outputs. */
   consensus?: ReplicatedTaskConsensus;
   /** Tasks submitted with approval required: what waits for a decision, and the decisions. */

@@ -26,6 +26,25 @@ function json(v: string | undefined): unknown {
   }
 }
 
+/** The usage a task's processor reported (addTaskUsage-1.lua), if any. */
+export function usageOfJob(h: Record<string, string>): TaskView['usage'] {
+  if (h.sqUsageReports === undefined) return undefined;
+  const n = (v: string | undefined) => (Number.isFinite(Number(v)) ? Number(v) : 0);
+  return { tokens: n(h.sqTokens), inputTokens: n(h.sqInputTokens), outputTokens: n(h.sqOutputTokens), costUsd: n(h.sqCostUsd), reports: n(h.sqUsageReports) };
+}
+
+/** The budget in a job's data (its envelope), if it carries one; parsed only when it could. */
+export function budgetOfJob(data: string | undefined): TaskView['budget'] {
+  if (data === undefined || !data.includes('"budget"')) return undefined;
+  try {
+    const b = (JSON.parse(data) as { budget?: { tokens?: unknown; costUsd?: unknown } } | null)?.budget;
+    if (!b) return undefined;
+    return { ...(typeof b.tokens === 'number' ? { tokens: b.tokens } : {}), ...(typeof b.costUsd === 'number' ? { costUsd: b.costUsd } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The approval terms in a job's data (its envelope), if it carries any; the data is parsed only when it could. */
 export function approvalTermsOf(data: string | undefined): ApprovalTerms | undefined {
   if (data === undefined || !data.includes('"approval"')) return undefined;
@@ -62,7 +81,13 @@ export function taskViewFromJob(id: string, node: string, job: TaskJob): TaskVie
     progress: decodeProgress(h.progress),
     ...(approval ? { approval: approval.view } : {}),
     ...(h[KEY_FIELD] ? { key: h[KEY_FIELD] } : {}),
+    ...optional('usage', usageOfJob(h)),
+    ...optional('budget', budgetOfJob(h.data)),
   };
+}
+
+function optional<K extends string, V>(name: K, v: V | undefined): { [P in K]?: V } {
+  return (v === undefined ? {} : { [name]: v }) as { [P in K]?: V };
 }
 
 export function taskViewFromTombstone(t: CancelledRecord): TaskView {

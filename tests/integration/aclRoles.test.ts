@@ -140,6 +140,11 @@ describe('a swarm with one Redis user per role', () => {
     const keyedParked = await producer.submit({ type: 'echo', payload: 'never', key: 'acl-key', waitForAgent: true, affinity: { agentType: 'nobody-runs-this' } });
     expect(await producer.cancel(keyedParked.id)).toMatchObject({ state: 'cancelled' });
     expect((await stack.request('GET', '/api/keys/acl-key')).body).toMatchObject({ active: 0, waiting: 0, started: 4 });
+    // Budgets: set through the API, usage counted by the hosts, the spent key's next submit refused by the producer's own check.
+    expect((await stack.request('PUT', '/api/keys/acl-budget/budget', { tokens: 100 })).status).toBe(200);
+    const spender = await producer.submit({ type: 'report-usage', payload: { tokens: 100 }, key: 'acl-budget' });
+    expect(await producer.waitFor(spender.id, { timeoutMs: 15_000 })).toMatchObject({ state: 'completed', usage: { tokens: 100 } });
+    await until(async () => (await producer.submit({ type: 'echo', key: 'acl-budget' }).then(() => false, (e: { code?: string }) => e.code === 'budget_exhausted')), 5000, "the producer's submit to be refused");
 
     const replicated = await producer.submit({ type: 'echo', payload: 'same', consensus: { protocol: 'quorum', replicas: 3 } });
     expect(await producer.waitFor(replicated.id, { timeoutMs: 20_000 })).toMatchObject({ state: 'completed', result: 'same' });
@@ -245,6 +250,10 @@ describe('a swarm with one Redis user per role', () => {
     await expect(p.zadd(keyStateKeys(prefix, 'acl-key').active, 1, 'x')).rejects.toThrow(refused);
     await expect(p.hset(keyStateKeys(prefix, 'acl-key').state, 'holdUntil', '0')).rejects.toThrow(refused);
     await expect(p.hset(s.keyLimits, 'acl-key', '{}')).rejects.toThrow(refused);
+    // Budgets and spend: read, never written.
+    await expect(p.hset(keyStateKeys(prefix, 'acl-key').budget, 'tokens', '1')).rejects.toThrow(refused);
+    await expect(p.hincrbyfloat(keyStateKeys(prefix, 'acl-key').spent, 'tokens', '-1000')).rejects.toThrow(refused);
+    await expect(p.hset(s.keyBudgets, 'acl-key', '{}')).rejects.toThrow(refused);
     // The roster it routes on stays readable.
     expect(Object.keys(await p.hgetall(s.agents)).length).toBeGreaterThan(0);
     const proposer = new Consensus({ redis: urlOf({ kind: 'producer' }), prefix });

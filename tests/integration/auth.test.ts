@@ -49,6 +49,8 @@ const protectedRoutes: Route[] = [
   { method: 'GET', path: '/api/keys', ok: 200 },
   { method: 'GET', path: '/api/keys/acme', ok: 200 },
   { method: 'PUT', path: '/api/keys/acme/limits', body: { maxActive: 2 }, ok: 200 },
+  { method: 'GET', path: '/api/keys/acme/budget', ok: 200 },
+  { method: 'PUT', path: '/api/keys/acme/budget', body: { tokens: 1000 }, ok: 200 },
   { method: 'GET', path: '/admin/queues', ok: 200 },
   { method: 'GET', path: '/dashboard', ok: 200 },
   { method: 'GET', path: '/api/no-such-route', ok: 404 },

@@ -106,6 +106,11 @@ describe('swarm events across processes', () => {
     expect(approved.status, await approved.clone().text()).toBe(200);
     await until(async () => got('approval:decided').length > 0, 20_000, 'approval:decided');
 
+    // budget:alert (a child host): a task that spends all of its own budget (the built-in report-usage), at 80 and 100 %.
+    const spender = await client.submit({ type: 'report-usage', payload: { tokens: 100 }, budget: { tokens: 100 } });
+    expect((await client.waitFor(spender.id, { timeoutMs: 20_000 })).state).toBe('completed');
+    await until(async () => got('budget:alert').filter((e) => (e as SwarmEvent<'budget:alert'>).data.task === spender.id).length === 2, 20_000, 'budget:alert at 80 and 100 %');
+
     // recovery:step and agent:left (the child coordinator's health monitor): the solo host killed.
     soloHost.child.kill('SIGKILL');
     await until(async () => got('recovery:step').some((e) => (e as SwarmEvent<'recovery:step'>).data.host === 'ev-b'), 20_000, 'recovery:step for the killed host');

@@ -67,7 +67,7 @@ async function call(path: string, progress: unknown[] = [], o: { onExchange?: (e
     ...(o.onExchange ? { onExchange: o.onExchange } : {}),
   });
   try {
-    return await Promise.resolve(p({ text: 'hi' }, { taskId: 'n1.t1', agentId: 'h-a1', nodeId: 'n1', attempt: 2, signal: o.signal ?? new AbortController().signal, progress: () => {} }));
+    return await Promise.resolve(p({ text: 'hi' }, { taskId: 'n1.t1', agentId: 'h-a1', nodeId: 'n1', attempt: 2, signal: o.signal ?? new AbortController().signal, progress: () => {}, usage: async () => ({ task: null, key: null }) }));
   } finally {
     p.close();
   }

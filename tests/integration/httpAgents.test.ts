@@ -104,7 +104,7 @@ async function finished(id: string): Promise<{ state: string; result: any; error
 }
 
 function ctxFor(taskId: string, signal = new AbortController().signal): TaskContext {
-  return { taskId, agentId: 'direct-a1', nodeId: 'n0', attempt: 1, signal, progress: () => {} };
+  return { taskId, agentId: 'direct-a1', nodeId: 'n0', attempt: 1, signal, progress: () => {}, usage: async () => ({ task: null, key: null }) };
 }
 
 for (const name of ['node', 'python'] as const) {

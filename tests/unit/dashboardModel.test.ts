@@ -88,4 +88,13 @@ describe('dashboard model', () => {
     expect(toSwarmEvent({ id: '1-0', type: 'consensus:reached', at: 1, data: 'decided' })).toBeUndefined();
     expect(toSwarmEvent(null)).toBeUndefined();
   });
+
+  it('puts budget alerts in the alerts feed: 80 % a warning, spent critical', () => {
+    let s = applyEvent(emptyState(), ev('7000-0', 'budget:alert', { at: 7000, scope: 'key', threshold: 80, key: 'acme', task: 'n1.t', type: 'spend', spent: { tokens: 800, costUsd: 0 }, limit: { tokens: 1000 }, resetsAt: 9000 }));
+    s = applyEvent(s, ev('7001-0', 'budget:alert', { at: 7001, scope: 'task', threshold: 100, task: 'n1.u', type: 'spend', spent: { tokens: 5, costUsd: 0.5 }, limit: { costUsd: 0.5 } }));
+    expect(s.alerts.map((a) => [a.severity, a.text])).toEqual([
+      ['critical', 'task n1.u: 100 % of its own budget spent ($0.5 / $0.5)'],
+      ['warning', 'key acme: 80 % of its budget spent (800 / 1,000 tokens)'],
+    ]);
+  });
 });
