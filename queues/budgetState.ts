@@ -1,5 +1,5 @@
 // A key's budget at each step, swarm-wide (recordUsage-4.lua, checkBudget-5.lua,
-// readBudget-4.lua, addTaskUsage-1.lua): the typed wrappers, one a script, and
+// readBudget-4.lua, addTaskUsage-1.lua, restoreBudget-3.lua): the typed wrappers, one a script, and
 // the budget's writes. A key's budget and spend are in its own slot
 // (keys.ts keyStateKeys), beside its limits.
 import type { Cluster, Redis } from 'ioredis';
@@ -154,4 +154,30 @@ export async function recordUnkeyedUsage(redis: Redis | Cluster, r: { prefix: st
 /** The all-time usage of tasks without a key (flat `<type>|<unit>` → amount). */
 export async function readUnkeyedUsage(redis: Redis | Cluster, prefix: string): Promise<Record<string, string>> {
   return await redis.hgetall(swarmKeys(prefix).usage);
+}
+
+/** What a restore did with a key's carried spend: none carried, written into an empty (or another period's) hash, merged with this period's, or dropped as of a period that has ended. */
+export type SpendRestore = { verdict: 'none' } | { verdict: 'restored' | 'merged' | 'stale'; periodStart: number };
+
+/**
+ * A restore's write of a key's budget and spend (restoreBudget-3.lua, the key's
+ * slot, one step), then, with a budget, the swarm's list (as writeKeyBudget
+ * does, slot first). Tasks waiting for the key's period are left as they are.
+ */
+export async function restoreKeyBudget(
+  redis: Redis | Cluster,
+  r: { prefix: string; key: string; budget: { fields: Record<string, string>; json: string } | null; spent: { start: string; period: string; fields: Record<string, string> } | null },
+): Promise<SpendRestore> {
+  const k = keyStateKeys(r.prefix, r.key);
+  const budgetArgs = r.budget ? Object.entries(r.budget.fields).flat() : [];
+  const spentArgs = r.spent ? [r.spent.start, r.spent.period, ...Object.entries(r.spent.fields).flat()] : [''];
+  const reply = (await scripts.restoreBudget.run(redis, [k.budget, k.spent, k.spentPrev], [budgetArgs.length, ...budgetArgs, ...spentArgs])) as unknown[];
+  if (r.budget) {
+    const s = swarmKeys(r.prefix);
+    await checked(redis.multi().sadd(s.keyNames, r.key).hset(s.keyBudgets, r.key, r.budget.json).exec());
+  }
+  const verdict = String(reply[0]);
+  if (verdict === 'none') return { verdict };
+  if (verdict !== 'restored' && verdict !== 'merged' && verdict !== 'stale') throw new Error(`restoreBudget answered ${verdict}`);
+  return { verdict, periodStart: Number(reply[1]) };
 }

@@ -142,4 +142,5 @@ export const scripts = {
   checkBudget: command('checkBudget', 5),
   readBudget: command('readBudget', 4, 'reads'),
   addTaskUsage: command('addTaskUsage', 1),
+  restoreBudget: command('restoreBudget', 3),
 };

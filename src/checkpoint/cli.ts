@@ -22,6 +22,11 @@ function listStates(states: Partial<Record<string, number>>): string {
     .join(', ');
 }
 
+function keyDetails(c: { keyLimits: number; keyBudgets: number; keySpend: number }): string {
+  const parts = [c.keyLimits ? `${c.keyLimits} with limits` : '', c.keyBudgets ? `${c.keyBudgets} with a budget` : '', c.keySpend ? `${c.keySpend} with spend this period` : ''].filter(Boolean);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
 export interface CheckpointCommandResult {
   summary: string;
   warnings: string[];
@@ -48,7 +53,7 @@ export async function checkpointToFile(config: SwarmConfig, out: string, o: { in
     (checkpoint.includesFinished ? `, ${plural(c.finished, 'finished task')}` : '') +
     `, ${plural(c.idempotencyKeys, 'idempotency key')}, ${plural(c.moved, 'moved record')}, ${plural(c.cancelled, 'cancelled record')}` +
     `, ${plural(proposals, 'proposal')}${proposals ? ` (${listStates(c.proposals)})` : ''}, ${plural(c.rounds, 'consensus round')} with state` +
-    `, ${plural(c.keys, 'key')}${c.keyLimits ? ` (${c.keyLimits} with limits)` : ''}`;
+    `, ${plural(c.keys, 'key')}${keyDetails(c)}`;
   return { summary, warnings };
 }
 
@@ -79,6 +84,9 @@ export async function restoreFromFile(config: SwarmConfig, file: string, o: { fo
     (r.consensus.finishedProposals ? `, ${plural(r.consensus.finishedProposals, 'finished proposal')}` : '') +
     `, ${plural(r.consensus.rounds, 'consensus round')} with state` +
     (r.keyLimits ? `, limits of ${plural(r.keyLimits, 'key')}` : '') +
+    (r.keyBudgets ? `, budgets of ${plural(r.keyBudgets, 'key')}` : '') +
+    (r.spend.restored + r.spend.merged ? `, this period's spend of ${plural(r.spend.restored + r.spend.merged, 'key')}${r.spend.merged ? ` (${r.spend.merged} raised to it where the target had less)` : ''}` : '') +
+    (r.spend.stale ? `; the spend of ${plural(r.spend.stale, 'key')} was of a period that has ended, not restored` : '') +
     (r.consensus.skipped || r.consensus.skippedRounds ? `; ${plural(r.consensus.skipped, 'proposal')} and ${plural(r.consensus.skippedRounds, 'round')} already in the target, left as they were` : '') +
     (r.renamed ? `; ${plural(r.renamed, 'intake job')} got a new id (BullMQ refuses integer custom ids)` : '') +
     (r.skipped ? `; ${plural(r.skipped, 'task')} already in the target, left as ${r.skipped === 1 ? 'it was' : 'they were'}` : '') +

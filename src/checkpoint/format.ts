@@ -16,7 +16,9 @@
 //   and each carried round's persisted protocol state, decisions and rejection
 //   counts (consensusFormat.ts);
 // - (version 3) `keys`: every key the swarm lists, with the limits its own
-//   limits hash holds (what its scripts enforce).
+//   limits hash holds (what its scripts enforce), and (optional fields, so
+//   older version-3 files still read) its budget and the current period's
+//   spend with that period's identity (budgetFormat.ts).
 // A task's key and an output awaiting approval need no field of their own: the
 // key is in the task's data (the envelope the host reads it from) and its job
 // hash (`sqKey`), the awaiting output, its round and decisions in its job hash
@@ -40,6 +42,7 @@ import { SwarmError } from '../errors.ts';
 import { agentRecordSchema, cancelledRecordSchema, nodeRecordSchema } from '../swarm/records.ts';
 import { issuesOf } from '../validation.ts';
 import { keyLimitsSchema, keyNameSchema } from '../keys/limits.ts';
+import { carriedBudgetSchema, carriedSpendSchema } from './budgetFormat.ts';
 import { checkConsensusSection, consensusSectionSchema, emptyConsensus } from './consensusFormat.ts';
 import { groupProblem, jobIdProblem, nodeIdProblem, queueProblem, taskIdProblem } from './names.ts';
 
@@ -62,7 +65,10 @@ export const CHECKPOINT_ABOUT =
   'Keys (`keys`): every key the swarm lists, with its limits (maxActive, rate, weight); a keyed task carries its key in its ' +
   "data, and after a restore counts as waiting for it and takes its place in its node's fair order again. Not carried: " +
   "keys' running slots (active tasks run again and take a slot then), their rate windows' starts (a window starts empty) and " +
-  "provider holds. A task whose output awaits approval is carried as a delayed task due at the approval's deadline, its output, " +
+  'provider holds. A key with a budget carries it (`budget`), and a key with spend in the period current when taken carries that ' +
+  'spend (`spent`: tokens, cost, reports, by task type, the alerts already fired) with the period it belongs to: a restore writes ' +
+  'the spend back only while that period is still current on the target Redis, raising what is there and never lowering it. ' +
+  "Not carried of budgets: earlier periods' spend, the all-time usage totals, and which tasks wait for the period to reset. A task whose output awaits approval is carried as a delayed task due at the approval's deadline, its output, " +
   'round and decisions in its job fields: after a restore it awaits approval again, is listed, and may be approved or rejected ' +
   'until that deadline. ' +
   'Completed and failed tasks and proposals are not carried unless `includesFinished` is true. ' +
@@ -159,8 +165,14 @@ const commonShape = {
 
 type CommonPart = z.infer<z.ZodObject<typeof commonShape>>;
 
-/** (version 3) Every key the swarm lists, with its limits as its own limits hash holds them ({}: none). */
-export const keysSectionSchema = z.array(z.object({ key: keyNameSchema, limits: keyLimitsSchema }).strict());
+/**
+ * (version 3) Every key the swarm lists, with its limits as its own limits hash
+ * holds them ({}: none); its budget and the spend of the period current when
+ * taken, when it has them (left out by files written before budgets were carried).
+ */
+export const keysSectionSchema = z.array(
+  z.object({ key: keyNameSchema, limits: keyLimitsSchema, budget: carriedBudgetSchema.optional(), spent: carriedSpendSchema.optional() }).strict(),
+);
 export type KeysSection = z.infer<typeof keysSectionSchema>;
 
 function checkKeysSection(keys: KeysSection, ctx: z.RefinementCtx): void {

@@ -9,6 +9,7 @@ import { AWAITING_FIELD, DECISION_FIELD, pickupOf } from '../tasks/approval.ts';
 import { KEY_FIELD } from '../tasks/view.ts';
 import type { Checkpoint, FinishedTask, UnfinishedState, UnfinishedTask } from './format.ts';
 import { bullmqAcceptsId } from './names.ts';
+import { budgetToWrite, spendToWrite } from './budgetFormat.ts';
 
 /** Where a restored task lands in its queue. */
 export type LandsAs = 'waiting' | 'prioritized' | 'delayed';
@@ -71,10 +72,20 @@ export interface RestoreCounts {
   cancelled: number;
   /** Keys whose limits are written (the file's `keys` with limits). */
   keyLimits: number;
+  /** Keys whose budget is written, and keys whose spend is carried (written back only if its period is still current). */
+  keyBudgets: number;
+  keySpend: number;
   /** Tasks that carry a key, placed again in their node's fair order. */
   keyed: number;
   /** Tasks whose output awaits approval, indexed again by their deadline. */
   awaitingApproval: number;
+}
+
+/** A key's budget and spend as the restore hands them to queues/budgetState.ts restoreKeyBudget (null: not carried). */
+export interface PlannedKeyBudget {
+  key: string;
+  budget: { fields: Record<string, string>; json: string } | null;
+  spent: { start: string; period: string; fields: Record<string, string> } | null;
 }
 
 /** A key's limits as the restore writes them (queues/keyLimits.ts writeKeyLimits). */
@@ -90,7 +101,7 @@ export interface RestorePlan {
   groups: { movedKey: string; moved: [string, string][]; cancelledKey: string; cancelled: [string, string][] }[];
   idempotency: { key: string; taskId: string; ttlMs: number | null }[];
   /** Keys with limits, written before any task (a task may start the moment its queue resumes); and every key the swarm lists, with its tasks' keys. */
-  keys: { limits: PlannedKeyLimits[]; names: string[]; namesKey: string };
+  keys: { limits: PlannedKeyLimits[]; budgets: PlannedKeyBudget[]; names: string[]; namesKey: string };
   queues: PlannedQueue[];
   counts: RestoreCounts;
 }
@@ -149,6 +160,8 @@ export function planRestore(cp: Checkpoint, prefix: string, now: number): Restor
     moved: movedOf.size,
     cancelled: cp.groups.reduce((s, g) => s + g.cancelled.length, 0),
     keyLimits: 0,
+    keyBudgets: 0,
+    keySpend: 0,
     keyed: 0,
     awaitingApproval: 0,
   };
@@ -237,6 +250,11 @@ export function planRestore(cp: Checkpoint, prefix: string, now: number): Restor
   counts.queues = planned.filter((q) => q.jobs.length || q.finished.length).length;
   const limits = cp.keys.filter((k) => hasLimits(k.limits)).map((k) => ({ key: k.key, fields: limitsFields(k.limits), json: JSON.stringify(k.limits) }));
   counts.keyLimits = limits.length;
+  const budgets: PlannedKeyBudget[] = cp.keys
+    .filter((k) => k.budget !== undefined || k.spent !== undefined)
+    .map((k) => ({ key: k.key, budget: k.budget ? budgetToWrite(k.budget) : null, spent: k.spent ? spendToWrite(k.spent) : null }));
+  counts.keyBudgets = budgets.filter((b) => b.budget).length;
+  counts.keySpend = budgets.filter((b) => b.spent).length;
   return {
     prefix,
     roster: {
@@ -259,7 +277,7 @@ export function planRestore(cp: Checkpoint, prefix: string, now: number): Restor
       };
     }),
     idempotency: cp.idempotency.map((i) => ({ key: sk.idempotency(i.key), taskId: i.taskId, ttlMs: i.ttlMs })),
-    keys: { limits, names: [...new Set([...cp.keys.map((k) => k.key), ...taskKeys])].sort(), namesKey: sk.keyNames },
+    keys: { limits, budgets, names: [...new Set([...cp.keys.map((k) => k.key), ...taskKeys])].sort(), namesKey: sk.keyNames },
     queues: planned,
     counts,
   };

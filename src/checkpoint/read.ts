@@ -17,6 +17,7 @@
 // whole (readCluster.ts says how, and what is weaker).
 import { CONSENSUS_QUEUE, KEY_NAME, keyStateKeys, swarmKeys } from '../../queues/keys.ts';
 import { readKeyList } from '../../queues/keyLimits.ts';
+import { readKeyBudgetsJson } from '../../queues/budgetState.ts';
 import { slotPipeline } from '../../queues/slotPipeline.ts';
 import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { readSwarm } from '../../queues/readSwarm.ts';
@@ -26,7 +27,7 @@ import { readClusterSnapshot, type AfterSlotRead } from './readCluster.ts';
 import { consensusKeys } from '../consensus/runtime/keys.ts';
 import { PROPOSAL_JOB } from './consensusSnapshot.ts';
 import type { Checkpoint } from './format.ts';
-import { snapshotToCheckpoint, type RawIdempotencyKey, type RawKeyLimits } from './snapshot.ts';
+import { snapshotToCheckpoint, type RawIdempotencyKey, type RawKeyState } from './snapshot.ts';
 
 function readSwarmOnce(redis: RedisClient, prefix: string, includeFinished: boolean, afterSlotRead?: AfterSlotRead) {
   // The round keys' head from consensusKeys itself (`<head><round>:state`), so the script cannot drift from it.
@@ -62,23 +63,29 @@ async function readIdempotencyKeys(client: RedisClient, prefix: string): Promise
 }
 
 /**
- * Every key the swarm lists (a task carried it, or it has limits) with its own
- * limits hash, what its scripts enforce (the swarm's list is written after it,
- * so it may lag by a write). Read after the snapshot, as idempotency keys are:
- * limits are settings, not tasks, and need no point in time shared with them.
+ * Every key the swarm lists (a task carried it, it has limits or a budget) with
+ * its own limits, budget and spent hashes, what its scripts enforce and count
+ * (the swarm's lists are written after them, so they may lag by a write). Read
+ * after the snapshot, as idempotency keys are: limits and budgets are settings,
+ * not tasks, and need no point in time shared with them; spend only grows
+ * within a period, so it is at least what it was when the tasks were read.
  */
-async function readKeyLimitsHashes(redis: RedisClient, prefix: string): Promise<RawKeyLimits[]> {
-  const { limits, names } = await readKeyList(redis, prefix);
-  const keys = [...new Set([...names, ...Object.keys(limits)])].filter((k) => KEY_NAME.test(k));
+async function readKeyHashes(redis: RedisClient, prefix: string): Promise<RawKeyState[]> {
+  const [{ limits, names }, budgets] = await Promise.all([readKeyList(redis, prefix), readKeyBudgetsJson(redis, prefix)]);
+  const keys = [...new Set([...names, ...Object.keys(limits), ...Object.keys(budgets)])].filter((k) => KEY_NAME.test(k));
   if (!keys.length) return [];
   const p = slotPipeline(redis);
-  for (const k of keys) p.hgetall(keyStateKeys(prefix, k).limits);
+  for (const k of keys) {
+    const own = keyStateKeys(prefix, k);
+    p.hgetall(own.limits).hgetall(own.budget).hgetall(own.spent);
+  }
   const replies = (await p.exec()) ?? [];
-  return keys.map((key, i) => {
+  const hash = (i: number): Record<string, string> => {
     const [err, fields] = replies[i] ?? [new Error('no reply'), null];
     if (err) throw err;
-    return { key, fields: (fields as Record<string, string> | null) ?? {} };
-  });
+    return (fields as Record<string, string> | null) ?? {};
+  };
+  return keys.map((key, i) => ({ key, limits: hash(3 * i), budget: hash(3 * i + 1), spent: hash(3 * i + 2) }));
 }
 
 export interface TakeCheckpointOptions {
@@ -92,6 +99,6 @@ export async function takeCheckpoint(redis: RedisClient, prefix: string, o: Take
   const includeFinished = o.includeFinished ?? false;
   const raw = await readSwarmOnce(redis, prefix, includeFinished, o.afterSlotRead);
   const idem = await readIdempotencyKeys(redis, prefix);
-  const keys = await readKeyLimitsHashes(redis, prefix);
+  const keys = await readKeyHashes(redis, prefix);
   return snapshotToCheckpoint(raw, idem, { prefix, includeFinished, keys });
 }

@@ -10,7 +10,8 @@
 // to run it again with --force, which finishes it, since every write is one a
 // re-run may repeat (roster entries are set again to the same value, a task or
 // round already there is kept, an idempotency key is set only if missing, a
-// key's limits are set again to the file's).
+// key's limits and budget are set again to the file's, its spend raised to the
+// file's at most, never added twice).
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
@@ -19,6 +20,7 @@ import { SwarmError } from '../errors.ts';
 import { bullKey, swarmKeys } from '../../queues/keys.ts';
 import { queueFairTag } from '../../queues/fairTag.ts';
 import { writeKeyLimits } from '../../queues/keyLimits.ts';
+import { restoreKeyBudget } from '../../queues/budgetState.ts';
 import { queueRaiseCounter, raiseCounter } from '../../queues/raiseCounter.ts';
 import { scripts } from '../../queues/scripts.ts';
 import { assertCheckpoint, type Checkpoint } from './format.ts';
@@ -34,6 +36,8 @@ export interface RestoreOptions {
 }
 
 export interface RestoreReport extends RestoreCounts {
+  /** Keys' carried spend, by what the restore did with it (restoreBudget-3.lua, on the target's clock). */
+  spend: SpendReport;
   /** The consensus section: proposals and rounds written, and those left as they were in the target (with force). */
   consensus: ConsensusRestoreReport;
   /** Unfinished tasks not added because a job with their id was in the target already (with force). */
@@ -55,6 +59,13 @@ export interface ConsensusRestoreReport {
   skipped: number;
   /** Rounds left as they were because the target had their proposal or one of their hashes. */
   skippedRounds: number;
+}
+
+/** Keys whose spend was written into an empty hash, raised in one of this period (never lowered), or dropped as of a period that has ended. */
+export interface SpendReport {
+  restored: number;
+  merged: number;
+  stale: number;
 }
 
 const ADD_CHUNK = 500;
@@ -90,16 +101,23 @@ async function exec(m: ReturnType<RedisClient['multi']>, what: string): Promise<
 }
 
 /**
- * Keys' limits, before any task: a task may start the moment its queue
- * resumes, and must find its key's limits there. Each key's own slot first,
- * then the swarm's list (writeKeyLimits). Every key listed, so GET /api/keys
- * shows the keys the restored tasks wait for.
+ * Keys' limits, budgets and spend, before any task: a task may start the
+ * moment its queue resumes, and must find its key's limits and budget, and the
+ * spend already counted against it, there. Each key's own slot first, then the
+ * swarm's list (writeKeyLimits, restoreKeyBudget). Every key listed, so GET
+ * /api/keys shows the keys the restored tasks wait for.
  */
-async function writeKeys(redis: RedisClient, prefix: string, plan: RestorePlan): Promise<void> {
+async function writeKeys(redis: RedisClient, prefix: string, plan: RestorePlan): Promise<SpendReport> {
   for (const l of plan.keys.limits) await writeKeyLimits(redis, { prefix, key: l.key, fields: l.fields, json: l.json });
+  const spend: SpendReport = { restored: 0, merged: 0, stale: 0 };
+  for (const b of plan.keys.budgets) {
+    const done = await restoreKeyBudget(redis, { prefix, ...b });
+    if (done.verdict !== 'none') spend[done.verdict]++;
+  }
   if (plan.keys.names.length) await redis.sadd(plan.keys.namesKey, ...plan.keys.names);
   // Keyed tasks are placed in their node's fair order in the MULTI that writes their fields: its script must be loaded.
   if (plan.queues.some((q) => q.jobs.some((j) => j.keyed))) await scripts.fairTag.load(redis);
+  return spend;
 }
 
 async function writeRoster(redis: RedisClient, prefix: string, plan: RestorePlan): Promise<void> {
@@ -270,13 +288,13 @@ export async function restoreCheckpoint(redis: RedisClient, prefix: string, cp: 
     }
   }
   const plan = planRestore(cp, prefix, o.now ?? Date.now());
-  const report: Omit<RestoreReport, 'consensus'> = { ...plan.counts, skipped: 0, skippedFinished: 0, renamedIds: {} };
+  const report: Omit<RestoreReport, 'consensus' | 'spend'> = { ...plan.counts, skipped: 0, skippedFinished: 0, renamedIds: {} };
   // Kept (not overwritten) by a re-run, so the mark names the first attempt.
   await redis.set(restoring, `of a checkpoint taken ${new Date(cp.createdAt).toISOString()} of "${cp.prefix}", begun ${new Date().toISOString()},`, 'NX');
   await writeRoster(redis, prefix, plan);
-  await writeKeys(redis, prefix, plan);
+  const spend = await writeKeys(redis, prefix, plan);
   for (const q of plan.queues) await restoreQueue(redis, prefix, q, report);
   const consensus = await restoreConsensus(redis, prefix, cp.consensus);
   await redis.del(restoring);
-  return { ...report, consensus };
+  return { ...report, consensus, spend };
 }

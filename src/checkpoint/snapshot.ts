@@ -10,6 +10,7 @@ import { flatHash, type RawQueue, type RawSnapshot } from '../../queues/readSwar
 import { parseClaim } from '../../queues/crossMove.ts';
 import { consensusToSection } from './consensusSnapshot.ts';
 import { keyLimitsSchema, limitsFromFields } from '../keys/limits.ts';
+import { carriedBudgetOf } from './budgetFormat.ts';
 import { CHECKPOINT_ABOUT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type Checkpoint, type FinishedTask, type KeysSection, type UnfinishedState, type UnfinishedTask } from './format.ts';
 
 // What the read script returns is typed beside it, in queues/readSwarm.ts.
@@ -25,14 +26,16 @@ export interface RawIdempotencyKey {
 export interface SnapshotOptions {
   prefix: string;
   includeFinished: boolean;
-  /** Every key the swarm lists, with its limits hash as read after the snapshot (read.ts); none: no keys section. */
-  keys?: readonly RawKeyLimits[];
+  /** Every key the swarm lists, with its limits, budget and spent hashes as read after the snapshot (read.ts); none: no keys section. */
+  keys?: readonly RawKeyState[];
 }
 
-/** A key the swarm lists and the fields of its own limits hash (what its scripts enforce). */
-export interface RawKeyLimits {
+/** A key the swarm lists and the fields of its own hashes: its limits and its budget (what its scripts enforce), its current spend. */
+export interface RawKeyState {
   key: string;
-  fields: Record<string, string>;
+  limits: Record<string, string>;
+  budget: Record<string, string>;
+  spent: Record<string, string>;
 }
 
 /**
@@ -184,9 +187,12 @@ export function snapshotToCheckpoint(raw: RawSnapshot, idempotency: RawIdempoten
   const keys: KeysSection = [];
   for (const k of [...(o.keys ?? [])].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
     // Checked as a restore will check it: limits out of range (written into Redis by hand) are left out, the key kept.
-    const parsed = keyLimitsSchema.safeParse(limitsFromFields(k.fields));
-    if (!parsed.success) warnings.push(`key ${k.key}: its limits ${JSON.stringify(k.fields)} are not limits swarmq sets (${parsed.error.issues.map((i) => i.message).join('; ')}); carried without them`);
-    keys.push({ key: k.key, limits: parsed.success ? parsed.data : {} });
+    const parsed = keyLimitsSchema.safeParse(limitsFromFields(k.limits));
+    if (!parsed.success) warnings.push(`key ${k.key}: its limits ${JSON.stringify(k.limits)} are not limits swarmq sets (${parsed.error.issues.map((i) => i.message).join('; ')}); carried without them`);
+    // Spend is judged current on the snapshot's clock (Redis's), as its period was when the tasks were read.
+    const budget = carriedBudgetOf(k.key, k.budget, k.spent, raw.time);
+    warnings.push(...budget.warnings);
+    keys.push({ key: k.key, limits: parsed.success ? parsed.data : {}, ...budget.part });
   }
 
   return {
@@ -348,9 +354,11 @@ export interface CheckpointCounts {
   proposals: Partial<Record<string, number>>;
   /** Rounds whose hashes are carried. */
   rounds: number;
-  /** Keys listed, and how many of them have limits. */
+  /** Keys listed, and how many of them have limits, a budget, spend this period. */
   keys: number;
   keyLimits: number;
+  keyBudgets: number;
+  keySpend: number;
 }
 
 export function countCheckpoint(cp: Checkpoint): CheckpointCounts {
@@ -375,5 +383,7 @@ export function countCheckpoint(cp: Checkpoint): CheckpointCounts {
     rounds: cp.consensus.rounds.length,
     keys: cp.keys.length,
     keyLimits: cp.keys.filter((k) => Object.keys(k.limits).length > 0).length,
+    keyBudgets: cp.keys.filter((k) => k.budget !== undefined).length,
+    keySpend: cp.keys.filter((k) => k.spent !== undefined).length,
   };
 }
