@@ -93,7 +93,9 @@ export function carriedBudgetOf(key: string, budgetHash: Record<string, string>,
   const alerted: CarriedSpend['alerted'] = [];
   for (const [field, v] of Object.entries(spentHash)) {
     const t = /^t:(.+):(tokens|costUsd)$/.exec(field);
-    if (t) (byType[t[1]!] ??= { tokens: 0, costUsd: 0 })[t[2] as 'tokens' | 'costUsd'] = num(v);
+    // A type no task could have (written by hand) is left out alone: the totals still bound the key.
+    if (t && !taskTypeSchema.safeParse(t[1]).success) warnings.push(`key ${key}: its spend this period names "${t[1]}", not a task type; that type's share left out, the totals carried`);
+    else if (t) (byType[t[1]!] ??= { tokens: 0, costUsd: 0 })[t[2] as 'tokens' | 'costUsd'] = num(v);
     const a = /^alerted:([0-9]+)$/.exec(field);
     if (a && (ALERT_THRESHOLDS as readonly number[]).includes(Number(a[1]))) alerted.push({ threshold: Number(a[1]) as AlertThreshold, at: Math.trunc(num(v)) });
   }
