@@ -17,7 +17,8 @@ import { restoreCheckpoint } from '../../src/checkpoint/restore.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { SwarmError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
-import { keyStateKeys } from '../../queues/keys.ts';
+import { keyStateKeys, swarmKeys } from '../../queues/keys.ts';
+import { restoreKeyBudget } from '../../queues/budgetState.ts';
 import { twoRedisForFile } from '../support/twoRedis.ts';
 import { testConfig, until } from '../support/swarm.ts';
 import { uniquePrefix } from '../support/redis.ts';
@@ -172,4 +173,30 @@ describe('a checkpoint carries budgets', () => {
     expect(await client.keyBudget('plain')).toMatchObject({ budget: null, spent: { tokens: 0 } });
     expect((await client.keys()).find((k) => k.key === 'plain')).toMatchObject({ limits: { maxActive: 2 } });
   }, 30_000);
+
+  it("restoreBudget-3.lua: a budget alone is written and listed; spend over another period's hash turns it as a report would", async () => {
+    const redisB = connect(servers.b.url);
+    const prefix = uniquePrefix('turn');
+    const k = keyStateKeys(prefix, 'acme');
+    const budget = { fields: { tokens: '50', period: 'hour', queued: 'wait', running: 'abort' }, json: JSON.stringify({ tokens: 50, period: 'hour', queued: 'wait', running: 'abort' }) };
+    expect(await restoreKeyBudget(redisB, { prefix, key: 'acme', budget, spent: null })).toEqual({ verdict: 'none' });
+    expect(await redisB.hgetall(k.budget)).toEqual(budget.fields);
+    expect(await redisB.hget(swarmKeys(prefix).keyBudgets, 'acme')).toBe(budget.json);
+    expect(await redisB.sismember(swarmKeys(prefix).keyNames, 'acme')).toBe(1);
+
+    // Last hour's spend is in the hash (no report yet this hour): the restore keeps it as the previous period's.
+    const [sec] = await redisB.time();
+    const hour = periodBounds('hour', Number(sec) * 1000);
+    await redisB.hset(k.spent, { start: String(hour.start - 3_600_000), end: String(hour.start), period: 'hour', tokens: '45' });
+    const spent = { start: String(hour.start), period: 'hour', fields: { tokens: '20', costUsd: '0.5', reports: '1', 'alerted:80': '7' } };
+    const done = await restoreKeyBudget(redisB, { prefix, key: 'acme', budget: null, spent });
+    // Unless the hour turned between reading Redis's clock and the script: then the file's hour is the stale one.
+    if (done.verdict === 'stale') return;
+    expect(done).toEqual({ verdict: 'restored', periodStart: hour.start });
+    expect(await redisB.hgetall(k.spent)).toEqual({ start: String(hour.start), end: String(hour.end), period: 'hour', tokens: '20', costUsd: '0.5', reports: '1', 'alerted:80': '7' });
+    expect(await redisB.hget(k.spentPrev, 'tokens')).toBe('45');
+    expect(await redisB.pttl(k.spent)).toBeGreaterThan(hour.end - Date.now());
+    // The budget was left as it was (the file carried none).
+    expect(await redisB.hget(k.budget, 'tokens')).toBe('50');
+  });
 });

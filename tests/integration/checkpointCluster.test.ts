@@ -21,6 +21,7 @@ import { firstKeyUnder, restoreCheckpoint } from '../../src/checkpoint/restore.t
 import { parseCheckpoint, type Checkpoint } from '../../src/checkpoint/format.ts';
 import { resumeDueBatches } from '../../src/coordinator/stagedBatch.ts';
 import { newTaskId } from '../../src/tasks/ids.ts';
+import { periodBounds } from '../../src/budgets/budget.ts';
 import { startCluster, type TestCluster } from '../support/cluster.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { testConfig } from '../support/swarm.ts';
@@ -252,20 +253,27 @@ describe('checkpoint and restore on a Redis Cluster', () => {
     }
   }, 60_000);
 
-  it('keys and outputs awaiting approval: limits in their keys\' slots, keyed tasks placed and counted in theirs, awaiting outputs indexed per group, and read back the same', async () => {
+  it('keys and outputs awaiting approval: limits, budgets and spend in their keys\' slots, keyed tasks placed and counted in theirs, awaiting outputs indexed per group, and read back the same', async () => {
     const prefix = uniquePrefix('ckk');
     const later = Date.now() + 600_000;
     const awaitingFields = (id: string) => ({ sqAwaiting: JSON.stringify({ output: { text: id }, agent: 'h1-a1', since: later - 1000, deadline: later, round: 1 }), sqRound: '1', sqDecision: '' });
     const keyed = (id: string, key: string) => unfinishedTask({ queue: nodeQueueName(id.split('.')[0]!), id, data: { payload: null, key }, fields: { sqKey: key } });
     const awaiting = (id: string) => unfinishedTask({ queue: nodeQueueName(id.split('.')[0]!), id, state: 'delayed', dueAt: later, data: { payload: null, approval: { timeoutMs: 1000 } }, fields: awaitingFields(id) });
     const nodes = ['n1', 'n11'].map((id) => ({ id, seq: Number(id.slice(1)), queue: nodeQueueName(id), profile: '[]', members: 0, createdAt: 1 }));
+    // Budgets and this month's spend, each in its key's slot (a month: no turn between the restore and the read back).
+    const month = { period: 'month' as const, ...periodBounds('month', Date.now()) };
     const cp = emptyCheckpoint({
       roster: { nodeSeq: 12, agents: [], nodes },
-      keys: [{ key: 'acme', limits: { maxActive: 2, weight: 4 } }, { key: 'beta', limits: { rate: { max: 5, perMs: 1000 } } }],
+      keys: [
+        { key: 'acme', limits: { maxActive: 2, weight: 4 }, budget: { tokens: 1000, period: 'month', queued: 'wait', running: 'abort' }, spent: { ...month, tokens: 850, inputTokens: 0, outputTokens: 850, costUsd: 0.25, reports: 2, byType: { draft: { tokens: 850, costUsd: 0.25 } }, alerted: [{ threshold: 80, at: month.start + 1 }] } },
+        { key: 'beta', limits: { rate: { max: 5, perMs: 1000 } }, budget: { costUsd: 3, period: 'month', queued: 'fail', running: 'finish' } },
+      ],
       tasks: [keyed('n1.acmeacme0001', 'acme'), keyed('n11.acmeacme002', 'acme'), keyed('n11.betabeta001', 'beta'), awaiting('n1.awaitawait01'), awaiting('n11.awaitawait2')],
     });
     const report = await restoreCheckpoint(redis, prefix, parseCheckpoint(JSON.stringify(cp)));
-    expect(report).toMatchObject({ keyLimits: 2, keyed: 3, awaitingApproval: 2 });
+    expect(report).toMatchObject({ keyLimits: 2, keyBudgets: 2, keySpend: 1, spend: { restored: 1, merged: 0, stale: 0 }, keyed: 3, awaitingApproval: 2 });
+    expect(await redis.hget(`${prefix}:{k:acme}:spent`, 'tokens')).toBe('850');
+    expect(await redis.hget(swarmKeys(prefix).keyBudgets, 'beta')).toBe(JSON.stringify({ costUsd: 3, period: 'month', queued: 'fail', running: 'finish' }));
     expect(await redis.zrange(`${prefix}:{k:acme}:waiting`, '0', '-1')).toEqual(expect.arrayContaining(['n1.acmeacme0001', 'n11.acmeacme002']));
     expect(await redis.zcard(`${prefix}:{k:beta}:waiting`)).toBe(1);
     expect(await redis.hgetall(`${prefix}:{k:acme}:limits`)).toEqual({ maxActive: '2', weight: '4' });
