@@ -106,14 +106,14 @@ export async function readBudget(redis: Redis | Cluster, r: { prefix: string; ke
   return { now: Number(reply[0]), budget: pairs(reply[1]), periodStart: Number(reply[2]), periodEnd: Number(reply[3]), spent: pairs(reply[4]), usage: pairs(reply[5]), held: Number(reply[6]) };
 }
 
-/** Replaces the key's budget (no fields: none) in its slot, then in the swarm's list; resolves with the tasks that waited for it, handed out to be brought back. */
+/**
+ * Replaces the key's budget (no fields: none) in its slot (writeBudget-3.lua:
+ * alerts that no longer hold under the new limits are forgotten), then in the
+ * swarm's list; resolves with the tasks that waited for it, handed out to be brought back.
+ */
 export async function writeKeyBudget(redis: Redis | Cluster, r: { prefix: string; key: string; fields: Record<string, string>; json: string | null }): Promise<string[]> {
   const k = keyStateKeys(r.prefix, r.key);
-  const own = redis.multi().del(k.budget);
-  if (Object.keys(r.fields).length) own.hset(k.budget, r.fields);
-  own.zrange(k.budgetHeld, '0', '-1').del(k.budgetHeld);
-  const replies = await checked(own.exec());
-  const held = (replies[replies.length - 2]?.[1] ?? []) as string[];
+  const held = (await scripts.writeBudget.run(redis, [k.budget, k.spent, k.budgetHeld], Object.entries(r.fields).flat())) as string[];
   const s = swarmKeys(r.prefix);
   const listed = redis.multi().sadd(s.keyNames, r.key);
   if (r.json === null) listed.hdel(s.keyBudgets, r.key);

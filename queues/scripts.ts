@@ -143,4 +143,5 @@ export const scripts = {
   readBudget: command('readBudget', 4, 'reads'),
   addTaskUsage: command('addTaskUsage', 1),
   restoreBudget: command('restoreBudget', 3),
+  writeBudget: command('writeBudget', 3),
 };

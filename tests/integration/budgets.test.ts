@@ -174,8 +174,15 @@ describe('a key with a 1,000-token budget, its tasks reporting 100 tokens each',
     const [got] = await budgetGet(stack.config, 'acme');
     expect(got).toMatchObject({ key: 'acme', spent: { tokens: 1200 }, exhausted: true, waiting: 0 });
     expect((await budgetGet(stack.config, undefined)).map((v) => v.key)).toContain('acme');
-    // Only now and again at 100 %, never twice in the period.
-    expect((await alertsOf('acme')).map((a) => a.threshold)).toEqual([80, 100]);
+    // Raised, the budget's 100 % no longer held (1,000 of 1,200), so spending the rest warned again; 80 % still held, so it did not.
+    expect((await alertsOf('acme')).map((a) => [a.threshold, a.spent.tokens])).toEqual([
+      [80, 800],
+      [100, 1000],
+      [100, 1200],
+    ]);
+    // Set again to the same limits: every alert still holds, none is forgotten, none repeats.
+    await budgetSet(stack.config, 'acme', { tokens: '1200', period: 'day' });
+    expect((await budgetGet(stack.config, 'acme'))[0]!.alerted).toEqual([80, 100]);
   });
 });
 
