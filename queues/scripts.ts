@@ -135,6 +135,7 @@ export const scripts = {
   fairTag: command('fairTag', 4),
   admitKeyed: command('admitKeyed', 6),
   releaseKeyed: command('releaseKeyed', 3),
+  leaseKeyed: command('leaseKeyed', 6),
   renewKeyed: command('renewKeyed', 1),
   holdKey: command('holdKey', 1),
   readKey: command('readKey', 6, 'reads'),
