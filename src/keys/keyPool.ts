@@ -253,6 +253,8 @@ export function applyAnswer(p: KeyPool, a: LeaseAnswer, sentAt: number, now: num
     const after = a.verdict === 'hold' ? sentAt + a.ms : a.verdict === 'off' ? now + POOL_OFF_RECHECK_MS : now + POOL_REFRESH_MS;
     return stopPool(base, after);
   }
+  // Stopped here while the call was under way (a hold this host learned first): what it lent goes back unused.
+  if (now < p.askAfter) return { ...base, giveBack: [...base.giveBack, ...a.slots], unused: [...base.unused, ...a.tokens] };
   const tokens = a.tokens.length ? [...base.tokens, { names: a.tokens, until: sentAt + POOL_VALID_MS }] : base.tokens;
   return { ...base, on: true, validUntil: sentAt + POOL_VALID_MS, idle: [...base.idle, ...a.slots], tokens };
 }

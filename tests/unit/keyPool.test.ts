@@ -124,6 +124,17 @@ describe('lease calls', () => {
     expect(nextAsk({ ...ended, giveBack: [] }, 1000, LEASE, { period: false, wanted: true })).toBeUndefined();
   });
 
+  it('a pool stopped here while a call was under way stays stopped when the call answers, and gives back what it lent', () => {
+    const a = nextAsk(newPool(0), 0, LEASE, { period: false, wanted: true })!;
+    const held = stopPool(a.pool, 1500);
+    const p = applyAnswer(held, ok({ slots: ['s0', 's1'], tokens: ['t2'] }), 0, 3);
+    expect(p.on).toBe(false);
+    expect(takeStart(p, 'x', 4).pooled).toBe(false);
+    const back = nextAsk(p, 4, LEASE, { period: false })!;
+    expect([...back.giveBack].sort()).toEqual(['s0', 's1']);
+    expect(back.unused).toEqual(['t2']);
+  });
+
   it('an unused pool gives everything idle back after POOL_IDLE_MS, and is then empty', () => {
     const p = lent(4, 4);
     const a = nextAsk(p, POOL_IDLE_MS + 1, LEASE, { period: true })!;
