@@ -132,7 +132,7 @@ export const scripts = {
   reportProgress: command('reportProgress', 4),
   awaitApproval: command('awaitApproval', 9),
   decideApproval: command('decideApproval', 8),
-  fairTag: command('fairTag', 4),
+  fairTag: command('fairTag', 5),
   admitKeyed: command('admitKeyed', 6),
   releaseKeyed: command('releaseKeyed', 3),
   leaseKeyed: command('leaseKeyed', 6),

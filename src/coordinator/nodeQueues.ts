@@ -2,7 +2,7 @@
 // use, kept until close) and a flow producer for replicated tasks (a parent and
 // its replicas, all or none). Batches go through stagedBatch.ts.
 import { FlowProducer, Queue, type FlowJob } from 'bullmq';
-import type { RedisClient } from '../../queues/redisTarget.ts';
+import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { CONSENSUS_QUEUE, nodeQueueName } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
@@ -58,7 +58,8 @@ export class NodeQueues {
     const node = nodeOfTaskId(id);
     if (!node) throw new SwarmError('internal', `task id ${id} names no node`);
     if (task.key !== undefined) {
-      await this.enqueueKeyed({ id, node, name: task.type, data: taskEnvelope(task), opts: taskJobOptions(task, id, this.tasks), key: task.key, inc: await this.weights.stepOf(task.key) });
+      const waitingInPlacing = !isCluster(this.redis);
+      await this.enqueueKeyed({ id, node, name: task.type, data: taskEnvelope(task), opts: taskJobOptions(task, id, this.tasks), key: task.key, inc: await this.weights.stepOf(task.key), waitingInPlacing });
       return { id, node };
     }
     await this.queueFor(node).add(task.type, taskEnvelope(task), taskJobOptions(task, id, this.tasks));
@@ -71,7 +72,8 @@ export class NodeQueues {
     // BullMQ's own client: its scripts are defined on it (the router's connection, shared).
     const multi = (await queue.getBackend().client).multi() as unknown as ChainableCommander;
     queueKeyedAdd(multi, queue, this.prefix, j);
-    const waiting = noteWaiting(this.redis, this.prefix, j.key, j.id);
+    // On one Redis the placing records it as waiting; on a Cluster the key's slot is elsewhere: a ZADD beside the MULTI.
+    const waiting = j.waitingInPlacing ? Promise.resolve() : noteWaiting(this.redis, this.prefix, j.key, j.id);
     const replies = await multi.exec().then(
       (r) => r ?? [],
       (err: unknown) => [[err instanceof Error ? err : new Error(String(err)), null] as [Error, null]],

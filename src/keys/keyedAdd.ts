@@ -1,7 +1,8 @@
 // Adding a task that carries a key: BullMQ's add and the task's place in its
-// node's fair order (fairTag-4.lua) in one MULTI on the node's slot, and the
-// key's waiting record (its own slot) sent beside it, so the submit is still
-// one round trip. Used by the single submit and by a batch's fan-out.
+// node's fair order (fairTag-5.lua) in one MULTI on the node's slot, and the
+// key's waiting record: on one Redis written by the placing itself, on a
+// Cluster (the key's slot) sent beside it, so the submit is still one round
+// trip. Used by the single submit and by a batch's fan-out.
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import { fairTag, queueFairTag, type FairTagRequest } from '../../queues/fairTag.ts';
@@ -18,10 +19,12 @@ export interface KeyedJob {
   opts: JobsOptions;
   key: string;
   inc: number;
+  /** The placing records it as waiting for its key too (one Redis: the key's slot and the node's on one server). */
+  waitingInPlacing?: boolean;
 }
 
 export function fairRequest(prefix: string, j: KeyedJob): FairTagRequest {
-  return { prefix, node: j.node, id: j.id, key: j.key, inc: j.inc, band: bandOf(j.opts.priority) };
+  return { prefix, node: j.node, id: j.id, key: j.key, inc: j.inc, band: bandOf(j.opts.priority), ...(j.waitingInPlacing ? { waitingKey: keyStateKeys(prefix, j.key).waiting } : {}) };
 }
 
 /** Queues the job's add and its placing on `multi` (BullMQ's transaction); the replies are checked by `checkKeyedReplies`. */

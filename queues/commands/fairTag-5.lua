@@ -19,7 +19,10 @@
   KEYS[1] the job hash        KEYS[2] the queue's wait list
   KEYS[3] the queue's prioritized zset
   KEYS[4] the node's fair clocks for the band (hash: v -> virtual time, <key> -> the key's next tag)
+  KEYS[5] the key's waiting zset, when it is on the same server and ARGV[5] is 1 (a single Redis); else any key of
+          the node's slot, unused (on a Cluster the key's slot differs, and the caller records the task as waiting itself)
   ARGV[1] job id  ARGV[2] key  ARGV[3] inc (integer >= 1)  ARGV[4] band (the job's priority, 0 for none)
+  ARGV[5] 1: record the task as waiting for its key in KEYS[5] (ms ARGV[6]) once placed, saving a command and a write
 
   Returns the tag, or -1: placed before (an add of an id that exists), or -2:
   the job is not where a fresh add puts it (gone, or taken already): left as
@@ -57,4 +60,5 @@ local tag = math.min(math.max(v, f), MAX_TAG)
 rcall('HSET', KEYS[4], 'v', int(v), key, int(math.min(tag + inc, MAX_TAG)))
 rcall('PEXPIRE', KEYS[4], 86400000)
 rcall('ZADD', KEYS[3], int(lo + tag), id)
+if ARGV[5] == '1' then rcall('ZADD', KEYS[5], 'NX', ARGV[6], id) end
 return tag
