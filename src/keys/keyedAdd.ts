@@ -36,6 +36,25 @@ export function queueKeyedAdd(multi: ChainableCommander, queue: Queue, prefix: s
 }
 
 /**
+ * BullMQ's own add of the job, its command and keys and arguments as BullMQ
+ * builds them, without sending it: so addKeyed-13.lua can run BullMQ's add and
+ * the placing as one script (queues/addKeyed.ts). BullMQ's checks of the job's
+ * options run as for any add (a bad option throws here).
+ */
+export function bullmqAddOf(queue: Queue, j: KeyedJob): { command: string; args: (string | number | Buffer)[] } | undefined {
+  let captured: { command: string; args: (string | number | Buffer)[] } | undefined;
+  // BullMQ hands its command to the client's runCommand; a recorder in its place keeps it.
+  const recorder = {
+    runCommand(command: string, args: (string | number | Buffer)[]) {
+      captured = { command, args };
+      return Promise.resolve(j.id);
+    },
+  };
+  new Job(queue, j.name, j.data, j.opts, j.id).addJob(recorder as unknown as Parameters<Job['addJob']>[0]).catch(() => {});
+  return captured;
+}
+
+/**
  * After the MULTI: a placing that could not run (its script not loaded after a
  * Redis restart or failover: a MULTI cannot fall back to EVAL) is run alone.
  * Returns the tag, or -1 when the job was there before.

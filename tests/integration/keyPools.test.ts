@@ -13,6 +13,7 @@ import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import { holdKey } from '../../queues/keyState.ts';
 import { keyStateKeys } from '../../queues/keys.ts';
+import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { redisForFile } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';
@@ -210,12 +211,17 @@ describe('a key with a budget and a pool', () => {
     // A submit is refused now (429); tasks already in a node queue (accepted before the spend, or put there by a plain
     // BullMQ producer) meet the check at their start, pool or no pool.
     const metas: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.connection.scan(cursor, 'MATCH', `${stack.config.prefix}:node-*:meta`, 'COUNT', 1000);
-      cursor = next;
-      metas.push(...found);
-    } while (cursor !== '0');
+    // On a Cluster, every master's share of the keys.
+    const conn = redis.connection as unknown as RedisClient;
+    const servers = isCluster(conn) ? conn.nodes('master') : [conn];
+    for (const server of servers) {
+      let cursor = '0';
+      do {
+        const [next, found] = await server.scan(cursor, 'MATCH', `${stack.config.prefix}:node-*:meta`, 'COUNT', 1000);
+        cursor = next;
+        metas.push(...found);
+      } while (cursor !== '0');
+    }
     const nodes = [...new Set(metas.map((m) => m.slice(stack.config.prefix.length + 1, -':meta'.length)))];
     expect(nodes.length).toBeGreaterThan(0);
     const queues = nodes.map((n) => new Queue(n, { connection: redis.connection, prefix: stack.config.prefix }));
