@@ -77,15 +77,24 @@ export class KeyGate {
     this.stem = `~${o.hostId}:${randomBytes(4).toString('hex')}:`;
   }
 
-  /** Whether the task may start now; if not, why and when to ask again. */
-  async admit(key: string, taskId: string, attempt: number, node: string): Promise<Admission> {
+  /** Whether the task starts from this host's pool for its key, decided at once (no Redis); if not, `admit` asks the key. */
+  fromPool(key: string, taskId: string): boolean {
     const pool = this.o.noPools ? undefined : this.pools.get(key);
-    if (pool) {
-      const t = takeStart(pool, taskId, performance.now());
-      this.pools.set(key, t.pool);
-      if (t.pooled) return { admitted: true };
-      if (t.pool.dry) this.ask(key, { period: false });
-    }
+    if (!pool) return false;
+    const t = takeStart(pool, taskId, performance.now());
+    this.pools.set(key, t.pool);
+    if (!t.pooled && t.pool.dry) this.ask(key, { period: false });
+    return t.pooled;
+  }
+
+  /** Whether the task may start now, from the pool or asking the key; if not, why and when to ask again. */
+  async admit(key: string, taskId: string, attempt: number, node: string): Promise<Admission> {
+    if (this.fromPool(key, taskId)) return { admitted: true };
+    return await this.admitOne(key, taskId, attempt, node);
+  }
+
+  /** Asks the key (admitKeyed-6.lua), as every start did before pools. */
+  async admitOne(key: string, taskId: string, attempt: number, node: string): Promise<Admission> {
     const r = await admitKeyed(this.o.redis, { prefix: this.o.prefix, key, taskId, attempt, leaseMs: this.o.leaseMs, node });
     if (r.verdict === 'ok') {
       const ids = this.running.get(key) ?? new Map<string, number>();

@@ -13,6 +13,7 @@ import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { silentLogger } from '../../src/log.ts';
 import { holdKey } from '../../queues/keyState.ts';
 import { keyStateKeys } from '../../queues/keys.ts';
+import { BUDGETS_MAX_AGE_MS } from '../../src/budgets/keyBudgets.ts';
 import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { redisForFile } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
@@ -203,8 +204,14 @@ describe('a key with a budget and a pool', () => {
   it('its budget is still checked at every start: once spent, no start from any pool', async () => {
     await putLimits('bud', { maxActive: 1000, rate: '1000/s' });
     expect((await stack.request('PUT', '/api/keys/bud/budget', { tokens: 500 })).status).toBe(200);
-    // Pools warmed on the hosts with tasks that report nothing, then five that spend 100 each.
-    for (let i = 0; i < 10; i++) await client.waitFor((await client.submit({ type: 'work', payload: { ms: 1 }, key: 'bud' })).id, { timeoutMs: 10_000 });
+    // A budget set at run time reaches hosts' starts within BUDGETS_MAX_AGE_MS (docs/budgets.md): past it, every host's
+    // next start reads the list again. Then pools warmed on every host with tasks that report nothing, and five that spend 100 each.
+    await new Promise((r) => setTimeout(r, BUDGETS_MAX_AGE_MS + 200));
+    for (let round = 0; round < 2; round++) {
+      const warm = await Promise.all(Array.from({ length: 30 }, () => client.submit({ type: 'work', payload: { ms: 5 }, key: 'bud' })));
+      await Promise.all(warm.map((w) => client.waitFor(w.id, { timeoutMs: 10_000 })));
+    }
+    expect(new Set(starts.filter((s) => s.key === 'bud').map((s) => s.host)).size).toBe(3);
     for (let i = 0; i < 5; i++) await client.waitFor((await client.submit({ type: 'charge', key: 'bud' })).id, { timeoutMs: 10_000 });
     expect((await stack.request('GET', '/api/keys/bud/budget')).body.exhausted).toBe(true);
     const spentAt = starts.filter((s) => s.key === 'bud').length;
