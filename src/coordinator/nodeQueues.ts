@@ -61,7 +61,7 @@ export class NodeQueues {
     if (!node) throw new SwarmError('internal', `task id ${id} names no node`);
     if (task.key !== undefined) {
       const waitingInPlacing = !isCluster(this.redis);
-      await this.enqueueKeyed({ id, node, name: task.type, data: taskEnvelope(task), opts: taskJobOptions(task, id, this.tasks), key: task.key, inc: await this.weights.stepOf(task.key), waitingInPlacing });
+      await this.enqueueKeyed({ id, node, name: task.type, data: taskEnvelope(task), opts: taskJobOptions(task, id, this.tasks), key: task.key, inc: this.weights.stepNow(task.key) ?? (await this.weights.stepOf(task.key)), waitingInPlacing });
       return { id, node };
     }
     await this.queueFor(node).add(task.type, taskEnvelope(task), taskJobOptions(task, id, this.tasks));
