@@ -114,8 +114,10 @@ export class KeyGate {
   release(key: string, taskId: string): void {
     const pool = this.pools.get(key);
     if (pool && runsFromPool(pool, taskId)) {
-      this.pools.set(key, endStart(pool, taskId));
-      this.ask(key, { period: false });
+      const next = endStart(pool, taskId);
+      this.pools.set(key, next);
+      // A slot freed while the pool is stopped goes back at once; while it is on, the slot stays here for the next start.
+      if (next.giveBack.length > 0) this.ask(key, { period: false });
       return;
     }
     const ids = this.running.get(key);
