@@ -1,4 +1,4 @@
-// A keyed task's place in its node's fair order (see fairTag-4.lua), queued on
+// A keyed task's place in its node's fair order (see fairTag-5.lua), queued on
 // the MULTI that adds its job, or run alone when that one could not run.
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { bullKey, groupKeys, nodeQueueName } from './keys.ts';
@@ -13,13 +13,16 @@ export interface FairTagRequest {
   inc: number;
   /** The task's priority, 0 for none. */
   band: number;
+  /** The key's waiting zset, to record the task in as it is placed: only where the node's and the key's slots share a server (one Redis). */
+  waitingKey?: string;
 }
 
 function encode(r: FairTagRequest): { keys: string[]; args: (string | number)[] } {
   const q = nodeQueueName(r.node);
+  const fair = groupKeys(r.prefix, r.node).fair(r.band);
   return {
-    keys: [bullKey(r.prefix, q, r.id), bullKey(r.prefix, q, 'wait'), bullKey(r.prefix, q, 'prioritized'), groupKeys(r.prefix, r.node).fair(r.band)],
-    args: [r.id, r.key, r.inc, r.band],
+    keys: [bullKey(r.prefix, q, r.id), bullKey(r.prefix, q, 'wait'), bullKey(r.prefix, q, 'prioritized'), fair, r.waitingKey ?? fair],
+    args: [r.id, r.key, r.inc, r.band, r.waitingKey !== undefined ? 1 : 0, Date.now()],
   };
 }
 

@@ -177,7 +177,7 @@ export function groupKeys(prefix: string, nodeId: string) {
     /** zset `<node> <taskId>` by deadline (ms): outputs awaiting approval in the group's node queues (awaitingApprovalKey of any of them) */
     awaitingApproval: `${base}:awaiting-approval`,
     /**
-     * hash of the node's fair-order clocks for one priority band (fairTag-4.lua): `v` the band's virtual
+     * hash of the node's fair-order clocks for one priority band (fairTag-5.lua): `v` the band's virtual
      * time, and per key the start tag its next task gets. Beside the node's queue, so one MULTI adds a task and places it.
      */
     fair: (band: number) => `${base}:fair:${nodeId}:${band}`,

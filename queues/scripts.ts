@@ -10,6 +10,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, ChainableCommander } from 'ioredis';
+// BullMQ's commands as it loads them (name, Lua with its includes resolved, number of keys): see resolveBullmq.
+import * as bullmqScripts from 'bullmq/dist/esm/scripts/index.js';
 import { ensureConnected } from './connection.ts';
 import { isCluster } from './redisTarget.ts';
 
@@ -53,13 +55,30 @@ export function resolveIncludes(source: string, read: (path: string) => string, 
   return resolve(source, []);
 }
 
+const BULLMQ_LINE = /^--- @bullmq "([A-Za-z]+)"[ \t]*$/gm;
+
+/**
+ * Replaces a line `--- @bullmq "<command>"` with that BullMQ command's own Lua,
+ * as the installed BullMQ loads it (its includes resolved), so one of our
+ * scripts can run BullMQ's step unchanged beside its own (addKeyed-13.lua wraps
+ * it in a function of its own KEYS and ARGV). Taken from the installed package
+ * at load, never copied: an upgraded BullMQ brings its own.
+ */
+export function resolveBullmq(source: string, where = 'the script'): string {
+  return source.replace(BULLMQ_LINE, (_line, name: string) => {
+    const found = (bullmqScripts as Record<string, { name?: string; content?: string } | undefined>)[name];
+    if (typeof found?.content !== 'string') throw new Error(`${where} runs BullMQ's "${name}", which the installed BullMQ does not have`);
+    return found.content.trimEnd();
+  });
+}
+
 function readCommandFile(path: string): string {
   return readFileSync(new URL(`./commands/${path}.lua`, import.meta.url), 'utf8');
 }
 
 function command(name: string, numberOfKeys: number, access: 'reads' | 'writes' = 'writes'): LuaCommand {
   const file = `${name}-${numberOfKeys}`;
-  const lua = resolveIncludes(readCommandFile(file), readCommandFile, `${file}.lua`);
+  const lua = resolveBullmq(resolveIncludes(readCommandFile(file), readCommandFile, `${file}.lua`), `${file}.lua`);
   const sha = createHash('sha1').update(lua).digest('hex');
   const check = (keys: readonly string[]) => {
     if (keys.length !== numberOfKeys) throw new Error(`${name} takes ${numberOfKeys} keys, got ${keys.length}`);
@@ -132,9 +151,11 @@ export const scripts = {
   reportProgress: command('reportProgress', 4),
   awaitApproval: command('awaitApproval', 9),
   decideApproval: command('decideApproval', 8),
-  fairTag: command('fairTag', 4),
+  fairTag: command('fairTag', 5),
+  addKeyed: command('addKeyed', 13),
   admitKeyed: command('admitKeyed', 6),
   releaseKeyed: command('releaseKeyed', 3),
+  leaseKeyed: command('leaseKeyed', 6),
   renewKeyed: command('renewKeyed', 1),
   holdKey: command('holdKey', 1),
   readKey: command('readKey', 6, 'reads'),

@@ -27,6 +27,7 @@ export const clusterFiles: readonly string[] = [
   'tests/integration/approval.test.ts',
   'tests/integration/approvalWaysIn.test.ts',
   'tests/integration/keyLimits.test.ts',
+  'tests/integration/keyPools.test.ts',
   'tests/integration/budgets.test.ts',
   'tests/chaos/hostFailure.test.ts',
   'tests/chaos/agentHostKill.test.ts',

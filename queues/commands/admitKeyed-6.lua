@@ -17,7 +17,9 @@
     so every window of starts as they happened holds at most rateMax (a
     reservation not yet taken up counts in its place, earlier: never fewer).
   A lease on each active slot (renewKeyed-1.lua renews it while the task runs)
-  frees the slot of a task whose host died and which never runs again.
+  frees the slot of a task whose host died and which never runs again. Slots
+  and tokens lent to hosts' pools (leaseKeyed-6.lua) are entries of the same
+  sets, so they count here like any other.
 
   KEYS[1] limits hash (maxActive, rateMax, ratePerMs)
   KEYS[2] active zset: task id -> lease expiry (ms)
@@ -73,10 +75,12 @@ if rateMax and per then
     if own > now then return { 'rate', own - now } end
     -- Due, and back a little late, as a delayed task comes back: the start is counted when it happens,
     -- so the window ending now must have room besides its reservation, and its entry moves to now below.
-    local others = rcall('ZRANGEBYSCORE', KEYS[3], '(' .. (now - per), now, 'WITHSCORES')
+    -- Tokens lent to hosts' pools (leaseKeyed-6.lua, `~…`) are recorded at the end of their validity and may be used
+    -- before: they count here though recorded later than now. Other reservations later than now check themselves.
+    local others = rcall('ZRANGEBYSCORE', KEYS[3], '(' .. (now - per), '+inf', 'WITHSCORES')
     local count, oldest = 0, nil
     for i = 1, #others, 2 do
-      if others[i] ~= attempt then
+      if others[i] ~= attempt and (tonumber(others[i + 1]) <= now or string.sub(others[i], 1, 1) == '~') then
         count = count + 1
         oldest = oldest or tonumber(others[i + 1])
       end

@@ -178,7 +178,7 @@ export class AgentHost extends EventEmitter {
     this.deadLetter = new DeadLetterQueue(this.redis, o.config.prefix);
     this.breakerAlerts = new BreakerAlerts({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('breaker', alert) });
     this.cancels = new CancelReports({ hostId: this.hostId, redis: this.redis, prefix: o.config.prefix, logger: o.logger, onAlert: (alert) => this.emit('cancel-alert', alert) }, this.keys.stats, o.config.agents.cancelGraceMs);
-    this.keyGate = new KeyGate({ redis: this.redis, prefix: o.config.prefix, leaseMs: o.config.agents.lockDurationMs, onError: (err) => o.logger.warn({ err: err.message }, 'key limits') });
+    this.keyGate = new KeyGate({ redis: this.redis, prefix: o.config.prefix, leaseMs: o.config.agents.lockDurationMs, hostId: this.hostId, onError: (err) => o.logger.warn({ err: err.message }, 'key limits') });
     this.budgetGate = new BudgetGate({
       redis: this.redis,
       prefix: o.config.prefix,

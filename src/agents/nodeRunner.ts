@@ -551,7 +551,7 @@ export class NodeRunner {
   }
 
   /**
-   * Asks the task's key whether it may start (keyGate.ts). Refused, the task
+   * Asks the task's key whether it may start (keyGate.ts), when its host's pool had nothing for it. Refused, the task
    * goes back to its queue delayed, no attempt spent: until its reserved start
    * (rate), the hold's end, or, held for an active slot, until a task of the
    * key ends and brings it back (at the latest HELD_RECHECK_MS).
@@ -559,7 +559,7 @@ export class NodeRunner {
   private async admitKeyed(gate: KeyGate, key: string, job: Job, token: string): Promise<void> {
     let a: Admission;
     try {
-      a = await gate.admit(key, job.id ?? '', job.attemptsMade, this.o.nodeId);
+      a = await gate.admitOne(key, job.id ?? '', job.attemptsMade, this.o.nodeId);
     } catch (err) {
       // The key's slot did not answer (on a Cluster, another master than the queue's): the task waits a moment, no attempt spent.
       this.o.onError(new Error(`key ${key}: task ${job.id} not admitted, handed back for ${KEY_UNANSWERED_RETRY_MS} ms: ${(err as Error).message}`));
@@ -608,9 +608,10 @@ export class NodeRunner {
       return await this.refuseUnknownType(job, token);
     }
     // --- budgets: a spent key's task waits for the period (no attempt spent) or fails, before its limits are asked (budgetGate.ts).
-    if (key !== undefined && this.o.budgets) await this.admitBudget(this.o.budgets, key, job, token);
+    // (A key the list says has no budget skips even the await; a pool's start does too: no Redis either way.)
+    if (key !== undefined && this.o.budgets && !this.o.budgets.budgets.surelyWithout(key)) await this.admitBudget(this.o.budgets, key, job, token);
     // Over its key's limits: back to its queue, delayed, no attempt spent (BullMQ's moveToDelayed keeps attempts).
-    if (gate && key !== undefined) await this.admitKeyed(gate, key, job, token);
+    if (gate && key !== undefined && !gate.fromPool(key, id)) await this.admitKeyed(gate, key, job, token);
     let agent: SeatedAgent;
     try {
       agent = env.replica ? await this.seatReplica(job, token, env.replica) : (this.seat() ?? (await this.giveBack(job, token)));

@@ -29,6 +29,18 @@ export class KeyBudgets {
     return this.keys.has(key);
   }
 
+  /**
+   * Without waiting: true when the list, as last read, says the key has no
+   * budget (refreshed in the background when stale, as `has` does); false when
+   * it has one or the list was never read. Lets a start of a key without a
+   * budget skip even an await.
+   */
+  surelyWithout(key: string): boolean {
+    if (this.loadedAt === undefined) return false;
+    if (Date.now() - this.loadedAt > this.maxAgeMs) void this.refresh().catch(() => {});
+    return !this.keys.has(key);
+  }
+
   /** A key seen with a budget elsewhere (a usage report said so): counted as having one until the next read. */
   note(key: string): void {
     this.keys.add(key);

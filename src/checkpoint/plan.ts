@@ -31,7 +31,7 @@ export interface PlannedJob {
   intakeTask?: { taskId: string; ttlMs: number | null };
   /**
    * A task of a node (or the parked) queue that carries a key: its place in the
-   * node's fair order, given again after the add (fairTag-4.lua, which also
+   * node's fair order, given again after the add (fairTag-5.lua, which also
    * writes the job's key field: `fields` leaves it out), and whether it counts
    * as waiting for its key (recorded in `waitingKey` by its submit time).
    */
@@ -204,7 +204,7 @@ export function planRestore(cp: Checkpoint, prefix: string, now: number): Restor
     const step = node === undefined ? undefined : approvalStep(t, now);
     let keyed: PlannedJob['keyed'];
     if (node !== undefined && key !== undefined) {
-      // fairTag-4.lua writes the key field itself, and takes a job that has one for placed already.
+      // fairTag-5.lua writes the key field itself, and takes a job that has one for placed already.
       delete fields[KEY_FIELD];
       // Waiting for its key unless a host ends it without admitting it (an output awaiting, approved or rejected for good).
       keyed = { fair: { prefix, node, id: t.id, key, inc: tagStep(weightOf.get(key)), band: bandOf(t.priority) }, waitingKey: keyStateKeys(prefix, key).waiting, waiting: step?.kind === 'run' };

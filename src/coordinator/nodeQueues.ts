@@ -2,7 +2,7 @@
 // use, kept until close) and a flow producer for replicated tasks (a parent and
 // its replicas, all or none). Batches go through stagedBatch.ts.
 import { FlowProducer, Queue, type FlowJob } from 'bullmq';
-import type { RedisClient } from '../../queues/redisTarget.ts';
+import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { CONSENSUS_QUEUE, nodeQueueName } from '../../queues/keys.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { SwarmError } from '../errors.ts';
@@ -11,7 +11,9 @@ import { taskEnvelope, taskJobOptions } from '../tasks/nodeJob.ts';
 import type { TaskInput } from '../tasks/schema.ts';
 import type { ChainableCommander } from 'ioredis';
 import { KeyWeights } from '../keys/keyWeights.ts';
-import { failedAdd, forgetWaiting, noteWaiting, queueKeyedAdd, settlePlacing, type KeyedJob } from '../keys/keyedAdd.ts';
+import { bullmqAddOf, failedAdd, forgetWaiting, noteWaiting, queueKeyedAdd, settlePlacing, type KeyedJob } from '../keys/keyedAdd.ts';
+import { addKeyed, BULLMQ_ADD_ARITY } from '../../queues/addKeyed.ts';
+import { keyStateKeys } from '../../queues/keys.ts';
 
 export interface Submitted {
   id: string;
@@ -58,20 +60,39 @@ export class NodeQueues {
     const node = nodeOfTaskId(id);
     if (!node) throw new SwarmError('internal', `task id ${id} names no node`);
     if (task.key !== undefined) {
-      await this.enqueueKeyed({ id, node, name: task.type, data: taskEnvelope(task), opts: taskJobOptions(task, id, this.tasks), key: task.key, inc: await this.weights.stepOf(task.key) });
+      const waitingInPlacing = !isCluster(this.redis);
+      await this.enqueueKeyed({ id, node, name: task.type, data: taskEnvelope(task), opts: taskJobOptions(task, id, this.tasks), key: task.key, inc: this.weights.stepNow(task.key) ?? (await this.weights.stepOf(task.key)), waitingInPlacing });
       return { id, node };
     }
     await this.queueFor(node).add(task.type, taskEnvelope(task), taskJobOptions(task, id, this.tasks));
     return { id, node };
   }
 
-  /** The add and its place in the fair order in one MULTI, the key's waiting record beside it (src/keys/keyedAdd.ts). */
+  /**
+   * The add and its place in the fair order in one script (addKeyed-13.lua)
+   * for a task with no priority, else in one MULTI; the key's waiting record
+   * in the same step on one Redis, beside it on a Cluster (src/keys/keyedAdd.ts).
+   */
   private async enqueueKeyed(j: KeyedJob): Promise<void> {
     const queue = this.queueFor(j.node);
+    const bull = j.opts.priority ? undefined : bullmqAddOf(queue, j);
+    if (bull && bull.command.startsWith('addStandardJob:') && bull.args.length === BULLMQ_ADD_ARITY) {
+      const waitingKey = j.waitingInPlacing ? keyStateKeys(this.prefix, j.key).waiting : undefined;
+      const waiting = waitingKey ? undefined : noteWaiting(this.redis, this.prefix, j.key, j.id);
+      const r = await addKeyed(this.redis, { prefix: this.prefix, node: j.node, id: j.id, key: j.key, inc: j.inc, bullmq: bull.args, ...(waitingKey ? { waitingKey } : {}) });
+      await waiting?.catch(() => {});
+      if (typeof r.added === 'number' && r.added < 0) {
+        await forgetWaiting(this.redis, this.prefix, j.key, j.id).catch(() => {});
+        throw new Error(`adding the job failed with BullMQ code ${r.added}`);
+      }
+      if (r.tag === -1) await forgetWaiting(this.redis, this.prefix, j.key, j.id);
+      return;
+    }
     // BullMQ's own client: its scripts are defined on it (the router's connection, shared).
     const multi = (await queue.getBackend().client).multi() as unknown as ChainableCommander;
     queueKeyedAdd(multi, queue, this.prefix, j);
-    const waiting = noteWaiting(this.redis, this.prefix, j.key, j.id);
+    // On one Redis the placing records it as waiting; on a Cluster the key's slot is elsewhere: a ZADD beside the MULTI.
+    const waiting = j.waitingInPlacing ? Promise.resolve() : noteWaiting(this.redis, this.prefix, j.key, j.id);
     const replies = await multi.exec().then(
       (r) => r ?? [],
       (err: unknown) => [[err instanceof Error ? err : new Error(String(err)), null] as [Error, null]],

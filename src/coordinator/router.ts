@@ -107,7 +107,8 @@ export class TaskRouter {
     return await traced('swarmq.submit', {}, async (span) => {
       const task = this.validate(input);
       span.setAttribute('swarmq.task.type', task.type);
-      if (task.key !== undefined) await this.budgets.check(task.key);
+      // A key the list says has no budget skips even the await (as a start does).
+      if (task.key !== undefined && !this.budgets.surelyWithout(task.key)) await this.budgets.check(task.key);
       if (task.consensus) {
         const replicated = await submitReplicated(this.replicatedSubmit(), task as ReplicatedTask);
         // The parent in the consensus queue, its replicas in node queues: all must be on a replica.

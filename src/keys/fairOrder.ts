@@ -5,7 +5,7 @@
 // serves the smallest score first. A key with 10,000 tasks waiting has tags far
 // ahead; a key that just arrived gets tags at the head, interleaved with the
 // big one by weight. The tag is given in the MULTI that adds the job
-// (fairTag-4.lua), so a keyed submit is still one round trip; a task without a
+// (fairTag-5.lua), so a keyed submit is still one round trip; a task without a
 // key takes BullMQ's path untouched.
 //
 // With a user priority: BullMQ's score is `priority * 2^32 + counter`; the

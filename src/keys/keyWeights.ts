@@ -30,6 +30,14 @@ export class KeyWeights {
     return tagStep(this.weights.get(key) ?? 1);
   }
 
+  /** As stepOf, without waiting once the weights were read (undefined before): a keyed submit then takes no await for its step. */
+  stepNow(key: string): number | undefined {
+    if (this.loadedAt === undefined) return undefined;
+    if (Date.now() - this.loadedAt > this.maxAgeMs) void this.refresh().catch(() => {});
+    this.note(key);
+    return tagStep(this.weights.get(key) ?? 1);
+  }
+
   private refresh(): Promise<void> {
     this.loading ??= (async () => {
       try {

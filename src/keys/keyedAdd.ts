@@ -1,7 +1,8 @@
 // Adding a task that carries a key: BullMQ's add and the task's place in its
-// node's fair order (fairTag-4.lua) in one MULTI on the node's slot, and the
-// key's waiting record (its own slot) sent beside it, so the submit is still
-// one round trip. Used by the single submit and by a batch's fan-out.
+// node's fair order (fairTag-5.lua) in one MULTI on the node's slot, and the
+// key's waiting record: on one Redis written by the placing itself, on a
+// Cluster (the key's slot) sent beside it, so the submit is still one round
+// trip. Used by the single submit and by a batch's fan-out.
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import { fairTag, queueFairTag, type FairTagRequest } from '../../queues/fairTag.ts';
@@ -18,10 +19,12 @@ export interface KeyedJob {
   opts: JobsOptions;
   key: string;
   inc: number;
+  /** The placing records it as waiting for its key too (one Redis: the key's slot and the node's on one server). */
+  waitingInPlacing?: boolean;
 }
 
 export function fairRequest(prefix: string, j: KeyedJob): FairTagRequest {
-  return { prefix, node: j.node, id: j.id, key: j.key, inc: j.inc, band: bandOf(j.opts.priority) };
+  return { prefix, node: j.node, id: j.id, key: j.key, inc: j.inc, band: bandOf(j.opts.priority), ...(j.waitingInPlacing ? { waitingKey: keyStateKeys(prefix, j.key).waiting } : {}) };
 }
 
 /** Queues the job's add and its placing on `multi` (BullMQ's transaction); the replies are checked by `checkKeyedReplies`. */
@@ -30,6 +33,25 @@ export function queueKeyedAdd(multi: ChainableCommander, queue: Queue, prefix: s
   // BullMQ's transaction type is ioredis's MULTI under another name.
   new Job(queue, j.name, j.data, j.opts, j.id).addJob(multi as unknown as Parameters<Job['addJob']>[0]).catch(() => {});
   queueFairTag(multi, fairRequest(prefix, j));
+}
+
+/**
+ * BullMQ's own add of the job, its command and keys and arguments as BullMQ
+ * builds them, without sending it: so addKeyed-13.lua can run BullMQ's add and
+ * the placing as one script (queues/addKeyed.ts). BullMQ's checks of the job's
+ * options run as for any add (a bad option throws here).
+ */
+export function bullmqAddOf(queue: Queue, j: KeyedJob): { command: string; args: (string | number | Buffer)[] } | undefined {
+  let captured: { command: string; args: (string | number | Buffer)[] } | undefined;
+  // BullMQ hands its command to the client's runCommand; a recorder in its place keeps it.
+  const recorder = {
+    runCommand(command: string, args: (string | number | Buffer)[]) {
+      captured = { command, args };
+      return Promise.resolve(j.id);
+    },
+  };
+  new Job(queue, j.name, j.data, j.opts, j.id).addJob(recorder as unknown as Parameters<Job['addJob']>[0]).catch(() => {});
+  return captured;
 }
 
 /**

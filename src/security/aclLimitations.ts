@@ -94,7 +94,7 @@ export const ACL_LIMITATIONS: readonly AclLimitation[] = [
     roles: ['host'],
     keys: ['swarmq:{k:*}:limits', 'swarmq:{k:*}:active', 'swarmq:{k:*}:starts', 'swarmq:{k:*}:state', 'swarmq:{k:*}:budget', 'swarmq:{k:*}:spent', 'swarmq:{k:*}:spent-prev', 'swarmq:{k:*}:usage', 'swarmq:{k:*}:budget-held'],
     what: "a host can change any key's limits and budget as its scripts read them, take or free any key's active slots and rate window, hold or release any key, and forge or erase any key's usage (spend a key's budget, or give it back): limits and budgets bind the hosts that run swarmq's scripts, not a process that writes Redis itself",
-    why: 'admitKeyed, releaseKeyed, recordUsage and checkBudget name the key\'s limits, budget, spend, slots and state, and every host runs them for every key; a key named to EVALSHA needs read and write access whatever the script does with it',
+    why: 'admitKeyed, releaseKeyed, leaseKeyed (pools), recordUsage and checkBudget name the key\'s limits, budget, spend, slots and state, and every host runs them for every key; a key named to EVALSHA needs read and write access whatever the script does with it',
   },
   {
     id: 'fair-order-shared',

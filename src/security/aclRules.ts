@@ -100,7 +100,7 @@ function producerRules(prefix: string): string[] {
     `~${s.idempotency('*')}`, `~${s.batches}`, `~${s.batch('*')}`, `~${s.staged}`, `~${prefix}:{*}:batch-added:*`,
     // Cancelling a batch or a replicated task (DELETE /api/batches/:id, swarm.cancel of an r- id).
     `~${s.batchTasks('*')}`, `~${s.cancelledReplicated}`,
-    // Keyed tasks: placed in their node's fair order (fairTag-4.lua), counted as waiting (and no longer, or held, when cancelled);
+    // Keyed tasks: placed in their node's fair order (addKeyed-13.lua, fairTag-5.lua), counted as waiting (and no longer, or held, when cancelled);
     // keys' weights read, each key named once. Not a key's limits, slots or holds.
     ...everyGroup(prefix, (g) => g.fairAny).map((k) => `~${k}`),
     `~${everyKey(prefix, 'waiting')}`, `~${everyKey(prefix, 'held')}`,

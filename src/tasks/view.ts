@@ -8,7 +8,7 @@ import { approvalViewOf, type ApprovalTerms } from './approval.ts';
 /** The job hash field where the agent host records which agent ran the task. */
 export const AGENT_FIELD = 'sqAgent';
 
-/** The job hash field where a keyed task's key is recorded as it is placed in the fair order (fairTag-4.lua). */
+/** The job hash field where a keyed task's key is recorded as it is placed in the fair order (fairTag-5.lua). */
 export const KEY_FIELD = 'sqKey';
 
 function num(v: string | undefined): number | null {

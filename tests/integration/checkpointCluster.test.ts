@@ -277,7 +277,7 @@ describe('checkpoint and restore on a Redis Cluster', () => {
     expect(await redis.zrange(`${prefix}:{k:acme}:waiting`, '0', '-1')).toEqual(expect.arrayContaining(['n1.acmeacme0001', 'n11.acmeacme002']));
     expect(await redis.zcard(`${prefix}:{k:beta}:waiting`)).toBe(1);
     expect(await redis.hgetall(`${prefix}:{k:acme}:limits`)).toEqual({ maxActive: '2', weight: '4' });
-    // Placed by fairTag-4.lua in their own groups' queues: band 0's keyed half, the key field written.
+    // Placed by fairTag-5.lua in their own groups' queues: band 0's keyed half, the key field written.
     expect(Number(await redis.zscore(`${prefix}:${nodeQueueName('n11')}:prioritized`, 'n11.acmeacme002'))).toBeGreaterThanOrEqual(2 ** 31);
     expect(await redis.hget(`${prefix}:${nodeQueueName('n11')}:n11.betabeta001`, 'sqKey')).toBe('beta');
     expect(await redis.zrange(groupKeys(prefix, 'n1').awaitingApproval, '0', '-1')).toEqual(['n1 n1.awaitawait01']);

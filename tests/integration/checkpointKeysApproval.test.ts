@@ -89,7 +89,7 @@ describe('a checkpoint carries keys and outputs awaiting approval', () => {
     const prioritized = await redisB.zrange(`${prefix}:${nodeQueueName(node)}:prioritized`, '0', '-1', 'WITHSCORES');
     const scoreOf = (id: string) => Number(prioritized[prioritized.indexOf(id) + 1]);
     expect(prioritized.indexOf(keyed[0]!)).toBeGreaterThanOrEqual(0);
-    // Placed by fairTag-4.lua: band 0's keyed half (2^31 and up), in the order they were submitted, 1000 / weight apart.
+    // Placed by fairTag-5.lua: band 0's keyed half (2^31 and up), in the order they were submitted, 1000 / weight apart.
     expect(scoreOf(keyed[0]!)).toBeGreaterThanOrEqual(2 ** 31);
     expect(scoreOf(keyed[1]!) - scoreOf(keyed[0]!)).toBe(500);
 
@@ -148,7 +148,7 @@ describe('the restore plan for keys and approval (pure)', () => {
     expect(cp).toMatchObject({ version: 3, keys: [] });
     const plan = planRestore(cp, 'p', 10_000);
     const jobs = new Map(plan.queues.flatMap((q) => q.jobs).map((j) => [j.id, j]));
-    // The key field is left to fairTag-4.lua, which takes a job that has one for placed already.
+    // The key field is left to fairTag-5.lua, which takes a job that has one for placed already.
     expect(jobs.get('n1.k')).toMatchObject({ keyed: { fair: { node: 'n1', key: 'acme', inc: 1000, band: 3 }, waitingKey: 'p:{k:acme}:waiting', waiting: true }, fields: {} });
     // Awaiting: indexed by its deadline, not waiting for its key (no host admits it again unless it is rejected with retry).
     expect(jobs.get('n1.a')).toMatchObject({ landsAs: 'delayed', keyed: { waiting: false }, awaitingApproval: { indexKey: 'p:{g1}:awaiting-approval', member: 'n1 n1.a', deadline: 50_000 } });

@@ -1,6 +1,6 @@
 // Keys share a node's agents fairly (docs/keys.md): start-time fair queueing over
 // BullMQ's priorities, tags given in the MULTI that adds each keyed task
-// (fairTag-4.lua). One node of 10 agents; the processor records the order in
+// (fairTag-5.lua). One node of 10 agents; the processor records the order in
 // which tasks start and the key each carries.
 import { describe, expect, it } from 'vitest';
 import type { TaskContext } from '../../src/agents/processor.ts';

@@ -54,3 +54,14 @@ describe('resolveIncludes', () => {
     expect(fenceUsers).toBe(4);
   });
 });
+
+describe('resolveBullmq', () => {
+  it("puts the installed BullMQ's own command where its line was, and refuses a name BullMQ does not have", async () => {
+    const { resolveBullmq } = await import('../../queues/scripts.ts');
+    const out = resolveBullmq('local function add(KEYS, ARGV)\n--- @bullmq "addStandardJob"\nend\n');
+    expect(out.startsWith('local function add(KEYS, ARGV)\n')).toBe(true);
+    expect(out).toMatch(/storeJob\(/);
+    expect(out.endsWith('\nend\n')).toBe(true);
+    expect(() => resolveBullmq('--- @bullmq "noSuchCommand"\n', 'x.lua')).toThrow(/x\.lua runs BullMQ's "noSuchCommand"/);
+  });
+});

@@ -19,42 +19,15 @@
   KEYS[1] the job hash        KEYS[2] the queue's wait list
   KEYS[3] the queue's prioritized zset
   KEYS[4] the node's fair clocks for the band (hash: v -> virtual time, <key> -> the key's next tag)
+  KEYS[5] the key's waiting zset, when it is on the same server and ARGV[5] is 1 (a single Redis); else any key of
+          the node's slot, unused (on a Cluster the key's slot differs, and the caller records the task as waiting itself)
   ARGV[1] job id  ARGV[2] key  ARGV[3] inc (integer >= 1)  ARGV[4] band (the job's priority, 0 for none)
+  ARGV[5] 1: record the task as waiting for its key in KEYS[5] (ms ARGV[6]) once placed, saving a command and a write
 
   Returns the tag, or -1: placed before (an add of an id that exists), or -2:
   the job is not where a fresh add puts it (gone, or taken already): left as
   is, its key recorded (when the placing ran after the add, alone).
 ]]
 local rcall = redis.call
-local BAND = 4294967296 -- 2^32
-local KEYED = 2147483648 -- 2^31
-local MAX_TAG = KEYED - 1
-local id, key, inc, band = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-
-if rcall('EXISTS', KEYS[1]) == 0 then return -2 end
-if rcall('HEXISTS', KEYS[1], 'sqKey') == 1 then return -1 end
--- A fresh add put it in the wait list (no priority) or among the prioritized (BullMQ's counter).
-local removed
-if band == 0 then removed = rcall('LREM', KEYS[2], 1, id) else removed = rcall('ZREM', KEYS[3], id) end
--- The job names its key from here on (the task view shows it), placed or not.
-rcall('HSET', KEYS[1], 'sqKey', key)
-if removed == 0 then return -2 end
-
--- Scores go to Redis as integers: Lua would print a double over 14 digits rounded.
-local function int(n) return string.format('%.0f', n) end
-local lo = band * BAND + KEYED
-local head = rcall('ZRANGEBYSCORE', KEYS[3], int(lo), int(lo + MAX_TAG), 'WITHSCORES', 'LIMIT', 0, 1)
-local v, f = 0, 0
-if #head == 0 then
-  rcall('DEL', KEYS[4])
-else
-  local clocks = rcall('HMGET', KEYS[4], 'v', key)
-  v = math.max(tonumber(clocks[1] or '0'), tonumber(head[2]) - lo)
-  f = tonumber(clocks[2] or '0')
-end
--- Past 2^31 - 1 (about two million tasks of one weight-1 key through one node that never empties) tags stay at the end, in no order.
-local tag = math.min(math.max(v, f), MAX_TAG)
-rcall('HSET', KEYS[4], 'v', int(v), key, int(math.min(tag + inc, MAX_TAG)))
-rcall('PEXPIRE', KEYS[4], 86400000)
-rcall('ZADD', KEYS[3], int(lo + tag), id)
-return tag
+--- @include "includes/fairPlace"
+return fairPlace(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1', ARGV[6])

@@ -1,0 +1,219 @@
+// The pure core of a host's key pool (src/keys/keyPool.ts): what a start may
+// take, what a lease call asks for and gives back, what an answer changes.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { applyAnswer, emptyPool, endStart, failedAsk, newPool, nextAsk, POOL_IDLE_MS, POOL_VALID_MS, runsFromPool, stopPool, takeStart, type KeyPool, type LeaseAnswer } from '../../src/keys/keyPool.ts';
+
+const LEASE = 30_000;
+const ok = (a: Partial<LeaseAnswer> = {}): LeaseAnswer => ({ verdict: 'ok', ms: 0, hasMax: true, hasRate: true, slots: [], tokens: [], lost: [], ...a });
+const names = (p: string, n: number) => Array.from({ length: n }, (_, i) => `${p}${i}`);
+
+/** A pool lent `slots` slots and `tokens` tokens by a call sent at `at`. */
+function lent(slots: number, tokens: number, at = 0, a: Partial<LeaseAnswer> = {}): KeyPool {
+  const ask = nextAsk(newPool(at), at, LEASE, { period: false, wanted: true })!;
+  return applyAnswer(ask.pool, ok({ slots: names('s', slots), tokens: names('t', tokens), ...a }), at, at + 1);
+}
+
+describe('a start from the pool', () => {
+  it('takes a slot and a token while the pool is confirmed, and none once its confirmation is POOL_VALID_MS old', () => {
+    const p = lent(2, 2);
+    const t = takeStart(p, 'a', 10);
+    expect(t.pooled).toBe(true);
+    expect(t.pool.idle).toHaveLength(1);
+    expect(t.pool.tokens[0]!.names).toHaveLength(1);
+    expect(t.pool.started).toEqual(['a']);
+    expect(runsFromPool(t.pool, 'a')).toBe(true);
+    expect(takeStart(p, 'b', POOL_VALID_MS).pooled).toBe(false);
+    expect(takeStart(p, 'b', POOL_VALID_MS - 1).pooled).toBe(true);
+  });
+
+  it('needs a slot only with a maxActive and a token only with a rate', () => {
+    const noMax = lent(0, 1, 0, { hasMax: false });
+    expect(takeStart(noMax, 'a', 1).pooled).toBe(true);
+    const noRate = lent(1, 0, 0, { hasRate: false });
+    expect(takeStart(noRate, 'a', 1).pooled).toBe(true);
+    const neither = lent(0, 0, 0, { hasMax: false, hasRate: false });
+    let p = neither;
+    for (let i = 0; i < 50; i++) {
+      const t = takeStart(p, `x${i}`, 1);
+      expect(t.pooled).toBe(true);
+      p = t.pool;
+    }
+  });
+
+  it('runs dry with no idle slot or no token left, and says so', () => {
+    const p = takeStart(lent(1, 5), 'a', 1).pool;
+    const t = takeStart(p, 'b', 2);
+    expect(t.pooled).toBe(false);
+    expect(t.pool.dry).toBe(true);
+    const q = takeStart(lent(5, 1), 'a', 1).pool;
+    expect(takeStart(q, 'b', 2).pooled).toBe(false);
+  });
+
+  it('a task run twice here shares its slot, and frees it when both runs end', () => {
+    let p = takeStart(lent(2, 5), 'a', 1).pool;
+    const again = takeStart(p, 'a', 2);
+    expect(again.pooled).toBe(true);
+    p = again.pool;
+    expect(p.idle).toHaveLength(1);
+    p = endStart(p, 'a');
+    expect(p.idle).toHaveLength(1);
+    p = endStart(p, 'a');
+    expect(p.idle).toHaveLength(2);
+    expect(runsFromPool(p, 'a')).toBe(false);
+  });
+
+  it('no start from a pool that was never lent, or was stopped by a hold here', () => {
+    expect(takeStart(newPool(0), 'a', 1).pooled).toBe(false);
+    const held = stopPool(lent(3, 3), 5000);
+    expect(takeStart(held, 'a', 1).pooled).toBe(false);
+    expect(held.giveBack).toHaveLength(3);
+    expect(held.unused).toHaveLength(3);
+  });
+});
+
+describe('lease calls', () => {
+  it('the first call asks for both slots and tokens (the limits are not known yet); none is sent before the key may lend again', () => {
+    const a = nextAsk(newPool(0), 0, LEASE, { period: false, wanted: true })!;
+    expect(a.wantSlots).toBeGreaterThan(0);
+    expect(a.wantTokens).toBeGreaterThan(0);
+    const off = applyAnswer(a.pool, { ...ok(), verdict: 'off' }, 0, 1);
+    expect(off.on).toBe(false);
+    expect(nextAsk(off, 500, LEASE, { period: false, wanted: true })).toBeUndefined();
+    expect(nextAsk(off, 1001, LEASE, { period: false, wanted: true })).toBeDefined();
+  });
+
+  it('one call at a time; a call while one is under way is not sent', () => {
+    const a = nextAsk(newPool(0), 0, LEASE, { period: false, wanted: true })!;
+    expect(nextAsk(a.pool, 1, LEASE, { period: true })).toBeUndefined();
+  });
+
+  it('the confirmation and the tokens run from when the call was sent, not from the answer', () => {
+    const a = nextAsk(newPool(0), 100, LEASE, { period: false, wanted: true })!;
+    const p = applyAnswer(a.pool, ok({ slots: ['s0'], tokens: ['t0'] }), 100, 250);
+    expect(p.validUntil).toBe(100 + POOL_VALID_MS);
+    expect(p.tokens[0]!.until).toBe(100 + POOL_VALID_MS);
+  });
+
+  it('reports starts, gives back expired tokens, and asks for more at each period while in use', () => {
+    let p = lent(8, 8);
+    for (let i = 0; i < 6; i++) p = takeStart(p, `t${i}`, 10).pool;
+    const a = nextAsk(p, 300, LEASE, { period: true })!;
+    expect(a.started).toEqual(['t0', 't1', 't2', 't3', 't4', 't5']);
+    // The block lent at 0 lapsed at 200: its two unused tokens go back.
+    expect(a.unused).toEqual(['t6', 't7']);
+    expect(a.wantTokens).toBeGreaterThanOrEqual(12);
+    expect(a.pool.started).toEqual([]);
+  });
+
+  it('a refusal stops the pool; its idle slots go back at once in a second call', () => {
+    const p = takeStart(lent(4, 4), 'a', 1).pool;
+    const a = nextAsk(p, 50, LEASE, { period: true })!;
+    const held = applyAnswer(a.pool, { ...ok(), verdict: 'hold', ms: 1500 }, 50, 52);
+    expect(held.on).toBe(false);
+    expect(takeStart(held, 'b', 53).pooled).toBe(false);
+    const back = nextAsk(held, 53, LEASE, { period: false })!;
+    expect([...back.giveBack].sort()).toEqual(['s0', 's1', 's2']);
+    expect([...back.unused].sort()).toEqual(['t1', 't2', 't3']);
+    expect(back.wantSlots + back.wantTokens).toBe(0);
+    // The running task's slot goes back when it ends.
+    const after = applyAnswer(back.pool, { ...ok(), verdict: 'hold', ms: 1400 }, 53, 54);
+    const ended = endStart(after, 'a');
+    expect(nextAsk(ended, 55, LEASE, { period: false })!.giveBack).toEqual(['s3']);
+    // Not asked again before the hold ends.
+    expect(nextAsk({ ...ended, giveBack: [] }, 1000, LEASE, { period: false, wanted: true })).toBeUndefined();
+  });
+
+  it('a pool stopped here while a call was under way stays stopped when the call answers, and gives back what it lent', () => {
+    const a = nextAsk(newPool(0), 0, LEASE, { period: false, wanted: true })!;
+    const held = stopPool(a.pool, 1500);
+    const p = applyAnswer(held, ok({ slots: ['s0', 's1'], tokens: ['t2'] }), 0, 3);
+    expect(p.on).toBe(false);
+    expect(takeStart(p, 'x', 4).pooled).toBe(false);
+    const back = nextAsk(p, 4, LEASE, { period: false })!;
+    expect([...back.giveBack].sort()).toEqual(['s0', 's1']);
+    expect(back.unused).toEqual(['t2']);
+  });
+
+  it('an unused pool gives everything idle back after POOL_IDLE_MS, and is then empty', () => {
+    const p = lent(4, 4);
+    const a = nextAsk(p, POOL_IDLE_MS + 1, LEASE, { period: true })!;
+    expect(a.giveBack).toHaveLength(4);
+    expect(a.unused).toHaveLength(4);
+    expect(a.wantSlots + a.wantTokens).toBe(0);
+    const done = applyAnswer(a.pool, { ...ok(), verdict: 'off' }, POOL_IDLE_MS + 1, POOL_IDLE_MS + 2);
+    expect(emptyPool(done, POOL_IDLE_MS + 3000)).toBe(true);
+  });
+
+  it('slots are renewed every third of their lease, and a lost one is never handed on', () => {
+    let p = takeStart(lent(2, 4), 'a', 1).pool;
+    expect(nextAsk(p, 50, LEASE, { period: true })!.kept).toEqual([]);
+    p = { ...p, lastUse: LEASE };
+    const a = nextAsk(p, LEASE / 3 + 1, LEASE, { period: true })!;
+    expect([...a.kept].sort()).toEqual(['s0', 's1']);
+    const lost = applyAnswer(a.pool, ok({ lost: ['s1'] }), LEASE / 3 + 1, LEASE / 3 + 2);
+    // s1 was the busy one (taken last): its task ends and nothing is handed on.
+    const ended = endStart(lost, 'a');
+    expect(ended.idle).toEqual(['s0']);
+  });
+
+  it('closing gives back every slot, busy ones too, and every token', () => {
+    const p = takeStart(lent(3, 3), 'a', 1).pool;
+    const a = nextAsk(p, 10, LEASE, { period: false, closing: true })!;
+    expect([...a.giveBack].sort()).toEqual(['s0', 's1', 's2']);
+    expect(a.unused).toHaveLength(2);
+  });
+
+  it('a failed call carries its reports again at the next', () => {
+    const p = takeStart(lent(3, 3), 'a', 1).pool;
+    const a = nextAsk(p, 50, LEASE, { period: true })!;
+    const failed = failedAsk(a.pool, a);
+    expect(failed.inFlight).toBe(false);
+    expect(nextAsk(failed, 60, LEASE, { period: true })!.started).toEqual(['a']);
+  });
+});
+
+describe('property: a pool never starts more at once than it was lent slots, nor more than it was lent tokens', () => {
+  it('holds over random starts, ends and calls', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('start', 'end', 'call'), fc.integer({ min: 0, max: 9 })), { maxLength: 200 }), (steps) => {
+        let p = newPool(0);
+        let now = 0;
+        let slotsLent = 0;
+        let tokensLent = 0;
+        let tokensUsed = 0;
+        const running = new Set<string>();
+        for (const [what, n] of steps) {
+          now += 7;
+          if (what === 'start') {
+            const id = `task${n}`;
+            const t = takeStart(p, id, now);
+            p = t.pool;
+            if (t.pooled && !running.has(id)) {
+              running.add(id);
+              tokensUsed++;
+            } else if (t.pooled) tokensUsed++;
+          } else if (what === 'end') {
+            const id = `task${n}`;
+            if (running.has(id)) {
+              p = endStart(p, id);
+              if (!runsFromPool(p, id)) running.delete(id);
+            }
+          } else {
+            const a = nextAsk(p, now, LEASE, { period: true, wanted: true });
+            if (!a) continue;
+            slotsLent += a.wantSlots;
+            tokensLent += a.wantTokens;
+            p = applyAnswer(a.pool, ok({ slots: names(`s${a.firstNumber}-`, a.wantSlots), tokens: names(`t${a.firstNumber}-`, a.wantTokens) }), now, now);
+          }
+          const busySlots = new Set([...p.busy.values()].map((b) => b.slot).filter((s) => s !== ''));
+          expect(busySlots.size).toBe(p.busy.size);
+          expect(busySlots.size + p.idle.length).toBeLessThanOrEqual(slotsLent);
+          expect(tokensUsed).toBeLessThanOrEqual(tokensLent);
+          // No slot is both idle and busy.
+          for (const s of p.idle) expect(busySlots.has(s)).toBe(false);
+        }
+      }),
+    );
+  });
+});
