@@ -527,7 +527,7 @@ async function costMode(url: string, runId: string, s: Settings): Promise<CostSu
           const roles = Object.entries(r.cpuUs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
           log(
             `  cost run ${rep + 1} c${String(c).padEnd(3)}${name.padEnd(7)} µs/task: ${roles}; redis CPU ${r.redisCpuUs.toFixed(0)}` +
-              (r.slowlog ? `, redis µs ${r.slowlog.trimmedUs.toFixed(1)} (as logged ${r.slowlog.redisUs.toFixed(1)}; ${r.slowlog.sent.toFixed(1)} commands sent)` : `, ${r.slowlogNote ?? ''}`) +
+              (r.slowlog ? `, redis µs ${r.slowlog.typicalUs.toFixed(1)} (as logged ${r.slowlog.redisUs.toFixed(1)}; ${r.slowlog.sent.toFixed(1)} commands sent)` : `, ${r.slowlogNote ?? ''}`) +
               ` (${Math.round(r.tasks / (r.ms / 1000))} tasks/s)`,
           );
         }

@@ -24,15 +24,15 @@ export interface CostSummary {
   idleUsPerSec: PerRole;
   redisCpuUs: number;
   executed: number;
-  /** from the slowlog windows (absent when CONFIG was refused): as logged, and trimmed (the slowest 1 % of each group's calls left out) */
+  /** from the slowlog windows (absent when CONFIG was refused): as logged, and typical (each group's median µs per call × its calls) */
   redisUs?: number;
-  trimmedUs?: number;
+  typicalUs?: number;
   scriptUs?: number;
-  trimmedScriptUs?: number;
+  typicalScriptUs?: number;
   sent?: number;
   slowlogOverheadUs?: number;
-  /** group → per task: trimmed µs, calls, µs as logged; and the median µs per call. Medians over the runs (a group missing from a run counts 0 there) */
-  groups: Map<string, { trimmedUs: number; calls: number; us: number; medianUsPerCall: number }>;
+  /** group → per task: typical µs, calls, µs as logged; and the median µs per call. Medians over the runs (a group missing from a run counts 0 there) */
+  groups: Map<string, { typicalUs: number; calls: number; us: number; medianUsPerCall: number }>;
   inside: Map<string, [string, number, number][]>;
   check?: { commandstatsUs: number; slowlogUs: number; commandstatsCalls: number; slowlogCalls: number };
   lost: number;
@@ -54,11 +54,11 @@ export function summarizeCost(runs: readonly CostRunFigures[]): CostSummary {
   const first = runs[0]!;
   const logged = runs.flatMap((r) => (r.slowlog ? [r.slowlog] : []));
   const keys = [...new Set(logged.flatMap((s) => s.groups.map((g) => g.key)))];
-  const of = (key: string, f: 'trimmedUs' | 'calls' | 'us' | 'medianUsPerCall') => median(logged.map((s) => s.groups.find((g) => g.key === key)?.[f] ?? 0));
+  const of = (key: string, f: 'typicalUs' | 'calls' | 'us' | 'medianUsPerCall') => median(logged.map((s) => s.groups.find((g) => g.key === key)?.[f] ?? 0));
   const groups = new Map(
     keys
-      .map((k) => [k, { trimmedUs: of(k, 'trimmedUs'), calls: of(k, 'calls'), us: of(k, 'us'), medianUsPerCall: of(k, 'medianUsPerCall') }] as const)
-      .sort((a, b) => b[1].trimmedUs - a[1].trimmedUs),
+      .map((k) => [k, { typicalUs: of(k, 'typicalUs'), calls: of(k, 'calls'), us: of(k, 'us'), medianUsPerCall: of(k, 'medianUsPerCall') }] as const)
+      .sort((a, b) => b[1].typicalUs - a[1].typicalUs),
   );
   // Inner commands: the last run's, as an illustration (they are a split of the script's µs, not a figure of their own).
   const inside = new Map(Object.entries(logged.at(-1)?.inside ?? {}));
@@ -77,9 +77,9 @@ export function summarizeCost(runs: readonly CostRunFigures[]): CostSummary {
     ...(logged.length
       ? {
           redisUs: m((s) => s.redisUs)!,
-          trimmedUs: m((s) => s.trimmedUs)!,
+          typicalUs: m((s) => s.typicalUs)!,
           scriptUs: m((s) => s.scriptUs)!,
-          trimmedScriptUs: m((s) => s.trimmedScriptUs)!,
+          typicalScriptUs: m((s) => s.typicalScriptUs)!,
           sent: m((s) => s.sent)!,
           slowlogOverheadUs: overhead!,
         }
@@ -118,9 +118,9 @@ export function printCost(sums: readonly CostSummary[], o: { tasks: number; slow
           ratio(s.processesUs, raw?.processesUs),
           f0(s.redisCpuUs),
           ratio(s.redisCpuUs, raw?.redisCpuUs),
-          f1(s.trimmedUs),
+          f1(s.typicalUs),
           f1(s.redisUs),
-          f1(s.trimmedScriptUs),
+          f1(s.typicalScriptUs),
           f1(s.sent),
           f1(s.executed),
         ];
@@ -129,25 +129,26 @@ export function printCost(sums: readonly CostSummary[], o: { tasks: number; slow
   );
   console.log('  CPU µs of each process (process.cpuUsage user+sys) from just before the first submit to the last completion, ÷ tasks;');
   console.log('  redis CPU = INFO cpu (used_cpu_user+sys) over the same window; redis µs = time inside the commands clients sent (a script with what');
-  console.log('  it runs) from the slowlog, each script\'s or command\'s slowest 1 % of calls left out (wall-clock time: an OS pause inside a command adds');
-  console.log('  milliseconds on a busy box); as logged = all calls; sent = commands clients sent, executed = INFO commandstats calls (redis.call too)');
+  console.log('  it runs) from the slowlog: each script\'s or command\'s median µs per call × its calls per task (a duration is wall-clock time, and an');
+  console.log('  OS pause inside a command adds to it on a busy box); as logged = the sum of all durations; sent = commands clients sent, executed =');
+  console.log('  INFO commandstats calls (a script\'s redis.call too)');
   for (const c of levels) {
     const here = sums.filter((s) => s.concurrency === c && s.groups.size);
     if (!here.length) continue;
     const keys = [...new Set(here.flatMap((s) => [...s.groups.keys()]))]
-      .map((k) => [k, Math.max(...here.map((s) => s.groups.get(k)?.trimmedUs ?? 0))] as const)
+      .map((k) => [k, Math.max(...here.map((s) => s.groups.get(k)?.typicalUs ?? 0))] as const)
       .sort((a, b) => b[1] - a[1])
       .slice(0, TOP)
       .map(([k]) => k);
     console.log();
-    console.log(`Redis µs per task by script and command at c${c}, slowest 1 % of calls left out (calls per task in brackets; top ${TOP} by the largest of any contender):`);
+    console.log(`Redis µs per task by script and command at c${c}, median per call × calls (calls per task in brackets; top ${TOP} by the largest of any contender):`);
     console.log();
     console.log(
       textTable(
         ['script / command', ...here.map((s) => s.contender)],
         [
-          ...keys.map((k) => [k, ...here.map((s) => (s.groups.has(k) ? `${f1(s.groups.get(k)!.trimmedUs)} (${s.groups.get(k)!.calls.toFixed(2)})` : '-'))]),
-          ['all', ...here.map((s) => `${f1(s.trimmedUs)} (${f1(s.sent)})`)],
+          ...keys.map((k) => [k, ...here.map((s) => (s.groups.has(k) ? `${f1(s.groups.get(k)!.typicalUs)} (${s.groups.get(k)!.calls.toFixed(2)})` : '-'))]),
+          ['all', ...here.map((s) => `${f1(s.typicalUs)} (${f1(s.sent)})`)],
         ],
       ),
     );
@@ -180,7 +181,7 @@ export function printInside(sums: readonly CostSummary[], top = 4): void {
     const scripts = [...s.groups].filter(([k]) => s.inside.has(k)).slice(0, top);
     for (const [k, { us }] of scripts) {
       const inner = s.inside.get(k)!.slice(0, 8).map(([c, u, n]) => `${c} ${u.toFixed(1)} (${n.toFixed(2)})`).join(', ');
-      console.log(`  ${s.contender} c${s.concurrency} ${k} ${us.toFixed(1)} µs: inside ${inner}`);
+      console.log(`  ${s.contender} c${s.concurrency} ${k} ${us.toFixed(1)} µs as logged (median ${s.groups.get(k)!.medianUsPerCall} µs per call): inside ${inner}`);
     }
   }
 }
@@ -196,21 +197,21 @@ export function costJson(sums: readonly CostSummary[], o: { tasks: number; slowl
       cpuUsPerTask: roles(s.cpuUs),
       processesUsPerTask: r1(s.processesUs),
       redisCpuUsPerTask: r1(s.redisCpuUs),
-      redisUsPerTask: r1(s.trimmedUs),
+      redisUsPerTask: r1(s.typicalUs),
       redisUsAsLoggedPerTask: r1(s.redisUs),
-      scriptUsPerTask: r1(s.trimmedScriptUs),
+      scriptUsPerTask: r1(s.typicalScriptUs),
       commandsSentPerTask: r1(s.sent),
       commandsExecutedPerTask: r1(s.executed),
       slowlogOverheadUsPerTask: r1(s.slowlogOverheadUs),
       idleUsPerSecond: roles(s.idleUsPerSec),
       redisUsByGroup: Object.fromEntries(
-        [...s.groups].slice(0, TOP).map(([k, g]) => [k, { us: round(g.trimmedUs, 2), asLogged: round(g.us, 2), calls: round(g.calls, 3), medianUsPerCall: g.medianUsPerCall }]),
+        [...s.groups].slice(0, TOP).map(([k, g]) => [k, { us: round(g.typicalUs, 2), asLogged: round(g.us, 2), calls: round(g.calls, 3), medianUsPerCall: g.medianUsPerCall }]),
       ),
       runs: s.perRun.map((r) => ({
         cpuUsPerTask: roles(r.cpuUs),
         idleUsPerSecond: roles(r.idleUsPerSec),
         redisCpuUsPerTask: r1(r.redisCpuUs),
-        redisUsPerTask: r1(r.slowlog?.trimmedUs),
+        redisUsPerTask: r1(r.slowlog?.typicalUs),
         ms: Math.round(r.ms),
       })),
     };

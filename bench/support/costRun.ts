@@ -22,7 +22,7 @@ import { CostProc } from './costProcs.ts';
 import type { CostRole } from './costChild.ts';
 import { redisSnapshot, SlowlogSession } from './redisCost.ts';
 import type { ContenderName } from './rigs.ts';
-import { robustPerCall, sentTotals, type ScriptNames, type SlowlogTally } from './slowlogGroups.ts';
+import { medianPerCall, sentTotals, type ScriptNames, type SlowlogTally } from './slowlogGroups.ts';
 
 const POLL_MS = 10;
 const IDLE_MS = 1000;
@@ -55,21 +55,21 @@ export interface GroupFigures {
   calls: number;
   /** as logged */
   us: number;
-  /** without the slowest 1 % of its calls (slowlogGroups.ts says why) */
-  trimmedUs: number;
+  /** median µs per call × calls (slowlogGroups.ts says why) */
+  typicalUs: number;
   medianUsPerCall: number;
 }
 
 export interface SlowlogFigures {
   tasks: number;
-  /** Redis µs per task of what clients sent (a script's inner commands are inside its µs), as logged and trimmed */
+  /** Redis µs per task of what clients sent (a script's inner commands are inside its µs), as logged and typical */
   redisUs: number;
-  trimmedUs: number;
+  typicalUs: number;
   scriptUs: number;
-  trimmedScriptUs: number;
+  typicalScriptUs: number;
   sent: number;
   redisCpuUs: number;
-  /** most trimmed µs first */
+  /** most typical µs first */
   groups: GroupFigures[];
   /** script → [inner command, µs per task, calls per task] */
   inside: Record<string, [string, number, number][]>;
@@ -178,17 +178,17 @@ function slowlogFigures(t: SlowlogTally, window: Map<string, CommandStat>, tasks
   return {
     tasks,
     redisUs: totals.us / tasks,
-    trimmedUs: totals.trimmedUs / tasks,
+    typicalUs: totals.typicalUs / tasks,
     scriptUs: totals.scriptUs / tasks,
-    trimmedScriptUs: totals.trimmedScriptUs / tasks,
+    typicalScriptUs: totals.typicalScriptUs / tasks,
     sent: totals.calls / tasks,
     redisCpuUs,
     groups: [...t.sent]
       .map(([key, g]) => {
-        const r = robustPerCall(g.durations);
-        return { key, script: g.script, calls: g.calls / tasks, us: g.us / tasks, trimmedUs: (r.trimmedMean * g.calls) / tasks, medianUsPerCall: r.median };
+        const med = medianPerCall(g.durations);
+        return { key, script: g.script, calls: g.calls / tasks, us: g.us / tasks, typicalUs: (med * g.calls) / tasks, medianUsPerCall: med };
       })
-      .sort((a, b) => b.trimmedUs - a.trimmedUs),
+      .sort((a, b) => b.typicalUs - a.typicalUs),
     inside: Object.fromEntries(
       [...t.inside].map(([script, m]) => [script, [...m].map(([c, g]) => [c, g.us / tasks, g.calls / tasks] as [string, number, number]).sort((a, b) => b[1] - a[1])]),
     ),

@@ -74,10 +74,10 @@ export interface Group {
 
 /**
  * A slowlog duration is wall-clock time inside the command: on a busy box a
- * command the OS preempts gets the whole pause added (milliseconds, against
- * tens of µs). So each group keeps its durations (µs → count) too, for figures
- * such pauses do not move: the median per call, and the mean of all calls but
- * the slowest 1 %.
+ * command the OS preempts (or whose vCPU the host steals) gets the pause
+ * added, tens of µs to milliseconds against a few tens. So each group keeps
+ * its durations (µs → count) too, for a figure such pauses hardly move: the
+ * median per call, times the calls ("typical µs").
  */
 export type Durations = Map<number, number>;
 
@@ -155,45 +155,37 @@ export function foldSlowlog(t: SlowlogTally, entries: readonly SlowlogEntry[], n
   return t;
 }
 
-/** The median duration, and the mean of the fastest `keep` share of calls (both µs per call); zeros when empty. */
-export function robustPerCall(d: Durations, keep = 0.99): { median: number; trimmedMean: number } {
+/** The median duration per call (the lower one for an even count); 0 when empty. */
+export function medianPerCall(d: Durations): number {
   const sorted = [...d].sort((a, b) => a[0] - b[0]);
   const n = sorted.reduce((s, [, c]) => s + c, 0);
-  if (n === 0) return { median: 0, trimmedMean: 0 };
-  const kept = Math.max(1, Math.floor(n * keep));
   let seen = 0;
-  let median = 0;
-  let sum = 0;
-  let taken = 0;
   for (const [us, c] of sorted) {
-    // The lower median for an even count: the call at position ceil(n/2).
-    if (seen < Math.ceil(n / 2) && seen + c >= Math.ceil(n / 2)) median = us;
     seen += c;
-    const take = Math.min(c, kept - taken);
-    if (take > 0) {
-      sum += us * take;
-      taken += take;
-    }
+    if (seen >= Math.ceil(n / 2)) return us;
   }
-  return { median, trimmedMean: sum / taken };
+  return 0;
 }
 
-/** Totals of what clients sent (left-out clients not included): µs as logged, and without the slowest 1 % of each group's calls. */
-export function sentTotals(t: SlowlogTally): { calls: number; us: number; scriptUs: number; trimmedUs: number; trimmedScriptUs: number } {
+/**
+ * Totals of what clients sent (left-out clients not included): µs as logged,
+ * and typical µs (each group's median per call × its calls).
+ */
+export function sentTotals(t: SlowlogTally): { calls: number; us: number; scriptUs: number; typicalUs: number; typicalScriptUs: number } {
   let calls = 0;
   let us = 0;
   let scriptUs = 0;
-  let trimmedUs = 0;
-  let trimmedScriptUs = 0;
+  let typicalUs = 0;
+  let typicalScriptUs = 0;
   for (const g of t.sent.values()) {
-    const trimmed = robustPerCall(g.durations).trimmedMean * g.calls;
+    const typical = medianPerCall(g.durations) * g.calls;
     calls += g.calls;
     us += g.us;
-    trimmedUs += trimmed;
+    typicalUs += typical;
     if (g.script) {
       scriptUs += g.us;
-      trimmedScriptUs += trimmed;
+      typicalScriptUs += typical;
     }
   }
-  return { calls, us, scriptUs, trimmedUs, trimmedScriptUs };
+  return { calls, us, scriptUs, typicalUs, typicalScriptUs };
 }
