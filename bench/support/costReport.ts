@@ -31,6 +31,8 @@ export interface CostSummary {
   typicalScriptUs?: number;
   sent?: number;
   slowlogOverheadUs?: number;
+  /** mean µs per script call, slowlog off and on (commandstats), medians */
+  scriptUsPerCall: { off: number; on?: number };
   /** group → per task: typical µs, calls, µs as logged; and the median µs per call. Medians over the runs (a group missing from a run counts 0 there) */
   groups: Map<string, { typicalUs: number; calls: number; us: number; medianUsPerCall: number }>;
   inside: Map<string, [string, number, number][]>;
@@ -84,6 +86,10 @@ export function summarizeCost(runs: readonly CostRunFigures[]): CostSummary {
           slowlogOverheadUs: overhead!,
         }
       : {}),
+    scriptUsPerCall: {
+      off: median(runs.map((r) => r.scriptUsPerCall.off)),
+      ...(logged.length ? { on: median(runs.flatMap((r) => (r.scriptUsPerCall.on === undefined ? [] : [r.scriptUsPerCall.on]))) } : {}),
+    },
     groups,
     inside,
     ...(last ? { check: last.check } : {}),
@@ -154,7 +160,7 @@ export function printCost(sums: readonly CostSummary[], o: { tasks: number; slow
     );
   }
   console.log();
-  console.log('idle CPU µs/s of each process (1 s after the warm-up, nothing submitted), medians:');
+  console.log('idle CPU µs/s of each process (2 s after the warm-up, nothing submitted), medians:');
   for (const s of sums) {
     const parts = ROLES.filter((r) => s.idleUsPerSec[r] !== undefined).map((r) => `${r} ${f0(s.idleUsPerSec[r])}`);
     console.log(`  ${s.contender.padEnd(7)} c${String(s.concurrency).padEnd(3)} ${parts.join(', ')}`);
@@ -162,12 +168,13 @@ export function printCost(sums: readonly CostSummary[], o: { tasks: number; slow
   const checks = sums.filter((s) => s.check);
   if (checks.length) {
     console.log();
-    console.log('slowlog: its own cost, Redis CPU µs per task with every command logged minus without (medians); and the check against INFO commandstats');
+    console.log('slowlog: its own cost, Redis CPU µs per task with every command logged minus without; a script call\'s mean µs without and with it');
+    console.log('(INFO commandstats: logging the commands a script runs happens inside the script), medians; and the check against INFO commandstats');
     console.log('of the same window (every command, nested ones too, EXEC and the bench\'s INFO/SLOWLOG/CONFIG left out on both sides; last run):');
     for (const s of checks) {
       const k = s.check!;
       console.log(
-        `  ${s.contender.padEnd(7)} c${String(s.concurrency).padEnd(3)} +${f1(s.slowlogOverheadUs)} µs/task; µs slowlog ${k.slowlogUs} vs commandstats ${k.commandstatsUs}, ` +
+        `  ${s.contender.padEnd(7)} c${String(s.concurrency).padEnd(3)} +${f1(s.slowlogOverheadUs)} µs/task; a script call ${f1(s.scriptUsPerCall.off)} → ${f1(s.scriptUsPerCall.on)} µs; µs slowlog ${k.slowlogUs} vs commandstats ${k.commandstatsUs}, ` +
           `calls ${k.slowlogCalls} vs ${k.commandstatsCalls}${s.lost ? `; ${s.lost} ENTRIES LOST between drains` : ''}`,
       );
     }
@@ -203,6 +210,7 @@ export function costJson(sums: readonly CostSummary[], o: { tasks: number; slowl
       commandsSentPerTask: r1(s.sent),
       commandsExecutedPerTask: r1(s.executed),
       slowlogOverheadUsPerTask: r1(s.slowlogOverheadUs),
+      scriptUsPerCall: { slowlogOff: r1(s.scriptUsPerCall.off), slowlogOn: r1(s.scriptUsPerCall.on) },
       idleUsPerSecond: roles(s.idleUsPerSec),
       redisUsByGroup: Object.fromEntries(
         [...s.groups].slice(0, TOP).map(([k, g]) => [k, { us: round(g.typicalUs, 2), asLogged: round(g.us, 2), calls: round(g.calls, 3), medianUsPerCall: g.medianUsPerCall }]),

@@ -2,7 +2,7 @@
 // (raw Worker / agent host), and for intake its coordinator, for http its no-op
 // service, each in a process of its own (costChild.ts), on a fresh prefix.
 //   warm-up  not measured: connects, loads scripts, warms the JIT;
-//   idle     then 1 s with nothing submitted: each process's background CPU per second;
+//   idle     then 2 s with nothing submitted: each process's background CPU per second;
 //   cost     `tasks` no-op tasks, `window` in flight: CPU of each process
 //            (process.cpuUsage, asked just before the first submit and just after
 //            the last completion), Redis CPU (INFO cpu) and commands executed
@@ -25,7 +25,14 @@ import type { ContenderName } from './rigs.ts';
 import { medianPerCall, sentTotals, type ScriptNames, type SlowlogTally } from './slowlogGroups.ts';
 
 const POLL_MS = 10;
-const IDLE_MS = 1000;
+const IDLE_MS = 2000;
+const SCRIPT_CALLS = new Set(['evalsha', 'evalsha_ro', 'eval', 'eval_ro']);
+
+/** Mean µs per script call in a window, from INFO commandstats (so with any OS pauses in it). */
+function scriptUsPerCall(window: Map<string, CommandStat>): number {
+  const t = sumStats(window, (n) => !SCRIPT_CALLS.has(n));
+  return t.calls ? t.usec / t.calls : 0;
+}
 export const COST_OBSERVER = 'bench:cost:observer';
 
 /** Commands of the bench's own observer: its snapshots and the slowlog's handling. Not the contenders'. */
@@ -90,6 +97,12 @@ export interface CostRunFigures {
   redisCpuUs: number;
   /** commands Redis executed per task (INFO commandstats: a script's inner commands count too) */
   executed: number;
+  /**
+   * Mean µs per script call (INFO commandstats) with the slowlog off and on:
+   * a script's redis.call entries are logged inside its run, so the slowlog
+   * makes scripts slower by what logging them costs.
+   */
+  scriptUsPerCall: { off: number; on?: number };
   slowlog?: SlowlogFigures;
   slowlogNote?: string;
 }
@@ -225,7 +238,8 @@ export async function costRun(o: CostRunOptions): Promise<CostRunFigures> {
     const c1 = await cpuOf(procs);
     const zcards = done.sent() - zc0;
     const r1 = await redisSnapshot(o.observer);
-    const executed = (sumStats(diffCommandStats(r0.stats, r1.stats), benchOwn).calls - zcards) / o.tasks;
+    const costWindow = diffCommandStats(r0.stats, r1.stats);
+    const executed = (sumStats(costWindow, benchOwn).calls - zcards) / o.tasks;
     const fig: CostRunFigures = {
       contender: o.contender,
       concurrency: o.concurrency,
@@ -235,6 +249,7 @@ export async function costRun(o: CostRunOptions): Promise<CostRunFigures> {
       idleUsPerSec,
       redisCpuUs: (r1.cpuUs - r0.cpuUs) / o.tasks,
       executed,
+      scriptUsPerCall: { off: scriptUsPerCall(costWindow) },
     };
 
     if (o.slowlogTasks > 0) {
@@ -246,7 +261,9 @@ export async function costRun(o: CostRunOptions): Promise<CostRunFigures> {
           await batch(o.slowlogTasks);
           const s1 = await redisSnapshot(o.observer);
           const tally = await session.stop();
-          fig.slowlog = slowlogFigures(tally, diffCommandStats(s0.stats, s1.stats), o.slowlogTasks, (s1.cpuUs - s0.cpuUs) / o.slowlogTasks);
+          const window = diffCommandStats(s0.stats, s1.stats);
+          fig.slowlog = slowlogFigures(tally, window, o.slowlogTasks, (s1.cpuUs - s0.cpuUs) / o.slowlogTasks);
+          fig.scriptUsPerCall.on = scriptUsPerCall(window);
         } finally {
           await session.restore();
         }
