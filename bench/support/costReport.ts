@@ -187,7 +187,7 @@ export function printInside(sums: readonly CostSummary[], top = 4): void {
   for (const s of sums) {
     const scripts = [...s.groups].filter(([k]) => s.inside.has(k)).slice(0, top);
     for (const [k, { us }] of scripts) {
-      const inner = s.inside.get(k)!.slice(0, 8).map(([c, u, n]) => `${c} ${u.toFixed(1)} (${n.toFixed(2)})`).join(', ');
+      const inner = s.inside.get(k)!.slice(0, 16).map(([c, u, n]) => `${c} ${u.toFixed(1)} (${n.toFixed(2)})`).join(', ');
       console.log(`  ${s.contender} c${s.concurrency} ${k} ${us.toFixed(1)} µs as logged (median ${s.groups.get(k)!.medianUsPerCall} µs per call): inside ${inner}`);
     }
   }
