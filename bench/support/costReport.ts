@@ -7,6 +7,8 @@ import type { ContenderName } from './rigs.ts';
 
 const ROLES: readonly CostRole[] = ['producer', 'consumer', 'coordinator', 'service'];
 const TOP = 14;
+/** Groups kept in core.json per contender and level (the printed table has TOP). */
+const JSON_GROUPS = 6;
 
 export function median(xs: readonly number[]): number {
   if (!xs.length) return NaN;
@@ -213,11 +215,10 @@ export function costJson(sums: readonly CostSummary[], o: { tasks: number; slowl
       scriptUsPerCall: { slowlogOff: r1(s.scriptUsPerCall.off), slowlogOn: r1(s.scriptUsPerCall.on) },
       idleUsPerSecond: roles(s.idleUsPerSec),
       redisUsByGroup: Object.fromEntries(
-        [...s.groups].slice(0, TOP).map(([k, g]) => [k, { us: round(g.typicalUs, 2), asLogged: round(g.us, 2), calls: round(g.calls, 3), medianUsPerCall: g.medianUsPerCall }]),
+        [...s.groups].slice(0, JSON_GROUPS).map(([k, g]) => [k, { us: round(g.typicalUs, 2), calls: round(g.calls, 3), medianUsPerCall: g.medianUsPerCall }]),
       ),
       runs: s.perRun.map((r) => ({
         cpuUsPerTask: roles(r.cpuUs),
-        idleUsPerSecond: roles(r.idleUsPerSec),
         redisCpuUsPerTask: r1(r.redisCpuUs),
         redisUsPerTask: r1(r.slowlog?.typicalUs),
         ms: Math.round(r.ms),
