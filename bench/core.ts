@@ -15,8 +15,12 @@
 // And the submit path counted (--only submit-path selects it alone): Redis
 // commands and round trips per submit on the producer's own connection, raw
 // queue.add against SwarmClient.submit, nothing consuming (bench/support/submitPath.ts).
+// And the cost mode (--only cost selects it alone): every contender again with
+// its producer, consumer and (intake) coordinator each in a process of its own,
+// CPU µs per task of each, Redis CPU and commands per task, and Redis µs per
+// task by command and by Lua script from a slowlog window (bench/support/costRun.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { SingleBar } from 'cli-progress';
@@ -39,6 +43,9 @@ import { benchRedis, dropPrefix } from './support/redis.ts';
 import { CONCURRENCY_MEANS, CONTENDERS, START, type ContenderName, type Rig } from './support/rigs.ts';
 import { measureSubmitPath, submitPathJson, type SubmitPathFigures } from './support/submitPath.ts';
 import { measureCancelLatency, type CancelFigures } from './support/cancelLatency.ts';
+import { COST_OBSERVER, costRun, type CostRunFigures } from './support/costRun.ts';
+import { costJson, printCost, printInside, summarizeCost, type CostSummary } from './support/costReport.ts';
+import { scriptNames } from './support/luaNames.ts';
 
 const HIGH = 50;
 const LEVELS = [1, HIGH] as const;
@@ -47,6 +54,9 @@ const PICKUP_ROUND = 100;
 const SUBMIT_PATH = 'submit-path';
 /** The --only item that selects the cancel latency (--cancels N of them, serial). */
 const CANCEL = 'cancel';
+/** The --only item that selects the cost mode (each process alone, Redis µs by script). */
+const COST = 'cost';
+const ITEMS = [...CONTENDERS, SUBMIT_PATH, CANCEL, COST];
 
 interface ContenderResult {
   pickupP50Ms: number;
@@ -64,6 +74,10 @@ interface Settings {
   reps: number;
   submits: number;
   submitAgents: number;
+  costTasks: number;
+  slowlogTasks: number;
+  costReps: number;
+  costContenders: ContenderName[];
   verbose: boolean;
 }
 
@@ -226,18 +240,28 @@ export async function run(args: string[]): Promise<void> {
     reps: intFlag(args, '--reps', 3),
     submits: intFlag(args, '--submits', 1000),
     submitAgents: intFlag(args, '--submit-agents', HIGH),
+    costTasks: intFlag(args, '--cost-tasks', 10_000),
+    slowlogTasks: intFlag(args, '--slowlog-tasks', 5_000, 0),
+    costReps: intFlag(args, '--cost-reps', 3),
+    costContenders: (listFlag(args, '--cost-contenders') ?? [...CONTENDERS]) as ContenderName[],
     verbose: args.includes('--verbose'),
   };
-  const selected = listFlag(args, '--only') ?? [...CONTENDERS, SUBMIT_PATH, CANCEL];
+  const noWrite = args.includes('--no-write');
+  const selected = listFlag(args, '--only') ?? ITEMS;
   for (const c of selected) {
-    if (c !== SUBMIT_PATH && c !== CANCEL && !CONTENDERS.includes(c as ContenderName)) throw new Error(`--only: unknown item "${c}" (${[...CONTENDERS, SUBMIT_PATH, CANCEL].join(', ')})`);
+    if (!ITEMS.includes(c)) throw new Error(`--only: unknown item "${c}" (${ITEMS.join(', ')})`);
   }
+  for (const c of s.costContenders) {
+    if (!CONTENDERS.includes(c)) throw new Error(`--cost-contenders: unknown contender "${c}" (${CONTENDERS.join(', ')})`);
+  }
+  const withCost = selected.includes(COST);
   const cancels = intFlag(args, '--cancels', 200);
   const withCancel = selected.includes(CANCEL);
   const only = CONTENDERS.filter((c) => selected.includes(c));
   const withSubmitPath = selected.includes(SUBMIT_PATH);
   const full = only.length === CONTENDERS.length && withSubmitPath;
   if (!full) log('note: a partial run (--only) prints its table but does not write bench/results/core.json');
+  else if (noWrite) log('note: --no-write: prints its tables but does not write bench/results/core.json');
 
   const redis = await benchRedis();
   const onSignal = () => {
@@ -269,6 +293,8 @@ export async function run(args: string[]): Promise<void> {
   const runs = new Map<string, ThroughputRun[]>();
   let submitPath: SubmitPathFigures[] | undefined;
   let cancel: CancelFigures | undefined;
+  let cost: CostSummary[] | undefined;
+  const loadStart = loadavg();
   try {
     let t = performance.now();
     if (withSubmitPath) {
@@ -327,6 +353,7 @@ export async function run(args: string[]): Promise<void> {
         }
       }
     }
+    if (withCost) cost = await costMode(redis.url, runId, s);
   } finally {
     observer.disconnect();
     await redis.stop();
@@ -435,8 +462,15 @@ export async function run(args: string[]): Promise<void> {
     console.log(`  ${c.toAbort.p99Ms <= 100 ? 'PASS' : 'MISS'}  cancel reaches its host p99 ≤ 100 ms   ${c.toAbort.p99Ms.toFixed(3)} ms`);
   }
 
+  const load = `${loadStart.map((x) => x.toFixed(2)).join(' ')} at the start, ${loadavg().map((x) => x.toFixed(2)).join(' ')} at the end`;
+  const costSettings = { tasks: s.costTasks, slowlogTasks: s.slowlogTasks, reps: s.costReps, window: s.window, load };
+  if (cost) {
+    printCost(cost, costSettings);
+    if (s.verbose) printInside(cost);
+  }
+
   const intake = results.get('intake');
-  if (full && raw && swarmq && intake && ratio && submitPath) {
+  if (full && !noWrite && raw && swarmq && intake && ratio && submitPath) {
     const out = {
       raw,
       swarmq,
@@ -447,6 +481,7 @@ export async function run(args: string[]): Promise<void> {
       meta: { date: new Date().toISOString(), node: process.version, redis: redis.version, cpus: cpus().length, tasks: s.tasks },
       submitPath: submitPathJson(submitPath),
       ...(cancel ? { cancel } : {}),
+      ...(cost ? { cost: costJson(cost, costSettings) } : {}),
     };
     const dir = fileURLToPath(new URL('./results/', import.meta.url));
     mkdirSync(dir, { recursive: true });
@@ -455,4 +490,52 @@ export async function run(args: string[]): Promise<void> {
     console.log(`\nwrote ${file}`);
   }
   log(`took ${secs(performance.now() - began)}`);
+}
+
+/**
+ * The cost mode: each cost contender at c1 and c50, --cost-reps times (the
+ * contenders in rotating order), each run on fresh processes and a fresh prefix.
+ */
+async function costMode(url: string, runId: string, s: Settings): Promise<CostSummary[]> {
+  const observer = new Redis(url, { maxRetriesPerRequest: 1, connectionName: COST_OBSERVER });
+  observer.on('error', () => {});
+  const names = scriptNames();
+  const warmup = Math.min(1000, s.costTasks);
+  const runs = new Map<string, CostRunFigures[]>();
+  const t = performance.now();
+  log(`  cost: ${s.costContenders.join(', ')} at c${LEVELS.join(' and c')}, ${s.costReps} runs each of ${s.costTasks} tasks (+${s.slowlogTasks} with the slowlog on), each process alone`);
+  try {
+    for (let rep = 0; rep < s.costReps; rep++) {
+      const order = s.costContenders.map((_, i) => s.costContenders[(i + rep) % s.costContenders.length]!);
+      for (const c of LEVELS) {
+        for (const name of order) {
+          const prefix = `${runId}-${name}-cost-c${c}-r${rep}`;
+          const r = await costRun({
+            contender: name,
+            concurrency: c,
+            url,
+            prefix,
+            observer,
+            names,
+            tasks: s.costTasks,
+            slowlogTasks: s.slowlogTasks,
+            warmup,
+            window: s.window,
+            firstSeq: takeSeqs(warmup + s.costTasks + s.slowlogTasks),
+          }).finally(() => dropPrefix(observer, prefix));
+          runs.set(`${name}:${c}`, [...(runs.get(`${name}:${c}`) ?? []), r]);
+          const roles = Object.entries(r.cpuUs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
+          log(
+            `  cost run ${rep + 1} c${String(c).padEnd(3)}${name.padEnd(7)} µs/task: ${roles}; redis CPU ${r.redisCpuUs.toFixed(0)}` +
+              (r.slowlog ? `, redis µs ${r.slowlog.typicalUs.toFixed(1)} (as logged ${r.slowlog.redisUs.toFixed(1)}; ${r.slowlog.sent.toFixed(1)} commands sent)` : `, ${r.slowlogNote ?? ''}`) +
+              ` (${Math.round(r.tasks / (r.ms / 1000))} tasks/s)`,
+          );
+        }
+      }
+    }
+  } finally {
+    observer.disconnect();
+  }
+  log(`  cost took ${secs(performance.now() - t)}`);
+  return LEVELS.flatMap((c) => s.costContenders.map((name) => summarizeCost(runs.get(`${name}:${c}`)!)));
 }
