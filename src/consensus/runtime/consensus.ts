@@ -65,6 +65,8 @@ export class Consensus {
   private readonly maxDepth: number;
   private readonly queue: Queue;
   private events: Promise<QueueEvents> | undefined;
+  /** QueueEvents' own connection: BullMQ leaves a connection it was given open when it closes. */
+  private eventsConnection: RedisClient | undefined;
   private driver: RoundDriver | undefined;
   private readonly logger: Logger;
   private readonly durability: DurabilityPolicy;
@@ -138,6 +140,8 @@ export class Consensus {
   async close(): Promise<void> {
     await this.driver?.stop();
     if (this.events) await (await this.events).close();
+    // Left open, it would reconnect forever once Redis is gone and keep the process alive.
+    this.eventsConnection?.disconnect();
     await this.queue.close();
     if (this.ownsRedis) this.redis.disconnect();
   }
@@ -146,6 +150,7 @@ export class Consensus {
     this.events ??= (async () => {
       const connection = this.target ? connectRedis(this.target, { maxRetriesPerRequest: null }) : duplicateClient(this.redis, {});
       connection.on('error', () => {});
+      this.eventsConnection = connection;
       const ev = new QueueEvents(CONSENSUS_QUEUE, { connection, prefix: this.prefix });
       await ev.waitUntilReady();
       return ev;
