@@ -13,6 +13,8 @@
 // 300 ms. Then the same at n = 100 with certification on (--certified-sizes,
 // --no-certified): hosts enrolled under a trust anchor, specs and decisions
 // signed, every outcome checked; its cost is printed beside the plain figures.
+// --trace: every process times its part of each round (trace.ts) and a table
+// per protocol says where the time went (bench/support/consensusTrace.ts).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +28,8 @@ import { processTrust } from '../src/trust/processTrust.ts';
 import { intFlag, listFlag } from './support/args.ts';
 import { round, textTable } from './support/measure.ts';
 import { benchRedis } from './support/redis.ts';
+import { parseTraceLines, traceReport } from './support/consensusTrace.ts';
+import { startTracing } from '../src/consensus/runtime/trace.ts';
 
 const PROTOCOLS: readonly ProtocolName[] = ['quorum', 'raft', 'pbft', 'fast-paxos'];
 const SIZES = [4, 16, 100];
@@ -82,7 +86,7 @@ async function measureProtocols(
   swarm: ConsensusFleet,
   n: number,
   only: readonly ProtocolName[],
-  o: { rounds: number; warmup: number; tickMs: number; certified?: boolean },
+  o: { rounds: number; warmup: number; tickMs: number; certified?: boolean; trace?: string[] },
   into: Record<string, Record<string, Cell>>,
 ): Promise<void> {
   try {
@@ -91,6 +95,9 @@ async function measureProtocols(
       const resolved: number[] = [];
       let undecided = 0;
       let maxRounds = 0;
+      const measured = new Map<string, number>();
+      const outputAt = swarm.hosts.map((h) => h.child.output().length);
+      const ownAt = o.trace?.length ?? 0;
       // The previous protocol's rounds linger on the hosts for a few seconds (late messages are still counted): let them go.
       await new Promise((r) => setTimeout(r, 6000));
       for (let i = 0; i < o.warmup + o.rounds; i++) {
@@ -105,6 +112,7 @@ async function measureProtocols(
           continue;
         }
         decision.push(r.latencyMs);
+        measured.set(r.id, r.latencyMs);
         resolved.push(t1 - t0);
         maxRounds = Math.max(maxRounds, r.rounds);
       }
@@ -120,6 +128,12 @@ async function measureProtocols(
         maxProtocolRounds: maxRounds,
       };
       (into[protocol] ??= {})[String(n)] = cell;
+      if (o.trace) {
+        // The last round's hosts write theirs when it finishes there (its done notice).
+        await new Promise((r) => setTimeout(r, 300));
+        const text = [...o.trace.slice(ownAt), ...swarm.hosts.map((h, i) => h.child.output().slice(outputAt[i]))].join('\n');
+        console.log(`\n${traceReport(`${protocol} n=${n}${o.certified ? ' certified' : ''}`, measured, parseTraceLines(text))}`);
+      }
       log(`  ${protocol} n=${n}${o.certified ? ' certified' : ''}: decision p50 ${cell.p50Ms} ms p99 ${cell.p99Ms} ms; resolved p50 ${cell.resolvedP50Ms} ms p99 ${cell.resolvedP99Ms} ms; undecided ${undecided}`);
     }
   } catch (err) {
@@ -135,13 +149,16 @@ export async function run(args: string[]): Promise<void> {
   const rounds = intFlag(args, '--rounds', 50);
   const warmup = intFlag(args, '--warmup', 5, 0);
   const tickMs = intFlag(args, '--tick-ms', 50);
+  const trace = args.includes('--trace') ? ([] as string[]) : undefined;
+  if (trace) startTracing((line) => trace.push(line));
+  const traceEnv = (env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => (trace ? { ...env, SWARMQ_CONSENSUS_TRACE: '1' } : env);
   const only = (listFlag(args, '--only') ?? [...PROTOCOLS]) as ProtocolName[];
   for (const p of only) if (!PROTOCOLS.includes(p)) throw new Error(`--only: unknown protocol "${p}" (${PROTOCOLS.join(', ')})`);
   const sizes = (listFlag(args, '--sizes') ?? SIZES.map(String)).map(Number);
   for (const n of sizes) if (!Number.isInteger(n) || n < HOSTS || n % HOSTS !== 0) throw new Error(`--sizes: ${n} is not a multiple of ${HOSTS}`);
   const certifiedSizes = args.includes('--no-certified') ? [] : (listFlag(args, '--certified-sizes') ?? ['100']).map(Number);
   for (const n of certifiedSizes) if (!Number.isInteger(n) || n < HOSTS || n % HOSTS !== 0) throw new Error(`--certified-sizes: ${n} is not a multiple of ${HOSTS}`);
-  const full = only.length === PROTOCOLS.length && sizes.join() === SIZES.join() && certifiedSizes.join() === '100' && rounds >= 50;
+  const full = !trace && only.length === PROTOCOLS.length && sizes.join() === SIZES.join() && certifiedSizes.join() === '100' && rounds >= 50;
 
   const redis = await benchRedis();
   const fleet = new CliFleet();
@@ -159,14 +176,14 @@ export async function run(args: string[]): Promise<void> {
   const trustDir = mkdtempSync(join(tmpdir(), 'swarmq-bench-trust-'));
   try {
     for (const n of sizes) {
-      const swarm = await startConsensusFleet(fleet, redis.url, `bench-consensus-${n}-${Date.now().toString(36)}`, HOSTS, n / HOSTS);
-      await measureProtocols(swarm, n, only, { rounds, warmup, tickMs }, results);
+      const swarm = await startConsensusFleet(fleet, redis.url, `bench-consensus-${n}-${Date.now().toString(36)}`, HOSTS, n / HOSTS, { hostEnv: () => traceEnv() });
+      await measureProtocols(swarm, n, only, { rounds, warmup, tickMs, ...(trace ? { trace } : {}) }, results);
     }
     for (const n of certifiedSizes) {
       log(`  with certification (a trust anchor, enrolled hosts and proposer), n=${n}:`);
       const setup = enrolledFleet(trustDir, HOSTS);
-      const swarm = await startConsensusFleet(fleet, redis.url, `bench-certified-${n}-${Date.now().toString(36)}`, HOSTS, n / HOSTS, setup);
-      await measureProtocols(swarm, n, only, { rounds, warmup, tickMs, certified: true }, certified);
+      const swarm = await startConsensusFleet(fleet, redis.url, `bench-certified-${n}-${Date.now().toString(36)}`, HOSTS, n / HOSTS, { ...setup, hostEnv: (id) => traceEnv(setup.hostEnv?.(id)) });
+      await measureProtocols(swarm, n, only, { rounds, warmup, tickMs, certified: true, ...(trace ? { trace } : {}) }, certified);
     }
   } finally {
     fleet.killAll();

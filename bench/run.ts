@@ -42,7 +42,7 @@ const benchmarks: Record<string, Benchmark> = {
   },
   consensus: {
     summary: 'propose → decision latency per protocol (quorum, raft, pbft, fast-paxos) among 4, 16 and 100 agents on 4 host processes, authenticated, through real Redis',
-    usage: 'consensus [--rounds N (50)] [--warmup N (5)] [--tick-ms N (50)] [--only quorum,raft,pbft,fast-paxos] [--sizes 4,16,100]',
+    usage: 'consensus [--rounds N (50)] [--warmup N (5)] [--tick-ms N (50)] [--only quorum,raft,pbft,fast-paxos] [--sizes 4,16,100] [--certified-sizes 100 | --no-certified] [--trace]',
     run: async (args) => (await import('./consensus.ts')).run(args),
   },
 };

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentHost } from '../../src/agents/host.ts';
 import { SwarmError } from '../../src/errors.ts';
+import { Consensus } from '../../src/consensus/runtime/consensus.ts';
 import { silentLogger } from '../../src/log.ts';
 import { builtinProcessors } from '../../processors/builtins.ts';
 import { redisForFile } from '../support/redis.ts';
@@ -49,6 +50,18 @@ describe('proposals over HTTP', () => {
     const reached = events.filter(([, f]) => f[1] === 'consensus:reached').map(([, f]) => JSON.parse(f[3]!) as { id: string; value: unknown });
     expect(reached).toContainEqual(expect.objectContaining({ id, value: { release: '1.2' }, decided: true }));
   }, 30_000);
+
+  it('a Consensus that proposed closes every connection it opened (one left open would reconnect forever and keep its process alive)', async () => {
+    // CLIENT LIST: every master's clients, on a Cluster (tests/support/clusterAsRedis.ts).
+    const clients = async () => String(await redis.connection.client('LIST')).trim().split('\n').length;
+    const before = await clients();
+    const c = new Consensus({ redis: redis.url, prefix: stack.config.prefix });
+    const r = await c.propose({ protocol: 'quorum', value: 'closing', participants: ['ha-a1', 'hb-a1', 'ha-a2'], timeoutMs: 15_000 });
+    expect(r.decided).toBe(true);
+    expect(await clients()).toBeGreaterThan(before);
+    await c.close();
+    await until(async () => ((await clients()) === before ? true : undefined), 5000);
+  });
 
   it('propose() from TypeScript resolves with the outcome', async () => {
     const r = await stack.consensus.propose({ protocol: 'raft', value: 'go', participants: ['ha-a1', 'hb-a1', 'ha-a2', 'hb-a2', 'ha-a3'], timeoutMs: 15_000 });

@@ -47,14 +47,20 @@ export function startElection(c: Ctx): void {
  * it. Only from the state it started in: never again after it led, or once it saw
  * any other term or entry.
  */
-export function leadFirstTerm(c: Ctx): void {
+export function leadFirstTerm(c: Ctx): boolean {
   const s = c.s;
-  if (s.firstLeader !== s.self || s.role !== 'follower' || s.term !== 1 || s.votedFor !== s.self || s.log.length > 0 || s.wonTerms.length > 0) return;
+  if (s.firstLeader !== s.self || s.role !== 'follower' || s.term !== 1 || s.votedFor !== s.self || s.log.length > 0 || s.wonTerms.length > 0) return false;
   s.votes = Object.fromEntries(s.peers.map((p) => [p, true]));
-  becomeLeader(c);
+  becomeLeader(c, false);
+  return true;
 }
 
-function becomeLeader(c: Ctx): void {
+/**
+ * `announce` false: the caller broadcasts the first AppendEntries itself,
+ * after appending the value it was asked to propose, so the no-op and the
+ * value travel in one message and each follower acks once.
+ */
+function becomeLeader(c: Ctx, announce = true): void {
   const s = c.s;
   s.role = 'leader';
   s.leader = s.self;
@@ -71,7 +77,7 @@ function becomeLeader(c: Ctx): void {
   // A no-op of the new term (§8): committing it commits every earlier entry (Figure 8).
   s.log = [...s.log, { term: s.term, value: null }];
   c.dirty = true;
-  broadcastAppend(c);
+  if (announce) broadcastAppend(c);
   maybeCommit(c);
 }
 

@@ -17,8 +17,10 @@ export function stepRaft(state: RaftState, input: Input<RaftMessage>): Output<Ra
   const c = openCtx(state);
   if (input.kind === 'tick') tick(c);
   else if (input.kind === 'propose') {
-    leadFirstTerm(c);
+    const tookOffice = leadFirstTerm(c);
     propose(c, { value: input.value, retry: false }, null, 0);
+    // The first term's no-op and the proposed value, in one AppendEntries per follower.
+    if (tookOffice) broadcastAppend(c);
   }
   else receive(c, input.from, input.message);
   flushPending(c, state.leader);

@@ -28,6 +28,7 @@ import { MAX_VALUE_BYTES, newProposalId, proposalIdSchema, proposalInputSchema, 
 import { PROTOCOLS, PROTOCOL_NAMES } from './protocols.ts';
 import { certifySpec, decisionCheck } from './roundProof.ts';
 import { processTrust, type ProcessTrust } from '../../trust/processTrust.ts';
+import { RoundTrace, tracing } from './trace.ts';
 
 export interface ConsensusOptions {
   /** Where Redis is (a URL, a Cluster's seed URLs separated by commas, a RedisTarget), or an ioredis Redis or Cluster to share (not closed by close()). */
@@ -64,6 +65,8 @@ export class Consensus {
   private readonly maxDepth: number;
   private readonly queue: Queue;
   private events: Promise<QueueEvents> | undefined;
+  /** QueueEvents' own connection: BullMQ leaves a connection it was given open when it closes. */
+  private eventsConnection: RedisClient | undefined;
   private driver: RoundDriver | undefined;
   private readonly logger: Logger;
   private readonly durability: DurabilityPolicy;
@@ -137,6 +140,8 @@ export class Consensus {
   async close(): Promise<void> {
     await this.driver?.stop();
     if (this.events) await (await this.events).close();
+    // Left open, it would reconnect forever once Redis is gone and keep the process alive.
+    this.eventsConnection?.disconnect();
     await this.queue.close();
     if (this.ownsRedis) this.redis.disconnect();
   }
@@ -145,6 +150,7 @@ export class Consensus {
     this.events ??= (async () => {
       const connection = this.target ? connectRedis(this.target, { maxRetriesPerRequest: null }) : duplicateClient(this.redis, {});
       connection.on('error', () => {});
+      this.eventsConnection = connection;
       const ev = new QueueEvents(CONSENSUS_QUEUE, { connection, prefix: this.prefix });
       await ev.waitUntilReady();
       return ev;
@@ -180,15 +186,22 @@ export class Consensus {
       timeoutMs: p.timeoutMs,
       createdAt: Date.now(),
     };
+    const trace = tracing ? new RoundTrace(id, 'proposer') : undefined;
+    if (trace) trace.createdAt = unsigned.createdAt;
     const spec = proposer ? certifySpec(unsigned, certs, proposer) : unsigned;
+    trace?.mark('signed');
     const job = await this.queue.add('proposal', spec, { jobId: spec.id, attempts: 1, removeOnComplete: KEEP, removeOnFail: KEEP });
+    trace?.mark('added');
     // The proposal is acknowledged (its id returned) once a replica has it, with replicated durability.
     await confirmDurable(this.redis, [`${this.prefix}:${CONSENSUS_QUEUE}`], this.durability, `proposal ${id}`);
+    trace?.mark('confirmed');
     // The hosts may start now, from the job just written, rather than after a driver has picked it up (which tells them again).
     const k = consensusKeys(this.prefix);
     await sendNotice(this.redis, new Set(participants.map((x) => k.inbox(x.host))), { k: 'start', round: id }).catch((err: Error) =>
       this.logger.warn({ round: id, err: err.message }, 'could not tell the hosts a round was queued; its driver will'),
     );
+    trace?.mark('noticed');
+    trace?.write({ protocol });
     return job;
   }
 }

@@ -22,6 +22,7 @@ import type { ProcessTrust } from '../../trust/processTrust.ts';
 import type { AgentCert } from '../../trust/certificates.ts';
 import { decisionRecorded, signDecision, verifySpec, type VerifiedSpec } from './roundProof.ts';
 import { acceptRotatedKey } from './keyRotation.ts';
+import { RoundTrace, tracing, wallMs } from './trace.ts';
 
 export interface ConsensusHostOptions {
   target: RedisTarget;
@@ -41,7 +42,8 @@ export interface ConsensusHostOptions {
 /** Work units (one XREAD's entries, or one tick) stepped in one pass, before one MULTI. */
 const MAX_WORK_PER_PASS = 16;
 
-type Work = { kind: 'items'; items: InboxItem[]; bad: number } | { kind: 'tick'; round: LocalRound };
+/** `readAt`: when these items were read (from the inbox, or handed back by this host's own flush), for tracing. */
+type Work = { kind: 'items'; items: InboxItem[]; bad: number; readAt: number; addedAt: number } | { kind: 'tick'; round: LocalRound };
 
 export class ConsensusHost {
   private readonly keys: ConsensusKeys;
@@ -63,6 +65,8 @@ export class ConsensusHost {
   private readonly lookedUp = new Map<string, number>();
   /** Per agent key: pairwise MAC keys derived in earlier rounds (an X25519 agreement each). */
   private readonly pairKeys = new WeakMap<KeyObject, Map<string, Buffer>>();
+  /** With SWARMQ_CONSENSUS_TRACE=1: this host's timings per round (trace.ts), written when the round finishes here. */
+  private readonly traces = new Map<string, RoundTrace>();
 
   constructor(private readonly o: ConsensusHostOptions) {
     this.keys = consensusKeys(o.prefix);
@@ -74,7 +78,7 @@ export class ConsensusHost {
       key: this.inbox,
       name: `swarmq:consensus:${o.hostId}`,
       logger: o.logger,
-      onItems: (items, bad) => this.enqueue({ kind: 'items', items, bad }),
+      onItems: (items, bad, read) => this.enqueue({ kind: 'items', items, bad, readAt: read.at, addedAt: read.firstAddedAt }),
     });
   }
 
@@ -106,25 +110,44 @@ export class ConsensusHost {
       // Bounded passes: a busy host still lets its timers (heartbeat, ticks) run between them.
       const batch = this.queue.splice(0, MAX_WORK_PER_PASS);
       const out = new Outbox(this.keys, this.inbox, this.o.hostId);
+      const traced = new Set<RoundTrace>();
       for (const w of batch) {
         if (w.kind === 'tick') {
           w.round.tickQueued = false;
+          const t = tracing ? this.traceOf(w.round.id) : undefined;
+          const t0 = tracing ? wallMs() : 0;
           if (!w.round.finished && this.rounds.get(w.round.id) === w.round) this.guard(w.round.id, () => w.round.tick(out));
+          if (t) {
+            t.add('ticks', 1);
+            t.add('tickMs', wallMs() - t0);
+            traced.add(t);
+          }
           continue;
         }
         out.count('consensusBadItems', w.bad);
         for (const item of w.items) {
+          const id = tracing ? ('round' in item ? item.round : roundOfEnvelope(item.env)) : undefined;
+          const t = id === undefined ? undefined : this.traceOf(id);
+          const t0 = tracing ? wallMs() : 0;
+          if (t) this.traceItem(t, item, w, t0);
           try {
             await this.handle(item, out);
           } catch (err) {
             this.abandon('round' in item ? item.round : roundOfEnvelope(item.env), err);
           }
+          if (t) {
+            t.add('handleMs', wallMs() - t0);
+            traced.add(t);
+          }
         }
       }
       void this.lookUpSuspects();
       try {
+        const f0 = tracing ? wallMs() : 0;
         const local = await out.flush(this.redis);
-        if (local.length) this.queue.push({ kind: 'items', items: local, bad: 0 });
+        const f1 = tracing ? wallMs() : 0;
+        if (local.length) this.queue.push({ kind: 'items', items: local, bad: 0, readAt: f1, addedAt: f1 });
+        if (tracing) this.traceFlush(traced, out, f0, f1);
       } catch (err) {
         // The cores ran ahead of what Redis holds: drop those rounds as if this host had crashed;
         // they are rebuilt from their persisted state when next heard of.
@@ -277,6 +300,8 @@ export class ConsensusHost {
     // Not as if nothing were there: a window read as empty would let replays in.
     const failed = replies.find(([err]) => err);
     if (failed) throw failed[0];
+    const trace = tracing ? this.traceOf(id) : undefined;
+    trace?.mark('loadRead');
     const [[, raw], [, persistedAll], [, decidedAll], [, replayRaw]] = replies;
     if (raw === null || raw === undefined) return undefined;
     let spec: RoundSpec | undefined;
@@ -288,6 +313,10 @@ export class ConsensusHost {
     } catch (err) {
       this.o.logger.warn({ round: id, err: (err as Error).message }, 'a consensus round with an unreadable spec; not taking part');
       return undefined;
+    }
+    if (trace) {
+      trace.createdAt = spec.createdAt;
+      trace.mark('specParsed');
     }
     const stopAt = roundEndsAt(spec);
     if (Date.now() > stopAt) return undefined;
@@ -305,6 +334,7 @@ export class ConsensusHost {
         return undefined;
       }
       verified = v;
+      trace?.mark('verified');
       const s = spec;
       proof = { sign: (agent, value) => signDecision(s, v.digest, agent, value, identity), keyIssuedAt: v.keyIssuedAt };
     }
@@ -340,7 +370,46 @@ export class ConsensusHost {
       const first = spec.participants[0]!.id;
       if (fresh && round.has(first) && local.every((a) => a.persisted === undefined)) round.propose(first, out);
     }
+    trace?.mark('built');
     return round;
+  }
+
+  private traceOf(round: string): RoundTrace {
+    let t = this.traces.get(round);
+    if (!t) {
+      // Rounds with no agent here are never finished here: bounded, oldest first.
+      if (this.traces.size >= 1000) this.traces.delete(this.traces.keys().next().value!);
+      this.traces.set(round, (t = new RoundTrace(round, this.o.hostId)));
+    }
+    return t;
+  }
+
+  /** arrive: first read of anything for the round; added: when Redis took that entry (ms); handled: a pass began on it. */
+  private traceItem(t: RoundTrace, item: InboxItem, w: Work & { kind: 'items' }, now: number): void {
+    t.mark('arrive', w.readAt);
+    t.mark('added', w.addedAt);
+    t.mark('handled', now);
+    t.add('queuedMs', now - w.readAt);
+    if (item.k !== 'env') return;
+    t.add('envIn', 1);
+    t.mark('envArrive', w.readAt);
+    if (!t.has('decided')) t.markLast('envLastArrive', w.readAt);
+  }
+
+  private traceFlush(traced: Set<RoundTrace>, out: Outbox, f0: number, f1: number): void {
+    for (const t of traced) {
+      t.add('passes', 1);
+      t.add('flushMs', f1 - f0);
+      t.add('bytesOut', out.bytes);
+      t.mark('flushed', f1);
+      const decidedAt = out.firstDecisionAt.get(t.round);
+      if (decidedAt !== undefined) {
+        t.mark('decided', decidedAt);
+        t.mark('decisionWritten', f1);
+      }
+    }
+    for (const [round, n] of out.sentTo) this.traces.get(round)?.add('itemsOut', n);
+    for (const t of traced) t.add('xadds', out.destinations);
   }
 
   private pairKeysOf(key: KeyObject): Map<string, Buffer> {
@@ -352,6 +421,11 @@ export class ConsensusHost {
 
   private finish(r: LocalRound): void {
     r.finished = true;
+    const t = this.traces.get(r.id);
+    if (t) {
+      this.traces.delete(r.id);
+      t.write({ protocol: r.spec.protocol, local: r.localAgents().length });
+    }
     clearInterval(r.timer);
     setTimeout(() => {
       if (this.rounds.get(r.id) === r) this.rounds.delete(r.id);

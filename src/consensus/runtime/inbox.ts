@@ -5,14 +5,19 @@ import { connectRedis, type RedisClient, type RedisTarget } from '../../../queue
 import { StopSignal } from '../../../queues/connection.ts';
 import type { Logger } from '../../log.ts';
 import { parseBatch, type InboxItem } from './wire.ts';
+import { wallMs } from './trace.ts';
 
 export interface InboxReaderOptions {
   target: RedisTarget;
   key: string;
   name: string;
   logger: Logger;
-  /** Items of one XREAD, in stream order; `bad` counts entries or items that failed the schema. */
-  onItems(items: InboxItem[], bad: number): void;
+  /**
+   * Items of one XREAD, in stream order; `bad` counts entries or items that
+   * failed the schema; `read`: when the XREAD returned and when Redis added
+   * its first entry (the entry id's milliseconds), for tracing.
+   */
+  onItems(items: InboxItem[], bad: number, read: { at: number; firstAddedAt: number }): void;
 }
 
 export class InboxReader {
@@ -39,6 +44,7 @@ export class InboxReader {
           if (!this.running) break;
           const entries = res?.[0]?.[1] ?? [];
           if (!entries.length) continue;
+          const at = wallMs();
           last = entries[entries.length - 1]![0];
           const items: InboxItem[] = [];
           let bad = 0;
@@ -47,7 +53,7 @@ export class InboxReader {
             items.push(...b.items);
             bad += b.bad;
           }
-          this.o.onItems(items, bad);
+          this.o.onItems(items, bad, { at, firstAddedAt: Number.parseInt(entries[0]![0], 10) });
         } catch (err) {
           if (!this.running) break;
           this.o.logger.warn({ err: (err as Error).message, inbox: this.o.key }, 'consensus inbox read failed; retrying');

@@ -10,6 +10,7 @@ import type { RedisClient } from '../../../queues/redisTarget.ts';
 import type { Rejection } from '../auth.ts';
 import { INBOX_MAXLEN, ROUND_KEEP_SECONDS, type ConsensusKeys } from './keys.ts';
 import { BATCH_FIELD, type InboxItem } from './wire.ts';
+import { tracing, wallMs } from './trace.ts';
 
 export type DropReason = Rejection | 'not-addressed' | SpecRejection;
 
@@ -20,6 +21,12 @@ export class Outbox {
   private readonly rejections = new Map<string, Map<DropReason, number>>();
   private readonly stats = new Map<string, number>();
   private readonly items = new Map<string, InboxItem[]>();
+  /** With tracing: when each round's first decision of this pass was taken. */
+  readonly firstDecisionAt = new Map<string, number>();
+  /** With tracing: bytes of the last flush's values (state, decisions, replay state, inbox entries). */
+  bytes = 0;
+  /** With tracing: items sent per round. */
+  readonly sentTo = new Map<string, number>();
   /** Rounds this pass changed: if the write fails, their in-memory state ran ahead of Redis. */
   readonly touched = new Set<string>();
 
@@ -41,6 +48,7 @@ export class Outbox {
     const m = this.decisions.get(round) ?? new Map<string, string>();
     m.set(agent, JSON.stringify(record));
     this.decisions.set(round, m);
+    if (tracing && !this.firstDecisionAt.has(round)) this.firstDecisionAt.set(round, wallMs());
   }
 
   /**
@@ -69,7 +77,16 @@ export class Outbox {
   send(inbox: string, item: InboxItem): void {
     const list = this.items.get(inbox) ?? [];
     list.push(item);
+    if (tracing) {
+      const round = 'round' in item ? item.round : (item.env as { round?: unknown } | null)?.round;
+      if (typeof round === 'string') this.sentTo.set(round, (this.sentTo.get(round) ?? 0) + 1);
+    }
     this.items.set(inbox, list);
+  }
+
+  /** Inboxes of other processes this pass writes to (one XADD each). */
+  get destinations(): number {
+    return [...this.items.keys()].filter((k) => k !== this.selfInbox).length;
   }
 
   get empty(): boolean {
@@ -103,7 +120,12 @@ export class Outbox {
     }
     for (const [stat, n] of this.stats) m.hincrby(this.keys.stats, stat, n);
     for (const k of expire) m.expire(k, ROUND_KEEP_SECONDS);
-    for (const [inbox, items] of this.items) m.xadd(inbox, 'MAXLEN', '~', String(INBOX_MAXLEN), '*', BATCH_FIELD, JSON.stringify(items));
+    for (const [inbox, items] of this.items) {
+      const entry = JSON.stringify(items);
+      if (tracing) this.bytes += entry.length;
+      m.xadd(inbox, 'MAXLEN', '~', String(INBOX_MAXLEN), '*', BATCH_FIELD, entry);
+    }
+    if (tracing) for (const fields of [...this.persists.values(), ...this.decisions.values(), ...[...this.replays.values()].map((r) => r.fields)]) for (const [k, v] of fields) this.bytes += k.length + v.length;
     const res = await m.exec();
     const failed = res?.find(([err]) => err);
     if (!res || failed) throw failed?.[0] ?? new Error('the consensus MULTI was discarded');

@@ -194,7 +194,7 @@ export class LocalRound {
     // Stored with what the messages accepted so far led to: reloaded, this host refuses them still.
     if (o.persist !== undefined || o.send.length || deciding) this.saveWindows(out);
     if (o.persist !== undefined) out.persist(this.id, seat.id, o.persist);
-    for (const { to, message } of o.send) this.seal(seat, to, message, out);
+    for (const { to, message } of coalesce(o.send)) this.seal(seat, to, message, out);
     // Stored with the messages so numbered: a resumed agent goes on from there, never numbering two alike.
     if (o.send.length) out.remember(this.id, nextSeqField(seat.id), String(seat.auth.nextSeq), this.replayKeptUntil);
     if (deciding) {
@@ -212,8 +212,8 @@ export class LocalRound {
    * message for all of them, and a broadcast among 100 agents on 4 hosts costs
    * 4 MACs instead of 99.
    */
-  private seal(seat: Seat, to: NodeId | 'all', message: unknown, out: Outbox): void {
-    const addressees = to === 'all' ? this.peers.filter((p) => p !== seat.id) : [to];
+  private seal(seat: Seat, to: readonly NodeId[] | 'all', message: unknown, out: Outbox): void {
+    const addressees = to === 'all' ? this.peers.filter((p) => p !== seat.id) : to;
     const byInbox = new Map<string, NodeId[]>();
     for (const a of addressees) {
       const inbox = this.inboxOf.get(a);
@@ -224,6 +224,43 @@ export class LocalRound {
     }
     for (const [inbox, list] of byInbox) out.send(inbox, { k: 'env', env: seat.auth.seal(JSON.stringify({ to: list, m: message }), [list[0]!]) });
   }
+}
+
+/**
+ * One step's sends, with one message sent alike to several peers made one
+ * send to all of them (a new Raft leader's AppendEntries to 99 followers: 4
+ * envelopes, one per host, not 99), as a broadcast is. Each peer still gets
+ * its messages in the order the core sent them: a send joins an earlier one
+ * only if nothing was sent to that peer (or to all) after it.
+ */
+export function coalesce(sends: readonly { to: NodeId | 'all'; message: unknown }[]): { to: NodeId[] | 'all'; message: unknown }[] {
+  const out: { to: NodeId[] | 'all'; message: unknown }[] = [];
+  if (sends.length < 2) {
+    for (const { to, message } of sends) out.push({ to: to === 'all' ? 'all' : [to], message });
+    return out;
+  }
+  const byText = new Map<string, number>();
+  const lastTo = new Map<NodeId, number>();
+  let lastAll = -1;
+  for (const { to, message } of sends) {
+    if (to === 'all') {
+      out.push({ to: 'all', message });
+      lastAll = out.length - 1;
+      continue;
+    }
+    const text = JSON.stringify(message);
+    const g = byText.get(text);
+    const list = g === undefined ? undefined : out[g]!.to;
+    if (g !== undefined && list !== 'all' && list !== undefined && g > lastAll && g > (lastTo.get(to) ?? -1)) {
+      list.push(to);
+      lastTo.set(to, g);
+    } else {
+      out.push({ to: [to], message });
+      byText.set(text, out.length - 1);
+      lastTo.set(to, out.length - 1);
+    }
+  }
+  return out;
 }
 
 /** The round an envelope claims to belong to, if it has the shape of one. */

@@ -12,6 +12,7 @@ import { decidedValues, outcomeOf, parseDecisions } from './outcome.ts';
 import { roundSpecSchema, type ProposalResult, type RoundSpec } from './proposal.ts';
 import { traced } from '../../tracing/spans.ts';
 import { sendNotice } from './outbox.ts';
+import { RoundTrace, tracing } from './trace.ts';
 import type { InboxItem } from './wire.ts';
 import type { Logger } from '../../log.ts';
 import { publishEvent } from '../../swarm/events.ts';
@@ -131,6 +132,9 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job, token?: string) 
 
   /** `announce`: fields of the consensus:reached event besides the outcome's (a replicated task's id, output and dissenters). */
   async function runRound(spec: RoundSpec, announce?: (o: ProposalResult) => Record<string, unknown>): Promise<ProposalResult> {
+    const trace = tracing ? new RoundTrace(spec.id, 'driver') : undefined;
+    if (trace) trace.createdAt = spec.createdAt;
+    trace?.mark('picked');
     const hostOf = new Map(spec.participants.map((p) => [p.id, keys.inbox(p.host)]));
     const inboxes = new Set(hostOf.values());
     // A proposal taken over from a dead driver may be decided already: read while starting.
@@ -155,8 +159,10 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job, token?: string) 
         nextRetry = Date.now() + retryEvery;
       }
       state = await read(spec.id);
+      trace?.add('reads', 1);
       outcome = outcomeOf(spec, state.decisions, state.rejected, check);
     }
+    trace?.mark('outcome');
     const values = decidedValues(state.decisions);
     if (values.length > 1) d.logger.error({ round: spec.id, protocol: spec.protocol, values }, 'SAFETY VIOLATION: participants decided different values');
     const { rejected: _r, ...event } = outcome;
@@ -164,6 +170,8 @@ export function voteProcessor(d: VoteProcessorDeps): (job: Job, token?: string) 
       sendAll(inboxes, { k: 'done', round: spec.id }),
       outcome.decided ? publishEvent(d.redis, d.prefix, 'consensus:reached', { ...event, ...announce?.(outcome) }).catch((err: Error) => d.logger.warn({ err: err.message }, 'could not publish consensus:reached')) : undefined,
     ]);
+    trace?.mark('done');
+    trace?.write({ protocol: spec.protocol });
     return outcome;
   }
 }
