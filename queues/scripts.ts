@@ -11,7 +11,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, ChainableCommander } from 'ioredis';
 // BullMQ's commands as it loads them (name, Lua with its includes resolved, number of keys): see resolveBullmq.
-import * as bullmqScripts from 'bullmq/dist/esm/scripts/index.js';
+// One module per command, imported by its file: BullMQ's scripts/index.js imports its
+// siblings without extensions, which plain Node's ESM loader refuses (a built package failed).
+import { addStandardJob } from 'bullmq/dist/esm/scripts/addStandardJob-9.js';
+
+/** BullMQ's commands our scripts may run (`--- @bullmq "<name>"`), as the installed BullMQ ships them. */
+const bullmqScripts: Record<string, { name?: string; content?: string } | undefined> = { addStandardJob };
 import { ensureConnected } from './connection.ts';
 import { isCluster } from './redisTarget.ts';
 
@@ -66,7 +71,7 @@ const BULLMQ_LINE = /^--- @bullmq "([A-Za-z]+)"[ \t]*$/gm;
  */
 export function resolveBullmq(source: string, where = 'the script'): string {
   return source.replace(BULLMQ_LINE, (_line, name: string) => {
-    const found = (bullmqScripts as Record<string, { name?: string; content?: string } | undefined>)[name];
+    const found = bullmqScripts[name];
     if (typeof found?.content !== 'string') throw new Error(`${where} runs BullMQ's "${name}", which the installed BullMQ does not have`);
     return found.content.trimEnd();
   });
