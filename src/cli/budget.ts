@@ -1,10 +1,7 @@
 // `swarmq budget set|get`: a key's budget from the command line, straight on
 // Redis like `swarmq limits` (no coordinator needed), the same checks and
 // writes as PUT /api/keys/:key/budget.
-import { Queue } from 'bullmq';
-import { connectRedis, type RedisClient } from '../../queues/redisTarget.ts';
-import { ensureConnected } from '../../queues/connection.ts';
-import { nodeQueueName } from '../../queues/keys.ts';
+import { withNodeQueues, withRedis } from './keyCommand.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { checkKeyName, readKeys } from '../keys/keyAdmin.ts';
 import { parseKeyBudget, readKeyBudget, setKeyBudget } from '../budgets/budgetAdmin.ts';
@@ -17,17 +14,6 @@ export interface BudgetFlags {
   period?: string;
   queued?: string;
   running?: string;
-}
-
-async function withRedis<T>(config: SwarmConfig, run: (redis: RedisClient) => Promise<T>): Promise<T> {
-  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 1, lazyConnect: true, connectionName: 'swarmq:budget' });
-  redis.on('error', () => {});
-  try {
-    await ensureConnected(redis);
-    return await run(redis);
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** The budget the flags give; no --tokens and no --cost-usd: none (a set replaces the key's budget whole). */
@@ -45,24 +31,14 @@ export function budgetFromFlags(f: BudgetFlags): unknown {
 export async function budgetSet(config: SwarmConfig, key: string, flags: BudgetFlags): Promise<BudgetView> {
   const name = checkKeyName(key);
   const budget = parseKeyBudget(budgetFromFlags(flags));
-  return await withRedis(config, async (redis) => {
-    const queues = new Map<string, Queue>();
-    const queueFor = (node: string) => {
-      let q = queues.get(node);
-      if (!q) queues.set(node, (q = new Queue(nodeQueueName(node), { connection: redis, prefix: config.prefix })));
-      return q;
-    };
-    try {
-      return await setKeyBudget(redis, config.prefix, name, budget, queueFor);
-    } finally {
-      await Promise.all([...queues.values()].map((q) => q.close()));
-    }
+  return await withRedis(config, 'swarmq:budget', async (redis) => {
+    return await withNodeQueues(redis, config.prefix, async (queueFor) => await setKeyBudget(redis, config.prefix, name, budget, queueFor));
   });
 }
 
 /** One key's budget, or every key's that has one or spent anything this period. */
 export async function budgetGet(config: SwarmConfig, key: string | undefined): Promise<BudgetView[]> {
-  return await withRedis(config, async (redis) => {
+  return await withRedis(config, 'swarmq:budget', async (redis) => {
     if (key !== undefined) return [await readKeyBudget(redis, config.prefix, checkKeyName(key))];
     return (await readKeys(redis, config.prefix)).map((k) => k.spend).filter((v) => v.budget !== null || v.spent.reports > 0);
   });

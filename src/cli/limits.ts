@@ -1,10 +1,7 @@
 // `swarmq limits set|get`: a key's limits from the command line, straight on
 // Redis like `swarmq status` (no coordinator needed), the same checks and
 // writes as PUT /api/keys/:key/limits.
-import { Queue } from 'bullmq';
-import { connectRedis, type RedisClient } from '../../queues/redisTarget.ts';
-import { ensureConnected } from '../../queues/connection.ts';
-import { nodeQueueName } from '../../queues/keys.ts';
+import { withNodeQueues, withRedis } from './keyCommand.ts';
 import type { SwarmConfig } from '../config/schema.ts';
 import { checkKeyName, parseKeyLimits, readKeys, readOneKey, setKeyLimits, type KeyView } from '../keys/keyAdmin.ts';
 
@@ -12,17 +9,6 @@ export interface LimitFlags {
   maxActive?: string;
   rate?: string;
   weight?: string;
-}
-
-async function withRedis<T>(config: SwarmConfig, run: (redis: RedisClient) => Promise<T>): Promise<T> {
-  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 1, lazyConnect: true, connectionName: 'swarmq:limits' });
-  redis.on('error', () => {});
-  try {
-    await ensureConnected(redis);
-    return await run(redis);
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** The limits the flags give; a flag left out is no such limit (they replace the key's limits whole). */
@@ -38,23 +24,13 @@ export function limitsFromFlags(f: LimitFlags): unknown {
 export async function limitsSet(config: SwarmConfig, key: string, flags: LimitFlags): Promise<KeyView> {
   const name = checkKeyName(key);
   const limits = parseKeyLimits(limitsFromFlags(flags));
-  return await withRedis(config, async (redis) => {
-    const queues = new Map<string, Queue>();
-    const queueFor = (node: string) => {
-      let q = queues.get(node);
-      if (!q) queues.set(node, (q = new Queue(nodeQueueName(node), { connection: redis, prefix: config.prefix })));
-      return q;
-    };
-    try {
-      return await setKeyLimits(redis, config.prefix, name, limits, queueFor);
-    } finally {
-      await Promise.all([...queues.values()].map((q) => q.close()));
-    }
+  return await withRedis(config, 'swarmq:limits', async (redis) => {
+    return await withNodeQueues(redis, config.prefix, async (queueFor) => await setKeyLimits(redis, config.prefix, name, limits, queueFor));
   });
 }
 
 export async function limitsGet(config: SwarmConfig, key: string | undefined): Promise<KeyView[]> {
-  return await withRedis(config, async (redis) => (key === undefined ? await readKeys(redis, config.prefix) : [await readOneKey(redis, config.prefix, checkKeyName(key))]));
+  return await withRedis(config, 'swarmq:limits', async (redis) => (key === undefined ? await readKeys(redis, config.prefix) : [await readOneKey(redis, config.prefix, checkKeyName(key))]));
 }
 
 /** One line a key: its limits and counts. */
