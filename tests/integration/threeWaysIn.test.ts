@@ -94,10 +94,12 @@ async function submit(s: Submission): Promise<{ accepted: boolean; id?: string; 
 
 async function nodeJobIds(): Promise<string[]> {
   const nodes = (await stack.request('GET', '/api/nodes')).body.nodes as { id: string }[];
+  // A task keeps its id when the balancer moves it to another node's queue, so every node's id is looked for in every queue.
+  const isTaskId = (id: string) => nodes.some((n) => id.startsWith(`${n.id}.`));
   const ids: string[] = [];
   for (const n of nodes) {
-    const keys = await tallies.keys(`${stack.config.prefix}:${nodeQueueName(n.id)}:${n.id}.*`);
-    ids.push(...keys.filter((k) => !/:(lock|logs)$/.test(k)).map((k) => k.slice(k.lastIndexOf(':') + 1)));
+    const keys = await tallies.keys(`${stack.config.prefix}:${nodeQueueName(n.id)}:*.*`);
+    ids.push(...keys.filter((k) => !/:(lock|logs)$/.test(k)).map((k) => k.slice(k.lastIndexOf(':') + 1)).filter(isTaskId));
   }
   return ids.sort();
 }
