@@ -113,7 +113,7 @@ export type Durability = 'fast' | 'replicated';
  * run's figures would measure how long that took on a loaded machine rather
  * than what the failover lost. Producers keep submitting meanwhile.
  */
-export async function replicaOnline(port: number): Promise<void> {
+export async function replicaOnline(port: number, timeoutMs = 60_000): Promise<void> {
   await until(async () => {
     const r = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     r.on('error', () => {});
@@ -125,7 +125,7 @@ export async function replicaOnline(port: number): Promise<void> {
     } finally {
       r.disconnect();
     }
-  }, 60_000, `the restarted server to rejoin as the replica of :${port}`);
+  }, timeoutMs, `the restarted server to rejoin as the replica of :${port}`);
 }
 
 /** A finished failover run: its figures, and what is still running (for more checks), stopped by `stop`. */
@@ -206,7 +206,19 @@ export async function sentinelFailover(durability: Durability, log?: (line: stri
         await sentinels.primary.start();
         // Under `replicated` no acknowledgement comes without a replica, so the run needs it back. A `fast` run goes on
         // without one: once in CI the Sentinels had not made the restarted server a replica within a minute.
-        await replicaOnline(sentinels.replica.port).catch((err: Error) => {
+        // The Sentinels once left it a primary for over a minute in CI: after 20 s it is told REPLICAOF itself, as an
+        // operator would; what this test checks is what the failover lost, not how soon the Sentinels reconfigure.
+        await replicaOnline(sentinels.replica.port, 20_000).catch(async (err: Error) => {
+          log?.(`${err.message}; the restarted server is told REPLICAOF the promoted one`);
+          const r = new Redis(sentinels.primary.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+          r.on('error', () => {});
+          try {
+            await r.replicaof('127.0.0.1', sentinels.replica.port);
+          } finally {
+            r.disconnect();
+          }
+          await replicaOnline(sentinels.replica.port, 40_000);
+        }).catch((err: Error) => {
           if (durability === 'replicated') throw err;
           log?.(`${err.message}; the fast run goes on with no replica`);
         });
