@@ -20,6 +20,7 @@ import { silentLogger } from '../../src/log.ts';
 import { keyStateKeys, swarmKeys } from '../../queues/keys.ts';
 import { restoreKeyBudget } from '../../queues/budgetState.ts';
 import { twoRedisForFile } from '../support/twoRedis.ts';
+import { emptyCheckpoint } from '../support/checkpointData.ts';
 import { testConfig, until } from '../support/swarm.ts';
 import { uniquePrefix } from '../support/redis.ts';
 
@@ -139,29 +140,21 @@ describe('a checkpoint carries budgets', () => {
   it('a file whose spend is of a period that has ended restores the budget, not the spend; one without the fields restores as before', async () => {
     const day = periodBounds('day', Date.now() - 86_400_000 * 2);
     const cp: Checkpoint = parseCheckpoint(
-      JSON.stringify({
-        format: 'swarmq-checkpoint',
-        version: 3,
-        createdAt: day.start + 1000,
-        prefix: 'old',
-        includesFinished: false,
-        roster: { nodeSeq: 0, agents: [], nodes: [] },
-        queues: [],
-        groups: [],
-        idempotency: [],
-        tasks: [],
-        finished: [],
-        consensus: { paused: false, proposals: [], rounds: [] },
-        keys: [
-          {
-            key: 'acme',
-            limits: {},
-            budget: { tokens: 1000, period: 'day', queued: 'wait', running: 'abort' },
-            spent: { period: 'day', start: day.start, end: day.end, tokens: 900, inputTokens: 0, outputTokens: 900, costUsd: 0, reports: 3, byType: {}, alerted: [{ threshold: 80, at: day.start + 500 }] },
-          },
-          { key: 'plain', limits: { maxActive: 2 } },
-        ],
-      }),
+      JSON.stringify(
+        emptyCheckpoint({
+          createdAt: day.start + 1000,
+          prefix: 'old',
+          keys: [
+            {
+              key: 'acme',
+              limits: {},
+              budget: { tokens: 1000, period: 'day', queued: 'wait', running: 'abort' },
+              spent: { period: 'day', start: day.start, end: day.end, tokens: 900, inputTokens: 0, outputTokens: 900, costUsd: 0, reports: 3, byType: {}, alerted: [{ threshold: 80, at: day.start + 500 }] },
+            },
+            { key: 'plain', limits: { maxActive: 2 } },
+          ],
+        }),
+      ),
     );
     const redisB = connect(servers.b.url);
     const prefix = uniquePrefix('stale');
