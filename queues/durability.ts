@@ -29,6 +29,26 @@ export class NotReplicatedError extends Error {
   }
 }
 
+/** When each connection a WAIT went on (or that is watched) was last made ready: ms since the epoch; 0 if it was ready when first seen. */
+const readyAt = new WeakMap<Redis, number>();
+
+/**
+ * Notes from now on when `conn` is made again. A WAIT covers the writes of
+ * the socket it is sent on only, so a write made before the connection's last
+ * reconnect (on a socket to a master since lost) cannot be confirmed by one.
+ */
+export function watchConnection(conn: Redis): void {
+  if (readyAt.has(conn)) return;
+  readyAt.set(conn, conn.status === 'ready' ? 0 : Date.now());
+  // ioredis emits 'ready' a tick after it flushes its queued commands, before any of their replies is read.
+  conn.on('ready', () => readyAt.set(conn, Date.now()));
+}
+
+/** When `conn` was last made ready (undefined: not watched). */
+export function connectionMadeAt(conn: Redis): number | undefined {
+  return readyAt.get(conn);
+}
+
 async function waitOn(redis: Redis, address: string, policy: DurabilityPolicy): Promise<void> {
   const where = address || 'the Redis server';
   // ioredis sends a command again on its next socket when the first one closed
@@ -55,6 +75,17 @@ interface Turns {
 }
 const turnsOf = new WeakMap<Redis, Map<string, Turns>>();
 
+/** The next shared WAIT on `redis` (nextWait), counted for a caller only if the connection was not made again after its write. */
+async function sharedWait(redis: Redis, address: string, policy: DurabilityPolicy, writtenAt: number): Promise<void> {
+  watchConnection(redis);
+  await nextWait(redis, address, policy);
+  // The WAIT answered may have gone on a socket made after this caller's write (queued behind one that was resent).
+  // Strictly after: a write answered on the old socket was answered before it closed, and making a socket takes longer than a ms.
+  const made = readyAt.get(redis) ?? 0;
+  if (made > writtenAt)
+    throw new NotReplicatedError(`the connection to ${address || 'the Redis server'} was made again after the write, so no WAIT on it can confirm the write`, address);
+}
+
 /**
  * One WAIT out per connection at a time (for one policy), shared: WAIT blocks
  * the connection it is sent on, so while a master has no replica, a WAIT per
@@ -64,7 +95,7 @@ const turnsOf = new WeakMap<Redis, Map<string, Turns>>();
  * connection before it, so callers that come while one is out share the next
  * one (the one out may have left before their write), sent once it answers.
  */
-function sharedWait(redis: Redis, address: string, policy: DurabilityPolicy): Promise<void> {
+function nextWait(redis: Redis, address: string, policy: DurabilityPolicy): Promise<void> {
   const byPolicy = turnsOf.get(redis) ?? new Map<string, Turns>();
   turnsOf.set(redis, byPolicy);
   const key = `${policy.replicas}/${policy.timeoutMs}`;
@@ -91,12 +122,14 @@ function sharedWait(redis: Redis, address: string, policy: DurabilityPolicy): Pr
 /**
  * Resolves once `policy.replicas` replicas hold every write `client` has sent
  * so far to the slots of `keys` (one WAIT per master on a Cluster, at once);
- * throws NotReplicatedError otherwise. With `fast`, sends nothing.
+ * throws NotReplicatedError otherwise. `writtenAt` (Date.now() before the
+ * writes were sent; by default, now) dates them: a connection made again since
+ * cannot confirm them. With `fast`, sends nothing.
  */
-export async function awaitReplicas(client: RedisClient, keys: readonly string[], policy: DurabilityPolicy): Promise<void> {
+export async function awaitReplicas(client: RedisClient, keys: readonly string[], policy: DurabilityPolicy, writtenAt = Date.now()): Promise<void> {
   if (policy.mode === 'fast' || keys.length === 0) return;
   if (!isCluster(client)) {
-    await sharedWait(client, '', policy);
+    await sharedWait(client, '', policy, writtenAt);
     return;
   }
   const servers = new Map<string, Redis>();
@@ -105,5 +138,5 @@ export async function awaitReplicas(client: RedisClient, keys: readonly string[]
     if (!s) throw new NotReplicatedError(`no master serves the slot of ${key} (a failover under way): the write is not confirmed`, '');
     servers.set(s.address, s.redis);
   }
-  await Promise.all([...servers].map(([address, redis]) => sharedWait(redis, address, policy)));
+  await Promise.all([...servers].map(([address, redis]) => sharedWait(redis, address, policy, writtenAt)));
 }

@@ -8,9 +8,9 @@ import type { RedisClient } from '../queues/redisTarget.ts';
 import { SwarmError } from './errors.ts';
 
 /** Waits for the replicas of what `client` wrote to the slots of `keys`; a SwarmError (503 not_replicated) if they do not confirm. */
-export async function confirmDurable(client: RedisClient, keys: readonly string[], policy: DurabilityPolicy, what: string): Promise<void> {
+export async function confirmDurable(client: RedisClient, keys: readonly string[], policy: DurabilityPolicy, what: string, writtenAt?: number): Promise<void> {
   try {
-    await awaitReplicas(client, keys, policy);
+    await awaitReplicas(client, keys, policy, writtenAt);
   } catch (err) {
     if (!(err instanceof NotReplicatedError)) throw err;
     throw new SwarmError(
@@ -56,17 +56,19 @@ export function durableFinishes(worker: { backend: unknown }, client: RedisClien
   // fetchNext is the 8th argument of moveToFinishedArgs.
   b.moveToFinishedArgs = (...a: unknown[]) => args(...a.slice(0, 7), false, ...a.slice(8));
   b.moveToFinished = async (jobId, finishArgs) => {
+    let sentAt = Date.now();
     const result = await finish(jobId, finishArgs);
     const key = b.queue.toKey(jobId);
     for (let tries = 1; ; tries++) {
       try {
-        await awaitReplicas(client, [key], policy);
+        await awaitReplicas(client, [key], policy, sentAt);
         return result;
       } catch (err) {
         if (!(err instanceof NotReplicatedError) || tries >= 5) throw new SwarmError('not_replicated', `the finish of job ${jobId} is not confirmed by a replica: ${(err as Error).message}`);
         onRetry?.(jobId, err.message);
       }
       try {
+        sentAt = Date.now();
         await finish(jobId, finishArgs);
       } catch (err) {
         // Refused: the first finish is where the promoted replica can see it (or the job is someone else's now).

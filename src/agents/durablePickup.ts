@@ -8,7 +8,7 @@
 // back without running. The cost is one WAIT per task picked up, with
 // `replicated` only.
 import type { Job } from 'bullmq';
-import { awaitReplicas, NotReplicatedError, type DurabilityPolicy } from '../../queues/durability.ts';
+import { awaitReplicas, connectionMadeAt, NotReplicatedError, watchConnection, type DurabilityPolicy } from '../../queues/durability.ts';
 import type { Redis } from 'ioredis';
 import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { serverOf } from '../../queues/serverOf.ts';
@@ -18,15 +18,6 @@ import { NOT_OURS } from '../durability.ts';
 const HAND_BACK_TRIES = 5;
 
 export type Pickup = { confirmed: true } | { confirmed: false; why: string };
-
-/** When each watched connection (a Cluster client's: each of its nodes') was last (re)connected: ms since the epoch. */
-const readyAt = new WeakMap<object, number>();
-
-function watch(conn: Redis): void {
-  if (readyAt.has(conn)) return;
-  readyAt.set(conn, conn.status === 'ready' ? 0 : Date.now());
-  conn.on('ready', () => readyAt.set(conn, Date.now()));
-}
 
 /**
  * Starts noting when `client` (re)connects, for confirmPickup; call it before
@@ -38,15 +29,15 @@ function watch(conn: Redis): void {
  * only), so a WAIT there would confirm nothing of a pickup made on the old one.
  */
 export function watchReconnects(client: RedisClient): void {
-  if (!isCluster(client)) return watch(client);
-  for (const node of client.nodes('all')) watch(node);
-  client.on('+node', (node: Redis) => watch(node));
+  if (!isCluster(client)) return watchConnection(client);
+  for (const node of client.nodes('all')) watchConnection(node);
+  client.on('+node', (node: Redis) => watchConnection(node));
 }
 
 /** When the connection a WAIT about `key` would go on was last made (undefined: not watched, or no master serves the slot now). */
 async function connectedAt(client: RedisClient, key: string): Promise<number | undefined> {
   const server = await serverOf(client, key);
-  return server && readyAt.get(server.redis);
+  return server && connectionMadeAt(server.redis);
 }
 
 /**
@@ -63,8 +54,10 @@ export async function confirmPickup(client: RedisClient, job: Job, token: string
     const key = `${job.queueQualifiedName}:${job.id ?? ''}`;
     // processedOn is the Worker's clock when it sent the move: a reconnect since may have left it on the lost primary.
     const since = await connectedAt(client, key);
-    if (since === undefined || since >= (job.processedOn ?? 0)) throw new NotReplicatedError('the connection that picked it up was made again since, or goes to another master now', '');
-    await awaitReplicas(client, [key], policy);
+    const pickedAt = job.processedOn ?? 0;
+    if (since === undefined || since >= pickedAt) throw new NotReplicatedError('the connection that picked it up was made again since, or goes to another master now', '');
+    // Dated by the pickup: a reconnect before the WAIT is answered makes it confirm nothing of it.
+    await awaitReplicas(client, [key], policy, pickedAt);
     return { confirmed: true };
   } catch (err) {
     if (!(err instanceof NotReplicatedError)) throw err;

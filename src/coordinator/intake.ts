@@ -86,11 +86,15 @@ export function startIntake(o: IntakeOptions): Worker {
       const planned = newTaskId(await o.router.route(task));
       // A re-run of this intake job (its coordinator died mid-way) reuses the first id,
       // and BullMQ's add of an existing id is a no-op: one intake job, one task.
+      const writtenAt = Date.now();
       const previous = (await o.connection.set(keys.intakeTask(job.id ?? ''), planned, 'EX', o.keepSeconds, 'NX', 'GET')) as string | null;
       const submitted = await o.router.enqueue(task, previous ?? planned);
       // The intake job is done (its producer's acknowledgement) only once the task and its id are on a replica.
       const what = `the task of intake job ${job.id}`;
-      await Promise.all([o.router.confirm([o.router.queueKey(nodeQueueName(submitted.node))], what), o.router.confirm([keys.intakeTask(job.id ?? '')], what, o.connection)]);
+      await Promise.all([
+        o.router.confirm([o.router.queueKey(nodeQueueName(submitted.node))], what, undefined, writtenAt),
+        o.router.confirm([keys.intakeTask(job.id ?? '')], what, o.connection, writtenAt),
+      ]);
       return submitted;
     } catch (err) {
       const verdict = intakeVerdict(err, job.attemptsStarted);

@@ -106,26 +106,29 @@ export class TaskRouter {
   async submit(input: unknown): Promise<Submitted> {
     return await traced('swarmq.submit', {}, async (span) => {
       const task = this.validate(input);
+      // Dates this submit's writes: a connection made again after it cannot confirm them.
+      const writtenAt = Date.now();
       span.setAttribute('swarmq.task.type', task.type);
       // A key the list says has no budget skips even the await (as a start does).
       if (task.key !== undefined && !this.budgets.surelyWithout(task.key)) await this.budgets.check(task.key);
       if (task.consensus) {
         const replicated = await submitReplicated(this.replicatedSubmit(), task as ReplicatedTask);
         // The parent in the consensus queue, its replicas in node queues: all must be on a replica.
-        await this.confirm([CONSENSUS_QUEUE, ...this.nodeIds().map(nodeQueueName)].map((q) => this.queueKey(q)), 'the task');
+        await this.confirm([CONSENSUS_QUEUE, ...this.nodeIds().map(nodeQueueName)].map((q) => this.queueKey(q)), 'the task', undefined, writtenAt);
         return replicated;
       }
       const submitted =
         task.idempotencyKey !== undefined ? await submitIdempotent(this.idempotentSubmit(), task, task.idempotencyKey) : await this.enqueue(task, newTaskId(await this.route(task)));
       span.setAttributes({ 'swarmq.task.id': submitted.id, 'swarmq.node': submitted.node });
       const claim = task.idempotencyKey !== undefined ? [swarmKeys(this.prefix).idempotency(task.idempotencyKey)] : [];
-      await this.confirm([this.queueKey(nodeQueueName(submitted.node)), ...claim], `task ${submitted.id}`);
+      await this.confirm([this.queueKey(nodeQueueName(submitted.node)), ...claim], `task ${submitted.id}`, undefined, writtenAt);
       return submitted;
     });
   }
 
   /** All or none: staged in one step, then fanned out to the node queues (stagedBatch.ts). */
   async submitBatch(inputs: unknown[]): Promise<{ batchId: string; ids: string[] }> {
+    const writtenAt = Date.now();
     const batch = await submitBatch(
       {
         maxBatch: this.opts.config.http.maxBatch,
@@ -156,7 +159,7 @@ export class TaskRouter {
       inputs,
     );
     // Idempotency claims of a batch live in the swarm's slot.
-    await this.confirm([swarmKeys(this.prefix).stats, ...batch.ids.map((id) => this.queueKey(nodeQueueName(nodeOfTaskId(id) ?? '')))], `the batch of ${batch.ids.length} tasks`);
+    await this.confirm([swarmKeys(this.prefix).stats, ...batch.ids.map((id) => this.queueKey(nodeQueueName(nodeOfTaskId(id) ?? '')))], `the batch of ${batch.ids.length} tasks`, undefined, writtenAt);
     return batch;
   }
 
@@ -169,10 +172,10 @@ export class TaskRouter {
    * With replicated durability, waits until a replica holds what this router
    * (or `wrote`) wrote to the slots of `keys`; with fast, nothing. A SwarmError 503 (not_replicated) when they do not confirm.
    */
-  async confirm(keys: readonly string[], what: string, wrote: RedisClient = this.opts.redis): Promise<void> {
+  async confirm(keys: readonly string[], what: string, wrote: RedisClient = this.opts.redis, writtenAt?: number): Promise<void> {
     if (this.opts.config.durability.mode === 'fast') return;
     // WAIT covers the writes of the connection it is sent on: `wrote` is the one that wrote them (the router's own unless said).
-    await confirmDurable(wrote, [...new Set(keys)], this.opts.config.durability, what);
+    await confirmDurable(wrote, [...new Set(keys)], this.opts.config.durability, what, writtenAt);
   }
 
   async get(id: string): Promise<TaskView | null> {

@@ -126,6 +126,28 @@ describe('durability', () => {
     }
   });
 
+  it('replicated: a write made before its connection was made again is not confirmed, even with a replica in sync', async () => {
+    const conn = new Redis(primary.port);
+    try {
+      const policy = { mode: 'replicated' as const, replicas: 1, timeoutMs: 2000 };
+      await conn.set('k', '1');
+      const writtenAt = Date.now();
+      await awaitReplicas(conn, ['k'], policy, writtenAt); // watched from here on, and confirmed
+      await new Promise((r) => setTimeout(r, 5)); // the reconnect comes after the write, as it does after a failover
+      const ready = new Promise((r) => conn.once('ready', r));
+      conn.disconnect(true); // as a failover does: ioredis connects again (here to the same primary)
+      await ready;
+      // A WAIT on the new socket covers only its writes: the earlier one (on a master that may be gone) is not confirmed.
+      const stale = await awaitReplicas(conn, ['k'], policy, writtenAt).catch((e: unknown) => e);
+      expect(stale).toBeInstanceOf(NotReplicatedError);
+      expect((stale as Error).message).toMatch(/made again after the write/);
+      await conn.set('k', '2');
+      await awaitReplicas(conn, ['k'], policy); // a write since is confirmed
+    } finally {
+      conn.disconnect();
+    }
+  });
+
   it('fast (the default) sends no WAIT', async () => {
     // A server of its own: the tests above leave WAITs of theirs finishing on theirs (a blocked WAIT is counted when it ends).
     const quiet = await launchRedisServer({ dir: mkdtempSync(join(dir, 'q')), appendonly: false });
