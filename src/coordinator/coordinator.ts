@@ -22,7 +22,7 @@ import { HostControl } from './hostControl.ts';
 import { Lease } from './lease.ts';
 import { LoadsPublisher } from './loadsPublisher.ts';
 import { Partitions } from './partitions.ts';
-import { startIntake } from './intake.ts';
+import { IntakeDrain } from './intakeDrain.ts';
 import { TaskRouter } from './router.ts';
 import { setKeyLimits } from '../keys/keyAdmin.ts';
 
@@ -63,7 +63,7 @@ export class Coordinator {
   /** Finishes batch submits left staged, while leading. */
   readonly batches: BatchSweeper;
   private readonly workerConnection: RedisClient;
-  private intakeWorker: Worker | undefined;
+  private intakeDrain: IntakeDrain | undefined;
 
   get config(): SwarmConfig {
     return this.o.config;
@@ -133,15 +133,17 @@ export class Coordinator {
     if (this.o.balance !== false || this.o.health !== false) await this.applyConfiguredKeys();
     if (this.o.intake !== false) {
       await ensureConnected(this.workerConnection);
-      this.intakeWorker = startIntake({
+      this.intakeDrain = new IntakeDrain({
         router: this.router,
         connection: this.workerConnection,
         prefix: this.o.config.prefix,
         keepSeconds: this.o.config.tasks.keepCompletedSeconds,
         maxBytes: this.o.config.http.bodyLimitBytes,
+        lockMs: this.o.config.agents.lockDurationMs,
+        stalledIntervalMs: this.o.config.agents.stalledIntervalMs,
         logger: this.o.logger,
       });
-      await this.intakeWorker.waitUntilReady();
+      this.intakeDrain.start();
     }
     if (this.o.balance !== false || this.o.health !== false) {
       // A first health check, so the first partition round knows the hosts to share.
@@ -174,7 +176,7 @@ export class Coordinator {
     await this.budgetRelay.stop();
     // After the duties stopped: hand the partitions back, so the others take them at their next round.
     await this.partitions.stop();
-    await this.intakeWorker?.close();
+    await this.intakeDrain?.stop();
     await this.intakeQueue.close();
     await this.deadLetterQueue.close();
     await this.hosts.close();

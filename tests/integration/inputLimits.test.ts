@@ -7,7 +7,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSENSUS_QUEUE, INTAKE_QUEUE, bullKey, nodeQueueName } from '../../queues/keys.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
-import { MAX_INTAKE_TRIES, startIntake } from '../../src/coordinator/intake.ts';
+import { MAX_INTAKE_TRIES } from '../../src/coordinator/intake.ts';
+import { IntakeDrain } from '../../src/coordinator/intakeDrain.ts';
 import { TaskRouter } from '../../src/coordinator/router.ts';
 import { SwarmError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -168,7 +169,8 @@ describe('intake errors that are neither bad input nor Redis', () => {
     const config = testConfig(redis);
     const router = new BrokenRouter({ redis: conn, config });
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const worker = startIntake({ router, connection, prefix: config.prefix, keepSeconds: 60, maxBytes: LIMIT_BYTES, logger: silentLogger });
+    const drain = new IntakeDrain({ router, connection, prefix: config.prefix, keepSeconds: 60, maxBytes: LIMIT_BYTES, lockMs: 30_000, stalledIntervalMs: 30_000, logger: silentLogger });
+    drain.start();
     const q = new Queue(INTAKE_QUEUE, { connection: { url: redis.url }, prefix: config.prefix });
     try {
       const job = await q.add('echo', { n: 1 });
@@ -177,7 +179,7 @@ describe('intake errors that are neither bad input nor Redis', () => {
       expect(failed.failedReason).toMatch(/routing table is corrupt/);
       expect(failed.attemptsStarted).toBe(MAX_INTAKE_TRIES);
     } finally {
-      await worker.close();
+      await drain.stop();
       await q.close();
       await router.close();
       connection.disconnect();

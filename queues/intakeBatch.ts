@@ -1,0 +1,89 @@
+// The intake queue taken and finished in batches (takeIntake-11.lua,
+// finishIntake-15.lua, intakeStalled-9.lua): BullMQ's own moveToActive,
+// moveToFinished and stalled check, run for many jobs in one command each
+// instead of a Worker's round trip per job. The jobs go through the states a
+// Worker gives them (active and locked, then completed or failed), so
+// producers, QueueEvents and Bull Board see what they always saw.
+import { Job, raw2NextJobData, type Queue } from 'bullmq';
+import type { RedisClient } from './redisTarget.ts';
+import { scripts } from './scripts.ts';
+
+export interface TakenIntake {
+  jobs: Job[];
+  /** BullMQ's: when the queue's rate limit lets the next job go (0: not limited). */
+  limitUntil: number;
+  /** BullMQ's: when its next delayed job is due (0: none), once the queue had no more to give. */
+  delayUntil: number;
+}
+
+export interface TakeIntakeRequest {
+  token: string;
+  lockMs: number;
+  /** The taker's name, recorded on each job as a Worker's is. */
+  name: string;
+  max: number;
+}
+
+/** BullMQ's moveToActive keys of `queue` (its RedisQueueBackend builds the same). */
+function moveToActiveKeys(queue: Queue): string[] {
+  const k = queue.keys;
+  return [k.wait, k.active, k.prioritized, k.events, k.stalled, k.limiter, k.delayed, k.paused, k.meta, k.pc, k.marker].map(String);
+}
+
+export async function takeIntake(redis: RedisClient, queue: Queue, r: TakeIntakeRequest): Promise<TakenIntake> {
+  const reply = (await scripts.takeIntake.run(redis, moveToActiveKeys(queue), [queue.keys[''] ?? '', Date.now(), r.token, r.lockMs, r.name, r.max])) as unknown[];
+  const jobs: Job[] = [];
+  for (let i = 0; i + 3 < reply.length; i += 2) {
+    // Decoded as BullMQ decodes its own moveToActive's reply (raw2NextJobData: typed any[] by BullMQ).
+    const [json, id] = raw2NextJobData([reply[i], reply[i + 1]]) as [Parameters<typeof Job.fromJSON>[1], string];
+    jobs.push(Job.fromJSON(queue, json, String(id)));
+  }
+  return { jobs, limitUntil: Number(reply[reply.length - 2] ?? 0), delayUntil: Number(reply[reply.length - 1] ?? 0) };
+}
+
+export type IntakeOutcome = { completed: unknown } | { failed: string };
+
+export interface IntakeFinish {
+  job: Job;
+  token: string;
+  outcome: IntakeOutcome;
+}
+
+/** The part of BullMQ's Redis backend that builds a finish's keys and arguments (protected in its typings). */
+interface FinishArgsBuilder {
+  moveToCompletedArgs(job: Job, returnvalue: string, removeOnComplete: unknown, token: string, fetchNext: boolean): unknown[];
+  moveToFailedArgs(job: Job, failedReason: string, removeOnFail: unknown, token: string, fetchNext: boolean): unknown[];
+}
+
+const FINISH_KEYS = 14;
+const FINISH_ARGS = 8;
+
+/**
+ * Finishes taken intake jobs in one command: each completed with its value or
+ * failed with its reason, with the arguments BullMQ's own builder makes for
+ * it. Returns BullMQ's code per job: 0 done, negative when the job is not
+ * this token's any more (its lock lapsed and another taker has it).
+ */
+export async function finishIntake(redis: RedisClient, queue: Queue, finishes: readonly IntakeFinish[]): Promise<number[]> {
+  if (finishes.length === 0) return [];
+  const builder = (queue as unknown as { backend: FinishArgsBuilder }).backend;
+  const k = queue.keys;
+  const keys = [k.wait, k.active, k.prioritized, k.events, k.stalled, k.limiter, k.delayed, k.paused, k.meta, k.pc, k.completed, k.failed, queue.toKey('metrics:completed'), queue.toKey('metrics:failed'), k.marker].map(String);
+  const args: (string | number | Buffer)[] = [queue.keys[''] ?? ''];
+  for (const f of finishes) {
+    const built =
+      'completed' in f.outcome
+        ? builder.moveToCompletedArgs(f.job, JSON.stringify(f.outcome.completed) ?? 'null', f.job.opts.removeOnComplete, f.token, false)
+        : builder.moveToFailedArgs(f.job, f.outcome.failed, f.job.opts.removeOnFail, f.token, false);
+    for (const a of built.slice(FINISH_KEYS, FINISH_KEYS + FINISH_ARGS)) args.push(a as string | number | Buffer);
+  }
+  const codes = (await scripts.finishIntake.run(redis, keys, args)) as number[];
+  return codes.map(Number);
+}
+
+/** BullMQ's stalled check of the intake queue, as its Workers run it every stalledIntervalMs; returns the ids moved back to waiting. */
+export async function checkIntakeStalled(redis: RedisClient, queue: Queue, o: { maxStalledCount: number; stalledIntervalMs: number }): Promise<string[]> {
+  const k = queue.keys;
+  const keys = [k.stalled, k.wait, k.active, k['stalled-check'], k.meta, k.paused, k.marker, k.events, k.repeat].map(String);
+  return ((await scripts.intakeStalled.run(redis, keys, [o.maxStalledCount, queue.keys[''] ?? '', Date.now(), o.stalledIntervalMs])) as unknown[]).map(String);
+}
