@@ -1,7 +1,7 @@
 // The contenders a benchmark compares, each set up on its own key prefix:
 //   raw     plain BullMQ: one Queue, one Worker of concurrency c
 //   swarmq  SwarmClient.submit → node queues → an in-process AgentHost of c agents (capacity 1)
-//   intake  plain BullMQ Queue('{intake}') → Coordinator's intake worker routes → the same AgentHost
+//   intake  plain BullMQ Queue('{intake}') → the Coordinator's intake drain routes it in batches → the same AgentHost
 //   http    as swarmq, but the agents are HTTP agents: each task a signed POST to a no-op service on loopback
 //   keyed   as swarmq, each task with a key whose limits (maxActive, rate, both far above the load) are checked at its start (docs/keys.md)
 // Every processor is the same no-op: report the start to the probe, return (http: the service does, on receiving the request).
@@ -26,7 +26,7 @@ export const CONTENDERS: readonly ContenderName[] = ['raw', 'swarmq', 'intake', 
 export const CONCURRENCY_MEANS: Record<ContenderName, (c: number) => string> = {
   raw: (c) => `1 BullMQ Worker, concurrency ${c}`,
   swarmq: (c) => `${c} agent${c === 1 ? '' : 's'} of capacity 1 in 1 AgentHost = ${Math.ceil(c / 10)} node Worker${c > 10 ? 's' : ''} (≤10 agents/node)`,
-  intake: (c) => `as swarmq (${c} agent${c === 1 ? '' : 's'}), plus the coordinator's intake Worker (concurrency 50)`,
+  intake: (c) => `as swarmq (${c} agent${c === 1 ? '' : 's'}), plus the coordinator's intake drain (2 takers, batches of up to 50)`,
   http: (c) => `as swarmq (${c} agent${c === 1 ? '' : 's'}), HTTP agents: keep-alive POSTs (≤ ${c} connection${c === 1 ? '' : 's'}) to a signature-checking no-op service in this process`,
   keyed: (c) => `as swarmq (${c} agent${c === 1 ? '' : 's'}), each task with a key whose maxActive and rate are checked at its start (never reached)`,
 };

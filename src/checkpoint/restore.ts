@@ -199,7 +199,7 @@ async function restoreQueue(redis: RedisClient, prefix: string, pq: PlannedQueue
         if (a) m.add(a.indexKey, (t) => t.zadd(a.indexKey, a.deadline, a.member));
         const intake = j.intakeTask;
         if (intake) {
-          // The intake worker reuses this task id when it runs the job again (SET NX GET), so the task is not made twice.
+          // The intake drain reuses this task id when it takes the job again (SET NX GET), so the task is not made twice.
           const k = swarmKeys(prefix).intakeTask(id);
           m.add(k, (t) => (intake.ttlMs === null ? t.set(k, intake.taskId) : t.set(k, intake.taskId, 'PX', intake.ttlMs)));
         }

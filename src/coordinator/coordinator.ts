@@ -1,4 +1,4 @@
-// The coordinator process: the task router, the intake worker, the queues
+// The coordinator process: the task router, the intake drain, the queues
 // operators watch, and its share of the swarm's upkeep. Several may run; each
 // routes on its own snapshot. Slot groups and agent hosts are partitioned among
 // the live ones (partitions.ts): each balances, unparks, monitors and recovers
@@ -29,7 +29,7 @@ import { setKeyLimits } from '../keys/keyAdmin.ts';
 export interface CoordinatorOptions {
   config: SwarmConfig;
   logger: Logger;
-  /** Run the intake worker (default true). */
+  /** Route the intake queue (default true). */
   intake?: boolean;
   /** Compete for the lease and balance while leading (default true). */
   balance?: boolean;

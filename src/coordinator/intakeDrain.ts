@@ -41,6 +41,8 @@ const RETRY_TRANSIENT_MS = 1000;
 const IDLE_WAIT_MS = 1000;
 /** A job stalls when its taker died holding it; BullMQ's Worker default: once is forgiven, the next time it fails. */
 const MAX_STALLED = 1;
+/** How long a stop waits for the batches being routed. */
+const STOP_WAIT_MS = 5000;
 
 /** One job of a batch on its way: the task it asks for, then where it goes, or how it ends without a task. */
 interface Routing {
@@ -83,7 +85,8 @@ export class IntakeDrain {
     this.closing = true;
     clearInterval(this.stalledTimer);
     this.blocker.disconnect();
-    await Promise.all(this.takers);
+    // A batch held up by Redis being away is left locked: the stalled check gives it to another coordinator.
+    await Promise.race([Promise.all(this.takers), sleep(STOP_WAIT_MS)]);
     await this.queue.close().catch(() => {});
   }
 
