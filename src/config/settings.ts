@@ -37,7 +37,7 @@ export const settings: readonly Setting[] = [
   { env: 'SWARMQ_REBALANCE_INTERVAL_MS', path: 'coordinator.loadBalancing.rebalanceInterval', description: 'how often waiting work is rebalanced' },
   { env: 'SWARMQ_REBALANCE_TOLERANCE', path: 'coordinator.loadBalancing.rebalanceTolerance', description: 'rebalance nodes further than this fraction from their fair share' },
   { env: 'SWARMQ_LEASE_MS', path: 'coordinator.leaseMs', description: "the leading coordinator's lease; its moves carry the lease's fencing token" },
-  { env: 'SWARMQ_SNAPSHOT_INTERVAL_MS', path: 'coordinator.snapshotIntervalMs', description: 'how often the leading coordinator publishes node loads and routers fetch them (one command each)' },
+  { env: 'SWARMQ_SNAPSHOT_INTERVAL_MS', path: 'coordinator.snapshotIntervalMs', description: 'how often the leading coordinator publishes node loads and routers fetch them while they route (one command each)' },
   { env: 'SWARMQ_LOADS_RESYNC_MS', path: 'coordinator.loadsResyncMs', description: "the leader re-counts every node's queue at least this often, besides the nodes whose queues had events (a rolling pass)" },
   { env: 'SWARMQ_LIVENESS_INTERVAL_MS', path: 'coordinator.livenessIntervalMs', description: "how often the leading coordinator checks hosts' connections and heartbeats" },
   { env: 'SWARMQ_METRICS_INTERVAL_MS', path: 'coordinator.metricsIntervalMs', description: 'how often the leading coordinator publishes a `metrics:updated` event (skipped while nothing changes, at least every 30 s)' },

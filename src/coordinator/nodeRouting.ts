@@ -1,5 +1,6 @@
 // Routing a task to a node on a local snapshot of the roster (no round trip per
-// task): the snapshot is re-read on a timer, and at once when a task finds no node,
+// task): the snapshot is re-read on a timer while tasks are routed, not while
+// none are (snapshotDemand.ts decides), and at once when a task finds no node,
 // since agents may just have joined. The loads come from what the leading
 // coordinator publishes (one command a round, whatever the size of the swarm);
 // with nobody publishing, the router counts every node's queue itself.
@@ -15,6 +16,7 @@ import { LoadsReader, nodeViews } from './loadsReader.ts';
 import { sameHosts, type LoadsSnapshot } from './loadsSnapshot.ts';
 import { liveForReader, PublishedLoads } from './publishedLoads.ts';
 import { RoutingTable } from './routingTable.ts';
+import { keepsRefreshing, snapshotUse, type SnapshotTimes } from './snapshotDemand.ts';
 
 /** A task no node can take, as the error its submitter sees; `where` prefixes the field's path (`tasks.3.` in a batch). */
 export function routeRefusal(decision: Extract<RouteDecision, { ok: false }>, where: string): SwarmError {
@@ -34,8 +36,16 @@ export class NodeRouting {
   private readonly published: PublishedLoads;
   private readonly table: RoutingTable;
   private current: NodeView[] = [];
+  /** Runs only while tasks are routed: an idle producer makes no reads for its snapshot. */
   private timer: NodeJS.Timeout | undefined;
+  private closed = false;
   private refreshing: Promise<void> | undefined;
+  /**
+   * When the last completed read started and when a task was last routed, on
+   * the monotonic clock (a wall clock set back would make a snapshot look fresh).
+   */
+  private readAt: number | undefined;
+  private routedAt: number | undefined;
   /** The last published loads this router took, and the roster version it built its nodes with. */
   private held: LoadsSnapshot | undefined;
   private rosterVersion: string | null | undefined;
@@ -62,21 +72,61 @@ export class NodeRouting {
     return this.current;
   }
 
-  /** Reads the roster now, then every snapshotIntervalMs. */
+  /** Reads the roster now; then every snapshotIntervalMs while tasks are routed. */
   async start(): Promise<void> {
     await this.refresh(true);
-    this.timer = setInterval(() => {
+  }
+
+  /** The nodes to route on now, read again first if the snapshot is too old to use (see `demand`). */
+  async fresh(): Promise<readonly NodeView[]> {
+    await this.demand();
+    return this.current;
+  }
+
+  private times(): SnapshotTimes {
+    return { now: performance.now(), readAt: this.readAt, routedAt: this.routedAt, intervalMs: this.config.coordinator.snapshotIntervalMs };
+  }
+
+  /**
+   * A route is about to use the snapshot: keeps the timer running, refreshes in
+   * the background when a read is due, and returns a read to wait for when the
+   * snapshot is too old to route on (after a quiet spell); undefined, the common
+   * case, costs the submit no await.
+   */
+  private demand(): Promise<void> | undefined {
+    const t = this.times();
+    this.routedAt = t.now;
+    this.arm();
+    const use = snapshotUse(t);
+    if (use === 'use') return undefined;
+    // Redis away: route on what is held; the submit's own write reports 503.
+    const read = this.refresh().catch(() => {});
+    return use === 'wait' ? read : undefined;
+  }
+
+  /** Starts the timer if it is not running; it stops itself at the first tick nobody routed within the idle bound. */
+  private arm(): void {
+    if (this.timer || this.closed) return;
+    const timer = setInterval(() => {
+      if (!keepsRefreshing(this.times())) {
+        clearInterval(timer);
+        this.timer = undefined;
+        return;
+      }
       this.refresh().catch(() => {
         // Redis away: keep the last snapshot; submits will report 503 themselves.
       });
     }, this.config.coordinator.snapshotIntervalMs);
-    this.timer.unref();
+    timer.unref();
+    this.timer = timer;
   }
 
   /** Re-read loads; concurrent callers share one read. `force` re-reads the roster too. */
   refresh(force = false): Promise<void> {
+    const startedAt = performance.now();
     this.refreshing ??= this.readNodes(Date.now(), force)
       .then((nodes) => {
+        this.readAt = startedAt;
         if (!nodes) return; // nothing moved: keep counting this router's own routings in
         this.current = nodes;
         this.table.load(nodes);
@@ -122,6 +172,8 @@ export class NodeRouting {
   async route(task: TaskInput, where = ''): Promise<string> {
     const strategy = task.strategy ?? this.config.coordinator.loadBalancing.type;
     return await traced('swarmq.route', { 'swarmq.task.type': task.type, 'swarmq.strategy': strategy }, async (span) => {
+      const waiting = this.demand();
+      if (waiting) await waiting;
       let decision = this.table.decide(task, strategy);
       if (!decision.ok) {
         await this.refresh(true);
@@ -141,6 +193,8 @@ export class NodeRouting {
    */
   async routeBatch(tasks: readonly TaskInput[]): Promise<string[]> {
     return await traced('swarmq.route', { 'swarmq.batch.size': tasks.length }, async () => {
+      const waiting = this.demand();
+      if (waiting) await waiting;
       const decide = (t: TaskInput) => this.table.decide(t, t.strategy ?? this.config.coordinator.loadBalancing.type);
       let decisions = tasks.map(decide);
       if (decisions.some((d) => !d.ok)) {
@@ -153,6 +207,7 @@ export class NodeRouting {
 
   /** Stops the timer and lets a read under way finish. */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
     await this.refreshing?.catch(() => {});
   }

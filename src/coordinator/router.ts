@@ -112,6 +112,7 @@ export class TaskRouter {
       // A key the list says has no budget skips even the await (as a start does).
       if (task.key !== undefined && !this.budgets.surelyWithout(task.key)) await this.budgets.check(task.key);
       if (task.consensus) {
+        await this.routing.fresh(); // the replicas are placed on the roster as held: not on one too old to route on
         const replicated = await submitReplicated(this.replicatedSubmit(), task as ReplicatedTask);
         // The parent in the consensus queue, its replicas in node queues: all must be on a replica.
         await this.confirm([CONSENSUS_QUEUE, ...this.nodeIds().map(nodeQueueName)].map((q) => this.queueKey(q)), 'the task', undefined, writtenAt);
@@ -232,7 +233,8 @@ export class TaskRouter {
 
   /** Tasks awaiting approval on the nodes of the roster (and replicated ones), soonest deadline first. */
   async awaitingApproval(limit: number): Promise<AwaitingPage> {
-    return await listAwaiting({ redis: this.opts.redis, prefix: this.prefix, get: (t) => this.get(t) }, this.nodeIds(), limit);
+    const nodes = (await this.routing.fresh()).map((n) => n.id); // an idle router's roster may be old: nodes may have joined
+    return await listAwaiting({ redis: this.opts.redis, prefix: this.prefix, get: (t) => this.get(t) }, nodes, limit);
   }
 
   /** Runs a cancel, then wakes the hosts of the running tasks it cancelled, one notice per host. */
