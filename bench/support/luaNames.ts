@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { resolveIncludes } from '../../queues/scripts.ts';
+import { resolveBullmq, resolveIncludes } from '../../queues/scripts.ts';
 import type { ScriptNames } from './slowlogGroups.ts';
 
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
@@ -23,7 +23,7 @@ function swarmqScripts(): [name: string, text: string][] {
     .filter((f) => f.endsWith('.lua'))
     .map((f) => {
       const file = f.slice(0, -'.lua'.length);
-      return [`swarmq:${file.replace(/-\d+$/, '')}`, resolveIncludes(read(file), read, f)];
+      return [`swarmq:${file.replace(/-\d+$/, '')}`, resolveBullmq(resolveIncludes(read(file), read, f), f)];
     });
 }
 
