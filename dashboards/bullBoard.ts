@@ -77,7 +77,7 @@ export function swarmQueues(coordinator: Coordinator): () => Promise<Queue[]> {
   };
   return async () => {
     const c = await consensusQueue();
-    const nodes = router.nodeIds().sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    const nodes = (await router.freshNodeIds()).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
     return [coordinator.intakeQueue, coordinator.deadLetterQueue, router.queueFor(PARKED_NODE), ...(c ? [c] : []), ...nodes.map((id) => router.queueFor(id))];
   };
 }

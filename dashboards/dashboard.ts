@@ -13,7 +13,7 @@ export const DASHBOARD_PATH = '/dashboard';
 export function dashboardRouter(coordinator: Coordinator, openTail: OpenTail): Router {
   const router = express.Router();
   const modules = new ClientModules();
-  const rates = new TaskRates(coordinator.commands, openTail, () => coordinator.router.nodeIds());
+  const rates = new TaskRates(coordinator.commands, openTail, () => coordinator.router.freshNodeIds());
 
   router.get('/', (req, res) => {
     rates.history(); // the plots start filling while the page loads

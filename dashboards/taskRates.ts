@@ -36,7 +36,7 @@ export class TaskRates {
   constructor(
     private readonly redis: RedisClient,
     private readonly openTail: OpenTail,
-    private readonly nodeIds: () => readonly string[],
+    private readonly nodeIds: () => Promise<readonly string[]>,
   ) {
     // The coordinator closing its connection ends the sampler with it.
     redis.once('end', () => this.stop());
@@ -64,7 +64,7 @@ export class TaskRates {
     if (this.busy || !this.tail) return; // Redis slower than a second: the next tick reads both intervals
     this.busy = true;
     try {
-      const finished = await this.tail.read(this.nodeIds().map(nodeQueueName), TAIL_BUDGET);
+      const finished = await this.tail.read((await this.nodeIds()).map(nodeQueueName), TAIL_BUDGET);
       const completed = finished.filter((f) => f.outcome === 'completed');
       const times = await this.tail.details(spreadSample(completed, SAMPLE));
       const now = Date.now();

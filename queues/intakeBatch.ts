@@ -56,6 +56,12 @@ interface FinishArgsBuilder {
 }
 
 const FINISH_KEYS = 14;
+
+/** finishIntake-15's and landIntake-15's keys: BullMQ's finishing keys of the intake queue, both outcomes'. */
+function finishKeys(queue: Queue): string[] {
+  const k = queue.keys;
+  return [k.wait, k.active, k.prioritized, k.events, k.stalled, k.limiter, k.delayed, k.paused, k.meta, k.pc, k.completed, k.failed, queue.toKey('metrics:completed'), queue.toKey('metrics:failed'), k.marker].map(String);
+}
 const FINISH_ARGS = 8;
 
 /**
@@ -67,8 +73,7 @@ const FINISH_ARGS = 8;
 export async function finishIntake(redis: RedisClient, queue: Queue, finishes: readonly IntakeFinish[]): Promise<number[]> {
   if (finishes.length === 0) return [];
   const builder = (queue as unknown as { backend: FinishArgsBuilder }).backend;
-  const k = queue.keys;
-  const keys = [k.wait, k.active, k.prioritized, k.events, k.stalled, k.limiter, k.delayed, k.paused, k.meta, k.pc, k.completed, k.failed, queue.toKey('metrics:completed'), queue.toKey('metrics:failed'), k.marker].map(String);
+  const keys = finishKeys(queue);
   const args: (string | number | Buffer)[] = [queue.keys[''] ?? ''];
   for (const f of finishes) {
     const built =
@@ -79,6 +84,41 @@ export async function finishIntake(redis: RedisClient, queue: Queue, finishes: r
   }
   const codes = (await scripts.finishIntake.run(redis, keys, args)) as number[];
   return codes.map(Number);
+}
+
+/** BullMQ's adds the landing runs, by the names BullMQ's builder gives them. */
+export const LANDING_ADDS = ['addStandardJob', 'addPrioritizedJob'] as const;
+/** BullMQ's adds take 9 keys and 3 arguments. */
+const ADD_ARITY = 12;
+
+export interface IntakeLanding {
+  job: Job;
+  /** The task's `{ id, node }`, the intake job's return value. */
+  completed: unknown;
+  /** BullMQ's add of the task, built and not sent (one of LANDING_ADDS). */
+  add: { command: string; args: readonly (string | number | Buffer)[] };
+}
+
+/** What landing a job did: done, its task id recorded by an earlier taker (route it step by step), or not this token's. */
+export type LandingCode = 'landed' | 'recorded' | 'not-ours' | number;
+
+/**
+ * On one Redis: each job's task added and the job completed in one step for
+ * the batch (landIntake-15.lua), both or neither per job. `records` is the
+ * prefix of the swarm's intake records (a job routed step by step before).
+ */
+export async function landIntake(redis: RedisClient, queue: Queue, token: string, records: string, lands: readonly IntakeLanding[]): Promise<LandingCode[]> {
+  if (lands.length === 0) return [];
+  const builder = (queue as unknown as { backend: FinishArgsBuilder }).backend;
+  const args: (string | number | Buffer)[] = [queue.keys[''] ?? '', token, records];
+  for (const l of lands) {
+    if (l.add.args.length !== ADD_ARITY || !(LANDING_ADDS as readonly string[]).includes(l.add.command)) throw new Error(`landIntake runs BullMQ's ${LANDING_ADDS.join(' or ')} with ${ADD_ARITY} keys and arguments, got ${l.add.command} with ${l.add.args.length}`);
+    const built = builder.moveToCompletedArgs(l.job, JSON.stringify(l.completed) ?? 'null', l.job.opts.removeOnComplete, token, false);
+    for (const a of built.slice(FINISH_KEYS, FINISH_KEYS + FINISH_ARGS)) args.push(a as string | number | Buffer);
+    args.push(l.add.command, ...l.add.args);
+  }
+  const codes = (await scripts.landIntake.run(redis, finishKeys(queue), args)) as number[];
+  return codes.map((c) => (c === 0 ? 'landed' : c === -100 ? 'recorded' : c === -6 ? 'not-ours' : Number(c)));
 }
 
 /** BullMQ's stalled check of the intake queue, as its Workers run it every stalledIntervalMs; returns the ids moved back to waiting. */

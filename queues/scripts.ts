@@ -14,12 +14,13 @@ import type { Cluster, Redis, ChainableCommander } from 'ioredis';
 // One module per command, imported by its file: BullMQ's scripts/index.js imports its
 // siblings without extensions, which plain Node's ESM loader refuses (a built package failed).
 import { addStandardJob } from 'bullmq/dist/esm/scripts/addStandardJob-9.js';
+import { addPrioritizedJob } from 'bullmq/dist/esm/scripts/addPrioritizedJob-9.js';
 import { moveToActive } from 'bullmq/dist/esm/scripts/moveToActive-11.js';
 import { moveToFinished } from 'bullmq/dist/esm/scripts/moveToFinished-14.js';
 import { moveStalledJobsToWait } from 'bullmq/dist/esm/scripts/moveStalledJobsToWait-9.js';
 
 /** BullMQ's commands our scripts may run (`--- @bullmq "<name>"`), as the installed BullMQ ships them. */
-const bullmqScripts: Record<string, { name?: string; content?: string } | undefined> = { addStandardJob, moveToActive, moveToFinished, moveStalledJobsToWait };
+const bullmqScripts: Record<string, { name?: string; content?: string } | undefined> = { addStandardJob, addPrioritizedJob, moveToActive, moveToFinished, moveStalledJobsToWait };
 import { ensureConnected } from './connection.ts';
 import { isCluster } from './redisTarget.ts';
 
@@ -175,5 +176,6 @@ export const scripts = {
   writeBudget: command('writeBudget', 3),
   takeIntake: command('takeIntake', 11),
   finishIntake: command('finishIntake', 15),
+  landIntake: command('landIntake', 15),
   intakeStalled: command('intakeStalled', 9),
 };

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Queue, type Worker } from 'bullmq';
-import { connectRedis, type RedisClient, type RedisTarget } from '../../queues/redisTarget.ts';
+import { connectRedis, isCluster, type RedisClient, type RedisTarget } from '../../queues/redisTarget.ts';
 import { ensureConnected } from '../../queues/connection.ts';
 import { DEAD_LETTER_QUEUE, INTAKE_QUEUE, slotGroupOf } from '../../queues/keys.ts';
 import { Balancer } from '../balancer/balancer.ts';
@@ -141,6 +141,7 @@ export class Coordinator {
         maxBytes: this.o.config.http.bodyLimitBytes,
         lockMs: this.o.config.agents.lockDurationMs,
         stalledIntervalMs: this.o.config.agents.stalledIntervalMs,
+        landInOneStep: !isCluster(this.workerConnection) && this.o.config.durability.mode === 'fast',
         logger: this.o.logger,
       });
       this.intakeDrain.start();

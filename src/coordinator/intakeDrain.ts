@@ -8,11 +8,11 @@
 // stalled check, and a job taken again keeps its first task id.
 import { randomBytes } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
-import { checkIntakeStalled, finishIntake, takeIntake, type IntakeFinish, type IntakeOutcome, type TakenIntake } from '../../queues/intakeBatch.ts';
+import { checkIntakeStalled, finishIntake, LANDING_ADDS, landIntake, takeIntake, type IntakeFinish, type IntakeLanding, type IntakeOutcome, type TakenIntake } from '../../queues/intakeBatch.ts';
 import { INTAKE_QUEUE, nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { duplicateClient, type RedisClient } from '../../queues/redisTarget.ts';
 import type { Logger } from '../log.ts';
-import { newTaskId } from '../tasks/ids.ts';
+import { newTaskId, nodeOfTaskId } from '../tasks/ids.ts';
 import type { TaskInput } from '../tasks/schema.ts';
 import { checkBytes, intakeTaskInput, intakeVerdict } from './intake.ts';
 import type { TaskRouter } from './router.ts';
@@ -33,6 +33,12 @@ export interface IntakeDrainOptions {
   batch?: number;
   /** Takers routing batches side by side. */
   takers?: number;
+  /**
+   * Each job's task added and the job completed in one script (landIntake-15.lua): on one Redis (a Cluster puts the
+   * intake and node queues in different slots) and with `fast` durability (with `replicated` the task must be on a
+   * replica before its job completes, so the steps stay apart with a WAIT between).
+   */
+  landInOneStep: boolean;
   logger: Logger;
 }
 
@@ -50,8 +56,8 @@ interface Routing {
   task?: TaskInput;
   node?: string;
   id?: string;
-  /** Set once the job's fate is known without a task: failed with a reason, or deferred (routed again later). */
-  outcome?: IntakeOutcome | 'defer';
+  /** Set once the job's fate is known: landed (added and completed in one step), failed with a reason, or deferred (routed again later). */
+  outcome?: IntakeOutcome | 'defer' | 'landed';
 }
 
 export class IntakeDrain {
@@ -126,7 +132,8 @@ export class IntakeDrain {
     const { router } = this.o;
     const writtenAt = Date.now();
     const batch: Routing[] = await Promise.all(jobs.map((job) => this.plan(job)));
-    const planned = batch.filter((r) => r.id !== undefined);
+    if (this.o.landInOneStep) await this.land(batch, token);
+    const planned = batch.filter((r) => r.id !== undefined && r.outcome === undefined);
     // Each job's task id, recorded before its task is added: a job taken again (its taker died) gets the same id, and
     // BullMQ's add of an existing id is a no-op, so one intake job is one task.
     const keys = swarmKeys(this.o.prefix);
@@ -165,6 +172,31 @@ export class IntakeDrain {
     await this.finish(batch, token);
   }
 
+  /**
+   * Lands the batch's jobs whose task has no key (a keyed add places the task in its key's fair order, a step of its
+   * own) in one command: each task added and its job completed together. A job an earlier taker routed step by step
+   * (its task id recorded) is left to the steps, which reuse that id.
+   */
+  private async land(batch: Routing[], token: string): Promise<void> {
+    const lands: { r: Routing; landing: IntakeLanding }[] = [];
+    for (const r of batch) {
+      if (r.id === undefined || r.outcome !== undefined || r.task!.key !== undefined) continue;
+      try {
+        const add = this.o.router.addOf(r.task!, r.id, LANDING_ADDS);
+        if (add) lands.push({ r, landing: { job: r.job, completed: { id: r.id, node: nodeOfTaskId(r.id) }, add } });
+      } catch (err) {
+        this.settle(r, err); // BullMQ refused the job's options
+      }
+    }
+    if (lands.length === 0) return;
+    const codes = await landIntake(this.o.connection, this.queue, token, swarmKeys(this.o.prefix).intakeTask(''), lands.map((l) => l.landing));
+    codes.forEach((code, i) => {
+      const r = lands[i]!.r;
+      if (code === 'landed' || code === 'not-ours') r.outcome = 'landed';
+      else if (code !== 'recorded') this.settle(r, new Error(`adding the task of intake job ${r.job.id} failed with BullMQ code ${code}`));
+    });
+  }
+
   /** Checks and routes one job; on an error, settles what it means. */
   private async plan(job: Job): Promise<Routing> {
     const r: Routing = { job };
@@ -193,7 +225,7 @@ export class IntakeDrain {
   private async finish(batch: readonly Routing[], token: string): Promise<void> {
     const finishes: IntakeFinish[] = [];
     for (const r of batch) {
-      if (r.outcome === 'defer') continue;
+      if (r.outcome === 'defer' || r.outcome === 'landed') continue;
       finishes.push({ job: r.job, token, outcome: r.outcome ?? { completed: { id: r.id, node: r.node } } });
     }
     const codes = await finishIntake(this.o.connection, this.queue, finishes);

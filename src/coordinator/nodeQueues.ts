@@ -69,6 +69,21 @@ export class NodeQueues {
   }
 
   /**
+   * BullMQ's own add of a task with no key, built as enqueue would send it but
+   * not sent (its command and its keys and arguments), for a script that runs
+   * it beside other steps (the intake's landing). Undefined when BullMQ would
+   * not add it with one of `commands`.
+   */
+  addOf(task: TaskInput, id: string, commands: readonly string[]): { command: string; args: (string | number | Buffer)[] } | undefined {
+    const node = nodeOfTaskId(id);
+    if (!node || task.key !== undefined) return undefined;
+    const opts = taskJobOptions(task, id, this.tasks);
+    const add = bullmqAddOf(this.queueFor(node), { id, node, name: task.type, data: taskEnvelope(task), opts, key: '', inc: 0 });
+    const command = add?.command.split(':')[0];
+    return add && command && commands.includes(command) ? { command, args: add.args } : undefined;
+  }
+
+  /**
    * The add and its place in the fair order in one script (addKeyed-13.lua)
    * for a task with no priority, else in one MULTI; the key's waiting record
    * in the same step on one Redis, beside it on a Cluster (src/keys/keyedAdd.ts).

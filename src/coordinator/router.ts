@@ -103,6 +103,11 @@ export class TaskRouter {
     return await this.queues.enqueue(task, id);
   }
 
+  /** BullMQ's add of a task with no key, built and not sent (NodeQueues.addOf). */
+  addOf(task: TaskInput, id: string, commands: readonly string[]): { command: string; args: (string | number | Buffer)[] } | undefined {
+    return this.queues.addOf(task, id, commands);
+  }
+
   async submit(input: unknown): Promise<Submitted> {
     return await traced('swarmq.submit', {}, async (span) => {
       const task = this.validate(input);
@@ -271,8 +276,14 @@ export class TaskRouter {
     return this.opts.config.agents.failedAfterMs;
   }
 
+  /** The nodes of the roster as held now (it may be old on an idle router: freshNodeIds reads it again if so). */
   nodeIds(): string[] {
     return this.routing.nodes.map((n) => n.id);
+  }
+
+  /** The nodes of a roster no older than a route would use: for views (Bull Board, the dashboard's rates) on an idle router. */
+  async freshNodeIds(): Promise<string[]> {
+    return (await this.routing.fresh()).map((n) => n.id);
   }
 
   async close(): Promise<void> {

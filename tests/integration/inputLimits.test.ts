@@ -169,7 +169,7 @@ describe('intake errors that are neither bad input nor Redis', () => {
     const config = testConfig(redis);
     const router = new BrokenRouter({ redis: conn, config });
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const drain = new IntakeDrain({ router, connection, prefix: config.prefix, keepSeconds: 60, maxBytes: LIMIT_BYTES, lockMs: 30_000, stalledIntervalMs: 30_000, logger: silentLogger });
+    const drain = new IntakeDrain({ router, connection, prefix: config.prefix, keepSeconds: 60, maxBytes: LIMIT_BYTES, lockMs: 30_000, stalledIntervalMs: 30_000, landInOneStep: true, logger: silentLogger });
     drain.start();
     const q = new Queue(INTAKE_QUEUE, { connection: { url: redis.url }, prefix: config.prefix });
     try {

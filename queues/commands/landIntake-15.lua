@@ -1,0 +1,55 @@
+--[[
+  Lands taken intake jobs on one Redis in one step: for each, its task added
+  to its node's queue by BullMQ's own add (addStandardJob or
+  addPrioritizedJob, keys and arguments as BullMQ built them) and the intake
+  job completed with the task's { id, node } by BullMQ's own moveToFinished.
+  Both or neither: a job whose lock is not the taker's any more, or whose task
+  id an earlier taker recorded (it routed the job step by step and died), is
+  left as it is, for its holder or for the step-by-step routing.
+  KEYS[1..15] finishIntake-15's (the intake queue's finishing keys)
+  ARGV[1] the intake queue's key prefix  ARGV[2] the taker's lock token
+  ARGV[3] the swarm's intake record prefix (`<prefix>:{swarm}:intake:`),
+  then per job 21 values: BullMQ's moveToFinished arguments 1–8 for the intake
+  job, the add's command ('addStandardJob' or 'addPrioritizedJob'), its 9
+  keys and its 3 arguments.
+  Returns per job: 0 landed, -100 recorded before (route it step by step),
+  -6 not this taker's, or BullMQ's negative code from the add.
+]]
+local rcall = redis.call
+local function bullmqMoveToFinished(KEYS, ARGV)
+--- @bullmq "moveToFinished"
+end
+local function bullmqAddStandard(KEYS, ARGV)
+--- @bullmq "addStandardJob"
+end
+local function bullmqAddPrioritized(KEYS, ARGV)
+--- @bullmq "addPrioritizedJob"
+end
+
+local codes = {}
+for i = 4, #ARGV, 21 do
+  local id = ARGV[i]
+  local code = 0
+  if rcall('GET', ARGV[1] .. id .. ':lock') ~= ARGV[2] then
+    code = -6
+  elseif rcall('EXISTS', ARGV[3] .. id) == 1 then
+    code = -100
+  else
+    local addKeys = { ARGV[i + 9], ARGV[i + 10], ARGV[i + 11], ARGV[i + 12], ARGV[i + 13], ARGV[i + 14], ARGV[i + 15], ARGV[i + 16], ARGV[i + 17] }
+    local addArgs = { ARGV[i + 18], ARGV[i + 19], ARGV[i + 20] }
+    local added
+    if ARGV[i + 8] == 'addPrioritizedJob' then added = bullmqAddPrioritized(addKeys, addArgs) else added = bullmqAddStandard(addKeys, addArgs) end
+    if type(added) == 'number' and added < 0 then
+      code = added
+    else
+      local keys = {
+        KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
+        KEYS[11], ARGV[1] .. id, KEYS[13], KEYS[15],
+      }
+      local r = bullmqMoveToFinished(keys, { id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], '0', ARGV[i + 6], ARGV[i + 7] })
+      if type(r) == 'number' then code = r end
+    end
+  end
+  codes[#codes + 1] = code
+end
+return codes
