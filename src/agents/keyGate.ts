@@ -83,7 +83,8 @@ export class KeyGate {
     if (!pool) return false;
     const t = takeStart(pool, taskId, performance.now());
     this.pools.set(key, t.pool);
-    if (!t.pooled && t.pool.dry) this.ask(key, { period: false });
+    // A start that found it dry or lapsed wants it: a use, so the ask is not taken for an idle pool's giving back.
+    if (!t.pooled && t.pool.dry) this.ask(key, { period: false, wanted: true });
     return t.pooled;
   }
 

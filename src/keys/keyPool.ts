@@ -105,7 +105,9 @@ export type Take = { pooled: true; pool: KeyPool } | { pooled: false; pool: KeyP
 
 /** A start from the pool: a slot (when the key has a maxActive) and a token (when it has a rate), or none and the start is admitted one at a time. */
 export function takeStart(p: KeyPool, taskId: string, now: number): Take {
-  if (!p.on || now >= p.validUntil) return { pooled: false, pool: p };
+  if (!p.on) return { pooled: false, pool: p };
+  // Lent but no longer confirmed: as good as dry, so the start asks for it again rather than wait for a period.
+  if (now >= p.validUntil) return { pooled: false, pool: { ...p, dry: true } };
   const again = p.busy.get(taskId);
   const block = p.hasRate ? p.tokens.find((b) => now < b.until && b.names.length > 0) : undefined;
   const slotNeeded = p.hasMax && !again;
@@ -191,7 +193,10 @@ export function nextAsk(p: KeyPool, now: number, leaseMs: number, w: AskWhen): L
   const idle = giveAll ? [] : p.idle;
   const renew = !closing && idle.length + busySlots.length > 0 && now - p.renewedAt >= leaseMs / 3;
   const asking = !giveAll && (p.on || (w.wanted === true && now >= p.askAfter));
-  const urgent = closing || (p.on && p.dry && now - p.askedAt >= POOL_DRY_GAP_MS) || (!p.on && asking) || (!p.on && giveBack.length > 0);
+  // A pool whose confirmation lapsed is asked again like a dry one: a start that wants it would otherwise wait for the
+  // period, whose ask an old lastUse turns into giving back, with nothing to give (a pool left on, lapsed, for good).
+  const lapsed = p.on && (p.dry || now >= p.validUntil);
+  const urgent = closing || (lapsed && now - p.askedAt >= POOL_DRY_GAP_MS) || (!p.on && asking) || (!p.on && giveBack.length > 0);
   const worth = asking || renew || giveBack.length > 0 || unused.length > 0 || p.started.length > 0;
   if (!worth || !(urgent || w.period)) return undefined;
   const recent = p.used + p.usedBefore;

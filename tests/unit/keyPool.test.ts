@@ -135,6 +135,19 @@ describe('lease calls', () => {
     expect(back.unused).toEqual(['t2']);
   });
 
+  it('a pool left on with nothing in it after its confirmation lapsed is asked again by the next start that wants it', () => {
+    // In the bench: lent, drained, then unused past POOL_IDLE_MS: every start went to the key one at a time for good.
+    const p = lent(0, 0);
+    const at = POOL_IDLE_MS + 500;
+    expect(nextAsk(p, at, LEASE, { period: true })).toBeUndefined(); // idle: the period sends nothing
+    const t = takeStart(p, 'x', at);
+    expect(t.pooled).toBe(false);
+    expect(t.pool.dry).toBe(true);
+    const a = nextAsk(t.pool, at, LEASE, { period: false, wanted: true });
+    expect(a).toBeDefined();
+    expect(a!.wantSlots + a!.wantTokens).toBeGreaterThan(0);
+  });
+
   it('an unused pool gives everything idle back after POOL_IDLE_MS, and is then empty', () => {
     const p = lent(4, 4);
     const a = nextAsk(p, POOL_IDLE_MS + 1, LEASE, { period: true })!;
