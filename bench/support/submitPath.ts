@@ -204,7 +204,7 @@ async function swarmqProducer(url: string, prefix: string, agents: number, obser
       await host.stop(5000);
     },
     setup:
-      `SwarmClient (routes on its local snapshot, refreshed every ${swarmConfigSchema.parse({}).coordinator.snapshotIntervalMs} ms) ` +
+      `SwarmClient (routes on its local snapshot, refreshed every ${swarmConfigSchema.parse({}).coordinator.snapshotIntervalMs} ms while it submits) ` +
       `on its own connection; ${agents} registered agents in 1 AgentHost = ${nodes.length} node queues, paused (Queue.pause) so its Workers take nothing`,
   };
 }
