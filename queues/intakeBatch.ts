@@ -97,6 +97,8 @@ export interface IntakeLanding {
   completed: unknown;
   /** BullMQ's add of the task, built and not sent (one of LANDING_ADDS). */
   add: { command: string; args: readonly (string | number | Buffer)[] };
+  /** The task's id (recorded if its job could not be completed, so a taker again routes it to this task). */
+  taskId: string;
 }
 
 /** What landing a job did: done, its task id recorded by an earlier taker (route it step by step), or not this token's. */
@@ -104,18 +106,19 @@ export type LandingCode = 'landed' | 'recorded' | 'not-ours' | number;
 
 /**
  * On one Redis: each job's task added and the job completed in one step for
- * the batch (landIntake-15.lua), both or neither per job. `records` is the
- * prefix of the swarm's intake records (a job routed step by step before).
+ * the batch (landIntake-15.lua), both or neither per job. `records` says
+ * where the swarm's intake records are (a job routed step by step before) and
+ * how long one written here is kept.
  */
-export async function landIntake(redis: RedisClient, queue: Queue, token: string, records: string, lands: readonly IntakeLanding[]): Promise<LandingCode[]> {
+export async function landIntake(redis: RedisClient, queue: Queue, token: string, records: { prefix: string; keepSeconds: number }, lands: readonly IntakeLanding[]): Promise<LandingCode[]> {
   if (lands.length === 0) return [];
   const builder = (queue as unknown as { backend: FinishArgsBuilder }).backend;
-  const args: (string | number | Buffer)[] = [queue.keys[''] ?? '', token, records];
+  const args: (string | number | Buffer)[] = [queue.keys[''] ?? '', token, records.prefix, records.keepSeconds];
   for (const l of lands) {
     if (l.add.args.length !== ADD_ARITY || !(LANDING_ADDS as readonly string[]).includes(l.add.command)) throw new Error(`landIntake runs BullMQ's ${LANDING_ADDS.join(' or ')} with ${ADD_ARITY} keys and arguments, got ${l.add.command} with ${l.add.args.length}`);
     const built = builder.moveToCompletedArgs(l.job, JSON.stringify(l.completed) ?? 'null', l.job.opts.removeOnComplete, token, false);
     for (const a of built.slice(FINISH_KEYS, FINISH_KEYS + FINISH_ARGS)) args.push(a as string | number | Buffer);
-    args.push(l.add.command, ...l.add.args);
+    args.push(l.add.command, ...l.add.args, l.taskId);
   }
   const codes = (await scripts.landIntake.run(redis, finishKeys(queue), args)) as number[];
   return codes.map((c) => (c === 0 ? 'landed' : c === -100 ? 'recorded' : c === -6 ? 'not-ours' : Number(c)));

@@ -8,10 +8,11 @@
   left as it is, for its holder or for the step-by-step routing.
   KEYS[1..15] finishIntake-15's (the intake queue's finishing keys)
   ARGV[1] the intake queue's key prefix  ARGV[2] the taker's lock token
-  ARGV[3] the swarm's intake record prefix (`<prefix>:{swarm}:intake:`),
-  then per job 21 values: BullMQ's moveToFinished arguments 1–8 for the intake
-  job, the add's command ('addStandardJob' or 'addPrioritizedJob'), its 9
-  keys and its 3 arguments.
+  ARGV[3] the swarm's intake record prefix (`<prefix>:{swarm}:intake:`)
+  ARGV[4] how long a record is kept (s), then per job 22 values: BullMQ's
+  moveToFinished arguments 1–8 for the intake job, the add's command
+  ('addStandardJob' or 'addPrioritizedJob'), its 9 keys and its 3 arguments,
+  and the task's id.
   Returns per job: 0 landed, -100 recorded before (route it step by step),
   -6 not this taker's, or BullMQ's negative code from the add.
 ]]
@@ -27,7 +28,7 @@ local function bullmqAddPrioritized(KEYS, ARGV)
 end
 
 local codes = {}
-for i = 4, #ARGV, 21 do
+for i = 5, #ARGV, 22 do
   local id = ARGV[i]
   local code = 0
   if rcall('GET', ARGV[1] .. id .. ':lock') ~= ARGV[2] then
@@ -48,6 +49,9 @@ for i = 4, #ARGV, 21 do
       }
       local r = bullmqMoveToFinished(keys, { id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], '0', ARGV[i + 6], ARGV[i + 7] })
       if type(r) == 'number' then code = r end
+      -- Its task is in, its job not finished (BullMQ refused, short of a broken job hash, having seen the lock above):
+      -- the task id is recorded, so the job taken again is routed to this task, not to a second one.
+      if code < 0 then rcall('SET', ARGV[3] .. id, ARGV[i + 21], 'EX', ARGV[4]) end
     end
   end
   codes[#codes + 1] = code

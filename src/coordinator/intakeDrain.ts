@@ -183,13 +183,14 @@ export class IntakeDrain {
       if (r.id === undefined || r.outcome !== undefined || r.task!.key !== undefined) continue;
       try {
         const add = this.o.router.addOf(r.task!, r.id, LANDING_ADDS);
-        if (add) lands.push({ r, landing: { job: r.job, completed: { id: r.id, node: nodeOfTaskId(r.id) }, add } });
+        if (add) lands.push({ r, landing: { job: r.job, completed: { id: r.id, node: nodeOfTaskId(r.id) }, add, taskId: r.id } });
       } catch (err) {
         this.settle(r, err); // BullMQ refused the job's options
       }
     }
     if (lands.length === 0) return;
-    const codes = await landIntake(this.o.connection, this.queue, token, swarmKeys(this.o.prefix).intakeTask(''), lands.map((l) => l.landing));
+    const records = { prefix: swarmKeys(this.o.prefix).intakeTask(''), keepSeconds: this.o.keepSeconds };
+    const codes = await landIntake(this.o.connection, this.queue, token, records, lands.map((l) => l.landing));
     codes.forEach((code, i) => {
       const r = lands[i]!.r;
       if (code === 'landed' || code === 'not-ours') r.outcome = 'landed';
