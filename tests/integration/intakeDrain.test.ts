@@ -74,6 +74,28 @@ describe('the intake queue, routed in batches', () => {
     }
   }, 60_000);
 
+  it('a delayed intake job is routed once due, not before; a paused intake queue routes nothing until resumed', async () => {
+    const events = new QueueEvents(INTAKE_QUEUE, { connection: { url: redis.url }, prefix: stack.config.prefix });
+    await events.waitUntilReady();
+    const t0 = Date.now();
+    const delayed = await intake.add('echo', { late: true }, { delay: 600 });
+    const value = (await delayed.waitUntilFinished(events, 10_000).finally(() => events.close())) as { id: string };
+    const routed = (await intake.getJob(delayed.id!))!;
+    expect(routed.processedOn! - t0).toBeGreaterThanOrEqual(550); // the take runs on Redis's and this clock alike: a little slack
+    expect((await client.waitFor(value.id, { timeoutMs: 10_000 })).state).toBe('completed');
+
+    await intake.pause();
+    try {
+      const held = await intake.add('echo', { held: true });
+      await new Promise((r) => setTimeout(r, 1500)); // past a taker's idle wait
+      expect(await intake.getJobState(held.id!)).toBe('waiting');
+      await intake.resume();
+      await until(async () => (await intake.getJobState(held.id!)) === 'completed', 10_000, 'the held job routed after resume');
+    } finally {
+      await intake.resume();
+    }
+  }, 30_000);
+
   it('a taker that dies holding a batch: the stalled check returns it and every job is routed once, to the task already added for it', async () => {
     // A swarm of its own, whose coordinator starts only after the dead taker took the jobs.
     const config = testConfig(redis, { agents: { lockDurationMs: 400, stalledIntervalMs: 300 } } as never);
