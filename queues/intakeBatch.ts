@@ -56,13 +56,23 @@ interface FinishArgsBuilder {
 }
 
 const FINISH_KEYS = 14;
+const FINISH_ARGS = 8;
 
 /** finishIntake-15's and landIntake-15's keys: BullMQ's finishing keys of the intake queue, both outcomes'. */
 function finishKeys(queue: Queue): string[] {
   const k = queue.keys;
   return [k.wait, k.active, k.prioritized, k.events, k.stalled, k.limiter, k.delayed, k.paused, k.meta, k.pc, k.completed, k.failed, queue.toKey('metrics:completed'), queue.toKey('metrics:failed'), k.marker].map(String);
 }
-const FINISH_ARGS = 8;
+
+/** BullMQ's moveToFinished arguments 1–8 for finishing `job` so, as BullMQ's own builder makes them (includes/finishIntakeJob.lua takes them). */
+function finishArgsOf(queue: Queue, job: Job, outcome: IntakeOutcome, token: string): (string | number | Buffer)[] {
+  const builder = (queue as unknown as { backend: FinishArgsBuilder }).backend;
+  const built =
+    'completed' in outcome
+      ? builder.moveToCompletedArgs(job, JSON.stringify(outcome.completed) ?? 'null', job.opts.removeOnComplete, token, false)
+      : builder.moveToFailedArgs(job, outcome.failed, job.opts.removeOnFail, token, false);
+  return built.slice(FINISH_KEYS, FINISH_KEYS + FINISH_ARGS) as (string | number | Buffer)[];
+}
 
 /**
  * Finishes taken intake jobs in one command: each completed with its value or
@@ -72,17 +82,9 @@ const FINISH_ARGS = 8;
  */
 export async function finishIntake(redis: RedisClient, queue: Queue, finishes: readonly IntakeFinish[]): Promise<number[]> {
   if (finishes.length === 0) return [];
-  const builder = (queue as unknown as { backend: FinishArgsBuilder }).backend;
-  const keys = finishKeys(queue);
   const args: (string | number | Buffer)[] = [queue.keys[''] ?? ''];
-  for (const f of finishes) {
-    const built =
-      'completed' in f.outcome
-        ? builder.moveToCompletedArgs(f.job, JSON.stringify(f.outcome.completed) ?? 'null', f.job.opts.removeOnComplete, f.token, false)
-        : builder.moveToFailedArgs(f.job, f.outcome.failed, f.job.opts.removeOnFail, f.token, false);
-    for (const a of built.slice(FINISH_KEYS, FINISH_KEYS + FINISH_ARGS)) args.push(a as string | number | Buffer);
-  }
-  const codes = (await scripts.finishIntake.run(redis, keys, args)) as number[];
+  for (const f of finishes) args.push(...finishArgsOf(queue, f.job, f.outcome, f.token));
+  const codes = (await scripts.finishIntake.run(redis, finishKeys(queue), args)) as number[];
   return codes.map(Number);
 }
 
@@ -112,13 +114,10 @@ export type LandingCode = 'landed' | 'recorded' | 'not-ours' | number;
  */
 export async function landIntake(redis: RedisClient, queue: Queue, token: string, records: { prefix: string; keepSeconds: number }, lands: readonly IntakeLanding[]): Promise<LandingCode[]> {
   if (lands.length === 0) return [];
-  const builder = (queue as unknown as { backend: FinishArgsBuilder }).backend;
   const args: (string | number | Buffer)[] = [queue.keys[''] ?? '', token, records.prefix, records.keepSeconds];
   for (const l of lands) {
     if (l.add.args.length !== ADD_ARITY || !(LANDING_ADDS as readonly string[]).includes(l.add.command)) throw new Error(`landIntake runs BullMQ's ${LANDING_ADDS.join(' or ')} with ${ADD_ARITY} keys and arguments, got ${l.add.command} with ${l.add.args.length}`);
-    const built = builder.moveToCompletedArgs(l.job, JSON.stringify(l.completed) ?? 'null', l.job.opts.removeOnComplete, token, false);
-    for (const a of built.slice(FINISH_KEYS, FINISH_KEYS + FINISH_ARGS)) args.push(a as string | number | Buffer);
-    args.push(l.add.command, ...l.add.args, l.taskId);
+    args.push(...finishArgsOf(queue, l.job, { completed: l.completed }, token), l.add.command, ...l.add.args, l.taskId);
   }
   const codes = (await scripts.landIntake.run(redis, finishKeys(queue), args)) as number[];
   return codes.map((c) => (c === 0 ? 'landed' : c === -100 ? 'recorded' : c === -6 ? 'not-ours' : Number(c)));

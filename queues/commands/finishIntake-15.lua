@@ -11,19 +11,10 @@
   fetch next, key prefix, packed options)
   Returns BullMQ's code per job (0 done, negative: not this taker's any more).
 ]]
-local function bullmqMoveToFinished(KEYS, ARGV)
---- @bullmq "moveToFinished"
-end
+--- @include "includes/finishIntakeJob"
 
 local codes = {}
 for i = 2, #ARGV, 8 do
-  local id, target = ARGV[i], ARGV[i + 4]
-  local done = target == 'completed'
-  local keys = {
-    KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
-    done and KEYS[11] or KEYS[12], ARGV[1] .. id, done and KEYS[13] or KEYS[14], KEYS[15],
-  }
-  local r = bullmqMoveToFinished(keys, { id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], target, '0', ARGV[i + 6], ARGV[i + 7] })
-  codes[#codes + 1] = type(r) == 'number' and r or 0
+  codes[#codes + 1] = finishIntakeJob(KEYS, ARGV[1], ARGV, i)
 end
 return codes

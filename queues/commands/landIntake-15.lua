@@ -17,9 +17,7 @@
   -6 not this taker's, or BullMQ's negative code from the add.
 ]]
 local rcall = redis.call
-local function bullmqMoveToFinished(KEYS, ARGV)
---- @bullmq "moveToFinished"
-end
+--- @include "includes/finishIntakeJob"
 local function bullmqAddStandard(KEYS, ARGV)
 --- @bullmq "addStandardJob"
 end
@@ -43,12 +41,7 @@ for i = 5, #ARGV, 22 do
     if type(added) == 'number' and added < 0 then
       code = added
     else
-      local keys = {
-        KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
-        KEYS[11], ARGV[1] .. id, KEYS[13], KEYS[15],
-      }
-      local r = bullmqMoveToFinished(keys, { id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], '0', ARGV[i + 6], ARGV[i + 7] })
-      if type(r) == 'number' then code = r end
+      code = finishIntakeJob(KEYS, ARGV[1], ARGV, i)
       -- Its task is in, its job not finished (BullMQ refused, short of a broken job hash, having seen the lock above):
       -- the task id is recorded, so the job taken again is routed to this task, not to a second one.
       if code < 0 then rcall('SET', ARGV[3] .. id, ARGV[i + 21], 'EX', ARGV[4]) end

@@ -77,8 +77,7 @@ export class NodeQueues {
   addOf(task: TaskInput, id: string, commands: readonly string[]): { command: string; args: (string | number | Buffer)[] } | undefined {
     const node = nodeOfTaskId(id);
     if (!node || task.key !== undefined) return undefined;
-    const opts = taskJobOptions(task, id, this.tasks);
-    const add = bullmqAddOf(this.queueFor(node), { id, node, name: task.type, data: taskEnvelope(task), opts, key: '', inc: 0 });
+    const add = bullmqAddOf(this.queueFor(node), { id, name: task.type, data: taskEnvelope(task), opts: taskJobOptions(task, id, this.tasks) });
     const command = add?.command.split(':')[0];
     return add && command && commands.includes(command) ? { command, args: add.args } : undefined;
   }

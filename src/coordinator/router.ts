@@ -238,8 +238,8 @@ export class TaskRouter {
 
   /** Tasks awaiting approval on the nodes of the roster (and replicated ones), soonest deadline first. */
   async awaitingApproval(limit: number): Promise<AwaitingPage> {
-    const nodes = (await this.routing.fresh()).map((n) => n.id); // an idle router's roster may be old: nodes may have joined
-    return await listAwaiting({ redis: this.opts.redis, prefix: this.prefix, get: (t) => this.get(t) }, nodes, limit);
+    // An idle router's roster may be old: nodes may have joined.
+    return await listAwaiting({ redis: this.opts.redis, prefix: this.prefix, get: (t) => this.get(t) }, await this.freshNodeIds(), limit);
   }
 
   /** Runs a cancel, then wakes the hosts of the running tasks it cancelled, one notice per host. */

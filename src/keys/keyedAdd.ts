@@ -41,7 +41,7 @@ export function queueKeyedAdd(multi: ChainableCommander, queue: Queue, prefix: s
  * the placing as one script (queues/addKeyed.ts). BullMQ's checks of the job's
  * options run as for any add (a bad option throws here).
  */
-export function bullmqAddOf(queue: Queue, j: KeyedJob): { command: string; args: (string | number | Buffer)[] } | undefined {
+export function bullmqAddOf(queue: Queue, j: Pick<KeyedJob, 'id' | 'name' | 'data' | 'opts'>): { command: string; args: (string | number | Buffer)[] } | undefined {
   let captured: { command: string; args: (string | number | Buffer)[] } | undefined;
   // BullMQ hands its command to the client's runCommand; a recorder in its place keeps it.
   const recorder = {
