@@ -22,5 +22,5 @@ local function bullmqAdd(KEYS, ARGV)
 end
 local added = bullmqAdd({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9] }, { ARGV[1], ARGV[2], ARGV[3] })
 if type(added) == 'number' and added < 0 then return { added, -2 } end
-local tag = fairPlace(KEYS[10], KEYS[1], KEYS[11], KEYS[12], KEYS[13], ARGV[4], ARGV[5], tonumber(ARGV[6]), 0, ARGV[7] == '1', ARGV[8])
+local tag = fairPlace(KEYS[10], KEYS[1], KEYS[11], KEYS[12], KEYS[13], ARGV[4], ARGV[5], tonumber(ARGV[6]), 0, ARGV[7] == '1', ARGV[8], true)
 return { added, tag }

@@ -36,6 +36,8 @@ export const POOL_BLOCK_MAX = 512;
 
 export interface TokenBlock {
   names: readonly string[];
+  /** The first `taken` names are used (counted, not sliced off: a start copies no names). */
+  taken: number;
   /** Usable before this (the caller's clock). */
   until: number;
 }
@@ -58,8 +60,8 @@ export interface KeyPool {
   giveBack: readonly string[];
   /** Tokens that expired unused, to give back at the next call. */
   unused: readonly string[];
-  /** Task ids started from the pool since the last call. */
-  started: readonly string[];
+  /** Task ids started from the pool since the last call, the latest first (a start adds one, copying nothing). */
+  started: StartedLog;
   /** Starts from the pool in the current period, and in the one before. */
   used: number;
   usedBefore: number;
@@ -77,6 +79,22 @@ export interface KeyPool {
   askedAt: number;
 }
 
+/** Task ids, the latest first, each entry sharing the ones before it. */
+export type StartedLog = { readonly id: string; readonly before: StartedLog } | null;
+
+/** The started ids in the order they started. */
+export function startedIds(p: Pick<KeyPool, 'started'>): string[] {
+  const ids: string[] = [];
+  for (let e = p.started; e; e = e.before) ids.push(e.id);
+  return ids.reverse();
+}
+
+const logOf = (ids: readonly string[]): StartedLog => ids.reduce<StartedLog>((before, id) => ({ id, before }), null);
+
+/** Names of a block not used yet. */
+const namesLeft = (b: TokenBlock) => b.names.length - b.taken;
+const unusedNames = (b: TokenBlock) => b.names.slice(b.taken);
+
 export function newPool(now: number): KeyPool {
   return {
     on: false,
@@ -89,7 +107,7 @@ export function newPool(now: number): KeyPool {
     tokens: [],
     giveBack: [],
     unused: [],
-    started: [],
+    started: null,
     used: 0,
     usedBefore: 0,
     lastUse: now,
@@ -109,7 +127,7 @@ export function takeStart(p: KeyPool, taskId: string, now: number): Take {
   // Lent but no longer confirmed: as good as dry, so the start asks for it again rather than wait for a period.
   if (now >= p.validUntil) return { pooled: false, pool: { ...p, dry: true } };
   const again = p.busy.get(taskId);
-  const block = p.hasRate ? p.tokens.find((b) => now < b.until && b.names.length > 0) : undefined;
+  const block = p.hasRate ? p.tokens.find((b) => now < b.until && namesLeft(b) > 0) : undefined;
   const slotNeeded = p.hasMax && !again;
   if ((slotNeeded && p.idle.length === 0) || (p.hasRate && !block)) return { pooled: false, pool: { ...p, dry: true } };
   const busy = new Map(p.busy);
@@ -120,8 +138,8 @@ export function takeStart(p: KeyPool, taskId: string, now: number): Take {
     busy.set(taskId, { slot: idle[idle.length - 1]!, runs: 1 });
     idle = idle.slice(0, -1);
   } else busy.set(taskId, { slot: '', runs: 1 });
-  const tokens = block ? p.tokens.map((b) => (b === block ? { names: b.names.slice(1), until: b.until } : b)) : p.tokens;
-  return { pooled: true, pool: { ...p, idle, busy, tokens, started: [...p.started, taskId], used: p.used + 1, lastUse: now } };
+  const tokens = block ? p.tokens.map((b) => (b === block ? { ...b, taken: b.taken + 1 } : b)) : p.tokens;
+  return { pooled: true, pool: { ...p, idle, busy, tokens, started: { id: taskId, before: p.started }, used: p.used + 1, lastUse: now } };
 }
 
 /** Whether the task runs here from the pool. */
@@ -146,7 +164,7 @@ export function endStart(p: KeyPool, taskId: string): KeyPool {
 
 /** The key is held here (a 429, ctx.holdKey): nothing more starts from the pool; its idle slots go back. */
 export function stopPool(p: KeyPool, until: number): KeyPool {
-  return { ...p, on: false, validUntil: 0, askAfter: Math.max(p.askAfter, until), giveBack: [...p.giveBack, ...p.idle], idle: [], unused: [...p.unused, ...p.tokens.flatMap((b) => b.names)], tokens: [] };
+  return { ...p, on: false, validUntil: 0, askAfter: Math.max(p.askAfter, until), giveBack: [...p.giveBack, ...p.idle], idle: [], unused: [...p.unused, ...p.tokens.flatMap(unusedNames)], tokens: [] };
 }
 
 const clamp = (n: number) => Math.min(POOL_BLOCK_MAX, Math.max(POOL_BLOCK_MIN, Math.ceil(n)));
@@ -187,7 +205,7 @@ export function nextAsk(p: KeyPool, now: number, leaseMs: number, w: AskWhen): L
   const giveAll = closing || now - lastUse >= POOL_IDLE_MS;
   // Tokens past their time were never used: they go back so they stop counting against the rate.
   const live = giveAll ? [] : p.tokens.filter((b) => now < b.until);
-  const unused = [...p.unused, ...p.tokens.filter((b) => !live.includes(b)).flatMap((b) => b.names)];
+  const unused = [...p.unused, ...p.tokens.filter((b) => !live.includes(b)).flatMap(unusedNames)];
   const busySlots = [...new Set([...p.busy.values()].map((b) => b.slot).filter((s) => s !== ''))];
   const giveBack = giveAll ? [...p.giveBack, ...p.idle, ...(closing ? busySlots : [])] : p.giveBack;
   const idle = giveAll ? [] : p.idle;
@@ -197,7 +215,7 @@ export function nextAsk(p: KeyPool, now: number, leaseMs: number, w: AskWhen): L
   // period, whose ask an old lastUse turns into giving back, with nothing to give (a pool left on, lapsed, for good).
   const lapsed = p.on && (p.dry || now >= p.validUntil);
   const urgent = closing || (lapsed && now - p.askedAt >= POOL_DRY_GAP_MS) || (!p.on && asking) || (!p.on && giveBack.length > 0);
-  const worth = asking || renew || giveBack.length > 0 || unused.length > 0 || p.started.length > 0;
+  const worth = asking || renew || giveBack.length > 0 || unused.length > 0 || p.started !== null;
   if (!worth || !(urgent || w.period)) return undefined;
   const recent = p.used + p.usedBefore;
   let wantSlots = 0;
@@ -207,7 +225,7 @@ export function nextAsk(p: KeyPool, now: number, leaseMs: number, w: AskWhen): L
     const first = !p.on;
     // Slots come back as tasks end, so what is needed is what runs at once: idle ones for half as many again.
     if (p.hasMax || first) wantSlots = Math.max(0, clamp(p.busy.size / 2) - idle.length);
-    const left = live.reduce((n, b) => n + b.names.length, 0);
+    const left = live.reduce((n, b) => n + namesLeft(b), 0);
     if (p.hasRate || first) wantTokens = Math.max(0, clamp(recent * 2) - left);
   }
   const pool: KeyPool = {
@@ -218,7 +236,7 @@ export function nextAsk(p: KeyPool, now: number, leaseMs: number, w: AskWhen): L
     tokens: live,
     giveBack: [],
     unused: [],
-    started: [],
+    started: null,
     lastUse,
     ...(w.period ? { used: 0, usedBefore: p.used } : {}),
     ...(renew ? { renewedAt: now } : {}),
@@ -227,7 +245,7 @@ export function nextAsk(p: KeyPool, now: number, leaseMs: number, w: AskWhen): L
     nextNumber: p.nextNumber + wantSlots + wantTokens,
     dry: false,
   };
-  return { pool, wantSlots, wantTokens, firstNumber: p.nextNumber, kept: renew ? [...idle, ...busySlots] : [], giveBack, unused, started: p.started };
+  return { pool, wantSlots, wantTokens, firstNumber: p.nextNumber, kept: renew ? [...idle, ...busySlots] : [], giveBack, unused, started: startedIds(p) };
 }
 
 /** What a lease call answered, as the host needs it. */
@@ -260,7 +278,7 @@ export function applyAnswer(p: KeyPool, a: LeaseAnswer, sentAt: number, now: num
   }
   // Stopped here while the call was under way (a hold this host learned first): what it lent goes back unused.
   if (now < p.askAfter) return { ...base, giveBack: [...base.giveBack, ...a.slots], unused: [...base.unused, ...a.tokens] };
-  const tokens = a.tokens.length ? [...base.tokens, { names: a.tokens, until: sentAt + POOL_VALID_MS }] : base.tokens;
+  const tokens = a.tokens.length ? [...base.tokens, { names: a.tokens, taken: 0, until: sentAt + POOL_VALID_MS }] : base.tokens;
   return { ...base, on: true, validUntil: sentAt + POOL_VALID_MS, idle: [...base.idle, ...a.slots], tokens };
 }
 
@@ -271,11 +289,11 @@ export function failedAsk(p: KeyPool, ask: LeaseAsk): KeyPool {
     inFlight: false,
     giveBack: [...p.giveBack, ...ask.giveBack],
     unused: [...p.unused, ...ask.unused],
-    started: [...ask.started, ...p.started],
+    started: logOf([...ask.started, ...startedIds(p)]),
   };
 }
 
 /** The pool holds nothing and owes no report: the gate may drop it. */
 export function emptyPool(p: KeyPool, now: number): boolean {
-  return !p.inFlight && !p.on && now >= p.askAfter && p.idle.length === 0 && p.busy.size === 0 && p.tokens.length === 0 && p.giveBack.length === 0 && p.unused.length === 0 && p.started.length === 0;
+  return !p.inFlight && !p.on && now >= p.askAfter && p.idle.length === 0 && p.busy.size === 0 && p.tokens.length === 0 && p.giveBack.length === 0 && p.unused.length === 0 && p.started === null;
 }

@@ -5,37 +5,59 @@
 
   Returns the tag; -1 placed before (a job that names its key); -2 not where a
   fresh add puts it (gone, taken already, or in a paused queue): left as is,
-  its key recorded.
+  its key recorded. A task with no priority that nothing waits before (an idle
+  node) stays in the wait list, tag 0: first in any order, so it is not moved.
+  `added`: the caller's script has just added the job (it exists).
 ]]
-local function fairPlace(jobKey, waitKey, prioritizedKey, fairKey, waitingKey, id, key, inc, band, noteWaiting, now)
+local function fairPlace(jobKey, waitKey, prioritizedKey, fairKey, waitingKey, id, key, inc, band, noteWaiting, now, added)
   local BAND = 4294967296 -- 2^32
   local KEYED = 2147483648 -- 2^31
   local MAX_TAG = KEYED - 1
-  if redis.call('EXISTS', jobKey) == 0 then return -2 end
-  if redis.call('HEXISTS', jobKey, 'sqKey') == 1 then return -1 end
-  -- A fresh add put it in the wait list (no priority) or among the prioritized (BullMQ's counter).
-  local removed
-  if band == 0 then removed = redis.call('LREM', waitKey, 1, id) else removed = redis.call('ZREM', prioritizedKey, id) end
-  -- The job names its key from here on (the task view shows it), placed or not.
-  redis.call('HSET', jobKey, 'sqKey', key)
-  if removed == 0 then return -2 end
   -- Scores go to Redis as integers: Lua would print a double over 14 digits rounded.
   local function int(n) return string.format('%.0f', n) end
+  local function waiting()
+    if noteWaiting then redis.call('ZADD', waitingKey, 'NX', now, id) end
+  end
+  -- Just added by this script: it exists. Alone, after a MULTI's add, it may be gone.
+  if not added and redis.call('EXISTS', jobKey) == 0 then return -2 end
+  -- The job names its key from here on (the task view shows it), placed or not; a job that named it already was placed before.
+  if redis.call('HSETNX', jobKey, 'sqKey', key) == 0 then return -1 end
   local lo = band * BAND + KEYED
-  local head = redis.call('ZRANGEBYSCORE', prioritizedKey, int(lo), int(lo + MAX_TAG), 'WITHSCORES', 'LIMIT', 0, 1)
+  local function headOfBand()
+    return redis.call('ZRANGEBYSCORE', prioritizedKey, int(lo), int(lo + MAX_TAG), 'WITHSCORES', 'LIMIT', 0, 1)
+  end
+  local head
+  if band == 0 then
+    -- Nothing waits before it (the wait list holds only this job, no keyed task waits in the band): it is first in
+    -- any order, so it stays where the add put it, and an idle node's keyed task costs what one without a key does.
+    local listed = redis.call('LRANGE', waitKey, 0, 1)
+    if #listed == 1 and listed[1] == id then
+      head = headOfBand()
+      if #head == 0 then
+        waiting()
+        return 0
+      end
+    end
+    -- A fresh add put it at the head of the wait list (no priority) ...
+    if redis.call('LREM', waitKey, 1, id) == 0 then return -2 end
+  -- ... or among the prioritized (BullMQ's counter).
+  elseif redis.call('ZREM', prioritizedKey, id) == 0 then return -2 end
+  head = head or headOfBand()
   local v, f = 0, 0
+  local clocks = { false, false }
   if #head == 0 then
     redis.call('DEL', fairKey)
   else
-    local clocks = redis.call('HMGET', fairKey, 'v', key)
+    clocks = redis.call('HMGET', fairKey, 'v', key)
     v = math.max(tonumber(clocks[1] or '0'), tonumber(head[2]) - lo)
     f = tonumber(clocks[2] or '0')
   end
   -- Past 2^31 - 1 (about two million tasks of one weight-1 key through one node that never empties) tags stay at the end, in no order.
   local tag = math.min(math.max(v, f), MAX_TAG)
   redis.call('HSET', fairKey, 'v', int(v), key, int(math.min(tag + inc, MAX_TAG)))
-  redis.call('PEXPIRE', fairKey, 86400000)
+  -- Clocks of a node that went away go with it; set as the clocks start (a day outlasts any backlog's wait).
+  if not clocks[1] then redis.call('PEXPIRE', fairKey, 86400000) end
   redis.call('ZADD', prioritizedKey, int(lo + tag), id)
-  if noteWaiting then redis.call('ZADD', waitingKey, 'NX', now, id) end
+  waiting()
   return tag
 end
