@@ -40,7 +40,7 @@ import {
   type LatencySummary,
 } from './support/measure.ts';
 import { benchRedis, dropPrefix } from './support/redis.ts';
-import { CONCURRENCY_MEANS, CONTENDERS, START, type ContenderName, type Rig } from './support/rigs.ts';
+import { ALL_CONTENDERS, CONCURRENCY_MEANS, CONTENDERS, START, type ContenderName, type Rig } from './support/rigs.ts';
 import { measureSubmitPath, submitPathJson, type SubmitPathFigures } from './support/submitPath.ts';
 import { measureCancelLatency, type CancelFigures } from './support/cancelLatency.ts';
 import { COST_OBSERVER, costRun, type CostRunFigures } from './support/costRun.ts';
@@ -56,7 +56,7 @@ const SUBMIT_PATH = 'submit-path';
 const CANCEL = 'cancel';
 /** The --only item that selects the cost mode (each process alone, Redis µs by script). */
 const COST = 'cost';
-const ITEMS = [...CONTENDERS, SUBMIT_PATH, CANCEL, COST];
+const ITEMS = [...ALL_CONTENDERS, SUBMIT_PATH, CANCEL, COST];
 
 interface ContenderResult {
   pickupP50Ms: number;
@@ -252,14 +252,14 @@ export async function run(args: string[]): Promise<void> {
     if (!ITEMS.includes(c)) throw new Error(`--only: unknown item "${c}" (${ITEMS.join(', ')})`);
   }
   for (const c of s.costContenders) {
-    if (!CONTENDERS.includes(c)) throw new Error(`--cost-contenders: unknown contender "${c}" (${CONTENDERS.join(', ')})`);
+    if (!ALL_CONTENDERS.includes(c)) throw new Error(`--cost-contenders: unknown contender "${c}" (${ALL_CONTENDERS.join(', ')})`);
   }
   const withCost = selected.includes(COST);
   const cancels = intFlag(args, '--cancels', 200);
   const withCancel = selected.includes(CANCEL);
-  const only = CONTENDERS.filter((c) => selected.includes(c));
+  const only = ALL_CONTENDERS.filter((c) => selected.includes(c));
   const withSubmitPath = selected.includes(SUBMIT_PATH);
-  const full = only.length === CONTENDERS.length && withSubmitPath;
+  const full = CONTENDERS.every((c) => only.includes(c)) && withSubmitPath;
   if (!full) log('note: a partial run (--only) prints its table but does not write bench/results/core.json');
   else if (noWrite) log('note: --no-write: prints its tables but does not write bench/results/core.json');
 

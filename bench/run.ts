@@ -10,7 +10,7 @@ const benchmarks: Record<string, Benchmark> = {
     summary: 'pickup latency, throughput, submit-path commands and round trips, and cost (CPU per task of each process, Redis µs per task by script): raw BullMQ vs swarmq client vs intake queue, one Redis, one run',
     usage:
       'core [--tasks N (20000)] [--pickups N (2000)] [--warmup N (200)] [--window N (256)] [--reps N (3)] [--submits N (1000)] [--submit-agents N (50)] [--cancels N (200)] ' +
-      '[--cost-tasks N (10000)] [--slowlog-tasks N (5000)] [--cost-reps N (3)] [--cost-contenders raw,swarmq,intake,http,keyed] [--only raw,swarmq,intake,http,keyed,submit-path,cancel,cost] [--no-write] [--verbose]',
+      '[--cost-tasks N (10000)] [--slowlog-tasks N (5000)] [--cost-reps N (3)] [--cost-contenders raw,swarmq,intake,http,keyed,raw-opts] [--only raw,swarmq,intake,http,keyed,raw-opts,submit-path,cancel,cost] [--no-write] [--verbose]',
     run: async (args) => (await import('./core.ts')).run(args),
   },
   agents: {

@@ -17,7 +17,7 @@ import { silentLogger } from '../../src/log.ts';
 import { INTAKE_QUEUE } from '../../queues/keys.ts';
 import { seqOf, StartProbe, windowed } from './measure.ts';
 import { startNoopService } from './httpNoop.ts';
-import type { ContenderName } from './rigs.ts';
+import { isRaw, RAW_QUEUE, rawJob, rawSeqOf, type ContenderName } from './rigs.ts';
 
 export type CostRole = 'producer' | 'consumer' | 'coordinator' | 'service';
 
@@ -42,7 +42,6 @@ export type FromChild =
 
 /** The key the keyed contender's tasks carry; its limits are checked at every start and never reached. */
 const BENCH_KEY = 'bench-key';
-const RAW_QUEUE = 'bench';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as CostChildSpec;
 const send = (m: FromChild) => process.send?.(m);
@@ -62,13 +61,16 @@ function connection(name: string): Redis {
 const config = () => swarmConfigSchema.parse({ redisUrl: spec.url, prefix: spec.prefix, ...(spec.secret ? { agents: { endpointSecret: spec.secret } } : {}) });
 
 async function producer(): Promise<Running> {
-  if (spec.contender === 'raw' || spec.contender === 'intake') {
+  if (isRaw(spec.contender) || spec.contender === 'intake') {
     const conn = connection(`bench:cost:${spec.contender}:producer`);
-    const queue = new Queue(spec.contender === 'raw' ? RAW_QUEUE : INTAKE_QUEUE, { connection: conn, prefix: spec.prefix });
+    const queue = new Queue(isRaw(spec.contender) ? RAW_QUEUE : INTAKE_QUEUE, { connection: conn, prefix: spec.prefix });
     await queue.waitUntilReady();
     return {
       ready: {},
-      submit: (seq) => queue.add('noop', { seq }),
+      submit: (seq) => {
+        const j = spec.contender === 'intake' ? { data: { seq } } : rawJob(spec.contender, seq);
+        return queue.add('noop', j.data, j.opts);
+      },
       async close() {
         await queue.close();
         conn.disconnect();
@@ -90,9 +92,12 @@ async function consumer(): Promise<Running> {
     seqOf(payload);
     return null;
   };
-  if (spec.contender === 'raw') {
-    const conn = connection('bench:cost:raw:worker');
-    const worker = new Worker(RAW_QUEUE, (job) => noop(job.data), { connection: conn, prefix: spec.prefix, concurrency: spec.concurrency });
+  if (isRaw(spec.contender)) {
+    const conn = connection(`bench:cost:${spec.contender}:worker`);
+    const worker = new Worker(RAW_QUEUE, async (job) => {
+      rawSeqOf(job.data);
+      return null;
+    }, { connection: conn, prefix: spec.prefix, concurrency: spec.concurrency });
     worker.on('error', (err) => console.error(`raw worker error: ${err.message}`));
     await worker.waitUntilReady();
     return {

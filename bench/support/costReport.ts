@@ -140,6 +140,7 @@ export function printCost(sums: readonly CostSummary[], o: { tasks: number; slow
   console.log('  it runs) from the slowlog: each script\'s or command\'s median µs per call × its calls per task (a duration is wall-clock time, and an');
   console.log('  OS pause inside a command adds to it on a busy box); as logged = the sum of all durations; sent = commands clients sent, executed =');
   console.log('  INFO commandstats calls (a script\'s redis.call too)');
+  printAgainstSameJob(sums, levels);
   for (const c of levels) {
     const here = sums.filter((s) => s.concurrency === c && s.groups.size);
     if (!here.length) continue;
@@ -226,4 +227,26 @@ export function costJson(sums: readonly CostSummary[], o: { tasks: number; slowl
     };
   }
   return { ...o, levels: out };
+}
+
+/**
+ * With raw-opts in the run: each swarmq contender against plain BullMQ given
+ * the same job (its envelope, id, attempts, retention), so what swarmq's job
+ * asks of BullMQ and what swarmq itself adds are told apart.
+ */
+function printAgainstSameJob(sums: readonly CostSummary[], levels: readonly number[]): void {
+  const rows = levels.flatMap((c) => {
+    const same = sums.find((s) => s.contender === 'raw-opts' && s.concurrency === c);
+    const raw = sums.find((s) => s.contender === 'raw' && s.concurrency === c);
+    if (!same) return [];
+    const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}×` : '');
+    return sums
+      .filter((s) => s.concurrency === c && s.contender !== 'raw' && s.contender !== 'raw-opts')
+      .map((s) => [s.contender, c, ratio(s.cpuUs.producer ?? NaN, same.cpuUs.producer), ratio(s.cpuUs.consumer ?? NaN, same.cpuUs.consumer), ratio(s.processesUs, same.processesUs), ratio(s.redisCpuUs, same.redisCpuUs), f1(s.executed - same.executed), raw ? ratio(same.processesUs, raw.processesUs) : '', raw ? ratio(same.redisCpuUs, raw.redisCpuUs) : '']);
+  });
+  if (!rows.length) return;
+  console.log();
+  console.log('against plain BullMQ given the same job as swarmq builds (raw-opts), and what that job costs plain BullMQ against raw\'s:');
+  console.log();
+  console.log(textTable(['contender', 'c', 'producer ÷', 'consumer ÷', 'processes ÷', 'redis CPU ÷', 'executed +', 'raw-opts processes ÷ raw', 'raw-opts redis CPU ÷ raw'], rows));
 }

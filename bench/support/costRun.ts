@@ -21,7 +21,7 @@ import { diffCommandStats, sumStats, type CommandStat } from './commandStats.ts'
 import { CostProc } from './costProcs.ts';
 import type { CostRole } from './costChild.ts';
 import { redisSnapshot, SlowlogSession } from './redisCost.ts';
-import type { ContenderName } from './rigs.ts';
+import { isRaw, RAW_QUEUE, type ContenderName } from './rigs.ts';
 import { medianPerCall, sentTotals, type ScriptNames, type SlowlogTally } from './slowlogGroups.ts';
 
 const POLL_MS = 10;
@@ -148,7 +148,7 @@ function perRole(procs: Procs, a: Map<CostProc, number>, b: Map<CostProc, number
 
 /** Completed tasks (and, for intake, routed intake jobs: the smaller), counting the ZCARDs it sends. */
 function completions(o: CostRunOptions, nodes: string[]): { count: () => Promise<number>; sent: () => number } {
-  const taskKeys = o.contender === 'raw' ? [bullKey(o.prefix, 'bench', 'completed')] : nodes.map((n) => bullKey(o.prefix, nodeQueueName(n), 'completed'));
+  const taskKeys = isRaw(o.contender) ? [bullKey(o.prefix, RAW_QUEUE, 'completed')] : nodes.map((n) => bullKey(o.prefix, nodeQueueName(n), 'completed'));
   const intakeKey = o.contender === 'intake' ? bullKey(o.prefix, INTAKE_QUEUE, 'completed') : undefined;
   let sent = 0;
   return {

@@ -1,30 +1,64 @@
 // The contenders a benchmark compares, each set up on its own key prefix:
 //   raw     plain BullMQ: one Queue, one Worker of concurrency c
+//   raw-opts  as raw, each job shaped as a swarmq task's (its envelope, a task id, attempts with backoff, retention by age): not in a
+//             default run; it splits swarmq's excess into what its job asks of BullMQ and what swarmq itself does
 //   swarmq  SwarmClient.submit → node queues → an in-process AgentHost of c agents (capacity 1)
 //   intake  plain BullMQ Queue('{intake}') → the Coordinator's intake drain routes it in batches → the same AgentHost
 //   http    as swarmq, but the agents are HTTP agents: each task a signed POST to a no-op service on loopback
 //   keyed   as swarmq, each task with a key whose limits (maxActive, rate, both far above the load) are checked at its start (docs/keys.md)
 // Every processor is the same no-op: report the start to the probe, return (http: the service does, on receiving the request).
-import { Queue, Worker } from 'bullmq';
+import { Queue, Worker, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AgentHost } from '../../src/agents/host.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { swarmConfigSchema } from '../../src/config/schema.ts';
 import { Coordinator } from '../../src/coordinator/coordinator.ts';
 import { silentLogger } from '../../src/log.ts';
+import { taskEnvelope, taskJobOptions } from '../../src/tasks/nodeJob.ts';
+import { newTaskId } from '../../src/tasks/ids.ts';
 import { bullKey, INTAKE_QUEUE, nodeQueueName } from '../../queues/keys.ts';
 import type { ProcessorMap } from '../../src/agents/processor.ts';
 import { seqOf, type StartProbe } from './measure.ts';
 import { startNoopService } from './httpNoop.ts';
 import type { HttpEndpoints } from '../../src/agents/httpEndpoints.ts';
 
-export type ContenderName = 'raw' | 'swarmq' | 'intake' | 'http' | 'keyed';
+export type ContenderName = 'raw' | 'raw-opts' | 'swarmq' | 'intake' | 'http' | 'keyed';
 
+/** A default (full) run's contenders. */
 export const CONTENDERS: readonly ContenderName[] = ['raw', 'swarmq', 'intake', 'http', 'keyed'];
+
+/** Every contender, those a run takes only when named (--only, --cost-contenders) too. */
+export const ALL_CONTENDERS: readonly ContenderName[] = [...CONTENDERS, 'raw-opts'];
+
+/** A raw BullMQ contender: one Queue of its own, one Worker. */
+export const isRaw = (name: ContenderName) => name === 'raw' || name === 'raw-opts';
+
+/** The raw contenders' queue. */
+export const RAW_QUEUE = 'bench';
+
+const taskDefaults = swarmConfigSchema.parse({}).tasks;
+
+/**
+ * What plain BullMQ is given for one no-op task: raw, `{ seq }` and no options;
+ * raw-opts, the job swarmq's submit builds for the task (src/tasks/nodeJob.ts:
+ * its envelope, its id as jobId, the default attempts and backoff, retention by age).
+ */
+export function rawJob(name: ContenderName, seq: number): { data: unknown; opts?: JobsOptions } {
+  if (name !== 'raw-opts') return { data: { seq } };
+  const task = { type: 'noop', payload: { seq } };
+  const id = newTaskId('n1');
+  return { data: taskEnvelope(task), opts: taskJobOptions(task, id, taskDefaults) };
+}
+
+/** The seq of a raw contender's job (raw-opts: inside the envelope). */
+export function rawSeqOf(data: unknown): number {
+  return seqOf((data as { payload?: unknown } | null)?.payload ?? data);
+}
 
 /** What "concurrency c" means for each contender, for the printed table. */
 export const CONCURRENCY_MEANS: Record<ContenderName, (c: number) => string> = {
   raw: (c) => `1 BullMQ Worker, concurrency ${c}`,
+  'raw-opts': (c) => `as raw (1 BullMQ Worker, concurrency ${c}); each job as swarmq builds a task's: envelope, task id, attempts + backoff, retention by age`,
   swarmq: (c) => `${c} agent${c === 1 ? '' : 's'} of capacity 1 in 1 AgentHost = ${Math.ceil(c / 10)} node Worker${c > 10 ? 's' : ''} (≤10 agents/node)`,
   intake: (c) => `as swarmq (${c} agent${c === 1 ? '' : 's'}), plus the coordinator's intake drain (2 takers, batches of up to 50)`,
   http: (c) => `as swarmq (${c} agent${c === 1 ? '' : 's'}), HTTP agents: keep-alive POSTs (≤ ${c} connection${c === 1 ? '' : 's'}) to a signature-checking no-op service in this process`,
@@ -71,15 +105,15 @@ function completedCounter(observer: Redis, keys: string[]): () => Promise<number
   };
 }
 
-export async function startRaw(o: RigOptions): Promise<Rig> {
-  const QUEUE = 'bench';
+export async function startRaw(o: RigOptions, name: 'raw' | 'raw-opts' = 'raw'): Promise<Rig> {
+  const QUEUE = RAW_QUEUE;
   const producerConn = connection(o.url, 'bench:raw:producer');
   const workerConn = connection(o.url, 'bench:raw:worker');
   const queue = new Queue(QUEUE, { connection: producerConn, prefix: o.prefix });
   const worker = new Worker(
     QUEUE,
     async (job) => {
-      o.probe.onStart(seqOf(job.data));
+      o.probe.onStart(rawSeqOf(job.data));
       return null;
     },
     { connection: workerConn, prefix: o.prefix, concurrency: o.concurrency },
@@ -88,9 +122,12 @@ export async function startRaw(o: RigOptions): Promise<Rig> {
   await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]);
   const completed = completedCounter(o.observer, [bullKey(o.prefix, QUEUE, 'completed')]);
   return {
-    name: 'raw',
+    name,
     prefix: o.prefix,
-    submit: (seq) => queue.add('noop', { seq }),
+    submit: (seq) => {
+      const j = rawJob(name, seq);
+      return queue.add('noop', j.data, j.opts);
+    },
     completed,
     settled: completed,
     async close() {
@@ -191,6 +228,7 @@ export async function startIntake(o: RigOptions): Promise<Rig> {
 
 export const START: Record<ContenderName, (o: RigOptions) => Promise<Rig>> = {
   raw: startRaw,
+  'raw-opts': (o) => startRaw(o, 'raw-opts'),
   swarmq: startSwarmq,
   intake: startIntake,
   http: startHttp,
