@@ -68,6 +68,17 @@ describe("a keyed task's place on its node", () => {
     expect(Object.keys(await keyedScores())).toContain('c1');
   });
 
+  it('added to a paused node queue (BullMQ keeps it in the wait list, unannounced), it is placed and counts as waiting', async () => {
+    await queue.pause();
+    try {
+      expect(await add('p1', 'paused-key')).toBeGreaterThanOrEqual(0);
+      expect(Object.keys(await keyedScores())).toContain('p1');
+      expect(await redis.connection.zscore(keyStateKeys(prefix, 'paused-key').waiting, 'p1')).not.toBeNull();
+    } finally {
+      await queue.resume();
+    }
+  });
+
   it('an add of an id that exists leaves it where it is', async () => {
     expect(await add('a2', 'big')).toBe(-1);
     expect(await add('a1', 'big')).toBe(-1);

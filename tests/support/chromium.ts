@@ -3,7 +3,7 @@
 // comes with `npm ci` inside @sparticuz/chromium (unpacked into the temp dir on
 // first use, nothing downloaded). No Chromium is a failure that says how to get
 // one, never a skip.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -32,12 +32,45 @@ export async function findChromium(): Promise<ChromiumBinary> {
   if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error(HOW_TO_GET_CHROMIUM);
   try {
     const packaged = (await import('@sparticuz/chromium')).default;
-    const path = await packaged.executablePath();
+    const path = await oneAtATime(() => packaged.executablePath());
     // The package unpacks its fonts beside the binary; fontconfig finds them
     // only through FONTCONFIG_PATH, which the package sets on AWS Lambda alone.
     return { path, source: '@sparticuz/chromium', env: { FONTCONFIG_PATH: process.env.FONTCONFIG_PATH ?? join(tmpdir(), 'fonts') } };
   } catch (err) {
     throw new Error(`Could not unpack @sparticuz/chromium (${(err as Error).message}). ${HOW_TO_GET_CHROMIUM}`);
+  }
+}
+
+const UNPACK_LOCK = join(tmpdir(), 'swarmq-chromium-unpack.lock');
+
+/**
+ * Runs the unpack in one test process at a time (a lock directory: mkdir is
+ * atomic): the package writes the binary in place, and a second process that
+ * finds it half-written and starts it fails with ETXTBSY (browser files run two
+ * at a time; the first run on a fresh machine unpacks).
+ */
+async function oneAtATime<T>(unpack: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(UNPACK_LOCK);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A holder that died leaves its lock: taken over once it is a minute old.
+      try {
+        if (Date.now() - statSync(UNPACK_LOCK).mtimeMs > 60_000) rmSync(UNPACK_LOCK, { recursive: true, force: true });
+      } catch {
+        // gone meanwhile: the next mkdir takes it
+      }
+      if (Date.now() > deadline) throw new Error(`${UNPACK_LOCK} was held for 2 minutes: remove it if no test run is unpacking Chromium`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await unpack();
+  } finally {
+    rmSync(UNPACK_LOCK, { recursive: true, force: true });
   }
 }
 

@@ -4,8 +4,8 @@
   and addKeyed-13.lua (the add and the placing in one script).
 
   Returns the tag; -1 placed before (a job that names its key); -2 not where a
-  fresh add puts it (gone, taken already, or in a paused queue): left as is,
-  its key recorded. A task with no priority that nothing waits before (an idle
+  fresh add puts it (gone, or taken already; BullMQ 6 keeps a paused queue's
+  jobs in its wait list too): left as is, its key recorded. A task with no priority that nothing waits before (an idle
   node) stays in the wait list, tag 0: first in any order, so it is not moved.
   `added`: the caller's script has just added the job (it exists).
 ]]
