@@ -49,6 +49,12 @@ async function completedEvents(prefix: string, node: string): Promise<string[]> 
 }
 
 const TASK_MS = 8000;
+/**
+ * The SIGSTOP-past-failed test's task: it must still run on its host after a
+ * second host has started (a child process: seconds on a loaded box; a CI run
+ * once took longer than 8 s), and then runs again whole on that second host.
+ */
+const STOPPED_TASK_MS = 15_000;
 
 describe('host failure', () => {
   it('SIGKILL: its running tasks start elsewhere within a second, complete once, and its agents are replaced', async () => {
@@ -125,7 +131,7 @@ describe('host failure', () => {
     const s = await swarm({ failedAfterMs: 2500 });
     try {
       const hd = await s.host('hd', 1);
-      const { id } = await s.client.submit({ type: 'sleep', payload: { ms: TASK_MS } });
+      const { id } = await s.client.submit({ type: 'sleep', payload: { ms: STOPPED_TASK_MS } });
       await until(async () => (await s.client.get(id))?.state === 'active', 10_000, 'the task to start on hd');
       await s.host('he', 1);
       expect((await s.client.get(id))?.state, 'the task still runs on hd when it is stopped').toBe('active');
@@ -137,7 +143,7 @@ describe('host failure', () => {
       expect(rec).toMatchObject({ reason: 'heartbeat-timeout', requeued: 1 });
       hd.child.kill('SIGCONT');
       await hd.waitFor(/rejoining with fresh agents/, 10_000);
-      const t = await s.client.waitFor(id, { timeoutMs: 20_000 });
+      const t = await s.client.waitFor(id, { timeoutMs: STOPPED_TASK_MS + 15_000 });
       expect(t.state).toBe('completed'); // a stall is not a failed attempt in BullMQ: attempts stays 1
       expect(t.agentId).toMatch(/^he-a/);
       expect((await completedEvents(s.config.prefix, t.node)).filter((c) => !c.startsWith('probe-'))).toEqual([id]);
@@ -155,5 +161,5 @@ describe('host failure', () => {
     } finally {
       await s.close();
     }
-  }, 60_000);
+  }, 90_000);
 });
