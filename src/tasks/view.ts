@@ -8,7 +8,11 @@ import { approvalViewOf, type ApprovalTerms } from './approval.ts';
 /** The job hash field where the agent host records which agent ran the task. */
 export const AGENT_FIELD = 'sqAgent';
 
-/** The job hash field where a keyed task's key is recorded as it is placed in the fair order (fairTag-5.lua). */
+/**
+ * The job hash field where a keyed task's key is recorded as it is placed in
+ * the fair order (includes/fairPlace.lua): it marks the job placed. A keyed task
+ * an idle node took as it came is not placed, and its key is in its envelope only.
+ */
 export const KEY_FIELD = 'sqKey';
 
 function num(v: string | undefined): number | null {
@@ -31,6 +35,17 @@ export function usageOfJob(h: Record<string, string>): TaskView['usage'] {
   if (h.sqUsageReports === undefined) return undefined;
   const n = (v: string | undefined) => (Number.isFinite(Number(v)) ? Number(v) : 0);
   return { tokens: n(h.sqTokens), inputTokens: n(h.sqInputTokens), outputTokens: n(h.sqOutputTokens), costUsd: n(h.sqCostUsd), reports: n(h.sqUsageReports) };
+}
+
+/** The key a job's data (its envelope) carries, if any; parsed only when it could. */
+export function keyOfJob(data: string | undefined): string | undefined {
+  if (data === undefined || !data.includes('"key"')) return undefined;
+  try {
+    const key = (JSON.parse(data) as { key?: unknown } | null)?.key;
+    return typeof key === 'string' ? key : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The budget in a job's data (its envelope), if it carries one; parsed only when it could. */
@@ -80,7 +95,7 @@ export function taskViewFromJob(id: string, node: string, job: TaskJob): TaskVie
     finishedAt: state === 'completed' || state === 'failed' ? num(h.finishedOn) : null,
     progress: decodeProgress(h.progress),
     ...(approval ? { approval: approval.view } : {}),
-    ...(h[KEY_FIELD] ? { key: h[KEY_FIELD] } : {}),
+    ...optional('key', h[KEY_FIELD] || keyOfJob(h.data)),
     ...optional('usage', usageOfJob(h)),
     ...optional('budget', budgetOfJob(h.data)),
   };

@@ -34,7 +34,8 @@ const keyedScores = async () => {
 };
 
 async function add(id: string, key: string, inc = 1000): Promise<number> {
-  const bull = bullmqAddOf(queue, { id, name: 'work', data: { id }, opts: { jobId: id } });
+  // Data as a task's envelope: its key is there too.
+  const bull = bullmqAddOf(queue, { id, name: 'work', data: { payload: { id }, key }, opts: { jobId: id } });
   if (!bull) throw new Error('BullMQ built no add');
   const r = await addKeyed(redis.connection, { prefix, node, id, key, inc, bullmq: bull.args, waitingKey: keyStateKeys(prefix, key).waiting });
   expect(r.added).toBe(id);
@@ -46,9 +47,9 @@ describe("a keyed task's place on its node", () => {
     expect(await add('a1', 'big')).toBe(0);
     expect(await waitList()).toEqual(['a1']);
     expect(await keyedScores()).toEqual({});
-    // Its key is recorded on the job and it counts as waiting for its key, as a placed one does.
-    expect(await redis.connection.hget(bullKey(prefix, nodeQueueName(node), 'a1'), 'sqKey')).toBe('big');
+    // It counts as waiting for its key, as a placed one does; it is not marked placed (its key is in its envelope).
     expect(await redis.connection.zscore(keyStateKeys(prefix, 'big').waiting, 'a1')).not.toBeNull();
+    expect(await redis.connection.hget(bullKey(prefix, nodeQueueName(node), 'a1'), 'sqKey')).toBeNull();
 
     // a1 waits: the next ones are placed.
     await add('a2', 'big');
@@ -58,6 +59,7 @@ describe("a keyed task's place on its node", () => {
     expect(await waitList()).toEqual(['a1']);
     // The small key's first task goes to the band's head, beside the big key's first placed one, not behind its backlog.
     expect(await keyedScores()).toEqual({ a2: 0, b1: 0, a3: 1000, a4: 2000 });
+    expect(await redis.connection.hget(bullKey(prefix, nodeQueueName(node), 'a2'), 'sqKey')).toBe('big');
   });
 
   it('with the wait list empty but keyed tasks waiting in the band, a new one is still placed, not put before them', async () => {
@@ -80,8 +82,16 @@ describe("a keyed task's place on its node", () => {
   });
 
   it('an add of an id that exists leaves it where it is', async () => {
+    // Placed before: known by its mark.
     expect(await add('a2', 'big')).toBe(-1);
-    expect(await add('a1', 'big')).toBe(-1);
     expect((await keyedScores()).a2).toBe(0);
+    // Taken as it came, and gone from the wait list since (a1 was fetched above): marked now, not placed again.
+    expect(await add('a1', 'big')).toBe(-2);
+    expect(await waitList()).toEqual([]);
+    // Taken as it came and still waiting alone: left as it is.
+    await redis.connection.del(bullKey(prefix, nodeQueueName(node), 'prioritized'));
+    expect(await add('d1', 'd')).toBe(0);
+    expect(await add('d1', 'd')).toBe(0);
+    expect(await waitList()).toEqual(['d1']);
   });
 });

@@ -20,8 +20,12 @@ local function fairPlace(jobKey, waitKey, prioritizedKey, fairKey, waitingKey, i
   end
   -- Just added by this script: it exists. Alone, after a MULTI's add, it may be gone.
   if not added and redis.call('EXISTS', jobKey) == 0 then return -2 end
-  -- The job names its key from here on (the task view shows it), placed or not; a job that named it already was placed before.
-  if redis.call('HSETNX', jobKey, 'sqKey', key) == 0 then return -1 end
+  -- The key on the job marks it placed (the task view shows it, or the envelope's): one that has it was placed before.
+  -- Added by this script on one Redis, a job taken as it came (below) needs no mark: an add of its id again finds it
+  -- waiting as it came, or moved on, never marked. After a MULTI's add (a Cluster, where its waiting record is
+  -- written beside it) every job is marked first, so that a later add of its id is known and its record dropped.
+  local function mark() return redis.call('HSETNX', jobKey, 'sqKey', key) == 1 end
+  if not added and not mark() then return -1 end
   local lo = band * BAND + KEYED
   local function headOfBand()
     return redis.call('ZRANGEBYSCORE', prioritizedKey, int(lo), int(lo + MAX_TAG), 'WITHSCORES', 'LIMIT', 0, 1)
@@ -38,10 +42,14 @@ local function fairPlace(jobKey, waitKey, prioritizedKey, fairKey, waitingKey, i
         return 0
       end
     end
+    if added and not mark() then return -1 end
     -- A fresh add put it at the head of the wait list (no priority) ...
     if redis.call('LREM', waitKey, 1, id) == 0 then return -2 end
-  -- ... or among the prioritized (BullMQ's counter).
-  elseif redis.call('ZREM', prioritizedKey, id) == 0 then return -2 end
+  else
+    if added and not mark() then return -1 end
+    -- ... or among the prioritized (BullMQ's counter).
+    if redis.call('ZREM', prioritizedKey, id) == 0 then return -2 end
+  end
   head = head or headOfBand()
   local v, f = 0, 0
   local clocks = { false, false }
