@@ -14,8 +14,8 @@ import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { serverOf } from '../../queues/serverOf.ts';
 import { NOT_OURS } from '../durability.ts';
 
-
-const HAND_BACK_TRIES = 5;
+/** How long a hand-back is tried by default (a caller that knows its lock passes its duration). */
+const HAND_BACK_MS = 5000;
 
 export type Pickup = { confirmed: true } | { confirmed: false; why: string };
 
@@ -45,10 +45,12 @@ async function connectedAt(client: RedisClient, key: string): Promise<number | u
  * `fast`). Otherwise hands the job back to waiting (no attempt spent) and says
  * why: where the pickup was lost, the job is already waiting on the promoted
  * replica and BullMQ refuses the hand-back, which is then done; where Redis
- * does not answer, the hand-back is tried again a few times, after which the
- * job's lock lapses and BullMQ's stalled check returns it to waiting.
+ * does not answer (a failover under way), the hand-back is tried again, once a
+ * second, for `handBackMs`: the job's lock, which its Worker keeps renewing
+ * meanwhile. Past that the lock lapses and BullMQ's stalled check returns the
+ * job to waiting, a lock duration and a stalled interval later.
  */
-export async function confirmPickup(client: RedisClient, job: Job, token: string, policy: DurabilityPolicy): Promise<Pickup> {
+export async function confirmPickup(client: RedisClient, job: Job, token: string, policy: DurabilityPolicy, handBackMs = HAND_BACK_MS): Promise<Pickup> {
   if (policy.mode === 'fast') return { confirmed: true };
   try {
     const key = `${job.queueQualifiedName}:${job.id ?? ''}`;
@@ -62,12 +64,13 @@ export async function confirmPickup(client: RedisClient, job: Job, token: string
   } catch (err) {
     if (!(err instanceof NotReplicatedError)) throw err;
     const why = `the pickup of job ${job.id ?? ''} is not confirmed by a replica: ${err.message}`;
-    for (let tries = 1; ; tries++) {
+    const giveUpAt = Date.now() + handBackMs;
+    for (;;) {
       try {
         await job.moveToWait(token);
         return { confirmed: false, why };
       } catch (moveErr) {
-        if (NOT_OURS.test((moveErr as Error).message) || tries >= HAND_BACK_TRIES) return { confirmed: false, why };
+        if (NOT_OURS.test((moveErr as Error).message) || Date.now() >= giveUpAt) return { confirmed: false, why };
         await new Promise((r) => setTimeout(r, Math.min(1000, policy.timeoutMs)));
       }
     }

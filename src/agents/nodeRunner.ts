@@ -574,7 +574,8 @@ export class NodeRunner {
   private async run(job: Job, token: string, span?: Span): Promise<unknown> {
     const id = job.id ?? '';
     // Before anything runs: a pickup a failover could lose would run the task twice.
-    const pickup = await confirmPickup(this.o.redis, job, token, this.o.durability);
+    // Handed back for as long as its lock holds: a failover that outlasts a few tries would leave it to the stalled check.
+    const pickup = await confirmPickup(this.o.redis, job, token, this.o.durability, this.o.lockDurationMs);
     if (!pickup.confirmed) {
       this.o.onPickupUnconfirmed?.(id, pickup.why);
       throw new WaitingError();

@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTAKE_QUEUE } from '../../queues/keys.ts';
 import { awaitReplicas, NotReplicatedError } from '../../queues/durability.ts';
+import { confirmPickup } from '../../src/agents/durablePickup.ts';
 import { launchRedisServer, type RedisServer } from '../../src/cli/redisServer.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { SwarmError } from '../../src/errors.ts';
@@ -121,6 +122,34 @@ describe('durability', () => {
       for (const o of outcomes) expect(o).toBeInstanceOf(NotReplicatedError);
       // One WAIT out, the other nine share the next: two timeouts, not ten.
       expect(Date.now() - t0).toBeLessThan(1500);
+    } finally {
+      conn.disconnect();
+    }
+  });
+
+  it('replicated: a pickup no replica confirms is handed back, tried again while Redis refuses it, for as long as given (its lock)', async () => {
+    const conn = new Redis(lonely.port);
+    try {
+      const policy = { mode: 'replicated' as const, replicas: 1, timeoutMs: 100 };
+      // The job's own hand-back, refused as a Cluster refuses commands while a failover is under way, then let through.
+      let calls = 0;
+      const job = {
+        id: 'j1',
+        queueQualifiedName: 'p:q',
+        processedOn: Date.now(),
+        moveToWait: async () => {
+          if (++calls <= 7) throw new Error('CLUSTERDOWN The cluster is down');
+          return 0;
+        },
+      } as unknown as Parameters<typeof confirmPickup>[1];
+      const pickup = await confirmPickup(conn, job, 'tok', policy, 5000);
+      expect(pickup.confirmed).toBe(false);
+      // Eight calls: seven refused, 100 ms apart, the eighth took it back (a fixed five tries gave up refused).
+      expect(calls).toBe(8);
+      // Given no time past the first try, it stops after it (the job is left to BullMQ's stalled check).
+      calls = 0;
+      expect((await confirmPickup(conn, job, 'tok', policy, 0)).confirmed).toBe(false);
+      expect(calls).toBe(1);
     } finally {
       conn.disconnect();
     }
