@@ -1,5 +1,6 @@
 // A task as the API shows it, built from its BullMQ job hash (or tombstone).
 import type { TaskJob } from '../../queues/getTask.ts';
+import { KEY_NAME } from '../../queues/keys.ts';
 import type { CancelledRecord } from '../swarm/records.ts';
 import type { TaskState, TaskView } from './schema.ts';
 import { decodeProgress } from './progress.ts';
@@ -37,12 +38,12 @@ export function usageOfJob(h: Record<string, string>): TaskView['usage'] {
   return { tokens: n(h.sqTokens), inputTokens: n(h.sqInputTokens), outputTokens: n(h.sqOutputTokens), costUsd: n(h.sqCostUsd), reports: n(h.sqUsageReports) };
 }
 
-/** The key a job's data (its envelope) carries, if any; parsed only when it could. */
+/** The key a job's data (its envelope) carries, if any and a key name (as a host reads it); parsed only when it could. */
 export function keyOfJob(data: string | undefined): string | undefined {
   if (data === undefined || !data.includes('"key"')) return undefined;
   try {
     const key = (JSON.parse(data) as { key?: unknown } | null)?.key;
-    return typeof key === 'string' ? key : undefined;
+    return typeof key === 'string' && KEY_NAME.test(key) ? key : undefined;
   } catch {
     return undefined;
   }

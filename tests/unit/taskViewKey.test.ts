@@ -18,6 +18,8 @@ describe("a task view's key", () => {
     expect(view({ data: '{"payload":{"key":"not-a-task-key"}}' })).not.toHaveProperty('key');
     expect(keyOfJob('{"payload":null}')).toBeUndefined();
     expect(keyOfJob('not json "key"')).toBeUndefined();
+    // One that is not a key name (a job put straight into a node queue): a host runs it without a key, and the view shows none.
+    expect(keyOfJob('{"payload":null,"key":"not a key!"}')).toBeUndefined();
     expect(keyOfJob(undefined)).toBeUndefined();
   });
 });
