@@ -53,15 +53,15 @@ describe('a Redis Cluster master SIGKILLed mid-run', () => {
     const f = await failover('replicated', 'group');
     expect(f.lost).toBe(0);
     expect(f.completedTwice).toBe(0);
-  }, 120_000);
+  }, 150_000);
 
   it("replicated: the master of the swarm's slot; nothing acknowledged is lost or completed twice", async () => {
     const f = await failover('replicated', 'swarm');
     expect(f.lost).toBe(0);
     expect(f.completedTwice).toBe(0);
-  }, 120_000);
+  }, 150_000);
 
   it('fast (the default): the master of a slot group; figures printed', async () => {
     await failover('fast', 'group');
-  }, 120_000);
+  }, 150_000);
 });

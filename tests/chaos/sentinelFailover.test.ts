@@ -33,9 +33,9 @@ describe('a Sentinel-managed primary SIGKILLed mid-run', () => {
     const f = await failover('replicated');
     expect(f.lost).toBe(0);
     expect(f.completedTwice).toBe(0);
-  }, 120_000);
+  }, 150_000);
 
   it('fast (the default): figures printed, every process carries on', async () => {
     await failover('fast');
-  }, 120_000);
+  }, 150_000);
 });

@@ -107,6 +107,17 @@ export async function runThroughFailover(o: FailoverRunOptions): Promise<Failove
 export type Durability = 'fast' | 'replicated';
 
 /**
+ * How long the acknowledged tasks get to finish after a failover: a pickup
+ * whose reply the kill cut off (the move to active done and replicated, the
+ * Worker never told) stays active under its lock until BullMQ's stalled check
+ * returns it to waiting, up to a lock duration and a stalled interval later;
+ * it then runs once. Twice counted lost in CI at 12 s (2026-12-04).
+ */
+function stalledRecoveryMs(config: { agents: { lockDurationMs: number; stalledIntervalMs: number } }): number {
+  return config.agents.lockDurationMs + config.agents.stalledIntervalMs + 10_000;
+}
+
+/**
  * Resolves once the server on `port` has a replica in sync (INFO replication):
  * the killed server, restarted, rejoined as the promoted one's replica. Until
  * then every `replicated` acknowledgement there waits out its timeout, so the
@@ -172,6 +183,7 @@ export async function clusterFailover(durability: Durability, victim: 'group' | 
         await killed.server.start();
         await replicaOnline((await cluster.masterOf(key)).port);
       },
+      settleMs: stalledRecoveryMs(config),
       log,
     });
     return { ...f, cluster, prefix, key, killed, stop: () => stopped(f, () => cluster.stop()) };
@@ -226,8 +238,8 @@ export async function sentinelFailover(durability: Durability, log?: (line: stri
       afterMs: 4000,
       // The old primary rejoins as a replica only once the Sentinels reconfigure it; until then every replicated acknowledgement
       // waits out its timeout. On a loaded box the first acknowledgement after the kill took 18 s: a task still unfinished
-      // at 20 s was counted lost once, so they get 40 s (the wait ends as soon as every task has finished).
-      settleMs: 40_000,
+      // at 20 s was counted lost once, so they get 40 s at least (the wait ends as soon as every task has finished).
+      settleMs: Math.max(40_000, stalledRecoveryMs(config)),
       log,
     });
     return { ...f, sentinels, stop: () => stopped(f, () => sentinels.stop()) };
