@@ -106,12 +106,11 @@ function completedCounter(observer: Redis, keys: string[]): () => Promise<number
 }
 
 export async function startRaw(o: RigOptions, name: 'raw' | 'raw-opts' = 'raw'): Promise<Rig> {
-  const QUEUE = RAW_QUEUE;
   const producerConn = connection(o.url, 'bench:raw:producer');
   const workerConn = connection(o.url, 'bench:raw:worker');
-  const queue = new Queue(QUEUE, { connection: producerConn, prefix: o.prefix });
+  const queue = new Queue(RAW_QUEUE, { connection: producerConn, prefix: o.prefix });
   const worker = new Worker(
-    QUEUE,
+    RAW_QUEUE,
     async (job) => {
       o.probe.onStart(rawSeqOf(job.data));
       return null;
@@ -120,7 +119,7 @@ export async function startRaw(o: RigOptions, name: 'raw' | 'raw-opts' = 'raw'):
   );
   worker.on('error', (err) => console.error(`raw worker error: ${err.message}`));
   await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]);
-  const completed = completedCounter(o.observer, [bullKey(o.prefix, QUEUE, 'completed')]);
+  const completed = completedCounter(o.observer, [bullKey(o.prefix, RAW_QUEUE, 'completed')]);
   return {
     name,
     prefix: o.prefix,

@@ -7,6 +7,7 @@ import type { RedisClient } from '../../queues/redisTarget.ts';
 import { processorFor, taskTypesOf, type ProcessorMap, type TaskContext, type UsageReceipt, type UsageReport } from './processor.ts';
 import type { TaskEnvelope } from '../tasks/schema.ts';
 import { AGENT_FIELD } from '../tasks/view.ts';
+import { envelopeKey } from '../tasks/nodeJob.ts';
 import { REPLICA_PROOF_FIELD } from '../consensus/runtime/replicaProof.ts';
 import { PROBE_TASK } from '../health/probe.ts';
 import { advance, CLOSED, cooldownLeft, recordResult, slots, type Breaker, type BreakerOptions, type BreakerStep, type BreakerTransition } from '../health/breaker.ts';
@@ -21,7 +22,7 @@ import { handBackLater, isRetryLater } from './retryLater.ts';
 import { isTaskRefused } from './taskRefused.ts';
 import { TaskProgress, type ProgressSettings } from './taskProgress.ts';
 import { PROGRESS_DEFAULTS } from '../tasks/progress.ts';
-import { groupKeys, KEY_NAME } from '../../queues/keys.ts';
+import { groupKeys } from '../../queues/keys.ts';
 import { TaskCancelledError, type CancelEvent } from './cancelling.ts';
 import { approvalPickup, awaitingRecord, holdForApproval, publishTimedOut, type ApprovalQueue } from '../tasks/approvalHold.ts';
 import type { Pickup } from '../tasks/approval.ts';
@@ -602,7 +603,7 @@ export class NodeRunner {
     }
     const processor = processorFor(this.o.processors, job.name);
     // A key swarmq's submit checked; a job put straight into a node queue with one that is not a key name runs without.
-    const key = typeof env.key === 'string' && KEY_NAME.test(env.key) ? env.key : undefined;
+    const key = envelopeKey(env);
     const gate = key === undefined ? undefined : this.o.keys;
     if (!processor) {
       if (key !== undefined) this.o.keys?.forget(key, id);

@@ -2,11 +2,12 @@
 // in order. restore.ts only carries it out.
 import type { JobsOptions } from 'bullmq';
 import type { FairTagRequest } from '../../queues/fairTag.ts';
-import { awaitingApprovalKey, awaitingMember, DEAD_LETTER_QUEUE, groupKeys, KEY_NAME, keyStateKeys, nodeOfQueueName, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
+import { awaitingApprovalKey, awaitingMember, DEAD_LETTER_QUEUE, groupKeys, keyStateKeys, nodeOfQueueName, nodeQueueName, PARKED_NODE, swarmKeys } from '../../queues/keys.ts';
 import { bandOf, tagStep } from '../keys/fairOrder.ts';
 import { hasLimits, limitsFields } from '../keys/limits.ts';
 import { AWAITING_FIELD, DECISION_FIELD, pickupOf } from '../tasks/approval.ts';
 import { KEY_FIELD } from '../tasks/view.ts';
+import { envelopeKey } from '../tasks/nodeJob.ts';
 import type { Checkpoint, FinishedTask, UnfinishedState, UnfinishedTask } from './format.ts';
 import { bullmqAcceptsId } from './names.ts';
 import { budgetToWrite, spendToWrite } from './budgetFormat.ts';
@@ -113,8 +114,7 @@ export const DROPPED_OPTIONS = ['jobId', 'timestamp', 'delay', 'priority', 'repe
 
 /** The key a task carries: its envelope's (what the host admits it by), when it is a key name. */
 export function keyOfTask(t: Pick<UnfinishedTask, 'data'>): string | undefined {
-  const key = t.data !== null && typeof t.data === 'object' ? (t.data as { key?: unknown }).key : undefined;
-  return typeof key === 'string' && KEY_NAME.test(key) ? key : undefined;
+  return envelopeKey(t.data);
 }
 
 /**

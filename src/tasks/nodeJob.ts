@@ -4,6 +4,17 @@ import type { JobsOptions } from 'bullmq';
 import type { SwarmConfig } from '../config/schema.ts';
 import type { TaskEnvelope, TaskInput } from './schema.ts';
 import { approvalTerms } from './approval.ts';
+import { KEY_NAME } from '../../queues/keys.ts';
+
+/**
+ * The key a job's data (its envelope) names, if it is a key name: swarmq's
+ * submit checked it; one put straight into a node queue that is not a key name
+ * counts as none, for the host that runs it, the view and a checkpoint alike.
+ */
+export function envelopeKey(data: unknown): string | undefined {
+  const key = data !== null && typeof data === 'object' ? (data as { key?: unknown }).key : undefined;
+  return typeof key === 'string' && KEY_NAME.test(key) ? key : undefined;
+}
 
 export function taskEnvelope(task: TaskInput): TaskEnvelope {
   const approval = approvalTerms(task.approval);

@@ -1,10 +1,10 @@
 // A task as the API shows it, built from its BullMQ job hash (or tombstone).
 import type { TaskJob } from '../../queues/getTask.ts';
-import { KEY_NAME } from '../../queues/keys.ts';
 import type { CancelledRecord } from '../swarm/records.ts';
 import type { TaskState, TaskView } from './schema.ts';
 import { decodeProgress } from './progress.ts';
 import { approvalViewOf, type ApprovalTerms } from './approval.ts';
+import { envelopeKey } from './nodeJob.ts';
 
 /** The job hash field where the agent host records which agent ran the task. */
 export const AGENT_FIELD = 'sqAgent';
@@ -42,8 +42,7 @@ export function usageOfJob(h: Record<string, string>): TaskView['usage'] {
 export function keyOfJob(data: string | undefined): string | undefined {
   if (data === undefined || !data.includes('"key"')) return undefined;
   try {
-    const key = (JSON.parse(data) as { key?: unknown } | null)?.key;
-    return typeof key === 'string' && KEY_NAME.test(key) ? key : undefined;
+    return envelopeKey(JSON.parse(data));
   } catch {
     return undefined;
   }

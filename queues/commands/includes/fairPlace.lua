@@ -5,8 +5,9 @@
 
   Returns the tag; -1 placed before (a job that names its key); -2 not where a
   fresh add puts it (gone, or taken already; BullMQ 6 keeps a paused queue's
-  jobs in its wait list too): left as is, its key recorded. A task with no priority that nothing waits before (an idle
-  node) stays in the wait list, tag 0: first in any order, so it is not moved.
+  jobs in its wait list too): left as is, its key recorded. A task with no
+  priority that nothing waits before (an idle node) stays in the wait list,
+  tag 0: first in any order, so it is not moved.
   `added`: the caller's script has just added the job (it exists).
 ]]
 local function fairPlace(jobKey, waitKey, prioritizedKey, fairKey, waitingKey, id, key, inc, band, noteWaiting, now, added)
@@ -42,14 +43,12 @@ local function fairPlace(jobKey, waitKey, prioritizedKey, fairKey, waitingKey, i
         return 0
       end
     end
-    if added and not mark() then return -1 end
-    -- A fresh add put it at the head of the wait list (no priority) ...
-    if redis.call('LREM', waitKey, 1, id) == 0 then return -2 end
-  else
-    if added and not mark() then return -1 end
-    -- ... or among the prioritized (BullMQ's counter).
-    if redis.call('ZREM', prioritizedKey, id) == 0 then return -2 end
   end
+  if added and not mark() then return -1 end
+  -- A fresh add put it at the head of the wait list (no priority) or among the prioritized (BullMQ's counter).
+  local removed
+  if band == 0 then removed = redis.call('LREM', waitKey, 1, id) else removed = redis.call('ZREM', prioritizedKey, id) end
+  if removed == 0 then return -2 end
   head = head or headOfBand()
   local v, f = 0, 0
   local clocks = { false, false }
