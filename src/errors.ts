@@ -58,10 +58,20 @@ export class SwarmError extends Error {
 }
 
 /** ioredis/BullMQ failures that mean "Redis is not answering" rather than a bug. */
+/**
+ * What ioredis and Redis say while a server, a Cluster or a Sentinel-managed
+ * primary cannot take a command for now: a connection lost or refused, a
+ * server loading its data, a Cluster with slots unserved during a failover
+ * (CLUSTERDOWN, TRYAGAIN, redirections given up, no slot map), a primary
+ * demoted under a client that has not moved yet (READONLY), no Sentinel.
+ */
+const REDIS_DOWN =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|LOADING|Reached the max retries|CLUSTERDOWN|TRYAGAIN|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|MASTERDOWN|READONLY You can't write|All sentinels are unreachable/i;
+
 export function isRedisDown(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const text = `${err.name} ${err.message}`;
-  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|LOADING|Reached the max retries/i.test(text);
+  return REDIS_DOWN.test(text);
 }
 
 /**

@@ -1,8 +1,10 @@
 // A host's standing with the health monitor: one beat per interval for all its
 // agents, its connection id announced (so a dead process is noticed when Redis
 // drops the connection), its HTTP agents' silent endpoints (with a beat, when
-// they change), and, when the monitor has failed it meanwhile, a call to
-// rejoin. Leaving takes the host out of all of them.
+// they change), and a call to rejoin when the monitor has failed it meanwhile,
+// or when its record is gone with no failure mark (Redis lost its data: a
+// server that keeps nothing on disk restarted, a failover to an empty replica).
+// Leaving takes the host out of all of them.
 import type { Redis } from 'ioredis';
 import { isCluster, type RedisClient } from '../../queues/redisTarget.ts';
 import { swarmKeys } from '../../queues/keys.ts';
@@ -14,6 +16,8 @@ export class Heartbeat {
   private readonly keys;
   private timer: NodeJS.Timeout | undefined;
   private rejoining: Promise<void> | undefined;
+  /** A beat has written its record: from then on a beat that adds it anew finds it was lost. */
+  private recorded = false;
   /** The connection last announced; on a Cluster a failover or a reshard of the swarm's slot replaces it. */
   private announced: { redis: Redis; address: string } | undefined;
   private reannouncing: Promise<void> | undefined;
@@ -31,8 +35,8 @@ export class Heartbeat {
       intervalMs: number;
       /** A stopping host does not rejoin. */
       isStopping: () => boolean;
-      /** The monitor failed this host at `failedAt`; called once until it settles. */
-      rejoin: (failedAt: number) => Promise<void>;
+      /** The monitor failed this host at `failedAt`, or (null) its record was lost with Redis's data; called once until it settles. */
+      rejoin: (failedAt: number | null) => Promise<void>;
       /** A rejoin that failed; the failure mark stays, so the next beat tries again. */
       onRejoinError: (err: Error) => void;
       /** Its HTTP agents' silent endpoints as published (EndpointSilence.published): null when all answer. */
@@ -74,11 +78,16 @@ export class Heartbeat {
     // Written only once Redis took it; otherwise the next beat writes it again.
     if (writeSilence && res?.[2] && res[2][0] === null) this.publishedSilence = silence;
     const failedAt = (res?.[1]?.[1] ?? null) as string | null;
+    // The monitor takes a host out and marks it failed in one step (isolateHost-6.lua): a record added anew with no
+    // mark beside it, after this host had one, went with the rest of Redis's data.
+    const added = res?.[0]?.[0] === null ? res[0][1] : undefined;
+    const lost = this.recorded && added === 1 && failedAt === null;
+    if (added !== undefined) this.recorded = true;
     this.announceIfMoved();
-    if (failedAt === null || this.o.isStopping() || this.rejoining) return;
+    if ((failedAt === null && !lost) || this.o.isStopping() || this.rejoining) return;
     // Nobody awaits a rejoin: its failure is reported here, or it would end the process as an unhandled rejection.
     this.rejoining = this.o
-      .rejoin(Number(failedAt))
+      .rejoin(failedAt === null ? null : Number(failedAt))
       .catch((err: unknown) => this.o.onRejoinError(err instanceof Error ? err : new Error(String(err))))
       .finally(() => (this.rejoining = undefined));
   }

@@ -89,7 +89,8 @@ export interface AgentHost {
   on(event: 'hibernated' | 'woke', listener: (nodeId: string) => void): this;
   on(event: 'breaker', listener: (e: BreakerAlert) => void): this;
   on(event: 'trend', listener: (e: TrendAlert) => void): this;
-  on(event: 'rejoined', listener: (e: { failedAt: number; agents: number }) => void): this;
+  /** It rejoined: failed by the health monitor at `failedAt`, or (null) its record lost with Redis's data. */
+  on(event: 'rejoined', listener: (e: { failedAt: number | null; agents: number }) => void): this;
   on(event: 'cancel', listener: (e: CancelEvent) => void): this;
   on(event: 'cancel-alert', listener: (e: CancelAlert) => void): this;
 }
@@ -475,12 +476,18 @@ export class AgentHost extends EventEmitter {
   /**
    * Written off by the health monitor: its tasks were handed to other agents
    * (and BullMQ will refuse the finishes still under way here), its agents left
-   * the roster and were replaced. It starts over as a fresh member: its Workers
-   * close, and agents of the same kinds join under new ids.
+   * the roster and were replaced. Or Redis lost its data, the roster with it.
+   * Either way it starts over as a fresh member: its Workers close, and agents
+   * of the same kinds join under new ids.
    */
-  private async rejoin(failedAt: number): Promise<void> {
+  private async rejoin(failedAt: number | null): Promise<void> {
     const kinds = agentKinds(this.infos.values());
-    this.o.logger.warn({ host: this.hostId, failedAt, agents: this.infos.size }, 'the health monitor failed this host (it was stopped or cut off); its tasks ran elsewhere; rejoining with fresh agents');
+    if (failedAt !== null) this.o.logger.warn({ host: this.hostId, failedAt, agents: this.infos.size }, 'the health monitor failed this host (it was stopped or cut off); its tasks ran elsewhere; rejoining with fresh agents');
+    else {
+      this.o.logger.error({ host: this.hostId, agents: this.infos.size }, "this host's record in Redis is gone with no failure mark: Redis lost its data (restarted with no persistence, or failed over to an empty replica); registering fresh agents");
+      // What is left of the old agents' records goes (a recovery would have taken them out): no task is routed to them.
+      await this.deregister([...this.infos.keys(), ...this.pool.agentIds()]);
+    }
     const runners = [...this.runners.entries()];
     this.runners.clear();
     this.infos.clear();

@@ -24,8 +24,8 @@ export interface RedisServer {
   url: string;
   port: number;
   dir: string;
-  /** Start it again (same port, same dir: the AOF replays). */
-  start(): Promise<void>;
+  /** Start it again (same port, same dir: the AOF replays), with `extraArgs` besides its own (a restart as a replica: `--replicaof`). */
+  start(extraArgs?: readonly string[]): Promise<void>;
   /** Signal it and wait for it to exit; SIGTERM lets it flush its AOF. */
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -91,13 +91,14 @@ export async function launchRedisServer(o: RedisServerOptions): Promise<RedisSer
     url,
     port,
     dir: o.dir,
-    async start() {
+    async start(more = []) {
       const c = spawn(
         'redis-server',
         [
           '--port', String(port), '--bind', '127.0.0.1', '--dir', o.dir, '--save', '', '--daemonize', 'no', '--logfile', log,
           '--appendonly', o.appendonly ? 'yes' : 'no', ...(o.appendonly ? ['--appendfsync', o.appendfsync ?? 'everysec'] : []),
           ...(o.extraArgs ?? []),
+          ...more,
         ],
         { stdio: 'ignore', detached: o.ownProcessGroup ?? false },
       );

@@ -1,6 +1,7 @@
 // A host's heartbeat against real Redis: when the monitor has failed the host,
-// the beat asks it to rejoin; a rejoin that fails is reported (never an
-// unhandled rejection, which would end the process) and tried again.
+// or its record went with Redis's data, the beat asks it to rejoin; a rejoin
+// that fails is reported (never an unhandled rejection, which would end the
+// process) and tried again.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { swarmKeys } from '../../queues/keys.ts';
 import { Heartbeat } from '../../src/agents/heartbeat.ts';
@@ -47,6 +48,36 @@ describe('heartbeat', () => {
       expect(calls).toBe(3);
       expect(unhandled).toEqual([]);
       expect(await redis.connection.zscore(keys.hosts, 'h1')).not.toBeNull();
+    } finally {
+      beat.stop();
+    }
+  });
+
+  it('asks to rejoin (failedAt null) when its record is gone with no failed mark, never at its first beat', async () => {
+    const prefix = uniquePrefix('beat');
+    const keys = swarmKeys(prefix);
+    const causes: (number | null)[] = [];
+    const beat = new Heartbeat({
+      redis: redis.connection,
+      prefix,
+      hostId: 'h1',
+      intervalMs: 20,
+      isStopping: () => false,
+      rejoin: async (failedAt) => void causes.push(failedAt),
+      onRejoinError: () => {},
+    });
+    await beat.start();
+    try {
+      await new Promise((r) => setTimeout(r, 120));
+      expect(causes).toEqual([]); // its first beat wrote its record: nothing was lost
+      await redis.connection.del(keys.hosts); // as a restart with no persistence leaves it
+      await until(async () => causes.length > 0, 5000, 'a rejoin after the record was lost');
+      await new Promise((r) => setTimeout(r, 120));
+      expect(causes).toEqual([null]); // once: the beat that found it gone wrote it again
+      // Taken out by the monitor (isolateHost-6.lua: the record goes, the mark is written in the same step): a failure, with its time.
+      await redis.connection.multi().zrem(keys.hosts, 'h1').hset(keys.failedHosts, 'h1', '1234').exec();
+      await until(async () => causes.length > 1, 5000, 'a rejoin after the monitor failed it');
+      expect(causes[1]).toBe(1234);
     } finally {
       beat.stop();
     }
