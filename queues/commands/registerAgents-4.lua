@@ -10,7 +10,7 @@
   KEYS[1] agents hash   (agentId -> record JSON)
   KEYS[2] nodes hash    (nodeId -> record JSON)
   KEYS[3] node sequence
-  KEYS[4] roster version
+  KEYS[4] roster version (a counter, started at ARGV[2] when absent)
 
   ARGV[1] max agents per node
   ARGV[2] now (ms)
@@ -98,5 +98,9 @@ for _, id in ipairs(records) do rcall('HSET', KEYS[1], id, recordOf[id]) end
 for nodeId, _ in pairs(dirty) do
   rcall('HSET', KEYS[2], nodeId, cjson.encode(nodes[nodeId]))
 end
+-- Routers re-read the roster when its version differs from the one they hold. A version that starts at 0 would
+-- count up to numbers they have seen before after Redis lost its data (restarted with no persistence): starting
+-- at the clock's ms it differs from any they hold.
+if rcall('EXISTS', KEYS[4]) == 0 then rcall('SET', KEYS[4], string.format('%d', now)) end
 rcall('INCR', KEYS[4])
 return cjson.encode(seats)

@@ -100,6 +100,8 @@ export class AgentHost extends EventEmitter {
   readonly redis: RedisClient;
   private readonly keys;
   private readonly runners = new Map<string, NodeRunner>();
+  /** Node Workers of a life before Redis lost its data, finishing what they took since; a stop waits for them. */
+  private readonly retiring = new Set<Promise<void>>();
   private readonly infos = new Map<string, AgentInfo>();
   private readonly taskTypes: string[];
   /** The given processors with the HTTP agents' on top. */
@@ -494,7 +496,16 @@ export class AgentHost extends EventEmitter {
     this.pool.clear();
     this.consensusKeys.clear();
     for (const [nodeId] of runners) this.hibernation.forget(nodeId);
-    await Promise.all(runners.map(([, r]) => r.close(true)));
+    if (failedAt !== null) await Promise.all(runners.map(([, r]) => r.close(true)));
+    else {
+      // What the old Workers hold was taken since the loss (the rest is gone from Redis): they stop fetching and
+      // finish it beside the fresh agents, whose nodes may have the same names (each its own Worker).
+      const closing: Promise<void> = Promise.all(runners.map(([, r]) => r.close(false)))
+        .then(() => undefined)
+        .catch((err: Error) => this.o.logger.warn({ err: err.message }, "an old node Worker did not close cleanly after Redis lost its data"))
+        .finally(() => this.retiring.delete(closing));
+      this.retiring.add(closing);
+    }
     await this.heartbeat.readmit();
     const agents = kinds.length ? await this.spawnAgentBatch(kinds) : [];
     await this.pool.refill();
@@ -540,7 +551,11 @@ export class AgentHost extends EventEmitter {
       await this.control?.close();
       await this.consensus?.stop();
       await this.pool.settled();
-      const results = await Promise.all([...this.runners.values()].map((r) => r.drain(deadlineMs)));
+      const draining = Promise.all([...this.runners.values()].map((r) => r.drain(deadlineMs)));
+      // Workers of a life before Redis lost its data get the same deadline; past it, their tasks go to BullMQ's stalled check.
+      let deadline: NodeJS.Timeout | undefined;
+      const retired = Promise.race([Promise.all(this.retiring), new Promise((r) => (deadline = setTimeout(r, deadlineMs)))]).finally(() => clearTimeout(deadline));
+      const [results] = await Promise.all([draining, retired]);
       const returned = results.reduce((s, r) => s + r.returned, 0);
       try {
         await this.deregister([...this.infos.keys(), ...this.pool.agentIds()]);

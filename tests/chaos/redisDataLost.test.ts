@@ -6,7 +6,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { swarmKeys } from '../../queues/keys.ts';
 import { launchRedisServer, type RedisServer } from '../../src/cli/redisServer.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { startStack, type Stack } from '../support/stack.ts';
@@ -38,13 +40,17 @@ describe('Redis started again with none of its data', () => {
     expect((await client.waitFor(before.id, { timeoutMs: 10_000 })).state).toBe('completed');
     let rejoined = 0;
     stack.host!.on('rejoined', () => rejoined++);
+    const versionKey = swarmKeys(stack.config.prefix).rosterVersion;
+    const admin = new Redis(server.url, { maxRetriesPerRequest: null });
+    admin.on('error', () => {});
+    const versionBefore = await admin.get(versionKey);
 
     await server.kill('SIGKILL');
     await server.start();
     // Gone with the rest, once the client has its connection back: this server kept nothing.
     await until(async () => (await client.get(before.id).catch(() => undefined)) === null, 10_000, 'the client to reconnect');
 
-    // Refused (no agent yet) until the host has registered again: then accepted and run.
+    // Refused while the roster read is empty, until the host has registered again.
     let refusals = 0;
     let after = '';
     await until(
@@ -62,13 +68,32 @@ describe('Redis started again with none of its data', () => {
       20_000,
       'a submit to be accepted after the data was lost',
     );
+    // Accepted (the client may still route on the roster it read before the loss, and the old Workers still take
+    // work until the host's next beat) and run.
     expect((await client.waitFor(after, { timeoutMs: 10_000 })).state).toBe('completed');
+    await until(async () => rejoined > 0, 10_000, 'the host to register fresh agents');
+    const afterRejoin = await client.submit({ type: 'echo', payload: 2 });
+    expect((await client.waitFor(afterRejoin.id, { timeoutMs: 10_000 })).state).toBe('completed');
     expect(rejoined).toBe(1);
-    const viaHttp = await stack.request('POST', '/api/tasks', { type: 'echo', payload: 3 });
-    expect(viaHttp.status, JSON.stringify(viaHttp.body)).toBe(202);
+    // Routers re-read the roster when its version differs: after the loss it must not count up to the one they held.
+    expect(await admin.get(versionKey)).not.toBe(versionBefore);
+    admin.disconnect();
+    // The coordinator's connections come back on their own backoff: until then a 503 that says to retry.
+    let viaHttp = await stack.request('POST', '/api/tasks', { type: 'echo', payload: 3 });
+    await until(
+      async () => {
+        if (viaHttp.status === 202) return true;
+        expect(viaHttp.body.error.code, JSON.stringify(viaHttp.body)).toBe('redis_unavailable');
+        viaHttp = await stack.request('POST', '/api/tasks', { type: 'echo', payload: 3 });
+        return false;
+      },
+      10_000,
+      'the coordinator to take a task over HTTP',
+    );
     expect((await client.waitFor(String(viaHttp.body.id), { timeoutMs: 10_000 })).state).toBe('completed');
     const agents = await stack.request('GET', '/api/agents');
     expect(agents.status).toBe(200);
+    expect(agents.body.total).toBe(2); // the fresh ones: what was left of the old is gone
     console.log(`data lost: ${refusals} submits refused before the host registered again`);
   }, 60_000);
 });
