@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateAgentKeys } from '../../src/consensus/auth.ts';
-import { certifySpec, decisionCheck, decisionRecorded, signDecision, verifySpec } from '../../src/consensus/runtime/roundProof.ts';
+import { certifySpec, decisionCheck, decisionRecorded, signDecision, signSpec, verifySpec } from '../../src/consensus/runtime/roundProof.ts';
 import type { RoundSpec } from '../../src/consensus/runtime/proposal.ts';
 import { trustEnroll, trustInit } from '../../src/cli/trust.ts';
 import { agentOfHost, CertVerifier, certifyAgentKey } from '../../src/trust/certificates.ts';
@@ -87,6 +87,38 @@ describe('signed specs and decisions', () => {
     // Re-signed by a host (not a proposer), or with a participant whose key its certificate does not state.
     expect(verifySpec(certifySpec(spec(agents), certs, hosts.h1), v)).toBe('bad-spec-signature');
     expect(verifySpec(certifySpec(spec(swapped), certs, proposer), v)).toBe('uncertified-participant');
+  });
+
+  it("writes each host's enrollment once; a spec with whole certificates (an older one) verifies too", () => {
+    const many = [1, 2, 3, 4].map((n) => ({ id: `h1-a${n}`, host: 'h1' as const, key: generateAgentKeys().publicKey }));
+    const manyCerts = Object.fromEntries(many.map((x) => [x.id, certifyAgentKey(hosts.h1.privateKey, hosts.h1.enrollment, x.id, x.host, x.key)]));
+    const slim = certifySpec(spec(many), manyCerts, proposer);
+    expect(slim.certs).toBeUndefined();
+    expect(Object.keys(slim.hostEnrollments ?? {})).toEqual(['h1']);
+    expect(Object.keys(slim.agentKeys ?? {})).toEqual(many.map((x) => x.id));
+    expect(typeof verifySpec(slim, v)).toBe('object');
+    const whole = signSpec({ ...spec(many), certs: manyCerts }, proposer);
+    expect(typeof verifySpec(whole, v)).toBe('object');
+    expect(JSON.stringify(slim).length).toBeLessThan(JSON.stringify(whole).length * 0.75);
+    // One host's agents certified under two enrollments (it enrolled again): every certificate goes in whole.
+    const again = a.identity('host', 'h1');
+    const mixed = { ...manyCerts, 'h1-a4': certifyAgentKey(again.privateKey, again.enrollment, 'h1-a4', 'h1', many[3]!.key) };
+    const mixedSpec = certifySpec(spec(many), mixed, proposer);
+    expect(mixedSpec.certs).toEqual(mixed);
+    expect(mixedSpec.hostEnrollments).toBeUndefined();
+    expect(typeof verifySpec(mixedSpec, v)).toBe('object');
+  });
+
+  it("refuses a key statement another host signed, or one put beside another host's enrollment, even in a spec the proposer signed", () => {
+    const key = agents[0]!.key;
+    // h2 signs a statement for h1's agent, carried beside h1's enrollment; then beside h2's own.
+    const byH2 = certifyAgentKey(hosts.h2.privateKey, hosts.h1.enrollment, 'h1-a1', 'h1', key);
+    expect(verifySpec(certifySpec(spec(agents), { ...certs, 'h1-a1': byH2 }, proposer), v)).toBe('uncertified-participant');
+    const underH2 = certifyAgentKey(hosts.h2.privateKey, hosts.h2.enrollment, 'h1-a1', 'h1', key);
+    expect(verifySpec(certifySpec(spec(agents), { ...certs, 'h1-a1': underH2 }, proposer), v)).toBe('uncertified-participant');
+    // A spec whose statements lack one participant's.
+    const { 'h2-a1': _dropped, ...short } = certs;
+    expect(verifySpec(certifySpec(spec(agents), short, proposer), v)).toBe('uncertified-participant');
   });
 
   it("counts a decision only with its own host's signature over this spec and value", () => {

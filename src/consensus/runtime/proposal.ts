@@ -85,8 +85,16 @@ export const roundSpecSchema = z.strictObject({
    * local agent its own to the core (ProtocolOptions.accept).
    */
   accepts: z.record(agentId, z.string().max(200).nullable()).optional(),
-  /** With a trust anchor: each participant's key certificate (its host's enrollment, and the host's statement of the key). */
+  /** With a trust anchor, as first written: each participant's key certificate (its host's enrollment, and the host's statement of the key). */
   certs: z.record(agentId, agentCertSchema).optional(),
+  /**
+   * With a trust anchor, the same certificates with each host's enrollment
+   * written once (a round of 100 agents on 4 hosts carries 4, not 100):
+   * per host its enrollment, per participant its host's statement of its key.
+   * A spec carries these or `certs` (roundProof.ts certifySpec).
+   */
+  hostEnrollments: z.record(z.string().min(1).max(200), signedSchema).optional(),
+  agentKeys: z.record(agentId, signedSchema).optional(),
   /** With a trust anchor: the proposer's enrollment and its signature over the rest of the spec (roundProof.ts). */
   signature: z.strictObject({ proposer: signedSchema, sig: z.string().min(1).max(100) }).optional(),
 });

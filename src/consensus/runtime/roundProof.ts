@@ -46,9 +46,33 @@ export function certifiedKey(v: CertVerifier, record: { id: string; hostId: stri
   return typeof stated !== 'string' && stated.key === record.consensusKey ? record.consensusCert : undefined;
 }
 
-/** The spec with its participants' certificates, signed by the proposer: what an anchored swarm runs. */
+/**
+ * The spec with its participants' certificates, signed by the proposer: what
+ * an anchored swarm runs. Each host's enrollment goes in once, beside its
+ * agents' key statements; only when one host's agents were certified under
+ * two enrollments (it enrolled again meanwhile) does every certificate go in
+ * whole.
+ */
 export function certifySpec(spec: RoundSpec, certs: Record<string, AgentCert>, proposer: Signer): RoundSpec {
-  return signSpec({ ...spec, certs }, proposer);
+  const hostEnrollments: Record<string, Signed> = {};
+  const agentKeys: Record<string, Signed> = {};
+  for (const p of spec.participants) {
+    const cert = certs[p.id];
+    if (!cert) continue; // uncertified: verifySpec refuses the spec, as it would with `certs`
+    const known = hostEnrollments[p.host];
+    if (known && (known.text !== cert.host.text || known.sig !== cert.host.sig)) return signSpec({ ...spec, certs }, proposer);
+    hostEnrollments[p.host] = cert.host;
+    agentKeys[p.id] = cert.agent;
+  }
+  return signSpec({ ...spec, hostEnrollments, agentKeys }, proposer);
+}
+
+/** A participant's certificate as the spec carries it, whole or with its host's enrollment written once. */
+function certOf(spec: RoundSpec, p: { id: string; host: string }): AgentCert | undefined {
+  if (spec.certs) return spec.certs[p.id];
+  const host = spec.hostEnrollments?.[p.host];
+  const agent = spec.agentKeys?.[p.id];
+  return host && agent ? { host, agent } : undefined;
 }
 
 /** The signature a host puts on one of its agents' decisions. */
@@ -72,7 +96,7 @@ export interface VerifiedSpec {
 }
 
 export function verifySpec(spec: RoundSpec, v: CertVerifier): VerifiedSpec | SpecRejection {
-  if (!spec.signature || !spec.certs) return 'unsigned-spec';
+  if (!spec.signature || !(spec.certs || (spec.hostEnrollments && spec.agentKeys))) return 'unsigned-spec';
   const proposer = v.enrollment(spec.signature.proposer, 'proposer');
   if (typeof proposer === 'string') return 'bad-spec-signature';
   const digest = specDigest(spec);
@@ -80,7 +104,7 @@ export function verifySpec(spec: RoundSpec, v: CertVerifier): VerifiedSpec | Spe
   const hostKeyOf = new Map<string, string>();
   const keyIssuedAt = new Map<string, number>();
   for (const p of spec.participants) {
-    const cert = spec.certs[p.id];
+    const cert = certOf(spec, p);
     const stated = cert && v.agentKey(cert, { agent: p.id, host: p.host });
     if (!stated || typeof stated === 'string' || stated.key !== p.key) return 'uncertified-participant';
     const host = v.enrollment(cert.host, 'host');

@@ -240,7 +240,9 @@ export class RecordedRound {
       const forger = this.hosts.get(b.host)!;
       const key = this.randomKey();
       const cert = certifyAgentKey(forger.privateKey, forger.enrollment, t.id, b.host, key, 5000);
-      spec = { ...this.spec, participants: this.spec.participants.map((p) => (p.id === t.id ? { ...p, host: b.host, key } : p)), certs: { ...this.spec.certs, [t.id]: cert } };
+      // Its certificate put where the spec carries them: whole, or its key statement beside the hosts' enrollments.
+      const certified = this.spec.certs ? { certs: { ...this.spec.certs, [t.id]: cert } } : { agentKeys: { ...this.spec.agentKeys, [t.id]: cert.agent } };
+      spec = { ...this.spec, participants: this.spec.participants.map((p) => (p.id === t.id ? { ...p, host: b.host, key } : p)), ...certified };
     } else spec = { ...this.spec, participants: this.spec.participants.filter((p) => p.id !== t.id && this.rng.chance(0.5)) };
     if (spec.participants.length === 0) spec = { ...spec, participants: [this.spec.participants.find((p) => p.id === b.id)!] };
     const resigned = this.rng.chance(0.5);
