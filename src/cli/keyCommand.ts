@@ -23,7 +23,10 @@ export async function withNodeQueues<T>(redis: RedisClient, prefix: string, run:
   const queues = new Map<string, Queue>();
   const queueFor = (node: string) => {
     let q = queues.get(node);
-    if (!q) queues.set(node, (q = new Queue(nodeQueueName(node), { connection: redis, prefix })));
+    if (!q) {
+      queues.set(node, (q = new Queue(nodeQueueName(node), { connection: redis, prefix })));
+      q.on('error', () => {}); // the command's own call fails with the error; BullMQ would print it to stderr besides
+    }
     return q;
   };
   try {

@@ -19,6 +19,8 @@ export interface ProbeResult {
 export async function probeNode(redis: RedisClient, prefix: string, node: string, agent: string, probeId: string, timeoutMs: number): Promise<ProbeResult> {
   const t0 = Date.now();
   const q = new Queue(nodeQueueName(node), { connection: redis, prefix });
+  // Without a listener BullMQ prints every connection error to stderr; a failed probe says what went wrong.
+  q.on('error', () => {});
   try {
     const job = await q.add(PROBE_TASK, { agent }, { jobId: probeId, priority: 1, attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } });
     for (let pause = 5; Date.now() - t0 < timeoutMs; pause = Math.min(pause * 2, 100)) {

@@ -32,7 +32,11 @@ export class DeadLetterQueue {
   ) {}
 
   async record(job: Job, node: string, err: Error): Promise<void> {
-    this.queue ??= new Queue(DEAD_LETTER_QUEUE, { connection: this.redis, prefix: this.prefix });
+    if (!this.queue) {
+      this.queue = new Queue(DEAD_LETTER_QUEUE, { connection: this.redis, prefix: this.prefix });
+      // Without a listener BullMQ prints every connection error to stderr; the host reports its connection's.
+      this.queue.on('error', () => {});
+    }
     const data = job.data as { payload?: unknown } | null;
     const letter: DeadLetter = {
       id: job.id!,

@@ -87,6 +87,8 @@ export class Consensus {
     this.redis = 'target' in given ? connectRedis(given.target, { maxRetriesPerRequest: null, connectionName: 'swarmq:consensus' }) : given.client;
     if (this.ownsRedis) this.redis.on('error', () => {});
     this.queue = new Queue(CONSENSUS_QUEUE, { connection: this.redis, prefix: this.prefix });
+    // Without a listener BullMQ prints every connection error to stderr; the connection's owner reports them.
+    this.queue.on('error', () => {});
   }
 
   /** The queue proposals live in (for Bull Board). */
