@@ -20,6 +20,11 @@ afterEach(() => {
   process.off('unhandledRejection', onUnhandled);
 });
 
+/** A heartbeat of host h1 every 20 ms under `prefix`. */
+function beatOf(prefix: string, rejoin: (failedAt: number | null) => Promise<void>, onRejoinError: (err: Error) => void = () => {}): Heartbeat {
+  return new Heartbeat({ redis: redis.connection, prefix, hostId: 'h1', intervalMs: 20, isStopping: () => false, rejoin, onRejoinError });
+}
+
 describe('heartbeat', () => {
   it('reports a failed rejoin, keeps beating, and tries again until one works', async () => {
     const prefix = uniquePrefix('beat');
@@ -27,19 +32,15 @@ describe('heartbeat', () => {
     await redis.connection.hset(keys.failedHosts, 'h1', String(Date.now()));
     const errors: string[] = [];
     let calls = 0;
-    const beat = new Heartbeat({
-      redis: redis.connection,
+    const beat = beatOf(
       prefix,
-      hostId: 'h1',
-      intervalMs: 20,
-      isStopping: () => false,
-      rejoin: async () => {
+      async () => {
         calls++;
         if (calls < 3) throw new Error(`rejoin ${calls} failed`);
         await redis.connection.hdel(keys.failedHosts, 'h1');
       },
-      onRejoinError: (err) => errors.push(err.message),
-    });
+      (err) => errors.push(err.message),
+    );
     await beat.start();
     try {
       await until(async () => (await redis.connection.hexists(keys.failedHosts, 'h1')) === 0, 5000, 'a rejoin to work');
@@ -57,15 +58,7 @@ describe('heartbeat', () => {
     const prefix = uniquePrefix('beat');
     const keys = swarmKeys(prefix);
     const causes: (number | null)[] = [];
-    const beat = new Heartbeat({
-      redis: redis.connection,
-      prefix,
-      hostId: 'h1',
-      intervalMs: 20,
-      isStopping: () => false,
-      rejoin: async (failedAt) => void causes.push(failedAt),
-      onRejoinError: () => {},
-    });
+    const beat = beatOf(prefix, async (failedAt) => void causes.push(failedAt));
     await beat.start();
     try {
       await new Promise((r) => setTimeout(r, 120));
