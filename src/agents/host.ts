@@ -541,7 +541,6 @@ export class AgentHost extends EventEmitter {
     }
   }
 
-  /** Aborts those of these tasks that run here and whose cancel is recorded (a control queue notice); resolves with how many. */
   /** Stops this host's running tasks of a spent key (but `except`), their signals aborted with the budget's reason; how many. */
   stopKey(key: string, except: string | undefined, reason: (taskId: string) => BudgetExceededError): number {
     let n = 0;
@@ -555,6 +554,7 @@ export class AgentHost extends EventEmitter {
     return this.stopKey(key, undefined, (taskId) => new BudgetExceededError(taskId, 'key', `key ${key} has spent its budget: task ${taskId}'s run was aborted (reason budget) and it fails without a retry`));
   }
 
+  /** Aborts those of these tasks that run here and whose cancel is recorded (a control queue notice); resolves with how many. */
   async cancelRunning(taskIds: readonly string[]): Promise<number> {
     const counts = await Promise.all([...this.runners.values()].map((r) => r.cancelRecorded(taskIds)));
     return counts.reduce((a, b) => a + b, 0);
