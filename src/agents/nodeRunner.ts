@@ -228,7 +228,7 @@ export class NodeRunner {
       autorun: false,
     });
     // Before recordAgentWithOutcome, which builds its finishes on BullMQ's (made durable here).
-    if (!durableFinishes(worker, o.redis, o.durability, o.onFinishRetry)) throw new Error("swarmq agents need BullMQ's Redis backend");
+    if (!durableFinishes(worker, o.redis, o.durability, o.onFinishRetry, o.lockDurationMs)) throw new Error("swarmq agents need BullMQ's Redis backend");
     if (o.durability.mode === 'replicated') watchReconnects(o.redis);
     this.recordAgentWithOutcome(worker);
     worker.loopEnded = (err) => this.loopEnded(worker, err);

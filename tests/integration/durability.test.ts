@@ -14,6 +14,7 @@ import { confirmPickup } from '../../src/agents/durablePickup.ts';
 import { launchRedisServer, type RedisServer } from '../../src/cli/redisServer.ts';
 import { SwarmClient } from '../../src/client/swarmClient.ts';
 import { SwarmError } from '../../src/errors.ts';
+import { durableFinishes } from '../../src/durability.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { testConfig, until } from '../support/swarm.ts';
@@ -152,6 +153,59 @@ describe('durability', () => {
       expect(calls).toBe(1);
     } finally {
       conn.disconnect();
+    }
+  });
+
+  it('replicated: a finish Redis refuses for a while (read-only, a demoted primary) is sent again, not taken for the job failing', async () => {
+    const policy = { mode: 'replicated' as const, replicas: 1, timeoutMs: 100 };
+    // Backends standing in for BullMQ's, each with its finishes' answers in turn (an Error is thrown).
+    const backendOf = (answers: (number | Error)[]) => {
+      const calls: string[] = [];
+      const backend = {
+        calls,
+        moveToFinished: async (jobId: string, _args: unknown[]) => {
+          calls.push(jobId);
+          const a = answers[Math.min(calls.length, answers.length) - 1]!;
+          if (a instanceof Error) throw a;
+          return a;
+        },
+        moveToFinishedArgs: (...a: unknown[]) => a,
+        queue: { toKey: (id: string) => `p:q:${id}` },
+      };
+      return backend;
+    };
+    const readOnly = () => new Error("READONLY You can't write against a read only replica.");
+    const notOurs = () => new Error('Missing lock for job j. moveToFinished');
+    const conn = new Redis(primary.port);
+    const alone = new Redis(lonely.port);
+    try {
+      // Refused three times as a demoted primary refuses writes, 100 ms apart, then taken and confirmed by the replica.
+      const retries: string[] = [];
+      const demoted = backendOf([readOnly(), readOnly(), readOnly(), 0]);
+      expect(durableFinishes({ backend: demoted }, conn, policy, (_id, why) => retries.push(why), 10_000)).toBe(true);
+      await expect(demoted.moveToFinished('j1', [])).resolves.toBe(0);
+      expect(demoted.calls).toHaveLength(4);
+      expect(retries).toHaveLength(3);
+      // No replica confirms: sent again; the repeat refused as not ours means the first was kept. Done, not failed.
+      const unconfirmed = backendOf([0, notOurs()]);
+      expect(durableFinishes({ backend: unconfirmed }, alone, policy, undefined, 10_000)).toBe(true);
+      await expect(unconfirmed.moveToFinished('j2', [])).resolves.toBe(0);
+      expect(unconfirmed.calls).toHaveLength(2);
+      // Refused at once as not ours (BullMQ's lost lock): BullMQ's to handle, as before; so is an error Redis would not clear.
+      const lost = backendOf([notOurs()]);
+      expect(durableFinishes({ backend: lost }, conn, policy)).toBe(true);
+      await expect(lost.moveToFinished('j3', [])).rejects.toThrow(/Missing lock/);
+      const broken = backendOf([new Error('ERR Error running script')]);
+      expect(durableFinishes({ backend: broken }, conn, policy)).toBe(true);
+      await expect(broken.moveToFinished('j4', [])).rejects.toThrow(/Error running script/);
+      expect(broken.calls).toHaveLength(1);
+      // Past the lock (here none), a refusal is no longer waited out.
+      const late = backendOf([readOnly(), 0]);
+      expect(durableFinishes({ backend: late }, conn, policy, undefined, 0)).toBe(true);
+      await expect(late.moveToFinished('j5', [])).rejects.toThrow(/READONLY/);
+    } finally {
+      conn.disconnect();
+      alone.disconnect();
     }
   });
 
