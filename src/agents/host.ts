@@ -581,7 +581,8 @@ export class AgentHost extends EventEmitter {
       await this.pool.settled();
       const draining = Promise.all([...this.runners.values()].map((r) => r.drain(deadlineMs)));
       // Workers of a life before Redis lost its data get the same deadline; past it, their tasks go to BullMQ's stalled check.
-      const retired = Promise.race([Promise.all(this.retiring), new Promise((r) => setTimeout(r, deadlineMs).unref())]);
+      let deadline: NodeJS.Timeout | undefined;
+      const retired = Promise.race([Promise.all(this.retiring), new Promise((r) => (deadline = setTimeout(r, deadlineMs)))]).finally(() => clearTimeout(deadline));
       const [results] = await Promise.all([draining, retired]);
       const returned = results.reduce((s, r) => s + r.returned, 0);
       try {

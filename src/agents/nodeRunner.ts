@@ -22,7 +22,7 @@ import { handBackLater, isRetryLater } from './retryLater.ts';
 import { isTaskRefused } from './taskRefused.ts';
 import { TaskProgress, type ProgressSettings } from './taskProgress.ts';
 import { PROGRESS_DEFAULTS } from '../tasks/progress.ts';
-import { groupKeys } from '../../queues/keys.ts';
+import { bullKey, groupKeys } from '../../queues/keys.ts';
 import { handBackUnheld } from './unheldPickups.ts';
 import { TaskCancelledError, type CancelEvent } from './cancelling.ts';
 import { approvalPickup, awaitingRecord, holdForApproval, publishTimedOut, type ApprovalQueue } from '../tasks/approvalHold.ts';
@@ -295,7 +295,7 @@ export class NodeRunner {
     // BullMQ keeps the ids of the jobs a Worker holds only in its lock manager (not in its typings).
     const tracked = (worker as unknown as { lockManager?: { getTrackedJobIds?: () => string[] } }).lockManager?.getTrackedJobIds?.() ?? [];
     const held = new Set([...this.running.keys(), ...this.finishing.keys(), ...tracked]);
-    return await handBackUnheld(this.o.redis, worker, this.o.hostId, since, held);
+    return await handBackUnheld(this.o.redis, worker, bullKey(this.o.prefix, this.o.queue, ''), this.o.hostId, since, held);
   }
 
   /**

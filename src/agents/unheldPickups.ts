@@ -35,11 +35,11 @@ export function unheldPickups(rows: readonly ActiveRow[], hostId: string, since:
 }
 
 /** Reads the node queue's active jobs and hands back those `unheldPickups` picks; resolves with their ids. */
-export async function handBackUnheld(redis: RedisClient, worker: Worker, hostId: string, since: number, held: ReadonlySet<string>): Promise<string[]> {
-  const ids = await redis.lrange(worker.toKey('active'), 0, -1);
+export async function handBackUnheld(redis: RedisClient, worker: Worker, jobKeyPrefix: string, hostId: string, since: number, held: ReadonlySet<string>): Promise<string[]> {
+  const ids = await redis.lrange(`${jobKeyPrefix}active`, 0, -1);
   if (ids.length === 0) return [];
   const p = slotPipeline(redis);
-  for (const id of ids) p.hmget(worker.toKey(id), 'pb', 'processedOn').get(`${worker.toKey(id)}:lock`);
+  for (const id of ids) p.hmget(`${jobKeyPrefix}${id}`, 'pb', 'processedOn').get(`${jobKeyPrefix}${id}:lock`);
   const replies = (await p.exec()) ?? [];
   const rows: ActiveRow[] = ids.map((id, i) => {
     const [pb, processedOn] = (replies[2 * i]?.[1] ?? [null, null]) as (string | null)[];
