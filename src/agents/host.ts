@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Worker } from 'bullmq';
-import { connectRedis, describeRedisTarget, isCluster, type RedisClient } from '../../queues/redisTarget.ts';
+import { connectRedis, describeRedisTarget, type RedisClient } from '../../queues/redisTarget.ts';
 import { nodeQueueName, swarmKeys } from '../../queues/keys.ts';
 import { deregisterAgents } from '../../queues/deregisterAgents.ts';
 import { registerAgents } from '../../queues/registerAgents.ts';
@@ -171,18 +171,11 @@ export class AgentHost extends EventEmitter {
       // Say so, with backoff in the retry strategy; one line per 10 failures, not a flood.
       if (failures++ % 10 === 0) o.logger.warn({ err: err.message, redis: describeRedisTarget(o.config.redis) }, 'agent host cannot reach Redis; retrying with backoff');
     });
-    let droppedAt: number | undefined;
-    this.redis.on('close', () => (droppedAt ??= Date.now()));
     this.redis.on('ready', () => {
       failures = 0;
       // The health monitor watches this connection: when the process dies, Redis
       // drops it at once, long before a heartbeat is missed. A reconnect gets a new id.
       this.heartbeat.announceConnection().catch((err: Error) => o.logger.warn({ err: err.message }, 'could not announce the host connection to the health monitor'));
-      if (droppedAt !== undefined) {
-        const since = droppedAt;
-        droppedAt = undefined;
-        void this.handBackUnheld(since);
-      }
     });
     this.sandbox = sandboxed ? new Sandbox(sandboxed) : undefined;
     this.deadLetter = new DeadLetterQueue(this.redis, o.config.prefix);
@@ -518,27 +511,6 @@ export class AgentHost extends EventEmitter {
     await this.pool.refill();
     await this.heartbeat.markReady();
     this.emit('rejoined', { failedAt, agents: agents.length });
-  }
-
-  /**
-   * After this host's connection was made again: tasks it took as the connection
-   * dropped, whose fetch never reached it, go back to waiting at once instead of
-   * after BullMQ's stalled check (unheldPickups.ts). On one Redis or behind
-   * Sentinels; a Cluster's failovers drop node connections without a reconnect
-   * of the client, and there the stalled check still does it.
-   */
-  private async handBackUnheld(since: number): Promise<void> {
-    if (isCluster(this.redis) || this.stopping) return;
-    try {
-      // Replies come in order on a connection: once this one is in, every fetch sent again before it has been answered,
-      // and, after the microtasks that follow, given to its Worker.
-      await this.redis.ping();
-      await new Promise((r) => setImmediate(r));
-      const ids = (await Promise.all([...this.runners.values()].map((r) => r.handBackUnheld(since)))).flat();
-      if (ids.length) this.o.logger.warn({ host: this.hostId, tasks: ids }, 'tasks taken for this host as its connection dropped, whose fetch never reached it, handed back to waiting');
-    } catch (err) {
-      this.o.logger.warn({ err: (err as Error).message }, "tasks a dropped connection may have cut off were not handed back; BullMQ's stalled check returns them");
-    }
   }
 
   /** Stops this host's running tasks of a spent key (but `except`), their signals aborted with the budget's reason; how many. */

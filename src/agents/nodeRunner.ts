@@ -22,8 +22,7 @@ import { handBackLater, isRetryLater } from './retryLater.ts';
 import { isTaskRefused } from './taskRefused.ts';
 import { TaskProgress, type ProgressSettings } from './taskProgress.ts';
 import { PROGRESS_DEFAULTS } from '../tasks/progress.ts';
-import { bullKey, groupKeys } from '../../queues/keys.ts';
-import { handBackUnheld } from './unheldPickups.ts';
+import { groupKeys } from '../../queues/keys.ts';
 import { TaskCancelledError, type CancelEvent } from './cancelling.ts';
 import { approvalPickup, awaitingRecord, holdForApproval, publishTimedOut, type ApprovalQueue } from '../tasks/approvalHold.ts';
 import type { Pickup } from '../tasks/approval.ts';
@@ -281,21 +280,6 @@ export class NodeRunner {
       const agent = agentOf(job);
       return failedArgs(job, failedReason, removeOnFailed, token, fetchNext, agent === undefined ? fieldsToUpdate : { ...fieldsToUpdate, [AGENT_FIELD]: agent });
     };
-  }
-
-  /**
-   * After this host's connection was made again: the active jobs it took before
-   * `since` (the drop) that none of its Workers holds go back to waiting, unrun
-   * (unheldPickups.ts). Held: what runs here, what is finishing, and what BullMQ's
-   * Worker tracks for lock renewal from the moment it has a job.
-   */
-  async handBackUnheld(since: number): Promise<string[]> {
-    const worker = this.worker;
-    if (!worker) return [];
-    // BullMQ keeps the ids of the jobs a Worker holds only in its lock manager (not in its typings).
-    const tracked = (worker as unknown as { lockManager?: { getTrackedJobIds?: () => string[] } }).lockManager?.getTrackedJobIds?.() ?? [];
-    const held = new Set([...this.running.keys(), ...this.finishing.keys(), ...tracked]);
-    return await handBackUnheld(this.o.redis, worker, bullKey(this.o.prefix, this.o.queue, ''), this.o.hostId, since, held);
   }
 
   /**
