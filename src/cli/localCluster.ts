@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { freePort, launchRedisServer, portIsFree, type RedisServer } from './redisServer.ts';
+import { freeServerPort, launchRedisServer, RedisPortTaken, type RedisServer } from './redisServer.ts';
 
 const SLOTS = 16_384;
 const HOST = '127.0.0.1';
@@ -80,16 +80,25 @@ export async function launchLocalCluster(o: LocalClusterOptions): Promise<LocalC
     for (let i = 0; i < total; i++) {
       const d = join(o.dir, `n${i}`);
       mkdirSync(d, { recursive: true });
-      servers.push(
-        await launchRedisServer({
+      const launch = (port: number) =>
+        launchRedisServer({
           dir: d,
-          port: ports[i]!,
+          port,
           appendonly: o.appendonly,
           ...(o.appendfsync ? { appendfsync: o.appendfsync } : {}),
           ...(o.ownProcessGroup ? { ownProcessGroup: true } : {}),
           extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(o.nodeTimeoutMs ?? 5000)],
-        }),
-      );
+        });
+      for (let tries = 1; ; tries++) {
+        try {
+          servers.push(await launch(ports[i]!));
+          break;
+        } catch (err) {
+          // A formed cluster's nodes know each other by port: only a new one may move.
+          if (formed || !(err instanceof RedisPortTaken) || tries >= 5) throw err;
+          ports[i] = await freeServerPort(BUS_OFFSET, new Set(ports));
+        }
+      }
     }
     const nodes = servers.map((server) => ({ host: HOST, port: server.port, server }));
     if (!formed) await form(nodes.map((n) => n.port), o.masters, o.readyTimeoutMs ?? 20_000);
@@ -109,22 +118,13 @@ export async function launchLocalCluster(o: LocalClusterOptions): Promise<LocalC
   }
 }
 
-/** A cluster node also listens on its port + 10,000 (the cluster bus): redis-server refuses a port above this one. */
-const MAX_NODE_PORT = 65_535 - 10_000;
+/** A cluster node also listens on its port + 10,000: the cluster bus. */
+const BUS_OFFSET = 10_000;
 
-/**
- * Ports for n nodes, each with its bus port free too. The system's free port
- * can be above MAX_NODE_PORT (Linux hands them out up to 60999 by default),
- * which once stopped `swarmq start --cluster` with "Redis port number too high".
- */
 async function distinctFreePorts(n: number): Promise<number[]> {
-  const ports = new Set<number>();
-  for (let tries = 0; ports.size < n; tries++) {
-    if (tries >= 1000) throw new Error(`found only ${ports.size} of ${n} free ports at or below ${MAX_NODE_PORT} whose port + 10000 is free too; free some ports and start again`);
-    const port = await freePort();
-    if (port <= MAX_NODE_PORT && !ports.has(port) && (await portIsFree(port + 10_000))) ports.add(port);
-  }
-  return [...ports];
+  const ports: number[] = [];
+  while (ports.length < n) ports.push(await freeServerPort(BUS_OFFSET, new Set(ports)));
+  return ports;
 }
 
 async function withNode<T>(port: number, f: (r: Redis) => Promise<T>): Promise<T> {

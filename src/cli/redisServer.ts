@@ -1,6 +1,7 @@
 // A redis-server of our own, from PATH: for `swarmq start` without REDIS_URL,
 // for tests that kill and restart Redis, and for benchmarks on a private server.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -38,6 +39,42 @@ export async function freePort(): Promise<number> {
   return await listenOnce(0);
 }
 
+/** redis-server could not listen: its port (or a cluster node's bus port, + 10,000) was taken after it was chosen. */
+export class RedisPortTaken extends Error {}
+
+const EPHEMERAL_RANGE = '/proc/sys/net/ipv4/ip_local_port_range';
+const LOWEST_SERVER_PORT = 10_000;
+
+/**
+ * A free port for a server of ours, below the range the system hands out to
+ * outgoing connections, with `port + offset` free too (a cluster node's bus:
+ * 10,000). A port from that range can be taken between our choosing it and
+ * redis-server binding it, or while a test has the server stopped, by any
+ * client's connection: CI once lost a cluster test that way. Where the range
+ * is unknown (not Linux), or too low to leave room, the system's free port.
+ */
+export async function freeServerPort(offset = 0, taken: ReadonlySet<number> = new Set()): Promise<number> {
+  const below = ephemeralLow() - offset;
+  for (let tries = 0; below - LOWEST_SERVER_PORT > 1000 && tries < 200; tries++) {
+    const port = LOWEST_SERVER_PORT + Math.floor(Math.random() * (below - LOWEST_SERVER_PORT));
+    if (!taken.has(port) && (await portIsFree(port)) && (offset === 0 || (await portIsFree(port + offset)))) return port;
+  }
+  for (let tries = 0; tries < 1000; tries++) {
+    const port = await freePort();
+    if (port + offset <= 65_535 && !taken.has(port) && (offset === 0 || (await portIsFree(port + offset)))) return port;
+  }
+  throw new Error(`found no free port whose port + ${offset} is free too; free some ports and start again`);
+}
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync(EPHEMERAL_RANGE, 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Whether nothing listens on `port` on 127.0.0.1 right now. */
 export async function portIsFree(port: number): Promise<boolean> {
   return await listenOnce(port).then(
@@ -59,8 +96,11 @@ async function listenOnce(port: number): Promise<number> {
   });
 }
 
-/** PONG, not LOADING: a server replaying its AOF is not ready yet. */
-export async function waitForRedis(url: string, timeoutMs: number, gaveUp: () => string | undefined = () => undefined): Promise<void> {
+/**
+ * PONG, not LOADING: a server replaying its AOF is not ready yet. With `pid`,
+ * from that process: another server on the port (ours lost the bind) is not it.
+ */
+export async function waitForRedis(url: string, timeoutMs: number, gaveUp: () => string | undefined = () => undefined, pid?: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -68,7 +108,7 @@ export async function waitForRedis(url: string, timeoutMs: number, gaveUp: () =>
     r.on('error', () => {});
     try {
       await r.connect();
-      if ((await r.ping()) === 'PONG') return;
+      if ((await r.ping()) === 'PONG' && (pid === undefined || /^process_id:(\d+)/m.exec(String(await r.info('server')))?.[1] === String(pid))) return;
     } catch (err) {
       last = err;
     } finally {
@@ -81,8 +121,19 @@ export async function waitForRedis(url: string, timeoutMs: number, gaveUp: () =>
   }
 }
 
+/** A server on `o.port`, or on a free port of ours, chosen again if it is taken before redis-server binds it. */
 export async function launchRedisServer(o: RedisServerOptions): Promise<RedisServer> {
-  const port = o.port ?? (await freePort());
+  if (o.port !== undefined) return await launchOn(o.port, o);
+  for (let tries = 1; ; tries++) {
+    try {
+      return await launchOn(await freeServerPort(), o);
+    } catch (err) {
+      if (!(err instanceof RedisPortTaken) || tries >= 5) throw err;
+    }
+  }
+}
+
+async function launchOn(port: number, o: RedisServerOptions): Promise<RedisServer> {
   const url = `redis://127.0.0.1:${port}`;
   const log = join(o.dir, 'redis.log');
   let child: ChildProcess | undefined;
@@ -103,7 +154,13 @@ export async function launchRedisServer(o: RedisServerOptions): Promise<RedisSer
         { stdio: 'ignore', detached: o.ownProcessGroup ?? false },
       );
       child = c;
-      await waitForRedis(url, o.readyTimeoutMs ?? 30_000, () => (c.exitCode === null && c.signalCode === null ? undefined : `redis-server exited (${c.exitCode ?? c.signalCode}); see ${log}`));
+      const logFrom = existsSync(log) ? statSync(log).size : 0;
+      await waitForRedis(url, o.readyTimeoutMs ?? 30_000, () => {
+        if (c.exitCode === null && c.signalCode === null) return undefined;
+        const why = `redis-server on port ${port} exited (${c.exitCode ?? c.signalCode}); see ${log}`;
+        if (portWasTaken(log, logFrom)) throw new RedisPortTaken(`${why}: its port or its cluster bus port was taken`);
+        return why;
+      }, c.pid);
     },
     async kill(signal = 'SIGTERM') {
       const c = child;
@@ -116,4 +173,12 @@ export async function launchRedisServer(o: RedisServerOptions): Promise<RedisSer
   };
   await server.start();
   return server;
+}
+
+function portWasTaken(log: string, from: number): boolean {
+  try {
+    return readFileSync(log).subarray(from).toString('utf8').includes('Address already in use');
+  } catch {
+    return false;
+  }
 }

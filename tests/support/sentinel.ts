@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, launchRedisServer, waitForRedis, type RedisServer } from '../../src/cli/redisServer.ts';
+import { freeServerPort, launchRedisServer, waitForRedis, type RedisServer } from '../../src/cli/redisServer.ts';
 import { until } from './swarm.ts';
 
 export const SENTINEL_MASTER = 'mymaster';
@@ -56,7 +56,7 @@ export async function startSentinels(): Promise<TestSentinels> {
     await until(() => replicaInSync(replica.port), 10_000, 'the replica to sync');
     const ports: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const port = await freePort();
+      const port = await freeServerPort();
       const d = mk(`s${i}`);
       const conf = join(d, 'sentinel.conf');
       writeFileSync(
@@ -74,7 +74,7 @@ export async function startSentinels(): Promise<TestSentinels> {
       );
       const c = spawn('redis-server', [conf, '--sentinel', '--logfile', join(d, 'sentinel.log')], { stdio: 'ignore' });
       children.push(c);
-      await waitForRedis(`redis://127.0.0.1:${port}`, 10_000);
+      await waitForRedis(`redis://127.0.0.1:${port}`, 10_000, () => (c.exitCode === null ? undefined : `sentinel on ${port} exited; see ${join(d, 'sentinel.log')}`), c.pid);
       ports.push(port);
     }
     const primaryPort = async () => {
