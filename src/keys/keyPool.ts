@@ -226,7 +226,9 @@ export function nextAsk(p: KeyPool, now: number, leaseMs: number, w: AskWhen): L
     // Slots come back as tasks end, so what is needed is what runs at once: idle ones for half as many again.
     if (p.hasMax || first) wantSlots = Math.max(0, clamp(p.busy.size / 2) - idle.length);
     const left = live.reduce((n, b) => n + namesLeft(b), 0);
-    if (p.hasRate || first) wantTokens = Math.max(0, clamp(recent * 2) - left);
+    // Tokens last POOL_VALID_MS, two periods: what was used in the last two tops the stock up for as long as they last.
+    // (Twice that lent about three tokens per start used, each one a member the key's starts set added and removed.)
+    if (p.hasRate || first) wantTokens = Math.max(0, clamp(recent) - left);
   }
   const pool: KeyPool = {
     ...p,

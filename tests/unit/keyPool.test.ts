@@ -102,7 +102,8 @@ describe('lease calls', () => {
     expect(a.started).toEqual(['t0', 't1', 't2', 't3', 't4', 't5']);
     // The block lent at 0 lapsed at 200: its two unused tokens go back.
     expect(a.unused).toEqual(['t6', 't7']);
-    expect(a.wantTokens).toBeGreaterThanOrEqual(12);
+    // As many as were used in the last two periods (six), none left live: the stock lasts as long as the tokens do.
+    expect(a.wantTokens).toBe(6);
     expect(startedIds(a.pool)).toEqual([]);
   });
 
@@ -183,6 +184,39 @@ describe('lease calls', () => {
     const failed = failedAsk(a.pool, a);
     expect(failed.inFlight).toBe(false);
     expect(nextAsk(failed, 60, LEASE, { period: true })!.started).toEqual(['a']);
+  });
+});
+
+describe('token sizing', () => {
+  // Lent tokens count against the key's rate until they expire: lending twice what is used filled a pool's half share of
+  // the rate at a quarter of it, and each token is a member the key's starts set adds and removes.
+  it.each([300, 4000])('a steady %i starts/s lends about one token per start used, and rarely runs dry', (rate) => {
+    let p = newPool(0);
+    let lent = 0;
+    let used = 0;
+    let dry = 0;
+    const ask = (now: number, period: boolean, wanted = false) => {
+      const a = nextAsk(p, now, LEASE, { period, wanted });
+      if (!a) return;
+      lent += a.wantTokens;
+      p = applyAnswer(a.pool, ok({ hasMax: false, tokens: names(`t${a.firstNumber}-`, a.wantTokens) }), now, now);
+    };
+    const gap = 1000 / rate;
+    for (let i = 0, t = 0; t < 10_000; i++, t += gap) {
+      if (Math.floor(t / 100) !== Math.floor((t - gap) / 100)) ask(t, true);
+      const s = takeStart(p, `x${i}`, t);
+      p = s.pool;
+      if (s.pooled) {
+        used++;
+        p = endStart(p, `x${i}`);
+      } else {
+        dry++;
+        ask(t, false, true);
+      }
+    }
+    expect(used).toBeGreaterThan(rate * 9.9 * 0.98);
+    expect(lent / used).toBeLessThan(1.1);
+    expect(dry / (used + dry)).toBeLessThan(0.01);
   });
 });
 
