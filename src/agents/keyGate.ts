@@ -17,7 +17,7 @@ import { Queue } from 'bullmq';
 import type { RedisClient } from '../../queues/redisTarget.ts';
 import { admitKeyed, holdKey, releaseKeyed, renewKeyed } from '../../queues/keyState.ts';
 import { leaseKeyed } from '../../queues/keyLease.ts';
-import { applyAnswer, emptyPool, endStart, failedAsk, newPool, nextAsk, POOL_MIN_LIMIT, POOL_REFRESH_MS, POOL_SHARE, POOL_VALID_MS, runsFromPool, stopPool, takeStart, type AskWhen, type KeyPool } from '../keys/keyPool.ts';
+import { applyAnswer, emptyPool, endStart, failedAsk, newPool, nextAsk, POOL_MIN_LIMIT, POOL_REFRESH_MS, POOL_SHARE, POOL_VALID_MS, runningLow, runsFromPool, stopPool, takeStart, type AskWhen, type KeyPool } from '../keys/keyPool.ts';
 import { keyStateKeys, nodeQueueName } from '../../queues/keys.ts';
 import { bringBack } from '../keys/held.ts';
 
@@ -81,10 +81,13 @@ export class KeyGate {
   fromPool(key: string, taskId: string): boolean {
     const pool = this.o.noPools ? undefined : this.pools.get(key);
     if (!pool) return false;
-    const t = takeStart(pool, taskId, performance.now());
+    const now = performance.now();
+    const t = takeStart(pool, taskId, now);
     this.pools.set(key, t.pool);
     // A start that found it dry or lapsed wants it: a use, so the ask is not taken for an idle pool's giving back.
     if (!t.pooled && t.pool.dry) this.ask(key, { period: false, wanted: true });
+    // Running low at this pace: topped up now, before starts find it dry and each ask the key.
+    else if (t.pooled && runningLow(t.pool, now)) this.ask(key, { period: false });
     return t.pooled;
   }
 

@@ -30,6 +30,14 @@ export const POOL_IDLE_MS = 1000;
 export const POOL_OFF_RECHECK_MS = 1000;
 /** A pool that ran dry asks again at once, but not more often than this (a key at its share lends nothing more). */
 export const POOL_DRY_GAP_MS = 10;
+/**
+ * A pool asks at once, before it runs dry, when its tokens left would last less
+ * than this share of the two periods its recent starts cover (a quarter: about
+ * 50 ms at the current pace). Past ~5,000 starts/s a period's top-up (at most
+ * POOL_BLOCK_MAX) no longer lasts a period, and a dry pool sends its starts to
+ * one-at-a-time admission until the next answer.
+ */
+export const POOL_LOW_SHARE = 4;
 /** Fewest and most slots or tokens asked for at once. */
 export const POOL_BLOCK_MIN = 4;
 export const POOL_BLOCK_MAX = 512;
@@ -142,6 +150,19 @@ export function takeStart(p: KeyPool, taskId: string, now: number): Take {
   return { pooled: true, pool: { ...p, idle, busy, tokens, started: { id: taskId, before: p.started }, used: p.used + 1, lastUse: now } };
 }
 
+/**
+ * The pool is on but its tokens would last less than about a quarter of the
+ * pace of its recent starts: worth a call now (nextAsk sends it, no more often
+ * than POOL_DRY_GAP_MS), so it is topped up before it runs dry. Cheap: a start
+ * asks it after every pooled start.
+ */
+export function runningLow(p: KeyPool, now: number): boolean {
+  if (!p.on || p.inFlight || !p.hasRate || now - p.askedAt < POOL_DRY_GAP_MS) return false;
+  let left = 0;
+  for (const b of p.tokens) if (now < b.until) left += namesLeft(b);
+  return left * POOL_LOW_SHARE < p.used + p.usedBefore;
+}
+
 /** Whether the task runs here from the pool. */
 export function runsFromPool(p: KeyPool, taskId: string): boolean {
   return p.busy.has(taskId);
@@ -213,8 +234,9 @@ export function nextAsk(p: KeyPool, now: number, leaseMs: number, w: AskWhen): L
   const asking = !giveAll && (p.on || (w.wanted === true && now >= p.askAfter));
   // A pool whose confirmation lapsed is asked again like a dry one: a start that wants it would otherwise wait for the
   // period, whose ask an old lastUse turns into giving back, with nothing to give (a pool left on, lapsed, for good).
-  const lapsed = p.on && (p.dry || now >= p.validUntil);
-  const urgent = closing || (lapsed && now - p.askedAt >= POOL_DRY_GAP_MS) || (!p.on && asking) || (!p.on && giveBack.length > 0);
+  // One running low is asked too, before it runs dry.
+  const due = p.on && (p.dry || now >= p.validUntil || runningLow(p, now));
+  const urgent = closing || (due && now - p.askedAt >= POOL_DRY_GAP_MS) || (!p.on && asking) || (!p.on && giveBack.length > 0);
   const worth = asking || renew || giveBack.length > 0 || unused.length > 0 || p.started !== null;
   if (!worth || !(urgent || w.period)) return undefined;
   const recent = p.used + p.usedBefore;
