@@ -34,11 +34,13 @@ const processors: ProcessorMap = {
     flood.ms = performance.now() - t0;
     return { tokens: TOKENS };
   },
-  // Three steps, far enough apart that each is written.
+  // Three steps, each written before the next is reported: reports closer than a write takes are coalesced to the
+  // latest (as designed), which a loaded CI box once did to 120 ms apart.
   steps: async (_payload, ctx) => {
     for (const step of [1, 2, 3]) {
       ctx.progress({ step });
-      await sleep(120);
+      await until(async () => ((await client.get(ctx.taskId))?.progress as { step?: number } | null)?.step === step || undefined, 10_000, `step ${step} written`);
+      await sleep(60);
     }
     return 'done';
   },
