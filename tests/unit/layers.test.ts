@@ -18,5 +18,7 @@ describe('layers', () => {
     expect(result.modules.some((m) => m.dependencies.some((d) => d.dependencyTypes.includes('type-only')))).toBe(true);
     const broken = result.summary.violations.map((v) => `${v.rule.name}: ${v.from} → ${v.cycle ? v.cycle.map((c) => c.name).join(' → ') : v.to}`);
     expect(broken).toEqual([]);
-  }, 30_000);
+    // CI runs the unit project on the other Node lines at the lowest CPU priority beside the main suite (.ci/run gives
+    // them 300 s a test): this test's own 30 s overrode that, and a starved run once timed out parsing the sources.
+  }, 300_000);
 });
