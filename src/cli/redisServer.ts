@@ -44,6 +44,8 @@ export class RedisPortTaken extends Error {}
 
 const EPHEMERAL_RANGE = '/proc/sys/net/ipv4/ip_local_port_range';
 const LOWEST_SERVER_PORT = 10_000;
+/** Where freeServerPort's walk is in the range (an offset from LOWEST_SERVER_PORT). */
+let nextServerPort: number | undefined;
 
 /**
  * A free port for a server of ours, below the range the system hands out to
@@ -54,9 +56,12 @@ const LOWEST_SERVER_PORT = 10_000;
  * is unknown (not Linux), or too low to leave room, the system's free port.
  */
 export async function freeServerPort(offset = 0, taken: ReadonlySet<number> = new Set()): Promise<number> {
-  const below = ephemeralLow() - offset;
-  for (let tries = 0; below - LOWEST_SERVER_PORT > 1000 && tries < 200; tries++) {
-    const port = LOWEST_SERVER_PORT + Math.floor(Math.random() * (below - LOWEST_SERVER_PORT));
+  const span = ephemeralLow() - offset - LOWEST_SERVER_PORT;
+  for (let tries = 0; span > 1000 && tries < 200; tries++) {
+    // A walk through the range from a place this process's id picks: parallel test workers start apart, with no randomness.
+    nextServerPort = (nextServerPort ?? (process.pid * 7919) % span) % span;
+    const port = LOWEST_SERVER_PORT + nextServerPort;
+    nextServerPort += 1;
     if (!taken.has(port) && (await portIsFree(port)) && (offset === 0 || (await portIsFree(port + offset)))) return port;
   }
   for (let tries = 0; tries < 1000; tries++) {
