@@ -1,7 +1,7 @@
 // A keyed task with no priority added and placed in one script (addKeyed-13.lua):
 // BullMQ's own add, as BullMQ built its keys and arguments, then the placing.
 import type { Cluster, Redis } from 'ioredis';
-import { bullKey, groupKeys, nodeQueueName } from './keys.ts';
+import { bullKey, fairClocksKey, nodeQueueName } from './keys.ts';
 import { scripts } from './scripts.ts';
 
 /** BullMQ's addStandardJob takes 9 keys and 3 arguments. */
@@ -29,7 +29,7 @@ export interface AddKeyedReply {
 export async function addKeyed(redis: Redis | Cluster, r: AddKeyedRequest): Promise<AddKeyedReply> {
   if (r.bullmq.length !== BULLMQ_ADD_ARITY) throw new Error(`addKeyed takes BullMQ's ${BULLMQ_ADD_ARITY} keys and arguments, got ${r.bullmq.length}`);
   const q = nodeQueueName(r.node);
-  const fair = groupKeys(r.prefix, r.node).fair(0);
+  const fair = fairClocksKey(r.prefix, r.node, 0);
   const keys = [...(r.bullmq.slice(0, 9) as string[]), bullKey(r.prefix, q, r.id), bullKey(r.prefix, q, 'prioritized'), fair, r.waitingKey ?? fair];
   const args = [...r.bullmq.slice(9), r.id, r.key, r.inc, r.waitingKey !== undefined ? 1 : 0, Date.now()];
   const reply = (await scripts.addKeyed.run(redis, keys, args)) as [string | number, number];

@@ -1,7 +1,7 @@
 // A keyed task's place in its node's fair order (see fairTag-5.lua), queued on
 // the MULTI that adds its job, or run alone when that one could not run.
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import { bullKey, groupKeys, nodeQueueName } from './keys.ts';
+import { bullKey, fairClocksKey, nodeQueueName } from './keys.ts';
 import { scripts } from './scripts.ts';
 
 export interface FairTagRequest {
@@ -19,7 +19,7 @@ export interface FairTagRequest {
 
 function encode(r: FairTagRequest): { keys: string[]; args: (string | number)[] } {
   const q = nodeQueueName(r.node);
-  const fair = groupKeys(r.prefix, r.node).fair(r.band);
+  const fair = fairClocksKey(r.prefix, r.node, r.band);
   return {
     keys: [bullKey(r.prefix, q, r.id), bullKey(r.prefix, q, 'wait'), bullKey(r.prefix, q, 'prioritized'), fair, r.waitingKey ?? fair],
     args: [r.id, r.key, r.inc, r.band, r.waitingKey !== undefined ? 1 : 0, Date.now()],

@@ -152,6 +152,11 @@ export function swarmKeys(prefix: string) {
   };
 }
 
+/** A node's fair-order clocks for one priority band (groupKeys' `fair`), on its own: a keyed submit names it, and groupKeys builds every key of the group. */
+export function fairClocksKey(prefix: string, nodeId: string, band: number): string {
+  return `${prefix}:{${slotGroupOf(nodeId)}}:fair:${nodeId}:${band}`;
+}
+
 /** State kept beside the queues of one slot group, so scripts on those queues can touch it. */
 export function groupKeys(prefix: string, nodeId: string) {
   const base = `${prefix}:{${slotGroupOf(nodeId)}}`;
@@ -180,7 +185,7 @@ export function groupKeys(prefix: string, nodeId: string) {
      * hash of the node's fair-order clocks for one priority band (fairTag-5.lua): `v` the band's virtual
      * time, and per key the start tag its next task gets. Beside the node's queue, so one MULTI adds a task and places it.
      */
-    fair: (band: number) => `${base}:fair:${nodeId}:${band}`,
+    fair: (band: number) => fairClocksKey(prefix, nodeId, band),
     /** every node's fair clocks in the group (a pattern, for ACL rules) */
     fairAny: `${base}:fair:*`,
   };

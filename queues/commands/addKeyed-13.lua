@@ -20,7 +20,16 @@ local rcall = redis.call
 local function bullmqAdd(KEYS, ARGV)
 --- @bullmq "addStandardJob"
 end
+-- An idle node (its wait list and prioritized set empty) and a new job: after the add the job is alone in the wait
+-- list and no keyed task waits, so it is first in any order and stays where the add puts it. One command asks all
+-- three; otherwise the placing asks the wait list and the band's head after the add.
+local idle = rcall('EXISTS', KEYS[1], KEYS[11], KEYS[10]) == 0
 local added = bullmqAdd({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9] }, { ARGV[1], ARGV[2], ARGV[3] })
 if type(added) == 'number' and added < 0 then return { added, -2 } end
+-- The add returns another id when BullMQ took the job for one it had (deduplication): then it is placed as below.
+if idle and added == ARGV[4] then
+  if ARGV[7] == '1' then rcall('ZADD', KEYS[13], 'NX', ARGV[8], ARGV[4]) end
+  return { added, 0 }
+end
 local tag = fairPlace(KEYS[10], KEYS[1], KEYS[11], KEYS[12], KEYS[13], ARGV[4], ARGV[5], tonumber(ARGV[6]), 0, ARGV[7] == '1', ARGV[8], true)
 return { added, tag }

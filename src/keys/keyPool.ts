@@ -102,6 +102,12 @@ const logOf = (ids: readonly string[]): StartedLog => ids.reduce<StartedLog>((be
 /** Names of a block not used yet. */
 const namesLeft = (b: TokenBlock) => b.names.length - b.taken;
 const unusedNames = (b: TokenBlock) => b.names.slice(b.taken);
+/** Tokens of blocks still valid at `now`, not used yet. */
+function tokensLeft(tokens: readonly TokenBlock[], now: number): number {
+  let left = 0;
+  for (const b of tokens) if (now < b.until) left += namesLeft(b);
+  return left;
+}
 
 export function newPool(now: number): KeyPool {
   return {
@@ -158,9 +164,7 @@ export function takeStart(p: KeyPool, taskId: string, now: number): Take {
  */
 export function runningLow(p: KeyPool, now: number): boolean {
   if (!p.on || p.inFlight || !p.hasRate || now - p.askedAt < POOL_DRY_GAP_MS) return false;
-  let left = 0;
-  for (const b of p.tokens) if (now < b.until) left += namesLeft(b);
-  return left * POOL_LOW_SHARE < p.used + p.usedBefore;
+  return tokensLeft(p.tokens, now) * POOL_LOW_SHARE < p.used + p.usedBefore;
 }
 
 /** Whether the task runs here from the pool. */
@@ -247,7 +251,7 @@ export function nextAsk(p: KeyPool, now: number, leaseMs: number, w: AskWhen): L
     const first = !p.on;
     // Slots come back as tasks end, so what is needed is what runs at once: idle ones for half as many again.
     if (p.hasMax || first) wantSlots = Math.max(0, clamp(p.busy.size / 2) - idle.length);
-    const left = live.reduce((n, b) => n + namesLeft(b), 0);
+    const left = tokensLeft(live, now);
     // Tokens last POOL_VALID_MS, two periods: what was used in the last two tops the stock up for as long as they last.
     // (Twice that lent about three tokens per start used, each one a member the key's starts set added and removed.)
     if (p.hasRate || first) wantTokens = Math.max(0, clamp(recent) - left);

@@ -93,5 +93,12 @@ describe("a keyed task's place on its node", () => {
     expect(await add('d1', 'd')).toBe(0);
     expect(await add('d1', 'd')).toBe(0);
     expect(await waitList()).toEqual(['d1']);
+    // Taken as it came with nothing else waiting anywhere on the node: an add of its id again is known as one, and it is
+    // not counted as waiting again.
+    await redis.connection.lrem(bullKey(prefix, nodeQueueName(node), 'wait'), 1, 'd1');
+    await redis.connection.zrem(keyStateKeys(prefix, 'd').waiting, 'd1');
+    expect(await add('d1', 'd')).toBe(-2);
+    expect(await redis.connection.zscore(keyStateKeys(prefix, 'd').waiting, 'd1')).toBeNull();
+    expect(await waitList()).toEqual([]);
   });
 });
