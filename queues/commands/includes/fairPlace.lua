@@ -33,12 +33,13 @@ local function fairPlace(jobKey, waitKey, prioritizedKey, fairKey, waitingKey, i
   end
   local head
   if band == 0 then
-    -- Nothing waits before it (the wait list holds only this job, no keyed task waits in the band): it is first in
-    -- any order, so it stays where the add put it, and an idle node's keyed task costs what one without a key does.
-    local listed = redis.call('LRANGE', waitKey, 0, 1)
-    if #listed == 1 and listed[1] == id then
-      head = headOfBand()
-      if #head == 0 then
+    -- Nothing waits before it (no keyed task waits in the band, the wait list holds only this job): it is first in
+    -- any order, so it stays where the add put it. The band's head is asked first: behind a keyed backlog (whose
+    -- tasks left the wait list for the band) that one command decides.
+    head = headOfBand()
+    if #head == 0 then
+      local listed = redis.call('LRANGE', waitKey, 0, 1)
+      if #listed == 1 and listed[1] == id then
         waiting()
         return 0
       end
