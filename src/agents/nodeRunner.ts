@@ -627,7 +627,8 @@ export class NodeRunner {
     const entry = new Running(job, token, agent.id);
     entry.key = key;
     this.running.set(id, entry);
-    const usage = this.usageOf(entry, job, env);
+    // Made on the first report, as the progress reporter is: a task that reports no usage costs nothing.
+    let usage: ((value: unknown) => Promise<UsageReceipt>) | undefined;
     let reporter: TaskProgress | undefined;
     let ended = false;
     const ctx: TaskContext = {
@@ -644,7 +645,7 @@ export class NodeRunner {
         if (!ended) (reporter ??= this.progressOf(id, token)).report(value);
       },
       ...(gate && key !== undefined ? { key, holdKey: (ms: number) => gate.hold(key, ms) } : key !== undefined ? { key } : {}),
-      usage: (value) => (ended ? Promise.resolve({ task: null, key: null }) : usage(value)),
+      usage: (value) => (ended ? Promise.resolve({ task: null, key: null }) : (usage ??= this.usageOf(entry, job, env))(value)),
     };
     let timer: NodeJS.Timeout | undefined;
     /** The output went to await approval: the DelayedError that ends the run is not a failure. */

@@ -109,13 +109,16 @@ export interface AggregateLookup {
   get(n: HierarchyTreeNode): EligibleAggregate | undefined;
 }
 
+/** Every node eligible: each subtree's own aggregates (one object for all calls: a submit builds nothing here). */
+const WHOLE_TREE: AggregateLookup = { get: (n) => ({ count: n.nodeIds.length, capacity: n.capacity, waiting: n.waiting, active: n.active }) };
+
 /**
  * Sums over the eligible leaves of every subtree that has any (undefined: none).
  * When every leaf of the tree is eligible those are the subtrees' own figures,
  * read as they are (the tree keeps them up to date), with no walk.
  */
 export function eligibleAggregates(root: HierarchyTreeNode, eligible: ReadonlySet<string>): AggregateLookup {
-  if (eligible.size === root.nodeIds.length) return { get: (n) => ({ count: n.nodeIds.length, capacity: n.capacity, waiting: n.waiting, active: n.active }) };
+  if (eligible.size === root.nodeIds.length) return WHOLE_TREE;
   const out = new Map<HierarchyTreeNode, EligibleAggregate>();
   const walk = (n: HierarchyTreeNode): EligibleAggregate | undefined => {
     let agg: EligibleAggregate | undefined;
