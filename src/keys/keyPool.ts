@@ -28,7 +28,10 @@ export const POOL_VALID_MS = 200;
 export const POOL_IDLE_MS = 1000;
 /** After the key answered that it lends no pool, it is asked again after this. */
 export const POOL_OFF_RECHECK_MS = 1000;
-/** A pool that ran dry asks again at once, but not more often than this (a key at its share lends nothing more). */
+/**
+ * A pool that ran dry asks again at once; after an answer that lent less than
+ * it asked (a key at its share lends nothing more), not more often than this.
+ */
 export const POOL_DRY_GAP_MS = 10;
 /**
  * A pool asks at once, before it runs dry, when its tokens left would last less
@@ -85,6 +88,10 @@ export interface KeyPool {
   dry: boolean;
   /** When the last call was sent. */
   askedAt: number;
+  /** What the last call asked for. */
+  askedFor: { slots: number; tokens: number };
+  /** The last answer lent less than was asked (the key is at its share): a dry pool asks again only POOL_DRY_GAP_MS after its last call. */
+  short: boolean;
 }
 
 /** Task ids, the latest first, each entry sharing the ones before it. */
@@ -130,6 +137,8 @@ export function newPool(now: number): KeyPool {
     nextNumber: 0,
     dry: false,
     askedAt: -Infinity,
+    askedFor: { slots: 0, tokens: 0 },
+    short: false,
   };
 }
 
@@ -156,6 +165,9 @@ export function takeStart(p: KeyPool, taskId: string, now: number): Take {
   return { pooled: true, pool: { ...p, idle, busy, tokens, started: { id: taskId, before: p.started }, used: p.used + 1, lastUse: now } };
 }
 
+/** A call now would not come sooner after a short answer than POOL_DRY_GAP_MS (one that lent what it was asked sets no pace). */
+const gapWaited = (p: KeyPool, now: number) => !p.short || now - p.askedAt >= POOL_DRY_GAP_MS;
+
 /**
  * The pool is on but its tokens would last less than about a quarter of the
  * pace of its recent starts: worth a call now (nextAsk sends it, no more often
@@ -163,7 +175,7 @@ export function takeStart(p: KeyPool, taskId: string, now: number): Take {
  * asks it after every pooled start.
  */
 export function runningLow(p: KeyPool, now: number): boolean {
-  if (!p.on || p.inFlight || !p.hasRate || now - p.askedAt < POOL_DRY_GAP_MS) return false;
+  if (!p.on || p.inFlight || !p.hasRate || !gapWaited(p, now)) return false;
   return tokensLeft(p.tokens, now) * POOL_LOW_SHARE < p.used + p.usedBefore;
 }
 
@@ -240,7 +252,9 @@ export function nextAsk(p: KeyPool, now: number, leaseMs: number, w: AskWhen): L
   // period, whose ask an old lastUse turns into giving back, with nothing to give (a pool left on, lapsed, for good).
   // One running low is asked too, before it runs dry.
   const due = p.on && (p.dry || now >= p.validUntil || runningLow(p, now));
-  const urgent = closing || (due && now - p.askedAt >= POOL_DRY_GAP_MS) || (!p.on && asking) || (!p.on && giveBack.length > 0);
+  // A burst that runs through what was lent asks again at once, its asks growing with its starts (the recent count
+  // includes this period's); only a key at its share spaces them.
+  const urgent = closing || (due && gapWaited(p, now)) || (!p.on && asking) || (!p.on && giveBack.length > 0);
   const worth = asking || renew || giveBack.length > 0 || unused.length > 0 || p.started !== null;
   if (!worth || !(urgent || w.period)) return undefined;
   const recent = p.used + p.usedBefore;
@@ -260,6 +274,7 @@ export function nextAsk(p: KeyPool, now: number, leaseMs: number, w: AskWhen): L
     ...p,
     inFlight: true,
     askedAt: now,
+    askedFor: { slots: wantSlots, tokens: wantTokens },
     idle,
     tokens: live,
     giveBack: [],
@@ -307,7 +322,8 @@ export function applyAnswer(p: KeyPool, a: LeaseAnswer, sentAt: number, now: num
   // Stopped here while the call was under way (a hold this host learned first): what it lent goes back unused.
   if (now < p.askAfter) return { ...base, giveBack: [...base.giveBack, ...a.slots], unused: [...base.unused, ...a.tokens] };
   const tokens = a.tokens.length ? [...base.tokens, { names: a.tokens, taken: 0, until: sentAt + POOL_VALID_MS }] : base.tokens;
-  return { ...base, on: true, validUntil: sentAt + POOL_VALID_MS, idle: [...base.idle, ...a.slots], tokens };
+  const short = (a.hasRate && a.tokens.length < p.askedFor.tokens) || (a.hasMax && a.slots.length < p.askedFor.slots);
+  return { ...base, on: true, validUntil: sentAt + POOL_VALID_MS, idle: [...base.idle, ...a.slots], tokens, short };
 }
 
 /** The call failed (Redis did not answer): the pool lapses at its validity; what the call carried is carried again. */

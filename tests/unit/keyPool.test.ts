@@ -191,28 +191,35 @@ describe('token sizing', () => {
   // Lent tokens count against the key's rate until they expire: lending twice what is used filled a pool's half share of
   // the rate at a quarter of it, and each token is a member the key's starts set adds and removes. A start that finds
   // the pool dry asks the key itself (a round trip on its path): a pool running low is topped up before that.
-  // The gate's steps (keyGate.ts fromPool), answers arriving `lagMs` after each call.
-  const steady = (rate: number, lagMs: number) => {
+  // The gate's steps (keyGate.ts fromPool) at the given start times, its period timer firing every 100 ms (idle or not),
+  // answers arriving `lagMs` after each call and lending what `lend` gives of what was asked.
+  const simulate = (times: readonly number[], lagMs: number, lend: (asked: number) => number = (n) => n) => {
     let p = newPool(0);
     let lent = 0;
     let used = 0;
     let dry = 0;
     let pending: { at: number; sent: number; ask: NonNullable<ReturnType<typeof nextAsk>> } | undefined;
+    const deliver = (now: number) => {
+      if (!pending || now < pending.at) return;
+      const { sent, at, ask: a } = pending;
+      pending = undefined;
+      const n = lend(a.wantTokens);
+      lent += n;
+      p = applyAnswer(p, ok({ hasMax: false, tokens: names(`t${a.firstNumber}-`, n) }), sent, at);
+    };
     const ask = (now: number, period: boolean, wanted = false) => {
       const a = nextAsk(p, now, LEASE, { period, wanted });
       if (!a) return;
-      lent += a.wantTokens;
       p = a.pool;
       pending = { at: now + lagMs, sent: now, ask: a };
     };
-    const gap = 1000 / rate;
-    for (let i = 0, t = 0; t < 10_000; i++, t += gap) {
-      if (pending && t >= pending.at) {
-        const { sent, ask: a } = pending;
-        pending = undefined;
-        p = applyAnswer(p, ok({ hasMax: false, tokens: names(`t${a.firstNumber}-`, a.wantTokens) }), sent, t);
+    let tick = 0;
+    times.forEach((t, i) => {
+      for (; tick * 100 <= t; tick++) {
+        deliver(tick * 100);
+        ask(tick * 100, true);
       }
-      if (Math.floor(t / 100) !== Math.floor((t - gap) / 100)) ask(t, true);
+      deliver(t);
       const s = takeStart(p, `x${i}`, t);
       p = s.pool;
       if (s.pooled) {
@@ -223,8 +230,15 @@ describe('token sizing', () => {
         dry++;
         ask(t, false, true);
       }
-    }
-    return { lentPerStart: lent / used, dryShare: dry / (used + dry), used };
+    });
+    return { lentPerStart: lent / used, dryShare: dry / (used + dry), used, dry };
+  };
+  const steady = (rate: number, lagMs: number) => simulate(Array.from({ length: Math.floor(rate * 10) }, (_, i) => (i * 1000) / rate), lagMs);
+  /** `size` starts `apartMs` apart, then `idleMs` with none, for 10 s. */
+  const bursts = (size: number, apartMs: number, idleMs: number) => {
+    const times: number[] = [];
+    for (let t = 0; t < 10_000; t += idleMs) for (let i = 0; i < size; i++, t += apartMs) times.push(t);
+    return times;
   };
 
   it.each([
@@ -239,12 +253,35 @@ describe('token sizing', () => {
     expect(r.dryShare).toBeLessThan(0.02);
   });
 
-  it('runningLow: only while on, with no call under way, past the dry gap, and tokens left under a quarter of recent starts', () => {
+  // Bounds between what a pool that waited POOL_DRY_GAP_MS after every call found (2.0, 92.8 and 36 % dry) and now.
+  it.each([
+    [50, 0.35, 150, 0.5, 0.01],
+    [200, 0.1, 300, 1, 0.25],
+    [20, 1, 500, 0.5, 0.02],
+  ])('bursts of %i starts %f ms apart, %i ms idle between, answers after %f ms: a burst that runs through its tokens asks again at once (dry under %f)', (size, apartMs, idleMs, lagMs, most) => {
+    const r = simulate(bursts(size, apartMs, idleMs), lagMs);
+    expect(r.dryShare).toBeLessThan(most);
+    // Tokens lent for the last periods' pace expire unused while a burst's key is idle: bounded, not one per start.
+    expect(r.lentPerStart).toBeLessThan(2.5);
+  });
+
+  it('a key at its share (an answer lending less than asked) is asked again by a dry pool only POOL_DRY_GAP_MS after the last call', () => {
+    const r = simulate(bursts(50, 0.35, 150), 0.5, (n) => Math.min(n, 2));
+    // Starts 0.35 ms apart: a call each 10 ms, not one per start.
+    const calls = Math.ceil(10_000 / POOL_DRY_GAP_MS);
+    expect(r.dry).toBeGreaterThan(r.used);
+    expect(r.used).toBeLessThan(calls * 2 + 200);
+  });
+
+  it('runningLow: only while on, with no call under way, past the dry gap after a short answer, and tokens left under a quarter of recent starts', () => {
     const base = { ...newPool(0), on: true, hasRate: true, validUntil: 1000, askedAt: 0, used: 80, usedBefore: 0 };
     const withLeft = (n: number) => ({ ...base, tokens: [{ names: names('t', n), taken: 0, until: 500 }] });
     expect(runningLow(withLeft(30), 50)).toBe(false);
     expect(runningLow(withLeft(19), 50)).toBe(true);
-    expect(runningLow(withLeft(19), POOL_DRY_GAP_MS - 1)).toBe(false);
+    // The dry gap spaces calls only after a short answer (the key at its share).
+    expect(runningLow(withLeft(19), POOL_DRY_GAP_MS - 1)).toBe(true);
+    expect(runningLow({ ...withLeft(19), short: true }, POOL_DRY_GAP_MS - 1)).toBe(false);
+    expect(runningLow({ ...withLeft(19), short: true }, POOL_DRY_GAP_MS)).toBe(true);
     expect(runningLow({ ...withLeft(19), inFlight: true }, 50)).toBe(false);
     expect(runningLow({ ...withLeft(19), on: false }, 50)).toBe(false);
     // Expired tokens are not left.
