@@ -165,7 +165,7 @@ export function takeStart(p: KeyPool, taskId: string, now: number): Take {
   return { pooled: true, pool: { ...p, idle, busy, tokens, started: { id: taskId, before: p.started }, used: p.used + 1, lastUse: now } };
 }
 
-/** A call now would not come sooner after a short answer than POOL_DRY_GAP_MS (one that lent what it was asked sets no pace). */
+/** A dry pool's call now would not come sooner after a short answer than POOL_DRY_GAP_MS (one that lent what it was asked sets no pace). */
 const gapWaited = (p: KeyPool, now: number) => !p.short || now - p.askedAt >= POOL_DRY_GAP_MS;
 
 /**
@@ -175,7 +175,7 @@ const gapWaited = (p: KeyPool, now: number) => !p.short || now - p.askedAt >= PO
  * asks it after every pooled start.
  */
 export function runningLow(p: KeyPool, now: number): boolean {
-  if (!p.on || p.inFlight || !p.hasRate || !gapWaited(p, now)) return false;
+  if (!p.on || p.inFlight || !p.hasRate || now - p.askedAt < POOL_DRY_GAP_MS) return false;
   return tokensLeft(p.tokens, now) * POOL_LOW_SHARE < p.used + p.usedBefore;
 }
 
@@ -250,11 +250,11 @@ export function nextAsk(p: KeyPool, now: number, leaseMs: number, w: AskWhen): L
   const asking = !giveAll && (p.on || (w.wanted === true && now >= p.askAfter));
   // A pool whose confirmation lapsed is asked again like a dry one: a start that wants it would otherwise wait for the
   // period, whose ask an old lastUse turns into giving back, with nothing to give (a pool left on, lapsed, for good).
-  // One running low is asked too, before it runs dry.
-  const due = p.on && (p.dry || now >= p.validUntil || runningLow(p, now));
-  // A burst that runs through what was lent asks again at once, its asks growing with its starts (the recent count
-  // includes this period's); only a key at its share spaces them.
-  const urgent = closing || (due && gapWaited(p, now)) || (!p.on && asking) || (!p.on && giveBack.length > 0);
+  // A dry one asks at once, so a burst that runs through what was lent grows its asks with its starts (the recent
+  // count includes this period's); only a key at its share spaces them. One running low is topped up before it runs
+  // dry, no more often than POOL_DRY_GAP_MS (a busy pool would otherwise ask after every answer).
+  const dry = p.on && (p.dry || now >= p.validUntil);
+  const urgent = closing || (dry && gapWaited(p, now)) || (p.on && runningLow(p, now)) || (!p.on && asking) || (!p.on && giveBack.length > 0);
   const worth = asking || renew || giveBack.length > 0 || unused.length > 0 || p.started !== null;
   if (!worth || !(urgent || w.period)) return undefined;
   const recent = p.used + p.usedBefore;

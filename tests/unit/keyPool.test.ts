@@ -253,11 +253,12 @@ describe('token sizing', () => {
     expect(r.dryShare).toBeLessThan(0.02);
   });
 
-  // Bounds between what a pool that waited POOL_DRY_GAP_MS after every call found (2.0, 92.8 and 36 % dry) and now.
+  // Bounds between what a pool that waited POOL_DRY_GAP_MS after every call found (2.0, 92.8 and 36 % dry) and now
+  // (0.3, 30.8 and 11.3 %: a top-up before it runs dry still waits the gap, or a busy pool would ask after every answer).
   it.each([
     [50, 0.35, 150, 0.5, 0.01],
-    [200, 0.1, 300, 1, 0.25],
-    [20, 1, 500, 0.5, 0.02],
+    [200, 0.1, 300, 1, 0.4],
+    [20, 1, 500, 0.5, 0.2],
   ])('bursts of %i starts %f ms apart, %i ms idle between, answers after %f ms: a burst that runs through its tokens asks again at once (dry under %f)', (size, apartMs, idleMs, lagMs, most) => {
     const r = simulate(bursts(size, apartMs, idleMs), lagMs);
     expect(r.dryShare).toBeLessThan(most);
@@ -273,15 +274,29 @@ describe('token sizing', () => {
     expect(r.used).toBeLessThan(calls * 2 + 200);
   });
 
-  it('runningLow: only while on, with no call under way, past the dry gap after a short answer, and tokens left under a quarter of recent starts', () => {
+  it('a dry pool asks at once after an answer that lent all it asked, and only after POOL_DRY_GAP_MS after a short one', () => {
+    const dryAfter = (lentTokens: number) => {
+      const a = nextAsk(newPool(0), 0, LEASE, { period: false, wanted: true })!;
+      let p = applyAnswer(a.pool, ok({ hasMax: false, tokens: names('t', lentTokens) }), 0, 1);
+      for (let i = 0; i < lentTokens; i++) p = endStart(takeStart(p, `x${i}`, 2).pool, `x${i}`);
+      const s = takeStart(p, 'dry', 2);
+      expect(s.pooled).toBe(false);
+      return { asked: a.wantTokens, pool: s.pool };
+    };
+    const full = dryAfter(4);
+    expect(full.asked).toBe(4);
+    expect(nextAsk(full.pool, 3, LEASE, { period: false, wanted: true })?.wantTokens).toBeGreaterThan(0);
+    const short = dryAfter(2);
+    expect(nextAsk(short.pool, 3, LEASE, { period: false, wanted: true })).toBeUndefined();
+    expect(nextAsk(short.pool, POOL_DRY_GAP_MS, LEASE, { period: false, wanted: true })?.wantTokens).toBeGreaterThan(0);
+  });
+
+  it('runningLow: only while on, with no call under way, past the dry gap, and tokens left under a quarter of recent starts', () => {
     const base = { ...newPool(0), on: true, hasRate: true, validUntil: 1000, askedAt: 0, used: 80, usedBefore: 0 };
     const withLeft = (n: number) => ({ ...base, tokens: [{ names: names('t', n), taken: 0, until: 500 }] });
     expect(runningLow(withLeft(30), 50)).toBe(false);
     expect(runningLow(withLeft(19), 50)).toBe(true);
-    // The dry gap spaces calls only after a short answer (the key at its share).
-    expect(runningLow(withLeft(19), POOL_DRY_GAP_MS - 1)).toBe(true);
-    expect(runningLow({ ...withLeft(19), short: true }, POOL_DRY_GAP_MS - 1)).toBe(false);
-    expect(runningLow({ ...withLeft(19), short: true }, POOL_DRY_GAP_MS)).toBe(true);
+    expect(runningLow(withLeft(19), POOL_DRY_GAP_MS - 1)).toBe(false);
     expect(runningLow({ ...withLeft(19), inFlight: true }, 50)).toBe(false);
     expect(runningLow({ ...withLeft(19), on: false }, 50)).toBe(false);
     // Expired tokens are not left.
