@@ -28,7 +28,7 @@ local added = bullmqAdd({ KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], 
 if type(added) == 'number' and added < 0 then return { added, -2 } end
 -- The add returns another id when BullMQ took the job for one it had (deduplication): then it is placed as below.
 if idle and added == ARGV[4] then
-  if ARGV[7] == '1' then rcall('ZADD', KEYS[13], 'NX', ARGV[8], ARGV[4]) end
+  if ARGV[7] == '1' then noteKeyWaiting(KEYS[13], ARGV[8], ARGV[4]) end
   return { added, 0 }
 end
 local tag = fairPlace(KEYS[10], KEYS[1], KEYS[11], KEYS[12], KEYS[13], ARGV[4], ARGV[5], tonumber(ARGV[6]), 0, ARGV[7] == '1', ARGV[8], true)

@@ -10,6 +10,11 @@
   tag 0: first in any order, so it is not moved.
   `added`: the caller's script has just added the job (it exists).
 ]]
+-- The task counts as waiting for its key (what swarmq_key_waiting counts); an add of its id again records nothing new.
+local function noteKeyWaiting(waitingKey, now, id)
+  redis.call('ZADD', waitingKey, 'NX', now, id)
+end
+
 local function fairPlace(jobKey, waitKey, prioritizedKey, fairKey, waitingKey, id, key, inc, band, noteWaiting, now, added)
   local BAND = 4294967296 -- 2^32
   local KEYED = 2147483648 -- 2^31
@@ -17,7 +22,7 @@ local function fairPlace(jobKey, waitKey, prioritizedKey, fairKey, waitingKey, i
   -- Scores go to Redis as integers: Lua would print a double over 14 digits rounded.
   local function int(n) return string.format('%.0f', n) end
   local function waiting()
-    if noteWaiting then redis.call('ZADD', waitingKey, 'NX', now, id) end
+    if noteWaiting then noteKeyWaiting(waitingKey, now, id) end
   end
   -- Just added by this script: it exists. Alone, after a MULTI's add, it may be gone.
   if not added and redis.call('EXISTS', jobKey) == 0 then return -2 end
