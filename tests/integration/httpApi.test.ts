@@ -159,6 +159,16 @@ describe('tasks', () => {
 });
 
 describe('bad input is refused with a clear error and writes nothing', () => {
+  // The tests above leave work finishing and the coordinator publishing the loads it changed: compared before and
+  // after each refusal, the state must first be still (two reads half a second apart alike), or their writes count.
+  beforeAll(async () => {
+    await until(async () => {
+      const a = JSON.stringify(await state());
+      await new Promise((r) => setTimeout(r, 500));
+      return a === JSON.stringify(await state());
+    }, 15_000, 'the swarm to be still');
+  });
+
   const cases: [string, () => Promise<{ status: number; body: any }>, number, string, string | undefined][] = [
     ['missing type', () => stack.request('POST', '/api/tasks', { payload: 1 }), 400, 'invalid_request', 'type'],
     ['unknown field', () => stack.request('POST', '/api/tasks', { type: 'echo', colour: 'red' }), 400, 'invalid_request', '(root)'],
